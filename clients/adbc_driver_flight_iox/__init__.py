@@ -1,0 +1,1 @@
+"""ADBC driver for flight-iox, wrapping adbc_driver_flightsql (to come)."""

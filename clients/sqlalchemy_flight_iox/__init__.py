@@ -1,0 +1,1 @@
+"""SQLAlchemy dialect for flight-iox (to come)."""
