@@ -1,0 +1,1 @@
+"""The ``flight-iox`` command line."""

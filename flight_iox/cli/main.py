@@ -1,0 +1,93 @@
+"""``flight-iox``: serve, write, query and manage databases.
+
+Every ``serve`` flag has a ``FLIGHT_IOX_*`` environment variable (click's
+``auto_envvar_prefix``), e.g. ``FLIGHT_IOX_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from flight_iox.config import MIB, Settings
+from flight_iox.errors import FlightIoxError
+
+_SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
+_UNITS = {"b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}
+
+
+def parse_size(text: str) -> int:
+    """``512MiB``, ``2g``, ``1048576`` -> bytes (binary units)."""
+    match = _SIZE.fullmatch(text)
+    if not match:
+        raise click.BadParameter(f"expected a size like 512MiB or 2GiB, got {text!r}")
+    unit = (match.group(2) or "b")[0].lower()
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+class _Size(click.ParamType):
+    name = "size"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None):
+        return value if isinstance(value, int) else parse_size(str(value))
+
+
+@click.group(context_settings={"auto_envvar_prefix": "FLIGHT_IOX", "show_default": True})
+@click.version_option(package_name="flight-iox")
+def cli() -> None:
+    """flight-iox: InfluxDB line protocol in, SQL out over Flight SQL and HTTP."""
+
+
+@cli.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./flight-iox-data"))
+@click.option("--http-addr", default="127.0.0.1:8181", help="HTTP listen address (HOST:PORT).")
+@click.option("--flight-addr", default="127.0.0.1:8182", help="Flight SQL listen address.")
+@click.option("--wal-fsync/--no-wal-fsync", default=True, help="fsync the WAL before acks.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+)
+@click.option("--buffer-memory-limit", type=_Size(), default="1GiB", help="Write buffer memory.")
+@click.option("--max-request-bytes", type=_Size(), default="64MiB", help="Largest request body.")
+def serve(
+    data_dir: Path,
+    http_addr: str,
+    flight_addr: str,
+    wal_fsync: bool,
+    log_level: str,
+    buffer_memory_limit: int,
+    max_request_bytes: int,
+) -> None:
+    """Start the server with embedded defaults (local data folder, no external service)."""
+    from flight_iox.server import serve as run_server
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = Settings(
+        data_dir=data_dir,
+        http_addr=http_addr,
+        flight_addr=flight_addr,
+        wal_fsync=wal_fsync,
+        log_level=log_level,
+        buffer_memory_limit=buffer_memory_limit,
+        max_request_bytes=max_request_bytes,
+    )
+    try:
+        run_server(settings)
+    except FlightIoxError as error:
+        click.echo(f"flight-iox: {error.message}", err=True)
+        sys.exit(1)
+    except OSError as error:
+        click.echo(f"flight-iox: cannot start: {error}", err=True)
+        sys.exit(1)
+
+
+# The client commands live in their own module; importing it registers them on ``cli``.
+from flight_iox.cli import client_commands  # noqa: E402, F401

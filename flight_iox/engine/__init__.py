@@ -1,0 +1,1 @@
+"""The engine: schema catalog, WAL-backed write path, write buffer."""

@@ -1,0 +1,176 @@
+"""The in-memory schema catalog: databases, tables, and each column's role and type.
+
+Table schemas are rebuilt from the WAL on start (every WAL batch carries its
+columns' roles), so only what the WAL cannot say is kept on disk, in
+``catalog.json``: databases created empty, and databases deleted (with the WAL
+sequence at deletion, so replay skips their older writes). The persistence
+issue moves this into the Iceberg catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from flight_iox.columns import TIME_COLUMN, TIME_TYPE, ColumnRole, role_field, role_of
+from flight_iox.config import Limits
+from flight_iox.errors import (
+    AlreadyExistsError,
+    DatabaseNotFoundError,
+    LimitExceededError,
+)
+from flight_iox.names import validate_database_name
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table: its role and Arrow type."""
+
+    role: ColumnRole
+    data_type: pa.DataType
+
+
+@dataclass
+class TableSchema:
+    """The columns of one table; mutated only under the catalog lock."""
+
+    name: str
+    columns: dict[str, Column] = field(default_factory=dict)
+
+    def arrow_schema(self) -> pa.Schema:
+        """Columns sorted by name (as IOx does), each tagged with its role."""
+        return pa.schema(
+            role_field(name, col.data_type, col.role) for name, col in sorted(self.columns.items())
+        )
+
+    def tag_names(self) -> list[str]:
+        """The tag columns, sorted: with time they form the primary key."""
+        return sorted(n for n, c in self.columns.items() if c.role is ColumnRole.TAG)
+
+
+@dataclass
+class DatabaseSchema:
+    """The tables of one database."""
+
+    name: str
+    tables: dict[str, TableSchema] = field(default_factory=dict)
+
+
+class SchemaCatalog:
+    """Thread-safe registry of databases and table schemas.
+
+    Writers hold ``lock`` while they validate a write and add its new columns,
+    so two concurrent writes can never give one column two types.
+    """
+
+    def __init__(self, state_path: Path, limits: Limits) -> None:
+        self.lock = threading.RLock()
+        self.limits = limits
+        self._state_path = state_path
+        self._databases: dict[str, DatabaseSchema] = {}
+        self._deleted: dict[str, int] = {}
+        self._load_state()
+
+    # --- databases -------------------------------------------------------------------------
+
+    def database_names(self) -> list[str]:
+        """All databases, sorted."""
+        with self.lock:
+            return sorted(self._databases)
+
+    def has_database(self, name: str) -> bool:
+        """Whether the database exists."""
+        return name in self._databases
+
+    def database(self, name: str) -> DatabaseSchema:
+        """The database, or ``DatabaseNotFoundError``."""
+        try:
+            return self._databases[name]
+        except KeyError:
+            raise DatabaseNotFoundError(name) from None
+
+    def create_database(self, name: str, *, exist_ok: bool = False) -> DatabaseSchema:
+        """Create a database (validating its name and the limit) and record it on disk."""
+        validate_database_name(name)
+        with self.lock:
+            existing = self._databases.get(name)
+            if existing is not None:
+                if exist_ok:
+                    return existing
+                raise AlreadyExistsError(f"database already exists: {name!r}")
+            if len(self._databases) >= self.limits.max_databases:
+                raise LimitExceededError(
+                    f"cannot create database {name!r}: the limit of "
+                    f"{self.limits.max_databases} databases is reached"
+                )
+            db = self._databases[name] = DatabaseSchema(name)
+            self._save_state()
+            return db
+
+    def delete_database(self, name: str, wal_sequence: int) -> None:
+        """Forget a database; WAL entries up to ``wal_sequence`` will not bring it back."""
+        with self.lock:
+            if name not in self._databases:
+                raise DatabaseNotFoundError(name)
+            del self._databases[name]
+            self._deleted[name] = wal_sequence
+            self._save_state()
+
+    def deleted_through(self, name: str) -> int:
+        """The WAL sequence up to which writes to ``name`` were deleted (0 if never)."""
+        return self._deleted.get(name, 0)
+
+    # --- tables ----------------------------------------------------------------------------
+
+    def check_new_table(self, db: DatabaseSchema, table: str) -> None:
+        """Raise ``LimitExceededError`` if ``db`` cannot take one more table."""
+        if table not in db.tables and len(db.tables) >= self.limits.max_tables_per_database:
+            raise LimitExceededError(
+                f"cannot create table {table!r}: database {db.name!r} has reached the limit of "
+                f"{self.limits.max_tables_per_database} tables"
+            )
+
+    def add_columns(self, db: DatabaseSchema, table: str, columns: dict[str, Column]) -> None:
+        """Add already-validated new columns (and the table, if new). Call under ``lock``."""
+        schema = db.tables.get(table)
+        if schema is None:
+            schema = db.tables[table] = TableSchema(table)
+            schema.columns[TIME_COLUMN] = Column(ColumnRole.TIME, TIME_TYPE)
+        schema.columns.update(columns)
+
+    def apply_replayed_schema(self, database: str, table: str, schema: pa.Schema) -> None:
+        """Register the columns of a batch read back from the WAL."""
+        with self.lock:
+            db = self._databases.get(database)
+            if db is None:
+                db = self._databases[database] = DatabaseSchema(database)
+            columns = {f.name: Column(role_of(f), f.type) for f in schema}
+            self.add_columns(db, table, columns)
+
+    # --- state on disk ---------------------------------------------------------------------
+
+    def _load_state(self) -> None:
+        if not self._state_path.exists():
+            return
+        state = json.loads(self._state_path.read_text())
+        self._databases = {n: DatabaseSchema(n) for n in state.get("databases", [])}
+        self._deleted = {n: int(s) for n, s in state.get("deleted", {}).items()}
+
+    def _save_state(self) -> None:
+        state = {"databases": sorted(self._databases), "deleted": self._deleted}
+        tmp = self._state_path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._state_path)
+        dir_fd = os.open(self._state_path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

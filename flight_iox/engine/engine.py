@@ -1,0 +1,191 @@
+"""The engine: validate writes, make them durable in the WAL, then buffer them.
+
+Transports (HTTP, Flight, CLI) call this and nothing below it. A write is
+acknowledged (the call returns) only after its WAL entry is fsync'd, unless
+the caller asked for ``no_sync``. On start, the WAL is replayed into the
+buffer, so every acknowledged write survives a ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from flight_iox.config import Settings
+from flight_iox.engine.buffer import BufferSet
+from flight_iox.engine.catalog import DatabaseSchema, SchemaCatalog
+from flight_iox.engine.validate import ValidatedTable, validate_measurement
+from flight_iox.errors import (
+    BufferFullError,
+    LimitExceededError,
+    LineError,
+    LineProtocolError,
+)
+from flight_iox.ingest import ParseResult, Precision, parse_line_protocol
+from flight_iox.names import validate_database_name
+from flight_iox.query import QueryEngine
+from flight_iox.wal import TableWrite, WalWrite, WriteAheadLog, decode_write, encode_write
+
+log = logging.getLogger(__name__)
+
+PARTIAL_WRITE_MESSAGE = "partial write of line protocol occurred"
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What a write did: lines seen, rows stored, lines rejected."""
+
+    line_count: int
+    rows_written: int
+    errors: list[LineError]
+
+
+class Engine:
+    """One server's storage engine."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
+        self.buffers = BufferSet()
+        self.wal = WriteAheadLog(
+            settings.wal_dir, fsync=settings.wal_fsync, segment_bytes=settings.wal_segment_bytes
+        )
+        self.replayed_entries = self._replay()
+        self.query = QueryEngine(self.catalog, self.buffers)
+
+    def _replay(self) -> int:
+        count = 0
+        for entry in self.wal.replay():
+            write = decode_write(entry.payload)
+            if entry.sequence <= self.catalog.deleted_through(write.database):
+                continue
+            for table_write in write.tables:
+                self.catalog.apply_replayed_schema(
+                    write.database, table_write.table, table_write.batch.schema
+                )
+                self.buffers.append(
+                    write.database, table_write.table, entry.sequence, table_write.batch
+                )
+            count += 1
+        log.info("replayed %d WAL entries", count)
+        return count
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def write_line_protocol(
+        self,
+        database: str,
+        body: bytes,
+        *,
+        precision: Precision = Precision.NANOSECOND,
+        accept_partial: bool = True,
+        no_sync: bool = False,
+    ) -> WriteOutcome:
+        """Parse, validate and durably store a line-protocol body.
+
+        With ``accept_partial`` the valid lines are stored and the rejected ones
+        returned; without it, any bad line raises ``LineProtocolError`` and
+        nothing is stored.
+        """
+        validate_database_name(database)
+        self._check_memory()
+        parsed = parse_line_protocol(body, precision=precision, default_time_ns=time.time_ns())
+        if parsed.errors and not accept_partial:
+            raise _all_or_nothing_error(parsed.errors)
+        with self.catalog.lock:
+            validated = self._validate(database, parsed)
+            errors = sorted(
+                [
+                    *parsed.errors,
+                    *(
+                        LineError(n, message, parsed.line_text(n))
+                        for v in validated
+                        for n, message in v.rejected
+                    ),
+                ],
+                key=lambda e: e.line_number,
+            )
+            if errors and not accept_partial:
+                raise _all_or_nothing_error(errors)
+            accepted = [v for v in validated if v.batch is not None]
+            if accepted:
+                db = self.catalog.create_database(database, exist_ok=True)
+                for v in accepted:
+                    self.catalog.add_columns(db, v.table, v.new_columns)
+        rows = self._store(database, accepted, sync=not no_sync)
+        return WriteOutcome(parsed.line_count, rows, errors)
+
+    def _validate(self, database: str, parsed: ParseResult) -> list[ValidatedTable]:
+        db = self.catalog.database(database) if self.catalog.has_database(database) else None
+        if db is None and parsed.batches and not self._room_for_database():
+            problem = f"cannot create database {database!r}: the database limit is reached"
+        else:
+            problem = None
+        results = []
+        for batch in parsed.batches:
+            existing = db.tables.get(batch.measurement) if db else None
+            table_problem = problem or (self._table_problem(db, batch.measurement))
+            results.append(
+                validate_measurement(
+                    batch,
+                    existing,
+                    max_columns=self.settings.limits.max_columns_per_table,
+                    table_problem=table_problem,
+                )
+            )
+        return results
+
+    def _room_for_database(self) -> bool:
+        return len(self.catalog.database_names()) < self.settings.limits.max_databases
+
+    def _table_problem(self, db: DatabaseSchema | None, table: str) -> str | None:
+        if db is None:
+            return None
+        try:
+            self.catalog.check_new_table(db, table)
+        except LimitExceededError as error:
+            return error.message
+        return None
+
+    def _store(self, database: str, accepted: list[ValidatedTable], *, sync: bool) -> int:
+        if not accepted:
+            return 0
+        write = WalWrite(database, [TableWrite(v.table, v.batch) for v in accepted if v.batch])
+        sequence = self.wal.append(encode_write(write), sync=sync)
+        rows = 0
+        for table_write in write.tables:
+            self.buffers.append(database, table_write.table, sequence, table_write.batch)
+            rows += table_write.batch.num_rows
+        return rows
+
+    def _check_memory(self) -> None:
+        limit = self.settings.buffer_memory_limit
+        if self.buffers.total_bytes > limit:
+            raise BufferFullError(
+                f"write buffer is full ({self.buffers.total_bytes} of {limit} bytes); retry later",
+                retry_after=5,
+            )
+
+    # --- databases -------------------------------------------------------------------------
+
+    def create_database(self, name: str) -> None:
+        """Create an empty database."""
+        self.catalog.create_database(name)
+
+    def delete_database(self, name: str) -> None:
+        """Delete a database and everything buffered for it."""
+        validate_database_name(name)
+        self.catalog.delete_database(name, self.wal.last_sequence)
+        self.buffers.drop_database(name)
+        self.query.forget_database(name)
+
+    def close(self) -> None:
+        """Flush and close the WAL."""
+        self.wal.close()
+
+
+def _all_or_nothing_error(errors: list[LineError]) -> LineProtocolError:
+    first = errors[0]
+    return LineProtocolError(f"write rejected: line {first.line_number}: {first.message}", [first])

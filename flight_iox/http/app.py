@@ -1,0 +1,79 @@
+"""The HTTP application (Starlette): InfluxDB-compatible routes and error mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.errors import BufferFullError, FlightIoxError, status_of
+from flight_iox.http.admin import configure_database, health, ping
+from flight_iox.http.query import query_sql
+from flight_iox.http.write import write_v1, write_v2, write_v3
+
+log = logging.getLogger(__name__)
+
+
+async def _flight_iox_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, FlightIoxError)
+    status, _ = status_of(error)
+    body = error.as_json()
+    if status < 500 or status == 503:
+        # InfluxDB v2 clients read "code" and "message"; v1 and v3 clients read "error".
+        body = {**body, "code": "invalid" if status == 400 else "error", "message": error.message}
+    headers = (
+        {"Retry-After": str(error.retry_after)} if isinstance(error, BufferFullError) else None
+    )
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return JSONResponse({"error": error.detail}, status_code=error.status_code)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> Response:
+    log.exception("unexpected error serving %s %s", request.method, request.url.path)
+    return JSONResponse({"error": f"internal error: {type(error).__name__}"}, status_code=500)
+
+
+def create_app(
+    engine: Engine, settings: Settings, on_shutdown: Callable[[], None] | None = None
+) -> Starlette:
+    """The Starlette app serving ``engine``; ``on_shutdown`` runs when the server stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
+    routes = [
+        Route("/api/v3/write_lp", write_v3, methods=["POST"]),
+        Route("/api/v2/write", write_v2, methods=["POST"]),
+        Route("/write", write_v1, methods=["POST"]),
+        Route("/api/v3/query_sql", query_sql, methods=["GET", "POST"]),
+        Route("/api/v3/configure/database", configure_database, methods=["GET", "POST", "DELETE"]),
+        Route("/health", health, methods=["GET", "HEAD"]),
+        Route("/ping", ping, methods=["GET", "HEAD"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            FlightIoxError: _flight_iox_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    return app

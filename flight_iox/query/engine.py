@@ -1,0 +1,158 @@
+"""DataFusion SQL over every database, with warm contexts.
+
+Each database is a DataFusion catalog holding schema ``iox``; the same catalog
+objects are registered in every context, so ``db.iox.table`` resolves from any
+of them. There is one long-lived context per default database (the one a
+request names), so unqualified table names resolve without a per-query context.
+A table is re-registered only when its buffer changed since the last query.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pyarrow as pa
+from datafusion import SessionConfig, SessionContext, SQLOptions
+from datafusion.catalog import Catalog, Schema, Table
+
+from flight_iox.engine.buffer import BufferSet
+from flight_iox.engine.catalog import SchemaCatalog
+from flight_iox.errors import DatabaseNotFoundError, QueryError
+from flight_iox.query.placeholders import rewrite_placeholders
+
+USER_SCHEMA = "iox"
+NO_DATABASE = "__no_database__"
+_READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
+
+
+class QueryEngine:
+    """Plans and runs SQL; implements the Flight SQL service's ``QueryBackend``."""
+
+    def __init__(self, catalog: SchemaCatalog, buffers: BufferSet, batch_size: int = 65_536):
+        self._catalog = catalog
+        self._buffers = buffers
+        self._batch_size = batch_size
+        self._lock = threading.RLock()
+        self._schemas: dict[str, tuple[Catalog, Schema]] = {}
+        self._registered: dict[tuple[str, str], tuple[int, int]] = {}
+        self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
+        self._builder = SessionContext()
+
+    # --- the QueryBackend protocol ---------------------------------------------------------
+
+    def database_names(self) -> list[str]:
+        """All databases, sorted."""
+        return self._catalog.database_names()
+
+    def table_schemas(self, database: str) -> dict[str, pa.Schema]:
+        """The Arrow schema of each user table of a database."""
+        with self._catalog.lock:
+            db = self._catalog.database(database)
+            return {name: table.arrow_schema() for name, table in sorted(db.tables.items())}
+
+    def query_schema(self, database: str | None, sql: str) -> pa.Schema:
+        """The result schema of ``sql``, planned but not run."""
+        return self._plan(database, sql, ()).schema()
+
+    def parameter_count(self, sql: str) -> int:
+        """How many positional parameters ``sql`` takes."""
+        return rewrite_placeholders(sql)[1]
+
+    def execute(
+        self, database: str | None, sql: str, params: Sequence[object] = ()
+    ) -> pa.RecordBatchReader:
+        """Run ``sql`` and stream its result."""
+        frame = self._plan(database, sql, params)
+        try:
+            return pa.RecordBatchReader.from_stream(frame)
+        except Exception as error:  # DataFusion raises plain exceptions with its message
+            raise QueryError(_engine_message(error)) from None
+
+    # --- database lifecycle ----------------------------------------------------------------
+
+    def forget_database(self, database: str) -> None:
+        """Drop a deleted database's tables from every context."""
+        with self._lock:
+            pair = self._schemas.get(database)
+            if pair is not None:
+                for name in list(pair[1].names()):
+                    pair[1].deregister_table(name)
+            self._registered = {k: v for k, v in self._registered.items() if k[0] != database}
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _plan(self, database: str | None, sql: str, params: Sequence[object]):  # -> DataFrame
+        if database is not None and not self._catalog.has_database(database):
+            raise DatabaseNotFoundError(database)
+        rewritten, count = rewrite_placeholders(sql)
+        if len(params) < count:
+            raise QueryError(f"the query has {count} parameters but {len(params)} were bound")
+        values = {str(i + 1): _python_value(v) for i, v in enumerate(params)}
+        context = self._refreshed_context(database)
+        try:
+            if values:
+                return context.sql_with_options(rewritten, _READ_ONLY, param_values=values)
+            return context.sql_with_options(rewritten, _READ_ONLY)
+        except Exception as error:
+            raise QueryError(_engine_message(error)) from None
+
+    def _refreshed_context(self, database: str | None) -> SessionContext:
+        with self._lock:
+            self._refresh_tables()
+            key = database or NO_DATABASE
+            entry = self._contexts.get(key)
+            if entry is None:
+                config = (
+                    SessionConfig()
+                    .with_default_catalog_and_schema(key, USER_SCHEMA)
+                    .with_information_schema(True)
+                    .with_batch_size(self._batch_size)
+                )
+                entry = self._contexts[key] = (SessionContext(config), set())
+                if key == NO_DATABASE:
+                    entry[0].register_catalog_provider(key, self._new_catalog()[0])
+            context, known = entry
+            for name, (df_catalog, _) in self._schemas.items():
+                if name not in known:
+                    context.register_catalog_provider(name, df_catalog)
+                    known.add(name)
+            return context
+
+    def _new_catalog(self) -> tuple[Catalog, Schema]:
+        df_catalog = Catalog.memory_catalog()
+        df_schema = Schema.memory_schema()
+        df_catalog.register_schema(USER_SCHEMA, df_schema)
+        return df_catalog, df_schema
+
+    def _refresh_tables(self) -> None:
+        with self._catalog.lock:
+            tables = [
+                (db_name, name, table.arrow_schema())
+                for db_name in self._catalog.database_names()
+                for name, table in self._catalog.database(db_name).tables.items()
+            ]
+            for db_name in self._catalog.database_names():
+                if db_name not in self._schemas:
+                    self._schemas[db_name] = self._new_catalog()
+        for db_name, name, schema in tables:
+            version = (self._buffers.version(db_name, name), len(schema))
+            if self._registered.get((db_name, name)) == version:
+                continue
+            data = self._buffers.snapshot(db_name, name, schema)
+            df_schema = self._schemas[db_name][1]
+            if df_schema.table_exist(name):
+                df_schema.deregister_table(name)
+            df_schema.register_table(name, Table(self._builder.from_arrow(data)))
+            self._registered[(db_name, name)] = version
+
+
+def _python_value(value: object) -> object:
+    return value.as_py() if isinstance(value, pa.Scalar) else value
+
+
+def _engine_message(error: Exception) -> str:
+    message = str(error)
+    for prefix in ("DataFusion error: ", "Error during planning: "):
+        message = message.removeprefix(prefix)
+    return message.strip()

@@ -1,0 +1,65 @@
+"""Run the server: lock the data folder, replay the WAL, serve HTTP and Flight."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+import uvicorn
+
+from flight_iox.config import Settings, split_host_port
+from flight_iox.engine.engine import Engine
+from flight_iox.engine.lock import DataDirLock
+from flight_iox.flightsql import FlightSqlServer
+from flight_iox.http.app import create_app
+
+log = logging.getLogger("flight_iox")
+
+
+def _bind(address: str) -> socket.socket:
+    host, port = split_host_port(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly."""
+    lock = DataDirLock(settings.data_dir)
+    engine = Engine(settings)
+    flight_host, flight_port = split_host_port(settings.flight_addr)
+    flight = FlightSqlServer(f"grpc://{flight_host}:{flight_port}", engine.query)
+    flight_thread = threading.Thread(target=flight.serve, name="flight", daemon=True)
+    flight_thread.start()
+    http_socket = _bind(settings.http_addr)
+    http_host, http_port = http_socket.getsockname()[:2]
+
+    def shutdown() -> None:
+        log.info("shutting down")
+        flight.shutdown()
+        engine.close()
+        lock.release()
+        log.info("stopped")
+
+    app = create_app(engine, settings, on_shutdown=shutdown)
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    log.info(
+        "flight-iox ready: http=http://%s:%d flight=grpc://%s:%d data_dir=%s",
+        http_host,
+        http_port,
+        flight_host,
+        flight.port,
+        settings.data_dir,
+    )
+    uvicorn.Server(config).run(sockets=[http_socket])
