@@ -1,0 +1,100 @@
+"""The shape of a Flight SQL command handler, and the Any packing all commands share.
+
+Each command family module (``metadata``, ``sql_info``, ``statements``)
+exports a ``COMMANDS`` list of ``CommandHandler`` and, where it has actions,
+an ``ACTIONS`` dict; the server builds its registries from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any as AnyType
+
+import pyarrow as pa
+import pyarrow.flight as flight
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError, Message
+
+from flight_iox.errors import BadRequestError
+from flight_iox.flightsql.backend import QueryBackend
+
+TYPE_URL_PREFIX = "type.googleapis.com/"
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler knows about the call: the engine and the default database."""
+
+    backend: QueryBackend
+    database: str | None
+
+
+@dataclass(frozen=True)
+class FlightInfoResult:
+    """A command's answer to GetFlightInfo/GetSchema: result schema and ticket."""
+
+    schema: pa.Schema
+    ticket: bytes
+
+
+# Handler signatures. Messages are generated protobuf classes; they are typed
+# as AnyType because the generated module has no precise stubs for mypy.
+FlightInfoHandler = Callable[[Call, AnyType], FlightInfoResult]
+DoGetHandler = Callable[[Call, AnyType], pa.RecordBatchReader]
+DoPutHandler = Callable[[Call, AnyType, flight.MetadataRecordBatchReader], bytes | None]
+ActionHandler = Callable[[Call, bytes], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
+class CommandHandler:
+    """How one command type is served, per RPC (None: not served by that RPC)."""
+
+    message: type[Message]
+    flight_info: FlightInfoHandler | None = None
+    do_get: DoGetHandler | None = None
+    do_put: DoPutHandler | None = None
+
+    @property
+    def type_url(self) -> str:
+        """The ``google.protobuf.Any`` type URL of the command."""
+        return type_url(self.message)
+
+
+def type_url(message: type[Message]) -> str:
+    """The type URL a message class has inside a ``google.protobuf.Any``."""
+    return TYPE_URL_PREFIX + message.DESCRIPTOR.full_name
+
+
+def pack(message: Message) -> bytes:
+    """``message`` wrapped in a ``google.protobuf.Any``, serialized."""
+    wrapper = any_pb2.Any()
+    wrapper.Pack(message)
+    return wrapper.SerializeToString()
+
+
+def unpack_any(data: bytes) -> any_pb2.Any:
+    """Parse a serialized ``google.protobuf.Any``."""
+    wrapper = any_pb2.Any()
+    try:
+        wrapper.ParseFromString(data)
+    except DecodeError as error:
+        raise BadRequestError(f"not a Flight SQL command (protobuf Any): {error}") from None
+    if not wrapper.type_url:
+        raise BadRequestError("not a Flight SQL command: empty protobuf Any type URL")
+    return wrapper
+
+
+def unpack(wrapper: any_pb2.Any, message_class: type[Message]) -> AnyType:
+    """The message inside ``wrapper``, which must be of ``message_class``."""
+    message = message_class()
+    if not wrapper.Unpack(message):
+        raise BadRequestError(
+            f"expected {message_class.DESCRIPTOR.full_name}, got {wrapper.type_url}"
+        )
+    return message
+
+
+def command_name(url: str) -> str:
+    """A type URL's message name, for error messages."""
+    return url.rsplit("/", 1)[-1]

@@ -1,0 +1,73 @@
+"""Statement handles: everything needed to run a statement, inside the handle.
+
+Flight SQL handles and tickets are opaque bytes to the client. flight-iox
+keeps no server-side state for statements, so a handle carries the database,
+the SQL and the bound parameters, and any node can serve it. The encoding is
+JSON (UTF-8) with the parameters as a one-row Arrow IPC stream in base64,
+which keeps every Arrow type exact::
+
+    {"v": 1, "database": "mydb" | null, "sql": "...", "params": "<base64 IPC>" | null}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from flight_iox.errors import BadRequestError
+
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StatementHandle:
+    """A statement to run: its default database, its SQL, and bound parameters."""
+
+    database: str | None
+    sql: str
+    params: pa.RecordBatch | None = None
+
+    def param_values(self) -> list[pa.Scalar]:
+        """The bound parameters in order, as Arrow scalars (empty when none)."""
+        if self.params is None:
+            return []
+        return [column[0] for column in self.params.columns]
+
+    def encode(self) -> bytes:
+        """The handle as bytes."""
+        params = None
+        if self.params is not None:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, self.params.schema) as writer:
+                writer.write_batch(self.params)
+            params = base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
+        body = {"v": _VERSION, "database": self.database, "sql": self.sql, "params": params}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> StatementHandle:
+        """Read a handle made by ``encode``; anything else is a bad request."""
+        try:
+            body = json.loads(data)
+            if body.get("v") != _VERSION:
+                raise ValueError(f"unknown handle version {body.get('v')!r}")
+            params = None
+            if body.get("params"):
+                raw = base64.b64decode(body["params"], validate=True)
+                params = pa.ipc.open_stream(raw).read_next_batch()
+            return cls(database=body.get("database"), sql=str(body["sql"]), params=params)
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:
+            raise BadRequestError(f"invalid statement handle: {error}") from None
+        except pa.ArrowException as error:
+            raise BadRequestError(f"invalid parameters in statement handle: {error}") from None
+
+
+def first_row(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The first row of a parameter batch (queries bind one row; see docs/flight-sql.md)."""
+    if batch.num_rows == 0:
+        raise BadRequestError("parameter batch has no rows")
+    return batch.slice(0, 1)

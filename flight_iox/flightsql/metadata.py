@@ -1,0 +1,199 @@
+"""Catalog metadata commands: GetCatalogs, GetDbSchemas, GetTables, GetTableTypes.
+
+Each database is a catalog. Its user tables are in schema ``iox`` (type
+TABLE); the engine's other schemas (DataFusion's ``information_schema``, whose
+tables are views, and later ``system``) are listed from the engine's own
+``information_schema.tables``. Results are built directly in the canonical
+schemas of ``schemas.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any as AnyType
+
+import pyarrow as pa
+
+from flight_iox.flightsql import schemas
+from flight_iox.flightsql.commands import (
+    Call,
+    CommandHandler,
+    FlightInfoHandler,
+    FlightInfoResult,
+    pack,
+)
+from flight_iox.flightsql.generated import FlightSql_pb2 as pb
+
+USER_SCHEMA = "iox"
+TABLE_TYPES = ("SYSTEM TABLE", "TABLE", "VIEW")
+
+# DataFusion's information_schema table_type -> Flight SQL table type.
+_ENGINE_TABLE_TYPES = {"BASE TABLE": "TABLE", "VIEW": "VIEW", "SYSTEM TABLE": "SYSTEM TABLE"}
+
+# Lists the engine's non-user tables of one catalog; the catalog is a bound
+# parameter, never pasted into the SQL.
+_ENGINE_TABLES_SQL = (
+    "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+    "WHERE table_catalog = $1 AND table_schema <> 'iox'"
+)
+
+
+@dataclass(frozen=True, order=True)
+class TableEntry:
+    """One table of a catalog listing, ordered as GetTables orders its rows."""
+
+    catalog: str
+    db_schema: str
+    name: str
+    table_type: str
+
+
+@lru_cache(maxsize=256)
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE semantics: ``%`` is any run of characters, ``_`` is one character."""
+    parts = ("." if ch == "_" else ".*" if ch == "%" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def matches(pattern: str | None, value: str) -> bool:
+    """Whether ``value`` matches an optional LIKE pattern (None matches everything)."""
+    return pattern is None or like_regex(pattern).fullmatch(value) is not None
+
+
+def _optional(message: AnyType, field: str) -> str | None:
+    return getattr(message, field) if message.HasField(field) else None
+
+
+def _catalogs(call: Call, catalog: str | None) -> list[str]:
+    names = call.backend.database_names()
+    return names if catalog is None else [name for name in names if name == catalog]
+
+
+def quote_identifier(name: str) -> str:
+    """A SQL identifier in double quotes, with embedded quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def engine_tables(call: Call, catalog: str) -> list[TableEntry]:
+    """The tables of ``catalog`` outside schema ``iox``, as the engine lists them."""
+    reader = call.backend.execute(catalog, _ENGINE_TABLES_SQL, [catalog])
+    rows = reader.read_all().to_pylist()
+    return [
+        TableEntry(
+            catalog,
+            str(row["table_schema"]),
+            str(row["table_name"]),
+            _ENGINE_TABLE_TYPES.get(str(row["table_type"]), str(row["table_type"])),
+        )
+        for row in rows
+    ]
+
+
+def catalog_tables(call: Call, catalog: str) -> list[TableEntry]:
+    """Every table of a catalog: user tables, then the engine's."""
+    user = [
+        TableEntry(catalog, USER_SCHEMA, name, "TABLE")
+        for name in call.backend.table_schemas(catalog)
+    ]
+    return user + engine_tables(call, catalog)
+
+
+def _table_schema(call: Call, entry: TableEntry, user_schemas: dict[str, pa.Schema]) -> pa.Schema:
+    if entry.db_schema == USER_SCHEMA:
+        return user_schemas[entry.name]
+    sql = f"SELECT * FROM {quote_identifier(entry.db_schema)}.{quote_identifier(entry.name)}"
+    return call.backend.query_schema(entry.catalog, sql)
+
+
+def _reader(schema: pa.Schema, columns: dict[str, list[object]]) -> pa.RecordBatchReader:
+    table = pa.Table.from_pydict(columns, schema=schema)
+    return pa.RecordBatchReader.from_batches(schema, table.to_batches())
+
+
+def _metadata_info(schema: pa.Schema) -> FlightInfoHandler:
+    """GetFlightInfo of a command whose schema is fixed: the ticket is the command."""
+
+    def flight_info(call: Call, command: AnyType) -> FlightInfoResult:
+        return FlightInfoResult(schema, pack(command))
+
+    return flight_info
+
+
+def get_catalogs(call: Call, command: AnyType) -> pa.RecordBatchReader:
+    """One row per database, sorted."""
+    return _reader(schemas.CATALOGS, {"catalog_name": sorted(call.backend.database_names())})
+
+
+def get_db_schemas(call: Call, command: AnyType) -> pa.RecordBatchReader:
+    """The schemas of each database: ``iox`` plus the engine's own."""
+    pattern = _optional(command, "db_schema_filter_pattern")
+    rows: set[tuple[str, str]] = set()
+    for catalog in _catalogs(call, _optional(command, "catalog")):
+        names = {USER_SCHEMA} | {entry.db_schema for entry in engine_tables(call, catalog)}
+        rows.update((catalog, name) for name in names if matches(pattern, name))
+    ordered = sorted(rows)
+    return _reader(
+        schemas.DB_SCHEMAS,
+        {
+            "catalog_name": [catalog for catalog, _ in ordered],
+            "db_schema_name": [name for _, name in ordered],
+        },
+    )
+
+
+def _selected_tables(call: Call, command: AnyType) -> Iterable[TableEntry]:
+    schema_pattern = _optional(command, "db_schema_filter_pattern")
+    table_pattern = _optional(command, "table_name_filter_pattern")
+    types = set(command.table_types)
+    for catalog in _catalogs(call, _optional(command, "catalog")):
+        for entry in catalog_tables(call, catalog):
+            if (
+                matches(schema_pattern, entry.db_schema)
+                and matches(table_pattern, entry.name)
+                and (not types or entry.table_type in types)
+            ):
+                yield entry
+
+
+def get_tables(call: Call, command: AnyType) -> pa.RecordBatchReader:
+    """Tables matching the filters; with ``include_schema``, each one's IPC schema."""
+    entries = sorted(_selected_tables(call, command))
+    columns: dict[str, list[object]] = {
+        "catalog_name": [entry.catalog for entry in entries],
+        "db_schema_name": [entry.db_schema for entry in entries],
+        "table_name": [entry.name for entry in entries],
+        "table_type": [entry.table_type for entry in entries],
+    }
+    if not command.include_schema:
+        return _reader(schemas.TABLES, columns)
+    user_schemas: dict[str, dict[str, pa.Schema]] = {}
+    serialized = []
+    for entry in entries:
+        if entry.catalog not in user_schemas:
+            user_schemas[entry.catalog] = call.backend.table_schemas(entry.catalog)
+        schema = _table_schema(call, entry, user_schemas[entry.catalog])
+        serialized.append(schemas.serialize_schema(schema))
+    columns["table_schema"] = serialized
+    return _reader(schemas.TABLES_WITH_SCHEMA, columns)
+
+
+def get_tables_info(call: Call, command: AnyType) -> FlightInfoResult:
+    """GetTables' schema depends on ``include_schema``."""
+    schema = schemas.TABLES_WITH_SCHEMA if command.include_schema else schemas.TABLES
+    return FlightInfoResult(schema, pack(command))
+
+
+def get_table_types(call: Call, command: AnyType) -> pa.RecordBatchReader:
+    """The table types flight-iox uses, sorted."""
+    return _reader(schemas.TABLE_TYPES, {"table_type": list(TABLE_TYPES)})
+
+
+COMMANDS = [
+    CommandHandler(pb.CommandGetCatalogs, _metadata_info(schemas.CATALOGS), get_catalogs),
+    CommandHandler(pb.CommandGetDbSchemas, _metadata_info(schemas.DB_SCHEMAS), get_db_schemas),
+    CommandHandler(pb.CommandGetTables, get_tables_info, get_tables),
+    CommandHandler(pb.CommandGetTableTypes, _metadata_info(schemas.TABLE_TYPES), get_table_types),
+]

@@ -1,0 +1,165 @@
+"""The Flight SQL server: decodes Flight calls and dispatches them to command handlers.
+
+Transport only: which handler serves a command is a registry lookup on the
+type URL of the ``google.protobuf.Any`` in the descriptor or ticket; what a
+command does lives in its family module (``metadata``, ``sql_info``,
+``statements``, ``tickets``). Every error leaves through ``status.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any as AnyType
+from typing import ParamSpec, TypeVar
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from flight_iox.errors import BadRequestError, NotSupportedError
+from flight_iox.flightsql import metadata, sql_info, statements, tickets
+from flight_iox.flightsql.backend import QueryBackend
+from flight_iox.flightsql.commands import (
+    ActionHandler,
+    Call,
+    CommandHandler,
+    FlightInfoResult,
+    command_name,
+    unpack,
+    unpack_any,
+)
+from flight_iox.flightsql.headers import HEADERS_MIDDLEWARE, HeadersMiddlewareFactory, call_database
+from flight_iox.flightsql.status import raise_for_client, translated_batches
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+COMMAND_HANDLERS: list[CommandHandler] = [
+    *metadata.COMMANDS,
+    *sql_info.COMMANDS,
+    *statements.COMMANDS,
+]
+
+ACTION_HANDLERS: dict[str, ActionHandler] = {**statements.ACTIONS}
+
+_RPC_NAMES = {"flight_info": "GetFlightInfo", "do_get": "DoGet", "do_put": "DoPut"}
+
+ACTION_DESCRIPTIONS: dict[str, str] = {
+    "CreatePreparedStatement": "Plan a SQL statement; returns a self-contained handle.",
+    "ClosePreparedStatement": "Release a prepared statement (a no-op: handles hold no state).",
+}
+
+
+def _client_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a Flight method, sending any error to the client through ``status.py``."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except Exception as error:
+            failure = error
+        raise_for_client(failure)
+
+    return wrapper
+
+
+class FlightSqlServer(flight.FlightServerBase):
+    """Flight SQL and the InfluxDB 3 JSON ticket over one ``pyarrow.flight`` server."""
+
+    def __init__(self, location: str, backend: QueryBackend, **kwargs: AnyType) -> None:
+        """Serve ``backend`` at ``location`` (e.g. ``grpc://127.0.0.1:8182``).
+
+        ``kwargs`` go to ``FlightServerBase`` (TLS, auth, more middleware).
+        """
+        middleware = dict(kwargs.pop("middleware", None) or {})
+        middleware[HEADERS_MIDDLEWARE] = HeadersMiddlewareFactory()
+        super().__init__(location, middleware=middleware, **kwargs)
+        self.backend = backend
+        self.commands: dict[str, CommandHandler] = {h.type_url: h for h in COMMAND_HANDLERS}
+        self.actions: dict[str, ActionHandler] = dict(ACTION_HANDLERS)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _call(self, context: flight.ServerCallContext) -> Call:
+        return Call(self.backend, call_database(context))
+
+    def _command(self, data: bytes, rpc: str) -> tuple[CommandHandler, AnyType]:
+        wrapper = unpack_any(data)
+        handler = self.commands.get(wrapper.type_url)
+        if handler is None or getattr(handler, rpc) is None:
+            name = command_name(wrapper.type_url)
+            raise NotSupportedError(f"{name} is not supported by {_RPC_NAMES[rpc]} in flight-iox")
+        return handler, unpack(wrapper, handler.message)
+
+    def _flight_info_result(
+        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
+    ) -> FlightInfoResult:
+        if descriptor.descriptor_type != flight.DescriptorType.CMD:
+            raise BadRequestError("flight-iox serves command descriptors only, not paths")
+        handler, command = self._command(descriptor.command, "flight_info")
+        assert handler.flight_info is not None
+        return handler.flight_info(self._call(context), command)
+
+    # -- Flight RPCs ---------------------------------------------------------------
+
+    @_client_errors
+    def get_flight_info(
+        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
+    ) -> flight.FlightInfo:
+        """Plan a command; one endpoint, served by this same server."""
+        result = self._flight_info_result(context, descriptor)
+        endpoint = flight.FlightEndpoint(result.ticket, [])
+        return flight.FlightInfo(result.schema, descriptor, [endpoint], -1, -1)
+
+    @_client_errors
+    def get_schema(
+        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
+    ) -> flight.SchemaResult:
+        """The result schema of a command, without running it."""
+        return flight.SchemaResult(self._flight_info_result(context, descriptor).schema)
+
+    @_client_errors
+    def do_get(
+        self, context: flight.ServerCallContext, ticket: flight.Ticket
+    ) -> flight.FlightDataStream:
+        """Stream a ticket's result batch by batch (never collected into one table)."""
+        call = self._call(context)
+        if tickets.is_json_ticket(ticket.ticket):
+            reader = tickets.execute_json_ticket(call, ticket.ticket)
+        else:
+            handler, command = self._command(ticket.ticket, "do_get")
+            assert handler.do_get is not None
+            reader = handler.do_get(call, command)
+        translated = pa.RecordBatchReader.from_batches(reader.schema, translated_batches(reader))
+        return flight.RecordBatchStream(translated)
+
+    @_client_errors
+    def do_put(
+        self,
+        context: flight.ServerCallContext,
+        descriptor: flight.FlightDescriptor,
+        reader: flight.MetadataRecordBatchReader,
+        writer: flight.FlightMetadataWriter,
+    ) -> None:
+        """Commands that take a stream from the client (binding parameters, for now)."""
+        if descriptor.descriptor_type != flight.DescriptorType.CMD:
+            raise BadRequestError("flight-iox serves command descriptors only, not paths")
+        handler, command = self._command(descriptor.command, "do_put")
+        assert handler.do_put is not None
+        result = handler.do_put(self._call(context), command, reader)
+        if result is not None:
+            writer.write(pa.py_buffer(result))
+
+    @_client_errors
+    def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
+        """Flight SQL actions; results are computed before returning so errors reach the client."""
+        handler = self.actions.get(action.type)
+        if handler is None:
+            raise NotSupportedError(f"action {action.type!r} is not supported by flight-iox")
+        body = action.body.to_pybytes() if action.body is not None else b""
+        return list(handler(self._call(context), body))
+
+    def list_actions(self, context: flight.ServerCallContext) -> Iterable[tuple[str, str]]:
+        """The actions this server serves."""
+        return [(name, ACTION_DESCRIPTIONS.get(name, "")) for name in self.actions]

@@ -1,0 +1,137 @@
+"""SQL statements: ad-hoc queries and stateless prepared statements.
+
+Every handle and ticket is a ``StatementHandle`` (see ``handles.py``), so a
+statement can be planned on one node and fetched from another:
+
+- GetFlightInfo(CommandStatementQuery) plans the query and returns one
+  endpoint whose ticket is a TicketStatementQuery holding the handle.
+- DoAction(CreatePreparedStatement) returns the handle, the result schema and,
+  when the SQL has placeholders, a parameter schema.
+- DoPut(CommandPreparedStatementQuery) binds parameters and answers with a
+  DoPutPreparedStatementResult carrying a new handle that holds them. Only the
+  first row of the parameter batches is used: a query runs once.
+- GetFlightInfo(CommandPreparedStatementQuery) works like a statement query.
+- DoAction(ClosePreparedStatement) has nothing to free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any as AnyType
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from flight_iox.errors import BadRequestError, NotSupportedError
+from flight_iox.flightsql.commands import (
+    ActionHandler,
+    Call,
+    CommandHandler,
+    FlightInfoResult,
+    pack,
+    unpack,
+    unpack_any,
+)
+from flight_iox.flightsql.generated import FlightSql_pb2 as pb
+from flight_iox.flightsql.handles import StatementHandle, first_row
+from flight_iox.flightsql.schemas import serialize_schema
+
+
+def _no_transaction(message: AnyType) -> None:
+    if message.HasField("transaction_id"):
+        raise NotSupportedError("transactions are not supported by flight-iox")
+
+
+def _statement_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
+    schema = call.backend.query_schema(handle.database, handle.sql)
+    ticket = pb.TicketStatementQuery(statement_handle=handle.encode())
+    return FlightInfoResult(schema, pack(ticket))
+
+
+def statement_query_info(call: Call, command: AnyType) -> FlightInfoResult:
+    """Plan an ad-hoc query; its ticket carries the query itself."""
+    _no_transaction(command)
+    return _statement_info(call, StatementHandle(call.database, command.query))
+
+
+def prepared_query_info(call: Call, command: AnyType) -> FlightInfoResult:
+    """Plan a prepared statement (with whatever parameters its handle holds)."""
+    handle = StatementHandle.decode(command.prepared_statement_handle)
+    return _statement_info(call, handle)
+
+
+def execute_ticket(call: Call, ticket: AnyType) -> pa.RecordBatchReader:
+    """Run the statement a TicketStatementQuery holds."""
+    handle = StatementHandle.decode(ticket.statement_handle)
+    return call.backend.execute(handle.database, handle.sql, handle.param_values())
+
+
+def parameter_schema(count: int) -> pa.Schema:
+    """A schema of ``count`` untyped (null-typed) parameters ``$1..$n``.
+
+    The engine learns parameter types from the bound values, so the spec's
+    suggested NA type stands for "any type" here.
+    """
+    return pa.schema([pa.field(f"${i}", pa.null()) for i in range(1, count + 1)])
+
+
+def create_prepared_statement(call: Call, body: bytes) -> Iterable[bytes]:
+    """Plan the SQL and return the handle with its result and parameter schemas."""
+    request = unpack(unpack_any(body), pb.ActionCreatePreparedStatementRequest)
+    _no_transaction(request)
+    handle = StatementHandle(call.database, request.query)
+    result = pb.ActionCreatePreparedStatementResult(
+        prepared_statement_handle=handle.encode(),
+        dataset_schema=serialize_schema(call.backend.query_schema(handle.database, handle.sql)),
+    )
+    count = call.backend.parameter_count(handle.sql)
+    if count > 0:
+        result.parameter_schema = serialize_schema(parameter_schema(count))
+    return [pack(result)]
+
+
+def close_prepared_statement(call: Call, body: bytes) -> Iterable[bytes]:
+    """Nothing to release: the handle is the whole statement."""
+    request = unpack(unpack_any(body), pb.ActionClosePreparedStatementRequest)
+    StatementHandle.decode(request.prepared_statement_handle)
+    return []
+
+
+def _first_parameter_row(reader: flight.MetadataRecordBatchReader) -> pa.RecordBatch | None:
+    row = None
+    for chunk in reader:
+        if row is None and chunk.data is not None and chunk.data.num_rows > 0:
+            row = first_row(chunk.data)
+    return row
+
+
+def bind_parameters(
+    call: Call, command: AnyType, reader: flight.MetadataRecordBatchReader
+) -> bytes | None:
+    """Bind the first row the client sends; answer with a handle that holds it."""
+    handle = StatementHandle.decode(command.prepared_statement_handle)
+    row = _first_parameter_row(reader)
+    if row is not None:
+        expected = call.backend.parameter_count(handle.sql)
+        if row.num_columns != expected:
+            raise BadRequestError(
+                f"statement has {expected} parameter(s) but {row.num_columns} were bound"
+            )
+    bound = StatementHandle(handle.database, handle.sql, row)
+    return pb.DoPutPreparedStatementResult(
+        prepared_statement_handle=bound.encode()
+    ).SerializeToString()
+
+
+COMMANDS = [
+    CommandHandler(pb.CommandStatementQuery, flight_info=statement_query_info),
+    CommandHandler(
+        pb.CommandPreparedStatementQuery, flight_info=prepared_query_info, do_put=bind_parameters
+    ),
+    CommandHandler(pb.TicketStatementQuery, do_get=execute_ticket),
+]
+
+ACTIONS: dict[str, ActionHandler] = {
+    "CreatePreparedStatement": create_prepared_statement,
+    "ClosePreparedStatement": close_prepared_statement,
+}

@@ -1,0 +1,72 @@
+"""The InfluxDB 3 JSON ticket, as the influxdb3 client libraries send it to DoGet.
+
+    {"database": "mydb", "sql_query": "SELECT ...", "query_type": "sql", "params": [...]}
+
+``query_type`` defaults to ``sql``; ``influxql`` is not served yet. IOx's
+older ``namespace_name`` is accepted for ``database``; without either, the
+``database`` header applies. ``params`` may be a list, bound positionally to
+``$1..$n``; named parameters (a JSON object, what ``query_parameters`` of
+influxdb3-python sends) need a named-parameter call on the engine and are not
+served yet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from flight_iox.errors import BadRequestError, NotSupportedError
+from flight_iox.flightsql.commands import Call
+
+
+@dataclass(frozen=True)
+class JsonTicket:
+    """A decoded InfluxDB 3 JSON ticket."""
+
+    database: str | None
+    sql: str
+    params: Sequence[object] = field(default_factory=tuple)
+
+
+def is_json_ticket(ticket: bytes) -> bool:
+    """JSON tickets are objects; Flight SQL tickets are protobuf (never start with ``{``)."""
+    return ticket.lstrip()[:1] == b"{"
+
+
+def parse_json_ticket(ticket: bytes) -> JsonTicket:
+    """Decode and check a JSON ticket."""
+    try:
+        body = json.loads(ticket)
+    except ValueError as error:
+        raise BadRequestError(f"ticket is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequestError("JSON ticket must be an object")
+    query_type = str(body.get("query_type") or "sql").lower()
+    if query_type == "influxql":
+        raise NotSupportedError("InfluxQL over Flight is not supported yet; use query_type 'sql'")
+    if query_type != "sql":
+        raise BadRequestError(f"unknown query_type {query_type!r}; expected 'sql' or 'influxql'")
+    sql = body.get("sql_query")
+    if not isinstance(sql, str) or not sql.strip():
+        raise BadRequestError("JSON ticket has no 'sql_query'")
+    database = body.get("database") or body.get("namespace_name")
+    if database is not None and not isinstance(database, str):
+        raise BadRequestError("'database' in the JSON ticket must be a string")
+    params = body.get("params") or []
+    if isinstance(params, dict):
+        raise NotSupportedError(
+            "named query parameters are not supported yet; use $1..$n with a 'params' list"
+        )
+    if not isinstance(params, list):
+        raise BadRequestError("'params' in the JSON ticket must be a list")
+    return JsonTicket(database, sql, tuple(params))
+
+
+def execute_json_ticket(call: Call, ticket: bytes) -> pa.RecordBatchReader:
+    """Run the query of a JSON ticket; the header's database fills in a missing one."""
+    parsed = parse_json_ticket(ticket)
+    database = parsed.database or call.database
+    return call.backend.execute(database, parsed.sql, parsed.params)
