@@ -38,8 +38,12 @@ FIELD_TYPES: dict[pa.DataType, str] = {
 
 def role_field(name: str, data_type: pa.DataType, role: ColumnRole) -> pa.Field:
     """An Arrow field tagged with its role."""
-    return pa.field(name, data_type, nullable=role is not ColumnRole.TIME,
-                    metadata={ROLE_KEY: role.value.encode()})
+    return pa.field(
+        name,
+        data_type,
+        nullable=role is not ColumnRole.TIME,
+        metadata={ROLE_KEY: role.value.encode()},
+    )
 
 
 def role_of(field: pa.Field) -> ColumnRole:

@@ -10,10 +10,10 @@ A table is re-registered only when its buffer changed since the last query.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
-from datafusion import SessionConfig, SessionContext, SQLOptions
+from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema, Table
 
 from flight_iox.engine.buffer import BufferSet
@@ -60,9 +60,15 @@ class QueryEngine:
         return rewrite_placeholders(sql)[1]
 
     def execute(
-        self, database: str | None, sql: str, params: Sequence[object] = ()
+        self,
+        database: str | None,
+        sql: str,
+        params: Sequence[object] | Mapping[str, object] = (),
     ) -> pa.RecordBatchReader:
-        """Run ``sql`` and stream its result."""
+        """Run ``sql`` and stream its result.
+
+        ``params`` binds ``?``/``$1..$n`` by position (a sequence) or ``$name`` by name (a mapping).
+        """
         frame = self._plan(database, sql, params)
         try:
             return pa.RecordBatchReader.from_stream(frame)
@@ -82,13 +88,18 @@ class QueryEngine:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _plan(self, database: str | None, sql: str, params: Sequence[object]):  # -> DataFrame
+    def _plan(
+        self, database: str | None, sql: str, params: Sequence[object] | Mapping[str, object]
+    ) -> DataFrame:
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
         rewritten, count = rewrite_placeholders(sql)
-        if len(params) < count:
+        if isinstance(params, Mapping):
+            values = {str(k).lstrip("$"): _python_value(v) for k, v in params.items()}
+        elif len(params) < count:
             raise QueryError(f"the query has {count} parameters but {len(params)} were bound")
-        values = {str(i + 1): _python_value(v) for i, v in enumerate(params)}
+        else:
+            values = {str(i + 1): _python_value(v) for i, v in enumerate(params)}
         context = self._refreshed_context(database)
         try:
             if values:
