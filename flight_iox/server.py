@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 
@@ -62,4 +63,12 @@ def serve(settings: Settings) -> None:
         flight.port,
         settings.data_dir,
     )
+    # uvicorn handles SIGINT/SIGTERM itself, then re-raises the signal after its shutdown; these
+    # handlers turn that re-raise into a normal exit (status 0) instead of death by signal.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_cleanly)
     uvicorn.Server(config).run(sockets=[http_socket])
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)

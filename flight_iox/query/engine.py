@@ -9,6 +9,7 @@ A table is re-registered only when its buffer changed since the last query.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
 
@@ -38,6 +39,7 @@ class QueryEngine:
         self._registered: dict[tuple[str, str], tuple[int, int]] = {}
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
         self._builder = SessionContext()
+        self._partitions = max(1, os.cpu_count() or 1)
 
     # --- the QueryBackend protocol ---------------------------------------------------------
 
@@ -53,7 +55,7 @@ class QueryEngine:
 
     def query_schema(self, database: str | None, sql: str) -> pa.Schema:
         """The result schema of ``sql``, planned but not run."""
-        return self._plan(database, sql, ()).schema()
+        return self._plan(database, sql, (), bound=False).schema()
 
     def parameter_count(self, sql: str) -> int:
         """How many positional parameters ``sql`` takes."""
@@ -89,14 +91,20 @@ class QueryEngine:
     # --- internals -------------------------------------------------------------------------
 
     def _plan(
-        self, database: str | None, sql: str, params: Sequence[object] | Mapping[str, object]
+        self,
+        database: str | None,
+        sql: str,
+        params: Sequence[object] | Mapping[str, object],
+        *,
+        bound: bool = True,
     ) -> DataFrame:
+        """Plan ``sql``; with ``bound=False`` placeholders may stay unbound (schema only)."""
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
         rewritten, count = rewrite_placeholders(sql)
         if isinstance(params, Mapping):
             values = {str(k).lstrip("$"): _python_value(v) for k, v in params.items()}
-        elif len(params) < count:
+        elif bound and len(params) < count:
             raise QueryError(f"the query has {count} parameters but {len(params)} were bound")
         else:
             values = {str(i + 1): _python_value(v) for i, v in enumerate(params)}
@@ -154,8 +162,23 @@ class QueryEngine:
             df_schema = self._schemas[db_name][1]
             if df_schema.table_exist(name):
                 df_schema.deregister_table(name)
-            df_schema.register_table(name, Table(self._builder.from_arrow(data)))
+            df_schema.register_table(name, self._memory_table(data))
             self._registered[(db_name, name)] = version
+
+    def _memory_table(self, data: pa.Table) -> Table:
+        """A DataFusion in-memory base table over ``data``'s batches, split for parallel scans.
+
+        Registering through a scratch context (under a fixed name) gives a real ``MemTable``
+        provider, listed as a BASE TABLE, without ever parsing the user's table name as SQL.
+        """
+        batches = data.to_batches() or [pa.RecordBatch.from_pylist([], schema=data.schema)]
+        parts = min(self._partitions, len(batches))
+        partitions = [batches[i::parts] for i in range(parts)]
+        self._builder.register_record_batches("scratch", partitions)
+        try:
+            return self._builder.table_provider("scratch")
+        finally:
+            self._builder.deregister_table("scratch")
 
 
 def _python_value(value: object) -> object:

@@ -29,9 +29,17 @@ def _jsonable(batch: pa.RecordBatch) -> list[dict[str, object]]:
             column = column.cast(kind.value_type)
             kind = column.type
         if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-            column = pc.replace_substring(column.cast(pa.string()), " ", "T", max_replacements=1)
+            column = _iso_text(column)
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pylist()
+
+
+def _iso_text(column: pa.Array) -> pa.Array:
+    """ISO-8601 text with 0, 3, 6 or 9 fraction digits, as InfluxDB 3 (arrow-json) prints."""
+    text = pc.replace_substring(column.cast(pa.string()), " ", "T", max_replacements=1)
+    text = pc.replace_substring_regex(text, r"\.000000000$", "")
+    text = pc.replace_substring_regex(text, r"(\.\d{3})000000$", r"\1")
+    return pc.replace_substring_regex(text, r"(\.\d{6})000$", r"\1")
 
 
 def _json(reader: pa.RecordBatchReader) -> Iterator[bytes]:
