@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
 import threading
 
 import uvicorn
@@ -55,13 +56,12 @@ def serve(settings: Settings) -> None:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
-    log.info(
-        "flight-iox ready: http=http://%s:%d flight=grpc://%s:%d data_dir=%s",
-        http_host,
-        http_port,
-        flight_host,
-        flight.port,
-        settings.data_dir,
+    # Printed whatever the log level: operators and scripts wait for this line.
+    print(
+        f"flight-iox ready: http=http://{http_host}:{http_port} "
+        f"flight=grpc://{flight_host}:{flight.port} data_dir={settings.data_dir}",
+        file=sys.stderr,
+        flush=True,
     )
     # uvicorn handles SIGINT/SIGTERM itself, then re-raises the signal after its shutdown; these
     # handlers turn that re-raise into a normal exit (status 0) instead of death by signal.

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.server import RunningServer, start_server
+from flight_iox.launcher import RunningServer, start_server
 
 
 @pytest.fixture(scope="module")

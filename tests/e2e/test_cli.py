@@ -10,7 +10,7 @@ from pathlib import Path
 import adbc_driver_flightsql.dbapi as flightsql
 
 from tests.conftest import generate_tsbs
-from tests.e2e.server import RunningServer, start_server
+from flight_iox.launcher import RunningServer, start_server
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

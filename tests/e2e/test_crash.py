@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from tests.e2e.server import RunningServer, start_server
+from flight_iox.launcher import RunningServer, start_server
 
 T0 = 1_700_000_000_000_000_000
 WRITERS = 4

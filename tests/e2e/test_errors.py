@@ -7,7 +7,7 @@ import gzip
 import pytest
 import requests
 
-from tests.e2e.server import RunningServer
+from flight_iox.launcher import RunningServer
 
 T0 = 1_700_000_000_000_000_000
 

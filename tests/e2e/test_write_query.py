@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from tests.e2e.server import RunningServer
+from flight_iox.launcher import RunningServer
 
 T0 = 1_700_000_000_000_000_000
 

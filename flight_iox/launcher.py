@@ -1,4 +1,8 @@
-"""Start and stop real ``flight-iox serve`` processes on free loopback ports."""
+"""Start and stop real ``flight-iox serve`` processes on free loopback ports.
+
+Used by the end-to-end tests and the benchmarks, and handy in scripts: the
+server picks free ports and this waits for its ready line to learn them.
+"""
 
 from __future__ import annotations
 
