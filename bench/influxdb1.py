@@ -63,7 +63,7 @@ class InfluxDB1:
         config.write_text(
             CONFIG.format(root=self.root, rpc_port=free_port(), http_port=self.http_port)
         )
-        log = open(self.root / "influxd.log", "wb")  # noqa: SIM115 - lives as long as the process
+        log = open(self.root / "influxd.log", "wb")
         self.process = subprocess.Popen(
             [str(self.binary), "-config", str(config)], stdout=log, stderr=subprocess.STDOUT
         )

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import adbc_driver_flightsql.dbapi as flightsql
 
-from tests.conftest import generate_tsbs
 from flight_iox.launcher import RunningServer, start_server
+from tests.conftest import generate_tsbs
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
