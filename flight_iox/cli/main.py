@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from flight_iox.config import MIB, Settings
+from flight_iox.config import MIB, Limits, Settings
 from flight_iox.errors import FlightIoxError
 
 _SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
@@ -54,6 +54,11 @@ def cli() -> None:
 )
 @click.option("--buffer-memory-limit", type=_Size(), default="1GiB", help="Write buffer memory.")
 @click.option("--max-request-bytes", type=_Size(), default="64MiB", help="Largest request body.")
+@click.option("--max-databases", type=click.IntRange(1), default=Limits.max_databases)
+@click.option("--max-tables", type=click.IntRange(1), default=Limits.max_tables_per_database,
+              help="Tables per database.")  # fmt: skip
+@click.option("--max-columns", type=click.IntRange(2), default=Limits.max_columns_per_table,
+              help="Columns per table, time included.")  # fmt: skip
 def serve(
     data_dir: Path,
     http_addr: str,
@@ -62,6 +67,9 @@ def serve(
     log_level: str,
     buffer_memory_limit: int,
     max_request_bytes: int,
+    max_databases: int,
+    max_tables: int,
+    max_columns: int,
 ) -> None:
     """Start the server with embedded defaults (local data folder, no external service)."""
     from flight_iox.server import serve as run_server
@@ -78,6 +86,7 @@ def serve(
         log_level=log_level,
         buffer_memory_limit=buffer_memory_limit,
         max_request_bytes=max_request_bytes,
+        limits=Limits(max_databases, max_tables, max_columns),
     )
     try:
         run_server(settings)

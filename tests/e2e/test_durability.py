@@ -21,7 +21,8 @@ def write(url: str, db: str, body: str, **params: str) -> requests.Response:
 
 def count(url: str, db: str, table: str) -> int:
     reply = requests.get(
-        f"{url}/api/v3/query_sql", params={"db": db, "q": f"SELECT count(*) AS n FROM {table}"},
+        f"{url}/api/v3/query_sql",
+        params={"db": db, "q": f"SELECT count(*) AS n FROM {table}"},
         timeout=30,
     )
     reply.raise_for_status()
@@ -73,7 +74,7 @@ def test_corrupt_entry_in_the_middle_stops_startup_naming_file_and_offset(tmp_pa
 def test_buffer_over_its_memory_limit_answers_503_with_retry_after(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data", "--buffer-memory-limit", "64KiB")
     try:
-        body = "\n".join(f"big,k=v{i} payload=\"{'x' * 200}\" {T0 + i}" for i in range(500))
+        body = "\n".join(f'big,k=v{i} payload="{"x" * 200}" {T0 + i}' for i in range(500))
         replies = [write(server.http_url, "full", body).status_code for _ in range(5)]
         assert replies[0] == 204
         assert 503 in replies
@@ -95,5 +96,26 @@ def test_no_sync_writes_are_acknowledged_and_queryable(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")  # a clean stop flushes no_sync writes too
     try:
         assert count(server.http_url, "ns", "m") == 1
+    finally:
+        server.stop()
+
+
+def test_configured_limits_reject_with_clear_errors(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path / "data", "--max-databases", "1", "--max-tables", "1", "--max-columns", "3"
+    )
+    try:
+        assert write(server.http_url, "one", f"t a=1 {T0}").status_code == 204
+        too_many_columns = write(server.http_url, "one", f"t a=1,b=2,c=3 {T0}")
+        assert too_many_columns.status_code == 400
+        assert "limit of 3 columns" in too_many_columns.json()["data"][0]["error_message"]
+        second_table = write(server.http_url, "one", f"u a=1 {T0}")
+        assert "limit of 1 tables" in second_table.json()["data"][0]["error_message"]
+        second_db = write(server.http_url, "two", f"t a=1 {T0}")
+        assert second_db.status_code == 400 and "database limit" in second_db.text
+        created = requests.post(
+            f"{server.http_url}/api/v3/configure/database", json={"db": "three"}, timeout=10
+        )
+        assert created.status_code == 422
     finally:
         server.stop()
