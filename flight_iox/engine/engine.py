@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flight_iox.config import Settings
@@ -22,7 +23,7 @@ from flight_iox.errors import (
     LineError,
     LineProtocolError,
 )
-from flight_iox.ingest import ParseResult, Precision, parse_line_protocol
+from flight_iox.ingest import MeasurementBatch, Precision, parse_line_protocol
 from flight_iox.names import validate_database_name
 from flight_iox.query import QueryEngine
 from flight_iox.wal import TableWrite, WalWrite, WriteAheadLog, decode_write, encode_write
@@ -94,13 +95,43 @@ class Engine:
         parsed = parse_line_protocol(body, precision=precision, default_time_ns=time.time_ns())
         if parsed.errors and not accept_partial:
             raise _all_or_nothing_error(parsed.errors)
+        return self.write_batches(
+            database,
+            parsed.batches,
+            line_count=parsed.line_count,
+            line_text=parsed.line_text,
+            earlier_errors=parsed.errors,
+            accept_partial=accept_partial,
+            no_sync=no_sync,
+        )
+
+    def write_batches(
+        self,
+        database: str,
+        batches: list[MeasurementBatch],
+        *,
+        line_count: int | None = None,
+        line_text: Callable[[int], str] = lambda n: f"row {n}",
+        earlier_errors: list[LineError] | None = None,
+        accept_partial: bool = True,
+        no_sync: bool = False,
+    ) -> WriteOutcome:
+        """Validate and durably store rows given as ``MeasurementBatch`` columns.
+
+        This is the one write path: line protocol arrives here after parsing, and
+        Arrow writers (Flight SQL ingest, ``SELECT ... INTO``) build the batches
+        themselves; ``line_numbers`` then number the rows and ``line_text``
+        describes a row in error messages.
+        """
+        validate_database_name(database)
+        self._check_memory()
         with self.catalog.lock:
-            validated = self._validate(database, parsed)
+            validated = self._validate(database, batches)
             errors = sorted(
                 [
-                    *parsed.errors,
+                    *(earlier_errors or []),
                     *(
-                        LineError(n, message, parsed.line_text(n))
+                        LineError(n, message, line_text(n))
                         for v in validated
                         for n, message in v.rejected
                     ),
@@ -115,16 +146,18 @@ class Engine:
                 for v in accepted:
                     self.catalog.add_columns(db, v.table, v.new_columns)
         rows = self._store(database, accepted, sync=not no_sync)
-        return WriteOutcome(parsed.line_count, rows, errors)
+        if line_count is None:
+            line_count = sum(len(b.time) for b in batches)
+        return WriteOutcome(line_count, rows, errors)
 
-    def _validate(self, database: str, parsed: ParseResult) -> list[ValidatedTable]:
+    def _validate(self, database: str, batches: list[MeasurementBatch]) -> list[ValidatedTable]:
         db = self.catalog.database(database) if self.catalog.has_database(database) else None
-        if db is None and parsed.batches and not self._room_for_database():
+        if db is None and batches and not self._room_for_database():
             problem = f"cannot create database {database!r}: the database limit is reached"
         else:
             problem = None
         results = []
-        for batch in parsed.batches:
+        for batch in batches:
             existing = db.tables.get(batch.measurement) if db else None
             table_problem = problem or (self._table_problem(db, batch.measurement))
             results.append(

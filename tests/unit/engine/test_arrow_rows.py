@@ -1,0 +1,49 @@
+"""Arrow tables written through the engine's one write path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from flight_iox.config import Settings
+from flight_iox.engine.arrow_rows import measurement_batch_from_arrow
+from flight_iox.engine.engine import Engine
+from flight_iox.errors import BadRequestError
+
+
+def test_string_and_dictionary_columns_become_tags_the_rest_fields(tmp_path: Path) -> None:
+    data = pa.table(
+        {
+            "host": pa.array(["a", "b"]).dictionary_encode(),
+            "region": ["eu", "us"],
+            "usage": pa.array([1.5, 2.5], pa.float32()),
+            "count": pa.array([1, 2], pa.int32()),
+            "time": pa.array([1_000, 2_000], pa.timestamp("us")),
+        }
+    )
+    batch = measurement_batch_from_arrow("cpu", data)
+    assert set(batch.tags) == {"host", "region"}
+    assert batch.fields["usage"].type == pa.float64()
+    assert batch.fields["count"].type == pa.int64()
+    assert batch.time.to_pylist() == [1_000_000, 2_000_000]
+
+    engine = Engine(Settings(data_dir=tmp_path))
+    outcome = engine.write_batches("arrowdb", [batch])
+    assert outcome.rows_written == 2 and not outcome.errors
+    result = engine.query.execute("arrowdb", "SELECT host, count FROM cpu ORDER BY time")
+    assert result.read_all().to_pylist() == [{"host": "a", "count": 1}, {"host": "b", "count": 2}]
+    engine.close()
+
+
+def test_named_tags_and_bad_types_are_explained() -> None:
+    data = pa.table({"s": ["x"], "time": pa.array([1], pa.timestamp("ns"))})
+    assert set(measurement_batch_from_arrow("t", data, tag_columns=[]).fields) == {"s"}
+    with pytest.raises(BadRequestError, match="tag columns not in the data: nope"):
+        measurement_batch_from_arrow("t", data, tag_columns=["nope"])
+    with pytest.raises(BadRequestError, match='no "time" column'):
+        measurement_batch_from_arrow("t", pa.table({"v": [1.0]}))
+    listy = pa.table({"v": pa.array([[1]]), "time": pa.array([1], pa.timestamp("ns"))})
+    with pytest.raises(BadRequestError, match='column "v" has type list'):
+        measurement_batch_from_arrow("t", listy)
