@@ -1,0 +1,179 @@
+"""SQL, DDL, type and identifier compilation for DataFusion SQL.
+
+DataFusion folds unquoted identifiers to lower case (as PostgreSQL does) and
+quotes with double quotes. Parameters are ``?`` binds: the server numbers them
+``$1..$n`` and types them from the bound values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.sql import compiler, elements, selectable, sqltypes
+
+# Words DataFusion's parser treats as keywords where a column name could stand;
+# quoting them is always safe.
+_RESERVED = {
+    "all", "and", "any", "array", "as", "asc", "between", "both", "by", "case", "cast",
+    "collate", "column", "constraint", "create", "cross", "current_date", "current_time",
+    "current_timestamp", "date", "default", "delete", "desc", "distinct", "else", "end",
+    "except", "exists", "explain", "false", "fetch", "filter", "for", "foreign", "from",
+    "full", "group", "having", "ilike", "in", "inner", "insert", "intersect", "interval",
+    "into", "is", "join", "lateral", "leading", "left", "like", "limit", "natural", "not",
+    "null", "offset", "on", "or", "order", "outer", "over", "partition", "primary",
+    "qualify", "range", "references", "right", "rows", "select", "set", "similar", "some",
+    "table", "then", "time", "timestamp", "to", "trailing", "true", "union", "unique",
+    "unnest", "update", "user", "using", "values", "when", "where", "window", "with",
+}  # fmt: skip
+
+
+class FlightIoxIdentifierPreparer(compiler.IdentifierPreparer):
+    """Double-quoted identifiers; anything not plain lower case is quoted."""
+
+    reserved_words = compiler.RESERVED_WORDS | _RESERVED
+
+
+class FlightIoxCompiler(compiler.SQLCompiler):
+    """DataFusion's dialect of SELECT."""
+
+    def limit_clause(self, select: selectable.Select[Any], **kw: Any) -> str:
+        """``LIMIT n`` and ``OFFSET n``, each only when given (no ``LIMIT -1``)."""
+        text = ""
+        if select._limit_clause is not None:
+            text += "\n LIMIT " + self.process(select._limit_clause, **kw)
+        if select._offset_clause is not None:
+            text += "\n OFFSET " + self.process(select._offset_clause, **kw)
+        return text
+
+    def group_by_clause(self, select: selectable.Select[Any], **kw: Any) -> str:
+        """GROUP BY a selected label as its name (``GROUP BY bin``).
+
+        Rendering the labelled expression again would repeat its bound parameters
+        as new ``?`` binds, and the planner cannot tell ``date_bin($1, time)`` and
+        ``date_bin($2, time)`` are the same group.
+        """
+        selected = {id(column) for column in select.selected_columns}
+        parts = []
+        for clause in select._group_by_clauses:
+            if isinstance(clause, elements.Label) and id(clause) in selected:
+                parts.append(self.process(clause, render_label_as_label=clause, **kw))
+            else:
+                parts.append(self.process(clause, **kw))
+        return " GROUP BY " + ", ".join(parts) if parts else ""
+
+    def fetch_clause(self, select: selectable.Select[Any], **kw: Any) -> str:
+        """``FETCH FIRST n ROWS ONLY`` as a LIMIT, which DataFusion understands."""
+        fetch = select._fetch_clause
+        options = select._fetch_clause_options or {}
+        if options.get("percent") or options.get("with_ties"):
+            raise NotImplementedError("DataFusion has no FETCH ... PERCENT or WITH TIES")
+        text = "" if fetch is None else "\n LIMIT " + self.process(fetch, **kw)
+        if select._offset_clause is not None:
+            text += "\n OFFSET " + self.process(select._offset_clause, **kw)
+        return text
+
+    def visit_now_func(self, fn: elements.FunctionElement[Any], **kw: Any) -> str:
+        """``now()``: the query's start time."""
+        return "now()"
+
+    def visit_regexp_match_op_binary(
+        self, binary: elements.BinaryExpression[Any], operator: Any, **kw: Any
+    ) -> str:
+        """``x ~ pattern`` (``~*`` with the ``i`` flag)."""
+        return self._regexp(binary, "~", **kw)
+
+    def visit_not_regexp_match_op_binary(
+        self, binary: elements.BinaryExpression[Any], operator: Any, **kw: Any
+    ) -> str:
+        """``x !~ pattern`` (``!~*`` with the ``i`` flag)."""
+        return self._regexp(binary, "!~", **kw)
+
+    def _regexp(self, binary: elements.BinaryExpression[Any], op: str, **kw: Any) -> str:
+        flags = binary.modifiers.get("flags") if binary.modifiers else None
+        if flags not in (None, "i"):
+            raise NotImplementedError(f"regular expression flags {flags!r}; only 'i' is known")
+        if flags == "i":
+            op += "*"
+        return f"{self.process(binary.left, **kw)} {op} {self.process(binary.right, **kw)}"
+
+    def visit_regexp_replace_op_binary(
+        self, binary: elements.BinaryExpression[Any], operator: Any, **kw: Any
+    ) -> str:
+        """``regexp_replace(x, pattern, replacement[, flags])``."""
+        flags = binary.modifiers.get("flags") if binary.modifiers else None
+        args = [self.process(binary.left, **kw), self.process(binary.right, **kw)]
+        if flags is not None:
+            args.append(self.render_literal_value(flags, sqltypes.STRINGTYPE))
+        return f"regexp_replace({', '.join(args)})"
+
+
+class FlightIoxDDLCompiler(compiler.DDLCompiler):
+    """DDL as DataFusion would spell it; flight-iox itself refuses DDL over SQL."""
+
+
+class FlightIoxTypeCompiler(compiler.GenericTypeCompiler):
+    """DataFusion's SQL names of Arrow types, for CAST and DDL."""
+
+    def visit_FLOAT(self, type_: sqltypes.Float[Any], **kw: Any) -> str:
+        """DataFusion's FLOAT is 32-bit; Python floats are 64."""
+        return "DOUBLE"
+
+    def visit_DOUBLE(self, type_: sqltypes.Double[Any], **kw: Any) -> str:
+        """A float64."""
+        return "DOUBLE"
+
+    def visit_REAL(self, type_: sqltypes.REAL[Any], **kw: Any) -> str:
+        """A float32."""
+        return "REAL"
+
+    def visit_UINT64(self, type_: Any, **kw: Any) -> str:
+        """An unsigned 64-bit integer."""
+        return "BIGINT UNSIGNED"
+
+    def visit_VARCHAR(self, type_: sqltypes.String, **kw: Any) -> str:
+        """Arrow strings have no length limit, so none is written."""
+        return "VARCHAR"
+
+    def visit_CHAR(self, type_: sqltypes.String, **kw: Any) -> str:
+        """Stored as an Arrow string."""
+        return "VARCHAR"
+
+    def visit_NVARCHAR(self, type_: sqltypes.String, **kw: Any) -> str:
+        """Stored as an Arrow string."""
+        return "VARCHAR"
+
+    def visit_NCHAR(self, type_: sqltypes.String, **kw: Any) -> str:
+        """Stored as an Arrow string."""
+        return "VARCHAR"
+
+    def visit_TEXT(self, type_: sqltypes.Text, **kw: Any) -> str:
+        """Stored as an Arrow string."""
+        return "VARCHAR"
+
+    def visit_CLOB(self, type_: Any, **kw: Any) -> str:
+        """Stored as an Arrow string."""
+        return "VARCHAR"
+
+    def visit_BLOB(self, type_: Any, **kw: Any) -> str:
+        """Arrow binary."""
+        return "BYTEA"
+
+    def visit_large_binary(self, type_: Any, **kw: Any) -> str:
+        """Arrow binary."""
+        return "BYTEA"
+
+    def visit_datetime(self, type_: sqltypes.DateTime, **kw: Any) -> str:
+        """Nanosecond timestamps (with a time zone when the type has one)."""
+        return "TIMESTAMP WITH TIME ZONE" if type_.timezone else "TIMESTAMP"
+
+    def visit_TIMESTAMP(self, type_: sqltypes.TIMESTAMP, **kw: Any) -> str:
+        """Nanosecond timestamps."""
+        return self.visit_datetime(type_, **kw)
+
+    def visit_DATETIME(self, type_: sqltypes.DATETIME, **kw: Any) -> str:
+        """Nanosecond timestamps."""
+        return self.visit_datetime(type_, **kw)
+
+    def visit_interval(self, type_: Any, **kw: Any) -> str:
+        """An Arrow month-day-nano interval."""
+        return "INTERVAL"
