@@ -2,7 +2,7 @@
 
     {"database": "mydb", "sql_query": "SELECT ...", "query_type": "sql", "params": [...]}
 
-``query_type`` defaults to ``sql``; ``influxql`` is not served yet. IOx's
+``query_type`` is ``sql`` (the default) or ``influxql``. IOx's
 older ``namespace_name`` is accepted for ``database``; without either, the
 ``database`` header applies. ``params`` may be a list, bound positionally to
 ``$1..$n``; named parameters (a JSON object, what ``query_parameters`` of
@@ -29,6 +29,7 @@ class JsonTicket:
     database: str | None
     sql: str
     params: Sequence[object] = field(default_factory=tuple)
+    query_type: str = "sql"
 
 
 def is_json_ticket(ticket: bytes) -> bool:
@@ -45,9 +46,7 @@ def parse_json_ticket(ticket: bytes) -> JsonTicket:
     if not isinstance(body, dict):
         raise BadRequestError("JSON ticket must be an object")
     query_type = str(body.get("query_type") or "sql").lower()
-    if query_type == "influxql":
-        raise NotSupportedError("InfluxQL over Flight is not supported yet; use query_type 'sql'")
-    if query_type != "sql":
+    if query_type not in ("sql", "influxql"):
         raise BadRequestError(f"unknown query_type {query_type!r}; expected 'sql' or 'influxql'")
     sql = body.get("sql_query")
     if not isinstance(sql, str) or not sql.strip():
@@ -62,11 +61,15 @@ def parse_json_ticket(ticket: bytes) -> JsonTicket:
         )
     if not isinstance(params, list):
         raise BadRequestError("'params' in the JSON ticket must be a list")
-    return JsonTicket(database, sql, tuple(params))
+    return JsonTicket(database, sql, tuple(params), query_type)
 
 
 def execute_json_ticket(call: Call, ticket: bytes) -> pa.RecordBatchReader:
     """Run the query of a JSON ticket; the header's database fills in a missing one."""
     parsed = parse_json_ticket(ticket)
     database = parsed.database or call.database
+    if parsed.query_type == "influxql":
+        from flight_iox.influxql.service import influxql_reader
+
+        return influxql_reader(call.backend, database, parsed.sql)
     return call.backend.execute(database, parsed.sql, parsed.params)

@@ -16,6 +16,7 @@ from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BufferFullError, FlightIoxError, status_of
 from flight_iox.http.admin import configure_database, health, ping
+from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.query import query_sql
 from flight_iox.http.write import write_v1, write_v2, write_v3
 
@@ -61,6 +62,8 @@ def create_app(
         Route("/api/v2/write", write_v2, methods=["POST"]),
         Route("/write", write_v1, methods=["POST"]),
         Route("/api/v3/query_sql", query_sql, methods=["GET", "POST"]),
+        Route("/api/v3/query_influxql", query_influxql, methods=["GET", "POST"]),
+        Route("/query", query_v1, methods=["GET", "POST"]),
         Route("/api/v3/configure/database", configure_database, methods=["GET", "POST", "DELETE"]),
         Route("/health", health, methods=["GET", "HEAD"]),
         Route("/ping", ping, methods=["GET", "HEAD"]),

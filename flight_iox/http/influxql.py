@@ -1,0 +1,89 @@
+"""InfluxQL over HTTP: the v1 ``/query`` API and InfluxDB 3's ``/api/v3/query_influxql``."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import pyarrow as pa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from flight_iox.engine.engine import Engine
+from flight_iox.errors import BadRequestError, QueryError
+from flight_iox.http.body import read_body
+from flight_iox.http.query import request_params
+from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
+from flight_iox.influxql.service import run_influxql
+from flight_iox.query.formats import choose_format
+
+VERSION_HEADERS = {"X-Influxdb-Version": "1.8.10-flight-iox", "X-Influxdb-Build": "OSS"}
+CSV_TYPES = ("application/csv", "text/csv")
+
+
+async def _v1_params(request: Request) -> dict[str, str]:
+    params = dict(request.query_params)
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        body = await read_body(request, request.app.state.settings.max_request_bytes)
+        if "multipart/form-data" in content_type:
+            raise BadRequestError(
+                "multipart query bodies are not supported; send q as a form field"
+            )
+        if body.strip():
+            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+async def query_v1(request: Request) -> Response:
+    """``GET|POST /query?db=&q=&epoch=&chunked=&chunk_size=&pretty=`` (InfluxDB 1.x)."""
+    params = await _v1_params(request)
+    text = params.get("q", "")
+    if not text.strip():
+        return JSONResponse({"error": 'missing required parameter "q"'}, 400, VERSION_HEADERS)
+    epoch = params.get("epoch") or None
+    if epoch is not None and epoch not in EPOCH_DIVISORS:
+        return JSONResponse({"error": f"invalid epoch {epoch!r}"}, 400, VERSION_HEADERS)
+    engine: Engine = request.app.state.engine
+    try:
+        results = await run_in_threadpool(run_influxql, engine, params.get("db"), text)
+    except QueryError as error:  # the text does not parse: InfluxDB answers 400
+        return JSONResponse({"error": error.message}, 400, VERSION_HEADERS)
+    accept = request.headers.get("accept", "")
+    if any(kind in accept for kind in CSV_TYPES):
+        return Response(
+            v1_csv(results, epoch), media_type="application/csv", headers=VERSION_HEADERS
+        )
+    if params.get("chunked", "").lower() == "true":
+        size = int(params.get("chunk_size") or 10_000)
+        if size <= 0:
+            size = 10_000
+        return StreamingResponse(
+            v1_chunks(results, epoch, size), media_type="application/json", headers=VERSION_HEADERS
+        )
+    pretty = params.get("pretty", "").lower() == "true"
+    body = v1_json(results, epoch, pretty)
+    return Response(body, media_type="application/json", headers=VERSION_HEADERS)
+
+
+async def query_influxql(request: Request) -> Response:
+    """``GET|POST /api/v3/query_influxql?db=&q=&format=``: one statement, as ``query_sql``."""
+    params = await request_params(request)
+    database, text = params.get("db"), params.get("q")
+    if not isinstance(text, str) or not text.strip():
+        raise BadRequestError("missing query parameter 'q' (the InfluxQL text)")
+    if database is not None and not isinstance(database, str):
+        raise BadRequestError("'db' must be a string")
+    fmt_name = params.get("format")
+    fmt = choose_format(
+        fmt_name if isinstance(fmt_name, str) else None, request.headers.get("accept")
+    )
+    engine: Engine = request.app.state.engine
+    results = await run_in_threadpool(run_influxql, engine, database, text)
+    failed = [r.error for r in results if r.error is not None]
+    if failed:
+        raise QueryError(failed[0])
+    table = arrow_table(results[-1]) if results else pa.table({})
+    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+    chunks = fmt.encode(reader)
+    return StreamingResponse(chunks, media_type=fmt.media_type)

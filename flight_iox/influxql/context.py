@@ -1,0 +1,66 @@
+"""What statements run against: the query engine, the write path, the database and ``now``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+from flight_iox.columns import FIELD_TYPES, ColumnRole, role_of
+from flight_iox.influxql.expressions import TableInfo
+
+
+class QueryBackend(Protocol):
+    """The part of ``QueryEngine`` InfluxQL uses."""
+
+    def database_names(self) -> list[str]:
+        """All databases."""
+        ...
+
+    def table_schemas(self, database: str) -> dict[str, pa.Schema]:
+        """Arrow schemas (with roles) of a database's tables."""
+        ...
+
+    def execute(self, database: str | None, sql: str, params: object = ()) -> pa.RecordBatchReader:
+        """Run SQL."""
+        ...
+
+
+def table_info(name: str, schema: pa.Schema) -> TableInfo:
+    """A measurement's tags and typed fields, from its Arrow schema's role metadata."""
+    tags = frozenset(f.name for f in schema if role_of(f) is ColumnRole.TAG)
+    fields = {
+        f.name: FIELD_TYPES.get(f.type, "string") for f in schema if role_of(f) is ColumnRole.FIELD
+    }
+    return TableInfo(name, tags, fields)
+
+
+@dataclass
+class Context:
+    """One query's environment; ``write`` stores SELECT INTO results (may be absent)."""
+
+    backend: QueryBackend
+    database: str | None
+    now: int
+    write: Callable[[str, str, pa.Table, list[str]], int] | None = None
+    create_database: Callable[[str], None] | None = None
+    drop_database: Callable[[str], None] | None = None
+    _infos: dict[str, dict[str, TableInfo]] = field(default_factory=dict)
+
+    def tables(self, database: str | None = None) -> dict[str, TableInfo]:
+        """The measurements of a database (the query's by default), cached per query."""
+        name = database or self.database
+        if name is None:
+            from flight_iox.errors import QueryError
+
+            raise QueryError("database name required")
+        if name not in self._infos:
+            schemas = self.backend.table_schemas(name)
+            self._infos[name] = {t: table_info(t, s) for t, s in schemas.items()}
+        return self._infos[name]
+
+    def sql(self, database: str, sql: str) -> pa.Table:
+        """Run SQL on a database and read the whole (already reduced) result."""
+        return self.backend.execute(database, sql).read_all()

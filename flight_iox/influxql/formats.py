@@ -1,0 +1,172 @@
+"""Result encodings: InfluxDB 1.x JSON (plain and chunked), CSV, and one flat Arrow table.
+
+The Arrow form is what InfluxDB 3 returns for InfluxQL over Flight and
+``/api/v3/query_influxql``: an ``iox::measurement`` column, ``time``, the
+group-by tags, then the selected columns, all series stacked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flight_iox.influxql.result import Series, StatementResult
+
+MEASUREMENT_COLUMN = "iox::measurement"
+EPOCH_DIVISORS: dict[str, int] = {
+    "ns": 1,
+    "n": 1,
+    "u": 1_000,
+    "µ": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+
+
+def rfc3339(times: pa.Array) -> list[str | None]:
+    """RFC 3339 with nanoseconds and trailing zeros trimmed, as Go's ``RFC3339Nano``."""
+    nanos = times.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    text = np.datetime_as_string(nanos.astype("datetime64[ns]"), unit="ns")
+    out = pc.replace_substring_regex(pa.array(text), r"\.?0+$", "")
+    out = pc.binary_join_element_wise(out, pa.array(["Z"] * len(out)), "")
+    return out.to_pylist()
+
+
+def _time_values(column: pa.Array, epoch: str | None) -> list[object]:
+    if epoch is None:
+        return rfc3339(column)
+    nanos = column.cast(pa.int64())
+    divisor = EPOCH_DIVISORS.get(epoch, 1)
+    if divisor == 1:
+        return nanos.to_pylist()
+    return (nanos.to_numpy(zero_copy_only=False) // divisor).tolist()
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def series_values(series: Series, epoch: str | None) -> list[list[object]]:
+    """The rows of a series, JSON-ready (time first when the series has one)."""
+    columns = []
+    for i in range(series.data.num_columns):
+        column = series.data.column(i).combine_chunks()
+        if pa.types.is_timestamp(column.type):
+            columns.append(_time_values(column, epoch))
+        elif pa.types.is_floating(column.type):
+            columns.append([_plain(v) for v in column.to_pylist()])
+        else:
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            columns.append(column.to_pylist())
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+def series_json(series: Series, epoch: str | None, partial: bool = False) -> dict[str, object]:
+    """One series in the v1 JSON shape."""
+    body: dict[str, object] = {}
+    if series.name:
+        body["name"] = series.name
+    if series.tags:
+        body["tags"] = series.tags
+    body["columns"] = series.columns
+    body["values"] = series_values(series, epoch)
+    if partial:
+        body["partial"] = True
+    return body
+
+
+def result_json(result: StatementResult, epoch: str | None) -> dict[str, object]:
+    """One statement's entry of ``results``."""
+    body: dict[str, object] = {"statement_id": result.statement_id}
+    if result.error is not None:
+        body["error"] = result.error
+    elif result.series:
+        body["series"] = [series_json(s, epoch) for s in result.series]
+    return body
+
+
+def v1_json(results: list[StatementResult], epoch: str | None, pretty: bool = False) -> bytes:
+    """The whole v1 ``/query`` answer."""
+    body = {"results": [result_json(r, epoch) for r in results]}
+    return json.dumps(body, indent=4 if pretty else None, allow_nan=False).encode()
+
+
+def v1_chunks(results: list[StatementResult], epoch: str | None, size: int) -> Iterator[bytes]:
+    """``chunked=true``: one JSON object per line, series cut into ``size``-row chunks."""
+    for result in results:
+        if result.error is not None or not result.series:
+            yield json.dumps({"results": [result_json(result, epoch)]}).encode() + b"\n"
+            continue
+        for n, series in enumerate(result.series):
+            rows = series.data.num_rows
+            starts = list(range(0, rows, size)) or [0]
+            for k, start in enumerate(starts):
+                part = Series(
+                    series.name, series.tags, series.columns, series.data.slice(start, size)
+                )
+                last_chunk = k == len(starts) - 1
+                entry: dict[str, object] = {
+                    "statement_id": result.statement_id,
+                    "series": [series_json(part, epoch, partial=not last_chunk)],
+                }
+                if not (last_chunk and n == len(result.series) - 1):
+                    entry["partial"] = True
+                yield json.dumps({"results": [entry]}, allow_nan=False).encode() + b"\n"
+
+
+def v1_csv(results: list[StatementResult], epoch: str | None) -> bytes:
+    """InfluxDB 1.x CSV: ``name,tags,time,...`` with epoch times (nanoseconds by default)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header: list[str] | None = None
+    for result in results:
+        for series in result.series:
+            columns = ["name", "tags", *series.columns]
+            if columns != header:
+                if header is not None:
+                    out.write("\n")
+                writer.writerow(columns)
+                header = columns
+            tags = ",".join(f"{k}={v}" for k, v in series.tags.items())
+            for row in series_values(series, epoch or "ns"):
+                writer.writerow([series.name, tags, *("" if v is None else v for v in row)])
+    return out.getvalue().encode()
+
+
+def arrow_table(result: StatementResult) -> pa.Table:
+    """All series of one statement as one flat Arrow table (InfluxDB 3's InfluxQL shape)."""
+    if not result.series:
+        return pa.table({MEASUREMENT_COLUMN: pa.array([], pa.string())})
+    tag_names = sorted({k for s in result.series for k in s.tags})
+    tables = []
+    for s in result.series:
+        rows = s.data.num_rows
+        columns: dict[str, pa.Array] = {MEASUREMENT_COLUMN: pa.array([s.name] * rows, pa.string())}
+        names = list(s.columns)
+        if names and pa.types.is_timestamp(s.data.schema.field(0).type):
+            columns[names[0]] = s.data.column(0)
+            start = 1
+        else:
+            start = 0
+        for tag in tag_names:
+            columns[tag] = pa.array([s.tags.get(tag)] * rows, pa.string())
+        for i in range(start, len(names)):
+            column = s.data.column(i)
+            if pa.types.is_dictionary(column.type):
+                column = column.cast(column.type.value_type)
+            columns[names[i] if names[i] not in columns else f"{names[i]}_{i}"] = column
+        tables.append(pa.table(columns))
+    return pa.concat_tables(tables, promote_options="permissive")

@@ -1,0 +1,47 @@
+"""``SELECT ... INTO``: the query's series written back through the normal write path."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from flight_iox.errors import QueryError
+from flight_iox.influxql import ast
+from flight_iox.influxql.context import Context
+from flight_iox.influxql.result import Series
+
+
+def series_table(series: Series) -> tuple[pa.Table, list[str]]:
+    """A series as an Arrow table with ``time``, its group tags and its values as fields."""
+    rows = series.data.num_rows
+    columns: dict[str, pa.Array] = {"time": series.data.column(0).cast(pa.timestamp("ns"))}
+    for tag, value in series.tags.items():
+        if value:
+            columns[tag] = pa.array([value] * rows, pa.string())
+    for i, name in enumerate(series.columns[1:], start=1):
+        column = series.data.column(i)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        if not pa.types.is_null(column.type) and name not in columns:
+            columns[name] = column
+    tags = [t for t, v in series.tags.items() if v]
+    return pa.table(columns), tags
+
+
+def write_into(target: ast.Measurement, series: list[Series], ctx: Context) -> list[Series]:
+    """Write every series into the target; the answer is InfluxDB's ``written`` count."""
+    if ctx.write is None:
+        raise QueryError("SELECT INTO is not available here")
+    database = target.database or ctx.database
+    if database is None or target.name is None:
+        raise QueryError("SELECT INTO needs a target measurement name")
+    if target.retention_policy not in (None, "", "autogen"):
+        raise QueryError(f"retention policy not found: {target.retention_policy}")
+    written = 0
+    for s in series:
+        data, tags = series_table(s)
+        valued = [n for n in data.column_names if n != "time" and n not in tags]
+        if not valued or data.num_rows == 0:
+            continue
+        written += ctx.write(database, target.name, data, tags)
+    result = pa.table({"c0": pa.array([0]).cast(pa.timestamp("ns")), "c1": pa.array([written])})
+    return [Series("result", {}, ["time", "written"], result)]

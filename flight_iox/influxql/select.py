@@ -1,0 +1,85 @@
+"""SELECT: resolve the sources, shape the query, run it per source, order and cut the series."""
+
+from __future__ import annotations
+
+import re
+
+from flight_iox.errors import QueryError
+from flight_iox.influxql import ast
+from flight_iox.influxql.context import Context
+from flight_iox.influxql.expressions import RowCompiler, TableInfo, quote_ident
+from flight_iox.influxql.result import Series
+from flight_iox.influxql.select_exec import Query, Source, run_source
+from flight_iox.influxql.select_plan import shape_select
+from flight_iox.influxql.timerange import condition_range
+
+DEFAULT_RETENTION_POLICY = "autogen"
+
+
+def measurement_names(source: ast.Measurement, ctx: Context) -> tuple[str, list[str]]:
+    """The database and the measurement names a FROM item stands for, sorted."""
+    database = source.database or ctx.database
+    if database is None:
+        raise QueryError("database name required")
+    if source.retention_policy not in (None, "", DEFAULT_RETENTION_POLICY):
+        raise QueryError(f"retention policy not found: {source.retention_policy}")
+    if database not in ctx.backend.database_names():
+        raise QueryError(f"database not found: {database}")
+    tables = ctx.tables(database)
+    if source.regex is not None:
+        pattern = re.compile(source.regex)
+        return database, sorted(t for t in tables if pattern.search(t))
+    return database, [source.name] if source.name in tables else []
+
+
+def resolve_sources(sources: tuple[ast.Source, ...], ctx: Context) -> list[Source]:
+    """Every table (or subquery result) a FROM clause names, each once, sorted by name."""
+    from flight_iox.influxql.subquery import subquery_sources
+
+    found: dict[str, Source] = {}
+    for item in sources:
+        if isinstance(item, ast.SubQuery):
+            for source in subquery_sources(item.statement, ctx):
+                key = f"sub:{len(found)}:{source.name}"
+                found[key] = source
+            continue
+        database, names = measurement_names(item, ctx)
+        infos = ctx.tables(database)
+        for name in names:
+            key = f"{database}.{name}"
+            if key not in found:
+                found[key] = Source(
+                    name,
+                    infos[name],
+                    f"{quote_ident(database)}.iox.{quote_ident(name)}",
+                    lambda sql, db=database: ctx.sql(db, sql),
+                )
+    return sorted(found.values(), key=lambda s: s.name)
+
+
+def run_select(stmt: ast.SelectStatement, ctx: Context) -> list[Series]:
+    """All series of a SELECT, in InfluxDB's order, after SLIMIT/SOFFSET."""
+    sources = resolve_sources(stmt.sources, ctx)
+    if not sources:
+        return []
+    shape = shape_select(stmt, _merged_infos(sources))
+    time_range = condition_range(stmt.condition, ctx.now)
+    series: list[Series] = []
+    for source in sources:
+        where = "TRUE"
+        if stmt.condition is not None:
+            where = RowCompiler(source.info, ctx.now).condition(stmt.condition).sql
+        query = Query(stmt, shape, source, ctx.now, where, time_range)
+        series.extend(run_source(query))
+    series.sort(key=lambda s: (s.name, sorted(s.tags.items())))
+    if stmt.descending:
+        series.reverse()
+    if stmt.soffset:
+        series = series[stmt.soffset :]
+    if stmt.slimit:
+        series = series[: stmt.slimit]
+    return series
+
+
+def _merged_infos(sources: list[Source]) -> list[TableInfo]:
+    return [s.info for s in sources]

@@ -1,0 +1,174 @@
+"""Run a shaped SELECT against one source: DataFusion SQL first, then Arrow to finish.
+
+Raw queries compile to one ``SELECT ... ORDER BY tags, time``. Aggregate
+queries compile to one grouped SQL query whose columns are the aggregate
+"slots"; gap filling, selector times, percentiles and transformations are then
+done on the small aggregated result with Arrow and numpy, and arithmetic over
+aggregates (``sum(a) / sum(b)``) runs as a second SQL projection over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from flight_iox.errors import QueryError
+from flight_iox.influxql import ast
+from flight_iox.influxql.expressions import RowCompiler, TableInfo, Typed, quote_ident, unwrap
+from flight_iox.influxql.fill import TIME_KEY
+from flight_iox.influxql.functions import TRANSFORMS
+from flight_iox.influxql.result import Series
+from flight_iox.influxql.select_plan import AGGREGATE, SelectShape, source_group_tags
+from flight_iox.influxql.series import group_ids, limit_mask, slices
+from flight_iox.influxql.timerange import TimeRange
+from flight_iox.influxql.transforms import apply_transform
+
+TIME = quote_ident("time")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Something to select from: a name for its series, its schema, and how to run SQL on it."""
+
+    name: str
+    info: TableInfo
+    ref: str
+    run: Callable[[str], pa.Table]
+
+
+@dataclass
+class Query:
+    """Everything one source's query needs."""
+
+    stmt: ast.SelectStatement
+    shape: SelectShape
+    source: Source
+    now: int
+    where: str
+    time_range: TimeRange
+    groups: list[str] = field(default_factory=list)
+
+
+def group_select(query: Query) -> list[str]:
+    out = []
+    for i, tag in enumerate(query.groups):
+        column = quote_ident(tag) if tag in query.source.info.tags else "CAST(NULL AS VARCHAR)"
+        out.append(f"{column} AS {quote_ident(f'__g{i}')}")
+    return out
+
+
+def group_keys(query: Query) -> list[str]:
+    return [f"__g{i}" for i in range(len(query.groups))]
+
+
+def transform_args(call: ast.Call) -> list[int]:
+    args = []
+    for arg in call.args[1:]:
+        arg = unwrap(arg)
+        if isinstance(arg, ast.DurationLit):
+            args.append(arg.nanos)
+        elif isinstance(arg, ast.NumberLit):
+            args.append(int(arg.value))
+        else:
+            raise QueryError(f"invalid argument to {call.name}()")
+    return args
+
+
+def run_source(query: Query) -> list[Series]:
+    """The series one source contributes."""
+    query.groups = source_group_tags(query.shape, query.source.info)
+    if query.shape.mode == AGGREGATE:
+        return _aggregate(query)
+    return _raw(query)
+
+
+# --- raw queries -------------------------------------------------------------------------
+
+
+def _raw(query: Query) -> list[Series]:
+    compiler = RowCompiler(query.source.info, query.now)
+    outputs: list[tuple[Typed, ast.Call | None]] = []
+    for f in query.shape.fields:
+        expr = unwrap(f.expr)
+        if isinstance(expr, ast.Call) and expr.name in TRANSFORMS:
+            outputs.append((compiler.value(expr.args[0]), expr))
+        else:
+            outputs.append((compiler.value(expr), None))
+    valued = [f"__c{i}" for i, (t, _) in enumerate(outputs) if t.type not in (None, "tag")]
+    if not valued:
+        return []
+    columns = [f"{TIME} AS {quote_ident(TIME_KEY)}", *group_select(query)]
+    columns += [f"{t.sql} AS {quote_ident(f'__c{i}')}" for i, (t, _) in enumerate(outputs)]
+    not_null = " OR ".join(f"{outputs[int(c[3:])][0].sql} IS NOT NULL" for c in valued)
+    transforms = any(call is not None for _, call in outputs)
+    descending = query.stmt.descending and not transforms
+    order = [quote_ident(k) for k in group_keys(query)] + [
+        f"{quote_ident(TIME_KEY)} {'DESC' if descending else 'ASC'}"
+    ]
+    sql = (
+        f"SELECT {', '.join(columns)} FROM {query.source.ref} "
+        f"WHERE ({query.where}) AND ({not_null}) ORDER BY {', '.join(order)}"
+    )
+    pushed = not query.groups and not transforms
+    if pushed and query.stmt.limit:
+        sql += f" LIMIT {query.stmt.limit}"
+    if pushed and query.stmt.offset:
+        sql += f" OFFSET {query.stmt.offset}"
+    table = query.source.run(sql)
+    keys = group_keys(query)
+    ids = group_ids(table, keys)
+    if transforms:
+        times = table.column(TIME_KEY).cast(pa.int64()).to_numpy()
+        for i, (_, call) in enumerate(outputs):
+            if call is not None:
+                column = table.column(f"__c{i}").combine_chunks()
+                result = apply_transform(call.name, column, ids, times, transform_args(call))
+                table = table.set_column(table.schema.get_field_index(f"__c{i}"), f"__c{i}", result)
+        table, ids = drop_empty_rows(table, ids, [f"__c{i}" for i in range(len(outputs))])
+        if query.stmt.descending:
+            table, ids = reverse_within(table, ids)
+    if not pushed:
+        mask = limit_mask(ids, query.stmt.limit, query.stmt.offset)
+        if mask is not None:
+            table, ids = table.filter(pa.array(mask)), ids[mask]
+    return to_series(query, table, ids, [f"__c{i}" for i in range(len(outputs))])
+
+
+def drop_empty_rows(
+    table: pa.Table, ids: np.ndarray, columns: list[str]
+) -> tuple[pa.Table, np.ndarray]:
+    keep = np.zeros(table.num_rows, dtype=bool)
+    for name in columns:
+        keep |= table.column(name).is_valid().to_numpy(zero_copy_only=False)
+    if keep.all():
+        return table, ids
+    return table.filter(pa.array(keep)), ids[keep]
+
+
+def reverse_within(table: pa.Table, ids: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+    order = np.lexsort((-np.arange(ids.size), ids))
+    return table.take(pa.array(order)), ids[order]
+
+
+def to_series(query: Query, table: pa.Table, ids: np.ndarray, columns: list[str]) -> list[Series]:
+    names = [query.shape.time_name, *query.shape.names]
+    data = table.select([TIME_KEY, *columns])
+    data = data.rename_columns([f"c{i}" for i in range(len(columns) + 1)])
+    keys = group_keys(query)
+    out = []
+    for start, length in slices(ids):
+        tags = {}
+        for tag, key in zip(query.groups, keys, strict=True):
+            value = table.column(key)[start].as_py()
+            tags[tag] = "" if value is None else str(value)
+        out.append(Series(query.source.name, tags, names, data.slice(start, length)))
+    return out
+
+
+def _aggregate(query: Query) -> list[Series]:
+    from flight_iox.influxql.select_agg import run_aggregate
+
+    return run_aggregate(query)

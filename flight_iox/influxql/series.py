@@ -1,0 +1,53 @@
+"""Series bookkeeping in Arrow/numpy: group ids over sorted rows, per-series limits, slicing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def group_ids(table: pa.Table, keys: list[str]) -> np.ndarray:
+    """A series number per row, for rows already sorted by ``keys`` (0 when there are none)."""
+    rows = table.num_rows
+    if not keys or rows == 0:
+        return np.zeros(rows, dtype=np.int64)
+    change = np.zeros(rows, dtype=bool)
+    for key in keys:
+        column = table.column(key)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        values = pc.fill_null(column, "\x00").to_numpy(zero_copy_only=False)
+        change[1:] |= values[1:] != values[:-1]
+    return np.cumsum(change)
+
+
+def starts_of(ids: np.ndarray) -> np.ndarray:
+    """The first row index of each series."""
+    if ids.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+
+
+def position_in_series(ids: np.ndarray) -> np.ndarray:
+    """Each row's index within its own series."""
+    starts = starts_of(ids)
+    first = np.repeat(starts, np.diff(np.r_[starts, ids.size]))
+    return np.arange(ids.size) - first
+
+
+def limit_mask(ids: np.ndarray, limit: int, offset: int) -> np.ndarray | None:
+    """Rows kept by LIMIT/OFFSET applied per series (None when nothing is cut)."""
+    if not limit and not offset:
+        return None
+    pos = position_in_series(ids)
+    keep = pos >= offset
+    if limit:
+        keep &= pos < offset + limit
+    return keep
+
+
+def slices(ids: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, length)`` of each series."""
+    starts = starts_of(ids)
+    return list(zip(starts.tolist(), np.diff(np.r_[starts, ids.size]).tolist(), strict=True))

@@ -1,0 +1,65 @@
+"""Subqueries: run the inner SELECT, then serve its series as tables for the outer one.
+
+The inner result is small (it is already aggregated or limited in the common
+cases), so it is held in Arrow and queried with a scratch DataFusion context;
+the outer query compiles to SQL over it exactly as over a measurement.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from datafusion import SessionContext
+
+from flight_iox.columns import FIELD_TYPES
+from flight_iox.influxql import ast
+from flight_iox.influxql.context import Context
+from flight_iox.influxql.expressions import TableInfo, quote_ident
+from flight_iox.influxql.result import Series
+from flight_iox.influxql.select_exec import Source
+
+SCRATCH = "subquery"
+
+
+def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
+    tag_names = sorted({k for s in series for k in s.tags})
+    value_names = [c for c in series[0].columns[1:] if c not in tag_names]
+    tables = []
+    for s in series:
+        columns: dict[str, pa.Array] = {"time": s.data.column(0).cast(pa.timestamp("ns"))}
+        for tag in tag_names:
+            columns[tag] = pa.array([s.tags.get(tag) or None] * s.data.num_rows, pa.string())
+        for i, name in enumerate(s.columns[1:], start=1):
+            if name in value_names:
+                columns[name] = s.data.column(i)
+        tables.append(pa.table(columns))
+    data = pa.concat_tables(tables, promote_options="permissive")
+    fields = {
+        name: FIELD_TYPES.get(data.schema.field(name).type, "string")
+        for name in value_names
+        if not pa.types.is_null(data.schema.field(name).type)
+    }
+    return data, TableInfo(series[0].name, frozenset(tag_names), fields)
+
+
+def subquery_sources(stmt: ast.SelectStatement, ctx: Context) -> list[Source]:
+    """One source per measurement name in the inner query's result."""
+    from flight_iox.influxql.select import run_select
+
+    inner = run_select(stmt, ctx)
+    by_name: dict[str, list[Series]] = {}
+    for s in inner:
+        by_name.setdefault(s.name, []).append(s)
+    sources = []
+    for name, series in sorted(by_name.items()):
+        data, info = _as_table(series)
+        context = SessionContext()
+        context.from_arrow(data.combine_chunks(), SCRATCH)
+        sources.append(
+            Source(
+                name,
+                info,
+                quote_ident(SCRATCH),
+                lambda sql, c=context: c.sql(sql).to_arrow_table(),
+            )
+        )
+    return sources

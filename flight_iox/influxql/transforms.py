@@ -1,0 +1,120 @@
+"""Transformations over each series in time order (difference, derivative, ...), in numpy.
+
+Each transform reads the non-null points of one column, series by series, and
+writes its outputs back at the rows of the points they belong to; other rows
+get null. A registry maps the InfluxQL name to its implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from flight_iox.errors import QueryError
+
+SECOND = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Points:
+    """The non-null points of a column: row index, series id, time and value."""
+
+    rows: np.ndarray
+    ids: np.ndarray
+    times: np.ndarray
+    values: np.ndarray
+
+    def pairs(self) -> np.ndarray:
+        """Indices k (into the points) whose previous point is in the same series."""
+        return np.flatnonzero(self.ids[1:] == self.ids[:-1]) + 1
+
+
+Output = tuple[np.ndarray, np.ndarray, bool]
+Transform = Callable[[Points, list[int]], Output]
+
+
+def _difference(points: Points, _: list[int]) -> Output:
+    k = points.pairs()
+    return k, points.values[k] - points.values[k - 1], True
+
+
+def _non_negative_difference(points: Points, args: list[int]) -> Output:
+    k, diff, keep = _difference(points, args)
+    return k[diff >= 0], diff[diff >= 0], keep
+
+
+def _derivative(points: Points, args: list[int]) -> Output:
+    unit = args[0] if args else SECOND
+    k = points.pairs()
+    dt = (points.times[k] - points.times[k - 1]).astype(np.float64)
+    k, dt = k[dt > 0], dt[dt > 0]
+    diff = points.values[k].astype(np.float64) - points.values[k - 1].astype(np.float64)
+    return k, diff / (dt / unit), False
+
+
+def _non_negative_derivative(points: Points, args: list[int]) -> Output:
+    k, rate, keep = _derivative(points, args)
+    return k[rate >= 0], rate[rate >= 0], keep
+
+
+def _elapsed(points: Points, args: list[int]) -> Output:
+    unit = args[0] if args else 1
+    k = points.pairs()
+    return k, (points.times[k] - points.times[k - 1]) // unit, False
+
+
+def _cumulative_sum(points: Points, _: list[int]) -> Output:
+    total = np.cumsum(points.values)
+    starts = np.flatnonzero(np.r_[True, points.ids[1:] != points.ids[:-1]])
+    before = np.r_[0, total[starts[1:] - 1]] if starts.size else np.zeros(0)
+    lengths = np.diff(np.r_[starts, points.ids.size])
+    return np.arange(points.ids.size), total - np.repeat(before, lengths), True
+
+
+def _moving_average(points: Points, args: list[int]) -> Output:
+    if not args or args[0] < 1:
+        raise QueryError("moving_average window must be greater than 1, got 0")
+    n = args[0]
+    values = points.values.astype(np.float64)
+    total = np.r_[0.0, np.cumsum(values)]
+    k = np.arange(n - 1, values.size)
+    k = k[points.ids[k] == points.ids[k - n + 1]] if k.size else k
+    return k, (total[k + 1] - total[k + 1 - n]) / n, False
+
+
+TRANSFORMS: dict[str, Transform] = {
+    "difference": _difference,
+    "non_negative_difference": _non_negative_difference,
+    "derivative": _derivative,
+    "non_negative_derivative": _non_negative_derivative,
+    "elapsed": _elapsed,
+    "cumulative_sum": _cumulative_sum,
+    "moving_average": _moving_average,
+}
+
+
+def apply_transform(
+    name: str, column: pa.Array, ids: np.ndarray, times: np.ndarray, args: list[int]
+) -> pa.Array:
+    """The transform of ``column`` (rows sorted by series, then time), aligned to its rows."""
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(valid)
+    if pa.types.is_boolean(column.type) or pa.types.is_string(column.type):
+        if name != "elapsed":
+            raise QueryError(f"unsupported {name} argument type: {column.type}")
+        data = np.zeros(rows.size)
+    else:
+        data = column.drop_null().to_numpy(zero_copy_only=False)
+    points = Points(rows, ids[rows], times[rows], data)
+    k, out, keeps_type = TRANSFORMS[name](points, args)
+    result_type = column.type if keeps_type else pa.float64()
+    if name == "elapsed":
+        result_type = pa.int64()
+    full = np.zeros(valid.size, dtype=out.dtype if out.size else np.float64)
+    mask = np.ones(valid.size, dtype=bool)
+    full[points.rows[k]] = out
+    mask[points.rows[k]] = False
+    return pa.array(full, mask=mask).cast(result_type)
