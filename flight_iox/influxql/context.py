@@ -63,4 +63,12 @@ class Context:
 
     def sql(self, database: str, sql: str) -> pa.Table:
         """Run SQL on a database and read the whole (already reduced) result."""
-        return self.backend.execute(database, sql).read_all()
+        return plain_strings(self.backend.execute(database, sql).read_all())
+
+
+def plain_strings(table: pa.Table) -> pa.Table:
+    """``string_view`` columns (DataFusion's choice) as ``string``, which every kernel takes."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string_view(f.type) or pa.types.is_large_string(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
+    return table

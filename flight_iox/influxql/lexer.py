@@ -37,6 +37,13 @@ DURATION_UNITS: dict[str, int] = {
 _DURATION = re.compile(r"(?:\d+(?:ns|ms|us|µ|u|s|m|h|d|w))+(?![A-Za-z0-9_])")
 _DURATION_PART = re.compile(r"(\d+)(ns|ms|us|µ|u|s|m|h|d|w)")
 _NUMBER = re.compile(r"(\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
+# Escapes Python's re does not know (``/d\isk/``) mean the letter itself, as in IOx.
+_KNOWN_ESCAPES = set("abfnrtvdDsSwWAZBxuUN")
+_UNKNOWN_ESCAPE = re.compile(
+    r"\\(["
+    + "".join(c for c in map(chr, range(65, 123)) if c.isalpha() and c not in _KNOWN_ESCAPES)
+    + "])"
+)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = ("::", "=~", "!~", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "%")
 _OPERATORS += ("&", "|", "^", "(", ")", ",", ";", ".")
@@ -106,7 +113,7 @@ class Scanner:
                 continue
             if ch == "/":
                 self._pos, self._peeked = i + 1, None
-                return "".join(out)
+                return _UNKNOWN_ESCAPE.sub(r"\1", "".join(out))
             out.append(ch)
             i += 1
         raise self.error("unterminated regex", token.pos)

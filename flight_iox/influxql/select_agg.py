@@ -216,7 +216,8 @@ def run_aggregate(query: Query) -> list[Series]:
         table = gap_fill(table, group_keys(query), values, grid, query.stmt.fill, empty)
     ids = group_ids(table, group_keys(query))
     times = table.column(TIME_KEY).cast(pa.int64()).to_numpy()
-    outputs = _evaluate(projections, table, slots, ids, times)
+    interval = query.shape.time_group.interval if query.shape.time_group else None
+    outputs = _evaluate(projections, table, slots, ids, times, interval)
     names = [f"__o{i}" for i in range(len(outputs))]
     for name, column in zip(names, outputs, strict=True):
         table = table.append_column(name, column)
@@ -269,7 +270,12 @@ def _selector_slots(
 
 
 def _evaluate(
-    projections: list[ast.Expr], table: pa.Table, slots: Slots, ids: np.ndarray, times: np.ndarray
+    projections: list[ast.Expr],
+    table: pa.Table,
+    slots: Slots,
+    ids: np.ndarray,
+    times: np.ndarray,
+    unit: int | None,
 ) -> list[pa.Array]:
     outputs: list[pa.Array | None] = []
     pending: dict[int, ast.Expr] = {}
@@ -277,8 +283,9 @@ def _evaluate(
         if isinstance(expr, ast.VarRef) and expr.name in table.column_names:
             outputs.append(table.column(expr.name).combine_chunks())
         elif isinstance(expr, ast.Call) and expr.name in TRANSFORMS:
-            inner = _evaluate([expr.args[0]], table, slots, ids, times)[0]
-            outputs.append(apply_transform(expr.name, inner, ids, times, transform_args(expr)))
+            inner = _evaluate([expr.args[0]], table, slots, ids, times, unit)[0]
+            args = transform_args(expr, unit)
+            outputs.append(apply_transform(expr.name, inner, ids, times, args))
         else:
             outputs.append(None)
             pending[i] = expr

@@ -64,7 +64,9 @@ def group_keys(query: Query) -> list[str]:
     return [f"__g{i}" for i in range(len(query.groups))]
 
 
-def transform_args(call: ast.Call) -> list[int]:
+def transform_args(call: ast.Call, default_unit: int | None = None) -> list[int]:
+    """The duration/number arguments of a transform (a derivative's unit defaults to
+    ``default_unit``: the GROUP BY interval when it differentiates an aggregate)."""
     args = []
     for arg in call.args[1:]:
         arg = unwrap(arg)
@@ -74,6 +76,8 @@ def transform_args(call: ast.Call) -> list[int]:
             args.append(int(arg.value))
         else:
             raise QueryError(f"invalid argument to {call.name}()")
+    if not args and default_unit and call.name.endswith("derivative"):
+        args.append(default_unit)
     return args
 
 

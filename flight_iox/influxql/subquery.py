@@ -12,7 +12,7 @@ from datafusion import SessionContext
 
 from flight_iox.columns import FIELD_TYPES
 from flight_iox.influxql import ast
-from flight_iox.influxql.context import Context
+from flight_iox.influxql.context import Context, plain_strings
 from flight_iox.influxql.expressions import TableInfo, quote_ident
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Source
@@ -59,7 +59,7 @@ def subquery_sources(stmt: ast.SelectStatement, ctx: Context) -> list[Source]:
                 name,
                 info,
                 quote_ident(SCRATCH),
-                lambda sql, c=context: c.sql(sql).to_arrow_table(),
+                lambda sql, c=context: plain_strings(c.sql(sql).to_arrow_table()),
             )
         )
     return sources

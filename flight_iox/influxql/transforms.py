@@ -67,11 +67,13 @@ def _elapsed(points: Points, args: list[int]) -> Output:
 
 
 def _cumulative_sum(points: Points, _: list[int]) -> Output:
-    total = np.cumsum(points.values)
+    # One cumsum per series (not one global cumsum minus offsets, which loses precision).
     starts = np.flatnonzero(np.r_[True, points.ids[1:] != points.ids[:-1]])
-    before = np.r_[0, total[starts[1:] - 1]] if starts.size else np.zeros(0)
-    lengths = np.diff(np.r_[starts, points.ids.size])
-    return np.arange(points.ids.size), total - np.repeat(before, lengths), True
+    ends = np.r_[starts[1:], points.ids.size]
+    total = np.empty_like(points.values)
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        np.cumsum(points.values[start:end], out=total[start:end])
+    return np.arange(points.ids.size), total, True
 
 
 def _moving_average(points: Points, args: list[int]) -> Output:

@@ -1,0 +1,236 @@
+"""Runner for InfluxDB IOx's golden query tests (``../shared/conformance/iox``).
+
+Each case gets a fresh in-process engine (the same ``Engine`` the server runs),
+its setup's writes go through the line-protocol write path, and each query runs
+through the InfluxQL executor or the SQL query engine. ``persist`` steps are
+no-ops for now: the data stays in the write buffer, which queries read the
+same way. Values are printed as IOx printed them, then compared.
+
+Run it directly for a report: ``python -m tests.conformance.iox_runner [-v]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.influxql.service import run_influxql
+
+ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "iox"
+# The setups' data lies in 2022; a fixed now() keeps now()-relative queries deterministic.
+NOW = 1_667_181_600_000_000_000 + 3600 * 10**9
+
+
+@dataclass
+class Outcome:
+    """One query's verdict."""
+
+    case: str
+    lang: str
+    kind: str
+    query: str
+    status: str  # pass, pass_unordered, fail, error, skip
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    """All verdicts, with counts per language and kind."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, lang: str, kind: str, *statuses: str) -> int:
+        """How many queries of a language and kind ended in one of ``statuses``."""
+        return sum(
+            1 for o in self.outcomes if o.lang == lang and o.kind == kind and o.status in statuses
+        )
+
+
+def clean_line_protocol(text: str) -> str:
+    """IOx's lenient parser accepted indentation, comments and a trailing comma; we trim them."""
+    lines = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = re.sub(r",(\s+\d+)$", r"\1", line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def format_float(value: float) -> str:
+    """Rust's shortest float text: ``21.0``, ``1e16``, ``NaN``, ``inf``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    text = repr(float(value)).replace("e+", "e")
+    return text
+
+
+def format_time(nanos: int, zulu: bool) -> str:
+    """RFC 3339 with 0, 3, 6 or 9 fraction digits (``Z`` for SQL, none for InfluxQL)."""
+    text = str(np.datetime64(int(nanos), "ns"))
+    base, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0")
+    if fraction:
+        digits = 3 if len(fraction) <= 3 else 6 if len(fraction) <= 6 else 9
+        base += "." + fraction.ljust(digits, "0")
+    return base + ("Z" if zulu else "")
+
+
+def format_column(column: pa.Array, zulu: bool) -> list[str]:
+    """A column's cells as IOx printed them."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_timestamp(column.type):
+        nanos = column.cast(pa.timestamp("ns")).cast(pa.int64()).to_pylist()
+        return ["" if v is None else format_time(v, zulu) for v in nanos]
+    out = []
+    for value in column.to_pylist():
+        if value is None:
+            out.append("")
+        elif isinstance(value, bool):
+            out.append("true" if value else "false")
+        elif isinstance(value, float):
+            out.append(format_float(value))
+        else:
+            out.append(str(value))
+    return out
+
+
+def _rows(table: pa.Table, zulu: bool) -> list[list[str]]:
+    columns = [
+        format_column(table.column(i).combine_chunks(), zulu) for i in range(table.num_columns)
+    ]
+    return [list(r) for r in zip(*columns, strict=True)] if columns else []
+
+
+def _sort_rows(rows: list[list[str]]) -> list[list[str]]:
+    return sorted(rows)
+
+
+def compare_influxql(engine: Engine, query: dict) -> tuple[str, str]:
+    """Run one InfluxQL query and compare its series."""
+    results = run_influxql(engine, "db", query["query"], now=NOW)
+    errors = [r.error for r in results if r.error]
+    if query["kind"] == "error":
+        return ("pass", "") if errors else ("fail", "expected an error")
+    if errors:
+        return "error", errors[0]
+    expected = query["expected_rows"]["series"]
+    got = [
+        {
+            "name": s.name,
+            "tag_set": s.tags or None,
+            "columns": s.columns,
+            "rows": _rows(s.data, zulu=False),
+        }
+        for r in results
+        for s in r.series
+    ]
+    want = [
+        {"name": s["name"], "tag_set": s["tag_set"], "columns": s["columns"], "rows": s["rows"]}
+        for s in expected
+    ]
+    if got == want:
+        return "pass", ""
+    unordered = "sorted" in query["compare"] or "ORDER BY" not in query["query"].upper()
+    if unordered and len(got) == len(want):
+        key = lambda s: (s["name"], sorted((s["tag_set"] or {}).items()))  # noqa: E731
+        g = sorted(({**s, "rows": _sort_rows(s["rows"])} for s in got), key=key)
+        w = sorted(({**s, "rows": _sort_rows(s["rows"])} for s in want), key=key)
+        if g == w:
+            return "pass_unordered", ""
+    return "fail", f"got {json.dumps(got)[:600]}\nwant {json.dumps(want)[:600]}"
+
+
+def compare_sql(engine: Engine, query: dict) -> tuple[str, str]:
+    """Run one SQL query and compare its table (columns by position)."""
+    try:
+        table = engine.query.execute("db", query["query"].rstrip(";")).read_all()
+    except Exception as error:
+        if query["kind"] == "error":
+            return "pass", ""
+        return "error", str(error)[:300]
+    if query["kind"] == "error":
+        return "fail", "expected an error"
+    rows = _rows(table, zulu=True)
+    want = query["expected_rows"]["rows"]
+    if rows == want:
+        return "pass", ""
+    if _sort_rows(rows) == _sort_rows(want):
+        unordered = "sorted" in query["compare"] or "ORDER BY" not in query["query"].upper()
+        return ("pass_unordered" if unordered else "fail"), "row order differs"
+    return "fail", f"got {rows[:5]}\nwant {want[:5]}"
+
+
+def run_case(path: Path, report: Report) -> None:
+    """Apply a case's setup to a fresh engine and run its queries."""
+    case = json.loads(path.read_text())
+    setup = json.loads((ROOT / "setups" / f"{case['setup']}.json").read_text())
+    with tempfile.TemporaryDirectory() as folder:
+        engine = Engine(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
+        try:
+            for step in setup["steps"]:
+                if "write" in step:
+                    engine.write_line_protocol("db", clean_line_protocol(step["write"]).encode())
+                # persist: a no-op until persistence lands; retention, unsupported: skipped
+            for query in case["queries"]:
+                kind = query["kind"]
+                outcome = Outcome(case["name"], query["lang"], kind, query["query"], "skip")
+                if kind in ("result", "error"):
+                    runner = compare_influxql if query["lang"] == "influxql" else compare_sql
+                    try:
+                        outcome.status, outcome.detail = runner(engine, query)
+                    except Exception as error:  # a crash in our code is a failure, not a stop
+                        outcome.status, outcome.detail = "error", f"{type(error).__name__}: {error}"
+                report.outcomes.append(outcome)
+        finally:
+            engine.close()
+
+
+def run_all(langs: tuple[str, ...] = ("influxql", "sql")) -> Report:
+    """Every case of the given languages."""
+    report = Report()
+    for path in sorted((ROOT / "cases").glob("*.json")):
+        if json.loads(path.read_text())["lang"] in langs:
+            run_case(path, report)
+    return report
+
+
+def main() -> None:
+    """Print the counts (and with ``-v`` every failure)."""
+    report = run_all()
+    for lang, kind in (
+        ("influxql", "result"),
+        ("influxql", "error"),
+        ("sql", "result"),
+        ("sql", "error"),
+    ):
+        total = report.count(lang, kind, "pass", "pass_unordered", "fail", "error")
+        exact = report.count(lang, kind, "pass")
+        loose = report.count(lang, kind, "pass_unordered")
+        print(
+            f"{lang:8} {kind:6} pass {exact + loose}/{total} (in order {exact}, unordered {loose})"
+        )
+    if "-v" in sys.argv:
+        for o in report.outcomes:
+            if o.status in ("fail", "error"):
+                print(f"--- [{o.case}] {o.status}: {o.query}\n{o.detail}\n")
+    print(Counter(o.status for o in report.outcomes))
+
+
+if __name__ == "__main__":
+    main()
