@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from iox_catalog.config import CatalogConfig
+
 MIB = 1024 * 1024
 
 
@@ -43,8 +45,40 @@ class Settings:
     wal_segment_bytes: int = 64 * MIB
     query_timeout_seconds: float = 300.0
     limits: Limits = field(default_factory=Limits)
+    auth: str | None = None  # "required" | "off"; None: off on loopback, else required
+    auth_off_ok: bool = False  # --i-know-auth-is-off: allow auth off on other addresses
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    catalog_uri: str | None = None
+    object_store: str = "file"
+    bucket: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_allow_http: bool = False
+    persist_interval_seconds: float = 1.0
+    persist_max_rows: int = 1_000_000
+    persist_max_age_seconds: float = 600.0
+    persist_on_shutdown: bool = True
 
     @property
     def wal_dir(self) -> Path:
         """The folder of WAL segment files."""
         return self.data_dir / "wal"
+
+    def catalog_config(self) -> CatalogConfig:
+        """Where the Iceberg catalog and the warehouse are."""
+        local = CatalogConfig.local(self.data_dir)
+        warehouse = local.warehouse
+        if self.object_store == "s3":
+            if not self.bucket:
+                raise ValueError("--object-store s3 needs --bucket")
+            warehouse = f"s3://{self.bucket.strip('/')}"
+        elif self.object_store != "file":
+            raise ValueError(f"unknown object store {self.object_store!r}: use file or s3")
+        return CatalogConfig(
+            uri=self.catalog_uri or local.uri,
+            warehouse=warehouse,
+            s3_endpoint=self.s3_endpoint,
+            s3_region=self.s3_region,
+            s3_allow_http=self.s3_allow_http,
+        )

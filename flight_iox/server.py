@@ -10,11 +10,15 @@ import threading
 
 import uvicorn
 
+from flight_iox.auth.setup import authorizer_for
 from flight_iox.config import Settings, split_host_port
 from flight_iox.engine.engine import Engine
 from flight_iox.engine.lock import DataDirLock
 from flight_iox.flightsql import FlightSqlServer
+from flight_iox.flightsql.engine_writer import EngineWriter
 from flight_iox.http.app import create_app
+from flight_iox.persist.persister import Persister
+from flight_iox.tls import TlsFiles, schemes
 
 log = logging.getLogger("flight_iox")
 
@@ -34,8 +38,19 @@ def serve(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly."""
     lock = DataDirLock(settings.data_dir)
     engine = Engine(settings)
+    persister = Persister(engine)
+    persister.start()
+    authorizer = authorizer_for(settings)
+    tls = TlsFiles.from_paths(settings.tls_cert, settings.tls_key)
+    http_scheme, flight_scheme = schemes(tls)
     flight_host, flight_port = split_host_port(settings.flight_addr)
-    flight = FlightSqlServer(f"grpc://{flight_host}:{flight_port}", engine.query)
+    flight = FlightSqlServer(
+        f"{flight_scheme}://{flight_host}:{flight_port}",
+        engine.query,
+        writer=EngineWriter(engine),
+        authorizer=authorizer,
+        **(tls.flight_kwargs() if tls else {}),
+    )
     flight_thread = threading.Thread(target=flight.serve, name="flight", daemon=True)
     flight_thread.start()
     http_socket = _bind(settings.http_addr)
@@ -44,22 +59,27 @@ def serve(settings: Settings) -> None:
     def shutdown() -> None:
         log.info("shutting down")
         flight.shutdown()
-        engine.close()
+        try:
+            persister.stop()
+        finally:
+            engine.close()
         lock.release()
         log.info("stopped")
 
-    app = create_app(engine, settings, on_shutdown=shutdown)
+    app = create_app(engine, settings, on_shutdown=shutdown, authorizer=authorizer)
+    app.state.persister = persister
     config = uvicorn.Config(
         app,
         log_level=settings.log_level.lower(),
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        **(tls.uvicorn_kwargs() if tls else {}),
     )
     # Printed whatever the log level: operators and scripts wait for this line.
     print(
-        f"flight-iox ready: http=http://{http_host}:{http_port} "
-        f"flight=grpc://{flight_host}:{flight.port} data_dir={settings.data_dir}",
+        f"flight-iox ready: http={http_scheme}://{http_host}:{http_port} "
+        f"flight={flight_scheme}://{flight_host}:{flight.port} data_dir={settings.data_dir}",
         file=sys.stderr,
         flush=True,
     )

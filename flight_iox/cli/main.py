@@ -59,6 +59,43 @@ def cli() -> None:
               help="Tables per database.")  # fmt: skip
 @click.option("--max-columns", type=click.IntRange(2), default=Limits.max_columns_per_table,
               help="Columns per table, time included.")  # fmt: skip
+@click.option("--catalog-uri", default=None,
+              help="Iceberg SQL catalog (default: SQLite in the data folder; postgresql://…).")
+@click.option("--object-store", type=click.Choice(["file", "s3"]), default="file")
+@click.option("--bucket", default=None, help="S3 bucket (with --object-store s3).")
+@click.option("--s3-endpoint", default=None, help="S3 endpoint URL (MinIO, moto, …).")
+@click.option("--s3-region", default=None)
+@click.option("--s3-allow-http/--no-s3-allow-http", default=False)
+@click.option("--persist-max-rows", type=click.IntRange(1), default=Settings.persist_max_rows,
+              help="Persist when a table buffers this many rows.")
+@click.option("--persist-max-age", type=click.FloatRange(0.1), default=600.0,
+              help="Persist when the oldest buffered row is this many seconds old.")  # fmt: skip
+@click.option(
+    "--auth",
+    type=click.Choice(["required", "off"]),
+    default=None,
+    show_default=False,
+    help="Require tokens. Default: off when every address is loopback, else required.",
+)
+@click.option(
+    "--i-know-auth-is-off",
+    "auth_off_ok",
+    is_flag=True,
+    default=False,
+    help="Allow --auth off on a non-loopback address.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM certificate chain: serve HTTPS and grpc+tls.",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="PEM private key of --tls-cert.",
+)
 def serve(
     data_dir: Path,
     http_addr: str,
@@ -70,6 +107,18 @@ def serve(
     max_databases: int,
     max_tables: int,
     max_columns: int,
+    auth: str | None,
+    auth_off_ok: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    catalog_uri: str | None,
+    object_store: str,
+    bucket: str | None,
+    s3_endpoint: str | None,
+    s3_region: str | None,
+    s3_allow_http: bool,
+    persist_max_rows: int,
+    persist_max_age: float,
 ) -> None:
     """Start the server with embedded defaults (local data folder, no external service)."""
     from flight_iox.server import serve as run_server
@@ -87,16 +136,29 @@ def serve(
         buffer_memory_limit=buffer_memory_limit,
         max_request_bytes=max_request_bytes,
         limits=Limits(max_databases, max_tables, max_columns),
+        auth=auth,
+        auth_off_ok=auth_off_ok,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        catalog_uri=catalog_uri,
+        object_store=object_store,
+        bucket=bucket,
+        s3_endpoint=s3_endpoint,
+        s3_region=s3_region,
+        s3_allow_http=s3_allow_http,
+        persist_max_rows=persist_max_rows,
+        persist_max_age_seconds=persist_max_age,
     )
     try:
         run_server(settings)
     except FlightIoxError as error:
         click.echo(f"flight-iox: {error.message}", err=True)
         sys.exit(1)
-    except OSError as error:
+    except (OSError, ValueError) as error:
         click.echo(f"flight-iox: cannot start: {error}", err=True)
         sys.exit(1)
 
 
 # The client commands live in their own module; importing it registers them on ``cli``.
-from flight_iox.cli import client_commands  # noqa: E402, F401
+import flight_iox.cli.token_commands  # noqa: E402, F401
+from flight_iox.cli import client_commands, storage_commands  # noqa: E402, F401

@@ -1,21 +1,25 @@
-"""The write buffer: per table, the Arrow batches written since the last persist.
+"""Per-table state: the rows buffered since the last persist, and the persisted files.
 
 Writers append batches tagged with their WAL sequence; nothing is copied or
-concatenated on the write path. A query asks for a snapshot: pending batches
-are merged into an immutable, deduplicated table. When new rows are all later
-than the merged ones and carry no duplicate keys (the usual in-order ingest),
-the merge is a zero-copy append of chunks; otherwise the whole table is
-deduplicated once and the result kept for the next queries.
+concatenated on the write path. A query takes a snapshot: pending batches are
+merged into an immutable, deduplicated table (a zero-copy append of chunks when
+new rows are later than the merged ones and carry no duplicate keys, the usual
+in-order ingest) and returned together with the file list. The persister
+freezes the buffered rows, writes them, and then, in one step under the table's
+lock, drops them and installs the new file list, so a query sees each point
+exactly once, in the buffer or in a file.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys, time_range
+from iox_catalog.files import DataFile
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -33,17 +37,43 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _merge_ordered(older: pa.Table | None, newer: pa.Table, older_max_time: int | None) -> pa.Table:
+    """``older`` then ``newer``, deduplicated unless ``newer`` is strictly later and unique."""
+    bounds = time_range(newer)
+    if older is None or older.num_rows == 0:
+        return deduplicate(newer) if has_duplicate_keys(newer) else newer
+    if bounds is None:
+        return older
+    combined = pa.concat_tables([older, newer])
+    in_order = older_max_time is not None and bounds[0] > older_max_time
+    if in_order and not has_duplicate_keys(newer):
+        return combined
+    return deduplicate(combined)
+
+
+@dataclass(frozen=True)
+class TableSnapshot:
+    """What a query reads of one table: persisted files plus buffered rows."""
+
+    files: tuple[DataFile, ...]
+    buffered: pa.Table
+
+
 @dataclass
 class TableBuffer:
-    """Buffered rows of one table."""
+    """Buffered rows and persisted files of one table."""
 
     name: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: list[tuple[int, pa.RecordBatch]] = field(default_factory=list)
     merged: pa.Table | None = None
     merged_max_time: int | None = None
+    frozen: pa.Table | None = None
+    files: tuple[DataFile, ...] = ()
     nbytes: int = 0
     appends: int = 0
+    files_version: int = 0
+    oldest_pending: float | None = None
 
     def append(self, sequence: int, batch: pa.RecordBatch) -> int:
         """Add a validated batch; returns the bytes it adds to the buffer."""
@@ -52,68 +82,159 @@ class TableBuffer:
             self.pending.append((sequence, batch))
             self.nbytes += size
             self.appends += 1
+            if self.oldest_pending is None:
+                self.oldest_pending = time.monotonic()
         return size
 
-    def snapshot(self, schema: pa.Schema) -> tuple[pa.Table, int]:
-        """The deduplicated rows under ``schema``, and the change in buffered bytes."""
+    @property
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the rows a query would see change."""
+        return (self.appends, self.files_version)
+
+    def buffered_rows(self) -> int:
+        """Rows held in memory (before dedupe of pending batches)."""
+        parts = (self.merged, self.frozen)
+        return sum(p.num_rows for p in parts if p is not None) + sum(
+            b.num_rows for _, b in self.pending
+        )
+
+    def snapshot(self, schema: pa.Schema) -> tuple[TableSnapshot, int]:
+        """Files and deduplicated buffered rows under ``schema``; and the change in bytes."""
         with self.lock:
             before = self.nbytes
-            if self.pending:
-                self._merge(schema)
-            merged = self.merged if self.merged is not None else schema.empty_table()
-            merged = conform(merged, schema)
+            self._merge_pending(schema)
+            merged = conform(self.merged, schema) if self.merged is not None else None
             self.merged = merged
-            return merged, self.nbytes - before
+            if self.frozen is not None:
+                frozen = conform(self.frozen, schema)
+                buffered = (
+                    _merge_ordered(frozen, merged, time_range(frozen)[1])
+                    if (merged is not None)
+                    else frozen
+                )
+            else:
+                buffered = merged if merged is not None else schema.empty_table()
+            return TableSnapshot(self.files, buffered), self.nbytes - before
 
-    def _merge(self, schema: pa.Schema) -> None:
+    def _merge_pending(self, schema: pa.Schema) -> None:
+        if not self.pending:
+            return
         pending = sorted(self.pending, key=lambda item: item[0])
         self.pending = []
         new = pa.concat_tables([conform(pa.Table.from_batches([b]), schema) for _, b in pending])
-        bounds = time_range(new)
-        if bounds is None:
-            return
         old = conform(self.merged, schema) if self.merged is not None else None
-        in_order = old is None or self.merged_max_time is None or bounds[0] > self.merged_max_time
-        combined = new if old is None else pa.concat_tables([old, new])
-        if not in_order or has_duplicate_keys(new):
-            combined = deduplicate(combined)
-        self.merged = combined
-        self.merged_max_time = max(bounds[1], self.merged_max_time or bounds[1])
-        self.nbytes = combined.get_total_buffer_size()
+        self.merged = _merge_ordered(old, new, self.merged_max_time)
+        bounds = time_range(new)
+        if bounds is not None:
+            self.merged_max_time = max(bounds[1], self.merged_max_time or bounds[1])
+        self._recount()
+
+    def _recount(self) -> None:
+        parts = [p for p in (self.merged, self.frozen) if p is not None]
+        self.nbytes = sum(p.get_total_buffer_size() for p in parts) + sum(
+            b.get_total_buffer_size() for _, b in self.pending
+        )
+
+    def freeze(self, schema: pa.Schema) -> tuple[pa.Table | None, int]:
+        """Hand the buffered rows to the persister (None if empty); and the change in bytes."""
+        with self.lock:
+            before = self.nbytes
+            self._merge_pending(schema)
+            if self.frozen is not None or self.merged is None or self.merged.num_rows == 0:
+                return None, self.nbytes - before
+            self.frozen, self.merged, self.merged_max_time = self.merged, None, None
+            self.oldest_pending = None
+            return self.frozen, self.nbytes - before
+
+    def thaw(self, schema: pa.Schema) -> int:
+        """The persist failed: the frozen rows return to the buffer, older than the rest."""
+        with self.lock:
+            before = self.nbytes
+            if self.frozen is not None:
+                frozen = conform(self.frozen, schema)
+                if self.merged is not None:
+                    merged = conform(self.merged, schema)
+                    self.merged = _merge_ordered(frozen, merged, time_range(frozen)[1])
+                else:
+                    self.merged = frozen
+                bounds = time_range(self.merged)
+                self.merged_max_time = bounds[1] if bounds else None
+                self.frozen = None
+                self.oldest_pending = self.oldest_pending or time.monotonic()
+            self._recount()
+            return self.nbytes - before
+
+    def persisted(self, files: tuple[DataFile, ...]) -> int:
+        """The frozen rows are committed as ``files``: drop them and show the files, at once."""
+        with self.lock:
+            before = self.nbytes
+            self.frozen = None
+            self.files = files
+            self.files_version += 1
+            self._recount()
+            return self.nbytes - before
+
+    def replace_files(self, files: tuple[DataFile, ...]) -> None:
+        """Install a new file list (compaction, retention, deletes)."""
+        with self.lock:
+            self.files = files
+            self.files_version += 1
 
 
 class BufferSet:
-    """All table buffers of the server, with the memory they hold."""
+    """Every table's state, with the memory the buffers hold."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tables: dict[tuple[str, str], TableBuffer] = {}
         self.total_bytes = 0
 
+    def table(self, database: str, table: str) -> TableBuffer:
+        """A table's state (created empty on first use)."""
+        with self._lock:
+            state = self._tables.get((database, table))
+            if state is None:
+                state = self._tables[(database, table)] = TableBuffer(table)
+            return state
+
+    def tables(self, database: str | None = None) -> list[tuple[str, str]]:
+        """``(database, table)`` of every known table, or of one database."""
+        with self._lock:
+            return [k for k in self._tables if database is None or k[0] == database]
+
+    def _account(self, delta: int) -> None:
+        if delta:
+            with self._lock:
+                self.total_bytes += delta
+
     def append(self, database: str, table: str, sequence: int, batch: pa.RecordBatch) -> None:
         """Add a batch to a table's buffer."""
-        with self._lock:
-            buffer = self._tables.get((database, table))
-            if buffer is None:
-                buffer = self._tables[(database, table)] = TableBuffer(table)
-        added = buffer.append(sequence, batch)
-        with self._lock:
-            self.total_bytes += added
+        self._account(self.table(database, table).append(sequence, batch))
 
-    def snapshot(self, database: str, table: str, schema: pa.Schema) -> pa.Table:
-        """The deduplicated rows of a table (empty if nothing is buffered)."""
-        buffer = self._tables.get((database, table))
-        if buffer is None:
-            return schema.empty_table()
-        table_data, delta = buffer.snapshot(schema)
-        with self._lock:
-            self.total_bytes += delta
-        return table_data
+    def snapshot(self, database: str, table: str, schema: pa.Schema) -> TableSnapshot:
+        """Files and deduplicated buffered rows of a table."""
+        state, delta = self.table(database, table).snapshot(schema)
+        self._account(delta)
+        return state
 
-    def version(self, database: str, table: str) -> int:
-        """Grows whenever rows are added to a table (read it before taking a snapshot)."""
-        buffer = self._tables.get((database, table))
-        return 0 if buffer is None else buffer.appends
+    def freeze(self, database: str, table: str, schema: pa.Schema) -> pa.Table | None:
+        """Buffered rows for the persister to write (None if there are none)."""
+        rows, delta = self.table(database, table).freeze(schema)
+        self._account(delta)
+        return rows
+
+    def thaw(self, database: str, table: str, schema: pa.Schema) -> None:
+        """Undo ``freeze`` after a failed persist."""
+        self._account(self.table(database, table).thaw(schema))
+
+    def persisted(self, database: str, table: str, files: tuple[DataFile, ...]) -> None:
+        """Swap the frozen rows for the committed files."""
+        self._account(self.table(database, table).persisted(files))
+
+    def version(self, database: str, table: str) -> tuple[int, int]:
+        """Changes whenever the rows of a table change (read it before taking a snapshot)."""
+        state = self._tables.get((database, table))
+        return (0, 0) if state is None else state.version
 
     def drop_database(self, database: str) -> None:
         """Forget every table of a database."""

@@ -17,6 +17,7 @@ from flight_iox.config import Settings
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import DatabaseSchema, SchemaCatalog
 from flight_iox.engine.validate import ValidatedTable, validate_measurement
+from flight_iox.engine.watermark import SequenceWatermark
 from flight_iox.errors import (
     BufferFullError,
     LimitExceededError,
@@ -27,6 +28,8 @@ from flight_iox.ingest import MeasurementBatch, Precision, parse_line_protocol
 from flight_iox.names import validate_database_name
 from flight_iox.query import QueryEngine
 from flight_iox.wal import TableWrite, WalWrite, WriteAheadLog, decode_write, encode_write
+from iox_catalog import IoxCatalog
+from iox_catalog.storage import open_storage
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +53,41 @@ class Engine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
         self.buffers = BufferSet()
+        self.iceberg = IoxCatalog(settings.catalog_config())
+        self.storage = open_storage(self.iceberg.config)
+        persisted = self._load_persisted()
         self.wal = WriteAheadLog(
             settings.wal_dir, fsync=settings.wal_fsync, segment_bytes=settings.wal_segment_bytes
         )
-        self.replayed_entries = self._replay()
-        self.query = QueryEngine(self.catalog, self.buffers)
+        self.replayed_entries = self._replay(persisted)
+        self.watermark = SequenceWatermark(self.wal.last_sequence)
+        self.query = QueryEngine(self.catalog, self.buffers, object_store=self._object_store())
 
-    def _replay(self) -> int:
+    def _load_persisted(self) -> dict[tuple[str, str], int]:
+        """Schemas and files of every persisted table; returns their persisted sequences."""
+        persisted = {}
+        for database in self.iceberg.database_names():
+            self.catalog.create_database(database, exist_ok=True)
+            for table in self.iceberg.table_names(database):
+                stored = self.iceberg.load(database, table)
+                self.catalog.apply_replayed_schema(database, table, stored.model_schema)
+                self.buffers.table(database, table).replace_files(stored.files.files)
+                persisted[(database, table)] = stored.files.persisted_sequence
+        return persisted
+
+    def _replay(self, persisted: dict[tuple[str, str], int]) -> int:
+        """Replay WAL entries newer than what the catalog says each table has persisted."""
+        floor = min(persisted.values(), default=0)
         count = 0
-        for entry in self.wal.replay():
+        for entry in self.wal.replay(after_sequence=0):
+            if entry.sequence <= floor:
+                continue
             write = decode_write(entry.payload)
             if entry.sequence <= self.catalog.deleted_through(write.database):
                 continue
             for table_write in write.tables:
+                if entry.sequence <= persisted.get((write.database, table_write.table), 0):
+                    continue
                 self.catalog.apply_replayed_schema(
                     write.database, table_write.table, table_write.batch.schema
                 )
@@ -72,6 +97,25 @@ class Engine:
             count += 1
         log.info("replayed %d WAL entries", count)
         return count
+
+    def _object_store(self) -> tuple[str, object] | None:
+        """DataFusion's S3 store for the warehouse bucket (local files need none)."""
+        config = self.iceberg.config
+        if not config.is_s3:
+            return None
+        from datafusion.object_store import AmazonS3
+
+        bucket = config.warehouse.removeprefix("s3://").split("/", 1)[0]
+        creds = config.s3_credentials()
+        store = AmazonS3(
+            bucket_name=bucket,
+            region=config.properties(include_secrets=False).get("s3.region"),
+            access_key_id=creds.get("s3.access-key-id"),
+            secret_access_key=creds.get("s3.secret-access-key"),
+            endpoint=config.s3_endpoint,
+            allow_http=config.s3_allow_http,
+        )
+        return f"s3://{bucket}", store
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -188,9 +232,12 @@ class Engine:
         write = WalWrite(database, [TableWrite(v.table, v.batch) for v in accepted if v.batch])
         sequence = self.wal.append(encode_write(write), sync=sync)
         rows = 0
-        for table_write in write.tables:
-            self.buffers.append(database, table_write.table, sequence, table_write.batch)
-            rows += table_write.batch.num_rows
+        try:
+            for table_write in write.tables:
+                self.buffers.append(database, table_write.table, sequence, table_write.batch)
+                rows += table_write.batch.num_rows
+        finally:
+            self.watermark.applied(sequence)
         return rows
 
     def _check_memory(self) -> None:
@@ -206,13 +253,15 @@ class Engine:
     def create_database(self, name: str) -> None:
         """Create an empty database."""
         self.catalog.create_database(name)
+        self.iceberg.create_database(name)
 
     def delete_database(self, name: str) -> None:
-        """Delete a database and everything buffered for it."""
+        """Delete a database, everything buffered for it and its files."""
         validate_database_name(name)
         self.catalog.delete_database(name, self.wal.last_sequence)
         self.buffers.drop_database(name)
         self.query.forget_database(name)
+        self.iceberg.drop_database(name)
 
     def close(self) -> None:
         """Flush and close the WAL."""

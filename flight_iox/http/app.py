@@ -12,12 +12,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from flight_iox.auth.http import AuthMiddleware
+from flight_iox.auth.policy import AuthMode, Authorizer
+from flight_iox.auth.setup import TOKEN_FILE
+from flight_iox.auth.tokens import FileTokenStore
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BufferFullError, FlightIoxError, status_of
 from flight_iox.http.admin import configure_database, health, ping
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.query import query_sql
+from flight_iox.http.storage import catalog_properties, persist
+from flight_iox.http.tokens import create_admin_token, tokens
 from flight_iox.http.write import write_v1, write_v2, write_v3
 
 log = logging.getLogger(__name__)
@@ -47,9 +53,17 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
 
 
 def create_app(
-    engine: Engine, settings: Settings, on_shutdown: Callable[[], None] | None = None
+    engine: Engine,
+    settings: Settings,
+    on_shutdown: Callable[[], None] | None = None,
+    authorizer: Authorizer | None = None,
 ) -> Starlette:
-    """The Starlette app serving ``engine``; ``on_shutdown`` runs when the server stops."""
+    """The Starlette app serving ``engine``; ``on_shutdown`` runs when the server stops.
+
+    ``authorizer`` checks tokens (default: auth off, tokens in the data folder).
+    """
+    if authorizer is None:
+        authorizer = Authorizer(AuthMode.OFF, FileTokenStore(settings.data_dir / TOKEN_FILE))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,6 +79,10 @@ def create_app(
         Route("/api/v3/query_influxql", query_influxql, methods=["GET", "POST"]),
         Route("/query", query_v1, methods=["GET", "POST"]),
         Route("/api/v3/configure/database", configure_database, methods=["GET", "POST", "DELETE"]),
+        Route("/api/v3/persist", persist, methods=["POST"]),
+        Route("/api/v3/configure/catalog", catalog_properties, methods=["GET"]),
+        Route("/api/v3/configure/token/admin", create_admin_token, methods=["POST"]),
+        Route("/api/v3/configure/token", tokens, methods=["GET", "POST", "DELETE"]),
         Route("/health", health, methods=["GET", "HEAD"]),
         Route("/ping", ping, methods=["GET", "HEAD"]),
     ]
@@ -77,6 +95,10 @@ def create_app(
             Exception: _unexpected_error,
         },
     )
+    app.add_middleware(
+        AuthMiddleware, authorizer=authorizer, max_body_bytes=settings.max_request_bytes
+    )
+    app.state.authorizer = authorizer
     app.state.engine = engine
     app.state.settings = settings
     return app

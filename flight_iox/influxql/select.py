@@ -7,11 +7,12 @@ import re
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
-from flight_iox.influxql.expressions import RowCompiler, TableInfo, quote_ident
+from flight_iox.influxql.expressions import RowCompiler, TableInfo, quote_ident, unwrap
+from flight_iox.influxql.functions import TRANSFORMS
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Query, Source, run_source
-from flight_iox.influxql.select_plan import shape_select
-from flight_iox.influxql.timerange import condition_range
+from flight_iox.influxql.select_plan import AGGREGATE, SelectShape, calls_in, shape_select
+from flight_iox.influxql.timerange import TimeRange, condition_range, is_time_ref
 
 DEFAULT_RETENTION_POLICY = "autogen"
 
@@ -64,12 +65,23 @@ def run_select(stmt: ast.SelectStatement, ctx: Context) -> list[Series]:
         return []
     shape = shape_select(stmt, _merged_infos(sources))
     time_range = condition_range(stmt.condition, ctx.now)
+    condition, visible_from = stmt.condition, None
+    widen = _widening(shape)
+    if widen and shape.time_group is not None and time_range.lower is not None:
+        # Transformations of aggregates see the buckets before the range (as InfluxDB does).
+        grouping = shape.time_group
+        first = (time_range.lower - grouping.offset) // grouping.interval * grouping.interval
+        visible_from = first + grouping.offset
+        lower = time_range.lower - widen * grouping.interval  # unaligned, as IOx does
+        condition = _with_lower_bound(condition, lower)
+        time_range = TimeRange(lower, time_range.upper)
     series: list[Series] = []
     for source in sources:
         where = "TRUE"
-        if stmt.condition is not None:
-            where = RowCompiler(source.info, ctx.now).condition(stmt.condition).sql
+        if condition is not None:
+            where = RowCompiler(source.info, ctx.now).condition(condition).sql
         query = Query(stmt, shape, source, ctx.now, where, time_range)
+        query.visible_from = visible_from
         series.extend(run_source(query))
     series.sort(key=lambda s: (s.name, sorted(s.tags.items())))
     if stmt.descending:
@@ -79,6 +91,39 @@ def run_select(stmt: ast.SelectStatement, ctx: Context) -> list[Series]:
     if stmt.slimit:
         series = series[: stmt.slimit]
     return series
+
+
+def _widening(shape: SelectShape) -> int:
+    """How many buckets before the range the transformations of an aggregate query need."""
+    if shape.mode != AGGREGATE:
+        return 0
+    need = 0
+    for f in shape.fields:
+        for call in calls_in(f.expr):
+            if call.name == "moving_average" and len(call.args) > 1:
+                arg = unwrap(call.args[1])
+                if isinstance(arg, ast.NumberLit):
+                    need = max(need, int(arg.value) - 1)
+            elif call.name in TRANSFORMS and call.name != "cumulative_sum":
+                need = max(need, 1)
+    return need
+
+
+def _with_lower_bound(condition: ast.Expr | None, lower: int) -> ast.Expr | None:
+    """The condition with its top-level lower time bounds moved down to ``lower``."""
+    if condition is None:
+        return None
+    inner = unwrap(condition)
+    if isinstance(inner, ast.BinaryExpr) and inner.op == "and":
+        return ast.BinaryExpr(
+            "and", _with_lower_bound(inner.lhs, lower), _with_lower_bound(inner.rhs, lower)
+        )  # type: ignore[arg-type]
+    if isinstance(inner, ast.BinaryExpr):
+        lower_ops = {">", ">="} if is_time_ref(inner.lhs) else set()
+        lower_ops |= {"<", "<="} if is_time_ref(inner.rhs) else set()
+        if inner.op in lower_ops:
+            return ast.BinaryExpr(">=", ast.VarRef("time"), ast.NumberLit(lower, True))
+    return condition
 
 
 def _merged_infos(sources: list[Source]) -> list[TableInfo]:

@@ -170,6 +170,10 @@ def _distinct(query: Query) -> list[Series]:
 def _finish_rows(
     query: Query, table: pa.Table, ids: np.ndarray, columns: list[str], drop_empty: bool
 ) -> list[Series]:
+    if query.visible_from is not None and table.num_rows:
+        times = table.column(TIME_KEY).cast(pa.int64()).to_numpy()
+        keep = times >= query.visible_from
+        table, ids = table.filter(pa.array(keep)), ids[keep]
     if drop_empty:
         table, ids = drop_empty_rows(table, ids, columns)
     if query.stmt.descending:

@@ -50,6 +50,7 @@ class Query:
     where: str
     time_range: TimeRange
     groups: list[str] = field(default_factory=list)
+    visible_from: int | None = None  # rows before this were only read to feed transforms
 
 
 def group_select(query: Query) -> list[str]:

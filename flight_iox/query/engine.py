@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
-from datafusion.catalog import Catalog, Schema, Table
+from datafusion.catalog import Catalog, Schema
 
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, QueryError
 from flight_iox.query.placeholders import rewrite_placeholders
+from flight_iox.query.tables import TableBuilder
 
 USER_SCHEMA = "iox"
 NO_DATABASE = "__no_database__"
@@ -30,7 +31,13 @@ _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow
 class QueryEngine:
     """Plans and runs SQL; implements the Flight SQL service's ``QueryBackend``."""
 
-    def __init__(self, catalog: SchemaCatalog, buffers: BufferSet, batch_size: int = 65_536):
+    def __init__(
+        self,
+        catalog: SchemaCatalog,
+        buffers: BufferSet,
+        batch_size: int = 65_536,
+        object_store: tuple[str, object] | None = None,
+    ):
         self._catalog = catalog
         self._buffers = buffers
         self._batch_size = batch_size
@@ -38,8 +45,10 @@ class QueryEngine:
         self._schemas: dict[str, tuple[Catalog, Schema]] = {}
         self._registered: dict[tuple[str, str], tuple[int, int]] = {}
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
-        self._builder = SessionContext()
-        self._partitions = max(1, os.cpu_count() or 1)
+        self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1))
+        self._object_store = object_store
+        if object_store is not None:
+            self._tables.context.register_object_store(*object_store)
 
     # --- the QueryBackend protocol ---------------------------------------------------------
 
@@ -129,6 +138,8 @@ class QueryEngine:
                     .with_batch_size(self._batch_size)
                 )
                 entry = self._contexts[key] = (SessionContext(config), set())
+                if self._object_store is not None:
+                    entry[0].register_object_store(*self._object_store)
                 if key == NO_DATABASE:
                     entry[0].register_catalog_provider(key, self._new_catalog()[0])
             context, known = entry
@@ -158,27 +169,13 @@ class QueryEngine:
             version = (self._buffers.version(db_name, name), len(schema))
             if self._registered.get((db_name, name)) == version:
                 continue
-            data = self._buffers.snapshot(db_name, name, schema)
+            snapshot = self._buffers.snapshot(db_name, name, schema)
             df_schema = self._schemas[db_name][1]
+            provider = self._tables.provider(schema, snapshot)
             if df_schema.table_exist(name):
                 df_schema.deregister_table(name)
-            df_schema.register_table(name, self._memory_table(data))
+            df_schema.register_table(name, provider)
             self._registered[(db_name, name)] = version
-
-    def _memory_table(self, data: pa.Table) -> Table:
-        """A DataFusion in-memory base table over ``data``'s batches, split for parallel scans.
-
-        Registering through a scratch context (under a fixed name) gives a real ``MemTable``
-        provider, listed as a BASE TABLE, without ever parsing the user's table name as SQL.
-        """
-        batches = data.to_batches() or [pa.RecordBatch.from_pylist([], schema=data.schema)]
-        parts = min(self._partitions, len(batches))
-        partitions = [batches[i::parts] for i in range(parts)]
-        self._builder.register_record_batches("scratch", partitions)
-        try:
-            return self._builder.table_provider("scratch")
-        finally:
-            self._builder.deregister_table("scratch")
 
 
 def _python_value(value: object) -> object:

@@ -59,10 +59,12 @@ def test_buffer_merges_in_order_appends_without_dedupe_and_out_of_order_with() -
     buffers = BufferSet()
     buffers.append("db", "cpu", 1, batch(["a"], [1.0], [1], [10]))
     buffers.append("db", "cpu", 2, batch(["a"], [2.0], [2], [20]))
-    assert buffers.snapshot("db", "cpu", SCHEMA).num_rows == 2
+    assert buffers.snapshot("db", "cpu", SCHEMA).buffered.num_rows == 2
     # An overwrite of an older point that omits ``count``: usage replaced, count kept.
     buffers.append("db", "cpu", 3, batch(["a"], [9.0], [None], [10]))
-    rows = sorted(buffers.snapshot("db", "cpu", SCHEMA).to_pylist(), key=lambda r: r["time"])
+    rows = sorted(
+        buffers.snapshot("db", "cpu", SCHEMA).buffered.to_pylist(), key=lambda r: r["time"]
+    )
     assert [(r["usage"], r["count"]) for r in rows] == [(9.0, 1), (2.0, 2)]
 
 
@@ -70,7 +72,7 @@ def test_buffer_applies_writes_in_sequence_order() -> None:
     buffers = BufferSet()
     buffers.append("db", "cpu", 5, batch(["a"], [5.0], [5], [1]))
     buffers.append("db", "cpu", 4, batch(["a"], [4.0], [4], [1]))
-    rows = buffers.snapshot("db", "cpu", SCHEMA).to_pylist()
+    rows = buffers.snapshot("db", "cpu", SCHEMA).buffered.to_pylist()
     assert [(r["usage"], r["count"]) for r in rows] == [(5.0, 5)]
 
 
@@ -83,7 +85,9 @@ def test_older_batches_read_newer_columns_as_null() -> None:
     buffers = BufferSet()
     buffers.append("db", "cpu", 1, old)
     buffers.append("db", "cpu", 2, batch(["b"], [1.0], [7], [2]))
-    rows = sorted(buffers.snapshot("db", "cpu", SCHEMA).to_pylist(), key=lambda r: r["time"])
+    rows = sorted(
+        buffers.snapshot("db", "cpu", SCHEMA).buffered.to_pylist(), key=lambda r: r["time"]
+    )
     assert rows[0]["usage"] is None and rows[0]["count"] is None
     assert rows[1]["count"] == 7
     assert conform(pa.Table.from_batches([old]), SCHEMA).schema == SCHEMA

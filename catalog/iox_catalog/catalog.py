@@ -1,0 +1,200 @@
+"""The Iceberg catalog of flight-iox: databases are namespaces, tables are Iceberg tables.
+
+Built on PyIceberg's SQL catalog (SQLite in the data folder by default, PostgreSQL
+to share it). Every commit of data files records the highest WAL sequence it holds
+in the snapshot summary (``iox.wal-sequence``), so recovery trusts the catalog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceError
+from pyiceberg.io.pyarrow import parquet_file_to_data_file
+from pyiceberg.table import Table, Transaction
+from pyiceberg.transforms import DayTransform, IdentityTransform
+
+from flight_iox.columns import TIME_COLUMN
+from iox_catalog.config import CatalogConfig
+from iox_catalog.files import WAL_SEQUENCE_PROPERTY, TableFiles, table_files
+from iox_catalog.schema import (
+    COLUMNS_PROPERTY,
+    column_kinds,
+    encode_kinds,
+    file_schema,
+    model_schema_from_kinds,
+)
+
+log = logging.getLogger(__name__)
+RETENTION_PROPERTY = "iox.retention-ns"
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """A table as the catalog knows it: its data-model schema and its files."""
+
+    database: str
+    name: str
+    model_schema: pa.Schema
+    files: TableFiles
+    location: str
+
+
+class IoxCatalog:
+    """Databases and tables in Iceberg; thread-safe (one commit at a time per process)."""
+
+    def __init__(self, config: CatalogConfig) -> None:
+        self.config = config
+        self._iceberg = SqlCatalog(config.name, **config.properties())
+        self._lock = threading.RLock()
+
+    # --- databases -------------------------------------------------------------------------
+
+    def database_names(self) -> list[str]:
+        """Every namespace, sorted."""
+        return sorted(ns[0] for ns in self._iceberg.list_namespaces())
+
+    def create_database(self, name: str, retention_ns: int | None = None) -> None:
+        """Create the namespace (no error if it exists)."""
+        props = {RETENTION_PROPERTY: str(retention_ns)} if retention_ns else {}
+        with contextlib.suppress(NamespaceAlreadyExistsError):
+            self._iceberg.create_namespace(name, properties=props)
+
+    def drop_database(self, name: str) -> None:
+        """Drop every table of the namespace (and its files), then the namespace."""
+        with self._lock:
+            try:
+                tables = self._iceberg.list_tables(name)
+            except NoSuchNamespaceError:
+                return
+            for identifier in tables:
+                self._iceberg.purge_table(identifier)
+            self._iceberg.drop_namespace(name)
+
+    def retention_ns(self, name: str) -> int | None:
+        """The database's retention period in nanoseconds (None: keep forever)."""
+        props = self._iceberg.load_namespace_properties(name)
+        value = props.get(RETENTION_PROPERTY)
+        return int(value) if value and int(value) > 0 else None
+
+    def set_retention_ns(self, name: str, retention_ns: int | None) -> None:
+        """Change a database's retention period (None or 0: forever)."""
+        self._iceberg.update_namespace_properties(
+            name, updates={RETENTION_PROPERTY: str(retention_ns or 0)}
+        )
+
+    # --- tables ----------------------------------------------------------------------------
+
+    def table_names(self, database: str) -> list[str]:
+        """The tables of a database, sorted."""
+        return sorted(identifier[-1] for identifier in self._iceberg.list_tables(database))
+
+    def load(self, database: str, table: str) -> StoredTable:
+        """A table's schema and current files."""
+        iceberg = self._iceberg.load_table((database, table))
+        return self._stored(database, table, iceberg)
+
+    def _stored(self, database: str, table: str, iceberg: Table) -> StoredTable:
+        kinds = json.loads(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
+        return StoredTable(
+            database, table, model_schema_from_kinds(kinds), table_files(iceberg),
+            iceberg.location(),
+        )  # fmt: skip
+
+    def table_location(self, database: str, table: str, model_schema: pa.Schema) -> str:
+        """Where a table's files go (the table is created if it does not exist)."""
+        return self._table(database, table, model_schema).location()
+
+    def _table(self, database: str, table: str, model_schema: pa.Schema) -> Table:
+        with self._lock:
+            if self._iceberg.table_exists((database, table)):
+                return self._iceberg.load_table((database, table))
+            self.create_database(database)
+            kinds = column_kinds(model_schema)
+            arrow_schema = file_schema(kinds)
+            created = self._iceberg.create_table(
+                (database, table),
+                schema=arrow_schema,
+                properties={COLUMNS_PROPERTY: encode_kinds(kinds)},
+            )
+            with created.transaction() as tx:
+                tx.update_spec().add_field(TIME_COLUMN, DayTransform(), "time_day").commit()
+                tags = [n for n, kind in sorted(kinds.items()) if kind == "tag"]
+                order = tx.update_sort_order()
+                for tag in tags:
+                    order.asc(tag, IdentityTransform())
+                order.asc(TIME_COLUMN, IdentityTransform())
+                order.commit()
+            return self._iceberg.load_table((database, table))
+
+    def commit_files(
+        self, database: str, table: str, model_schema: pa.Schema, paths: list[str], sequence: int
+    ) -> StoredTable:
+        """Add new data files in one commit that records ``sequence``; evolve the schema first."""
+        with self._lock:
+            iceberg = self._table(database, table, model_schema)
+            with iceberg.transaction() as tx:
+                self._evolve(tx, iceberg, model_schema)
+                tx.add_files(
+                    paths,
+                    snapshot_properties={WAL_SEQUENCE_PROPERTY: str(sequence)},
+                    check_duplicate_files=False,
+                )
+            return self._stored(database, table, self._iceberg.load_table((database, table)))
+
+    def replace_files(
+        self,
+        database: str,
+        table: str,
+        remove: list[str],
+        add: list[str],
+        model_schema: pa.Schema,
+    ) -> StoredTable:
+        """Swap files atomically (compaction, retention, deletes), keeping the WAL sequence."""
+        with self._lock:
+            iceberg = self._table(database, table, model_schema)
+            current = table_files(iceberg)
+            doomed = set(remove)
+            with iceberg.transaction() as tx:
+                self._evolve(tx, iceberg, model_schema)
+                props = {WAL_SEQUENCE_PROPERTY: str(current.persisted_sequence)}
+                with tx.update_snapshot(snapshot_properties=props).overwrite() as overwrite:
+                    for task in iceberg.scan().plan_files():
+                        if task.file.file_path in doomed:
+                            overwrite.delete_data_file(task.file)
+                    for path in add:
+                        overwrite.append_data_file(
+                            parquet_file_to_data_file(iceberg.io, tx.table_metadata, path)
+                        )
+            return self._stored(database, table, self._iceberg.load_table((database, table)))
+
+    def _evolve(self, tx: Transaction, iceberg: Table, model_schema: pa.Schema) -> None:
+        known = json.loads(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
+        kinds = {**known, **column_kinds(model_schema)}
+        if kinds == known:
+            return
+        with tx.update_schema() as update:
+            update.union_by_name(file_schema(kinds))
+        tx.set_properties({COLUMNS_PROPERTY: encode_kinds(kinds)})
+
+    def drop_table(self, database: str, table: str) -> None:
+        """Drop a table and purge its files."""
+        with self._lock:
+            self._iceberg.purge_table((database, table))
+
+    def expire_snapshots(self, database: str, table: str, keep_last: int = 2) -> None:
+        """Drop old snapshots so the metadata stays small."""
+        iceberg = self._iceberg.load_table((database, table))
+        snapshots = sorted(iceberg.snapshots(), key=lambda s: s.timestamp_ms)
+        if len(snapshots) <= keep_last:
+            return
+        expire = iceberg.maintenance.expire_snapshots()
+        for snapshot in snapshots[:-keep_last]:
+            expire = expire.by_id(snapshot.snapshot_id)
+        expire.commit()

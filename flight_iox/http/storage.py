@@ -1,0 +1,28 @@
+"""Storage administration: persist now, and the catalog properties for outside engines."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from flight_iox.errors import DatabaseNotFoundError, FlightIoxError
+from flight_iox.persist.persister import Persister
+
+
+async def persist(request: Request) -> Response:
+    """Persist one database (``?db=``) or all; 200 with what was written, 500 on failure."""
+    persister: Persister = request.app.state.persister
+    database = request.query_params.get("db") or None
+    if database is not None and not request.app.state.engine.catalog.has_database(database):
+        raise DatabaseNotFoundError(database)
+    report = await run_in_threadpool(persister.persist, database)
+    if report.failures:
+        raise FlightIoxError("persist failed: " + "; ".join(report.failures))
+    return JSONResponse(report.as_json())
+
+
+async def catalog_properties(request: Request) -> Response:
+    """``GET /api/v3/configure/catalog``: PyIceberg properties for outside engines (no secrets)."""
+    config = request.app.state.engine.iceberg.config
+    return JSONResponse({"name": config.name, **config.properties(include_secrets=False)})

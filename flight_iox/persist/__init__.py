@@ -1,0 +1,1 @@
+"""Persistence: buffered rows to sorted Parquet files committed to Iceberg; compaction."""

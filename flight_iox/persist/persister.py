@@ -1,0 +1,143 @@
+"""Move buffered rows to Parquet files committed to Iceberg, then trim the WAL.
+
+A persist cycle first reads the applied watermark ``W`` (every WAL entry up to
+``W`` is in the buffer), then for each table freezes its buffered rows, writes
+them as sorted Parquet files and commits them with ``iox.wal-sequence = W``.
+Rows buffered after ``W`` may be frozen too; claiming a lower sequence than a
+file holds only makes recovery replay a write again, which dedupe absorbs.
+Claiming a higher one would lose data, and never happens. After a full cycle
+with no failure, WAL segments wholly at or below ``W`` are deleted.
+
+Cycles run on a background thread when a trigger fires (rows per table, age of
+the oldest buffered row, total buffer memory) and on shutdown, and on demand
+through ``persist()`` (the admin endpoint and ``flight-iox persist``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from flight_iox.engine.engine import Engine
+from flight_iox.persist.parquet_files import write_partitioned
+from iox_catalog.schema import column_kinds
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PersistReport:
+    """What one persist cycle did."""
+
+    tables: int = 0
+    rows: int = 0
+    files: int = 0
+    wal_sequence: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        """The admin endpoint's answer."""
+        return {
+            "tables": self.tables,
+            "rows": self.rows,
+            "files": self.files,
+            "wal_sequence": self.wal_sequence,
+            "failures": self.failures,
+        }
+
+
+class Persister:
+    """Persists an engine's buffer, on triggers and on demand."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self._cycle_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def persist(self, database: str | None = None) -> PersistReport:
+        """Persist everything buffered (of one database, or all); returns when committed."""
+        with self._cycle_lock:
+            return self._cycle(database)
+
+    def _cycle(self, database: str | None) -> PersistReport:
+        engine = self.engine
+        watermark = engine.watermark.value
+        report = PersistReport(wal_sequence=watermark)
+        for db, table in engine.buffers.tables(database):
+            schema = self._schema(db, table)
+            if schema is None:
+                continue
+            rows = engine.buffers.freeze(db, table, schema)
+            if rows is None:
+                continue
+            try:
+                kinds = column_kinds(schema)
+                location = engine.iceberg.table_location(db, table, schema)
+                uris = write_partitioned(rows, kinds, location, engine.storage)
+                stored = engine.iceberg.commit_files(db, table, schema, uris, watermark)
+            except Exception as error:  # storage can fail in many ways; keep the rows
+                log.exception("persisting %s.%s failed; rows stay buffered", db, table)
+                engine.buffers.thaw(db, table, schema)
+                report.failures.append(f"{db}.{table}: {error}")
+                continue
+            engine.buffers.persisted(db, table, stored.files.files)
+            report.tables += 1
+            report.rows += rows.num_rows
+            report.files += len(uris)
+        if database is None and not report.failures:
+            engine.wal.delete_segments_through(watermark)
+        if report.tables:
+            log.info("persisted %d rows of %d tables in %d files through WAL sequence %d",
+                     report.rows, report.tables, report.files, watermark)  # fmt: skip
+        return report
+
+    def _schema(self, database: str, table: str) -> pa.Schema | None:
+        with self.engine.catalog.lock:
+            if not self.engine.catalog.has_database(database):
+                return None
+            stored = self.engine.catalog.database(database).tables.get(table)
+            return stored.arrow_schema() if stored else None
+
+    # --- triggers --------------------------------------------------------------------------
+
+    def due(self) -> bool:
+        """Whether a trigger fires: rows per table, oldest row's age, or buffer memory."""
+        engine, settings = self.engine, self.settings
+        if engine.buffers.total_bytes > settings.buffer_memory_limit // 2:
+            return True
+        now = time.monotonic()
+        for db, table in engine.buffers.tables():
+            state = engine.buffers.table(db, table)
+            if state.buffered_rows() >= settings.persist_max_rows:
+                return True
+            oldest = state.oldest_pending
+            if oldest is not None and now - oldest > settings.persist_max_age_seconds:
+                return True
+        return False
+
+    def start(self) -> None:
+        """Run trigger checks on a background thread."""
+        self._thread = threading.Thread(target=self._run, name="persister", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.persist_interval_seconds):
+            try:
+                if self.due():
+                    self.persist()
+            except Exception:
+                log.exception("background persist failed")
+
+    def stop(self) -> None:
+        """Stop the trigger thread and, if configured, persist what is buffered."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        if self.settings.persist_on_shutdown:
+            self.persist()

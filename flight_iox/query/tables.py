@@ -1,0 +1,178 @@
+"""One table for DataFusion: its Parquet files and its buffered rows as one relation.
+
+A table with no files is an in-memory base table. A table with files is a view:
+each file is scanned by DataFusion's own Parquet reader (so its statistics prune
+row groups) and projected onto the data-model schema (tags back to dictionaries,
+exact nanosecond time rebuilt from microseconds plus the remainder, columns a
+file lacks as nulls), then unioned with the buffered rows. Only when two sources
+overlap in time, and so may share a key, is the union deduplicated: last write
+wins field by field, files in commit order, the buffer last.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import pyarrow as pa
+from datafusion import SessionContext
+from datafusion.catalog import Table
+
+from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
+from flight_iox.engine.buffer import TableSnapshot
+from flight_iox.engine.dedupe import time_range
+from flight_iox.names import quote_identifier as q
+from iox_catalog.files import DataFile
+from iox_catalog.schema import REMAINDER_COLUMN
+
+_CAST_NAMES: dict[pa.DataType, str] = {
+    pa.dictionary(pa.int32(), pa.string()): "Dictionary(Int32, Utf8)",
+    pa.float64(): "Float64",
+    pa.int64(): "Int64",
+    pa.uint64(): "UInt64",
+    pa.bool_(): "Boolean",
+    pa.string(): "Utf8",
+    pa.timestamp("ns"): "Timestamp(Nanosecond, None)",
+}
+ORDER_COLUMN = "__iox_source_order"
+
+
+def _cast(expression: str, data_type: pa.DataType) -> str:
+    return f"arrow_cast({expression}, '{_CAST_NAMES[data_type]}')"
+
+
+def _time_expression(file: DataFile) -> str:
+    micros = q(TIME_COLUMN)
+    if not file.has_remainder:  # a plain cast keeps time predicates prunable
+        return _cast(micros, pa.timestamp("ns"))
+    exact = f"arrow_cast({micros}, 'Int64') * 1000 + arrow_cast({q(REMAINDER_COLUMN)}, 'Int64')"
+    return _cast(exact, pa.timestamp("ns"))
+
+
+def sources_overlap(snapshot: TableSnapshot) -> bool:
+    """Whether any two sources (files, buffer) overlap in time and so may share keys."""
+    ranges = [(f.min_time_us * 1000, f.max_time_us * 1000 + 999) for f in snapshot.files]
+    buffered = time_range(snapshot.buffered)
+    if buffered is not None:
+        ranges.append(buffered)
+    ranges.sort()
+    return any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(ranges))
+
+
+class TableBuilder:
+    """Builds DataFusion providers for tables, caching each file's scan."""
+
+    def __init__(self, partitions: int) -> None:
+        self._context = SessionContext()
+        self._lock = threading.Lock()
+        self._partitions = partitions
+        self._file_scans: dict[str, tuple[Table, frozenset[str]]] = {}
+        self._counter = itertools.count()
+
+    @property
+    def context(self) -> SessionContext:
+        """The scratch context (object stores must be registered here too)."""
+        return self._context
+
+    def provider(self, schema: pa.Schema, snapshot: TableSnapshot) -> Table:
+        """The provider to register for a table."""
+        with self._lock:
+            if not snapshot.files:
+                return self._memory_table(snapshot.buffered)
+            return self._view(schema, snapshot)
+
+    def forget_files(self, keep: set[str]) -> None:
+        """Drop cached scans of files no longer in any table."""
+        with self._lock:
+            for path in set(self._file_scans) - keep:
+                del self._file_scans[path]
+
+    def _memory_table(self, data: pa.Table) -> Table:
+        batches = data.to_batches() or [pa.RecordBatch.from_pylist([], schema=data.schema)]
+        parts = min(self._partitions, len(batches))
+        name = self._scratch_name()
+        self._context.register_record_batches(name, [batches[i::parts] for i in range(parts)])
+        try:
+            return self._context.table_provider(name)
+        finally:
+            self._context.deregister_table(name)
+
+    def _file_scan(self, file: DataFile) -> tuple[Table, frozenset[str]]:
+        cached = self._file_scans.get(file.path)
+        if cached is None:
+            name = self._scratch_name()
+            self._context.register_parquet(name, file.path)
+            try:
+                provider = self._context.table_provider(name)
+                columns = frozenset(self._context.table(name).schema().names)
+            finally:
+                self._context.deregister_table(name)
+            cached = self._file_scans[file.path] = (provider, columns)
+        return cached
+
+    def _view(self, schema: pa.Schema, snapshot: TableSnapshot) -> Table:
+        dedupe = sources_overlap(snapshot)
+        names: list[str] = []
+        selects = []
+        try:
+            for order, file in enumerate(snapshot.files):
+                provider, columns = self._file_scan(file)
+                name = self._scratch_name()
+                self._context.register_table(name, provider)
+                names.append(name)
+                selects.append(self._file_select(name, schema, columns, file, order, dedupe))
+            if snapshot.buffered.num_rows:
+                name = self._scratch_name()
+                self._context.register_table(name, self._memory_table(snapshot.buffered))
+                names.append(name)
+                extra = f", {len(snapshot.files)} AS {ORDER_COLUMN}" if dedupe else ""
+                columns_sql = ", ".join(q(f.name) for f in schema)
+                selects.append(f"SELECT {columns_sql}{extra} FROM {name}")
+            sql = " UNION ALL ".join(selects)
+            if dedupe:
+                sql = _dedupe_sql(schema, sql)
+            return Table(self._context.sql(sql))
+        finally:
+            for name in names:
+                self._context.deregister_table(name)
+
+    def _file_select(
+        self,
+        name: str,
+        schema: pa.Schema,
+        columns: frozenset[str],
+        file: DataFile,
+        order: int,
+        dedupe: bool,
+    ) -> str:
+        parts = []
+        for field in schema:
+            if field.name == TIME_COLUMN:
+                expression = _time_expression(file)
+            elif field.name in columns:
+                expression = _cast(q(field.name), field.type)
+            else:
+                expression = _cast("NULL", field.type)
+            parts.append(f"{expression} AS {q(field.name)}")
+        if dedupe:
+            parts.append(f"{order} AS {ORDER_COLUMN}")
+        return f"SELECT {', '.join(parts)} FROM {name}"
+
+    def _scratch_name(self) -> str:
+        return f"__iox_scratch_{next(self._counter)}"
+
+
+def _dedupe_sql(schema: pa.Schema, union_sql: str) -> str:
+    keys = [f.name for f in schema if role_of(f) is not ColumnRole.FIELD]
+    parts = []
+    for field in schema:
+        name = q(field.name)
+        if field.name in keys:
+            parts.append(name)
+        else:
+            parts.append(
+                f"last_value({name} ORDER BY {ORDER_COLUMN}) FILTER (WHERE {name} IS NOT NULL)"
+                f" AS {name}"
+            )
+    group = ", ".join(q(k) for k in keys)
+    return f"SELECT {', '.join(parts)} FROM ({union_sql}) AS sources GROUP BY {group}"

@@ -1,0 +1,163 @@
+"""Persistence end to end: Parquet under Iceberg, recovery from an empty WAL, outside readers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+from flight_iox.launcher import RunningServer, start_server
+
+T0 = 1_700_000_000_000_000_000
+
+
+def write(server: RunningServer, db: str, body: str) -> None:
+    reply = requests.post(
+        f"{server.http_url}/api/v3/write_lp", params={"db": db}, data=body, timeout=30
+    )
+    assert reply.status_code == 204, reply.text
+
+
+def query(server: RunningServer, db: str, sql: str) -> list[dict]:
+    reply = requests.get(
+        f"{server.http_url}/api/v3/query_sql", params={"db": db, "q": sql}, timeout=60
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def persist(server: RunningServer, db: str | None = None) -> dict:
+    reply = requests.post(
+        f"{server.http_url}/api/v3/persist", params={"db": db} if db else {}, timeout=120
+    )
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_persist_restart_with_empty_wal_keeps_everything_exact(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir)
+    try:
+        lines = [
+            f"cpu,host=h{i % 4} usage={i}.25,n={i}i {T0 + i * 1_000_000_007}" for i in range(200)
+        ]
+        write(server, "p", "\n".join(lines))
+        report = persist(server)
+        assert report["rows"] == 200 and report["files"] >= 1
+        assert query(server, "p", "SELECT count(*) AS n FROM cpu") == [{"n": 200}]
+    finally:
+        server.stop()
+    shutil.rmtree(data_dir / "wal")  # recovery must come from the catalog alone
+    server = start_server(data_dir)
+    try:
+        rows = query(server, "p", "SELECT host, n, CAST(time AS BIGINT) AS t FROM cpu ORDER BY t")
+        assert len(rows) == 200
+        assert rows[7] == {"host": "h3", "n": 7, "t": T0 + 7 * 1_000_000_007}  # exact ns
+        schema = query(
+            server, "p", "SELECT arrow_typeof(host) AS h, arrow_typeof(time) AS t FROM cpu LIMIT 1"
+        )
+        assert schema == [{"h": "Dictionary(Int32, Utf8)", "t": "Timestamp(ns)"}]
+    finally:
+        server.stop()
+
+
+def test_overwrite_of_persisted_keys_wins_field_by_field(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    try:
+        write(server, "o", f"m,k=a x=1,y=1 {T0}\nm,k=b x=5 {T0 + 1}")
+        persist(server)
+        write(server, "o", f"m,k=a x=2 {T0}")  # buffer overwrites a persisted key
+        assert query(server, "o", "SELECT k, x, y FROM m ORDER BY k") == [
+            {"k": "a", "x": 2.0, "y": 1.0},
+            {"k": "b", "x": 5.0, "y": None},
+        ]
+        persist(server)  # now two overlapping files: dedupe across files
+        assert query(server, "o", "SELECT k, x, y FROM m ORDER BY k") == [
+            {"k": "a", "x": 2.0, "y": 1.0},
+            {"k": "b", "x": 5.0, "y": None},
+        ]
+        write(server, "o", f'm,k=c x=9,z="new" {T0 + 2}')  # a new column after persist
+        rows = query(server, "o", "SELECT k, z FROM m ORDER BY k")
+        assert rows == [{"k": "a", "z": None}, {"k": "b", "z": None}, {"k": "c", "z": "new"}]
+    finally:
+        server.stop()
+
+
+def test_queries_see_each_point_once_while_persisting(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    try:
+        total = 0
+        stop = threading.Event()
+        seen: list[int] = []
+
+        def reader() -> None:
+            while not stop.is_set():
+                seen.append(query(server, "c", "SELECT count(*) AS n FROM t")[0]["n"])
+
+        write(server, "c", "\n".join(f"t,s=x v={i} {T0 + i}" for i in range(1000)))
+        total = 1000
+        thread = threading.Thread(target=reader)
+        thread.start()
+        for round_ in range(5):
+            body = "\n".join(f"t,s=x v={i} {T0 + i}" for i in range(total, total + 500))
+            write(server, "c", body)
+            total += 500
+            persist(server)
+            del round_
+        stop.set()
+        thread.join()
+        assert seen and all(1000 <= n <= total for n in seen)
+        assert query(server, "c", "SELECT count(*) AS n FROM t") == [{"n": total}]
+    finally:
+        server.stop()
+
+
+def test_pyiceberg_and_duckdb_read_the_same_rows(tmp_path: Path) -> None:
+    pyiceberg_catalog = pytest.importorskip("pyiceberg.catalog")
+    duckdb = pytest.importorskip("duckdb")
+    server = start_server(tmp_path / "data")
+    try:
+        write(server, "ext", "\n".join(f"w,city=c{i % 3} temp={i}.5 {T0 + i}" for i in range(30)))
+        persist(server)
+        printed = subprocess.run(
+            [sys.executable, "-m", "flight_iox", "catalog", "--host", server.http_url],
+            capture_output=True, check=True, timeout=60,
+        )  # fmt: skip
+        props = json.loads(printed.stdout)
+        name = props.pop("name")
+        catalog = pyiceberg_catalog.load_catalog(name, **props)
+        table = catalog.load_table(("ext", "w"))
+        arrow = table.scan().to_arrow()
+        assert arrow.num_rows == 30
+        assert sorted(arrow.column("temp").to_pylist())[:2] == [0.5, 1.5]
+        files = [task.file.file_path.removeprefix("file://") for task in table.scan().plan_files()]
+        counted = duckdb.sql(f"SELECT count(*), sum(temp) FROM read_parquet({files!r})").fetchall()[
+            0
+        ]
+        assert counted == (30, sum(i + 0.5 for i in range(30)))
+    finally:
+        server.stop()
+
+
+def test_persist_cli_and_unknown_database(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    try:
+        write(server, "cli", f"m v=1 {T0}")
+        done = subprocess.run(
+            [sys.executable, "-m", "flight_iox", "persist", "--host", server.http_url, "--db", "cli"],
+            capture_output=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert b"persisted 1 rows of 1 tables" in done.stdout
+        missing = requests.post(
+            f"{server.http_url}/api/v3/persist", params={"db": "nope"}, timeout=10
+        )
+        assert missing.status_code == 404
+    finally:
+        server.stop()
