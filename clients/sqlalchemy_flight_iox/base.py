@@ -58,7 +58,7 @@ class FlightIoxDialect(default.DefaultDialect):
     default_schema_name = USER_SCHEMA
     requires_name_normalize = False
     supports_native_boolean = True
-    supports_native_decimal = True
+    supports_native_decimal = False
     supports_native_enum = False
     supports_is_distinct_from = True
     supports_simple_order_by_label = True

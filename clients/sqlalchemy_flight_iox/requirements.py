@@ -1,0 +1,181 @@
+"""What flight-iox supports, for SQLAlchemy's dialect compliance suite.
+
+flight-iox is a time-series database: tables come into being when data is
+written (line protocol, Flight SQL ingest), SQL is read-only (no DDL, no DML,
+no transactions), and every table is tags + fields + ``time``. Each closed
+requirement below names the capability that is missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.testing import exclusions
+from sqlalchemy.testing.requirements import SuiteRequirements
+
+NO_DDL = "flight-iox has no DDL over SQL: tables are created by writes"
+NO_DML = "flight-iox SQL is read-only: no INSERT/UPDATE/DELETE statements"
+NO_TRANSACTIONS = "flight-iox has no transactions"
+
+
+def lacks(reason: str) -> exclusions.compound:
+    """A requirement flight-iox does not meet, and why."""
+    return exclusions.skip_if(lambda config: True, reason)
+
+
+class Requirements(SuiteRequirements):
+    """flight-iox's capabilities; anything not listed follows SQLAlchemy's defaults."""
+
+    # --- DDL and DML ---------------------------------------------------------------------
+    @property
+    def create_table(self) -> exclusions.compound:
+        """No CREATE TABLE."""
+        return lacks(NO_DDL)
+
+    @property
+    def drop_table(self) -> exclusions.compound:
+        """No DROP TABLE."""
+        return lacks(NO_DDL)
+
+    @property
+    def table_ddl_if_exists(self) -> exclusions.compound:
+        """No DDL."""
+        return lacks(NO_DDL)
+
+    @property
+    def index_ddl_if_exists(self) -> exclusions.compound:
+        """No indexes."""
+        return lacks(NO_DDL)
+
+    @property
+    def create_table_as(self) -> exclusions.compound:
+        """No CREATE TABLE AS."""
+        return lacks(NO_DDL)
+
+    @property
+    def schemas(self) -> exclusions.compound:
+        """Schemas are fixed (``iox``, ``information_schema``, ``system``)."""
+        return lacks("flight-iox schemas are fixed; there is no test_schema to create")
+
+    @property
+    def views(self) -> exclusions.compound:
+        """No CREATE VIEW."""
+        return lacks(NO_DDL)
+
+    @property
+    def temporary_tables(self) -> exclusions.compound:
+        """No temporary tables."""
+        return lacks(NO_DDL)
+
+    @property
+    def temp_table_reflection(self) -> exclusions.compound:
+        """No temporary tables."""
+        return lacks(NO_DDL)
+
+    @property
+    def delete_from(self) -> exclusions.compound:
+        """No DELETE."""
+        return lacks(NO_DML)
+
+    @property
+    def update_from(self) -> exclusions.compound:
+        """No UPDATE."""
+        return lacks(NO_DML)
+
+    @property
+    def ctes_on_dml(self) -> exclusions.compound:
+        """No DML."""
+        return lacks(NO_DML)
+
+    @property
+    def ctes_with_update_delete(self) -> exclusions.compound:
+        """No DML."""
+        return lacks(NO_DML)
+
+    @property
+    def empty_inserts(self) -> exclusions.compound:
+        """A write needs a time."""
+        return lacks("every flight-iox row needs a time")
+
+    @property
+    def returning(self) -> exclusions.compound:
+        """No RETURNING."""
+        return lacks(NO_DML)
+
+    # --- keys, constraints, indexes, comments ---------------------------------------------
+    @property
+    def foreign_keys(self) -> exclusions.compound:
+        """No foreign keys."""
+        return lacks("flight-iox has no foreign keys")
+
+    @property
+    def foreign_key_constraint_reflection(self) -> exclusions.compound:
+        """No foreign keys."""
+        return lacks("flight-iox has no foreign keys")
+
+    @property
+    def unique_constraint_reflection(self) -> exclusions.compound:
+        """No unique constraints."""
+        return lacks("flight-iox has no unique constraints")
+
+    @property
+    def index_reflection(self) -> exclusions.compound:
+        """No indexes."""
+        return lacks("flight-iox has no indexes")
+
+    @property
+    def comment_reflection(self) -> exclusions.compound:
+        """No comments."""
+        return lacks("flight-iox has no comments")
+
+    @property
+    def autoincrement_insert(self) -> exclusions.compound:
+        """No generated keys."""
+        return lacks("flight-iox keys are tags and time, never generated")
+
+    # --- transactions ---------------------------------------------------------------------
+    @property
+    def autocommit(self) -> exclusions.compound:
+        """Every statement commits: AUTOCOMMIT is the only level."""
+        return exclusions.open()
+
+    @property
+    def isolation_level(self) -> exclusions.compound:
+        """Only AUTOCOMMIT."""
+        return lacks(NO_TRANSACTIONS)
+
+    def get_isolation_levels(self, config: Any) -> dict[str, Any]:
+        """AUTOCOMMIT, the default and only level."""
+        return {"default": "AUTOCOMMIT", "supported": ["AUTOCOMMIT"]}
+
+    @property
+    def savepoints(self) -> exclusions.compound:
+        """No transactions."""
+        return lacks(NO_TRANSACTIONS)
+
+    @property
+    def two_phase_transactions(self) -> exclusions.compound:
+        """No transactions."""
+        return lacks(NO_TRANSACTIONS)
+
+
+def creates_tables(cls: type | None) -> bool:
+    """Whether a suite class's fixtures create tables (it overrides ``define_tables``)."""
+    from sqlalchemy.testing.fixtures import TablesTest
+
+    if cls is None or not issubclass(cls, TablesTest) or cls.run_define_tables is None:
+        return False
+    return cls.define_tables.__func__ is not TablesTest.define_tables.__func__  # type: ignore[attr-defined]
+
+
+def skip_table_fixtures(items: list[Any]) -> None:
+    """Gate classes whose fixtures create tables on the ``create_table`` requirement."""
+    import pytest
+    from sqlalchemy.testing import config
+
+    requirement = config.requirements.create_table
+    if requirement.enabled:
+        return
+    for item in items:
+        if creates_tables(getattr(item, "cls", None)):
+            item.add_marker(pytest.mark.skip(reason=f"fixture tables need CREATE TABLE: {NO_DDL}"))
