@@ -59,6 +59,7 @@ class Settings:
     persist_max_rows: int = 1_000_000
     persist_max_age_seconds: float = 600.0
     persist_on_shutdown: bool = True
+    compact_min_files: int = 4
 
     @property
     def wal_dir(self) -> Path:

@@ -22,7 +22,7 @@ from flight_iox.errors import BufferFullError, FlightIoxError, status_of
 from flight_iox.http.admin import configure_database, health, ping
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.query import query_sql
-from flight_iox.http.storage import catalog_properties, persist
+from flight_iox.http.storage import catalog_properties, compact, persist
 from flight_iox.http.tokens import create_admin_token, tokens
 from flight_iox.http.write import write_v1, write_v2, write_v3
 
@@ -80,6 +80,7 @@ def create_app(
         Route("/query", query_v1, methods=["GET", "POST"]),
         Route("/api/v3/configure/database", configure_database, methods=["GET", "POST", "DELETE"]),
         Route("/api/v3/persist", persist, methods=["POST"]),
+        Route("/api/v3/compact", compact, methods=["POST"]),
         Route("/api/v3/configure/catalog", catalog_properties, methods=["GET"]),
         Route("/api/v3/configure/token/admin", create_admin_token, methods=["POST"]),
         Route("/api/v3/configure/token", tokens, methods=["GET", "POST", "DELETE"]),

@@ -26,3 +26,13 @@ async def catalog_properties(request: Request) -> Response:
     """``GET /api/v3/configure/catalog``: PyIceberg properties for outside engines (no secrets)."""
     config = request.app.state.engine.iceberg.config
     return JSONResponse({"name": config.name, **config.properties(include_secrets=False)})
+
+
+async def compact(request: Request) -> Response:
+    """``POST /api/v3/compact?db=``: merge small or overlapping files now."""
+    persister: Persister = request.app.state.persister
+    database = request.query_params.get("db") or None
+    if database is not None and not request.app.state.engine.catalog.has_database(database):
+        raise DatabaseNotFoundError(database)
+    report = await run_in_threadpool(persister.compact, database)
+    return JSONResponse(report.as_json())

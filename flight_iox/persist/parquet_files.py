@@ -108,3 +108,30 @@ def write_partitioned(
             writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
         uris.append(storage.uri(path))
     return uris
+
+
+def from_file_columns(rows: pa.Table, model_schema: pa.Schema) -> pa.Table:
+    """The inverse of ``to_file_columns``: file rows back in the data-model shape."""
+    micros = rows.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
+    if REMAINDER_COLUMN in rows.column_names:
+        remainder = rows.column(REMAINDER_COLUMN).fill_null(0).to_numpy()
+    else:
+        remainder = 0
+    columns = []
+    for field in model_schema:
+        if field.name == TIME_COLUMN:
+            columns.append(pa.array(micros * NS_PER_US + remainder, pa.int64()).view(field.type))
+        elif field.name not in rows.column_names:
+            columns.append(pa.nulls(rows.num_rows, field.type))
+        elif pa.types.is_dictionary(field.type):
+            column = rows.column(field.name).combine_chunks()
+            columns.append(pc.dictionary_encode(column.cast(pa.string())))
+        else:
+            columns.append(rows.column(field.name).cast(field.type, safe=False))
+    return pa.Table.from_arrays(columns, schema=model_schema)
+
+
+def read_model_rows(uri: str, model_schema: pa.Schema, storage: Storage) -> pa.Table:
+    """Read one data file back in the data-model shape."""
+    rows = pq.read_table(storage.path(uri), filesystem=storage.filesystem)
+    return from_file_columns(rows, model_schema)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from flight_iox.engine.engine import Engine
+from flight_iox.persist.compactor import CompactReport, compact_table
 from flight_iox.persist.parquet_files import write_partitioned
 from iox_catalog.schema import column_kinds
 
@@ -97,6 +98,19 @@ class Persister:
                      report.rows, report.tables, report.files, watermark)  # fmt: skip
         return report
 
+    def compact(self, database: str | None = None, min_files: int = 2) -> CompactReport:
+        """Compact partitions with ``min_files`` or more files, or overlapping files."""
+        total = CompactReport()
+        with self._cycle_lock:
+            for db, table in self.engine.buffers.tables(database):
+                schema = self._schema(db, table)
+                if schema is None or not self.engine.buffers.table(db, table).files:
+                    continue
+                report = compact_table(self.engine, db, table, schema, min_files)
+                for name, value in vars(report).items():
+                    setattr(total, name, getattr(total, name) + value)
+        return total
+
     def _schema(self, database: str, table: str) -> pa.Schema | None:
         with self.engine.catalog.lock:
             if not self.engine.catalog.has_database(database):
@@ -131,8 +145,9 @@ class Persister:
             try:
                 if self.due():
                     self.persist()
+                    self.compact(min_files=self.settings.compact_min_files)
             except Exception:
-                log.exception("background persist failed")
+                log.exception("background persist or compaction failed")
 
     def stop(self) -> None:
         """Stop the trigger thread and, if configured, persist what is buffered."""

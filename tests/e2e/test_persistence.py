@@ -161,3 +161,32 @@ def test_persist_cli_and_unknown_database(tmp_path: Path) -> None:
         assert missing.status_code == 404
     finally:
         server.stop()
+
+
+def test_compaction_merges_overlapping_files_and_keeps_last_writes(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    try:
+        for round_ in range(4):  # four persists of overlapping data in one day partition
+            body = "\n".join(f"m,k=k{i} v={round_}i,r{round_}=1i {T0 + i}" for i in range(50))
+            write(server, "cmp", body)
+            persist(server)
+        before = query(server, "cmp", "SELECT k, v, r0, r3 FROM m ORDER BY k")
+        reply = requests.post(
+            f"{server.http_url}/api/v3/compact", params={"db": "cmp"}, timeout=120
+        )
+        assert reply.status_code == 200, reply.text
+        report = reply.json()
+        assert report["partitions"] == 1 and report["files_before"] == 4
+        assert report["files_after"] == 1
+        after = query(server, "cmp", "SELECT k, v, r0, r3 FROM m ORDER BY k")
+        assert after == before
+        assert after[0] == {"k": "k0", "v": 3, "r0": 1, "r3": 1}
+    finally:
+        server.stop()
+    server = start_server(tmp_path / "data")
+    try:
+        assert query(server, "cmp", "SELECT count(*) AS n, max(v) AS v FROM m") == [
+            {"n": 50, "v": 3}
+        ]
+    finally:
+        server.stop()

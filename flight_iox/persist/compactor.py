@@ -1,0 +1,114 @@
+"""Compaction: merge a partition's small or overlapping files into sorted, deduplicated ones.
+
+Each persist adds files, and a late write to an old day adds a file that
+overlaps the day's others, which queries must then deduplicate. Compaction
+reads such a partition's files in commit order, deduplicates (last write wins,
+field by field), writes it back as sorted files and swaps the old files for the
+new in one atomic Iceberg commit. Old snapshots are expired afterwards, and
+files no snapshot references are deleted once they are old enough that no query
+can still be reading them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from flight_iox.engine.buffer import conform
+from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys
+from flight_iox.engine.engine import Engine
+from flight_iox.persist.parquet_files import US_PER_DAY, read_model_rows, write_partitioned
+from iox_catalog.files import DataFile
+from iox_catalog.schema import column_kinds
+
+log = logging.getLogger(__name__)
+ORPHAN_MIN_AGE_SECONDS = 3600.0
+
+
+@dataclass
+class CompactReport:
+    """What one compaction pass did."""
+
+    partitions: int = 0
+    files_before: int = 0
+    files_after: int = 0
+    orphans_deleted: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        """The admin endpoint's answer."""
+        return dict(vars(self))
+
+
+def _overlapping(files: list[DataFile]) -> bool:
+    ranges = sorted((f.min_time_us, f.max_time_us) for f in files)
+    return any(b[0] <= a[1] for a, b in itertools.pairwise(ranges))
+
+
+def partitions_to_compact(files: tuple[DataFile, ...], min_files: int) -> list[list[DataFile]]:
+    """Day partitions with at least ``min_files`` files, or with files that overlap."""
+    by_day: dict[int, list[DataFile]] = defaultdict(list)
+    for file in files:
+        by_day[file.min_time_us // US_PER_DAY].append(file)
+    return [
+        sorted(group, key=lambda f: f.sequence_number)
+        for _, group in sorted(by_day.items())
+        if len(group) >= min_files or (len(group) > 1 and _overlapping(group))
+    ]
+
+
+def compact_table(
+    engine: Engine, database: str, table: str, schema: pa.Schema, min_files: int
+) -> CompactReport:
+    """Compact one table's partitions that need it; the caller serialises with persists."""
+    report = CompactReport()
+    state = engine.buffers.table(database, table)
+    kinds = column_kinds(schema)
+    for group in partitions_to_compact(state.files, min_files):
+        parts = [conform(read_model_rows(f.path, schema, engine.storage), schema) for f in group]
+        rows = pa.concat_tables(parts)
+        if has_duplicate_keys(rows):
+            rows = deduplicate(rows)
+        location = engine.iceberg.table_location(database, table, schema)
+        uris = write_partitioned(rows, kinds, location, engine.storage)
+        stored = engine.iceberg.replace_files(
+            database, table, remove=[f.path for f in group], add=uris, model_schema=schema
+        )
+        state.replace_files(stored.files.files)
+        report.partitions += 1
+        report.files_before += len(group)
+        report.files_after += len(uris)
+    if report.partitions:
+        engine.iceberg.expire_snapshots(database, table)
+    report.orphans_deleted = delete_orphans(engine, database, table, schema)
+    return report
+
+
+def delete_orphans(
+    engine: Engine, database: str, table: str, schema: pa.Schema,
+    min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS,
+) -> int:  # fmt: skip
+    """Delete data files of the table that no current file entry names and that are old."""
+    storage = engine.storage
+    location = engine.iceberg.table_location(database, table, schema)
+    referenced = {storage.path(f.path) for f in engine.buffers.table(database, table).files}
+    selector = pafs.FileSelector(
+        f"{storage.path(location)}/data", recursive=True, allow_not_found=True
+    )
+    cutoff = time.time() - min_age_seconds
+    deleted = 0
+    for info in storage.filesystem.get_file_info(selector):
+        if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
+            continue
+        modified = info.mtime.timestamp() if info.mtime else time.time()
+        if info.path not in referenced and modified < cutoff:
+            storage.filesystem.delete_file(info.path)
+            deleted += 1
+    if deleted:
+        log.info("deleted %d orphan files of %s.%s", deleted, database, table)
+    return deleted
