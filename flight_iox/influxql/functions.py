@@ -54,12 +54,13 @@ def _first_by(order: Callable[[Typed], str]) -> Callable[[Typed, list[float]], s
     return lambda arg, _: _filtered(arg, f"first_value({arg.sql} ORDER BY {order(arg)})")
 
 
-def _time_asc(_: Typed) -> str:
-    return f"{TIME} ASC"
+def _time_asc(arg: Typed) -> str:
+    # InfluxDB 1.x breaks ties between points at the same time by the larger value.
+    return f"{TIME} ASC, {arg.sql} DESC"
 
 
-def _time_desc(_: Typed) -> str:
-    return f"{TIME} DESC"
+def _time_desc(arg: Typed) -> str:
+    return f"{TIME} DESC, {arg.sql} DESC"
 
 
 def _value_desc(arg: Typed) -> str:

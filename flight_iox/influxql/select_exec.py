@@ -113,6 +113,9 @@ def _raw(query: Query) -> list[Series]:
     order = [quote_ident(k) for k in group_keys(query)] + [
         f"{quote_ident(TIME_KEY)} {'DESC' if descending else 'ASC'}"
     ]
+    # Points at the same time come in series-key order, as InfluxDB 1.x merges series.
+    others = sorted(query.source.info.tags - set(query.groups))
+    order += [f"{quote_ident(t)} ASC NULLS FIRST" for t in others]
     sql = (
         f"SELECT {', '.join(columns)} FROM {query.source.ref} "
         f"WHERE ({query.where}) AND ({not_null}) ORDER BY {', '.join(order)}"
