@@ -59,6 +59,7 @@ class DatabaseSchema:
 
     name: str
     tables: dict[str, TableSchema] = field(default_factory=dict)
+    retention_ns: int | None = None
 
 
 class SchemaCatalog:

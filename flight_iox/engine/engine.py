@@ -67,7 +67,8 @@ class Engine:
         """Schemas and files of every persisted table; returns their persisted sequences."""
         persisted = {}
         for database in self.iceberg.database_names():
-            self.catalog.create_database(database, exist_ok=True)
+            db = self.catalog.create_database(database, exist_ok=True)
+            db.retention_ns = self.iceberg.retention_ns(database)
             for table in self.iceberg.table_names(database):
                 stored = self.iceberg.load(database, table)
                 self.catalog.apply_replayed_schema(database, table, stored.model_schema)
@@ -98,8 +99,13 @@ class Engine:
         log.info("replayed %d WAL entries", count)
         return count
 
-    def _object_store(self) -> tuple[str, object] | None:
-        """DataFusion's S3 store for the warehouse bucket (local files need none)."""
+    def _object_store(self) -> tuple[str, object, str] | None:
+        """``register_object_store`` arguments for the warehouse bucket (local files need none).
+
+        DataFusion finds the store by scheme and host separately: the scheme must be
+        exactly ``"s3://"`` and the bucket goes as the host (``"s3://bucket"`` as the
+        scheme matches nothing).
+        """
         config = self.iceberg.config
         if not config.is_s3:
             return None
@@ -115,7 +121,7 @@ class Engine:
             endpoint=config.s3_endpoint,
             allow_http=config.s3_allow_http,
         )
-        return f"s3://{bucket}", store
+        return "s3://", store, bucket
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -250,10 +256,17 @@ class Engine:
 
     # --- databases -------------------------------------------------------------------------
 
-    def create_database(self, name: str) -> None:
-        """Create an empty database."""
-        self.catalog.create_database(name)
+    def create_database(self, name: str, retention_ns: int | None = None) -> None:
+        """Create an empty database, optionally with a retention period."""
+        db = self.catalog.create_database(name)
+        db.retention_ns = retention_ns
+        self.iceberg.create_database(name, retention_ns)
+
+    def set_retention(self, name: str, retention_ns: int | None) -> None:
+        """Change how long a database keeps rows (None: forever)."""
+        self.catalog.database(name).retention_ns = retention_ns
         self.iceberg.create_database(name)
+        self.iceberg.set_retention_ns(name, retention_ns)
 
     def delete_database(self, name: str) -> None:
         """Delete a database, everything buffered for it and its files."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -10,6 +12,7 @@ from flight_iox import __version__
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError
 from flight_iox.http.query import request_params
+from flight_iox.influxql.lexer import duration_nanos
 
 VERSION_HEADERS = {"X-Influxdb-Version": f"3.0-flight-iox-{__version__}", "X-Influxdb-Build": "IOx"}
 
@@ -24,18 +27,49 @@ async def ping(request: Request) -> Response:
     return Response(status_code=204, headers=VERSION_HEADERS)
 
 
+_RETENTION = re.compile(r"(?:\d+(?:ns|ms|us|µ|u|s|m|h|d|w))+")
+
+
+def parse_retention(value: object) -> int | None:
+    """``"30d"``, ``"1h30m"``, a number of nanoseconds, or ``"none"``/``"infinite"``/0 → ns."""
+    if value is None or (isinstance(value, str) and value.lower() in ("", "none", "infinite")):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value or None
+    if isinstance(value, str) and _RETENTION.fullmatch(value):
+        return duration_nanos(value) or None
+    raise BadRequestError(
+        f"invalid retention_period {value!r}: use a duration like 30d, 12h or 1h30m, or none"
+    )
+
+
+def _retention_text(ns: int | None) -> str | None:
+    return None if ns is None else f"{ns // 1_000_000_000}s"
+
+
 async def configure_database(request: Request) -> Response:
-    """``GET|POST|DELETE /api/v3/configure/database``: list, create, delete databases."""
+    """``GET|POST|PUT|DELETE /api/v3/configure/database``: list, create, change, delete."""
     engine: Engine = request.app.state.engine
     if request.method == "GET":
-        rows = [{"iox::database": name} for name in engine.catalog.database_names()]
+        rows = [
+            {
+                "iox::database": name,
+                "retention_period": _retention_text(engine.catalog.database(name).retention_ns),
+            }
+            for name in engine.catalog.database_names()
+        ]
         return JSONResponse(rows)
     params = await request_params(request)
     name = params.get("db")
     if not isinstance(name, str) or not name:
         raise BadRequestError("missing parameter 'db' (the database name)")
     if request.method == "POST":
-        await run_in_threadpool(engine.create_database, name)
+        retention = parse_retention(params.get("retention_period"))
+        await run_in_threadpool(engine.create_database, name, retention)
         return JSONResponse({"db": name, "created": True}, status_code=201)
+    if request.method == "PUT":
+        retention = parse_retention(params.get("retention_period"))
+        await run_in_threadpool(engine.set_retention, name, retention)
+        return JSONResponse({"db": name, "retention_period": _retention_text(retention)})
     await run_in_threadpool(engine.delete_database, name)
     return JSONResponse({"db": name, "deleted": True})

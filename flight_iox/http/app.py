@@ -78,7 +78,11 @@ def create_app(
         Route("/api/v3/query_sql", query_sql, methods=["GET", "POST"]),
         Route("/api/v3/query_influxql", query_influxql, methods=["GET", "POST"]),
         Route("/query", query_v1, methods=["GET", "POST"]),
-        Route("/api/v3/configure/database", configure_database, methods=["GET", "POST", "DELETE"]),
+        Route(
+            "/api/v3/configure/database",
+            configure_database,
+            methods=["GET", "POST", "PUT", "DELETE"],
+        ),
         Route("/api/v3/persist", persist, methods=["POST"]),
         Route("/api/v3/compact", compact, methods=["POST"]),
         Route("/api/v3/configure/catalog", catalog_properties, methods=["GET"]),

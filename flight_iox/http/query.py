@@ -18,7 +18,7 @@ from flight_iox.query.formats import choose_format
 async def request_params(request: Request) -> dict[str, object]:
     """Parameters from the query string, overridden by a JSON body on POST."""
     params: dict[str, object] = dict(request.query_params)
-    if request.method == "POST":
+    if request.method in ("POST", "PUT", "DELETE"):
         body = await read_body(request, request.app.state.settings.max_request_bytes)
         if body.strip():
             try:

@@ -24,6 +24,7 @@ from flight_iox.engine.buffer import conform
 from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys
 from flight_iox.engine.engine import Engine
 from flight_iox.persist.parquet_files import US_PER_DAY, read_model_rows, write_partitioned
+from flight_iox.persist.retention import drop_expired_files
 from iox_catalog.files import DataFile
 from iox_catalog.schema import column_kinds
 
@@ -39,6 +40,7 @@ class CompactReport:
     files_before: int = 0
     files_after: int = 0
     orphans_deleted: int = 0
+    expired_files: int = 0
 
     def as_json(self) -> dict[str, int]:
         """The admin endpoint's answer."""
@@ -67,6 +69,7 @@ def compact_table(
 ) -> CompactReport:
     """Compact one table's partitions that need it; the caller serialises with persists."""
     report = CompactReport()
+    report.expired_files = drop_expired_files(engine, database, table, schema)
     state = engine.buffers.table(database, table)
     kinds = column_kinds(schema)
     for group in partitions_to_compact(state.files, min_files):
@@ -83,7 +86,7 @@ def compact_table(
         report.partitions += 1
         report.files_before += len(group)
         report.files_after += len(uris)
-    if report.partitions:
+    if report.partitions or report.expired_files:
         engine.iceberg.expire_snapshots(database, table)
     report.orphans_deleted = delete_orphans(engine, database, table, schema)
     return report

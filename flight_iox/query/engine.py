@@ -43,7 +43,7 @@ class QueryEngine:
         self._batch_size = batch_size
         self._lock = threading.RLock()
         self._schemas: dict[str, tuple[Catalog, Schema]] = {}
-        self._registered: dict[tuple[str, str], tuple[int, int]] = {}
+        self._registered: dict[tuple[str, str], tuple[object, ...]] = {}
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
         self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1))
         self._object_store = object_store
@@ -158,20 +158,20 @@ class QueryEngine:
     def _refresh_tables(self) -> None:
         with self._catalog.lock:
             tables = [
-                (db_name, name, table.arrow_schema())
+                (db_name, name, table.arrow_schema(), self._catalog.database(db_name).retention_ns)
                 for db_name in self._catalog.database_names()
                 for name, table in self._catalog.database(db_name).tables.items()
             ]
             for db_name in self._catalog.database_names():
                 if db_name not in self._schemas:
                     self._schemas[db_name] = self._new_catalog()
-        for db_name, name, schema in tables:
-            version = (self._buffers.version(db_name, name), len(schema))
+        for db_name, name, schema, retention_ns in tables:
+            version = (self._buffers.version(db_name, name), len(schema), retention_ns)
             if self._registered.get((db_name, name)) == version:
                 continue
             snapshot = self._buffers.snapshot(db_name, name, schema)
             df_schema = self._schemas[db_name][1]
-            provider = self._tables.provider(schema, snapshot)
+            provider = self._tables.provider(schema, snapshot, retention_ns)
             if df_schema.table_exist(name):
                 df_schema.deregister_table(name)
             df_schema.register_table(name, provider)

@@ -74,12 +74,14 @@ class TableBuilder:
         """The scratch context (object stores must be registered here too)."""
         return self._context
 
-    def provider(self, schema: pa.Schema, snapshot: TableSnapshot) -> Table:
-        """The provider to register for a table."""
+    def provider(
+        self, schema: pa.Schema, snapshot: TableSnapshot, retention_ns: int | None = None
+    ) -> Table:
+        """The provider to register for a table; rows past the retention period are hidden."""
         with self._lock:
-            if not snapshot.files:
+            if not snapshot.files and not retention_ns:
                 return self._memory_table(snapshot.buffered)
-            return self._view(schema, snapshot)
+            return self._view(schema, snapshot, retention_ns)
 
     def forget_files(self, keep: set[str]) -> None:
         """Drop cached scans of files no longer in any table."""
@@ -110,7 +112,7 @@ class TableBuilder:
             cached = self._file_scans[file.path] = (provider, columns)
         return cached
 
-    def _view(self, schema: pa.Schema, snapshot: TableSnapshot) -> Table:
+    def _view(self, schema: pa.Schema, snapshot: TableSnapshot, retention_ns: int | None) -> Table:
         dedupe = sources_overlap(snapshot)
         names: list[str] = []
         selects = []
@@ -128,9 +130,19 @@ class TableBuilder:
                 extra = f", {len(snapshot.files)} AS {ORDER_COLUMN}" if dedupe else ""
                 columns_sql = ", ".join(q(f.name) for f in schema)
                 selects.append(f"SELECT {columns_sql}{extra} FROM {name}")
+            if not selects:  # no files and an empty buffer
+                name = self._scratch_name()
+                self._context.register_table(name, self._memory_table(snapshot.buffered))
+                names.append(name)
+                selects.append(f"SELECT * FROM {name}")
             sql = " UNION ALL ".join(selects)
             if dedupe:
                 sql = _dedupe_sql(schema, sql)
+            if retention_ns:
+                # now() is folded when each query is planned, so the cutoff moves with time.
+                since = f"arrow_cast(now(), 'Int64') - {int(retention_ns)}"
+                cutoff = _cast(since, pa.timestamp("ns"))
+                sql = f"SELECT * FROM ({sql}) AS kept WHERE {q(TIME_COLUMN)} >= {cutoff}"
             return Table(self._context.sql(sql))
         finally:
             for name in names:

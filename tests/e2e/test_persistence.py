@@ -149,10 +149,10 @@ def test_persist_cli_and_unknown_database(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
     try:
         write(server, "cli", f"m v=1 {T0}")
+        command = ["persist", "--host", server.http_url, "--db", "cli"]
         done = subprocess.run(
-            [sys.executable, "-m", "flight_iox", "persist", "--host", server.http_url, "--db", "cli"],
-            capture_output=True, timeout=60,
-        )  # fmt: skip
+            [sys.executable, "-m", "flight_iox", *command], capture_output=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr
         assert b"persisted 1 rows of 1 tables" in done.stdout
         missing = requests.post(
@@ -188,5 +188,32 @@ def test_compaction_merges_overlapping_files_and_keeps_last_writes(tmp_path: Pat
         assert query(server, "cmp", "SELECT count(*) AS n, max(v) AS v FROM m") == [
             {"n": 50, "v": 3}
         ]
+    finally:
+        server.stop()
+
+
+def test_retention_hides_expired_rows_and_drops_expired_files(tmp_path: Path) -> None:
+    import time
+
+    server = start_server(tmp_path / "data")
+    try:
+        url = f"{server.http_url}/api/v3/configure/database"
+        created = requests.post(url, json={"db": "ret", "retention_period": "1h"}, timeout=10)
+        assert created.status_code == 201
+        now = time.time_ns()
+        old, fresh = now - 3 * 86_400_000_000_000, now - 60_000_000_000  # different days
+        write(server, "ret", f"m v=1 {old}\nm v=2 {fresh}")
+        assert query(server, "ret", "SELECT v FROM m") == [{"v": 2.0}]  # buffer: hidden
+        persist(server)
+        assert query(server, "ret", "SELECT v FROM m") == [{"v": 2.0}]  # files: hidden
+        listed = requests.get(url, timeout=10).json()
+        assert {"iox::database": "ret", "retention_period": "3600s"} in listed
+        compacted = requests.post(f"{server.http_url}/api/v3/compact", timeout=60).json()
+        assert compacted["expired_files"] == 1  # the old day's file is gone
+        changed = requests.put(url, json={"db": "ret", "retention_period": "none"}, timeout=10)
+        assert changed.status_code == 200
+        assert query(server, "ret", "SELECT v FROM m") == [{"v": 2.0}]
+        bad = requests.put(url, json={"db": "ret", "retention_period": "soon"}, timeout=10)
+        assert bad.status_code == 400 and "retention_period" in bad.json()["error"]
     finally:
         server.stop()
