@@ -1,0 +1,111 @@
+"""A real S3-protocol endpoint on loopback (moto in server mode) for persistence tests.
+
+The moto server runs in the test process on a thread; the flight-iox server
+subprocess, PyIceberg and DataFusion all reach it over HTTP. Test modules
+import ``moto_s3`` (the module-scoped fixture) and ``s3_flags``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow.fs as pafs
+import pytest
+
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class MotoS3:
+    """Where the moto server listens and the bucket made for this module."""
+
+    endpoint: str
+    bucket: str
+
+    def flags(self, endpoint: str | None = None, prefix: str = "") -> list[str]:
+        """``flight-iox serve`` flags for this bucket (``endpoint`` overrides, e.g. a proxy)."""
+        bucket = f"{self.bucket}/{prefix}" if prefix else self.bucket
+        return [
+            "--object-store", "s3", "--bucket", bucket,
+            "--s3-endpoint", endpoint or self.endpoint,
+            "--s3-region", REGION, "--s3-allow-http",
+        ]  # fmt: skip
+
+    def objects(self, prefix: str = "") -> list[str]:
+        """Keys in the bucket under ``prefix`` (via pyarrow, as the server writes them)."""
+        filesystem = s3_filesystem(self.endpoint)
+        selector = pafs.FileSelector(f"{self.bucket}/{prefix}".rstrip("/"), recursive=True)
+        return [
+            info.path for info in filesystem.get_file_info(selector)
+            if info.type == pafs.FileType.File
+        ]  # fmt: skip
+
+
+def s3_filesystem(endpoint: str, **options: object) -> pafs.S3FileSystem:
+    """A pyarrow filesystem on the moto endpoint."""
+    return pafs.S3FileSystem(
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        region=REGION,
+        endpoint_override=endpoint,
+        scheme="http",
+        **options,
+    )
+
+
+def _fix_complete_multipart_root() -> None:
+    """Make moto answer CompleteMultipartUpload with S3's root element.
+
+    moto 5.2 names it ``CompleteMultipartUploadResponse``; S3 says
+    ``CompleteMultipartUploadResult``, and Arrow (>= 15) treats any other root as
+    an error embedded in a 200 response, so every pyarrow upload to moto fails.
+    The moto server runs in this process, so the fix is a wrapper on its serializer.
+    """
+    from moto.core.serialize import S3Serializer
+
+    original = S3Serializer._serialized_result_to_response
+    if getattr(original, "_iox_fixed", False):
+        return
+
+    def fixed(self, resp, result, shape, serialized_result):  # type: ignore[no-untyped-def]
+        resp = original(self, resp, result, shape, serialized_result)
+        if self.operation_model.name == "CompleteMultipartUpload":
+            wrong, right = "CompleteMultipartUploadResponse", "CompleteMultipartUploadResult"
+            resp["body"] = resp["body"].replace(f"<{wrong}", f"<{right}")
+            resp["body"] = resp["body"].replace(f"</{wrong}>", f"</{right}>")
+        return resp
+
+    fixed._iox_fixed = True  # type: ignore[attr-defined]
+    S3Serializer._serialized_result_to_response = fixed  # type: ignore[method-assign]
+
+
+def set_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The standard AWS variables the server subprocess reads its keys from."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="module")
+def moto_s3() -> Iterator[MotoS3]:
+    """A moto S3 server on 127.0.0.1 (free port) with one fresh bucket."""
+    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    _fix_complete_multipart_root()
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    bucket = f"iox-{uuid.uuid4().hex[:12]}"
+    s3_filesystem(endpoint, allow_bucket_creation=True).create_dir(bucket)
+    try:
+        yield MotoS3(endpoint, bucket)
+    finally:
+        server.stop()
