@@ -17,6 +17,7 @@ from flight_iox.engine.lock import DataDirLock
 from flight_iox.flightsql import FlightSqlServer
 from flight_iox.flightsql.engine_writer import EngineWriter
 from flight_iox.http.app import create_app
+from flight_iox.persist.deletes import Deleter
 from flight_iox.persist.persister import Persister
 from flight_iox.tls import TlsFiles, schemes
 
@@ -40,6 +41,7 @@ def serve(settings: Settings) -> None:
     engine = Engine(settings)
     persister = Persister(engine)
     persister.start()
+    engine.query.set_update_handler(Deleter(persister).execute_update)
     authorizer = authorizer_for(settings)
     tls = TlsFiles.from_paths(settings.tls_cert, settings.tls_key)
     http_scheme, flight_scheme = schemes(tls)

@@ -183,6 +183,10 @@ class IoxCatalog:
             update.union_by_name(file_schema(kinds))
         tx.set_properties({COLUMNS_PROPERTY: encode_kinds(kinds)})
 
+    def has_table(self, database: str, table: str) -> bool:
+        """Whether the Iceberg table exists."""
+        return self._iceberg.table_exists((database, table))
+
     def drop_table(self, database: str, table: str) -> None:
         """Drop a table and purge its files."""
         with self._lock:

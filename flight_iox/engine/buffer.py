@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -174,6 +175,24 @@ class TableBuffer:
             self._recount()
             return self.nbytes - before
 
+    def filter_rows(self, schema: pa.Schema, keep: Callable[[pa.Table], pa.Table]) -> int:
+        """Keep only the buffered rows ``keep`` returns; how many were removed."""
+        with self.lock:
+            self._merge_pending(schema)
+            removed = 0
+            if self.merged is not None:
+                kept = keep(conform(self.merged, schema))
+                removed += self.merged.num_rows - kept.num_rows
+                self.merged = kept
+            if self.frozen is not None:
+                kept = keep(conform(self.frozen, schema))
+                removed += self.frozen.num_rows - kept.num_rows
+                self.frozen = kept
+            if removed:
+                self.appends += 1
+            self._recount()
+            return removed
+
     def replace_files(self, files: tuple[DataFile, ...]) -> None:
         """Install a new file list (compaction, retention, deletes)."""
         with self.lock:
@@ -235,6 +254,13 @@ class BufferSet:
         """Changes whenever the rows of a table change (read it before taking a snapshot)."""
         state = self._tables.get((database, table))
         return (0, 0) if state is None else state.version
+
+    def drop_table(self, database: str, table: str) -> None:
+        """Forget one table."""
+        with self._lock:
+            state = self._tables.pop((database, table), None)
+            if state is not None:
+                self.total_bytes -= state.nbytes
 
     def drop_database(self, database: str) -> None:
         """Forget every table of a database."""

@@ -75,6 +75,7 @@ class SchemaCatalog:
         self._state_path = state_path
         self._databases: dict[str, DatabaseSchema] = {}
         self._deleted: dict[str, int] = {}
+        self._deleted_tables: dict[str, int] = {}
         self._load_state()
 
     # --- databases -------------------------------------------------------------------------
@@ -122,6 +123,17 @@ class SchemaCatalog:
             self._deleted[name] = wal_sequence
             self._save_state()
 
+    def drop_table(self, database: str, table: str, wal_sequence: int) -> None:
+        """Forget a table; WAL entries up to ``wal_sequence`` will not bring it back."""
+        with self.lock:
+            self.database(database).tables.pop(table, None)
+            self._deleted_tables[f"{database}/{table}"] = wal_sequence
+            self._save_state()
+
+    def table_deleted_through(self, database: str, table: str) -> int:
+        """The WAL sequence up to which writes to the table were dropped (0 if never)."""
+        return self._deleted_tables.get(f"{database}/{table}", 0)
+
     def deleted_through(self, name: str) -> int:
         """The WAL sequence up to which writes to ``name`` were deleted (0 if never)."""
         return self._deleted.get(name, 0)
@@ -161,9 +173,14 @@ class SchemaCatalog:
         state = json.loads(self._state_path.read_text())
         self._databases = {n: DatabaseSchema(n) for n in state.get("databases", [])}
         self._deleted = {n: int(s) for n, s in state.get("deleted", {}).items()}
+        self._deleted_tables = {n: int(s) for n, s in state.get("deleted_tables", {}).items()}
 
     def _save_state(self) -> None:
-        state = {"databases": sorted(self._databases), "deleted": self._deleted}
+        state = {
+            "databases": sorted(self._databases),
+            "deleted": self._deleted,
+            "deleted_tables": self._deleted_tables,
+        }
         tmp = self._state_path.with_suffix(".tmp")
         with open(tmp, "w") as f:
             json.dump(state, f)

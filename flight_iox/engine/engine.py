@@ -87,7 +87,10 @@ class Engine:
             if entry.sequence <= self.catalog.deleted_through(write.database):
                 continue
             for table_write in write.tables:
-                if entry.sequence <= persisted.get((write.database, table_write.table), 0):
+                key = (write.database, table_write.table)
+                if entry.sequence <= max(
+                    persisted.get(key, 0), self.catalog.table_deleted_through(*key)
+                ):
                     continue
                 self.catalog.apply_replayed_schema(
                     write.database, table_write.table, table_write.batch.schema

@@ -7,10 +7,14 @@ from collections.abc import Iterator
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from flight_iox.auth.http import PRINCIPAL_KEY
+from flight_iox.auth.policy import Authorizer
+from flight_iox.auth.tokens import Action
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, QueryError
+from flight_iox.flightsql.sql_text import first_keyword
 from flight_iox.http.body import read_body
 from flight_iox.query.formats import choose_format
 
@@ -44,12 +48,27 @@ async def query_sql(request: Request) -> Response:
     if not isinstance(bound, list | tuple | dict):
         raise BadRequestError("'params' must be a JSON list (positional) or object (named)")
     engine: Engine = request.app.state.engine
+    if first_keyword(sql) in ("delete", "drop"):
+        return await _update(request, engine, database, sql, bound)
     reader = await run_in_threadpool(engine.query.execute, database, sql, bound)
     # Pull the first chunk before answering, so planning and early execution errors
     # still get a proper 400 instead of a broken 200 stream.
     chunks = fmt.encode(reader)
     first = await run_in_threadpool(_first_chunk, chunks)
     return StreamingResponse(_prepend(first, chunks), media_type=fmt.media_type)
+
+
+async def _update(
+    request: Request, engine: Engine, database: str, sql: str, bound: object
+) -> Response:
+    """DELETE and DROP TABLE: they change data, so the token needs write permission."""
+    principal = request.scope.get(PRINCIPAL_KEY)
+    if principal is not None:
+        Authorizer.require(principal, Action.WRITE, database)
+    if isinstance(bound, dict):
+        raise BadRequestError("DELETE takes positional parameters only")
+    count = await run_in_threadpool(engine.query.execute_update, database, sql, list(bound))
+    return JSONResponse([{"count": count}])
 
 
 def _as_text(value: object) -> str | None:

@@ -61,10 +61,19 @@ class Persister:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def cycle_lock(self) -> threading.Lock:
+        """Held by every persist, compaction and delete: one table change at a time."""
+        return self._cycle_lock
+
     def persist(self, database: str | None = None) -> PersistReport:
         """Persist everything buffered (of one database, or all); returns when committed."""
         with self._cycle_lock:
             return self._cycle(database)
+
+    def persist_locked(self, database: str | None = None) -> PersistReport:
+        """``persist`` for a caller that already holds ``cycle_lock``."""
+        return self._cycle(database)
 
     def _cycle(self, database: str | None) -> PersistReport:
         engine = self.engine

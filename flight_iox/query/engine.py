@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
@@ -19,12 +19,13 @@ from datafusion.catalog import Catalog, Schema
 
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
-from flight_iox.errors import DatabaseNotFoundError, QueryError
+from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
 from flight_iox.query.placeholders import rewrite_placeholders
 from flight_iox.query.tables import TableBuilder
 
 USER_SCHEMA = "iox"
 NO_DATABASE = "__no_database__"
+UpdateHandler = Callable[[str | None, str, Sequence[object]], int]
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -47,6 +48,7 @@ class QueryEngine:
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
         self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1))
         self._object_store = object_store
+        self._update_handler: UpdateHandler | None = None
         if object_store is not None:
             self._tables.context.register_object_store(*object_store)
 
@@ -86,7 +88,29 @@ class QueryEngine:
         except Exception as error:  # DataFusion raises plain exceptions with its message
             raise QueryError(_engine_message(error)) from None
 
+    def execute_update(
+        self, database: str | None, sql: str, params: Sequence[object] = ()
+    ) -> int:  # fmt: skip
+        """Run DELETE or DROP TABLE through the handler the server installed."""
+        if self._update_handler is None:
+            raise NotSupportedError("this server does not change data through SQL")
+        if database is not None and not self._catalog.has_database(database):
+            raise DatabaseNotFoundError(database)
+        return self._update_handler(database, sql, params)
+
+    def set_update_handler(self, handler: UpdateHandler) -> None:
+        """Install what ``execute_update`` calls (the persistence layer's ``Deleter``)."""
+        self._update_handler = handler
+
     # --- database lifecycle ----------------------------------------------------------------
+
+    def forget_table(self, database: str, table: str) -> None:
+        """Drop a dropped table from every context."""
+        with self._lock:
+            pair = self._schemas.get(database)
+            if pair is not None and pair[1].table_exist(table):
+                pair[1].deregister_table(table)
+            self._registered.pop((database, table), None)
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's tables from every context."""

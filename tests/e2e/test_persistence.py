@@ -217,3 +217,61 @@ def test_retention_hides_expired_rows_and_drops_expired_files(tmp_path: Path) ->
         assert bad.status_code == 400 and "retention_period" in bad.json()["error"]
     finally:
         server.stop()
+
+
+def test_delete_rows_from_buffer_and_files_survives_restart(tmp_path: Path) -> None:
+    import adbc_driver_flightsql.dbapi as flightsql
+
+    server = start_server(tmp_path / "data")
+    try:
+        write(server, "del", "\n".join(f"m,host=h{i % 2} v={i} {T0 + i}" for i in range(10)))
+        persist(server)
+        write(server, "del", "\n".join(f"m,host=h{i % 2} v={i} {T0 + i}" for i in range(10, 14)))
+        reply = requests.post(
+            f"{server.http_url}/api/v3/query_sql",
+            json={"db": "del", "q": "DELETE FROM m WHERE host = 'h0' AND v >= $1", "params": [4]},
+            timeout=60,
+        )
+        assert reply.status_code == 200, reply.text
+        assert reply.json() == [{"count": 5}]  # 4, 6, 8 in files; 10, 12 in the buffer
+        with (
+            flightsql.connect(
+                server.flight_uri,
+                db_kwargs={"adbc.flight.sql.rpc.call_header.database": "del"},
+                autocommit=True,
+            ) as conn,
+            conn.cursor() as cur,
+        ):
+            cur.execute("DELETE FROM m WHERE v = 13")
+            assert cur.rowcount in (1, -1)
+        expected = [0, 1, 2, 3, 5, 7, 9, 11]
+        assert [r["v"] for r in query(server, "del", "SELECT v FROM m ORDER BY v")] == expected
+    finally:
+        server.kill()  # no clean shutdown: the WAL still holds the deleted rows
+    server = start_server(tmp_path / "data")
+    try:
+        assert [r["v"] for r in query(server, "del", "SELECT v FROM m ORDER BY v")] == expected
+        bad = requests.post(
+            f"{server.http_url}/api/v3/query_sql",
+            json={"db": "del", "q": "DELETE FROM m WHERE nosuchcolumn = 1"}, timeout=60,
+        )  # fmt: skip
+        assert bad.status_code == 400
+        dropped = requests.post(
+            f"{server.http_url}/api/v3/query_sql", json={"db": "del", "q": "DROP TABLE m"},
+            timeout=60,
+        )  # fmt: skip
+        assert dropped.status_code == 200, dropped.text
+        gone = requests.get(
+            f"{server.http_url}/api/v3/query_sql", params={"db": "del", "q": "SELECT * FROM m"},
+            timeout=60,
+        )  # fmt: skip
+        assert gone.status_code == 400
+    finally:
+        server.kill()
+    server = start_server(tmp_path / "data")
+    try:
+        tables = query(server, "del", "SELECT table_name FROM information_schema.tables "
+                                      "WHERE table_schema = 'iox'")  # fmt: skip
+        assert tables == []
+    finally:
+        server.stop()

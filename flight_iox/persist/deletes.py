@@ -1,0 +1,161 @@
+"""Deleting rows and tables: ``DELETE FROM t [WHERE …]`` and ``DROP TABLE t``.
+
+A row delete filters the write buffer, rewrites the table's files that hold
+matching rows (one atomic Iceberg replace commit), and then persists the table,
+so that WAL replay after a restart can never bring deleted rows back: the
+commit records a WAL sequence at or after the delete. Rows written while a
+delete runs may or may not be deleted, as with any concurrent statements.
+
+The predicate is DataFusion SQL over the table's columns (tags, fields, time),
+evaluated on Arrow data in a scratch context; ``?``/``$n`` parameters bind.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+from datafusion import SessionContext
+
+from flight_iox.engine.buffer import conform
+from flight_iox.errors import BadRequestError, NotSupportedError, QueryError, TableNotFoundError
+from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
+from flight_iox.persist.persister import Persister
+from flight_iox.query.placeholders import rewrite_placeholders
+from iox_catalog.schema import column_kinds
+
+_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)'
+_TARGET = rf"(?P<target>{_NAME}(?:\.{_NAME}){{0,2}})"
+_DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+{_TARGET}(?:\s+WHERE\s+(?P<where>.+?))?\s*;?\s*$",
+                     re.IGNORECASE | re.DOTALL)  # fmt: skip
+_DROP = re.compile(rf"^\s*DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?{_TARGET}\s*;?\s*$",
+                   re.IGNORECASE | re.DOTALL)  # fmt: skip
+_PART = re.compile(_NAME)
+
+
+def _names(target: str) -> list[str]:
+    parts = [m.group(0) for m in _PART.finditer(target)]
+    return [p[1:-1].replace('""', '"') if p.startswith('"') else p.lower() for p in parts]
+
+
+def _resolve(target: str, database: str | None) -> tuple[str, str]:
+    parts = _names(target)
+    if len(parts) == 3:
+        database = parts[0]
+    if len(parts) >= 2 and parts[-2] != "iox":
+        raise BadRequestError(f"user tables are in schema 'iox', not {parts[-2]!r}")
+    if database is None:
+        raise BadRequestError("no database: send the database header or use db.iox.table")
+    return database, parts[-1]
+
+
+def _plain(value: object) -> object:
+    return value.as_py() if isinstance(value, pa.Scalar) else value
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """A delete predicate, ready to apply to Arrow tables."""
+
+    where: str | None
+    params: dict[str, object]
+
+    def keep(self, data: pa.Table) -> pa.Table:
+        """The rows of ``data`` the predicate does not match (NULL counts as no match)."""
+        if self.where is None:
+            return data.schema.empty_table()
+        if data.num_rows == 0:
+            return data
+        context = SessionContext()
+        context.register_record_batches("rows", [data.to_batches()])
+        sql = f"SELECT * FROM rows WHERE NOT COALESCE(({self.where}), false)"
+        try:
+            frame = context.sql(sql, param_values=self.params) if self.params else context.sql(sql)
+            kept = frame.to_arrow_table()
+        except Exception as error:  # DataFusion's message says what is wrong with the predicate
+            raise QueryError(f"invalid DELETE predicate: {error}") from None
+        return conform(kept, data.schema)
+
+
+class Deleter:
+    """Runs DELETE and DROP TABLE against an engine, serialised with persistence."""
+
+    def __init__(self, persister: Persister) -> None:
+        self.persister = persister
+        self.engine = persister.engine
+
+    def execute_update(
+        self, database: str | None, sql: str, params: Sequence[object] = ()
+    ) -> int:  # fmt: skip
+        """Run a DELETE or DROP TABLE; rows deleted (0 for DROP)."""
+        if match := _DELETE.match(sql):
+            db, table = _resolve(match.group("target"), database)
+            where, count = rewrite_placeholders(match.group("where") or "")
+            values = {str(i + 1): _plain(v) for i, v in enumerate(params)}
+            if len(values) < count:
+                raise QueryError(f"the statement has {count} parameters, {len(values)} bound")
+            return self.delete_rows(db, table, RowFilter(where or None, values))
+        if match := _DROP.match(sql):
+            db, table = _resolve(match.group("target"), database)
+            self.drop_table(db, table, missing_ok=bool(match.group("exists")))
+            return 0
+        raise NotSupportedError("only SELECT, INSERT, DELETE FROM and DROP TABLE are supported")
+
+    def _schema(self, database: str, table: str) -> pa.Schema:
+        catalog = self.engine.catalog
+        with catalog.lock:
+            stored = catalog.database(database).tables.get(table)
+            if stored is None:
+                raise TableNotFoundError(f"table not found: {database}.{table}")
+            return stored.arrow_schema()
+
+    def _await_applied(self) -> None:
+        target = self.engine.wal.last_sequence
+        deadline = time.monotonic() + 30
+        while self.engine.watermark.value < target and time.monotonic() < deadline:
+            time.sleep(0.001)
+
+    def delete_rows(self, database: str, table: str, row_filter: RowFilter) -> int:
+        """Delete matching rows from buffer and files; durable once this returns."""
+        schema = self._schema(database, table)
+        engine = self.engine
+        with self.persister.cycle_lock:
+            self._await_applied()
+            state = engine.buffers.table(database, table)
+            deleted = state.filter_rows(schema, row_filter.keep)
+            removed, added = [], []
+            kinds = column_kinds(schema)
+            for file in state.files:
+                rows = conform(read_model_rows(file.path, schema, engine.storage), schema)
+                kept = row_filter.keep(rows)
+                if kept.num_rows == rows.num_rows:
+                    continue
+                deleted += rows.num_rows - kept.num_rows
+                removed.append(file.path)
+                location = engine.iceberg.table_location(database, table, schema)
+                added += write_partitioned(kept, kinds, location, engine.storage)
+            if removed:
+                stored = engine.iceberg.replace_files(database, table, removed, added, schema)
+                state.replace_files(stored.files.files)
+            self.persister.persist_locked(database)
+        return deleted
+
+    def drop_table(self, database: str, table: str, *, missing_ok: bool = False) -> None:
+        """Drop a table: its schema, buffered rows and files."""
+        engine = self.engine
+        try:
+            self._schema(database, table)
+        except TableNotFoundError:
+            if missing_ok:
+                return
+            raise
+        with self.persister.cycle_lock:
+            self._await_applied()
+            engine.catalog.drop_table(database, table, engine.wal.last_sequence)
+            engine.buffers.drop_table(database, table)
+            engine.query.forget_table(database, table)
+            if engine.iceberg.has_table(database, table):
+                engine.iceberg.drop_table(database, table)
