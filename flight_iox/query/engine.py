@@ -17,10 +17,11 @@ import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
-from flight_iox.engine.buffer import BufferSet
+from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
 from flight_iox.query.placeholders import rewrite_placeholders
+from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
 from flight_iox.query.tables import TableBuilder
 
 USER_SCHEMA = "iox"
@@ -45,6 +46,7 @@ class QueryEngine:
         self._lock = threading.RLock()
         self._schemas: dict[str, tuple[Catalog, Schema]] = {}
         self._registered: dict[tuple[str, str], tuple[object, ...]] = {}
+        self._system_ready: set[str] = set()
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
         self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1))
         self._object_store = object_store
@@ -111,6 +113,7 @@ class QueryEngine:
             if pair is not None and pair[1].table_exist(table):
                 pair[1].deregister_table(table)
             self._registered.pop((database, table), None)
+            self._system_ready.discard(database)
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's tables from every context."""
@@ -120,6 +123,7 @@ class QueryEngine:
                 for name in list(pair[1].names()):
                     pair[1].deregister_table(name)
             self._registered = {k: v for k, v in self._registered.items() if k[0] != database}
+            self._system_ready.discard(database)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -189,10 +193,12 @@ class QueryEngine:
             for db_name in self._catalog.database_names():
                 if db_name not in self._schemas:
                     self._schemas[db_name] = self._new_catalog()
+        changed: set[str] = set()
         for db_name, name, schema, retention_ns in tables:
             version = (self._buffers.version(db_name, name), len(schema), retention_ns)
             if self._registered.get((db_name, name)) == version:
                 continue
+            changed.add(db_name)
             snapshot = self._buffers.snapshot(db_name, name, schema)
             df_schema = self._schemas[db_name][1]
             provider = self._tables.provider(schema, snapshot, retention_ns)
@@ -200,6 +206,24 @@ class QueryEngine:
                 df_schema.deregister_table(name)
             df_schema.register_table(name, provider)
             self._registered[(db_name, name)] = version
+        for db_name in changed | (set(self._schemas) - self._system_ready):
+            self._refresh_system_tables(db_name, tables)
+
+    def _refresh_system_tables(self, database: str, tables: list[tuple]) -> None:
+        """Rebuild a database's ``system.tables`` and ``system.parquet_files``."""
+        schemas = {name: schema for db_name, name, schema, _ in tables if db_name == database}
+        df_catalog = self._schemas[database][0]
+        system = Schema.memory_schema()
+        for name, data in system_tables(database, schemas, self._buffers).items():
+            system.register_table(name, self._tables.provider(data.schema, _memory(data)))
+        if SYSTEM_SCHEMA in df_catalog.schema_names():
+            df_catalog.deregister_schema(SYSTEM_SCHEMA)
+        df_catalog.register_schema(SYSTEM_SCHEMA, system)
+        self._system_ready.add(database)
+
+
+def _memory(data: pa.Table) -> TableSnapshot:
+    return TableSnapshot((), data)
 
 
 def _python_value(value: object) -> object:

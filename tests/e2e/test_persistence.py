@@ -275,3 +275,19 @@ def test_delete_rows_from_buffer_and_files_survives_restart(tmp_path: Path) -> N
         assert tables == []
     finally:
         server.stop()
+
+
+def test_system_tables_show_tables_and_files(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    try:
+        write(server, "sys", f"a,t=x v=1 {T0}\nb f=2i {T0}")
+        persist(server)
+        write(server, "sys", f"a,t=y v=3 {T0 + 1}")
+        tables = query(server, "sys", "SELECT * FROM system.tables ORDER BY table_name")
+        assert [(t["table_name"], t["tag_count"], t["file_count"], t["buffered_rows"])
+                for t in tables] == [("a", 1, 1, 1), ("b", 0, 1, 0)]  # fmt: skip
+        files = query(server, "sys", "SELECT table_name, row_count FROM system.parquet_files "
+                                     "ORDER BY table_name")  # fmt: skip
+        assert files == [{"table_name": "a", "row_count": 1}, {"table_name": "b", "row_count": 1}]
+    finally:
+        server.stop()
