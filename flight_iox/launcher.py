@@ -46,8 +46,14 @@ class RunningServer:
         self.process.wait(timeout=30)
 
 
-def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> RunningServer:
-    """Start ``flight-iox serve`` on ports the OS picks and wait until it says it is ready."""
+def start_server(
+    data_dir: Path, *extra: str, timeout: float = 60, verify: bool | str = True
+) -> RunningServer:
+    """Start ``flight-iox serve`` on ports the OS picks and wait until it says it is ready.
+
+    ``verify`` is for the readiness check over HTTPS: a CA bundle path (e.g. a
+    test's self-signed certificate) or False.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-{time.monotonic_ns()}.log"
     command = [
@@ -71,7 +77,7 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 60) -> RunningSer
         match = READY.search(log_path.read_text(errors="replace"))
         if match:
             server = RunningServer(process, match.group(1), match.group(2), data_dir, log_path)
-            requests.get(f"{server.http_url}/health", timeout=10).raise_for_status()
+            requests.get(f"{server.http_url}/health", timeout=10, verify=verify).raise_for_status()
             return server
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")

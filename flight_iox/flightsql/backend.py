@@ -1,9 +1,10 @@
-"""The query engine as the Flight SQL service sees it.
+"""The engine as the Flight SQL service sees it: ``QueryBackend`` and ``WriteBackend``.
 
-The service knows nothing of storage: it calls this Protocol, which the engine
-(``flight_iox.query``) implements. Each database is a catalog of the engine's
-SQL context, its tables are in schema ``iox``, and DataFusion's
-``information_schema`` sits beside them.
+The service knows nothing of storage: it calls these Protocols. The query
+engine (``flight_iox.query``) implements ``QueryBackend``; each database is a
+catalog of its SQL context, its tables are in schema ``iox``, and DataFusion's
+``information_schema`` sits beside them. ``WriteBackend`` is the write path
+(``engine_writer.EngineWriter`` over ``Engine.write_batches``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class QueryBackend(Protocol):
     def table_schemas(self, database: str) -> dict[str, pa.Schema]:
         """The user tables of ``database`` (schema ``iox``) and their Arrow schemas.
 
-        Raises ``DatabaseNotFoundError`` when the database does not exist.
+        Tag columns are dictionary-typed. Raises ``DatabaseNotFoundError`` when
+        the database does not exist.
         """
         ...
 
@@ -47,5 +49,33 @@ class QueryBackend(Protocol):
 
         ``params`` are positional, for ``?`` or ``$1..$n``: Python values or
         ``pa.Scalar``. Raises ``QueryError`` or ``DatabaseNotFoundError``.
+        """
+        ...
+
+
+class UpdateBackend(Protocol):
+    """Optional part of the query engine: statements that change data or schema.
+
+    ``DELETE``, ``CREATE``/``DROP TABLE`` and the like go here (``INSERT`` is
+    served by the Flight SQL layer through ``WriteBackend``). The service
+    looks the method up at run time; without it, or when it raises
+    ``NotSupportedError``, the client gets UNIMPLEMENTED with a message.
+    """
+
+    def execute_update(self, database: str | None, sql: str, params: Sequence[object] = ()) -> int:
+        """Run a data- or schema-changing statement; how many rows it changed (or 0)."""
+        ...
+
+
+class WriteBackend(Protocol):
+    """The validated, WAL-durable write path, fed with Arrow."""
+
+    def write_arrow(
+        self, database: str, table: str, data: pa.Table, tag_columns: list[str] | None
+    ) -> int:
+        """Write ``data`` into ``table`` (created when missing); rows written.
+
+        ``tag_columns`` None: every dictionary or string column is a tag. The
+        whole table is written or nothing is (a bad row rejects the write).
         """
         ...

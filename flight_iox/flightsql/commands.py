@@ -8,7 +8,7 @@ an ``ACTIONS`` dict; the server builds its registries from them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any as AnyType
 
 import pyarrow as pa
@@ -16,18 +16,39 @@ import pyarrow.flight as flight
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
 
-from flight_iox.errors import BadRequestError
-from flight_iox.flightsql.backend import QueryBackend
+from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
+from flight_iox.auth.tokens import Action
+from flight_iox.errors import BadRequestError, NotSupportedError
+from flight_iox.flightsql.backend import QueryBackend, WriteBackend
+from flight_iox.flightsql.sessions import Session
 
 TYPE_URL_PREFIX = "type.googleapis.com/"
 
 
 @dataclass(frozen=True)
 class Call:
-    """What a handler knows about the call: the engine and the default database."""
+    """What a handler knows about the call: engine, default database, caller, session."""
 
     backend: QueryBackend
     database: str | None
+    principal: Principal = ANONYMOUS
+    writer: WriteBackend | None = None
+    session: Session = field(default_factory=Session)
+    schema_only: bool = False  # GetSchema: plan, never run (updates run in GetFlightInfo)
+
+    def require(self, action: Action, database: str | None) -> None:
+        """``ForbiddenError`` unless the caller may ``action`` on ``database``."""
+        Authorizer.require(self.principal, action, database)
+
+    def readable(self, databases: list[str]) -> list[str]:
+        """The databases the caller may read (what metadata commands list)."""
+        return self.principal.readable(databases)
+
+    def write_backend(self) -> WriteBackend:
+        """The writer, or UNIMPLEMENTED when this server was started without one."""
+        if self.writer is None:
+            raise NotSupportedError("this Flight SQL server does not accept writes")
+        return self.writer
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,23 @@ class TableEntry:
 
 @lru_cache(maxsize=256)
 def like_regex(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE semantics: ``%`` is any run of characters, ``_`` is one character."""
-    parts = ("." if ch == "_" else ".*" if ch == "%" else re.escape(ch) for ch in pattern)
+    """SQL LIKE: ``%`` any run of characters, ``_`` one character, ``\\`` escapes the next.
+
+    The escape is what GetSqlInfo's SQL_SEARCH_STRING_ESCAPE announces; JDBC
+    uses it to match a table name containing ``_`` exactly.
+    """
+    parts: list[str] = []
+    escaped = False
+    for ch in pattern:
+        if escaped:
+            parts.append(re.escape(ch))
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        else:
+            parts.append("." if ch == "_" else ".*" if ch == "%" else re.escape(ch))
+    if escaped:
+        parts.append(re.escape("\\"))
     return re.compile("".join(parts), re.DOTALL)
 
 
@@ -63,12 +78,14 @@ def matches(pattern: str | None, value: str) -> bool:
     return pattern is None or like_regex(pattern).fullmatch(value) is not None
 
 
-def _optional(message: AnyType, field: str) -> str | None:
+def optional(message: AnyType, field: str) -> str | None:
+    """An optional string field of a command, None when unset."""
     return getattr(message, field) if message.HasField(field) else None
 
 
-def _catalogs(call: Call, catalog: str | None) -> list[str]:
-    names = call.backend.database_names()
+def catalogs(call: Call, catalog: str | None) -> list[str]:
+    """The databases a command covers: the one named (or all), that the caller may read."""
+    names = call.readable(call.backend.database_names())
     return names if catalog is None else [name for name in names if name == catalog]
 
 
@@ -79,8 +96,7 @@ def quote_identifier(name: str) -> str:
 
 def engine_tables(call: Call, catalog: str) -> list[TableEntry]:
     """The tables of ``catalog`` outside schema ``iox``, as the engine lists them."""
-    reader = call.backend.execute(catalog, _ENGINE_TABLES_SQL, [catalog])
-    rows = reader.read_all().to_pylist()
+    rows = call.backend.execute(catalog, _ENGINE_TABLES_SQL, [catalog]).read_all().to_pylist()
     return [
         TableEntry(
             catalog,
@@ -108,12 +124,13 @@ def _table_schema(call: Call, entry: TableEntry, user_schemas: dict[str, pa.Sche
     return call.backend.query_schema(entry.catalog, sql)
 
 
-def _reader(schema: pa.Schema, columns: dict[str, list[object]]) -> pa.RecordBatchReader:
+def reader(schema: pa.Schema, columns: dict[str, list[object]]) -> pa.RecordBatchReader:
+    """A reader over ``columns`` built in exactly ``schema``."""
     table = pa.Table.from_pydict(columns, schema=schema)
     return pa.RecordBatchReader.from_batches(schema, table.to_batches())
 
 
-def _metadata_info(schema: pa.Schema) -> FlightInfoHandler:
+def metadata_info(schema: pa.Schema) -> FlightInfoHandler:
     """GetFlightInfo of a command whose schema is fixed: the ticket is the command."""
 
     def flight_info(call: Call, command: AnyType) -> FlightInfoResult:
@@ -124,18 +141,18 @@ def _metadata_info(schema: pa.Schema) -> FlightInfoHandler:
 
 def get_catalogs(call: Call, command: AnyType) -> pa.RecordBatchReader:
     """One row per database, sorted."""
-    return _reader(schemas.CATALOGS, {"catalog_name": sorted(call.backend.database_names())})
+    return reader(schemas.CATALOGS, {"catalog_name": catalogs(call, None)})
 
 
 def get_db_schemas(call: Call, command: AnyType) -> pa.RecordBatchReader:
     """The schemas of each database: ``iox`` plus the engine's own."""
-    pattern = _optional(command, "db_schema_filter_pattern")
+    pattern = optional(command, "db_schema_filter_pattern")
     rows: set[tuple[str, str]] = set()
-    for catalog in _catalogs(call, _optional(command, "catalog")):
+    for catalog in catalogs(call, optional(command, "catalog")):
         names = {USER_SCHEMA} | {entry.db_schema for entry in engine_tables(call, catalog)}
         rows.update((catalog, name) for name in names if matches(pattern, name))
     ordered = sorted(rows)
-    return _reader(
+    return reader(
         schemas.DB_SCHEMAS,
         {
             "catalog_name": [catalog for catalog, _ in ordered],
@@ -145,10 +162,10 @@ def get_db_schemas(call: Call, command: AnyType) -> pa.RecordBatchReader:
 
 
 def _selected_tables(call: Call, command: AnyType) -> Iterable[TableEntry]:
-    schema_pattern = _optional(command, "db_schema_filter_pattern")
-    table_pattern = _optional(command, "table_name_filter_pattern")
+    schema_pattern = optional(command, "db_schema_filter_pattern")
+    table_pattern = optional(command, "table_name_filter_pattern")
     types = set(command.table_types)
-    for catalog in _catalogs(call, _optional(command, "catalog")):
+    for catalog in catalogs(call, optional(command, "catalog")):
         for entry in catalog_tables(call, catalog):
             if (
                 matches(schema_pattern, entry.db_schema)
@@ -168,7 +185,7 @@ def get_tables(call: Call, command: AnyType) -> pa.RecordBatchReader:
         "table_type": [entry.table_type for entry in entries],
     }
     if not command.include_schema:
-        return _reader(schemas.TABLES, columns)
+        return reader(schemas.TABLES, columns)
     user_schemas: dict[str, dict[str, pa.Schema]] = {}
     serialized = []
     for entry in entries:
@@ -177,7 +194,7 @@ def get_tables(call: Call, command: AnyType) -> pa.RecordBatchReader:
         schema = _table_schema(call, entry, user_schemas[entry.catalog])
         serialized.append(schemas.serialize_schema(schema))
     columns["table_schema"] = serialized
-    return _reader(schemas.TABLES_WITH_SCHEMA, columns)
+    return reader(schemas.TABLES_WITH_SCHEMA, columns)
 
 
 def get_tables_info(call: Call, command: AnyType) -> FlightInfoResult:
@@ -188,12 +205,12 @@ def get_tables_info(call: Call, command: AnyType) -> FlightInfoResult:
 
 def get_table_types(call: Call, command: AnyType) -> pa.RecordBatchReader:
     """The table types flight-iox uses, sorted."""
-    return _reader(schemas.TABLE_TYPES, {"table_type": list(TABLE_TYPES)})
+    return reader(schemas.TABLE_TYPES, {"table_type": list(TABLE_TYPES)})
 
 
 COMMANDS = [
-    CommandHandler(pb.CommandGetCatalogs, _metadata_info(schemas.CATALOGS), get_catalogs),
-    CommandHandler(pb.CommandGetDbSchemas, _metadata_info(schemas.DB_SCHEMAS), get_db_schemas),
+    CommandHandler(pb.CommandGetCatalogs, metadata_info(schemas.CATALOGS), get_catalogs),
+    CommandHandler(pb.CommandGetDbSchemas, metadata_info(schemas.DB_SCHEMAS), get_db_schemas),
     CommandHandler(pb.CommandGetTables, get_tables_info, get_tables),
-    CommandHandler(pb.CommandGetTableTypes, _metadata_info(schemas.TABLE_TYPES), get_table_types),
+    CommandHandler(pb.CommandGetTableTypes, metadata_info(schemas.TABLE_TYPES), get_table_types),
 ]

@@ -2,8 +2,12 @@
 
 Transport only: which handler serves a command is a registry lookup on the
 type URL of the ``google.protobuf.Any`` in the descriptor or ticket; what a
-command does lives in its family module (``metadata``, ``sql_info``,
-``statements``, ``tickets``). Every error leaves through ``status.py``.
+command does lives in its family module (``metadata``, ``keys``, ``xdbc``,
+``sql_info``, ``statements``, ``updates``, ``ingest``, ``sessions``,
+``tickets``). Every error leaves through ``status.py``.
+
+Authentication happens before any of this, in ``flight_iox.auth.flight``'s
+middleware; handlers check permissions per database through ``Call``.
 """
 
 from __future__ import annotations
@@ -16,9 +20,26 @@ from typing import ParamSpec, TypeVar
 import pyarrow as pa
 import pyarrow.flight as flight
 
+from flight_iox.auth.flight import (
+    AUTH_MIDDLEWARE,
+    AuthMiddlewareFactory,
+    HandshakeAuthHandler,
+    call_principal,
+)
+from flight_iox.auth.policy import Authorizer
 from flight_iox.errors import BadRequestError, NotSupportedError
-from flight_iox.flightsql import metadata, sql_info, statements, tickets
-from flight_iox.flightsql.backend import QueryBackend
+from flight_iox.flightsql import (
+    ingest,
+    keys,
+    metadata,
+    sessions,
+    sql_info,
+    statements,
+    tickets,
+    updates,
+    xdbc,
+)
+from flight_iox.flightsql.backend import QueryBackend, WriteBackend
 from flight_iox.flightsql.commands import (
     ActionHandler,
     Call,
@@ -28,7 +49,12 @@ from flight_iox.flightsql.commands import (
     unpack,
     unpack_any,
 )
-from flight_iox.flightsql.headers import HEADERS_MIDDLEWARE, HeadersMiddlewareFactory, call_database
+from flight_iox.flightsql.headers import (
+    HEADERS_MIDDLEWARE,
+    HeadersMiddlewareFactory,
+    call_database,
+    call_session,
+)
 from flight_iox.flightsql.status import raise_for_client, translated_batches
 
 P = ParamSpec("P")
@@ -36,17 +62,23 @@ R = TypeVar("R")
 
 COMMAND_HANDLERS: list[CommandHandler] = [
     *metadata.COMMANDS,
+    *keys.COMMANDS,
+    *xdbc.COMMANDS,
     *sql_info.COMMANDS,
     *statements.COMMANDS,
+    *updates.COMMANDS,
+    *ingest.COMMANDS,
 ]
 
-ACTION_HANDLERS: dict[str, ActionHandler] = {**statements.ACTIONS}
+ACTION_HANDLERS: dict[str, ActionHandler] = {**statements.ACTIONS, **sessions.ACTIONS}
 
 _RPC_NAMES = {"flight_info": "GetFlightInfo", "do_get": "DoGet", "do_put": "DoPut"}
 
 ACTION_DESCRIPTIONS: dict[str, str] = {
     "CreatePreparedStatement": "Plan a SQL statement; returns a self-contained handle.",
     "ClosePreparedStatement": "Release a prepared statement (a no-op: handles hold no state).",
+    "CancelQuery": "Deprecated; answers NOT_CANCELLABLE (cancel the DoGet stream instead).",
+    **sessions.ACTION_DESCRIPTIONS,
 }
 
 
@@ -67,22 +99,43 @@ def _client_errors(method: Callable[P, R]) -> Callable[P, R]:
 class FlightSqlServer(flight.FlightServerBase):
     """Flight SQL and the InfluxDB 3 JSON ticket over one ``pyarrow.flight`` server."""
 
-    def __init__(self, location: str, backend: QueryBackend, **kwargs: AnyType) -> None:
+    def __init__(
+        self,
+        location: str,
+        backend: QueryBackend,
+        *,
+        writer: WriteBackend | None = None,
+        authorizer: Authorizer | None = None,
+        **kwargs: AnyType,
+    ) -> None:
         """Serve ``backend`` at ``location`` (e.g. ``grpc://127.0.0.1:8182``).
 
-        ``kwargs`` go to ``FlightServerBase`` (TLS, auth, more middleware).
+        ``writer`` takes ingest and INSERT (without it they are UNIMPLEMENTED);
+        ``authorizer`` checks tokens (without it every call may do anything).
+        ``kwargs`` go to ``FlightServerBase`` (``tls_certificates``, more middleware).
         """
         middleware = dict(kwargs.pop("middleware", None) or {})
         middleware[HEADERS_MIDDLEWARE] = HeadersMiddlewareFactory()
+        if authorizer is not None:
+            middleware[AUTH_MIDDLEWARE] = AuthMiddlewareFactory(authorizer)
+        kwargs.setdefault("auth_handler", HandshakeAuthHandler())
         super().__init__(location, middleware=middleware, **kwargs)
         self.backend = backend
+        self.writer = writer
         self.commands: dict[str, CommandHandler] = {h.type_url: h for h in COMMAND_HANDLERS}
         self.actions: dict[str, ActionHandler] = dict(ACTION_HANDLERS)
 
     # -- helpers -----------------------------------------------------------------
 
-    def _call(self, context: flight.ServerCallContext) -> Call:
-        return Call(self.backend, call_database(context))
+    def _call(self, context: flight.ServerCallContext, schema_only: bool = False) -> Call:
+        return Call(
+            self.backend,
+            call_database(context),
+            call_principal(context),
+            self.writer,
+            call_session(context),
+            schema_only,
+        )
 
     def _command(self, data: bytes, rpc: str) -> tuple[CommandHandler, AnyType]:
         wrapper = unpack_any(data)
@@ -93,13 +146,16 @@ class FlightSqlServer(flight.FlightServerBase):
         return handler, unpack(wrapper, handler.message)
 
     def _flight_info_result(
-        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
+        self,
+        context: flight.ServerCallContext,
+        descriptor: flight.FlightDescriptor,
+        schema_only: bool = False,
     ) -> FlightInfoResult:
         if descriptor.descriptor_type != flight.DescriptorType.CMD:
             raise BadRequestError("flight-iox serves command descriptors only, not paths")
         handler, command = self._command(descriptor.command, "flight_info")
         assert handler.flight_info is not None
-        return handler.flight_info(self._call(context), command)
+        return handler.flight_info(self._call(context, schema_only), command)
 
     # -- Flight RPCs ---------------------------------------------------------------
 
@@ -117,7 +173,7 @@ class FlightSqlServer(flight.FlightServerBase):
         self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
     ) -> flight.SchemaResult:
         """The result schema of a command, without running it."""
-        return flight.SchemaResult(self._flight_info_result(context, descriptor).schema)
+        return flight.SchemaResult(self._flight_info_result(context, descriptor, True).schema)
 
     @_client_errors
     def do_get(
@@ -142,12 +198,13 @@ class FlightSqlServer(flight.FlightServerBase):
         reader: flight.MetadataRecordBatchReader,
         writer: flight.FlightMetadataWriter,
     ) -> None:
-        """Commands that take a stream from the client (binding parameters, for now)."""
-        if descriptor.descriptor_type != flight.DescriptorType.CMD:
-            raise BadRequestError("flight-iox serves command descriptors only, not paths")
-        handler, command = self._command(descriptor.command, "do_put")
-        assert handler.do_put is not None
-        result = handler.do_put(self._call(context), command, reader)
+        """Streams from the client: parameters, updates, ingest, and plain Arrow writes."""
+        if ingest.is_plain_put(descriptor):
+            result: bytes | None = ingest.plain_put(self._call(context), descriptor, reader)
+        else:
+            handler, command = self._command(descriptor.command, "do_put")
+            assert handler.do_put is not None
+            result = handler.do_put(self._call(context), command, reader)
         if result is not None:
             writer.write(pa.py_buffer(result))
 

@@ -33,12 +33,13 @@ SQL_INFO: dict[int, SqlInfoValue] = {
     _I.FLIGHT_SQL_SERVER_NAME: SERVER_NAME,
     _I.FLIGHT_SQL_SERVER_VERSION: flight_iox.__version__,
     _I.FLIGHT_SQL_SERVER_ARROW_VERSION: pa.__version__,
-    _I.FLIGHT_SQL_SERVER_READ_ONLY: True,
+    # Not read-only: ingest and INSERT write (through the WAL).
+    _I.FLIGHT_SQL_SERVER_READ_ONLY: False,
     _I.FLIGHT_SQL_SERVER_SQL: True,
     _I.FLIGHT_SQL_SERVER_SUBSTRAIT: False,
     _I.FLIGHT_SQL_SERVER_TRANSACTION: pb.SQL_SUPPORTED_TRANSACTION_NONE,
     _I.FLIGHT_SQL_SERVER_CANCEL: False,
-    _I.FLIGHT_SQL_SERVER_BULK_INGESTION: False,
+    _I.FLIGHT_SQL_SERVER_BULK_INGESTION: True,
     _I.FLIGHT_SQL_SERVER_INGEST_TRANSACTIONS_SUPPORTED: False,
     _I.FLIGHT_SQL_SERVER_STATEMENT_TIMEOUT: 0,
     _I.FLIGHT_SQL_SERVER_TRANSACTION_TIMEOUT: 0,
@@ -82,6 +83,181 @@ SQL_INFO: dict[int, SqlInfoValue] = {
     _I.SQL_LOCATORS_UPDATE_COPY: False,
     _I.SQL_STORED_FUNCTIONS_USING_CALL_SYNTAX_SUPPORTED: False,
 }
+
+# Numeric types a CAST converts between, and what everything converts to.
+_C = pb.SqlSupportsConvert
+_NUMERIC = [
+    _C.SQL_CONVERT_BIGINT,
+    _C.SQL_CONVERT_DECIMAL,
+    _C.SQL_CONVERT_FLOAT,
+    _C.SQL_CONVERT_INTEGER,
+    _C.SQL_CONVERT_REAL,
+    _C.SQL_CONVERT_SMALLINT,
+    _C.SQL_CONVERT_TINYINT,
+]
+_TO_TEXT = [_C.SQL_CONVERT_CHAR, _C.SQL_CONVERT_VARCHAR]
+_CONVERSIONS: dict[int, list[int]] = {
+    **{kind: sorted({*_NUMERIC, *_TO_TEXT, _C.SQL_CONVERT_BIT}) for kind in _NUMERIC},
+    _C.SQL_CONVERT_BIT: sorted({*_NUMERIC, *_TO_TEXT, _C.SQL_CONVERT_BIT}),
+    _C.SQL_CONVERT_VARCHAR: sorted(
+        {*_NUMERIC, *_TO_TEXT, _C.SQL_CONVERT_BIT, _C.SQL_CONVERT_DATE, _C.SQL_CONVERT_TIMESTAMP}
+    ),
+    _C.SQL_CONVERT_DATE: sorted({*_TO_TEXT, _C.SQL_CONVERT_DATE, _C.SQL_CONVERT_TIMESTAMP}),
+    _C.SQL_CONVERT_TIMESTAMP: sorted(
+        {*_TO_TEXT, _C.SQL_CONVERT_DATE, _C.SQL_CONVERT_TIMESTAMP, _C.SQL_CONVERT_BIGINT}
+    ),
+}
+
+# The rest of what JDBC's DatabaseMetaData asks. Limits of 0 mean "no known
+# limit", as JDBC defines them. Substrait versions are left out: Substrait is
+# not supported.
+SQL_INFO.update(
+    {
+        _I.SQL_KEYWORDS: sorted(
+            [
+                "ARRAY",
+                "DATE_BIN",
+                "EXPLAIN",
+                "FILTER",
+                "ILIKE",
+                "LIMIT",
+                "OFFSET",
+                "QUALIFY",
+                "REGEXP",
+                "SHOW",
+                "STRUCT",
+                "TIMESTAMPTZ",
+                "UNNEST",
+                "WINDOW",
+            ]
+        ),
+        _I.SQL_NUMERIC_FUNCTIONS: sorted(
+            [
+                "abs",
+                "acos",
+                "asin",
+                "atan",
+                "atan2",
+                "cbrt",
+                "ceil",
+                "cos",
+                "degrees",
+                "exp",
+                "floor",
+                "ln",
+                "log",
+                "log10",
+                "log2",
+                "pi",
+                "power",
+                "radians",
+                "random",
+                "round",
+                "signum",
+                "sin",
+                "sqrt",
+                "tan",
+                "trunc",
+            ]
+        ),
+        _I.SQL_STRING_FUNCTIONS: sorted(
+            [
+                "ascii",
+                "btrim",
+                "char_length",
+                "concat",
+                "concat_ws",
+                "left",
+                "length",
+                "lower",
+                "lpad",
+                "ltrim",
+                "regexp_like",
+                "regexp_match",
+                "regexp_replace",
+                "repeat",
+                "replace",
+                "reverse",
+                "right",
+                "rpad",
+                "rtrim",
+                "split_part",
+                "starts_with",
+                "strpos",
+                "substr",
+                "substring",
+                "to_hex",
+                "translate",
+                "trim",
+                "upper",
+            ]
+        ),
+        _I.SQL_SYSTEM_FUNCTIONS: ["arrow_typeof", "coalesce", "nullif", "version"],
+        _I.SQL_DATETIME_FUNCTIONS: sorted(
+            [
+                "current_date",
+                "current_time",
+                "date_bin",
+                "date_part",
+                "date_trunc",
+                "extract",
+                "from_unixtime",
+                "now",
+                "to_char",
+                "to_date",
+                "to_timestamp",
+                "to_timestamp_micros",
+                "to_timestamp_millis",
+                "to_timestamp_nanos",
+                "to_timestamp_seconds",
+                "to_unixtime",
+            ]
+        ),
+        _I.SQL_SEARCH_STRING_ESCAPE: "\\",
+        _I.SQL_EXTRA_NAME_CHARACTERS: "",
+        _I.SQL_SUPPORTS_CONVERT: _CONVERSIONS,
+        _I.SQL_SUPPORTS_LIKE_ESCAPE_CLAUSE: True,
+        _I.SQL_SUPPORTED_GRAMMAR: (1 << pb.SQL_MINIMUM_GRAMMAR) | (1 << pb.SQL_CORE_GRAMMAR),
+        _I.SQL_ANSI92_SUPPORTED_LEVEL: 1 << pb.ANSI92_ENTRY_SQL,
+        _I.SQL_SUPPORTS_INTEGRITY_ENHANCEMENT_FACILITY: False,
+        _I.SQL_PROCEDURE_TERM: "procedure",
+        _I.SQL_SCHEMAS_SUPPORTED_ACTIONS: 0,
+        _I.SQL_CATALOGS_SUPPORTED_ACTIONS: 0,
+        _I.SQL_SUPPORTED_POSITIONED_COMMANDS: 0,
+        _I.SQL_MAX_BINARY_LITERAL_LENGTH: BigInt(0),
+        _I.SQL_MAX_CHAR_LITERAL_LENGTH: BigInt(0),
+        _I.SQL_MAX_COLUMN_NAME_LENGTH: BigInt(0),
+        _I.SQL_MAX_COLUMNS_IN_GROUP_BY: BigInt(0),
+        _I.SQL_MAX_COLUMNS_IN_INDEX: BigInt(0),
+        _I.SQL_MAX_COLUMNS_IN_ORDER_BY: BigInt(0),
+        _I.SQL_MAX_COLUMNS_IN_SELECT: BigInt(0),
+        _I.SQL_MAX_COLUMNS_IN_TABLE: BigInt(0),
+        _I.SQL_MAX_CONNECTIONS: BigInt(0),
+        _I.SQL_MAX_CURSOR_NAME_LENGTH: BigInt(0),
+        _I.SQL_MAX_INDEX_LENGTH: BigInt(0),
+        _I.SQL_DB_SCHEMA_NAME_LENGTH: BigInt(0),
+        _I.SQL_MAX_PROCEDURE_NAME_LENGTH: BigInt(0),
+        _I.SQL_MAX_CATALOG_NAME_LENGTH: BigInt(64),  # database names: 1-64 characters
+        _I.SQL_MAX_ROW_SIZE: BigInt(0),
+        _I.SQL_MAX_ROW_SIZE_INCLUDES_BLOBS: False,
+        _I.SQL_MAX_STATEMENT_LENGTH: BigInt(0),
+        _I.SQL_MAX_STATEMENTS: BigInt(0),
+        _I.SQL_MAX_TABLE_NAME_LENGTH: BigInt(0),
+        _I.SQL_MAX_TABLES_IN_SELECT: BigInt(0),
+        _I.SQL_MAX_USERNAME_LENGTH: BigInt(0),
+        _I.SQL_DEFAULT_TRANSACTION_ISOLATION: pb.SQL_TRANSACTION_NONE,
+        _I.SQL_SUPPORTED_TRANSACTIONS_ISOLATION_LEVELS: 1 << pb.SQL_TRANSACTION_NONE,
+        _I.SQL_DATA_DEFINITION_CAUSES_TRANSACTION_COMMIT: False,
+        _I.SQL_DATA_DEFINITIONS_IN_TRANSACTIONS_IGNORED: False,
+        _I.SQL_SUPPORTED_RESULT_SET_TYPES: 1 << pb.SQL_RESULT_SET_TYPE_FORWARD_ONLY,
+        _I.SQL_SUPPORTED_CONCURRENCIES_FOR_RESULT_SET_UNSPECIFIED: 0,
+        _I.SQL_SUPPORTED_CONCURRENCIES_FOR_RESULT_SET_FORWARD_ONLY: (
+            1 << pb.SQL_RESULT_SET_CONCURRENCY_READ_ONLY
+        ),
+        _I.SQL_SUPPORTED_CONCURRENCIES_FOR_RESULT_SET_SCROLL_SENSITIVE: 0,
+        _I.SQL_SUPPORTED_CONCURRENCIES_FOR_RESULT_SET_SCROLL_INSENSITIVE: 0,
+    }
+)
 
 
 def _type_code(value: SqlInfoValue) -> int:

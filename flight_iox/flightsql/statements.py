@@ -12,6 +12,11 @@ statement can be planned on one node and fetched from another:
   first row of the parameter batches is used: a query runs once.
 - GetFlightInfo(CommandPreparedStatementQuery) works like a statement query.
 - DoAction(ClosePreparedStatement) has nothing to free.
+
+Statements that change data (``sql_text.is_query`` is false) are prepared
+without a ``dataset_schema`` (JDBC reads an empty one as "this is an update")
+and, when a client runs them as queries, run in GetFlightInfo and answer
+``{"count": n}``; see ``updates.py``. Reads are checked against the caller's token (``access.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from flight_iox.errors import BadRequestError, NotSupportedError
+from flight_iox.flightsql.access import require_read
 from flight_iox.flightsql.commands import (
     ActionHandler,
     Call,
@@ -35,6 +41,8 @@ from flight_iox.flightsql.commands import (
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle, first_row
 from flight_iox.flightsql.schemas import serialize_schema
+from flight_iox.flightsql.sql_text import is_query
+from flight_iox.flightsql.updates import UPDATE_RESULT, execute_update, update_result_reader
 
 
 def _no_transaction(message: AnyType) -> None:
@@ -43,9 +51,29 @@ def _no_transaction(message: AnyType) -> None:
 
 
 def _statement_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
+    if not is_query(handle.sql):
+        return _update_info(call, handle)
+    require_read(call, handle.database, handle.sql)
     schema = call.backend.query_schema(handle.database, handle.sql)
     ticket = pb.TicketStatementQuery(statement_handle=handle.encode())
     return FlightInfoResult(schema, pack(ticket))
+
+
+def _update_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
+    """An update sent as a query runs now, so ``execute`` alone applies it (DB-API semantics).
+
+    Its ticket is the DoPutUpdateResult, which DoGet streams as one row ``count``.
+    """
+    if call.schema_only:
+        return FlightInfoResult(UPDATE_RESULT, b"")
+    params = None if handle.params is None else pa.Table.from_batches([handle.params])
+    count = execute_update(call, handle.database, handle.sql, params)
+    return FlightInfoResult(UPDATE_RESULT, pack(pb.DoPutUpdateResult(record_count=count)))
+
+
+def update_ticket(call: Call, ticket: AnyType) -> pa.RecordBatchReader:
+    """The result of an update that already ran in GetFlightInfo."""
+    return update_result_reader(ticket.record_count)
 
 
 def statement_query_info(call: Call, command: AnyType) -> FlightInfoResult:
@@ -63,6 +91,7 @@ def prepared_query_info(call: Call, command: AnyType) -> FlightInfoResult:
 def execute_ticket(call: Call, ticket: AnyType) -> pa.RecordBatchReader:
     """Run the statement a TicketStatementQuery holds."""
     handle = StatementHandle.decode(ticket.statement_handle)
+    require_read(call, handle.database, handle.sql)
     return call.backend.execute(handle.database, handle.sql, handle.param_values())
 
 
@@ -80,10 +109,11 @@ def create_prepared_statement(call: Call, body: bytes) -> Iterable[bytes]:
     request = unpack(unpack_any(body), pb.ActionCreatePreparedStatementRequest)
     _no_transaction(request)
     handle = StatementHandle(call.database, request.query)
-    result = pb.ActionCreatePreparedStatementResult(
-        prepared_statement_handle=handle.encode(),
-        dataset_schema=serialize_schema(call.backend.query_schema(handle.database, handle.sql)),
-    )
+    result = pb.ActionCreatePreparedStatementResult(prepared_statement_handle=handle.encode())
+    if is_query(handle.sql):
+        require_read(call, handle.database, handle.sql)
+        schema = call.backend.query_schema(handle.database, handle.sql)
+        result.dataset_schema = serialize_schema(schema)
     count = call.backend.parameter_count(handle.sql)
     if count > 0:
         result.parameter_schema = serialize_schema(parameter_schema(count))
@@ -129,9 +159,21 @@ COMMANDS = [
         pb.CommandPreparedStatementQuery, flight_info=prepared_query_info, do_put=bind_parameters
     ),
     CommandHandler(pb.TicketStatementQuery, do_get=execute_ticket),
+    CommandHandler(pb.DoPutUpdateResult, do_get=update_ticket),
 ]
+
+
+def cancel_query(call: Call, body: bytes) -> Iterable[bytes]:
+    """The deprecated CancelQuery: queries run inside DoGet, so NOT_CANCELLABLE."""
+    unpack(unpack_any(body), pb.ActionCancelQueryRequest)
+    result = pb.ActionCancelQueryResult(
+        result=pb.ActionCancelQueryResult.CANCEL_RESULT_NOT_CANCELLABLE
+    )
+    return [pack(result)]
+
 
 ACTIONS: dict[str, ActionHandler] = {
     "CreatePreparedStatement": create_prepared_statement,
     "ClosePreparedStatement": close_prepared_statement,
+    "CancelQuery": cancel_query,
 }

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from flight_iox.errors import BadRequestError, NotSupportedError
+from flight_iox.flightsql.access import require_read
 from flight_iox.flightsql.commands import Call
 
 
@@ -68,6 +69,7 @@ def execute_json_ticket(call: Call, ticket: bytes) -> pa.RecordBatchReader:
     """Run the query of a JSON ticket; the header's database fills in a missing one."""
     parsed = parse_json_ticket(ticket)
     database = parsed.database or call.database
+    require_read(call, database, parsed.sql)
     if parsed.query_type == "influxql":
         from flight_iox.influxql.service import influxql_reader
 

@@ -299,6 +299,13 @@ class UpdateDeleteRules(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SET_NULL: _ClassVar[UpdateDeleteRules]
     NO_ACTION: _ClassVar[UpdateDeleteRules]
     SET_DEFAULT: _ClassVar[UpdateDeleteRules]
+
+class CancelStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CANCEL_STATUS_UNSPECIFIED: _ClassVar[CancelStatus]
+    CANCEL_STATUS_CANCELLED: _ClassVar[CancelStatus]
+    CANCEL_STATUS_CANCELLING: _ClassVar[CancelStatus]
+    CANCEL_STATUS_NOT_CANCELLABLE: _ClassVar[CancelStatus]
 FLIGHT_SQL_SERVER_NAME: SqlInfo
 FLIGHT_SQL_SERVER_VERSION: SqlInfo
 FLIGHT_SQL_SERVER_ARROW_VERSION: SqlInfo
@@ -526,6 +533,10 @@ RESTRICT: UpdateDeleteRules
 SET_NULL: UpdateDeleteRules
 NO_ACTION: UpdateDeleteRules
 SET_DEFAULT: UpdateDeleteRules
+CANCEL_STATUS_UNSPECIFIED: CancelStatus
+CANCEL_STATUS_CANCELLED: CancelStatus
+CANCEL_STATUS_CANCELLING: CancelStatus
+CANCEL_STATUS_NOT_CANCELLABLE: CancelStatus
 
 class CommandGetSqlInfo(_message.Message):
     __slots__ = ("info",)
@@ -933,3 +944,15 @@ class CloseSessionResult(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     status: CloseSessionResult.Status
     def __init__(self, status: _Optional[_Union[CloseSessionResult.Status, str]] = ...) -> None: ...
+
+class CancelFlightInfoRequest(_message.Message):
+    __slots__ = ("info",)
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    info: bytes
+    def __init__(self, info: _Optional[bytes] = ...) -> None: ...
+
+class CancelFlightInfoResult(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: CancelStatus
+    def __init__(self, status: _Optional[_Union[CancelStatus, str]] = ...) -> None: ...

@@ -19,7 +19,26 @@ CASES: list[tuple[Message, pa.Schema]] = [
     (pb.CommandGetTables(include_schema=True), schemas.TABLES_WITH_SCHEMA),
     (pb.CommandGetTableTypes(), schemas.TABLE_TYPES),
     (pb.CommandGetSqlInfo(), schemas.SQL_INFO),
+    (pb.CommandGetSqlInfo(info=[pb.SQL_KEYWORDS, pb.SQL_SUPPORTS_CONVERT]), schemas.SQL_INFO),
+    (pb.CommandGetXdbcTypeInfo(), schemas.XDBC_TYPE_INFO),
+    (pb.CommandGetXdbcTypeInfo(data_type=93), schemas.XDBC_TYPE_INFO),
+    (pb.CommandGetPrimaryKeys(table="cpu"), schemas.PRIMARY_KEYS),
+    (pb.CommandGetPrimaryKeys(table="nope"), schemas.PRIMARY_KEYS),
+    (pb.CommandGetExportedKeys(table="cpu"), schemas.EXPORTED_KEYS),
+    (pb.CommandGetImportedKeys(table="cpu"), schemas.IMPORTED_KEYS),
+    (
+        pb.CommandGetCrossReference(pk_table="cpu", fk_table="mem"),
+        schemas.CROSS_REFERENCE,
+    ),
 ]
+
+
+def test_every_metadata_command_has_a_case() -> None:
+    """A metadata command added to the server without a case here fails this test."""
+    from flight_iox.flightsql.server import COMMAND_HANDLERS
+
+    metadata = {h.message for h in COMMAND_HANDLERS if h.message.__name__.startswith("CommandGet")}
+    assert metadata == {type(command) for command, _ in CASES}
 
 
 @pytest.mark.parametrize(("command", "expected"), CASES, ids=lambda c: type(c).__name__)

@@ -15,5 +15,5 @@ def test_influxdb3_client_sql_query(server: FlightSqlServer) -> None:
     with InfluxDBClient3(host=host, database="mydb", token="x") as client:
         table = client.query("SELECT host, usage FROM cpu ORDER BY time", language="sql")
         assert table.column("usage").to_pylist() == [0.5, 1.5, 2.5, 3.5]
-        with pytest.raises(InfluxDB3ClientQueryError, match="InfluxQL over Flight"):
-            client.query("SELECT * FROM cpu", language="influxql")
+        with pytest.raises(InfluxDB3ClientQueryError, match="database not found"):
+            client.query("SELECT 1", language="sql", database="nope")

@@ -1,0 +1,218 @@
+"""API tokens: how they are made, hashed and stored.
+
+A token is ``apiv3_`` plus 48 random bytes in URL-safe base64 (384 bits), so a
+plain SHA-256 is a safe hash: there is nothing to brute-force, and a slow KDF
+would only slow down every request. Only the hash is ever stored; a secret is
+shown once, when it is created.
+
+Storage is behind ``TokenStore`` so it can move into the catalog later;
+``FileTokenStore`` keeps ``tokens.json`` in the data folder, rewritten
+atomically (temporary file, fsync, rename) on every change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from flight_iox.errors import AlreadyExistsError, BadRequestError, NotFoundError
+
+TOKEN_PREFIX = "apiv3_"
+ALL_DATABASES = "*"
+_FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    """What a database permission allows."""
+
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True)
+class Permission:
+    """Actions allowed on one database (``*``: every database)."""
+
+    database: str
+    actions: frozenset[Action]
+
+    def allows(self, action: Action, database: str | None) -> bool:
+        """Whether this permission covers ``action`` on ``database`` (None: any database)."""
+        if action not in self.actions:
+            return False
+        return self.database == ALL_DATABASES or (
+            database is not None and self.database == database
+        )
+
+    def as_json(self) -> dict[str, object]:
+        """The API shape: ``{"database": ..., "actions": [...]}``."""
+        return {"database": self.database, "actions": sorted(a.value for a in self.actions)}
+
+    @classmethod
+    def from_json(cls, body: object) -> Permission:
+        """Read the API shape; anything else is a bad request naming what is wrong."""
+        if not isinstance(body, dict):
+            raise BadRequestError('a permission is an object {"database": ..., "actions": [...]}')
+        database, actions = body.get("database"), body.get("actions")
+        if not isinstance(database, str) or not database:
+            raise BadRequestError("a permission needs a 'database' (a name, or '*')")
+        if not isinstance(actions, list) or not actions:
+            raise BadRequestError(f"permission on {database!r} needs 'actions': read and/or write")
+        try:
+            parsed = frozenset(Action(str(a).lower()) for a in actions)
+        except ValueError:
+            raise BadRequestError(
+                f"unknown action in {actions!r}; expected 'read' or 'write'"
+            ) from None
+        return cls(database, parsed)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A stored token: everything but its secret."""
+
+    id: str
+    name: str
+    hash: str
+    admin: bool
+    permissions: tuple[Permission, ...] = ()
+    created_ns: int = field(default_factory=time.time_ns)
+
+    def as_json(self, with_hash: bool = False) -> dict[str, object]:
+        """The record as JSON; the hash only goes to the store's file."""
+        body: dict[str, object] = {
+            "id": self.id,
+            "name": self.name,
+            "admin": self.admin,
+            "permissions": [p.as_json() for p in self.permissions],
+            "created_ns": self.created_ns,
+        }
+        if with_hash:
+            body["hash"] = self.hash
+        return body
+
+    @classmethod
+    def from_json(cls, body: dict[str, object]) -> TokenRecord:
+        """Read a record written by ``as_json(with_hash=True)``."""
+        permissions = body.get("permissions") or []
+        assert isinstance(permissions, list)
+        created = body.get("created_ns", 0)
+        return cls(
+            id=str(body["id"]),
+            name=str(body["name"]),
+            hash=str(body["hash"]),
+            admin=bool(body.get("admin")),
+            permissions=tuple(Permission.from_json(p) for p in permissions),
+            created_ns=int(created) if isinstance(created, int) else 0,
+        )
+
+
+def new_secret() -> str:
+    """A fresh high-entropy token."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(48)
+
+
+def hash_token(secret: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class TokenStore(Protocol):
+    """Where token records live. Implementations are thread-safe."""
+
+    def find(self, secret: str) -> TokenRecord | None:
+        """The record of ``secret``, compared in constant time; None when unknown."""
+        ...
+
+    def records(self) -> list[TokenRecord]:
+        """Every record, oldest first."""
+        ...
+
+    def add(self, record: TokenRecord) -> None:
+        """Store a new record; a name already used is ``AlreadyExistsError``."""
+        ...
+
+    def add_first_admin(self, record: TokenRecord) -> bool:
+        """Store an admin record only while no admin exists; whether it was stored."""
+        ...
+
+    def remove(self, name_or_id: str) -> TokenRecord:
+        """Delete a record by name or id; ``NotFoundError`` when there is none."""
+        ...
+
+
+class FileTokenStore:
+    """``TokenStore`` in one JSON file, rewritten atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._records: list[TokenRecord] = self._load()
+
+    def _load(self) -> list[TokenRecord]:
+        if not self.path.exists():
+            return []
+        body = json.loads(self.path.read_text())
+        return [TokenRecord.from_json(item) for item in body.get("tokens", [])]
+
+    def _save(self) -> None:
+        body = {"version": _FORMAT_VERSION, "tokens": [r.as_json(True) for r in self._records]}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with open(temporary, "w") as out:
+            json.dump(body, out, indent=1)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, self.path)
+
+    def find(self, secret: str) -> TokenRecord | None:
+        """Compare against every stored hash, so the time taken says nothing."""
+        wanted = hash_token(secret)
+        found = None
+        with self._lock:
+            for record in self._records:
+                if hmac.compare_digest(record.hash, wanted):
+                    found = record
+        return found
+
+    def records(self) -> list[TokenRecord]:
+        """Every record, oldest first."""
+        with self._lock:
+            return list(self._records)
+
+    def add(self, record: TokenRecord) -> None:
+        """Store ``record`` and rewrite the file."""
+        with self._lock:
+            if any(r.name == record.name for r in self._records):
+                raise AlreadyExistsError(f"a token named {record.name!r} already exists")
+            self._records.append(record)
+            self._save()
+
+    def add_first_admin(self, record: TokenRecord) -> bool:
+        """Store an admin record only if no admin exists yet; whether it was stored."""
+        with self._lock:
+            if any(r.admin for r in self._records):
+                return False
+            self._records.append(record)
+            self._save()
+            return True
+
+    def remove(self, name_or_id: str) -> TokenRecord:
+        """Delete the record named (or with id) ``name_or_id``."""
+        with self._lock:
+            for record in self._records:
+                if name_or_id in (record.name, record.id):
+                    self._records.remove(record)
+                    self._save()
+                    return record
+        raise NotFoundError(f"no token named {name_or_id!r}")

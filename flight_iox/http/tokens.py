@@ -1,0 +1,87 @@
+"""Token endpoints, shaped like InfluxDB 3's.
+
+- ``POST /api/v3/configure/token/admin``: the first admin token. Open while no
+  admin token exists; refused (409) once one does.
+- ``POST /api/v3/configure/token``: ``{"name", "permissions": [{"database",
+  "actions": ["read"|"write"]}]}`` makes a database token (admin only).
+- ``GET /api/v3/configure/token``: every token, without secrets (admin only).
+- ``DELETE /api/v3/configure/token?name=``: revoke (admin only).
+
+Every creation answers ``{"token": <secret>, ...}``; the secret is never shown again.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from flight_iox.auth.http import PRINCIPAL_KEY
+from flight_iox.auth.policy import Authorizer
+from flight_iox.auth.tokens import Permission, TokenRecord, hash_token, new_secret
+from flight_iox.errors import AlreadyExistsError, BadRequestError
+from flight_iox.names import validate_database_name
+
+ADMIN_TOKEN_NAME = "_admin"
+
+
+def _authorizer(request: Request) -> Authorizer:
+    return request.app.state.authorizer
+
+
+def _created(record: TokenRecord, secret: str) -> JSONResponse:
+    return JSONResponse({**record.as_json(), "token": secret}, status_code=201)
+
+
+async def create_admin_token(request: Request) -> Response:
+    """``POST /api/v3/configure/token/admin``: the first admin token, once."""
+    secret = new_secret()
+    record = TokenRecord(secrets.token_hex(8), ADMIN_TOKEN_NAME, hash_token(secret), admin=True)
+    stored = await run_in_threadpool(_authorizer(request).store.add_first_admin, record)
+    if not stored:
+        raise AlreadyExistsError("an admin token already exists; it cannot be created again")
+    return _created(record, secret)
+
+
+async def tokens(request: Request) -> Response:
+    """``GET|POST|DELETE /api/v3/configure/token`` (the auth middleware demands an admin)."""
+    Authorizer.require_admin(request.scope[PRINCIPAL_KEY])
+    store = _authorizer(request).store
+    if request.method == "GET":
+        return JSONResponse([r.as_json() for r in store.records()])
+    if request.method == "DELETE":
+        name = request.query_params.get("name") or request.query_params.get("id")
+        if not name:
+            raise BadRequestError("missing query parameter 'name' (the token to revoke)")
+        removed = await run_in_threadpool(store.remove, name)
+        return JSONResponse({"name": removed.name, "id": removed.id, "revoked": True})
+    record, secret = _database_token(await request.body())
+    await run_in_threadpool(store.add, record)
+    return _created(record, secret)
+
+
+def _database_token(body: bytes) -> tuple[TokenRecord, str]:
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError as error:
+        raise BadRequestError(f"request body is not valid JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise BadRequestError("request body must be a JSON object")
+    name = payload.get("name") or payload.get("token_name")
+    if not isinstance(name, str) or not name.strip():
+        raise BadRequestError("missing 'name' (the token's name)")
+    raw = payload.get("permissions")
+    if not isinstance(raw, list) or not raw:
+        raise BadRequestError(
+            'missing \'permissions\': [{"database": "db", "actions": ["read", "write"]}]'
+        )
+    permissions = tuple(Permission.from_json(p) for p in raw)
+    for permission in permissions:
+        if permission.database != "*":
+            validate_database_name(permission.database)
+    secret = new_secret()
+    record = TokenRecord(secrets.token_hex(8), name, hash_token(secret), False, permissions)
+    return record, secret

@@ -1,0 +1,103 @@
+"""TLS on both servers from --tls-cert/--tls-key, with a self-signed certificate made here."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from collections.abc import Iterator
+from pathlib import Path
+
+import adbc_driver_flightsql.dbapi as flightsql
+import pyarrow.flight as flight
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from flight_iox.launcher import RunningServer, start_server
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1, and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Path]]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = self_signed(folder)
+    running = start_server(
+        folder / "data", "--tls-cert", str(cert), "--tls-key", str(key), verify=str(cert)
+    )
+    yield running, cert
+    running.stop()
+
+
+def test_https_and_grpc_tls(tls_server: tuple[RunningServer, Path]) -> None:
+    server, cert = tls_server
+    assert server.http_url.startswith("https://")
+    assert server.flight_uri.startswith("grpc+tls://")
+    written = requests.post(
+        f"{server.http_url}/api/v3/write_lp",
+        params={"db": "secure"},
+        data="cpu,host=a usage=1 1",
+        verify=str(cert),
+        timeout=30,
+    )
+    assert written.status_code == 204
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{server.http_url}/health", timeout=30)  # not trusted without the cert
+    ticket = flight.Ticket(b'{"database": "secure", "sql_query": "SELECT count(*) AS n FROM cpu"}')
+    with flight.FlightClient(server.flight_uri, tls_root_certs=cert.read_bytes()) as client:
+        assert client.do_get(ticket).read_all().column("n").to_pylist() == [1]
+
+
+def test_adbc_over_tls(tls_server: tuple[RunningServer, Path]) -> None:
+    server, cert = tls_server
+    options = {
+        "adbc.flight.sql.rpc.call_header.database": "secure",
+        "adbc.flight.sql.client_option.tls_root_certs": cert.read_text(),
+    }
+    with (
+        flightsql.connect(server.flight_uri, db_kwargs=options, autocommit=True) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute("SELECT 41 + 1 AS answer")
+        assert cur.fetchone() == (42,)
+
+
+def test_tls_needs_both_files(tmp_path: Path) -> None:
+    cert, _ = self_signed(tmp_path)
+    with pytest.raises(RuntimeError, match="both --tls-cert and --tls-key"):
+        start_server(tmp_path / "data", "--tls-cert", str(cert))
