@@ -77,12 +77,15 @@ class Engine:
         return persisted
 
     def _replay(self, persisted: dict[tuple[str, str], int]) -> int:
-        """Replay WAL entries newer than what the catalog says each table has persisted."""
-        floor = min(persisted.values(), default=0)
+        """Replay WAL entries newer than what the catalog says each table has persisted.
+
+        The check is per table only: there is no global floor, because a commit records
+        the global WAL sequence, so an older entry may hold a table that no commit
+        covered yet (another database persisted alone, a table whose first commit
+        failed, or a table of another server sharing the catalog).
+        """
         count = 0
         for entry in self.wal.replay(after_sequence=0):
-            if entry.sequence <= floor:
-                continue
             write = decode_write(entry.payload)
             if entry.sequence <= self.catalog.deleted_through(write.database):
                 continue
