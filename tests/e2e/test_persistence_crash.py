@@ -89,7 +89,7 @@ def _run_rounds(tmp_path: Path, rounds: int, seed: int) -> None:
     for _ in range(rounds):
         server = start_server(data_dir, *flags, timeout=120)
         with Load(server, next_seq) as load:
-            time.sleep(rng.uniform(0.3, 1.5))
+            time.sleep(rng.uniform(0.2, 1.2))
             server.kill()
         acked |= load.acked
         sent |= load.sent
