@@ -19,7 +19,12 @@ import pytest
 import requests
 
 from flight_iox.launcher import RunningServer, start_server
+from tests.e2e.moto_s3 import MotoS3, moto_s3, set_aws_env
 from tests.e2e.test_persistence import T0, persist, query, write
+from tests.e2e.test_persistence_postgres import catalog_uri
+from tests.e2e.test_persistence_s3 import pyiceberg_catalog
+
+__all__ = ["catalog_uri", "moto_s3"]  # fixtures, imported for pytest
 
 DB = "crash"
 WRITERS = 2
@@ -79,10 +84,10 @@ class Load:
                 return
 
 
-def _run_rounds(tmp_path: Path, rounds: int, seed: int) -> None:
+def _run_rounds(tmp_path: Path, rounds: int, seed: int, extra: tuple[str, ...] = ()) -> None:
     rng = random.Random(seed)
     data_dir = tmp_path / "data"
-    flags = ("--persist-max-rows", "500")
+    flags = ("--persist-max-rows", "500", *extra)
     next_seq = [0] * WRITERS
     acked: set[tuple[str, int]] = set()
     sent: set[tuple[str, int]] = set()
@@ -107,11 +112,9 @@ def _run_rounds(tmp_path: Path, rounds: int, seed: int) -> None:
         times = query(server, DB, exact)
         assert times == [{"n": len(found)}]  # time and value stayed together, to the ns
         persist(server)
-        props = requests.get(f"{server.http_url}/api/v3/configure/catalog", timeout=30).json()
+        table = pyiceberg_catalog(server.http_url).load_table((DB, "m"))
     finally:
         server.stop()
-    load_catalog = pytest.importorskip("pyiceberg.catalog").load_catalog
-    table = load_catalog(props.pop("name"), **props).load_table((DB, "m"))
     scanned = table.scan(selected_fields=("writer", "v")).to_arrow()
     columns = (scanned.column("writer").to_pylist(), scanned.column("v").to_pylist())
     keys = set(zip(*columns, strict=True))
@@ -125,6 +128,15 @@ def test_kill_9_during_persistence_loses_and_doubles_nothing(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_kill_9_during_persistence_many_rounds(tmp_path: Path) -> None:
     _run_rounds(tmp_path, rounds=20, seed=11)
+
+
+@pytest.mark.slow
+def test_kill_9_during_persistence_on_s3_and_postgres(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto_s3: MotoS3, catalog_uri: str
+) -> None:
+    set_aws_env(monkeypatch)
+    flags = ("--catalog-uri", catalog_uri, *moto_s3.flags(prefix="crash"))
+    _run_rounds(tmp_path, rounds=10, seed=5, extra=flags)
 
 
 def test_kill_9_after_persisting_another_database_keeps_unpersisted_tables(
