@@ -59,15 +59,22 @@ def cli() -> None:
               help="Tables per database.")  # fmt: skip
 @click.option("--max-columns", type=click.IntRange(2), default=Limits.max_columns_per_table,
               help="Columns per table, time included.")  # fmt: skip
-@click.option("--catalog-uri", default=None,
-              help="Iceberg SQL catalog (default: SQLite in the data folder; postgresql://…).")
+@click.option(
+    "--catalog-uri",
+    default=None,
+    help="Iceberg SQL catalog (default: SQLite in the data folder; postgresql://…).",
+)
 @click.option("--object-store", type=click.Choice(["file", "s3"]), default="file")
 @click.option("--bucket", default=None, help="S3 bucket (with --object-store s3).")
 @click.option("--s3-endpoint", default=None, help="S3 endpoint URL (MinIO, moto, …).")
 @click.option("--s3-region", default=None)
 @click.option("--s3-allow-http/--no-s3-allow-http", default=False)
-@click.option("--persist-max-rows", type=click.IntRange(1), default=Settings.persist_max_rows,
-              help="Persist when a table buffers this many rows.")
+@click.option(
+    "--persist-max-rows",
+    type=click.IntRange(1),
+    default=Settings.persist_max_rows,
+    help="Persist when a table buffers this many rows.",
+)
 @click.option("--persist-max-age", type=click.FloatRange(0.1), default=600.0,
               help="Persist when the oldest buffered row is this many seconds old.")  # fmt: skip
 @click.option(

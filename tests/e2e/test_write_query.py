@@ -201,6 +201,7 @@ def test_health_ping_and_database_admin(server: RunningServer) -> None:
     url = f"{server.http_url}/api/v3/configure/database"
     assert requests.post(url, json={"db": "admin1"}, timeout=10).status_code == 201
     assert requests.post(url, json={"db": "admin1"}, timeout=10).status_code == 409
+
     def names() -> set[str]:
         return {row["iox::database"] for row in requests.get(url, timeout=10).json()}
 
