@@ -1,10 +1,11 @@
 """The entry point: split a body into lines, route each line to a parser path, assemble.
 
-Lines that match the simple grammar go to the vectorised path in one batch; the
-rest (escapes, quoted strings, comments, errors, odd white space, bytes that are
-not UTF-8) go to the exact parser one by one. A quoted string may run over
-several lines, so complex lines are parsed first and any lines they swallow are
-taken away from the fast path.
+Lines that may match the simple grammar go to the vectorised path (in chunks of
+lines, when there are enough of them to pay for its fixed cost); the rest
+(escapes, quoted strings, comments, odd white space, bytes that are not UTF-8)
+and the lines the vectorised path gives back go to the exact parser one by one.
+A quoted string may run over several lines, so complex lines are parsed first
+and any lines they swallow are taken away from the fast path.
 """
 
 from __future__ import annotations
@@ -14,14 +15,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from flight_iox.errors import LineError
 from flight_iox.ingest import exact
+from flight_iox.ingest.lines import split_lines
 from flight_iox.ingest.pieces import PieceSink, assemble
 from flight_iox.ingest.precision import Precision
-from flight_iox.ingest.vectorized import SIMPLE_LINE, parse_simple_lines
+from flight_iox.ingest.vectorized import parse_simple_lines
 
+# Below this many simple lines the fast path's fixed cost (some 50 kernel calls) is more
+# than the exact parser's per-line cost.
+FAST_PATH_MIN_LINES = 16
+# The fast path takes a big body's lines in chunks: its arrays then stay in the CPU
+# cache, and come from (and go back to) the heap instead of fresh mmap pages.
+FAST_PATH_CHUNK_LINES = 8192
 _EXACT_ARROW_TYPES: dict[str, pa.DataType] = {
     exact.FLOAT: pa.float64(),
     exact.INTEGER: pa.int64(),
@@ -76,39 +83,39 @@ def parse_body(
     precision: Precision,
     default_time_ns: int,
     fast_path: bool = True,
+    min_fast_lines: int = FAST_PATH_MIN_LINES,
 ) -> ParseResult:
-    """``parse_line_protocol`` with a switch to send every line to the exact parser."""
+    """``parse_line_protocol`` with a switch to send every line to the exact parser.
+
+    The fast path takes the simple lines only when there are ``min_fast_lines`` or more
+    (tests set 1 to run it on every body).
+    """
     if isinstance(body, str):
         body = body.encode("utf-8")
     data = np.frombuffer(body, dtype=np.uint8)
-    newlines = np.flatnonzero(data == 0x0A)
-    starts = np.concatenate([[0], newlines + 1]).astype(np.int64)
-    ends = np.append(newlines, len(data)).astype(np.int64)
-    if len(starts) > 1 and starts[-1] == len(data):
-        starts, ends = starts[:-1], ends[:-1]
-    if len(data) == 0:
-        starts, ends = starts[:0], ends[:0]
-    content_ends = ends.copy()
-    if len(ends):
-        has_cr = (ends > starts) & (data[np.maximum(ends - 1, 0)] == 0x0D)
-        content_ends[has_cr] -= 1
-    nonblank = content_ends > starts
-
-    simple = np.zeros(len(starts), dtype=bool)
-    if fast_path and nonblank.any():
-        simple = _simple_lines(body, data, starts, ends) & nonblank
+    scratch = np.empty(len(data), dtype=bool)  # for byte comparisons, reused
+    lines = split_lines(body, data, scratch)
+    starts, ends = lines.starts, lines.ends
+    nonblank = ends > starts
+    simple = lines.candidate.copy()
+    if not fast_path or np.count_nonzero(simple) < min_fast_lines:
+        simple[:] = False
 
     sink = PieceSink()
     errors: dict[int, str] = {}
     complex_lines = np.flatnonzero(nonblank & ~simple)
-    consumed = _run_exact(body, starts, complex_lines, simple, sink, errors)
-    count = consumed
-    simple_index = np.flatnonzero(simple)
-    given_up = parse_simple_lines(
-        pa.py_buffer(body), data, starts[simple_index], content_ends[simple_index],
-        simple_index + 1, sink,
-    )  # fmt: skip
-    count += len(simple_index) - len(given_up)
+    count = _run_exact(body, starts, complex_lines, simple, sink, errors)
+    chosen = np.flatnonzero(simple)
+    buffer, given_up = pa.py_buffer(body), []
+    for chunk in np.array_split(chosen, max(1, -(-len(chosen) // FAST_PATH_CHUNK_LINES))):
+        spaces = (lines.first_space[chunk], lines.second_space[chunk])
+        given_up.append(
+            parse_simple_lines(
+                buffer, data, starts[chunk], ends[chunk], spaces, chunk + 1, sink, scratch
+            )
+        )
+    given_up = np.concatenate([np.zeros(0, dtype=np.int64), *given_up])
+    count += len(chosen) - len(given_up)
     count += _run_exact(body, starts, given_up - 1, None, sink, errors)
 
     batches, rejected = assemble(sink, precision, default_time_ns)
@@ -124,31 +131,6 @@ def parse_body(
         body,
         starts,
     )
-
-
-def _simple_lines(
-    body: bytes, data: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> np.ndarray:
-    """Which lines match the simple grammar (lines with bytes that are not UTF-8 never do)."""
-    offsets = np.append(starts, ends[-1] + (ends[-1] < len(data))).astype(np.int32)
-    offsets[-1] = min(offsets[-1], len(data))
-    lines = pa.Array.from_buffers(
-        pa.string(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(body)]
-    )
-    high = np.flatnonzero(data >= 0x80)
-    if len(high):
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            odd = np.zeros(len(starts), dtype=bool)
-            odd[np.searchsorted(starts, high, side="right") - 1] = True
-            plain = np.flatnonzero(~odd)
-            result = np.zeros(len(starts), dtype=bool)
-            if len(plain):
-                matched = pc.match_substring_regex(lines.take(pa.array(plain)), SIMPLE_LINE)
-                result[plain] = matched.to_numpy(zero_copy_only=False)
-            return result
-    return pc.match_substring_regex(lines, SIMPLE_LINE).to_numpy(zero_copy_only=False)
 
 
 def _run_exact(

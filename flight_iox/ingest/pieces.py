@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from flight_iox.ingest.precision import Precision, scale_to_nanoseconds
 
@@ -83,7 +84,12 @@ def _concat(pieces: list[Piece]) -> Piece:
     if len(pieces) == 1:
         return pieces[0]
     lines = np.concatenate([p[0] for p in pieces])
-    values = pa.concat_arrays([p[1] for p in pieces])
+    arrays = [p[1] for p in pieces]
+    if len({a.type for a in arrays}) > 1:  # tags: dictionary (fast path) and utf8 (exact)
+        arrays = [a.cast(pa.string()) for a in arrays]
+    values = pa.concat_arrays(arrays)
+    if (lines[1:] >= lines[:-1]).all():  # pieces of one path come in line order
+        return lines, values
     order = np.argsort(lines, kind="stable")
     return lines[order], values.take(pa.array(order))
 
@@ -122,7 +128,7 @@ def assemble(
         if not keep.any():
             continue
         lines, times = lines[keep], times[keep]
-        tag_columns = {k: _scatter(lines, *piece).cast(pa.string()) for k, piece in tags.items()}
+        tag_columns = {k: _dictionary(_scatter(lines, *piece)) for k, piece in tags.items()}
         field_columns = {}
         for key, kinds in fields.items():
             kind = _winner(kinds, dead)
@@ -140,6 +146,11 @@ def assemble(
         )
     result.sort(key=lambda m: m.line_numbers[0].as_py())
     return result, rejected
+
+
+def _dictionary(values: pa.Array) -> pa.Array:
+    """Tags as ``dictionary<int32, utf8>``, as the fast path makes them and storage wants."""
+    return values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
 
 
 def _alive(lines: np.ndarray, dead: np.ndarray) -> np.ndarray:

@@ -42,7 +42,11 @@ def run_case(case: dict, *, fast_path: bool = True) -> ParseResult:
     # parse_line_protocol owns the default time, so the harness truncates it.
     default = inp["defaultTime"] - inp["defaultTime"] % precision.multiplier
     return parse_body(
-        _text(inp["text"]), precision=precision, default_time_ns=default, fast_path=fast_path
+        _text(inp["text"]),
+        precision=precision,
+        default_time_ns=default,
+        fast_path=fast_path,
+        min_fast_lines=1,
     )
 
 

@@ -27,11 +27,12 @@ def one(body: bytes | str, precision: Precision = Precision.NANOSECOND):
 def test_simple_line_both_paths(fast_path: bool) -> None:
     result = parse_body(
         b"cpu,host=a,region=eu usage=1.5,n=3i,u=4u,ok=t,s=\"x\" 123\n",
-        precision=Precision.NANOSECOND, default_time_ns=0, fast_path=fast_path,
+        precision=Precision.NANOSECOND, default_time_ns=0, fast_path=fast_path, min_fast_lines=1,
     )  # fmt: skip
     (batch,) = result.batches
     assert batch.measurement == "cpu"
     assert batch.tags["host"].to_pylist() == ["a"]
+    assert batch.tags["host"].type == pa.dictionary(pa.int32(), pa.string())
     assert batch.fields["usage"].type == pa.float64()
     assert batch.fields["n"].to_pylist() == [3] and batch.fields["n"].type == pa.int64()
     assert batch.fields["u"].type == pa.uint64()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
-from flight_iox.ingest import Precision
+import pyarrow as pa
+import pytest
+
+from flight_iox.ingest import Precision, exact, parse
 from flight_iox.ingest.parse import parse_body
 from tests.unit.ingest.corpus_support import points
 
@@ -33,7 +36,9 @@ def test_generated_bodies_agree() -> None:
     rng = random.Random(20240501)
     for _ in range(40):
         body = _body(rng, rng.randint(1, 60))
-        routed = parse_body(body, precision=Precision.MILLISECOND, default_time_ns=7)
+        routed = parse_body(
+            body, precision=Precision.MILLISECOND, default_time_ns=7, min_fast_lines=1
+        )
         exact = parse_body(
             body, precision=Precision.MILLISECOND, default_time_ns=7, fast_path=False
         )
@@ -41,3 +46,57 @@ def test_generated_bodies_agree() -> None:
         assert [(e.line_number, e.message) for e in routed.errors] == [
             (e.line_number, e.message) for e in exact.errors
         ], body
+
+
+def _agree(body: bytes | str) -> None:
+    routed = parse_body(body, precision=Precision.SECOND, default_time_ns=7, min_fast_lines=1)
+    exact = parse_body(body, precision=Precision.SECOND, default_time_ns=7, fast_path=False)
+    assert points(routed) == points(exact), body
+    assert [(e.line_number, e.message) for e in routed.errors] == [
+        (e.line_number, e.message) for e in exact.errors
+    ], body
+    assert routed.line_count == exact.line_count
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "#m v=1\nm v=2",  # a comment, not a measurement "#m"
+        "m,#t=1 v=1\nm,t=#1 #v=1",
+        "m  v=1\nm v=1  5\nm v=1 \n m v=1\nm v=1 5 6",  # odd spaces
+        "m,t=1,t=2 v=1\nm,t=1 v=1,v=2i\nm,t=1 v=3,v=4",  # repeated keys
+        "m a=1,b=2\nm a=3\nm b=4,a=5,b=6",  # widths 2, 1, 3: as many fields as 2, 2, 2
+        "m a=1,b=2\nm b=1,a=2\nm a=1,c=2\nm aa=1\nm a=1,b=2,c=3\nn a=1,b=2",  # shapes
+        "m a=1\nm b=2\nm a=3i\nm a=t\nm a=1u",  # same-length keys, kinds that clash
+        "m a=1,,b=2\nm a==1\nm =1\nm a=\nm a=1,\nm ,a=1\nm, a=1\nm,t a=1\nm,t= a=1",
+        "m=x v=1\nm,t=a=b v=1\nm v=1=2\nm v=1,2",
+        "m v=1 +5\nm v=1 -\nm v=1 5x\nm v=1 99999999999999999999\nm v=-0x1p3",
+        "m v=-inf\nm v=1e999\nm v=.5\nm v=5.\nm v=-.5e-3\nm v=1_0\nm v=0x10",
+        "m v=1\rx\nm v=1\r\nm v=2\r",
+        b"m,t=\xc3\xa9 v=1\nm,t=\xff v=1\nm v=2",
+        "\n".join(f"m,h=h{i % 7},r=r{i % 3} a={i}i,b={i / 3},c=t {i}" for i in range(40)),
+        "\n".join(f"m{i % 3},h={i} v{i % 5}={i}i" for i in range(40)),
+    ],
+)
+def test_tricky_bodies_agree(body: bytes | str) -> None:
+    _agree(body)
+
+
+def test_simple_lines_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    monkeypatch.setattr(exact, "parse_entry", lambda *args: calls.append(args))
+    body = "\n".join(f"cpu,host=h{i % 4},dc=x usage={i}i,idle={i / 2},ok=t {i}" for i in range(50))
+    result = parse_body(body, precision=Precision.NANOSECOND, default_time_ns=0)
+    assert calls == [] and result.errors == [] and result.line_count == 50
+    (batch,) = result.batches
+    assert batch.tags["host"].type == pa.dictionary(pa.int32(), pa.string())
+    assert batch.tags["host"].to_pylist()[:5] == ["h0", "h1", "h2", "h3", "h0"]
+    assert batch.fields["usage"].to_pylist()[:3] == [0, 1, 2]
+
+
+def test_chunks_of_lines_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse, "FAST_PATH_CHUNK_LINES", 7)
+    rng = random.Random(7)
+    for _ in range(10):
+        _agree(_body(rng, rng.randint(1, 60)))
+    _agree("\n".join(f"m,h=h{i % 7} a={i}i,b={i / 3} {i}" for i in range(40)))
