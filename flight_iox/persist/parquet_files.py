@@ -36,9 +36,7 @@ def sort_rows(data: pa.Table, kinds: dict[str, str]) -> pa.Table:
         keys[tag] = column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
     keys[TIME_COLUMN] = data.column(TIME_COLUMN)
     order = pc.sort_indices(
-        pa.table(keys),
-        sort_keys=[(name, "ascending") for name in keys],
-        null_placement="at_start",
+        pa.table(keys), sort_keys=[(name, "ascending", "at_start") for name in keys]
     )
     return data.take(order)
 

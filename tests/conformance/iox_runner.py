@@ -2,9 +2,10 @@
 
 Each case gets a fresh in-process engine (the same ``Engine`` the server runs),
 its setup's writes go through the line-protocol write path, and each query runs
-through the InfluxQL executor or the SQL query engine. ``persist`` steps are
-no-ops for now: the data stays in the write buffer, which queries read the
-same way. Values are printed as IOx printed them, then compared.
+through the InfluxQL executor or the SQL query engine. ``persist`` steps persist
+the buffer to Parquet under the Iceberg catalog, as the server does, so later
+writes and queries mix files and buffer. Values are printed as IOx printed them,
+then compared.
 
 Run it directly for a report: ``python -m tests.conformance.iox_runner [-v]``.
 """
@@ -26,6 +27,7 @@ import pyarrow as pa
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql.service import run_influxql
+from flight_iox.persist.persister import Persister
 
 ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "iox"
 # The setups' data lies in 2022; a fixed now() keeps now()-relative queries deterministic.
@@ -182,11 +184,14 @@ def run_case(path: Path, report: Report) -> None:
     setup = json.loads((ROOT / "setups" / f"{case['setup']}.json").read_text())
     with tempfile.TemporaryDirectory() as folder:
         engine = Engine(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
+        persister = Persister(engine)
         try:
             for step in setup["steps"]:
                 if "write" in step:
                     engine.write_line_protocol("db", clean_line_protocol(step["write"]).encode())
-                # persist: a no-op until persistence lands; retention, unsupported: skipped
+                elif "persist" in step or step.get("kind") == "persist":
+                    persister.persist()
+                # retention and unsupported steps: skipped
             for query in case["queries"]:
                 kind = query["kind"]
                 outcome = Outcome(case["name"], query["lang"], kind, query["query"], "skip")
