@@ -118,12 +118,13 @@ class IoxCatalog:
             self.create_database(database)
             kinds = column_kinds(model_schema)
             arrow_schema = file_schema(kinds)
-            created = self._iceberg.create_table(
+            # One commit creates the table with its spec and sort order: as two commits, a
+            # failure or a crash between them left the table unpartitioned for good.
+            with self._iceberg.create_table_transaction(
                 (database, table),
                 schema=arrow_schema,
                 properties={COLUMNS_PROPERTY: encode_kinds(kinds)},
-            )
-            with created.transaction() as tx:
+            ) as tx:
                 tx.update_spec().add_field(TIME_COLUMN, DayTransform(), "time_day").commit()
                 tags = [n for n, kind in sorted(kinds.items()) if kind == "tag"]
                 order = tx.update_sort_order()

@@ -24,6 +24,7 @@ import requests
 from flight_iox.launcher import RunningServer, start_server
 from tests.e2e.moto_s3 import MotoS3, moto_s3, set_aws_env
 from tests.e2e.test_persistence import T0, persist, query, write
+from tests.e2e.test_persistence_s3 import pyiceberg_catalog
 
 __all__ = ["moto_s3"]  # the fixture, imported for pytest
 
@@ -213,5 +214,24 @@ def test_s3_timeouts_fail_the_persist_and_a_retry_succeeds(
         proxy.mode = None
         assert persist(server)["rows"] == 80
         assert _total(server) == _expect(80)
+    finally:
+        server.stop()
+
+
+def test_new_table_keeps_its_partition_spec_when_a_commit_fails(
+    tmp_path: Path, moto_s3: MotoS3, proxy: FaultyProxy
+) -> None:
+    """The table's creation and its spec and sort order are one commit, or a fault splits them."""
+    server = start_server(tmp_path / "data", *moto_s3.flags(proxy.endpoint, "spec"), timeout=120)
+    try:
+        write(server, "f", _lines(0, 20))
+        proxy.mode, proxy.only = "error", "/f/m/metadata/00001-"  # the table's second commit
+        _failed_persist(server)
+        proxy.mode = None
+        assert persist(server)["rows"] == 20
+        assert _total(server) == _expect(20)
+        table = pyiceberg_catalog(server.http_url).load_table(("f", "m"))
+        assert [f.name for f in table.spec().fields] == ["time_day"]
+        assert len(table.sort_order().fields) == 2  # k, then time
     finally:
         server.stop()
