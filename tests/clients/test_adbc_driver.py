@@ -196,12 +196,6 @@ def test_unknown_database_is_an_error(flight_uri: str) -> None:
         cur.execute("SELECT 1")
 
 
-INGEST_MISSING = (
-    "flight-iox does not serve Flight SQL CommandStatementIngest yet (DoPut answers UNIMPLEMENTED)"
-)
-
-
-@pytest.mark.xfail(strict=False, raises=dbapi.NotSupportedError, reason=INGEST_MISSING)
 def test_adbc_ingest(flight_uri: str) -> None:
     data = pa.table(
         {

@@ -11,10 +11,6 @@ import sqlalchemy as sa
 
 from sqlalchemy_flight_iox import UInt64, date_bin, date_trunc
 
-INGEST_MISSING = (
-    "flight-iox does not serve Flight SQL CommandStatementIngest yet (DoPut answers UNIMPLEMENTED)"
-)
-
 
 @pytest.fixture(scope="module")
 def engine(sa_url: str) -> Iterator[sa.Engine]:
@@ -161,7 +157,6 @@ def test_ping_and_isolation(engine: sa.Engine) -> None:
         conn.rollback()
 
 
-@pytest.mark.xfail(strict=False, raises=sa.exc.NotSupportedError, reason=INGEST_MISSING)
 def test_core_insert_goes_through_ingest(engine: sa.Engine) -> None:
     metadata = sa.MetaData()
     table = sa.Table(
@@ -183,9 +178,6 @@ def test_core_insert_goes_through_ingest(engine: sa.Engine) -> None:
         ]
 
 
-@pytest.mark.xfail(
-    strict=False, raises=(sa.exc.NotSupportedError, pd.errors.DatabaseError), reason=INGEST_MISSING
-)
 def test_dataframe_to_sql_appends_through_ingest(engine: sa.Engine) -> None:
     frame = pd.DataFrame(
         {
