@@ -1,4 +1,4 @@
-"""Storage administration: persist now, and the catalog properties for outside engines."""
+"""Storage administration: persist and compact now, and catalog properties for outside engines."""
 
 from __future__ import annotations
 
@@ -10,15 +10,27 @@ from flight_iox.errors import DatabaseNotFoundError, FlightIoxError
 from flight_iox.persist.persister import Persister
 
 
-async def persist(request: Request) -> Response:
-    """Persist one database (``?db=``) or all; 200 with what was written, 500 on failure."""
-    persister: Persister = request.app.state.persister
+def _target(request: Request) -> tuple[Persister, str | None]:
+    """The persister, and the ``?db=`` to act on (None: all); 404 for an unknown database."""
     database = request.query_params.get("db") or None
     if database is not None and not request.app.state.engine.catalog.has_database(database):
         raise DatabaseNotFoundError(database)
+    return request.app.state.persister, database
+
+
+async def persist(request: Request) -> Response:
+    """``POST /api/v3/persist?db=``: 200 with what was written once committed, 500 on failure."""
+    persister, database = _target(request)
     report = await run_in_threadpool(persister.persist, database)
     if report.failures:
         raise FlightIoxError("persist failed: " + "; ".join(report.failures))
+    return JSONResponse(report.as_json())
+
+
+async def compact(request: Request) -> Response:
+    """``POST /api/v3/compact?db=``: merge small or overlapping files now."""
+    persister, database = _target(request)
+    report = await run_in_threadpool(persister.compact, database)
     return JSONResponse(report.as_json())
 
 
@@ -26,13 +38,3 @@ async def catalog_properties(request: Request) -> Response:
     """``GET /api/v3/configure/catalog``: PyIceberg properties for outside engines (no secrets)."""
     config = request.app.state.engine.iceberg.config
     return JSONResponse({"name": config.name, **config.properties(include_secrets=False)})
-
-
-async def compact(request: Request) -> Response:
-    """``POST /api/v3/compact?db=``: merge small or overlapping files now."""
-    persister: Persister = request.app.state.persister
-    database = request.query_params.get("db") or None
-    if database is not None and not request.app.state.engine.catalog.has_database(database):
-        raise DatabaseNotFoundError(database)
-    report = await run_in_threadpool(persister.compact, database)
-    return JSONResponse(report.as_json())
