@@ -30,11 +30,15 @@ class QueryBackend(Protocol):
         """
         ...
 
-    def query_schema(self, database: str | None, sql: str) -> pa.Schema:
+    def query_schema(
+        self, database: str | None, sql: str, params: Sequence[object] = ()
+    ) -> pa.Schema:
         """The result schema of ``sql``, planned but not executed.
 
         ``database`` None means no default database: only fully qualified
-        ``db.iox.table`` names resolve. Raises ``QueryError`` on bad SQL.
+        ``db.iox.table`` names resolve. ``params`` are bound as in ``execute``
+        (nullability and types may depend on them); with none, placeholders stay
+        unbound. Raises ``QueryError`` on bad SQL.
         """
         ...
 

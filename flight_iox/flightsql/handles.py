@@ -7,6 +7,9 @@ JSON (UTF-8) with the parameters as a one-row Arrow IPC stream in base64,
 which keeps every Arrow type exact::
 
     {"v": 1, "database": "mydb" | null, "sql": "...", "params": "<base64 IPC>" | null}
+
+A ticket's handle also carries the result schema GetFlightInfo announced
+(``"schema": "<base64 IPC schema>"``), so DoGet streams exactly that schema.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class StatementHandle:
     database: str | None
     sql: str
     params: pa.RecordBatch | None = None
+    schema: pa.Schema | None = None
 
     def param_values(self) -> list[pa.Scalar]:
         """The bound parameters in order, as Arrow scalars (empty when none)."""
@@ -46,7 +50,13 @@ class StatementHandle:
                 writer.write_batch(self.params)
             params = base64.b64encode(sink.getvalue().to_pybytes()).decode("ascii")
         body = {"v": _VERSION, "database": self.database, "sql": self.sql, "params": params}
+        if self.schema is not None:
+            body["schema"] = base64.b64encode(self.schema.serialize().to_pybytes()).decode("ascii")
         return json.dumps(body, separators=(",", ":")).encode()
+
+    def with_schema(self, schema: pa.Schema) -> StatementHandle:
+        """This handle, carrying the result schema announced for it."""
+        return StatementHandle(self.database, self.sql, self.params, schema)
 
     @classmethod
     def decode(cls, data: bytes) -> StatementHandle:
@@ -59,7 +69,11 @@ class StatementHandle:
             if body.get("params"):
                 raw = base64.b64decode(body["params"], validate=True)
                 params = pa.ipc.open_stream(raw).read_next_batch()
-            return cls(database=body.get("database"), sql=str(body["sql"]), params=params)
+            schema = None
+            if body.get("schema"):
+                raw = base64.b64decode(body["schema"], validate=True)
+                schema = pa.ipc.read_schema(pa.py_buffer(raw))
+            return cls(body.get("database"), str(body["sql"]), params, schema)
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:
             raise BadRequestError(f"invalid statement handle: {error}") from None
         except pa.ArrowException as error:

@@ -17,11 +17,16 @@ Statements that change data (``sql_text.is_query`` is false) are prepared
 without a ``dataset_schema`` (JDBC reads an empty one as "this is an update")
 and, when a client runs them as queries, run in GetFlightInfo and answer
 ``{"count": n}``; see ``updates.py``. Reads are checked against the caller's token (``access.py``).
+
+The schema GetFlightInfo announces is the plan with the bound parameters
+(``SELECT ? = 1`` bound is NOT NULL, unbound nullable), and the ticket carries
+it: DoGet conforms the stream to it, because the Go ADBC driver rejects a
+stream whose schema differs in any way, nullability included.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any as AnyType
 
 import pyarrow as pa
@@ -54,8 +59,8 @@ def _statement_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
     if not is_query(handle.sql):
         return _update_info(call, handle)
     require_read(call, handle.database, handle.sql)
-    schema = call.backend.query_schema(handle.database, handle.sql)
-    ticket = pb.TicketStatementQuery(statement_handle=handle.encode())
+    schema = call.backend.query_schema(handle.database, handle.sql, handle.param_values())
+    ticket = pb.TicketStatementQuery(statement_handle=handle.with_schema(schema).encode())
     return FlightInfoResult(schema, pack(ticket))
 
 
@@ -92,7 +97,30 @@ def execute_ticket(call: Call, ticket: AnyType) -> pa.RecordBatchReader:
     """Run the statement a TicketStatementQuery holds."""
     handle = StatementHandle.decode(ticket.statement_handle)
     require_read(call, handle.database, handle.sql)
-    return call.backend.execute(handle.database, handle.sql, handle.param_values())
+    reader = call.backend.execute(handle.database, handle.sql, handle.param_values())
+    return reader if handle.schema is None else conformed(reader, handle.schema)
+
+
+def conformed(reader: pa.RecordBatchReader, schema: pa.Schema) -> pa.RecordBatchReader:
+    """``reader`` streaming exactly ``schema``, the one GetFlightInfo announced.
+
+    Equal types are relabelled (nullability, metadata); other types are cast.
+    A stream with other column names (the table changed between the two calls)
+    is left as it is: no cast can make it the announced one.
+    """
+    actual = reader.schema
+    if actual.equals(schema, check_metadata=True) or actual.names != schema.names:
+        return reader
+    same_types = all(a.type == b.type for a, b in zip(actual, schema, strict=True))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            if same_types:
+                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+            else:
+                yield batch.cast(schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def parameter_schema(count: int) -> pa.Schema:

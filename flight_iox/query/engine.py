@@ -20,7 +20,11 @@ from datafusion.catalog import Catalog, Schema
 from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
-from flight_iox.query.placeholders import rewrite_placeholders
+from flight_iox.query.placeholders import (
+    cast_placeholders,
+    rewrite_placeholders,
+    sql_type_of,
+)
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
 from flight_iox.query.tables import TableBuilder
 
@@ -66,9 +70,14 @@ class QueryEngine:
             db = self._catalog.database(database)
             return {name: table.arrow_schema() for name, table in sorted(db.tables.items())}
 
-    def query_schema(self, database: str | None, sql: str) -> pa.Schema:
-        """The result schema of ``sql``, planned but not run."""
-        return self._plan(database, sql, (), bound=False).schema()
+    def query_schema(
+        self, database: str | None, sql: str, params: Sequence[object] = ()
+    ) -> pa.Schema:
+        """The result schema of ``sql``, planned but not run (with ``params`` bound, if any).
+
+        Bound, it is the schema ``execute`` streams (the Flight SQL layer conforms the stream).
+        """
+        return self._plan(database, sql, params, bound=False).schema()
 
     def parameter_count(self, sql: str) -> int:
         """How many positional parameters ``sql`` takes."""
@@ -147,11 +156,24 @@ class QueryEngine:
             values = {str(i + 1): _python_value(v) for i, v in enumerate(params)}
         context = self._refreshed_context(database)
         try:
-            if values:
-                return context.sql_with_options(rewritten, _READ_ONLY, param_values=values)
-            return context.sql_with_options(rewritten, _READ_ONLY)
+            return _sql(context, rewritten, values)
         except Exception as error:
-            raise QueryError(_engine_message(error)) from None
+            message = _engine_message(error)
+        if count == 0:
+            raise QueryError(message)
+        # DataFusion types a placeholder from its context while planning, before binding; where
+        # the context says nothing (``$1 || $2``) it fails. Retry with each placeholder cast to
+        # its bound value's type (VARCHAR for an untyped NULL or an unbound placeholder).
+        given = params.items() if isinstance(params, Mapping) else enumerate(params, start=1)
+        bound_values = {str(k).lstrip("$"): v for k, v in given}
+        types = {
+            n: sql_type_of(bound_values[str(n)]) if str(n) in bound_values else "VARCHAR"
+            for n in range(1, count + 1)
+        }
+        try:
+            return _sql(context, cast_placeholders(rewritten, types), values)
+        except Exception:
+            raise QueryError(message) from None
 
     def _refreshed_context(self, database: str | None) -> SessionContext:
         with self._lock:
@@ -226,8 +248,19 @@ def _memory(data: pa.Table) -> TableSnapshot:
     return TableSnapshot((), data)
 
 
+def _sql(context: SessionContext, sql: str, values: dict[str, object]) -> DataFrame:
+    if values:
+        return context.sql_with_options(sql, _READ_ONLY, param_values=values)
+    return context.sql_with_options(sql, _READ_ONLY)
+
+
 def _python_value(value: object) -> object:
-    return value.as_py() if isinstance(value, pa.Scalar) else value
+    """Arrow scalars as Python values, except a typed NULL, which keeps its type."""
+    if not isinstance(value, pa.Scalar):
+        return value
+    if value.is_valid or pa.types.is_null(value.type) or pa.types.is_dictionary(value.type):
+        return value.as_py()
+    return value
 
 
 def _engine_message(error: Exception) -> str:

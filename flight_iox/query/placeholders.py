@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import pyarrow as pa
+
 # One alternation, scanned left to right: things to skip, then the two placeholder forms.
 _TOKENS = re.compile(
     r"""'(?:[^']|'')*'          # string literal
@@ -38,3 +40,61 @@ def rewrite_placeholders(sql: str) -> tuple[str, int]:
 
     rewritten = _TOKENS.sub(replace, sql)
     return rewritten, max(count, highest_dollar)
+
+
+_SQL_TYPES: dict[pa.DataType, str] = {
+    pa.null(): "VARCHAR",  # a NULL with no type: text, which every string function takes
+    pa.bool_(): "BOOLEAN",
+    pa.int8(): "TINYINT",
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INT",
+    pa.int64(): "BIGINT",
+    pa.uint8(): "TINYINT UNSIGNED",
+    pa.uint16(): "SMALLINT UNSIGNED",
+    pa.uint32(): "INT UNSIGNED",
+    pa.uint64(): "BIGINT UNSIGNED",
+    pa.float32(): "REAL",
+    pa.float64(): "DOUBLE",
+    pa.string(): "VARCHAR",
+    pa.large_string(): "VARCHAR",
+    pa.string_view(): "VARCHAR",
+    pa.binary(): "BYTEA",
+    pa.large_binary(): "BYTEA",
+    pa.date32(): "DATE",
+    pa.timestamp("ns"): "TIMESTAMP",
+}
+
+
+def sql_type_of(value: object) -> str | None:
+    """The SQL type a parameter value is cast to when its placeholder has no inferable type.
+
+    Arrow scalars keep their type (a typed NULL included); Python values take
+    Arrow's inferred type; a NULL with no type is ``VARCHAR``. None for types
+    with no plain SQL name (the placeholder is then left as it is).
+    """
+    try:
+        data_type = value.type if isinstance(value, pa.Scalar) else pa.scalar(value).type
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    if pa.types.is_dictionary(data_type):
+        data_type = data_type.value_type
+    if pa.types.is_decimal(data_type):
+        return f"DECIMAL({data_type.precision}, {data_type.scale})"
+    return _SQL_TYPES.get(data_type)
+
+
+def cast_placeholders(sql: str, types: dict[int, str | None]) -> str:
+    """Wrap each ``$n`` of already-rewritten ``sql`` in ``CAST($n AS types[n])``.
+
+    DataFusion types placeholders from their context while planning, before
+    values are bound; where the context says nothing (``$1 || $2``) planning
+    fails. The cast gives the placeholder a type; DataFusion names the column
+    after ``$n`` still. Placeholders with no entry (or None) are left alone.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        number = match.group("dollar")
+        sql_type = types.get(int(number)) if number else None
+        return f"CAST(${number} AS {sql_type})" if sql_type else match.group(0)
+
+    return _TOKENS.sub(replace, sql)

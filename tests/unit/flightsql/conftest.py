@@ -73,10 +73,16 @@ class DataFusionBackend:
             raise DatabaseNotFoundError(database)
         return {name: table.schema for name, table in self.tables[database].items()}
 
-    def query_schema(self, database: str | None, sql: str) -> pa.Schema:
+    def query_schema(
+        self, database: str | None, sql: str, params: Sequence[object] = ()
+    ) -> pa.Schema:
         ctx = self._context(database)
+        values = {
+            str(i): value.as_py() if isinstance(value, pa.Scalar) else value
+            for i, value in enumerate(params, start=1)
+        }
         try:
-            return ctx.sql(rewrite_placeholders(sql)[0]).schema()
+            return ctx.sql(rewrite_placeholders(sql)[0], param_values=values or None).schema()
         except Exception as error:
             raise QueryError(str(error)) from error
 

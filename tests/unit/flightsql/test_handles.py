@@ -9,6 +9,7 @@ from flight_iox.errors import BadRequestError
 from flight_iox.flightsql.handles import StatementHandle
 from flight_iox.flightsql.headers import database_from_headers
 from flight_iox.flightsql.metadata import matches, quote_identifier
+from flight_iox.flightsql.statements import conformed
 
 
 def test_handle_round_trip_keeps_arrow_types() -> None:
@@ -41,3 +42,27 @@ def test_database_headers() -> None:
     assert database_from_headers({"iox-namespace-name": ["ns"]}) == "ns"
     with pytest.raises(BadRequestError, match="conflicting"):
         database_from_headers({"database": ["a"], "bucket": ["b"]})
+
+
+def test_ticket_handle_carries_the_announced_schema() -> None:
+    schema = pa.schema([pa.field("x", pa.int64(), nullable=False)], metadata={b"k": b"v"})
+    handle = StatementHandle("db", "SELECT 1 AS x").with_schema(schema)
+    decoded = StatementHandle.decode(handle.encode())
+    assert decoded.schema is not None and decoded.schema.equals(schema, check_metadata=True)
+    assert StatementHandle.decode(StatementHandle("db", "SELECT 1").encode()).schema is None
+
+
+def test_stream_is_conformed_to_the_announced_schema() -> None:
+    batch = pa.record_batch({"x": pa.array([1, 2]), "s": pa.array(["a", None], pa.string_view())})
+    announced = pa.schema(
+        [pa.field("x", pa.int64(), nullable=False), pa.field("s", pa.string(), nullable=True)]
+    )
+    reader = conformed(pa.RecordBatchReader.from_batches(batch.schema, [batch]), announced)
+    table = reader.read_all()
+    assert table.schema.equals(announced, check_metadata=True)
+    assert table.to_pylist() == [{"x": 1, "s": "a"}, {"x": 2, "s": None}]
+    same = pa.RecordBatchReader.from_batches(batch.schema, [batch])
+    assert conformed(same, batch.schema) is same
+    renamed = pa.schema([pa.field("y", pa.int64()), pa.field("s", pa.string())])
+    other = pa.RecordBatchReader.from_batches(batch.schema, [batch])
+    assert conformed(other, renamed) is other  # the table changed: nothing to conform to
