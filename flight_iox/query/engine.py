@@ -20,6 +20,7 @@ from datafusion.catalog import Catalog, Schema
 from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
+from flight_iox.influxql.iox_sql import rewrite_iox_sql
 from flight_iox.query.placeholders import (
     cast_placeholders,
     rewrite_placeholders,
@@ -77,7 +78,7 @@ class QueryEngine:
 
         Bound, it is the schema ``execute`` streams (the Flight SQL layer conforms the stream).
         """
-        return self._plan(database, sql, params, bound=False).schema()
+        return self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False).schema()
 
     def parameter_count(self, sql: str) -> int:
         """How many positional parameters ``sql`` takes."""
@@ -93,8 +94,11 @@ class QueryEngine:
 
         ``params`` binds ``?``/``$1..$n`` by position (a sequence) or ``$name`` by name (a mapping).
         """
+        sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
         frame = self._plan(database, sql, params)
         try:
+            if finish is not None:
+                return finish(frame.to_arrow_table()).to_reader()
             return pa.RecordBatchReader.from_stream(frame)
         except Exception as error:  # DataFusion raises plain exceptions with its message
             raise QueryError(_engine_message(error)) from None

@@ -96,6 +96,17 @@ def format_column(column: pa.Array, zulu: bool) -> list[str]:
     """A column's cells as IOx printed them."""
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
+    if pa.types.is_struct(column.type):
+        fields = [column.field(i) for i in range(column.type.num_fields)]
+        cells = [format_column(f, zulu=False) for f in fields]
+        names = [column.type.field(i).name for i in range(column.type.num_fields)]
+        valid = column.is_valid().to_pylist()
+        return [
+            "{" + ", ".join(f"{n}: {c[row]}" for n, c in zip(names, cells, strict=True)) + "}"
+            if valid[row]
+            else ""
+            for row in range(len(column))
+        ]
     if pa.types.is_timestamp(column.type):
         nanos = column.cast(pa.timestamp("ns")).cast(pa.int64()).to_pylist()
         return ["" if v is None else format_time(v, zulu) for v in nanos]

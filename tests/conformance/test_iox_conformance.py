@@ -10,7 +10,7 @@ from tests.conformance.iox_runner import ROOT, Report, run_all
 FLOORS = {
     ("influxql", "result"): 335,
     ("influxql", "error"): 18,
-    ("sql", "result"): 102,
+    ("sql", "result"): 142,
     ("sql", "error"): 4,
 }
 
