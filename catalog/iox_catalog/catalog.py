@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceErr
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import DayTransform, IdentityTransform
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from flight_iox.columns import TIME_COLUMN
 from iox_catalog.config import CatalogConfig
@@ -46,12 +48,30 @@ class StoredTable:
     location: str
 
 
+def _open_sql_catalog(config: CatalogConfig, attempts: int = 5) -> SqlCatalog:
+    """PyIceberg's SQL catalog, surviving servers that start together on a fresh database.
+
+    ``SqlCatalog`` creates its tables when it finds none, without locking: when two
+    servers start at once on a new PostgreSQL database, one of them fails with a
+    duplicate table or type. By then the tables exist, so opening it again works.
+    """
+    for attempt in range(attempts):
+        try:
+            return SqlCatalog(config.name, **config.properties())
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            log.info("the catalog tables were being created by another server; retrying")
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 class IoxCatalog:
     """Databases and tables in Iceberg; thread-safe (one commit at a time per process)."""
 
     def __init__(self, config: CatalogConfig) -> None:
         self.config = config
-        self._iceberg = SqlCatalog(config.name, **config.properties())
+        self._iceberg = _open_sql_catalog(config)
         self._lock = threading.RLock()
 
     # --- databases -------------------------------------------------------------------------
