@@ -21,7 +21,7 @@ from flight_iox.influxql.expressions import RowCompiler, TableInfo, Typed, quote
 from flight_iox.influxql.fill import TIME_KEY
 from flight_iox.influxql.functions import TRANSFORMS
 from flight_iox.influxql.result import Series
-from flight_iox.influxql.select_plan import AGGREGATE, SelectShape, source_group_tags
+from flight_iox.influxql.select_plan import AGGREGATE, TOP, SelectShape, source_group_tags
 from flight_iox.influxql.series import group_ids, limit_mask, slices
 from flight_iox.influxql.timerange import TimeRange
 from flight_iox.influxql.transforms import apply_transform
@@ -87,6 +87,10 @@ def run_source(query: Query) -> list[Series]:
     query.groups = source_group_tags(query.shape, query.source.info)
     if query.shape.mode == AGGREGATE:
         return _aggregate(query)
+    if query.shape.mode == TOP:
+        from flight_iox.influxql.select_top import run_top
+
+        return run_top(query)
     return _raw(query)
 
 

@@ -18,7 +18,7 @@ from flight_iox.influxql import ast
 from flight_iox.influxql.expressions import TableInfo, unwrap
 from flight_iox.influxql.functions import AGGREGATES, SELECTORS, TRANSFORMS
 
-RAW, AGGREGATE = "raw", "aggregate"
+RAW, AGGREGATE, TOP = "raw", "aggregate", "top"
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class SelectShape:
     selector: ast.Call | None = None  # the lone selector whose point's time and row are used
     has_transform: bool = False
     distinct: bool = False
+    selector_n: ast.Call | None = None  # top() or bottom(): TOP mode (see select_top.py)
 
 
 def calls_in(expr: ast.Expr) -> Iterable[ast.Call]:
@@ -202,6 +203,25 @@ def shape_select(stmt: ast.SelectStatement, infos: list[TableInfo]) -> SelectSha
     if not kept:
         raise QueryError("at least 1 non-time field must be queried")
     fields = kept
+    from flight_iox.influxql.select_top import tag_arguments, top_call
+
+    selector_n = top_call(fields)
+    if selector_n is not None:
+        names: list[str] = []
+        for f in fields:
+            names.append(field_name(f))
+            if unwrap(f.expr) is selector_n:
+                names += tag_arguments(selector_n)
+        return SelectShape(
+            fields=fields,
+            names=unique_names(names, time_name),
+            time_name=time_name,
+            mode=TOP,
+            group_tags=group_tags,
+            tag_patterns=patterns,
+            time_group=grouping,
+            selector_n=selector_n,
+        )
     calls = [c for f in fields for c in calls_in(f.expr)]
     aggregates = [
         c

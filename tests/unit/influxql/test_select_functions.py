@@ -1,0 +1,93 @@
+"""InfluxQL functions run in-process on an Engine: top/bottom and friends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.influxql.service import run_influxql
+
+S = 1_000_000_000
+DATA = "\n".join(
+    [
+        "cpu,host=a,region=west v=1,w=10 0",
+        "cpu,host=a,region=west v=5,w=11 10000000000",
+        "cpu,host=a,region=west v=3,w=12 20000000000",
+        "cpu,host=b,region=east v=4,w=13 0",
+        "cpu,host=b,region=east v=2,w=14 10000000000",
+        "cpu,host=b,region=east v=6,w=15 30000000000",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    folder: Path = tmp_path_factory.mktemp("influxql")
+    engine = Engine(Settings(data_dir=folder / "data", wal_fsync=False))
+    engine.write_line_protocol("db", DATA.encode())
+    yield engine
+    engine.close()
+
+
+def rows(engine: Engine, q: str) -> list[tuple[dict, list[str], list[list]]]:
+    (result,) = run_influxql(engine, "db", q, now=100 * S)
+    if result.error:
+        raise AssertionError(result.error)
+    out = []
+    for s in result.series:
+        data = s.data.to_pylist()
+        values = [[row[k] for k in row] for row in data]
+        for v in values:
+            v[0] = int(v[0].timestamp()) if hasattr(v[0], "timestamp") else v[0]
+        out.append((s.tags, s.columns, values))
+    return out
+
+
+def error(engine: Engine, q: str) -> str:
+    (result,) = run_influxql(engine, "db", q, now=100 * S)
+    assert result.error
+    return result.error
+
+
+def test_top_keeps_the_largest_points_in_time_order(engine: Engine) -> None:
+    ((_, columns, values),) = rows(engine, "SELECT top(v, 3) FROM cpu")
+    assert columns == ["time", "top"]
+    assert values == [[0, 4.0], [10, 5.0], [30, 6.0]]
+
+
+def test_bottom_with_extra_column_and_group_by_tag(engine: Engine) -> None:
+    out = rows(engine, "SELECT bottom(v, 1), w FROM cpu GROUP BY host")
+    assert [(t, c, v) for t, c, v in out] == [
+        ({"host": "a"}, ["time", "bottom", "w"], [[0, 1.0, 10.0]]),
+        ({"host": "b"}, ["time", "bottom", "w"], [[10, 2.0, 14.0]]),
+    ]
+
+
+def test_top_with_tag_argument_picks_one_point_per_tag_value(engine: Engine) -> None:
+    ((_, columns, values),) = rows(engine, "SELECT top(v, host, 2), host FROM cpu")
+    assert columns == ["time", "top", "host", "host_1"]
+    assert values == [[10, 5.0, "a", "a"], [30, 6.0, "b", "b"]]
+
+
+def test_top_per_time_bucket(engine: Engine) -> None:
+    ((_, _, values),) = rows(
+        engine, "SELECT top(v, 1) FROM cpu WHERE time >= 0 AND time < 40s GROUP BY time(20s)"
+    )
+    assert values == [[10, 5.0], [30, 6.0]]
+
+
+@pytest.mark.parametrize(
+    ("q", "message"),
+    [
+        ("SELECT top(v) FROM cpu", "invalid number of arguments"),
+        ("SELECT top(v, 0) FROM cpu", "must be at least 1"),
+        ("SELECT top(v, 1), mean(w) FROM cpu", "cannot be combined"),
+        ("SELECT top(v, 1.5) FROM cpu", "expected integer"),
+    ],
+)
+def test_top_errors(engine: Engine, q: str, message: str) -> None:
+    assert message in error(engine, q)
