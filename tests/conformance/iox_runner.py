@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
+from flight_iox.errors import QueryError
 from flight_iox.influxql.service import run_influxql
 from flight_iox.persist.persister import Persister
 
@@ -136,7 +137,10 @@ def _sort_rows(rows: list[list[str]]) -> list[list[str]]:
 
 def compare_influxql(engine: Engine, query: dict) -> tuple[str, str]:
     """Run one InfluxQL query and compare its series."""
-    results = run_influxql(engine, "db", query["query"], now=NOW)
+    try:
+        results = run_influxql(engine, "db", query["query"], now=NOW)
+    except QueryError as error:  # a parse error fails the whole request, as in InfluxDB
+        return ("pass", "") if query["kind"] == "error" else ("error", str(error))
     errors = [r.error for r in results if r.error]
     if query["kind"] == "error":
         return ("pass", "") if errors else ("fail", "expected an error")
