@@ -48,7 +48,7 @@ async def query_sql(request: Request) -> Response:
     if not isinstance(bound, list | tuple | dict):
         raise BadRequestError("'params' must be a JSON list (positional) or object (named)")
     engine: Engine = request.app.state.engine
-    if first_keyword(sql) in ("delete", "drop"):
+    if first_keyword(sql) in ("delete", "drop", "create"):
         return await _update(request, engine, database, sql, bound)
     reader = await run_in_threadpool(engine.query.execute, database, sql, bound)
     # Pull the first chunk before answering, so planning and early execution errors
@@ -61,7 +61,7 @@ async def query_sql(request: Request) -> Response:
 async def _update(
     request: Request, engine: Engine, database: str, sql: str, bound: object
 ) -> Response:
-    """DELETE and DROP TABLE: they change data, so the token needs write permission."""
+    """DELETE, DROP TABLE, CREATE TABLE: they change data, so the token needs write permission."""
     principal = request.scope.get(PRINCIPAL_KEY)
     if principal is not None:
         Authorizer.require(principal, Action.WRITE, database)

@@ -22,6 +22,7 @@ from datafusion import SessionContext
 
 from flight_iox.engine.buffer import conform
 from flight_iox.errors import BadRequestError, NotSupportedError, QueryError, TableNotFoundError
+from flight_iox.persist.ddl import create_table
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.persister import Persister
 from flight_iox.query.placeholders import rewrite_placeholders
@@ -33,6 +34,8 @@ _DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+{_TARGET}(?:\s+WHERE\s+(?P<where>.+?
                      re.IGNORECASE | re.DOTALL)  # fmt: skip
 _DROP = re.compile(rf"^\s*DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?{_TARGET}\s*;?\s*$",
                    re.IGNORECASE | re.DOTALL)  # fmt: skip
+_CREATE = re.compile(rf"^\s*CREATE\s+TABLE\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?{_TARGET}\s*"
+                     r"(?P<body>\(.*\))\s*;?\s*$", re.IGNORECASE | re.DOTALL)  # fmt: skip
 _PART = re.compile(_NAME)
 
 
@@ -90,7 +93,7 @@ class Deleter:
     def execute_update(
         self, database: str | None, sql: str, params: Sequence[object] = ()
     ) -> int:  # fmt: skip
-        """Run a DELETE or DROP TABLE; rows deleted (0 for DROP)."""
+        """Run a DELETE, DROP TABLE or CREATE TABLE (``ddl.py``); rows deleted (0 for DDL)."""
         if match := _DELETE.match(sql):
             db, table = _resolve(match.group("target"), database)
             where, count = rewrite_placeholders(match.group("where") or "")
@@ -102,7 +105,14 @@ class Deleter:
             db, table = _resolve(match.group("target"), database)
             self.drop_table(db, table, missing_ok=bool(match.group("exists")))
             return 0
-        raise NotSupportedError("only SELECT, INSERT, DELETE FROM and DROP TABLE are supported")
+        if match := _CREATE.match(sql):
+            db, table = _resolve(match.group("target"), database)
+            exists = bool(match.group("exists"))
+            create_table(self.engine, db, table, match.group("body"), if_not_exists=exists)
+            return 0
+        raise NotSupportedError(
+            "only SELECT, INSERT, DELETE FROM, CREATE TABLE and DROP TABLE are supported"
+        )
 
     def _schema(self, database: str, table: str) -> pa.Schema:
         catalog = self.engine.catalog

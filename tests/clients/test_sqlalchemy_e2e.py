@@ -190,3 +190,32 @@ def test_dataframe_to_sql_appends_through_ingest(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         count = conn.exec_driver_sql("SELECT count(*) FROM cpu WHERE usage >= 50").scalar()
     assert count == 2
+
+
+def test_create_all_insert_reflect_drop_all(engine: sa.Engine) -> None:
+    metadata = sa.MetaData()
+    readings = sa.Table(
+        "sa_readings",
+        metadata,
+        sa.Column("time", sa.DateTime, nullable=False),
+        sa.Column("sensor", sa.String(20), primary_key=True),  # primary key columns are tags
+        sa.Column("value", sa.Float),
+        sa.Column("count", sa.Integer),
+    )
+    metadata.create_all(engine)
+    try:
+        inspector = sa.inspect(engine)
+        assert inspector.has_table("sa_readings")
+        assert inspector.get_pk_constraint("sa_readings")["constrained_columns"] == [
+            "sensor",
+            "time",
+        ]
+        at = datetime.datetime(2024, 1, 1)
+        with engine.connect() as conn:
+            row = {"time": at, "sensor": "s1", "value": 1.5, "count": 2}
+            conn.execute(readings.insert(), [row])
+            rows = conn.execute(sa.select(readings.c.sensor, readings.c.value, readings.c.count))
+            assert rows.all() == [("s1", 1.5, 2)]
+    finally:
+        metadata.drop_all(engine)
+    assert not sa.inspect(engine).has_table("sa_readings")
