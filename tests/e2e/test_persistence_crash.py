@@ -1,8 +1,9 @@
 """``kill -9`` while persisting, repeatedly: no acknowledged point lost, none doubled.
 
-Writer threads send batches of unique keys and remember which were acknowledged
-(204). A persist thread keeps calling ``POST /api/v3/persist`` and a small row
-trigger makes the background persister run too. At a random moment the server
+Writer threads send batches of unique keys to two databases and remember which
+were acknowledged (204). A persist thread keeps calling ``POST /api/v3/persist``,
+for everything or for one database alone, and a small row trigger makes the
+background persister run too. At a random moment the server
 gets ``SIGKILL``; it restarts on the same data folder, and the next round goes
 on. At the end every acknowledged point is there exactly once, unacknowledged
 ones at most once, and PyIceberg still loads and scans the tables.
@@ -26,7 +27,7 @@ from tests.e2e.test_persistence_s3 import pyiceberg_catalog
 
 __all__ = ["catalog_uri", "moto_s3"]  # fixtures, imported for pytest
 
-DB = "crash"
+DATABASES = ("crash", "crash_b")  # writer w writes to DATABASES[w % 2]
 WRITERS = 2
 BATCH = 200
 NS_PER_WRITER = 10**12
@@ -68,7 +69,7 @@ class Load:
             try:
                 reply = requests.post(
                     f"{self.server.http_url}/api/v3/write_lp",
-                    params={"db": DB}, data=body, timeout=30,
+                    params={"db": DATABASES[writer % 2]}, data=body, timeout=30,
                 )  # fmt: skip
             except requests.RequestException:
                 return  # the server is gone: these keys are unacknowledged
@@ -76,9 +77,14 @@ class Load:
                 self.acked.update(keys)
 
     def _persist(self) -> None:
+        pick = random.Random(len(self.sent))
         while not self._stop.is_set():
+            database = pick.choice([None, *DATABASES])  # one database commits alone, too
             try:
-                requests.post(f"{self.server.http_url}/api/v3/persist", timeout=30)
+                requests.post(
+                    f"{self.server.http_url}/api/v3/persist",
+                    params={"db": database} if database else {}, timeout=30,
+                )  # fmt: skip
                 self.persists += 1
             except requests.RequestException:
                 return
@@ -102,22 +108,27 @@ def _run_rounds(tmp_path: Path, rounds: int, seed: int, extra: tuple[str, ...] =
 
     server = start_server(data_dir, *flags, timeout=120)
     try:
-        rows = query(server, DB, "SELECT writer, v FROM m")
-        found = [(row["writer"], row["v"]) for row in rows]
+        found = [
+            (row["writer"], row["v"])
+            for database in DATABASES
+            for row in query(server, database, "SELECT writer, v FROM m")
+        ]
         assert len(found) == len(set(found)), "a point is there twice"
         missing = acked - set(found)
         assert not missing, f"{len(missing)} acknowledged points lost, e.g. {sorted(missing)[:5]}"
         assert set(found) <= sent
         exact = f"SELECT count(*) AS n FROM m WHERE CAST(time AS BIGINT) - v = {T0}"
-        times = query(server, DB, exact)
-        assert times == [{"n": len(found)}]  # time and value stayed together, to the ns
+        times = sum(query(server, database, exact)[0]["n"] for database in DATABASES)
+        assert times == len(found)  # time and value stayed together, to the ns
         persist(server)
-        table = pyiceberg_catalog(server.http_url).load_table((DB, "m"))
+        catalog = pyiceberg_catalog(server.http_url)
     finally:
         server.stop()
-    scanned = table.scan(selected_fields=("writer", "v")).to_arrow()
-    columns = (scanned.column("writer").to_pylist(), scanned.column("v").to_pylist())
-    keys = set(zip(*columns, strict=True))
+    keys = set()
+    for database in DATABASES:
+        scan = catalog.load_table((database, "m")).scan(selected_fields=("writer", "v"))
+        rows = scan.to_arrow().to_pylist()
+        keys |= {(row["writer"], row["v"]) for row in rows}
     assert keys == set(found)  # raw files may repeat a replayed key; the set is the same
 
 
