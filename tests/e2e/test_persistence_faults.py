@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import http.client
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -175,6 +177,11 @@ def test_s3_errors_fail_the_persist_and_keep_everything(
         assert _total(server) == _expect(200)  # the rows stay queryable from the buffer
         assert _wal_bytes(data_dir) >= wal_before > 0  # the WAL is kept
         write(server, "f", _lines(200, 50))  # writes go on during the outage
+        cli = subprocess.run(
+            [sys.executable, "-m", "flight_iox", "persist", "--host", server.http_url],
+            capture_output=True, timeout=300,
+        )  # fmt: skip
+        assert cli.returncode != 0 and b"persist failed" in cli.stderr, cli.stderr
         write(server, "f", f"x,k=new v=7i {T0}")  # a new table, never committed
         proxy.only = "/f/x/"  # now only the new table's uploads fail
         assert "f.x" in _failed_persist(server)  # m commits a later WAL sequence than x's
