@@ -11,6 +11,7 @@ import threading
 import uvicorn
 
 from flight_iox.auth.setup import authorizer_for
+from flight_iox.auth.tokens import tokens_table
 from flight_iox.config import Settings, split_host_port
 from flight_iox.engine.engine import Engine
 from flight_iox.engine.lock import DataDirLock
@@ -43,6 +44,8 @@ def serve(settings: Settings) -> None:
     persister.start()
     engine.query.set_update_handler(Deleter(persister).execute_update)
     authorizer = authorizer_for(settings)
+    engine.query.set_system_table("tokens", lambda: tokens_table(authorizer.store.records()))
+    authorizer.store.add_listener(engine.query.invalidate_system_tables)
     tls = TlsFiles.from_paths(settings.tls_cert, settings.tls_key)
     http_scheme, flight_scheme = schemes(tls)
     flight_host, flight_port = split_host_port(settings.flight_addr)

@@ -68,6 +68,17 @@ class Principal:
 ANONYMOUS = Principal("anonymous", admin=True)
 
 
+def mentions_system_tokens(sql: str) -> bool:
+    """Whether ``sql`` might read ``system.tokens``: it holds both words, in any case.
+
+    Deliberately blunt: quoting, comments between the parts or three-part names
+    cannot slip past it; the price is that a non-admin query using both words
+    for something else is refused too.
+    """
+    lowered = sql.lower()
+    return "system" in lowered and "tokens" in lowered
+
+
 class Authorizer:
     """Turns a presented token into a ``Principal`` and checks permissions."""
 
@@ -97,6 +108,14 @@ class Authorizer:
         if not principal.may(action, database):
             target = f"database {database!r}" if database else "this request"
             raise ForbiddenError(f"token {principal.name!r} may not {action.value} {target}")
+
+    @staticmethod
+    def require_tokens_access(principal: Principal, sql: str) -> None:
+        """``system.tokens`` is for admin tokens; refuse other tokens SQL that may reach it."""
+        if not principal.admin and mentions_system_tokens(sql):
+            raise ForbiddenError(
+                f"token {principal.name!r} may not read system.tokens (admin tokens only)"
+            )
 
     @staticmethod
     def require_admin(principal: Principal) -> None:

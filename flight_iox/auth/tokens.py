@@ -8,6 +8,9 @@ shown once, when it is created.
 Storage is behind ``TokenStore`` so it can move into the catalog later;
 ``FileTokenStore`` keeps ``tokens.json`` in the data folder, rewritten
 atomically (temporary file, fsync, rename) on every change.
+
+``tokens_table`` is the SQL view of the records (``system.tokens``): names,
+ids, admin flag, permissions and creation time, never a hash or a secret.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+import pyarrow as pa
 
 from flight_iox.errors import AlreadyExistsError, BadRequestError, NotFoundError
 
@@ -149,6 +155,10 @@ class TokenStore(Protocol):
         """Delete a record by name or id; ``NotFoundError`` when there is none."""
         ...
 
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every change."""
+        ...
+
 
 class FileTokenStore:
     """``TokenStore`` in one JSON file, rewritten atomically."""
@@ -157,6 +167,7 @@ class FileTokenStore:
         self.path = path
         self._lock = threading.Lock()
         self._records: list[TokenRecord] = self._load()
+        self._listeners: list[Callable[[], None]] = []
 
     def _load(self) -> list[TokenRecord]:
         if not self.path.exists():
@@ -197,6 +208,7 @@ class FileTokenStore:
                 raise AlreadyExistsError(f"a token named {record.name!r} already exists")
             self._records.append(record)
             self._save()
+        self._changed()
 
     def add_first_admin(self, record: TokenRecord) -> bool:
         """Store an admin record only if no admin exists yet; whether it was stored."""
@@ -205,7 +217,8 @@ class FileTokenStore:
                 return False
             self._records.append(record)
             self._save()
-            return True
+        self._changed()
+        return True
 
     def remove(self, name_or_id: str) -> TokenRecord:
         """Delete the record named (or with id) ``name_or_id``."""
@@ -214,5 +227,49 @@ class FileTokenStore:
                 if name_or_id in (record.name, record.id):
                     self._records.remove(record)
                     self._save()
-                    return record
-        raise NotFoundError(f"no token named {name_or_id!r}")
+                    break
+            else:
+                raise NotFoundError(f"no token named {name_or_id!r}")
+        self._changed()
+        return record
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every change (``system.tokens`` is rebuilt on it)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+
+TOKENS_SCHEMA = pa.schema(
+    [
+        pa.field("token_id", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("admin", pa.bool_(), nullable=False),
+        pa.field("permissions", pa.string(), nullable=False),
+        pa.field("created_at", pa.timestamp("ns"), nullable=False),
+    ]
+)
+
+
+def tokens_table(records: list[TokenRecord]) -> pa.Table:
+    """``system.tokens``: one row per token, without secrets or hashes.
+
+    ``permissions`` reads ``db:read,write; *:read`` (empty for admin tokens,
+    which may do everything).
+    """
+    rows = [
+        {
+            "token_id": record.id,
+            "name": record.name,
+            "admin": record.admin,
+            "permissions": "; ".join(
+                f"{p.database}:{','.join(sorted(a.value for a in p.actions))}"
+                for p in record.permissions
+            ),
+            "created_at": record.created_ns,
+        }
+        for record in records
+    ]
+    return pa.Table.from_pylist(rows, schema=TOKENS_SCHEMA)

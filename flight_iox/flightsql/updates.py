@@ -26,6 +26,7 @@ import pyarrow.flight as flight
 from flight_iox.auth.tokens import Action
 from flight_iox.columns import TIME_COLUMN
 from flight_iox.errors import BadRequestError, NotSupportedError
+from flight_iox.flightsql.access import require_read
 from flight_iox.flightsql.commands import Call, CommandHandler
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle
@@ -84,6 +85,10 @@ def run_insert(
     """Run an INSERT through the write path; rows written."""
     database, table = _target(call, insert, default_database)
     call.require(Action.WRITE, database)
+    if not insert.values_are_placeholders and (
+        "select" in insert.query.lower() or not insert.query.lstrip().lower().startswith("values")
+    ):
+        require_read(call, database, insert.query)  # INSERT ... SELECT reads too
     existing = _existing_schema(call, database, table)
     data = _insert_data(call, database, insert, params)
     names = insert.columns

@@ -48,6 +48,8 @@ async def query_sql(request: Request) -> Response:
     if not isinstance(bound, list | tuple | dict):
         raise BadRequestError("'params' must be a JSON list (positional) or object (named)")
     engine: Engine = request.app.state.engine
+    if (principal := request.scope.get(PRINCIPAL_KEY)) is not None:
+        Authorizer.require_tokens_access(principal, sql)  # system.tokens: admin tokens only
     if first_keyword(sql) in ("delete", "drop", "create"):
         return await _update(request, engine, database, sql, bound)
     reader = await run_in_threadpool(engine.query.execute, database, sql, bound)

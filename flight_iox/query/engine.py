@@ -56,6 +56,7 @@ class QueryEngine:
         self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1))
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
+        self._global_system: dict[str, Callable[[], pa.Table]] = {}
         if object_store is not None:
             self._tables.context.register_object_store(*object_store)
 
@@ -116,6 +117,20 @@ class QueryEngine:
     def set_update_handler(self, handler: UpdateHandler) -> None:
         """Install what ``execute_update`` calls (the persistence layer's ``Deleter``)."""
         self._update_handler = handler
+
+    def set_system_table(self, name: str, build: Callable[[], pa.Table]) -> None:
+        """Add ``system.<name>`` to every database, from ``build`` (server-wide, e.g. tokens).
+
+        The table is a snapshot: call ``invalidate_system_tables`` when its source changes.
+        """
+        with self._lock:
+            self._global_system[name] = build
+            self._system_ready.clear()
+
+    def invalidate_system_tables(self) -> None:
+        """Rebuild every database's system tables at the next query."""
+        with self._lock:
+            self._system_ready.clear()
 
     # --- database lifecycle ----------------------------------------------------------------
 
@@ -240,7 +255,9 @@ class QueryEngine:
         schemas = {name: schema for db_name, name, schema, _ in tables if db_name == database}
         df_catalog = self._schemas[database][0]
         system = Schema.memory_schema()
-        for name, data in system_tables(database, schemas, self._buffers).items():
+        tables_data = system_tables(database, schemas, self._buffers)
+        tables_data.update({name: build() for name, build in self._global_system.items()})
+        for name, data in tables_data.items():
             system.register_table(name, self._tables.provider(data.schema, _memory(data)))
         if SYSTEM_SCHEMA in df_catalog.schema_names():
             df_catalog.deregister_schema(SYSTEM_SCHEMA)

@@ -211,6 +211,56 @@ def test_token_cli_list_create_revoke(server: RunningServer, tokens: Tokens) -> 
     assert refused.returncode == 1 and "403" in refused.stderr
 
 
+def test_system_tokens_lists_tokens_without_secrets_for_admins_only(
+    server: RunningServer, tokens: Tokens
+) -> None:
+    sql = "SELECT name, admin, permissions FROM system.tokens ORDER BY created_at"
+
+    def query(token: str, q: str = sql) -> requests.Response:
+        return requests.get(
+            f"{server.http_url}/api/v3/query_sql",
+            params={"db": "alpha", "q": q},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    response = query(tokens.admin)
+    assert response.status_code == 200, response.text
+    rows = {row["name"]: row for row in response.json()}
+    assert rows["_admin"]["admin"] is True
+    assert rows["reader"] == {"name": "reader", "admin": False, "permissions": "alpha:read"}
+    everything = query(tokens.admin, "SELECT * FROM system.tokens").text
+    assert "apiv3_" not in everything and "hash" not in everything
+    for secret in (tokens.admin, tokens.reader, tokens.writer):
+        assert secret not in everything
+    # A new token shows at once; a revoked one is gone.
+    made = requests.post(
+        f"{server.http_url}/api/v3/configure/token",
+        json={"name": "fresh", "permissions": [{"database": "beta", "actions": ["read", "write"]}]},
+        headers={"Authorization": f"Bearer {tokens.admin}"},
+        timeout=30,
+    )
+    assert made.status_code == 201
+    names = {row["name"]: row for row in query(tokens.admin).json()}
+    assert names["fresh"]["permissions"] == "beta:read,write"
+    revoked = requests.delete(
+        f"{server.http_url}/api/v3/configure/token",
+        params={"name": "fresh"},
+        headers={"Authorization": f"Bearer {tokens.admin}"},
+        timeout=30,
+    )
+    assert revoked.status_code == 200
+    assert "fresh" not in {row["name"] for row in query(tokens.admin).json()}
+    # Other tokens are refused, however the name is written.
+    assert query(tokens.reader).status_code == 403
+    assert query(tokens.reader, 'SELECT * FROM "SYSTEM" . /* x */ "tokens"').status_code == 403
+    assert flight_query(server, tokens.reader, sql) == "PERMISSION_DENIED"
+    assert flight_query(server, tokens.reader, "SELECT * FROM alpha.system.tokens") == (
+        "PERMISSION_DENIED"
+    )
+    assert flight_query(server, tokens.admin, sql) == "OK"
+
+
 def test_refuses_public_address_with_auth_off(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="--i-know-auth-is-off"):
         start_server(tmp_path / "data", "--http-addr", "0.0.0.0:0", "--auth", "off")

@@ -127,3 +127,27 @@ def test_auth_off_on_a_public_address_needs_the_explicit_flag(tmp_path: Path) ->
     assert authorizer_for(forced).mode is AuthMode.OFF
     assert authorizer_for(Settings(data_dir=tmp_path, http_addr="0.0.0.0:0")).required
     assert not authorizer_for(Settings(data_dir=tmp_path)).required
+
+
+def test_tokens_table_has_no_secrets_or_hashes() -> None:
+    from flight_iox.auth.tokens import TOKENS_SCHEMA, Action, Permission, TokenRecord, tokens_table
+
+    both = frozenset({Action.WRITE, Action.READ})
+    permissions = (Permission("mydb", both), Permission("*", frozenset({Action.READ})))
+    record = TokenRecord("id1", "reader", "hash-value", False, permissions, created_ns=5)
+    table = tokens_table([record])
+    assert table.schema == TOKENS_SCHEMA
+    assert "hash" not in " ".join(table.column_names)
+    assert table.to_pylist()[0]["permissions"] == "mydb:read,write; *:read"
+    assert "hash-value" not in str(table.to_pylist())
+
+
+def test_system_tokens_check_is_blunt_for_non_admins() -> None:
+    from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal, mentions_system_tokens
+    from flight_iox.errors import ForbiddenError
+
+    assert mentions_system_tokens('SELECT * FROM "System"./**/"TOKENS"')
+    assert not mentions_system_tokens("SELECT * FROM system.tables")
+    Authorizer.require_tokens_access(ANONYMOUS, "SELECT * FROM system.tokens")
+    with pytest.raises(ForbiddenError, match=r"system\.tokens"):
+        Authorizer.require_tokens_access(Principal("r", False), "SELECT * FROM system.tokens")
