@@ -200,8 +200,10 @@ class RowCompiler:
         if left.type is None or right.type is None:
             return NULL
         if op in ("&", "|", "^"):
-            if left.type == "float" or right.type == "float":
-                return NULL
+            if "float" in (left.type, right.type):  # as IOx: floats are truncated to integers
+                lhs_sql = f"CAST({left.sql} AS BIGINT)" if left.type == "float" else left.sql
+                rhs_sql = f"CAST({right.sql} AS BIGINT)" if right.type == "float" else right.sql
+                return Typed(f"({lhs_sql} {op} {rhs_sql})", "integer")
             return Typed(f"({left.sql} {op} {right.sql})", left.type)
         if op == "/":
             return Typed(f"(CAST({left.sql} AS DOUBLE) / {right.sql})", "float")

@@ -33,14 +33,20 @@ def measurement_names(source: ast.Measurement, ctx: Context) -> tuple[str, list[
     return database, [source.name] if source.name in tables else []
 
 
-def resolve_sources(sources: tuple[ast.Source, ...], ctx: Context) -> list[Source]:
-    """Every table (or subquery result) a FROM clause names, each once, sorted by name."""
+def resolve_sources(
+    sources: tuple[ast.Source, ...], ctx: Context, dimensions: tuple[ast.Expr, ...] = ()
+) -> list[Source]:
+    """Every table (or subquery result) a FROM clause names, each once, sorted by name.
+
+    A subquery also groups by the outer query's tag dimensions (``dimensions``), as InfluxDB
+    does, so the outer GROUP BY sees the tags.
+    """
     from flight_iox.influxql.subquery import subquery_sources
 
     found: dict[str, Source] = {}
     for item in sources:
         if isinstance(item, ast.SubQuery):
-            for source in subquery_sources(item.statement, ctx):
+            for source in subquery_sources(item.statement, ctx, dimensions):
                 key = f"sub:{len(found)}:{source.name}"
                 found[key] = source
             continue
@@ -60,12 +66,13 @@ def resolve_sources(sources: tuple[ast.Source, ...], ctx: Context) -> list[Sourc
 
 def run_select(stmt: ast.SelectStatement, ctx: Context) -> list[Series]:
     """All series of a SELECT, in InfluxDB's order, after SLIMIT/SOFFSET."""
-    sources = resolve_sources(stmt.sources, ctx)
+    sources = resolve_sources(stmt.sources, ctx, stmt.dimensions)
     if not sources:
         return []
     shape = shape_select(stmt, _merged_infos(sources))
-    time_range = condition_range(stmt.condition, ctx.now)
-    condition, visible_from = stmt.condition, None
+    condition = hoist_time(stmt.condition)
+    time_range = condition_range(condition, ctx.now)
+    visible_from = None
     widen = _widening(shape)
     if widen and shape.time_group is not None and time_range.lower is not None:
         # Transformations of aggregates see the buckets before the range (as InfluxDB does).
@@ -84,8 +91,9 @@ def run_select(stmt: ast.SelectStatement, ctx: Context) -> list[Series]:
         query.visible_from = visible_from
         series.extend(run_source(query))
     series.sort(key=lambda s: (s.name, sorted(s.tags.items())))
-    if stmt.descending:
+    if stmt.descending:  # the series of each measurement in reverse; measurements stay sorted
         series.reverse()
+        series.sort(key=lambda s: s.name)
     if stmt.soffset:
         series = series[stmt.soffset :]
     if stmt.slimit:
@@ -128,3 +136,55 @@ def _with_lower_bound(condition: ast.Expr | None, lower: int) -> ast.Expr | None
 
 def _merged_infos(sources: list[Source]) -> list[TableInfo]:
     return [s.info for s in sources]
+
+
+def hoist_time(condition: ast.Expr | None) -> ast.Expr | None:
+    """The condition with every time comparison ANDed at the top, as IOx reads WHERE clauses.
+
+    IOx takes the time bounds out of the whole condition (also from under OR) and applies
+    them all; ``cpu = 'a' OR cpu = 'b' AND time >= t`` is ``(cpu = 'a' OR cpu = 'b') AND
+    time >= t``, and ``time = a OR time = b`` is empty.
+    """
+    if condition is None:
+        return None
+    found: list[ast.Expr] = []
+    rest = _without_time(condition, found)
+    if not found or (rest is not None and _only_top_level_ands(condition)):
+        return condition
+    for part in found:
+        rest = part if rest is None else ast.BinaryExpr("and", rest, part)
+    return rest
+
+
+def _only_top_level_ands(expr: ast.Expr) -> bool:
+    """Whether every time comparison sits under ANDs only (nothing to hoist)."""
+    expr = unwrap(expr)
+    if isinstance(expr, ast.BinaryExpr) and expr.op == "and":
+        return _only_top_level_ands(expr.lhs) and _only_top_level_ands(expr.rhs)
+    if isinstance(expr, ast.BinaryExpr) and expr.op == "or":
+        return not _mentions_time(expr)
+    return True
+
+
+def _mentions_time(expr: ast.Expr) -> bool:
+    expr = unwrap(expr)
+    if isinstance(expr, ast.BinaryExpr):
+        if expr.op in ("and", "or"):
+            return _mentions_time(expr.lhs) or _mentions_time(expr.rhs)
+        return is_time_ref(unwrap(expr.lhs)) or is_time_ref(unwrap(expr.rhs))
+    return False
+
+
+def _without_time(expr: ast.Expr, found: list[ast.Expr]) -> ast.Expr | None:
+    inner = unwrap(expr)
+    if isinstance(inner, ast.BinaryExpr) and inner.op in ("and", "or"):
+        lhs, rhs = _without_time(inner.lhs, found), _without_time(inner.rhs, found)
+        if lhs is None or rhs is None:
+            return lhs if rhs is None else rhs
+        return ast.BinaryExpr(inner.op, lhs, rhs)
+    if isinstance(inner, ast.BinaryExpr) and (
+        is_time_ref(unwrap(inner.lhs)) or is_time_ref(unwrap(inner.rhs))
+    ):
+        found.append(expr)
+        return None
+    return expr

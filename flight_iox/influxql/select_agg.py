@@ -192,6 +192,8 @@ def run_aggregate(query: Query) -> list[Series]:
     slots = Slots(compiler)
     projections = [projection(f.expr, slots) for f in query.shape.fields]
     time_slot = _selector_slots(query, compiler, slots, projections)
+    if slots.types and all(kind is None for kind in slots.types.values()):
+        return []  # none of the aggregated fields exists in this source
     count_slot = slots.add("count(*)", "integer")
     table = query.source.run(_grouped_sql(query, slots.sql))
     if query.shape.time_group is None:

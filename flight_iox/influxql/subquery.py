@@ -7,13 +7,15 @@ the outer query compiles to SQL over it exactly as over a measurement.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pyarrow as pa
 from datafusion import SessionContext
 
 from flight_iox.columns import FIELD_TYPES
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context, plain_strings
-from flight_iox.influxql.expressions import TableInfo, quote_ident
+from flight_iox.influxql.expressions import TableInfo, quote_ident, unwrap
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Source
 
@@ -41,10 +43,18 @@ def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
     return data, TableInfo(series[0].name, frozenset(tag_names), fields)
 
 
-def subquery_sources(stmt: ast.SelectStatement, ctx: Context) -> list[Source]:
-    """One source per measurement name in the inner query's result."""
+def subquery_sources(
+    stmt: ast.SelectStatement, ctx: Context, outer_dimensions: tuple[ast.Expr, ...] = ()
+) -> list[Source]:
+    """One source per measurement name in the inner query's result.
+
+    The inner query also groups by the outer query's tag dimensions, as InfluxDB does.
+    """
     from flight_iox.influxql.select import run_select
 
+    inherited = tuple(d for d in outer_dimensions if _tag_dimension(d, stmt.dimensions))
+    if inherited:
+        stmt = dataclasses.replace(stmt, dimensions=stmt.dimensions + inherited)
     inner = run_select(stmt, ctx)
     by_name: dict[str, list[Series]] = {}
     for s in inner:
@@ -63,3 +73,11 @@ def subquery_sources(stmt: ast.SelectStatement, ctx: Context) -> list[Source]:
             )
         )
     return sources
+
+
+def _tag_dimension(dim: ast.Expr, own: tuple[ast.Expr, ...]) -> bool:
+    """Whether an outer GROUP BY item is a tag grouping the inner query lacks."""
+    dim = unwrap(dim)
+    if isinstance(dim, ast.Call):  # time(...)
+        return False
+    return all(unwrap(d) != dim for d in own)

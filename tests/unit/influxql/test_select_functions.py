@@ -91,3 +91,18 @@ def test_top_per_time_bucket(engine: Engine) -> None:
 )
 def test_top_errors(engine: Engine, q: str, message: str) -> None:
     assert message in error(engine, q)
+
+
+def test_time_under_or_applies_to_the_whole_condition(engine: Engine) -> None:
+    out = rows(engine, "SELECT v FROM cpu WHERE host = 'a' OR host = 'b' AND time >= 20s")
+    assert [v for _, _, values in out for v in values] == [[20, 3.0], [30, 6.0]]
+    assert rows(engine, "SELECT v FROM cpu WHERE time = 0 OR time = 10s") == []
+
+
+def test_aggregate_of_a_missing_field_has_no_series(engine: Engine) -> None:
+    assert rows(engine, "SELECT mean(nope) FROM cpu GROUP BY host") == []
+
+
+def test_bitwise_operators_truncate_floats(engine: Engine) -> None:
+    ((_, _, values),) = rows(engine, "SELECT v FROM cpu WHERE v & 1 = 1 AND host = 'a'")
+    assert values == [[0, 1.0], [10, 5.0], [20, 3.0]]
