@@ -21,6 +21,8 @@ from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
+from flight_iox.names import quote_identifier as q
+from flight_iox.query.last_cache import LastValueCache, last_rows_sql, referenced_tables
 from flight_iox.query.placeholders import (
     cast_placeholders,
     rewrite_placeholders,
@@ -57,6 +59,9 @@ class QueryEngine:
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
         self._global_system: dict[str, Callable[[], pa.Table]] = {}
+        self._last_cache = LastValueCache(
+            lambda data: self._tables.provider(data.schema, _memory(data))
+        )
         if object_store is not None:
             self._tables.context.register_object_store(*object_store)
 
@@ -142,6 +147,7 @@ class QueryEngine:
                 pair[1].deregister_table(table)
             self._registered.pop((database, table), None)
             self._system_ready.discard(database)
+            self._last_cache.forget(database, table)
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's tables from every context."""
@@ -152,6 +158,7 @@ class QueryEngine:
                     pair[1].deregister_table(name)
             self._registered = {k: v for k, v in self._registered.items() if k[0] != database}
             self._system_ready.discard(database)
+            self._last_cache.forget(database)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -175,6 +182,7 @@ class QueryEngine:
             values = {str(i + 1): _python_value(v) for i, v in enumerate(params)}
         context = self._refreshed_context(database)
         try:
+            self._prepare_last_cache(context, database, rewritten)
             return _sql(context, rewritten, values)
         except Exception as error:
             message = _engine_message(error)
@@ -211,12 +219,34 @@ class QueryEngine:
                     entry[0].register_object_store(*self._object_store)
                 if key == NO_DATABASE:
                     entry[0].register_catalog_provider(key, self._new_catalog()[0])
+                entry[0].register_udtf(self._last_cache.function(database))
             context, known = entry
             for name, (df_catalog, _) in self._schemas.items():
                 if name not in known:
                     context.register_catalog_provider(name, df_catalog)
                     known.add(name)
             return context
+
+    def _prepare_last_cache(self, context: SessionContext, database: str | None, sql: str) -> None:
+        """Fill the last-value cache for the tables ``last_cache('t')`` names in ``sql``."""
+        for table in referenced_tables(sql) if database is not None else ():
+            with self._catalog.lock:
+                db = self._catalog.database(database)
+                schema = db.tables[table].arrow_schema() if table in db.tables else None
+                retention_ns = db.retention_ns
+            version = self._registered.get((database, table))
+            if schema is None or version is None:
+                continue  # the table function reports the unknown table
+            qualified = f"{q(database)}.{USER_SCHEMA}.{q(table)}"
+            self._last_cache.prepare(
+                database,
+                table,
+                version,
+                lambda s=schema, t=qualified: _sql(
+                    context, last_rows_sql(s, t), {}
+                ).to_arrow_table(),
+                retention_ns,
+            )
 
     def _new_catalog(self) -> tuple[Catalog, Schema]:
         df_catalog = Catalog.memory_catalog()

@@ -1,0 +1,115 @@
+"""The last-value cache: the latest row of every series of a table, as ``last_cache('t')``.
+
+InfluxDB 3 answers "the last point of each host" from a last-value cache queried
+with the ``last_cache()`` table function; flight-iox does the same. The rows are
+computed with one window query over the table (every source: files and buffer,
+deduplicated and retention-filtered like any query) and kept until the table's
+version changes, so repeated dashboard queries cost a lookup, not a full scan.
+A series is one tag set, so the cache holds one row per distinct tag set.
+
+The cache is filled before planning (``prepare``), because a DataFusion table
+function runs while a query is being planned and cannot run a query itself;
+the table function then only hands out the prepared in-memory table.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from datafusion import Expr
+from datafusion.catalog import Table
+from datafusion.user_defined import TableFunction
+
+from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
+from flight_iox.errors import QueryError
+from flight_iox.names import quote_identifier as q
+
+FUNCTION_NAME = "last_cache"
+_CALL = re.compile(r"\blast_cache\s*\(\s*'((?:[^']|'')+)'", re.IGNORECASE)
+
+
+def referenced_tables(sql: str) -> list[str]:
+    """The table names ``last_cache('...')`` calls in ``sql`` name (empty for most SQL)."""
+    if "last_cache" not in sql.lower():
+        return []
+    return [name.replace("''", "'") for name in _CALL.findall(sql)]
+
+
+def last_rows_sql(schema: pa.Schema, qualified_table: str) -> str:
+    """SQL for the latest row of each tag set of a table (all its columns, in order)."""
+    tags = [q(f.name) for f in schema if role_of(f) is ColumnRole.TAG]
+    columns = ", ".join(q(f.name) for f in schema)
+    partition = f"PARTITION BY {', '.join(tags)} " if tags else ""
+    return (
+        f"SELECT {columns} FROM (SELECT *, row_number() OVER ({partition}ORDER BY "
+        f"{q(TIME_COLUMN)} DESC) AS __iox_rank FROM {qualified_table}) AS ranked "
+        "WHERE __iox_rank = 1"
+    )
+
+
+class LastValueCache:
+    """Last rows per (database, table), valid for one table version."""
+
+    def __init__(self, provider: Callable[[pa.Table], Table]) -> None:
+        """``provider`` turns an Arrow table into a DataFusion in-memory table."""
+        self._provider = provider
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], tuple[Hashable, pa.Table]] = {}
+        self._served: dict[tuple[str, str], Table] = {}
+
+    def prepare(
+        self,
+        database: str,
+        table: str,
+        version: Hashable,
+        compute: Callable[[], pa.Table],
+        retention_ns: int | None = None,
+    ) -> None:
+        """Make sure the cached rows of ``table`` are those of ``version``."""
+        key = (database, table)
+        with self._lock:
+            hit = self._rows.get(key)
+        if hit is not None and hit[0] == version and not retention_ns:
+            return
+        rows = compute() if hit is None or hit[0] != version else None
+        with self._lock:
+            if rows is not None:
+                self._rows[key] = (version, rows)
+            data = self._rows[key][1]
+            if retention_ns:  # rows may have expired since they were cached
+                cutoff = pa.scalar(time.time_ns() - retention_ns, pa.timestamp("ns"))
+                data = data.filter(pc.greater_equal(data.column(TIME_COLUMN), cutoff))
+            self._served[key] = self._provider(data)
+
+    def forget(self, database: str, table: str | None = None) -> None:
+        """Drop a table's cached rows (or a whole database's)."""
+        with self._lock:
+            for key in [k for k in self._rows if k[0] == database and table in (None, k[1])]:
+                del self._rows[key]
+                self._served.pop(key, None)
+
+    def function(self, database: str | None) -> TableFunction:
+        """The ``last_cache('table')`` table function of a context whose default is ``database``."""
+
+        def last_cache(*args: Expr) -> Table:
+            if database is None:
+                raise QueryError("last_cache() needs a default database")
+            if not args:
+                raise QueryError("last_cache() takes the table name: last_cache('cpu')")
+            try:
+                name = args[0].python_value()
+                name = name.as_py() if isinstance(name, pa.Scalar) else name
+            except Exception:
+                name = None
+            served = self._served.get((database, name)) if isinstance(name, str) else None
+            if served is None:
+                shown = args[0].canonical_name()
+                raise QueryError(f"last_cache(): no table {shown} in database {database}")
+            return served
+
+        return TableFunction(FUNCTION_NAME, last_cache)
