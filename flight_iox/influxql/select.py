@@ -44,11 +44,12 @@ def resolve_sources(
     from flight_iox.influxql.subquery import subquery_sources
 
     found: dict[str, Source] = {}
+    subqueries = [item.statement for item in sources if isinstance(item, ast.SubQuery)]
+    if subqueries:  # the subqueries' series of one name make one source, as in InfluxDB
+        for source in subquery_sources(subqueries, ctx, dimensions):
+            found[f"sub:{source.name}"] = source
     for item in sources:
         if isinstance(item, ast.SubQuery):
-            for source in subquery_sources(item.statement, ctx, dimensions):
-                key = f"sub:{len(found)}:{source.name}"
-                found[key] = source
             continue
         database, names = measurement_names(item, ctx)
         infos = ctx.tables(database)

@@ -13,6 +13,7 @@ import pyarrow as pa
 from datafusion import SessionContext
 
 from flight_iox.columns import FIELD_TYPES
+from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context, plain_strings
 from flight_iox.influxql.expressions import TableInfo, quote_ident, unwrap
@@ -24,7 +25,11 @@ SCRATCH = "subquery"
 
 def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
     tag_names = sorted({k for s in series for k in s.tags})
-    value_names = [c for c in series[0].columns[1:] if c not in tag_names]
+    columns = list(dict.fromkeys(c for s in series for c in s.columns[1:]))
+    value_names = [c for c in columns if c not in tag_names]
+    clash = sorted({c for s in series for c in s.columns[1:] if c not in s.tags} & set(tag_names))
+    if clash:
+        raise QueryError(f"column {clash[0]!r} is a tag in one subquery and a field in another")
     tables = []
     for s in series:
         columns: dict[str, pa.Array] = {"time": s.data.column(0).cast(pa.timestamp("ns"))}
@@ -44,18 +49,20 @@ def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
 
 
 def subquery_sources(
-    stmt: ast.SelectStatement, ctx: Context, outer_dimensions: tuple[ast.Expr, ...] = ()
+    stmts: list[ast.SelectStatement], ctx: Context, outer_dimensions: tuple[ast.Expr, ...] = ()
 ) -> list[Source]:
-    """One source per measurement name in the inner query's result.
+    """One source per measurement name in the inner queries' results (merged across them).
 
-    The inner query also groups by the outer query's tag dimensions, as InfluxDB does.
+    Each inner query also groups by the outer query's tag dimensions, as InfluxDB does.
     """
     from flight_iox.influxql.select import run_select
 
-    inherited = tuple(d for d in outer_dimensions if _tag_dimension(d, stmt.dimensions))
-    if inherited:
-        stmt = dataclasses.replace(stmt, dimensions=stmt.dimensions + inherited)
-    inner = run_select(stmt, ctx)
+    inner: list[Series] = []
+    for stmt in stmts:
+        inherited = tuple(d for d in outer_dimensions if _tag_dimension(d, stmt.dimensions))
+        if inherited:
+            stmt = dataclasses.replace(stmt, dimensions=stmt.dimensions + inherited)
+        inner += run_select(stmt, ctx)
     by_name: dict[str, list[Series]] = {}
     for s in inner:
         by_name.setdefault(s.name, []).append(s)
