@@ -167,7 +167,26 @@ class IoxCatalog:
                     snapshot_properties={WAL_SEQUENCE_PROPERTY: str(sequence)},
                     check_duplicate_files=False,
                 )
-            return self._stored(database, table, self._iceberg.load_table((database, table)))
+            return self._committed(database, table, iceberg)
+
+    def _committed(
+        self, database: str, table: str, iceberg: Table, attempts: int = 4
+    ) -> StoredTable:
+        """The file list right after a commit, from the table object the commit updated.
+
+        The commit has landed, so an error now must not reach the persister, which would
+        take the rows back and write them again: outside readers would see them twice.
+        Reading the new manifests is retried; only a lasting outage still gives up.
+        """
+        for attempt in range(attempts):
+            try:
+                return self._stored(database, table, iceberg)
+            except OSError:
+                if attempt == attempts - 1:
+                    raise
+                log.warning("reading %s.%s after its commit failed; retrying", database, table)
+                time.sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
 
     def replace_files(
         self,

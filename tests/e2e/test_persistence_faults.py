@@ -2,7 +2,7 @@
 
 A small HTTP proxy on loopback sits between the server and moto and, while a
 fault is switched on, fails every upload (PUT and multipart POST) with a 500
-S3 error, or holds it without answering. Reads pass through. A persist during
+S3 error, or holds it without answering; it can also fail a few reads. A persist during
 the fault must fail loudly (HTTP 500 naming the reason), keep the rows
 queryable and the WAL on disk, and a later persist must succeed; nothing is
 lost across a restart.
@@ -46,7 +46,8 @@ class FaultyProxy(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         self.upstream = upstream.removeprefix("http://")
         self.mode: str | None = None  # None, "error" or "hang"
-        self.only: str | None = None  # fail only uploads whose path holds this
+        self.only: str | None = None  # fail only requests whose path holds this
+        self.failing_gets = 0  # fail this many of the next downloads (with ``only``)
         self.hang_seconds = 5.0
         self.faults = 0
 
@@ -79,11 +80,22 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             chunks.append(self.rfile.read(size))
             self.rfile.readline()
 
+    def _fault(self) -> str | None:
+        """What to do instead of forwarding: ``"error"``, ``"hang"`` or None."""
+        server = self.server
+        if server.only is not None and server.only not in self.path:
+            return None
+        if self.command == "GET":
+            if server.failing_gets <= 0:
+                return None
+            server.failing_gets -= 1
+            return "error"
+        return server.mode if self.command in ("PUT", "POST") else None
+
     def _forward(self) -> None:
         body = self._body()
-        mode = self.server.mode
-        only = self.server.only
-        if mode and self.command in ("PUT", "POST") and (only is None or only in self.path):
+        mode = self._fault()
+        if mode is not None:
             self.server.faults += 1
             if mode == "hang":  # say nothing, then drop the connection
                 time.sleep(self.server.hang_seconds)
@@ -225,7 +237,7 @@ def test_s3_timeouts_fail_the_persist_and_a_retry_succeeds(
         server.stop()
 
 
-def test_new_table_keeps_its_partition_spec_when_a_commit_fails(
+def test_commit_faults_keep_the_spec_and_write_rows_once(
     tmp_path: Path, moto_s3: MotoS3, proxy: FaultyProxy
 ) -> None:
     """The table's creation and its spec and sort order are one commit, or a fault splits them."""
@@ -240,5 +252,10 @@ def test_new_table_keeps_its_partition_spec_when_a_commit_fails(
         table = pyiceberg_catalog(server.http_url).load_table(("f", "m"))
         assert [f.name for f in table.spec().fields] == ["time_day"]
         assert len(table.sort_order().fields) == 2  # k, then time
+        write(server, "f", _lines(20, 20))
+        proxy.only, proxy.failing_gets = "-m0.avro", 5  # reading the manifests, after commit
+        assert persist(server)["rows"] == 20  # the commit landed: no failure, no second copy
+        assert table.refresh().scan().to_arrow().num_rows == 40
+        assert _total(server) == _expect(40)
     finally:
         server.stop()
