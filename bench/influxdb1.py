@@ -46,7 +46,9 @@ def free_port() -> int:
 class InfluxDB1:
     """An ``influxd`` process on loopback; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, data_options: dict[str, str] | None = None) -> None:
+        """``data_options``: extra ``[data]`` settings, as TOML values (e.g. ``'"5s"'``)."""
+        self.data_options = data_options or {}
         self.binary = shutil.which("influxd")
         self.root = Path(tempfile.mkdtemp(prefix="influxdb1-bench-"))
         self.http_port = free_port()
@@ -60,9 +62,9 @@ class InfluxDB1:
 
     def __enter__(self) -> InfluxDB1:
         config = self.root / "influxdb.conf"
-        config.write_text(
-            CONFIG.format(root=self.root, rpc_port=free_port(), http_port=self.http_port)
-        )
+        text = CONFIG.format(root=self.root, rpc_port=free_port(), http_port=self.http_port)
+        extra = "".join(f"  {k} = {v}\n" for k, v in self.data_options.items())
+        config.write_text(text.replace("[http]\n", f"{extra}[http]\n"))
         log = open(self.root / "influxd.log", "wb")
         self.process = subprocess.Popen(
             [str(self.binary), "-config", str(config)], stdout=log, stderr=subprocess.STDOUT

@@ -1,0 +1,362 @@
+"""TSBS cpu-only, side by side: flight-iox against InfluxDB 1.x on the same machine, one run.
+
+    python bench/tsbs.py [--hosts 100] [--hours 3] [--runs 7] [--ingest-runs 3]
+
+1. **Data**: ../shared/tsbs/gen_cpu.py, cut into the same 5,000-line bodies for both.
+2. **Ingest**: the bodies go to InfluxDB 1.x ``/write`` and flight-iox ``/api/v2/write`` from
+   1 and 2 client processes, alternating runs, each run into a fresh database (bench/ingest.py's
+   functions). Median lines/s of each and the ratio.
+3. **Queries**: the data is loaded once more into database ``tsbs`` on both; flight-iox persists
+   and compacts it, InfluxDB is left to compact its TSM files. Each TSBS query type
+   (bench/tsbs_queries.py) goes to InfluxDB as InfluxQL over ``/query`` and to flight-iox as SQL
+   over Flight SQL (ADBC DB-API). Both answers are checked equal first; then warm-up runs and
+   ``--runs`` alternating timed runs; the median of each, the ratio and the geometric mean.
+4. **Storage**: bytes per field value on disk: flight-iox's Parquet files, and InfluxDB's TSM
+   files once its full compaction has run (the JSON also has its whole data folder).
+
+Prints the table, writes JSON (bench/results/tsbs.json) and a PNG of the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.influxdb1 import InfluxDB1  # noqa: E402
+from bench.ingest import BATCH_LINES, GENERATOR, make_bodies, timed_ingest  # noqa: E402
+from bench.storage import admin, connect, load, run  # noqa: E402
+from bench.tsbs_queries import Query, tsbs_queries  # noqa: E402
+from flight_iox.launcher import RunningServer, start_server  # noqa: E402
+
+FIELDS_PER_LINE = 10
+DATABASE = "tsbs"  # bench.storage's helpers use this database
+# Compact soon after the writes stop, so the storage figure is the compacted one.
+INFLUX_DATA_OPTIONS = {
+    "cache-snapshot-write-cold-duration": '"2s"',
+    "compact-full-write-cold-duration": '"5s"',
+}
+
+
+# --- InfluxDB 1.x side ----------------------------------------------------------------------
+
+
+def influx_rows(peer: InfluxDB1, session: requests.Session, query: str) -> list[dict]:
+    """InfluxQL over ``/query`` (ns epochs), flattened to one dict per row with its tags."""
+    reply = session.get(
+        f"{peer.url}/query", params={"db": DATABASE, "q": query, "epoch": "ns"}, timeout=600
+    )
+    reply.raise_for_status()
+    rows = []
+    for result in reply.json()["results"]:
+        if "error" in result:
+            raise RuntimeError(f"InfluxDB: {result['error']} in {query}")
+        for series in result.get("series", []):
+            tags = series.get("tags", {})
+            for values in series["values"]:
+                rows.append({**tags, **dict(zip(series["columns"], values, strict=True))})
+    return rows
+
+
+def influx_disk(peer: InfluxDB1, timeout: float) -> tuple[int, int, bool]:
+    """TSM bytes and all bytes of database ``tsbs``, once fully compacted; and whether it got there.
+
+    The total includes the series file, whose segments are preallocated (tens of MB whatever
+    the data), so the TSM bytes are the comparable figure.
+    """
+    folder = peer.root / "data" / DATABASE
+    deadline = time.monotonic() + timeout
+    compacted = False
+    while time.monotonic() < deadline:
+        wal = [p for p in (peer.root / "wal" / DATABASE).rglob("*.wal") if p.stat().st_size]
+        tsm = list(folder.rglob("*.tsm"))
+        shards = {p.parent for p in tsm}
+        temporary = list(folder.rglob("*.tmp"))
+        if not wal and tsm and len(tsm) == len(shards) and not temporary:
+            compacted = True
+            break
+        time.sleep(1)
+    tsm_bytes = sum(p.stat().st_size for p in folder.rglob("*.tsm"))
+    return tsm_bytes, sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()), compacted
+
+
+# --- flight-iox side ------------------------------------------------------------------------
+
+
+def iox_rows(conn: object, sql: str) -> list[dict]:
+    """SQL over Flight SQL (ADBC), times as ns integers."""
+    table = run(conn, sql)
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.int64())
+        columns[name] = column
+    return pa.table(columns).to_pylist() if columns else []
+
+
+# --- comparing and timing -------------------------------------------------------------------
+
+
+def _normal(value: object) -> object:
+    if isinstance(value, float) and value == int(value):
+        return int(value)
+    if isinstance(value, float):
+        return float(f"{value:.10g}")
+    return value
+
+
+def canonical(rows: list[dict], keys: tuple[str, ...], values: tuple[str, ...]) -> list[tuple]:
+    """Rows as sorted tuples of keys then values; rows with no value at all (fill) dropped."""
+    out = []
+    for row in rows:
+        vals = tuple(_normal(row.get(v)) for v in values)
+        if all(v is None for v in vals):
+            continue
+        out.append(tuple(row.get(k) for k in keys) + vals)
+    return sorted(out, key=repr)
+
+
+def check_equal(query: Query, theirs: list[dict], ours: list[dict]) -> int:
+    """Raise unless both answers hold the same rows; returns the row count."""
+    a = canonical(theirs, query.keys, query.influx_values)
+    b = canonical(ours, query.keys, query.sql_values)
+    if a != b:
+        diff = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
+        raise SystemExit(
+            f"{query.name}: answers differ ({len(a)} rows vs {len(b)}); first difference at "
+            f"{diff}: {a[diff] if diff is not None else a[len(b) :][:1]} vs "
+            f"{b[diff] if diff is not None else b[len(a) :][:1]}"
+        )
+    return len(a)
+
+
+def time_both(
+    query: Query, peer: InfluxDB1, session: requests.Session, conn: object, runs: int, warmup: int
+) -> tuple[float, float]:
+    """Median seconds of InfluxDB and of flight-iox, alternating, after warm-up runs."""
+    for _ in range(warmup):
+        influx_rows(peer, session, query.influxql)
+        run(conn, query.sql)
+    theirs, ours = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        influx_rows(peer, session, query.influxql)
+        theirs.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        run(conn, query.sql)
+        ours.append(time.perf_counter() - start)
+    return statistics.median(theirs), statistics.median(ours)
+
+
+def geomean(ratios: list[float]) -> float:
+    """The geometric mean."""
+    return math.exp(statistics.mean(math.log(r) for r in ratios))
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def ingest(
+    server: RunningServer,
+    peer: InfluxDB1,
+    bodies: list[bytes],
+    lines: int,
+    clients_list: list[int],
+    runs: int,
+) -> dict:
+    """Median lines/s of both servers per client count, alternating runs."""
+    rates: dict[int, dict[str, list[float]]] = {}
+    with multiprocessing.Pool(max(clients_list)) as pool:
+        for clients in clients_list:
+            mine = rates.setdefault(clients, {"flight_iox": [], "influxdb1": []})
+            for r in range(runs):
+                db = f"ingest_c{clients}_r{r}"
+                peer.query(f"CREATE DATABASE {db}")
+                targets = {
+                    "flight_iox": (
+                        f"{server.http_url}/api/v2/write",
+                        {"bucket": db, "precision": "ns"},
+                    ),
+                    "influxdb1": (f"{peer.url}/write", {"db": db, "precision": "n"}),
+                }
+                names = sorted(targets, reverse=bool(r % 2))  # alternate who goes first
+                for name in names:
+                    url, params = targets[name]
+                    mine[name].append(lines / timed_ingest(pool, url, params, bodies, clients))
+                print(
+                    f"  ingest clients={clients} run {r + 1}: flight-iox "
+                    f"{mine['flight_iox'][-1]:,.0f} lines/s, InfluxDB {mine['influxdb1'][-1]:,.0f}"
+                )
+    return {
+        c: {
+            "flight_iox_lines_per_s": statistics.median(v["flight_iox"]),
+            "influxdb1_lines_per_s": statistics.median(v["influxdb1"]),
+            "ratio": statistics.median(v["flight_iox"]) / statistics.median(v["influxdb1"]),
+            "runs": v,
+        }
+        for c, v in rates.items()
+    }
+
+
+def main() -> None:
+    """Run everything and print the side-by-side table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--hours", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per query")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--ingest-runs", type=int, default=3)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seed", type=int, default=7, help="query generator seed")
+    parser.add_argument("--lastpoint-sql", default=None, help="SQL flight-iox runs for lastpoint")
+    parser.add_argument("--only", nargs="*", default=None, help="query names to run")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tsbs.json")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "tsbs-ratios.png")
+    parser.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib)")
+    args = parser.parse_args()
+    if not GENERATOR.exists() or not InfluxDB1.available():
+        print("skipped: needs ../shared/tsbs/gen_cpu.py and Debian's influxd")
+        return
+    extra = {"lastpoint_sql": args.lastpoint_sql} if args.lastpoint_sql else {}
+    queries = tsbs_queries(args.hosts, args.hours, args.seed, **extra)
+    if args.only:
+        queries = [q for q in queries if q.name in args.only]
+    with tempfile.TemporaryDirectory() as folder:
+        bodies = make_bodies(args.hosts, args.hours, Path(folder))
+        lines = sum(b.count(b"\n") + 1 for b in bodies)
+        values = lines * FIELDS_PER_LINE
+        print(
+            f"{lines:,} lines ({values:,} field values) in {len(bodies)} bodies "
+            f"of {BATCH_LINES} lines"
+        )
+        server = start_server(
+            Path(folder) / "flight-iox-data",
+            "--buffer-memory-limit",
+            "8GiB",
+            "--max-request-bytes",
+            "256MiB",
+            "--log-level",
+            "warning",
+        )
+        peer = InfluxDB1(data_options=INFLUX_DATA_OPTIONS).__enter__()
+        try:
+            ingested = (
+                ingest(server, peer, bodies, lines, args.clients, args.ingest_runs)
+                if args.ingest_runs
+                else {}
+            )
+            peer.query(f"CREATE DATABASE {DATABASE}")
+            with multiprocessing.Pool(1) as pool:
+                timed_ingest(
+                    pool, f"{peer.url}/write", {"db": DATABASE, "precision": "n"}, bodies, 1
+                )
+            load(server, bodies)
+            admin(server, "/api/v3/persist")
+            admin(server, "/api/v3/compact")
+            with connect(server) as conn:
+                parquet = run(conn, "SELECT sum(size_bytes) FROM system.parquet_files")
+            ours_bytes = parquet.column(0)[0].as_py()
+            their_bytes, their_total, compacted = influx_disk(peer, timeout=120)
+            results = []
+            session = requests.Session()
+            with connect(server) as conn:
+                for query in queries:
+                    count = check_equal(
+                        query, influx_rows(peer, session, query.influxql), iox_rows(conn, query.sql)
+                    )
+                    theirs, ours = time_both(query, peer, session, conn, args.runs, args.warmup)
+                    results.append(
+                        {
+                            "name": query.name,
+                            "rows": count,
+                            "influxdb1_ms": theirs * 1e3,
+                            "flight_iox_ms": ours * 1e3,
+                            "ratio": ours / theirs,
+                            "extra": query.extra,
+                            "window_hours": query.window_hours,
+                            "influxql": query.influxql,
+                            "sql": query.sql,
+                        }
+                    )
+                    print(
+                        f"  {query.name:<24} {count:>6} rows  InfluxDB {theirs * 1e3:8.1f} ms"
+                        f"  flight-iox {ours * 1e3:8.1f} ms  {ours / theirs:6.2f}x"
+                    )
+        finally:
+            server.stop()
+            peer.__exit__(None, None, None)
+    summary = {
+        "hosts": args.hosts,
+        "hours": args.hours,
+        "lines": lines,
+        "values": values,
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "ingest": ingested,
+        "queries": results,
+        "geomean": geomean([r["ratio"] for r in results if not r["extra"]]) if results else None,
+        "storage": {
+            "flight_iox_bytes": ours_bytes,
+            "flight_iox_bytes_per_value": ours_bytes / values,
+            "influxdb1_bytes": their_bytes,
+            "influxdb1_bytes_per_value": their_bytes / values,
+            "influxdb1_all_files_bytes": their_total,
+            "influxdb1_fully_compacted": compacted,
+        },
+    }
+    report(summary)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2))
+    print(f"\nwrote {args.out}")
+    if not args.no_plot:
+        from bench.plot_tsbs import plot
+
+        plot(summary, args.plot)
+        print(f"wrote {args.plot}")
+
+
+def report(summary: dict) -> None:
+    """Print the side-by-side table (markdown, as docs/benchmarks.md shows it)."""
+    print(
+        f"\nTSBS cpu-only, {summary['hosts']} hosts x {summary['hours']} h: "
+        f"{summary['lines']:,} lines\n"
+    )
+    print("| | InfluxDB 1.x | flight-iox | flight-iox / InfluxDB |\n|---|---:|---:|---:|")
+    for clients, row in summary["ingest"].items():
+        print(
+            f"| ingest, {clients} client(s), lines/s | {row['influxdb1_lines_per_s']:,.0f} | "
+            f"{row['flight_iox_lines_per_s']:,.0f} | **{row['ratio']:.2f}x** |"
+        )
+    for row in summary["queries"]:
+        note = f" ({row['window_hours']:g} h window)" if row["window_hours"] else ""
+        note += " (reference: not in the mean)" if row["extra"] else ""
+        print(
+            f"| {row['name']}{note}, ms | {row['influxdb1_ms']:.1f} | "
+            f"{row['flight_iox_ms']:.1f} | **{row['ratio']:.2f}x** |"
+        )
+    if summary["geomean"]:
+        print(f"| query geometric mean | | | **{summary['geomean']:.2f}x** |")
+    s = summary["storage"]
+    flag = "" if s["influxdb1_fully_compacted"] else " (not fully compacted)"
+    print(
+        "| bytes per field value (InfluxDB: TSM files) | "
+        f"{s['influxdb1_bytes_per_value']:.3f}{flag} | "
+        f"{s['flight_iox_bytes_per_value']:.3f} | "
+        f"{s['flight_iox_bytes'] / s['influxdb1_bytes']:.2f}x |"
+    )
+
+
+if __name__ == "__main__":
+    main()
