@@ -48,6 +48,7 @@ class FaultyProxy(ThreadingHTTPServer):
         self.mode: str | None = None  # None, "error" or "hang"
         self.only: str | None = None  # fail only requests whose path holds this
         self.failing_gets = 0  # fail this many of the next downloads (with ``only``)
+        self.hanging = 0  # hold this many of the next uploads, whatever ``mode`` says
         self.hang_seconds = 5.0
         self.faults = 0
 
@@ -90,7 +91,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 return None
             server.failing_gets -= 1
             return "error"
-        return server.mode if self.command in ("PUT", "POST") else None
+        if self.command not in ("PUT", "POST"):
+            return None
+        if server.hanging > 0:
+            server.hanging -= 1
+            return "hang"
+        return server.mode
 
     def _forward(self) -> None:
         body = self._body()
@@ -216,6 +222,23 @@ def test_s3_errors_fail_the_persist_and_keep_everything(
         server.stop()
 
 
+def test_s3_timeout_is_retried_and_the_persist_succeeds(
+    tmp_path: Path, moto_s3: MotoS3, proxy: FaultyProxy
+) -> None:
+    server = start_server(tmp_path / "data", *moto_s3.flags(proxy.endpoint, "retry"), timeout=120)
+    try:
+        write(server, "f", _lines(0, 30))
+        proxy.hanging, proxy.hang_seconds = 1, 60.0  # the first upload never gets an answer
+        assert persist(server)["rows"] == 30
+        assert proxy.faults == 1
+        assert _total(server) == _expect(30)
+        table = pyiceberg_catalog(server.http_url).load_table(("f", "m"))
+        assert table.scan().to_arrow().num_rows == 30
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
 def test_s3_timeouts_fail_the_persist_and_a_retry_succeeds(
     tmp_path: Path, moto_s3: MotoS3, proxy: FaultyProxy
 ) -> None:
