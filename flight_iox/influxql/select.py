@@ -109,11 +109,7 @@ def _widening(shape: SelectShape) -> int:
     need = 0
     for f in shape.fields:
         for call in calls_in(f.expr):
-            if call.name == "moving_average" and len(call.args) > 1:
-                arg = unwrap(call.args[1])
-                if isinstance(arg, ast.NumberLit):
-                    need = max(need, int(arg.value) - 1)
-            elif call.name in TRANSFORMS and call.name != "cumulative_sum":
+            if call.name in TRANSFORMS and call.name != "cumulative_sum":
                 need = max(need, 1)
     return need
 

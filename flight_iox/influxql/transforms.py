@@ -81,10 +81,13 @@ def _moving_average(points: Points, args: list[int]) -> Output:
         raise QueryError("moving_average window must be greater than 1, got 0")
     n = args[0]
     values = points.values.astype(np.float64)
-    total = np.r_[0.0, np.cumsum(values)]
     k = np.arange(n - 1, values.size)
     k = k[points.ids[k] == points.ids[k - n + 1]] if k.size else k
-    return k, (total[k + 1] - total[k + 1 - n]) / n, False
+    if not k.size:
+        return k, np.zeros(0), False
+    # Each window summed on its own (not as a difference of running sums), as IOx does.
+    windows = np.lib.stride_tricks.sliding_window_view(values, n)
+    return k, windows[k - n + 1].sum(axis=1) / n, False
 
 
 TRANSFORMS: dict[str, Transform] = {
