@@ -32,7 +32,7 @@ from typing import NoReturn
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from flight_iox.errors import FlightIoxError, status_of
+from flight_iox.errors import FlightIoxError, QueryError, status_of
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,16 @@ def raise_for_client(error: BaseException) -> NoReturn:
 
 
 def translated_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
-    """Yield ``reader``'s batches, translating errors raised while streaming."""
+    """Yield ``reader``'s batches, translating errors raised while streaming.
+
+    An Arrow error out of the engine's stream is the query's fault (divide by
+    zero, overflow, a failed cast): INVALID_ARGUMENT with its message, not INTERNAL.
+    """
     failure: BaseException | None = None
     try:
         yield from reader
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        failure = QueryError(str(error).removeprefix("External error: ").strip())
     except Exception as error:  # translated below, outside the except block
         failure = error
     if failure is not None:

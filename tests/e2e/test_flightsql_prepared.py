@@ -121,3 +121,15 @@ def test_flight_info_schema_equals_stream_schema_over_raw_flight(server: Running
             info = client.get_flight_info(flight.FlightDescriptor.for_command(command), options)
             stream = client.do_get(info.endpoints[0].ticket, options).read_all()
             assert stream.schema.equals(info.schema, check_metadata=True), sql
+
+
+def test_an_error_while_streaming_is_invalid_argument_not_internal(
+    server: RunningServer,
+) -> None:
+    options = flight.FlightCallOptions(headers=[(b"database", DB.encode())])
+    sql = "SELECT CAST(usage AS DECIMAL(10, 2)) / CAST(count - count AS DECIMAL(10, 2)) FROM cpu"
+    with flight.FlightClient(server.flight_uri) as client:
+        command = pack(pb.CommandStatementQuery(query=sql))
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(command), options)
+        with pytest.raises(pa.ArrowInvalid, match="Divide by zero"):
+            client.do_get(info.endpoints[0].ticket, options).read_all()
