@@ -46,6 +46,7 @@ class Slots:
     types: dict[str, str | None] = field(default_factory=dict)
     keys: dict[ast.Call, str] = field(default_factory=dict)
     finish: dict[str, tuple[str, list[float]]] = field(default_factory=dict)
+    at_selected: list[str] = field(default_factory=list)  # lists taken at percentile's index
 
     def add(self, sql: str, kind: str | None) -> str:
         """A new slot column."""
@@ -204,6 +205,8 @@ def run_aggregate(query: Query) -> list[Series]:
             times = table.column("__st").combine_chunks()
             index = percentile_index(lists, literals[0] if literals else 50.0)
             table = _replace(table, "__st", take_at(times, index))
+            for aux in slots.at_selected:
+                table = _replace(table, aux, take_at(table.column(aux).combine_chunks(), index))
         table = _replace(table, name, FINISHERS[post](lists, literals))
     grouping = query.shape.time_group
     if grouping is None:
@@ -227,7 +230,10 @@ def run_aggregate(query: Query) -> list[Series]:
     names = [f"__o{i}" for i in range(len(outputs))]
     for name, column in zip(names, outputs, strict=True):
         table = table.append_column(name, column)
-    return _finish_rows(query, table, ids, names, drop_empty=query.shape.has_transform)
+    # Without GROUP BY time, a lone selector that selects no point (percentile 0) is no row.
+    lone_selector = query.shape.selector is not None and query.shape.time_group is None
+    drop_empty = query.shape.has_transform or lone_selector
+    return _finish_rows(query, table, ids, names, drop_empty=drop_empty)
 
 
 def _replace(table: pa.Table, name: str, column: pa.Array) -> pa.Table:
@@ -270,8 +276,11 @@ def _selector_slots(
     for i, expr in enumerate(projections):
         if isinstance(expr, ast.VarRef) and expr.name not in slots.sql:
             aux = compiler.value(expr)
-            sql = "NULL" if aux.type is None else f"first_value({aux.sql} ORDER BY {order}) {where}"
+            pick = "array_agg" if selector.name == "percentile" else "first_value"
+            sql = "NULL" if aux.type is None else f"{pick}({aux.sql} ORDER BY {order}) {where}"
             projections[i] = ast.VarRef(slots.add(sql, aux.type))
+            if pick == "array_agg" and aux.type is not None:
+                slots.at_selected.append(projections[i].name)
     return time_slot
 
 
