@@ -212,7 +212,7 @@ class IoxCatalog:
                         overwrite.append_data_file(
                             parquet_file_to_data_file(iceberg.io, tx.table_metadata, path)
                         )
-            return self._stored(database, table, self._iceberg.load_table((database, table)))
+            return self._committed(database, table, iceberg)
 
     def _evolve(self, tx: Transaction, iceberg: Table, model_schema: pa.Schema) -> None:
         known = json.loads(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
