@@ -31,7 +31,7 @@ from flight_iox.flightsql.commands import Call, CommandHandler
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle
 from flight_iox.flightsql.metadata import USER_SCHEMA
-from flight_iox.flightsql.sql_text import Insert, first_keyword, parse_insert
+from flight_iox.flightsql.sql_text import Insert, first_keyword, parse_insert, qualified_catalogs
 
 UPDATE_RESULT = pa.schema([pa.field("count", pa.int64(), nullable=False)])
 
@@ -112,6 +112,8 @@ def execute_update(call: Call, database: str | None, sql: str, params: pa.Table 
     if insert is not None:
         return run_insert(call, database, insert, params)
     call.require(Action.WRITE, database)
+    for catalog in sorted(qualified_catalogs(sql) & set(call.backend.database_names())):
+        call.require(Action.WRITE, catalog)  # DROP TABLE other.iox.t changes ``other``
     update = getattr(call.backend, "execute_update", None)
     if update is None:
         raise NotSupportedError(

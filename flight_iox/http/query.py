@@ -14,7 +14,7 @@ from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, QueryError
-from flight_iox.flightsql.sql_text import first_keyword
+from flight_iox.flightsql.sql_text import first_keyword, qualified_catalogs
 from flight_iox.http.body import read_body
 from flight_iox.query.formats import choose_format
 
@@ -67,6 +67,8 @@ async def _update(
     principal = request.scope.get(PRINCIPAL_KEY)
     if principal is not None:
         Authorizer.require(principal, Action.WRITE, database)
+        for catalog in sorted(qualified_catalogs(sql) & set(engine.query.database_names())):
+            Authorizer.require(principal, Action.WRITE, catalog)  # DROP TABLE other.iox.t
     if isinstance(bound, dict):
         raise BadRequestError("DELETE takes positional parameters only")
     count = await run_in_threadpool(engine.query.execute_update, database, sql, list(bound))

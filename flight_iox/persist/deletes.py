@@ -110,6 +110,11 @@ class Deleter:
             exists = bool(match.group("exists"))
             create_table(self.engine, db, table, match.group("body"), if_not_exists=exists)
             return 0
+        if re.match(r"\s*CREATE\b", sql, re.IGNORECASE):
+            raise BadRequestError(
+                "only CREATE TABLE name (columns) is supported: no CREATE TABLE AS, views or "
+                "schemas (create the table, then INSERT INTO ... SELECT)"
+            )
         raise NotSupportedError(
             "only SELECT, INSERT, DELETE FROM, CREATE TABLE and DROP TABLE are supported"
         )

@@ -261,6 +261,38 @@ def test_system_tokens_lists_tokens_without_secrets_for_admins_only(
     assert flight_query(server, tokens.admin, sql) == "OK"
 
 
+def test_write_token_cannot_change_another_database_by_a_qualified_name(
+    server: RunningServer, tokens: Tokens
+) -> None:
+    made = requests.post(
+        f"{server.http_url}/api/v3/configure/token",
+        json={"name": "rw", "permissions": [{"database": "alpha", "actions": ["read", "write"]}]},
+        headers={"Authorization": f"Bearer {tokens.admin}"},
+        timeout=30,
+    )
+    assert made.status_code == 201
+    read_write = made.json()["token"]
+    for sql in ("DROP TABLE beta.iox.nosuch", "CREATE TABLE beta.iox.t (time TIMESTAMP)"):
+        response = requests.post(
+            f"{server.http_url}/api/v3/query_sql",
+            json={"db": "alpha", "q": sql},
+            headers={"Authorization": f"Bearer {read_write}"},
+            timeout=30,
+        )
+        assert response.status_code == 403, response.text
+        assert "beta" in response.text
+        headers = [(b"database", b"alpha"), (b"authorization", f"Bearer {tokens.writer}".encode())]
+        command = pack(pb.CommandStatementUpdate(query=sql))
+        with flight.FlightClient(server.flight_uri) as client:
+            writer = client.do_put(
+                flight.FlightDescriptor.for_command(command),
+                pa.schema([]),
+                flight.FlightCallOptions(headers=headers),
+            )[0]
+            with pytest.raises(flight.FlightUnauthorizedError):
+                writer.close()
+
+
 def test_refuses_public_address_with_auth_off(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="--i-know-auth-is-off"):
         start_server(tmp_path / "data", "--http-addr", "0.0.0.0:0", "--auth", "off")

@@ -104,7 +104,7 @@ def test_statement_kind(conn: flightsql.Connection, keyword: str) -> None:
     sql = {
         "INSERT": "INSERT INTO seed (tag, v) VALUES ('u', 2.0)",
         "DELETE": "DELETE FROM seed WHERE tag = 'u'",
-        "CREATE": "CREATE TABLE made (a BIGINT)",
+        "CREATE": "CREATE TABLE made (time TIMESTAMP, a BIGINT)",
         "DROP": "DROP TABLE mode_create",
     }[keyword]
     with conn.cursor() as cur:
