@@ -1,4 +1,4 @@
-"""``kill -9`` while persisting, repeatedly: no acknowledged point lost, none doubled.
+"""``kill -9`` while persisting and compacting, repeatedly: no acknowledged point lost or doubled.
 
 Writer threads send batches of unique keys to two databases and remember which
 were acknowledged (204). A persist thread keeps calling ``POST /api/v3/persist``,
@@ -80,9 +80,10 @@ class Load:
         pick = random.Random(len(self.sent))
         while not self._stop.is_set():
             database = pick.choice([None, *DATABASES])  # one database commits alone, too
+            action = pick.choice(["persist", "persist", "compact"])  # kill -9 lands in both
             try:
                 requests.post(
-                    f"{self.server.http_url}/api/v3/persist",
+                    f"{self.server.http_url}/api/v3/{action}",
                     params={"db": database} if database else {}, timeout=30,
                 )  # fmt: skip
                 self.persists += 1
