@@ -22,6 +22,25 @@ import pyarrow as pa
 from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys, time_range
 from iox_catalog.files import DataFile
 
+_changes_lock = threading.Lock()
+_changes = 0
+
+
+def change_count() -> int:
+    """A number that changes whenever any table's version changes (or a table is dropped).
+
+    Read it before reading table state: the state is at least as new as the count,
+    so a reader that saw the same count twice has seen every change.
+    """
+    return _changes
+
+
+def _changed() -> None:
+    """Bump the change count; call after the state change is visible."""
+    global _changes
+    with _changes_lock:
+        _changes += 1
+
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with exactly ``schema``'s columns: missing ones become nulls."""
@@ -85,6 +104,7 @@ class TableBuffer:
             self.appends += 1
             if self.oldest_pending is None:
                 self.oldest_pending = time.monotonic()
+            _changed()
         return size
 
     @property
@@ -172,7 +192,9 @@ class TableBuffer:
             self.frozen = None
             self.files = files
             self.files_version += 1
+            _changed()
             self._recount()
+            _changed()
             return self.nbytes - before
 
     def filter_rows(self, schema: pa.Schema, keep: Callable[[pa.Table], pa.Table]) -> int:
@@ -190,6 +212,7 @@ class TableBuffer:
                 self.frozen = kept
             if removed:
                 self.appends += 1
+                _changed()
             self._recount()
             return removed
 
@@ -198,6 +221,7 @@ class TableBuffer:
         with self.lock:
             self.files = files
             self.files_version += 1
+            _changed()
 
 
 class BufferSet:
@@ -261,9 +285,11 @@ class BufferSet:
             state = self._tables.pop((database, table), None)
             if state is not None:
                 self.total_bytes -= state.nbytes
+            _changed()
 
     def drop_database(self, database: str) -> None:
         """Forget every table of a database."""
         with self._lock:
             for key in [k for k in self._tables if k[0] == database]:
                 self.total_bytes -= self._tables.pop(key).nbytes
+            _changed()

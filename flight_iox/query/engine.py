@@ -4,20 +4,25 @@ Each database is a DataFusion catalog holding schema ``iox``; the same catalog
 objects are registered in every context, so ``db.iox.table`` resolves from any
 of them. There is one long-lived context per default database (the one a
 request names), so unqualified table names resolve without a per-query context.
-A table is re-registered only when its buffer changed since the last query.
+A table is re-registered only when its buffer changed since the last query, and
+when nothing changed anywhere (``buffer.change_count`` and the catalog's shape) the
+refresh is a comparison. Result schemas are cached per (database, SQL, parameters,
+table state), so a Flight SQL query plans once for prepare and GetFlightInfo together
+and once more in DoGet, which runs it.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
-from flight_iox.engine.buffer import BufferSet, TableSnapshot
+from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
@@ -34,6 +39,7 @@ from flight_iox.query.tables import TableBuilder
 USER_SCHEMA = "iox"
 NO_DATABASE = "__no_database__"
 UpdateHandler = Callable[[str | None, str, Sequence[object]], int]
+SCHEMA_CACHE_SIZE = 256
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -55,6 +61,8 @@ class QueryEngine:
         self._registered: dict[tuple[str, str], tuple[object, ...]] = {}
         self._system_ready: set[str] = set()
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
+        self._state: tuple[object, ...] | None = None  # what the last full refresh saw
+        self._schema_cache: OrderedDict[tuple[object, ...], pa.Schema] = OrderedDict()
         self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1))
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
@@ -83,8 +91,23 @@ class QueryEngine:
         """The result schema of ``sql``, planned but not run (with ``params`` bound, if any).
 
         Bound, it is the schema ``execute`` streams (the Flight SQL layer conforms the stream).
+        Cached per database, SQL, parameters and table state (see ``_refresh_tables``).
         """
-        return self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False).schema()
+        if database is not None and not self._catalog.has_database(database):
+            raise DatabaseNotFoundError(database)
+        with self._lock:
+            self._refresh_tables()
+            key = (database, sql, _params_key(params), self._state)
+            schema = self._schema_cache.get(key)
+            if schema is not None:
+                self._schema_cache.move_to_end(key)
+                return schema
+        schema = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False).schema()
+        with self._lock:
+            self._schema_cache[key] = schema
+            while len(self._schema_cache) > SCHEMA_CACHE_SIZE:
+                self._schema_cache.popitem(last=False)
+        return schema
 
     def parameter_count(self, sql: str) -> int:
         """How many positional parameters ``sql`` takes."""
@@ -147,6 +170,7 @@ class QueryEngine:
                 pair[1].deregister_table(table)
             self._registered.pop((database, table), None)
             self._system_ready.discard(database)
+            self._state = None
             self._last_cache.forget(database, table)
 
     def forget_database(self, database: str) -> None:
@@ -158,6 +182,7 @@ class QueryEngine:
                     pair[1].deregister_table(name)
             self._registered = {k: v for k, v in self._registered.items() if k[0] != database}
             self._system_ready.discard(database)
+            self._state = None
             self._last_cache.forget(database)
 
     # --- internals -------------------------------------------------------------------------
@@ -254,7 +279,32 @@ class QueryEngine:
         df_catalog.register_schema(USER_SCHEMA, df_schema)
         return df_catalog, df_schema
 
+    def _catalog_state(self) -> tuple[object, ...]:
+        """What the registered tables depend on: every change count, database and column count."""
+        changes = change_count()  # first: the state read below is at least this new
+        with self._catalog.lock:
+            databases = [
+                (name, self._catalog.database(name)) for name in self._catalog.database_names()
+            ]
+            shape = tuple(
+                (
+                    name,
+                    id(db),
+                    db.retention_ns,
+                    tuple((t, len(s.columns)) for t, s in db.tables.items()),
+                )
+                for name, db in databases
+            )
+        return (changes, shape)
+
     def _refresh_tables(self) -> None:
+        state = self._catalog_state()
+        if state == self._state and self._system_ready.issuperset(self._schemas):
+            return
+        self._refresh_all_tables()
+        self._state = state
+
+    def _refresh_all_tables(self) -> None:
         with self._catalog.lock:
             tables = [
                 (db_name, name, table.arrow_schema(), self._catalog.database(db_name).retention_ns)
@@ -303,6 +353,18 @@ def _sql(context: SessionContext, sql: str, values: dict[str, object]) -> DataFr
     if values:
         return context.sql_with_options(sql, _READ_ONLY, param_values=values)
     return context.sql_with_options(sql, _READ_ONLY)
+
+
+def _params_key(params: Sequence[object] | Mapping[str, object]) -> tuple[object, ...]:
+    """Bound parameters as a hashable key: each value's type and value."""
+    items = params.items() if isinstance(params, Mapping) else enumerate(params)
+    key = []
+    for name, value in items:
+        if isinstance(value, pa.Scalar):
+            key.append((name, str(value.type), value.is_valid, repr(value.as_py())))
+        else:
+            key.append((name, type(value).__name__, repr(value)))
+    return tuple(key)
 
 
 def _python_value(value: object) -> object:

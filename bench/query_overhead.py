@@ -1,0 +1,155 @@
+"""Fixed cost per query over ADBC: flight-iox against a trivial Flight SQL server, same run.
+
+    python bench/query_overhead.py [--runs 200] [--hosts 100] [--hours 3]
+
+The client is ADBC's DB-API (``cursor.execute`` + ``fetch_arrow_table`` + close: the
+CreatePreparedStatement, GetFlightInfo, DoGet and ClosePreparedStatement RPCs), as in
+bench/tsbs.py. Three targets, measured alternately, median latency of each:
+
+- the trivial server: a ``pyarrow.flight`` server in its own process that answers those
+  four RPCs with a constant one-row result (no planning, no storage): the floor that
+  ADBC plus a Python Flight server cost;
+- flight-iox, ``SELECT 1``;
+- flight-iox, TSBS ``single-groupby-1-1-1`` (one host, one hour, max per minute) over
+  100 hosts x 3 h, persisted and compacted (so it reads Parquet).
+
+Prints each median and its ratio to the trivial server; writes bench/results/query_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import adbc_driver_flightsql.dbapi as flightsql
+import pyarrow as pa
+import pyarrow.flight as flight
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.ingest import GENERATOR, make_bodies  # noqa: E402
+from bench.storage import admin, connect, load, run  # noqa: E402
+from bench.tsbs_queries import tsbs_queries  # noqa: E402
+from flight_iox.flightsql.generated import FlightSql_pb2 as pb  # noqa: E402
+from flight_iox.flightsql.schemas import SQL_INFO  # noqa: E402
+from flight_iox.launcher import start_server  # noqa: E402
+
+CONSTANT = pa.table({"one": pa.array([1], pa.int64())})
+
+
+def _pack(message: object) -> bytes:
+    from google.protobuf import any_pb2
+
+    wrapper = any_pb2.Any()
+    wrapper.Pack(message)
+    return wrapper.SerializeToString()
+
+
+class ConstantServer(flight.FlightServerBase):
+    """Answers the four RPCs of an ADBC query with a constant, no planning, no middleware."""
+
+    def do_action(self, context: flight.ServerCallContext, action: flight.Action) -> list[bytes]:
+        """CreatePreparedStatement: a fixed handle and the constant's schema; close: nothing."""
+        if action.type == "CreatePreparedStatement":
+            result = pb.ActionCreatePreparedStatementResult(
+                prepared_statement_handle=b"h",
+                dataset_schema=CONSTANT.schema.serialize().to_pybytes(),
+            )
+            return [_pack(result)]
+        return []
+
+    def get_flight_info(
+        self, context: flight.ServerCallContext, descriptor: flight.FlightDescriptor
+    ) -> flight.FlightInfo:
+        """One endpoint with a fixed ticket (ADBC asks for SQL info first: none is known)."""
+        if b"CommandGetSqlInfo" in descriptor.command:
+            endpoint = flight.FlightEndpoint(b"sql-info", [])
+            return flight.FlightInfo(SQL_INFO, descriptor, [endpoint], -1, -1)
+        ticket = _pack(pb.TicketStatementQuery(statement_handle=b"h"))
+        endpoint = flight.FlightEndpoint(ticket, [])
+        return flight.FlightInfo(CONSTANT.schema, descriptor, [endpoint], -1, -1)
+
+    def do_get(
+        self, context: flight.ServerCallContext, ticket: flight.Ticket
+    ) -> flight.FlightDataStream:
+        """The constant."""
+        if ticket.ticket == b"sql-info":
+            return flight.RecordBatchStream(SQL_INFO.empty_table())
+        return flight.RecordBatchStream(CONSTANT)
+
+
+def _serve(port: multiprocessing.Queue) -> None:
+    server = ConstantServer("grpc://127.0.0.1:0")
+    port.put(server.port)
+    server.serve()
+
+
+def _query(conn: flightsql.Connection, sql: str) -> float:
+    start = time.perf_counter()
+    run(conn, sql)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Start both servers, then time the three targets alternately."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--hours", type=int, default=3)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "query_overhead.json"
+    )
+    args = parser.parse_args()
+    if not GENERATOR.exists():
+        print("skipped: needs ../shared/tsbs/gen_cpu.py")
+        return
+    single = next(q for q in tsbs_queries(args.hosts, args.hours) if q.name.endswith("1-1-1"))
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    trivial = multiprocessing.Process(target=_serve, args=(queue,), daemon=True)
+    trivial.start()
+    port = queue.get(timeout=30)
+    with tempfile.TemporaryDirectory() as folder:
+        bodies = make_bodies(args.hosts, args.hours, Path(folder))
+        server = start_server(Path(folder) / "data", "--log-level", "warning")
+        try:
+            load(server, bodies)
+            admin(server, "/api/v3/persist")
+            admin(server, "/api/v3/compact")
+            base = flightsql.connect(f"grpc://127.0.0.1:{port}", autocommit=True)
+            with base, connect(server) as conn:
+                targets = {
+                    "trivial server (constant)": (base, "SELECT 1"),
+                    "flight-iox SELECT 1": (conn, "SELECT 1"),
+                    "flight-iox single-groupby-1-1-1": (conn, single.sql),
+                }
+                samples: dict[str, list[float]] = {name: [] for name in targets}
+                for _ in range(args.warmup):
+                    for c, sql in targets.values():
+                        _query(c, sql)
+                for i in range(args.runs):
+                    order = list(targets.items())
+                    for name, (c, sql) in order if i % 2 else reversed(order):
+                        samples[name].append(_query(c, sql))
+        finally:
+            server.stop()
+            trivial.terminate()
+    medians = {name: statistics.median(s) * 1e3 for name, s in samples.items()}
+    floor = medians["trivial server (constant)"]
+    print(f"\nADBC DB-API, median of {args.runs} alternating runs\n")
+    print("| target | median ms | / trivial server |\n|---|---:|---:|")
+    for name, ms in medians.items():
+        print(f"| {name} | {ms:.2f} | {ms / floor:.2f}x |")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"runs": args.runs, "median_ms": medians}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
