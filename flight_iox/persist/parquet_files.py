@@ -1,10 +1,15 @@
 """Write a table's rows as sorted, partitioned Parquet files tuned for time series.
 
 Rows are sorted by tags then time and split by day (the table's partition spec).
+The tags go most distinct first (ties by name), so one series is one run and each
+page holds a few neighbouring series: a predicate on the most selective tag
+(``hostname``) prunes row groups and, through the page index, pages.
 Time is written as microseconds plus the nanosecond remainder (see
 ``iox_catalog.schema``). Encodings follow measurements on TSBS data
 (docs/benchmarks.md): dictionary for tags, ``DELTA_BINARY_PACKED`` for time and
-integers, ``BYTE_STREAM_SPLIT`` for floats, all under zstd.
+integers, ``BYTE_STREAM_SPLIT`` for floats, all under zstd. Pages hold at most
+``PAGE_ROWS`` rows and a page index is written (8,192 rows: 0.44 B/value on TSBS
+against 0.42 with one page per row group, 0.52 at 2,048).
 """
 
 from __future__ import annotations
@@ -23,17 +28,27 @@ from iox_catalog.storage import Storage
 
 NS_PER_US = 1_000
 US_PER_DAY = 86_400_000_000
-ROW_GROUP_ROWS = 1_000_000
+ROW_GROUP_ROWS = 262_144
+PAGE_ROWS = 8_192
 ZSTD_LEVEL = 9
 
 
-def sort_rows(data: pa.Table, kinds: dict[str, str]) -> pa.Table:
+def sort_tags(data: pa.Table, kinds: dict[str, str]) -> list[str]:
+    """The tag columns in sort order: most distinct values first, ties by name."""
+    tags = sorted(n for n, kind in kinds.items() if kind == "tag" and n in data.column_names)
+    distinct = {t: pc.count_distinct(_plain(data.column(t)), mode="all").as_py() for t in tags}
+    return sorted(tags, key=lambda t: (-distinct[t], t))
+
+
+def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
+
+
+def sort_rows(data: pa.Table, kinds: dict[str, str], tags: list[str] | None = None) -> pa.Table:
     """Rows ordered by (tags, time), so one series is one contiguous run."""
-    tags = sorted(n for n, kind in kinds.items() if kind == "tag")
     keys = {}
-    for tag in tags:
-        column = data.column(tag)
-        keys[tag] = column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
+    for tag in sort_tags(data, kinds) if tags is None else tags:
+        keys[tag] = _plain(data.column(tag))
     keys[TIME_COLUMN] = data.column(TIME_COLUMN)
     order = pc.sort_indices(
         pa.table(keys), sort_keys=[(name, "ascending", "at_start") for name in keys]
@@ -78,12 +93,12 @@ def write_partitioned(
     """Write ``data`` (deduplicated, data-model shape) as one file per day; return their URIs."""
     if data.num_rows == 0:
         return []
-    rows = to_file_columns(sort_rows(data, kinds), kinds)
+    tags = sort_tags(data, kinds)
+    rows = to_file_columns(sort_rows(data, kinds, tags), kinds)
     micros = rows.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
     days = micros // US_PER_DAY
     encodings = _encodings(rows.schema, kinds)
     dictionary_columns = [n for n, kind in kinds.items() if kind in ("tag", "string")]
-    tags = sorted(n for n, kind in kinds.items() if kind == "tag")
     sorting = [pq.SortingColumn(rows.schema.get_field_index(n)) for n in [*tags, TIME_COLUMN]]
     uris = []
     for day in np.unique(days):  # one loop per distinct day in the batch, not per row
@@ -102,6 +117,8 @@ def write_partitioned(
             write_statistics=True,
             sorting_columns=sorting,
             store_schema=False,
+            write_page_index=True,
+            max_rows_per_page=PAGE_ROWS,
         ) as writer:
             writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
         uris.append(storage.uri(path))

@@ -34,7 +34,7 @@ from flight_iox.query.placeholders import (
     sql_type_of,
 )
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
-from flight_iox.query.tables import TableBuilder
+from flight_iox.query.tables import PARQUET_OPTIONS, TableBuilder
 
 USER_SCHEMA = "iox"
 NO_DATABASE = "__no_database__"
@@ -234,7 +234,7 @@ class QueryEngine:
             entry = self._contexts.get(key)
             if entry is None:
                 config = (
-                    SessionConfig()
+                    SessionConfig(PARQUET_OPTIONS)
                     .with_default_catalog_and_schema(key, USER_SCHEMA)
                     .with_information_schema(True)
                     .with_batch_size(self._batch_size)
