@@ -6,6 +6,8 @@ import logging
 import time
 from collections.abc import Callable
 
+import pyarrow as pa
+
 from flight_iox.errors import FlightIoxError, NotSupportedError, QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
@@ -23,7 +25,18 @@ def _select(stmt: ast.Statement, ctx: Context) -> list[Series]:
     series = run_select(stmt, ctx)
     if stmt.into is not None:
         return write_into(stmt.into, series, ctx)
+    if stmt.timezone is not None:
+        series = [with_zone(s, stmt.timezone) for s in series]
     return series
+
+
+def with_zone(series: Series, zone: str) -> Series:
+    """The series with its time column in ``zone`` (printed with that offset, as 1.x does)."""
+    data = series.data
+    if data.num_columns and pa.types.is_timestamp(data.schema.field(0).type):
+        column = data.column(0).cast(pa.int64()).cast(pa.timestamp("ns", tz=zone))
+        data = data.set_column(0, data.schema.field(0).name, column)
+    return Series(series.name, series.tags, series.columns, data)
 
 
 def _show(stmt: ast.Statement, ctx: Context) -> list[Series]:

@@ -33,6 +33,11 @@ EPOCH_DIVISORS: dict[str, int] = {
 def rfc3339(times: pa.Array) -> list[str | None]:
     """RFC 3339 with nanoseconds and trailing zeros trimmed, as Go's ``RFC3339Nano``."""
     nanos = times.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    zone = getattr(times.type, "tz", None)
+    if zone and zone.upper() != "UTC":
+        from flight_iox.influxql.tz import rfc3339_with_offset
+
+        return rfc3339_with_offset(nanos, zone)
     text = np.datetime_as_string(nanos.astype("datetime64[ns]"), unit="ns")
     out = pc.replace_substring_regex(pa.array(text), r"\.?0+$", "")
     out = pc.binary_join_element_wise(out, pa.array(["Z"] * len(out)), "")

@@ -90,6 +90,8 @@ AGGREGATES: dict[str, Aggregate] = {
     "last": Aggregate(_first_by(_time_desc), _same, order=_time_desc, numeric_only=False),
     "max": Aggregate(lambda a, _: f"max({a.sql})", _same, order=_value_desc),
     "min": Aggregate(lambda a, _: f"min({a.sql})", _same, order=_value_asc),
+    # Computed from the raw points after the grouped query (integral.py); a placeholder here.
+    "integral": Aggregate(lambda a, _: "CAST(NULL AS DOUBLE)", _float, arity=(1, 2)),
     "percentile": Aggregate(
         lambda a, _: _filtered(a, f"array_agg({a.sql} ORDER BY {a.sql} ASC, {TIME} ASC)"),
         _same,

@@ -13,6 +13,7 @@ from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Query, Source, run_source
 from flight_iox.influxql.select_plan import AGGREGATE, SelectShape, calls_in, shape_select
 from flight_iox.influxql.timerange import TimeRange, condition_range, is_time_ref
+from flight_iox.influxql.tz import zone_info
 
 DEFAULT_RETENTION_POLICY = "autogen"
 
@@ -71,6 +72,8 @@ def run_select(stmt: ast.SelectStatement, ctx: Context) -> list[Series]:
     if not sources:
         return []
     shape = shape_select(stmt, _merged_infos(sources))
+    if stmt.timezone is not None:
+        zone_info(stmt.timezone)
     condition = hoist_time(stmt.condition)
     time_range = condition_range(condition, ctx.now)
     visible_from = None
@@ -90,6 +93,7 @@ def run_select(stmt: ast.SelectStatement, ctx: Context) -> list[Series]:
             where = RowCompiler(source.info, ctx.now).condition(condition).sql
         query = Query(stmt, shape, source, ctx.now, where, time_range)
         query.visible_from = visible_from
+        query.zone = stmt.timezone
         series.extend(run_source(query))
     series.sort(key=lambda s: (s.name, sorted(s.tags.items())))
     if stmt.descending:  # the series of each measurement in reverse; measurements stay sorted

@@ -17,24 +17,35 @@ from datafusion import SessionContext
 
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
-from flight_iox.influxql.expressions import RowCompiler, TableInfo, Typed, quote_ident, unwrap
+from flight_iox.influxql.expressions import (
+    NUMERIC,
+    RowCompiler,
+    TableInfo,
+    Typed,
+    quote_ident,
+    unwrap,
+)
 from flight_iox.influxql.fill import TIME_KEY, Grid, gap_fill
 from flight_iox.influxql.functions import AGGREGATES, TRANSFORMS, aggregate_sql, selector_order
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import (
     Query,
+    bin_sql,
+    buckets_to_utc,
     drop_empty_rows,
     group_keys,
     group_select,
     reverse_within,
     to_series,
     transform_args,
+    zone_offsets,
 )
 from flight_iox.influxql.select_finish import FINISHERS, percentile_index, take_at
 from flight_iox.influxql.series import group_ids, limit_mask
 from flight_iox.influxql.transforms import apply_transform
 
 TIME = quote_ident("time")
+SECOND = 1_000_000_000
 
 
 @dataclass
@@ -47,6 +58,7 @@ class Slots:
     keys: dict[ast.Call, str] = field(default_factory=dict)
     finish: dict[str, tuple[str, list[float]]] = field(default_factory=dict)
     at_selected: list[str] = field(default_factory=list)  # lists taken at percentile's index
+    integrals: dict[str, tuple[str, int]] = field(default_factory=dict)  # slot: (value, unit)
 
     def add(self, sql: str, kind: str | None) -> str:
         """A new slot column."""
@@ -69,6 +81,8 @@ class Slots:
                 f"got {len(call.args)}"
             )
         arg = unwrap(call.args[0])
+        if call.name == "integral":
+            return self._integral(call, arg)
         literals = [_literal(a, call.name) for a in call.args[1:]]
         if isinstance(arg, ast.Call) and arg.name == "distinct" and call.name == "count":
             inner = self.compiler.value(arg.args[0])
@@ -84,6 +98,24 @@ class Slots:
         name = self.keys[call] = self.add(typed.sql, typed.type)
         if spec.post and typed.type is not None:
             self.finish[name] = (spec.post, literals)
+        return name
+
+    def _integral(self, call: ast.Call, arg: ast.Expr) -> str:
+        if not isinstance(arg, ast.VarRef):
+            raise QueryError("expected field argument in integral()")
+        unit = SECOND
+        if len(call.args) == 2:
+            given = unwrap(call.args[1])
+            if not isinstance(given, ast.DurationLit):
+                raise QueryError("second argument must be a duration")
+            unit = given.nanos
+        typed = self.compiler.value(arg)
+        numeric = typed.type in NUMERIC
+        name = self.keys[call] = self.add(
+            "CAST(NULL AS DOUBLE)" if numeric else "NULL", "float" if numeric else None
+        )
+        if numeric:
+            self.integrals[name] = (typed.sql, unit)
         return name
 
 
@@ -109,13 +141,7 @@ def projection(expr: ast.Expr, slots: Slots) -> ast.Expr:
 
 
 def _bin(query: Query) -> str | None:
-    grouping = query.shape.time_group
-    if grouping is None:
-        return None
-    return (
-        f"date_bin(INTERVAL '{grouping.interval} nanoseconds', {TIME}, "
-        f"to_timestamp_nanos({grouping.offset}))"
-    )
+    return bin_sql(query)
 
 
 def _grouped_sql(query: Query, slots: dict[str, str], extra_where: str = "") -> str:
@@ -161,7 +187,7 @@ def _distinct(query: Query) -> list[Series]:
         f"SELECT DISTINCT {', '.join(columns)} FROM {query.source.ref} "
         f"WHERE ({query.where}) AND {arg.sql} IS NOT NULL ORDER BY {', '.join(order)}"
     )
-    table = query.source.run(sql)
+    table = buckets_to_utc(query, query.source.run(sql))
     if not binned:
         table = table.append_column(TIME_KEY, _constant_time(table.num_rows, _start_time(query)))
     ids = group_ids(table, group_keys(query))
@@ -187,6 +213,8 @@ def _finish_rows(
 
 def run_aggregate(query: Query) -> list[Series]:
     """The series of an aggregate SELECT over one source."""
+    from flight_iox.influxql.integral import integral_values
+
     if query.shape.distinct:
         return _distinct(query)
     compiler = RowCompiler(query.source.info, query.now)
@@ -199,6 +227,8 @@ def run_aggregate(query: Query) -> list[Series]:
     table = query.source.run(_grouped_sql(query, slots.sql))
     if query.shape.time_group is None:
         table = table.filter(pc.greater(table.column(count_slot), 0))
+    for name, (value_sql, unit) in slots.integrals.items():
+        table = _replace(table, name, integral_values(query, table, value_sql, unit))
     for name, (post, literals) in slots.finish.items():
         lists = table.column(name).combine_chunks()
         if time_slot == f"{name}:time":
@@ -210,7 +240,9 @@ def run_aggregate(query: Query) -> list[Series]:
         table = _replace(table, name, FINISHERS[post](lists, literals))
     grouping = query.shape.time_group
     if grouping is None:
-        start = _constant_time(table.num_rows, _start_time(query))
+        # 1.x gives integral() without GROUP BY time the zero time, not the query's start.
+        only_integral = slots.integrals and len(slots.integrals) == len(slots.keys)
+        start = _constant_time(table.num_rows, 0 if only_integral else _start_time(query))
         if time_slot is not None and "__st" in table.column_names:
             start = pc.coalesce(table.column("__st").combine_chunks(), start)
         table = table.append_column(TIME_KEY, start)
@@ -223,6 +255,7 @@ def run_aggregate(query: Query) -> list[Series]:
         }
         values = [n for n in slots.sql if n != count_slot]
         table = gap_fill(table, group_keys(query), values, grid, query.stmt.fill, empty)
+        table = buckets_to_utc(query, table)
     ids = group_ids(table, group_keys(query))
     times = table.column(TIME_KEY).cast(pa.int64()).to_numpy()
     interval = query.shape.time_group.interval if query.shape.time_group else None
@@ -248,7 +281,16 @@ def _grid(query: Query) -> Grid:
     upper = bounds.upper
     if upper is None and bounds.lower is not None:
         upper = query.now
-    first = grid.floor(bounds.lower) if bounds.lower is not None else None
+    steps = zone_offsets(query)  # under tz() the grid is in local wall time
+    if steps is not None:
+        local = steps.to_local(np.array([bounds.lower or 0, upper or 0], dtype=np.int64))
+        lower, upper = (
+            int(local[0]) if bounds.lower is not None else None,
+            int(local[1]) if upper is not None else None,
+        )
+    else:
+        lower = bounds.lower
+    first = grid.floor(lower) if lower is not None else None
     last = grid.floor(upper) if upper is not None else None
     return Grid(grouping.interval, grouping.offset, first, last)
 

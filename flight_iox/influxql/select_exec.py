@@ -25,6 +25,7 @@ from flight_iox.influxql.select_plan import AGGREGATE, TOP, SelectShape, source_
 from flight_iox.influxql.series import group_ids, limit_mask, slices
 from flight_iox.influxql.timerange import TimeRange
 from flight_iox.influxql.transforms import apply_transform
+from flight_iox.influxql.tz import DAY, LOWEST, Offsets, offsets
 
 TIME = quote_ident("time")
 
@@ -51,6 +52,40 @@ class Query:
     time_range: TimeRange
     groups: list[str] = field(default_factory=list)
     visible_from: int | None = None  # rows before this were only read to feed transforms
+    zone: str | None = None  # tz('...'): GROUP BY time buckets are aligned in this zone
+
+
+def zone_offsets(query: Query) -> Offsets | None:
+    """The tz() zone's offsets over the query's range (None without tz() or GROUP BY time)."""
+    if query.zone is None or query.shape.time_group is None:
+        return None
+    lower = query.time_range.lower if query.time_range.lower is not None else LOWEST
+    upper = query.time_range.upper if query.time_range.upper is not None else query.now
+    upper = max(upper, lower)
+    return offsets(query.zone, lower // DAY * DAY, upper // DAY * DAY + DAY)
+
+
+def bin_sql(query: Query) -> str | None:
+    """The SQL of a row's ``GROUP BY time`` bucket (a local wall time under tz())."""
+    grouping = query.shape.time_group
+    if grouping is None:
+        return None
+    steps = zone_offsets(query)
+    time = TIME if steps is None else f"({TIME} + {steps.sql(TIME)})"
+    return (
+        f"date_bin(INTERVAL '{grouping.interval} nanoseconds', {time}, "
+        f"to_timestamp_nanos({grouping.offset}))"
+    )
+
+
+def buckets_to_utc(query: Query, table: pa.Table) -> pa.Table:
+    """Turn the local bucket starts of a tz() query back into UTC instants."""
+    steps = zone_offsets(query)
+    if steps is None or table.num_rows == 0:
+        return table
+    local = table.column(TIME_KEY).cast(pa.int64()).to_numpy()
+    utc = pa.array(steps.to_utc(local)).cast(pa.timestamp("ns"))
+    return table.set_column(table.schema.get_field_index(TIME_KEY), TIME_KEY, utc)
 
 
 def group_select(query: Query) -> list[str]:

@@ -181,7 +181,7 @@ def _dimensions(
 
 
 def _is_aggregate_call(call: ast.Call) -> bool:
-    return call.name in AGGREGATES or call.name in ("distinct", "top", "bottom")
+    return call.name in AGGREGATES or call.name in ("distinct", "top", "bottom", "sample")
 
 
 def shape_select(stmt: ast.SelectStatement, infos: list[TableInfo]) -> SelectShape:

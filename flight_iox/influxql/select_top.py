@@ -1,4 +1,7 @@
-"""``top()`` and ``bottom()``: the N largest or smallest points of each group, as SQL windows.
+"""``top()``, ``bottom()`` and ``sample()``: N points of each group, as SQL windows.
+
+``sample(field, N)`` keeps N points of each group and bucket chosen at random (a window
+ordered by ``random()``), at their own times, for any field type.
 
 ``top(field[, tag...], N)`` keeps, per series group (and per ``GROUP BY time`` bucket), the N
 points with the largest values, ties to the earlier point. With tag arguments it first keeps the
@@ -17,11 +20,11 @@ from flight_iox.influxql import ast
 from flight_iox.influxql.expressions import RowCompiler, Typed, quote_ident, unwrap
 from flight_iox.influxql.fill import TIME_KEY
 from flight_iox.influxql.result import Series
-from flight_iox.influxql.select_exec import Query, group_keys, group_select, to_series
+from flight_iox.influxql.select_exec import Query, bin_sql, group_keys, group_select, to_series
 from flight_iox.influxql.series import group_ids, limit_mask
 
 TIME = quote_ident("time")
-NAMES = ("top", "bottom")
+NAMES = ("top", "bottom", "sample")
 
 
 def top_call(fields: list[ast.Field]) -> ast.Call | None:
@@ -38,6 +41,9 @@ def top_call(fields: list[ast.Field]) -> ast.Call | None:
             raise QueryError(
                 f"selector function {call.name}() cannot be combined with other functions"
             )
+    if call.name == "sample" and len(call.args) != 2:
+        got = len(call.args)
+        raise QueryError(f"invalid number of arguments for sample, expected 2, got {got}")
     if len(call.args) < 2:
         raise QueryError(f"invalid number of arguments for {call.name}, expected at least 2")
     if not isinstance(unwrap(call.args[0]), ast.VarRef):
@@ -48,6 +54,8 @@ def top_call(fields: list[ast.Field]) -> ast.Call | None:
     limit = unwrap(call.args[-1])
     if not isinstance(limit, ast.NumberLit) or not float(limit.value).is_integer():
         raise QueryError(f"expected integer as last argument in {call.name}()")
+    if int(limit.value) <= 0 and call.name == "sample":
+        raise QueryError(f"sample window must be greater than 1, got {int(limit.value)}")
     if int(limit.value) <= 0:
         raise QueryError(f"limit ({int(limit.value)}) in {call.name} function must be at least 1")
     return call
@@ -69,7 +77,9 @@ def run_top(query: Query) -> list[Series]:
     assert call is not None
     compiler = RowCompiler(query.source.info, query.now)
     value = compiler.value(call.args[0])
-    if value.type in (None, "tag", "string", "boolean"):
+    if value.type in (None, "tag") or (
+        call.name != "sample" and value.type in ("string", "boolean")
+    ):
         return []
     limit = int(unwrap(call.args[-1]).value)  # type: ignore[union-attr]
     tags = tag_arguments(call)
@@ -85,10 +95,7 @@ def run_top(query: Query) -> list[Series]:
     grouping = query.shape.time_group
     partition = [quote_ident(t) for t in query.groups if t in query.source.info.tags]
     if grouping is not None:
-        partition.append(
-            f"date_bin(INTERVAL '{grouping.interval} nanoseconds', {TIME}, "
-            f"to_timestamp_nanos({grouping.offset}))"
-        )
+        partition.append(bin_sql(query))  # type: ignore[arg-type]
     columns = [f"{TIME} AS {quote_ident(TIME_KEY)}", *group_select(query)]
     columns += [f"{t.sql} AS {quote_ident(f'__c{i}')}" for i, t in enumerate(outputs)]
     rows = (
@@ -96,7 +103,7 @@ def run_top(query: Query) -> list[Series]:
         + "".join(f", {quote_ident(t)} AS {quote_ident(f'__a{i}')}" for i, t in enumerate(tags))
         + f" FROM {query.source.ref} WHERE ({query.where}) AND {value.sql} IS NOT NULL"
     )
-    order = f"__v {direction}, __t ASC"
+    order = f"__v {direction}, __t ASC" if call.name != "sample" else "random()"
     if tags:
         per_tags = ", ".join([*partition_names(len(partition)), *_tag_keys(tags)])
         rows = (

@@ -173,3 +173,53 @@ def test_influxdb3_python_influxql_over_flight(server: RunningServer, db: str) -
     rows = table.to_pylist()
     assert [(r["region"], r["sum"]) for r in rows] == [("east", 4), ("west", 8)]
     assert rows[0]["iox::measurement"] == "cpu"
+
+
+def test_sample_count_and_membership(server: RunningServer, db: str) -> None:
+    rows = {(1_000_000_000, 1.5), (12_000_000_000, 3.5)}  # host a's points
+    for n, expected in ((1, 1), (2, 2), (5, 2)):
+        reply = query(
+            server, f"SELECT sample(usage, {n}) FROM cpu WHERE host = 'a'", epoch="ns"
+        ).json()
+        values = reply["results"][0]["series"][0]["values"]
+        assert len(values) == expected
+        assert {tuple(v) for v in values} <= rows
+        assert values == sorted(values)  # in time order
+    reply = query(server, "SELECT sample(usage, 1) FROM cpu GROUP BY host", epoch="ns").json()
+    series = reply["results"][0]["series"]
+    assert [s["tags"]["host"] for s in series] == ["a", "b"]
+    assert series[1]["values"] == [[2_000_000_000, 2.5]]
+    assert tuple(series[0]["values"][0]) in rows
+    reply = query(server, "SELECT sample(usage, 0) FROM cpu").json()
+    assert "error" in json.dumps(reply)
+
+
+def test_integral_trapezoids_and_units(server: RunningServer, db: str) -> None:
+    # host a: 1.5 at 1s, 3.5 at 12s: (1.5 + 3.5) / 2 * 11 s = 27.5
+    reply = query(server, "SELECT integral(usage) FROM cpu WHERE host = 'a'", epoch="s").json()
+    assert reply["results"][0]["series"][0]["values"] == [[0, 27.5]]
+    reply = query(server, "SELECT integral(usage, 1m) FROM cpu WHERE host = 'a'").json()
+    assert reply["results"][0]["series"][0]["values"][0][1] == pytest.approx(27.5 / 60)
+    # GROUP BY time(10s): cut at 10s at the interpolated value 1.5 + 2 * 9 / 11
+    q = "SELECT integral(usage) FROM cpu WHERE host = 'a' AND time >= 0 AND time < 20s "
+    reply = query(server, q + "GROUP BY time(10s)", epoch="s").json()
+    middle = 1.5 + 2 * 9 / 11
+    (first, second) = reply["results"][0]["series"][0]["values"]
+    assert first == [0, pytest.approx((1.5 + middle) / 2 * 9)]
+    assert second == [10, pytest.approx((middle + 3.5) / 2 * 2)]
+
+
+def test_tz_buckets_and_offsets(server: RunningServer, db: str) -> None:
+    q = (
+        "SELECT count(usage) FROM cpu WHERE time >= '1970-01-01T00:00:00Z' "
+        "AND time < '1970-01-02T00:00:00Z' GROUP BY time(1d) tz('Europe/Paris')"
+    )
+    values = query(server, q).json()["results"][0]["series"][0]["values"]
+    # Paris midnight is 23:00 UTC the day before: buckets start there, printed with +01:00
+    assert values == [["1970-01-01T00:00:00+01:00", 3], ["1970-01-02T00:00:00+01:00", 0]]
+    values = query(server, q, epoch="s").json()["results"][0]["series"][0]["values"]
+    assert values == [[-3600, 3], [82800, 0]]
+    reply = query(server, "SELECT usage FROM cpu WHERE host = 'b' tz('Europe/Paris')").json()
+    assert reply["results"][0]["series"][0]["values"] == [["1970-01-01T01:00:02+01:00", 2.5]]
+    reply = query(server, "SELECT usage FROM cpu tz('Mars/Olympus')").json()
+    assert "unable to find time zone" in reply["results"][0]["error"]

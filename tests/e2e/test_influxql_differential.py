@@ -64,6 +64,17 @@ def _queries() -> Iterator[str]:
     yield f"SELECT count(usage) / 2 FROM cpu WHERE {RANGE} GROUP BY time(5m)"
     yield f"SELECT max(usage), n FROM cpu WHERE {RANGE}"
     yield f"SELECT percentile(usage, 90) FROM cpu WHERE {RANGE} GROUP BY host"
+    yield f"SELECT integral(usage) FROM cpu WHERE {RANGE} AND host = 'b'"
+    yield f"SELECT integral(usage) FROM cpu WHERE {RANGE} GROUP BY time(1m), host"
+    yield f"SELECT integral(usage) FROM cpu WHERE {RANGE} AND host = 'c' GROUP BY time(40s) fill(0)"
+    paris = " tz('Europe/Paris')"
+    yield f"SELECT integral(usage, 1m) FROM cpu WHERE {RANGE} GROUP BY time(1m), host{paris}"
+    yield f"SELECT usage FROM cpu WHERE {RANGE} AND host = 'a' LIMIT 3{paris}"
+    yield f"SELECT count(usage) FROM cpu WHERE {RANGE} GROUP BY time(5m), host{paris}"
+    yield f"SELECT max(usage) FROM cpu WHERE {RANGE}{paris}"
+    days = "time >= '2020-09-10T00:00:00Z' AND time < '2020-09-16T00:00:00Z'"
+    yield f"SELECT mean(usage) FROM cpu WHERE {days} GROUP BY time(1d){paris}"
+    yield f"SELECT sum(n) FROM cpu WHERE {days} GROUP BY time(1d), region fill(0){paris}"
     yield "SHOW MEASUREMENTS"
     yield "SHOW TAG KEYS FROM cpu"
     yield 'SHOW TAG VALUES FROM cpu WITH KEY = "host"'
@@ -105,11 +116,27 @@ def _tied_rows_sorted(reply: dict) -> dict:
     return reply
 
 
+def _same_series_merged(reply: dict) -> dict:
+    for result in reply.get("results", []):
+        merged: dict[str, dict] = {}
+        for series in result.get("series", []):
+            key = repr((series.get("name"), series.get("tags")))
+            if key in merged:
+                merged[key]["values"] = sorted(merged[key]["values"] + series["values"])
+            else:
+                merged[key] = series
+        if "series" in result:
+            result["series"] = list(merged.values())
+    return reply
+
+
 @pytest.mark.parametrize("q", list(_queries()))
 def test_same_answer_as_influxdb1(both: tuple[str, InfluxDB1], q: str) -> None:
     url, oracle = both
     ours = requests.get(f"{url}/query", params={"db": "diff", "q": q}, timeout=60).json()
     theirs = oracle.query(q, db="diff")
+    if "integral(" in q:  # 1.6 sends a series' last integral bucket as a series of its own
+        theirs = _same_series_merged(theirs)
     if "ORDER BY" not in q:
         ours, theirs = _tied_rows_sorted(ours), _tied_rows_sorted(theirs)
     assert _close(ours, theirs), f"\nours:   {ours}\ntheirs: {theirs}"
