@@ -50,11 +50,17 @@ def _cast(expression: str, data_type: pa.DataType) -> str:
 
 
 def _time_expression(file: DataFile) -> str:
-    micros = q(TIME_COLUMN)
-    if not file.has_remainder:  # a plain cast keeps time predicates prunable
-        return _cast(micros, pa.timestamp("ns"))
-    exact = f"arrow_cast({micros}, 'Int64') * 1000 + arrow_cast({q(REMAINDER_COLUMN)}, 'Int64')"
-    return _cast(exact, pa.timestamp("ns"))
+    """Exact nanoseconds from the file's microseconds (plus the remainder, when it has one).
+
+    Never a plain ``CAST(time AS Timestamp(ns))``: DataFusion 55 "unwraps" a comparison
+    with such a cast by truncating the literal to microseconds, so ``time < 210000000001``
+    would become ``time_us < 210000000`` and drop the row at 210000000000 ns, in both the
+    filter and the row-group pruning. Integer arithmetic is never unwrapped.
+    """
+    nanos = f"arrow_cast({q(TIME_COLUMN)}, 'Int64') * 1000"
+    if file.has_remainder:
+        nanos += f" + arrow_cast({q(REMAINDER_COLUMN)}, 'Int64')"
+    return _cast(nanos, pa.timestamp("ns"))
 
 
 def sources_overlap(snapshot: TableSnapshot) -> bool:

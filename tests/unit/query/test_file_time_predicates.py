@@ -1,0 +1,38 @@
+"""Time predicates over persisted files are exact to the nanosecond."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.persist.persister import Persister
+
+
+@pytest.mark.parametrize(
+    ("predicate", "expected"),
+    [
+        ("time < arrow_cast(210000000001, 'Timestamp(Nanosecond, None)')", [1, 2]),
+        ("time <= arrow_cast(210000000000, 'Timestamp(Nanosecond, None)')", [1, 2]),
+        ("time >= arrow_cast(209999999999, 'Timestamp(Nanosecond, None)')", [2, 3]),
+        ("time > arrow_cast(210000000000, 'Timestamp(Nanosecond, None)')", [3]),
+        ("time = arrow_cast(210000000007, 'Timestamp(Nanosecond, None)')", [3]),
+    ],
+)
+def test_boundaries_that_are_not_whole_microseconds(
+    tmp_path: Path, predicate: str, expected: list[int]
+) -> None:
+    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False))
+    try:
+        # Two rows on whole microseconds (no remainder in their file), one with a remainder.
+        engine.write_line_protocol("db", b"m v=1i 200000000000\nm v=2i 210000000000")
+        Persister(engine).persist()
+        engine.write_line_protocol("db", b"m v=3i 210000000007")
+        Persister(engine).persist()
+        sql = f"SELECT v FROM m WHERE {predicate} ORDER BY v"
+        rows = engine.query.execute("db", sql).read_all().column("v").to_pylist()
+        assert rows == expected
+    finally:
+        engine.close()
