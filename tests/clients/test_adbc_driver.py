@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,13 +10,10 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 import adbc_driver_flight_iox
 from adbc_driver_flight_iox import DatabaseOptions, database_options, dbapi
+from tests.certificates import Pki, self_signed
 
 from .conftest import DATABASE
 
@@ -68,41 +64,6 @@ class Recorder(flight.ServerMiddlewareFactory):
 
     def start_call(self, info: flight.CallInfo, headers: dict[str, list[str]]) -> None:
         self.calls.append({k.lower(): list(v) for k, v in headers.items()})
-
-
-@dataclass
-class Pki:
-    cert_pem: bytes
-    key_pem: bytes
-
-
-def self_signed() -> Pki:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return Pki(cert.public_bytes(serialization.Encoding.PEM), key_pem)
 
 
 @pytest.fixture(scope="module")

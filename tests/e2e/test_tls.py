@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,52 +9,15 @@ import adbc_driver_flightsql.dbapi as flightsql
 import pyarrow.flight as flight
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from flight_iox.launcher import RunningServer, start_server
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for localhost and 127.0.0.1, and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+from tests.certificates import self_signed
 
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Path]]:
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = self_signed(folder)
+    cert, key = self_signed().write(folder)
     running = start_server(
         folder / "data", "--tls-cert", str(cert), "--tls-key", str(key), verify=str(cert)
     )
@@ -98,6 +59,6 @@ def test_adbc_over_tls(tls_server: tuple[RunningServer, Path]) -> None:
 
 
 def test_tls_needs_both_files(tmp_path: Path) -> None:
-    cert, _ = self_signed(tmp_path)
+    cert, _ = self_signed().write(tmp_path)
     with pytest.raises(RuntimeError, match="both --tls-cert and --tls-key"):
         start_server(tmp_path / "data", "--tls-cert", str(cert))
