@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.influxdb1 import InfluxDB1  # noqa: E402
 from flight_iox.ingest import parse_line_protocol  # noqa: E402
-from flight_iox.launcher import start_server  # noqa: E402
+from flight_iox.launcher import RunningServer, start_server  # noqa: E402
 
 GENERATOR = ROOT.parent / "shared" / "tsbs" / "gen_cpu.py"
 FIELDS_PER_LINE = 10
@@ -72,6 +72,19 @@ def timed_ingest(
     return time.perf_counter() - start
 
 
+def start_bench_server(folder: Path) -> RunningServer:
+    """flight-iox with room for a whole benchmark in its buffer and quiet logs."""
+    return start_server(
+        folder / "flight-iox-data",
+        "--buffer-memory-limit",
+        "8GiB",
+        "--max-request-bytes",
+        "256MiB",
+        "--log-level",
+        "warning",
+    )
+
+
 def parse_only(bodies: list[bytes]) -> float:
     """Lines/s of the parser alone, in this process."""
     start = time.perf_counter()
@@ -96,15 +109,7 @@ def main() -> None:
         lines = sum(b.count(b"\n") + 1 for b in bodies)
         print(f"{lines:,} lines in {len(bodies)} bodies of {BATCH_LINES} lines")
         parse_rate = parse_only(bodies)
-        server = start_server(
-            Path(folder) / "flight-iox-data",
-            "--buffer-memory-limit",
-            "8GiB",
-            "--max-request-bytes",
-            "256MiB",
-            "--log-level",
-            "warning",
-        )
+        server = start_bench_server(Path(folder))
         peer = InfluxDB1().__enter__() if InfluxDB1.available() else None
         if peer is None:
             print("InfluxDB 1.x not installed (apt-get install influxdb): flight-iox alone")

@@ -36,10 +36,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.influxdb1 import InfluxDB1  # noqa: E402
-from bench.ingest import BATCH_LINES, GENERATOR, make_bodies, timed_ingest  # noqa: E402
+from bench.ingest import (  # noqa: E402
+    BATCH_LINES,
+    GENERATOR,
+    make_bodies,
+    start_bench_server,
+    timed_ingest,
+)
 from bench.storage import admin, connect, load, run  # noqa: E402
 from bench.tsbs_queries import Query, tsbs_queries  # noqa: E402
-from flight_iox.launcher import RunningServer, start_server  # noqa: E402
+from flight_iox.launcher import RunningServer  # noqa: E402
 
 FIELDS_PER_LINE = 10
 DATABASE = "tsbs"  # bench.storage's helpers use this database
@@ -241,15 +247,7 @@ def main() -> None:
             f"{lines:,} lines ({values:,} field values) in {len(bodies)} bodies "
             f"of {BATCH_LINES} lines"
         )
-        server = start_server(
-            Path(folder) / "flight-iox-data",
-            "--buffer-memory-limit",
-            "8GiB",
-            "--max-request-bytes",
-            "256MiB",
-            "--log-level",
-            "warning",
-        )
+        server = start_bench_server(Path(folder))
         peer = InfluxDB1(data_options=INFLUX_DATA_OPTIONS).__enter__()
         try:
             ingested = (
