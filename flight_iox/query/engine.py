@@ -51,7 +51,7 @@ class QueryEngine:
         catalog: SchemaCatalog,
         buffers: BufferSet,
         batch_size: int = 65_536,
-        object_store: tuple[str, object] | None = None,
+        object_store: tuple[str, object, str] | None = None,
     ):
         self._catalog = catalog
         self._buffers = buffers
