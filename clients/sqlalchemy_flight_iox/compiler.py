@@ -72,6 +72,28 @@ class FlightIoxCompiler(compiler.SQLCompiler):
             text += "\n OFFSET " + self.process(select._offset_clause, **kw)
         return text
 
+    def visit_truediv_binary(
+        self, binary: elements.BinaryExpression[Any], operator: Any, **kw: Any
+    ) -> str:
+        """``a / b`` as true division, whatever DataFusion thinks ``b`` is.
+
+        DataFusion divides integers by integers as integers, so the divisor is cast,
+        as SQLAlchemy does for such backends: to its own type when that is numeric, to
+        NUMERIC when it is an integer. A divisor of unknown type (a function SQLAlchemy
+        has no type for, say) becomes DOUBLE rather than bare NUMERIC, which DataFusion
+        reads as DECIMAL(38, 10): that truncates a small decimal divisor to zero and
+        overflows on one with more than 28 integer digits.
+        """
+        affinity = binary.right.type._type_affinity
+        if affinity in (sqltypes.Numeric, sqltypes.Float):
+            divisor_type: sqltypes.TypeEngine[Any] = binary.right.type
+        elif affinity is sqltypes.Integer:
+            divisor_type = sqltypes.Numeric()
+        else:
+            divisor_type = sqltypes.Double()
+        divisor = elements.Cast(binary.right, divisor_type)
+        return f"{self.process(binary.left, **kw)} / {self.process(divisor, **kw)}"
+
     def visit_now_func(self, fn: elements.FunctionElement[Any], **kw: Any) -> str:
         """``now()``: the query's start time."""
         return "now()"
@@ -108,7 +130,7 @@ class FlightIoxCompiler(compiler.SQLCompiler):
 
 
 class FlightIoxDDLCompiler(compiler.DDLCompiler):
-    """DDL as DataFusion would spell it; flight-iox itself refuses DDL over SQL."""
+    """DDL as DataFusion spells it (flight-iox runs CREATE TABLE and DROP TABLE)."""
 
 
 class FlightIoxTypeCompiler(compiler.GenericTypeCompiler):

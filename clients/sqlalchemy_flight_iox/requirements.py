@@ -165,6 +165,24 @@ class Requirements(SuiteRequirements):
         return lacks(NO_TRANSACTIONS)
 
 
+NO_DECIMAL256 = (
+    "DataFusion's decimals are Decimal128: DECIMAL(38, 0) / DECIMAL(38, 0) scales the dividend "
+    "past 38 digits and overflows, and integer literals beyond 64 bits are parsed as floats"
+)
+
+# Suite tests that need what flight-iox lacks but declare no requirement that could say so.
+# Each entry is (suite class, test name as pytest shows it, with parameters) and a reason.
+UNDECLARED_GAPS: dict[tuple[str, str], str] = {
+    # Both create a table in the test body without the ``metadata`` fixture, so nothing
+    # structural marks them: ``Table("foo", MetaData(), ...).create(config.db)``, and the
+    # legacy ``@provide_metadata`` decorator followed by ``t.create(config.db)``.
+    ("StringTest", "test_nolength_string"): f"the test creates a table: {NO_DDL}",
+    ("EscapingTest", "test_percent_sign_round_trip"): f"the test creates a table: {NO_DDL}",
+    # Only the numeric_many_decimals case of this test declares a precision requirement.
+    ("TrueDivTest", "test_truediv_divisor[numeric_38_digit_divisor-typed]"): NO_DECIMAL256,
+}
+
+
 def creates_tables(cls: type | None) -> bool:
     """Whether a suite class's fixtures create tables (it overrides ``define_tables``)."""
     from sqlalchemy.testing.fixtures import TablesTest
@@ -174,14 +192,42 @@ def creates_tables(cls: type | None) -> bool:
     return cls.define_tables.__func__ is not TablesTest.define_tables.__func__  # type: ignore[attr-defined]
 
 
+def creates_tables_in_test(item: Any) -> bool:
+    """Whether a suite test creates tables itself, through the ``metadata`` fixture.
+
+    That function-scoped fixture drops the test's tables afterwards; the suite's tests
+    use it directly or through fixtures built on it (``literal_round_trip``,
+    ``integer_round_trip``, ``do_numeric_test``, ...), and pytest's fixture closure
+    shows either.
+    """
+    return "metadata" in getattr(item, "fixturenames", ())
+
+
+def undeclared_gap(item: Any) -> str | None:
+    """Why flight-iox cannot run this test, when the suite gives it no requirement to say so."""
+    cls = getattr(item, "cls", None)
+    if cls is None:
+        return None
+    for (owner, test), reason in UNDECLARED_GAPS.items():
+        # the suite's per-backend copies are named ``StringTest_<backend>``
+        if item.name == test and (cls.__name__ == owner or cls.__name__.startswith(owner + "_")):
+            return reason
+    return None
+
+
 def skip_table_fixtures(items: list[Any]) -> None:
-    """Gate classes whose fixtures create tables on the ``create_table`` requirement."""
+    """Gate tests that create tables (in fixtures or in the test) on ``create_table``.
+
+    Also skips the few ``UNDECLARED_GAPS``, which no requirement covers.
+    """
     import pytest
     from sqlalchemy.testing import config
 
-    requirement = config.requirements.create_table
-    if requirement.enabled:
-        return
+    creates = not config.requirements.create_table.enabled
     for item in items:
-        if creates_tables(getattr(item, "cls", None)):
+        if creates and creates_tables(getattr(item, "cls", None)):
             item.add_marker(pytest.mark.skip(reason=f"fixture tables need CREATE TABLE: {NO_DDL}"))
+        elif creates and creates_tables_in_test(item):
+            item.add_marker(pytest.mark.skip(reason=f"the test creates a table: {NO_DDL}"))
+        elif (reason := undeclared_gap(item)) is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))

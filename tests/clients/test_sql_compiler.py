@@ -126,6 +126,21 @@ def test_cast_type_names() -> None:
     )
 
 
+def test_true_division_casts_the_divisor() -> None:
+    count = sa.Column("n", sa.BigInteger)
+    price = sa.Column("p", sa.Numeric(38, 20))
+    assert sql(sa.select(count / 2)) == "SELECT n / CAST(? AS NUMERIC) AS anon_1"
+    assert sql(sa.select(price / price)) == "SELECT p / CAST(p AS NUMERIC(38, 20)) AS anon_1"
+    assert sql(sa.select(cpu.c.usage / cpu.c.usage)) == (
+        "SELECT cpu.usage / CAST(cpu.usage AS DOUBLE) AS anon_1 FROM cpu"
+    )
+    # Of unknown type, the divisor is a float64: bare NUMERIC is DECIMAL(38, 10) in DataFusion.
+    assert sql(sa.select(price / sa.func.nullif(price, 0))) == (
+        "SELECT p / CAST(nullif(p, ?) AS DOUBLE) AS anon_1"
+    )
+    assert sql(sa.select(count // 2)) == "SELECT n / ? AS anon_1"
+
+
 def test_statement_cache_is_on() -> None:
     assert DIALECT.supports_statement_cache
     statement = sa.select(date_bin(datetime.timedelta(minutes=5), cpu.c.time))
