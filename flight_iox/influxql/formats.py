@@ -152,26 +152,58 @@ def v1_csv(results: list[StatementResult], epoch: str | None) -> bytes:
 
 
 def arrow_table(result: StatementResult) -> pa.Table:
-    """All series of one statement as one flat Arrow table (InfluxDB 3's InfluxQL shape)."""
+    """All series of one statement as one flat Arrow table (InfluxDB 3's InfluxQL shape).
+
+    Whole columns at a time: runs of series with the same columns and schema are
+    concatenated once, and the measurement and tag columns are taken from one small
+    array per run by each row's series number. The table is one chunk.
+    """
     if not result.series:
         return pa.table({MEASUREMENT_COLUMN: pa.array([], pa.string())})
     tag_names = sorted({k for s in result.series for k in s.tags})
-    tables = []
+    runs: list[list[Series]] = []
     for s in result.series:
-        rows = s.data.num_rows
-        columns: dict[str, pa.Array] = {MEASUREMENT_COLUMN: pa.array([s.name] * rows, pa.string())}
-        names = list(s.columns)
-        if names and pa.types.is_timestamp(s.data.schema.field(0).type):
-            columns[names[0]] = s.data.column(0)
-            start = 1
+        last = runs[-1][0] if runs else None
+        if last is not None and last.columns == s.columns and last.data.schema == s.data.schema:
+            runs[-1].append(s)
         else:
-            start = 0
-        for tag in tag_names:
-            columns[tag] = pa.array([s.tags.get(tag)] * rows, pa.string())
-        for i in range(start, len(names)):
-            column = s.data.column(i)
-            if pa.types.is_dictionary(column.type):
-                column = column.cast(column.type.value_type)
-            columns[names[i] if names[i] not in columns else f"{names[i]}_{i}"] = column
-        tables.append(pa.table(columns))
-    return pa.concat_tables(tables, promote_options="permissive")
+            runs.append([s])
+    tables = [_flat_run(run, tag_names) for run in runs]
+    table = (
+        tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+    )
+    return table.combine_chunks()
+
+
+def _stacked(run: list[Series]) -> pa.Table:
+    """The data of consecutive series: one slice when they are neighbours in one table."""
+    block = run[0].block
+    if block is not None and all(s.block is block for s in run):
+        starts = np.array([s.start for s in run], dtype=np.int64)
+        lengths = np.array([s.data.num_rows for s in run], dtype=np.int64)
+        if np.array_equal(starts[1:], starts[:-1] + lengths[:-1]):
+            return block.slice(int(starts[0]), int(lengths.sum()))
+    return pa.concat_tables([s.data for s in run])
+
+
+def _flat_run(run: list[Series], tag_names: list[str]) -> pa.Table:
+    """Series with one schema, stacked, with their measurement and tag columns."""
+    lengths = np.array([s.data.num_rows for s in run], dtype=np.int64)
+    which = pa.array(np.repeat(np.arange(len(run), dtype=np.int64), lengths))
+    data = run[0].data if len(run) == 1 else _stacked(run)
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        MEASUREMENT_COLUMN: pa.array([s.name for s in run], pa.string()).take(which)
+    }
+    names = list(run[0].columns)
+    start = 0
+    if names and pa.types.is_timestamp(data.schema.field(0).type):
+        columns[names[0]] = data.column(0)
+        start = 1
+    for tag in tag_names:
+        columns[tag] = pa.array([s.tags.get(tag) for s in run], pa.string()).take(which)
+    for i in range(start, len(names)):
+        column = data.column(i)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns[names[i] if names[i] not in columns else f"{names[i]}_{i}"] = column
+    return pa.table(columns)

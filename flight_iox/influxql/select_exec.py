@@ -164,6 +164,8 @@ def _raw(query: Query) -> list[Series]:
         sql += f" LIMIT {query.stmt.limit}"
     if pushed and query.stmt.offset:
         sql += f" OFFSET {query.stmt.offset}"
+    if query.groups and query.stmt.limit and not transforms:
+        sql = _ranked_sql(query, columns, f"({query.where}) AND ({not_null})", descending, others)
     table = query.source.run(sql)
     keys = group_keys(query)
     ids = group_ids(table, keys)
@@ -182,6 +184,29 @@ def _raw(query: Query) -> list[Series]:
         if mask is not None:
             table, ids = table.filter(pa.array(mask)), ids[mask]
     return to_series(query, table, ids, [f"__c{i}" for i in range(len(outputs))])
+
+
+def _ranked_sql(
+    query: Query, columns: list[str], where: str, descending: bool, others: list[str]
+) -> str:
+    """A raw SELECT with LIMIT per series: only the rows a series' LIMIT/OFFSET can keep.
+
+    ``RANK()`` over each group's times (cheaper than ordering by time and the series key)
+    keeps every row tied with the last one kept, so cutting the sorted rows per series
+    afterwards gives exactly what a full scan would.
+    """
+    tags = [quote_ident(t) for t in query.groups if t in query.source.info.tags]
+    direction = "DESC" if descending else "ASC"
+    over = (f"PARTITION BY {', '.join(tags)} " if tags else "") + f"ORDER BY {TIME} {direction}"
+    extra = [f"{quote_ident(t)} AS {quote_ident(f'__o{i}')}" for i, t in enumerate(others)]
+    inner = (
+        f"SELECT {', '.join([*columns, *extra])}, RANK() OVER ({over}) AS __rank "
+        f"FROM {query.source.ref} WHERE {where}"
+    )
+    order = [quote_ident(k) for k in group_keys(query)] + [f"{quote_ident(TIME_KEY)} {direction}"]
+    order += [f"{quote_ident(f'__o{i}')} ASC NULLS FIRST" for i in range(len(others))]
+    last = query.stmt.offset + query.stmt.limit
+    return f"SELECT * FROM ({inner}) WHERE __rank <= {last} ORDER BY {', '.join(order)}"
 
 
 def drop_empty_rows(
@@ -211,7 +236,7 @@ def to_series(query: Query, table: pa.Table, ids: np.ndarray, columns: list[str]
         for tag, key in zip(query.groups, keys, strict=True):
             value = table.column(key)[start].as_py()
             tags[tag] = "" if value is None else str(value)
-        out.append(Series(query.source.name, tags, names, data.slice(start, length)))
+        out.append(Series(query.source.name, tags, names, data.slice(start, length), data, start))
     return out
 
 
