@@ -30,6 +30,7 @@ bytes are JSON ``{"database": ..., "table": ..., "tags": [...]}``; it appends
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any as AnyType
 
@@ -40,6 +41,7 @@ from flight_iox.auth.tokens import Action
 from flight_iox.errors import (
     AlreadyExistsError,
     BadRequestError,
+    FlightIoxError,
     NotSupportedError,
     TableNotFoundError,
 )
@@ -92,10 +94,15 @@ def _option_tags(options: dict[str, str]) -> list[str] | None:
     return None
 
 
-def statement_ingest(
-    call: Call, command: AnyType, reader: flight.MetadataRecordBatchReader
-) -> bytes:
-    """DoPut(CommandStatementIngest): honour the table options, then stream the rows in."""
+def _drain(reader: flight.MetadataRecordBatchReader) -> None:
+    """Consume the rest of a DoPut stream (one step per batch, not per row)."""
+    with contextlib.suppress(Exception):  # the client may be gone; the caller's error wins
+        for _ in reader:
+            pass
+
+
+def _checked_target(call: Call, command: AnyType) -> tuple[str, str, list[str] | None]:
+    """(database, table, the existing table's tags or None), after the options are honoured."""
     if command.HasField("transaction_id"):
         raise NotSupportedError("transactions are not supported by flight-iox")
     if command.temporary:
@@ -123,6 +130,20 @@ def statement_ingest(
                 "ingest mode replace is not supported: it cannot be made atomic with the WAL; "
                 "use append, or delete the table first"
             )
+    return database, table, existing
+
+
+def statement_ingest(
+    call: Call, command: AnyType, reader: flight.MetadataRecordBatchReader
+) -> bytes:
+    """DoPut(CommandStatementIngest): honour the table options, then stream the rows in."""
+    try:
+        database, table, existing = _checked_target(call, command)
+    except FlightIoxError:
+        # Read what the client is still sending before answering, so it gets this error
+        # rather than a broken pipe while it writes (the Go ADBC driver reports the EOF).
+        _drain(reader)
+        raise
     tags = _option_tags(dict(command.options)) or existing
     return update_result(stream_into(call, database, table, reader, tags))
 
