@@ -15,7 +15,7 @@ from __future__ import annotations
 from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
 from flight_iox.flightsql.commands import Call
-from flight_iox.flightsql.sql_text import qualified_catalogs
+from flight_iox.query.sql_text import qualified_catalogs
 
 
 def require_read(call: Call, database: str | None, sql: str) -> None:

@@ -46,8 +46,8 @@ from flight_iox.flightsql.commands import (
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle, first_row
 from flight_iox.flightsql.schemas import serialize_schema
-from flight_iox.flightsql.sql_text import is_query
 from flight_iox.flightsql.updates import UPDATE_RESULT, execute_update, update_result_reader
+from flight_iox.query.sql_text import is_query
 
 
 def _no_transaction(message: AnyType) -> None:

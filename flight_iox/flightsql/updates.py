@@ -31,7 +31,7 @@ from flight_iox.flightsql.commands import Call, CommandHandler
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle
 from flight_iox.flightsql.metadata import USER_SCHEMA
-from flight_iox.flightsql.sql_text import Insert, first_keyword, parse_insert, qualified_catalogs
+from flight_iox.query.sql_text import Insert, first_keyword, parse_insert, qualified_catalogs
 
 UPDATE_RESULT = pa.schema([pa.field("count", pa.int64(), nullable=False)])
 

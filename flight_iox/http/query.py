@@ -14,9 +14,9 @@ from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, QueryError
-from flight_iox.flightsql.sql_text import first_keyword, qualified_catalogs
 from flight_iox.http.body import read_body
 from flight_iox.query.formats import choose_format
+from flight_iox.query.sql_text import first_keyword, qualified_catalogs
 
 
 async def request_params(request: Request) -> dict[str, object]:

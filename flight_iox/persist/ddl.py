@@ -29,27 +29,19 @@ from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole
 from flight_iox.engine.catalog import Column, TableSchema
 from flight_iox.errors import AlreadyExistsError, BadRequestError, NotSupportedError
 from flight_iox.names import identifier_problem
+from flight_iox.query.sql_text import IDENT, identifier
 
 if TYPE_CHECKING:
     from flight_iox.engine.engine import Engine
 
-_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)'
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _PRIMARY_KEY = re.compile(
-    rf"^(?:CONSTRAINT\s+{_NAME}\s+)?PRIMARY\s+KEY\s*\((?P<names>.*)\)$", re.I | re.S
+    rf"^(?:CONSTRAINT\s+{IDENT}\s+)?PRIMARY\s+KEY\s*\((?P<names>.*)\)$", re.I | re.S
 )
 _OTHER_CONSTRAINT = re.compile(
-    rf"^(?:CONSTRAINT\s+{_NAME}\s+)?(?P<kind>UNIQUE|FOREIGN\s+KEY|CHECK)\b", re.I
+    rf"^(?:CONSTRAINT\s+{IDENT}\s+)?(?P<kind>UNIQUE|FOREIGN\s+KEY|CHECK)\b", re.I
 )
 _COLUMN_KEYWORD = re.compile(r"\b(?P<kind>PRIMARY\s+KEY|REFERENCES|CHECK|UNIQUE)\b", re.I)
-
-
-def _identifier(text: str) -> str:
-    """A column name as DataFusion resolves it: quoted exactly, unquoted lower-cased."""
-    text = text.strip()
-    if text.startswith('"'):
-        return text[1:-1].replace('""', '"')
-    return text.lower()
 
 
 def _split(body: str) -> list[str]:
@@ -76,18 +68,18 @@ def _key_columns(items: list[str]) -> list[str] | None:
     keys: list[str] | None = None
     for item in items:
         if match := _PRIMARY_KEY.match(item):
-            keys = [_identifier(name) for name in _split(match.group("names"))]
+            keys = [identifier(name) for name in _split(match.group("names"))]
         elif match := _OTHER_CONSTRAINT.match(item):
             kind = " ".join(match.group("kind").upper().split())
             raise NotSupportedError(f"flight-iox tables have no {kind} constraints")
         else:
-            name = re.match(_NAME, item)
+            name = re.match(IDENT, item)
             rest = _QUOTED.sub("''", item[name.end() :] if name else item)
             for keyword in _COLUMN_KEYWORD.finditer(rest):
                 kind = " ".join(keyword.group("kind").upper().split())
                 if kind != "PRIMARY KEY":
                     raise NotSupportedError(f"flight-iox tables have no {kind} constraints")
-                keys = [*(keys or []), _identifier(name.group(0) if name else item)]
+                keys = [*(keys or []), identifier(name.group(0) if name else item)]
     return keys
 
 

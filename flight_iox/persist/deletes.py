@@ -25,27 +25,21 @@ from flight_iox.errors import BadRequestError, NotSupportedError, QueryError, Ta
 from flight_iox.persist.ddl import create_table
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.persister import Persister
-from flight_iox.query.placeholders import rewrite_placeholders
+from flight_iox.query.placeholders import python_value, rewrite_placeholders
+from flight_iox.query.sql_text import NAME, name_parts
 from iox_catalog.schema import column_kinds
 
-_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*)'
-_TARGET = rf"(?P<target>{_NAME}(?:\.{_NAME}){{0,2}})"
+_TARGET = rf"(?P<target>{NAME})"
 _DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+{_TARGET}(?:\s+WHERE\s+(?P<where>.+?))?\s*;?\s*$",
                      re.IGNORECASE | re.DOTALL)  # fmt: skip
 _DROP = re.compile(rf"^\s*DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?{_TARGET}\s*;?\s*$",
                    re.IGNORECASE | re.DOTALL)  # fmt: skip
 _CREATE = re.compile(rf"^\s*CREATE\s+TABLE\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?{_TARGET}\s*"
                      r"(?P<body>\(.*\))\s*;?\s*$", re.IGNORECASE | re.DOTALL)  # fmt: skip
-_PART = re.compile(_NAME)
-
-
-def _names(target: str) -> list[str]:
-    parts = [m.group(0) for m in _PART.finditer(target)]
-    return [p[1:-1].replace('""', '"') if p.startswith('"') else p.lower() for p in parts]
 
 
 def _resolve(target: str, database: str | None) -> tuple[str, str]:
-    parts = _names(target)
+    parts = name_parts(target)
     if len(parts) == 3:
         database = parts[0]
     if len(parts) >= 2 and parts[-2] != "iox":
@@ -53,10 +47,6 @@ def _resolve(target: str, database: str | None) -> tuple[str, str]:
     if database is None:
         raise BadRequestError("no database: send the database header or use db.iox.table")
     return database, parts[-1]
-
-
-def _plain(value: object) -> object:
-    return value.as_py() if isinstance(value, pa.Scalar) else value
 
 
 @dataclass(frozen=True)
@@ -97,7 +87,7 @@ class Deleter:
         if match := _DELETE.match(sql):
             db, table = _resolve(match.group("target"), database)
             where, count = rewrite_placeholders(match.group("where") or "")
-            values = {str(i + 1): _plain(v) for i, v in enumerate(params)}
+            values = {str(i + 1): python_value(v) for i, v in enumerate(params)}
             if len(values) < count:
                 raise QueryError(f"the statement has {count} parameters, {len(values)} bound")
             return self.delete_rows(db, table, RowFilter(where or None, values))

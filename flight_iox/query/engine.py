@@ -30,6 +30,7 @@ from flight_iox.names import quote_identifier as q
 from flight_iox.query.last_cache import LastValueCache, last_rows_sql, referenced_tables
 from flight_iox.query.placeholders import (
     cast_placeholders,
+    python_value,
     rewrite_placeholders,
     sql_type_of,
 )
@@ -200,11 +201,11 @@ class QueryEngine:
             raise DatabaseNotFoundError(database)
         rewritten, count = rewrite_placeholders(sql)
         if isinstance(params, Mapping):
-            values = {str(k).lstrip("$"): _python_value(v) for k, v in params.items()}
+            values = {str(k).lstrip("$"): python_value(v) for k, v in params.items()}
         elif bound and len(params) < count:
             raise QueryError(f"the query has {count} parameters but {len(params)} were bound")
         else:
-            values = {str(i + 1): _python_value(v) for i, v in enumerate(params)}
+            values = {str(i + 1): python_value(v) for i, v in enumerate(params)}
         context = self._refreshed_context(database)
         try:
             self._prepare_last_cache(context, database, rewritten)
@@ -365,15 +366,6 @@ def _params_key(params: Sequence[object] | Mapping[str, object]) -> tuple[object
         else:
             key.append((name, type(value).__name__, repr(value)))
     return tuple(key)
-
-
-def _python_value(value: object) -> object:
-    """Arrow scalars as Python values, except a typed NULL, which keeps its type."""
-    if not isinstance(value, pa.Scalar):
-        return value
-    if value.is_valid or pa.types.is_null(value.type) or pa.types.is_dictionary(value.type):
-        return value.as_py()
-    return value
 
 
 def _engine_message(error: Exception) -> str:

@@ -98,3 +98,13 @@ def cast_placeholders(sql: str, types: dict[int, str | None]) -> str:
         return f"CAST(${number} AS {sql_type})" if sql_type else match.group(0)
 
     return _TOKENS.sub(replace, sql)
+
+
+def python_value(value: object) -> object:
+    """A bound parameter for DataFusion: Arrow scalars as Python values, except a typed
+    NULL, which keeps its Arrow type so the placeholder is typed."""
+    if not isinstance(value, pa.Scalar):
+        return value
+    if value.is_valid or pa.types.is_null(value.type) or pa.types.is_dictionary(value.type):
+        return value.as_py()
+    return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flight_iox.errors import BadRequestError
-from flight_iox.flightsql.sql_text import is_query, parse_insert, qualified_catalogs
+from flight_iox.query.sql_text import is_query, parse_insert, qualified_catalogs
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,8 @@
 """Just enough reading of SQL text to route a statement: no parser, no rewriting.
 
+Shared by the transports (Flight SQL, HTTP) and the statements the engine runs
+itself (DELETE, DROP TABLE, CREATE TABLE), so identifiers are read one way.
+
 - ``is_query``: whether a statement returns rows or changes something
   (INSERT, DELETE, UPDATE, CREATE, DROP, ALTER, TRUNCATE, COPY, MERGE).
 - ``parse_insert``: ``INSERT INTO <table> [(<columns>)] <query>``, split into
@@ -18,8 +21,10 @@ from dataclasses import dataclass
 
 from flight_iox.errors import BadRequestError
 
-_IDENT = r'"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_]*'
-_NAME = rf"(?:{_IDENT})(?:\s*\.\s*(?:{_IDENT})){{0,2}}"
+IDENT = r'(?:"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_]*)'
+"""One identifier, quoted or not (a regex fragment)."""
+NAME = rf"{IDENT}(?:\s*\.\s*{IDENT}){{0,2}}"
+"""A name of up to three parts, ``catalog.schema.table`` (a regex fragment)."""
 _LEADING_NOISE = re.compile(r"(?:\s+|--[^\n]*\n?|/\*.*?\*/|\()*", re.DOTALL)
 _FIRST_WORD = re.compile(r"[A-Za-z]+")
 # Everything else, misspellings included, is planned as a query, so a typo gets
@@ -28,14 +33,14 @@ _UPDATE_WORDS = frozenset(
     {"insert", "delete", "update", "create", "drop", "alter", "truncate", "copy", "merge"}
 )
 _INSERT = re.compile(
-    rf"\s*INSERT\s+INTO\s+(?P<table>{_NAME})\s*(?:\((?P<columns>[^)]*)\))?\s*"
+    rf"\s*INSERT\s+INTO\s+(?P<table>{NAME})\s*(?:\((?P<columns>[^)]*)\))?\s*"
     rf"(?P<query>(?:VALUES|SELECT|WITH)\b.*?)\s*;?\s*",
     re.IGNORECASE | re.DOTALL,
 )
 _PLACEHOLDER_ROW = re.compile(r"VALUES\s*\(\s*\?(?:\s*,\s*\?)*\s*\)", re.IGNORECASE)
 # Strings and quoted identifiers first, so a dot inside a literal never counts.
-_TOKENS = re.compile(rf"'(?:[^']|'')*'|(?P<name>{_NAME})", re.DOTALL)
-_IDENTS = re.compile(_IDENT)
+_TOKENS = re.compile(rf"'(?:[^']|'')*'|(?P<name>{NAME})", re.DOTALL)
+_IDENTS = re.compile(IDENT)
 
 
 def first_keyword(sql: str) -> str:
