@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import click
-import pyarrow as pa
 import requests
 from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
@@ -113,27 +112,21 @@ def _report_errors(reply: requests.Response, shown: int) -> tuple[int, int]:
 @click.option("--token", envvar="FLIGHT_IOX_TOKEN", default=None)
 @click.argument("sql")
 def query(host: str, database: str, fmt: str, token: str | None, sql: str) -> None:
-    """Run SQL over Flight SQL and print the result."""
-    import adbc_driver_flightsql.dbapi as flightsql
+    """Run SQL over Flight SQL and print the result (streamed, except for ``table``)."""
+    from adbc_driver_flight_iox import dbapi
 
-    db_kwargs = {"adbc.flight.sql.rpc.call_header.database": database}
-    if token:
-        db_kwargs["adbc.flight.sql.authorization_header"] = f"Bearer {token}"
+    encoder = FORMATS["pretty" if fmt == "table" else fmt]
+    out = sys.stdout.buffer
     try:
         with (
-            flightsql.connect(host, db_kwargs=db_kwargs, autocommit=True) as conn,
+            dbapi.connect(host, database=database, token=token) as conn,
             conn.cursor() as cursor,
         ):
             cursor.execute(sql)
-            table = cursor.fetch_arrow_table()
+            for chunk in encoder.encode(cursor.fetch_record_batch()):
+                out.write(chunk)
     except Exception as error:  # the driver raises its own DB-API errors with the server's message
         raise click.ClickException(str(error).strip()) from None
-    encoder = FORMATS["pretty" if fmt == "table" else fmt]
-    out = sys.stdout.buffer
-    for chunk in encoder.encode(
-        pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
-    ):
-        out.write(chunk)
     out.flush()
 
 
