@@ -1,0 +1,67 @@
+"""The persister's triggers, and WAL segments trimmed once everything in them is persisted."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.persist.persister import Persister
+
+
+def lines(start: int, count: int) -> bytes:
+    return "\n".join(f"m,k=a v={i} {1_000 + i}" for i in range(start, start + count)).encode()
+
+
+def engine_with(tmp_path: Path, **overrides: object) -> Engine:
+    settings = {"data_dir": tmp_path, "wal_fsync": False, "persist_max_age_seconds": 3600.0}
+    return Engine(Settings(**{**settings, **overrides}))
+
+
+def test_row_count_trigger_and_wal_trimming(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, persist_max_rows=50, wal_segment_bytes=2_048)
+    try:
+        persister = Persister(engine)
+        engine.write_line_protocol("db", lines(0, 40))
+        assert not persister.due()
+        for start in range(40, 100, 10):  # many small writes: several WAL segments
+            engine.write_line_protocol("db", lines(start, 10))
+        assert persister.due()
+        segments_before = len(engine.wal.segment_paths())
+        assert segments_before > 2
+        report = persister.persist()
+        assert report.rows == 100 and not report.failures
+        assert not persister.due()
+        assert len(engine.wal.segment_paths()) < segments_before  # persisted segments are gone
+        assert engine.buffers.table("db", "m").buffered_rows() == 0
+        rows = engine.query.execute("db", "SELECT count(*) AS n FROM m").read_all()
+        assert rows.column("n")[0].as_py() == 100
+    finally:
+        engine.close()
+
+
+def test_age_trigger(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, persist_max_age_seconds=0.05)
+    try:
+        persister = Persister(engine)
+        engine.write_line_protocol("db", lines(0, 1))
+        time.sleep(0.1)
+        assert persister.due()
+        persister.persist()
+        assert not persister.due()
+    finally:
+        engine.close()
+
+
+def test_memory_trigger(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, buffer_memory_limit=4_096)
+    try:
+        persister = Persister(engine)
+        engine.write_line_protocol("db", lines(0, 200))
+        assert engine.buffers.total_bytes > 2_048
+        assert persister.due()
+        persister.persist()
+        assert engine.buffers.total_bytes < 2_048
+    finally:
+        engine.close()
