@@ -2,9 +2,14 @@
 
     python bench/query_overhead.py [--runs 200] [--hosts 100] [--hours 3]
 
-The client is ADBC's DB-API (``cursor.execute`` + ``fetch_arrow_table`` + close: the
-CreatePreparedStatement, GetFlightInfo, DoGet and ClosePreparedStatement RPCs), as in
-bench/tsbs.py. Three targets, measured alternately, median latency of each:
+Two clients, both ADBC's DB-API (``cursor.execute`` + ``fetch_arrow_table`` + close):
+
+- ``adbc_driver_flightsql`` as it comes: every new SQL text is prepared, so a query is
+  CreatePreparedStatement, GetFlightInfo, DoGet and ClosePreparedStatement;
+- this project's ``adbc_driver_flight_iox`` (what bench/tsbs.py uses): a query without
+  parameters runs unprepared, GetFlightInfo and DoGet only.
+
+Three targets per client, measured alternately, median latency of each:
 
 - the trivial server: a ``pyarrow.flight`` server in its own process that answers those
   four RPCs with a constant one-row result (no planning, no storage): the floor that
@@ -13,7 +18,8 @@ bench/tsbs.py. Three targets, measured alternately, median latency of each:
 - flight-iox, TSBS ``single-groupby-1-1-1`` (one host, one hour, max per minute) over
   100 hosts x 3 h, persisted and compacted (so it reads Parquet).
 
-Prints each median and its ratio to the trivial server; writes bench/results/query_overhead.json.
+Prints each median, its ratio to the trivial server with the same client, and the ratio of
+the project's driver to plain ADBC; writes bench/results/query_overhead.json.
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ import pyarrow.flight as flight
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from adbc_driver_flight_iox import dbapi  # noqa: E402
 from bench.ingest import GENERATOR, make_bodies  # noqa: E402
-from bench.storage import admin, connect, load, run  # noqa: E402
+from bench.storage import admin, load, run  # noqa: E402
 from bench.tsbs_queries import tsbs_queries  # noqa: E402
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb  # noqa: E402
 from flight_iox.flightsql.schemas import SQL_INFO  # noqa: E402
@@ -91,6 +98,10 @@ def _serve(port: multiprocessing.Queue) -> None:
     server.serve()
 
 
+CLIENTS = ("adbc_driver_flightsql", "adbc_driver_flight_iox")
+TRIVIAL = "trivial server (constant)"
+
+
 def _query(conn: flightsql.Connection, sql: str) -> float:
     start = time.perf_counter()
     run(conn, sql)
@@ -123,32 +134,48 @@ def main() -> None:
             load(server, bodies)
             admin(server, "/api/v3/persist")
             admin(server, "/api/v3/compact")
-            base = flightsql.connect(f"grpc://127.0.0.1:{port}", autocommit=True)
-            with base, connect(server) as conn:
-                targets = {
-                    "trivial server (constant)": (base, "SELECT 1"),
-                    "flight-iox SELECT 1": (conn, "SELECT 1"),
-                    "flight-iox single-groupby-1-1-1": (conn, single.sql),
-                }
-                samples: dict[str, list[float]] = {name: [] for name in targets}
-                for _ in range(args.warmup):
-                    for c, sql in targets.values():
-                        _query(c, sql)
-                for i in range(args.runs):
-                    order = list(targets.items())
-                    for name, (c, sql) in order if i % 2 else reversed(order):
-                        samples[name].append(_query(c, sql))
+            trivial_uri = f"grpc://127.0.0.1:{port}"
+            header = {"adbc.flight.sql.rpc.call_header.database": "tsbs"}
+            connections = {
+                "adbc_driver_flightsql": (
+                    flightsql.connect(trivial_uri, autocommit=True),
+                    flightsql.connect(server.flight_uri, autocommit=True, db_kwargs=header),
+                ),
+                "adbc_driver_flight_iox": (
+                    dbapi.connect(trivial_uri, database="tsbs"),
+                    dbapi.connect(server.flight_uri, database="tsbs"),
+                ),
+            }
+            targets = {}
+            for client, (base, conn) in connections.items():
+                targets[(client, TRIVIAL)] = (base, "SELECT 1")
+                targets[(client, "flight-iox SELECT 1")] = (conn, "SELECT 1")
+                targets[(client, "flight-iox single-groupby-1-1-1")] = (conn, single.sql)
+            samples: dict[tuple[str, str], list[float]] = {name: [] for name in targets}
+            for _ in range(args.warmup):
+                for c, sql in targets.values():
+                    _query(c, sql)
+            for i in range(args.runs):
+                order = list(targets.items())
+                for name, (c, sql) in order if i % 2 else reversed(order):
+                    samples[name].append(_query(c, sql))
+            for pair in connections.values():
+                for c in pair:
+                    c.close()
         finally:
             server.stop()
             trivial.terminate()
     medians = {name: statistics.median(s) * 1e3 for name, s in samples.items()}
-    floor = medians["trivial server (constant)"]
     print(f"\nADBC DB-API, median of {args.runs} alternating runs\n")
-    print("| target | median ms | / trivial server |\n|---|---:|---:|")
-    for name, ms in medians.items():
-        print(f"| {name} | {ms:.2f} | {ms / floor:.2f}x |")
+    print("| client | target | median ms | / trivial server | / adbc_driver_flightsql |")
+    print("|---|---|---:|---:|---:|")
+    for (client, target), ms in medians.items():
+        floor = medians[(client, TRIVIAL)]
+        plain = medians[(CLIENTS[0], target)]
+        print(f"| {client} | {target} | {ms:.2f} | {ms / floor:.2f}x | {ms / plain:.2f}x |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"runs": args.runs, "median_ms": medians}, indent=2))
+    flat = {f"{client}: {target}": ms for (client, target), ms in medians.items()}
+    args.out.write_text(json.dumps({"runs": args.runs, "median_ms": flat}, indent=2))
 
 
 if __name__ == "__main__":

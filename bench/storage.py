@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import adbc_driver_flightsql.dbapi as flightsql
 import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
@@ -33,6 +32,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from adbc_driver_flight_iox import dbapi  # noqa: E402
 from bench.ingest import make_bodies  # noqa: E402
 from flight_iox.launcher import RunningServer, start_server  # noqa: E402
 
@@ -56,20 +56,19 @@ def admin(server: RunningServer, path: str) -> dict:
     return reply.json()
 
 
-def connect(server: RunningServer) -> flightsql.Connection:
-    """ADBC with the database header."""
-    header = {"adbc.flight.sql.rpc.call_header.database": "tsbs"}
-    return flightsql.connect(server.flight_uri, autocommit=True, db_kwargs=header)
+def connect(server: RunningServer) -> dbapi.Connection:
+    """The project's ADBC driver (queries without parameters run unprepared), database tsbs."""
+    return dbapi.connect(server.flight_uri, database="tsbs")
 
 
-def run(conn: flightsql.Connection, sql: str) -> pa.Table:
+def run(conn: dbapi.Connection, sql: str) -> pa.Table:
     """One query's result."""
     with conn.cursor() as cursor:
         cursor.execute(sql)
         return cursor.fetch_arrow_table()
 
 
-def timed(conn: flightsql.Connection, sql: str, runs: int) -> float:
+def timed(conn: dbapi.Connection, sql: str, runs: int) -> float:
     """Median seconds over ``runs`` after one warm-up."""
     run(conn, sql)
     samples = []

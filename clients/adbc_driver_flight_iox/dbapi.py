@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import adbc_driver_flightsql.dbapi as _flightsql
+import adbc_driver_flightsql
+from adbc_driver_manager import AdbcConnection
 from adbc_driver_manager.dbapi import (
     BINARY,
     DATETIME,
     NUMBER,
     ROWID,
     STRING,
-    Connection,
-    Cursor,
     DatabaseError,
     DataError,
     Date,
@@ -34,6 +33,7 @@ from adbc_driver_manager.dbapi import (
     threadsafety,
 )
 
+from adbc_driver_flight_iox._cursor import Connection, Cursor
 from adbc_driver_flight_iox._options import (
     DEFAULT_URI,
     Certificates,
@@ -91,19 +91,27 @@ def connect(
     ``database`` becomes the ``database`` header (sent once per call), ``token``
     a Bearer ``authorization`` header. The connection is in autocommit mode:
     flight-iox has no transactions. ``db_kwargs``/``conn_kwargs`` add driver
-    options; other keyword arguments go to ``adbc_driver_flightsql.dbapi.connect``.
+    options; other keyword arguments go to ``adbc_driver_manager.dbapi.Connection``.
+    Cursors run queries without parameters directly (GetFlightInfo + DoGet, see
+    ``Cursor``); queries with parameters are prepared.
     """
-    return _flightsql.connect(
-        uri,
-        db_kwargs=database_options(
-            database=database,
-            token=token,
-            tls_root_certs=tls_root_certs,
-            tls_skip_verify=tls_skip_verify,
-            tls_override_hostname=tls_override_hostname,
-            extra=db_kwargs,
-        ),
-        conn_kwargs=check_connection_options(conn_kwargs),
-        autocommit=True,
-        **kwargs,
+    options = database_options(
+        database=database,
+        token=token,
+        tls_root_certs=tls_root_certs,
+        tls_skip_verify=tls_skip_verify,
+        tls_override_hostname=tls_override_hostname,
+        extra=db_kwargs,
     )
+    db = adbc_driver_flightsql.connect(uri, db_kwargs=options)
+    try:
+        conn = AdbcConnection(db, **check_connection_options(conn_kwargs))
+    except Exception:
+        db.close()
+        raise
+    try:
+        return Connection(db, conn, autocommit=True, **kwargs)
+    except Exception:
+        conn.close()
+        db.close()
+        raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
@@ -41,6 +42,9 @@ USER_SCHEMA = "iox"
 NO_DATABASE = "__no_database__"
 UpdateHandler = Callable[[str | None, str, Sequence[object]], int]
 SCHEMA_CACHE_SIZE = 256
+# Plans kept from query_schema for the execute that follows (GetFlightInfo, then DoGet).
+PLAN_CACHE_SIZE = 64
+PLAN_TTL_SECONDS = 30.0
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -64,6 +68,7 @@ class QueryEngine:
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
         self._state: tuple[object, ...] | None = None  # what the last full refresh saw
         self._schema_cache: OrderedDict[tuple[object, ...], pa.Schema] = OrderedDict()
+        self._plans: OrderedDict[tuple[object, ...], tuple[float, DataFrame]] = OrderedDict()
         self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1))
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
@@ -97,17 +102,19 @@ class QueryEngine:
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
         with self._lock:
-            self._refresh_tables()
-            key = (database, sql, _params_key(params), self._state)
+            key = self._statement_key(database, sql, params)
             schema = self._schema_cache.get(key)
             if schema is not None:
                 self._schema_cache.move_to_end(key)
                 return schema
-        schema = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False).schema()
+        frame = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False)
+        schema = frame.schema()
         with self._lock:
             self._schema_cache[key] = schema
             while len(self._schema_cache) > SCHEMA_CACHE_SIZE:
                 self._schema_cache.popitem(last=False)
+            if len(params) >= self.parameter_count(sql):  # fully bound: the plan can run
+                self._keep_plan(key, frame)
         return schema
 
     def parameter_count(self, sql: str) -> int:
@@ -124,8 +131,11 @@ class QueryEngine:
 
         ``params`` binds ``?``/``$1..$n`` by position (a sequence) or ``$name`` by name (a mapping).
         """
+        with self._lock:
+            frame = self._kept_plan(self._statement_key(database, sql, params))
         sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
-        frame = self._plan(database, sql, params)
+        if frame is None:
+            frame = self._plan(database, sql, params)
         try:
             if finish is not None:
                 return finish(frame.to_arrow_table()).to_reader()
@@ -187,6 +197,36 @@ class QueryEngine:
             self._last_cache.forget(database)
 
     # --- internals -------------------------------------------------------------------------
+
+    def _statement_key(
+        self, database: str | None, sql: str, params: Sequence[object] | Mapping[str, object]
+    ) -> tuple[object, ...]:
+        """What a statement's schema and plan depend on (call with ``_lock`` held)."""
+        self._refresh_tables()
+        return (database, sql, _params_key(params), self._state)
+
+    def _keep_plan(self, key: tuple[object, ...], frame: DataFrame) -> None:
+        """Keep a planned statement for one ``execute`` (call with ``_lock`` held).
+
+        A Flight SQL query is planned in GetFlightInfo (for its schema) and run in DoGet;
+        handing the plan over saves the second planning. The key holds the table state,
+        so a plan is only reused over the same data, and only for ``PLAN_TTL_SECONDS``.
+        """
+        now = time.monotonic()
+        self._plans[key] = (now, frame)
+        self._plans.move_to_end(key)
+        while self._plans and (
+            len(self._plans) > PLAN_CACHE_SIZE
+            or next(iter(self._plans.values()))[0] < now - PLAN_TTL_SECONDS
+        ):
+            self._plans.popitem(last=False)
+
+    def _kept_plan(self, key: tuple[object, ...]) -> DataFrame | None:
+        """The plan ``_keep_plan`` kept for ``key``, once (call with ``_lock`` held)."""
+        kept = self._plans.pop(key, None)
+        if kept is None or kept[0] < time.monotonic() - PLAN_TTL_SECONDS:
+            return None
+        return kept[1]
 
     def _plan(
         self,

@@ -61,9 +61,11 @@ class Recorder(flight.ServerMiddlewareFactory):
     """Keeps the headers of every call."""
 
     calls: list[dict[str, list[str]]] = field(default_factory=list)
+    methods: list[flight.FlightMethod] = field(default_factory=list)
 
     def start_call(self, info: flight.CallInfo, headers: dict[str, list[str]]) -> None:
         self.calls.append({k.lower(): list(v) for k, v in headers.items()})
+        self.methods.append(info.method)
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +113,23 @@ def test_tls_without_the_root_certs_is_refused(tls_recorder: tuple[str, Recorder
     assert recorder.calls == []
 
 
+def test_query_without_parameters_is_not_prepared(
+    tls_recorder: tuple[str, Recorder], pki: Pki, tmp_path
+) -> None:
+    uri, recorder = tls_recorder
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(pki.cert_pem)
+    with dbapi.connect(uri, database="mydb", tls_root_certs=ca) as conn:
+        recorder.methods.clear()
+        _try_query(conn)
+        assert flight.FlightMethod.DO_ACTION not in recorder.methods  # no CreatePrepared...
+        assert flight.FlightMethod.GET_FLIGHT_INFO in recorder.methods
+        recorder.methods.clear()
+        with conn.cursor() as cur, pytest.raises(dbapi.Error):
+            cur.execute("SELECT ?", (1,))
+        assert recorder.methods[0] == flight.FlightMethod.DO_ACTION  # prepared first
+
+
 # --- a real server ----------------------------------------------------------------------------
 
 
@@ -119,6 +138,37 @@ def test_query_with_parameters(flight_uri: str) -> None:
         cur.execute("SELECT host, usage FROM cpu WHERE usage > ? ORDER BY time", (2.0,))
         table = cur.fetch_arrow_table()
     assert table.column("usage").to_pylist() == [10.0, 2.5, 20.0]
+
+
+def test_one_cursor_switches_between_direct_and_prepared_runs(flight_uri: str) -> None:
+    sql = "SELECT count(*) AS n FROM cpu WHERE usage > ?"
+    with dbapi.connect(flight_uri, database=DATABASE) as conn, conn.cursor() as cur:
+        assert isinstance(cur, dbapi.Cursor)
+        cur.execute("SELECT count(*) AS n FROM cpu")
+        assert cur.fetchall() == [(4,)]
+        assert [d[0] for d in cur.description] == ["n"]
+        cur.execute(sql, (2.0,))
+        assert cur.fetchall() == [(3,)]
+        cur.execute("SELECT count(*) AS n FROM cpu WHERE usage > 2.0")
+        assert cur.fetchall() == [(3,)]
+        cur.execute(sql, (10.0,))  # same text again after a direct run: prepared again
+        assert cur.fetchall() == [(1,)]
+        cur.execute(sql, (2.0,))  # same prepared text, new parameters
+        assert cur.fetchall() == [(3,)]
+
+
+def test_direct_update_and_executemany_after_a_direct_query(flight_uri: str) -> None:
+    with dbapi.connect(flight_uri, database=DATABASE) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1")
+        cur.executemany(
+            "INSERT INTO direct_runs (host, v, time) VALUES (?, ?, ?)",
+            [("a", 1.0, datetime.datetime(2024, 1, 1)), ("b", 2.0, datetime.datetime(2024, 1, 2))],
+        )
+        cur.execute("SELECT host, v FROM direct_runs ORDER BY host")
+        assert cur.fetchall() == [("a", 1.0), ("b", 2.0)]
+        cur.execute("DELETE FROM direct_runs WHERE host = 'a'")
+        cur.execute("SELECT host FROM direct_runs")
+        assert cur.fetchall() == [("b",)]
 
 
 def test_autocommit_without_warnings(flight_uri: str) -> None:
