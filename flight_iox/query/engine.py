@@ -23,11 +23,10 @@ import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
-from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
+from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count, conform
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
-from flight_iox.names import quote_identifier as q
 from flight_iox.query.last_cache import LastValueCache, last_rows_sql, referenced_tables
 from flight_iox.query.placeholders import (
     cast_placeholders,
@@ -37,6 +36,7 @@ from flight_iox.query.placeholders import (
 )
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
 from flight_iox.query.tables import PARQUET_OPTIONS, TableBuilder
+from iox_catalog.files import DataFile
 
 USER_SCHEMA = "iox"
 NO_DATABASE = "__no_database__"
@@ -303,16 +303,27 @@ class QueryEngine:
             version = self._registered.get((database, table))
             if schema is None or version is None:
                 continue  # the table function reports the unknown table
-            qualified = f"{q(database)}.{USER_SCHEMA}.{q(table)}"
+            snapshot = self._buffers.snapshot(database, table, schema)
             self._last_cache.prepare(
                 database,
                 table,
                 version,
-                lambda s=schema, t=qualified: _sql(
-                    context, last_rows_sql(s, t), {}
-                ).to_arrow_table(),
+                (self._buffers.version(database, table)[1], len(schema)),
+                lambda s=schema, f=snapshot.files: self._file_last_rows(s, f),
+                lambda b=snapshot.buffered: b,
                 retention_ns,
             )
+
+    def _file_last_rows(self, schema: pa.Schema, files: tuple[DataFile, ...]) -> pa.Table:
+        """The latest row of each series in ``files`` (deduplicated), under ``schema``."""
+        if not files:
+            return schema.empty_table()
+        provider = self._tables.provider(schema, TableSnapshot(files, schema.empty_table()))
+        context = SessionContext(SessionConfig(PARQUET_OPTIONS))
+        if self._object_store is not None:
+            context.register_object_store(*self._object_store)
+        context.register_table("files", provider)
+        return conform(_sql(context, last_rows_sql(schema, "files"), {}).to_arrow_table(), schema)
 
     def _new_catalog(self) -> tuple[Catalog, Schema]:
         df_catalog = Catalog.memory_catalog()

@@ -1,11 +1,20 @@
 """The last-value cache: the latest row of every series of a table, as ``last_cache('t')``.
 
 InfluxDB 3 answers "the last point of each host" from a last-value cache queried
-with the ``last_cache()`` table function; flight-iox does the same. The rows are
-computed with one window query over the table (every source: files and buffer,
-deduplicated and retention-filtered like any query) and kept until the table's
-version changes, so repeated dashboard queries cost a lookup, not a full scan.
-A series is one tag set, so the cache holds one row per distinct tag set.
+with the ``last_cache()`` table function; flight-iox does the same. A series is one
+tag set, so the cache holds one row per distinct tag set.
+
+The rows come in two parts, so that a write does not cost a scan of the files:
+
+- the latest row of each series in the table's Parquet files, from one window query
+  over the files (deduplicated like any query), recomputed only when the file list
+  changes (persist, compaction, delete, retention);
+- the latest row of each series in the write buffer, recomputed (in Arrow) whenever the
+  buffer changed, and merged with the first part: where both have a row at the same
+  time, fields merge last-write-wins like any overlapping write; otherwise the later row wins.
+
+Repeated dashboard queries between writes cost a lookup. Expired rows are hidden when
+the rows are served.
 
 The cache is filled before planning (``prepare``), because a DataFusion table
 function runs while a query is being planned and cannot run a query itself;
@@ -18,7 +27,9 @@ import re
 import threading
 import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from datafusion import Expr
@@ -26,6 +37,7 @@ from datafusion.catalog import Table
 from datafusion.user_defined import TableFunction
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
+from flight_iox.engine.dedupe import deduplicate
 from flight_iox.errors import QueryError
 from flight_iox.names import quote_identifier as q
 
@@ -52,6 +64,43 @@ def last_rows_sql(schema: pa.Schema, qualified_table: str) -> str:
     )
 
 
+def latest_rows(table: pa.Table) -> pa.Table:
+    """The row with the latest ``time`` of each tag set of ``table`` (keys must be unique)."""
+    if table.num_rows == 0:
+        return table
+    newest_first = table.take(pc.sort_indices(table, [(TIME_COLUMN, "descending")]))
+    tags = [f.name for f in table.schema if role_of(f) is ColumnRole.TAG]
+    if not tags:
+        return newest_first.slice(0, 1)
+    positions = pa.array(np.arange(newest_first.num_rows, dtype=np.int64))
+    firsts = (
+        newest_first.select(tags)
+        .unify_dictionaries()
+        .append_column("__iox_position", positions)
+        .group_by(tags, use_threads=False)
+        .aggregate([("__iox_position", "min")])
+    )
+    return newest_first.take(firsts.column("__iox_position_min"))
+
+
+def merge_latest(older: pa.Table, newer: pa.Table) -> pa.Table:
+    """The latest row per tag set over two sets of latest rows; at equal times, fields merge."""
+    if older.num_rows == 0:
+        return newer
+    if newer.num_rows == 0:
+        return older
+    combined = pa.concat_tables([older, newer.cast(older.schema)], promote_options="none")
+    return latest_rows(deduplicate(combined))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    version: Hashable  # the table version the rows are of
+    files_version: Hashable  # the file list the file part is of
+    file_rows: pa.Table  # latest row per series in the files
+    rows: pa.Table  # latest row per series, files and buffer
+
+
 class LastValueCache:
     """Last rows per (database, table), valid for one table version."""
 
@@ -59,7 +108,7 @@ class LastValueCache:
         """``provider`` turns an Arrow table into a DataFusion in-memory table."""
         self._provider = provider
         self._lock = threading.Lock()
-        self._rows: dict[tuple[str, str], tuple[Hashable, pa.Table]] = {}
+        self._rows: dict[tuple[str, str], _Entry] = {}
         self._served: dict[tuple[str, str], Table] = {}
 
     def prepare(
@@ -67,20 +116,32 @@ class LastValueCache:
         database: str,
         table: str,
         version: Hashable,
-        compute: Callable[[], pa.Table],
+        files_version: Hashable,
+        file_rows: Callable[[], pa.Table],
+        buffered: Callable[[], pa.Table],
         retention_ns: int | None = None,
     ) -> None:
-        """Make sure the cached rows of ``table`` are those of ``version``."""
+        """Make sure the cached rows of ``table`` are those of ``version``.
+
+        ``file_rows`` computes the latest rows of the files (called only when
+        ``files_version`` changed); ``buffered`` gives the buffer's deduplicated rows.
+        """
         key = (database, table)
         with self._lock:
             hit = self._rows.get(key)
-        if hit is not None and hit[0] == version and not retention_ns:
+        if hit is not None and hit.version == version and not retention_ns:
             return
-        rows = compute() if hit is None or hit[0] != version else None
+        entry = hit
+        if hit is None or hit.version != version:
+            if hit is not None and hit.files_version == files_version:
+                from_files = hit.file_rows
+            else:
+                from_files = file_rows()
+            rows = merge_latest(from_files, latest_rows(buffered()))
+            entry = _Entry(version, files_version, from_files, rows)
         with self._lock:
-            if rows is not None:
-                self._rows[key] = (version, rows)
-            data = self._rows[key][1]
+            self._rows[key] = entry
+            data = entry.rows
             if retention_ns:  # rows may have expired since they were cached
                 cutoff = pa.scalar(time.time_ns() - retention_ns, pa.timestamp("ns"))
                 data = data.filter(pc.greater_equal(data.column(TIME_COLUMN), cutoff))

@@ -10,6 +10,8 @@ import pytest
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import QueryError
+from flight_iox.persist.deletes import Deleter
+from flight_iox.persist.persister import Persister
 from flight_iox.query.last_cache import referenced_tables
 
 DATA = "\n".join(
@@ -69,3 +71,53 @@ def test_referenced_tables() -> None:
         "it's",
         "b",
     ]
+
+
+@pytest.fixture
+def file_scans(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many window queries over the files the cache ran (one entry per scan)."""
+    scans: list[int] = []
+    scan = engine.query._file_last_rows
+
+    def counting(schema, files):  # type: ignore[no-untyped-def]
+        scans.append(len(files))
+        return scan(schema, files)
+
+    monkeypatch.setattr(engine.query, "_file_last_rows", counting)
+    return scans
+
+
+def test_writes_after_a_persist_do_not_rescan_the_files(
+    engine: Engine, file_scans: list[int]
+) -> None:
+    Persister(engine).persist()
+    assert rows(engine, "SELECT host, v FROM last_cache('cpu')") == [
+        {"host": "a", "v": 5.0},
+        {"host": "b", "v": 4.0},
+        {"host": None, "v": 9.0},
+    ]
+    assert file_scans == [1]
+    # Newer, older and same-time rows in the buffer, against the file's latest rows.
+    engine.write_line_protocol("db", b"cpu,host=a,region=west v=6 4\ncpu,host=b,region=east v=0 1")
+    engine.write_line_protocol("db", b"cpu,region=east w=99 1\ncpu,host=d v=1 1")
+    cached = rows(engine, "SELECT host, region, v, w, time FROM last_cache('cpu')")
+    assert cached == rows(engine, WINDOW)
+    assert {r["host"]: (r["v"], r["w"]) for r in cached} == {
+        "a": (6.0, None),
+        "b": (4.0, 13.0),  # the buffered row is older than the file's
+        "d": (1.0, None),
+        None: (9.0, 99.0),  # same time: fields merge, the later write's w added
+    }
+    assert file_scans == [1]
+
+
+def test_a_delete_in_the_files_rescans_them(engine: Engine, file_scans: list[int]) -> None:
+    persister = Persister(engine)
+    engine.query.set_update_handler(Deleter(persister).execute_update)
+    persister.persist()
+    rows(engine, "SELECT * FROM last_cache('cpu')")
+    engine.query.execute_update("db", "DELETE FROM cpu WHERE host = 'a' AND v = 5")
+    cached = rows(engine, "SELECT host, region, v, w, time FROM last_cache('cpu')")
+    assert cached == rows(engine, WINDOW)
+    assert {r["host"]: r["v"] for r in cached}["a"] == 1.0
+    assert len(file_scans) == 2
