@@ -14,6 +14,7 @@ and once more in DoGet, which runs it.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -42,9 +43,15 @@ USER_SCHEMA = "iox"
 NO_DATABASE = "__no_database__"
 UpdateHandler = Callable[[str | None, str, Sequence[object]], int]
 SCHEMA_CACHE_SIZE = 256
-# Plans kept from query_schema for the execute that follows (GetFlightInfo, then DoGet).
+# Plans kept for the execute that follows (GetFlightInfo, then DoGet) and, for statements
+# whose result depends only on the data, for the repeats of the statement.
 PLAN_CACHE_SIZE = 64
 PLAN_TTL_SECONDS = 30.0
+# SQL whose plan folds the time of planning or changes without a table change: never reused.
+_VOLATILE = re.compile(
+    r"\b(now|current_(date|time|timestamp)|localtime|localtimestamp|random|uuid|last_cache)\b",
+    re.IGNORECASE,
+)
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -132,10 +139,15 @@ class QueryEngine:
         ``params`` binds ``?``/``$1..$n`` by position (a sequence) or ``$name`` by name (a mapping).
         """
         with self._lock:
-            frame = self._kept_plan(self._statement_key(database, sql, params))
+            key = self._statement_key(database, sql, params)
+            frame = self._kept_plan(key, self._reusable(database, sql))
+        original = sql
         sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
         if frame is None:
             frame = self._plan(database, sql, params)
+            if self._reusable(database, original):
+                with self._lock:
+                    self._keep_plan(key, frame)
         try:
             if finish is not None:
                 return finish(frame.to_arrow_table()).to_reader()
@@ -165,11 +177,13 @@ class QueryEngine:
         with self._lock:
             self._global_system[name] = build
             self._system_ready.clear()
+            self._plans.clear()
 
     def invalidate_system_tables(self) -> None:
         """Rebuild every database's system tables at the next query."""
         with self._lock:
             self._system_ready.clear()
+            self._plans.clear()  # they may read the old system tables
 
     # --- database lifecycle ----------------------------------------------------------------
 
@@ -206,11 +220,12 @@ class QueryEngine:
         return (database, sql, _params_key(params), self._state)
 
     def _keep_plan(self, key: tuple[object, ...], frame: DataFrame) -> None:
-        """Keep a planned statement for one ``execute`` (call with ``_lock`` held).
+        """Keep a planned statement for ``execute`` (call with ``_lock`` held).
 
         A Flight SQL query is planned in GetFlightInfo (for its schema) and run in DoGet;
         handing the plan over saves the second planning. The key holds the table state,
-        so a plan is only reused over the same data, and only for ``PLAN_TTL_SECONDS``.
+        so a plan only runs over the same data, and only within ``PLAN_TTL_SECONDS`` of
+        its last use.
         """
         now = time.monotonic()
         self._plans[key] = (now, frame)
@@ -221,12 +236,32 @@ class QueryEngine:
         ):
             self._plans.popitem(last=False)
 
-    def _kept_plan(self, key: tuple[object, ...]) -> DataFrame | None:
-        """The plan ``_keep_plan`` kept for ``key``, once (call with ``_lock`` held)."""
+    def _kept_plan(self, key: tuple[object, ...], reusable: bool) -> DataFrame | None:
+        """The plan kept for ``key``: kept for the next run too when ``reusable``, else once.
+
+        (Call with ``_lock`` held.)
+        """
         kept = self._plans.pop(key, None)
         if kept is None or kept[0] < time.monotonic() - PLAN_TTL_SECONDS:
             return None
+        if reusable:
+            self._keep_plan(key, kept[1])
         return kept[1]
+
+    def _reusable(self, database: str | None, sql: str) -> bool:
+        """Whether a plan of ``sql`` may run again: nothing in it depends on the time.
+
+        Retention hides rows older than ``now()`` at planning, so no plan over a database
+        with a retention period is reused; neither is SQL naming a time or random function.
+        """
+        if _VOLATILE.search(sql):
+            return False
+        with self._catalog.lock:
+            names = self._catalog.database_names() if database is None else [database]
+            return not any(
+                self._catalog.has_database(name) and self._catalog.database(name).retention_ns
+                for name in names
+            )
 
     def _plan(
         self,
