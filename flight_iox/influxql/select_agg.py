@@ -223,9 +223,13 @@ def run_aggregate(query: Query) -> list[Series]:
     time_slot = _selector_slots(query, compiler, slots, projections)
     if slots.types and all(kind is None for kind in slots.types.values()):
         return []  # none of the aggregated fields exists in this source
-    count_slot = slots.add("count(*)", "integer")
+    grouped = query.shape.time_group is not None or any(
+        t in query.source.info.tags for t in query.groups
+    )
+    # Without GROUP BY the SQL answers one row even when no row matched: count them.
+    count_slot = None if grouped else slots.add("count(*)", "integer")
     table = query.source.run(_grouped_sql(query, slots.sql))
-    if query.shape.time_group is None:
+    if count_slot is not None:
         table = table.filter(pc.greater(table.column(count_slot), 0))
     for name, (value_sql, unit) in slots.integrals.items():
         table = _replace(table, name, integral_values(query, table, value_sql, unit))

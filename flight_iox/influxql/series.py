@@ -22,6 +22,29 @@ def group_ids(table: pa.Table, keys: list[str]) -> np.ndarray:
     return np.cumsum(change)
 
 
+def order_ties(table: pa.Table, ids: np.ndarray, times: np.ndarray, keys: list[str]) -> pa.Table:
+    """Rows at the same time in the same series put in order of ``keys`` (nulls first).
+
+    ``table`` is sorted by series then time; only runs of tied rows move (a stable sort by
+    run number, then the keys), and a table without ties comes back as it is.
+    """
+    if not keys or table.num_rows < 2:
+        return table
+    tied = (ids[1:] == ids[:-1]) & (times[1:] == times[:-1])
+    if not tied.any():
+        return table
+    columns = {"__run": pa.array(np.cumsum(np.r_[True, ~tied]))}
+    for key in keys:
+        column = table.column(key)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns[key] = column
+    order = pc.sort_indices(
+        pa.table(columns), sort_keys=[(name, "ascending", "at_start") for name in columns]
+    )
+    return table.take(order)
+
+
 def starts_of(ids: np.ndarray) -> np.ndarray:
     """The first row index of each series."""
     if ids.size == 0:
