@@ -6,7 +6,7 @@ both languages over the same transport (``/api/v3/query_sql`` and
 ``--runs`` timed runs alternating SQL and InfluxQL, and prints the medians, the
 ratio per query and the geometric mean of the ratios.
 
-    python bench/influxql.py --hosts 100 --hours 6 --runs 9
+    python bench/influxql.py --hosts 100 --hours 6 --runs 15
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def main() -> None:
     """Load the data, time every query both ways, print a table and write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=100)
-    parser.add_argument("--hours", type=int, default=6)
+    parser.add_argument("--hours", type=int, default=12)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--only", nargs="*", help="names of the queries to run (default: all)")

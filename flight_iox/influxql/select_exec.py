@@ -23,7 +23,7 @@ from flight_iox.influxql.functions import TRANSFORMS
 from flight_iox.influxql.projection import SelectList, plain_column, table_columns
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_plan import AGGREGATE, TOP, SelectShape, source_group_tags
-from flight_iox.influxql.series import group_ids, limit_mask, order_ties, slices
+from flight_iox.influxql.series import decoded, group_ids, limit_mask, order_ties, slices
 from flight_iox.influxql.timerange import TimeRange
 from flight_iox.influxql.transforms import apply_transform
 from flight_iox.influxql.tz import DAY, LOWEST, Offsets, offsets
@@ -265,14 +265,16 @@ def to_series(query: Query, table: pa.Table, ids: np.ndarray, columns: list[str]
     names = [query.shape.time_name, *query.shape.names]
     data = table.select([TIME_KEY, *columns])
     data = data.rename_columns([f"c{i}" for i in range(len(columns) + 1)])
-    keys = group_keys(query)
+    bounds = slices(ids)
+    starts = pa.array([start for start, _ in bounds], pa.int64())
+    values = [
+        ["" if v is None else str(v) for v in decoded(table.column(key)).take(starts).to_pylist()]
+        for key in group_keys(query)
+    ]
     out = []
-    for start, length in slices(ids):
-        tags = {}
-        for tag, key in zip(query.groups, keys, strict=True):
-            value = table.column(key)[start].as_py()
-            tags[tag] = "" if value is None else str(value)
-        out.append(Series(query.source.name, tags, names, data.slice(start, length), data, start))
+    for n, (start, length) in enumerate(bounds):
+        tags = {tag: column[n] for tag, column in zip(query.groups, values, strict=True)}
+        out.append(Series(query.source.name, tags, names, None, data, start, length))
     return out
 
 

@@ -7,6 +7,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def decoded(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """A dictionary column as plain values (other columns as they are).
+
+    Only the entries the rows use are looked up: a cast would decode the whole dictionary
+    first, and a few rows cut from a big result can carry a dictionary far longer than
+    themselves.
+    """
+    if not pa.types.is_dictionary(column.type):
+        return column
+    if isinstance(column, pa.ChunkedArray):
+        value_type = column.type.value_type
+        return pa.chunked_array([decoded(chunk) for chunk in column.chunks], value_type)
+    return column.dictionary.take(column.indices)
+
+
 def group_ids(table: pa.Table, keys: list[str]) -> np.ndarray:
     """A series number per row, for rows already sorted by ``keys`` (0 when there are none)."""
     rows = table.num_rows
@@ -14,10 +29,7 @@ def group_ids(table: pa.Table, keys: list[str]) -> np.ndarray:
         return np.zeros(rows, dtype=np.int64)
     change = np.zeros(rows, dtype=bool)
     for key in keys:
-        column = table.column(key)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        values = pc.fill_null(column, "\x00").to_numpy(zero_copy_only=False)
+        values = pc.fill_null(decoded(table.column(key)), "\x00").to_numpy(zero_copy_only=False)
         change[1:] |= values[1:] != values[:-1]
     return np.cumsum(change)
 
@@ -35,10 +47,7 @@ def order_ties(table: pa.Table, ids: np.ndarray, times: np.ndarray, keys: list[s
         return table
     columns = {"__run": pa.array(np.cumsum(np.r_[True, ~tied]))}
     for key in keys:
-        column = table.column(key)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
-        columns[key] = column
+        columns[key] = decoded(table.column(key))
     order = pc.sort_indices(
         pa.table(columns), sort_keys=[(name, "ascending", "at_start") for name in columns]
     )
