@@ -29,8 +29,9 @@ def group_ids(table: pa.Table, keys: list[str]) -> np.ndarray:
         return np.zeros(rows, dtype=np.int64)
     change = np.zeros(rows, dtype=bool)
     for key in keys:
-        values = pc.fill_null(decoded(table.column(key)), "\x00").to_numpy(zero_copy_only=False)
-        change[1:] |= values[1:] != values[:-1]
+        values = pc.fill_null(decoded(table.column(key)), "\x00")
+        differs = pc.not_equal(values.slice(1), values.slice(0, rows - 1))
+        change[1:] |= differs.to_numpy(zero_copy_only=False)
     return np.cumsum(change)
 
 
@@ -45,7 +46,7 @@ def order_ties(table: pa.Table, ids: np.ndarray, times: np.ndarray, keys: list[s
     tied = (ids[1:] == ids[:-1]) & (times[1:] == times[:-1])
     if not tied.any():
         return table
-    columns = {"__run": pa.array(np.cumsum(np.r_[True, ~tied]))}
+    columns = {"__run": pa.array(np.cumsum(np.concatenate(([True], ~tied))))}
     for key in keys:
         columns[key] = decoded(table.column(key))
     order = pc.sort_indices(
@@ -58,13 +59,13 @@ def starts_of(ids: np.ndarray) -> np.ndarray:
     """The first row index of each series."""
     if ids.size == 0:
         return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    return np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
 
 
 def position_in_series(ids: np.ndarray) -> np.ndarray:
     """Each row's index within its own series."""
     starts = starts_of(ids)
-    first = np.repeat(starts, np.diff(np.r_[starts, ids.size]))
+    first = np.repeat(starts, np.diff(starts, append=ids.size))
     return np.arange(ids.size) - first
 
 
@@ -82,4 +83,4 @@ def limit_mask(ids: np.ndarray, limit: int, offset: int) -> np.ndarray | None:
 def slices(ids: np.ndarray) -> list[tuple[int, int]]:
     """``(start, length)`` of each series."""
     starts = starts_of(ids)
-    return list(zip(starts.tolist(), np.diff(np.r_[starts, ids.size]).tolist(), strict=True))
+    return list(zip(starts.tolist(), np.diff(starts, append=ids.size).tolist(), strict=True))
