@@ -56,9 +56,8 @@ async def query_v1(request: Request) -> Response:
         return JSONResponse({"error": error.message}, 400, VERSION_HEADERS)
     accept = request.headers.get("accept", "")
     if any(kind in accept for kind in CSV_TYPES):
-        return Response(
-            v1_csv(results, epoch), media_type="application/csv", headers=VERSION_HEADERS
-        )
+        body = await run_in_threadpool(v1_csv, results, epoch)
+        return Response(body, media_type="application/csv", headers=VERSION_HEADERS)
     if params.get("chunked", "").lower() == "true":
         size = int(params.get("chunk_size") or 10_000)
         if size <= 0:
@@ -67,7 +66,7 @@ async def query_v1(request: Request) -> Response:
             v1_chunks(results, epoch, size), media_type="application/json", headers=VERSION_HEADERS
         )
     pretty = params.get("pretty", "").lower() == "true"
-    body = v1_json(results, epoch, pretty)
+    body = await run_in_threadpool(v1_json, results, epoch, pretty)  # keep the event loop free
     return Response(body, media_type="application/json", headers=VERSION_HEADERS)
 
 
