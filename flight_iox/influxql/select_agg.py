@@ -37,7 +37,6 @@ from flight_iox.influxql.select_exec import (
     group_select,
     reverse_within,
     to_series,
-    transform_args,
     zone_offsets,
 )
 from flight_iox.influxql.select_finish import FINISHERS, percentile_index, take_at
@@ -263,7 +262,7 @@ def run_aggregate(query: Query) -> list[Series]:
     ids = group_ids(table, group_keys(query))
     times = table.column(TIME_KEY).cast(pa.int64()).to_numpy()
     interval = query.shape.time_group.interval if query.shape.time_group else None
-    outputs = _evaluate(projections, table, slots, ids, times, interval)
+    outputs = _evaluate(projections, table, slots, ids, times, interval, query.stmt.descending)
     names = [f"__o{i}" for i in range(len(outputs))]
     for name, column in zip(names, outputs, strict=True):
         table = table.append_column(name, column)
@@ -337,6 +336,7 @@ def _evaluate(
     ids: np.ndarray,
     times: np.ndarray,
     unit: int | None,
+    descending: bool = False,
 ) -> list[pa.Array]:
     outputs: list[pa.Array | None] = []
     pending: dict[int, ast.Expr] = {}
@@ -344,9 +344,8 @@ def _evaluate(
         if isinstance(expr, ast.VarRef) and expr.name in table.column_names:
             outputs.append(table.column(expr.name).combine_chunks())
         elif isinstance(expr, ast.Call) and expr.name in TRANSFORMS:
-            inner = _evaluate([expr.args[0]], table, slots, ids, times, unit)[0]
-            args = transform_args(expr, unit)
-            outputs.append(apply_transform(expr.name, inner, ids, times, args))
+            inner = _evaluate([expr.args[0]], table, slots, ids, times, unit, descending)[0]
+            outputs.append(apply_transform(expr, inner, ids, times, unit, descending))
         else:
             outputs.append(None)
             pending[i] = expr

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.expressions import RowCompiler, TableInfo, Typed, quote_ident, unwrap
 from flight_iox.influxql.fill import TIME_KEY
@@ -102,23 +101,6 @@ def group_keys(query: Query) -> list[str]:
     return [f"__g{i}" for i in range(len(query.groups))]
 
 
-def transform_args(call: ast.Call, default_unit: int | None = None) -> list[int]:
-    """The duration/number arguments of a transform (a derivative's unit defaults to
-    ``default_unit``: the GROUP BY interval when it differentiates an aggregate)."""
-    args = []
-    for arg in call.args[1:]:
-        arg = unwrap(arg)
-        if isinstance(arg, ast.DurationLit):
-            args.append(arg.nanos)
-        elif isinstance(arg, ast.NumberLit):
-            args.append(int(arg.value))
-        else:
-            raise QueryError(f"invalid argument to {call.name}()")
-    if not args and default_unit and call.name.endswith("derivative"):
-        args.append(default_unit)
-    return args
-
-
 def run_source(query: Query) -> list[Series]:
     """The series one source contributes."""
     query.groups = source_group_tags(query.shape, query.source.info)
@@ -188,7 +170,7 @@ def _raw(query: Query) -> list[Series]:
         for i, (_, call) in enumerate(outputs):
             if call is not None:
                 column = table.column(f"__c{i}").combine_chunks()
-                result = apply_transform(call.name, column, ids, times, transform_args(call))
+                result = apply_transform(call, column, ids, times, None, query.stmt.descending)
                 table = table.set_column(table.schema.get_field_index(f"__c{i}"), f"__c{i}", result)
         table, ids = drop_empty_rows(table, ids, [f"__c{i}" for i in range(len(outputs))])
         if query.stmt.descending:
