@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
-import pytest
 
-from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql import ast
 from flight_iox.influxql.expressions import RowCompiler, TableInfo
@@ -34,15 +29,6 @@ DATA = "\n".join(
         "cpu,host=b,rack=r2 w=70 20000000000",
     ]
 )
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    folder: Path = tmp_path_factory.mktemp("plans")
-    engine = Engine(Settings(data_dir=folder / "data", wal_fsync=False))
-    engine.write_line_protocol("db", DATA.encode())
-    yield engine
-    engine.close()
 
 
 def values(engine: Engine, q: str) -> list[tuple[dict[str, str], list[list[object]]]]:

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql import ast
 from flight_iox.influxql.formats import v1_json
@@ -287,15 +284,6 @@ CASES = [
         ],
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    folder: Path = tmp_path_factory.mktemp("technical")
-    engine = Engine(Settings(data_dir=folder / "data", wal_fsync=False))
-    engine.write_line_protocol("db", DATA.encode())
-    yield engine
-    engine.close()
 
 
 def answer(engine: Engine, q: str) -> dict:
