@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import chain
 from urllib.parse import parse_qsl
 
 import pyarrow as pa
@@ -15,10 +17,13 @@ from flight_iox.http.body import read_body
 from flight_iox.http.query import request_params
 from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
 from flight_iox.influxql.service import run_influxql
-from flight_iox.query.formats import choose_format
+from flight_iox.query.formats import Format, choose_format
 
 VERSION_HEADERS = {"X-Influxdb-Version": "1.8.10-flight-iox", "X-Influxdb-Build": "OSS"}
 CSV_TYPES = ("application/csv", "text/csv")
+# Answers up to this size are encoded whole in the query's own worker-thread call; larger
+# ones stream the rest (each streamed chunk costs another thread hand-off).
+WHOLE_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 async def _v1_params(request: Request) -> dict[str, str]:
@@ -51,9 +56,8 @@ async def query_v1(request: Request) -> Response:
         return JSONResponse({"error": error.message}, 400, VERSION_HEADERS)
     accept = request.headers.get("accept", "")
     if any(kind in accept for kind in CSV_TYPES):
-        return Response(
-            v1_csv(results, epoch), media_type="application/csv", headers=VERSION_HEADERS
-        )
+        body = await run_in_threadpool(v1_csv, results, epoch)
+        return Response(body, media_type="application/csv", headers=VERSION_HEADERS)
     if params.get("chunked", "").lower() == "true":
         size = int(params.get("chunk_size") or 10_000)
         if size <= 0:
@@ -62,7 +66,7 @@ async def query_v1(request: Request) -> Response:
             v1_chunks(results, epoch, size), media_type="application/json", headers=VERSION_HEADERS
         )
     pretty = params.get("pretty", "").lower() == "true"
-    body = v1_json(results, epoch, pretty)
+    body = await run_in_threadpool(v1_json, results, epoch, pretty)  # keep the event loop free
     return Response(body, media_type="application/json", headers=VERSION_HEADERS)
 
 
@@ -79,11 +83,30 @@ async def query_influxql(request: Request) -> Response:
         fmt_name if isinstance(fmt_name, str) else None, request.headers.get("accept")
     )
     engine: Engine = request.app.state.engine
-    results = await run_in_threadpool(run_influxql, engine, database, text)
+    head, rest = await run_in_threadpool(_answer, engine, database, text, fmt)
+    if rest is None:
+        return Response(b"".join(head), media_type=fmt.media_type)
+    return StreamingResponse(chain(head, rest), media_type=fmt.media_type)
+
+
+def _answer(
+    engine: Engine, database: str | None, text: str, fmt: Format
+) -> tuple[list[bytes], Iterator[bytes] | None]:
+    """Run the statement and encode its answer, whole when small (``rest`` is None then).
+
+    The series are already in memory, so a small answer gains nothing from streaming.
+    """
+    results = run_influxql(engine, database, text)
     failed = [r.error for r in results if r.error is not None]
     if failed:
         raise QueryError(failed[0])
     table = arrow_table(results[-1]) if results else pa.table({})
-    reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
-    chunks = fmt.encode(reader)
-    return StreamingResponse(chunks, media_type=fmt.media_type)
+    chunks = fmt.encode(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()))
+    head: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= WHOLE_ANSWER_BYTES:
+            return head, chunks
+    return head, None

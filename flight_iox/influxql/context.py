@@ -30,11 +30,15 @@ class QueryBackend(Protocol):
 
 def table_info(name: str, schema: pa.Schema) -> TableInfo:
     """A measurement's tags and typed fields, from its Arrow schema's role metadata."""
-    tags = frozenset(f.name for f in schema if role_of(f) is ColumnRole.TAG)
-    fields = {
-        f.name: FIELD_TYPES.get(f.type, "string") for f in schema if role_of(f) is ColumnRole.FIELD
-    }
-    return TableInfo(name, tags, fields)
+    tags: list[str] = []
+    fields: dict[str, str] = {}
+    for f in schema:
+        role = role_of(f)
+        if role is ColumnRole.TAG:
+            tags.append(f.name)
+        elif role is ColumnRole.FIELD:
+            fields[f.name] = FIELD_TYPES.get(f.type, "string")
+    return TableInfo(name, frozenset(tags), fields)
 
 
 @dataclass

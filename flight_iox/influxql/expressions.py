@@ -153,7 +153,7 @@ class RowCompiler:
         if isinstance(expr, ast.BinaryExpr):
             if expr.op in ARITHMETIC:
                 return self.arithmetic(expr)
-            return self.condition(expr)
+            return self.condition(expr, filtering=False)
         raise QueryError(f"unsupported expression: {expr}")
 
     def call(self, call: ast.Call) -> Typed:
@@ -210,15 +210,20 @@ class RowCompiler:
         kind = "float" if "float" in (left.type, right.type) else left.type
         return Typed(f"({left.sql} {op} {right.sql})", kind)
 
-    def condition(self, expr: ast.Expr) -> Typed:
-        """A WHERE condition (boolean); impossible comparisons compile to FALSE."""
+    def condition(self, expr: ast.Expr, filtering: bool = True) -> Typed:
+        """A WHERE condition (boolean); impossible comparisons compile to FALSE.
+
+        ``filtering``: the result only decides which rows are kept, so null may stand for
+        false (InfluxQL has no NOT, and AND/OR treat both alike there).
+        """
         expr = unwrap(expr)
         if not isinstance(expr, ast.BinaryExpr):
             if isinstance(expr, ast.BoolLit):
                 return self.value(expr)
             raise QueryError(f"invalid condition: {expr}")
         if expr.op in ("and", "or"):
-            left, right = self.condition(expr.lhs), self.condition(expr.rhs)
+            left = self.condition(expr.lhs, filtering)
+            right = self.condition(expr.rhs, filtering)
             return Typed(f"({left.sql} {expr.op.upper()} {right.sql})", "boolean")
         found = time_comparison(expr, self.now)
         if found is not None:
@@ -227,7 +232,7 @@ class RowCompiler:
         if expr.op in ("=~", "!~"):
             return self.regex(expr)
         if expr.op in COMPARISON:
-            return self.comparison(expr)
+            return self.comparison(expr, filtering)
         raise QueryError(f"invalid condition operator {expr.op}")
 
     def regex(self, expr: ast.BinaryExpr) -> Typed:
@@ -247,10 +252,16 @@ class RowCompiler:
             return FALSE
         return Typed(f"(NOT {test})" if expr.op == "!~" else test, "boolean")
 
-    def comparison(self, expr: ast.BinaryExpr) -> Typed:
+    def comparison(self, expr: ast.BinaryExpr, filtering: bool = False) -> Typed:
         """``= != < <= > >=`` between compatible types; anything else is FALSE."""
         op = "!=" if expr.op == "<>" else expr.op
         left, right = self.value(expr.lhs), self.value(expr.rhs)
+        if filtering and op == "=" and {left.type, right.type} == {"tag", "string"}:
+            literal = unwrap(expr.rhs if right.type == "string" else expr.lhs)
+            if isinstance(literal, ast.StringLit) and literal.value:
+                # A missing tag ('') never equals a non-empty literal, and a null is dropped
+                # like false: the plain comparison lets the scan prune by the tag's statistics.
+                return Typed(f"({left.sql} {op} {right.sql})", "boolean")
         if left.type is None and right.type in ("string", "tag"):
             left = Typed("''", "tag")
         if right.type is None and left.type in ("string", "tag"):

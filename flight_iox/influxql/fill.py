@@ -89,7 +89,11 @@ def gap_fill(
     fill: ast.Fill,
     empty: dict[str, int],
 ) -> pa.Table:
-    """Lay each series of ``table`` on ``grid`` and fill the empty buckets."""
+    """Lay each series of ``table`` on ``grid`` and fill the empty buckets.
+
+    One ``take`` lays every column out, with nulls in the empty buckets; then the series
+    keys and times of those buckets are set, and each value column is filled.
+    """
     if fill.kind == "none" or table.num_rows == 0:
         return table
     ids = group_ids(table, keys)
@@ -107,21 +111,26 @@ def gap_fill(
     where = np.full(groups * buckets, -1, dtype=np.int64)
     where[ids * buckets + (times - first) // grid.interval] = np.arange(table.num_rows)
     gap = where < 0
-    row_of_group = starts_of(ids)
     full_ids = np.repeat(np.arange(groups), buckets)
     full_times = np.tile(first + np.arange(buckets, dtype=np.int64) * grid.interval, groups)
-    source = np.where(gap, row_of_group[full_ids], where)
-    out = table.take(pa.array(source))
+    if not gap.any():
+        return table
+    out = table.take(pa.array(where, mask=gap))
+    first_row = starts_of(ids)[full_ids]  # each bucket's series' first row
+    gaps = pa.array(gap)
     columns = {}
     for name in out.column_names:
-        column = out.column(name).combine_chunks()
         if name == TIME_KEY:
             column = pa.array(full_times).cast(pa.timestamp("ns"))
+        elif name in keys:
+            column = table.column(name).take(pa.array(first_row))
         elif name in values:
-            column = pc.if_else(pa.array(gap), pa.scalar(None, column.type), column)
+            column = out.column(name)
             if fill.kind == "null" and name in empty:
-                column = pc.if_else(pa.array(gap), pa.scalar(empty[name], column.type), column)
-            else:
-                column = fill_column(column, gap, full_ids, full_times, fill)
+                column = pc.if_else(gaps, pa.scalar(empty[name], column.type), column)
+            elif fill.kind != "null":
+                column = fill_column(column.combine_chunks(), gap, full_ids, full_times, fill)
+        else:
+            column = table.column(name).take(pa.array(np.where(gap, first_row, where)))
         columns[name] = column
     return pa.table(columns)

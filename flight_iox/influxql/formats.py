@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flight_iox.influxql.result import Series, StatementResult
+from flight_iox.influxql.series import decoded
 
 MEASUREMENT_COLUMN = "iox::measurement"
 EPOCH_DIVISORS: dict[str, int] = {
@@ -70,9 +71,7 @@ def series_values(series: Series, epoch: str | None) -> list[list[object]]:
         elif pa.types.is_floating(column.type):
             columns.append([_plain(v) for v in column.to_pylist()])
         else:
-            if pa.types.is_dictionary(column.type):
-                column = column.cast(column.type.value_type)
-            columns.append(column.to_pylist())
+            columns.append(decoded(column).to_pylist())
     return [list(row) for row in zip(*columns, strict=True)]
 
 
@@ -164,7 +163,7 @@ def arrow_table(result: StatementResult) -> pa.Table:
     runs: list[list[Series]] = []
     for s in result.series:
         last = runs[-1][0] if runs else None
-        if last is not None and last.columns == s.columns and last.data.schema == s.data.schema:
+        if last is not None and last.columns == s.columns and _same_schema(last, s):
             runs[-1].append(s)
         else:
             runs.append([s])
@@ -175,20 +174,30 @@ def arrow_table(result: StatementResult) -> pa.Table:
     return table.combine_chunks()
 
 
+def _same_schema(a: Series, b: Series) -> bool:
+    return (a.block is not None and a.block is b.block) or a.schema == b.schema
+
+
 def _stacked(run: list[Series]) -> pa.Table:
-    """The data of consecutive series: one slice when they are neighbours in one table."""
+    """The data of consecutive series: one slice, or one ``take``, of the table they share.
+
+    Series cut from one query result are stacked back with a slice when they are
+    neighbours in it, else (``ORDER BY time DESC`` reverses the series) with one take.
+    """
     block = run[0].block
-    if block is not None and all(s.block is block for s in run):
-        starts = np.array([s.start for s in run], dtype=np.int64)
-        lengths = np.array([s.data.num_rows for s in run], dtype=np.int64)
-        if np.array_equal(starts[1:], starts[:-1] + lengths[:-1]):
-            return block.slice(int(starts[0]), int(lengths.sum()))
-    return pa.concat_tables([s.data for s in run])
+    if block is None or any(s.block is not block for s in run):
+        return pa.concat_tables([s.data for s in run])
+    starts = np.array([s.start for s in run], dtype=np.int64)
+    lengths = np.array([s.num_rows for s in run], dtype=np.int64)
+    if np.array_equal(starts[1:], starts[:-1] + lengths[:-1]):
+        return block.slice(int(starts[0]), int(lengths.sum()))
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return block.take(pa.array(np.arange(int(lengths.sum()), dtype=np.int64) + offsets))
 
 
 def _flat_run(run: list[Series], tag_names: list[str]) -> pa.Table:
     """Series with one schema, stacked, with their measurement and tag columns."""
-    lengths = np.array([s.data.num_rows for s in run], dtype=np.int64)
+    lengths = np.array([s.num_rows for s in run], dtype=np.int64)
     which = pa.array(np.repeat(np.arange(len(run), dtype=np.int64), lengths))
     data = run[0].data if len(run) == 1 else _stacked(run)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
@@ -202,8 +211,6 @@ def _flat_run(run: list[Series], tag_names: list[str]) -> pa.Table:
     for tag in tag_names:
         columns[tag] = pa.array([s.tags.get(tag) for s in run], pa.string()).take(which)
     for i in range(start, len(names)):
-        column = data.column(i)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
+        column = decoded(data.column(i))
         columns[names[i] if names[i] not in columns else f"{names[i]}_{i}"] = column
     return pa.table(columns)

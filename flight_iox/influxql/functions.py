@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flight_iox.errors import QueryError
 from flight_iox.influxql.expressions import NUMERIC, Typed, quote_ident
+from flight_iox.influxql.technical import INDICATORS
 
 TIME = quote_ident("time")
 
@@ -110,6 +111,7 @@ TRANSFORMS = {
     "moving_average",
     "cumulative_sum",
     "elapsed",
+    *INDICATORS,  # technical analysis (technical.py)
 }
 SELECTORS = {name for name, spec in AGGREGATES.items() if spec.order is not None}
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from flight_iox.influxql.expressions import quote_ident
 from flight_iox.influxql.fill import TIME_KEY
 from flight_iox.influxql.select_exec import Query, group_keys, group_select, zone_offsets
-from flight_iox.influxql.series import group_ids, starts_of
+from flight_iox.influxql.series import decoded, group_ids, starts_of
 
 TIME = quote_ident("time")
 
@@ -99,10 +99,9 @@ def _slots_of(u_ids: np.ndarray, u_w: np.ndarray, ids: np.ndarray, w: np.ndarray
 def _key(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
+    column = decoded(column)
     if pa.types.is_timestamp(column.type) or pa.types.is_integer(column.type):
         return column.cast(pa.int64())
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
     return pc.fill_null(column.cast(pa.string()), "\x00")
 
 

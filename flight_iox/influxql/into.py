@@ -8,6 +8,7 @@ from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.result import Series
+from flight_iox.influxql.series import decoded
 
 
 def series_table(series: Series) -> tuple[pa.Table, list[str]]:
@@ -18,9 +19,7 @@ def series_table(series: Series) -> tuple[pa.Table, list[str]]:
         if value:
             columns[tag] = pa.array([value] * rows, pa.string())
     for i, name in enumerate(series.columns[1:], start=1):
-        column = series.data.column(i)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
+        column = decoded(series.data.column(i))
         if not pa.types.is_null(column.type) and name not in columns:
             columns[name] = column
     tags = [t for t, v in series.tags.items() if v]

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flight_iox.errors import QueryError
+from flight_iox.influxql.series import decoded
 
 Finish = Callable[[pa.Table], pa.Table]
 
@@ -290,8 +291,7 @@ def _fill(plan: _GapFill, table: pa.Table) -> pa.Table:
     data = table.rename_columns(names)
     for i in plan.keys:  # group and join on plain values, not dictionaries
         if pa.types.is_dictionary(table.schema.field(i).type):
-            value_type = table.schema.field(i).type.value_type
-            data = data.set_column(i, names[i], data[names[i]].cast(value_type))
+            data = data.set_column(i, names[i], decoded(data[names[i]]))
     key_names = [names[i] for i in plan.keys]
     rows = np.arange(data.num_rows, dtype=np.int64)
     if key_names:

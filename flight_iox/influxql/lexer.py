@@ -47,6 +47,9 @@ _UNKNOWN_ESCAPE = re.compile(
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = ("::", "=~", "!~", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "%")
 _OPERATORS += ("&", "|", "^", "(", ")", ",", ";", ".")
+_OPERATOR = re.compile("|".join(re.escape(op) for op in _OPERATORS))  # longest first
+# Whitespace, ``-- line`` and ``/* block */`` comments (an open block runs to the end).
+_SKIP = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -119,18 +122,8 @@ class Scanner:
         raise self.error("unterminated regex", token.pos)
 
     def _scan(self) -> Token:
-        text, i = self.text, self._pos
-        while i < len(text):
-            if text[i].isspace():
-                i += 1
-            elif text.startswith("--", i):
-                end = text.find("\n", i)
-                i = len(text) if end < 0 else end
-            elif text.startswith("/*", i):
-                end = text.find("*/", i + 2)
-                i = len(text) if end < 0 else end + 2
-            else:
-                break
+        text = self.text
+        i = _SKIP.match(text, self._pos).end()  # type: ignore[union-attr]
         if i >= len(text):
             self._pos = i
             return Token(EOF, "", i)
@@ -149,14 +142,10 @@ class Scanner:
             self._pos = match.end()
             kind = INTEGER if match.group().isdigit() else NUMBER
             return Token(kind, match.group(), i)
-        match = _IDENT.match(text, i)
+        match = _IDENT.match(text, i) or _OPERATOR.match(text, i)
         if match:
             self._pos = match.end()
-            return Token(IDENT, match.group(), i)
-        for op in _OPERATORS:
-            if text.startswith(op, i):
-                self._pos = i + len(op)
-                return Token(OP, op, i)
+            return Token(IDENT if match.re is _IDENT else OP, match.group(), i)
         raise self.error(f"found {ch}, expected a token", i)
 
     def _quoted(self, start: int, quote: str) -> tuple[str, int]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 
-@dataclass
+@dataclass(eq=False)
 class Series:
     """One InfluxQL series: a name, its group-by tag values and a table of rows.
 
@@ -15,16 +15,36 @@ class Series:
     names (several may be equal in principle, so they are kept apart from the
     Arrow names). The first column is time for SELECT results.
 
-    ``block``/``start``: when ``data`` is ``block.slice(start, len(data))``, a slice of
-    one query's table, the flat Arrow form stacks neighbouring series without copying.
+    A series cut from one query's table is given as ``block``, ``start`` and ``length``
+    instead of ``data`` (which is then sliced only when asked for): the flat Arrow form
+    stacks neighbouring series straight from ``block``, without a table per series.
     """
 
     name: str
     tags: dict[str, str]
     columns: list[str]
-    data: pa.Table
-    block: pa.Table | None = field(default=None, repr=False, compare=False)
-    start: int = field(default=0, repr=False, compare=False)
+    _data: pa.Table | None = field(default=None, repr=False)
+    block: pa.Table | None = field(default=None, repr=False)
+    start: int = field(default=0, repr=False)
+    length: int = field(default=0, repr=False)
+
+    @property
+    def data(self) -> pa.Table:
+        """The rows of this series."""
+        if self._data is None:
+            assert self.block is not None, "a series needs data or a block"
+            self._data = self.block.slice(self.start, self.length)
+        return self._data
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The Arrow schema of ``data``."""
+        return self.block.schema if self._data is None and self.block else self.data.schema
+
+    @property
+    def num_rows(self) -> int:
+        """How many rows the series has."""
+        return self.length if self._data is None else self._data.num_rows
 
 
 @dataclass

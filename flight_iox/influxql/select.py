@@ -7,7 +7,13 @@ import re
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
-from flight_iox.influxql.expressions import RowCompiler, TableInfo, quote_ident, unwrap
+from flight_iox.influxql.expressions import (
+    COMPARISON,
+    RowCompiler,
+    TableInfo,
+    quote_ident,
+    unwrap,
+)
 from flight_iox.influxql.functions import TRANSFORMS
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Query, Source, run_source
@@ -86,6 +92,7 @@ def run_select(stmt: ast.SelectStatement, ctx: Context) -> list[Series]:
         lower = time_range.lower - widen * grouping.interval  # unaligned, as IOx does
         condition = _with_lower_bound(condition, lower)
         time_range = TimeRange(lower, time_range.upper)
+    compared = compared_columns(condition)
     series: list[Series] = []
     for source in sources:
         where = "TRUE"
@@ -94,6 +101,7 @@ def run_select(stmt: ast.SelectStatement, ctx: Context) -> list[Series]:
         query = Query(stmt, shape, source, ctx.now, where, time_range)
         query.visible_from = visible_from
         query.zone = stmt.timezone
+        query.not_null = frozenset(n for n in compared if n in source.info.fields)
         series.extend(run_source(query))
     series.sort(key=lambda s: (s.name, sorted(s.tags.items())))
     if stmt.descending:  # the series of each measurement in reverse; measurements stay sorted
@@ -133,6 +141,27 @@ def _with_lower_bound(condition: ast.Expr | None, lower: int) -> ast.Expr | None
         if inner.op in lower_ops:
             return ast.BinaryExpr(">=", ast.VarRef("time"), ast.NumberLit(lower, True))
     return condition
+
+
+def compared_columns(condition: ast.Expr | None) -> set[str]:
+    """Columns a top-level AND of WHERE compares: rows where they are null never match.
+
+    A comparison with a null column is null, hence false, in the compiled SQL; ``!~`` (true
+    for a null) and ``::tag``/``::string`` references (compared as ``''``) are left out.
+    """
+    inner = None if condition is None else unwrap(condition)
+    if not isinstance(inner, ast.BinaryExpr):
+        return set()
+    if inner.op == "and":
+        return compared_columns(inner.lhs) | compared_columns(inner.rhs)
+    if inner.op not in COMPARISON and inner.op != "=~":
+        return set()
+    sides = (unwrap(inner.lhs), unwrap(inner.rhs))
+    return {
+        side.name
+        for side in sides
+        if isinstance(side, ast.VarRef) and side.cast in (None, "field") and not is_time_ref(side)
+    }
 
 
 def _merged_infos(sources: list[Source]) -> list[TableInfo]:

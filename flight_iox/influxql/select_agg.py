@@ -37,7 +37,6 @@ from flight_iox.influxql.select_exec import (
     group_select,
     reverse_within,
     to_series,
-    transform_args,
     zone_offsets,
 )
 from flight_iox.influxql.select_finish import FINISHERS, percentile_index, take_at
@@ -223,9 +222,13 @@ def run_aggregate(query: Query) -> list[Series]:
     time_slot = _selector_slots(query, compiler, slots, projections)
     if slots.types and all(kind is None for kind in slots.types.values()):
         return []  # none of the aggregated fields exists in this source
-    count_slot = slots.add("count(*)", "integer")
+    grouped = query.shape.time_group is not None or any(
+        t in query.source.info.tags for t in query.groups
+    )
+    # Without GROUP BY the SQL answers one row even when no row matched: count them.
+    count_slot = None if grouped else slots.add("count(*)", "integer")
     table = query.source.run(_grouped_sql(query, slots.sql))
-    if query.shape.time_group is None:
+    if count_slot is not None:
         table = table.filter(pc.greater(table.column(count_slot), 0))
     for name, (value_sql, unit) in slots.integrals.items():
         table = _replace(table, name, integral_values(query, table, value_sql, unit))
@@ -259,7 +262,7 @@ def run_aggregate(query: Query) -> list[Series]:
     ids = group_ids(table, group_keys(query))
     times = table.column(TIME_KEY).cast(pa.int64()).to_numpy()
     interval = query.shape.time_group.interval if query.shape.time_group else None
-    outputs = _evaluate(projections, table, slots, ids, times, interval)
+    outputs = _evaluate(projections, table, slots, ids, times, interval, query.stmt.descending)
     names = [f"__o{i}" for i in range(len(outputs))]
     for name, column in zip(names, outputs, strict=True):
         table = table.append_column(name, column)
@@ -333,6 +336,7 @@ def _evaluate(
     ids: np.ndarray,
     times: np.ndarray,
     unit: int | None,
+    descending: bool = False,
 ) -> list[pa.Array]:
     outputs: list[pa.Array | None] = []
     pending: dict[int, ast.Expr] = {}
@@ -340,9 +344,8 @@ def _evaluate(
         if isinstance(expr, ast.VarRef) and expr.name in table.column_names:
             outputs.append(table.column(expr.name).combine_chunks())
         elif isinstance(expr, ast.Call) and expr.name in TRANSFORMS:
-            inner = _evaluate([expr.args[0]], table, slots, ids, times, unit)[0]
-            args = transform_args(expr, unit)
-            outputs.append(apply_transform(expr.name, inner, ids, times, args))
+            inner = _evaluate([expr.args[0]], table, slots, ids, times, unit, descending)[0]
+            outputs.append(apply_transform(expr, inner, ids, times, unit, descending))
         else:
             outputs.append(None)
             pending[i] = expr

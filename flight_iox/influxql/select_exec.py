@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.expressions import RowCompiler, TableInfo, Typed, quote_ident, unwrap
 from flight_iox.influxql.fill import TIME_KEY
 from flight_iox.influxql.functions import TRANSFORMS
+from flight_iox.influxql.projection import SelectList, plain_column, table_columns
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_plan import AGGREGATE, TOP, SelectShape, source_group_tags
-from flight_iox.influxql.series import group_ids, limit_mask, slices
+from flight_iox.influxql.series import decoded, group_ids, limit_mask, order_ties, slices
 from flight_iox.influxql.timerange import TimeRange
 from flight_iox.influxql.transforms import apply_transform
 from flight_iox.influxql.tz import DAY, LOWEST, Offsets, offsets
@@ -53,6 +53,7 @@ class Query:
     groups: list[str] = field(default_factory=list)
     visible_from: int | None = None  # rows before this were only read to feed transforms
     zone: str | None = None  # tz('...'): GROUP BY time buckets are aligned in this zone
+    not_null: frozenset[str] = frozenset()  # columns WHERE keeps only non-null rows of
 
 
 def zone_offsets(query: Query) -> Offsets | None:
@@ -100,23 +101,6 @@ def group_keys(query: Query) -> list[str]:
     return [f"__g{i}" for i in range(len(query.groups))]
 
 
-def transform_args(call: ast.Call, default_unit: int | None = None) -> list[int]:
-    """The duration/number arguments of a transform (a derivative's unit defaults to
-    ``default_unit``: the GROUP BY interval when it differentiates an aggregate)."""
-    args = []
-    for arg in call.args[1:]:
-        arg = unwrap(arg)
-        if isinstance(arg, ast.DurationLit):
-            args.append(arg.nanos)
-        elif isinstance(arg, ast.NumberLit):
-            args.append(int(arg.value))
-        else:
-            raise QueryError(f"invalid argument to {call.name}()")
-    if not args and default_unit and call.name.endswith("derivative"):
-        args.append(default_unit)
-    return args
-
-
 def run_source(query: Query) -> list[Series]:
     """The series one source contributes."""
     query.groups = source_group_tags(query.shape, query.source.info)
@@ -141,40 +125,52 @@ def _raw(query: Query) -> list[Series]:
             outputs.append((compiler.value(expr.args[0]), expr))
         else:
             outputs.append((compiler.value(expr), None))
-    valued = [f"__c{i}" for i, (t, _) in enumerate(outputs) if t.type not in (None, "tag")]
+    valued = [t for t, _ in outputs if t.type not in (None, "tag")]
     if not valued:
         return []
-    columns = [f"{TIME} AS {quote_ident(TIME_KEY)}", *group_select(query)]
-    columns += [f"{t.sql} AS {quote_ident(f'__c{i}')}" for i, (t, _) in enumerate(outputs)]
-    not_null = " OR ".join(f"{outputs[int(c[3:])][0].sql} IS NOT NULL" for c in valued)
-    transforms = any(call is not None for _, call in outputs)
-    descending = query.stmt.descending and not transforms
-    order = [quote_ident(k) for k in group_keys(query)] + [
-        f"{quote_ident(TIME_KEY)} {'DESC' if descending else 'ASC'}"
-    ]
+    select = SelectList(table_columns(query.source.info))
+    select.add(TIME_KEY, TIME)
+    for key, sql in zip(group_keys(query), _group_sql(query), strict=True):
+        select.add(key, sql)
+    for i, (typed, _) in enumerate(outputs):
+        select.add(f"__c{i}", typed.sql)
     # Points at the same time come in series-key order, as InfluxDB 1.x merges series.
     others = sorted(query.source.info.tags - set(query.groups))
-    order += [f"{quote_ident(t)} ASC NULLS FIRST" for t in others]
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {query.source.ref} "
-        f"WHERE ({query.where}) AND ({not_null}) ORDER BY {', '.join(order)}"
-    )
+    for i, tag in enumerate(others):
+        select.add(f"__o{i}", quote_ident(tag))
+    where = f"({query.where})"
+    if not any(plain_column(t.sql) in query.not_null for t in valued):
+        # InfluxQL leaves out rows whose selected fields are all null (unless WHERE does).
+        where += f" AND ({' OR '.join(f'{t.sql} IS NOT NULL' for t in valued)})"
+    transforms = any(call is not None for _, call in outputs)
+    descending = query.stmt.descending and not transforms
+    direction = "DESC" if descending else "ASC"
+    by_time = [*_group_order(query, select), f"{select.ref(TIME_KEY)} {direction}"]
+    by_key = [f"{select.ref(f'__o{i}')} ASC NULLS FIRST" for i in range(len(others))]
     pushed = not query.groups and not transforms
-    if pushed and query.stmt.limit:
-        sql += f" LIMIT {query.stmt.limit}"
-    if pushed and query.stmt.offset:
-        sql += f" OFFSET {query.stmt.offset}"
+    head = f"SELECT {select.sql()} FROM {query.source.ref} WHERE {where}"
+    ties_in_arrow = False
     if query.groups and query.stmt.limit and not transforms:
-        sql = _ranked_sql(query, columns, f"({query.where}) AND ({not_null})", descending, others)
-    table = query.source.run(sql)
-    keys = group_keys(query)
-    ids = group_ids(table, keys)
+        sql = _per_series_limit_sql(query, select, where, descending, by_time + by_key)
+    elif pushed and (query.stmt.limit or query.stmt.offset):
+        sql = f"{head} ORDER BY {', '.join(by_time + by_key)}"
+        sql += f" LIMIT {query.stmt.limit}" if query.stmt.limit else ""
+        sql += f" OFFSET {query.stmt.offset}" if query.stmt.offset else ""
+    else:
+        # Sorting by time alone plans and runs cheaper; ties are put in order in Arrow.
+        sql = f"{head} ORDER BY {', '.join(by_time)}"
+        ties_in_arrow = True
+    table = select.named(query.source.run(sql))
+    ids = group_ids(table, group_keys(query))
+    if ties_in_arrow:
+        times = table.column(TIME_KEY).cast(pa.int64()).to_numpy()
+        table = order_ties(table, ids, times, [f"__o{i}" for i in range(len(others))])
     if transforms:
         times = table.column(TIME_KEY).cast(pa.int64()).to_numpy()
         for i, (_, call) in enumerate(outputs):
             if call is not None:
                 column = table.column(f"__c{i}").combine_chunks()
-                result = apply_transform(call.name, column, ids, times, transform_args(call))
+                result = apply_transform(call, column, ids, times, None, query.stmt.descending)
                 table = table.set_column(table.schema.get_field_index(f"__c{i}"), f"__c{i}", result)
         table, ids = drop_empty_rows(table, ids, [f"__c{i}" for i in range(len(outputs))])
         if query.stmt.descending:
@@ -186,25 +182,47 @@ def _raw(query: Query) -> list[Series]:
     return to_series(query, table, ids, [f"__c{i}" for i in range(len(outputs))])
 
 
-def _ranked_sql(
-    query: Query, columns: list[str], where: str, descending: bool, others: list[str]
+def _group_sql(query: Query) -> list[str]:
+    """The SQL of each GROUP BY tag (NULL for a tag the source lacks)."""
+    tags = query.source.info.tags
+    return [quote_ident(t) if t in tags else "CAST(NULL AS VARCHAR)" for t in query.groups]
+
+
+def _group_order(query: Query, select: SelectList) -> list[str]:
+    """ORDER BY items for the GROUP BY tags (a tag the source lacks is constant)."""
+    keys = zip(group_keys(query), query.groups, strict=True)
+    return [select.ref(k) for k, tag in keys if tag in query.source.info.tags]
+
+
+def _per_series_limit_sql(
+    query: Query, select: SelectList, where: str, descending: bool, order: list[str]
 ) -> str:
     """A raw SELECT with LIMIT per series: only the rows a series' LIMIT/OFFSET can keep.
 
-    ``RANK()`` over each group's times (cheaper than ordering by time and the series key)
-    keeps every row tied with the last one kept, so cutting the sorted rows per series
-    afterwards gives exactly what a full scan would.
+    Every row tied with the last one kept stays, so cutting the sorted rows per series
+    afterwards gives exactly what a full scan would. ``LIMIT 1`` (TSBS ``lastpoint``) keeps
+    the rows at each group's last (or first) time: a grouped ``max(time)`` joined back, which
+    needs no sort of the whole table. Longer limits rank each group's times with ``RANK()``
+    (cheaper than ordering by time and the series key).
     """
     tags = [quote_ident(t) for t in query.groups if t in query.source.info.tags]
+    source = query.source.ref
+    if query.stmt.limit == 1 and not query.stmt.offset:
+        pick = "max" if descending else "min"
+        keys = [f"{t} AS {quote_ident(f'__p{i}')}" for i, t in enumerate(tags)]
+        last = (
+            f"SELECT {', '.join([*keys, f'{pick}({TIME}) AS __t'])} FROM {source} WHERE {where}"
+            + (f" GROUP BY {', '.join(tags)}" if tags else "")
+        )
+        on = [f"({t} IS NOT DISTINCT FROM {quote_ident(f'__p{i}')})" for i, t in enumerate(tags)]
+        on.append(f"({TIME} = __t)")
+        return (
+            f"SELECT {select.sql()} FROM {source} JOIN ({last}) AS __last "
+            f"ON {' AND '.join(on)} WHERE {where} ORDER BY {', '.join(order)}"
+        )
     direction = "DESC" if descending else "ASC"
     over = (f"PARTITION BY {', '.join(tags)} " if tags else "") + f"ORDER BY {TIME} {direction}"
-    extra = [f"{quote_ident(t)} AS {quote_ident(f'__o{i}')}" for i, t in enumerate(others)]
-    inner = (
-        f"SELECT {', '.join([*columns, *extra])}, RANK() OVER ({over}) AS __rank "
-        f"FROM {query.source.ref} WHERE {where}"
-    )
-    order = [quote_ident(k) for k in group_keys(query)] + [f"{quote_ident(TIME_KEY)} {direction}"]
-    order += [f"{quote_ident(f'__o{i}')} ASC NULLS FIRST" for i in range(len(others))]
+    inner = f"SELECT {select.sql()}, RANK() OVER ({over}) AS __rank FROM {source} WHERE {where}"
     last = query.stmt.offset + query.stmt.limit
     return f"SELECT * FROM ({inner}) WHERE __rank <= {last} ORDER BY {', '.join(order)}"
 
@@ -229,14 +247,16 @@ def to_series(query: Query, table: pa.Table, ids: np.ndarray, columns: list[str]
     names = [query.shape.time_name, *query.shape.names]
     data = table.select([TIME_KEY, *columns])
     data = data.rename_columns([f"c{i}" for i in range(len(columns) + 1)])
-    keys = group_keys(query)
+    bounds = slices(ids)
+    starts = pa.array([start for start, _ in bounds], pa.int64())
+    values = [
+        ["" if v is None else str(v) for v in decoded(table.column(key)).take(starts).to_pylist()]
+        for key in group_keys(query)
+    ]
     out = []
-    for start, length in slices(ids):
-        tags = {}
-        for tag, key in zip(query.groups, keys, strict=True):
-            value = table.column(key)[start].as_py()
-            tags[tag] = "" if value is None else str(value)
-        out.append(Series(query.source.name, tags, names, data.slice(start, length), data, start))
+    for n, (start, length) in enumerate(bounds):
+        tags = {tag: column[n] for tag, column in zip(query.groups, values, strict=True)}
+        out.append(Series(query.source.name, tags, names, None, data, start, length))
     return out
 
 

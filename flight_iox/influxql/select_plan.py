@@ -17,6 +17,8 @@ from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.expressions import TableInfo, unwrap
 from flight_iox.influxql.functions import AGGREGATES, SELECTORS, TRANSFORMS
+from flight_iox.influxql.technical import INDICATORS
+from flight_iox.influxql.technical import check as check_indicator
 
 RAW, AGGREGATE, TOP = "raw", "aggregate", "top"
 
@@ -223,6 +225,9 @@ def shape_select(stmt: ast.SelectStatement, infos: list[TableInfo]) -> SelectSha
             selector_n=selector_n,
         )
     calls = [c for f in fields for c in calls_in(f.expr)]
+    for call in calls:
+        if call.name in INDICATORS:
+            check_indicator(call, grouping is not None)
     aggregates = [
         c
         for c in calls
@@ -239,6 +244,8 @@ def shape_select(stmt: ast.SelectStatement, infos: list[TableInfo]) -> SelectSha
     mode = AGGREGATE if aggregates else RAW
     if mode == RAW and grouping is not None:
         raise QueryError("GROUP BY requires at least one aggregate function")
+    if any(c.name in INDICATORS for c in calls) and any(not list(calls_in(f.expr)) for f in fields):
+        raise QueryError("mixing aggregate and non-aggregate queries is not supported")  # 1.x
     selector = None
     if mode == AGGREGATE:
         plain = [f for f in fields if not list(calls_in(f.expr))]

@@ -14,6 +14,10 @@ import numpy as np
 import pyarrow as pa
 
 from flight_iox.errors import QueryError
+from flight_iox.influxql import ast
+from flight_iox.influxql.expressions import unwrap
+from flight_iox.influxql.series import position_in_series
+from flight_iox.influxql.technical import INDICATORS, indicator
 
 SECOND = 1_000_000_000
 
@@ -101,10 +105,37 @@ TRANSFORMS: dict[str, Transform] = {
 }
 
 
+def transform_args(call: ast.Call, default_unit: int | None = None) -> list[int]:
+    """The duration/number arguments of a transform (a derivative's unit defaults to
+    ``default_unit``: the GROUP BY interval when it differentiates an aggregate)."""
+    args = []
+    for arg in call.args[1:]:
+        arg = unwrap(arg)
+        if isinstance(arg, ast.DurationLit):
+            args.append(arg.nanos)
+        elif isinstance(arg, ast.NumberLit):
+            args.append(int(arg.value))
+        else:
+            raise QueryError(f"invalid argument to {call.name}()")
+    if not args and default_unit and call.name.endswith("derivative"):
+        args.append(default_unit)
+    return args
+
+
 def apply_transform(
-    name: str, column: pa.Array, ids: np.ndarray, times: np.ndarray, args: list[int]
+    call: ast.Call,
+    column: pa.Array,
+    ids: np.ndarray,
+    times: np.ndarray,
+    default_unit: int | None = None,
+    descending: bool = False,
 ) -> pa.Array:
-    """The transform of ``column`` (rows sorted by series, then time), aligned to its rows."""
+    """The transform of ``column`` (rows sorted by series, then time), aligned to its rows.
+
+    ``descending``: the query returns each series newest first, and the indicators of
+    technical.py read the points in that order (as 1.x does); the others read time order.
+    """
+    name = call.name
     valid = column.is_valid().to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(valid)
     if pa.types.is_boolean(column.type) or pa.types.is_string(column.type):
@@ -113,13 +144,24 @@ def apply_transform(
         data = np.zeros(rows.size)
     else:
         data = column.drop_null().to_numpy(zero_copy_only=False)
+    if name in INDICATORS:
+        order = np.arange(rows.size)
+        if descending:  # each series' points newest first
+            order = np.lexsort((-order, ids[rows]))
+        k, out = indicator(call, data[order], position_in_series(ids[rows][order]))
+        return _aligned(valid.size, rows[order[k]], out, pa.float64())
     points = Points(rows, ids[rows], times[rows], data)
-    k, out, keeps_type = TRANSFORMS[name](points, args)
+    k, out, keeps_type = TRANSFORMS[name](points, transform_args(call, default_unit))
     result_type = column.type if keeps_type else pa.float64()
     if name == "elapsed":
         result_type = pa.int64()
-    full = np.zeros(valid.size, dtype=out.dtype if out.size else np.float64)
-    mask = np.ones(valid.size, dtype=bool)
-    full[points.rows[k]] = out
-    mask[points.rows[k]] = False
-    return pa.array(full, mask=mask).cast(result_type)
+    return _aligned(valid.size, points.rows[k], out, result_type)
+
+
+def _aligned(size: int, at: np.ndarray, values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """``values`` at rows ``at`` of a column of ``size`` rows, null elsewhere."""
+    full = np.zeros(size, dtype=values.dtype if values.size else np.float64)
+    mask = np.ones(size, dtype=bool)
+    full[at] = values
+    mask[at] = False
+    return pa.array(full, mask=mask).cast(kind)

@@ -75,11 +75,47 @@ def _queries() -> Iterator[str]:
     days = "time >= '2020-09-10T00:00:00Z' AND time < '2020-09-16T00:00:00Z'"
     yield f"SELECT mean(usage) FROM cpu WHERE {days} GROUP BY time(1d){paris}"
     yield f"SELECT sum(n) FROM cpu WHERE {days} GROUP BY time(1d), region fill(0){paris}"
+    yield from _technical_queries()
     yield "SHOW MEASUREMENTS"
     yield "SHOW TAG KEYS FROM cpu"
     yield 'SHOW TAG VALUES FROM cpu WITH KEY = "host"'
     yield "SHOW FIELD KEYS"
     yield "SHOW SERIES FROM cpu"
+
+
+INDICATORS = ["exponential_moving_average", "double_exponential_moving_average",
+              "triple_exponential_moving_average", "triple_exponential_derivative",
+              "relative_strength_index", "chande_momentum_oscillator",
+              "kaufmans_efficiency_ratio", "kaufmans_adaptive_moving_average"]  # fmt: skip
+
+
+def _technical_queries() -> Iterator[str]:
+    """The technical-analysis functions: per series (merged series tie in 1.x's own order)."""
+    warmups = {"chande_momentum_oscillator": ["none", "exponential", "simple"]}
+    for fn in INDICATORS:
+        yield f"SELECT {fn}(usage, 5) FROM cpu WHERE {RANGE} GROUP BY host"
+        yield f"SELECT {fn}(n, 3, 1) FROM cpu WHERE {RANGE} AND host = 'b'"
+        newest = "GROUP BY host ORDER BY time DESC LIMIT 5"
+        yield f"SELECT {fn}(usage, 4) FROM cpu WHERE {RANGE} {newest}"
+        for fill in ("", " fill(0)", " fill(previous)", " fill(none)"):
+            yield (f"SELECT {fn}(mean(usage), 3) FROM cpu WHERE {RANGE} "
+                   f"GROUP BY time(1m), host{fill}")  # fmt: skip
+        if fn.startswith("kaufmans"):
+            continue
+        for warmup in warmups.get(fn, ["exponential", "simple"]):
+            hold = 1 if fn == "triple_exponential_derivative" else 0
+            yield f"SELECT {fn}(usage, 3, {hold}, '{warmup}') FROM cpu WHERE {RANGE} AND host = 'c'"
+            yield f"SELECT {fn}(usage, 6, -1, '{warmup}') FROM cpu WHERE {RANGE} AND host = 'a'"
+    offset = "GROUP BY time(90s, 10s), region"
+    yield f"SELECT exponential_moving_average(max(n), 2) FROM cpu WHERE {RANGE} {offset}"
+    yield f"SELECT exponential_moving_average(usage, 0) FROM cpu WHERE {RANGE}"
+    yield f"SELECT relative_strength_index(usage, 2.5) FROM cpu WHERE {RANGE}"
+    yield f"SELECT chande_momentum_oscillator(usage, 3, 1, 'bad') FROM cpu WHERE {RANGE}"
+    yield f"SELECT triple_exponential_derivative(usage, 3, 0) FROM cpu WHERE {RANGE}"
+    yield f"SELECT kaufmans_efficiency_ratio(usage, 3, 1, 'simple') FROM cpu WHERE {RANGE}"
+    yield f"SELECT exponential_moving_average(usage, 3) FROM cpu WHERE {RANGE} GROUP BY time(1m)"
+    yield f"SELECT exponential_moving_average(mean(usage), 3) FROM cpu WHERE {RANGE}"
+    yield f"SELECT exponential_moving_average(usage, 3), n FROM cpu WHERE {RANGE}"
 
 
 @pytest.fixture(scope="module")

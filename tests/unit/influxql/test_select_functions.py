@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql.service import run_influxql
 
@@ -22,15 +18,6 @@ DATA = "\n".join(
         "cpu,host=b,region=east v=6,w=15 30000000000",
     ]
 )
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    folder: Path = tmp_path_factory.mktemp("influxql")
-    engine = Engine(Settings(data_dir=folder / "data", wal_fsync=False))
-    engine.write_line_protocol("db", DATA.encode())
-    yield engine
-    engine.close()
 
 
 def rows(engine: Engine, q: str) -> list[tuple[dict, list[str], list[list]]]:
