@@ -20,6 +20,10 @@ import pyarrow.parquet as pq
 from flight_iox.errors import BadRequestError
 
 
+# One encoder for every row: json.dumps(default=...) builds a new encoder per call.
+_ENCODER = json.JSONEncoder(default=str)
+
+
 def _jsonable(batch: pa.RecordBatch) -> list[dict[str, object]]:
     """Rows as dicts, timestamps as ISO-8601 text and dictionaries decoded."""
     columns = []
@@ -49,7 +53,7 @@ def _json(reader: pa.RecordBatchReader) -> Iterator[bytes]:
         rows = _jsonable(batch)
         if not rows:
             continue
-        text = ",".join(json.dumps(row, default=str) for row in rows)
+        text = ",".join(map(_ENCODER.encode, rows))
         yield (text if first else "," + text).encode()
         first = False
     yield b"]"
@@ -59,7 +63,7 @@ def _jsonl(reader: pa.RecordBatchReader) -> Iterator[bytes]:
     for batch in reader:
         rows = _jsonable(batch)
         if rows:
-            yield ("\n".join(json.dumps(row, default=str) for row in rows) + "\n").encode()
+            yield ("\n".join(map(_ENCODER.encode, rows)) + "\n").encode()
 
 
 def _csv(reader: pa.RecordBatchReader) -> Iterator[bytes]:
