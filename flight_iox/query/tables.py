@@ -127,9 +127,10 @@ class TableBuilder:
     def _file_scan(self, file: DataFile, schema: pa.Schema) -> tuple[Table, frozenset[str]]:
         """A scan of one file, read straight into the data model's types where they differ.
 
-        Tags are read as ``dictionary<int32, utf8>`` by the Parquet reader itself, which
-        keeps the file's dictionary pages instead of building a dictionary per query
-        (about 1.8x faster than casting the decoded strings), and strings as ``utf8``.
+        Files store their Arrow schema with tags as ``dictionary<int32, utf8>``, so the
+        Parquet reader decodes tags from the dictionary pages (see ``parquet_files``).
+        Older files say ``utf8``, and their tags are cast in the scan, which hashes every
+        value. Strings are read as ``utf8``.
         """
         cached = self._file_scans.get(file.path)
         if cached is None:
