@@ -91,7 +91,7 @@ class TableBuilder:
         self._context = SessionContext(SessionConfig(PARQUET_OPTIONS))
         self._lock = threading.Lock()
         self._partitions = partitions
-        self._file_scans: dict[str, tuple[Table, frozenset[str]]] = {}
+        self._file_scans: dict[str, tuple[Table, pa.Schema]] = {}
         self._counter = itertools.count()
 
     @property
@@ -124,7 +124,7 @@ class TableBuilder:
         finally:
             self._context.deregister_table(name)
 
-    def _file_scan(self, file: DataFile, schema: pa.Schema) -> tuple[Table, frozenset[str]]:
+    def _file_scan(self, file: DataFile, schema: pa.Schema) -> tuple[Table, pa.Schema]:
         """A scan of one file, read straight into the data model's types where they differ.
 
         Files store their Arrow schema with tags as ``dictionary<int32, utf8>``, so the
@@ -146,7 +146,7 @@ class TableBuilder:
                 provider = self._context.table_provider(name)
             finally:
                 self._context.deregister_table(name)
-            cached = self._file_scans[file.path] = (provider, frozenset(found.names))
+            cached = self._file_scans[file.path] = (provider, read_schema)
         return cached
 
     def _view(self, schema: pa.Schema, snapshot: TableSnapshot, retention_ns: int | None) -> Table:
@@ -155,11 +155,11 @@ class TableBuilder:
         selects = []
         try:
             for order, file in enumerate(snapshot.files):
-                provider, columns = self._file_scan(file, schema)
+                provider, read_schema = self._file_scan(file, schema)
                 name = self._scratch_name()
                 self._context.register_table(name, provider)
                 names.append(name)
-                selects.append(self._file_select(name, schema, columns, file, order, dedupe))
+                selects.append(self._file_select(name, schema, read_schema, file, order, dedupe))
             if snapshot.buffered.num_rows:
                 name = self._scratch_name()
                 self._context.register_table(name, self._memory_table(snapshot.buffered))
@@ -189,19 +189,22 @@ class TableBuilder:
         self,
         name: str,
         schema: pa.Schema,
-        columns: frozenset[str],
+        read_schema: pa.Schema,
         file: DataFile,
         order: int,
         dedupe: bool,
     ) -> str:
         parts = []
         for field in schema:
+            index = read_schema.get_field_index(field.name)
             if field.name == TIME_COLUMN:
                 expression = _time_expression(file)
-            elif field.name in columns:
-                expression = _cast(q(field.name), field.type)
-            else:
+            elif index < 0:
                 expression = _cast("NULL", field.type)
+            elif read_schema.field(index).type == field.type:
+                expression = q(field.name)  # a no-op cast still costs planning time
+            else:
+                expression = _cast(q(field.name), field.type)
             parts.append(f"{expression} AS {q(field.name)}")
         if dedupe:
             parts.append(f"{order} AS {ORDER_COLUMN}")
