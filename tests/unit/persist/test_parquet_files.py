@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from datafusion import SessionContext
 
 from flight_iox.config import Settings
@@ -40,5 +42,16 @@ def test_tags_are_stored_as_dictionaries(tmp_path: Path) -> None:
             {"host": "c", "region": None, "v": 3.0},
         ]
         assert rows.schema.field("host").type == TAG
+    finally:
+        engine.close()
+
+
+def test_no_dictionary_notice_per_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False))
+    try:
+        engine.write_line_protocol("db", b"m,host=a v=1 1")
+        with caplog.at_level(logging.WARNING):
+            Persister(engine).persist()
+        assert not [r for r in caplog.records if "dictionary" in r.getMessage()]
     finally:
         engine.close()
