@@ -10,6 +10,13 @@ Time is written as microseconds plus the nanosecond remainder (see
 integers, ``BYTE_STREAM_SPLIT`` for floats, all under zstd. Pages hold at most
 ``PAGE_ROWS`` rows and a page index is written (8,192 rows: 0.44 B/value on TSBS
 against 0.42 with one page per row group, 0.52 at 2,048).
+
+Tags are written from Arrow dictionaries with the Arrow schema stored in the file, so
+readers that honour it (DataFusion, pyarrow) decode them straight into dictionaries
+from the dictionary pages: DataFusion cannot be told to, and casting its decoded
+strings hashes every value (10 TSBS tags of 108k rows: 21 ms against 3.8 ms). The
+pages are the same bytes; the stored schema adds about 2 KB a file. Other engines
+see plain strings, as the Iceberg schema says.
 """
 
 from __future__ import annotations
@@ -77,6 +84,14 @@ def to_file_columns(data: pa.Table, kinds: dict[str, str]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _with_tag_dictionaries(rows: pa.Table, tags: list[str]) -> pa.Table:
+    """Each tag as one dictionary of just the values it holds (so statistics stay exact)."""
+    for tag in tags:
+        index = rows.schema.get_field_index(tag)
+        rows = rows.set_column(index, tag, pc.dictionary_encode(rows.column(tag).combine_chunks()))
+    return rows
+
+
 def _encodings(schema: pa.Schema, kinds: dict[str, str]) -> dict[str, str]:
     encodings = {TIME_COLUMN: "DELTA_BINARY_PACKED", REMAINDER_COLUMN: "DELTA_BINARY_PACKED"}
     for name, kind in kinds.items():
@@ -103,12 +118,13 @@ def write_partitioned(
     uris = []
     for day in np.unique(days):  # one loop per distinct day in the batch, not per row
         part = rows.filter(pa.array(days == day)) if len(np.unique(days)) > 1 else rows
+        part = _with_tag_dictionaries(part, [n for n, kind in kinds.items() if kind == "tag"])
         date = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
         path = f"{storage.path(table_location)}/data/time_day={date}/{uuid.uuid4().hex}.parquet"
         storage.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         with pq.ParquetWriter(
             path,
-            rows.schema,
+            part.schema,
             filesystem=storage.filesystem,
             compression="zstd",
             compression_level=ZSTD_LEVEL,
@@ -116,7 +132,7 @@ def write_partitioned(
             column_encoding=encodings,
             write_statistics=True,
             sorting_columns=sorting,
-            store_schema=False,
+            store_schema=True,
             write_page_index=True,
             max_rows_per_page=PAGE_ROWS,
         ) as writer:

@@ -309,8 +309,10 @@ class QueryEngine:
             key = database or NO_DATABASE
             entry = self._contexts.get(key)
             if entry is None:
+                # Two optimizer passes, not three: on our plans the third only confirms the
+                # fixed point (same TSBS plans, 0.2-0.5 ms less planning per query).
                 config = (
-                    SessionConfig(PARQUET_OPTIONS)
+                    SessionConfig({**PARQUET_OPTIONS, "datafusion.optimizer.max_passes": "2"})
                     .with_default_catalog_and_schema(key, USER_SCHEMA)
                     .with_information_schema(True)
                     .with_batch_size(self._batch_size)
