@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 
 from flight_iox.errors import BadRequestError
 
-
 # One encoder for every row: json.dumps(default=...) builds a new encoder per call.
 _ENCODER = json.JSONEncoder(default=str)
 
