@@ -41,6 +41,7 @@ class Settings:
     wal_fsync: bool = True
     log_level: str = "info"
     buffer_memory_limit: int = 1024 * MIB
+    parquet_cache_size: int = 1024 * MIB  # decoded data files kept for queries; 0: off
     max_request_bytes: int = 64 * MIB
     wal_segment_bytes: int = 64 * MIB
     query_timeout_seconds: float = 300.0

@@ -53,6 +53,8 @@ def cli() -> None:
     default="info",
 )
 @click.option("--buffer-memory-limit", type=_Size(), default="1GiB", help="Write buffer memory.")
+@click.option("--parquet-cache-size", type=_Size(), default="1GiB",
+              help="Memory for recent data files kept decoded for queries (0: off).")  # fmt: skip
 @click.option("--max-request-bytes", type=_Size(), default="64MiB", help="Largest request body.")
 @click.option("--max-databases", type=click.IntRange(1), default=Limits.max_databases)
 @click.option("--max-tables", type=click.IntRange(1), default=Limits.max_tables_per_database,
@@ -110,6 +112,7 @@ def serve(
     wal_fsync: bool,
     log_level: str,
     buffer_memory_limit: int,
+    parquet_cache_size: int,
     max_request_bytes: int,
     max_databases: int,
     max_tables: int,
@@ -141,6 +144,7 @@ def serve(
         wal_fsync=wal_fsync,
         log_level=log_level,
         buffer_memory_limit=buffer_memory_limit,
+        parquet_cache_size=parquet_cache_size,
         max_request_bytes=max_request_bytes,
         limits=Limits(max_databases, max_tables, max_columns),
         auth=auth,

@@ -26,7 +26,9 @@ from flight_iox.errors import (
 )
 from flight_iox.ingest import MeasurementBatch, Precision, parse_line_protocol
 from flight_iox.names import validate_database_name
+from flight_iox.persist.parquet_files import read_model_rows
 from flight_iox.query import QueryEngine
+from flight_iox.query.file_cache import FileCache
 from flight_iox.wal import TableWrite, WalWrite, WriteAheadLog, decode_write, encode_write
 from iox_catalog import IoxCatalog
 from iox_catalog.storage import open_storage
@@ -61,7 +63,15 @@ class Engine:
         )
         self.replayed_entries = self._replay(persisted)
         self.watermark = SequenceWatermark(self.wal.last_sequence)
-        self.query = QueryEngine(self.catalog, self.buffers, object_store=self._object_store())
+        self.query = QueryEngine(
+            self.catalog,
+            self.buffers,
+            object_store=self._object_store(),
+            file_cache=FileCache(
+                settings.parquet_cache_size,
+                lambda file, schema: read_model_rows(file.path, schema, self.storage),
+            ),
+        )
 
     def _load_persisted(self) -> dict[tuple[str, str], int]:
         """Schemas and files of every persisted table; returns their persisted sequences."""

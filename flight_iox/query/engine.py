@@ -28,6 +28,7 @@ from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count, con
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
+from flight_iox.query.file_cache import FileCache
 from flight_iox.query.last_cache import LastValueCache, last_rows_sql, referenced_tables
 from flight_iox.query.placeholders import (
     cast_placeholders,
@@ -64,6 +65,7 @@ class QueryEngine:
         buffers: BufferSet,
         batch_size: int = 65_536,
         object_store: tuple[str, object, str] | None = None,
+        file_cache: FileCache | None = None,
     ):
         self._catalog = catalog
         self._buffers = buffers
@@ -76,7 +78,7 @@ class QueryEngine:
         self._state: tuple[object, ...] | None = None  # what the last full refresh saw
         self._schema_cache: OrderedDict[tuple[object, ...], pa.Schema] = OrderedDict()
         self._plans: OrderedDict[tuple[object, ...], tuple[float, DataFrame]] = OrderedDict()
-        self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1))
+        self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1), file_cache=file_cache)
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
         self._global_system: dict[str, Callable[[], pa.Table]] = {}
@@ -416,6 +418,14 @@ class QueryEngine:
                 df_schema.deregister_table(name)
             df_schema.register_table(name, provider)
             self._registered[(db_name, name)] = version
+        if changed:
+            self._tables.forget_files(
+                {
+                    f.path
+                    for db, t in self._buffers.tables()
+                    for f in self._buffers.table(db, t).files
+                }
+            )
         for db_name in changed | (set(self._schemas) - self._system_ready):
             self._refresh_system_tables(db_name, tables)
 

@@ -19,9 +19,10 @@ from datafusion import SessionConfig, SessionContext
 from datafusion.catalog import Table
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
-from flight_iox.engine.buffer import TableSnapshot
+from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import time_range
 from flight_iox.names import quote_identifier as q
+from flight_iox.query.file_cache import FileCache
 from iox_catalog.files import DataFile
 from iox_catalog.schema import REMAINDER_COLUMN
 
@@ -35,6 +36,8 @@ _CAST_NAMES: dict[pa.DataType, str] = {
     pa.timestamp("ns"): "Timestamp(Nanosecond, None)",
 }
 ORDER_COLUMN = "__iox_source_order"
+# In-memory tables are split into batches of at most this many rows, spread over partitions.
+MEMORY_BATCH_ROWS = 65_536
 # Parquet scans prune pages with the page index (files are sorted by tags, so a tag predicate
 # skips most pages), and evaluate filters in the decoder, which then decodes the other columns
 # only for matching rows (TSBS high-cpu-all: 0.8x). Pushdown once cost InfluxQL conformance
@@ -95,10 +98,12 @@ def sources_overlap(snapshot: TableSnapshot) -> bool:
 class TableBuilder:
     """Builds DataFusion providers for tables, caching each file's scan."""
 
-    def __init__(self, partitions: int) -> None:
+    def __init__(self, partitions: int, file_cache: FileCache | None = None) -> None:
+        """Memory tables get ``partitions`` partitions; ``file_cache`` serves decoded files."""
         self._context = SessionContext(SessionConfig(PARQUET_OPTIONS))
         self._lock = threading.Lock()
         self._partitions = partitions
+        self._file_cache = file_cache
         self._file_scans: dict[str, tuple[Table, pa.Schema]] = {}
         self._counter = itertools.count()
 
@@ -110,20 +115,40 @@ class TableBuilder:
     def provider(
         self, schema: pa.Schema, snapshot: TableSnapshot, retention_ns: int | None = None
     ) -> Table:
-        """The provider to register for a table; rows past the retention period are hidden."""
+        """The provider to register for a table; rows past the retention period are hidden.
+
+        Files the Parquet cache holds are read from memory. When no two sources overlap
+        in time, the cached files and the buffer are one in-memory table, so a table whose
+        files are all cached is scanned like the buffer alone.
+        """
         with self._lock:
+            overlap = bool(snapshot.files) and sources_overlap(snapshot)
+            cached = {}
+            if self._file_cache is not None and snapshot.files:
+                cached = self._file_cache.tables(snapshot.files, schema)
+            if cached and not overlap:
+                in_memory = [
+                    conform(cached[f.path], schema) for f in snapshot.files if f.path in cached
+                ]
+                rest = tuple(f for f in snapshot.files if f.path not in cached)
+                buffered = pa.concat_tables([*in_memory, conform(snapshot.buffered, schema)])
+                snapshot, cached = TableSnapshot(rest, buffered), {}
             if not snapshot.files and not retention_ns:
                 return self._memory_table(snapshot.buffered)
-            return self._view(schema, snapshot, retention_ns)
+            return self._view(schema, snapshot, retention_ns, cached, overlap)
 
     def forget_files(self, keep: set[str]) -> None:
-        """Drop cached scans of files no longer in any table."""
+        """Drop cached scans (and cached data) of files no longer in any table."""
         with self._lock:
             for path in set(self._file_scans) - keep:
                 del self._file_scans[path]
+        if self._file_cache is not None:
+            self._file_cache.keep_only(keep)
 
     def _memory_table(self, data: pa.Table) -> Table:
-        batches = data.to_batches() or [pa.RecordBatch.from_pylist([], schema=data.schema)]
+        batches = data.to_batches(max_chunksize=MEMORY_BATCH_ROWS) or [
+            pa.RecordBatch.from_pylist([], schema=data.schema)
+        ]
         parts = min(self._partitions, len(batches))
         name = self._scratch_name()
         self._context.register_record_batches(name, [batches[i::parts] for i in range(parts)])
@@ -157,23 +182,35 @@ class TableBuilder:
             cached = self._file_scans[file.path] = (provider, read_schema)
         return cached
 
-    def _view(self, schema: pa.Schema, snapshot: TableSnapshot, retention_ns: int | None) -> Table:
-        dedupe = sources_overlap(snapshot)
+    def _view(
+        self,
+        schema: pa.Schema,
+        snapshot: TableSnapshot,
+        retention_ns: int | None,
+        cached: dict[str, pa.Table],
+        dedupe: bool,
+    ) -> Table:
         names: list[str] = []
         selects = []
+        columns_sql = ", ".join(q(f.name) for f in schema)
         try:
             for order, file in enumerate(snapshot.files):
-                provider, read_schema = self._file_scan(file, schema)
                 name = self._scratch_name()
-                self._context.register_table(name, provider)
                 names.append(name)
+                if file.path in cached:
+                    table = self._memory_table(conform(cached[file.path], schema))
+                    self._context.register_table(name, table)
+                    extra = f", {order} AS {ORDER_COLUMN}" if dedupe else ""
+                    selects.append(f"SELECT {columns_sql}{extra} FROM {name}")
+                    continue
+                provider, read_schema = self._file_scan(file, schema)
+                self._context.register_table(name, provider)
                 selects.append(self._file_select(name, schema, read_schema, file, order, dedupe))
             if snapshot.buffered.num_rows:
                 name = self._scratch_name()
                 self._context.register_table(name, self._memory_table(snapshot.buffered))
                 names.append(name)
                 extra = f", {len(snapshot.files)} AS {ORDER_COLUMN}" if dedupe else ""
-                columns_sql = ", ".join(q(f.name) for f in schema)
                 selects.append(f"SELECT {columns_sql}{extra} FROM {name}")
             if not selects:  # no files and an empty buffer
                 name = self._scratch_name()

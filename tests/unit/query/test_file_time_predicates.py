@@ -1,4 +1,5 @@
-"""Time predicates over persisted files are exact to the nanosecond."""
+"""Time predicates over persisted files are exact to the nanosecond, read from Parquet and
+from the Parquet cache."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from flight_iox.engine.engine import Engine
 from flight_iox.persist.persister import Persister
 
 
+@pytest.mark.parametrize("cache_bytes", [0, 1 << 30], ids=["parquet", "cached"])
 @pytest.mark.parametrize(
     ("predicate", "expected"),
     [
@@ -22,9 +24,9 @@ from flight_iox.persist.persister import Persister
     ],
 )
 def test_boundaries_that_are_not_whole_microseconds(
-    tmp_path: Path, predicate: str, expected: list[int]
+    tmp_path: Path, predicate: str, expected: list[int], cache_bytes: int
 ) -> None:
-    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False))
+    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False, parquet_cache_size=cache_bytes))
     try:
         # Two rows on whole microseconds (no remainder in their file), one with a remainder.
         engine.write_line_protocol("db", b"m v=1i 200000000000\nm v=2i 210000000000")
