@@ -72,8 +72,8 @@ def timed_ingest(
     return time.perf_counter() - start
 
 
-def start_bench_server(folder: Path) -> RunningServer:
-    """flight-iox with room for a whole benchmark in its buffer and quiet logs."""
+def start_bench_server(folder: Path, *extra: str) -> RunningServer:
+    """flight-iox with room for a whole benchmark in its buffer and quiet logs (+ ``extra``)."""
     return start_server(
         folder / "flight-iox-data",
         "--buffer-memory-limit",
@@ -82,6 +82,7 @@ def start_bench_server(folder: Path) -> RunningServer:
         "256MiB",
         "--log-level",
         "warning",
+        *extra,
     )
 
 

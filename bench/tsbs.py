@@ -9,8 +9,10 @@
 3. **Queries**: the data is loaded once more into database ``tsbs`` on both; flight-iox persists
    and compacts it, InfluxDB is left to compact its TSM files. Each TSBS query type
    (bench/tsbs_queries.py) goes to InfluxDB as InfluxQL over ``/query`` and to flight-iox as SQL
-   over Flight SQL (ADBC DB-API). Both answers are checked equal first; then warm-up runs and
-   ``--runs`` alternating timed runs; the median of each, the ratio and the geometric mean.
+   over Flight SQL (ADBC DB-API, the project's driver). Both answers are checked equal first;
+   then warm-up runs and ``--runs`` alternating timed runs; the median of each, the ratio and
+   the geometric mean. flight-iox reads its files from its Parquet cache (the default);
+   ``--parquet-cache-size 0`` makes it decode the Parquet files on every query.
 4. **Storage**: bytes per field value on disk: flight-iox's Parquet files, and InfluxDB's TSM
    files once its full compaction has run (the JSON also has its whole data folder).
 
@@ -231,6 +233,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tsbs.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "tsbs-ratios.png")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG (no matplotlib)")
+    parser.add_argument(
+        "--parquet-cache-size",
+        default=None,
+        help="flight-iox's --parquet-cache-size (default: the server's; 0 reads Parquet)",
+    )
     args = parser.parse_args()
     if not GENERATOR.exists() or not InfluxDB1.available():
         print("skipped: needs ../shared/tsbs/gen_cpu.py and Debian's influxd")
@@ -247,7 +254,8 @@ def main() -> None:
             f"{lines:,} lines ({values:,} field values) in {len(bodies)} bodies "
             f"of {BATCH_LINES} lines"
         )
-        server = start_bench_server(Path(folder))
+        cache = ("--parquet-cache-size", args.parquet_cache_size) if args.parquet_cache_size else ()
+        server = start_bench_server(Path(folder), *cache)
         peer = InfluxDB1(data_options=INFLUX_DATA_OPTIONS).__enter__()
         try:
             ingested = (
@@ -296,6 +304,7 @@ def main() -> None:
             server.stop()
             peer.__exit__(None, None, None)
     summary = {
+        "parquet_cache_size": args.parquet_cache_size or "server default (1GiB)",
         "hosts": args.hosts,
         "hours": args.hours,
         "lines": lines,
