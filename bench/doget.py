@@ -107,6 +107,11 @@ def main() -> None:
         action="store_true",
         help="keep the rows in the write buffer (no persist), to time the Flight path alone",
     )
+    parser.add_argument(
+        "--parquet-cache-size",
+        default=None,
+        help="flight-iox's --parquet-cache-size (default: the server's; 0 decodes Parquet)",
+    )
     args = parser.parse_args()
     table = make_table(args.rows)
     queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -115,6 +120,8 @@ def main() -> None:
     baseline_uri = f"grpc://127.0.0.1:{queue.get(timeout=120)}"
     with tempfile.TemporaryDirectory() as folder:
         extra = ["--persist-max-rows", str(10 * args.rows)] if args.buffer_only else []
+        if args.parquet_cache_size is not None:
+            extra += ["--parquet-cache-size", args.parquet_cache_size]
         server = start_server(
             Path(folder) / "data", "--no-wal-fsync", "--buffer-memory-limit", "8GiB",
             "--log-level", "warning", *extra,

@@ -6,7 +6,9 @@ No server and no Flight: ``QueryEngine.execute(...)`` is timed until its record 
 are read, for the TSBS queries of bench/tsbs_queries.py (``last_cache`` left out: plain
 DataFusion has no such function). Three engines hold the same TSBS rows:
 
-- files: everything persisted to Parquet (one file per day);
+- files: everything persisted to Parquet (one file per day), read from the Parquet cache
+  (the server's default);
+- files, no cache: the same, decoded from Parquet by every query (``--parquet-cache-size 0``);
 - buffer: everything in the write buffer (fresh data is served from memory);
 - mixed: the first half persisted, the second half buffered (the usual steady state).
 
@@ -44,12 +46,17 @@ from flight_iox.persist.persister import Persister  # noqa: E402
 
 DATABASE = "tsbs"
 BATCH_ROWS = 65_536
-LAYOUTS = ("files", "buffer", "mixed")
+LAYOUTS = ("files", "files, no cache", "buffer", "mixed")
 
 
-def engine(folder: Path, bodies: list[bytes], persisted: int) -> Engine:
+def engine(folder: Path, bodies: list[bytes], persisted: int, cache: bool = True) -> Engine:
     """An engine holding ``bodies``, the first ``persisted`` of them in Parquet files."""
-    settings = Settings(data_dir=folder, wal_fsync=False, buffer_memory_limit=16 << 30)
+    settings = Settings(
+        data_dir=folder,
+        wal_fsync=False,
+        buffer_memory_limit=16 << 30,
+        parquet_cache_size=Settings.parquet_cache_size if cache else 0,
+    )
     target = Engine(settings)
     for i, body in enumerate(bodies):
         if i == persisted:
@@ -103,8 +110,17 @@ def main() -> None:
     queries = [q for q in tsbs_queries(args.hosts, args.hours) if "last_cache" not in q.sql]
     with tempfile.TemporaryDirectory() as folder:
         bodies = make_bodies(args.hosts, args.hours, Path(folder))
-        persisted = {"files": len(bodies), "buffer": 0, "mixed": len(bodies) // 2}
-        engines = {name: engine(Path(folder) / name, bodies, persisted[name]) for name in LAYOUTS}
+        persisted = {
+            "files": len(bodies),
+            "files, no cache": len(bodies),
+            "buffer": 0,
+            "mixed": len(bodies) // 2,
+        }
+        engines = {
+            name: engine(Path(folder) / name.replace(", ", "-").replace(" ", "-"), bodies,
+                         persisted[name], cache=name != "files, no cache")
+            for name in LAYOUTS
+        }  # fmt: skip
         rows = engines["buffer"].query.execute(DATABASE, "SELECT * FROM cpu").read_all()
         raw = baseline(rows)
 
