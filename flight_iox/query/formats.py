@@ -13,13 +13,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from flight_iox.errors import BadRequestError
+from flight_iox.query.json_rows import iso_text, json_rows
 
-# One encoder for every row: json.dumps(default=...) builds a new encoder per call.
+# For batches json_rows cannot print. One encoder for every row: json.dumps(default=...)
+# builds a new encoder per call.
 _ENCODER = json.JSONEncoder(default=str)
 
 
@@ -32,37 +33,35 @@ def _jsonable(batch: pa.RecordBatch) -> list[dict[str, object]]:
             column = column.cast(kind.value_type)
             kind = column.type
         if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-            column = _iso_text(column)
+            column = iso_text(column)
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pylist()
-
-
-def _iso_text(column: pa.Array) -> pa.Array:
-    """ISO-8601 text with 0, 3, 6 or 9 fraction digits, as InfluxDB 3 (arrow-json) prints."""
-    text = pc.replace_substring(column.cast(pa.string()), " ", "T", max_replacements=1)
-    text = pc.replace_substring_regex(text, r"\.000000000$", "")
-    text = pc.replace_substring_regex(text, r"(\.\d{3})000000$", r"\1")
-    return pc.replace_substring_regex(text, r"(\.\d{6})000$", r"\1")
 
 
 def _json(reader: pa.RecordBatchReader) -> Iterator[bytes]:
     yield b"["
     first = True
     for batch in reader:
-        rows = _jsonable(batch)
-        if not rows:
+        if batch.num_rows == 0:
             continue
-        text = ",".join(map(_ENCODER.encode, rows))
-        yield (text if first else "," + text).encode()
+        text = json_rows(batch, ",")
+        if text is None:  # a type json_rows does not print: row by row
+            text = ",".join(map(_ENCODER.encode, _jsonable(batch))).encode()
+        else:
+            text = text[:-1]  # the last row's ","
+        yield text if first else b"," + text
         first = False
     yield b"]"
 
 
 def _jsonl(reader: pa.RecordBatchReader) -> Iterator[bytes]:
     for batch in reader:
-        rows = _jsonable(batch)
-        if rows:
-            yield ("\n".join(map(_ENCODER.encode, rows)) + "\n").encode()
+        if batch.num_rows == 0:
+            continue
+        text = json_rows(batch, "\n")
+        if text is None:
+            text = ("\n".join(map(_ENCODER.encode, _jsonable(batch))) + "\n").encode()
+        yield text
 
 
 def _csv(reader: pa.RecordBatchReader) -> Iterator[bytes]:
