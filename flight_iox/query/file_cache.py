@@ -6,18 +6,18 @@ file a query reads is loaded once in the data model's Arrow types (tags as dicti
 exact nanosecond time) and its table is served from memory until it is evicted, within
 a byte budget (``--parquet-cache-size``; 0 turns the cache off).
 
-Which files: the newest first. A table's files are offered newest (by max time) first,
-and a file is only loaded while the budget has room for it without evicting a file
-offered in the same round, so recent data stays in memory and a long history does not
-thrash the cache; older files are read from Parquet as before. Data files never change
-(compaction and deletes write new ones), so an entry is valid for as long as its file
-is in a table; ``keep_only`` drops the rest.
+Which files: the newest data, across all tables. A file is loaded only if it fits in the
+budget after evicting files whose data is older than its own (by max time), oldest first;
+it never evicts newer data. So the cache converges on the most recent files of every table,
+and tables that take turns cannot evict each other's files back and forth (which would
+decode a file per write); older files are read from Parquet as before. Data files never
+change (compaction and deletes write new ones), so an entry is valid for as long as its
+file is in a table; ``keep_only`` drops the rest.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import pyarrow as pa
@@ -31,14 +31,14 @@ Loader = Callable[[DataFile, pa.Schema], pa.Table]
 
 
 class FileCache:
-    """Decoded data files by path, least recently used evicted first, within ``capacity``."""
+    """Decoded data files by path, the newest data kept within ``capacity`` bytes."""
 
     def __init__(self, capacity: int, load: Loader) -> None:
         """``load(file, schema)`` reads one file in the data model's shape."""
         self.capacity = capacity
         self._load = load
         self._lock = threading.Lock()
-        self._tables: OrderedDict[str, pa.Table] = OrderedDict()
+        self._entries: dict[str, tuple[int, pa.Table]] = {}  # path: (max time, rows)
         self._used = 0
 
     @property
@@ -46,54 +46,57 @@ class FileCache:
         """Bytes of decoded data held."""
         return self._used
 
+    @property
+    def paths(self) -> set[str]:
+        """The files held."""
+        with self._lock:
+            return set(self._entries)
+
     def tables(self, files: Sequence[DataFile], schema: pa.Schema) -> dict[str, pa.Table]:
-        """The cached tables of ``files`` (loading what fits, newest first), by path.
+        """The cached tables of ``files`` (loading those that may be), by path.
 
         Files missing from the result are to be read from Parquet.
         """
         if self.capacity <= 0:
             return {}
         found: dict[str, pa.Table] = {}
-        offered: set[str] = set()
         for file in sorted(files, key=lambda f: f.max_time_us, reverse=True):
-            offered.add(file.path)
-            table = self._get(file.path)
-            if table is None and self._has_room(file, schema, offered):
-                table = self._load(file, schema)
-                self._put(file.path, table, offered)
-            if table is not None and file.path in self._tables:
-                found[file.path] = table
+            with self._lock:
+                entry = self._entries.get(file.path)
+            if entry is None and self._has_room(file, schema):
+                self._put(file, self._load(file, schema))
+                with self._lock:
+                    entry = self._entries.get(file.path)
+            if entry is not None:
+                found[file.path] = entry[1]
         return found
 
     def keep_only(self, paths: set[str]) -> None:
         """Drop the files no table holds any more."""
         with self._lock:
-            for path in [p for p in self._tables if p not in paths]:
-                self._used -= self._tables.pop(path).nbytes
+            for path in [p for p in self._entries if p not in paths]:
+                self._used -= self._entries.pop(path)[1].nbytes
 
-    def _get(self, path: str) -> pa.Table | None:
-        with self._lock:
-            table = self._tables.get(path)
-            if table is not None:
-                self._tables.move_to_end(path)
-            return table
+    def _older(self, max_time_us: int) -> list[str]:
+        """Cached files with data older than ``max_time_us``, oldest first (``_lock`` held)."""
+        older = [(t, p) for p, (t, _) in self._entries.items() if t < max_time_us]
+        return [p for _, p in sorted(older)]
 
-    def _has_room(self, file: DataFile, schema: pa.Schema, offered: set[str]) -> bool:
-        """Whether ``file`` fits after evicting only files not offered in this round."""
+    def _has_room(self, file: DataFile, schema: pa.Schema) -> bool:
+        """Whether ``file`` would fit after evicting only older data."""
         estimate = file.record_count * len(schema) * _BYTES_PER_VALUE
         with self._lock:
-            evictable = sum(t.nbytes for p, t in self._tables.items() if p not in offered)
+            evictable = sum(self._entries[p][1].nbytes for p in self._older(file.max_time_us))
             return self._used - evictable + estimate <= self.capacity
 
-    def _put(self, path: str, table: pa.Table, offered: set[str]) -> None:
+    def _put(self, file: DataFile, table: pa.Table) -> None:
         with self._lock:
-            if path in self._tables:
+            if file.path in self._entries:
                 return
-            self._tables[path] = table
-            self._used += table.nbytes
-            for victim in [p for p in self._tables if p not in offered]:
-                if self._used <= self.capacity:
+            for victim in self._older(file.max_time_us):
+                if self._used + table.nbytes <= self.capacity:
                     break
-                self._used -= self._tables.pop(victim).nbytes
-            if self._used > self.capacity:  # larger than estimated: not kept
-                self._used -= self._tables.pop(path).nbytes
+                self._used -= self._entries.pop(victim)[1].nbytes
+            if self._used + table.nbytes <= self.capacity:  # else larger than estimated
+                self._entries[file.path] = (file.max_time_us, table)
+                self._used += table.nbytes

@@ -43,13 +43,22 @@ def test_files_load_once_newest_first_within_the_budget() -> None:
     assert 0 < cache.used_bytes <= 120
 
 
-def test_files_of_other_rounds_are_evicted_and_dropped_files_forgotten() -> None:
+def test_newer_data_evicts_older_never_the_reverse() -> None:
     loads = Loads()
     cache = FileCache(capacity=120, load=loads)
-    cache.tables([data_file("a", 1)], SCHEMA)
-    assert list(cache.tables([data_file("b", 1)], SCHEMA)) == ["b"]  # "a" made room
-    cache.keep_only({"a"})
-    assert cache.used_bytes == 0
+    cache.tables([data_file("a", 2)], SCHEMA)  # another table's file
+    assert cache.tables([data_file("b", 1)], SCHEMA) == {}  # older than "a": not loaded
+    assert list(cache.tables([data_file("c", 3)], SCHEMA)) == ["c"]  # "a" made room
+    assert cache.paths == {"c"}
+    assert list(cache.tables([data_file("a", 2)], SCHEMA)) == []  # no back and forth
+    assert loads.paths == ["a", "c"]
+
+
+def test_dropped_files_are_forgotten() -> None:
+    cache = FileCache(capacity=1_000, load=Loads())
+    cache.tables([data_file("a", 1), data_file("b", 2)], SCHEMA)
+    cache.keep_only({"b"})
+    assert cache.paths == {"b"} and cache.used_bytes == 80
 
 
 def test_a_file_larger_than_the_budget_is_not_kept() -> None:
@@ -119,7 +128,7 @@ def test_same_answers_with_without_and_with_part_of_the_files_cached(
     part_cache.capacity = 110  # room for the two newest files (35 and 68 bytes), not all three
     part.write_line_protocol("db", b"cpu,host=d v=1 5000000000000")  # rebuild the view
     got = answers(part)
-    assert len(part_cache._tables) == 2 and part_cache.used_bytes <= 110
+    assert len(part_cache.paths) == 2 and part_cache.used_bytes <= 110
     assert [[r for r in rows if r.get("host") != "d"] for rows in got] == [
         [r for r in rows if r.get("host") != "d"] for rows in expected
     ]
