@@ -198,10 +198,9 @@ def _stacked(run: list[Series]) -> pa.Table:
 def _flat_run(run: list[Series], tag_names: list[str]) -> pa.Table:
     """Series with one schema, stacked, with their measurement and tag columns."""
     lengths = np.array([s.num_rows for s in run], dtype=np.int64)
-    which = pa.array(np.repeat(np.arange(len(run), dtype=np.int64), lengths))
     data = run[0].data if len(run) == 1 else _stacked(run)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        MEASUREMENT_COLUMN: pa.array([s.name for s in run], pa.string()).take(which)
+        MEASUREMENT_COLUMN: _per_series([s.name for s in run], lengths)
     }
     names = list(run[0].columns)
     start = 0
@@ -209,8 +208,21 @@ def _flat_run(run: list[Series], tag_names: list[str]) -> pa.Table:
         columns[names[0]] = data.column(0)
         start = 1
     for tag in tag_names:
-        columns[tag] = pa.array([s.tags.get(tag) for s in run], pa.string()).take(which)
+        columns[tag] = _per_series([s.tags.get(tag) for s in run], lengths)
     for i in range(start, len(names)):
         column = decoded(data.column(i))
         columns[names[i] if names[i] not in columns else f"{names[i]}_{i}"] = column
     return pa.table(columns)
+
+
+def _per_series(values: list[str | None], lengths: np.ndarray) -> pa.DictionaryArray:
+    """A column holding each series' value on its rows, dictionary-encoded as in IOx.
+
+    Each distinct value is stored (and later encoded) once, however many rows carry it.
+    """
+    distinct = sorted({v for v in values if v is not None})
+    code = {v: i for i, v in enumerate(distinct)}
+    codes = np.array([code.get(v, -1) for v in values], dtype=np.int32)
+    rows = np.repeat(codes, lengths)
+    indices = pa.array(rows, pa.int32(), mask=rows < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(distinct, pa.string()))
