@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from flight_iox.influxql.result import Series, StatementResult
 from flight_iox.influxql.series import decoded
+from flight_iox.query.json_rows import value_text
 
 MEASUREMENT_COLUMN = "iox::measurement"
 EPOCH_DIVISORS: dict[str, int] = {
@@ -75,7 +76,77 @@ def series_values(series: Series, epoch: str | None) -> list[list[object]]:
     return [list(row) for row in zip(*columns, strict=True)]
 
 
-def series_json(series: Series, epoch: str | None, partial: bool = False) -> dict[str, object]:
+def values_text(series: Series, epoch: str | None) -> str | None:
+    """The ``values`` of a series as ``json.dumps`` prints them, built a column at a time.
+
+    Each column becomes the JSON text of its values (``json_rows.value_text``, shared with
+    the SQL encoder) and one element-wise join makes each row's ``[a, b]``, so no Python
+    runs per row. None for what only the row-by-row form prints like ``json.dumps``:
+    non-ASCII text (``\\u`` escapes there), rare control characters, other types.
+    """
+    data = series.data
+    if data.num_rows == 0:
+        return "[]"
+    parts = []
+    for i in range(data.num_columns):
+        text = _column_text(data.column(i).combine_chunks(), epoch)
+        if text is None:
+            return None
+        parts.append(text.fill_null("null"))
+    rows = pc.binary_join_element_wise("[", pc.binary_join_element_wise(*parts, ", "), "]", "")
+    whole = pc.binary_join(
+        pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows), ", "
+    )
+    return "[" + whole[0].as_py() + "]"
+
+
+def _column_text(column: pa.Array, epoch: str | None) -> pa.Array | None:
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        if column.null_count:
+            return None
+        if epoch is None:
+            return value_text(pa.array(rfc3339(column), pa.string()))
+        return pa.array(_time_values(column, epoch), pa.int64()).cast(pa.string())
+    if pa.types.is_floating(kind):
+        return value_text(pc.if_else(pc.is_finite(column), column, pa.scalar(None, kind)))
+    column = decoded(column)
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if not pc.all(pc.string_is_ascii(column)).as_py():
+            return None
+        return value_text(column)
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind):
+        return value_text(column)
+    return None
+
+
+def _series_text(series: Series, epoch: str | None) -> str | None:
+    """One series as ``json.dumps(series_json(series, epoch))`` prints it (None: fall back)."""
+    values = values_text(series, epoch)
+    if values is None:
+        return None
+    head = series_json(series, epoch, values=False)
+    items = [f"{json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in head.items()]
+    return "{" + ", ".join([*items, f'"values": {values}']) + "}"
+
+
+def _result_text(result: StatementResult, epoch: str | None) -> str:
+    """One statement's entry of ``results``, its series encoded a column at a time."""
+    if result.error is not None or not result.series:
+        return json.dumps(result_json(result, epoch), allow_nan=False)
+    texts = []
+    for series in result.series:
+        text = _series_text(series, epoch)
+        texts.append(
+            json.dumps(series_json(series, epoch), allow_nan=False) if text is None else text
+        )
+    return f'{{"statement_id": {result.statement_id}, "series": [{", ".join(texts)}]}}'
+
+
+def series_json(
+    series: Series, epoch: str | None, partial: bool = False, values: bool = True
+) -> dict[str, object]:
     """One series in the v1 JSON shape."""
     body: dict[str, object] = {}
     if series.name:
@@ -83,7 +154,8 @@ def series_json(series: Series, epoch: str | None, partial: bool = False) -> dic
     if series.tags:
         body["tags"] = series.tags
     body["columns"] = series.columns
-    body["values"] = series_values(series, epoch)
+    if values:
+        body["values"] = series_values(series, epoch)
     if partial:
         body["partial"] = True
     return body
@@ -101,8 +173,12 @@ def result_json(result: StatementResult, epoch: str | None) -> dict[str, object]
 
 def v1_json(results: list[StatementResult], epoch: str | None, pretty: bool = False) -> bytes:
     """The whole v1 ``/query`` answer."""
+    if not pretty:
+        return (
+            '{"results": [' + ", ".join(_result_text(r, epoch) for r in results) + "]}"
+        ).encode()
     body = {"results": [result_json(r, epoch) for r in results]}
-    return json.dumps(body, indent=4 if pretty else None, allow_nan=False).encode()
+    return json.dumps(body, indent=4, allow_nan=False).encode()
 
 
 def v1_chunks(results: list[StatementResult], epoch: str | None, size: int) -> Iterator[bytes]:
