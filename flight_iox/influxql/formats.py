@@ -20,6 +20,7 @@ from flight_iox.influxql.series import decoded
 from flight_iox.query.json_rows import value_text
 
 MEASUREMENT_COLUMN = "iox::measurement"
+MANY_SERIES = 8  # from this many series sharing a schema, v1 JSON is built a column at a time
 EPOCH_DIVISORS: dict[str, int] = {
     "ns": 1,
     "n": 1,
@@ -76,28 +77,30 @@ def series_values(series: Series, epoch: str | None) -> list[list[object]]:
     return [list(row) for row in zip(*columns, strict=True)]
 
 
-def values_text(series: Series, epoch: str | None) -> str | None:
-    """The ``values`` of a series as ``json.dumps`` prints them, built a column at a time.
+def values_texts(run: list[Series], epoch: str | None) -> list[str] | None:
+    """The ``values`` of series sharing a schema, as ``json.dumps`` prints them.
 
-    Each column becomes the JSON text of its values (``json_rows.value_text``, shared with
-    the SQL encoder) and one element-wise join makes each row's ``[a, b]``, so no Python
-    runs per row. None for what only the row-by-row form prints like ``json.dumps``:
-    non-ASCII text (``\\u`` escapes there), rare control characters, other types.
+    The series are stacked (as for the flat Arrow form) and each column becomes the JSON
+    text of its values (``json_rows.value_text``, shared with the SQL encoder); element-wise
+    joins make each row's ``[a, b]`` and one list join each series' rows, so no Python runs
+    per row. None for what only the row-by-row form prints like ``json.dumps``: non-ASCII
+    text (``\\u`` escapes there), rare control characters, other types.
     """
-    data = series.data
+    data = run[0].data if len(run) == 1 else _stacked(run)
     if data.num_rows == 0:
-        return "[]"
+        return ["[]"] * len(run)
     parts = []
     for i in range(data.num_columns):
         text = _column_text(data.column(i).combine_chunks(), epoch)
         if text is None:
             return None
         parts.append(text.fill_null("null"))
-    rows = pc.binary_join_element_wise("[", pc.binary_join_element_wise(*parts, ", "), "]", "")
-    whole = pc.binary_join(
-        pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows), ", "
-    )
-    return "[" + whole[0].as_py() + "]"
+    rows = pc.binary_join_element_wise(*parts, ", ")
+    rows = pc.binary_join_element_wise("[", rows, "]", "")
+    ends = np.cumsum([s.num_rows for s in run], dtype=np.int64)
+    offsets = pa.array(np.concatenate(([0], ends)), pa.int32())
+    series = pc.binary_join(pa.ListArray.from_arrays(offsets, rows), ", ")
+    return pc.binary_join_element_wise("[", series, "]", "").to_pylist()
 
 
 def _column_text(column: pa.Array, epoch: str | None) -> pa.Array | None:
@@ -121,26 +124,25 @@ def _column_text(column: pa.Array, epoch: str | None) -> pa.Array | None:
     return None
 
 
-def _series_text(series: Series, epoch: str | None) -> str | None:
-    """One series as ``json.dumps(series_json(series, epoch))`` prints it (None: fall back)."""
-    values = values_text(series, epoch)
+def _series_text(series: Series, epoch: str | None, values: str | None) -> str:
+    """One series as ``json.dumps(series_json(series, epoch))`` prints it."""
     if values is None:
-        return None
+        return json.dumps(series_json(series, epoch), allow_nan=False)
     head = series_json(series, epoch, values=False)
     items = [f"{json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in head.items()]
     return "{" + ", ".join([*items, f'"values": {values}']) + "}"
 
 
 def _result_text(result: StatementResult, epoch: str | None) -> str:
-    """One statement's entry of ``results``, its series encoded a column at a time."""
+    """One statement's entry of ``results``, its series encoded a run at a time."""
     if result.error is not None or not result.series:
         return json.dumps(result_json(result, epoch), allow_nan=False)
     texts = []
-    for series in result.series:
-        text = _series_text(series, epoch)
-        texts.append(
-            json.dumps(series_json(series, epoch), allow_nan=False) if text is None else text
-        )
+    for run in _runs(result.series):
+        # A few long series print as fast row by row; many short ones do not.
+        many = len(run) >= MANY_SERIES
+        values = (values_texts(run, epoch) if many else None) or [None] * len(run)
+        texts += [_series_text(s, epoch, v) for s, v in zip(run, values, strict=True)]
     return f'{{"statement_id": {result.statement_id}, "series": [{", ".join(texts)}]}}'
 
 
@@ -236,18 +238,23 @@ def arrow_table(result: StatementResult) -> pa.Table:
     if not result.series:
         return pa.table({MEASUREMENT_COLUMN: pa.array([], pa.string())})
     tag_names = sorted({k for s in result.series for k in s.tags})
+    tables = [_flat_run(run, tag_names) for run in _runs(result.series)]
+    table = (
+        tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+    )
+    return table.combine_chunks()
+
+
+def _runs(series: list[Series]) -> list[list[Series]]:
+    """Consecutive series with the same columns and schema, which are encoded together."""
     runs: list[list[Series]] = []
-    for s in result.series:
+    for s in series:
         last = runs[-1][0] if runs else None
         if last is not None and last.columns == s.columns and _same_schema(last, s):
             runs[-1].append(s)
         else:
             runs.append([s])
-    tables = [_flat_run(run, tag_names) for run in runs]
-    table = (
-        tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
-    )
-    return table.combine_chunks()
+    return runs
 
 
 def _same_schema(a: Series, b: Series) -> bool:
