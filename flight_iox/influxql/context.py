@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 import pyarrow as pa
 
 from flight_iox.columns import FIELD_TYPES, ColumnRole, role_of
 from flight_iox.influxql.expressions import TableInfo
+
+TABLE_INFOS = 1024  # (name, schema) pairs whose TableInfo is kept
 
 
 class QueryBackend(Protocol):
@@ -28,8 +31,12 @@ class QueryBackend(Protocol):
         ...
 
 
+@lru_cache(maxsize=TABLE_INFOS)
 def table_info(name: str, schema: pa.Schema) -> TableInfo:
-    """A measurement's tags and typed fields, from its Arrow schema's role metadata."""
+    """A measurement's tags and typed fields, from its Arrow schema's role metadata.
+
+    Kept per name and schema: every query asks for all the tables of its database.
+    """
     tags: list[str] = []
     fields: dict[str, str] = {}
     for f in schema:

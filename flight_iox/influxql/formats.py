@@ -17,8 +17,10 @@ import pyarrow.compute as pc
 
 from flight_iox.influxql.result import Series, StatementResult
 from flight_iox.influxql.series import decoded
+from flight_iox.query.json_rows import value_text
 
 MEASUREMENT_COLUMN = "iox::measurement"
+MANY_SERIES = 8  # from this many series sharing a schema, v1 JSON is built a column at a time
 EPOCH_DIVISORS: dict[str, int] = {
     "ns": 1,
     "n": 1,
@@ -75,7 +77,78 @@ def series_values(series: Series, epoch: str | None) -> list[list[object]]:
     return [list(row) for row in zip(*columns, strict=True)]
 
 
-def series_json(series: Series, epoch: str | None, partial: bool = False) -> dict[str, object]:
+def values_texts(run: list[Series], epoch: str | None) -> list[str] | None:
+    """The ``values`` of series sharing a schema, as ``json.dumps`` prints them.
+
+    The series are stacked (as for the flat Arrow form) and each column becomes the JSON
+    text of its values (``json_rows.value_text``, shared with the SQL encoder); element-wise
+    joins make each row's ``[a, b]`` and one list join each series' rows, so no Python runs
+    per row. None for what only the row-by-row form prints like ``json.dumps``: non-ASCII
+    text (``\\u`` escapes there), rare control characters, other types.
+    """
+    data = run[0].data if len(run) == 1 else _stacked(run)
+    if data.num_rows == 0:
+        return ["[]"] * len(run)
+    parts = []
+    for i in range(data.num_columns):
+        text = _column_text(data.column(i).combine_chunks(), epoch)
+        if text is None:
+            return None
+        parts.append(text.fill_null("null"))
+    rows = pc.binary_join_element_wise(*parts, ", ")
+    rows = pc.binary_join_element_wise("[", rows, "]", "")
+    ends = np.cumsum([s.num_rows for s in run], dtype=np.int64)
+    offsets = pa.array(np.concatenate(([0], ends)), pa.int32())
+    series = pc.binary_join(pa.ListArray.from_arrays(offsets, rows), ", ")
+    return pc.binary_join_element_wise("[", series, "]", "").to_pylist()
+
+
+def _column_text(column: pa.Array, epoch: str | None) -> pa.Array | None:
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        if column.null_count:
+            return None
+        if epoch is None:
+            return value_text(pa.array(rfc3339(column), pa.string()))
+        return pa.array(_time_values(column, epoch), pa.int64()).cast(pa.string())
+    if pa.types.is_floating(kind):
+        return value_text(pc.if_else(pc.is_finite(column), column, pa.scalar(None, kind)))
+    column = decoded(column)
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if not pc.all(pc.string_is_ascii(column)).as_py():
+            return None
+        return value_text(column)
+    if pa.types.is_integer(kind) or pa.types.is_boolean(kind) or pa.types.is_null(kind):
+        return value_text(column)
+    return None
+
+
+def _series_text(series: Series, epoch: str | None, values: str | None) -> str:
+    """One series as ``json.dumps(series_json(series, epoch))`` prints it."""
+    if values is None:
+        return json.dumps(series_json(series, epoch), allow_nan=False)
+    head = series_json(series, epoch, values=False)
+    items = [f"{json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in head.items()]
+    return "{" + ", ".join([*items, f'"values": {values}']) + "}"
+
+
+def _result_text(result: StatementResult, epoch: str | None) -> str:
+    """One statement's entry of ``results``, its series encoded a run at a time."""
+    if result.error is not None or not result.series:
+        return json.dumps(result_json(result, epoch), allow_nan=False)
+    texts = []
+    for run in _runs(result.series):
+        # A few long series print as fast row by row; many short ones do not.
+        many = len(run) >= MANY_SERIES
+        values = (values_texts(run, epoch) if many else None) or [None] * len(run)
+        texts += [_series_text(s, epoch, v) for s, v in zip(run, values, strict=True)]
+    return f'{{"statement_id": {result.statement_id}, "series": [{", ".join(texts)}]}}'
+
+
+def series_json(
+    series: Series, epoch: str | None, partial: bool = False, values: bool = True
+) -> dict[str, object]:
     """One series in the v1 JSON shape."""
     body: dict[str, object] = {}
     if series.name:
@@ -83,7 +156,8 @@ def series_json(series: Series, epoch: str | None, partial: bool = False) -> dic
     if series.tags:
         body["tags"] = series.tags
     body["columns"] = series.columns
-    body["values"] = series_values(series, epoch)
+    if values:
+        body["values"] = series_values(series, epoch)
     if partial:
         body["partial"] = True
     return body
@@ -101,8 +175,12 @@ def result_json(result: StatementResult, epoch: str | None) -> dict[str, object]
 
 def v1_json(results: list[StatementResult], epoch: str | None, pretty: bool = False) -> bytes:
     """The whole v1 ``/query`` answer."""
+    if not pretty:
+        return (
+            '{"results": [' + ", ".join(_result_text(r, epoch) for r in results) + "]}"
+        ).encode()
     body = {"results": [result_json(r, epoch) for r in results]}
-    return json.dumps(body, indent=4 if pretty else None, allow_nan=False).encode()
+    return json.dumps(body, indent=4, allow_nan=False).encode()
 
 
 def v1_chunks(results: list[StatementResult], epoch: str | None, size: int) -> Iterator[bytes]:
@@ -160,18 +238,23 @@ def arrow_table(result: StatementResult) -> pa.Table:
     if not result.series:
         return pa.table({MEASUREMENT_COLUMN: pa.array([], pa.string())})
     tag_names = sorted({k for s in result.series for k in s.tags})
+    tables = [_flat_run(run, tag_names) for run in _runs(result.series)]
+    table = (
+        tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+    )
+    return table.combine_chunks()
+
+
+def _runs(series: list[Series]) -> list[list[Series]]:
+    """Consecutive series with the same columns and schema, which are encoded together."""
     runs: list[list[Series]] = []
-    for s in result.series:
+    for s in series:
         last = runs[-1][0] if runs else None
         if last is not None and last.columns == s.columns and _same_schema(last, s):
             runs[-1].append(s)
         else:
             runs.append([s])
-    tables = [_flat_run(run, tag_names) for run in runs]
-    table = (
-        tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
-    )
-    return table.combine_chunks()
+    return runs
 
 
 def _same_schema(a: Series, b: Series) -> bool:
@@ -198,10 +281,9 @@ def _stacked(run: list[Series]) -> pa.Table:
 def _flat_run(run: list[Series], tag_names: list[str]) -> pa.Table:
     """Series with one schema, stacked, with their measurement and tag columns."""
     lengths = np.array([s.num_rows for s in run], dtype=np.int64)
-    which = pa.array(np.repeat(np.arange(len(run), dtype=np.int64), lengths))
     data = run[0].data if len(run) == 1 else _stacked(run)
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        MEASUREMENT_COLUMN: pa.array([s.name for s in run], pa.string()).take(which)
+        MEASUREMENT_COLUMN: _per_series([s.name for s in run], lengths)
     }
     names = list(run[0].columns)
     start = 0
@@ -209,8 +291,21 @@ def _flat_run(run: list[Series], tag_names: list[str]) -> pa.Table:
         columns[names[0]] = data.column(0)
         start = 1
     for tag in tag_names:
-        columns[tag] = pa.array([s.tags.get(tag) for s in run], pa.string()).take(which)
+        columns[tag] = _per_series([s.tags.get(tag) for s in run], lengths)
     for i in range(start, len(names)):
         column = decoded(data.column(i))
         columns[names[i] if names[i] not in columns else f"{names[i]}_{i}"] = column
     return pa.table(columns)
+
+
+def _per_series(values: list[str | None], lengths: np.ndarray) -> pa.DictionaryArray:
+    """A column holding each series' value on its rows, dictionary-encoded as in IOx.
+
+    Each distinct value is stored (and later encoded) once, however many rows carry it.
+    """
+    distinct = sorted({v for v in values if v is not None})
+    code = {v: i for i, v in enumerate(distinct)}
+    codes = np.array([code.get(v, -1) for v in values], dtype=np.int32)
+    rows = np.repeat(codes, lengths)
+    indices = pa.array(rows, pa.int32(), mask=rows < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(distinct, pa.string()))

@@ -8,6 +8,7 @@ in :mod:`flight_iox.influxql.parse_show`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
@@ -24,6 +25,7 @@ from flight_iox.influxql.lexer import (
     duration_nanos,
 )
 
+PARSED_TEXTS = 256  # recent query texts whose statements are kept
 # Binary operator -> precedence (higher binds tighter), as InfluxDB's.
 PRECEDENCE: dict[str, int] = {
     "OR": 1,
@@ -372,8 +374,17 @@ class Parser:
 
 
 def parse(text: str) -> list[ast.Statement]:
-    """Parse a query text into its statements."""
-    return Parser(text).statements()
+    """Parse a query text into its statements.
+
+    Dashboards and TSBS-like clients repeat the same texts, so the (immutable) statements
+    of recent texts are kept; a text that does not parse raises each time.
+    """
+    return list(_parsed(text))
+
+
+@lru_cache(maxsize=PARSED_TEXTS)
+def _parsed(text: str) -> tuple[ast.Statement, ...]:
+    return tuple(Parser(text).statements())
 
 
 def parse_one(text: str) -> ast.Statement:
