@@ -78,6 +78,7 @@ class QueryEngine:
         self._state: tuple[object, ...] | None = None  # what the last full refresh saw
         self._schema_cache: OrderedDict[tuple[object, ...], pa.Schema] = OrderedDict()
         self._plans: OrderedDict[tuple[object, ...], tuple[float, DataFrame]] = OrderedDict()
+        self._table_schemas: dict[str, tuple[tuple[object, ...], dict[str, pa.Schema]]] = {}
         self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1), file_cache=file_cache)
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
@@ -95,10 +96,16 @@ class QueryEngine:
         return self._catalog.database_names()
 
     def table_schemas(self, database: str) -> dict[str, pa.Schema]:
-        """The Arrow schema of each user table of a database."""
+        """The Arrow schema of each user table of a database (kept while its columns are)."""
         with self._catalog.lock:
             db = self._catalog.database(database)
-            return {name: table.arrow_schema() for name, table in sorted(db.tables.items())}
+            shape = tuple((name, tuple(t.columns.items())) for name, t in db.tables.items())
+            kept = self._table_schemas.get(database)
+            if kept is not None and kept[0] == shape:
+                return dict(kept[1])
+            schemas = {name: table.arrow_schema() for name, table in sorted(db.tables.items())}
+            self._table_schemas[database] = (shape, schemas)
+            return dict(schemas)
 
     def query_schema(
         self, database: str | None, sql: str, params: Sequence[object] = ()

@@ -93,6 +93,8 @@ def value_text(column: pa.Array) -> pa.Array | None:
             return pa.nulls(len(column), pa.string())
         distinct = value_text(column.dictionary)
         return None if distinct is None else distinct.take(column.indices)
+    if column.null_count > 0 and not pa.types.is_null(kind):
+        return _valid_only(column)
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return _quoted(iso_text(column))
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -106,6 +108,23 @@ def value_text(column: pa.Array) -> pa.Array | None:
     if pa.types.is_null(kind):
         return pa.nulls(len(column), pa.string())
     return None
+
+
+def _valid_only(column: pa.Array) -> pa.Array | None:
+    """``value_text`` computed for the non-null values only, then put back in place.
+
+    Sparse columns (InfluxQL's empty buckets, fields a series lacks) cost what their
+    values cost, not what their rows do.
+    """
+    if column.null_count == len(column):
+        return pa.nulls(len(column), pa.string())
+    valid = pc.is_valid(column)
+    text = value_text(column.filter(valid))
+    if text is None:
+        return None
+    present = valid.to_numpy(zero_copy_only=False)
+    positions = np.cumsum(present, dtype=np.int64) - 1
+    return text.take(pa.array(positions, mask=~present))
 
 
 def json_rows(batch: pa.RecordBatch, terminator: str) -> bytes | None:
