@@ -74,12 +74,12 @@ def _quoted(text: pa.Array) -> pa.Array | None:
 
 
 def _float_text(column: pa.Array) -> pa.Array:
-    values = column.cast(pa.float64())
+    values = column if column.type == pa.float64() else column.cast(pa.float64())
     text = values.cast(pa.string())
-    bare = pc.invert(pc.or_(pc.match_substring(text, "."), pc.match_substring(text, "e")))
-    finite = pc.is_finite(values)
-    text = pc.if_else(pc.and_(bare, finite), pc.binary_join_element_wise(text, ".0", ""), text)
-    if not pc.all(finite).as_py():
+    # Arrow prints 1.0 as "1": keep the ".0" (nan and inf have an "n", so they are left alone).
+    printed_as_float = pc.match_substring_regex(text, "[.en]")
+    text = pc.if_else(printed_as_float, text, pc.binary_join_element_wise(text, ".0", ""))
+    if not np.isfinite(values.to_numpy(zero_copy_only=False)).all():
         for word, spelled in _FLOAT_WORDS.items():
             text = pc.if_else(pc.equal(text, word), spelled, text)
     return text
@@ -118,11 +118,10 @@ def _valid_only(column: pa.Array) -> pa.Array | None:
     """
     if column.null_count == len(column):
         return pa.nulls(len(column), pa.string())
-    valid = pc.is_valid(column)
-    text = value_text(column.filter(valid))
+    text = value_text(column.drop_null())
     if text is None:
         return None
-    present = valid.to_numpy(zero_copy_only=False)
+    present = pc.is_valid(column).to_numpy(zero_copy_only=False)
     positions = np.cumsum(present, dtype=np.int64) - 1
     return text.take(pa.array(positions, mask=~present))
 

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from flight_iox.query.formats import FORMATS
+from flight_iox.query.formats import COLUMNWISE_MIN_ROWS, FORMATS
 from flight_iox.query.json_rows import iso_text, json_rows
 
 ROW_BY_ROW = json.JSONEncoder(default=str)
@@ -72,7 +72,17 @@ def test_times_print_0_3_6_or_9_fraction_digits() -> None:
 
 def test_unicode_is_utf8_and_json_lines_end_each_row() -> None:
     batch = pa.record_batch({"név": ["é✓", "x"], "n": [1, 2]})
-    assert encoded(batch, "jsonl") == '{"n\\u00e9v":"é✓","n":1}\n{"n\\u00e9v":"x","n":2}\n'.encode()
+    expected = '{"n\\u00e9v":"é✓","n":1}\n{"n\\u00e9v":"x","n":2}\n'.encode()
+    assert json_rows(batch, "\n") == expected
+    assert [json.loads(line) for line in encoded(batch, "jsonl").splitlines()] == batch.to_pylist()
+
+
+def test_small_batches_go_row_by_row_large_ones_column_wise() -> None:
+    small = pa.record_batch({"v": pa.array(range(COLUMNWISE_MIN_ROWS - 1), pa.float64())})
+    large = pa.record_batch({"v": pa.array(range(COLUMNWISE_MIN_ROWS), pa.float64())})
+    assert encoded(small).startswith(b'[{"v": 0.0}')  # json.dumps spacing
+    assert encoded(large).startswith(b'[{"v":0.0}')  # json_rows
+    assert json.loads(encoded(large)) == large.to_pylist()
 
 
 def test_other_control_characters_and_other_types_fall_back_to_row_by_row() -> None:
