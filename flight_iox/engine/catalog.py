@@ -41,12 +41,20 @@ class TableSchema:
 
     name: str
     columns: dict[str, Column] = field(default_factory=dict)
+    _arrow: tuple[tuple[tuple[str, Column], ...], pa.Schema] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def arrow_schema(self) -> pa.Schema:
-        """Columns sorted by name (as IOx does), each tagged with its role."""
-        return pa.schema(
-            role_field(name, col.data_type, col.role) for name, col in sorted(self.columns.items())
-        )
+        """Columns sorted by name (as IOx does), each tagged with its role.
+
+        Built again only when the columns changed (queries ask for it on every call).
+        """
+        columns = tuple(self.columns.items())
+        if self._arrow is None or self._arrow[0] != columns:
+            schema = pa.schema(role_field(n, c.data_type, c.role) for n, c in sorted(columns))
+            self._arrow = (columns, schema)
+        return self._arrow[1]
 
     def tag_names(self) -> list[str]:
         """The tag columns, sorted: with time they form the primary key."""

@@ -6,36 +6,33 @@ of them. There is one long-lived context per default database (the one a
 request names), so unqualified table names resolve without a per-query context.
 A table is re-registered only when its buffer changed since the last query, and
 when nothing changed anywhere (``buffer.change_count`` and the catalog's shape) the
-refresh is a comparison. Result schemas are cached per (database, SQL, parameters,
-table state), so a Flight SQL query plans once for prepare and GetFlightInfo together
-and once more in DoGet, which runs it.
+refresh is a comparison. Result schemas and plans are kept per statement and table
+state (``statement_cache.py``), so a Flight SQL query is planned once, and a repeated
+statement that does not read the time not at all.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
-from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count, conform
+from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
 from flight_iox.query.file_cache import FileCache
-from flight_iox.query.last_cache import LastValueCache, last_rows_sql, referenced_tables
+from flight_iox.query.last_cache import LastValueCache, latest_file_rows, referenced_tables
 from flight_iox.query.placeholders import (
-    cast_placeholders,
-    python_value,
+    parameter_values,
     rewrite_placeholders,
-    sql_type_of,
+    typed_placeholders,
 )
+from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
 from flight_iox.query.tables import PARQUET_OPTIONS, TableBuilder
 from iox_catalog.files import DataFile
@@ -43,16 +40,6 @@ from iox_catalog.files import DataFile
 USER_SCHEMA = "iox"
 NO_DATABASE = "__no_database__"
 UpdateHandler = Callable[[str | None, str, Sequence[object]], int]
-SCHEMA_CACHE_SIZE = 256
-# Plans kept for the execute that follows (GetFlightInfo, then DoGet) and, for statements
-# whose result depends only on the data, for the repeats of the statement.
-PLAN_CACHE_SIZE = 64
-PLAN_TTL_SECONDS = 30.0
-# SQL whose plan folds the time of planning or changes without a table change: never reused.
-_VOLATILE = re.compile(
-    r"\b(now|current_(date|time|timestamp)|localtime|localtimestamp|random|uuid|last_cache)\b",
-    re.IGNORECASE,
-)
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -76,9 +63,7 @@ class QueryEngine:
         self._system_ready: set[str] = set()
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
         self._state: tuple[object, ...] | None = None  # what the last full refresh saw
-        self._schema_cache: OrderedDict[tuple[object, ...], pa.Schema] = OrderedDict()
-        self._plans: OrderedDict[tuple[object, ...], tuple[float, DataFrame]] = OrderedDict()
-        self._table_schemas: dict[str, tuple[tuple[object, ...], dict[str, pa.Schema]]] = {}
+        self._statements = StatementCache()
         self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1), file_cache=file_cache)
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
@@ -96,16 +81,10 @@ class QueryEngine:
         return self._catalog.database_names()
 
     def table_schemas(self, database: str) -> dict[str, pa.Schema]:
-        """The Arrow schema of each user table of a database (kept while its columns are)."""
+        """The Arrow schema of each user table of a database."""
         with self._catalog.lock:
             db = self._catalog.database(database)
-            shape = tuple((name, tuple(t.columns.items())) for name, t in db.tables.items())
-            kept = self._table_schemas.get(database)
-            if kept is not None and kept[0] == shape:
-                return dict(kept[1])
-            schemas = {name: table.arrow_schema() for name, table in sorted(db.tables.items())}
-            self._table_schemas[database] = (shape, schemas)
-            return dict(schemas)
+            return {name: table.arrow_schema() for name, table in sorted(db.tables.items())}
 
     def query_schema(
         self, database: str | None, sql: str, params: Sequence[object] = ()
@@ -117,20 +96,15 @@ class QueryEngine:
         """
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
-        with self._lock:
-            key = self._statement_key(database, sql, params)
-            schema = self._schema_cache.get(key)
-            if schema is not None:
-                self._schema_cache.move_to_end(key)
-                return schema
+        key = self._statement_key(database, sql, params)
+        schema = self._statements.schema(key)
+        if schema is not None:
+            return schema
         frame = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False)
         schema = frame.schema()
-        with self._lock:
-            self._schema_cache[key] = schema
-            while len(self._schema_cache) > SCHEMA_CACHE_SIZE:
-                self._schema_cache.popitem(last=False)
-            if len(params) >= self.parameter_count(sql):  # fully bound: the plan can run
-                self._keep_plan(key, frame)
+        self._statements.keep_schema(key, schema)
+        if len(params) >= self.parameter_count(sql):  # fully bound: the plan can run
+            self._statements.keep_plan(key, frame)
         return schema
 
     def parameter_count(self, sql: str) -> int:
@@ -147,16 +121,14 @@ class QueryEngine:
 
         ``params`` binds ``?``/``$1..$n`` by position (a sequence) or ``$name`` by name (a mapping).
         """
-        with self._lock:
-            key = self._statement_key(database, sql, params)
-            frame = self._kept_plan(key, self._reusable(database, sql))
-        original = sql
+        key = self._statement_key(database, sql, params)
+        reusable = self._reusable(database, sql)
+        frame = self._statements.plan(key, reusable)
         sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
         if frame is None:
             frame = self._plan(database, sql, params)
-            if self._reusable(database, original):
-                with self._lock:
-                    self._keep_plan(key, frame)
+            if reusable:
+                self._statements.keep_plan(key, frame)
         try:
             if finish is not None:
                 return finish(frame.to_arrow_table()).to_reader()
@@ -186,13 +158,13 @@ class QueryEngine:
         with self._lock:
             self._global_system[name] = build
             self._system_ready.clear()
-            self._plans.clear()
+        self._statements.forget_plans()
 
     def invalidate_system_tables(self) -> None:
         """Rebuild every database's system tables at the next query."""
         with self._lock:
             self._system_ready.clear()
-            self._plans.clear()  # they may read the old system tables
+        self._statements.forget_plans()  # they may read the old system tables
 
     # --- database lifecycle ----------------------------------------------------------------
 
@@ -224,38 +196,10 @@ class QueryEngine:
     def _statement_key(
         self, database: str | None, sql: str, params: Sequence[object] | Mapping[str, object]
     ) -> tuple[object, ...]:
-        """What a statement's schema and plan depend on (call with ``_lock`` held)."""
-        self._refresh_tables()
-        return (database, sql, _params_key(params), self._state)
-
-    def _keep_plan(self, key: tuple[object, ...], frame: DataFrame) -> None:
-        """Keep a planned statement for ``execute`` (call with ``_lock`` held).
-
-        A Flight SQL query is planned in GetFlightInfo (for its schema) and run in DoGet;
-        handing the plan over saves the second planning. The key holds the table state,
-        so a plan only runs over the same data, and only within ``PLAN_TTL_SECONDS`` of
-        its last use.
-        """
-        now = time.monotonic()
-        self._plans[key] = (now, frame)
-        self._plans.move_to_end(key)
-        while self._plans and (
-            len(self._plans) > PLAN_CACHE_SIZE
-            or next(iter(self._plans.values()))[0] < now - PLAN_TTL_SECONDS
-        ):
-            self._plans.popitem(last=False)
-
-    def _kept_plan(self, key: tuple[object, ...], reusable: bool) -> DataFrame | None:
-        """The plan kept for ``key``: kept for the next run too when ``reusable``, else once.
-
-        (Call with ``_lock`` held.)
-        """
-        kept = self._plans.pop(key, None)
-        if kept is None or kept[0] < time.monotonic() - PLAN_TTL_SECONDS:
-            return None
-        if reusable:
-            self._keep_plan(key, kept[1])
-        return kept[1]
+        """What a statement's schema and plan depend on, the table state included."""
+        with self._lock:
+            self._refresh_tables()
+            return (database, sql, params_key(params), self._state)
 
     def _reusable(self, database: str | None, sql: str) -> bool:
         """Whether a plan of ``sql`` may run again: nothing in it depends on the time.
@@ -263,7 +207,7 @@ class QueryEngine:
         Retention hides rows older than ``now()`` at planning, so no plan over a database
         with a retention period is reused; neither is SQL naming a time or random function.
         """
-        if _VOLATILE.search(sql):
+        if time_dependent(sql):
             return False
         with self._catalog.lock:
             names = self._catalog.database_names() if database is None else [database]
@@ -284,12 +228,7 @@ class QueryEngine:
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
         rewritten, count = rewrite_placeholders(sql)
-        if isinstance(params, Mapping):
-            values = {str(k).lstrip("$"): python_value(v) for k, v in params.items()}
-        elif bound and len(params) < count:
-            raise QueryError(f"the query has {count} parameters but {len(params)} were bound")
-        else:
-            values = {str(i + 1): python_value(v) for i, v in enumerate(params)}
+        values = parameter_values(params, count, bound)
         context = self._refreshed_context(database)
         try:
             self._prepare_last_cache(context, database, rewritten)
@@ -298,17 +237,8 @@ class QueryEngine:
             message = _engine_message(error)
         if count == 0:
             raise QueryError(message)
-        # DataFusion types a placeholder from its context while planning, before binding; where
-        # the context says nothing (``$1 || $2``) it fails. Retry with each placeholder cast to
-        # its bound value's type (VARCHAR for an untyped NULL or an unbound placeholder).
-        given = params.items() if isinstance(params, Mapping) else enumerate(params, start=1)
-        bound_values = {str(k).lstrip("$"): v for k, v in given}
-        types = {
-            n: sql_type_of(bound_values[str(n)]) if str(n) in bound_values else "VARCHAR"
-            for n in range(1, count + 1)
-        }
-        try:
-            return _sql(context, cast_placeholders(rewritten, types), values)
+        try:  # placeholders DataFusion could not type from their context, typed by their values
+            return _sql(context, typed_placeholders(rewritten, params, count), values)
         except Exception:
             raise QueryError(message) from None
 
@@ -349,14 +279,13 @@ class QueryEngine:
             version = self._registered.get((database, table))
             if schema is None or version is None:
                 continue  # the table function reports the unknown table
-            snapshot = self._buffers.snapshot(database, table, schema)
             self._last_cache.prepare(
                 database,
                 table,
                 version,
                 (self._buffers.version(database, table)[1], len(schema)),
-                lambda s=schema, f=snapshot.files: self._file_last_rows(s, f),
-                lambda b=snapshot.buffered: b,
+                lambda s=schema, t=table: self._buffers.snapshot(database, t, s),
+                lambda files, s=schema: self._file_last_rows(s, files),
                 retention_ns,
             )
 
@@ -368,8 +297,7 @@ class QueryEngine:
         context = SessionContext(SessionConfig(PARQUET_OPTIONS))
         if self._object_store is not None:
             context.register_object_store(*self._object_store)
-        context.register_table("files", provider)
-        return conform(_sql(context, last_rows_sql(schema, "files"), {}).to_arrow_table(), schema)
+        return latest_file_rows(provider, schema, context)
 
     def _new_catalog(self) -> tuple[Catalog, Schema]:
         df_catalog = Catalog.memory_catalog()
@@ -459,18 +387,6 @@ def _sql(context: SessionContext, sql: str, values: dict[str, object]) -> DataFr
     if values:
         return context.sql_with_options(sql, _READ_ONLY, param_values=values)
     return context.sql_with_options(sql, _READ_ONLY)
-
-
-def _params_key(params: Sequence[object] | Mapping[str, object]) -> tuple[object, ...]:
-    """Bound parameters as a hashable key: each value's type and value."""
-    items = params.items() if isinstance(params, Mapping) else enumerate(params)
-    key = []
-    for name, value in items:
-        if isinstance(value, pa.Scalar):
-            key.append((name, str(value.type), value.is_valid, repr(value.as_py())))
-        else:
-            key.append((name, type(value).__name__, repr(value)))
-    return tuple(key)
 
 
 def _engine_message(error: Exception) -> str:

@@ -22,8 +22,7 @@ from flight_iox.query.json_rows import iso_text, json_rows
 # json_rows costs about 0.9 ms per batch in compute calls whatever its size; row by row costs
 # about 3 us a row: below this many rows a batch is encoded row by row.
 COLUMNWISE_MIN_ROWS = 256
-# For batches json_rows cannot print. One encoder for every row: json.dumps(default=...)
-# builds a new encoder per call.
+# One encoder for every row: json.dumps(default=...) builds a new encoder per call.
 _ENCODER = json.JSONEncoder(default=str)
 
 
@@ -41,17 +40,28 @@ def _jsonable(batch: pa.RecordBatch) -> list[dict[str, object]]:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pylist()
 
 
+def json_objects(batch: pa.RecordBatch, terminator: str) -> bytes:
+    """Each row of ``batch`` as a JSON object followed by ``terminator``.
+
+    Column-wise (``json_rows``) from ``COLUMNWISE_MIN_ROWS`` rows on; row by row for smaller
+    batches and for types or text ``json_rows`` does not print.
+    """
+    text = json_rows(batch, terminator) if batch.num_rows >= COLUMNWISE_MIN_ROWS else None
+    return text if text is not None else json_objects_row_by_row(batch, terminator)
+
+
+def json_objects_row_by_row(batch: pa.RecordBatch, terminator: str) -> bytes:
+    """``json_objects`` one Python dict at a time (``json.dumps`` spacing and escapes)."""
+    return "".join(_ENCODER.encode(row) + terminator for row in _jsonable(batch)).encode()
+
+
 def _json(reader: pa.RecordBatchReader) -> Iterator[bytes]:
     yield b"["
     first = True
     for batch in reader:
         if batch.num_rows == 0:
             continue
-        text = json_rows(batch, ",") if batch.num_rows >= COLUMNWISE_MIN_ROWS else None
-        if text is None:  # small, or a type json_rows does not print: row by row
-            text = ",".join(map(_ENCODER.encode, _jsonable(batch))).encode()
-        else:
-            text = text[:-1]  # the last row's ","
+        text = json_objects(batch, ",")[:-1]  # the last row's ","
         yield text if first else b"," + text
         first = False
     yield b"]"
@@ -59,12 +69,8 @@ def _json(reader: pa.RecordBatchReader) -> Iterator[bytes]:
 
 def _jsonl(reader: pa.RecordBatchReader) -> Iterator[bytes]:
     for batch in reader:
-        if batch.num_rows == 0:
-            continue
-        text = json_rows(batch, "\n") if batch.num_rows >= COLUMNWISE_MIN_ROWS else None
-        if text is None:
-            text = ("\n".join(map(_ENCODER.encode, _jsonable(batch))) + "\n").encode()
-        yield text
+        if batch.num_rows:
+            yield json_objects(batch, "\n")
 
 
 def _csv(reader: pa.RecordBatchReader) -> Iterator[bytes]:

@@ -32,14 +32,16 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from datafusion import Expr
+from datafusion import Expr, SessionContext
 from datafusion.catalog import Table
 from datafusion.user_defined import TableFunction
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
+from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import deduplicate
 from flight_iox.errors import QueryError
 from flight_iox.names import quote_identifier as q
+from iox_catalog.files import DataFile
 
 FUNCTION_NAME = "last_cache"
 _CALL = re.compile(r"\blast_cache\s*\(\s*'((?:[^']|'')+)'", re.IGNORECASE)
@@ -62,6 +64,15 @@ def last_rows_sql(schema: pa.Schema, qualified_table: str) -> str:
         f"{q(TIME_COLUMN)} DESC) AS __iox_rank FROM {qualified_table}) AS ranked "
         "WHERE __iox_rank = 1"
     )
+
+
+def latest_file_rows(files: Table, schema: pa.Schema, context: SessionContext) -> pa.Table:
+    """The latest row of each series of a table's ``files`` provider, under ``schema``.
+
+    ``context`` is a throwaway context (with the object store the files are in).
+    """
+    context.register_table("files", files)
+    return conform(context.sql(last_rows_sql(schema, "files")).to_arrow_table(), schema)
 
 
 def latest_rows(table: pa.Table) -> pa.Table:
@@ -117,14 +128,15 @@ class LastValueCache:
         table: str,
         version: Hashable,
         files_version: Hashable,
-        file_rows: Callable[[], pa.Table],
-        buffered: Callable[[], pa.Table],
+        snapshot: Callable[[], TableSnapshot],
+        file_rows: Callable[[tuple[DataFile, ...]], pa.Table],
         retention_ns: int | None = None,
     ) -> None:
         """Make sure the cached rows of ``table`` are those of ``version``.
 
-        ``file_rows`` computes the latest rows of the files (called only when
-        ``files_version`` changed); ``buffered`` gives the buffer's deduplicated rows.
+        Only when the version changed: ``snapshot`` gives the table's files and deduplicated
+        buffered rows, and ``file_rows`` computes the latest rows of the files (only when
+        ``files_version`` changed too).
         """
         key = (database, table)
         with self._lock:
@@ -133,11 +145,12 @@ class LastValueCache:
             return
         entry = hit
         if hit is None or hit.version != version:
+            current = snapshot()
             if hit is not None and hit.files_version == files_version:
                 from_files = hit.file_rows
             else:
-                from_files = file_rows()
-            rows = merge_latest(from_files, latest_rows(buffered()))
+                from_files = file_rows(current.files)
+            rows = merge_latest(from_files, latest_rows(current.buffered))
             entry = _Entry(version, files_version, from_files, rows)
         with self._lock:
             self._rows[key] = entry

@@ -8,8 +8,11 @@ identifiers and comments, so a ``?`` inside them is left alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
+
+from flight_iox.errors import QueryError
 
 # One alternation, scanned left to right: things to skip, then the two placeholder forms.
 _TOKENS = re.compile(
@@ -108,3 +111,35 @@ def python_value(value: object) -> object:
     if value.is_valid or pa.types.is_null(value.type) or pa.types.is_dictionary(value.type):
         return value.as_py()
     return value
+
+
+def parameter_values(
+    params: Sequence[object] | Mapping[str, object], count: int, bound: bool
+) -> dict[str, object]:
+    """DataFusion's ``param_values`` for ``$1..$n`` (a sequence) or ``$name`` (a mapping).
+
+    With ``bound``, a sequence must bind all ``count`` placeholders.
+    """
+    if isinstance(params, Mapping):
+        return {str(k).lstrip("$"): python_value(v) for k, v in params.items()}
+    if bound and len(params) < count:
+        raise QueryError(f"the query has {count} parameters but {len(params)} were bound")
+    return {str(i + 1): python_value(v) for i, v in enumerate(params)}
+
+
+def typed_placeholders(
+    sql: str, params: Sequence[object] | Mapping[str, object], count: int
+) -> str:
+    """``sql`` (placeholders already ``$n``) with each placeholder cast to its value's type.
+
+    DataFusion types a placeholder from its context while planning, before binding; where
+    the context says nothing (``$1 || $2``) planning fails. Casting each placeholder to its
+    bound value's type (VARCHAR for an untyped NULL or an unbound placeholder) says it.
+    """
+    given = params.items() if isinstance(params, Mapping) else enumerate(params, start=1)
+    values = {str(k).lstrip("$"): v for k, v in given}
+    types = {
+        n: sql_type_of(values[str(n)]) if str(n) in values else "VARCHAR"
+        for n in range(1, count + 1)
+    }
+    return cast_placeholders(sql, types)

@@ -142,3 +142,5 @@ def test_compaction_drops_replaced_files_from_the_cache(engines: dict[str, Engin
     Persister(engine).compact(min_files=2)
     assert answers(engine) == expected
     assert 0 < cache.used_bytes < before + 1  # the three files became one
+    files = {f.path for f in engine.buffers.table("db", "cpu").files}
+    assert len(files) == 1 and cache.paths == files

@@ -11,7 +11,7 @@ import pytest
 
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
-from flight_iox.query import engine as query_engine
+from flight_iox.query import statement_cache
 
 SQL = "SELECT host, v FROM cpu ORDER BY host"
 
@@ -93,7 +93,7 @@ def test_old_plans_are_not_run(
     engine: Engine, plannings: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine.query.query_schema("db", SQL)
-    monkeypatch.setattr(query_engine, "PLAN_TTL_SECONDS", -1.0)
+    monkeypatch.setattr(statement_cache, "PLAN_TTL_SECONDS", -1.0)
     engine.query.execute("db", SQL).read_all()
     assert len(plannings) == 2
 

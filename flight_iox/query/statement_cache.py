@@ -1,0 +1,106 @@
+"""What the query engine remembers of a statement: its result schema and its plan.
+
+Both are keyed by the statement (database, SQL, bound parameters) and the table state
+it was planned over, so nothing is ever served for data that changed since.
+
+- **Schemas** are kept least-recently-used: Flight SQL asks for a statement's schema in
+  CreatePreparedStatement and again in GetFlightInfo.
+- **Plans** are kept for the ``execute`` that follows (GetFlightInfo plans to learn the
+  schema, DoGet runs: handing the plan over saves the second planning) and, for a
+  statement whose result depends only on the data, for its repeats, within
+  ``PLAN_TTL_SECONDS`` of the last use. SQL that reads the time or random values folds
+  them at planning, so its plan runs once (``time_dependent``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
+
+import pyarrow as pa
+from datafusion import DataFrame
+
+SCHEMA_CACHE_SIZE = 256
+PLAN_CACHE_SIZE = 64
+PLAN_TTL_SECONDS = 30.0
+# SQL whose plan folds the time of planning or changes without a table change.
+_TIME_DEPENDENT = re.compile(
+    r"\b(now|current_(date|time|timestamp)|localtime|localtimestamp|random|uuid|last_cache)\b",
+    re.IGNORECASE,
+)
+
+Key = tuple[Hashable, ...]
+
+
+def time_dependent(sql: str) -> bool:
+    """Whether ``sql`` names a function whose value is fixed when the plan is made."""
+    return _TIME_DEPENDENT.search(sql) is not None
+
+
+def params_key(params: Sequence[object] | Mapping[str, object]) -> Key:
+    """Bound parameters as a hashable key: each value's type and value."""
+    items = params.items() if isinstance(params, Mapping) else enumerate(params)
+    key = []
+    for name, value in items:
+        if isinstance(value, pa.Scalar):
+            key.append((name, str(value.type), value.is_valid, repr(value.as_py())))
+        else:
+            key.append((name, type(value).__name__, repr(value)))
+    return tuple(key)
+
+
+class StatementCache:
+    """Result schemas and plans of statements, by statement and table state."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._schemas: OrderedDict[Key, pa.Schema] = OrderedDict()
+        self._plans: OrderedDict[Key, tuple[float, DataFrame]] = OrderedDict()
+
+    def schema(self, key: Key) -> pa.Schema | None:
+        """The schema kept for ``key``, if any."""
+        with self._lock:
+            schema = self._schemas.get(key)
+            if schema is not None:
+                self._schemas.move_to_end(key)
+            return schema
+
+    def keep_schema(self, key: Key, schema: pa.Schema) -> None:
+        """Remember a statement's schema (the least recently used leave first)."""
+        with self._lock:
+            self._schemas[key] = schema
+            while len(self._schemas) > SCHEMA_CACHE_SIZE:
+                self._schemas.popitem(last=False)
+
+    def keep_plan(self, key: Key, frame: DataFrame) -> None:
+        """Remember a plan for the next ``plan(key)``; expired plans leave."""
+        with self._lock:
+            self._keep_plan(key, frame)
+
+    def plan(self, key: Key, reusable: bool) -> DataFrame | None:
+        """The plan kept for ``key``: kept for the next run too when ``reusable``, else once."""
+        with self._lock:
+            kept = self._plans.pop(key, None)
+            if kept is None or kept[0] < time.monotonic() - PLAN_TTL_SECONDS:
+                return None
+            if reusable:
+                self._keep_plan(key, kept[1])
+            return kept[1]
+
+    def forget_plans(self) -> None:
+        """Drop every plan (what they read changed without a table change: system tables)."""
+        with self._lock:
+            self._plans.clear()
+
+    def _keep_plan(self, key: Key, frame: DataFrame) -> None:
+        now = time.monotonic()
+        self._plans[key] = (now, frame)
+        self._plans.move_to_end(key)
+        while self._plans and (
+            len(self._plans) > PLAN_CACHE_SIZE
+            or next(iter(self._plans.values()))[0] < now - PLAN_TTL_SECONDS
+        ):
+            self._plans.popitem(last=False)
