@@ -15,6 +15,10 @@ import requests
 from flight_iox.launcher import RunningServer, start_server
 
 T0 = 1_700_000_000_000_000_000
+# Queries over files read the Parquet cache by default; "--parquet-cache-size 0" reads Parquet.
+READ_PATHS = pytest.mark.parametrize(
+    "reads", [(), ("--parquet-cache-size", "0")], ids=["parquet-cache", "parquet"]
+)
 
 
 def write(server: RunningServer, db: str, body: str) -> None:
@@ -40,9 +44,12 @@ def persist(server: RunningServer, db: str | None = None) -> dict:
     return reply.json()
 
 
-def test_persist_restart_with_empty_wal_keeps_everything_exact(tmp_path: Path) -> None:
+@READ_PATHS
+def test_persist_restart_with_empty_wal_keeps_everything_exact(
+    tmp_path: Path, reads: tuple[str, ...]
+) -> None:
     data_dir = tmp_path / "data"
-    server = start_server(data_dir)
+    server = start_server(data_dir, *reads)
     try:
         lines = [
             f"cpu,host=h{i % 4} usage={i}.25,n={i}i {T0 + i * 1_000_000_007}" for i in range(200)
@@ -54,7 +61,7 @@ def test_persist_restart_with_empty_wal_keeps_everything_exact(tmp_path: Path) -
     finally:
         server.stop()
     shutil.rmtree(data_dir / "wal")  # recovery must come from the catalog alone
-    server = start_server(data_dir)
+    server = start_server(data_dir, *reads)
     try:
         rows = query(server, "p", "SELECT host, n, CAST(time AS BIGINT) AS t FROM cpu ORDER BY t")
         assert len(rows) == 200
@@ -67,8 +74,11 @@ def test_persist_restart_with_empty_wal_keeps_everything_exact(tmp_path: Path) -
         server.stop()
 
 
-def test_overwrite_of_persisted_keys_wins_field_by_field(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+@READ_PATHS
+def test_overwrite_of_persisted_keys_wins_field_by_field(
+    tmp_path: Path, reads: tuple[str, ...]
+) -> None:
+    server = start_server(tmp_path / "data", *reads)
     try:
         write(server, "o", f"m,k=a x=1,y=1 {T0}\nm,k=b x=5 {T0 + 1}")
         persist(server)
