@@ -38,10 +38,17 @@ _FORMAT_VERSION = 1
 
 
 class Action(StrEnum):
-    """What a database permission allows."""
+    """What a database permission allows.
+
+    ``read`` queries; ``write`` adds rows (line protocol, DoPut, ``INSERT``, ``SELECT INTO``);
+    ``create`` makes databases and tables; ``delete`` removes rows, tables and databases.
+    A token without ``write``, ``create`` or ``delete`` never changes data.
+    """
 
     READ = "read"
     WRITE = "write"
+    CREATE = "create"
+    DELETE = "delete"
 
 
 @dataclass(frozen=True)
@@ -72,12 +79,12 @@ class Permission:
         if not isinstance(database, str) or not database:
             raise BadRequestError("a permission needs a 'database' (a name, or '*')")
         if not isinstance(actions, list) or not actions:
-            raise BadRequestError(f"permission on {database!r} needs 'actions': read and/or write")
+            raise BadRequestError(f"permission on {database!r} needs 'actions': read, write, create and/or delete")
         try:
             parsed = frozenset(Action(str(a).lower()) for a in actions)
         except ValueError:
             raise BadRequestError(
-                f"unknown action in {actions!r}; expected 'read' or 'write'"
+                f"unknown action in {actions!r}; expected read, write, create or delete"
             ) from None
         return cls(database, parsed)
 
