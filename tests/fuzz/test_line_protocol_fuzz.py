@@ -16,7 +16,7 @@ from flight_iox.ingest.parse import parse_body
 from tests.unit.ingest.corpus_support import points
 
 # Bytes that matter to the grammar, plus some that do not, and some that are not UTF-8.
-_ALPHABET = list(b'mcpu,= \\"\n\r#tTfFiu0123456789.-+eExp_') + [0x09, 0x00, 0x7F, 0xC3, 0xA9, 0xFF]
+_ALPHABET = [*b'mcpu,= \\"\n\r#tTfFiu0123456789.-+eExp_', 0x09, 0x00, 0x7F, 0xC3, 0xA9, 0xFF]
 _TOKENS = [
     "cpu", "m", ",", "=", " ", "  ", "\n", "\r\n", "\r", "\\", "\\ ", "\\,", "\\=", '"', '\\"',
     "#", "host", "h1", "v", "1", "-1", "1.5", "1e3", "1e999", ".5", "1i", "-9223372036854775808i",
@@ -76,7 +76,7 @@ def _agree(body: bytes, precision: Precision) -> None:
     ]
     assert fast.line_count == exact.line_count
     for error in fast.errors:
-        assert 1 <= error.line_number
+        assert error.line_number >= 1
         assert isinstance(error.original_line, str)
 
 
