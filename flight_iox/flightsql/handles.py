@@ -65,6 +65,9 @@ class StatementHandle:
             body = json.loads(data)
             if body.get("v") != _VERSION:
                 raise ValueError(f"unknown handle version {body.get('v')!r}")
+            database, sql = body.get("database"), body["sql"]
+            if not isinstance(sql, str) or not isinstance(database, str | None):
+                raise ValueError("'sql' must be a string and 'database' a string or null")
             params = None
             if body.get("params"):
                 raw = base64.b64decode(body["params"], validate=True)
@@ -73,10 +76,14 @@ class StatementHandle:
             if body.get("schema"):
                 raw = base64.b64decode(body["schema"], validate=True)
                 schema = pa.ipc.read_schema(pa.py_buffer(raw))
-            return cls(body.get("database"), str(body["sql"]), params, schema)
+            return cls(database, sql, params, schema)
+        except StopIteration:  # a parameter stream with a schema and no batch
+            raise BadRequestError("invalid statement handle: no parameter batch") from None
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:
             raise BadRequestError(f"invalid statement handle: {error}") from None
-        except pa.ArrowException as error:
+        except RecursionError:  # JSON nested past Python's recursion limit
+            raise BadRequestError("invalid statement handle: nested too deeply") from None
+        except (pa.ArrowException, OSError) as error:  # pyarrow reports bad IPC as OSError too
             raise BadRequestError(f"invalid parameters in statement handle: {error}") from None
 
 

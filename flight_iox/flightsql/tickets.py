@@ -44,6 +44,8 @@ def parse_json_ticket(ticket: bytes) -> JsonTicket:
         body = json.loads(ticket)
     except ValueError as error:
         raise BadRequestError(f"ticket is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequestError("ticket is not valid JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise BadRequestError("JSON ticket must be an object")
     query_type = str(body.get("query_type") or "sql").lower()
