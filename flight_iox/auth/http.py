@@ -150,7 +150,7 @@ def _database(params: dict[str, str], body: bytes, rule: RouteRule) -> str | Non
     if body:
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return None
         if isinstance(payload, dict) and isinstance(payload.get("db"), str):
             return payload["db"]

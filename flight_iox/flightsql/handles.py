@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from flight_iox.client_json import loads_object
 from flight_iox.errors import BadRequestError
 
 _VERSION = 1
@@ -62,7 +63,7 @@ class StatementHandle:
     def decode(cls, data: bytes) -> StatementHandle:
         """Read a handle made by ``encode``; anything else is a bad request."""
         try:
-            body = json.loads(data)
+            body = loads_object(data, "statement handle")
             if body.get("v") != _VERSION:
                 raise ValueError(f"unknown handle version {body.get('v')!r}")
             database, sql = body.get("database"), body["sql"]
@@ -81,8 +82,6 @@ class StatementHandle:
             raise BadRequestError("invalid statement handle: no parameter batch") from None
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:
             raise BadRequestError(f"invalid statement handle: {error}") from None
-        except RecursionError:  # JSON nested past Python's recursion limit
-            raise BadRequestError("invalid statement handle: nested too deeply") from None
         except (pa.ArrowException, OSError) as error:  # pyarrow reports bad IPC as OSError too
             raise BadRequestError(f"invalid parameters in statement handle: {error}") from None
 

@@ -59,9 +59,9 @@ async def query_v1(request: Request) -> Response:
         body = await run_in_threadpool(v1_csv, results, epoch)
         return Response(body, media_type="application/csv", headers=VERSION_HEADERS)
     if params.get("chunked", "").lower() == "true":
-        size = int(params.get("chunk_size") or 10_000)
-        if size <= 0:
-            size = 10_000
+        raw = params.get("chunk_size", "")  # as InfluxDB: not a positive int64 -> the default
+        size = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else 0
+        size = size or 10_000
         return StreamingResponse(
             v1_chunks(results, epoch, size), media_type="application/json", headers=VERSION_HEADERS
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +11,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from flight_iox.auth.http import PRINCIPAL_KEY
 from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
+from flight_iox.client_json import loads_object
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, QueryError
 from flight_iox.http.body import read_body
@@ -25,13 +25,7 @@ async def request_params(request: Request) -> dict[str, object]:
     if request.method in ("POST", "PUT", "DELETE"):
         body = await read_body(request, request.app.state.settings.max_request_bytes)
         if body.strip():
-            try:
-                payload = json.loads(body)
-            except ValueError as error:
-                raise BadRequestError(f"request body is not valid JSON: {error}") from None
-            if not isinstance(payload, dict):
-                raise BadRequestError("request body must be a JSON object")
-            params.update(payload)
+            params.update(loads_object(body, "request body"))
     return params
 
 

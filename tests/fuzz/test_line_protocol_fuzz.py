@@ -54,13 +54,11 @@ def _mutated(body: bytes, edits: list[tuple[int, int]]) -> bytes:
     return bytes(out)
 
 
-_RAW_BODIES = st.binary(max_size=300) | st.lists(st.sampled_from(_ALPHABET), max_size=200).map(
-    bytes
-)
-_TOKEN_BODIES = st.lists(st.sampled_from(_TOKENS), max_size=60).map(
+RAW_BODIES = st.binary(max_size=300) | st.lists(st.sampled_from(_ALPHABET), max_size=200).map(bytes)
+TOKEN_BODIES = st.lists(st.sampled_from(_TOKENS), max_size=60).map(
     lambda parts: "".join(parts).encode()
 )
-_SIMPLE_BODIES = st.builds(
+SIMPLE_BODIES = st.builds(
     _mutated,
     st.lists(_simple_line(), min_size=1, max_size=20).map(lambda ls: "\n".join(ls).encode()),
     st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=4),
@@ -80,17 +78,17 @@ def _agree(body: bytes, precision: Precision) -> None:
         assert isinstance(error.original_line, str)
 
 
-@given(_RAW_BODIES, _PRECISIONS)
+@given(RAW_BODIES, _PRECISIONS)
 def test_arbitrary_bytes_parse_the_same_on_both_paths(body: bytes, precision: Precision) -> None:
     _agree(body, precision)
 
 
-@given(_TOKEN_BODIES, _PRECISIONS)
+@given(TOKEN_BODIES, _PRECISIONS)
 def test_token_soup_parses_the_same_on_both_paths(body: bytes, precision: Precision) -> None:
     _agree(body, precision)
 
 
-@given(_SIMPLE_BODIES, _PRECISIONS)
+@given(SIMPLE_BODIES, _PRECISIONS)
 def test_mutated_simple_bodies_parse_the_same_on_both_paths(
     body: bytes, precision: Precision
 ) -> None:
