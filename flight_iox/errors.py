@@ -9,8 +9,10 @@ the HTTP app and the Flight service translate errors the same way::
     │   ├── InvalidNameError            400  INVALID_ARGUMENT
     │   ├── InvalidPrecisionError       400  INVALID_ARGUMENT
     │   ├── InvalidBodyError            400  INVALID_ARGUMENT   (bad gzip, not UTF-8)
-    │   ├── LineProtocolError           400  INVALID_ARGUMENT   (carries per-line errors)
+    │   ├── LineProtocolError           400  INVALID_ARGUMENT   (carries per-line errors, capped)
     │   └── QueryError                  400  INVALID_ARGUMENT   (SQL that does not parse or plan)
+    │       ├── ExpressionTooDeepError  400  INVALID_ARGUMENT   (--max-expression-depth)
+    │       └── RegexError              400  INVALID_ARGUMENT   (a pattern RE2 refuses)
     ├── UnauthorizedError               401  UNAUTHENTICATED
     ├── ForbiddenError                  403  PERMISSION_DENIED
     ├── NotFoundError                   404  NOT_FOUND
@@ -20,7 +22,12 @@ the HTTP app and the Flight service translate errors the same way::
     ├── PayloadTooLargeError            413  RESOURCE_EXHAUSTED
     ├── LimitExceededError              422  FAILED_PRECONDITION (too many databases/tables/columns)
     ├── NotSupportedError               501  UNIMPLEMENTED
-    ├── BufferFullError                 503  UNAVAILABLE        (write buffer over its memory limit)
+    ├── QueryCancelledError             499  CANCELLED          (the client went away or cancelled)
+    ├── QueryTimeoutError               504  DEADLINE_EXCEEDED  (--query-timeout)
+    ├── QueryMemoryError                507  RESOURCE_EXHAUSTED (--query-memory-limit)
+    ├── RetryLaterError                 503  UNAVAILABLE        (with a Retry-After)
+    │   ├── BufferFullError             503  UNAVAILABLE        (write buffer over its memory limit)
+    │   └── TooManyQueriesError         503  UNAVAILABLE        (the query queue is full)
     ├── DataDirLockedError              startup only
     └── WalCorruptionError              startup only (names the file and the offset)
 """
@@ -91,6 +98,20 @@ class QueryError(BadRequestError):
     """A query that does not parse, plan or bind; the message is the engine's."""
 
 
+class ExpressionTooDeepError(QueryError):
+    """An expression nests or chains operators past the limit (DataFusion would overflow)."""
+
+    def __init__(self, depth: int, limit: int) -> None:
+        super().__init__(
+            f"expression too deep: {depth} chained operators and brackets, over the limit of "
+            f"{limit} (--max-expression-depth); use IN (...) lists or split the query"
+        )
+
+
+class RegexError(QueryError):
+    """A regular expression the RE2 engine refuses (backreferences, lookaround, bad syntax)."""
+
+
 class UnauthorizedError(FlightIoxError):
     """No token, or a token that is not valid."""
 
@@ -131,12 +152,32 @@ class NotSupportedError(FlightIoxError):
     """A valid request for something flight-iox does not do (yet)."""
 
 
-class BufferFullError(FlightIoxError):
-    """The write buffer is over its memory limit; retry after ``retry_after`` seconds."""
+class QueryCancelledError(FlightIoxError):
+    """The query was cancelled (its client disconnected or asked to cancel it)."""
+
+
+class QueryTimeoutError(FlightIoxError):
+    """The query ran past the query timeout and was cancelled."""
+
+
+class QueryMemoryError(FlightIoxError):
+    """The query needed more memory than the query memory limit allows."""
+
+
+class RetryLaterError(FlightIoxError):
+    """The server is too busy right now; retry after ``retry_after`` seconds."""
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BufferFullError(RetryLaterError):
+    """The write buffer is over its memory limit; retry after ``retry_after`` seconds."""
+
+
+class TooManyQueriesError(RetryLaterError):
+    """Every query slot is busy and the queue of waiting queries is full."""
 
 
 class DataDirLockedError(FlightIoxError):
@@ -164,7 +205,10 @@ STATUS_TABLE: dict[type[FlightIoxError], tuple[int, str]] = {
     PayloadTooLargeError: (413, "RESOURCE_EXHAUSTED"),
     LimitExceededError: (422, "FAILED_PRECONDITION"),
     NotSupportedError: (501, "UNIMPLEMENTED"),
-    BufferFullError: (503, "UNAVAILABLE"),
+    QueryCancelledError: (499, "CANCELLED"),
+    QueryTimeoutError: (504, "DEADLINE_EXCEEDED"),
+    QueryMemoryError: (507, "RESOURCE_EXHAUSTED"),
+    RetryLaterError: (503, "UNAVAILABLE"),
 }
 
 

@@ -71,6 +71,7 @@ class Engine:
                 settings.parquet_cache_size,
                 lambda file, schema: read_model_rows(file.path, schema, self.storage),
             ),
+            limits=settings.query_limits,
         )
 
     def _load_persisted(self) -> dict[tuple[str, str], int]:
