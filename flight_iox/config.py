@@ -81,7 +81,7 @@ class Settings:
     """--max-tag-value-bytes: longest tag value (tags are series keys, kept in memory)."""
     max_field_value_bytes: int = 1 * MIB
     """--max-field-value-bytes: longest string field value."""
-    http_idle_timeout_seconds: float = 5.0
+    http_idle_timeout_seconds: float = 10.0
     """--http-idle-timeout: close HTTP connections idle this long between requests."""
     limits: Limits = field(default_factory=Limits)
     auth: str | None = None  # "required" | "off"; None: off on loopback, else required

@@ -22,9 +22,10 @@ the HTTP app and the Flight service translate errors the same way::
     ├── PayloadTooLargeError            413  RESOURCE_EXHAUSTED
     ├── LimitExceededError              422  FAILED_PRECONDITION (too many databases/tables/columns)
     ├── NotSupportedError               501  UNIMPLEMENTED
-    ├── QueryCancelledError             499  CANCELLED          (the client went away or cancelled)
-    ├── QueryTimeoutError               504  DEADLINE_EXCEEDED  (--query-timeout)
-    ├── QueryMemoryError                507  RESOURCE_EXHAUSTED (--query-memory-limit)
+    ├── QueryLimitError                 (a query stopped by a bound; never a statement's fault)
+    │   ├── QueryCancelledError         499  CANCELLED          (the client went away or cancelled)
+    │   ├── QueryTimeoutError           504  DEADLINE_EXCEEDED  (--query-timeout)
+    │   └── QueryMemoryError            507  RESOURCE_EXHAUSTED (--query-memory-limit)
     ├── RetryLaterError                 503  UNAVAILABLE        (with a Retry-After)
     │   ├── BufferFullError             503  UNAVAILABLE        (write buffer over its memory limit)
     │   └── TooManyQueriesError         503  UNAVAILABLE        (the query queue is full)
@@ -152,15 +153,19 @@ class NotSupportedError(FlightIoxError):
     """A valid request for something flight-iox does not do (yet)."""
 
 
-class QueryCancelledError(FlightIoxError):
+class QueryLimitError(FlightIoxError):
+    """A query stopped by a server bound; InfluxQL passes it on instead of a statement error."""
+
+
+class QueryCancelledError(QueryLimitError):
     """The query was cancelled (its client disconnected or asked to cancel it)."""
 
 
-class QueryTimeoutError(FlightIoxError):
+class QueryTimeoutError(QueryLimitError):
     """The query ran past the query timeout and was cancelled."""
 
 
-class QueryMemoryError(FlightIoxError):
+class QueryMemoryError(QueryLimitError):
     """The query needed more memory than the query memory limit allows."""
 
 

@@ -56,6 +56,7 @@ from flight_iox.flightsql.headers import (
     call_session,
 )
 from flight_iox.flightsql.status import raise_for_client, translated_batches
+from flight_iox.query.execution import cancellation
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -181,12 +182,13 @@ class FlightSqlServer(flight.FlightServerBase):
     ) -> flight.FlightDataStream:
         """Stream a ticket's result batch by batch (never collected into one table)."""
         call = self._call(context)
-        if tickets.is_json_ticket(ticket.ticket):
-            reader = tickets.execute_json_ticket(call, ticket.ticket)
-        else:
-            handler, command = self._command(ticket.ticket, "do_get")
-            assert handler.do_get is not None
-            reader = handler.do_get(call, command)
+        with cancellation(context.is_cancelled):  # the client cancels or leaves: the query stops
+            if tickets.is_json_ticket(ticket.ticket):
+                reader = tickets.execute_json_ticket(call, ticket.ticket)
+            else:
+                handler, command = self._command(ticket.ticket, "do_get")
+                assert handler.do_get is not None
+                reader = handler.do_get(call, command)
         translated = pa.RecordBatchReader.from_batches(reader.schema, translated_batches(reader))
         return flight.RecordBatchStream(translated)
 

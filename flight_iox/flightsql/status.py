@@ -7,6 +7,8 @@ pyarrow exception that produces it (measured with pyarrow 26):
     UNAUTHENTICATED     flight.FlightUnauthenticatedError
     PERMISSION_DENIED   flight.FlightUnauthorizedError
     UNAVAILABLE         flight.FlightUnavailableError
+    DEADLINE_EXCEEDED   flight.FlightTimedOutError
+    CANCELLED           flight.FlightCancelledError
     INTERNAL            flight.FlightInternalError
     INVALID_ARGUMENT    pa.ArrowInvalid
     NOT_FOUND           pa.ArrowKeyError
@@ -40,6 +42,8 @@ GRPC_EXCEPTIONS: dict[str, Callable[[str], Exception]] = {
     "UNAUTHENTICATED": flight.FlightUnauthenticatedError,
     "PERMISSION_DENIED": flight.FlightUnauthorizedError,
     "UNAVAILABLE": flight.FlightUnavailableError,
+    "DEADLINE_EXCEEDED": flight.FlightTimedOutError,
+    "CANCELLED": flight.FlightCancelledError,
     "INTERNAL": flight.FlightInternalError,
     "INVALID_ARGUMENT": pa.ArrowInvalid,
     "NOT_FOUND": pa.ArrowKeyError,

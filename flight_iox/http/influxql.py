@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, QueryError
 from flight_iox.http.body import read_body
+from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.query import request_params
 from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
 from flight_iox.influxql.service import run_influxql
@@ -50,10 +51,13 @@ async def query_v1(request: Request) -> Response:
     if epoch is not None and epoch not in EPOCH_DIVISORS:
         return JSONResponse({"error": f"invalid epoch {epoch!r}"}, 400, VERSION_HEADERS)
     engine: Engine = request.app.state.engine
+    watch = ClientWatch(request)
     try:
-        results = await run_in_threadpool(run_influxql, engine, params.get("db"), text)
+        results = await watch.run(run_influxql, engine, params.get("db"), text)
     except QueryError as error:  # the text does not parse: InfluxDB answers 400
         return JSONResponse({"error": error.message}, 400, VERSION_HEADERS)
+    finally:
+        watch.close()  # the statements have run: nothing is left to cancel
     accept = request.headers.get("accept", "")
     if any(kind in accept for kind in CSV_TYPES):
         body = await run_in_threadpool(v1_csv, results, epoch)
@@ -83,7 +87,11 @@ async def query_influxql(request: Request) -> Response:
         fmt_name if isinstance(fmt_name, str) else None, request.headers.get("accept")
     )
     engine: Engine = request.app.state.engine
-    head, rest = await run_in_threadpool(_answer, engine, database, text, fmt)
+    watch = ClientWatch(request)
+    try:
+        head, rest = await watch.run(_answer, engine, database, text, fmt)
+    finally:
+        watch.close()  # the statements have run: nothing is left to cancel
     if rest is None:
         return Response(b"".join(head), media_type=fmt.media_type)
     return StreamingResponse(chain(head, rest), media_type=fmt.media_type)

@@ -15,6 +15,7 @@ from flight_iox.auth.tokens import Action
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, QueryError
 from flight_iox.http.body import read_body
+from flight_iox.http.disconnect import ClientWatch
 from flight_iox.query.formats import choose_format
 from flight_iox.query.sql_text import first_keyword, qualified_catalogs
 
@@ -52,12 +53,17 @@ async def query_sql(request: Request) -> Response:
         Authorizer.require_tokens_access(principal, sql)  # system.tokens: admin tokens only
     if first_keyword(sql) in ("delete", "drop", "create"):
         return await _update(request, engine, database, sql, bound)
-    reader = await run_in_threadpool(engine.query.execute, database, sql, bound)
-    # Pull the first chunk before answering, so planning and early execution errors
-    # still get a proper 400 instead of a broken 200 stream.
-    chunks = fmt.encode(reader)
-    first = await run_in_threadpool(_first_chunk, chunks)
-    return StreamingResponse(_prepend(first, chunks), media_type=fmt.media_type)
+    watch = ClientWatch(request)
+    try:
+        reader = await watch.run(engine.query.execute, database, sql, bound)
+        # Pull the first chunk before answering, so planning and early execution errors
+        # still get a proper 400 instead of a broken 200 stream.
+        chunks = fmt.encode(reader)
+        first = await watch.run(_first_chunk, chunks)
+    except BaseException:
+        watch.close()
+        raise
+    return StreamingResponse(watch.stream(_prepend(first, chunks)), media_type=fmt.media_type)
 
 
 async def _update(

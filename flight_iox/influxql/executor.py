@@ -8,7 +8,13 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from flight_iox.errors import FlightIoxError, NotSupportedError, QueryError
+from flight_iox.errors import (
+    FlightIoxError,
+    NotSupportedError,
+    QueryError,
+    QueryLimitError,
+    RetryLaterError,
+)
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.into import write_into
@@ -91,6 +97,8 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
             if needs_db and ctx.database is None and not _names_database(stmt):
                 raise QueryError("database name required")
             results.append(StatementResult(i, HANDLERS[type(stmt)](stmt, ctx)))
+        except (QueryLimitError, RetryLaterError):
+            raise  # the request's fault or the server's load, not the statement's: its status
         except FlightIoxError as error:
             results.append(StatementResult(i, error=error.message))
         except Exception as error:  # DataFusion/Arrow raise plain exceptions
