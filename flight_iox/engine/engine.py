@@ -159,7 +159,12 @@ class Engine:
         """
         validate_database_name(database)
         self._check_memory()
-        parsed = parse_line_protocol(body, precision=precision, default_time_ns=time.time_ns())
+        parsed = parse_line_protocol(
+            body,
+            precision=precision,
+            default_time_ns=time.time_ns(),
+            limits=self.settings.ingest_limits,
+        )
         if parsed.errors and not accept_partial:
             raise _all_or_nothing_error(parsed.errors)
         return self.write_batches(
