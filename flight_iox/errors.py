@@ -120,10 +120,10 @@ class QueryError(BadRequestError):
 class ExpressionTooDeepError(QueryError):
     """An expression nests or chains operators past the limit (DataFusion would overflow)."""
 
-    def __init__(self, depth: int, limit: int) -> None:
+    def __init__(self, depth: int, limit: int, source: str = "--max-expression-depth") -> None:
         super().__init__(
             f"expression too deep: {depth} chained operators and brackets, over the limit of "
-            f"{limit} (--max-expression-depth); use IN (...) lists or split the query"
+            f"{limit} ({source}); use IN (...) lists or regexes, or split the query"
         )
 
 

@@ -22,6 +22,7 @@ from flight_iox.influxql.meta import SHOW_HANDLERS
 from flight_iox.influxql.parser import parse
 from flight_iox.influxql.result import Series, StatementResult
 from flight_iox.influxql.select import run_select
+from flight_iox.query.limits import check_expression_depth
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ HANDLERS: dict[type, Callable[[ast.Statement, Context], list[Series]]] = {
 }
 
 
+MAX_INFLUXQL_DEPTH = 250
+
+
 def now_nanos() -> int:
     """The wall clock in nanoseconds, fixed once per query as ``now()``."""
     return time.time_ns()
@@ -84,6 +88,9 @@ def now_nanos() -> int:
 
 def execute(text: str, ctx: Context) -> list[StatementResult]:
     """Run every statement of ``text``; a parse error raises, other errors stay per statement."""
+    # The parser and the SQL it generates recurse once per level (and DataFusion refuses
+    # SQL nested past 50 brackets anyway): refuse deep text before any recursion.
+    check_expression_depth(text, MAX_INFLUXQL_DEPTH, "InfluxQL's limit")
     statements = parse(text)
     if not statements:
         raise QueryError("empty query")

@@ -82,8 +82,12 @@ def expression_depth(tokens: Iterable[Token]) -> int:
     return deepest
 
 
-def check_expression_depth(sql: str, limit: int) -> None:
-    """Raise ``ExpressionTooDeepError`` if ``sql`` holds an expression deeper than ``limit``."""
+def check_expression_depth(sql: str, limit: int, source: str = "--max-expression-depth") -> None:
+    """Raise ``ExpressionTooDeepError`` if ``sql`` holds an expression deeper than ``limit``.
+
+    ``source`` names the limit in the message. InfluxQL text tokenizes close enough to SQL
+    (a regex's slashes count as operators, an over-estimate) to be checked the same way.
+    """
     if limit <= 0 or len(_OPERATOR_LIKE.findall(sql)) <= limit:
         return
     try:
@@ -91,4 +95,4 @@ def check_expression_depth(sql: str, limit: int) -> None:
     except TokenError:  # DataFusion would refuse it too; the bound above is the honest answer
         depth = len(_OPERATOR_LIKE.findall(sql))
     if depth > limit:
-        raise ExpressionTooDeepError(depth, limit)
+        raise ExpressionTooDeepError(depth, limit, source)
