@@ -39,7 +39,7 @@ def query_flag(request: Request, name: str, default: bool) -> bool:
 def _database(request: Request, names: tuple[str, str]) -> str:
     database = one_of(dict(query_params(request)), names)
     if not isinstance(database, str):
-        raise BadRequestError(f"missing query parameter {names[0]!r} (the database)")
+        raise BadRequestError(f"missing query parameter {names[0]!r} (the database name)")
     return database
 
 

@@ -289,33 +289,39 @@ class QueryEngine:
         """The warm context for ``database`` holding the catalogs of ``scope``."""
         with self._lock:
             self._refresh_tables()
-            if scope is None:
-                entry = self._contexts.get(database or NO_DATABASE)
-                if entry is None:
-                    entry = self._contexts[database or NO_DATABASE] = self._new_context(database)
-                catalogs = {name: pair[0] for name, pair in self._schemas.items()}
-            else:
-                entry = self._scoped_context(database, scope)
-                catalogs = {n: self._scoped_catalogs[n] for n in scope if n in self._schemas}
+            if scope is not None:
+                return self._scoped_context(database, scope)
+            entry = self._contexts.get(database or NO_DATABASE)
+            if entry is None:
+                entry = self._contexts[database or NO_DATABASE] = self._new_context(database)
             context, known = entry
-            for name, df_catalog in catalogs.items():
+            for name, (df_catalog, _) in self._schemas.items():
                 if name not in known:
                     context.register_catalog_provider(name, df_catalog)
                     known.add(name)
             return context
 
-    def _scoped_context(
-        self, database: str | None, scope: frozenset[str]
-    ) -> tuple[SessionContext, set[str]]:
-        """A context per default database and readable set, the least recently used dropped."""
+    def _scoped_context(self, database: str | None, scope: frozenset[str]) -> SessionContext:
+        """A context per default database and readable set holding only those catalogs.
+
+        Kept warm, least recently used dropped first; the scope is part of every statement
+        key, so no plan made in one scope ever runs in another.
+        """
         key = (database or NO_DATABASE, scope)
         entry = self._scoped_contexts.get(key)
         if entry is None:
             entry = self._scoped_contexts[key] = self._new_context(database)
             while len(self._scoped_contexts) > SCOPED_CONTEXTS:
                 self._scoped_contexts.popitem(last=False)
-        self._scoped_contexts.move_to_end(key)
-        return entry
+        else:
+            self._scoped_contexts.move_to_end(key)
+        context, known = entry
+        if len(known) < len(scope):
+            for name in scope - known:
+                if name in self._scoped_catalogs:
+                    context.register_catalog_provider(name, self._scoped_catalogs[name])
+                    known.add(name)
+        return context
 
     def _new_context(self, database: str | None) -> tuple[SessionContext, set[str]]:
         # Two optimizer passes, not three: on our plans the third only confirms the
