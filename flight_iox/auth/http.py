@@ -24,7 +24,13 @@ from starlette.responses import JSONResponse
 from flight_iox.auth.credentials import token_from_authorization
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
-from flight_iox.errors import FlightIoxError, ForbiddenError, UnauthorizedError, status_of
+from flight_iox.errors import (
+    BadRequestError,
+    FlightIoxError,
+    ForbiddenError,
+    UnauthorizedError,
+    status_of,
+)
 
 PRINCIPAL_KEY = "flight_iox.principal"
 
@@ -98,7 +104,7 @@ class AuthMiddleware:
                 Authorizer.require_admin(principal)
             elif rule is RouteRule.INFLUXQL:
                 receive = await self._influxql_check(scope, receive, params, principal)
-        except (UnauthorizedError, ForbiddenError) as error:
+        except (UnauthorizedError, ForbiddenError, BadRequestError) as error:
             await _error_response(error)(scope, receive, send)
             return
         if principal is not None:
@@ -118,26 +124,27 @@ class AuthMiddleware:
     async def _influxql_check(
         self, scope: Scope, receive: Receive, params: list[tuple[str, str]], principal: Principal
     ) -> Receive:
-        """The former InfluxQL rule: read on the ``db`` of the query string or JSON body."""
-        if principal.admin:
-            return receive
+        """Until InfluxQL authorizes what it resolves: one ``db``, which the token may read.
+
+        ``db`` may come from the query string, a JSON body or a form body; two different
+        values are a 400 (the handler would pick one of them).
+        """
         body, receive = await self._buffered(scope, receive)
-        databases = {value for name, value in params if name == "db" and value}
-        if body:
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                payload = None
-            if isinstance(payload, dict) and isinstance(payload.get("db"), str):
-                databases.add(payload["db"])
-        for database in sorted(databases) or [None]:
-            Authorizer.require(principal, Action.READ, database)
+        named = [value for name, value in params if name == "db" and value]
+        named += _body_databases(body, _header(scope, b"content-type") or "")
+        if len(set(named)) > 1:
+            raise BadRequestError(
+                f"ambiguous parameter 'db': {named[0]!r} and "
+                f"{next(v for v in named if v != named[0])!r}; send one value"
+            )
+        if not principal.admin:
+            Authorizer.require(principal, Action.READ, named[0] if named else None)
         return receive
 
     async def _buffered(self, scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
-        """Read a JSON body (so it can name the database) and a ``receive`` that replays it."""
+        """Read a JSON or form body (it may name the database) and a ``receive`` replaying it."""
         content_type = _header(scope, b"content-type") or ""
-        if not (scope["method"] == "POST" and "json" in content_type):
+        if not (scope["method"] == "POST" and ("json" in content_type or "form" in content_type)):
             return b"", receive
         chunks: list[bytes] = []
         size = 0
@@ -164,9 +171,24 @@ class AuthMiddleware:
         return body, replay
 
 
+def _body_databases(body: bytes, content_type: str) -> list[str]:
+    """The ``db`` values a JSON or form body names."""
+    if not body:
+        return []
+    if "json" in content_type:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return []
+        db = payload.get("db") if isinstance(payload, dict) else None
+        return [db] if isinstance(db, str) and db else []
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return [value for name, value in pairs if name == "db" and value]
+
+
 def _error_response(error: FlightIoxError) -> JSONResponse:
     status, _ = status_of(error)
-    code = "unauthorized" if status == 401 else "forbidden"
+    code = {401: "unauthorized", 403: "forbidden"}.get(status, "invalid")
     headers = {"WWW-Authenticate": 'Bearer realm="flight-iox"'} if status == 401 else None
     return JSONResponse(
         {"error": error.message, "code": code, "message": error.message},
