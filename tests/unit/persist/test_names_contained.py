@@ -81,7 +81,8 @@ def schema_of(engine: Engine, database: str, table: str) -> pa.Schema:
 def compact_all(engine: Engine, database: str, grace: float = 0.0) -> int:
     deleted = 0
     for table in engine.catalog.database(database).tables:
-        report = compact_table(engine, database, table, schema_of(engine, database, table), 2, grace)
+        schema = schema_of(engine, database, table)
+        report = compact_table(engine, database, table, schema, 2, grace)
         deleted += report.orphans_deleted
     return deleted
 
@@ -194,7 +195,8 @@ def test_legacy_tables_with_unsafe_locations_get_a_safe_folder(
         iceberg = engine.iceberg._iceberg.load_table(("mine", name))
         root = iceberg.properties[ROOT_PROPERTY]
         assert root.startswith(f"file://{warehouse}/mine/")
-        assert all(f.path.startswith(root + "/data/") for f in engine.iceberg.load("mine", name).files.files)
+        files = engine.iceberg.load("mine", name).files.files
+        assert all(f.path.startswith(root + "/data/") for f in files)
         assert count(engine, "mine", name) == 4
     plain = engine.iceberg._iceberg.load_table(("mine", "plain"))
     assert ROOT_PROPERTY not in plain.properties  # a plain legacy location is kept
