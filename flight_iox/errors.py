@@ -29,6 +29,7 @@ the HTTP app and the Flight service translate errors the same way::
     ├── RetryLaterError                 503  UNAVAILABLE        (with a Retry-After)
     │   ├── BufferFullError             503  UNAVAILABLE        (write buffer over its memory limit)
     │   └── TooManyQueriesError         503  UNAVAILABLE        (the query queue is full)
+    ├── StoragePathError                500  INTERNAL           (a path outside the warehouse)
     ├── DataDirLockedError              startup only
     └── WalCorruptionError              startup only (names the file and the offset)
 """
@@ -201,6 +202,10 @@ class BufferFullError(RetryLaterError):
 
 class TooManyQueriesError(RetryLaterError):
     """Every query slot is busy and the queue of waiting queries is full."""
+
+
+class StoragePathError(FlightIoxError):
+    """A file path that would leave the warehouse, or its table's own folder: refused."""
 
 
 class DataDirLockedError(FlightIoxError):
