@@ -197,6 +197,7 @@ def cancel_flight_info(call: Call, body: bytes) -> Iterable[bytes]:
     read has nothing running: NOT_CANCELLABLE (as after the stream ended).
     """
     request = _parse(pb.CancelFlightInfoRequest, body)
+    assert isinstance(request, pb.CancelFlightInfoRequest)
     running = call.cancel_streams(request.info)
     status = pb.CANCEL_STATUS_CANCELLED if running else pb.CANCEL_STATUS_NOT_CANCELLABLE
     return [pb.CancelFlightInfoResult(status=status).SerializeToString()]
