@@ -35,7 +35,7 @@ class Limits:
 class QueryLimits:
     """What one query may cost: expression depth, memory, time, and how many run at once."""
 
-    max_expression_depth: int = 1000  # chained operators and brackets in one expression
+    max_expression_depth: int = 500  # chained operators and brackets in one expression
     memory_limit: int = 1024 * MIB  # bytes per DataFusion memory pool (one per database); 0: none
     timeout_seconds: float = 300.0  # wall time from start to the last batch sent; 0: none
     max_concurrent: int = 16  # queries executing at once; 0: no limit
@@ -73,7 +73,7 @@ class Settings:
     """--max-concurrent-queries: queries executing at once; others wait (0: no limit)."""
     max_queued_queries: int = 64
     """--max-queued-queries: queries waiting for a slot; past it, 503 with Retry-After."""
-    max_expression_depth: int = 1000
+    max_expression_depth: int = 500
     """--max-expression-depth: chained operators and brackets in one SQL expression."""
     max_line_bytes: int = 1 * MIB
     """--max-line-bytes: longest line-protocol line."""
