@@ -34,9 +34,8 @@ def _cut(items: list, stmt: ast.ShowStatement) -> list:
 
 
 def _database(stmt: ast.ShowStatement, ctx: Context) -> str:
-    database = stmt.database or ctx.database
-    if database is None:
-        raise QueryError("database name required")
+    """The ``ON`` database (or the query's), checked for read before its existence."""
+    database = ctx.resolve(stmt.database)
     if database not in ctx.backend.database_names():
         raise QueryError(f"database not found: {database}")
     return database
@@ -71,8 +70,9 @@ def _has_rows(database: str, info: TableInfo, where: str, ctx: Context) -> bool:
 
 
 def show_databases(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:
-    """``SHOW DATABASES``."""
-    return [_series("databases", ["name"], [[n] for n in ctx.backend.database_names()])]
+    """``SHOW DATABASES``: only those the caller may read."""
+    names = ctx.principal.readable(ctx.backend.database_names())
+    return [_series("databases", ["name"], [[n] for n in names])]
 
 
 def show_retention_policies(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:
