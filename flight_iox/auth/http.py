@@ -41,12 +41,15 @@ class RouteRule:
     database_params: tuple[str, ...] = ()
     public: bool = False
     json_body: bool = False
+    authenticated: bool = False  # any valid token: the handler and the engine authorize
 
 
 PUBLIC = RouteRule(None, public=True)
 ADMIN = RouteRule(None)
 _WRITE = RouteRule(Action.WRITE, ("db", "bucket"))
 _READ = RouteRule(Action.READ, ("db",), json_body=True)
+# InfluxQL authorizes every database its statements resolve (flight_iox/influxql/context.py).
+_AUTHENTICATED = RouteRule(None, authenticated=True)
 
 ROUTE_RULES: dict[str, RouteRule] = {
     "/health": PUBLIC,
@@ -57,8 +60,8 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/api/v2/write": _WRITE,
     "/write": _WRITE,
     "/api/v3/query_sql": _READ,
-    "/api/v3/query_influxql": _READ,
-    "/query": _READ,
+    "/api/v3/query_influxql": _AUTHENTICATED,
+    "/query": _AUTHENTICATED,
 }
 
 
@@ -92,7 +95,7 @@ class AuthMiddleware:
         params = _query_params(scope)
         try:
             principal = self._principal(scope, params, rule)
-            if principal is not None and not rule.public:
+            if principal is not None and not rule.public and not rule.authenticated:
                 if rule.action is None:
                     Authorizer.require_admin(principal)
                 else:

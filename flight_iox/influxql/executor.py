@@ -87,7 +87,7 @@ def _retention_policy(stmt: ast.Statement, ctx: Context) -> list[Series]:
     assert isinstance(stmt, ast.RetentionPolicyStatement)
     ctx.resolve(stmt.database, Action.CREATE)
     raise NotSupportedError(
-        "retention policies are not modelled: every database has the one 'autogen'; "
+        "retention policies are not supported: every database has the one 'autogen'; "
         "set a database's retention period with /api/v3/configure/database"
     )
 
