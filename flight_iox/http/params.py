@@ -63,6 +63,8 @@ def _merge(
     place: str,
 ) -> None:
     for name, value in items:
+        if value is None:  # JSON null: the parameter is absent
+            continue
         if name in params and params[name] != value:
             raise BadRequestError(
                 f"parameter {name!r} is given twice with different values: "

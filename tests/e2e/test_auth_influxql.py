@@ -7,7 +7,8 @@ no refused answer carries the secret, and that ``other`` is unchanged afterwards
 back over SQL by the admin, not through the code under test).
 
 Routes: ``GET /query``, ``POST /query`` (form body), ``POST /api/v3/query_influxql``
-(JSON body) and a Flight JSON ticket with ``query_type: influxql``.
+(JSON body), ``GET /api/v3/query_influxql`` and a Flight JSON ticket with
+``query_type: influxql``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from flight_iox.launcher import RunningServer, start_server
 
 SECRET = "s3cr3t-of-other"
 TOKENS = ("reader", "writer", "admin")
-ROUTES = ("v1-get", "v1-post", "v3", "flight")
-READ_ONLY_ROUTES = ("v1-get", "flight")  # a data-changing statement is refused there (400)
+ROUTES = ("v1-get", "v1-post", "v3", "v3-get", "flight")
+READ_ONLY_ROUTES = (
+    "v1-get",
+    "v3-get",
+    "flight",
+)  # a data-changing statement is refused there (400)
 
 # Outcomes: what a cell answers.
 OK = "ok"  # 200 / Flight OK, no statement error
@@ -142,7 +147,7 @@ ROWS = [
         "query string db twice",
         "SELECT * FROM cpu",
         {"reader": BAD, "writer": BAD, "admin": BAD},
-        routes=("v1-get", "v1-post", "v3"),
+        routes=("v1-get", "v1-post", "v3", "v3-get"),
         extra={"query:db": "other"},
     ),
     # The database only in the body.
@@ -269,6 +274,13 @@ def send(
         response = requests.post(
             f"{server.http_url}/query", params=query_pairs, data=body, headers=headers, timeout=60
         )
+    elif route == "v3-get":
+        response = requests.get(
+            f"{server.http_url}/api/v3/query_influxql",
+            params=[*query_pairs, ("q", q)],
+            headers=headers,
+            timeout=60,
+        )
     else:
         response = requests.post(
             f"{server.http_url}/api/v3/query_influxql",
@@ -354,7 +366,7 @@ def test_cell(setup: Setup, row: Row, who: str, route: str) -> None:
     if route == "flight":
         assert answer.status == FLIGHT_STATUS[outcome], (outcome, answer)
     elif outcome == UNSUPPORTED:
-        if route == "v3":
+        if route.startswith("v3"):
             assert answer.status == 501, answer
         else:  # v1: a statement error, as InfluxDB 1.x reports one
             assert answer.status == 200, answer
@@ -372,7 +384,7 @@ def test_cell(setup: Setup, row: Row, who: str, route: str) -> None:
     assert other_state(setup) == setup.other_before
 
 
-@pytest.mark.parametrize("route", ["v1-get", "v1-post", "v3", "flight"])
+@pytest.mark.parametrize("route", ROUTES)
 def test_show_databases_lists_only_readable(setup: Setup, route: str) -> None:
     for who, wanted in (
         ("reader", ["mine"]),
