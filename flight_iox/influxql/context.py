@@ -76,6 +76,8 @@ class Context:
     write: Callable[[str, str, pa.Table, list[str]], int] | None = None
     create_database: Callable[[str], None] | None = None
     drop_database: Callable[[str], None] | None = None
+    # Runs a DELETE FROM / DROP TABLE (SQL, names quoted) on a database: the engine's updates.
+    update: Callable[[str, str], int] | None = None
     _infos: dict[str, dict[str, TableInfo]] = field(default_factory=dict)
 
     def require(self, action: Action, database: str) -> None:

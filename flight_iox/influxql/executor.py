@@ -19,6 +19,7 @@ from flight_iox.auth.tokens import Action
 from flight_iox.errors import BadRequestError, FlightIoxError, NotSupportedError, QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
+from flight_iox.influxql.deletes import run_delete
 from flight_iox.influxql.into import into_target, write_into
 from flight_iox.influxql.meta import SHOW_HANDLERS
 from flight_iox.influxql.parser import parse
@@ -68,21 +69,6 @@ def _database(stmt: ast.Statement, ctx: Context) -> list[Series]:
     return []
 
 
-def _delete(stmt: ast.Statement, ctx: Context) -> list[Series]:
-    assert isinstance(stmt, ast.DeleteStatement)
-    databases = [ctx.database] if not stmt.sources else []
-    for source in stmt.sources:
-        if not isinstance(source, ast.Measurement):
-            raise QueryError(f"subqueries are not allowed in {stmt.kind.upper()}")
-        databases.append(source.database)
-    for database in databases:
-        ctx.resolve(database, Action.DELETE)
-    raise NotSupportedError(
-        f"{stmt.kind.upper()} is not supported over InfluxQL yet; "
-        "use SQL DELETE FROM table WHERE ... or DROP TABLE table"
-    )
-
-
 def _retention_policy(stmt: ast.Statement, ctx: Context) -> list[Series]:
     assert isinstance(stmt, ast.RetentionPolicyStatement)
     ctx.resolve(stmt.database, Action.CREATE)
@@ -110,7 +96,7 @@ HANDLERS: dict[type, Callable[[ast.Statement, Context], list[Series]]] = {
     ast.SelectStatement: _select,
     ast.ShowStatement: _show,
     ast.DatabaseStatement: _database,
-    ast.DeleteStatement: _delete,
+    ast.DeleteStatement: run_delete,
     ast.RetentionPolicyStatement: _retention_policy,
     ast.AdminStatement: _admin,
     ast.ExplainStatement: _explain,

@@ -40,6 +40,7 @@ def engine_context(
         write=write,
         create_database=engine.create_database,
         drop_database=engine.delete_database,
+        update=lambda db, sql: engine.query.execute_update(db, sql),
     )
 
 

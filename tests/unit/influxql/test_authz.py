@@ -14,6 +14,8 @@ from flight_iox.influxql.executor import NOT_EXECUTED, execute
 from flight_iox.influxql.parser import parse_one
 from flight_iox.influxql.result import StatementResult
 from flight_iox.influxql.service import engine_context, run_influxql
+from flight_iox.persist.deletes import Deleter
+from flight_iox.persist.persister import Persister
 
 DATA = "cpu,host=a usage=1 1000000000"
 
@@ -31,6 +33,7 @@ OWNER = principal("owner", Action.READ, Action.WRITE, Action.CREATE, Action.DELE
 @pytest.fixture(scope="module")
 def engine(engine: Engine) -> Engine:
     engine.write_line_protocol("other", b'cpu,host=s secret="x" 1000000000')
+    engine.query.set_update_handler(Deleter(Persister(engine)).execute_update)
     return engine
 
 
@@ -84,8 +87,37 @@ def test_user_statements_need_an_admin(engine: Engine, text: str) -> None:
 def test_owner_passes_the_checks(engine: Engine) -> None:
     (rows,) = run(engine, OWNER, "SELECT usage FROM cpu")
     assert rows.error is None and rows.series[0].data.num_rows == 1
-    (dropped,) = run(engine, OWNER, "DROP MEASUREMENT cpu")
-    assert isinstance(dropped.cause, NotSupportedError)  # authorized, not served yet
+
+
+def hosts(engine: Engine, table: str) -> list[str]:
+    sql = f"SELECT host FROM {table} ORDER BY host"
+    return engine.query.execute("db", sql).read_all().column(0).to_pylist()
+
+
+def test_delete_drop_series_and_drop_measurement_run(engine: Engine) -> None:
+    lines = "\n".join(f"{m},host={h} v=1 {t}" for m in ("d1", "d2", "d3") for h in "ab"
+                      for t in (1, 2))  # fmt: skip
+    engine.write_line_protocol("db", lines.encode())
+    results = run(
+        engine,
+        OWNER,
+        "DELETE FROM d1 WHERE host = 'a'; DROP SERIES FROM /d2/ WHERE host = 'b'; "
+        "DROP MEASUREMENT d3",
+    )
+    assert [r.error for r in results] == [None, None, None]
+    assert hosts(engine, "d1") == ["b", "b"]
+    assert hosts(engine, "d2") == ["a", "a"]
+    assert "d3" not in engine.query.table_schemas("db")
+
+
+def test_delete_needs_read_to_resolve_but_drop_measurement_does_not(engine: Engine) -> None:
+    engine.write_line_protocol("db", b"e1,host=a v=1 1\ne2,host=a v=1 1")
+    deleter = principal("deleter", Action.DELETE)
+    (refused,) = run(engine, deleter, "DELETE FROM e1 WHERE time > 0")
+    assert refused.error == "token 'deleter' may not read database 'db'"
+    assert hosts(engine, "e1") == ["a"]
+    (dropped,) = run(engine, deleter, "DROP MEASUREMENT e2")
+    assert dropped.error is None and "e2" not in engine.query.table_schemas("db")
 
 
 def test_show_databases_lists_only_readable(engine: Engine) -> None:
