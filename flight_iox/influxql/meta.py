@@ -7,6 +7,7 @@ over the measurement, so they see the same rows a SELECT would.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -42,6 +43,9 @@ def _database(stmt: ast.ShowStatement, ctx: Context) -> str:
 
 
 def _measurements(stmt: ast.ShowStatement, ctx: Context) -> tuple[str, list[TableInfo]]:
+    named = {s.database for s in stmt.sources if isinstance(s, ast.Measurement) and s.database}
+    if stmt.database is None and len(named) == 1:  # SHOW ... FROM db..m: that database
+        stmt = dataclasses.replace(stmt, database=named.pop())
     database = _database(stmt, ctx)
     tables = ctx.tables(database)
     if not stmt.sources:
@@ -50,7 +54,12 @@ def _measurements(stmt: ast.ShowStatement, ctx: Context) -> tuple[str, list[Tabl
     for source in stmt.sources:
         if not isinstance(source, ast.Measurement):
             raise QueryError("subqueries are not allowed in SHOW statements")
-        names.update(measurement_names(source, ctx)[1])
+        source_database, found = measurement_names(source, ctx)
+        if source_database != database:
+            raise QueryError(
+                f"FROM names database {source_database!r}, the statement's is {database!r}"
+            )
+        names.update(found)
     return database, [tables[n] for n in sorted(names)]
 
 

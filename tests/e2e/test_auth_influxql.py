@@ -95,6 +95,7 @@ ROWS = [
     Row("ON other (field keys)", "SHOW FIELD KEYS ON other", ONLY_ADMIN),
     Row("ON other (retention)", "SHOW RETENTION POLICIES ON other", ONLY_ADMIN),
     Row("SHOW default db", "SHOW MEASUREMENTS", ONLY_ADMIN, db="other"),
+    Row("SHOW ... FROM db..m", "SHOW TAG KEYS FROM other..cpu", ONLY_ADMIN),
     Row("SHOW DATABASES", "SHOW DATABASES", {"reader": OK, "writer": OK, "admin": OK}),
     Row("CREATE DATABASE", "CREATE DATABASE made_{n}", ONLY_ADMIN, changes=True),
     Row(
