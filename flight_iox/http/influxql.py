@@ -17,11 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from flight_iox.auth.http import PRINCIPAL_KEY
 from flight_iox.auth.policy import Principal
 from flight_iox.engine.engine import Engine
-from flight_iox.errors import BadRequestError, QueryError, UnauthorizedError
-from flight_iox.http.params import BodyKind, request_parameters, text_param
+from flight_iox.errors import BadRequestError, QueryError
+from flight_iox.http.params import form_params, principal_of, request_params, text_param
 from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
 from flight_iox.influxql.result import StatementResult, first_failure, refusal
 from flight_iox.influxql.service import run_influxql
@@ -33,14 +32,6 @@ CSV_TYPES = ("application/csv", "text/csv")
 # ones stream the rest (each streamed chunk costs another thread hand-off).
 WHOLE_ANSWER_BYTES = 4 * 1024 * 1024
 DEFAULT_CHUNK_SIZE = 10_000
-
-
-def _principal(request: Request) -> Principal:
-    """The caller the auth middleware found; a request without one is refused (fail closed)."""
-    principal = request.scope.get(PRINCIPAL_KEY)
-    if not isinstance(principal, Principal):
-        raise UnauthorizedError("authentication required: send a token (Authorization: Bearer)")
-    return principal
 
 
 def _run(
@@ -59,8 +50,8 @@ async def query_v1(request: Request) -> Response:
 
     GET only reads (SELECT without INTO, SHOW), as InfluxDB 1.x asks; POST may change data.
     """
-    principal = _principal(request)
-    params = await request_parameters(request, BodyKind.FORM)
+    principal = principal_of(request)
+    params = await form_params(request)
     text = text_param(params, "q") or ""
     if not text.strip():
         return JSONResponse({"error": 'missing required parameter "q"'}, 400, VERSION_HEADERS)
@@ -98,8 +89,8 @@ def _chunk_size(text: str | None) -> int:
 
 async def query_influxql(request: Request) -> Response:
     """``GET|POST /api/v3/query_influxql?db=&q=&format=``: as ``query_sql``; GET only reads."""
-    principal = _principal(request)
-    params = await request_parameters(request, BodyKind.JSON)
+    principal = principal_of(request)
+    params = await request_params(request)
     database, text = text_param(params, "db"), text_param(params, "q")
     if text is None or not text.strip():
         raise BadRequestError("missing query parameter 'q' (the InfluxQL text)")

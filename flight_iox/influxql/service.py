@@ -24,15 +24,21 @@ def engine_context(
     now: int | None = None,
     read_only: bool = False,
 ) -> Context:
-    """A context whose reads go to the query engine and whose writes take the write path."""
+    """A context whose reads go to the query engine and whose writes take the write path.
+
+    Every part acts as ``principal`` (defense in depth: the statements check it where they
+    resolve names, and the scoped backend, the write path and the update path check it
+    again): reads see only the databases it may read.
+    """
+    backend = engine.query.scoped(principal)
 
     def write(db: str, table: str, data: pa.Table, tags: list[str]) -> int:
         batch = measurement_batch_from_arrow(table, data, tags)
-        outcome = engine.write_batches(db, [batch], accept_partial=False)
+        outcome = engine.write_batches(db, [batch], principal=principal, accept_partial=False)
         return outcome.rows_written
 
     return Context(
-        backend=engine.query,
+        backend=backend,
         database=database or None,
         now=now_nanos() if now is None else now,
         principal=principal,
@@ -40,7 +46,7 @@ def engine_context(
         write=write,
         create_database=engine.create_database,
         drop_database=engine.delete_database,
-        update=lambda db, sql: engine.query.execute_update(db, sql),
+        update=lambda db, sql: backend.execute_update(db, sql),
     )
 
 

@@ -204,7 +204,9 @@ def run_case(path: Path, report: Report) -> None:
         try:
             for step in setup["steps"]:
                 if "write" in step:
-                    engine.write_line_protocol("db", clean_line_protocol(step["write"]).encode())
+                    engine.write_line_protocol(
+                        "db", clean_line_protocol(step["write"]).encode(), principal=ANONYMOUS
+                    )
                 elif "persist" in step or step.get("kind") == "persist":
                     persister.persist()
                 # retention and unsupported steps: skipped

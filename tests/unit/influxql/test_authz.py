@@ -32,7 +32,7 @@ OWNER = principal("owner", Action.READ, Action.WRITE, Action.CREATE, Action.DELE
 
 @pytest.fixture(scope="module")
 def engine(engine: Engine) -> Engine:
-    engine.write_line_protocol("other", b'cpu,host=s secret="x" 1000000000')
+    engine.write_line_protocol("other", b'cpu,host=s secret="x" 1000000000', principal=ANONYMOUS)
     engine.query.set_update_handler(Deleter(Persister(engine)).execute_update)
     return engine
 
@@ -100,7 +100,7 @@ def hosts(engine: Engine, table: str) -> list[str]:
 def test_delete_drop_series_and_drop_measurement_run(engine: Engine) -> None:
     lines = "\n".join(f"{m},host={h} v=1 {t}" for m in ("d1", "d2", "d3") for h in "ab"
                       for t in (1, 2))  # fmt: skip
-    engine.write_line_protocol("db", lines.encode())
+    engine.write_line_protocol("db", lines.encode(), principal=ANONYMOUS)
     results = run(
         engine,
         OWNER,
@@ -114,7 +114,7 @@ def test_delete_drop_series_and_drop_measurement_run(engine: Engine) -> None:
 
 
 def test_delete_needs_read_to_resolve_but_drop_measurement_does_not(engine: Engine) -> None:
-    engine.write_line_protocol("db", b"e1,host=a v=1 1\ne2,host=a v=1 1")
+    engine.write_line_protocol("db", b"e1,host=a v=1 1\ne2,host=a v=1 1", principal=ANONYMOUS)
     deleter = principal("deleter", Action.DELETE)
     (refused,) = run(engine, deleter, "DELETE FROM e1 WHERE time > 0")
     assert refused.error == "token 'deleter' may not read database 'db'"
