@@ -81,10 +81,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class AuthMiddleware:
     """Authenticate every HTTP request; admin-only routes are refused to other tokens."""
 
-    def __init__(self, app: ASGIApp, authorizer: Authorizer, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, authorizer: Authorizer) -> None:
         self.app = app
         self.authorizer = authorizer
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
