@@ -11,26 +11,17 @@ from typing import Any
 
 from sqlalchemy.sql import compiler, elements, selectable, sqltypes
 
-# Words DataFusion's parser treats as keywords where a column name could stand;
-# quoting them is always safe.
-_RESERVED = {
-    "all", "and", "any", "array", "as", "asc", "between", "both", "by", "case", "cast",
-    "collate", "column", "constraint", "create", "cross", "current_date", "current_time",
-    "current_timestamp", "date", "default", "delete", "desc", "distinct", "else", "end",
-    "except", "exists", "explain", "false", "fetch", "filter", "for", "foreign", "from",
-    "full", "group", "having", "ilike", "in", "inner", "insert", "intersect", "interval",
-    "into", "is", "join", "lateral", "leading", "left", "like", "limit", "natural", "not",
-    "null", "offset", "on", "or", "order", "outer", "over", "partition", "primary",
-    "qualify", "range", "references", "right", "rows", "select", "set", "similar", "some",
-    "table", "then", "time", "timestamp", "to", "trailing", "true", "union", "unique",
-    "unnest", "update", "user", "using", "values", "when", "where", "window", "with",
-}  # fmt: skip
+from sqlalchemy_flight_iox.keywords import DATAFUSION_RESERVED
 
 
 class FlightIoxIdentifierPreparer(compiler.IdentifierPreparer):
-    """Double-quoted identifiers; anything not plain lower case is quoted."""
+    """Double-quoted identifiers; anything not plain lower case, or reserved, is quoted.
 
-    reserved_words = compiler.RESERVED_WORDS | _RESERVED
+    Reserved: SQLAlchemy's generic SQL words and every word DataFusion does not take as a
+    bare name (``index`` from pandas' ``to_sql``, ``key``, ``current_date`` ...).
+    """
+
+    reserved_words = compiler.RESERVED_WORDS | DATAFUSION_RESERVED
 
 
 class FlightIoxCompiler(compiler.SQLCompiler):
