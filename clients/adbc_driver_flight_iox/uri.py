@@ -56,9 +56,10 @@ def is_flight_iox_uri(uri: str) -> bool:
 
 def parse_uri(uri: str) -> tuple[str, dict[str, Any]]:
     """``connect_arguments`` of a ``flight_iox://`` URI string."""
-    parts = urlsplit(uri)
-    if parts.scheme.lower() != SCHEME:
+    if not is_flight_iox_uri(uri):
         raise ValueError(f"not a {SCHEME}:// URI: {uri!r}")
+    # "_" is not allowed in a URI scheme, so urlsplit would not see one: split the rest.
+    parts = urlsplit(uri[len(SCHEME) + 1 :])
     database = unquote(parts.path.lstrip("/")) or None
     if database is not None and "/" in database:
         raise ValueError(f"the URI path is one database name, not {database!r}")

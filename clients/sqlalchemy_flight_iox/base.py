@@ -156,6 +156,8 @@ class FlightIoxDialect(default.DefaultDialect):
         context: default.DefaultExecutionContext | None = None,
     ) -> None:
         """Run one statement; a plain INSERT of values becomes a bulk ingest."""
+        if not statement.strip():  # CREATE/DROP INDEX compile to nothing
+            return
         if context is not None and ingest.try_ingest(self, cursor, context):
             return
         cursor.execute(statement, parameters if parameters else None)
@@ -167,7 +169,8 @@ class FlightIoxDialect(default.DefaultDialect):
         context: default.DefaultExecutionContext | None = None,
     ) -> None:
         """Run one statement without parameters."""
-        cursor.execute(statement)
+        if statement.strip():
+            cursor.execute(statement)
 
     def do_executemany(
         self,

@@ -123,6 +123,18 @@ class FlightIoxCompiler(compiler.SQLCompiler):
 class FlightIoxDDLCompiler(compiler.DDLCompiler):
     """DDL as DataFusion spells it (flight-iox runs CREATE TABLE and DROP TABLE)."""
 
+    def visit_create_index(self, create: Any, **kw: Any) -> str:
+        """Nothing: flight-iox has no indexes (the dialect skips the empty statement).
+
+        An index is a hint, and some callers make one unasked (pandas' ``to_sql`` indexes
+        its ``index`` column), so it is accepted and not created, as reflection reports.
+        """
+        return ""
+
+    def visit_drop_index(self, drop: Any, **kw: Any) -> str:
+        """Nothing: there is no index to drop."""
+        return ""
+
 
 class FlightIoxTypeCompiler(compiler.GenericTypeCompiler):
     """DataFusion's SQL names of Arrow types, for CAST and DDL."""
