@@ -215,3 +215,15 @@ def test_connect_args_tls_files() -> None:
 def test_unknown_url_option_is_refused() -> None:
     with pytest.raises(sa.exc.ArgumentError, match="colour"):
         FlightIoxDialect().create_connect_args(make_url("flight_iox://h/db?colour=red"))
+
+
+def test_indexes_compile_to_nothing() -> None:
+    """flight-iox has no indexes; pandas' to_sql asks for one on its index column."""
+    index = sa.Index("ix_cpu_host", cpu.c.host)
+    assert str(sa.schema.CreateIndex(index).compile(dialect=DIALECT)) == ""
+    assert str(sa.schema.DropIndex(index).compile(dialect=DIALECT)) == ""
+
+
+def test_reserved_words_are_quoted() -> None:
+    table = sa.Table("t", sa.MetaData(), sa.Column("index"), sa.Column("key"), sa.Column("time"))
+    assert sql(sa.select(table)) == 'SELECT t."index", t."key", t.time FROM t'
