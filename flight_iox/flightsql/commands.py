@@ -20,6 +20,7 @@ from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.errors import BadRequestError, NotSupportedError
 from flight_iox.flightsql.backend import QueryBackend, WriteBackend
+from flight_iox.flightsql.running import RunningGets, flight_info_tickets
 from flight_iox.flightsql.sessions import Session
 
 TYPE_URL_PREFIX = "type.googleapis.com/"
@@ -27,7 +28,11 @@ TYPE_URL_PREFIX = "type.googleapis.com/"
 
 @dataclass(frozen=True)
 class Call:
-    """What a handler knows about the call: engine, default database, caller, session."""
+    """What a handler knows about the call: engine, default database, caller, session.
+
+    ``backend`` is already scoped to ``principal``: it sees only the databases the
+    caller may read, and its updates check the caller on their targets.
+    """
 
     backend: QueryBackend
     database: str | None
@@ -35,20 +40,37 @@ class Call:
     writer: WriteBackend | None = None
     session: Session = field(default_factory=Session)
     schema_only: bool = False  # GetSchema: plan, never run (updates run in GetFlightInfo)
+    running: RunningGets | None = None  # DoGet streams CancelFlightInfo may stop
 
     def require(self, action: Action, database: str | None) -> None:
         """``ForbiddenError`` unless the caller may ``action`` on ``database``."""
         Authorizer.require(self.principal, action, database)
 
-    def readable(self, databases: list[str]) -> list[str]:
-        """The databases the caller may read (what metadata commands list)."""
-        return self.principal.readable(databases)
+    def may_read(self, database: str) -> bool:
+        """Whether the caller may read ``database``."""
+        return self.principal.may(Action.READ, database)
+
+    def cancel_streams(self, info: bytes) -> int:
+        """Cancel this caller's running DoGets of a FlightInfo's tickets; how many ran."""
+        if self.running is None:
+            return 0
+        return self.running.cancel(self.principal.name, flight_info_tickets(info))
 
     def write_backend(self) -> WriteBackend:
         """The writer, or UNIMPLEMENTED when this server was started without one."""
         if self.writer is None:
             raise NotSupportedError("this Flight SQL server does not accept writes")
         return self.writer
+
+    def write(self, database: str, table: str, data: pa.Table, tags: list[str] | None) -> int:
+        """Write ``data`` as the caller (who needs ``write`` on ``database``); rows written."""
+        return self.write_backend().write_arrow(
+            database, table, data, tags, principal=self.principal
+        )
+
+    def target_schema(self, database: str, table: str) -> pa.Schema | None:
+        """The schema of the table the caller is writing (None: new), with ``write`` on it."""
+        return self.write_backend().table_schema(database, table, principal=self.principal)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ command does lives in its family module (``metadata``, ``keys``, ``xdbc``,
 ``tickets``). Every error leaves through ``status.py``.
 
 Authentication happens before any of this, in ``flight_iox.auth.flight``'s
-middleware; handlers check permissions per database through ``Call``.
+middleware. Every handler gets the backend scoped to the call's principal
+(``Call.backend``), so reads, metadata listings, prepared statements, tickets
+and updates all go to the engine with the caller; writes take it too.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from flight_iox.flightsql import (
     updates,
     xdbc,
 )
-from flight_iox.flightsql.backend import QueryBackend, WriteBackend
+from flight_iox.flightsql.backend import ScopingBackend, WriteBackend
 from flight_iox.flightsql.commands import (
     ActionHandler,
     Call,
@@ -55,7 +57,9 @@ from flight_iox.flightsql.headers import (
     call_database,
     call_session,
 )
+from flight_iox.flightsql.running import RunningGets
 from flight_iox.flightsql.status import raise_for_client, translated_batches
+from flight_iox.query.execution import cancellation
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -77,7 +81,7 @@ _RPC_NAMES = {"flight_info": "GetFlightInfo", "do_get": "DoGet", "do_put": "DoPu
 ACTION_DESCRIPTIONS: dict[str, str] = {
     "CreatePreparedStatement": "Plan a SQL statement; returns a self-contained handle.",
     "ClosePreparedStatement": "Release a prepared statement (a no-op: handles hold no state).",
-    "CancelQuery": "Deprecated; answers NOT_CANCELLABLE (cancel the DoGet stream instead).",
+    "CancelQuery": "Deprecated CancelFlightInfo: cancels the caller's running DoGets.",
     **sessions.ACTION_DESCRIPTIONS,
 }
 
@@ -102,7 +106,7 @@ class FlightSqlServer(flight.FlightServerBase):
     def __init__(
         self,
         location: str,
-        backend: QueryBackend,
+        backend: ScopingBackend,
         *,
         writer: WriteBackend | None = None,
         authorizer: Authorizer | None = None,
@@ -124,17 +128,20 @@ class FlightSqlServer(flight.FlightServerBase):
         self.writer = writer
         self.commands: dict[str, CommandHandler] = {h.type_url: h for h in COMMAND_HANDLERS}
         self.actions: dict[str, ActionHandler] = dict(ACTION_HANDLERS)
+        self.running = RunningGets()
 
     # -- helpers -----------------------------------------------------------------
 
     def _call(self, context: flight.ServerCallContext, schema_only: bool = False) -> Call:
+        principal = call_principal(context)
         return Call(
-            self.backend,
+            self.backend.scoped(principal),
             call_database(context),
-            call_principal(context),
+            principal,
             self.writer,
             call_session(context),
             schema_only,
+            self.running,
         )
 
     def _command(self, data: bytes, rpc: str) -> tuple[CommandHandler, AnyType]:
@@ -181,14 +188,26 @@ class FlightSqlServer(flight.FlightServerBase):
     ) -> flight.FlightDataStream:
         """Stream a ticket's result batch by batch (never collected into one table)."""
         call = self._call(context)
-        if tickets.is_json_ticket(ticket.ticket):
-            reader = tickets.execute_json_ticket(call, ticket.ticket)
-        else:
-            handler, command = self._command(ticket.ticket, "do_get")
-            assert handler.do_get is not None
-            reader = handler.do_get(call, command)
-        translated = pa.RecordBatchReader.from_batches(reader.schema, translated_batches(reader))
-        return flight.RecordBatchStream(translated)
+        flag = self.running.start(call.principal.name, ticket.ticket)  # for CancelFlightInfo
+
+        def cancelled() -> bool:  # the client cancels, leaves, or asks CancelFlightInfo
+            return flag.is_set() or context.is_cancelled()
+
+        try:
+            with cancellation(cancelled):
+                if tickets.is_json_ticket(ticket.ticket):
+                    reader = tickets.execute_json_ticket(call, ticket.ticket)
+                else:
+                    handler, command = self._command(ticket.ticket, "do_get")
+                    assert handler.do_get is not None
+                    reader = handler.do_get(call, command)
+        except BaseException:
+            self.running.finish(call.principal.name, ticket.ticket, flag)
+            raise
+        batches = self.running.until_done(
+            translated_batches(reader), call.principal.name, ticket.ticket, flag
+        )
+        return flight.RecordBatchStream(pa.RecordBatchReader.from_batches(reader.schema, batches))
 
     @_client_errors
     def do_put(

@@ -54,21 +54,25 @@ def test_lone_surrogates_in_json_get_400_and_poison_nothing(server: RunningServe
     assert answer.status_code == 200 and answer.json() == [{"v": 1.0}]
 
 
-@pytest.mark.parametrize("size", ["abc", "9" * 5000, "-1", "0", "²"])
-def test_v1_chunk_size_that_is_not_a_positive_integer_is_the_default(
-    server: RunningServer, size: str
+@pytest.mark.parametrize(
+    ("size", "status"), [("abc", 400), ("9" * 5000, 400), ("²", 400), ("-1", 200), ("0", 200)]
+)
+def test_v1_chunk_size_that_is_not_a_positive_integer(
+    server: RunningServer, size: str, status: int
 ) -> None:
-    """Was 500 ValueError; InfluxDB 1.x uses its default chunk size then."""
+    """Was 500 ValueError: now 400 when it is not an integer, the default when not positive."""
     assert _post(server, "/write", b"c v=1 1", db="chunks").status_code == 204
     answer = requests.get(
         f"{server.http_url}/query",
         params={"db": "chunks", "q": "SELECT v FROM c", "chunked": "true", "chunk_size": size},
         timeout=30,
     )
-    assert answer.status_code == 200, answer.text
-    assert json.loads(answer.text.splitlines()[0])["results"][0]["series"][0]["values"] == [
-        ["1970-01-01T00:00:00.000000001Z", 1.0]
-    ]
+    assert answer.status_code == status, answer.text
+    if status == 200:
+        first = json.loads(answer.text.splitlines()[0])
+        assert first["results"][0]["series"][0]["values"] == [
+            ["1970-01-01T00:00:00.000000001Z", 1.0]
+        ]
 
 
 def test_deep_influxql_nesting_gets_400(server: RunningServer) -> None:
@@ -77,7 +81,7 @@ def test_deep_influxql_nesting_gets_400(server: RunningServer) -> None:
     answer = requests.get(
         f"{server.http_url}/api/v3/query_influxql", params={"db": "db", "q": text}, timeout=30
     )
-    assert answer.status_code == 400 and "nested more than" in answer.json()["error"]
+    assert answer.status_code == 400, answer.text
 
 
 def test_command_of_a_known_type_over_corrupt_bytes_is_invalid_argument(
