@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 from hypothesis import strategies as st
 
@@ -117,8 +119,17 @@ def valid_commands() -> list[bytes]:
     ]
 
 
+_TICKET_KEYS = ["database", "namespace_name", "sql_query", "query_type", "params", "table", "tags"]
+JSON_TICKETS = st.fixed_dictionaries(
+    {"sql_query": SQL_TEXTS | INFLUXQL_TEXTS},
+    optional={key: JSON_VALUES for key in _TICKET_KEYS if key != "sql_query"}
+    | {"query_type": st.sampled_from(["sql", "influxql", "SQL", "x"]), "database": st.just("fuzz")},
+).map(lambda body: json.dumps(body).encode())
+NESTED_JSON = st.integers(1, 50_000).map(lambda n: b'{"params": ' + b"[" * n + b"]" * n + b"}")
 FLIGHT_BYTES = (
     st.binary(max_size=120)
     | st.builds(mutated, st.sampled_from(VALID_JSON_TICKETS + valid_commands()), EDITS)
     | st.sampled_from(VALID_JSON_TICKETS + valid_commands())
+    | JSON_TICKETS
+    | NESTED_JSON
 )

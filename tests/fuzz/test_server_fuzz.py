@@ -390,6 +390,8 @@ def test_acknowledged_rows_are_all_there_after_the_fuzzing_and_a_restart(
     """Runs last in this module: whatever the fuzzing did, the ledger lost nothing."""
     print(f"ledger: {ledger.rows} acknowledged rows")  # shown with -s
     assert _ledger_count(server) == ledger.rows
+    unexpected = [line for line in server.log().splitlines() if "unexpected error" in line]
+    assert not unexpected, "\n".join(unexpected[:20])
     assert server.stop() == 0
     restarted = start_server(server.data_dir, "--max-request-bytes", "1MiB")
     try:

@@ -116,3 +116,17 @@ def test_command_of_the_right_type_over_corrupt_bytes_is_a_bad_request(value: by
     wrapper = any_pb2.Any(type_url=type_url(pb.CommandStatementQuery), value=value)
     with pytest.raises(BadRequestError, match="invalid CommandStatementQuery"):
         unpack(wrapper, pb.CommandStatementQuery)
+
+
+@pytest.mark.parametrize("field", ["database", "namespace_name"])
+@pytest.mark.parametrize("value", [[], ["db"], {"a": 1}, 1])
+def test_json_ticket_database_that_is_not_a_string_is_a_bad_request(
+    field: str, value: object
+) -> None:
+    """Found by fuzzing: a list or object raised TypeError (unhashable) and so INTERNAL."""
+    import json
+
+    from flight_iox.flightsql.tickets import parse_json_ticket
+
+    with pytest.raises(BadRequestError, match="must be a string"):
+        parse_json_ticket(json.dumps({"sql_query": "SELECT 1", field: value}).encode())
