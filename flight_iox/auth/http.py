@@ -98,11 +98,14 @@ class AuthMiddleware:
             return
         rule = route_rule(scope["path"])
         params = _query_params(scope)
+        principal: Principal | None = None
         try:
-            principal = self._principal(scope, params, rule)
-            if rule is RouteRule.ADMIN:
+            secret = _secret(scope, params)
+            if rule is not RouteRule.PUBLIC or secret:
+                principal = self.authorizer.authenticate(secret)
+            if rule is RouteRule.ADMIN and principal is not None:
                 Authorizer.require_admin(principal)
-            elif rule is RouteRule.INFLUXQL:
+            elif rule is RouteRule.INFLUXQL and principal is not None:
                 receive = await self._influxql_check(scope, receive, params, principal)
         except (UnauthorizedError, ForbiddenError, BadRequestError) as error:
             await _error_response(error)(scope, receive, send)
@@ -110,16 +113,6 @@ class AuthMiddleware:
         if principal is not None:
             scope[PRINCIPAL_KEY] = principal
         await self.app(scope, receive, send)
-
-    def _principal(
-        self, scope: Scope, params: list[tuple[str, str]], rule: RouteRule
-    ) -> Principal | None:
-        header = _header(scope, b"authorization")
-        passwords = [value for name, value in params if name == "p"]
-        secret = token_from_authorization(header) if header else (passwords or [None])[-1]
-        if rule is RouteRule.PUBLIC and not secret:
-            return None
-        return self.authorizer.authenticate(secret)
 
     async def _influxql_check(
         self, scope: Scope, receive: Receive, params: list[tuple[str, str]], principal: Principal
@@ -169,6 +162,15 @@ class AuthMiddleware:
             return {"type": "http.request", "body": body, "more_body": rest}
 
         return body, replay
+
+
+def _secret(scope: Scope, params: list[tuple[str, str]]) -> str | None:
+    """The token: the Authorization header, else v1's ``?p=``."""
+    header = _header(scope, b"authorization")
+    if header:
+        return token_from_authorization(header)
+    passwords = [value for name, value in params if name == "p"]
+    return passwords[-1] if passwords else None
 
 
 def _body_databases(body: bytes, content_type: str) -> list[str]:
