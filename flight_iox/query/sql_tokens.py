@@ -29,13 +29,15 @@ exactly the token's text and keeps every other character as the client sent it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import ClassVar
+from functools import lru_cache, wraps
+from typing import ClassVar, TypeVar
 
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import TokenError
 from sqlglot.tokenizer_core import TokenizerCore
+from sqlglot.tokens import Token as SqlglotToken
 from sqlglot.tokens import TokenType
 
 from flight_iox.errors import QueryError
@@ -45,6 +47,7 @@ __all__ = [
     "Token",
     "TokenType",
     "name_at",
+    "per_statement",
     "tokenize",
     "words",
 ]
@@ -63,8 +66,29 @@ LITERAL_TYPES = frozenset(
 )
 """Token types of string literals (their ``value`` is the decoded string)."""
 
-_CACHE_SIZE = 512
-_CACHED_LENGTH = 64 * 1024  # longer statements (bulk INSERT ... VALUES) are not kept
+T = TypeVar("T")
+
+
+def per_statement(
+    maxsize: int = 512, longest: int = 64 * 1024
+) -> Callable[[Callable[[str], T]], Callable[[str], T]]:
+    """Cache a function of a statement's text per text, as ``statement_cache`` keeps plans.
+
+    A Flight SQL statement is read several times (prepare, schema, plan, run): the
+    tokenizer then runs once. Texts longer than ``longest`` (bulk ``INSERT ... VALUES``)
+    are not kept. Cached results are shared: they must not be changed.
+    """
+
+    def decorate(function: Callable[[str], T]) -> Callable[[str], T]:
+        cached = lru_cache(maxsize=maxsize)(function)
+
+        @wraps(function)
+        def read(sql: str) -> T:
+            return function(sql) if len(sql) > longest else cached(sql)
+
+        return read
+
+    return decorate
 
 
 class _DataFusionCore(TokenizerCore):
@@ -140,6 +164,7 @@ class Token:
         return self.word or None
 
 
+@per_statement(maxsize=64, longest=16 * 1024)  # tokens take ~200 bytes each
 def tokenize(sql: str) -> tuple[Token, ...]:
     """The tokens of ``sql``, comments and whitespace left out (cached per text).
 
@@ -151,17 +176,14 @@ def tokenize(sql: str) -> tuple[Token, ...]:
     ``R_PAREN``, operators have their own types (``PLUS``, ``STAR``, ``AND``, ...),
     placeholders are ``PLACEHOLDER`` (``?``) or ``PARAMETER`` (``$1``, ``$name``).
     """
-    if len(sql) > _CACHED_LENGTH:
-        return _tokenize(sql)
-    return _cached(sql)
+    try:
+        raw = DataFusionTokenizer().tokenize(sql) if sql else []
+    except TokenError:
+        raise QueryError(_unreadable(sql)) from None
+    return _tokens(sql, raw)
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
-def _cached(sql: str) -> tuple[Token, ...]:
-    return _tokenize(sql)
-
-
-@lru_cache(maxsize=_CACHE_SIZE)
+@per_statement()
 def words(sql: str) -> frozenset[str]:
     """Every unquoted word of ``sql``, lower-cased: a cheap "does it name X" test."""
     return frozenset(token.word for token in tokenize(sql) if token.word)
@@ -188,11 +210,8 @@ def name_at(tokens: tuple[Token, ...], index: int) -> tuple[list[str], int] | No
     return parts, index
 
 
-def _tokenize(sql: str) -> tuple[Token, ...]:
-    try:
-        raw = DataFusionTokenizer().tokenize(sql) if sql else []
-    except TokenError:
-        raise QueryError(_unreadable(sql)) from None
+def _tokens(sql: str, raw: list[SqlglotToken]) -> tuple[Token, ...]:
+    """sqlglot's tokens as ``Token``s, the text between them checked (``_check_gap``)."""
     out: list[Token] = []
     previous_end, index = 0, 0
     while index < len(raw):
