@@ -187,8 +187,8 @@ def _rewrite_gapfill(sql: str) -> tuple[str, Finish]:
         call = _calls(item, (_GAPFILL,))
         if call is not None:
             start, open_at, close_at, _ = call
-            rest = [t for t in item_tokens if t.start > close_at]
-            alias = not rest or rest[0].word == "as" or (len(rest) == 1 and rest[0].name)
+            after = [t for t in item_tokens if t.start > close_at]
+            alias = not after or after[0].word == "as" or (len(after) == 1 and after[0].name)
             if start != 0 or not alias:
                 raise QueryError("date_bin_gapfill must be a top-level expression in SELECT")
             args = _split_top(item[open_at + 1 : close_at])
