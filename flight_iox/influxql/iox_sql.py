@@ -15,7 +15,7 @@ text before DataFusion plans it, to DataFusion's own (native, vectorised) functi
   forward (``locf``) or interpolates linearly (``interpolate``) in those columns, all with
   Arrow/numpy array operations.
 
-Calls are found in the statement's tokens (``query/sql_tokens.py``), so a name inside a string
+Calls are found in the statement's tokens (``flight_iox/sql_tokens.py``), so a name inside a string
 literal, a quoted identifier or a comment is never rewritten; SQL without these names is
 returned unchanged, and the result is cached per statement text.
 """
@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from flight_iox.errors import QueryError
 from flight_iox.influxql.series import decoded
-from flight_iox.query.sql_tokens import Token, TokenType, per_statement, tokenize
+from flight_iox.sql_tokens import Token, TokenType, per_statement, tokenize
 
 Finish = Callable[[pa.Table], pa.Table]
 

@@ -28,7 +28,7 @@ from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole
 from flight_iox.engine.catalog import Column, TableSchema
 from flight_iox.errors import AlreadyExistsError, BadRequestError, NotSupportedError
 from flight_iox.names import identifier_problem
-from flight_iox.query.sql_tokens import Token, TokenType, tokenize
+from flight_iox.sql_tokens import Token, TokenType, tokenize
 
 if TYPE_CHECKING:
     from flight_iox.engine.engine import Engine

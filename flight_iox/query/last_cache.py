@@ -40,7 +40,7 @@ from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import deduplicate
 from flight_iox.errors import QueryError
 from flight_iox.names import quote_identifier as q
-from flight_iox.query.sql_tokens import TokenType, per_statement, tokenize
+from flight_iox.sql_tokens import TokenType, per_statement, tokenize
 from iox_catalog.files import DataFile
 
 FUNCTION_NAME = "last_cache"

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import pyarrow as pa
 
 from flight_iox.errors import QueryError
-from flight_iox.query.sql_tokens import TokenType, per_statement, tokenize
+from flight_iox.sql_tokens import TokenType, per_statement, tokenize
 
 
 @per_statement()

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flight_iox.errors import BadRequestError
-from flight_iox.query.sql_tokens import Token, TokenType, name_at, tokenize
+from flight_iox.sql_tokens import Token, TokenType, name_at, tokenize
 
 # Everything else, misspellings included, is planned as a query, so a typo gets
 # the engine's syntax error rather than "not supported".

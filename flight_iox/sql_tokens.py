@@ -29,10 +29,10 @@ exactly the token's text and keeps every other character as the client sent it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache, wraps
-from typing import ClassVar, TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import TokenError
@@ -134,10 +134,10 @@ class DataFusionTokenizer(Postgres.Tokenizer):
 
 
 DataFusionTokenizer._COMMENTS.pop("{#", None)  # sqlglot adds Jinja comments to every dialect
+_local = threading.local()
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One token: its sqlglot type, its place in the text, and what it means.
 
     - ``text``: the source, ``sql[start:end]``;
@@ -190,8 +190,11 @@ def tokenize(sql: str) -> tuple[Token, ...]:
     ``R_PAREN``, operators have their own types (``PLUS``, ``STAR``, ``AND``, ...),
     placeholders are ``PLACEHOLDER`` (``?``) or ``PARAMETER`` (``$1``, ``$name``).
     """
+    tokenizer = getattr(_local, "tokenizer", None)
+    if tokenizer is None:  # one per thread: a tokenizer keeps its state while it runs
+        tokenizer = _local.tokenizer = DataFusionTokenizer()
     try:
-        raw = DataFusionTokenizer().tokenize(sql) if sql else []
+        raw = tokenizer.tokenize(sql) if sql else []
     except TokenError:
         raise QueryError(_unreadable(sql)) from None
     return _tokens(sql, raw)

@@ -19,7 +19,7 @@ from flight_iox.query.sql_text import (
     qualified_catalogs,
     statement_target,
 )
-from flight_iox.query.sql_tokens import TokenType, tokenize, words
+from flight_iox.sql_tokens import TokenType, tokenize, words
 
 FAST = settings(
     derandomize=True,

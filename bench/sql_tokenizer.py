@@ -1,0 +1,219 @@
+"""What reading SQL text costs per statement: the one tokenizer against the regex lexers.
+
+    python bench/sql_tokenizer.py [--rounds 5] [--baseline-rev 9e6d390]
+
+The baseline is the regex code this replaced, loaded from git (``--baseline-rev``, the
+last commit before the tokenizer) and measured in the same run. Per statement, each
+candidate does what a Flight SQL statement pays on its way to DataFusion: ``is_query``,
+``qualified_catalogs``, the IOx function rewrite, ``?`` placeholders and ``last_cache``
+names (and ``parse_insert``/the DELETE-DROP-CREATE reading for data-changing statements).
+
+Candidates:
+
+- **regex (baseline)**: the six regex lexers as they were;
+- **tokens, first reading**: ``flight_iox.query`` on ``sql_tokens``, caches cleared before
+  every statement (a statement text the server has not seen);
+- **tokens, repeated**: the same statement again (prepare, schema, plan, run, and a
+  dashboard's repeats hit the per-text caches);
+- tokenizers alone: sqlglot's default and PostgreSQL tokenizers, and ours (PostgreSQL's set
+  to read as DataFusion does, plus the gap check and ``Token`` objects);
+- **DataFusion plan**: ``SessionContext.sql`` over an empty ``cpu`` table, the only parser
+  entry point datafusion-python exposes (a logical plan: no token positions, and it needs
+  every table registered); SELECT statements only.
+
+Statements: the TSBS devops queries (``bench/tsbs_queries.py``), INSERT, DELETE, DROP and
+CREATE forms, placeholders, and IOx's ``selector_*``/``date_bin_gapfill``. Prints the median
+over ``--rounds`` of the mean µs per statement, and the ratio to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "catalog"))
+
+import pyarrow as pa  # noqa: E402
+import sqlglot  # noqa: E402
+from datafusion import SessionContext  # noqa: E402
+from sqlglot.dialects.postgres import Postgres  # noqa: E402
+from sqlglot.tokens import Tokenizer  # noqa: E402
+
+from bench.tsbs_queries import METRICS, TAGS, tsbs_queries  # noqa: E402
+from flight_iox import sql_tokens  # noqa: E402
+from flight_iox.influxql import iox_sql  # noqa: E402
+from flight_iox.query import last_cache, placeholders, sql_text  # noqa: E402
+
+BASELINE_REV = "9e6d390"  # main before the tokenizer
+
+CHANGES = [
+    "INSERT INTO cpu (hostname, usage_user, time) VALUES (?, ?, ?)",
+    "INSERT INTO mine.iox.cpu (hostname, usage_user, time) VALUES "
+    + ", ".join(f"('host_{i}', {i}.5, {1_451_606_400_000_000_000 + i})" for i in range(20)),
+    "INSERT INTO summary SELECT hostname, max(usage_user) AS m, max(time) AS time FROM cpu "
+    "WHERE time >= TIMESTAMP '2016-01-01 00:00:00' GROUP BY hostname",
+    "DELETE FROM cpu WHERE hostname = ? AND time < TIMESTAMP '2016-01-01 06:00:00'",
+    'DROP TABLE IF EXISTS mine.iox."Old Cpu"',
+    "CREATE TABLE IF NOT EXISTS cpu2 (time TIMESTAMP NOT NULL, hostname VARCHAR, "
+    "usage_user DOUBLE, PRIMARY KEY (hostname, time))",
+]
+QUERIES = [
+    "SELECT * FROM cpu WHERE hostname = ? AND usage_user > ? ORDER BY time DESC LIMIT 10",
+    "SELECT hostname, selector_max(usage_user, time)['time'] AS t FROM cpu GROUP BY hostname",
+    "SELECT date_bin_gapfill(INTERVAL '1 minute', time) AS t, locf(max(usage_user)) AS m "
+    "FROM cpu WHERE time >= TIMESTAMP '2016-01-01 00:00:00' "
+    "AND time < TIMESTAMP '2016-01-01 01:00:00' GROUP BY 1",
+]
+
+
+def load_baseline(rev: str) -> dict[str, types.ModuleType]:
+    """The regex modules as they were at ``rev`` (sources from git, run as fresh modules)."""
+    modules = {}
+    for name, path in {
+        "sql_text": "flight_iox/query/sql_text.py",
+        "placeholders": "flight_iox/query/placeholders.py",
+        "iox_sql": "flight_iox/influxql/iox_sql.py",
+        "last_cache": "flight_iox/query/last_cache.py",
+        "deletes": "flight_iox/persist/deletes.py",
+    }.items():
+        source = subprocess.run(
+            ["git", "show", f"{rev}:{path}"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
+        module = types.ModuleType(f"baseline_{name}")
+        if name == "deletes":  # only its three statement regexes, which need sql_text's NAME
+            source = source[: source.index("def _resolve")]
+            source = source.replace(
+                "from flight_iox.query.sql_text import", "from baseline_sql_text import"
+            )
+            source = "\n".join(
+                line
+                for line in source.splitlines()
+                if not line.startswith(("from flight_iox.persist", "from flight_iox.engine"))
+            )
+        sys.modules[module.__name__] = module  # dataclasses look their module up
+        exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
+        modules[name] = module
+    return modules
+
+
+def regex_reading(old: dict[str, types.ModuleType]) -> Callable[[str], object]:
+    """What the regex code did with one statement's text."""
+    text, ph, iox, lc, dl = (
+        old[n] for n in ("sql_text", "placeholders", "iox_sql", "last_cache", "deletes")
+    )
+
+    def read(sql: str) -> object:
+        if text.is_query(sql):
+            text.qualified_catalogs(sql)
+            rewritten = iox.rewrite_iox_sql(sql)[0]
+            ph.rewrite_placeholders(rewritten)
+            return lc.referenced_tables(sql)
+        text.qualified_catalogs(sql)
+        if text.parse_insert(sql) is None:
+            return dl._DELETE.match(sql) or dl._DROP.match(sql) or dl._CREATE.match(sql)
+        return None
+
+    return read
+
+
+def token_reading(sql: str) -> object:
+    """The same work on the tokenizer."""
+    if sql_text.is_query(sql):
+        sql_text.qualified_catalogs(sql)
+        rewritten = iox_sql.rewrite_iox_sql(sql)[0]
+        placeholders.rewrite_placeholders(rewritten)
+        return last_cache.referenced_tables(sql)
+    sql_text.qualified_catalogs(sql)
+    return sql_text.statement_target(sql)
+
+
+def first_token_reading(sql: str) -> object:
+    sql_tokens.clear_caches()
+    return token_reading(sql)
+
+
+def datafusion_context() -> SessionContext:
+    context = SessionContext()
+    fields = [pa.field(t, pa.string()) for t in TAGS] + [pa.field(m, pa.float64()) for m in METRICS]
+    schema = pa.schema([*fields, pa.field("time", pa.timestamp("ns"))])
+    context.register_record_batches("cpu", [[pa.RecordBatch.from_pylist([], schema=schema)]])
+    return context
+
+
+def _plans(context: SessionContext, sql: str) -> bool:
+    try:
+        context.sql(sql)
+        return True
+    except Exception:  # DataFusion's planning error: not a candidate for this statement
+        return False
+
+
+def per_statement_us(read: Callable[[str], object], statements: list[str], rounds: int) -> float:
+    """Median over ``rounds`` of the mean µs ``read`` takes per statement."""
+    repeats = max(1, 2000 // len(statements))
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for sql in statements:
+                read(sql)
+        samples.append((time.perf_counter() - start) / (repeats * len(statements)) * 1e6)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline-rev", default=BASELINE_REV)
+    args = parser.parse_args()
+
+    old = load_baseline(args.baseline_rev)
+    tsbs = [q.sql for q in tsbs_queries(100, 12)]
+    groups = {"TSBS queries": tsbs, "other queries": QUERIES, "INSERT/DELETE/DROP/CREATE": CHANGES}
+    everything = tsbs + QUERIES + CHANGES
+    for sql in tsbs + QUERIES:  # both readings find the same last_cache() names
+        assert regex_reading(old)(sql) == token_reading(sql), sql
+
+    baseline = regex_reading(old)
+    context = datafusion_context()
+    compiled = any(p.suffix == ".so" for p in Path(sqlglot.__file__).parent.glob("*.so"))
+    print(f"sqlglot {sqlglot.__version__} ({'compiled' if compiled else 'pure Python'})")
+    default, postgres = Tokenizer(), Postgres.Tokenizer()
+    candidates: list[tuple[str, Callable[[str], object], bool]] = [
+        ("regex (baseline)", baseline, False),
+        ("tokens, first reading", first_token_reading, False),
+        ("tokens, repeated", token_reading, False),
+        ("sqlglot default Tokenizer alone", default.tokenize, False),
+        ("sqlglot PostgreSQL Tokenizer alone", postgres.tokenize, False),
+        ("sql_tokens.tokenize alone (uncached)", sql_tokens.tokenize.__wrapped__, False),
+        ("DataFusion plan (SessionContext.sql)*", context.sql, True),
+    ]
+    header = f"{'':40}" + "".join(f"{name:>28}" for name in groups)
+    print(header)
+    base: dict[str, float] = {}
+    for label, read, selects_only in candidates:
+        cells = []
+        for group, statements in groups.items():
+            if selects_only:  # what DataFusion plans (not last_cache(), selector_*, DDL)
+                statements = [sql for sql in statements if _plans(context, sql)]
+            if not statements:
+                cells.append(f"{'n/a':>28}")
+                continue
+            us = per_statement_us(read, statements, args.rounds)
+            base.setdefault(group, us)
+            cells.append(f"{us:>14.1f} µs {us / base[group]:>7.2f}x   ")
+        print(f"{label:40}" + "".join(cells))
+    print("* the statements DataFusion plans: SELECTs without last_cache(), selector_*, ?")
+    print(f"(mean statement length: {sum(map(len, everything)) / len(everything):.0f} chars)")
+
+
+if __name__ == "__main__":
+    main()
