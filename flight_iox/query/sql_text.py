@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flight_iox.errors import BadRequestError
-from flight_iox.sql_tokens import Token, TokenType, name_at, tokenize
+from flight_iox.sql_tokens import Token, TokenType, name_at, per_statement, tokenize
 
 # Everything else, misspellings included, is planned as a query, so a typo gets
 # the engine's syntax error rather than "not supported".
@@ -213,7 +213,8 @@ def statement_target(sql: str) -> list[str] | None:
     return change.target if change is not None else None
 
 
-def qualified_catalogs(sql: str) -> set[str]:
+@per_statement()
+def qualified_catalogs(sql: str) -> frozenset[str]:
     """The first part of every three-part name in ``sql`` (outside literals and comments)."""
     tokens = tokenize(sql)
     found: set[str] = set()
@@ -226,4 +227,4 @@ def qualified_catalogs(sql: str) -> set[str]:
         parts, index = name
         if len(parts) == 3:
             found.add(parts[0])
-    return found
+    return frozenset(found)
