@@ -35,6 +35,7 @@ import sys
 import time
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,40 +105,83 @@ def load_baseline(rev: str) -> dict[str, types.ModuleType]:
     return modules
 
 
-def regex_reading(old: dict[str, types.ModuleType]) -> Callable[[str], object]:
-    """What the regex code did with one statement's text."""
-    text, ph, iox, lc, dl = (
-        old[n] for n in ("sql_text", "placeholders", "iox_sql", "last_cache", "deletes")
+@dataclass(frozen=True)
+class Reader:
+    """One implementation of the functions that read a statement's text."""
+
+    is_query: Callable[[str], bool]
+    qualified_catalogs: Callable[[str], object]
+    rewrite_iox_sql: Callable[[str], tuple[str, object]]
+    rewrite_placeholders: Callable[[str], tuple[str, int]]
+    referenced_tables: Callable[[str], list[str]]
+    target: Callable[[str], object]  # INSERT, then DELETE/DROP/CREATE
+
+    def once(self, sql: str) -> object:
+        """Each function once: what reading one statement costs."""
+        if self.is_query(sql):
+            self.qualified_catalogs(sql)
+            rewritten = self.rewrite_iox_sql(sql)[0]
+            self.rewrite_placeholders(rewritten)
+            return self.referenced_tables(rewritten)
+        self.qualified_catalogs(sql)
+        return self.target(sql)
+
+    def flight_sql(self, sql: str) -> object:
+        """The calls one ADBC statement makes on the server (prepare, GetFlightInfo, DoGet)."""
+        if not self.is_query(sql):  # CreatePreparedStatement, then DoPut
+            self.rewrite_placeholders(sql)
+            self.qualified_catalogs(sql)
+            return self.target(sql)
+        self.qualified_catalogs(sql)  # CreatePreparedStatement
+        rewritten = self.rewrite_iox_sql(sql)[0]
+        self.rewrite_placeholders(rewritten)
+        self.referenced_tables(rewritten)
+        self.rewrite_placeholders(sql)
+        self.is_query(sql)  # GetFlightInfo
+        self.qualified_catalogs(sql)
+        self.qualified_catalogs(sql)  # DoGet
+        return self.rewrite_iox_sql(sql)[0]
+
+
+def regex_reader(old: dict[str, types.ModuleType]) -> Reader:
+    """The regex code's functions."""
+    text, deletes = old["sql_text"], old["deletes"]
+
+    def target(sql: str) -> object:
+        insert = text.parse_insert(sql)
+        if insert is not None:
+            return insert.target
+        match = deletes._DELETE.match(sql) or deletes._DROP.match(sql) or deletes._CREATE.match(sql)
+        return text.name_parts(match.group("target")) if match else None
+
+    return Reader(
+        text.is_query,
+        text.qualified_catalogs,
+        old["iox_sql"].rewrite_iox_sql,
+        old["placeholders"].rewrite_placeholders,
+        old["last_cache"].referenced_tables,
+        target,
     )
 
-    def read(sql: str) -> object:
-        if text.is_query(sql):
-            text.qualified_catalogs(sql)
-            rewritten = iox.rewrite_iox_sql(sql)[0]
-            ph.rewrite_placeholders(rewritten)
-            return lc.referenced_tables(sql)
-        text.qualified_catalogs(sql)
-        if text.parse_insert(sql) is None:
-            return dl._DELETE.match(sql) or dl._DROP.match(sql) or dl._CREATE.match(sql)
-        return None
 
-    return read
+TOKENS = Reader(
+    sql_text.is_query,
+    sql_text.qualified_catalogs,
+    iox_sql.rewrite_iox_sql,
+    placeholders.rewrite_placeholders,
+    last_cache.referenced_tables,
+    sql_text.statement_target,
+)
 
 
-def token_reading(sql: str) -> object:
-    """The same work on the tokenizer."""
-    if sql_text.is_query(sql):
-        sql_text.qualified_catalogs(sql)
-        rewritten = iox_sql.rewrite_iox_sql(sql)[0]
-        placeholders.rewrite_placeholders(rewritten)
-        return last_cache.referenced_tables(sql)
-    sql_text.qualified_catalogs(sql)
-    return sql_text.statement_target(sql)
+def first(read: Callable[[str], object]) -> Callable[[str], object]:
+    """``read`` on a statement the server has not seen: every per-text cache cleared."""
 
+    def fresh(sql: str) -> object:
+        sql_tokens.clear_caches()
+        return read(sql)
 
-def first_token_reading(sql: str) -> object:
-    sql_tokens.clear_caches()
-    return token_reading(sql)
+    return fresh
 
 
 def datafusion_context() -> SessionContext:
@@ -180,18 +224,21 @@ def main() -> None:
     tsbs = [q.sql for q in tsbs_queries(100, 12)]
     groups = {"TSBS queries": tsbs, "other queries": QUERIES, "INSERT/DELETE/DROP/CREATE": CHANGES}
     everything = tsbs + QUERIES + CHANGES
-    for sql in tsbs + QUERIES:  # both readings find the same last_cache() names
-        assert regex_reading(old)(sql) == token_reading(sql), sql
+    regex = regex_reader(old)
+    for sql in everything:  # both find the same last_cache() names and targets
+        assert regex.once(sql) == TOKENS.once(sql), sql
 
-    baseline = regex_reading(old)
     context = datafusion_context()
     compiled = any(p.suffix == ".so" for p in Path(sqlglot.__file__).parent.glob("*.so"))
     print(f"sqlglot {sqlglot.__version__} ({'compiled' if compiled else 'pure Python'})")
     default, postgres = Tokenizer(), Postgres.Tokenizer()
     candidates: list[tuple[str, Callable[[str], object], bool]] = [
-        ("regex (baseline)", baseline, False),
-        ("tokens, first reading", first_token_reading, False),
-        ("tokens, repeated", token_reading, False),
+        ("regex (baseline)", regex.once, False),
+        ("tokens, first reading", first(TOKENS.once), False),
+        ("tokens, repeated", TOKENS.once, False),
+        ("regex, one ADBC statement", regex.flight_sql, False),
+        ("tokens, one ADBC statement, first", first(TOKENS.flight_sql), False),
+        ("tokens, one ADBC statement, repeated", TOKENS.flight_sql, False),
         ("sqlglot default Tokenizer alone", default.tokenize, False),
         ("sqlglot PostgreSQL Tokenizer alone", postgres.tokenize, False),
         ("sql_tokens.tokenize alone (uncached)", sql_tokens.tokenize.__wrapped__, False),
@@ -220,9 +267,11 @@ def main() -> None:
                 row.append(f"{'n/a':>28}")
                 continue
             us = statistics.median(samples[label, group])
-            ratio = us / statistics.median(samples["regex (baseline)", group])
+            base = "regex, one ADBC statement" if "ADBC" in label else "regex (baseline)"
+            ratio = us / statistics.median(samples[base, group])
             row.append(f"{us:>16.1f} {ratio:>8.2f}x  ")
         print(f"{label:40}" + "".join(row))
+    print("ADBC rows: ratio to the regex code's ADBC row; other rows: to the baseline row")
     print("* the statements DataFusion plans: SELECTs without last_cache(), selector_*, ?")
     print(f"(mean statement length: {sum(map(len, everything)) / len(everything):.0f} chars)")
 

@@ -218,13 +218,14 @@ def qualified_catalogs(sql: str) -> frozenset[str]:
     """The first part of every three-part name in ``sql`` (outside literals and comments)."""
     tokens = tokenize(sql)
     found: set[str] = set()
-    index = 0
-    while index < len(tokens):
-        name = name_at(tokens, index)
-        if name is None:
-            index += 1
-            continue
-        parts, index = name
-        if len(parts) == 3:
-            found.add(parts[0])
+    index, dot = 0, TokenType.DOT
+    while index < len(tokens) - 4:
+        if tokens[index + 1].type is dot and tokens[index + 3].type is dot:
+            name = name_at(tokens, index)
+            if name is not None:
+                parts, index = name
+                if len(parts) == 3:
+                    found.add(parts[0])
+                continue
+        index += 1
     return frozenset(found)
