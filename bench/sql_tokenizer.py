@@ -272,7 +272,7 @@ def main() -> None:
             row.append(f"{us:>16.1f} {ratio:>8.2f}x  ")
         print(f"{label:40}" + "".join(row))
     print("ADBC rows: ratio to the regex code's ADBC row; other rows: to the baseline row")
-    print("* the statements DataFusion plans: SELECTs without last_cache(), selector_*, ?")
+    print("* what DataFusion plans with an empty cpu table (no last_cache(), selector_*, ?)")
     print(f"(mean statement length: {sum(map(len, everything)) / len(everything):.0f} chars)")
 
 
