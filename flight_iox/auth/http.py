@@ -1,28 +1,36 @@
-"""Token checks for the HTTP app, as one ASGI middleware with a route table.
+"""Authentication for the HTTP app, as one ASGI middleware with a route table.
 
-Each path has a ``RouteRule``: which action it needs and where the database
-name is. Paths not in the table need an admin token (deny by default), so a
-route added later is never open by accident. The principal is left in the
-ASGI scope under ``PRINCIPAL_KEY`` for endpoints that check more themselves
-(the token endpoints).
+The middleware only says *who* is calling: it builds the ``Principal`` and
+leaves it in the ASGI scope under ``PRINCIPAL_KEY`` (``ANONYMOUS`` when auth
+is off). *What* the caller may touch is decided by the handlers and the
+engine, where the database and table names are resolved from the one parse of
+the request that is also executed (docs/auth.md). The middleware never reads
+a body and never guesses a database.
 
-A JSON body may name the database (``POST /api/v3/query_sql``); such a body is
-read here, within ``max_request_bytes``, and replayed to the endpoint.
+Each path has a ``RouteRule``. Paths not in the table need an admin token
+(deny by default), so a route added later is never open by accident.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from enum import Enum
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
 
 from flight_iox.auth.credentials import token_from_authorization
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
-from flight_iox.errors import FlightIoxError, ForbiddenError, UnauthorizedError, status_of
+from flight_iox.errors import (
+    BadRequestError,
+    FlightIoxError,
+    ForbiddenError,
+    UnauthorizedError,
+    status_of,
+)
 
 PRINCIPAL_KEY = "flight_iox.principal"
 
@@ -33,39 +41,39 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class RouteRule:
-    """What a route needs: nothing (public), an action on a database, or (None) admin."""
+class RouteRule(Enum):
+    """Who may reach a route's handler."""
 
-    action: Action | None
-    database_params: tuple[str, ...] = ()
-    public: bool = False
-    json_body: bool = False
+    PUBLIC = "public"  # anyone; the handler decides (health, ping, the admin bootstrap)
+    AUTHENTICATED = "authenticated"  # any valid token; the handler and engine authorize
+    ADMIN = "admin"  # admin tokens only
+    # InfluxQL keeps the former query-string check until it authorizes each resolved
+    # source, INTO target, ON clause and DDL itself (then these become AUTHENTICATED).
+    INFLUXQL = "influxql"
 
-
-PUBLIC = RouteRule(None, public=True)
-ADMIN = RouteRule(None)
-_WRITE = RouteRule(Action.WRITE, ("db", "bucket"))
-_READ = RouteRule(Action.READ, ("db",), json_body=True)
 
 ROUTE_RULES: dict[str, RouteRule] = {
-    "/health": PUBLIC,
-    "/ping": PUBLIC,
-    # Bootstrap: the endpoint itself decides (open while no admin token exists).
-    "/api/v3/configure/token/admin": PUBLIC,
-    "/api/v3/write_lp": _WRITE,
-    "/api/v2/write": _WRITE,
-    "/write": _WRITE,
-    "/api/v3/query_sql": _READ,
-    "/api/v3/query_influxql": _READ,
-    "/query": _READ,
+    "/health": RouteRule.PUBLIC,
+    "/ping": RouteRule.PUBLIC,
+    # Bootstrap: the endpoint itself decides (open until an admin token has ever existed).
+    "/api/v3/configure/token/admin": RouteRule.PUBLIC,
+    "/api/v3/write_lp": RouteRule.AUTHENTICATED,
+    "/api/v2/write": RouteRule.AUTHENTICATED,
+    "/write": RouteRule.AUTHENTICATED,
+    "/api/v3/query_sql": RouteRule.AUTHENTICATED,
+    "/api/v3/configure/database": RouteRule.AUTHENTICATED,
+    "/api/v3/query_influxql": RouteRule.INFLUXQL,
+    "/query": RouteRule.INFLUXQL,
 }
 
 
-def _query_params(scope: Scope) -> dict[str, str]:
-    from urllib.parse import parse_qsl
+def route_rule(path: str) -> RouteRule:
+    """The rule of ``path``; ``ADMIN`` for every path not in the table."""
+    return ROUTE_RULES.get(path.rstrip("/") or "/", RouteRule.ADMIN)
 
-    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+def _query_params(scope: Scope) -> list[tuple[str, str]]:
+    return parse_qsl(scope.get("query_string", b"").decode("latin-1"))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -76,7 +84,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class AuthMiddleware:
-    """Authenticate every HTTP request and check its route's permission."""
+    """Authenticate every HTTP request; admin-only routes are refused to other tokens."""
 
     def __init__(self, app: ASGIApp, authorizer: Authorizer, max_body_bytes: int) -> None:
         self.app = app
@@ -88,40 +96,60 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rule = ROUTE_RULES.get(scope["path"].rstrip("/") or "/", ADMIN)
+        rule = route_rule(scope["path"])
         params = _query_params(scope)
         try:
             principal = self._principal(scope, params, rule)
-            if principal is not None and not rule.public:
-                if rule.action is None:
-                    Authorizer.require_admin(principal)
-                else:
-                    body, receive = await self._buffered(scope, receive, rule)
-                    database = _database(params, body, rule)
-                    Authorizer.require(principal, rule.action, database)
-        except (UnauthorizedError, ForbiddenError) as error:
+            if rule is RouteRule.ADMIN:
+                Authorizer.require_admin(principal)
+            elif rule is RouteRule.INFLUXQL:
+                receive = await self._influxql_check(scope, receive, params, principal)
+        except (UnauthorizedError, ForbiddenError, BadRequestError) as error:
             await _error_response(error)(scope, receive, send)
             return
-        scope[PRINCIPAL_KEY] = principal
+        if principal is not None:
+            scope[PRINCIPAL_KEY] = principal
         await self.app(scope, receive, send)
 
-    def _principal(self, scope: Scope, params: dict[str, str], rule: RouteRule) -> Principal | None:
+    def _principal(
+        self, scope: Scope, params: list[tuple[str, str]], rule: RouteRule
+    ) -> Principal | None:
         header = _header(scope, b"authorization")
-        secret = token_from_authorization(header) if header else params.get("p")
-        if rule.public and not secret:
+        passwords = [value for name, value in params if name == "p"]
+        secret = token_from_authorization(header) if header else (passwords or [None])[-1]
+        if rule is RouteRule.PUBLIC and not secret:
             return None
         return self.authorizer.authenticate(secret)
 
-    async def _buffered(
-        self, scope: Scope, receive: Receive, rule: RouteRule
-    ) -> tuple[bytes, Receive]:
-        """Read a JSON body (so it can name the database) and a ``receive`` that replays it."""
+    async def _influxql_check(
+        self, scope: Scope, receive: Receive, params: list[tuple[str, str]], principal: Principal
+    ) -> Receive:
+        """Until InfluxQL authorizes what it resolves: one ``db``, which the token may read.
+
+        ``db`` may come from the query string, a JSON body or a form body; two different
+        values are a 400 (the handler would pick one of them).
+        """
+        body, receive = await self._buffered(scope, receive)
+        named = [value for name, value in params if name == "db" and value]
+        named += _body_databases(body, _header(scope, b"content-type") or "")
+        if len(set(named)) > 1:
+            raise BadRequestError(
+                f"ambiguous parameter 'db': {named[0]!r} and "
+                f"{next(v for v in named if v != named[0])!r}; send one value"
+            )
+        if not principal.admin:
+            Authorizer.require(principal, Action.READ, named[0] if named else None)
+        return receive
+
+    async def _buffered(self, scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
+        """Read a JSON or form body (it may name the database) and a ``receive`` replaying it."""
         content_type = _header(scope, b"content-type") or ""
-        if not (rule.json_body and scope["method"] == "POST" and "json" in content_type):
+        if not (scope["method"] == "POST" and ("json" in content_type or "form" in content_type)):
             return b"", receive
         chunks: list[bytes] = []
         size = 0
         more = True
+        message: Message = {}
         while more:
             message = await receive()
             chunk = message.get("body", b"")
@@ -143,23 +171,24 @@ class AuthMiddleware:
         return body, replay
 
 
-def _database(params: dict[str, str], body: bytes, rule: RouteRule) -> str | None:
-    for name in rule.database_params:
-        if params.get(name):
-            return params[name]
-    if body:
+def _body_databases(body: bytes, content_type: str) -> list[str]:
+    """The ``db`` values a JSON or form body names."""
+    if not body:
+        return []
+    if "json" in content_type:
         try:
             payload = json.loads(body)
         except ValueError:
-            return None
-        if isinstance(payload, dict) and isinstance(payload.get("db"), str):
-            return payload["db"]
-    return None
+            return []
+        db = payload.get("db") if isinstance(payload, dict) else None
+        return [db] if isinstance(db, str) and db else []
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return [value for name, value in pairs if name == "db" and value]
 
 
 def _error_response(error: FlightIoxError) -> JSONResponse:
     status, _ = status_of(error)
-    code = "unauthorized" if status == 401 else "forbidden"
+    code = {401: "unauthorized", 403: "forbidden"}.get(status, "invalid")
     headers = {"WWW-Authenticate": 'Bearer realm="flight-iox"'} if status == 401 else None
     return JSONResponse(
         {"error": error.message, "code": code, "message": error.message},

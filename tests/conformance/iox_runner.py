@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import QueryError
@@ -203,7 +204,9 @@ def run_case(path: Path, report: Report) -> None:
         try:
             for step in setup["steps"]:
                 if "write" in step:
-                    engine.write_line_protocol("db", clean_line_protocol(step["write"]).encode())
+                    engine.write_line_protocol(
+                        "db", clean_line_protocol(step["write"]).encode(), principal=ANONYMOUS
+                    )
                 elif "persist" in step or step.get("kind") == "persist":
                     persister.persist()
                 # retention and unsupported steps: skipped
