@@ -5,8 +5,10 @@
 The baseline is the regex code this replaced, loaded from git (``--baseline-rev``, the
 last commit before the tokenizer) and measured in the same run. Per statement, each
 candidate does what a Flight SQL statement pays on its way to DataFusion: ``is_query``,
-``qualified_catalogs``, the IOx function rewrite, ``?`` placeholders and ``last_cache``
-names (and ``parse_insert``/the DELETE-DROP-CREATE reading for data-changing statements).
+the IOx function rewrite, ``?`` placeholders and ``last_cache`` names (and the INSERT /
+DELETE / DROP / CREATE target for data-changing statements). The regex code's
+``qualified_catalogs`` is left out of both: permissions are now checked by DataFusion
+contexts holding only readable catalogs, so no reading of SQL text replaces it.
 
 Candidates:
 
@@ -110,7 +112,6 @@ class Reader:
     """One implementation of the functions that read a statement's text."""
 
     is_query: Callable[[str], bool]
-    qualified_catalogs: Callable[[str], object]
     rewrite_iox_sql: Callable[[str], tuple[str, object]]
     rewrite_placeholders: Callable[[str], tuple[str, int]]
     referenced_tables: Callable[[str], list[str]]
@@ -119,28 +120,22 @@ class Reader:
     def once(self, sql: str) -> object:
         """Each function once: what reading one statement costs."""
         if self.is_query(sql):
-            self.qualified_catalogs(sql)
             rewritten = self.rewrite_iox_sql(sql)[0]
             self.rewrite_placeholders(rewritten)
             return self.referenced_tables(rewritten)
-        self.qualified_catalogs(sql)
         return self.target(sql)
 
     def flight_sql(self, sql: str) -> object:
         """The calls one ADBC statement makes on the server (prepare, GetFlightInfo, DoGet)."""
         if not self.is_query(sql):  # CreatePreparedStatement, then DoPut
             self.rewrite_placeholders(sql)
-            self.qualified_catalogs(sql)
             return self.target(sql)
-        self.qualified_catalogs(sql)  # CreatePreparedStatement
-        rewritten = self.rewrite_iox_sql(sql)[0]
+        rewritten = self.rewrite_iox_sql(sql)[0]  # CreatePreparedStatement
         self.rewrite_placeholders(rewritten)
         self.referenced_tables(rewritten)
         self.rewrite_placeholders(sql)
         self.is_query(sql)  # GetFlightInfo
-        self.qualified_catalogs(sql)
-        self.qualified_catalogs(sql)  # DoGet
-        return self.rewrite_iox_sql(sql)[0]
+        return self.rewrite_iox_sql(sql)[0]  # DoGet
 
 
 def regex_reader(old: dict[str, types.ModuleType]) -> Reader:
@@ -156,7 +151,6 @@ def regex_reader(old: dict[str, types.ModuleType]) -> Reader:
 
     return Reader(
         text.is_query,
-        text.qualified_catalogs,
         old["iox_sql"].rewrite_iox_sql,
         old["placeholders"].rewrite_placeholders,
         old["last_cache"].referenced_tables,
@@ -166,7 +160,6 @@ def regex_reader(old: dict[str, types.ModuleType]) -> Reader:
 
 TOKENS = Reader(
     sql_text.is_query,
-    sql_text.qualified_catalogs,
     iox_sql.rewrite_iox_sql,
     placeholders.rewrite_placeholders,
     last_cache.referenced_tables,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flight_iox.errors import BadRequestError
-from flight_iox.sql_tokens import Token, TokenType, name_at, per_statement, tokenize
+from flight_iox.sql_tokens import Token, TokenType, name_at, tokenize
 
 # Everything else, misspellings included, is planned as a query, so a typo gets
 # the engine's syntax error rather than "not supported".
@@ -211,21 +211,3 @@ def statement_target(sql: str) -> list[str] | None:
         return insert.target
     change = parse_change(sql)
     return change.target if change is not None else None
-
-
-@per_statement()
-def qualified_catalogs(sql: str) -> frozenset[str]:
-    """The first part of every three-part name in ``sql`` (outside literals and comments)."""
-    tokens = tokenize(sql)
-    found: set[str] = set()
-    index, dot = 0, TokenType.DOT
-    while index < len(tokens) - 4:
-        if tokens[index + 1].type is dot and tokens[index + 3].type is dot:
-            name = name_at(tokens, index)
-            if name is not None:
-                parts, index = name
-                if len(parts) == 3:
-                    found.add(parts[0])
-                continue
-        index += 1
-    return frozenset(found)
