@@ -20,8 +20,11 @@ def rewrite_placeholders(sql: str) -> tuple[str, int]:
     """Replace each ``?`` with ``$1, $2, ...``; return the SQL and the parameter count.
 
     The count is the number of ``?``, or the highest ``$n`` when that is higher.
-    Cached per text: a prepared statement is rewritten once.
+    Cached per text: a prepared statement is rewritten once; text with neither ``?`` nor
+    ``$`` has no placeholder token and is not tokenized.
     """
+    if "?" not in sql and "$" not in sql:
+        return sql, 0
     count = highest_dollar = 0
     pieces: list[str] = []
     done = 0

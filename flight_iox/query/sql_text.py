@@ -43,10 +43,32 @@ def _body(sql: str) -> tuple[Token, ...]:
 
 def first_keyword(sql: str) -> str:
     """The statement's first word, lower-cased (after comments and parentheses)."""
+    word = _leading_word(sql)
+    if word is not None:  # most statements: no need to tokenize for this
+        return word
     for token in tokenize(sql):
         if token.type is not TokenType.L_PAREN:
             return token.word
     return ""
+
+
+def _leading_word(sql: str) -> str | None:
+    """The first word when the text starts with a plain word and a space (``SELECT ...``).
+
+    The tokenizer's first token is then that word (a keyword it reads as several words,
+    ``GROUP BY``, still starts with it), so routing a query costs no tokenizing.
+    """
+    head = sql.lstrip()
+    end = 0
+    while (
+        end < min(len(head), 32)
+        and head[end].isascii()
+        and (head[end].isalnum() or head[end] == "_")
+    ):
+        end += 1
+    if 0 < end < len(head) and head[end].isspace() and not head[0].isdigit():
+        return head[:end].lower()
+    return None
 
 
 def is_query(sql: str) -> bool:

@@ -242,3 +242,21 @@ def test_literal_values_agree_with_datafusion(value: str, form: int) -> None:
 def test_first_keyword_after_any_comment(name: str, comment: str) -> None:
     assert first_keyword(f"{comment} {comment}\n({quote_identifier(name)})") == ""
     assert first_keyword(f"{comment}\nDELETE FROM {quote_identifier(name)}") == "delete"
+
+
+@FAST
+@given(
+    st.sampled_from([" ", "\n ", "\t"]),
+    st.sampled_from(["SELECT", "with", "Delete", "GROUP", "double", "x1", "_a", "E", "select1"]),
+    st.sampled_from([" ", "\n", "\r\n", "\t"]),
+    _TEXT,
+)
+def test_first_keyword_without_tokenizing_agrees_with_the_tokens(
+    lead: str, word: str, space: str, rest: str
+) -> None:
+    sql = f"{lead}{word}{space}{rest}"
+    try:
+        tokens = tokenize(sql)
+    except QueryError:
+        return  # the rest does not read: the engine reports it
+    assert first_keyword(sql) == tokens[0].word
