@@ -13,7 +13,6 @@ Each path has a ``RouteRule``. Paths not in the table need an admin token
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from enum import Enum
 from typing import Any
@@ -23,9 +22,7 @@ from starlette.responses import JSONResponse
 
 from flight_iox.auth.credentials import token_from_authorization
 from flight_iox.auth.policy import Authorizer, Principal
-from flight_iox.auth.tokens import Action
 from flight_iox.errors import (
-    BadRequestError,
     FlightIoxError,
     ForbiddenError,
     UnauthorizedError,
@@ -47,9 +44,6 @@ class RouteRule(Enum):
     PUBLIC = "public"  # anyone; the handler decides (health, ping, the admin bootstrap)
     AUTHENTICATED = "authenticated"  # any valid token; the handler and engine authorize
     ADMIN = "admin"  # admin tokens only
-    # InfluxQL keeps the former query-string check until it authorizes each resolved
-    # source, INTO target, ON clause and DDL itself (then these become AUTHENTICATED).
-    INFLUXQL = "influxql"
 
 
 ROUTE_RULES: dict[str, RouteRule] = {
@@ -62,8 +56,9 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/write": RouteRule.AUTHENTICATED,
     "/api/v3/query_sql": RouteRule.AUTHENTICATED,
     "/api/v3/configure/database": RouteRule.AUTHENTICATED,
-    "/api/v3/query_influxql": RouteRule.INFLUXQL,
-    "/query": RouteRule.INFLUXQL,
+    # InfluxQL checks each resolved source, INTO target, ON clause and DDL (influxql/context.py).
+    "/api/v3/query_influxql": RouteRule.AUTHENTICATED,
+    "/query": RouteRule.AUTHENTICATED,
 }
 
 
@@ -86,10 +81,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class AuthMiddleware:
     """Authenticate every HTTP request; admin-only routes are refused to other tokens."""
 
-    def __init__(self, app: ASGIApp, authorizer: Authorizer, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, authorizer: Authorizer) -> None:
         self.app = app
         self.authorizer = authorizer
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
@@ -102,9 +96,7 @@ class AuthMiddleware:
             principal = self._principal(scope, params, rule)
             if rule is RouteRule.ADMIN:
                 Authorizer.require_admin(principal)
-            elif rule is RouteRule.INFLUXQL:
-                receive = await self._influxql_check(scope, receive, params, principal)
-        except (UnauthorizedError, ForbiddenError, BadRequestError) as error:
+        except (UnauthorizedError, ForbiddenError) as error:
             await _error_response(error)(scope, receive, send)
             return
         if principal is not None:
@@ -120,70 +112,6 @@ class AuthMiddleware:
         if rule is RouteRule.PUBLIC and not secret:
             return None
         return self.authorizer.authenticate(secret)
-
-    async def _influxql_check(
-        self, scope: Scope, receive: Receive, params: list[tuple[str, str]], principal: Principal
-    ) -> Receive:
-        """Until InfluxQL authorizes what it resolves: one ``db``, which the token may read.
-
-        ``db`` may come from the query string, a JSON body or a form body; two different
-        values are a 400 (the handler would pick one of them).
-        """
-        body, receive = await self._buffered(scope, receive)
-        named = [value for name, value in params if name == "db" and value]
-        named += _body_databases(body, _header(scope, b"content-type") or "")
-        if len(set(named)) > 1:
-            raise BadRequestError(
-                f"ambiguous parameter 'db': {named[0]!r} and "
-                f"{next(v for v in named if v != named[0])!r}; send one value"
-            )
-        if not principal.admin:
-            Authorizer.require(principal, Action.READ, named[0] if named else None)
-        return receive
-
-    async def _buffered(self, scope: Scope, receive: Receive) -> tuple[bytes, Receive]:
-        """Read a JSON or form body (it may name the database) and a ``receive`` replaying it."""
-        content_type = _header(scope, b"content-type") or ""
-        if not (scope["method"] == "POST" and ("json" in content_type or "form" in content_type)):
-            return b"", receive
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        message: Message = {}
-        while more:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            chunks.append(chunk)
-            more = message.get("more_body", False) and size <= self.max_body_bytes
-        body = b"".join(chunks)
-        # Past the limit, the endpoint reads the rest and answers 413 itself.
-        rest = size > self.max_body_bytes and message.get("more_body", False)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": rest}
-
-        return body, replay
-
-
-def _body_databases(body: bytes, content_type: str) -> list[str]:
-    """The ``db`` values a JSON or form body names."""
-    if not body:
-        return []
-    if "json" in content_type:
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return []
-        db = payload.get("db") if isinstance(payload, dict) else None
-        return [db] if isinstance(db, str) and db else []
-    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return [value for name, value in pairs if name == "db" and value]
 
 
 def _error_response(error: FlightIoxError) -> JSONResponse:

@@ -80,5 +80,5 @@ def execute_json_ticket(call: Call, ticket: bytes) -> pa.RecordBatchReader:
     if parsed.query_type == "influxql":
         from flight_iox.influxql.service import influxql_reader
 
-        return influxql_reader(call.backend, database, parsed.sql)
+        return influxql_reader(call.backend, call.principal, database, parsed.sql)
     return call.backend.execute(database, parsed.sql, parsed.params)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
@@ -77,3 +78,36 @@ async def request_params(request: Request) -> dict[str, object]:
                 raise BadRequestError("request body must be a JSON object")
             merged(params, payload.items(), "JSON body")
     return params
+
+
+async def form_params(request: Request) -> dict[str, object]:
+    """Parameters from the query string and, on POST, a form body (InfluxDB 1.x ``/query``)."""
+    params: dict[str, object] = dict(query_params(request))
+    if request.method == "POST":
+        if "multipart/form-data" in request.headers.get("content-type", ""):
+            raise BadRequestError(
+                "multipart query bodies are not supported; send q as a form field"
+            )
+        body = await read_body(request, request.app.state.settings.max_request_bytes)
+        if body.strip():
+            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            merged(params, _distinct(pairs, "form body"), "form body")
+    return params
+
+
+def _distinct(pairs: list[tuple[str, str]], source: str) -> list[tuple[str, str]]:
+    """``pairs`` with each name once; a name repeated with a different value is a 400."""
+    seen: dict[str, str] = {}
+    for name, value in pairs:
+        if name in seen and seen[name] != value:
+            raise _conflict(name, seen[name], value, f"repeated in the {source}")
+        seen[name] = value
+    return list(seen.items())
+
+
+def text_param(params: dict[str, object], name: str) -> str | None:
+    """A parameter that must be text when present (a JSON body could send anything)."""
+    value = params.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequestError(f"{name!r} must be a string")
+    return value

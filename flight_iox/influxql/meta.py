@@ -7,7 +7,7 @@ over the measurement, so they see the same rows a SELECT would.
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -19,6 +19,7 @@ from flight_iox.influxql.context import Context
 from flight_iox.influxql.expressions import RowCompiler, TableInfo, quote_ident, unwrap
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select import measurement_names
+from flight_iox.safe_regex import compile_regex, regex_search
 
 Handler = Callable[[ast.ShowStatement, Context], list[Series]]
 
@@ -34,15 +35,17 @@ def _cut(items: list, stmt: ast.ShowStatement) -> list:
 
 
 def _database(stmt: ast.ShowStatement, ctx: Context) -> str:
-    database = stmt.database or ctx.database
-    if database is None:
-        raise QueryError("database name required")
+    """The ``ON`` database (or the query's), checked for read before its existence."""
+    database = ctx.resolve(stmt.database)
     if database not in ctx.backend.database_names():
         raise QueryError(f"database not found: {database}")
     return database
 
 
 def _measurements(stmt: ast.ShowStatement, ctx: Context) -> tuple[str, list[TableInfo]]:
+    named = {s.database for s in stmt.sources if isinstance(s, ast.Measurement) and s.database}
+    if stmt.database is None and len(named) == 1:  # SHOW ... FROM db..m: that database
+        stmt = dataclasses.replace(stmt, database=named.pop())
     database = _database(stmt, ctx)
     tables = ctx.tables(database)
     if not stmt.sources:
@@ -51,7 +54,12 @@ def _measurements(stmt: ast.ShowStatement, ctx: Context) -> tuple[str, list[Tabl
     for source in stmt.sources:
         if not isinstance(source, ast.Measurement):
             raise QueryError("subqueries are not allowed in SHOW statements")
-        names.update(measurement_names(source, ctx)[1])
+        source_database, found = measurement_names(source, ctx)
+        if source_database != database:
+            raise QueryError(
+                f"FROM names database {source_database!r}, the statement's is {database!r}"
+            )
+        names.update(found)
     return database, [tables[n] for n in sorted(names)]
 
 
@@ -71,8 +79,9 @@ def _has_rows(database: str, info: TableInfo, where: str, ctx: Context) -> bool:
 
 
 def show_databases(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:
-    """``SHOW DATABASES``."""
-    return [_series("databases", ["name"], [[n] for n in ctx.backend.database_names()])]
+    """``SHOW DATABASES``: only those the caller may read."""
+    names = ctx.principal.readable(ctx.backend.database_names())
+    return [_series("databases", ["name"], [[n] for n in names])]
 
 
 def show_retention_policies(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:
@@ -89,7 +98,7 @@ def _matching_measurements(stmt: ast.ShowStatement, ctx: Context) -> list[str]:
     for info in infos:
         if isinstance(test, ast.BinaryExpr):
             rhs = unwrap(test.rhs)
-            if isinstance(rhs, ast.RegexLit) and not re.search(rhs.pattern, info.name):
+            if isinstance(rhs, ast.RegexLit) and not regex_search(rhs.pattern, info.name):
                 continue
             if isinstance(rhs, ast.StringLit) and rhs.value != info.name:
                 continue
@@ -134,7 +143,7 @@ def _keys(stmt: ast.ShowStatement, info: TableInfo) -> list[str]:
         return [t for t in tags if t in stmt.key_values]
     if op == "!=":
         return [t for t in tags if t not in stmt.key_values]
-    pattern = re.compile(stmt.key_regex or "")
+    pattern = compile_regex(stmt.key_regex or "")
     return [t for t in tags if bool(pattern.search(t)) == (op == "=~")]
 
 

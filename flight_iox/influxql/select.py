@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
@@ -20,22 +18,25 @@ from flight_iox.influxql.select_exec import Query, Source, run_source
 from flight_iox.influxql.select_plan import AGGREGATE, SelectShape, calls_in, shape_select
 from flight_iox.influxql.timerange import TimeRange, condition_range, is_time_ref
 from flight_iox.influxql.tz import zone_info
+from flight_iox.safe_regex import compile_regex
 
 DEFAULT_RETENTION_POLICY = "autogen"
 
 
 def measurement_names(source: ast.Measurement, ctx: Context) -> tuple[str, list[str]]:
-    """The database and the measurement names a FROM item stands for, sorted."""
-    database = source.database or ctx.database
-    if database is None:
-        raise QueryError("database name required")
+    """The database and the measurement names a FROM item stands for, sorted.
+
+    This is where a FROM item's database is chosen, so it is checked here (before its
+    existence, which a caller who may not read it does not learn).
+    """
+    database = ctx.resolve(source.database)
     if source.retention_policy not in (None, "", DEFAULT_RETENTION_POLICY):
         raise QueryError(f"retention policy not found: {source.retention_policy}")
     if database not in ctx.backend.database_names():
         raise QueryError(f"database not found: {database}")
     tables = ctx.tables(database)
     if source.regex is not None:
-        pattern = re.compile(source.regex)
+        pattern = compile_regex(source.regex)
         return database, sorted(t for t in tables if pattern.search(t))
     return database, [source.name] if source.name in tables else []
 

@@ -139,7 +139,7 @@ def _sort_rows(rows: list[list[str]]) -> list[list[str]]:
 def compare_influxql(engine: Engine, query: dict) -> tuple[str, str]:
     """Run one InfluxQL query and compare its series."""
     try:
-        results = run_influxql(engine, "db", query["query"], now=NOW)
+        results = run_influxql(engine, ANONYMOUS, "db", query["query"], now=NOW)
     except QueryError as error:  # a parse error fails the whole request, as in InfluxDB
         return ("pass", "") if query["kind"] == "error" else ("error", str(error))
     errors = [r.error for r in results if r.error]

@@ -154,7 +154,7 @@ CASES: list[Case] = [
         http("POST", "/write", {"db": "mine", "bucket": "other"}, data=SCRATCH_ROW),
         AMBIGUOUS,
     ),
-    # --- InfluxQL transports (the statements' own names: see the InfluxQL rows) -----------
+    # --- InfluxQL transports (the statements' own names: test_auth_influxql.py) -----------
     Case(
         "influxql db other",
         http("GET", "/query", {"db": "other", "q": "SHOW MEASUREMENTS"}),
@@ -266,7 +266,7 @@ CASES: list[Case] = [
     Case(
         "json ticket influxql other",
         json_ticket(database="mine", sql_query="SELECT * FROM other..cpu", query_type="influxql"),
-        "401 401 400 400 200",  # InfluxQL: a database the token may not read is not found
+        READS_OTHER,  # refused where InfluxQL resolves the source (test_auth_influxql.py)
     ),
     # --- Flight SQL updates and ingest -------------------------------------------------------
     Case(
