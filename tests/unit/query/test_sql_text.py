@@ -34,4 +34,3 @@ def test_parse_insert() -> None:
     assert parse_insert("SELECT 1") is None
     with pytest.raises(BadRequestError):
         parse_insert("INSERT cpu DEFAULT VALUES")
-
