@@ -112,6 +112,16 @@ CASES: list[Case] = [
         CHANGES_OTHER,
     ),
     Case("sql drop other", sql_http("DROP TABLE other.iox.nosuch"), "401 401 403 403 404"),
+    Case(
+        "sql delete other commented",
+        sql_http("DELETE FROM other/**/.iox.cpu WHERE host = 'nosuch'"),
+        CHANGES_OTHER,
+    ),
+    Case(
+        "sql drop other commented",
+        sql_http('DROP TABLE "other" -- x\n . iox.nosuch'),
+        "401 401 403 403 404",
+    ),
     Case("sql drop other quoted", sql_http('DROP TABLE "other"."iox"."cpu"'), "401 401 403 403 -"),
     Case(
         "sql create other",
