@@ -13,7 +13,7 @@ from flight_iox.auth.http import PRINCIPAL_KEY
 from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
 from flight_iox.engine.engine import Engine
-from flight_iox.errors import BadRequestError, FlightIoxError, QueryError
+from flight_iox.errors import BadRequestError, FlightIoxError, query_error
 from flight_iox.http.body import read_body
 from flight_iox.query.formats import choose_format
 from flight_iox.query.sql_text import first_keyword, qualified_catalogs
@@ -87,7 +87,7 @@ def _first_chunk(chunks: Iterator[bytes]) -> bytes:
     except FlightIoxError:
         raise
     except Exception as error:  # DataFusion and Arrow raise plain exceptions while executing
-        raise QueryError(str(error)) from None
+        raise query_error(str(error)) from None
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

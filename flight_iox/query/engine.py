@@ -23,7 +23,7 @@ from datafusion.catalog import Catalog, Schema
 
 from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
 from flight_iox.engine.catalog import SchemaCatalog
-from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
+from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError, query_error
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.last_cache import LastValueCache, latest_file_rows, referenced_tables
@@ -34,7 +34,7 @@ from flight_iox.query.placeholders import (
 )
 from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
-from flight_iox.query.tables import PARQUET_OPTIONS, TableBuilder
+from flight_iox.query.tables import PARQUET_OPTIONS, SchemaCheck, TableBuilder
 from iox_catalog.files import DataFile
 
 USER_SCHEMA = "iox"
@@ -53,6 +53,7 @@ class QueryEngine:
         batch_size: int = 65_536,
         object_store: tuple[str, object, str] | None = None,
         file_cache: FileCache | None = None,
+        file_check: SchemaCheck | None = None,
     ):
         self._catalog = catalog
         self._buffers = buffers
@@ -64,7 +65,7 @@ class QueryEngine:
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
         self._state: tuple[object, ...] | None = None  # what the last full refresh saw
         self._statements = StatementCache()
-        self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1), file_cache=file_cache)
+        self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check)
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
         self._global_system: dict[str, Callable[[], pa.Table]] = {}
@@ -134,7 +135,7 @@ class QueryEngine:
                 return finish(frame.to_arrow_table()).to_reader()
             return pa.RecordBatchReader.from_stream(frame)
         except Exception as error:  # DataFusion raises plain exceptions with its message
-            raise QueryError(_engine_message(error)) from None
+            raise query_error(_engine_message(error)) from None
 
     def execute_update(
         self, database: str | None, sql: str, params: Sequence[object] = ()
@@ -236,7 +237,7 @@ class QueryEngine:
         except Exception as error:
             message = _engine_message(error)
         if count == 0:
-            raise QueryError(message)
+            raise query_error(message)
         try:  # placeholders DataFusion could not type from their context, typed by their values
             return _sql(context, typed_placeholders(rewritten, params, count), values)
         except Exception:
@@ -348,7 +349,7 @@ class QueryEngine:
             changed.add(db_name)
             snapshot = self._buffers.snapshot(db_name, name, schema)
             df_schema = self._schemas[db_name][1]
-            provider = self._tables.provider(schema, snapshot, retention_ns)
+            provider = self._tables.provider(schema, snapshot, retention_ns, f"{db_name}.{name}")
             if df_schema.table_exist(name):
                 df_schema.deregister_table(name)
             df_schema.register_table(name, provider)
