@@ -219,17 +219,22 @@ class DataFileUnavailableError(FlightIoxError):
 _CARRIED = re.compile(r"\[\[flight-iox-error:([A-Za-z0-9_=-]+)\]\]")
 
 
+def carried_error(text: str) -> DataFileUnavailableError | None:
+    """The ``DataFileUnavailableError`` that ``text`` carries (an engine message, a plan)."""
+    found = _CARRIED.search(text)
+    if found is None:
+        return None
+    path, table, reason = json.loads(base64.urlsafe_b64decode(found.group(1)))
+    return DataFileUnavailableError(path, table, reason)
+
+
 def query_error(text: str) -> FlightIoxError:
     """The error for a query that failed in the engine with ``text``.
 
     A ``DataFileUnavailableError`` raised during execution comes back as it was;
     anything else is the query's fault (``QueryError`` with the engine's message).
     """
-    found = _CARRIED.search(text)
-    if found is not None:
-        path, table, reason = json.loads(base64.urlsafe_b64decode(found.group(1)))
-        return DataFileUnavailableError(path, table, reason)
-    return QueryError(text)
+    return carried_error(text) or QueryError(text)
 
 
 class DataDirLockedError(FlightIoxError):

@@ -59,6 +59,7 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/api/v3/query_sql": _READ,
     "/api/v3/query_influxql": _READ,
     "/query": _READ,
+    "/api/v3/configure/repair": ADMIN,  # removes lost files from tables
 }
 
 

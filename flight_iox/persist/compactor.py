@@ -73,8 +73,12 @@ def compact_table(
     state = engine.buffers.table(database, table)
     kinds = column_kinds(schema)
     for group in partitions_to_compact(state.files, min_files):
-        parts = [conform(read_model_rows(f.path, schema, engine.storage), schema) for f in group]
-        rows = pa.concat_tables(parts)
+        try:
+            parts = [read_model_rows(f.path, schema, engine.storage) for f in group]
+        except (OSError, pa.ArrowException) as error:  # a lost file: repair's job, not ours
+            _skip_unreadable(f"{database}.{table}", group, error)
+            continue
+        rows = pa.concat_tables([conform(part, schema) for part in parts])
         if has_duplicate_keys(rows):
             rows = deduplicate(rows)
         location = engine.iceberg.table_location(database, table, schema)
@@ -90,6 +94,22 @@ def compact_table(
         engine.iceberg.expire_snapshots(database, table)
     report.orphans_deleted = delete_orphans(engine, database, table, schema)
     return report
+
+
+_reported_groups: set[frozenset[str]] = set()
+
+
+def _skip_unreadable(table: str, group: list[DataFile], error: Exception) -> None:
+    """Leave a partition with an unreadable file as it is; say so once per partition.
+
+    Compacting around the file would hide that its rows are lost; ``flight-iox repair``
+    removes it from the table, and the next pass compacts what remains.
+    """
+    paths = frozenset(f.path for f in group)
+    if paths not in _reported_groups:
+        _reported_groups.add(paths)
+        log.warning("not compacting a partition of %s: a file cannot be read (%s); "
+                    "run `flight-iox repair` to remove lost files", table, error)  # fmt: skip
 
 
 def delete_orphans(

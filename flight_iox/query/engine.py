@@ -130,6 +130,7 @@ class QueryEngine:
             frame = self._plan(database, sql, params)
             if reusable:
                 self._statements.keep_plan(key, frame)
+        self._tables.raise_if_unavailable(frame)
         try:
             if finish is not None:
                 return finish(frame.to_arrow_table()).to_reader()
@@ -179,6 +180,17 @@ class QueryEngine:
             self._system_ready.discard(database)
             self._state = None
             self._last_cache.forget(database, table)
+
+    def recheck_files(self, database: str, table: str, paths: set[str]) -> None:
+        """Check ``paths`` again when the table is next registered (``repair`` found them lost).
+
+        A file is checked once, when first registered; DataFusion would read one deleted
+        later as empty, so a lost file found later makes its table be built again.
+        """
+        with self._lock:
+            self._tables.forget_scans(paths)
+            self._registered.pop((database, table), None)
+            self._state = None
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's tables from every context."""

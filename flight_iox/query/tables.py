@@ -22,13 +22,13 @@ import threading
 from collections.abc import Callable
 
 import pyarrow as pa
-from datafusion import SessionConfig, SessionContext, udf
+from datafusion import DataFrame, SessionConfig, SessionContext, udf
 from datafusion.catalog import Table
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import time_range
-from flight_iox.errors import DataFileUnavailableError
+from flight_iox.errors import DataFileUnavailableError, carried_error
 from flight_iox.names import quote_identifier as q
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import UnreadableFileError
@@ -139,6 +139,7 @@ class TableBuilder:
         self._check = check
         self._file_scans: dict[str, tuple[Table, pa.Schema]] = {}
         self._reported: set[str] = set()  # unreadable files already logged
+        self._unavailable: set[str] = set()  # unreadable files in the providers built
         self._counter = itertools.count()
 
     @property
@@ -182,8 +183,35 @@ class TableBuilder:
             for path in set(self._file_scans) - keep:
                 del self._file_scans[path]
             self._reported &= keep
+            self._unavailable &= keep
         if self._file_cache is not None:
             self._file_cache.keep_only(keep)
+
+    def raise_if_unavailable(self, frame: DataFrame) -> None:
+        """Raise ``DataFileUnavailableError`` if running ``frame`` would read a lost file.
+
+        The source standing for a lost file raises when executed, but by then an HTTP
+        answer may have started streaming other sources' rows. The optimized plan shows
+        whether that source is still in it (``WHERE false`` prunes it, say), so the query
+        fails before any row goes out. This costs one more optimizer pass, and only while
+        some table has a lost file.
+        """
+        if not self._unavailable:
+            return
+        try:
+            plan = str(frame.optimized_logical_plan())
+        except Exception:  # DataFusion's own errors; running the query reports them
+            return
+        error = carried_error(plan)
+        if error is not None:
+            raise error
+
+    def forget_scans(self, paths: set[str]) -> None:
+        """Check these files again the next time a table with them is built."""
+        with self._lock:
+            for path in paths:
+                self._file_scans.pop(path, None)
+                self._reported.discard(path)
 
     def _memory_table(self, data: pa.Table) -> Table:
         batches = data.to_batches(max_chunksize=MEMORY_BATCH_ROWS) or [
@@ -253,7 +281,9 @@ class TableBuilder:
                 except UnreadableFileError as error:
                     lost = DataFileUnavailableError(file.path, table, error.reason)
                     selects.append(self._unavailable_select(schema, lost, order, dedupe))
+                    self._unavailable.add(file.path)
                     continue
+                self._unavailable.discard(file.path)
                 self._context.register_table(name, provider)
                 selects.append(self._file_select(name, schema, read_schema, file, order, dedupe))
             if snapshot.buffered.num_rows:
