@@ -21,6 +21,7 @@ see plain strings, as the Iceberg schema says.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 
@@ -105,7 +106,29 @@ def _encodings(schema: pa.Schema, kinds: dict[str, str]) -> dict[str, str]:
 def write_partitioned(
     data: pa.Table, kinds: dict[str, str], table_location: str, storage: Storage
 ) -> list[str]:
-    """Write ``data`` (deduplicated, data-model shape) as one file per day; return their URIs."""
+    """Write ``data`` (deduplicated, data-model shape) as one file per day; return their URIs.
+
+    A failed write (a full disk, say) leaves no file behind: a partial one would keep the
+    disk full, and none of them is committed, so none would ever be read.
+    """
+    attempted: list[str] = []
+    try:
+        return _write_days(data, kinds, table_location, storage, attempted)
+    except OSError:
+        for path in attempted:
+            with contextlib.suppress(OSError):
+                storage.filesystem.delete_file(path)
+        raise
+
+
+def _write_days(
+    data: pa.Table,
+    kinds: dict[str, str],
+    table_location: str,
+    storage: Storage,
+    attempted: list[str],
+) -> list[str]:
+    """``write_partitioned``'s work; each path is added to ``attempted`` before it is written."""
     if data.num_rows == 0:
         return []
     tags = sort_tags(data, kinds)
@@ -121,6 +144,7 @@ def write_partitioned(
         part = _with_tag_dictionaries(part, [n for n, kind in kinds.items() if kind == "tag"])
         date = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
         path = f"{storage.path(table_location)}/data/time_day={date}/{uuid.uuid4().hex}.parquet"
+        attempted.append(path)
         storage.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         with pq.ParquetWriter(
             path,
