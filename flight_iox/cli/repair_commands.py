@@ -9,6 +9,7 @@ listed files removed, so a file lost in between is never removed unseen.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 import requests
@@ -18,7 +19,7 @@ from flight_iox.cli.main import cli
 _ROUTE = "/api/v3/configure/repair"
 
 
-def _post(host: str, token: str | None, body: dict[str, object]) -> dict:
+def _post(host: str, token: str | None, body: dict[str, Any]) -> dict:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{host.rstrip('/')}{_ROUTE}"
     try:
@@ -54,7 +55,7 @@ def repair(
 
     Their rows are lost; every other file is kept. One commit per table.
     """
-    body: dict[str, object] = {"db": database, "dry_run": True}
+    body: dict[str, Any] = {"db": database, "dry_run": True}
     report = _post(host, token, body)
     lost = report["lost"]
     if not lost or dry_run:

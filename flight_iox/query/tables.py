@@ -152,10 +152,10 @@ class TableBuilder:
         schema: pa.Schema,
         snapshot: TableSnapshot,
         retention_ns: int | None = None,
-        table: str = "?",
+        label: str = "?",
     ) -> Table:
-        """The provider to register for ``table`` (``db.name``, for errors); rows past the
-        retention period are hidden.
+        """The provider to register for a table (``label`` is its ``db.name``, for errors);
+        rows past the retention period are hidden.
 
         Files the Parquet cache holds are read from memory. When no two sources overlap
         in time, the cached files and the buffer are one in-memory table, so a table whose
@@ -175,7 +175,7 @@ class TableBuilder:
                 snapshot, cached = TableSnapshot(rest, buffered), {}
             if not snapshot.files and not retention_ns:
                 return self._memory_table(snapshot.buffered)
-            return self._view(schema, snapshot, retention_ns, cached, overlap, table)
+            return self._view(schema, snapshot, retention_ns, cached, overlap, label)
 
     def forget_files(self, keep: set[str]) -> None:
         """Drop cached scans (and cached data) of files no longer in any table."""
@@ -261,7 +261,7 @@ class TableBuilder:
         retention_ns: int | None,
         cached: dict[str, pa.Table],
         dedupe: bool,
-        table: str,
+        label: str,
     ) -> Table:
         names: list[str] = []
         selects = []
@@ -279,7 +279,7 @@ class TableBuilder:
                 try:
                     provider, read_schema = self._file_scan(file, schema)
                 except UnreadableFileError as error:
-                    lost = DataFileUnavailableError(file.path, table, error.reason)
+                    lost = DataFileUnavailableError(file.path, label, error.reason)
                     selects.append(self._unavailable_select(schema, lost, order, dedupe))
                     self._unavailable.add(file.path)
                     continue

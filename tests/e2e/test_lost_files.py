@@ -6,15 +6,20 @@ Found on main: after ``rm`` of one Parquet file, ``SELECT 1`` on another databas
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.flight as flight
 import pytest
 import requests
 
 from flight_iox.launcher import RunningServer, start_server
+from tests.e2e.moto_s3 import MotoS3, moto_s3, s3_filesystem, set_aws_env
 from tests.e2e.test_persistence import READ_PATHS, T0, persist, query, write
+
+__all__ = ["moto_s3"]  # the fixture, imported for pytest
 
 DAY_NS = 86_400 * 10**9
 
@@ -60,6 +65,13 @@ def assert_lost(server: RunningServer, path: str) -> None:
         assert body["file"] == path and body["table"] == "mine.cpu", body
         assert "flight-iox repair --db mine" in body["error"]
         assert "Traceback" not in reply.text
+    ticket = json.dumps({"database": "mine", "sql_query": "SELECT * FROM cpu", "query_type": "sql"})
+    with flight.connect(server.flight_uri) as client:
+        with pytest.raises(flight.FlightInternalError, match="flight-iox repair --db mine") as got:
+            client.do_get(flight.Ticket(ticket.encode())).read_all()
+        assert path in str(got.value)
+        other = {"database": "other", "sql_query": "SELECT * FROM cpu", "query_type": "sql"}
+        assert client.do_get(flight.Ticket(json.dumps(other).encode())).read_all().num_rows == 1
 
 
 def repair(server: RunningServer, **body: object) -> dict:
@@ -219,5 +231,32 @@ def test_repair_is_admin_only_when_auth_is_on(tmp_path: Path) -> None:
         )
         reply = requests.post(url, json={}, headers=auth, timeout=30)
         assert reply.status_code == 200 and reply.json()["lost"] == []
+    finally:
+        server.stop()
+
+
+def test_on_s3_a_lost_object_fails_only_its_table_and_repair_removes_it(
+    tmp_path: Path, moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_aws_env(monkeypatch)
+    flags = moto_s3.flags(prefix="lost")
+    server = start_server(tmp_path / "data", *flags, timeout=120)
+    try:
+        fill(server)
+        lost = next(f for f in files_of(server, "mine", "cpu") if f["row_count"] == 10)
+        assert lost["path"].startswith("s3://")
+    finally:
+        server.stop()
+    s3_filesystem(moto_s3.endpoint).delete_file(lost["path"].removeprefix("s3://"))
+    server = start_server(tmp_path / "data", *flags, timeout=120)
+    try:
+        assert_others_answer(server)
+        assert_lost(server, lost["path"])
+        found = repair(server)
+        assert [(f["file"], f["reason"]) for f in found["lost"]] == [(lost["path"], "not found")]
+        done = repair(server, dry_run=False)
+        assert [f["file"] for f in done["removed"]] == [lost["path"]]
+        assert query(server, "mine", "SELECT count(*) AS n FROM cpu") == [{"n": 5}]
+        assert_others_answer(server)
     finally:
         server.stop()
