@@ -8,7 +8,12 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from flight_iox.errors import FlightIoxError, NotSupportedError, QueryError
+from flight_iox.errors import (
+    DataFileUnavailableError,
+    FlightIoxError,
+    NotSupportedError,
+    QueryError,
+)
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.into import write_into
@@ -91,6 +96,8 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
             if needs_db and ctx.database is None and not _names_database(stmt):
                 raise QueryError("database name required")
             results.append(StatementResult(i, HANDLERS[type(stmt)](stmt, ctx)))
+        except DataFileUnavailableError:
+            raise  # the server lost a file, the statement is fine: the request fails (500)
         except FlightIoxError as error:
             results.append(StatementResult(i, error=error.message))
         except Exception as error:  # DataFusion/Arrow raise plain exceptions

@@ -55,6 +55,9 @@ def assert_others_answer(server: RunningServer) -> None:
     assert query(server, "other", "SELECT count(*) AS n FROM cpu") == [{"n": 1}]
     assert query(server, "mine", "SELECT count(*) AS n FROM mem") == [{"n": 1}]
     assert query(server, "other", "SELECT count(*) AS n FROM other.iox.cpu") == [{"n": 1}]
+    influxql = {"db": "mine", "q": "SELECT count(used) FROM mem"}
+    reply = requests.get(f"{server.http_url}/query", params=influxql, timeout=60)
+    assert reply.status_code == 200 and "error" not in reply.text, reply.text
 
 
 def assert_lost(server: RunningServer, path: str) -> None:
@@ -65,6 +68,10 @@ def assert_lost(server: RunningServer, path: str) -> None:
         assert body["file"] == path and body["table"] == "mine.cpu", body
         assert "flight-iox repair --db mine" in body["error"]
         assert "Traceback" not in reply.text
+    for route in ("/query", "/api/v3/query_influxql"):  # InfluxQL too, v1 and v3
+        params = {"db": "mine", "q": "SELECT count(v) FROM cpu"}
+        reply = requests.get(f"{server.http_url}{route}", params=params, timeout=60)
+        assert reply.status_code == 500 and reply.json()["file"] == path, reply.text
     ticket = json.dumps({"database": "mine", "sql_query": "SELECT * FROM cpu", "query_type": "sql"})
     with flight.connect(server.flight_uri) as client:
         with pytest.raises(flight.FlightInternalError, match="flight-iox repair --db mine") as got:
