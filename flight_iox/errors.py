@@ -23,6 +23,7 @@ the HTTP app and the Flight service translate errors the same way::
     ├── BufferFullError                 503  UNAVAILABLE        (write buffer over its memory limit)
     ├── InsufficientStorageError        507  RESOURCE_EXHAUSTED (a disk is full; names the path)
     ├── DataFileUnavailableError        500  INTERNAL           (a data file is missing or corrupt)
+    ├── StoragePathError                500  INTERNAL           (a path outside the warehouse)
     ├── DataDirLockedError              startup only
     └── WalCorruptionError              startup only (names the file and the offset)
 """
@@ -235,6 +236,10 @@ def query_error(text: str) -> FlightIoxError:
     anything else is the query's fault (``QueryError`` with the engine's message).
     """
     return carried_error(text) or QueryError(text)
+
+
+class StoragePathError(FlightIoxError):
+    """A file path that would leave the warehouse, or its table's own folder: refused."""
 
 
 class DataDirLockedError(FlightIoxError):

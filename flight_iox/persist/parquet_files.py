@@ -108,6 +108,9 @@ def write_partitioned(
 ) -> list[str]:
     """Write ``data`` (deduplicated, data-model shape) as one file per day; return their URIs.
 
+    Every path is checked to lie under ``table_location`` in the warehouse
+    (``Storage.contained``): ``StoragePathError`` otherwise, before anything is written.
+
     A failed write (a full disk, say) leaves no file behind: a partial one would keep the
     disk full, and none of them is committed, so none would ever be read.
     """
@@ -143,7 +146,10 @@ def _write_days(
         part = rows.filter(pa.array(days == day)) if len(np.unique(days)) > 1 else rows
         part = _with_tag_dictionaries(part, [n for n, kind in kinds.items() if kind == "tag"])
         date = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
-        path = f"{storage.path(table_location)}/data/time_day={date}/{uuid.uuid4().hex}.parquet"
+        path = storage.contained(
+            f"{table_location}/data/time_day={date}/{uuid.uuid4().hex}.parquet",
+            within=table_location,
+        )
         attempted.append(path)
         storage.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         with pq.ParquetWriter(
