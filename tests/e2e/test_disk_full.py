@@ -50,6 +50,9 @@ def test_full_disk_gives_507_keeps_acknowledged_rows_and_recovers(tmp_path: Path
             assert_insufficient(post_write(server, "newdb", lines(0, 1)), data_dir)
             reply = requests.post(f"{server.http_url}/api/v3/persist", timeout=60)
             assert_insufficient(reply, data_dir / "warehouse")
+            on_disk = list((data_dir / "warehouse").glob("**/*.parquet"))
+            listed = query(server, "mine", "SELECT count(*) AS n FROM system.parquet_files")
+            assert [{"n": len(on_disk)}] == listed  # the partial file was removed
             with flight.connect(server.flight_uri) as client:  # Flight says the same
                 ticket = b'{"database":"mine","sql_query":"SELECT 1","query_type":"sql"}'
                 assert client.do_get(flight.Ticket(ticket)).read_all().num_rows == 1
@@ -71,7 +74,6 @@ def test_full_disk_gives_507_keeps_acknowledged_rows_and_recovers(tmp_path: Path
             assert [d["iox::database"] for d in listed.json()] == ["mine"]  # newdb was refused
         finally:
             server.stop()
-        assert not list(data_dir.glob("warehouse/**/*.parquet.tmp"))
 
 
 def test_full_disk_on_flight_ingest_says_insufficient_storage(tmp_path: Path) -> None:
