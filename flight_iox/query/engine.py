@@ -298,15 +298,18 @@ class QueryEngine:
                 version,
                 (self._buffers.version(database, table)[1], len(schema)),
                 lambda s=schema, t=table: self._buffers.snapshot(database, t, s),
-                lambda files, s=schema: self._file_last_rows(s, files),
+                lambda files, s=schema, t=table: self._file_last_rows(s, files, f"{database}.{t}"),
                 retention_ns,
             )
 
-    def _file_last_rows(self, schema: pa.Schema, files: tuple[DataFile, ...]) -> pa.Table:
+    def _file_last_rows(
+        self, schema: pa.Schema, files: tuple[DataFile, ...], label: str
+    ) -> pa.Table:
         """The latest row of each series in ``files`` (deduplicated), under ``schema``."""
         if not files:
             return schema.empty_table()
-        provider = self._tables.provider(schema, TableSnapshot(files, schema.empty_table()))
+        snapshot = TableSnapshot(files, schema.empty_table())
+        provider = self._tables.provider(schema, snapshot, None, label)
         context = SessionContext(SessionConfig(PARQUET_OPTIONS))
         if self._object_store is not None:
             context.register_object_store(*self._object_store)
