@@ -60,7 +60,8 @@ def token() -> None:
 @click.option("--admin", is_flag=True, help="The first admin token (only once).")
 @click.option("--name", default=None, help="Name of a database token.")
 @click.option("--db", "databases", multiple=True, help="Database the token may use ('*': all).")
-@click.option("--actions", default="read,write", show_default=True, help="read, write or both.")
+@click.option("--actions", default="read,write", show_default=True,
+              help="Comma-separated: read, write, create, delete.")  # fmt: skip
 def create(
     host: str,
     token: str | None,

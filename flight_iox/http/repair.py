@@ -11,16 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from flight_iox.errors import BadRequestError
-from flight_iox.http.query import request_params
+from flight_iox.http.params import request_params, text_param
 from flight_iox.persist.repair import repair
 
 
 async def repair_files(request: Request) -> Response:
     """``{"db": name or absent (all), "dry_run": true, "files": [paths] (optional)}``."""
     params = await request_params(request)
-    database = params.get("db") or None
-    if database is not None and not isinstance(database, str):
-        raise BadRequestError("'db' must be a database name")
+    database = text_param(params, "db") or None
     dry_run = _flag(params.get("dry_run", True))
     only = params.get("files")
     if only is not None and not (isinstance(only, list) and all(isinstance(p, str) for p in only)):
