@@ -32,6 +32,27 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class QueryLimits:
+    """What one query may cost: expression depth, memory, time, and how many run at once."""
+
+    max_expression_depth: int = 500  # chained operators and brackets in one expression
+    memory_limit: int = 1024 * MIB  # bytes per DataFusion memory pool (one per database); 0: none
+    timeout_seconds: float = 300.0  # wall time from start to the last batch sent; 0: none
+    max_concurrent: int = 16  # queries executing at once; 0: no limit
+    max_queued: int = 64  # queries waiting for a slot; one more gets 503 with Retry-After
+    spill_dir: Path | None = None  # where sorts and aggregations spill; None: no spilling
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """The largest line and values a write may carry (each rejected line says which limit)."""
+
+    max_line_bytes: int = 1 * MIB
+    max_tag_value_bytes: int = 64 * 1024
+    max_field_value_bytes: int = 1 * MIB
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``flight-iox serve`` can be told."""
 
@@ -45,6 +66,23 @@ class Settings:
     max_request_bytes: int = 64 * MIB
     wal_segment_bytes: int = 64 * MIB
     query_timeout_seconds: float = 300.0
+    """--query-timeout: a query running longer is cancelled (504 / DEADLINE_EXCEEDED); 0: none."""
+    query_memory_limit: int = 1024 * MIB
+    """--query-memory-limit: DataFusion memory pool of each database's queries (fair, spilling)."""
+    max_concurrent_queries: int = 16
+    """--max-concurrent-queries: queries executing at once; others wait (0: no limit)."""
+    max_queued_queries: int = 64
+    """--max-queued-queries: queries waiting for a slot; past it, 503 with Retry-After."""
+    max_expression_depth: int = 500
+    """--max-expression-depth: chained operators and brackets in one SQL expression."""
+    max_line_bytes: int = 1 * MIB
+    """--max-line-bytes: longest line-protocol line."""
+    max_tag_value_bytes: int = 64 * 1024
+    """--max-tag-value-bytes: longest tag value (tags are series keys, kept in memory)."""
+    max_field_value_bytes: int = 1 * MIB
+    """--max-field-value-bytes: longest string field value."""
+    http_idle_timeout_seconds: float = 10.0
+    """--http-idle-timeout: close HTTP connections idle this long between requests."""
     limits: Limits = field(default_factory=Limits)
     auth: str | None = None  # "required" | "off"; None: off on loopback, else required
     auth_off_ok: bool = False  # --i-know-auth-is-off: allow auth off on other addresses
@@ -61,6 +99,25 @@ class Settings:
     persist_max_age_seconds: float = 600.0
     persist_on_shutdown: bool = True
     compact_min_files: int = 4
+
+    @property
+    def query_limits(self) -> QueryLimits:
+        """The query bounds, spilling under the data folder."""
+        return QueryLimits(
+            max_expression_depth=self.max_expression_depth,
+            memory_limit=self.query_memory_limit,
+            timeout_seconds=self.query_timeout_seconds,
+            max_concurrent=self.max_concurrent_queries,
+            max_queued=self.max_queued_queries,
+            spill_dir=self.data_dir / "tmp" / "query-spill",
+        )
+
+    @property
+    def ingest_limits(self) -> IngestLimits:
+        """The line and value size caps of line-protocol writes."""
+        return IngestLimits(
+            self.max_line_bytes, self.max_tag_value_bytes, self.max_field_value_bytes
+        )
 
     @property
     def wal_dir(self) -> Path:

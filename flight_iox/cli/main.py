@@ -79,6 +79,30 @@ def cli() -> None:
 )
 @click.option("--persist-max-age", type=click.FloatRange(0.1), default=600.0,
               help="Persist when the oldest buffered row is this many seconds old.")  # fmt: skip
+@click.option("--query-timeout", type=click.FloatRange(0), default=Settings.query_timeout_seconds,
+              help="Seconds a query may run, its streaming included; then it is cancelled "
+              "(0: no limit).")  # fmt: skip
+@click.option("--query-memory-limit", type=_Size(), default="1GiB",
+              help="DataFusion memory pool of each database's queries (spills, then fails; "
+              "0: unbounded).")  # fmt: skip
+@click.option("--max-concurrent-queries", type=click.IntRange(0),
+              default=Settings.max_concurrent_queries,
+              help="Queries executing at once; more wait in a queue (0: no limit).")  # fmt: skip
+@click.option("--max-queued-queries", type=click.IntRange(0),
+              default=Settings.max_queued_queries,
+              help="Queries waiting for a slot; past it, 503 with Retry-After.")  # fmt: skip
+@click.option("--max-expression-depth", type=click.IntRange(0),
+              default=Settings.max_expression_depth,
+              help="Chained operators and brackets in one SQL expression (0: none).")  # fmt: skip
+@click.option("--max-line-bytes", type=_Size(), default="1MiB",
+              help="Longest line-protocol line.")  # fmt: skip
+@click.option("--max-tag-value-bytes", type=_Size(), default="64KiB",
+              help="Longest tag value.")  # fmt: skip
+@click.option("--max-field-value-bytes", type=_Size(), default="1MiB",
+              help="Longest string field value.")  # fmt: skip
+@click.option("--http-idle-timeout", type=click.FloatRange(0),
+              default=Settings.http_idle_timeout_seconds,
+              help="Seconds an HTTP connection may wait for its next request headers.")  # fmt: skip
 @click.option(
     "--auth",
     type=click.Choice(["required", "off"]),
@@ -129,6 +153,15 @@ def serve(
     s3_allow_http: bool,
     persist_max_rows: int,
     persist_max_age: float,
+    query_timeout: float,
+    query_memory_limit: int,
+    max_concurrent_queries: int,
+    max_queued_queries: int,
+    max_expression_depth: int,
+    max_line_bytes: int,
+    max_tag_value_bytes: int,
+    max_field_value_bytes: int,
+    http_idle_timeout: float,
 ) -> None:
     """Start the server with embedded defaults (local data folder, no external service)."""
     from flight_iox.server import serve as run_server
@@ -159,6 +192,15 @@ def serve(
         s3_allow_http=s3_allow_http,
         persist_max_rows=persist_max_rows,
         persist_max_age_seconds=persist_max_age,
+        query_timeout_seconds=query_timeout,
+        query_memory_limit=query_memory_limit,
+        max_concurrent_queries=max_concurrent_queries,
+        max_queued_queries=max_queued_queries,
+        max_expression_depth=max_expression_depth,
+        max_line_bytes=max_line_bytes,
+        max_tag_value_bytes=max_tag_value_bytes,
+        max_field_value_bytes=max_field_value_bytes,
+        http_idle_timeout_seconds=http_idle_timeout,
     )
     try:
         run_server(settings)

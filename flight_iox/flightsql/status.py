@@ -8,6 +8,8 @@ pyarrow exception that produces it (measured with pyarrow 26), each subclassed h
     UNAUTHENTICATED     Unauthenticated(flight.FlightUnauthenticatedError)
     PERMISSION_DENIED   PermissionDenied(flight.FlightUnauthorizedError)
     UNAVAILABLE         Unavailable(flight.FlightUnavailableError)
+    DEADLINE_EXCEEDED   DeadlineExceeded(flight.FlightTimedOutError)
+    CANCELLED           Cancelled(flight.FlightCancelledError)
     INTERNAL            Internal(flight.FlightInternalError)
     INVALID_ARGUMENT    InvalidArgument(pa.ArrowInvalid)
     NOT_FOUND           NotFound(pa.ArrowKeyError)
@@ -60,6 +62,14 @@ class Unavailable(flight.FlightUnavailableError, ClientMessage):
     """UNAVAILABLE."""
 
 
+class DeadlineExceeded(flight.FlightTimedOutError, ClientMessage):
+    """DEADLINE_EXCEEDED."""
+
+
+class Cancelled(flight.FlightCancelledError, ClientMessage):
+    """CANCELLED."""
+
+
 class Internal(flight.FlightInternalError, ClientMessage):
     """INTERNAL."""
 
@@ -84,6 +94,8 @@ GRPC_EXCEPTIONS: dict[str, Callable[[str], Exception]] = {
     "UNAUTHENTICATED": Unauthenticated,
     "PERMISSION_DENIED": PermissionDenied,
     "UNAVAILABLE": Unavailable,
+    "DEADLINE_EXCEEDED": DeadlineExceeded,
+    "CANCELLED": Cancelled,
     "INTERNAL": Internal,
     "INVALID_ARGUMENT": InvalidArgument,
     "NOT_FOUND": NotFound,

@@ -22,6 +22,8 @@ from flight_iox.errors import (
     FlightIoxError,
     NotSupportedError,
     QueryError,
+    QueryLimitError,
+    RetryLaterError,
 )
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
@@ -31,6 +33,7 @@ from flight_iox.influxql.meta import SHOW_HANDLERS
 from flight_iox.influxql.parser import parse
 from flight_iox.influxql.result import Series, StatementResult
 from flight_iox.influxql.select import run_select
+from flight_iox.query.limits import check_expression_depth
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,9 @@ HANDLERS: dict[type, Callable[[ast.Statement, Context], list[Series]]] = {
 }
 
 
+MAX_INFLUXQL_DEPTH = 250
+
+
 def now_nanos() -> int:
     """The wall clock in nanoseconds, fixed once per query as ``now()``."""
     return time.time_ns()
@@ -120,6 +126,9 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
     In a read-only context (GET, Flight) a statement that changes data refuses the whole
     text before anything runs (``BadRequestError``).
     """
+    # The parser and the SQL it generates recurse once per level (and DataFusion refuses
+    # SQL nested past 50 brackets anyway): refuse deep text before any recursion.
+    check_expression_depth(text, MAX_INFLUXQL_DEPTH, "InfluxQL's limit")
     statements = parse(text)
     if not statements:
         raise QueryError("empty query")
@@ -136,8 +145,8 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
             if _needs_database(stmt) and ctx.database is None and not _names_database(stmt):
                 raise QueryError("database name required")
             results.append(StatementResult(i, HANDLERS[type(stmt)](stmt, ctx)))
-        except DataFileUnavailableError:
-            raise  # the server lost a file, the statement is fine: the request fails (500)
+        except (DataFileUnavailableError, QueryLimitError, RetryLaterError):
+            raise  # a lost file, the request's bounds or the server's load: its status
         except FlightIoxError as error:
             results.append(StatementResult(i, error=error.message, cause=error))
         except Exception as error:  # DataFusion/Arrow raise plain exceptions
