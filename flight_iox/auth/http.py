@@ -59,6 +59,7 @@ ROUTE_RULES: dict[str, RouteRule] = {
     # InfluxQL checks each resolved source, INTO target, ON clause and DDL (influxql/context.py).
     "/api/v3/query_influxql": RouteRule.AUTHENTICATED,
     "/query": RouteRule.AUTHENTICATED,
+    "/api/v3/configure/repair": RouteRule.ADMIN,  # removes lost files from tables
 }
 
 
