@@ -213,5 +213,6 @@ def serve(
 
 
 # The client commands live in their own module; importing it registers them on ``cli``.
+import flight_iox.cli.repair_commands  # noqa: E402
 import flight_iox.cli.token_commands  # noqa: E402, F401
 from flight_iox.cli import client_commands, storage_commands, token_recovery  # noqa: E402, F401

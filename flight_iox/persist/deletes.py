@@ -16,7 +16,6 @@ before the database is looked up.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,25 +26,25 @@ from datafusion import SessionContext
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.engine.buffer import conform
-from flight_iox.errors import BadRequestError, NotSupportedError, QueryError, TableNotFoundError
+from flight_iox.errors import (
+    BadRequestError,
+    DataFileUnavailableError,
+    NotSupportedError,
+    QueryError,
+    TableNotFoundError,
+)
 from flight_iox.persist.ddl import create_table
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.persister import Persister
+from flight_iox.query.file_checks import file_problem
 from flight_iox.query.placeholders import python_value, rewrite_placeholders
-from flight_iox.query.sql_text import NAME, name_parts
+from flight_iox.query.sql_text import first_keyword, parse_change
+from iox_catalog.files import DataFile
 from iox_catalog.schema import column_kinds
-
-_TARGET = rf"(?P<target>{NAME})"
-_DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+{_TARGET}(?:\s+WHERE\s+(?P<where>.+?))?\s*;?\s*$",
-                     re.IGNORECASE | re.DOTALL)  # fmt: skip
-_DROP = re.compile(rf"^\s*DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?{_TARGET}\s*;?\s*$",
-                   re.IGNORECASE | re.DOTALL)  # fmt: skip
-_CREATE = re.compile(rf"^\s*CREATE\s+TABLE\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?{_TARGET}\s*"
-                     r"(?P<body>\(.*\))\s*;?\s*$", re.IGNORECASE | re.DOTALL)  # fmt: skip
+from iox_catalog.storage import Storage
 
 
-def _resolve(target: str, database: str | None) -> tuple[str, str]:
-    parts = name_parts(target)
+def _resolve(parts: list[str], database: str | None) -> tuple[str, str]:
     if len(parts) == 3:
         database = parts[0]
     if len(parts) >= 2 and parts[-2] != "iox":
@@ -90,26 +89,27 @@ class Deleter:
         self, database: str | None, sql: str, params: Sequence[object], principal: Principal
     ) -> int:  # fmt: skip
         """Run a DELETE, DROP TABLE or CREATE TABLE (``ddl.py``); rows deleted (0 for DDL)."""
-        if match := _DELETE.match(sql):
-            db, table = _resolve(match.group("target"), database)
+        change = parse_change(sql)
+        if change is not None and change.kind == "delete":
+            db, table = _resolve(change.target, database)
             Authorizer.require(principal, Action.DELETE, db)
-            where, count = rewrite_placeholders(match.group("where") or "")
+            where, count = rewrite_placeholders(change.clause or "")
             values = {str(i + 1): python_value(v) for i, v in enumerate(params)}
             if len(values) < count:
                 raise QueryError(f"the statement has {count} parameters, {len(values)} bound")
             return self.delete_rows(db, table, RowFilter(where or None, values))
-        if match := _DROP.match(sql):
-            db, table = _resolve(match.group("target"), database)
+        if change is not None and change.kind == "drop":
+            db, table = _resolve(change.target, database)
             Authorizer.require(principal, Action.DELETE, db)
-            self.drop_table(db, table, missing_ok=bool(match.group("exists")))
+            self.drop_table(db, table, missing_ok=change.if_exists)
             return 0
-        if match := _CREATE.match(sql):
-            db, table = _resolve(match.group("target"), database)
-            exists = bool(match.group("exists"))
-            body = match.group("body")
+        if change is not None and change.kind == "create":
+            db, table = _resolve(change.target, database)
+            body = change.clause or ""
+            exists = change.if_exists
             create_table(self.engine, db, table, body, if_not_exists=exists, principal=principal)
             return 0
-        if re.match(r"\s*CREATE\b", sql, re.IGNORECASE):
+        if first_keyword(sql) == "create":
             raise BadRequestError(
                 "only CREATE TABLE name (columns) is supported: no CREATE TABLE AS, views or "
                 "schemas (create the table, then INSERT INTO ... SELECT)"
@@ -139,6 +139,7 @@ class Deleter:
         with self.persister.cycle_lock:
             self._await_applied()
             state = engine.buffers.table(database, table)
+            _check_files(state.files, engine.storage, f"{database}.{table}")  # before any change
             deleted = state.filter_rows(schema, row_filter.keep)
             removed, added = [], []
             kinds = column_kinds(schema)
@@ -173,3 +174,11 @@ class Deleter:
             engine.query.forget_table(database, table)
             if engine.iceberg.has_table(database, table):
                 engine.iceberg.drop_table(database, table)
+
+
+def _check_files(files: Sequence[DataFile], storage: Storage, table: str) -> None:
+    """Refuse a delete over a table with a lost file, before it changes anything."""
+    for file in files:
+        reason = file_problem(file, storage)
+        if reason is not None:
+            raise DataFileUnavailableError(file.path, table, reason)
