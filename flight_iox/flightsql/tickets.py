@@ -13,12 +13,12 @@ named-parameter call on the engine and are not served yet.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from flight_iox.client_json import loads_object
 from flight_iox.errors import BadRequestError, NotSupportedError
 from flight_iox.flightsql.commands import Call
 
@@ -40,24 +40,20 @@ def is_json_ticket(ticket: bytes) -> bool:
 
 def parse_json_ticket(ticket: bytes) -> JsonTicket:
     """Decode and check a JSON ticket."""
-    try:
-        body = json.loads(ticket)
-    except ValueError as error:
-        raise BadRequestError(f"ticket is not valid JSON: {error}") from None
-    if not isinstance(body, dict):
-        raise BadRequestError("JSON ticket must be an object")
+    body = loads_object(ticket, "JSON ticket")
     query_type = str(body.get("query_type") or "sql").lower()
     if query_type not in ("sql", "influxql"):
         raise BadRequestError(f"unknown query_type {query_type!r}; expected 'sql' or 'influxql'")
     sql = body.get("sql_query")
     if not isinstance(sql, str) or not sql.strip():
         raise BadRequestError("JSON ticket has no 'sql_query'")
-    names = {body.get("database"), body.get("namespace_name")} - {None, ""}
-    if any(not isinstance(name, str) for name in names):
+    given = [body.get(key) for key in ("database", "namespace_name")]
+    if any(name is not None and not isinstance(name, str) for name in given):
         raise BadRequestError("'database' in the JSON ticket must be a string")
+    names = sorted({name for name in given if isinstance(name, str) and name})
     if len(names) > 1:
-        raise BadRequestError(f"the JSON ticket names two databases: {sorted(names)!r}")
-    database = names.pop() if names else None
+        raise BadRequestError(f"the JSON ticket names two databases: {names!r}")
+    database = names[0] if names else None
     params = body.get("params") or []
     if isinstance(params, dict):
         raise NotSupportedError(

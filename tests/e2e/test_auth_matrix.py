@@ -8,6 +8,7 @@ not in the token's SQL context. A default database the token may not use answers
 
 from __future__ import annotations
 
+import pyarrow.flight as flight
 import pytest
 import requests
 
@@ -15,6 +16,7 @@ from flight_iox.flightsql.commands import pack
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle
 from tests.e2e.auth_matrix import (
+    OTHER_IN_SQL,
     SCRATCH_ROW,
     Case,
     Env,
@@ -44,20 +46,6 @@ CHANGES_OTHER = "401 401 403 403 200"
 ADMIN_ONLY = "401 401 403 403 200"
 LISTING = "401 401 200 200 200"
 
-# Ways of naming ``other`` inside SQL whose default database is ``mine``.
-OTHER_IN_SQL = {
-    "plain": "SELECT host FROM other.iox.cpu",
-    "quoted": 'SELECT host FROM "other"."iox"."cpu"',
-    "block comment": "SELECT host FROM other/**/.iox.cpu",
-    "line comment": "SELECT host FROM other--c\n.iox.cpu",
-    "e-string": "SELECT E'\\'' AS q, host FROM other.iox.cpu -- '",
-    "dollar quoting": "SELECT $$'$$ AS q, host FROM other.iox.cpu -- '",
-    "subquery": "SELECT host FROM cpu WHERE host IN (SELECT host FROM other.iox.cpu)",
-    "cte": "WITH o AS (SELECT host FROM other.iox.cpu) SELECT host FROM o",
-    "union": "SELECT host FROM cpu UNION ALL SELECT host FROM other.iox.cpu",
-    "join": "SELECT o.host FROM cpu JOIN other.iox.cpu o ON true",
-    "system table": "SELECT * FROM other.system.tables",
-}
 INSERT_SELECT = "INSERT INTO scratch (host, v, time) SELECT host, usage, time FROM {}"
 FORGED = StatementHandle("other", "SELECT host FROM cpu").encode()
 
@@ -111,6 +99,16 @@ CASES: list[Case] = [
         CHANGES_OTHER,
     ),
     Case("sql drop other", sql_http("DROP TABLE other.iox.nosuch"), "401 401 403 403 404"),
+    Case(
+        "sql delete other commented",
+        sql_http("DELETE FROM other/**/.iox.cpu WHERE host = 'nosuch'"),
+        CHANGES_OTHER,
+    ),
+    Case(
+        "sql drop other commented",
+        sql_http('DROP TABLE "other" -- x\n . iox.nosuch'),
+        "401 401 403 403 404",
+    ),
     Case("sql drop other quoted", sql_http('DROP TABLE "other"."iox"."cpu"'), "401 401 403 403 -"),
     Case(
         "sql create other",
@@ -363,3 +361,24 @@ def test_a_read_write_token_cannot_copy_another_database_into_its_own(auth_env: 
     assert {"table_catalog": "mine", "table_name": "copied"} not in tables
     copied = flight_update(INSERT_SELECT.format("cpu"))(auth_env, read_write)
     assert copied.status == 200, copied.text  # its own database: allowed
+
+
+@pytest.mark.parametrize(
+    ("actor", "accepted"), [("read", False), ("write", False), ("admin", True)]
+)
+def test_session_catalog_only_names_a_readable_database(
+    auth_env: Env,  # noqa: F811
+    actor: str,
+    accepted: bool,
+) -> None:
+    request = flight.Action(
+        "SetSessionOptions",
+        pb.SetSessionOptionsRequest(
+            session_options={"catalog": pb.SessionOptionValue(string_value="other")}
+        ).SerializeToString(),
+    )
+    token = auth_env.tokens[actor]
+    options = flight.FlightCallOptions(headers=[(b"authorization", f"Bearer {token}".encode())])
+    result = pb.SetSessionOptionsResult()
+    result.ParseFromString(next(auth_env.client.do_action(request, options)).body.to_pybytes())
+    assert ("catalog" not in result.errors) is accepted
