@@ -189,8 +189,8 @@ def _alive(lines: np.ndarray, dead: np.ndarray) -> np.ndarray:
 
 def _winner(kinds: dict[str, Piece], dead: np.ndarray) -> str | None:
     """The kind whose first live line comes first (None if no live line has the column)."""
-    firsts = {k: _alive(p[0], dead) for k, p in kinds.items()}
-    firsts = {k: int(v[0]) for k, v in firsts.items() if len(v)}
+    alive = {k: _alive(p[0], dead) for k, p in kinds.items()}
+    firsts = {k: int(v[0]) for k, v in alive.items() if len(v)}
     return min(firsts, key=firsts.__getitem__) if firsts else None
 
 
