@@ -237,9 +237,13 @@ class QueryEngine:
         later as empty, so a lost file found later makes its table be built again.
         """
         with self._lock:
+            paths = paths - self._tables.unavailable  # those are already known
+            if not paths:
+                return
             self._tables.forget_scans(paths)
             self._registered.pop((database, table), None)
             self._state = None
+        self._statements.forget_plans()  # they hold the table as it was built
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's tables from every context."""
