@@ -193,8 +193,8 @@ def _winner(kinds: dict[str, Piece], dead: np.ndarray) -> str | None:
     A line that gives one field two kinds (``v=1i,v=2``) ties: the kind's name breaks
     the tie, because the two paths hand over a line's kinds in different orders.
     """
-    firsts = {k: _alive(p[0], dead) for k, p in kinds.items()}
-    firsts = {k: int(v[0]) for k, v in firsts.items() if len(v)}
+    alive = {k: _alive(p[0], dead) for k, p in kinds.items()}
+    firsts = {k: int(v[0]) for k, v in alive.items() if len(v)}
     return min(firsts, key=lambda k: (firsts[k], k)) if firsts else None
 
 
