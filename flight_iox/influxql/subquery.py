@@ -12,7 +12,7 @@ import dataclasses
 import pyarrow as pa
 from datafusion import SessionContext
 
-from flight_iox.columns import FIELD_TYPES
+from flight_iox.columns import FieldType
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context, plain_strings
@@ -41,7 +41,7 @@ def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
         tables.append(pa.table(columns))
     data = pa.concat_tables(tables, promote_options="permissive")
     fields = {
-        name: FIELD_TYPES.get(data.schema.field(name).type, "string")
+        name: FieldType.of_arrow(data.schema.field(name).type) or FieldType.STRING
         for name in value_names
         if not pa.types.is_null(data.schema.field(name).type)
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from flight_iox.columns import FieldType
 from flight_iox.config import IngestLimits
 from flight_iox.errors import MAX_LISTED_LINE_ERRORS, LineError
 from flight_iox.ingest import exact
@@ -30,13 +31,6 @@ FAST_PATH_MIN_LINES = 16
 # The fast path takes a big body's lines in chunks: its arrays then stay in the CPU
 # cache, and come from (and go back to) the heap instead of fresh mmap pages.
 FAST_PATH_CHUNK_LINES = 8192
-_EXACT_ARROW_TYPES: dict[str, pa.DataType] = {
-    exact.FLOAT: pa.float64(),
-    exact.INTEGER: pa.int64(),
-    exact.UNSIGNED: pa.uint64(),
-    exact.BOOLEAN: pa.bool_(),
-    exact.STRING: pa.string(),
-}
 
 
 @dataclass(frozen=True)
@@ -228,5 +222,5 @@ class _Collector:
         for (name, key), (lines, values) in self.tags.items():
             sink.tag(name, key, np.array(lines), pa.array(values, pa.string()))
         for (name, key, kind), (lines, values) in self.fields.items():
-            arrow_type = _EXACT_ARROW_TYPES[kind]
+            arrow_type = FieldType(kind).arrow_type
             sink.field(name, key, kind, np.array(lines), pa.array(values, arrow_type))
