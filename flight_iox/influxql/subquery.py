@@ -16,9 +16,10 @@ from flight_iox.columns import FieldType
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context, plain_strings
-from flight_iox.influxql.expressions import TableInfo, quote_ident, unwrap
+from flight_iox.influxql.expressions import TableInfo, unwrap
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Source
+from flight_iox.sql_quote import quote_identifier
 
 SCRATCH = "subquery"
 
@@ -75,7 +76,7 @@ def subquery_sources(
             Source(
                 name,
                 info,
-                quote_ident(SCRATCH),
+                quote_identifier(SCRATCH),
                 lambda sql, c=context: plain_strings(c.sql(sql).to_arrow_table()),
             )
         )

@@ -29,9 +29,9 @@ from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import time_range
 from flight_iox.errors import DataFileUnavailableError, carried_error
-from flight_iox.names import quote_identifier as q
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import UnreadableFileError
+from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
 from iox_catalog.schema import REMAINDER_COLUMN
 

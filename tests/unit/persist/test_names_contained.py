@@ -21,9 +21,9 @@ from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import StoragePathError
-from flight_iox.names import quote_identifier
 from flight_iox.persist.compactor import compact_table
 from flight_iox.persist.persister import Persister
+from flight_iox.sql_quote import quote_identifier
 from iox_catalog.cleanup import PENDING_PROPERTY
 from iox_catalog.locations import ROOT_PROPERTY
 from iox_catalog.schema import COLUMNS_PROPERTY, ColumnKinds, file_schema
