@@ -131,7 +131,11 @@ def unpack_any(data: bytes) -> any_pb2.Any:
 def unpack(wrapper: any_pb2.Any, message_class: type[Message]) -> AnyType:
     """The message inside ``wrapper``, which must be of ``message_class``."""
     message = message_class()
-    if not wrapper.Unpack(message):
+    try:
+        unpacked = wrapper.Unpack(message)
+    except DecodeError as error:  # the right type URL over bytes that are not that message
+        raise BadRequestError(f"invalid {message_class.DESCRIPTOR.name}: {error}") from None
+    if not unpacked:
         raise BadRequestError(
             f"expected {message_class.DESCRIPTOR.full_name}, got {wrapper.type_url}"
         )

@@ -206,6 +206,12 @@ class TableBuilder:
         if error is not None:
             raise error
 
+    @property
+    def unavailable(self) -> set[str]:
+        """The unreadable files standing in the providers built so far."""
+        with self._lock:
+            return set(self._unavailable)
+
     def forget_scans(self, paths: set[str]) -> None:
         """Check these files again the next time a table with them is built."""
         with self._lock:
