@@ -10,7 +10,7 @@ schemas of ``schemas.py``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any as AnyType
@@ -121,7 +121,7 @@ def _table_schema(call: Call, entry: TableEntry, user_schemas: dict[str, pa.Sche
     return call.backend.query_schema(entry.catalog, sql)
 
 
-def reader(schema: pa.Schema, columns: dict[str, list[object]]) -> pa.RecordBatchReader:
+def reader(schema: pa.Schema, columns: Mapping[str, Sequence[object]]) -> pa.RecordBatchReader:
     """A reader over ``columns`` built in exactly ``schema``."""
     table = pa.Table.from_pydict(columns, schema=schema)
     return pa.RecordBatchReader.from_batches(schema, table.to_batches())
@@ -175,7 +175,7 @@ def _selected_tables(call: Call, command: AnyType) -> Iterable[TableEntry]:
 def get_tables(call: Call, command: AnyType) -> pa.RecordBatchReader:
     """Tables matching the filters; with ``include_schema``, each one's IPC schema."""
     entries = sorted(_selected_tables(call, command))
-    columns: dict[str, list[object]] = {
+    columns: dict[str, Sequence[object]] = {
         "catalog_name": [entry.catalog for entry in entries],
         "db_schema_name": [entry.db_schema for entry in entries],
         "table_name": [entry.name for entry in entries],

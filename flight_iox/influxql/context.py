@@ -9,10 +9,9 @@ backend without passing a resolver is still refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
 
 import pyarrow as pa
 
@@ -21,26 +20,9 @@ from flight_iox.auth.tokens import Action
 from flight_iox.columns import ColumnRole, FieldType, role_of
 from flight_iox.errors import QueryError
 from flight_iox.influxql.expressions import TableInfo
+from flight_iox.query.backend import QueryBackend
 
 TABLE_INFOS = 1024  # (name, schema) pairs whose TableInfo is kept
-
-
-class QueryBackend(Protocol):
-    """The part of ``QueryEngine`` InfluxQL uses."""
-
-    def database_names(self) -> list[str]:
-        """All databases."""
-        ...
-
-    def table_schemas(self, database: str) -> dict[str, pa.Schema]:
-        """Arrow schemas (with roles) of a database's tables."""
-        ...
-
-    def execute(
-        self, database: str | None, sql: str, params: Sequence[object] = ()
-    ) -> pa.RecordBatchReader:
-        """Run SQL."""
-        ...
 
 
 @lru_cache(maxsize=TABLE_INFOS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
@@ -63,7 +65,7 @@ def resolve_sources(
                     name,
                     infos[name],
                     f"{quote_identifier(database)}.iox.{quote_identifier(name)}",
-                    lambda sql, db=database: ctx.sql(db, sql),
+                    functools.partial(ctx.sql, database),
                 )
     return sorted(found.values(), key=lambda s: s.name)
 
@@ -124,13 +126,15 @@ def _widening(shape: SelectShape) -> int:
 
 def _with_lower_bound(condition: ast.Expr | None, lower: int) -> ast.Expr | None:
     """The condition with its top-level lower time bounds moved down to ``lower``."""
-    if condition is None:
-        return None
+    return None if condition is None else _lower_bound_moved(condition, lower)
+
+
+def _lower_bound_moved(condition: ast.Expr, lower: int) -> ast.Expr:
     inner = unwrap(condition)
     if isinstance(inner, ast.BinaryExpr) and inner.op == "and":
         return ast.BinaryExpr(
-            "and", _with_lower_bound(inner.lhs, lower), _with_lower_bound(inner.rhs, lower)
-        )  # type: ignore[arg-type]
+            "and", _lower_bound_moved(inner.lhs, lower), _lower_bound_moved(inner.rhs, lower)
+        )
     if isinstance(inner, ast.BinaryExpr):
         lower_ops = {">", ">="} if is_time_ref(inner.lhs) else set()
         lower_ops |= {"<", "<="} if is_time_ref(inner.rhs) else set()

@@ -245,11 +245,11 @@ def run_aggregate(query: Query) -> list[Series]:
         table = table.append_column(TIME_KEY, start)
     else:
         grid = _grid(query)
-        empty = {
-            slots.keys[c]: AGGREGATES[c.name].empty  # type: ignore[misc]
-            for c in slots.keys
-            if AGGREGATES[c.name].empty is not None and slots.types[slots.keys[c]] is not None
-        }
+        empty: dict[str, int] = {}
+        for call, slot in slots.keys.items():
+            fill = AGGREGATES[call.name].empty
+            if fill is not None and slots.types[slot] is not None:
+                empty[slot] = fill
         values = [n for n in slots.sql if n != count_slot]
         table = gap_fill(table, group_keys(query), values, grid, query.stmt.fill, empty)
         table = buckets_to_utc(query, table)
@@ -317,9 +317,10 @@ def _selector_slots(
             aux = compiler.value(expr)
             pick = "array_agg" if selector.name == "percentile" else "first_value"
             sql = "NULL" if aux.type is None else f"{pick}({aux.sql} ORDER BY {order}) {where}"
-            projections[i] = ast.VarRef(slots.add(sql, aux.type))
+            ref = ast.VarRef(slots.add(sql, aux.type))
+            projections[i] = ref
             if pick == "array_agg" and aux.type is not None:
-                slots.at_selected.append(projections[i].name)
+                slots.at_selected.append(ref.name)
     return time_slot
 
 

@@ -226,8 +226,8 @@ def _per_series_limit_sql(
     direction = "DESC" if descending else "ASC"
     over = (f"PARTITION BY {', '.join(tags)} " if tags else "") + f"ORDER BY {TIME} {direction}"
     inner = f"SELECT {select.sql()}, RANK() OVER ({over}) AS __rank FROM {source} WHERE {where}"
-    last = query.stmt.offset + query.stmt.limit
-    return f"SELECT * FROM ({inner}) WHERE __rank <= {last} ORDER BY {', '.join(order)}"
+    rank_limit = query.stmt.offset + query.stmt.limit
+    return f"SELECT * FROM ({inner}) WHERE __rank <= {rank_limit} ORDER BY {', '.join(order)}"
 
 
 def drop_empty_rows(

@@ -8,6 +8,7 @@ the outer query compiles to SQL over it exactly as over a measurement.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import pyarrow as pa
 from datafusion import SessionContext
@@ -26,8 +27,8 @@ SCRATCH = "subquery"
 
 def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
     tag_names = sorted({k for s in series for k in s.tags})
-    columns = list(dict.fromkeys(c for s in series for c in s.columns[1:]))
-    value_names = [c for c in columns if c not in tag_names]
+    names = list(dict.fromkeys(c for s in series for c in s.columns[1:]))
+    value_names = [c for c in names if c not in tag_names]
     clash = sorted({c for s in series for c in s.columns[1:] if c not in s.tags} & set(tag_names))
     if clash:
         raise QueryError(f"column {clash[0]!r} is a tag in one subquery and a field in another")
@@ -47,6 +48,11 @@ def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
         if not pa.types.is_null(data.schema.field(name).type)
     }
     return data, TableInfo(series[0].name, frozenset(tag_names), fields)
+
+
+def _run_scratch(context: SessionContext, sql: str) -> pa.Table:
+    """Run ``sql`` over a subquery's results, its strings plain (not dictionaries)."""
+    return plain_strings(context.sql(sql).to_arrow_table())
 
 
 def subquery_sources(
@@ -77,7 +83,7 @@ def subquery_sources(
                 name,
                 info,
                 quote_identifier(SCRATCH),
-                lambda sql, c=context: plain_strings(c.sql(sql).to_arrow_table()),
+                functools.partial(_run_scratch, context),
             )
         )
     return sources
