@@ -9,8 +9,8 @@ from pyiceberg.manifest import ManifestContent
 from pyiceberg.table import Table
 from pyiceberg.types import IntegerType, TimestampType
 
-from flight_iox.columns import TIME_COLUMN
 from iox_catalog.schema import REMAINDER_COLUMN
+from iox_datamodel.columns import TIME_COLUMN
 
 WAL_SEQUENCE_PROPERTY = "iox.wal-sequence"
 

@@ -27,6 +27,7 @@ from flight_iox.flightsql.commands import (
 )
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.safe_regex import regex_fullmatch
+from flight_iox.sql_quote import quote_identifier
 
 USER_SCHEMA = "iox"
 TABLE_TYPES = ("SYSTEM TABLE", "TABLE", "VIEW")
@@ -88,11 +89,6 @@ def catalogs(call: Call, catalog: str | None) -> list[str]:
     """The databases a command covers: the one named (or all), that the caller may read."""
     names = call.backend.database_names()  # scoped: the databases the caller may read
     return names if catalog is None else [name for name in names if name == catalog]
-
-
-def quote_identifier(name: str) -> str:
-    """A SQL identifier in double quotes, with embedded quotes doubled."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def engine_tables(call: Call, catalog: str) -> list[TableEntry]:

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
-from flight_iox.columns import FIELD_TYPES, ColumnRole, role_of
+from flight_iox.columns import ColumnRole, FieldType, role_of
 from flight_iox.errors import QueryError
 from flight_iox.influxql.expressions import TableInfo
 from flight_iox.query.backend import QueryBackend
@@ -38,7 +38,7 @@ def table_info(name: str, schema: pa.Schema) -> TableInfo:
         if role is ColumnRole.TAG:
             tags.append(f.name)
         elif role is ColumnRole.FIELD:
-            fields[f.name] = FIELD_TYPES.get(f.type, "string")
+            fields[f.name] = FieldType.of_arrow(f.type) or FieldType.STRING
     return TableInfo(name, frozenset(tags), fields)
 
 

@@ -7,13 +7,7 @@ import functools
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
-from flight_iox.influxql.expressions import (
-    COMPARISON,
-    RowCompiler,
-    TableInfo,
-    quote_ident,
-    unwrap,
-)
+from flight_iox.influxql.expressions import COMPARISON, RowCompiler, TableInfo, unwrap
 from flight_iox.influxql.functions import TRANSFORMS
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Query, Source, run_source
@@ -21,6 +15,7 @@ from flight_iox.influxql.select_plan import AGGREGATE, SelectShape, calls_in, sh
 from flight_iox.influxql.timerange import TimeRange, condition_range, is_time_ref
 from flight_iox.influxql.tz import zone_info
 from flight_iox.safe_regex import compile_regex
+from flight_iox.sql_quote import quote_identifier
 
 DEFAULT_RETENTION_POLICY = "autogen"
 
@@ -69,7 +64,7 @@ def resolve_sources(
                 found[key] = Source(
                     name,
                     infos[name],
-                    f"{quote_ident(database)}.iox.{quote_ident(name)}",
+                    f"{quote_identifier(database)}.iox.{quote_identifier(name)}",
                     functools.partial(ctx.sql, database),
                 )
     return sorted(found.values(), key=lambda s: s.name)

@@ -13,13 +13,14 @@ import functools
 import pyarrow as pa
 from datafusion import SessionContext
 
-from flight_iox.columns import FIELD_TYPES
+from flight_iox.columns import FieldType
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context, plain_strings
-from flight_iox.influxql.expressions import TableInfo, quote_ident, unwrap
+from flight_iox.influxql.expressions import TableInfo, unwrap
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Source
+from flight_iox.sql_quote import quote_identifier
 
 SCRATCH = "subquery"
 
@@ -42,7 +43,7 @@ def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
         tables.append(pa.table(columns))
     data = pa.concat_tables(tables, promote_options="permissive")
     fields = {
-        name: FIELD_TYPES.get(data.schema.field(name).type, "string")
+        name: FieldType.of_arrow(data.schema.field(name).type) or FieldType.STRING
         for name in value_names
         if not pa.types.is_null(data.schema.field(name).type)
     }
@@ -81,7 +82,7 @@ def subquery_sources(
             Source(
                 name,
                 info,
-                quote_ident(SCRATCH),
+                quote_identifier(SCRATCH),
                 functools.partial(_run_scratch, context),
             )
         )

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from flight_iox.columns import FieldType
 from flight_iox.ingest.precision import INT64_MAX, INT64_MIN
 
 _NONPRINT = rb"\x00-\x1f\x7f"
@@ -40,12 +41,12 @@ _BOOLEANS: dict[bytes, bool] = {
 }  # fmt: skip
 _UINT64_MAX = 2**64 - 1
 
-# Field kinds, named as InfluxDB names field types.
-FLOAT = "float"
-INTEGER = "integer"
-UNSIGNED = "unsigned"
-BOOLEAN = "boolean"
-STRING = "string"
+# Field kinds, short names for the parsers.
+FLOAT = FieldType.FLOAT
+INTEGER = FieldType.INTEGER
+UNSIGNED = FieldType.UNSIGNED
+BOOLEAN = FieldType.BOOLEAN
+STRING = FieldType.STRING
 
 
 @dataclass(frozen=True, slots=True)

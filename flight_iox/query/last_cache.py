@@ -39,8 +39,8 @@ from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import deduplicate
 from flight_iox.errors import QueryError
-from flight_iox.names import quote_identifier as q
 from flight_iox.query.engine_errors import is_engine_error
+from flight_iox.sql_quote import quote_identifier as q
 from flight_iox.sql_tokens import TokenType, per_statement, tokenize
 from iox_catalog.files import DataFile
 

@@ -25,6 +25,8 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flight_iox.flightsql.commands import pack
+from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.launcher import RunningServer, start_server
 from tests.fuzz.conftest import budget
 from tests.fuzz.strategies import (
@@ -376,6 +378,82 @@ def test_fuzzed_flight_calls_get_client_errors(server: RunningServer, call: Flig
     _healthy(server)
 
 
+_ARROW_TYPES = [
+    pa.float64(), pa.int64(), pa.uint64(), pa.bool_(), pa.string(), pa.large_string(),
+    pa.binary(), pa.int8(), pa.float16(), pa.null(), pa.timestamp("ns"), pa.timestamp("s"),
+    pa.timestamp("ns", "UTC"), pa.date32(), pa.decimal128(5, 2), pa.list_(pa.int64()),
+    pa.struct([("a", pa.int64())]), pa.dictionary(pa.int32(), pa.string()),
+    pa.dictionary(pa.int8(), pa.int64()), pa.string_view(), pa.duration("ns"),
+]  # fmt: skip
+_COLUMN_NAMES = ["time", "host", "v", "", " ", "..", "a/b", "é", "\x01", '"q"', "iox::x", "v"]
+_TABLE_NAMES = ["put", "../../escape", "..", "", "a/b", "é", "\x00", "x" * 600, "cpu"]
+
+
+def _column(arrow_type: pa.DataType, rows: int) -> pa.Array:
+    """``rows`` values of ``arrow_type`` (nulls where a type has no simple value)."""
+    values = {
+        "bool": [True] * rows,
+        "string": ["x"] * rows,
+        "large_string": ["x"] * rows,
+        "string_view": ["x"] * rows,
+        "binary": [b"\xff"] * rows,
+        "halffloat": None,
+        "date32[day]": None,
+        "null": None,
+    }.get(str(arrow_type), list(range(rows)))
+    try:
+        if pa.types.is_dictionary(arrow_type):
+            return (
+                pa.array(
+                    ["a"] * rows if arrow_type.value_type == pa.string() else list(range(rows))
+                )
+                .dictionary_encode()
+                .cast(arrow_type)
+            )
+        return pa.array(values, arrow_type) if values is not None else pa.nulls(rows, arrow_type)
+    except (pa.ArrowException, TypeError):
+        return pa.nulls(rows, arrow_type)
+
+
+@st.composite
+def arrow_puts(draw: st.DrawFn) -> tuple[flight.FlightDescriptor, pa.RecordBatch]:
+    table = draw(st.sampled_from(_TABLE_NAMES))
+    database = draw(st.sampled_from(["fuzz", "other", "../x", "", "put-db"]))
+    kind = draw(st.sampled_from(["path", "json", "ingest"]))
+    if kind == "path":
+        descriptor = flight.FlightDescriptor.for_path(database, table)
+    elif kind == "json":
+        tags = draw(st.lists(st.sampled_from(_COLUMN_NAMES), max_size=2))
+        command = json.dumps({"database": database, "table": table, "tags": tags})
+        descriptor = flight.FlightDescriptor.for_command(command.encode())
+    else:
+        command = pb.CommandStatementIngest(table=table, catalog=database)
+        descriptor = flight.FlightDescriptor.for_command(pack(command))
+    names = draw(st.lists(st.sampled_from(_COLUMN_NAMES), min_size=1, max_size=4))
+    types = [draw(st.sampled_from(_ARROW_TYPES)) for _ in names]
+    rows = draw(st.integers(0, 3))
+    columns = [_column(t, rows) for t in types]
+    return descriptor, pa.RecordBatch.from_arrays(columns, names=names)
+
+
+@settings(max_examples=budget(ci=40, deep=2_000))
+@given(arrow_puts())
+def test_fuzzed_arrow_puts_get_client_errors(
+    server: RunningServer, put: tuple[flight.FlightDescriptor, pa.RecordBatch]
+) -> None:
+    descriptor, batch = put
+    with _flight_client(server) as client:
+        try:
+            writer, reader = client.do_put(descriptor, batch.schema, _options(None, []))
+            writer.write_batch(batch)
+            writer.done_writing()
+            reader.read()
+            writer.close()
+        except (flight.FlightError, pa.ArrowException, OSError) as error:
+            assert not _is_internal(error), f"{type(error).__name__}: {error}"
+    _healthy(server)
+
+
 def _ledger_count(server: RunningServer) -> int:
     answer = requests.get(
         f"{server.http_url}/api/v3/query_sql",
@@ -384,7 +462,10 @@ def _ledger_count(server: RunningServer) -> int:
     )
     if answer.status_code == 404:  # no write was ever acknowledged
         return 0
-    assert answer.status_code == 200, answer.text
+    if answer.status_code != 200:  # keep the server's traceback with the failure
+        tail = server.log()[-6000:]
+        (server.data_dir.parent / "ledger-failure.log").write_text(tail)
+        raise AssertionError(f"{answer.status_code} {answer.text}\n{tail}")
     return int(answer.json()[0]["n"])
 
 

@@ -3,7 +3,8 @@
 Arrow data takes the same road as line protocol: mapped onto tags, fields and
 time by ``measurement_batch_from_arrow``, validated against the catalog, made
 durable in the WAL, then buffered. The engine checks the principal's ``write``
-permission on the database.
+permission on the database. Flight SQL ingest, plain DoPut, ``INSERT`` and
+InfluxQL ``SELECT ... INTO`` all write through this one class.
 """
 
 from __future__ import annotations
