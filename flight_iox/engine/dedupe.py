@@ -24,20 +24,32 @@ def has_duplicate_keys(table: pa.Table) -> bool:
     if table.num_rows < 2:
         return False
     keys = primary_key(table.schema)
+    selected = _positional(table.select(keys))
     return (
-        table.select(keys).unify_dictionaries().group_by(keys).aggregate([]).num_rows
+        selected.unify_dictionaries().group_by(selected.column_names).aggregate([]).num_rows
         != table.num_rows
     )
+
+
+def _positional(table: pa.Table) -> pa.Table:
+    """``table`` with columns named ``c0, c1, ...``.
+
+    pyarrow's group_by reads a name like ``..`` or ``a.b`` as a path into nested
+    fields, so a tag named ``..`` (found by fuzzing) failed every refresh of the buffer.
+    """
+    return table.rename_columns([f"c{i}" for i in range(table.num_columns)])
 
 
 def deduplicate(table: pa.Table) -> pa.Table:
     """Collapse rows that share a primary key, later non-null values winning per field."""
     keys = primary_key(table.schema)
     values = [f.name for f in table.schema if f.name not in keys]
+    safe = _positional(table.select([*keys, *values]))
+    safe_keys, safe_values = safe.column_names[: len(keys)], safe.column_names[len(keys) :]
     grouped = (
-        table.unify_dictionaries()
-        .group_by(keys, use_threads=False)
-        .aggregate([(v, "last") for v in values])
+        safe.unify_dictionaries()
+        .group_by(safe_keys, use_threads=False)
+        .aggregate([(v, "last") for v in safe_values])
     )
     renamed = grouped.rename_columns([*keys, *values])
     # group_by returns dictionary keys unified; restore the input's field order and metadata.

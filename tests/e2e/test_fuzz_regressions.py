@@ -108,3 +108,24 @@ def test_nested_json_put_descriptor_is_invalid_argument(server: RunningServer) -
             writer.done_writing()
             reader.read()
             writer.close()
+
+
+def test_a_tag_named_like_a_field_path_breaks_no_query(server: RunningServer) -> None:
+    """Was: a tag named ".." failed every buffer refresh, so every SQL query on every
+    database answered 500 (ArrowInvalid from pyarrow's group_by), even after a restart."""
+    body = b"dots,..=a v=1 1\ndots,..=a v=2 1\ndots,..=b v=3 1"
+    assert _post(server, "/api/v3/write_lp", body, db="dots").status_code == 204
+    for database, sql in (
+        ("dots", 'SELECT ".." , v FROM dots ORDER BY ".."'),
+        ("dots", "SELECT 1"),
+    ):
+        answer = requests.get(
+            f"{server.http_url}/api/v3/query_sql", params={"db": database, "q": sql}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+    answer = requests.get(
+        f"{server.http_url}/api/v3/query_sql",
+        params={"db": "dots", "q": 'SELECT ".." , v FROM dots ORDER BY ".."'},
+        timeout=30,
+    )
+    assert answer.json() == [{"..": "a", "v": 2.0}, {"..": "b", "v": 3.0}]

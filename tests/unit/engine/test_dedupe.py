@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
 
 from flight_iox.columns import TAG_TYPE, TIME_TYPE, ColumnRole, role_field
 from flight_iox.engine.buffer import BufferSet, conform
@@ -99,3 +100,26 @@ def test_memory_is_accounted_and_released_on_drop() -> None:
     assert buffers.total_bytes > 100 * 16
     buffers.drop_database("db")
     assert buffers.total_bytes == 0
+
+
+@pytest.mark.parametrize("tag", ["..", "a.b", ".x", "[0]"])
+def test_tags_named_like_field_paths(tag: str) -> None:
+    """Found by fuzzing: a tag named ".." made pyarrow's group_by fail (every query, 500)."""
+    schema = pa.schema(
+        [
+            role_field(tag, TAG_TYPE, ColumnRole.TAG),
+            role_field("v", pa.float64(), ColumnRole.FIELD),
+            role_field("time", TIME_TYPE, ColumnRole.TIME),
+        ]
+    )
+    columns = [
+        pa.array(["a", "a", "b"]).dictionary_encode().cast(TAG_TYPE),
+        pa.array([1.0, None, 3.0]),
+        pa.array([1, 1, 1], pa.int64()).view(TIME_TYPE),
+    ]
+    table = pa.Table.from_arrays(columns, schema=schema)
+    assert has_duplicate_keys(table)
+    deduped = deduplicate(table)
+    assert deduped.schema == table.schema
+    pairs = zip(deduped.column(tag).to_pylist(), deduped.column("v").to_pylist(), strict=True)
+    assert sorted(pairs) == [("a", 1.0), ("b", 3.0)]
