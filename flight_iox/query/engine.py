@@ -238,6 +238,14 @@ class QueryEngine:
         visible = self._catalog.database_names() if scope is None else scope
         return self._registry.refresh(databases_read(sql, database, visible))
 
+    def _refreshed_context(
+        self, database: str | None, sql: str, scope: Scope = None
+    ) -> SessionContext:
+        """The warm context for ``database`` in ``scope``, with what ``sql`` can read fresh."""
+        with self._registry.lock:
+            self._refresh(database, sql, scope)
+            return self._contexts.get(database, scope)
+
     def _reusable(self, database: str | None, sql: str) -> bool:
         """Whether a plan of ``sql`` may run again: nothing in it depends on the time.
 
@@ -268,9 +276,7 @@ class QueryEngine:
         check_expression_depth(sql, self._limits.max_expression_depth)  # before DataFusion
         rewritten, count = rewrite_placeholders(sql)
         values = parameter_values(params, count, bound)
-        with self._registry.lock:
-            self._refresh(database, sql, scope)
-            context = self._contexts.get(database, scope)
+        context = self._refreshed_context(database, sql, scope)
         try:
             self._prepare_last_cache(database, rewritten)
             return _sql(context, rewritten, values)
