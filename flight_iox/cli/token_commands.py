@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 import requests
@@ -17,16 +19,25 @@ from flight_iox.cli.main import cli
 
 _TIMEOUT = 30
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
 
 def _request(
-    method: str, host: str, path: str, token: str | None, ca_cert: str | None, **kwargs: object
+    method: str,
+    host: str,
+    path: str,
+    token: str | None,
+    ca_cert: str | None,
+    *,
+    body: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
 ) -> requests.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{host.rstrip('/')}{path}"
     verify: bool | str = ca_cert if ca_cert else True
     try:
         response = requests.request(
-            method, url, headers=headers, timeout=_TIMEOUT, verify=verify, **kwargs
+            method, url, headers=headers, timeout=_TIMEOUT, verify=verify, json=body, params=params
         )
     except requests.RequestException as error:
         click.echo(f"flight-iox: cannot reach {url}: {error}", err=True)
@@ -41,7 +52,7 @@ def _request(
     return response
 
 
-def _connection_options(command: click.Command) -> click.Command:
+def _connection_options(command: _F) -> _F:
     command = click.option("--host", default="http://127.0.0.1:8181", help="Server HTTP URL.")(
         command
     )
@@ -82,7 +93,7 @@ def create(
             "name": name,
             "permissions": [{"database": d, "actions": wanted} for d in databases],
         }
-        response = _request("POST", host, "/api/v3/configure/token", token, ca_cert, json=body)
+        response = _request("POST", host, "/api/v3/configure/token", token, ca_cert, body=body)
     click.echo(response.json()["token"])
 
 

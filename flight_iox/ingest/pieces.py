@@ -17,16 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flight_iox.columns import FieldType
 from flight_iox.config import IngestLimits
 from flight_iox.ingest.precision import Precision, scale_to_nanoseconds
-
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "float": pa.float64(),
-    "integer": pa.int64(),
-    "unsigned": pa.uint64(),
-    "boolean": pa.bool_(),
-    "string": pa.string(),
-}
 
 Piece = tuple[np.ndarray, pa.Array]  # (line numbers, values), same length
 
@@ -71,10 +64,14 @@ class PieceSink:
 
 
 @dataclass(frozen=True)
-class AssembledMeasurement:
-    """One measurement's columns, in body order."""
+class MeasurementBatch:
+    """The accepted rows of one measurement, column by column, in body order.
 
-    name: str
+    What both parser paths assemble into, and what Arrow writers are mapped onto
+    (``engine.arrow_rows``): the one record the write path validates and stores.
+    """
+
+    measurement: str
     tags: dict[str, pa.Array]
     fields: dict[str, pa.Array]
     time: pa.Array
@@ -100,7 +97,7 @@ def assemble(
     precision: Precision,
     default_time_ns: int,
     limits: IngestLimits | None = None,
-) -> tuple[list[AssembledMeasurement], dict[int, str]]:
+) -> tuple[list[MeasurementBatch], dict[int, str]]:
     """Merge the pieces into measurements; also return {line number: error} of rejected lines.
 
     Lines with a tag or string field value over ``limits`` are rejected, naming the limit.
@@ -148,9 +145,9 @@ def assemble(
             kind = _winner(kinds, dead)
             if kind is not None:
                 column = _scatter(lines, *kinds[kind])
-                field_columns[key] = column.cast(_ARROW_TYPES[kind])
+                field_columns[key] = column.cast(FieldType(kind).arrow_type)
         result.append(
-            AssembledMeasurement(
+            MeasurementBatch(
                 name,
                 {k: v for k, v in tag_columns.items() if v.null_count < len(v)},
                 {k: v for k, v in field_columns.items() if v.null_count < len(v)},
@@ -193,8 +190,8 @@ def _winner(kinds: dict[str, Piece], dead: np.ndarray) -> str | None:
     A line that gives one field two kinds (``v=1i,v=2``) ties: the kind's name breaks
     the tie, because the two paths hand over a line's kinds in different orders.
     """
-    firsts = {k: _alive(p[0], dead) for k, p in kinds.items()}
-    firsts = {k: int(v[0]) for k, v in firsts.items() if len(v)}
+    alive = {k: _alive(p[0], dead) for k, p in kinds.items()}
+    firsts = {k: int(v[0]) for k, v in alive.items() if len(v)}
     return min(firsts, key=lambda k: (firsts[k], k)) if firsts else None
 
 

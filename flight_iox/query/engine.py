@@ -211,8 +211,12 @@ class QueryEngine:
         later as empty, so a lost file found later makes its table be built again.
         """
         with self._registry.lock:
+            paths = paths - self._tables.unavailable  # those are already known
+            if not paths:
+                return
             self._tables.forget_scans(paths)
             self._registry.forget_version(database, table)
+        self._statements.forget_plans()  # they hold the table as it was built
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's tables from every context."""
@@ -312,6 +316,7 @@ class QueryEngine:
             )
 
     def _file_rows_of(self, schema: pa.Schema, label: str, files: tuple[DataFile, ...]) -> pa.Table:
+        """``_file_last_rows`` with the files last, as the last-value cache calls it."""
         return self._file_last_rows(schema, files, label)
 
     def _file_last_rows(
