@@ -125,7 +125,9 @@ def query(host: str, database: str, fmt: str, token: str | None, sql: str) -> No
             cursor.execute(sql)
             for chunk in encoder.encode(cursor.fetch_record_batch()):
                 out.write(chunk)
-    except Exception as error:  # the driver raises its own DB-API errors with the server's message
+    except (dbapi.Error, ValueError) as error:
+        # The driver's DB-API errors carry the server's message; ValueError is a bad URI or
+        # option (and Arrow's ArrowInvalid). Anything else is a bug: its traceback shows.
         raise click.ClickException(str(error).strip()) from None
     out.flush()
 
