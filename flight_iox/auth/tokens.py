@@ -79,7 +79,9 @@ class Permission:
         if not isinstance(database, str) or not database:
             raise BadRequestError("a permission needs a 'database' (a name, or '*')")
         if not isinstance(actions, list) or not actions:
-            raise BadRequestError(f"permission on {database!r} needs 'actions': read, write, create and/or delete")
+            raise BadRequestError(
+                f"permission on {database!r} needs 'actions': read, write, create and/or delete"
+            )
         try:
             parsed = frozenset(Action(str(a).lower()) for a in actions)
         except ValueError:
