@@ -38,18 +38,14 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="flight-iox-smoke-"))
     data_dir = scratch / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHT_IOX_")}
+    env |= {  # the README's command as is: the settings come from documented variables
+        "FLIGHT_IOX_DATA_DIR": str(data_dir),
+        "FLIGHT_IOX_HTTP_ADDR": "127.0.0.1:0",
+        "FLIGHT_IOX_FLIGHT_ADDR": "127.0.0.1:0",
+    }
     started = time.monotonic()
     server = subprocess.Popen(
-        [
-            executable,
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--http-addr",
-            "127.0.0.1:0",
-            "--flight-addr",
-            "127.0.0.1:0",
-        ],
+        [executable, "serve"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,

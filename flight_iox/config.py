@@ -1,17 +1,29 @@
-"""Server settings: one frozen object, filled from CLI flags and ``FLIGHT_IOX_*`` variables.
+"""Server settings: one frozen object, and the one place each setting is declared.
 
-The CLI (``flight_iox.cli``) declares each flag with its environment variable;
-everything else receives a ``Settings`` and reads nothing from the environment.
+Each field carries its default and an ``Option`` (help text, flag spelling, kind) in its
+metadata. ``flight_iox.cli.serve`` generates the ``flight-iox serve`` flags from these
+fields, each with its environment variable ``FLIGHT_IOX_<NAME>``, so a setting is
+written once: a new field gets its flag, its variable and its ``--help`` line by itself.
+Everything else receives a ``Settings`` and reads nothing from the environment.
+
+This module stays light (stdlib only): the CLI imports it to build ``--help``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from iox_catalog.config import CatalogConfig
+if TYPE_CHECKING:
+    from iox_catalog.config import CatalogConfig
 
 MIB = 1024 * 1024
+ENV_PREFIX = "FLIGHT_IOX_"
+_OPTION = "flight_iox.option"
+_NESTED = "flight_iox.nested"
 
 
 def split_host_port(address: str) -> tuple[str, int]:
@@ -23,44 +35,114 @@ def split_host_port(address: str) -> tuple[str, int]:
 
 
 @dataclass(frozen=True)
+class Option:
+    """How a setting appears on the command line and in the environment.
+
+    ``name`` is the setting's public name when it differs from the field's: the flag is
+    ``--<name>`` (dashes) and the variable ``FLIGHT_IOX_<NAME>``. A bool gets
+    ``--x/--no-x`` unless ``flag`` spells it otherwise. ``kind`` is ``size`` (``64MiB``),
+    ``file`` or ``dir`` (paths); other types come from the annotation.
+    """
+
+    help: str
+    name: str | None = None
+    flag: str | None = None
+    kind: str | None = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    shown_default: str | None = None
+
+
+def setting(default: Any, help: str, **option: Any) -> Any:
+    """A dataclass field with its one default and its command-line ``Option``."""
+    return field(default=default, metadata={_OPTION: Option(help, **option)})
+
+
+def group(factory: type) -> Any:
+    """A field holding a nested dataclass of settings (their flags are flat)."""
+    return field(default_factory=factory, metadata={_NESTED: True})
+
+
+@dataclass(frozen=True)
 class Limits:
     """Generous default limits on how much schema one server holds."""
 
-    max_databases: int = 1_000
-    max_tables_per_database: int = 10_000
-    max_columns_per_table: int = 1_000
+    max_databases: int = setting(1_000, "Databases per server.", minimum=1)
+    max_tables_per_database: int = setting(
+        10_000, "Tables per database.", name="max_tables", minimum=1
+    )
+    max_columns_per_table: int = setting(
+        1_000, "Columns per table, time included.", name="max_columns", minimum=2
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything ``flight-iox serve`` can be told."""
 
-    data_dir: Path = Path("./flight-iox-data")
-    http_addr: str = "127.0.0.1:8181"
-    flight_addr: str = "127.0.0.1:8182"
-    wal_fsync: bool = True
-    log_level: str = "info"
-    buffer_memory_limit: int = 1024 * MIB
-    parquet_cache_size: int = 1024 * MIB  # decoded data files kept for queries; 0: off
-    max_request_bytes: int = 64 * MIB
-    wal_segment_bytes: int = 64 * MIB
-    query_timeout_seconds: float = 300.0
-    limits: Limits = field(default_factory=Limits)
-    auth: str | None = None  # "required" | "off"; None: off on loopback, else required
-    auth_off_ok: bool = False  # --i-know-auth-is-off: allow auth off on other addresses
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    catalog_uri: str | None = None
-    object_store: str = "file"
-    bucket: str | None = None
-    s3_endpoint: str | None = None
-    s3_region: str | None = None
-    s3_allow_http: bool = False
-    persist_interval_seconds: float = 1.0
-    persist_max_rows: int = 1_000_000
-    persist_max_age_seconds: float = 600.0
-    persist_on_shutdown: bool = True
-    compact_min_files: int = 4
+    data_dir: Path = setting(
+        Path("./flight-iox-data"), "WAL, catalog state and lock file.", kind="dir"
+    )
+    http_addr: str = setting("127.0.0.1:8181", "HTTP listen address (HOST:PORT; :0 picks a port).")
+    flight_addr: str = setting("127.0.0.1:8182", "Flight SQL listen address (HOST:PORT).")
+    wal_fsync: bool = setting(True, "fsync the WAL before acknowledging writes.")
+    log_level: str = setting("info", "Log level.", choices=("debug", "info", "warning", "error"))
+    buffer_memory_limit: int = setting(
+        1024 * MIB, "Write-buffer memory; past it writes get 503.", kind="size"
+    )
+    parquet_cache_size: int = setting(
+        1024 * MIB, "Memory for recent data files kept decoded for queries (0: off).", kind="size"
+    )
+    max_request_bytes: int = setting(
+        64 * MIB, "Largest request body, compressed or inflated.", kind="size"
+    )
+    wal_segment_bytes: int = setting(
+        64 * MIB, "Size at which the WAL starts a new segment file.", kind="size", minimum=1
+    )
+    query_timeout_seconds: float = setting(
+        300.0, "Seconds a query may run.", name="query_timeout", minimum=0.001
+    )
+    limits: Limits = group(Limits)
+    auth: str | None = setting(
+        None,
+        "Require tokens on HTTP and Flight.",
+        choices=("required", "off"),
+        shown_default="off on loopback, else required",
+    )
+    auth_off_ok: bool = setting(
+        False, "Allow --auth off on a non-loopback address.", flag="--i-know-auth-is-off"
+    )
+    tls_cert: Path | None = setting(
+        None, "PEM certificate chain: serve HTTPS and grpc+tls.", kind="file"
+    )
+    tls_key: Path | None = setting(None, "PEM private key of --tls-cert.", kind="file")
+    catalog_uri: str | None = setting(
+        None,
+        "Iceberg SQL catalog: postgresql://… to share it.",
+        shown_default="SQLite in the data folder",
+    )
+    object_store: str = setting("file", "Where data files go.", choices=("file", "s3"))
+    bucket: str | None = setting(None, "S3 bucket (with --object-store s3).")
+    s3_endpoint: str | None = setting(None, "S3 endpoint URL (MinIO, moto, …).")
+    s3_region: str | None = setting(None, "S3 region.", shown_default="AWS_REGION or us-east-1")
+    s3_allow_http: bool = setting(False, "Allow a plain-HTTP S3 endpoint.")
+    persist_interval_seconds: float = setting(
+        1.0, "Seconds between checks of the persist triggers.", name="persist_interval",
+        minimum=0.01,
+    )  # fmt: skip
+    persist_max_rows: int = setting(
+        1_000_000, "Persist when a table buffers this many rows.", minimum=1
+    )
+    persist_max_age_seconds: float = setting(
+        600.0,
+        "Persist when the oldest buffered row is this many seconds old.",
+        name="persist_max_age",
+        minimum=0.1,
+    )
+    persist_on_shutdown: bool = setting(True, "Persist the buffer when the server stops.")
+    compact_min_files: int = setting(
+        4, "After a background persist, compact day partitions with this many files.", minimum=2
+    )
 
     @property
     def wal_dir(self) -> Path:
@@ -69,6 +151,8 @@ class Settings:
 
     def catalog_config(self) -> CatalogConfig:
         """Where the Iceberg catalog and the warehouse are."""
+        from iox_catalog.config import CatalogConfig  # iox_catalog brings PyIceberg: not at import
+
         local = CatalogConfig.local(self.data_dir)
         warehouse = local.warehouse
         if self.object_store == "s3":
@@ -84,3 +168,69 @@ class Settings:
             s3_region=self.s3_region,
             s3_allow_http=self.s3_allow_http,
         )
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting as the command line sees it: its name, type, default and ``Option``."""
+
+    name: str
+    path: tuple[str, ...]  # attributes from Settings down to the field
+    type: type  # the annotation without ``| None``
+    optional: bool
+    default: Any
+    option: Option
+
+    @property
+    def envvar(self) -> str:
+        """``FLIGHT_IOX_<NAME>``."""
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        """``--name`` (bools: ``--name/--no-name``), or the spelling the ``Option`` gives."""
+        if self.option.flag:
+            return self.option.flag
+        flag = "--" + self.name.replace("_", "-")
+        return f"{flag}/--no-{flag[2:]}" if self.type is bool else flag
+
+
+def setting_specs(cls: type = Settings, path: tuple[str, ...] = ()) -> list[SettingSpec]:
+    """Every setting of ``cls``, nested groups flattened, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    specs = []
+    for item in fields(cls):
+        hint = hints[item.name]
+        if item.metadata.get(_NESTED):
+            specs.extend(setting_specs(hint, (*path, item.name)))
+            continue
+        option = item.metadata.get(_OPTION)
+        if option is None:
+            raise TypeError(f"{cls.__name__}.{item.name} is declared without setting()")
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        base = args[0] if optional and len(args) == 1 else hint
+        name = option.name or item.name
+        specs.append(SettingSpec(name, (*path, item.name), base, optional, item.default, option))
+    return specs
+
+
+def build_settings(values: Mapping[str, Any]) -> Settings:
+    """``Settings`` from values keyed by setting name; absent names keep their default."""
+    built = _build(Settings, values, ())
+    assert isinstance(built, Settings)
+    return built
+
+
+def _build(cls: type, values: Mapping[str, Any], path: tuple[str, ...]) -> object:
+    by_path = {spec.path: spec.name for spec in setting_specs()}
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for item in fields(cls):
+        here = (*path, item.name)
+        if item.metadata.get(_NESTED):
+            assert is_dataclass(hints[item.name])
+            kwargs[item.name] = _build(hints[item.name], values, here)
+        elif by_path[here] in values:
+            kwargs[item.name] = values[by_path[here]]
+    return cls(**kwargs)

@@ -8,49 +8,35 @@ is printed once, on creation.
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import requests
 
-from flight_iox.cli.main import cli
+from flight_iox.cli.http import call, host_option, token_option
+
+if TYPE_CHECKING:
+    import requests
 
 _TIMEOUT = 30
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _request(
-    method: str, host: str, path: str, token: str | None, ca_cert: str | None, **kwargs: object
+    method: str, host: str, path: str, token: str | None, ca_cert: str | None, **kwargs: Any
 ) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{host.rstrip('/')}{path}"
-    verify: bool | str = ca_cert if ca_cert else True
-    try:
-        response = requests.request(
-            method, url, headers=headers, timeout=_TIMEOUT, verify=verify, **kwargs
-        )
-    except requests.RequestException as error:
-        click.echo(f"flight-iox: cannot reach {url}: {error}", err=True)
-        sys.exit(1)
-    if response.status_code >= 400:
-        try:
-            message = response.json().get("error", response.text)
-        except ValueError:
-            message = response.text
-        click.echo(f"flight-iox: {response.status_code}: {message}", err=True)
-        sys.exit(1)
-    return response
+    return call(method, url, token, ca_cert=ca_cert, timeout=_TIMEOUT, **kwargs)
 
 
-def _connection_options(command: click.Command) -> click.Command:
-    command = click.option("--host", default="http://127.0.0.1:8181", help="Server HTTP URL.")(
-        command
-    )
-    command = click.option("--token", envvar="FLIGHT_IOX_TOKEN", default=None,
-                           help="An admin token.")(command)  # fmt: skip
+def _connection_options(command: F) -> F:
+    """``--host``, ``--token`` and ``--ca-cert`` (an HTTPS server's CA bundle)."""
+    command = host_option(command)
+    command = token_option(command)
     return click.option("--ca-cert", default=None, help="CA bundle for an HTTPS server.")(command)
 
 
-@cli.group()
+@click.group()
 def token() -> None:
     """Create, list and revoke API tokens."""
 
@@ -60,7 +46,12 @@ def token() -> None:
 @click.option("--admin", is_flag=True, help="The first admin token (only once).")
 @click.option("--name", default=None, help="Name of a database token.")
 @click.option("--db", "databases", multiple=True, help="Database the token may use ('*': all).")
-@click.option("--actions", default="read,write", show_default=True, help="read, write or both.")
+@click.option(
+    "--actions",
+    default="read,write",
+    show_default=True,
+    help="Comma-separated: read, write, create, delete.",
+)
 def create(
     host: str,
     token: str | None,
