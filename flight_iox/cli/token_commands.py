@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from flight_iox.cli.http import call, host_option, token_option
+from flight_iox.cli.main import LazyGroup
 
 if TYPE_CHECKING:
     import requests
@@ -36,7 +37,11 @@ def _connection_options(command: F) -> F:
     return click.option("--ca-cert", default=None, help="CA bundle for an HTTPS server.")(command)
 
 
-@click.group()
+# Subcommands kept in other modules, "name": "module:attribute", loaded when they run.
+SUBCOMMANDS: dict[str, str] = {}
+
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
 def token() -> None:
     """Create, list and revoke API tokens."""
 
