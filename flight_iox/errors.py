@@ -21,6 +21,7 @@ the HTTP app and the Flight service translate errors the same way::
     ├── LimitExceededError              422  FAILED_PRECONDITION (too many databases/tables/columns)
     ├── NotSupportedError               501  UNIMPLEMENTED
     ├── BufferFullError                 503  UNAVAILABLE        (write buffer over its memory limit)
+    ├── StoragePathError                500  INTERNAL           (a path outside the warehouse)
     ├── DataDirLockedError              startup only
     └── WalCorruptionError              startup only (names the file and the offset)
 """
@@ -137,6 +138,10 @@ class BufferFullError(FlightIoxError):
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StoragePathError(FlightIoxError):
+    """A file path that would leave the warehouse, or its table's own folder: refused."""
 
 
 class DataDirLockedError(FlightIoxError):

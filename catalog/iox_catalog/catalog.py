@@ -23,8 +23,15 @@ from pyiceberg.transforms import DayTransform, IdentityTransform
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from flight_iox.columns import TIME_COLUMN
+from flight_iox.names import validate_database_name, validate_table_name
+from iox_catalog import cleanup
 from iox_catalog.config import CatalogConfig
 from iox_catalog.files import WAL_SEQUENCE_PROPERTY, TableFiles, table_files
+from iox_catalog.locations import (
+    new_table_location,
+    relocation_properties,
+    write_root,
+)
 from iox_catalog.schema import (
     COLUMNS_PROPERTY,
     column_kinds,
@@ -32,6 +39,7 @@ from iox_catalog.schema import (
     file_schema,
     model_schema_from_kinds,
 )
+from iox_catalog.storage import is_canonical_location, open_storage
 
 log = logging.getLogger(__name__)
 RETENTION_PROPERTY = "iox.retention-ns"
@@ -59,7 +67,7 @@ class StoredTable:
     name: str
     model_schema: pa.Schema
     files: TableFiles
-    location: str
+    location: str  # the folder new files go under (see iox_catalog.locations)
 
 
 def _open_sql_catalog(config: CatalogConfig, attempts: int = 5) -> SqlCatalog:
@@ -87,6 +95,7 @@ class IoxCatalog:
         self.config = config
         self._iceberg = _open_sql_catalog(config)
         self._lock = threading.RLock()
+        self.storage = open_storage(config)
 
     # --- databases -------------------------------------------------------------------------
 
@@ -108,7 +117,7 @@ class IoxCatalog:
             except NoSuchNamespaceError:
                 return
             for identifier in tables:
-                self._iceberg.purge_table(identifier)
+                self._purge(identifier)
             self._iceberg.drop_namespace(name)
 
     def retention_ns(self, name: str) -> int | None:
@@ -138,18 +147,28 @@ class IoxCatalog:
         kinds = json.loads(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
         return StoredTable(
             database, table, model_schema_from_kinds(kinds), table_files(iceberg),
-            iceberg.location(),
+            write_root(iceberg),
         )  # fmt: skip
 
     def table_location(self, database: str, table: str, model_schema: pa.Schema) -> str:
-        """Where a table's files go (the table is created if it does not exist)."""
-        return self._table(database, table, model_schema).location()
+        """The folder a table's new files go under (the table is created if it does not exist).
+
+        Checked to lie under the warehouse: ``StoragePathError`` otherwise.
+        """
+        root = write_root(self._table(database, table, model_schema))
+        self.storage.contained(root)
+        return root
 
     def _table(self, database: str, table: str, model_schema: pa.Schema) -> Table:
+        """The table to write to, created at a safe location if new (see ``locations``)."""
         with self._lock:
             if self._iceberg.table_exists((database, table)):
-                return self._iceberg.load_table((database, table))
+                return self._writable(self._iceberg.load_table((database, table)))
+            validate_database_name(database)
+            validate_table_name(table)
             self.create_database(database)
+            location = new_table_location(self.config.warehouse, database, table)
+            self.storage.contained(location)
             kinds = column_kinds(model_schema)
             arrow_schema = file_schema(kinds)
             # One commit creates the table with its spec and sort order: as two commits, a
@@ -157,6 +176,7 @@ class IoxCatalog:
             with self._iceberg.create_table_transaction(
                 (database, table),
                 schema=arrow_schema,
+                location=location,
                 properties={COLUMNS_PROPERTY: encode_kinds(kinds)},
             ) as tx:
                 tx.update_spec().add_field(TIME_COLUMN, DayTransform(), "time_day").commit()
@@ -168,12 +188,32 @@ class IoxCatalog:
                 order.commit()
             return self._iceberg.load_table((database, table))
 
+    def _writable(self, iceberg: Table) -> Table:
+        """``iceberg``, its new files sent to a safe folder first if its location is not one.
+
+        Earlier versions derived the location from the raw name; a table whose location
+        left the warehouse or climbed through ``..`` is given a fresh folder, once.
+        """
+        if is_canonical_location(write_root(iceberg), self.storage):
+            return iceberg
+        database, table = iceberg.name()[-2], iceberg.name()[-1]
+        root = new_table_location(self.config.warehouse, database, table)
+        self.storage.contained(root)
+        log.warning(
+            "table %s.%s had the unsafe location %r; new files go to %r",
+            database, table, iceberg.location(), root,
+        )  # fmt: skip
+        with iceberg.transaction() as tx:
+            tx.set_properties(relocation_properties(root))
+        return iceberg
+
     def commit_files(
         self, database: str, table: str, model_schema: pa.Schema, paths: list[str], sequence: int
     ) -> StoredTable:
         """Add new data files in one commit that records ``sequence``; evolve the schema first."""
         with self._lock:
             iceberg = self._table(database, table, model_schema)
+            self._check_own(iceberg, paths)
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
                 tx.add_files(
@@ -213,6 +253,7 @@ class IoxCatalog:
         """Swap files atomically (compaction, retention, deletes), keeping the WAL sequence."""
         with self._lock:
             iceberg = self._table(database, table, model_schema)
+            self._check_own(iceberg, add)
             current = table_files(iceberg)
             doomed = set(remove)
             with iceberg.transaction() as tx:
@@ -227,6 +268,15 @@ class IoxCatalog:
                             parquet_file_to_data_file(iceberg.io, tx.table_metadata, path)
                         )
             return self._committed(database, table, iceberg)
+
+    def _check_own(self, iceberg: Table, uris: list[str]) -> None:
+        """Refuse to record a file outside the table's own ``data/`` folder in the warehouse.
+
+        What the table records is what it may later delete, so it records only its own.
+        """
+        own_data = f"{write_root(iceberg)}/data"
+        for uri in uris:
+            self.storage.contained(uri, within=own_data)
 
     def _evolve(self, tx: Transaction, iceberg: Table, model_schema: pa.Schema) -> None:
         known = json.loads(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
@@ -244,15 +294,36 @@ class IoxCatalog:
     def drop_table(self, database: str, table: str) -> None:
         """Drop a table and purge its files."""
         with self._lock:
-            self._iceberg.purge_table((database, table))
+            self._purge((database, table))
 
-    def expire_snapshots(self, database: str, table: str, keep_last: int = 2) -> None:
-        """Drop old snapshots so the metadata stays small."""
-        iceberg = self._iceberg.load_table((database, table))
-        snapshots = sorted(iceberg.snapshots(), key=lambda s: s.timestamp_ms)
-        if len(snapshots) <= keep_last:
-            return
-        expire = iceberg.maintenance.expire_snapshots()
-        for snapshot in snapshots[:-keep_last]:
-            expire = expire.by_id(snapshot.snapshot_id)
-        expire.commit()
+    def _purge(self, identifier: tuple[str, ...]) -> None:
+        """Drop a table, then delete the files its metadata names under its own folder.
+
+        Not PyIceberg's ``purge_table``: that deletes whatever paths the metadata holds,
+        wherever they are. Files outside the table's folder are logged and left.
+        """
+        iceberg = self._iceberg.load_table(identifier)
+        uris = cleanup.table_file_uris(iceberg)
+        roots = {write_root(iceberg), iceberg.location().rstrip("/")}
+        self._iceberg.drop_table(identifier)
+        for root in sorted(roots):
+            if is_canonical_location(root, self.storage):
+                mine = {u for u in uris if u.startswith(root + "/")}
+                cleanup.purge_files(".".join(identifier), mine, root, self.storage)
+                uris -= mine
+        for uri in sorted(uris):
+            log.warning("not deleting %s of dropped table %s: outside its folder", uri, identifier)
+
+    def expire_snapshots(self, database: str, table: str, keep_last: int = 2) -> int:
+        """Drop old snapshots so the metadata stays small; returns the files this unreferenced.
+
+        Those files are queued for ``delete_unreferenced`` (see ``iox_catalog.cleanup``).
+        """
+        with self._lock:
+            return cleanup.expire(self._iceberg.load_table((database, table)), keep_last)
+
+    def delete_unreferenced(self, database: str, table: str, min_age_seconds: float) -> int:
+        """Delete the table's files that our commits removed, unreferenced for a while."""
+        with self._lock:
+            iceberg = self._iceberg.load_table((database, table))
+            return cleanup.delete_unreferenced(iceberg, self.storage, min_age_seconds)

@@ -4,21 +4,22 @@ Each persist adds files, and a late write to an old day adds a file that
 overlaps the day's others, which queries must then deduplicate. Compaction
 reads such a partition's files in commit order, deduplicates (last write wins,
 field by field), writes it back as sorted files and swaps the old files for the
-new in one atomic Iceberg commit. Old snapshots are expired afterwards, and
-files no snapshot references are deleted once they are old enough that no query
-can still be reading them.
+new in one atomic Iceberg commit. Old snapshots are expired afterwards.
+
+Old files are deleted only when the table's own history proves they are ours:
+our commits removed them, expiry unreferenced them, they lie under the table's
+own ``data/`` folder, and ``FILE_DELETE_GRACE_SECONDS`` passed since (queries
+planned before may still read them). No folder is listed: see
+``iox_catalog.cleanup``.
 """
 
 from __future__ import annotations
 
 import itertools
-import logging
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 
 from flight_iox.engine.buffer import conform
 from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys
@@ -28,8 +29,7 @@ from flight_iox.persist.retention import drop_expired_files
 from iox_catalog.files import DataFile
 from iox_catalog.schema import column_kinds
 
-log = logging.getLogger(__name__)
-ORPHAN_MIN_AGE_SECONDS = 3600.0
+FILE_DELETE_GRACE_SECONDS = 3600.0
 
 
 @dataclass
@@ -65,8 +65,9 @@ def partitions_to_compact(files: tuple[DataFile, ...], min_files: int) -> list[l
 
 
 def compact_table(
-    engine: Engine, database: str, table: str, schema: pa.Schema, min_files: int
-) -> CompactReport:
+    engine: Engine, database: str, table: str, schema: pa.Schema, min_files: int,
+    delete_grace_seconds: float = FILE_DELETE_GRACE_SECONDS,
+) -> CompactReport:  # fmt: skip
     """Compact one table's partitions that need it; the caller serialises with persists."""
     report = CompactReport()
     report.expired_files = drop_expired_files(engine, database, table, schema)
@@ -86,32 +87,8 @@ def compact_table(
         report.partitions += 1
         report.files_before += len(group)
         report.files_after += len(uris)
-    if report.partitions or report.expired_files:
-        engine.iceberg.expire_snapshots(database, table)
-    report.orphans_deleted = delete_orphans(engine, database, table, schema)
-    return report
-
-
-def delete_orphans(
-    engine: Engine, database: str, table: str, schema: pa.Schema,
-    min_age_seconds: float = ORPHAN_MIN_AGE_SECONDS,
-) -> int:  # fmt: skip
-    """Delete data files of the table that no current file entry names and that are old."""
-    storage = engine.storage
-    location = engine.iceberg.table_location(database, table, schema)
-    referenced = {storage.path(f.path) for f in engine.buffers.table(database, table).files}
-    selector = pafs.FileSelector(
-        f"{storage.path(location)}/data", recursive=True, allow_not_found=True
+    engine.iceberg.expire_snapshots(database, table)  # also after deletes' and retention's commits
+    report.orphans_deleted = engine.iceberg.delete_unreferenced(
+        database, table, delete_grace_seconds
     )
-    cutoff = time.time() - min_age_seconds
-    deleted = 0
-    for info in storage.filesystem.get_file_info(selector):
-        if info.type != pafs.FileType.File or not info.path.endswith(".parquet"):
-            continue
-        modified = info.mtime.timestamp() if info.mtime else time.time()
-        if info.path not in referenced and modified < cutoff:
-            storage.filesystem.delete_file(info.path)
-            deleted += 1
-    if deleted:
-        log.info("deleted %d orphan files of %s.%s", deleted, database, table)
-    return deleted
+    return report

@@ -105,7 +105,11 @@ def _encodings(schema: pa.Schema, kinds: dict[str, str]) -> dict[str, str]:
 def write_partitioned(
     data: pa.Table, kinds: dict[str, str], table_location: str, storage: Storage
 ) -> list[str]:
-    """Write ``data`` (deduplicated, data-model shape) as one file per day; return their URIs."""
+    """Write ``data`` (deduplicated, data-model shape) as one file per day; return their URIs.
+
+    Every path is checked to lie under ``table_location`` in the warehouse
+    (``Storage.contained``): ``StoragePathError`` otherwise, before anything is written.
+    """
     if data.num_rows == 0:
         return []
     tags = sort_tags(data, kinds)
@@ -120,7 +124,10 @@ def write_partitioned(
         part = rows.filter(pa.array(days == day)) if len(np.unique(days)) > 1 else rows
         part = _with_tag_dictionaries(part, [n for n, kind in kinds.items() if kind == "tag"])
         date = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
-        path = f"{storage.path(table_location)}/data/time_day={date}/{uuid.uuid4().hex}.parquet"
+        path = storage.contained(
+            f"{table_location}/data/time_day={date}/{uuid.uuid4().hex}.parquet",
+            within=table_location,
+        )
         storage.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         with pq.ParquetWriter(
             path,

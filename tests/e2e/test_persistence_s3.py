@@ -15,7 +15,14 @@ import pytest
 import requests
 
 from flight_iox.launcher import start_server
-from tests.e2e.moto_s3 import ACCESS_KEY, SECRET_KEY, MotoS3, moto_s3, set_aws_env
+from tests.e2e.moto_s3 import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    MotoS3,
+    moto_s3,
+    s3_filesystem,
+    set_aws_env,
+)
 from tests.e2e.test_persistence import T0, persist, query, write
 
 if TYPE_CHECKING:
@@ -77,5 +84,35 @@ def test_s3_persist_overwrite_and_restart_with_empty_wal(tmp_path: Path, moto_s3
         assert arrow.num_rows == 301  # the raw files: the overwrite is a second file
         assert sorted(arrow.column("n").to_pylist())[:2] == [-1, 0]
         assert all(t.file.file_path.startswith("s3://") for t in table.scan().plan_files())
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_s3_traversal_names_stay_under_the_prefix(tmp_path: Path, moto_s3: MotoS3) -> None:
+    """Names like ``../../victim`` never leave ``bucket/prefix/``; other keys are never touched."""
+    filesystem = s3_filesystem(moto_s3.endpoint)
+    victims = [f"{moto_s3.bucket}/victim/data/old.parquet", f"{moto_s3.bucket}/names2/x.parquet"]
+    for key in victims:
+        with filesystem.open_output_stream(key) as out:
+            out.write(b"PAR1 not ours PAR1")
+    names = ["../../victim", "../other/cpu", "..", "%2e%2e", "a/b", "ünï cødé", "x" * 300]
+    server = start_server(tmp_path / "data", *moto_s3.flags(prefix="names"), timeout=120)
+    try:
+        write(server, "other", f"cpu,k=s secret=42i {T0}")
+        for i in range(3):
+            body = "\n".join(f"{n.replace(' ', chr(92) + ' ')},k=a v={i}i {T0 + i}" for n in names)
+            write(server, "mine", body)
+            persist(server)
+        reply = requests.post(f"{server.http_url}/api/v3/compact", timeout=300)
+        assert reply.status_code == 200, reply.text
+        outside = [k for k in moto_s3.objects() if not k.startswith(f"{moto_s3.bucket}/names/")]
+        assert sorted(outside) == sorted(victims)
+        inside = moto_s3.objects("names")
+        assert not [k for k in inside if "/../" in k or "/./" in k or "//" in k]
+        for name in names:
+            sql = f'SELECT count(*) AS n FROM "{name}"'
+            assert query(server, "mine", sql) == [{"n": 3}], name
+        assert query(server, "other", "SELECT count(*) AS n FROM cpu") == [{"n": 1}]
     finally:
         server.stop()

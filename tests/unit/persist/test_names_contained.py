@@ -1,0 +1,235 @@
+"""Traversal names through the engine: persist, compaction, expiry and drops stay in their folder.
+
+The attack this guards against: a measurement ``../../../../victim`` became a table
+location outside the data folder, and compaction's orphan cleanup deleted every old
+Parquet file it found there; ``../other/cpu`` in ``mine`` shared ``other.cpu``'s folder
+and compaction deleted ``other``'s files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.errors import StoragePathError
+from flight_iox.names import quote_identifier
+from flight_iox.persist.compactor import compact_table
+from flight_iox.persist.persister import Persister
+from iox_catalog.cleanup import PENDING_PROPERTY
+from iox_catalog.locations import ROOT_PROPERTY
+from iox_catalog.schema import COLUMNS_PROPERTY, file_schema
+
+TRAVERSAL_NAMES = [
+    "../../../../victim", "../other/cpu", "..", ".", "a/b", "a\\b", "%2e%2e", "/abs/victim",
+    "x" * 300, "ünï cødé", "a.b", "cpu",
+]  # fmt: skip
+OLD = time.time() - 3 * 86_400
+
+
+def lp_name(name: str) -> str:
+    return name.replace(",", "\\,").replace(" ", "\\ ")
+
+
+def tree(folder: Path) -> dict[str, tuple[int, float]]:
+    """Every file under ``folder`` with its size and mtime."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def victim_folder(root: Path) -> Path:
+    """A folder of old Parquet files where the names used to lead."""
+    for sub in ("victim/data/time_day=1970-01-01", "abs/victim/data"):
+        folder = root / sub
+        folder.mkdir(parents=True)
+        for i in range(3):
+            path = folder / f"old-{i}.parquet"
+            pq.write_table(pa.table({"x": [i]}), path)
+            os.utime(path, (OLD, OLD))
+    return root / "victim"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    settings = Settings(
+        data_dir=tmp_path / "x" / "data", wal_fsync=False, persist_max_age_seconds=3600.0
+    )
+    running = Engine(settings)
+    yield running
+    running.close()
+
+
+def count(engine: Engine, database: str, table: str) -> int:
+    sql = f"SELECT count(*) AS n FROM {quote_identifier(table)}"
+    return engine.query.execute(database, sql).read_all().column("n")[0].as_py()
+
+
+def schema_of(engine: Engine, database: str, table: str) -> pa.Schema:
+    return engine.catalog.database(database).tables[table].arrow_schema()
+
+
+def compact_all(engine: Engine, database: str, grace: float = 0.0) -> int:
+    deleted = 0
+    for table in engine.catalog.database(database).tables:
+        schema = schema_of(engine, database, table)
+        report = compact_table(engine, database, table, schema, 2, grace)
+        deleted += report.orphans_deleted
+    return deleted
+
+
+def test_traversal_names_never_leave_their_folder(engine: Engine, tmp_path: Path) -> None:
+    victim_folder(tmp_path)
+    persister = Persister(engine)
+    engine.write_line_protocol("other", b"cpu,host=a secret=1i 1000\ncpu,host=b secret=2i 2000")
+    persister.persist()
+    other_files = [f.path for f in engine.buffers.table("other", "cpu").files]
+    for uri in other_files:  # old enough for any age-based cleanup
+        os.utime(uri.removeprefix("file://"), (OLD, OLD))
+    outside = {k: v for k, v in tree(tmp_path).items() if not k.startswith("x/")}
+
+    deleted = 0
+    for round_ in range(4):  # several files per table, then compaction, twice
+        body = "\n".join(f"{lp_name(n)},k=a v={round_}i {1000 + round_}" for n in TRAVERSAL_NAMES)
+        outcome = engine.write_line_protocol("mine", body.encode())
+        assert not outcome.errors
+        assert not persister.persist().failures
+        if round_ % 2:
+            deleted += compact_all(engine, "mine")
+    deleted += compact_all(engine, "mine") + compact_all(engine, "other")
+
+    assert {k: v for k, v in tree(tmp_path).items() if not k.startswith("x/")} == outside
+    assert all(Path(uri.removeprefix("file://")).exists() for uri in other_files)
+    assert count(engine, "other", "cpu") == 2
+    warehouse = Path(engine.storage.root)
+    for name in TRAVERSAL_NAMES:
+        assert count(engine, "mine", name) == 4, name
+        stored = engine.iceberg.load("mine", name)
+        folder = Path(stored.location.removeprefix("file://"))
+        assert folder.parent == warehouse / "mine"
+        on_disk = {str(p) for p in (folder / "data").rglob("*.parquet")}
+        live = {f.path.removeprefix("file://") for f in stored.files.files}
+        # The first compaction's inputs are gone; the second's wait for one more commit.
+        assert live <= on_disk and len(on_disk - live) == 3
+    assert deleted == 2 * len(TRAVERSAL_NAMES)
+    assert sorted(p.name for p in warehouse.iterdir()) == ["mine", "other"]
+
+
+def test_deletion_waits_for_the_grace_period(engine: Engine) -> None:
+    persister = Persister(engine)
+    for i in range(3):
+        engine.write_line_protocol("db", f"m v={i} {1000 + i}".encode())
+        persister.persist()
+    compact_all(engine, "db", grace=3600)
+    engine.write_line_protocol("db", b"m v=9 5000")
+    persister.persist()
+    assert compact_all(engine, "db", grace=3600) == 0  # unreferenced, but too recent
+    iceberg = engine.iceberg._iceberg.load_table(("db", "m"))
+    assert len(json.loads(iceberg.properties[PENDING_PROPERTY])) == 3
+    assert compact_all(engine, "db", grace=0) == 3
+    iceberg = engine.iceberg._iceberg.load_table(("db", "m"))
+    assert PENDING_PROPERTY not in iceberg.properties
+    assert count(engine, "db", "m") == 4
+
+
+def test_pending_paths_outside_the_table_folder_are_never_deleted(
+    engine: Engine, tmp_path: Path
+) -> None:
+    victim = victim_folder(tmp_path)
+    engine.write_line_protocol("db", b"m v=1 1000\nn v=1 1000")
+    Persister(engine).persist()
+    sibling = engine.iceberg.load("db", "n").files.files[0].path
+    before = tree(victim)
+    forged = {f"file://{p}": 0 for p in victim.rglob("*.parquet")}
+    forged[sibling] = 0  # another table's live file
+    iceberg = engine.iceberg._iceberg.load_table(("db", "m"))
+    with iceberg.transaction() as tx:
+        tx.set_properties({PENDING_PROPERTY: json.dumps(forged)})
+    assert engine.iceberg.delete_unreferenced("db", "m", 0) == 0
+    assert tree(victim) == before
+    assert Path(sibling.removeprefix("file://")).exists()
+    assert count(engine, "db", "n") == 1
+
+
+def legacy_table(engine: Engine, database: str, name: str, location: str) -> None:
+    """A table as an earlier version created it: its location made from the raw name."""
+    kinds = {"k": "tag", "v": "integer"}
+    engine.iceberg.create_database(database)
+    engine.iceberg._iceberg.create_table(
+        (database, name),
+        schema=file_schema(kinds),
+        location=location,
+        properties={COLUMNS_PROPERTY: json.dumps(kinds)},
+    )
+
+
+def test_legacy_tables_with_unsafe_locations_get_a_safe_folder(
+    engine: Engine, tmp_path: Path
+) -> None:
+    victim = victim_folder(tmp_path)
+    warehouse = engine.storage.root
+    engine.write_line_protocol("other", b"cpu,k=a v=1i 1000")
+    persister = Persister(engine)
+    persister.persist()
+    other_before = tree(Path(engine.iceberg.load("other", "cpu").location.removeprefix("file://")))
+    legacy_table(engine, "mine", "../../victim", f"file://{victim}")
+    legacy_table(engine, "mine", "../other/cpu", f"file://{warehouse}/mine/../other/cpu")
+    legacy_table(engine, "mine", "plain", f"file://{warehouse}/mine/plain")
+    before = tree(victim)
+    for i in range(4):
+        body = f"../../victim,k=a v={i}i {1000 + i}\n../other/cpu,k=a v={i}i {1000 + i}"
+        engine.write_line_protocol("mine", f"{body}\nplain,k=a v={i}i {1000 + i}".encode())
+        assert not persister.persist().failures
+        compact_all(engine, "mine")
+    assert tree(victim) == before
+    for name in ("../../victim", "../other/cpu"):
+        iceberg = engine.iceberg._iceberg.load_table(("mine", name))
+        root = iceberg.properties[ROOT_PROPERTY]
+        assert root.startswith(f"file://{warehouse}/mine/")
+        files = engine.iceberg.load("mine", name).files.files
+        assert all(f.path.startswith(root + "/data/") for f in files)
+        assert count(engine, "mine", name) == 4
+    plain = engine.iceberg._iceberg.load_table(("mine", "plain"))
+    assert ROOT_PROPERTY not in plain.properties  # a plain legacy location is kept
+    other_after = tree(Path(engine.iceberg.load("other", "cpu").location.removeprefix("file://")))
+    assert {k: v for k, v in other_after.items() if k in other_before} == other_before
+    engine.iceberg.drop_table("mine", "../../victim")
+    assert tree(victim) == before  # the purge leaves what lies outside the table's folder
+
+
+def test_drops_purge_only_the_tables_own_folder(engine: Engine, tmp_path: Path) -> None:
+    victim = victim_folder(tmp_path)
+    persister = Persister(engine)
+    engine.write_line_protocol("mine", b"../other/cpu v=1 1000\n.. v=1 1000")
+    engine.write_line_protocol("other", b"cpu v=1 1000")
+    persister.persist()
+    dropped = Path(engine.iceberg.load("mine", "..").location.removeprefix("file://"))
+    kept = Path(engine.iceberg.load("other", "cpu").location.removeprefix("file://"))
+    kept_files = tree(kept)
+    engine.iceberg.drop_table("mine", "..")
+    assert not [p for p in dropped.rglob("*") if p.is_file()]
+    engine.delete_database("mine")
+    assert tree(kept) == kept_files
+    assert count(engine, "other", "cpu") == 1
+    assert tree(victim)
+
+
+def test_recorded_files_must_be_the_tables_own(engine: Engine, tmp_path: Path) -> None:
+    victim = victim_folder(tmp_path)
+    engine.write_line_protocol("db", b"m v=1 1000")
+    Persister(engine).persist()
+    schema = schema_of(engine, "db", "m")
+    foreign = f"file://{next(victim.rglob('*.parquet'))}"
+    with pytest.raises(StoragePathError, match="refused storage path"):
+        engine.iceberg.commit_files("db", "m", schema, [foreign], 1)
+    with pytest.raises(StoragePathError):
+        engine.iceberg.replace_files("db", "m", remove=[], add=[foreign], model_schema=schema)
