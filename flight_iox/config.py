@@ -177,7 +177,6 @@ class SettingSpec:
     name: str
     path: tuple[str, ...]  # attributes from Settings down to the field
     type: type  # the annotation without ``| None``
-    optional: bool
     default: Any
     option: Option
 
@@ -208,10 +207,9 @@ def setting_specs(cls: type = Settings, path: tuple[str, ...] = ()) -> list[Sett
         if option is None:
             raise TypeError(f"{cls.__name__}.{item.name} is declared without setting()")
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(hint))
-        base = args[0] if optional and len(args) == 1 else hint
+        base = args[0] if len(args) == 1 else hint  # ``X | None`` -> ``X``
         name = option.name or item.name
-        specs.append(SettingSpec(name, (*path, item.name), base, optional, item.default, option))
+        specs.append(SettingSpec(name, (*path, item.name), base, item.default, option))
     return specs
 
 
