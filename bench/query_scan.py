@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import GENERATOR, make_bodies  # noqa: E402
 from bench.tsbs_queries import tsbs_queries  # noqa: E402
+from flight_iox.auth.policy import ANONYMOUS  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
 from flight_iox.engine.engine import Engine  # noqa: E402
 from flight_iox.persist.persister import Persister  # noqa: E402
@@ -61,7 +62,7 @@ def engine(folder: Path, bodies: list[bytes], persisted: int, cache: bool = True
     for i, body in enumerate(bodies):
         if i == persisted:
             Persister(target).persist()
-        target.write_line_protocol(DATABASE, body, no_sync=True)
+        target.write_line_protocol(DATABASE, body, no_sync=True, principal=ANONYMOUS)
     if persisted == len(bodies):
         Persister(target).persist()
     return target

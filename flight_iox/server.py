@@ -44,7 +44,9 @@ def serve(settings: Settings) -> None:
     persister.start()
     engine.query.set_update_handler(Deleter(persister).execute_update)
     authorizer = authorizer_for(settings)
-    engine.query.set_system_table("tokens", lambda: tokens_table(authorizer.store.records()))
+    engine.query.set_system_table(
+        "tokens", lambda: tokens_table(authorizer.store.records()), admin_only=True
+    )
     authorizer.store.add_listener(engine.query.invalidate_system_tables)
     tls = TlsFiles.from_paths(settings.tls_cert, settings.tls_key)
     http_scheme, flight_scheme = schemes(tls)

@@ -1,28 +1,33 @@
-"""Token checks for the HTTP app, as one ASGI middleware with a route table.
+"""Authentication for the HTTP app, as one ASGI middleware with a route table.
 
-Each path has a ``RouteRule``: which action it needs and where the database
-name is. Paths not in the table need an admin token (deny by default), so a
-route added later is never open by accident. The principal is left in the
-ASGI scope under ``PRINCIPAL_KEY`` for endpoints that check more themselves
-(the token endpoints).
+The middleware only says *who* is calling: it builds the ``Principal`` and
+leaves it in the ASGI scope under ``PRINCIPAL_KEY`` (``ANONYMOUS`` when auth
+is off). *What* the caller may touch is decided by the handlers and the
+engine, where the database and table names are resolved from the one parse of
+the request that is also executed (docs/auth.md). The middleware never reads
+a body and never guesses a database.
 
-A JSON body may name the database (``POST /api/v3/query_sql``); such a body is
-read here, within ``max_request_bytes``, and replayed to the endpoint.
+Each path has a ``RouteRule``. Paths not in the table need an admin token
+(deny by default), so a route added later is never open by accident.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from enum import Enum
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
 
 from flight_iox.auth.credentials import token_from_authorization
 from flight_iox.auth.policy import Authorizer, Principal
-from flight_iox.auth.tokens import Action
-from flight_iox.errors import FlightIoxError, ForbiddenError, UnauthorizedError, status_of
+from flight_iox.errors import (
+    FlightIoxError,
+    ForbiddenError,
+    UnauthorizedError,
+    status_of,
+)
 
 PRINCIPAL_KEY = "flight_iox.principal"
 
@@ -33,39 +38,37 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class RouteRule:
-    """What a route needs: nothing (public), an action on a database, or (None) admin."""
+class RouteRule(Enum):
+    """Who may reach a route's handler."""
 
-    action: Action | None
-    database_params: tuple[str, ...] = ()
-    public: bool = False
-    json_body: bool = False
+    PUBLIC = "public"  # anyone; the handler decides (health, ping, the admin bootstrap)
+    AUTHENTICATED = "authenticated"  # any valid token; the handler and engine authorize
+    ADMIN = "admin"  # admin tokens only
 
-
-PUBLIC = RouteRule(None, public=True)
-ADMIN = RouteRule(None)
-_WRITE = RouteRule(Action.WRITE, ("db", "bucket"))
-_READ = RouteRule(Action.READ, ("db",), json_body=True)
 
 ROUTE_RULES: dict[str, RouteRule] = {
-    "/health": PUBLIC,
-    "/ping": PUBLIC,
-    # Bootstrap: the endpoint itself decides (open while no admin token exists).
-    "/api/v3/configure/token/admin": PUBLIC,
-    "/api/v3/write_lp": _WRITE,
-    "/api/v2/write": _WRITE,
-    "/write": _WRITE,
-    "/api/v3/query_sql": _READ,
-    "/api/v3/query_influxql": _READ,
-    "/query": _READ,
+    "/health": RouteRule.PUBLIC,
+    "/ping": RouteRule.PUBLIC,
+    # Bootstrap: the endpoint itself decides (open until an admin token has ever existed).
+    "/api/v3/configure/token/admin": RouteRule.PUBLIC,
+    "/api/v3/write_lp": RouteRule.AUTHENTICATED,
+    "/api/v2/write": RouteRule.AUTHENTICATED,
+    "/write": RouteRule.AUTHENTICATED,
+    "/api/v3/query_sql": RouteRule.AUTHENTICATED,
+    "/api/v3/configure/database": RouteRule.AUTHENTICATED,
+    # InfluxQL checks each resolved source, INTO target, ON clause and DDL (influxql/context.py).
+    "/api/v3/query_influxql": RouteRule.AUTHENTICATED,
+    "/query": RouteRule.AUTHENTICATED,
 }
 
 
-def _query_params(scope: Scope) -> dict[str, str]:
-    from urllib.parse import parse_qsl
+def route_rule(path: str) -> RouteRule:
+    """The rule of ``path``; ``ADMIN`` for every path not in the table."""
+    return ROUTE_RULES.get(path.rstrip("/") or "/", RouteRule.ADMIN)
 
-    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+def _query_params(scope: Scope) -> list[tuple[str, str]]:
+    return parse_qsl(scope.get("query_string", b"").decode("latin-1"))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -76,90 +79,44 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class AuthMiddleware:
-    """Authenticate every HTTP request and check its route's permission."""
+    """Authenticate every HTTP request; admin-only routes are refused to other tokens."""
 
-    def __init__(self, app: ASGIApp, authorizer: Authorizer, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, authorizer: Authorizer) -> None:
         self.app = app
         self.authorizer = authorizer
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rule = ROUTE_RULES.get(scope["path"].rstrip("/") or "/", ADMIN)
+        rule = route_rule(scope["path"])
         params = _query_params(scope)
         try:
             principal = self._principal(scope, params, rule)
-            if principal is not None and not rule.public:
-                if rule.action is None:
-                    Authorizer.require_admin(principal)
-                else:
-                    body, receive = await self._buffered(scope, receive, rule)
-                    database = _database(params, body, rule)
-                    Authorizer.require(principal, rule.action, database)
+            if rule is RouteRule.ADMIN:
+                Authorizer.require_admin(principal)
         except (UnauthorizedError, ForbiddenError) as error:
             await _error_response(error)(scope, receive, send)
             return
-        scope[PRINCIPAL_KEY] = principal
+        if principal is not None:
+            scope[PRINCIPAL_KEY] = principal
         await self.app(scope, receive, send)
 
-    def _principal(self, scope: Scope, params: dict[str, str], rule: RouteRule) -> Principal | None:
+    def _principal(
+        self, scope: Scope, params: list[tuple[str, str]], rule: RouteRule
+    ) -> Principal | None:
         header = _header(scope, b"authorization")
-        secret = token_from_authorization(header) if header else params.get("p")
-        if rule.public and not secret:
+        passwords = [value for name, value in params if name == "p"]
+        secret = token_from_authorization(header) if header else (passwords or [None])[-1]
+        if rule is RouteRule.PUBLIC and not secret:
             return None
         return self.authorizer.authenticate(secret)
-
-    async def _buffered(
-        self, scope: Scope, receive: Receive, rule: RouteRule
-    ) -> tuple[bytes, Receive]:
-        """Read a JSON body (so it can name the database) and a ``receive`` that replays it."""
-        content_type = _header(scope, b"content-type") or ""
-        if not (rule.json_body and scope["method"] == "POST" and "json" in content_type):
-            return b"", receive
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            chunks.append(chunk)
-            more = message.get("more_body", False) and size <= self.max_body_bytes
-        body = b"".join(chunks)
-        # Past the limit, the endpoint reads the rest and answers 413 itself.
-        rest = size > self.max_body_bytes and message.get("more_body", False)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": rest}
-
-        return body, replay
-
-
-def _database(params: dict[str, str], body: bytes, rule: RouteRule) -> str | None:
-    for name in rule.database_params:
-        if params.get(name):
-            return params[name]
-    if body:
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return None
-        if isinstance(payload, dict) and isinstance(payload.get("db"), str):
-            return payload["db"]
-    return None
 
 
 def _error_response(error: FlightIoxError) -> JSONResponse:
     status, _ = status_of(error)
-    code = "unauthorized" if status == 401 else "forbidden"
+    code = {401: "unauthorized", 403: "forbidden"}.get(status, "invalid")
     headers = {"WWW-Authenticate": 'Bearer realm="flight-iox"'} if status == 401 else None
     return JSONResponse(
         {"error": error.message, "code": code, "message": error.message},

@@ -47,7 +47,10 @@ def default_mode(hosts: list[str]) -> AuthMode:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling. ``ANONYMOUS`` (auth off) may do everything."""
+    """Who is calling: what every engine entry point is given with the names it resolves.
+
+    ``ANONYMOUS`` (auth off) may do everything, as an admin token may.
+    """
 
     name: str
     admin: bool
@@ -62,21 +65,12 @@ class Principal:
 
     def readable(self, databases: list[str]) -> list[str]:
         """The subset of ``databases`` this principal may read."""
+        if self.admin:
+            return list(databases)
         return [d for d in databases if self.may(Action.READ, d)]
 
 
 ANONYMOUS = Principal("anonymous", admin=True)
-
-
-def mentions_system_tokens(sql: str) -> bool:
-    """Whether ``sql`` might read ``system.tokens``: it holds both words, in any case.
-
-    Deliberately blunt: quoting, comments between the parts or three-part names
-    cannot slip past it; the price is that a non-admin query using both words
-    for something else is refused too.
-    """
-    lowered = sql.lower()
-    return "system" in lowered and "tokens" in lowered
 
 
 class Authorizer:
@@ -108,14 +102,6 @@ class Authorizer:
         if not principal.may(action, database):
             target = f"database {database!r}" if database else "this request"
             raise ForbiddenError(f"token {principal.name!r} may not {action.value} {target}")
-
-    @staticmethod
-    def require_tokens_access(principal: Principal, sql: str) -> None:
-        """``system.tokens`` is for admin tokens; refuse other tokens SQL that may reach it."""
-        if not principal.admin and mentions_system_tokens(sql):
-            raise ForbiddenError(
-                f"token {principal.name!r} may not read system.tokens (admin tokens only)"
-            )
 
     @staticmethod
     def require_admin(principal: Principal) -> None:

@@ -32,9 +32,16 @@ def authorizer_for(settings: Settings) -> Authorizer:
         )
     store = FileTokenStore(settings.data_dir / TOKEN_FILE)
     if mode is AuthMode.REQUIRED and not any(r.admin for r in store.records()):
-        log.warning(
-            "auth is required and there is no admin token yet: create it with "
-            "POST /api/v3/configure/token/admin or `flight-iox token create --admin`"
-        )
+        if store.admin_created():
+            log.warning(
+                "auth is required and every admin token was revoked: recover one with "
+                "`flight-iox token recover-admin --data-dir %s` while the server is stopped",
+                settings.data_dir,
+            )
+        else:
+            log.warning(
+                "auth is required and there is no admin token yet: create it with "
+                "POST /api/v3/configure/token/admin or `flight-iox token create --admin`"
+            )
     log.info("auth: %s", mode.value)
     return Authorizer(mode, store)

@@ -9,6 +9,12 @@ Storage is behind ``TokenStore`` so it can move into the catalog later;
 ``FileTokenStore`` keeps ``tokens.json`` in the data folder, rewritten
 atomically (temporary file, fsync, rename) on every change.
 
+The store also remembers that an admin token has ever existed
+(``admin_created``), so revoking every admin token does not re-open the
+unauthenticated bootstrap (``POST /api/v3/configure/token/admin``). Recovery
+is offline: ``flight-iox token recover-admin`` (``replace_admin``) while the
+server is stopped.
+
 ``tokens_table`` is the SQL view of the records (``system.tokens``): names,
 ids, admin flag, permissions and creation time, never a hash or a secret.
 """
@@ -34,6 +40,7 @@ from flight_iox.errors import AlreadyExistsError, BadRequestError, NotFoundError
 
 TOKEN_PREFIX = "apiv3_"
 ALL_DATABASES = "*"
+ADMIN_TOKEN_NAME = "_admin"
 _FORMAT_VERSION = 1
 
 
@@ -141,6 +148,12 @@ def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def new_admin_record(name: str = ADMIN_TOKEN_NAME) -> tuple[TokenRecord, str]:
+    """A fresh admin token: its record and its secret (shown once)."""
+    secret = new_secret()
+    return TokenRecord(secrets.token_hex(8), name, hash_token(secret), admin=True), secret
+
+
 class TokenStore(Protocol):
     """Where token records live. Implementations are thread-safe."""
 
@@ -157,7 +170,15 @@ class TokenStore(Protocol):
         ...
 
     def add_first_admin(self, record: TokenRecord) -> bool:
-        """Store an admin record only while no admin exists; whether it was stored."""
+        """Store an admin record only if no admin was ever stored; whether it was stored."""
+        ...
+
+    def admin_created(self) -> bool:
+        """Whether an admin token was ever stored (revoked ones count: bootstrap stays closed)."""
+        ...
+
+    def replace_admin(self, record: TokenRecord) -> None:
+        """Store an admin record, replacing any record of the same name (offline recovery)."""
         ...
 
     def remove(self, name_or_id: str) -> TokenRecord:
@@ -175,17 +196,25 @@ class FileTokenStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._records: list[TokenRecord] = self._load()
+        self._records: list[TokenRecord] = []
+        self._admin_created = False
+        self._load()
         self._listeners: list[Callable[[], None]] = []
 
-    def _load(self) -> list[TokenRecord]:
+    def _load(self) -> None:
         if not self.path.exists():
-            return []
+            return
         body = json.loads(self.path.read_text())
-        return [TokenRecord.from_json(item) for item in body.get("tokens", [])]
+        self._records = [TokenRecord.from_json(item) for item in body.get("tokens", [])]
+        # Files written before the flag existed: an admin record proves one was created.
+        self._admin_created = bool(body.get("admin_created")) or any(r.admin for r in self._records)
 
     def _save(self) -> None:
-        body = {"version": _FORMAT_VERSION, "tokens": [r.as_json(True) for r in self._records]}
+        body = {
+            "version": _FORMAT_VERSION,
+            "admin_created": self._admin_created,
+            "tokens": [r.as_json(True) for r in self._records],
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
         with open(temporary, "w") as out:
@@ -216,18 +245,34 @@ class FileTokenStore:
             if any(r.name == record.name for r in self._records):
                 raise AlreadyExistsError(f"a token named {record.name!r} already exists")
             self._records.append(record)
+            self._admin_created |= record.admin
             self._save()
         self._changed()
 
     def add_first_admin(self, record: TokenRecord) -> bool:
-        """Store an admin record only if no admin exists yet; whether it was stored."""
+        """Store an admin record only if no admin was ever stored; whether it was stored."""
         with self._lock:
-            if any(r.admin for r in self._records):
+            if self._admin_created or any(r.admin for r in self._records):
                 return False
             self._records.append(record)
+            self._admin_created = True
             self._save()
         self._changed()
         return True
+
+    def admin_created(self) -> bool:
+        """Whether an admin token was ever stored, even if every one was revoked since."""
+        with self._lock:
+            return self._admin_created
+
+    def replace_admin(self, record: TokenRecord) -> None:
+        """Store admin ``record`` in place of any record named like it (offline recovery)."""
+        with self._lock:
+            self._records = [r for r in self._records if r.name != record.name]
+            self._records.append(record)
+            self._admin_created = True
+            self._save()
+        self._changed()
 
     def remove(self, name_or_id: str) -> TokenRecord:
         """Delete the record named (or with id) ``name_or_id``."""

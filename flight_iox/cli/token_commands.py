@@ -38,7 +38,9 @@ def _connection_options(command: F) -> F:
 
 
 # Subcommands kept in other modules, "name": "module:attribute", loaded when they run.
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {
+    "recover-admin": "flight_iox.cli.token_recovery:recover_admin",
+}
 
 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS)

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flight_iox.auth.policy import Authorizer, Principal
+from flight_iox.auth.tokens import Action
 from flight_iox.config import Settings
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import DatabaseSchema, SchemaCatalog
@@ -146,6 +148,7 @@ class Engine:
         database: str,
         body: bytes,
         *,
+        principal: Principal,
         precision: Precision = Precision.NANOSECOND,
         accept_partial: bool = True,
         no_sync: bool = False,
@@ -154,9 +157,10 @@ class Engine:
 
         With ``accept_partial`` the valid lines are stored and the rejected ones
         returned; without it, any bad line raises ``LineProtocolError`` and
-        nothing is stored.
+        nothing is stored. ``principal`` needs ``write`` on ``database`` (also to
+        create it with the first write); it is checked before the body is parsed.
         """
-        validate_database_name(database)
+        _require_write(principal, database)
         self._check_memory()
         parsed = parse_line_protocol(body, precision=precision, default_time_ns=time.time_ns())
         if parsed.errors and not accept_partial:
@@ -164,6 +168,7 @@ class Engine:
         return self.write_batches(
             database,
             parsed.batches,
+            principal=principal,
             line_count=parsed.line_count,
             line_text=parsed.line_text,
             earlier_errors=parsed.errors,
@@ -176,6 +181,7 @@ class Engine:
         database: str,
         batches: list[MeasurementBatch],
         *,
+        principal: Principal,
         line_count: int | None = None,
         line_text: Callable[[int], str] = lambda n: f"row {n}",
         earlier_errors: list[LineError] | None = None,
@@ -187,9 +193,9 @@ class Engine:
         This is the one write path: line protocol arrives here after parsing, and
         Arrow writers (Flight SQL ingest, ``SELECT ... INTO``) build the batches
         themselves; ``line_numbers`` then number the rows and ``line_text``
-        describes a row in error messages.
+        describes a row in error messages. ``principal`` needs ``write`` on ``database``.
         """
-        validate_database_name(database)
+        _require_write(principal, database)
         self._check_memory()
         with self.catalog.lock:
             validated = self._validate(database, batches)
@@ -295,6 +301,12 @@ class Engine:
     def close(self) -> None:
         """Flush and close the WAL."""
         self.wal.close()
+
+
+def _require_write(principal: Principal, database: str) -> None:
+    """The name is valid and ``principal`` may write into it (creating it, if new)."""
+    validate_database_name(database)
+    Authorizer.require(principal, Action.WRITE, database)
 
 
 def _all_or_nothing_error(errors: list[LineError]) -> LineProtocolError:

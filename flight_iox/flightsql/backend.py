@@ -1,10 +1,12 @@
 """The engine as the Flight SQL service sees it: ``QueryBackend`` and ``WriteBackend``.
 
 The service knows nothing of storage: it calls these Protocols. The query
-engine (``flight_iox.query``) implements ``QueryBackend``; each database is a
-catalog of its SQL context, its tables are in schema ``iox``, and DataFusion's
-``information_schema`` sits beside them. ``WriteBackend`` is the write path
-(``engine_writer.EngineWriter`` over ``Engine.write_batches``).
+engine (``flight_iox.query``) is a ``ScopingBackend``: every call gets
+``backend.scoped(principal)``, a ``QueryBackend`` that sees only the databases
+the caller may read. Each database is a catalog of its SQL context, its tables
+are in schema ``iox``, and DataFusion's ``information_schema`` sits beside
+them. ``WriteBackend`` is the write path (``engine_writer.EngineWriter`` over
+``Engine.write_batches``); it takes the principal and checks ``write``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import pyarrow as pa
+
+from flight_iox.auth.policy import Principal
 
 
 class QueryBackend(Protocol):
@@ -57,13 +61,22 @@ class QueryBackend(Protocol):
         ...
 
 
+class ScopingBackend(Protocol):
+    """The query engine before a caller is known."""
+
+    def scoped(self, principal: Principal) -> QueryBackend:
+        """The engine as ``principal`` sees it: only the databases it may read."""
+        ...
+
+
 class UpdateBackend(Protocol):
-    """Optional part of the query engine: statements that change data or schema.
+    """Optional part of the (scoped) query engine: statements that change data or schema.
 
     ``DELETE``, ``CREATE``/``DROP TABLE`` and the like go here (``INSERT`` is
-    served by the Flight SQL layer through ``WriteBackend``). The service
-    looks the method up at run time; without it, or when it raises
-    ``NotSupportedError``, the client gets UNIMPLEMENTED with a message.
+    served by the Flight SQL layer through ``WriteBackend``). The engine checks
+    the scoped principal on the target it resolves. The service looks the
+    method up at run time; without it, or when it raises ``NotSupportedError``,
+    the client gets UNIMPLEMENTED with a message.
     """
 
     def execute_update(self, database: str | None, sql: str, params: Sequence[object] = ()) -> int:
@@ -75,11 +88,26 @@ class WriteBackend(Protocol):
     """The validated, WAL-durable write path, fed with Arrow."""
 
     def write_arrow(
-        self, database: str, table: str, data: pa.Table, tag_columns: list[str] | None
+        self,
+        database: str,
+        table: str,
+        data: pa.Table,
+        tag_columns: list[str] | None,
+        *,
+        principal: Principal,
     ) -> int:
         """Write ``data`` into ``table`` (created when missing); rows written.
 
         ``tag_columns`` None: every dictionary or string column is a tag. The
         whole table is written or nothing is (a bad row rejects the write).
+        ``principal`` needs ``write`` on ``database``.
+        """
+        ...
+
+    def table_schema(self, database: str, table: str, *, principal: Principal) -> pa.Schema | None:
+        """The schema of a table about to be written (None: it does not exist yet).
+
+        A writer needs it (its tags) without being allowed to read the database:
+        ``principal`` needs ``write`` on ``database``.
         """
         ...

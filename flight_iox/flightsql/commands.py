@@ -27,7 +27,11 @@ TYPE_URL_PREFIX = "type.googleapis.com/"
 
 @dataclass(frozen=True)
 class Call:
-    """What a handler knows about the call: engine, default database, caller, session."""
+    """What a handler knows about the call: engine, default database, caller, session.
+
+    ``backend`` is already scoped to ``principal``: it sees only the databases the
+    caller may read, and its updates check the caller on their targets.
+    """
 
     backend: QueryBackend
     database: str | None
@@ -40,15 +44,25 @@ class Call:
         """``ForbiddenError`` unless the caller may ``action`` on ``database``."""
         Authorizer.require(self.principal, action, database)
 
-    def readable(self, databases: list[str]) -> list[str]:
-        """The databases the caller may read (what metadata commands list)."""
-        return self.principal.readable(databases)
+    def may_read(self, database: str) -> bool:
+        """Whether the caller may read ``database``."""
+        return self.principal.may(Action.READ, database)
 
     def write_backend(self) -> WriteBackend:
         """The writer, or UNIMPLEMENTED when this server was started without one."""
         if self.writer is None:
             raise NotSupportedError("this Flight SQL server does not accept writes")
         return self.writer
+
+    def write(self, database: str, table: str, data: pa.Table, tags: list[str] | None) -> int:
+        """Write ``data`` as the caller (who needs ``write`` on ``database``); rows written."""
+        return self.write_backend().write_arrow(
+            database, table, data, tags, principal=self.principal
+        )
+
+    def target_schema(self, database: str, table: str) -> pa.Schema | None:
+        """The schema of the table the caller is writing (None: new), with ``write`` on it."""
+        return self.write_backend().table_schema(database, table, principal=self.principal)
 
 
 @dataclass(frozen=True)

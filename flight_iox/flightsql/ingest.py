@@ -55,10 +55,8 @@ TAG_OPTIONS = ("tags", "tag_columns")
 
 
 def _existing_tags(call: Call, database: str, table: str) -> list[str] | None:
-    """The tags of ``table`` if it exists, else None."""
-    if database not in call.backend.database_names():
-        return None
-    schema = call.backend.table_schemas(database).get(table)
+    """The tags of ``table`` if it exists, else None (the caller needs ``write`` on it)."""
+    schema = call.target_schema(database, table)
     if schema is None:
         return None
     return [f.name for f in schema if pa.types.is_dictionary(f.type)]
@@ -72,7 +70,6 @@ def stream_into(
     tags: list[str] | None,
 ) -> int:
     """Write every batch the client streams; rows written."""
-    writer = call.write_backend()
     rows = 0
     for chunk in reader:
         if chunk.data is None or chunk.data.num_rows == 0:
@@ -81,7 +78,7 @@ def stream_into(
         batch_tags = tags
         if batch_tags is not None:
             batch_tags = [t for t in batch_tags if t in data.column_names]
-        rows += writer.write_arrow(database, table, data, batch_tags)
+        rows += call.write(database, table, data, batch_tags)
         if tags is None:  # the first batch created the table: its tags now hold
             tags = _existing_tags(call, database, table)
     return rows

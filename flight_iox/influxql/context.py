@@ -1,15 +1,25 @@
-"""What statements run against: the query engine, the write path, the database and ``now``."""
+"""What statements run against: the caller, the query engine, the write path, the database, ``now``.
+
+Every database an InfluxQL statement touches is checked against the caller's
+``Principal`` where the statement resolves the name (a FROM source, the INTO
+target, an ``ON`` clause, a DDL name), with ``Context.require``; reads of table
+schemas and rows (``tables``, ``sql``) check again, so a name that reaches the
+backend without passing a resolver is still refused.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
 import pyarrow as pa
 
+from flight_iox.auth.policy import Authorizer, Principal
+from flight_iox.auth.tokens import Action
 from flight_iox.columns import FIELD_TYPES, ColumnRole, role_of
+from flight_iox.errors import QueryError
 from flight_iox.influxql.expressions import TableInfo
 
 TABLE_INFOS = 1024  # (name, schema) pairs whose TableInfo is kept
@@ -26,7 +36,9 @@ class QueryBackend(Protocol):
         """Arrow schemas (with roles) of a database's tables."""
         ...
 
-    def execute(self, database: str | None, sql: str, params: object = ()) -> pa.RecordBatchReader:
+    def execute(
+        self, database: str | None, sql: str, params: Sequence[object] = ()
+    ) -> pa.RecordBatchReader:
         """Run SQL."""
         ...
 
@@ -50,23 +62,39 @@ def table_info(name: str, schema: pa.Schema) -> TableInfo:
 
 @dataclass
 class Context:
-    """One query's environment; ``write`` stores SELECT INTO results (may be absent)."""
+    """One query's environment; ``write`` stores SELECT INTO results (may be absent).
+
+    ``read_only`` (GET requests, Flight) refuses every statement that changes data before
+    any runs.
+    """
 
     backend: QueryBackend
     database: str | None
     now: int
+    principal: Principal
+    read_only: bool = False
     write: Callable[[str, str, pa.Table, list[str]], int] | None = None
     create_database: Callable[[str], None] | None = None
     drop_database: Callable[[str], None] | None = None
+    # Runs a DELETE FROM / DROP TABLE (SQL, names quoted) on a database: the engine's updates.
+    update: Callable[[str, str], int] | None = None
     _infos: dict[str, dict[str, TableInfo]] = field(default_factory=dict)
+
+    def require(self, action: Action, database: str) -> None:
+        """``ForbiddenError`` (naming the token and the database) unless the caller may."""
+        Authorizer.require(self.principal, action, database)
+
+    def resolve(self, database: str | None, action: Action = Action.READ) -> str:
+        """The database a statement names (or the query's default), checked for ``action``."""
+        name = database or self.database
+        if name is None:
+            raise QueryError("database name required")
+        self.require(action, name)
+        return name
 
     def tables(self, database: str | None = None) -> dict[str, TableInfo]:
         """The measurements of a database (the query's by default), cached per query."""
-        name = database or self.database
-        if name is None:
-            from flight_iox.errors import QueryError
-
-            raise QueryError("database name required")
+        name = self.resolve(database)
         if name not in self._infos:
             schemas = self.backend.table_schemas(name)
             self._infos[name] = {t: table_info(t, s) for t, s in schemas.items()}
@@ -74,6 +102,7 @@ class Context:
 
     def sql(self, database: str, sql: str) -> pa.Table:
         """Run SQL on a database and read the whole (already reduced) result."""
+        self.require(Action.READ, database)
         return plain_strings(self.backend.execute(database, sql).read_all())
 
 

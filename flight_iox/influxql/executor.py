@@ -1,4 +1,10 @@
-"""Run an InfluxQL text: parse, then each statement through its handler, errors per statement."""
+"""Run an InfluxQL text: parse, then each statement through its handler, errors per statement.
+
+As in InfluxDB 1.x, statements run in order and the first error stops the text: the
+statements after it answer ``not executed``. Each handler checks the caller's permission
+on every database it resolves (``Context.resolve``), so a statement the caller may not run
+fails before it does anything, and nothing after it runs.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,13 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
-from flight_iox.errors import FlightIoxError, NotSupportedError, QueryError
+from flight_iox.auth.policy import Authorizer
+from flight_iox.auth.tokens import Action
+from flight_iox.errors import BadRequestError, FlightIoxError, NotSupportedError, QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
-from flight_iox.influxql.into import write_into
+from flight_iox.influxql.deletes import run_delete
+from flight_iox.influxql.into import into_target, write_into
 from flight_iox.influxql.meta import SHOW_HANDLERS
 from flight_iox.influxql.parser import parse
 from flight_iox.influxql.result import Series, StatementResult
@@ -22,9 +31,10 @@ log = logging.getLogger(__name__)
 
 def _select(stmt: ast.Statement, ctx: Context) -> list[Series]:
     assert isinstance(stmt, ast.SelectStatement)
+    target = into_target(stmt.into, ctx) if stmt.into is not None else None
     series = run_select(stmt, ctx)
-    if stmt.into is not None:
-        return write_into(stmt.into, series, ctx)
+    if target is not None:
+        return write_into(target, series, ctx)
     if stmt.timezone is not None:
         series = [with_zone(s, stmt.timezone) for s in series]
     return series
@@ -46,6 +56,7 @@ def _show(stmt: ast.Statement, ctx: Context) -> list[Series]:
 
 def _database(stmt: ast.Statement, ctx: Context) -> list[Series]:
     assert isinstance(stmt, ast.DatabaseStatement)
+    ctx.require(Action.CREATE if stmt.action == "create" else Action.DELETE, stmt.name)
     action = ctx.create_database if stmt.action == "create" else ctx.drop_database
     if action is None:
         raise NotSupportedError(f"{stmt.action.upper()} DATABASE is not available here")
@@ -58,6 +69,24 @@ def _database(stmt: ast.Statement, ctx: Context) -> list[Series]:
     return []
 
 
+def _retention_policy(stmt: ast.Statement, ctx: Context) -> list[Series]:
+    assert isinstance(stmt, ast.RetentionPolicyStatement)
+    ctx.resolve(stmt.database, Action.CREATE)
+    raise NotSupportedError(
+        "retention policies are not supported: every database has the one 'autogen'; "
+        "set a database's retention period with /api/v3/configure/database"
+    )
+
+
+def _admin(stmt: ast.Statement, ctx: Context) -> list[Series]:
+    assert isinstance(stmt, ast.AdminStatement)
+    Authorizer.require_admin(ctx.principal)
+    raise NotSupportedError(
+        f"{stmt.kind.upper()} is not supported: users are API tokens in flight-iox "
+        "(/api/v3/configure/token); continuous queries, subscriptions and shards do not exist"
+    )
+
+
 def _explain(stmt: ast.Statement, ctx: Context) -> list[Series]:
     raise NotSupportedError("EXPLAIN is not supported for InfluxQL; use EXPLAIN over SQL")
 
@@ -67,6 +96,9 @@ HANDLERS: dict[type, Callable[[ast.Statement, Context], list[Series]]] = {
     ast.SelectStatement: _select,
     ast.ShowStatement: _show,
     ast.DatabaseStatement: _database,
+    ast.DeleteStatement: run_delete,
+    ast.RetentionPolicyStatement: _retention_policy,
+    ast.AdminStatement: _admin,
     ast.ExplainStatement: _explain,
 }
 
@@ -77,26 +109,70 @@ def now_nanos() -> int:
 
 
 def execute(text: str, ctx: Context) -> list[StatementResult]:
-    """Run every statement of ``text``; a parse error raises, other errors stay per statement."""
+    """Run the statements of ``text`` until one fails; a parse error raises.
+
+    In a read-only context (GET, Flight) a statement that changes data refuses the whole
+    text before anything runs (``BadRequestError``).
+    """
     statements = parse(text)
     if not statements:
         raise QueryError("empty query")
+    if ctx.read_only:
+        for stmt in statements:
+            if not is_read_only(stmt):
+                raise BadRequestError(
+                    f"{statement_kind(stmt)} changes data, and this request is read-only "
+                    "(GET, Flight): send it with POST to /query or /api/v3/query_influxql"
+                )
     results = []
     for i, stmt in enumerate(statements):
         try:
-            needs_db = not (
-                isinstance(stmt, ast.DatabaseStatement)
-                or (isinstance(stmt, ast.ShowStatement) and stmt.kind == "databases")
-            )
-            if needs_db and ctx.database is None and not _names_database(stmt):
+            if _needs_database(stmt) and ctx.database is None and not _names_database(stmt):
                 raise QueryError("database name required")
             results.append(StatementResult(i, HANDLERS[type(stmt)](stmt, ctx)))
         except FlightIoxError as error:
-            results.append(StatementResult(i, error=error.message))
+            results.append(StatementResult(i, error=error.message, cause=error))
         except Exception as error:  # DataFusion/Arrow raise plain exceptions
             log.debug("InfluxQL statement failed", exc_info=True)
-            results.append(StatementResult(i, error=str(error)))
+            results.append(StatementResult(i, error=str(error), cause=QueryError(str(error))))
+        if results[-1].error is not None:
+            results += [
+                StatementResult(j, error=NOT_EXECUTED) for j in range(i + 1, len(statements))
+            ]
+            break
     return results
+
+
+NOT_EXECUTED = "not executed"
+
+
+def is_read_only(stmt: ast.Statement) -> bool:
+    """Whether a statement only reads: SELECT without INTO, SHOW and EXPLAIN (as InfluxDB 1.x)."""
+    if isinstance(stmt, ast.SelectStatement):
+        return stmt.into is None
+    if isinstance(stmt, ast.AdminStatement):
+        return stmt.kind.startswith("show ")
+    return isinstance(stmt, ast.ShowStatement | ast.ExplainStatement)
+
+
+def statement_kind(stmt: ast.Statement) -> str:
+    """A statement's name for messages (``SELECT INTO``, ``DROP DATABASE``, ...)."""
+    if isinstance(stmt, ast.SelectStatement):
+        return "SELECT INTO" if stmt.into is not None else "SELECT"
+    if isinstance(stmt, ast.DatabaseStatement):
+        return f"{stmt.action.upper()} DATABASE"
+    if isinstance(stmt, ast.RetentionPolicyStatement):
+        return f"{stmt.action.upper()} RETENTION POLICY"
+    if isinstance(stmt, ast.DeleteStatement | ast.AdminStatement):
+        return stmt.kind.upper()
+    return type(stmt).__name__.removesuffix("Statement").upper()
+
+
+def _needs_database(stmt: ast.Statement) -> bool:
+    """SELECT, EXPLAIN and SHOW (but SHOW DATABASES) read the query's database by default."""
+    if isinstance(stmt, ast.ShowStatement):
+        return stmt.kind != "databases"
+    return isinstance(stmt, ast.SelectStatement | ast.ExplainStatement)
 
 
 def _names_database(stmt: ast.Statement) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from flight_iox.auth.tokens import Action
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
@@ -26,21 +27,32 @@ def series_table(series: Series) -> tuple[pa.Table, list[str]]:
     return pa.table(columns), tags
 
 
-def write_into(target: ast.Measurement, series: list[Series], ctx: Context) -> list[Series]:
-    """Write every series into the target; the answer is InfluxDB's ``written`` count."""
+def into_target(target: ast.Measurement, ctx: Context) -> tuple[str, str]:
+    """The INTO database (which may be another than the query's) and measurement.
+
+    Checked for ``write`` here, before the SELECT runs: a caller who may not write there
+    gets ``ForbiddenError`` and nothing is read or written.
+    """
+    database = ctx.resolve(target.database, Action.WRITE)
     if ctx.write is None:
         raise QueryError("SELECT INTO is not available here")
-    database = target.database or ctx.database
-    if database is None or target.name is None:
+    if target.name is None:
         raise QueryError("SELECT INTO needs a target measurement name")
     if target.retention_policy not in (None, "", "autogen"):
         raise QueryError(f"retention policy not found: {target.retention_policy}")
+    return database, target.name
+
+
+def write_into(target: tuple[str, str], series: list[Series], ctx: Context) -> list[Series]:
+    """Write every series into ``target`` (from ``into_target``); InfluxDB's ``written`` count."""
+    assert ctx.write is not None
+    database, measurement = target
     written = 0
     for s in series:
         data, tags = series_table(s)
         valued = [n for n in data.column_names if n != "time" and n not in tags]
         if not valued or data.num_rows == 0:
             continue
-        written += ctx.write(database, target.name, data, tags)
+        written += ctx.write(database, measurement, data, tags)
     result = pa.table({"c0": pa.array([0]).cast(pa.timestamp("ns")), "c1": pa.array([written])})
     return [Series("result", {}, ["time", "written"], result)]

@@ -7,6 +7,7 @@ over the measurement, so they see the same rows a SELECT would.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 
@@ -34,15 +35,17 @@ def _cut(items: list, stmt: ast.ShowStatement) -> list:
 
 
 def _database(stmt: ast.ShowStatement, ctx: Context) -> str:
-    database = stmt.database or ctx.database
-    if database is None:
-        raise QueryError("database name required")
+    """The ``ON`` database (or the query's), checked for read before its existence."""
+    database = ctx.resolve(stmt.database)
     if database not in ctx.backend.database_names():
         raise QueryError(f"database not found: {database}")
     return database
 
 
 def _measurements(stmt: ast.ShowStatement, ctx: Context) -> tuple[str, list[TableInfo]]:
+    named = {s.database for s in stmt.sources if isinstance(s, ast.Measurement) and s.database}
+    if stmt.database is None and len(named) == 1:  # SHOW ... FROM db..m: that database
+        stmt = dataclasses.replace(stmt, database=named.pop())
     database = _database(stmt, ctx)
     tables = ctx.tables(database)
     if not stmt.sources:
@@ -51,7 +54,12 @@ def _measurements(stmt: ast.ShowStatement, ctx: Context) -> tuple[str, list[Tabl
     for source in stmt.sources:
         if not isinstance(source, ast.Measurement):
             raise QueryError("subqueries are not allowed in SHOW statements")
-        names.update(measurement_names(source, ctx)[1])
+        source_database, found = measurement_names(source, ctx)
+        if source_database != database:
+            raise QueryError(
+                f"FROM names database {source_database!r}, the statement's is {database!r}"
+            )
+        names.update(found)
     return database, [tables[n] for n in sorted(names)]
 
 
@@ -71,8 +79,9 @@ def _has_rows(database: str, info: TableInfo, where: str, ctx: Context) -> bool:
 
 
 def show_databases(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:
-    """``SHOW DATABASES``."""
-    return [_series("databases", ["name"], [[n] for n in ctx.backend.database_names()])]
+    """``SHOW DATABASES``: only those the caller may read."""
+    names = ctx.principal.readable(ctx.backend.database_names())
+    return [_series("databases", ["name"], [[n] for n in names])]
 
 
 def show_retention_policies(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:

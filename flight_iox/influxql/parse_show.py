@@ -1,12 +1,33 @@
-"""SHOW, CREATE/DROP DATABASE and EXPLAIN statements, and the registry of statement parsers."""
+"""SHOW and EXPLAIN statements, and the registry of statement parsers (DDL: ``parse_ddl``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from flight_iox.influxql import ast
-from flight_iox.influxql.lexer import IDENT, OP, STRING
+from flight_iox.influxql.lexer import IDENT, STRING
+from flight_iox.influxql.parse_ddl import (
+    parse_admin,
+    parse_alter,
+    parse_create,
+    parse_delete,
+    parse_drop,
+    skip_rest,
+)
 from flight_iox.influxql.parser import Parser
+
+# SHOW forms about users, grants and the server itself -> their kind (admin tokens only).
+_ADMIN_SHOWS = {
+    "USERS": "show users",
+    "GRANTS": "show grants",
+    "CONTINUOUS": "show continuous queries",
+    "SUBSCRIPTIONS": "show subscriptions",
+    "SHARDS": "show shards",
+    "SHARD": "show shard groups",
+    "QUERIES": "show queries",
+    "DIAGNOSTICS": "show diagnostics",
+    "STATS": "show stats",
+}
 
 
 def _on(parser: Parser) -> str | None:
@@ -104,8 +125,12 @@ def parse_show(parser: Parser) -> ast.Statement:
     """``SHOW ...``: every SHOW form InfluxDB 1.x has that flight-iox answers."""
     parser.expect_keyword("SHOW")
     word = parser.expect_keyword(
-        "DATABASES", "MEASUREMENTS", "MEASUREMENT", "TAG", "FIELD", "SERIES", "RETENTION"
-    )
+        "DATABASES", "MEASUREMENTS", "MEASUREMENT", "TAG", "FIELD", "SERIES", "RETENTION",
+        *_ADMIN_SHOWS,
+    )  # fmt: skip
+    if word in _ADMIN_SHOWS:
+        skip_rest(parser)
+        return ast.AdminStatement(_ADMIN_SHOWS[word])
     if word == "DATABASES":
         return ast.ShowStatement("databases")
     if word == "RETENTION":
@@ -160,18 +185,6 @@ def parse_show(parser: Parser) -> ast.Statement:
     )
 
 
-def parse_database(parser: Parser) -> ast.Statement:
-    """``CREATE DATABASE name`` / ``DROP DATABASE name`` (extra clauses are ignored)."""
-    action = parser.expect_keyword("CREATE", "DROP").lower()
-    parser.expect_keyword("DATABASE")
-    name = parser.ident()
-    while parser.scanner.peek().kind not in ("EOF",) and not (
-        parser.scanner.peek().kind == OP and parser.scanner.peek().text == ";"
-    ):
-        parser.scanner.next()  # WITH DURATION ... : retention policies are not modelled
-    return ast.DatabaseStatement(action, name)
-
-
 def parse_explain(parser: Parser) -> ast.Statement:
     """``EXPLAIN [ANALYZE] SELECT ...``."""
     parser.expect_keyword("EXPLAIN")
@@ -183,7 +196,13 @@ def parse_explain(parser: Parser) -> ast.Statement:
 STATEMENT_PARSERS: dict[str, Callable[[Parser], ast.Statement]] = {
     "SELECT": Parser.select,
     "SHOW": parse_show,
-    "CREATE": parse_database,
-    "DROP": parse_database,
+    "CREATE": parse_create,
+    "DROP": parse_drop,
+    "ALTER": parse_alter,
+    "DELETE": parse_delete,
+    "GRANT": parse_admin,
+    "REVOKE": parse_admin,
+    "SET": parse_admin,
+    "KILL": parse_admin,
     "EXPLAIN": parse_explain,
 }

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from flight_iox.errors import FlightIoxError, ForbiddenError, QueryError
+
 
 @dataclass(eq=False)
 class Series:
@@ -49,8 +51,23 @@ class Series:
 
 @dataclass
 class StatementResult:
-    """The result of one statement: its series, or the error it raised."""
+    """The result of one statement: its series, or the error it raised (``cause``: as raised)."""
 
     statement_id: int
     series: list[Series] = field(default_factory=list)
     error: str | None = None
+    cause: FlightIoxError | None = field(default=None, repr=False)
+
+
+def first_failure(results: list[StatementResult]) -> FlightIoxError | None:
+    """The error of the first failed statement (the one that stopped the text), if any."""
+    for result in results:
+        if result.error is not None:
+            return result.cause or QueryError(result.error)
+    return None
+
+
+def refusal(results: list[StatementResult]) -> ForbiddenError | None:
+    """The permission error that stopped the text, if one did (it answers the whole request)."""
+    failure = first_failure(results)
+    return failure if isinstance(failure, ForbiddenError) else None

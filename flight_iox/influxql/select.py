@@ -25,10 +25,12 @@ DEFAULT_RETENTION_POLICY = "autogen"
 
 
 def measurement_names(source: ast.Measurement, ctx: Context) -> tuple[str, list[str]]:
-    """The database and the measurement names a FROM item stands for, sorted."""
-    database = source.database or ctx.database
-    if database is None:
-        raise QueryError("database name required")
+    """The database and the measurement names a FROM item stands for, sorted.
+
+    This is where a FROM item's database is chosen, so it is checked here (before its
+    existence, which a caller who may not read it does not learn).
+    """
+    database = ctx.resolve(source.database)
     if source.retention_policy not in (None, "", DEFAULT_RETENTION_POLICY):
         raise QueryError(f"retention policy not found: {source.retention_policy}")
     if database not in ctx.backend.database_names():

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from datafusion import SessionContext
 
+from flight_iox.auth.policy import Authorizer, Principal
+from flight_iox.auth.tokens import Action
 from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole
 from flight_iox.engine.catalog import Column, TableSchema
 from flight_iox.errors import AlreadyExistsError, BadRequestError, NotSupportedError
@@ -138,9 +140,19 @@ def table_columns(body: str) -> dict[str, Column]:
 
 
 def create_table(
-    engine: Engine, database: str, table: str, body: str, *, if_not_exists: bool = False
+    engine: Engine,
+    database: str,
+    table: str,
+    body: str,
+    *,
+    principal: Principal,
+    if_not_exists: bool = False,
 ) -> None:
-    """Create an empty table from a column list; durable (in Iceberg) once this returns."""
+    """Create an empty table from a column list; durable (in Iceberg) once this returns.
+
+    ``principal`` needs ``create`` on ``database``.
+    """
+    Authorizer.require(principal, Action.CREATE, database)
     if problem := identifier_problem(table):
         raise BadRequestError(f"invalid table name: {problem}")
     columns = table_columns(body)

@@ -8,6 +8,10 @@ delete runs may or may not be deleted, as with any concurrent statements.
 
 The predicate is DataFusion SQL over the table's columns (tags, fields, time),
 evaluated on Arrow data in a scratch context; ``?``/``$n`` parameters bind.
+
+The caller's principal is checked on the target as soon as it is resolved
+(``delete`` for DELETE and DROP TABLE, ``create`` for CREATE TABLE in ``ddl.py``),
+before the database is looked up.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 import pyarrow as pa
 from datafusion import SessionContext
 
+from flight_iox.auth.policy import Authorizer, Principal
+from flight_iox.auth.tokens import Action
 from flight_iox.engine.buffer import conform
 from flight_iox.errors import BadRequestError, NotSupportedError, QueryError, TableNotFoundError
 from flight_iox.persist.ddl import create_table
@@ -81,11 +87,12 @@ class Deleter:
         self.engine = persister.engine
 
     def execute_update(
-        self, database: str | None, sql: str, params: Sequence[object] = ()
+        self, database: str | None, sql: str, params: Sequence[object], principal: Principal
     ) -> int:  # fmt: skip
         """Run a DELETE, DROP TABLE or CREATE TABLE (``ddl.py``); rows deleted (0 for DDL)."""
         if match := _DELETE.match(sql):
             db, table = _resolve(match.group("target"), database)
+            Authorizer.require(principal, Action.DELETE, db)
             where, count = rewrite_placeholders(match.group("where") or "")
             values = {str(i + 1): python_value(v) for i, v in enumerate(params)}
             if len(values) < count:
@@ -93,12 +100,14 @@ class Deleter:
             return self.delete_rows(db, table, RowFilter(where or None, values))
         if match := _DROP.match(sql):
             db, table = _resolve(match.group("target"), database)
+            Authorizer.require(principal, Action.DELETE, db)
             self.drop_table(db, table, missing_ok=bool(match.group("exists")))
             return 0
         if match := _CREATE.match(sql):
             db, table = _resolve(match.group("target"), database)
             exists = bool(match.group("exists"))
-            create_table(self.engine, db, table, match.group("body"), if_not_exists=exists)
+            body = match.group("body")
+            create_table(self.engine, db, table, body, if_not_exists=exists, principal=principal)
             return 0
         if re.match(r"\s*CREATE\b", sql, re.IGNORECASE):
             raise BadRequestError(

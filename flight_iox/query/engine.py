@@ -9,18 +9,28 @@ when nothing changed anywhere (``buffer.change_count`` and the catalog's shape) 
 refresh is a comparison. Result schemas and plans are kept per statement and table
 state (``statement_cache.py``), so a Flight SQL query is planned once, and a repeated
 statement that does not read the time not at all.
+
+Who may read what is decided by which catalogs a context holds (``Scope``): the
+methods here serve every database (admin tokens, auth off, the server's own
+callers), and ``scoped(principal)`` (``scoped.py``) serves one principal from
+contexts that hold only the databases it may read, so an unreadable database does
+not resolve in any syntax. Each database has two catalog objects sharing one ``iox``
+schema: the full one, whose ``system`` schema also holds the admin-only server-wide
+tables (``system.tokens``), and the scoped one without them.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
+from flight_iox.auth.policy import Principal
 from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
@@ -32,6 +42,7 @@ from flight_iox.query.placeholders import (
     rewrite_placeholders,
     typed_placeholders,
 )
+from flight_iox.query.scoped import ScopedQuery
 from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
 from flight_iox.query.tables import PARQUET_OPTIONS, TableBuilder
@@ -39,7 +50,12 @@ from iox_catalog.files import DataFile
 
 USER_SCHEMA = "iox"
 NO_DATABASE = "__no_database__"
-UpdateHandler = Callable[[str | None, str, Sequence[object]], int]
+# The databases a context holds: None for every one (and the admin-only system tables),
+# else exactly these names.
+Scope = frozenset[str] | None
+# Contexts kept for scoped principals (per default database and readable set), LRU.
+SCOPED_CONTEXTS = 128
+UpdateHandler = Callable[[str | None, str, Sequence[object], Principal], int]
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -59,22 +75,29 @@ class QueryEngine:
         self._batch_size = batch_size
         self._lock = threading.RLock()
         self._schemas: dict[str, tuple[Catalog, Schema]] = {}
+        self._scoped_catalogs: dict[str, Catalog] = {}  # same ``iox``, no admin-only tables
         self._registered: dict[tuple[str, str], tuple[object, ...]] = {}
         self._system_ready: set[str] = set()
         self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
+        self._scoped_contexts: OrderedDict[tuple[str, Scope], tuple[SessionContext, set[str]]]
+        self._scoped_contexts = OrderedDict()
         self._state: tuple[object, ...] | None = None  # what the last full refresh saw
         self._statements = StatementCache()
         self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1), file_cache=file_cache)
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
-        self._global_system: dict[str, Callable[[], pa.Table]] = {}
+        self._global_system: dict[str, tuple[Callable[[], pa.Table], bool]] = {}
         self._last_cache = LastValueCache(
             lambda data: self._tables.provider(data.schema, _memory(data))
         )
         if object_store is not None:
             self._tables.context.register_object_store(*object_store)
 
-    # --- the QueryBackend protocol ---------------------------------------------------------
+    def scoped(self, principal: Principal) -> ScopedQuery:
+        """This engine as ``principal`` sees it (a ``QueryBackend`` and ``UpdateBackend``)."""
+        return ScopedQuery(self, principal)
+
+    # --- the QueryBackend protocol (every database) ----------------------------------------
 
     def database_names(self) -> list[str]:
         """All databases, sorted."""
@@ -87,20 +110,25 @@ class QueryEngine:
             return {name: table.arrow_schema() for name, table in sorted(db.tables.items())}
 
     def query_schema(
-        self, database: str | None, sql: str, params: Sequence[object] = ()
+        self,
+        database: str | None,
+        sql: str,
+        params: Sequence[object] = (),
+        *,
+        scope: Scope = None,
     ) -> pa.Schema:
         """The result schema of ``sql``, planned but not run (with ``params`` bound, if any).
 
         Bound, it is the schema ``execute`` streams (the Flight SQL layer conforms the stream).
-        Cached per database, SQL, parameters and table state (see ``_refresh_tables``).
+        Cached per database, scope, SQL, parameters and table state (see ``_refresh_tables``).
         """
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
-        key = self._statement_key(database, sql, params)
+        key = self._statement_key(database, sql, params, scope)
         schema = self._statements.schema(key)
         if schema is not None:
             return schema
-        frame = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False)
+        frame = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False, scope=scope)
         schema = frame.schema()
         self._statements.keep_schema(key, schema)
         if len(params) >= self.parameter_count(sql):  # fully bound: the plan can run
@@ -116,17 +144,20 @@ class QueryEngine:
         database: str | None,
         sql: str,
         params: Sequence[object] | Mapping[str, object] = (),
+        *,
+        scope: Scope = None,
     ) -> pa.RecordBatchReader:
         """Run ``sql`` and stream its result.
 
         ``params`` binds ``?``/``$1..$n`` by position (a sequence) or ``$name`` by name (a mapping).
+        ``scope`` limits the databases ``sql`` can name (None: all of them).
         """
-        key = self._statement_key(database, sql, params)
+        key = self._statement_key(database, sql, params, scope)
         reusable = self._reusable(database, sql)
         frame = self._statements.plan(key, reusable)
         sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
         if frame is None:
-            frame = self._plan(database, sql, params)
+            frame = self._plan(database, sql, params, scope=scope)
             if reusable:
                 self._statements.keep_plan(key, frame)
         try:
@@ -137,26 +168,33 @@ class QueryEngine:
             raise QueryError(_engine_message(error)) from None
 
     def execute_update(
-        self, database: str | None, sql: str, params: Sequence[object] = ()
+        self, database: str | None, sql: str, params: Sequence[object] = (), *,
+        principal: Principal,
     ) -> int:  # fmt: skip
-        """Run DELETE or DROP TABLE through the handler the server installed."""
+        """Run DELETE, DROP or CREATE TABLE through the handler the server installed.
+
+        The handler resolves the statement's target and checks ``principal`` on it
+        before it looks the database up, so a refused caller learns nothing of it.
+        """
         if self._update_handler is None:
             raise NotSupportedError("this server does not change data through SQL")
-        if database is not None and not self._catalog.has_database(database):
-            raise DatabaseNotFoundError(database)
-        return self._update_handler(database, sql, params)
+        return self._update_handler(database, sql, params, principal)
 
     def set_update_handler(self, handler: UpdateHandler) -> None:
         """Install what ``execute_update`` calls (the persistence layer's ``Deleter``)."""
         self._update_handler = handler
 
-    def set_system_table(self, name: str, build: Callable[[], pa.Table]) -> None:
+    def set_system_table(
+        self, name: str, build: Callable[[], pa.Table], *, admin_only: bool = True
+    ) -> None:
         """Add ``system.<name>`` to every database, from ``build`` (server-wide, e.g. tokens).
 
-        The table is a snapshot: call ``invalidate_system_tables`` when its source changes.
+        A server-wide table shows every database's (or every token's) rows, so by default it
+        exists only in admin contexts. The table is a snapshot: call
+        ``invalidate_system_tables`` when its source changes.
         """
         with self._lock:
-            self._global_system[name] = build
+            self._global_system[name] = (build, admin_only)
             self._system_ready.clear()
         self._statements.forget_plans()
 
@@ -194,12 +232,16 @@ class QueryEngine:
     # --- internals -------------------------------------------------------------------------
 
     def _statement_key(
-        self, database: str | None, sql: str, params: Sequence[object] | Mapping[str, object]
+        self,
+        database: str | None,
+        sql: str,
+        params: Sequence[object] | Mapping[str, object],
+        scope: Scope = None,
     ) -> tuple[object, ...]:
-        """What a statement's schema and plan depend on, the table state included."""
+        """What a statement's schema and plan depend on: the scope and table state included."""
         with self._lock:
             self._refresh_tables()
-            return (database, sql, params_key(params), self._state)
+            return (database, scope, sql, params_key(params), self._state)
 
     def _reusable(self, database: str | None, sql: str) -> bool:
         """Whether a plan of ``sql`` may run again: nothing in it depends on the time.
@@ -223,13 +265,14 @@ class QueryEngine:
         params: Sequence[object] | Mapping[str, object],
         *,
         bound: bool = True,
+        scope: Scope = None,
     ) -> DataFrame:
         """Plan ``sql``; with ``bound=False`` placeholders may stay unbound (schema only)."""
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
         rewritten, count = rewrite_placeholders(sql)
         values = parameter_values(params, count, bound)
-        context = self._refreshed_context(database)
+        context = self._refreshed_context(database, scope)
         try:
             self._prepare_last_cache(context, database, rewritten)
             return _sql(context, rewritten, values)
@@ -242,32 +285,62 @@ class QueryEngine:
         except Exception:
             raise QueryError(message) from None
 
-    def _refreshed_context(self, database: str | None) -> SessionContext:
+    def _refreshed_context(self, database: str | None, scope: Scope = None) -> SessionContext:
+        """The warm context for ``database`` holding the catalogs of ``scope``."""
         with self._lock:
             self._refresh_tables()
-            key = database or NO_DATABASE
-            entry = self._contexts.get(key)
+            if scope is not None:
+                return self._scoped_context(database, scope)
+            entry = self._contexts.get(database or NO_DATABASE)
             if entry is None:
-                # Two optimizer passes, not three: on our plans the third only confirms the
-                # fixed point (same TSBS plans, 0.2-0.5 ms less planning per query).
-                config = (
-                    SessionConfig({**PARQUET_OPTIONS, "datafusion.optimizer.max_passes": "2"})
-                    .with_default_catalog_and_schema(key, USER_SCHEMA)
-                    .with_information_schema(True)
-                    .with_batch_size(self._batch_size)
-                )
-                entry = self._contexts[key] = (SessionContext(config), set())
-                if self._object_store is not None:
-                    entry[0].register_object_store(*self._object_store)
-                if key == NO_DATABASE:
-                    entry[0].register_catalog_provider(key, self._new_catalog()[0])
-                entry[0].register_udtf(self._last_cache.function(database))
+                entry = self._contexts[database or NO_DATABASE] = self._new_context(database)
             context, known = entry
             for name, (df_catalog, _) in self._schemas.items():
                 if name not in known:
                     context.register_catalog_provider(name, df_catalog)
                     known.add(name)
             return context
+
+    def _scoped_context(self, database: str | None, scope: frozenset[str]) -> SessionContext:
+        """A context per default database and readable set holding only those catalogs.
+
+        Kept warm, least recently used dropped first; the scope is part of every statement
+        key, so no plan made in one scope ever runs in another.
+        """
+        key = (database or NO_DATABASE, scope)
+        entry = self._scoped_contexts.get(key)
+        if entry is None:
+            entry = self._scoped_contexts[key] = self._new_context(database)
+            while len(self._scoped_contexts) > SCOPED_CONTEXTS:
+                self._scoped_contexts.popitem(last=False)
+        else:
+            self._scoped_contexts.move_to_end(key)
+        context, known = entry
+        if len(known) < len(scope):
+            for name in scope - known:
+                if name in self._scoped_catalogs:
+                    context.register_catalog_provider(name, self._scoped_catalogs[name])
+                    known.add(name)
+        return context
+
+    def _new_context(self, database: str | None) -> tuple[SessionContext, set[str]]:
+        # Two optimizer passes, not three: on our plans the third only confirms the
+        # fixed point (same TSBS plans, 0.2-0.5 ms less planning per query).
+        key = database or NO_DATABASE
+        config = (
+            SessionConfig({**PARQUET_OPTIONS, "datafusion.optimizer.max_passes": "2"})
+            .with_default_catalog_and_schema(key, USER_SCHEMA)
+            .with_information_schema(True)
+            .with_batch_size(self._batch_size)
+        )
+        context = SessionContext(config)
+        if self._object_store is not None:
+            context.register_object_store(*self._object_store)
+        # The default catalog is always ours, so a database the context may not hold never
+        # resolves by the default name either (DataFusion would make an empty one).
+        context.register_catalog_provider(key, self._new_catalog()[0])
+        context.register_udtf(self._last_cache.function(database))
+        return context, set()
 
     def _prepare_last_cache(self, context: SessionContext, database: str | None, sql: str) -> None:
         """Fill the last-value cache for the tables ``last_cache('t')`` names in ``sql``."""
@@ -340,6 +413,10 @@ class QueryEngine:
             for db_name in self._catalog.database_names():
                 if db_name not in self._schemas:
                     self._schemas[db_name] = self._new_catalog()
+                    self._scoped_catalogs[db_name] = Catalog.memory_catalog()
+                    self._scoped_catalogs[db_name].register_schema(
+                        USER_SCHEMA, self._schemas[db_name][1]
+                    )
         changed: set[str] = set()
         for db_name, name, schema, retention_ns in tables:
             version = (self._buffers.version(db_name, name), len(schema), retention_ns)
@@ -365,17 +442,26 @@ class QueryEngine:
             self._refresh_system_tables(db_name, tables)
 
     def _refresh_system_tables(self, database: str, tables: list[tuple]) -> None:
-        """Rebuild a database's ``system.tables`` and ``system.parquet_files``."""
+        """Rebuild a database's ``system`` schemas: full (admin) and scoped."""
         schemas = {name: schema for db_name, name, schema, _ in tables if db_name == database}
-        df_catalog = self._schemas[database][0]
-        system = Schema.memory_schema()
-        tables_data = system_tables(database, schemas, self._buffers)
-        tables_data.update({name: build() for name, build in self._global_system.items()})
-        for name, data in tables_data.items():
-            system.register_table(name, self._tables.provider(data.schema, _memory(data)))
-        if SYSTEM_SCHEMA in df_catalog.schema_names():
-            df_catalog.deregister_schema(SYSTEM_SCHEMA)
-        df_catalog.register_schema(SYSTEM_SCHEMA, system)
+        full, scoped = Schema.memory_schema(), Schema.memory_schema()
+        for name, data in system_tables(database, schemas, self._buffers).items():
+            provider = self._tables.provider(data.schema, _memory(data))
+            full.register_table(name, provider)
+            scoped.register_table(name, provider)
+        for name, (build, admin_only) in self._global_system.items():
+            data = build()
+            provider = self._tables.provider(data.schema, _memory(data))
+            full.register_table(name, provider)
+            if not admin_only:
+                scoped.register_table(name, provider)
+        for df_catalog, system in (
+            (self._schemas[database][0], full),
+            (self._scoped_catalogs[database], scoped),
+        ):
+            if SYSTEM_SCHEMA in df_catalog.schema_names():
+                df_catalog.deregister_schema(SYSTEM_SCHEMA)
+            df_catalog.register_schema(SYSTEM_SCHEMA, system)
         self._system_ready.add(database)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import QueryError
@@ -138,7 +139,7 @@ def _sort_rows(rows: list[list[str]]) -> list[list[str]]:
 def compare_influxql(engine: Engine, query: dict) -> tuple[str, str]:
     """Run one InfluxQL query and compare its series."""
     try:
-        results = run_influxql(engine, "db", query["query"], now=NOW)
+        results = run_influxql(engine, ANONYMOUS, "db", query["query"], now=NOW)
     except QueryError as error:  # a parse error fails the whole request, as in InfluxDB
         return ("pass", "") if query["kind"] == "error" else ("error", str(error))
     errors = [r.error for r in results if r.error]
@@ -203,7 +204,9 @@ def run_case(path: Path, report: Report) -> None:
         try:
             for step in setup["steps"]:
                 if "write" in step:
-                    engine.write_line_protocol("db", clean_line_protocol(step["write"]).encode())
+                    engine.write_line_protocol(
+                        "db", clean_line_protocol(step["write"]).encode(), principal=ANONYMOUS
+                    )
                 elif "persist" in step or step.get("kind") == "persist":
                     persister.persist()
                 # retention and unsupported steps: skipped

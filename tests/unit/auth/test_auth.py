@@ -142,12 +142,53 @@ def test_tokens_table_has_no_secrets_or_hashes() -> None:
     assert "hash-value" not in str(table.to_pylist())
 
 
-def test_system_tokens_check_is_blunt_for_non_admins() -> None:
-    from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal, mentions_system_tokens
-    from flight_iox.errors import ForbiddenError
+def test_bootstrap_stays_closed_after_every_admin_is_revoked(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    store = FileTokenStore(path)
+    assert not store.admin_created()
+    assert store.add_first_admin(_record("_admin", "s1", True))
+    store.remove("_admin")
+    assert store.records() == [] and store.admin_created()
+    assert not store.add_first_admin(_record("_admin", "s2", True))
+    reopened = FileTokenStore(path)
+    assert reopened.admin_created()
+    assert not reopened.add_first_admin(_record("_admin", "s3", True))
+    assert json.loads(path.read_text())["admin_created"] is True
 
-    assert mentions_system_tokens('SELECT * FROM "System"./**/"TOKENS"')
-    assert not mentions_system_tokens("SELECT * FROM system.tables")
-    Authorizer.require_tokens_access(ANONYMOUS, "SELECT * FROM system.tokens")
-    with pytest.raises(ForbiddenError, match=r"system\.tokens"):
-        Authorizer.require_tokens_access(Principal("r", False), "SELECT * FROM system.tokens")
+
+def test_a_file_from_before_the_flag_counts_its_admin_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    record = _record("_admin", "s1", True)
+    path.write_text(json.dumps({"version": 1, "tokens": [record.as_json(with_hash=True)]}))
+    assert FileTokenStore(path).admin_created()
+    assert not FileTokenStore(path).add_first_admin(_record("x", "s2", True))
+
+
+def test_an_admin_added_by_add_closes_the_bootstrap(tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path / "tokens.json")
+    store.add(_record("ops", "s1", True))
+    store.remove("ops")
+    assert not store.add_first_admin(_record("_admin", "s2", True))
+
+
+def test_replace_admin_recovers_offline(tmp_path: Path) -> None:
+    from flight_iox.auth.tokens import new_admin_record
+
+    store = FileTokenStore(tmp_path / "tokens.json")
+    store.add_first_admin(_record("_admin", "old", True))
+    record, secret = new_admin_record()
+    store.replace_admin(record)
+    assert store.find("old") is None
+    found = store.find(secret)
+    assert found is not None and found.admin and found.name == "_admin"
+    assert [r.name for r in FileTokenStore(tmp_path / "tokens.json").records()] == ["_admin"]
+
+
+def test_principal_readable() -> None:
+    from flight_iox.auth.policy import Principal
+
+    reader = _record("r", "s", False, Permission("mine", frozenset({Action.READ})))
+    writer = _record("w", "s", False, Permission("mine", frozenset({Action.WRITE})))
+    assert Principal("r", False, reader).readable(["mine", "other"]) == ["mine"]
+    assert Principal("w", False, writer).readable(["mine", "other"]) == []
+    assert ANONYMOUS.readable(["mine", "other"]) == ["mine", "other"]

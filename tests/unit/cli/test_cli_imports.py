@@ -62,6 +62,7 @@ def imported_modules(*args: str) -> set[str]:
         ["query", "--help"],
         ["db", "list", "--help"],
         ["token", "create", "--help"],
+        ["token", "recover-admin", "--help"],
         ["persist", "--help"],
     ],
 )
@@ -79,3 +80,7 @@ def test_every_registered_command_loads() -> None:
         command = cli.get_command(ctx, name)
         assert isinstance(command, click.Command)
     assert cli.get_command(ctx, "no-such-command") is None
+    token = cli.get_command(ctx, "token")
+    assert isinstance(token, click.Group)
+    for name in token.list_commands(ctx):
+        assert isinstance(token.get_command(ctx, name), click.Command)

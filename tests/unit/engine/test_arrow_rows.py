@@ -7,6 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.arrow_rows import measurement_batch_from_arrow
 from flight_iox.engine.engine import Engine
@@ -30,7 +31,7 @@ def test_string_and_dictionary_columns_become_tags_the_rest_fields(tmp_path: Pat
     assert batch.time.to_pylist() == [1_000_000, 2_000_000]
 
     engine = Engine(Settings(data_dir=tmp_path))
-    outcome = engine.write_batches("arrowdb", [batch])
+    outcome = engine.write_batches("arrowdb", [batch], principal=ANONYMOUS)
     assert outcome.rows_written == 2 and not outcome.errors
     result = engine.query.execute("arrowdb", "SELECT host, count FROM cpu ORDER BY time")
     assert result.read_all().to_pylist() == [{"host": "a", "count": 1}, {"host": "b", "count": 2}]

@@ -65,6 +65,10 @@ class DataFusionBackend:
             ctx.register_catalog_provider(name, catalog)
         return ctx
 
+    def scoped(self, principal: object) -> DataFusionBackend:
+        """These tests run without auth: every caller sees everything."""
+        return self
+
     def database_names(self) -> list[str]:
         return sorted(self.catalogs)
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 
@@ -17,6 +18,6 @@ def engine(
     """An engine (no fsync) with the line protocol of the module's ``DATA`` written to ``db``."""
     folder = tmp_path_factory.mktemp("influxql")
     engine = Engine(Settings(data_dir=folder / "data", wal_fsync=False))
-    engine.write_line_protocol("db", request.module.DATA.encode())
+    engine.write_line_protocol("db", request.module.DATA.encode(), principal=ANONYMOUS)
     yield engine
     engine.close()

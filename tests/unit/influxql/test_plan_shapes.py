@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql import ast
 from flight_iox.influxql.expressions import RowCompiler, TableInfo
@@ -32,7 +33,7 @@ DATA = "\n".join(
 
 
 def values(engine: Engine, q: str) -> list[tuple[dict[str, str], list[list[object]]]]:
-    (result,) = run_influxql(engine, "db", q, now=100 * S)
+    (result,) = run_influxql(engine, ANONYMOUS, "db", q, now=100 * S)
     assert result.error is None, result.error
     out = []
     for s in result.series:
@@ -45,7 +46,7 @@ def values(engine: Engine, q: str) -> list[tuple[dict[str, str], list[list[objec
 
 def sql_of(engine: Engine, q: str) -> list[str]:
     """The SQL texts a statement runs."""
-    ctx = engine_context(engine, "db", now=100 * S)
+    ctx = engine_context(engine, ANONYMOUS, "db", now=100 * S)
     seen: list[str] = []
     original = ctx.sql
 

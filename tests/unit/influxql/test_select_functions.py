@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql.service import run_influxql
 
@@ -21,7 +22,7 @@ DATA = "\n".join(
 
 
 def rows(engine: Engine, q: str) -> list[tuple[dict, list[str], list[list]]]:
-    (result,) = run_influxql(engine, "db", q, now=100 * S)
+    (result,) = run_influxql(engine, ANONYMOUS, "db", q, now=100 * S)
     if result.error:
         raise AssertionError(result.error)
     out = []
@@ -35,7 +36,7 @@ def rows(engine: Engine, q: str) -> list[tuple[dict, list[str], list[list]]]:
 
 
 def error(engine: Engine, q: str) -> str:
-    (result,) = run_influxql(engine, "db", q, now=100 * S)
+    (result,) = run_influxql(engine, ANONYMOUS, "db", q, now=100 * S)
     assert result.error
     return result.error
 

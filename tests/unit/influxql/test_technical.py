@@ -12,6 +12,7 @@ import random
 import numpy as np
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql import ast
 from flight_iox.influxql.formats import v1_json
@@ -289,7 +290,9 @@ CASES = [
 def answer(engine: Engine, q: str) -> dict:
     import json
 
-    return json.loads(v1_json(run_influxql(engine, "db", q, now=100 * S), "s"))["results"][0]
+    return json.loads(v1_json(run_influxql(engine, ANONYMOUS, "db", q, now=100 * S), "s"))[
+        "results"
+    ][0]
 
 
 def _close(a: object, b: object) -> bool:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql import formats
 from flight_iox.influxql.formats import result_json, v1_json
@@ -39,6 +40,6 @@ def test_same_bytes_as_row_by_row(
     engine: Engine, query: str, epoch: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(formats, "MANY_SERIES", 1)  # every series a column at a time
-    results = run_influxql(engine, "db", query, now=10**10)
+    results = run_influxql(engine, ANONYMOUS, "db", query, now=10**10)
     expected = json.dumps({"results": [result_json(r, epoch) for r in results]}, allow_nan=False)
     assert v1_json(results, epoch) == expected.encode()

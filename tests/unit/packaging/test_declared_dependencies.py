@@ -1,9 +1,11 @@
-"""Every third-party import of the shipped packages is a declared dependency.
+"""Every third-party import is a declared dependency, of the right kind.
 
-The README's first command installs the package with no extras, so an import that only
-the ``[test]`` extra satisfies (numpy once) breaks ``flight-iox serve`` on a fresh
-machine. This scans the source with ``ast`` (every import, also those inside
-functions) and maps each top-level module to the distribution that provides it.
+The README's first command installs the package with no extras, so an import of the
+shipped packages that only the ``[test]`` extra satisfies (numpy once) breaks
+``flight-iox serve`` on a fresh machine; a test importing a package missing from
+``[test]`` (hypothesis once) breaks the second command. This scans the source with
+``ast`` (every import, also those inside functions) and maps each top-level module to
+the distribution that provides it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,16 @@ from collections.abc import Iterator
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
-SOURCES = [ROOT / "flight_iox", ROOT / "catalog" / "iox_catalog", ROOT / "clients"]
-FIRST_PARTY = {"flight_iox", "iox_catalog", "adbc_driver_flight_iox", "sqlalchemy_flight_iox"}
+SHIPPED = ("flight_iox", "catalog/iox_catalog", "clients")
+# Which requirement lists may satisfy the imports of each part of the repository.
+SCOPES = {
+    SHIPPED: ("dependencies",),
+    ("tests",): ("dependencies", "test"),
+    ("bench",): ("dependencies", "test", "bench"),
+}
 # Tools run by developers, never by the server or the clients: these may use the test extra.
 DEVELOPMENT_ONLY = {
     ("flight_iox/flightsql/generate.py", "grpc_tools"),  # regenerates the committed protobuf code
@@ -41,10 +50,22 @@ def requirement_names(requirements: list[str]) -> set[str]:
     return names
 
 
-def third_party_imports() -> Iterator[tuple[str, str]]:
-    """(file relative to the repo, top-level module) for each absolute import."""
-    for source in SOURCES:
-        for path in sorted(source.rglob("*.py")):
+def local_modules() -> set[str]:
+    """Top-level names that are this repository's own code (packages, test helpers, scripts)."""
+    names = {"flight_iox", "iox_catalog", "adbc_driver_flight_iox", "sqlalchemy_flight_iox"}
+    for roots in SCOPES:
+        for root in roots:
+            for path in (ROOT / root).rglob("*.py"):  # not ROOT: a virtualenv may live there
+                names.add(path.stem)
+                names.update(path.relative_to(ROOT).parts[:-1])
+    return names
+
+
+def third_party_imports(roots: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(file relative to the repo, top-level module) for each absolute import under ``roots``."""
+    local = local_modules()
+    for root in roots:
+        for path in sorted((ROOT / root).rglob("*.py")):
             tree = ast.parse(path.read_text(), filename=str(path))
             for node in ast.walk(tree):
                 if isinstance(node, ast.Import):
@@ -55,30 +76,32 @@ def third_party_imports() -> Iterator[tuple[str, str]]:
                     continue
                 for module in modules:
                     top = module.partition(".")[0]
-                    if top not in sys.stdlib_module_names and top not in FIRST_PARTY:
+                    if top not in sys.stdlib_module_names and top not in local:
                         yield path.relative_to(ROOT).as_posix(), top
 
 
-def test_every_import_is_declared() -> None:
+@pytest.mark.parametrize("roots", list(SCOPES), ids=lambda roots: roots[0])
+def test_every_import_is_declared(roots: tuple[str, ...]) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    runtime = requirement_names(project["dependencies"])
-    test_extra = runtime | requirement_names(project["optional-dependencies"]["test"])
+    lists = {"dependencies": project["dependencies"], **project["optional-dependencies"]}
+    allowed = set().union(*(requirement_names(lists[name]) for name in SCOPES[roots]))
+    development = allowed | requirement_names(lists["test"])
     providers = packages_distributions()
     missing = []
-    for file, module in sorted(set(third_party_imports())):
-        declared = test_extra if (file, module) in DEVELOPMENT_ONLY else runtime
-        distributions = {canonical(d) for d in providers.get(module, [])}
-        if not distributions:
-            missing.append(f"{file}: imports {module}, which no installed distribution provides")
-        elif not distributions & declared:
+    for file, module in sorted(set(third_party_imports(roots))):
+        declared = development if (file, module) in DEVELOPMENT_ONLY else allowed
+        # Not installed here (an optional extra such as bench): its distribution's usual name.
+        distributions = {canonical(d) for d in providers.get(module, [module])}
+        if not distributions & declared:
             wanted = ", ".join(sorted(distributions))
-            missing.append(f"{file}: imports {module} from {wanted}, not a declared dependency")
+            missing.append(f"{file}: imports {module} from {wanted}, not declared for it")
     assert not missing, "\n".join(missing)
 
 
 def test_scan_sees_known_imports() -> None:
     """The scan itself works: it finds imports that are known to be there."""
-    found = set(third_party_imports())
+    found = set(third_party_imports(SHIPPED))
     assert ("flight_iox/server.py", "uvicorn") in found
     assert any(module == "numpy" for _, module in found)
     assert found >= DEVELOPMENT_ONLY
+    assert any(module == "pytest" for _, module in third_party_imports(("tests",)))

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import StoragePathError
@@ -90,7 +91,9 @@ def compact_all(engine: Engine, database: str, grace: float = 0.0) -> int:
 def test_traversal_names_never_leave_their_folder(engine: Engine, tmp_path: Path) -> None:
     victim_folder(tmp_path)
     persister = Persister(engine)
-    engine.write_line_protocol("other", b"cpu,host=a secret=1i 1000\ncpu,host=b secret=2i 2000")
+    engine.write_line_protocol(
+        "other", b"cpu,host=a secret=1i 1000\ncpu,host=b secret=2i 2000", principal=ANONYMOUS
+    )
     persister.persist()
     other_files = [f.path for f in engine.buffers.table("other", "cpu").files]
     for uri in other_files:  # old enough for any age-based cleanup
@@ -100,7 +103,7 @@ def test_traversal_names_never_leave_their_folder(engine: Engine, tmp_path: Path
     deleted = 0
     for round_ in range(4):  # several files per table, then compaction, twice
         body = "\n".join(f"{lp_name(n)},k=a v={round_}i {1000 + round_}" for n in TRAVERSAL_NAMES)
-        outcome = engine.write_line_protocol("mine", body.encode())
+        outcome = engine.write_line_protocol("mine", body.encode(), principal=ANONYMOUS)
         assert not outcome.errors
         assert not persister.persist().failures
         if round_ % 2:
@@ -127,10 +130,10 @@ def test_traversal_names_never_leave_their_folder(engine: Engine, tmp_path: Path
 def test_deletion_waits_for_the_grace_period(engine: Engine) -> None:
     persister = Persister(engine)
     for i in range(3):
-        engine.write_line_protocol("db", f"m v={i} {1000 + i}".encode())
+        engine.write_line_protocol("db", f"m v={i} {1000 + i}".encode(), principal=ANONYMOUS)
         persister.persist()
     compact_all(engine, "db", grace=3600)
-    engine.write_line_protocol("db", b"m v=9 5000")
+    engine.write_line_protocol("db", b"m v=9 5000", principal=ANONYMOUS)
     persister.persist()
     assert compact_all(engine, "db", grace=3600) == 0  # unreferenced, but too recent
     iceberg = engine.iceberg._iceberg.load_table(("db", "m"))
@@ -145,7 +148,7 @@ def test_pending_paths_outside_the_table_folder_are_never_deleted(
     engine: Engine, tmp_path: Path
 ) -> None:
     victim = victim_folder(tmp_path)
-    engine.write_line_protocol("db", b"m v=1 1000\nn v=1 1000")
+    engine.write_line_protocol("db", b"m v=1 1000\nn v=1 1000", principal=ANONYMOUS)
     Persister(engine).persist()
     sibling = engine.iceberg.load("db", "n").files.files[0].path
     before = tree(victim)
@@ -177,7 +180,7 @@ def test_legacy_tables_with_unsafe_locations_get_a_safe_folder(
 ) -> None:
     victim = victim_folder(tmp_path)
     warehouse = engine.storage.root
-    engine.write_line_protocol("other", b"cpu,k=a v=1i 1000")
+    engine.write_line_protocol("other", b"cpu,k=a v=1i 1000", principal=ANONYMOUS)
     persister = Persister(engine)
     persister.persist()
     other_before = tree(Path(engine.iceberg.load("other", "cpu").location.removeprefix("file://")))
@@ -187,7 +190,9 @@ def test_legacy_tables_with_unsafe_locations_get_a_safe_folder(
     before = tree(victim)
     for i in range(4):
         body = f"../../victim,k=a v={i}i {1000 + i}\n../other/cpu,k=a v={i}i {1000 + i}"
-        engine.write_line_protocol("mine", f"{body}\nplain,k=a v={i}i {1000 + i}".encode())
+        engine.write_line_protocol(
+            "mine", f"{body}\nplain,k=a v={i}i {1000 + i}".encode(), principal=ANONYMOUS
+        )
         assert not persister.persist().failures
         compact_all(engine, "mine")
     assert tree(victim) == before
@@ -209,8 +214,8 @@ def test_legacy_tables_with_unsafe_locations_get_a_safe_folder(
 def test_drops_purge_only_the_tables_own_folder(engine: Engine, tmp_path: Path) -> None:
     victim = victim_folder(tmp_path)
     persister = Persister(engine)
-    engine.write_line_protocol("mine", b"../other/cpu v=1 1000\n.. v=1 1000")
-    engine.write_line_protocol("other", b"cpu v=1 1000")
+    engine.write_line_protocol("mine", b"../other/cpu v=1 1000\n.. v=1 1000", principal=ANONYMOUS)
+    engine.write_line_protocol("other", b"cpu v=1 1000", principal=ANONYMOUS)
     persister.persist()
     dropped = Path(engine.iceberg.load("mine", "..").location.removeprefix("file://"))
     kept = Path(engine.iceberg.load("other", "cpu").location.removeprefix("file://"))
@@ -225,7 +230,7 @@ def test_drops_purge_only_the_tables_own_folder(engine: Engine, tmp_path: Path) 
 
 def test_recorded_files_must_be_the_tables_own(engine: Engine, tmp_path: Path) -> None:
     victim = victim_folder(tmp_path)
-    engine.write_line_protocol("db", b"m v=1 1000")
+    engine.write_line_protocol("db", b"m v=1 1000", principal=ANONYMOUS)
     Persister(engine).persist()
     schema = schema_of(engine, "db", "m")
     foreign = f"file://{next(victim.rglob('*.parquet'))}"

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from datafusion import SessionContext
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.persist.persister import Persister
@@ -20,7 +21,9 @@ TAG = pa.dictionary(pa.int32(), pa.string())
 def test_tags_are_stored_as_dictionaries(tmp_path: Path) -> None:
     engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False))
     try:
-        engine.write_line_protocol("db", b"m,host=b,region=r v=1 1\nm,host=a v=2 2\nm,host=c v=3 3")
+        engine.write_line_protocol(
+            "db", b"m,host=b,region=r v=1 1\nm,host=a v=2 2\nm,host=c v=3 3", principal=ANONYMOUS
+        )
         Persister(engine).persist()
         (path,) = tmp_path.rglob("*.parquet")
         assert pq.read_schema(path).field("host").type == TAG
@@ -49,7 +52,7 @@ def test_tags_are_stored_as_dictionaries(tmp_path: Path) -> None:
 def test_no_dictionary_notice_per_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False))
     try:
-        engine.write_line_protocol("db", b"m,host=a v=1 1")
+        engine.write_line_protocol("db", b"m,host=a v=1 1", principal=ANONYMOUS)
         with caplog.at_level(logging.WARNING):
             Persister(engine).persist()
         assert not [r for r in caplog.records if "dictionary" in r.getMessage()]

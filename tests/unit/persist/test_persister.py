@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.persist.persister import Persister
@@ -23,10 +24,10 @@ def test_row_count_trigger_and_wal_trimming(tmp_path: Path) -> None:
     engine = engine_with(tmp_path, persist_max_rows=50, wal_segment_bytes=2_048)
     try:
         persister = Persister(engine)
-        engine.write_line_protocol("db", lines(0, 40))
+        engine.write_line_protocol("db", lines(0, 40), principal=ANONYMOUS)
         assert not persister.due()
         for start in range(40, 100, 10):  # many small writes: several WAL segments
-            engine.write_line_protocol("db", lines(start, 10))
+            engine.write_line_protocol("db", lines(start, 10), principal=ANONYMOUS)
         assert persister.due()
         segments_before = len(engine.wal.segment_paths())
         assert segments_before > 2
@@ -45,7 +46,7 @@ def test_age_trigger(tmp_path: Path) -> None:
     engine = engine_with(tmp_path, persist_max_age_seconds=0.05)
     try:
         persister = Persister(engine)
-        engine.write_line_protocol("db", lines(0, 1))
+        engine.write_line_protocol("db", lines(0, 1), principal=ANONYMOUS)
         time.sleep(0.1)
         assert persister.due()
         persister.persist()
@@ -58,7 +59,7 @@ def test_memory_trigger(tmp_path: Path) -> None:
     engine = engine_with(tmp_path, buffer_memory_limit=4_096)
     try:
         persister = Persister(engine)
-        engine.write_line_protocol("db", lines(0, 200))
+        engine.write_line_protocol("db", lines(0, 200), principal=ANONYMOUS)
         assert engine.buffers.total_bytes > 2_048
         assert persister.due()
         persister.persist()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.persist.persister import Persister
@@ -88,13 +89,19 @@ def build(path: Path, cache_bytes: int) -> Engine:
     """Three persists (two overlapping in time) plus buffered rows; the same for every run."""
     engine = Engine(Settings(data_dir=path, wal_fsync=False, parquet_cache_size=cache_bytes))
     persister = Persister(engine)
-    engine.write_line_protocol("db", b"cpu,host=a v=1,w=10 1\ncpu,host=b v=2 2")
+    engine.write_line_protocol(
+        "db", b"cpu,host=a v=1,w=10 1\ncpu,host=b v=2 2", principal=ANONYMOUS
+    )
     persister.persist()
-    engine.write_line_protocol("db", b"cpu,host=a v=5 1\ncpu,host=c v=3,w=30 3")  # overlaps
+    engine.write_line_protocol(
+        "db", b"cpu,host=a v=5 1\ncpu,host=c v=3,w=30 3", principal=ANONYMOUS
+    )  # overlaps
     persister.persist()
-    engine.write_line_protocol("db", b"cpu,host=a v=7 2000000000000")
+    engine.write_line_protocol("db", b"cpu,host=a v=7 2000000000000", principal=ANONYMOUS)
     persister.persist()
-    engine.write_line_protocol("db", b"cpu,host=b v=9 2000000000001\ncpu,host=a w=11 1")
+    engine.write_line_protocol(
+        "db", b"cpu,host=b v=9 2000000000001\ncpu,host=a w=11 1", principal=ANONYMOUS
+    )
     return engine
 
 
@@ -126,7 +133,9 @@ def test_same_answers_with_without_and_with_part_of_the_files_cached(
     part_cache = part.query._tables._file_cache
     assert part_cache is not None
     part_cache.capacity = 110  # room for the two newest files (35 and 68 bytes), not all three
-    part.write_line_protocol("db", b"cpu,host=d v=1 5000000000000")  # rebuild the view
+    part.write_line_protocol(
+        "db", b"cpu,host=d v=1 5000000000000", principal=ANONYMOUS
+    )  # rebuild the view
     got = answers(part)
     assert len(part_cache.paths) == 2 and part_cache.used_bytes <= 110
     assert [[r for r in rows if r.get("host") != "d"] for rows in got] == [

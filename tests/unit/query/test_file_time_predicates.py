@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.persist.persister import Persister
@@ -29,9 +30,11 @@ def test_boundaries_that_are_not_whole_microseconds(
     engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False, parquet_cache_size=cache_bytes))
     try:
         # Two rows on whole microseconds (no remainder in their file), one with a remainder.
-        engine.write_line_protocol("db", b"m v=1i 200000000000\nm v=2i 210000000000")
+        engine.write_line_protocol(
+            "db", b"m v=1i 200000000000\nm v=2i 210000000000", principal=ANONYMOUS
+        )
         Persister(engine).persist()
-        engine.write_line_protocol("db", b"m v=3i 210000000007")
+        engine.write_line_protocol("db", b"m v=3i 210000000007", principal=ANONYMOUS)
         Persister(engine).persist()
         sql = f"SELECT v FROM m WHERE {predicate} ORDER BY v"
         rows = engine.query.execute("db", sql).read_all().column("v").to_pylist()

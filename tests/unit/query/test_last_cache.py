@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import QueryError
@@ -32,7 +33,7 @@ WINDOW = (
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = Engine(Settings(data_dir=tmp_path / "data", wal_fsync=False))
-    engine.write_line_protocol("db", DATA.encode())
+    engine.write_line_protocol("db", DATA.encode(), principal=ANONYMOUS)
     yield engine
     engine.close()
 
@@ -54,7 +55,9 @@ def test_equals_the_window_query(engine: Engine) -> None:
 
 def test_follows_writes(engine: Engine) -> None:
     rows(engine, "SELECT * FROM last_cache('cpu')")
-    engine.write_line_protocol("db", b"cpu,host=b,region=east v=7 9\ncpu,host=c v=8 4")
+    engine.write_line_protocol(
+        "db", b"cpu,host=b,region=east v=7 9\ncpu,host=c v=8 4", principal=ANONYMOUS
+    )
     cached = rows(engine, "SELECT host, region, v, w, time FROM last_cache('cpu')")
     assert cached == rows(engine, WINDOW)
     assert {r["host"]: r["v"] for r in cached} == {"a": 5.0, "b": 7.0, "c": 8.0, None: 9.0}
@@ -98,8 +101,12 @@ def test_writes_after_a_persist_do_not_rescan_the_files(
     ]
     assert file_scans == [1]
     # Newer, older and same-time rows in the buffer, against the file's latest rows.
-    engine.write_line_protocol("db", b"cpu,host=a,region=west v=6 4\ncpu,host=b,region=east v=0 1")
-    engine.write_line_protocol("db", b"cpu,region=east w=99 1\ncpu,host=d v=1 1")
+    engine.write_line_protocol(
+        "db", b"cpu,host=a,region=west v=6 4\ncpu,host=b,region=east v=0 1", principal=ANONYMOUS
+    )
+    engine.write_line_protocol(
+        "db", b"cpu,region=east w=99 1\ncpu,host=d v=1 1", principal=ANONYMOUS
+    )
     cached = rows(engine, "SELECT host, region, v, w, time FROM last_cache('cpu')")
     assert cached == rows(engine, WINDOW)
     assert {r["host"]: (r["v"], r["w"]) for r in cached} == {
@@ -116,7 +123,9 @@ def test_a_delete_in_the_files_rescans_them(engine: Engine, file_scans: list[int
     engine.query.set_update_handler(Deleter(persister).execute_update)
     persister.persist()
     rows(engine, "SELECT * FROM last_cache('cpu')")
-    engine.query.execute_update("db", "DELETE FROM cpu WHERE host = 'a' AND v = 5")
+    engine.query.execute_update(
+        "db", "DELETE FROM cpu WHERE host = 'a' AND v = 5", principal=ANONYMOUS
+    )
     cached = rows(engine, "SELECT host, region, v, w, time FROM last_cache('cpu')")
     assert cached == rows(engine, WINDOW)
     assert {r["host"]: r["v"] for r in cached}["a"] == 1.0

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.query import statement_cache
@@ -19,7 +20,7 @@ SQL = "SELECT host, v FROM cpu ORDER BY host"
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = Engine(Settings(data_dir=tmp_path / "data", wal_fsync=False))
-    engine.write_line_protocol("db", b"cpu,host=a v=1 1\ncpu,host=b v=2 2")
+    engine.write_line_protocol("db", b"cpu,host=a v=1 1\ncpu,host=b v=2 2", principal=ANONYMOUS)
     yield engine
     engine.close()
 
@@ -76,7 +77,7 @@ def test_no_reuse_under_a_retention_period(engine: Engine, plannings: list[str])
 
 def test_a_write_in_between_is_seen(engine: Engine, plannings: list[str]) -> None:
     engine.query.query_schema("db", SQL)
-    engine.write_line_protocol("db", b"cpu,host=c v=3 3")
+    engine.write_line_protocol("db", b"cpu,host=c v=3 3", principal=ANONYMOUS)
     table = engine.query.execute("db", SQL).read_all()
     assert table.column("host").to_pylist() == ["a", "b", "c"]
     assert len(plannings) == 2

@@ -1,0 +1,126 @@
+"""Per-query cost of authorization in the query engine, against the unscoped path, same run.
+
+    python bench/scoped_query.py [--runs 400] [--databases 4] [--rows 2000]
+
+One in-process ``Engine`` with ``--databases`` databases of ``--rows`` buffered rows each.
+Each target runs the same statements on database ``db0``, alternately, warm:
+
+- ``unscoped``: ``engine.query.execute``, the engine's full contexts (the path every query
+  took before principals reached the engine);
+- ``scoped admin``: ``engine.query.scoped(admin).execute`` (admin tokens and auth off);
+- ``scoped reader``: a token reading ``db0`` only: its own warm context holding one catalog;
+- ``plan walk``: the alternative design, unscoped plus reading the table references out
+  of DataFusion's logical plan (a lower bound: the text of the plan, not a tree walk, and
+  subqueries inside expressions would need more);
+- ``unscoped, replanned`` and ``scoped reader, cold``: with the plan cache emptied first,
+  and for the reader its context too (the first query of a new readable set).
+
+Prints each median and its ratio to ``unscoped``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flight_iox.auth.policy import ANONYMOUS, Principal  # noqa: E402
+from flight_iox.auth.tokens import Action, Permission, TokenRecord  # noqa: E402
+from flight_iox.config import Settings  # noqa: E402
+from flight_iox.engine.engine import Engine  # noqa: E402
+
+STATEMENTS = {
+    "SELECT 1": "SELECT 1",
+    "group by": "SELECT host, max(usage) AS m FROM cpu GROUP BY host ORDER BY host",
+}
+_SCAN = re.compile(r"TableScan: (\S+)")
+
+
+def _load(engine: Engine, databases: int, rows: int) -> None:
+    for d in range(databases):
+        body = "\n".join(f"cpu,host=h{i % 50} usage={i}.5 {i}" for i in range(rows))
+        engine.write_line_protocol(f"db{d}", body.encode(), principal=ANONYMOUS, no_sync=True)
+
+
+def _time(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Load, warm up, then time every target alternately."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=400)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--databases", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=2000)
+    args = parser.parse_args()
+    reader = Principal(
+        "r",
+        False,
+        TokenRecord("r", "r", "h", False, (Permission("db0", frozenset({Action.READ})),)),
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        engine = Engine(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
+        _load(engine, args.databases, args.rows)
+        query = engine.query
+        medians: dict[tuple[str, str], float] = {}
+        for label, sql in STATEMENTS.items():
+
+            def plan_walk(sql: str = sql) -> object:
+                reader_ = query.execute("db0", sql)
+                context = query._refreshed_context("db0")
+                _SCAN.findall(context.sql(sql).logical_plan().display_indent())
+                return reader_.read_all()
+
+            def replanned(sql: str = sql) -> object:
+                query._statements.forget_plans()
+                return query.execute("db0", sql).read_all()
+
+            def cold(sql: str = sql) -> object:
+                query._scoped_contexts.clear()
+                query._statements.forget_plans()
+                return query.scoped(reader).execute("db0", sql).read_all()
+
+            targets: dict[str, Callable[[], object]] = {
+                "unscoped": lambda sql=sql: query.execute("db0", sql).read_all(),
+                "scoped admin": lambda sql=sql: (
+                    query.scoped(ANONYMOUS).execute("db0", sql).read_all()
+                ),
+                "scoped reader": lambda sql=sql: (
+                    query.scoped(reader).execute("db0", sql).read_all()
+                ),
+                "plan walk": plan_walk,
+                "unscoped, replanned": replanned,
+                "scoped reader, cold": cold,
+            }
+            samples: dict[str, list[float]] = {name: [] for name in targets}
+            for _ in range(args.warmup):
+                for run in targets.values():
+                    run()
+            for i in range(args.runs):
+                order = list(targets.items())
+                for name, run in order if i % 2 else reversed(order):
+                    samples[name].append(_time(run))
+            for name, values in samples.items():
+                medians[(label, name)] = statistics.median(values) * 1e3
+        engine.close()
+    print(f"\nin-process query engine, median of {args.runs} alternating runs, warm\n")
+    print("| statement | target | median ms | / unscoped |")
+    print("|---|---|---:|---:|")
+    for (label, name), ms in medians.items():
+        base = medians[(label, "unscoped")]
+        print(f"| {label} | {name} | {ms:.3f} | {ms / base:.3f}x |")
+
+
+if __name__ == "__main__":
+    main()

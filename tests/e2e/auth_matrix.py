@@ -1,0 +1,329 @@
+"""The authorization matrix: one table of expected outcomes, run against one real server.
+
+A ``Case`` is one request (an HTTP route or a Flight RPC, with one way of naming a
+database) and the status each actor must get, in ``ACTORS`` order::
+
+    Case("sql three-part", sql_http("SELECT host FROM other.iox.cpu"), "401 401 400 403 200")
+
+``-`` skips an actor (an admin request that would destroy the fixture). Flight statuses
+are given as their HTTP equivalents (UNAUTHENTICATED 401, PERMISSION_DENIED 403,
+INVALID_ARGUMENT 400, NOT_FOUND 404, UNIMPLEMENTED 501). Every cell also checks that a
+non-admin answer never contains ``case.leak`` (the secret row of ``other`` by default)
+and that database ``other`` is unchanged afterwards (its rows, its secret, its tables).
+
+The server (``auth_env``, module-scoped, ``--auth required``) holds databases ``mine``
+and ``other`` with a ``cpu`` table each; ``other.cpu`` has the secret row. Tokens:
+``read`` may read ``mine``, ``write`` may write ``mine``, ``admin`` is the bootstrap
+admin, ``wrong`` is not a token. Another module adds rows (e.g. InfluxQL) by importing
+``auth_env``, ``Case``, ``check_cell`` and the request builders from here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+import requests
+
+from flight_iox.flightsql.commands import pack, unpack_any
+from flight_iox.flightsql.generated import FlightSql_pb2 as pb
+from flight_iox.launcher import RunningServer, start_server
+
+ACTORS = ("none", "wrong", "read", "write", "admin")
+SECRET = "vault-9f2c"
+MINE_ROWS = "cpu,host=a usage=1 1000000000\ncpu,host=b usage=2 2000000000"
+OTHER_ROWS = f"cpu,host=b usage=3 1000000000\ncpu,host={SECRET} usage=42 2000000000"
+SCRATCH_ROW = "scratch,host=x v=1 3000000000"
+_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a request got: an HTTP-style status and the body (or result rows) as text."""
+
+    status: int
+    text: str
+
+
+@dataclass
+class Env:
+    """The running server, each actor's token and a Flight client."""
+
+    server: RunningServer
+    tokens: dict[str, str | None]
+    client: flight.FlightClient
+
+    def admin_sql(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of an admin query (to look at ``other`` without going through a cell)."""
+        response = requests.get(
+            f"{self.server.http_url}/api/v3/query_sql",
+            params={"db": "mine", "q": sql},
+            headers=bearer(self.tokens["admin"]),
+            timeout=_TIMEOUT,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def fingerprint(self) -> list[dict[str, Any]]:
+        """What must not change in ``other``: row count, the secret row, the table list."""
+        return self.admin_sql(
+            "SELECT (SELECT count(*) FROM other.iox.cpu) AS n, "
+            f"(SELECT max(usage) FROM other.iox.cpu WHERE host = '{SECRET}') AS secret, "
+            "(SELECT string_agg(table_name, ',' ORDER BY table_name) "
+            " FROM information_schema.tables "
+            " WHERE table_catalog = 'other' AND table_schema = 'iox') AS tables"
+        )
+
+
+Request = Callable[[Env, "str | None"], Answer]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request and the status each actor gets (``ACTORS`` order; ``-`` skips)."""
+
+    name: str
+    request: Request
+    expect: str
+    leak: str = SECRET
+
+    def expected(self, actor: str) -> int | None:
+        """The status ``actor`` must get, or None to skip the cell."""
+        value = self.expect.split()[ACTORS.index(actor)]
+        return None if value == "-" else int(value)
+
+
+def cells(cases: Sequence[Case]) -> list[Any]:
+    """``pytest.param(case, actor)`` for every cell that is not skipped."""
+    return [
+        pytest.param(case, actor, id=f"{case.name}-{actor}")
+        for case in cases
+        for actor in ACTORS
+        if case.expected(actor) is not None
+    ]
+
+
+def check_cell(env: Env, case: Case, actor: str) -> None:
+    """Run one cell: its status, no leak, and ``other`` unchanged for non-admins."""
+    before = env.fingerprint()
+    answer = case.request(env, env.tokens[actor])
+    assert answer.status == case.expected(actor), answer.text
+    if actor != "admin":
+        assert case.leak not in answer.text
+        assert env.fingerprint() == before
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """The Authorization header of a token (none without one)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+
+def http(
+    method: str,
+    path: str,
+    params: Sequence[tuple[str, str]] | dict[str, str] | None = None,
+    *,
+    body: dict[str, Any] | None = None,
+    form: dict[str, str] | None = None,
+    data: str | None = None,
+) -> Request:
+    """An HTTP request; ``params`` may repeat a name (a list of pairs)."""
+
+    def run(env: Env, token: str | None) -> Answer:
+        response = requests.request(
+            method,
+            f"{env.server.http_url}{path}",
+            params=params,
+            json=body,
+            data=form if form is not None else data,
+            headers=bearer(token),
+            timeout=_TIMEOUT,
+        )
+        return Answer(response.status_code, response.text)
+
+    return run
+
+
+def sql_http(sql: str, db: str = "mine") -> Request:
+    """``GET /api/v3/query_sql?db=&q=``."""
+    return http("GET", "/api/v3/query_sql", {"db": db, "q": sql})
+
+
+# --- Flight -------------------------------------------------------------------------------
+
+_FLIGHT_STATUS: list[tuple[type[Exception], int]] = [
+    (flight.FlightUnauthenticatedError, 401),
+    (flight.FlightUnauthorizedError, 403),
+    (pa.ArrowNotImplementedError, 501),
+    (pa.ArrowKeyError, 404),
+    (pa.ArrowInvalid, 400),
+]
+
+
+def _options(token: str | None, headers: Sequence[tuple[str, str]]) -> flight.FlightCallOptions:
+    pairs = [(name.encode(), value.encode()) for name, value in headers]
+    if token:
+        pairs.append((b"authorization", f"Bearer {token}".encode()))
+    return flight.FlightCallOptions(headers=pairs, timeout=_TIMEOUT)
+
+
+def _flight(
+    call: Callable[[flight.FlightClient, flight.FlightCallOptions], str],
+) -> Callable[[Sequence[tuple[str, str]]], Request]:
+    """A Flight request from ``call``, with the given headers; errors become statuses."""
+
+    def with_headers(headers: Sequence[tuple[str, str]]) -> Request:
+        def run(env: Env, token: str | None) -> Answer:
+            try:
+                return Answer(200, call(env.client, _options(token, headers)))
+            except Exception as error:
+                for kind, status in _FLIGHT_STATUS:
+                    if isinstance(error, kind):
+                        return Answer(status, str(error))
+                raise
+
+        return run
+
+    return with_headers
+
+
+def _rows(client: flight.FlightClient, info: flight.FlightInfo, options: Any) -> str:
+    return str(client.do_get(info.endpoints[0].ticket, options).read_all().to_pylist())
+
+
+def flight_info_and_get(command: Any, headers: Sequence[tuple[str, str]] = ()) -> Request:
+    """GetFlightInfo of a Flight SQL command, then DoGet of its ticket."""
+
+    def call(client: flight.FlightClient, options: Any) -> str:
+        descriptor = flight.FlightDescriptor.for_command(pack(command))
+        return _rows(client, client.get_flight_info(descriptor, options), options)
+
+    return _flight(call)(headers)
+
+
+def flight_sql(sql: str, database: str | None = "mine", headers: Sequence = ()) -> Request:
+    """A statement query, the ``database`` header naming ``database``."""
+    named = [("database", database)] if database else []
+    return flight_info_and_get(pb.CommandStatementQuery(query=sql), [*named, *headers])
+
+
+def flight_prepared(sql: str, database: str = "mine") -> Request:
+    """CreatePreparedStatement, GetFlightInfo(prepared) and DoGet, as ADBC runs a query."""
+
+    def call(client: flight.FlightClient, options: Any) -> str:
+        request = pack(pb.ActionCreatePreparedStatementRequest(query=sql))
+        results = list(client.do_action(flight.Action("CreatePreparedStatement", request), options))
+        created = pb.ActionCreatePreparedStatementResult()
+        unpack_any(results[0].body.to_pybytes()).Unpack(created)
+        command = pb.CommandPreparedStatementQuery(
+            prepared_statement_handle=created.prepared_statement_handle
+        )
+        descriptor = flight.FlightDescriptor.for_command(pack(command))
+        return _rows(client, client.get_flight_info(descriptor, options), options)
+
+    return _flight(call)([("database", database)])
+
+
+def flight_ticket(ticket: bytes, headers: Sequence[tuple[str, str]] = ()) -> Request:
+    """DoGet of a ticket the client made itself (forged handles, JSON tickets)."""
+
+    def call(client: flight.FlightClient, options: Any) -> str:
+        return str(client.do_get(flight.Ticket(ticket), options).read_all().to_pylist())
+
+    return _flight(call)(headers)
+
+
+def json_ticket(headers: Sequence[tuple[str, str]] = (), **body: str) -> Request:
+    """The InfluxDB 3 JSON ticket."""
+    return flight_ticket(json.dumps(body).encode(), headers)
+
+
+def flight_put(
+    descriptor: flight.FlightDescriptor, data: pa.Table, headers: Sequence[tuple[str, str]]
+) -> Request:
+    """DoPut of ``data`` (possibly no rows) under ``descriptor``; the answer is its metadata."""
+
+    def call(client: flight.FlightClient, options: Any) -> str:
+        writer, metadata = client.do_put(descriptor, data.schema, options)
+        if data.num_rows:
+            writer.write_table(data)
+        writer.done_writing()
+        answer = metadata.read()
+        writer.close()
+        return "" if answer is None else answer.to_pybytes().decode(errors="replace")
+
+    return _flight(call)(headers)
+
+
+def flight_update(sql: str, database: str = "mine") -> Request:
+    """DoPut(CommandStatementUpdate): INSERT, DELETE, DROP or CREATE TABLE."""
+    descriptor = flight.FlightDescriptor.for_command(pack(pb.CommandStatementUpdate(query=sql)))
+    return flight_put(descriptor, pa.table({}), [("database", database)])
+
+
+SCRATCH = pa.table(
+    {
+        "host": pa.array(["x"]).dictionary_encode(),
+        "v": pa.array([1.0]),
+        "time": pa.array([3_000_000_000], pa.timestamp("ns")),
+    }
+)
+
+
+def flight_ingest(catalog: str | None, header: str | None = "mine") -> Request:
+    """DoPut(CommandStatementIngest) of one ``scratch`` row into ``catalog``."""
+    command = pb.CommandStatementIngest(table="scratch")
+    if catalog is not None:
+        command.catalog = catalog
+    descriptor = flight.FlightDescriptor.for_command(pack(command))
+    return flight_put(descriptor, SCRATCH, [("database", header)] if header else [])
+
+
+def flight_plain_put(database: str) -> Request:
+    """Plain DoPut with a path descriptor ``[database, table]``."""
+    descriptor = flight.FlightDescriptor.for_path(database, "scratch")
+    return flight_put(descriptor, SCRATCH, [])
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+def _post(env_url: str, path: str, token: str | None, **kwargs: Any) -> requests.Response:
+    response = requests.post(f"{env_url}{path}", headers=bearer(token), timeout=_TIMEOUT, **kwargs)
+    assert response.status_code < 300, response.text
+    return response
+
+
+@pytest.fixture(scope="module")
+def auth_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    """``--auth required`` with ``mine`` and ``other`` (persisted), and the actors' tokens."""
+    server = start_server(tmp_path_factory.mktemp("matrix") / "data", "--auth", "required")
+    url = server.http_url
+    admin = _post(url, "/api/v3/configure/token/admin", None).json()["token"]
+
+    def token(name: str, actions: list[str]) -> str:
+        permissions = [{"database": "mine", "actions": actions}]
+        body = {"name": name, "permissions": permissions}
+        return _post(url, "/api/v3/configure/token", admin, json=body).json()["token"]
+
+    _post(url, "/api/v3/write_lp", admin, params={"db": "mine"}, data=MINE_ROWS)
+    _post(url, "/api/v3/write_lp", admin, params={"db": "other"}, data=OTHER_ROWS)
+    _post(url, "/api/v3/persist", admin)
+    tokens = {
+        "none": None,
+        "wrong": "apiv3_not-a-token",
+        "read": token("reader", ["read"]),
+        "write": token("writer", ["write"]),
+        "admin": admin,
+    }
+    with flight.FlightClient(server.flight_uri) as client:
+        yield Env(server, tokens, client)
+    server.stop()

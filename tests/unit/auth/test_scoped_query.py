@@ -1,0 +1,130 @@
+"""``QueryEngine.scoped``: a principal's contexts hold only the databases it may read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pytest
+
+from flight_iox.auth.policy import ANONYMOUS, Principal
+from flight_iox.auth.tokens import Action, Permission, TokenRecord, tokens_table
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.errors import DatabaseNotFoundError, ForbiddenError, QueryError
+
+SECRET = "vault-9f2c"
+OTHER_READS = {
+    "plain": "SELECT host FROM other.iox.cpu",
+    "quoted": 'SELECT host FROM "other"."iox"."cpu"',
+    "block comment": "SELECT host FROM other/**/.iox.cpu",
+    "line comment": "SELECT host FROM other--c\n.iox.cpu",
+    "e-string": "SELECT E'\\'' AS q, host FROM other.iox.cpu -- '",
+    "dollar quoting": "SELECT $$'$$ AS q, host FROM other.iox.cpu -- '",
+    "subquery": "SELECT host FROM cpu WHERE host IN (SELECT host FROM other.iox.cpu)",
+    "cte": "WITH o AS (SELECT host FROM other.iox.cpu) SELECT host FROM o",
+    "union": "SELECT host FROM cpu UNION ALL SELECT host FROM other.iox.cpu",
+    "join": "SELECT o.host FROM cpu JOIN other.iox.cpu o ON true",
+    "system table": "SELECT * FROM other.system.tables",
+}
+
+
+def _principal(*permissions: Permission) -> Principal:
+    return Principal("t", False, TokenRecord("id", "t", "h", False, permissions))
+
+
+READER = _principal(Permission("mine", frozenset({Action.READ})))
+WRITER = _principal(Permission("mine", frozenset({Action.WRITE})))
+EVERYWHERE = _principal(Permission("*", frozenset({Action.READ})))
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    folder = tmp_path_factory.mktemp("scoped")
+    engine = Engine(Settings(data_dir=folder / "data", wal_fsync=False))
+    engine.write_line_protocol("mine", b"cpu,host=a usage=1 1", principal=ANONYMOUS)
+    body = f"cpu,host=b usage=2 1\ncpu,host={SECRET} usage=3 2".encode()
+    engine.write_line_protocol("other", body, principal=ANONYMOUS)
+    records = [TokenRecord("id", "_admin", "h", True)]
+    engine.query.set_system_table("tokens", lambda: tokens_table(records), admin_only=True)
+    yield engine
+    engine.close()
+
+
+def _hosts(reader: pa.RecordBatchReader) -> list[str]:
+    return sorted(str(h) for h in reader.read_all().column("host").to_pylist())
+
+
+@pytest.mark.parametrize("sql", OTHER_READS.values(), ids=OTHER_READS.keys())
+def test_other_databases_do_not_resolve_in_any_syntax(engine: Engine, sql: str) -> None:
+    scoped = engine.query.scoped(READER)
+    with pytest.raises(QueryError, match="not found"):
+        scoped.execute("mine", sql).read_all()
+    with pytest.raises(QueryError, match="not found"):
+        scoped.query_schema("mine", sql)
+    # The same text runs for an admin (the engine's full contexts).
+    engine.query.scoped(ANONYMOUS).execute("mine", sql).read_all()
+
+
+def test_readable_database_answers_and_plans_are_not_shared(engine: Engine) -> None:
+    sql = "SELECT host FROM mine.iox.cpu UNION ALL SELECT host FROM other.iox.cpu"
+    assert SECRET in _hosts(engine.query.scoped(ANONYMOUS).execute("mine", sql))
+    with pytest.raises(QueryError, match="not found"):  # the admin's plan is not reused
+        engine.query.scoped(READER).execute("mine", sql)
+    assert _hosts(engine.query.scoped(READER).execute("mine", "SELECT host FROM cpu")) == ["a"]
+    assert SECRET in _hosts(engine.query.scoped(EVERYWHERE).execute("mine", sql))
+
+
+def test_default_database_needs_read(engine: Engine) -> None:
+    with pytest.raises(ForbiddenError, match="may not read database 'other'"):
+        engine.query.scoped(READER).execute("other", "SELECT 1")
+    with pytest.raises(ForbiddenError):  # the same answer whether it exists or not
+        engine.query.scoped(READER).execute("nosuch", "SELECT 1")
+    with pytest.raises(ForbiddenError):
+        engine.query.scoped(WRITER).execute("mine", "SELECT 1")
+    with pytest.raises(ForbiddenError):
+        engine.query.scoped(READER).table_schemas("other")
+    with pytest.raises(DatabaseNotFoundError):
+        engine.query.scoped(ANONYMOUS).execute("nosuch", "SELECT 1")
+
+
+def test_listings_show_only_readable_databases(engine: Engine) -> None:
+    scoped = engine.query.scoped(READER)
+    assert scoped.database_names() == ["mine"]
+    assert engine.query.scoped(WRITER).database_names() == []
+    assert engine.query.scoped(ANONYMOUS).database_names() == ["mine", "other"]
+    for sql in (
+        "SELECT DISTINCT table_catalog FROM information_schema.tables",
+        "SELECT DISTINCT table_catalog FROM information_schema.columns",
+        "SELECT DISTINCT catalog_name AS table_catalog FROM information_schema.schemata",
+        "SHOW TABLES",
+    ):
+        catalogs = set(scoped.execute("mine", sql).read_all().column(0).to_pylist())
+        assert "other" not in catalogs, sql
+    with pytest.raises(QueryError, match="not found"):
+        scoped.execute(None, "SELECT * FROM other.iox.cpu")
+
+
+def test_system_tokens_exists_only_for_admins(engine: Engine) -> None:
+    names = engine.query.scoped(ANONYMOUS).execute("mine", "SELECT name FROM system.tokens")
+    assert names.read_all().column("name").to_pylist() == ["_admin"]
+    for principal in (READER, EVERYWHERE):
+        scoped = engine.query.scoped(principal)
+        for sql in ("SELECT * FROM system.tokens", 'SELECT * FROM "system"./**/"tokens"'):
+            with pytest.raises(QueryError, match="not found"):
+                scoped.execute("mine", sql)
+        tables = scoped.execute("mine", "SELECT table_name FROM information_schema.tables")
+        assert "tokens" not in tables.read_all().column(0).to_pylist()
+        assert scoped.execute("mine", "SELECT * FROM system.tables").read_all().num_rows == 1
+
+
+def test_writes_need_write_on_the_database(engine: Engine) -> None:
+    with pytest.raises(ForbiddenError, match="may not write database 'other'"):
+        engine.write_line_protocol("other", b"cpu,host=x usage=9 9", principal=WRITER)
+    with pytest.raises(ForbiddenError, match="may not write database 'fresh'"):
+        engine.write_line_protocol("fresh", b"cpu,host=x usage=9 9", principal=WRITER)
+    with pytest.raises(ForbiddenError):
+        engine.write_line_protocol("mine", b"cpu,host=x usage=9 9", principal=READER)
+    assert "fresh" not in engine.query.database_names()
+    outcome = engine.write_line_protocol("mine", b"cpu,host=w usage=9 9", principal=WRITER)
+    assert outcome.rows_written == 1
