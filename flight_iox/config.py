@@ -100,7 +100,35 @@ class Settings:
         64 * MIB, "Size at which the WAL starts a new segment file.", kind="size", minimum=1
     )
     query_timeout_seconds: float = setting(
-        300.0, "Seconds a query may run.", name="query_timeout", minimum=0.001
+        300.0,
+        "Seconds a query may run, its streaming included; then it is cancelled (0: no limit).",
+        name="query_timeout",
+        minimum=0,
+    )
+    query_memory_limit: int = setting(
+        1024 * MIB,
+        "DataFusion memory pool of each database's queries (spills, then fails; 0: unbounded).",
+        kind="size",
+    )
+    max_concurrent_queries: int = setting(
+        16, "Queries executing at once; more wait in a queue (0: no limit).", minimum=0
+    )
+    max_queued_queries: int = setting(
+        64, "Queries waiting for a slot; past it, 503 with Retry-After.", minimum=0
+    )
+    max_expression_depth: int = setting(
+        500, "Chained operators and brackets in one SQL expression (0: none).", minimum=0
+    )
+    max_line_bytes: int = setting(MIB, "Longest line-protocol line.", kind="size")
+    max_tag_value_bytes: int = setting(
+        64 * 1024, "Longest tag value (tags are series keys, kept in memory).", kind="size"
+    )
+    max_field_value_bytes: int = setting(MIB, "Longest string field value.", kind="size")
+    http_idle_timeout_seconds: float = setting(
+        10.0,
+        "Seconds an HTTP connection may wait for its next request headers.",
+        name="http_idle_timeout",
+        minimum=0,
     )
     limits: Limits = group(Limits)
     auth: str | None = setting(
@@ -145,6 +173,25 @@ class Settings:
     )
 
     @property
+    def query_limits(self) -> QueryLimits:
+        """The query bounds, spilling under the data folder."""
+        return QueryLimits(
+            max_expression_depth=self.max_expression_depth,
+            memory_limit=self.query_memory_limit,
+            timeout_seconds=self.query_timeout_seconds,
+            max_concurrent=self.max_concurrent_queries,
+            max_queued=self.max_queued_queries,
+            spill_dir=self.data_dir / "tmp" / "query-spill",
+        )
+
+    @property
+    def ingest_limits(self) -> IngestLimits:
+        """The line and value size caps of line-protocol writes."""
+        return IngestLimits(
+            self.max_line_bytes, self.max_tag_value_bytes, self.max_field_value_bytes
+        )
+
+    @property
     def wal_dir(self) -> Path:
         """The folder of WAL segment files."""
         return self.data_dir / "wal"
@@ -168,6 +215,31 @@ class Settings:
             s3_region=self.s3_region,
             s3_allow_http=self.s3_allow_http,
         )
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one query may cost: expression depth, memory, time, and how many run at once.
+
+    The defaults are the settings' (one default per setting), for engines built without
+    a ``Settings`` (tests, benchmarks).
+    """
+
+    max_expression_depth: int = Settings.max_expression_depth
+    memory_limit: int = Settings.query_memory_limit  # bytes per DataFusion pool; 0: none
+    timeout_seconds: float = Settings.query_timeout_seconds  # start to last batch sent; 0: none
+    max_concurrent: int = Settings.max_concurrent_queries  # executing at once; 0: no limit
+    max_queued: int = Settings.max_queued_queries  # waiting for a slot; one more gets 503
+    spill_dir: Path | None = None  # where sorts and aggregations spill; None: no spilling
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """The largest line and values a write may carry (each rejected line says which limit)."""
+
+    max_line_bytes: int = Settings.max_line_bytes
+    max_tag_value_bytes: int = Settings.max_tag_value_bytes
+    max_field_value_bytes: int = Settings.max_field_value_bytes
 
 
 @dataclass(frozen=True)

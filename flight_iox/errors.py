@@ -9,8 +9,10 @@ the HTTP app and the Flight service translate errors the same way::
     │   ├── InvalidNameError            400  INVALID_ARGUMENT
     │   ├── InvalidPrecisionError       400  INVALID_ARGUMENT
     │   ├── InvalidBodyError            400  INVALID_ARGUMENT   (bad gzip, not UTF-8)
-    │   ├── LineProtocolError           400  INVALID_ARGUMENT   (carries per-line errors)
+    │   ├── LineProtocolError           400  INVALID_ARGUMENT   (carries per-line errors, capped)
     │   └── QueryError                  400  INVALID_ARGUMENT   (SQL that does not parse or plan)
+    │       ├── ExpressionTooDeepError  400  INVALID_ARGUMENT   (--max-expression-depth)
+    │       └── RegexError              400  INVALID_ARGUMENT   (a pattern RE2 refuses)
     ├── UnauthorizedError               401  UNAUTHENTICATED
     ├── ForbiddenError                  403  PERMISSION_DENIED
     ├── NotFoundError                   404  NOT_FOUND
@@ -20,7 +22,13 @@ the HTTP app and the Flight service translate errors the same way::
     ├── PayloadTooLargeError            413  RESOURCE_EXHAUSTED
     ├── LimitExceededError              422  FAILED_PRECONDITION (too many databases/tables/columns)
     ├── NotSupportedError               501  UNIMPLEMENTED
-    ├── BufferFullError                 503  UNAVAILABLE        (write buffer over its memory limit)
+    ├── QueryLimitError                 (a query stopped by a bound; never a statement's fault)
+    │   ├── QueryCancelledError         499  CANCELLED          (the client went away or cancelled)
+    │   ├── QueryTimeoutError           504  DEADLINE_EXCEEDED  (--query-timeout)
+    │   └── QueryMemoryError            507  RESOURCE_EXHAUSTED (--query-memory-limit)
+    ├── RetryLaterError                 503  UNAVAILABLE        (with a Retry-After)
+    │   ├── BufferFullError             503  UNAVAILABLE        (write buffer over its memory limit)
+    │   └── TooManyQueriesError         503  UNAVAILABLE        (the query queue is full)
     ├── StoragePathError                500  INTERNAL           (a path outside the warehouse)
     ├── DataDirLockedError              startup only
     └── WalCorruptionError              startup only (names the file and the offset)
@@ -29,6 +37,11 @@ the HTTP app and the Flight service translate errors the same way::
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# A rejected body lists this many line errors, then says how many more there were: 2.5M bad
+# lines once made a 359 MB answer. Each listed line is cut to MAX_QUOTED_LINE_CHARS.
+MAX_LISTED_LINE_ERRORS = 100
+MAX_QUOTED_LINE_CHARS = 256
 
 
 @dataclass(frozen=True)
@@ -41,10 +54,13 @@ class LineError:
 
     def as_json(self) -> dict[str, object]:
         """The InfluxDB 3 JSON shape of a per-line error."""
+        line = self.original_line
+        if len(line) > MAX_QUOTED_LINE_CHARS:
+            line = f"{line[:MAX_QUOTED_LINE_CHARS]}… ({len(line)} characters)"
         return {
             "error_message": self.message,
             "line_number": self.line_number,
-            "original_line": self.original_line,
+            "original_line": line,
         }
 
 
@@ -84,12 +100,36 @@ class LineProtocolError(BadRequestError):
         self.line_errors = line_errors
 
     def as_json(self) -> dict[str, object]:
-        """InfluxDB 3's body: a summary plus one entry per rejected line."""
-        return {"error": self.message, "data": [e.as_json() for e in self.line_errors]}
+        """InfluxDB 3's body: a summary plus one entry per rejected line, the first ones only.
+
+        Past ``MAX_LISTED_LINE_ERRORS`` the summary ends "and N more" and ``more_line_errors``
+        counts the lines not listed.
+        """
+        listed = self.line_errors[:MAX_LISTED_LINE_ERRORS]
+        body: dict[str, object] = {"error": self.message, "data": [e.as_json() for e in listed]}
+        more = len(self.line_errors) - len(listed)
+        if more:
+            body["error"] = f"{self.message} (first {len(listed)} lines listed, and {more} more)"
+            body["more_line_errors"] = more
+        return body
 
 
 class QueryError(BadRequestError):
     """A query that does not parse, plan or bind; the message is the engine's."""
+
+
+class ExpressionTooDeepError(QueryError):
+    """An expression nests or chains operators past the limit (DataFusion would overflow)."""
+
+    def __init__(self, depth: int, limit: int, source: str = "--max-expression-depth") -> None:
+        super().__init__(
+            f"expression too deep: {depth} chained operators and brackets, over the limit of "
+            f"{limit} ({source}); use IN (...) lists or regexes, or split the query"
+        )
+
+
+class RegexError(QueryError):
+    """A regular expression the RE2 engine refuses (backreferences, lookaround, bad syntax)."""
 
 
 class UnauthorizedError(FlightIoxError):
@@ -132,12 +172,36 @@ class NotSupportedError(FlightIoxError):
     """A valid request for something flight-iox does not do (yet)."""
 
 
-class BufferFullError(FlightIoxError):
-    """The write buffer is over its memory limit; retry after ``retry_after`` seconds."""
+class QueryLimitError(FlightIoxError):
+    """A query stopped by a server bound; InfluxQL passes it on instead of a statement error."""
+
+
+class QueryCancelledError(QueryLimitError):
+    """The query was cancelled (its client disconnected or asked to cancel it)."""
+
+
+class QueryTimeoutError(QueryLimitError):
+    """The query ran past the query timeout and was cancelled."""
+
+
+class QueryMemoryError(QueryLimitError):
+    """The query needed more memory than the query memory limit allows."""
+
+
+class RetryLaterError(FlightIoxError):
+    """The server is too busy right now; retry after ``retry_after`` seconds."""
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BufferFullError(RetryLaterError):
+    """The write buffer is over its memory limit; retry after ``retry_after`` seconds."""
+
+
+class TooManyQueriesError(RetryLaterError):
+    """Every query slot is busy and the queue of waiting queries is full."""
 
 
 class StoragePathError(FlightIoxError):
@@ -169,7 +233,10 @@ STATUS_TABLE: dict[type[FlightIoxError], tuple[int, str]] = {
     PayloadTooLargeError: (413, "RESOURCE_EXHAUSTED"),
     LimitExceededError: (422, "FAILED_PRECONDITION"),
     NotSupportedError: (501, "UNIMPLEMENTED"),
-    BufferFullError: (503, "UNAVAILABLE"),
+    QueryCancelledError: (499, "CANCELLED"),
+    QueryTimeoutError: (504, "DEADLINE_EXCEEDED"),
+    QueryMemoryError: (507, "RESOURCE_EXHAUSTED"),
+    RetryLaterError: (503, "UNAVAILABLE"),
 }
 
 

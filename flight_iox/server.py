@@ -18,6 +18,7 @@ from flight_iox.engine.lock import DataDirLock
 from flight_iox.flightsql import FlightSqlServer
 from flight_iox.flightsql.engine_writer import EngineWriter
 from flight_iox.http.app import create_app
+from flight_iox.http.connections import with_header_timeout
 from flight_iox.persist.deletes import Deleter
 from flight_iox.persist.persister import Persister
 from flight_iox.tls import TlsFiles, schemes
@@ -81,6 +82,10 @@ def serve(settings: Settings) -> None:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        # Idle connections and late request headers are closed (see http/connections.py).
+        http=with_header_timeout(settings.http_idle_timeout_seconds),
+        timeout_keep_alive=max(1, round(settings.http_idle_timeout_seconds)),
+        h11_max_incomplete_event_size=64 * 1024,  # request line and headers
         **(tls.uvicorn_kwargs() if tls else {}),
     )
     # Printed whatever the log level: operators and scripts wait for this line.

@@ -19,6 +19,28 @@ from typing import Any
 from adbc_driver_manager import AdbcStatement
 from adbc_driver_manager import dbapi as _dbapi
 
+# The catalog name the server resolves tables in when a call carries no database
+# (``flight_iox.query.engine.NO_DATABASE``, written again so the driver needs nothing of the
+# server; tests/clients/test_distributions.py checks that both agree).
+NO_DATABASE = "__no_database__"
+
+
+def missing_database_error(error: _dbapi.Error) -> _dbapi.ProgrammingError | None:
+    """A clear error for a query that failed because the connection names no database.
+
+    The server answers such a query with ``table '__no_database__.iox.cpu' not found``; the
+    user needs to hear which setting is missing instead. None when ``error`` is another one.
+    """
+    if f"'{NO_DATABASE}." not in str(error):
+        return None
+    return _dbapi.ProgrammingError(
+        "no database is set: pass connect(database=...), put it in the URI path "
+        f"(flight_iox://host:port/mydb) or send the 'database' header (server: {error})",
+        status_code=error.status_code,
+        sqlstate=error.sqlstate,
+        details=error.details,
+    )
+
 
 class Cursor(_dbapi.Cursor):
     """``adbc_driver_manager``'s cursor, with direct execution of parameterless queries."""
@@ -41,9 +63,23 @@ class Cursor(_dbapi.Cursor):
         return super().adbc_ingest(*args, **kwargs)
 
     def execute(self, operation: str | bytes, parameters: Any = None) -> Cursor:
-        """Run ``operation``; without ``parameters`` it is not prepared first."""
+        """Run ``operation``; without ``parameters`` it is not prepared first.
+
+        On a connection without a database, a query that needed one fails with an error
+        that says how to set it.
+        """
+        try:
+            return self._execute(operation, parameters)
+        except _dbapi.ProgrammingError as error:
+            clear = None if getattr(self._conn, "database", None) else missing_database_error(error)
+            if clear is None:
+                raise
+            raise clear from error
+
+    def _execute(self, operation: str | bytes, parameters: Any) -> Cursor:
         if parameters is not None or not isinstance(operation, str):
-            return super().execute(operation, parameters)
+            super().execute(operation, parameters)
+            return self
         self._clear()
         self._results = None
         if self._holds_ingest:  # a bound ingest stream would make the query an ingest
@@ -64,6 +100,9 @@ class Cursor(_dbapi.Cursor):
 
 class Connection(_dbapi.Connection):
     """``adbc_driver_manager``'s connection, handing out flight-iox cursors."""
+
+    #: The database the connection sends in its header (None: the call names none).
+    database: str | None = None
 
     def cursor(self, *, adbc_stmt_kwargs: dict[str, Any] | None = None) -> Cursor:
         """A new cursor (see ``Cursor``)."""

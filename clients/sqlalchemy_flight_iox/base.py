@@ -8,7 +8,6 @@ are no transactions: every statement commits on its own (AUTOCOMMIT).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -25,13 +24,12 @@ from sqlalchemy.engine.interfaces import (
 )
 from sqlalchemy.engine.url import URL
 
+from adbc_driver_flight_iox.uri import connect_arguments
 from sqlalchemy_flight_iox import compiler, ingest
 from sqlalchemy_flight_iox import reflection as catalog
 from sqlalchemy_flight_iox.types import UInt64, sqlalchemy_type
 
-DEFAULT_PORT = 8182
 USER_SCHEMA = "iox"
-_TRUE = {"1", "true", "yes", "on"}
 
 
 class FlightIoxExecutionContext(default.DefaultExecutionContext):
@@ -94,23 +92,12 @@ class FlightIoxDialect(default.DefaultDialect):
 
     def create_connect_args(self, url: URL) -> tuple[list[Any], dict[str, Any]]:
         """``adbc_driver_flight_iox.dbapi.connect`` arguments from the URL."""
-        query = dict(url.query)
-        tls = str(query.pop("tls", "false")).lower() in _TRUE
-        scheme = "grpc+tls" if tls else "grpc"
-        kwargs: dict[str, Any] = {
-            "database": url.database or None,
-            "token": url.password or None,
-        }
-        if "tls_root_certs" in query:
-            kwargs["tls_root_certs"] = Path(str(query.pop("tls_root_certs")))
-        if str(query.pop("tls_skip_verify", "false")).lower() in _TRUE:
-            kwargs["tls_skip_verify"] = True
-        if "tls_override_hostname" in query:
-            kwargs["tls_override_hostname"] = str(query.pop("tls_override_hostname"))
-        if query:
-            raise exc.ArgumentError(f"unknown flight_iox URL options: {', '.join(sorted(query))}")
+        options = {key: str(value) for key, value in url.query.items()}
+        try:
+            uri, kwargs = connect_arguments(url.host, url.port, url.database, url.password, options)
+        except ValueError as error:
+            raise exc.ArgumentError(str(error)) from None
         self.database = kwargs["database"]
-        uri = f"{scheme}://{url.host or '127.0.0.1'}:{url.port or DEFAULT_PORT}"
         return [uri], kwargs
 
     def _get_server_version_info(self, connection: Any) -> tuple[int, ...]:
@@ -169,6 +156,8 @@ class FlightIoxDialect(default.DefaultDialect):
         context: default.DefaultExecutionContext | None = None,
     ) -> None:
         """Run one statement; a plain INSERT of values becomes a bulk ingest."""
+        if not statement.strip():  # CREATE/DROP INDEX compile to nothing
+            return
         if context is not None and ingest.try_ingest(self, cursor, context):
             return
         cursor.execute(statement, parameters if parameters else None)
@@ -180,7 +169,8 @@ class FlightIoxDialect(default.DefaultDialect):
         context: default.DefaultExecutionContext | None = None,
     ) -> None:
         """Run one statement without parameters."""
-        cursor.execute(statement)
+        if statement.strip():
+            cursor.execute(statement)
 
     def do_executemany(
         self,

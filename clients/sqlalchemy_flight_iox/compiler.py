@@ -11,26 +11,17 @@ from typing import Any
 
 from sqlalchemy.sql import compiler, elements, selectable, sqltypes
 
-# Words DataFusion's parser treats as keywords where a column name could stand;
-# quoting them is always safe.
-_RESERVED = {
-    "all", "and", "any", "array", "as", "asc", "between", "both", "by", "case", "cast",
-    "collate", "column", "constraint", "create", "cross", "current_date", "current_time",
-    "current_timestamp", "date", "default", "delete", "desc", "distinct", "else", "end",
-    "except", "exists", "explain", "false", "fetch", "filter", "for", "foreign", "from",
-    "full", "group", "having", "ilike", "in", "inner", "insert", "intersect", "interval",
-    "into", "is", "join", "lateral", "leading", "left", "like", "limit", "natural", "not",
-    "null", "offset", "on", "or", "order", "outer", "over", "partition", "primary",
-    "qualify", "range", "references", "right", "rows", "select", "set", "similar", "some",
-    "table", "then", "time", "timestamp", "to", "trailing", "true", "union", "unique",
-    "unnest", "update", "user", "using", "values", "when", "where", "window", "with",
-}  # fmt: skip
+from sqlalchemy_flight_iox.keywords import DATAFUSION_RESERVED
 
 
 class FlightIoxIdentifierPreparer(compiler.IdentifierPreparer):
-    """Double-quoted identifiers; anything not plain lower case is quoted."""
+    """Double-quoted identifiers; anything not plain lower case, or reserved, is quoted.
 
-    reserved_words = compiler.RESERVED_WORDS | _RESERVED
+    Reserved: SQLAlchemy's generic SQL words and every word DataFusion does not take as a
+    bare name (``index`` from pandas' ``to_sql``, ``key``, ``current_date`` ...).
+    """
+
+    reserved_words = compiler.RESERVED_WORDS | DATAFUSION_RESERVED
 
 
 class FlightIoxCompiler(compiler.SQLCompiler):
@@ -131,6 +122,18 @@ class FlightIoxCompiler(compiler.SQLCompiler):
 
 class FlightIoxDDLCompiler(compiler.DDLCompiler):
     """DDL as DataFusion spells it (flight-iox runs CREATE TABLE and DROP TABLE)."""
+
+    def visit_create_index(self, create: Any, **kw: Any) -> str:
+        """Nothing: flight-iox has no indexes (the dialect skips the empty statement).
+
+        An index is a hint, and some callers make one unasked (pandas' ``to_sql`` indexes
+        its ``index`` column), so it is accepted and not created, as reflection reports.
+        """
+        return ""
+
+    def visit_drop_index(self, drop: Any, **kw: Any) -> str:
+        """Nothing: there is no index to drop."""
+        return ""
 
 
 class FlightIoxTypeCompiler(compiler.GenericTypeCompiler):

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 from adbc_driver_manager.dbapi import Connection
 
-from flight_iox.columns import ROLE_KEY, TIME_COLUMN
+# The server's data-model constants (``flight_iox.columns``), written again here so that the
+# dialect never imports the server package; tests/clients/test_distributions.py checks that
+# both sides agree.
+TIME_COLUMN = "time"
+ROLE_KEY = b"iox::column_type"
+TAG_ROLE = b"tag"
 
 TABLE_TYPES = ("TABLE",)
 VIEW_TYPES = ("VIEW", "SYSTEM TABLE")
@@ -93,7 +98,7 @@ def primary_key(schema: pa.Schema) -> list[str]:
             return []
         tags = [f.name for f in schema if pa.types.is_dictionary(f.type)]
     else:
-        tags = [name for name, role in roles.items() if role == b"tag"]
+        tags = [name for name, role in roles.items() if role == TAG_ROLE]
         if TIME_COLUMN not in roles:
             return []
     return [*sorted(tags), TIME_COLUMN]

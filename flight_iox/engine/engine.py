@@ -73,6 +73,7 @@ class Engine:
                 settings.parquet_cache_size,
                 lambda file, schema: read_model_rows(file.path, schema, self.storage),
             ),
+            limits=settings.query_limits,
         )
 
     def _load_persisted(self) -> dict[tuple[str, str], int]:
@@ -162,7 +163,12 @@ class Engine:
         """
         _require_write(principal, database)
         self._check_memory()
-        parsed = parse_line_protocol(body, precision=precision, default_time_ns=time.time_ns())
+        parsed = parse_line_protocol(
+            body,
+            precision=precision,
+            default_time_ns=time.time_ns(),
+            limits=self.settings.ingest_limits,
+        )
         if parsed.errors and not accept_partial:
             raise _all_or_nothing_error(parsed.errors)
         return self.write_batches(

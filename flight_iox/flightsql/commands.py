@@ -20,6 +20,7 @@ from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.errors import BadRequestError, NotSupportedError
 from flight_iox.flightsql.backend import QueryBackend, WriteBackend
+from flight_iox.flightsql.running import RunningGets, flight_info_tickets
 from flight_iox.flightsql.sessions import Session
 
 TYPE_URL_PREFIX = "type.googleapis.com/"
@@ -39,6 +40,7 @@ class Call:
     writer: WriteBackend | None = None
     session: Session = field(default_factory=Session)
     schema_only: bool = False  # GetSchema: plan, never run (updates run in GetFlightInfo)
+    running: RunningGets | None = None  # DoGet streams CancelFlightInfo may stop
 
     def require(self, action: Action, database: str | None) -> None:
         """``ForbiddenError`` unless the caller may ``action`` on ``database``."""
@@ -47,6 +49,12 @@ class Call:
     def may_read(self, database: str) -> bool:
         """Whether the caller may read ``database``."""
         return self.principal.may(Action.READ, database)
+
+    def cancel_streams(self, info: bytes) -> int:
+        """Cancel this caller's running DoGets of a FlightInfo's tickets; how many ran."""
+        if self.running is None:
+            return 0
+        return self.running.cancel(self.principal.name, flight_info_tickets(info))
 
     def write_backend(self) -> WriteBackend:
         """The writer, or UNIMPLEMENTED when this server was started without one."""

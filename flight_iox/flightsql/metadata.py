@@ -26,6 +26,7 @@ from flight_iox.flightsql.commands import (
     pack,
 )
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
+from flight_iox.safe_regex import regex_fullmatch
 
 USER_SCHEMA = "iox"
 TABLE_TYPES = ("SYSTEM TABLE", "TABLE", "VIEW")
@@ -52,7 +53,7 @@ class TableEntry:
 
 
 @lru_cache(maxsize=256)
-def like_regex(pattern: str) -> re.Pattern[str]:
+def like_regex(pattern: str) -> str:
     """SQL LIKE: ``%`` any run of characters, ``_`` one character, ``\\`` escapes the next.
 
     The escape is what GetSqlInfo's SQL_SEARCH_STRING_ESCAPE announces; JDBC
@@ -70,12 +71,12 @@ def like_regex(pattern: str) -> re.Pattern[str]:
             parts.append("." if ch == "_" else ".*" if ch == "%" else re.escape(ch))
     if escaped:
         parts.append(re.escape("\\"))
-    return re.compile("".join(parts), re.DOTALL)
+    return "(?s)" + "".join(parts)  # run on RE2: ``%a%a%…`` backtracks in ``re``
 
 
 def matches(pattern: str | None, value: str) -> bool:
     """Whether ``value`` matches an optional LIKE pattern (None matches everything)."""
-    return pattern is None or like_regex(pattern).fullmatch(value) is not None
+    return pattern is None or regex_fullmatch(like_regex(pattern), value)
 
 
 def optional(message: AnyType, field: str) -> str | None:

@@ -57,7 +57,9 @@ from flight_iox.flightsql.headers import (
     call_database,
     call_session,
 )
+from flight_iox.flightsql.running import RunningGets
 from flight_iox.flightsql.status import raise_for_client, translated_batches
+from flight_iox.query.execution import cancellation
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,7 +81,7 @@ _RPC_NAMES = {"flight_info": "GetFlightInfo", "do_get": "DoGet", "do_put": "DoPu
 ACTION_DESCRIPTIONS: dict[str, str] = {
     "CreatePreparedStatement": "Plan a SQL statement; returns a self-contained handle.",
     "ClosePreparedStatement": "Release a prepared statement (a no-op: handles hold no state).",
-    "CancelQuery": "Deprecated; answers NOT_CANCELLABLE (cancel the DoGet stream instead).",
+    "CancelQuery": "Deprecated CancelFlightInfo: cancels the caller's running DoGets.",
     **sessions.ACTION_DESCRIPTIONS,
 }
 
@@ -126,6 +128,7 @@ class FlightSqlServer(flight.FlightServerBase):
         self.writer = writer
         self.commands: dict[str, CommandHandler] = {h.type_url: h for h in COMMAND_HANDLERS}
         self.actions: dict[str, ActionHandler] = dict(ACTION_HANDLERS)
+        self.running = RunningGets()
 
     # -- helpers -----------------------------------------------------------------
 
@@ -138,6 +141,7 @@ class FlightSqlServer(flight.FlightServerBase):
             self.writer,
             call_session(context),
             schema_only,
+            self.running,
         )
 
     def _command(self, data: bytes, rpc: str) -> tuple[CommandHandler, AnyType]:
@@ -184,14 +188,26 @@ class FlightSqlServer(flight.FlightServerBase):
     ) -> flight.FlightDataStream:
         """Stream a ticket's result batch by batch (never collected into one table)."""
         call = self._call(context)
-        if tickets.is_json_ticket(ticket.ticket):
-            reader = tickets.execute_json_ticket(call, ticket.ticket)
-        else:
-            handler, command = self._command(ticket.ticket, "do_get")
-            assert handler.do_get is not None
-            reader = handler.do_get(call, command)
-        translated = pa.RecordBatchReader.from_batches(reader.schema, translated_batches(reader))
-        return flight.RecordBatchStream(translated)
+        flag = self.running.start(call.principal.name, ticket.ticket)  # for CancelFlightInfo
+
+        def cancelled() -> bool:  # the client cancels, leaves, or asks CancelFlightInfo
+            return flag.is_set() or context.is_cancelled()
+
+        try:
+            with cancellation(cancelled):
+                if tickets.is_json_ticket(ticket.ticket):
+                    reader = tickets.execute_json_ticket(call, ticket.ticket)
+                else:
+                    handler, command = self._command(ticket.ticket, "do_get")
+                    assert handler.do_get is not None
+                    reader = handler.do_get(call, command)
+        except BaseException:
+            self.running.finish(call.principal.name, ticket.ticket, flag)
+            raise
+        batches = self.running.until_done(
+            translated_batches(reader), call.principal.name, ticket.ticket, flag
+        )
+        return flight.RecordBatchStream(pa.RecordBatchReader.from_batches(reader.schema, batches))
 
     @_client_errors
     def do_put(

@@ -191,13 +191,16 @@ def close_session(call: Call, body: bytes) -> Iterable[bytes]:
 
 
 def cancel_flight_info(call: Call, body: bytes) -> Iterable[bytes]:
-    """Results are computed while streaming in DoGet, so there is nothing to cancel here.
+    """Cancel the caller's running DoGet streams of the FlightInfo's tickets.
 
-    A client stops a query by cancelling its DoGet stream.
+    Results are computed while DoGet streams, so a FlightInfo whose tickets are not being
+    read has nothing running: NOT_CANCELLABLE (as after the stream ended).
     """
-    _parse(pb.CancelFlightInfoRequest, body)
-    result = pb.CancelFlightInfoResult(status=pb.CANCEL_STATUS_NOT_CANCELLABLE)
-    return [result.SerializeToString()]
+    request = _parse(pb.CancelFlightInfoRequest, body)
+    assert isinstance(request, pb.CancelFlightInfoRequest)
+    running = call.cancel_streams(request.info)
+    status = pb.CANCEL_STATUS_CANCELLED if running else pb.CANCEL_STATUS_NOT_CANCELLABLE
+    return [pb.CancelFlightInfoResult(status=status).SerializeToString()]
 
 
 ACTIONS: dict[str, ActionHandler] = {
@@ -211,5 +214,5 @@ ACTION_DESCRIPTIONS = {
     "SetSessionOptions": "Set session options catalog and schema (kept in a cookie).",
     "GetSessionOptions": "The session options in effect.",
     "CloseSession": "Close the session (drops the cookie).",
-    "CancelFlightInfo": "Answers NOT_CANCELLABLE: queries run inside DoGet; cancel the stream.",
+    "CancelFlightInfo": "Cancel the caller's running DoGet streams of a FlightInfo's tickets.",
 }

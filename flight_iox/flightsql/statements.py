@@ -189,12 +189,12 @@ COMMANDS = [
 
 
 def cancel_query(call: Call, body: bytes) -> Iterable[bytes]:
-    """The deprecated CancelQuery: queries run inside DoGet, so NOT_CANCELLABLE."""
-    unpack(unpack_any(body), pb.ActionCancelQueryRequest)
-    result = pb.ActionCancelQueryResult(
-        result=pb.ActionCancelQueryResult.CANCEL_RESULT_NOT_CANCELLABLE
-    )
-    return [pack(result)]
+    """The deprecated CancelQuery: as CancelFlightInfo, stops the caller's running DoGets."""
+    request = unpack(unpack_any(body), pb.ActionCancelQueryRequest)
+    kinds = pb.ActionCancelQueryResult
+    running = call.cancel_streams(request.info)
+    status = kinds.CANCEL_RESULT_CANCELLED if running else kinds.CANCEL_RESULT_NOT_CANCELLABLE
+    return [pack(pb.ActionCancelQueryResult(result=status))]
 
 
 ACTIONS: dict[str, ActionHandler] = {

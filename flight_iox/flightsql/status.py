@@ -2,32 +2,41 @@
 
 ``flight_iox.errors.status_of`` names the gRPC status of every flight-iox
 error; ``GRPC_EXCEPTIONS`` below is the one table from that name to the
-pyarrow exception that produces it (measured with pyarrow 26):
+pyarrow exception that produces it (measured with pyarrow 26), each subclassed here as a
+``ClientMessage`` (see the trap below):
 
-    UNAUTHENTICATED     flight.FlightUnauthenticatedError
-    PERMISSION_DENIED   flight.FlightUnauthorizedError
-    UNAVAILABLE         flight.FlightUnavailableError
-    INTERNAL            flight.FlightInternalError
-    INVALID_ARGUMENT    pa.ArrowInvalid
-    NOT_FOUND           pa.ArrowKeyError
-    UNIMPLEMENTED       pa.ArrowNotImplementedError
-    anything else       flight.FlightServerError (UNKNOWN)
+    UNAUTHENTICATED     Unauthenticated(flight.FlightUnauthenticatedError)
+    PERMISSION_DENIED   PermissionDenied(flight.FlightUnauthorizedError)
+    UNAVAILABLE         Unavailable(flight.FlightUnavailableError)
+    DEADLINE_EXCEEDED   DeadlineExceeded(flight.FlightTimedOutError)
+    CANCELLED           Cancelled(flight.FlightCancelledError)
+    INTERNAL            Internal(flight.FlightInternalError)
+    INVALID_ARGUMENT    InvalidArgument(pa.ArrowInvalid)
+    NOT_FOUND           NotFound(pa.ArrowKeyError)
+    UNIMPLEMENTED       Unimplemented(pa.ArrowNotImplementedError)
+    anything else       Unknown(flight.FlightServerError)
 
 pyarrow cannot produce ALREADY_EXISTS, FAILED_PRECONDITION or
 RESOURCE_EXHAUSTED from Python; those fall back to UNKNOWN with the message.
 
-A trap: pyarrow sends the message of a ``FlightError`` subclass as is, but
-appends a "Detail: Python exception: Traceback ..." to any other exception.
-``raise_for_client`` therefore raises a fresh exception with no chained
-context, so that detail shows only this module's one ``raise`` line and never
-the engine's frames. It cannot be removed entirely without a pyarrow change.
+A trap: pyarrow sends a ``FlightError`` subclass as a status with its message only, but
+turns any other exception (and so every INVALID_ARGUMENT, NOT_FOUND and UNIMPLEMENTED,
+which only ``ArrowInvalid``, ``ArrowKeyError`` and ``ArrowNotImplementedError`` produce, and
+any error raised while a DoGet stream is read) into "<message>. Detail: Python exception:
+<traceback.format_exception(...)>": the server's file paths and source lines, on the wire.
+pyarrow has no switch for it (apache/arrow#34251), but it formats that detail by calling
+``traceback.format_exception`` at send time. So every exception made here is a
+``ClientMessage``, and ``format_exception`` gives such an exception its class name only: the
+client reads "<message>. Detail: Python exception: InvalidArgument". Every other exception
+(logged bugs included) is formatted as before.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -36,15 +45,77 @@ from flight_iox.errors import FlightIoxError, QueryError, status_of
 
 log = logging.getLogger(__name__)
 
+
+class ClientMessage(Exception):
+    """An exception made for a client: its message is all pyarrow may send of it."""
+
+
+class Unauthenticated(flight.FlightUnauthenticatedError, ClientMessage):
+    """UNAUTHENTICATED."""
+
+
+class PermissionDenied(flight.FlightUnauthorizedError, ClientMessage):
+    """PERMISSION_DENIED."""
+
+
+class Unavailable(flight.FlightUnavailableError, ClientMessage):
+    """UNAVAILABLE."""
+
+
+class DeadlineExceeded(flight.FlightTimedOutError, ClientMessage):
+    """DEADLINE_EXCEEDED."""
+
+
+class Cancelled(flight.FlightCancelledError, ClientMessage):
+    """CANCELLED."""
+
+
+class Internal(flight.FlightInternalError, ClientMessage):
+    """INTERNAL."""
+
+
+class InvalidArgument(pa.ArrowInvalid, ClientMessage):
+    """INVALID_ARGUMENT."""
+
+
+class NotFound(pa.ArrowKeyError, ClientMessage):
+    """NOT_FOUND."""
+
+
+class Unimplemented(pa.ArrowNotImplementedError, ClientMessage):
+    """UNIMPLEMENTED."""
+
+
+class Unknown(flight.FlightServerError, ClientMessage):
+    """UNKNOWN: the statuses pyarrow cannot produce from Python."""
+
+
 GRPC_EXCEPTIONS: dict[str, Callable[[str], Exception]] = {
-    "UNAUTHENTICATED": flight.FlightUnauthenticatedError,
-    "PERMISSION_DENIED": flight.FlightUnauthorizedError,
-    "UNAVAILABLE": flight.FlightUnavailableError,
-    "INTERNAL": flight.FlightInternalError,
-    "INVALID_ARGUMENT": pa.ArrowInvalid,
-    "NOT_FOUND": pa.ArrowKeyError,
-    "UNIMPLEMENTED": pa.ArrowNotImplementedError,
+    "UNAUTHENTICATED": Unauthenticated,
+    "PERMISSION_DENIED": PermissionDenied,
+    "UNAVAILABLE": Unavailable,
+    "DEADLINE_EXCEEDED": DeadlineExceeded,
+    "CANCELLED": Cancelled,
+    "INTERNAL": Internal,
+    "INVALID_ARGUMENT": InvalidArgument,
+    "NOT_FOUND": NotFound,
+    "UNIMPLEMENTED": Unimplemented,
 }
+
+
+def _format_exception(exc: Any, /, *args: Any, **kwargs: Any) -> list[str]:
+    """``traceback.format_exception``, giving a ``ClientMessage`` its class name only."""
+    value = exc if isinstance(exc, BaseException) else (args or [kwargs.get("value")])[0]
+    if isinstance(value, ClientMessage):
+        return [type(value).__name__]
+    return _stdlib_format_exception(exc, *args, **kwargs)
+
+
+_stdlib_format_exception = getattr(
+    traceback.format_exception, "__wrapped__", traceback.format_exception
+)
+_format_exception.__wrapped__ = _stdlib_format_exception  # type: ignore[attr-defined]
+traceback.format_exception = _format_exception
 
 
 def client_exception(error: BaseException) -> BaseException:
@@ -57,11 +128,11 @@ def client_exception(error: BaseException) -> BaseException:
     """
     if isinstance(error, FlightIoxError):
         _, grpc_status = status_of(error)
-        return GRPC_EXCEPTIONS.get(grpc_status, flight.FlightServerError)(error.message)
+        return GRPC_EXCEPTIONS.get(grpc_status, Unknown)(error.message)
     if isinstance(error, flight.FlightError):
         return error
     log.error("unexpected error in the Flight SQL service", exc_info=error)
-    return flight.FlightInternalError(f"internal error: {type(error).__name__}")
+    return Internal(f"internal error: {type(error).__name__}")
 
 
 def raise_for_client(error: BaseException) -> NoReturn:

@@ -18,7 +18,7 @@ from flight_iox.auth.setup import TOKEN_FILE
 from flight_iox.auth.tokens import FileTokenStore
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
-from flight_iox.errors import BufferFullError, FlightIoxError, status_of
+from flight_iox.errors import FlightIoxError, RetryLaterError, status_of
 from flight_iox.http.admin import configure_database, health, ping
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.query import query_sql
@@ -37,7 +37,7 @@ async def _flight_iox_error(request: Request, error: Exception) -> Response:
         # InfluxDB v2 clients read "code" and "message"; v1 and v3 clients read "error".
         body = {**body, "code": "invalid" if status == 400 else "error", "message": error.message}
     headers = (
-        {"Retry-After": str(error.retry_after)} if isinstance(error, BufferFullError) else None
+        {"Retry-After": str(error.retry_after)} if isinstance(error, RetryLaterError) else None
     )
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from flight_iox.auth.policy import Principal
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, QueryError
+from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import form_params, principal_of, request_params, text_param
 from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
 from flight_iox.influxql.result import StatementResult, first_failure, refusal
@@ -61,10 +62,13 @@ async def query_v1(request: Request) -> Response:
     engine: Engine = request.app.state.engine
     read_only = request.method == "GET"
     database = text_param(params, "db")
+    watch = ClientWatch(request)
     try:
-        results = await run_in_threadpool(_run, engine, principal, database, text, read_only)
+        results = await watch.run(_run, engine, principal, database, text, read_only)
     except QueryError as error:  # the text does not parse: InfluxDB answers 400
         return JSONResponse({"error": error.message}, 400, VERSION_HEADERS)
+    finally:
+        watch.close()  # the statements have run: nothing is left to cancel
     accept = request.headers.get("accept", "")
     if any(kind in accept for kind in CSV_TYPES):
         body = await run_in_threadpool(v1_csv, results, epoch)
@@ -97,7 +101,11 @@ async def query_influxql(request: Request) -> Response:
     fmt = choose_format(text_param(params, "format"), request.headers.get("accept"))
     engine: Engine = request.app.state.engine
     run = partial(_run, engine, principal, database, text, request.method == "GET")
-    head, rest = await run_in_threadpool(_answer, run, fmt)
+    watch = ClientWatch(request)
+    try:
+        head, rest = await watch.run(_answer, run, fmt)
+    finally:
+        watch.close()  # the statements have run: nothing is left to cancel
     if rest is None:
         return Response(b"".join(head), media_type=fmt.media_type)
     return StreamingResponse(chain(head, rest), media_type=fmt.media_type)

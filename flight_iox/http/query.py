@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, QueryError
+from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import principal_of, request_params
 from flight_iox.query.formats import choose_format
 from flight_iox.query.scoped import ScopedQuery
@@ -39,12 +40,17 @@ async def query_sql(request: Request) -> Response:
     backend = engine.query.scoped(principal_of(request))
     if first_keyword(sql) in ("delete", "drop", "create"):
         return await _update(backend, database, sql, bound)
-    reader = await run_in_threadpool(backend.execute, database, sql, bound)
-    # Pull the first chunk before answering, so planning and early execution errors
-    # still get a proper 400 instead of a broken 200 stream.
-    chunks = fmt.encode(reader)
-    first = await run_in_threadpool(_first_chunk, chunks)
-    return StreamingResponse(_prepend(first, chunks), media_type=fmt.media_type)
+    watch = ClientWatch(request)
+    try:
+        reader = await watch.run(backend.execute, database, sql, bound)
+        # Pull the first chunk before answering, so planning and early execution errors
+        # still get a proper 400 instead of a broken 200 stream.
+        chunks = fmt.encode(reader)
+        first = await watch.run(_first_chunk, chunks)
+    except BaseException:
+        watch.close()
+        raise
+    return StreamingResponse(watch.stream(_prepend(first, chunks)), media_type=fmt.media_type)
 
 
 async def _update(backend: ScopedQuery, database: str, sql: str, bound: object) -> Response:

@@ -16,7 +16,14 @@ import pyarrow as pa
 
 from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
-from flight_iox.errors import BadRequestError, FlightIoxError, NotSupportedError, QueryError
+from flight_iox.errors import (
+    BadRequestError,
+    FlightIoxError,
+    NotSupportedError,
+    QueryError,
+    QueryLimitError,
+    RetryLaterError,
+)
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.deletes import run_delete
@@ -25,6 +32,7 @@ from flight_iox.influxql.meta import SHOW_HANDLERS
 from flight_iox.influxql.parser import parse
 from flight_iox.influxql.result import Series, StatementResult
 from flight_iox.influxql.select import run_select
+from flight_iox.query.limits import check_expression_depth
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +111,9 @@ HANDLERS: dict[type, Callable[[ast.Statement, Context], list[Series]]] = {
 }
 
 
+MAX_INFLUXQL_DEPTH = 250
+
+
 def now_nanos() -> int:
     """The wall clock in nanoseconds, fixed once per query as ``now()``."""
     return time.time_ns()
@@ -114,6 +125,9 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
     In a read-only context (GET, Flight) a statement that changes data refuses the whole
     text before anything runs (``BadRequestError``).
     """
+    # The parser and the SQL it generates recurse once per level (and DataFusion refuses
+    # SQL nested past 50 brackets anyway): refuse deep text before any recursion.
+    check_expression_depth(text, MAX_INFLUXQL_DEPTH, "InfluxQL's limit")
     statements = parse(text)
     if not statements:
         raise QueryError("empty query")
@@ -130,6 +144,8 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
             if _needs_database(stmt) and ctx.database is None and not _names_database(stmt):
                 raise QueryError("database name required")
             results.append(StatementResult(i, HANDLERS[type(stmt)](stmt, ctx)))
+        except (QueryLimitError, RetryLaterError):
+            raise  # the request's fault or the server's load, not the statement's: its status
         except FlightIoxError as error:
             results.append(StatementResult(i, error=error.message, cause=error))
         except Exception as error:  # DataFusion/Arrow raise plain exceptions

@@ -8,7 +8,6 @@ over the measurement, so they see the same rows a SELECT would.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -20,6 +19,7 @@ from flight_iox.influxql.context import Context
 from flight_iox.influxql.expressions import RowCompiler, TableInfo, quote_ident, unwrap
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select import measurement_names
+from flight_iox.safe_regex import compile_regex, regex_search
 
 Handler = Callable[[ast.ShowStatement, Context], list[Series]]
 
@@ -98,7 +98,7 @@ def _matching_measurements(stmt: ast.ShowStatement, ctx: Context) -> list[str]:
     for info in infos:
         if isinstance(test, ast.BinaryExpr):
             rhs = unwrap(test.rhs)
-            if isinstance(rhs, ast.RegexLit) and not re.search(rhs.pattern, info.name):
+            if isinstance(rhs, ast.RegexLit) and not regex_search(rhs.pattern, info.name):
                 continue
             if isinstance(rhs, ast.StringLit) and rhs.value != info.name:
                 continue
@@ -143,7 +143,7 @@ def _keys(stmt: ast.ShowStatement, info: TableInfo) -> list[str]:
         return [t for t in tags if t in stmt.key_values]
     if op == "!=":
         return [t for t in tags if t not in stmt.key_values]
-    pattern = re.compile(stmt.key_regex or "")
+    pattern = compile_regex(stmt.key_regex or "")
     return [t for t in tags if bool(pattern.search(t)) == (op == "=~")]
 
 

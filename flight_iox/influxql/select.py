@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
@@ -20,6 +18,7 @@ from flight_iox.influxql.select_exec import Query, Source, run_source
 from flight_iox.influxql.select_plan import AGGREGATE, SelectShape, calls_in, shape_select
 from flight_iox.influxql.timerange import TimeRange, condition_range, is_time_ref
 from flight_iox.influxql.tz import zone_info
+from flight_iox.safe_regex import compile_regex
 
 DEFAULT_RETENTION_POLICY = "autogen"
 
@@ -37,7 +36,7 @@ def measurement_names(source: ast.Measurement, ctx: Context) -> tuple[str, list[
         raise QueryError(f"database not found: {database}")
     tables = ctx.tables(database)
     if source.regex is not None:
-        pattern = re.compile(source.regex)
+        pattern = compile_regex(source.regex)
         return database, sorted(t for t in tables if pattern.search(t))
     return database, [source.name] if source.name in tables else []
 

@@ -9,7 +9,6 @@ when there is a single selector.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from flight_iox.influxql.expressions import TableInfo, unwrap
 from flight_iox.influxql.functions import AGGREGATES, SELECTORS, TRANSFORMS
 from flight_iox.influxql.technical import INDICATORS
 from flight_iox.influxql.technical import check as check_indicator
+from flight_iox.safe_regex import regex_search
 
 RAW, AGGREGATE, TOP = "raw", "aggregate", "top"
 
@@ -131,7 +131,7 @@ def expand_fields(
             for name in sorted(columns):
                 if name in exclude and columns[name] == "tag":
                     continue
-                if isinstance(expr, ast.RegexLit) and not re.search(expr.pattern, name):
+                if isinstance(expr, ast.RegexLit) and not regex_search(expr.pattern, name):
                     continue
                 out.append(ast.Field(ast.VarRef(name, kind)))
             continue
@@ -139,7 +139,7 @@ def expand_fields(
             arg = unwrap(expr.args[0])
             if isinstance(arg, ast.Wildcard | ast.RegexLit):
                 for name in sorted(_columns(infos, "field")):
-                    if isinstance(arg, ast.RegexLit) and not re.search(arg.pattern, name):
+                    if isinstance(arg, ast.RegexLit) and not regex_search(arg.pattern, name):
                         continue
                     call = ast.Call(expr.name, (ast.VarRef(name), *expr.args[1:]))
                     out.append(ast.Field(call, f"{expr.name}_{name}"))
@@ -192,7 +192,7 @@ def shape_select(stmt: ast.SelectStatement, infos: list[TableInfo]) -> SelectSha
     all_tags = {t for i in infos for t in i.tags}
     exclude = set(group_tags) if group_tags is not None else all_tags
     for pattern in patterns:
-        exclude |= {t for i in infos for t in i.tags if re.search(pattern, t)}
+        exclude |= {t for i in infos for t in i.tags if regex_search(pattern, t)}
     fields = expand_fields(stmt.fields, infos, exclude)
     time_name = "time"
     kept = []
@@ -278,5 +278,5 @@ def source_group_tags(shape: SelectShape, info: TableInfo) -> list[str]:
         return sorted(info.tags)
     tags = list(shape.group_tags)
     for pattern in shape.tag_patterns:
-        tags += [t for t in sorted(info.tags) if re.search(pattern, t) and t not in tags]
+        tags += [t for t in sorted(info.tags) if regex_search(pattern, t) and t not in tags]
     return sorted(tags)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from flight_iox.errors import LineError
+from flight_iox.config import IngestLimits
+from flight_iox.errors import MAX_LISTED_LINE_ERRORS, LineError
 from flight_iox.ingest import exact
 from flight_iox.ingest.lines import split_lines
 from flight_iox.ingest.pieces import PieceSink, assemble
@@ -72,9 +73,13 @@ def parse_line_protocol(
     *,
     precision: Precision = Precision.NANOSECOND,
     default_time_ns: int,
+    limits: IngestLimits | None = None,
 ) -> ParseResult:
-    """Parse a line-protocol body; bad lines become ``errors``, the rest ``batches``."""
-    return parse_body(body, precision=precision, default_time_ns=default_time_ns)
+    """Parse a line-protocol body; bad lines become ``errors``, the rest ``batches``.
+
+    Lines, tag values and string field values over ``limits`` are rejected line by line.
+    """
+    return parse_body(body, precision=precision, default_time_ns=default_time_ns, limits=limits)
 
 
 def parse_body(
@@ -84,6 +89,7 @@ def parse_body(
     default_time_ns: int,
     fast_path: bool = True,
     min_fast_lines: int = FAST_PATH_MIN_LINES,
+    limits: IngestLimits | None = None,
 ) -> ParseResult:
     """``parse_line_protocol`` with a switch to send every line to the exact parser.
 
@@ -98,11 +104,12 @@ def parse_body(
     starts, ends = lines.starts, lines.ends
     nonblank = ends > starts
     simple = lines.candidate.copy()
+    limits = limits or IngestLimits()
+    errors = _reject_long_lines(starts, ends, limits.max_line_bytes, nonblank, simple)
     if not fast_path or np.count_nonzero(simple) < min_fast_lines:
         simple[:] = False
 
     sink = PieceSink()
-    errors: dict[int, str] = {}
     complex_lines = np.flatnonzero(nonblank & ~simple)
     count = _run_exact(body, starts, complex_lines, simple, sink, errors)
     chosen = np.flatnonzero(simple)
@@ -118,12 +125,15 @@ def parse_body(
     count += len(chosen) - len(given_up)
     count += _run_exact(body, starts, given_up - 1, None, sink, errors)
 
-    batches, rejected = assemble(sink, precision, default_time_ns)
+    batches, rejected = assemble(sink, precision, default_time_ns, limits)
     errors.update(rejected)
     result_errors = []
     line_texts = ParseResult([], [], 0, body, starts)
-    for line in sorted(errors):
-        result_errors.append(LineError(line, errors[line], line_texts.line_text(line)))
+    for index, line in enumerate(sorted(errors)):
+        # Only the first errors are ever listed (errors.MAX_LISTED_LINE_ERRORS): the text of
+        # the others is not worth a copy of each rejected line.
+        text = line_texts.line_text(line) if index < MAX_LISTED_LINE_ERRORS else ""
+        result_errors.append(LineError(line, errors[line], text))
     return ParseResult(
         [MeasurementBatch(b.name, b.tags, b.fields, b.time, b.line_numbers) for b in batches],
         result_errors,
@@ -131,6 +141,19 @@ def parse_body(
         body,
         starts,
     )
+
+
+def _reject_long_lines(
+    starts: np.ndarray, ends: np.ndarray, limit: int, nonblank: np.ndarray, simple: np.ndarray
+) -> dict[int, str]:
+    """Errors for the lines over ``limit`` bytes, which no parser path then takes."""
+    too_long = np.flatnonzero(nonblank & (ends - starts > limit))
+    nonblank[too_long] = False
+    simple[too_long] = False
+    return {
+        index + 1: f"line is {size} bytes, over the limit of {limit} (--max-line-bytes)"
+        for index, size in zip(too_long.tolist(), (ends - starts)[too_long].tolist(), strict=True)
+    }
 
 
 def _run_exact(

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flight_iox.config import IngestLimits
 from flight_iox.ingest.precision import Precision, scale_to_nanoseconds
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
@@ -95,9 +96,16 @@ def _concat(pieces: list[Piece]) -> Piece:
 
 
 def assemble(
-    sink: PieceSink, precision: Precision, default_time_ns: int
+    sink: PieceSink,
+    precision: Precision,
+    default_time_ns: int,
+    limits: IngestLimits | None = None,
 ) -> tuple[list[AssembledMeasurement], dict[int, str]]:
-    """Merge the pieces into measurements; also return {line number: error} of rejected lines."""
+    """Merge the pieces into measurements; also return {line number: error} of rejected lines.
+
+    Lines with a tag or string field value over ``limits`` are rejected, naming the limit.
+    """
+    limits = limits or IngestLimits()
     rejected: dict[int, str] = {}
     staged = []
     for name, m in sink.measurements.items():
@@ -118,6 +126,12 @@ def assemble(
             key: {kind: _concat(pieces) for kind, pieces in kinds.items()}
             for key, kinds in m.fields.items()
         }
+        for key, piece in tags.items():
+            _reject_long(piece, limits.max_tag_value_bytes, f'tag "{key}"', "tag", rejected)
+        for key, kinds in fields.items():
+            if "string" in kinds:
+                what = f'field "{key}"'
+                _reject_long(kinds["string"], limits.max_field_value_bytes, what, "field", rejected)
         staged.append((name, lines, times, tags, fields))
 
     _reject_type_conflicts(staged, rejected)
@@ -146,6 +160,22 @@ def assemble(
         )
     result.sort(key=lambda m: m.line_numbers[0].as_py())
     return result, rejected
+
+
+def _reject_long(piece: Piece, limit: int, what: str, flag: str, rejected: dict[int, str]) -> None:
+    """Reject the lines whose value in ``piece`` is over ``limit`` bytes (one vector compare)."""
+    lines, values = piece
+    if isinstance(values, pa.DictionaryArray):
+        sizes = pc.binary_length(values.dictionary).to_numpy(zero_copy_only=False)
+        lengths = sizes[values.indices.to_numpy(zero_copy_only=False)]
+    else:
+        lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)
+    for at in np.flatnonzero(lengths > limit).tolist():
+        rejected.setdefault(
+            int(lines[at]),
+            f"{what} value is {int(lengths[at])} bytes, over the limit of {limit} "
+            f"(--max-{flag}-value-bytes)",
+        )
 
 
 def _dictionary(values: pa.Array) -> pa.Array:

@@ -19,7 +19,6 @@ after a restart (startup loads every Iceberg table).
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -31,57 +30,50 @@ from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole
 from flight_iox.engine.catalog import Column, TableSchema
 from flight_iox.errors import AlreadyExistsError, BadRequestError, NotSupportedError
 from flight_iox.names import identifier_problem
-from flight_iox.query.sql_text import IDENT, identifier
+from flight_iox.sql_tokens import Token, TokenType, tokenize
 
 if TYPE_CHECKING:
     from flight_iox.engine.engine import Engine
 
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
-_PRIMARY_KEY = re.compile(
-    rf"^(?:CONSTRAINT\s+{IDENT}\s+)?PRIMARY\s+KEY\s*\((?P<names>.*)\)$", re.I | re.S
-)
-_OTHER_CONSTRAINT = re.compile(
-    rf"^(?:CONSTRAINT\s+{IDENT}\s+)?(?P<kind>UNIQUE|FOREIGN\s+KEY|CHECK)\b", re.I
-)
-_COLUMN_KEYWORD = re.compile(r"\b(?P<kind>PRIMARY\s+KEY|REFERENCES|CHECK|UNIQUE)\b", re.I)
+_REFUSED = {"unique": "UNIQUE", "foreign": "FOREIGN KEY", "check": "CHECK"}
 
 
-def _split(body: str) -> list[str]:
-    """The comma-separated items of a column list, outside parentheses and quotes."""
-    items, depth, start, quote = [], 0, 0, ""
-    for i, char in enumerate(body):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            items.append(body[start:i].strip())
-            start = i + 1
-    items.append(body[start:].strip())
+def _items(body: str) -> list[tuple[Token, ...]]:
+    """The comma-separated items of a column list ``( ... )``, as tokens."""
+    tokens = tokenize(body)
+    if (
+        len(tokens) < 2
+        or tokens[0].type is not TokenType.L_PAREN
+        or tokens[-1].type is not TokenType.R_PAREN
+    ):
+        raise BadRequestError("invalid CREATE TABLE: expected a column list in parentheses")
+    items: list[tuple[Token, ...]] = []
+    depth, start = 0, 1
+    for index, token in enumerate(tokens[1:-1], start=1):
+        depth += (token.type is TokenType.L_PAREN) - (token.type is TokenType.R_PAREN)
+        if token.type is TokenType.COMMA and depth == 0:
+            items.append(tokens[start:index])
+            start = index + 1
+    items.append(tokens[start:-1])
     return [item for item in items if item]
 
 
-def _key_columns(items: list[str]) -> list[str] | None:
+def _key_columns(items: list[tuple[Token, ...]]) -> list[str] | None:
     """The PRIMARY KEY columns (table or column constraint), None without one."""
     keys: list[str] | None = None
     for item in items:
-        if match := _PRIMARY_KEY.match(item):
-            keys = [identifier(name) for name in _split(match.group("names"))]
-        elif match := _OTHER_CONSTRAINT.match(item):
-            kind = " ".join(match.group("kind").upper().split())
-            raise NotSupportedError(f"flight-iox tables have no {kind} constraints")
-        else:
-            name = re.match(IDENT, item)
-            rest = _QUOTED.sub("''", item[name.end() :] if name else item)
-            for keyword in _COLUMN_KEYWORD.finditer(rest):
-                kind = " ".join(keyword.group("kind").upper().split())
-                if kind != "PRIMARY KEY":
-                    raise NotSupportedError(f"flight-iox tables have no {kind} constraints")
-                keys = [*(keys or []), identifier(name.group(0) if name else item)]
+        words = [token.word for token in item]
+        at = 2 if words[0] == "constraint" else 0  # CONSTRAINT name ...
+        if words[at : at + 2] == ["primary", "key"]:
+            keys = [t.name for t in item[at + 2 :] if t.name is not None]
+        elif words[at] in _REFUSED:
+            raise NotSupportedError(f"flight-iox tables have no {_REFUSED[words[at]]} constraints")
+        else:  # a column: name type [constraints]
+            for index, word in enumerate(words[1:], start=1):
+                if word in ("references", "check", "unique"):
+                    raise NotSupportedError(f"flight-iox tables have no {word.upper()} constraints")
+                if word == "primary" and words[index + 1 : index + 2] == ["key"]:
+                    keys = [*(keys or []), item[0].name or item[0].text]
     return keys
 
 
@@ -117,7 +109,7 @@ def _field_type(name: str, data_type: pa.DataType) -> pa.DataType:
 
 def table_columns(body: str) -> dict[str, Column]:
     """The columns of a ``CREATE TABLE`` column list ``(...)``, with their roles."""
-    keys = _key_columns(_split(body.strip()[1:-1]))
+    keys = _key_columns(_items(body))
     schema = _declared_schema(body)
     if TIME_COLUMN not in schema.names or not pa.types.is_timestamp(schema.field(TIME_COLUMN).type):
         raise BadRequestError("a flight-iox table needs a 'time' column of type TIMESTAMP")

@@ -16,7 +16,6 @@ before the database is looked up.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,20 +31,11 @@ from flight_iox.persist.ddl import create_table
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.persister import Persister
 from flight_iox.query.placeholders import python_value, rewrite_placeholders
-from flight_iox.query.sql_text import NAME, name_parts
+from flight_iox.query.sql_text import first_keyword, parse_change
 from iox_catalog.schema import column_kinds
 
-_TARGET = rf"(?P<target>{NAME})"
-_DELETE = re.compile(rf"^\s*DELETE\s+FROM\s+{_TARGET}(?:\s+WHERE\s+(?P<where>.+?))?\s*;?\s*$",
-                     re.IGNORECASE | re.DOTALL)  # fmt: skip
-_DROP = re.compile(rf"^\s*DROP\s+TABLE\s+(?P<exists>IF\s+EXISTS\s+)?{_TARGET}\s*;?\s*$",
-                   re.IGNORECASE | re.DOTALL)  # fmt: skip
-_CREATE = re.compile(rf"^\s*CREATE\s+TABLE\s+(?P<exists>IF\s+NOT\s+EXISTS\s+)?{_TARGET}\s*"
-                     r"(?P<body>\(.*\))\s*;?\s*$", re.IGNORECASE | re.DOTALL)  # fmt: skip
 
-
-def _resolve(target: str, database: str | None) -> tuple[str, str]:
-    parts = name_parts(target)
+def _resolve(parts: list[str], database: str | None) -> tuple[str, str]:
     if len(parts) == 3:
         database = parts[0]
     if len(parts) >= 2 and parts[-2] != "iox":
@@ -90,26 +80,27 @@ class Deleter:
         self, database: str | None, sql: str, params: Sequence[object], principal: Principal
     ) -> int:  # fmt: skip
         """Run a DELETE, DROP TABLE or CREATE TABLE (``ddl.py``); rows deleted (0 for DDL)."""
-        if match := _DELETE.match(sql):
-            db, table = _resolve(match.group("target"), database)
+        change = parse_change(sql)
+        if change is not None and change.kind == "delete":
+            db, table = _resolve(change.target, database)
             Authorizer.require(principal, Action.DELETE, db)
-            where, count = rewrite_placeholders(match.group("where") or "")
+            where, count = rewrite_placeholders(change.clause or "")
             values = {str(i + 1): python_value(v) for i, v in enumerate(params)}
             if len(values) < count:
                 raise QueryError(f"the statement has {count} parameters, {len(values)} bound")
             return self.delete_rows(db, table, RowFilter(where or None, values))
-        if match := _DROP.match(sql):
-            db, table = _resolve(match.group("target"), database)
+        if change is not None and change.kind == "drop":
+            db, table = _resolve(change.target, database)
             Authorizer.require(principal, Action.DELETE, db)
-            self.drop_table(db, table, missing_ok=bool(match.group("exists")))
+            self.drop_table(db, table, missing_ok=change.if_exists)
             return 0
-        if match := _CREATE.match(sql):
-            db, table = _resolve(match.group("target"), database)
-            exists = bool(match.group("exists"))
-            body = match.group("body")
+        if change is not None and change.kind == "create":
+            db, table = _resolve(change.target, database)
+            body = change.clause or ""
+            exists = change.if_exists
             create_table(self.engine, db, table, body, if_not_exists=exists, principal=principal)
             return 0
-        if re.match(r"\s*CREATE\b", sql, re.IGNORECASE):
+        if first_keyword(sql) == "create":
             raise BadRequestError(
                 "only CREATE TABLE name (columns) is supported: no CREATE TABLE AS, views or "
                 "schemas (create the table, then INSERT INTO ... SELECT)"

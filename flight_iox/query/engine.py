@@ -31,12 +31,15 @@ from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 from datafusion.catalog import Catalog, Schema
 
 from flight_iox.auth.policy import Principal
+from flight_iox.config import QueryLimits
 from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
+from flight_iox.query.execution import QueryRunner, clear_spill_dir, runtime_env
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.last_cache import LastValueCache, latest_file_rows, referenced_tables
+from flight_iox.query.limits import check_expression_depth
 from flight_iox.query.placeholders import (
     parameter_values,
     rewrite_placeholders,
@@ -69,7 +72,11 @@ class QueryEngine:
         batch_size: int = 65_536,
         object_store: tuple[str, object, str] | None = None,
         file_cache: FileCache | None = None,
+        limits: QueryLimits | None = None,
     ):
+        self._limits = limits or QueryLimits()
+        clear_spill_dir(self._limits.spill_dir)
+        self._runner = QueryRunner(self._limits)
         self._catalog = catalog
         self._buffers = buffers
         self._batch_size = batch_size
@@ -152,20 +159,22 @@ class QueryEngine:
         ``params`` binds ``?``/``$1..$n`` by position (a sequence) or ``$name`` by name (a mapping).
         ``scope`` limits the databases ``sql`` can name (None: all of them).
         """
-        key = self._statement_key(database, sql, params, scope)
-        reusable = self._reusable(database, sql)
-        frame = self._statements.plan(key, reusable)
-        sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
-        if frame is None:
-            frame = self._plan(database, sql, params, scope=scope)
-            if reusable:
-                self._statements.keep_plan(key, frame)
+        query = self._runner.start()  # a slot, a deadline, the caller's cancellation
         try:
+            key = self._statement_key(database, sql, params, scope)
+            reusable = self._reusable(database, sql)
+            frame = self._statements.plan(key, reusable)
+            sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
+            if frame is None:
+                frame = self._plan(database, sql, params, scope=scope)
+                if reusable:
+                    self._statements.keep_plan(key, frame)
             if finish is not None:
-                return finish(frame.to_arrow_table()).to_reader()
-            return pa.RecordBatchReader.from_stream(frame)
-        except Exception as error:  # DataFusion raises plain exceptions with its message
-            raise QueryError(_engine_message(error)) from None
+                return finish(query.read_all(frame)).to_reader()
+            return query.reader(frame)  # the reader closes the query when it ends
+        except BaseException:
+            query.close()
+            raise
 
     def execute_update(
         self, database: str | None, sql: str, params: Sequence[object] = (), *,
@@ -178,6 +187,7 @@ class QueryEngine:
         """
         if self._update_handler is None:
             raise NotSupportedError("this server does not change data through SQL")
+        check_expression_depth(sql, self._limits.max_expression_depth)  # WHERE of a DELETE
         return self._update_handler(database, sql, params, principal)
 
     def set_update_handler(self, handler: UpdateHandler) -> None:
@@ -270,6 +280,7 @@ class QueryEngine:
         """Plan ``sql``; with ``bound=False`` placeholders may stay unbound (schema only)."""
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
+        check_expression_depth(sql, self._limits.max_expression_depth)  # before DataFusion
         rewritten, count = rewrite_placeholders(sql)
         values = parameter_values(params, count, bound)
         context = self._refreshed_context(database, scope)
@@ -333,7 +344,7 @@ class QueryEngine:
             .with_information_schema(True)
             .with_batch_size(self._batch_size)
         )
-        context = SessionContext(config)
+        context = self._session(config)
         if self._object_store is not None:
             context.register_object_store(*self._object_store)
         # The default catalog is always ours, so a database the context may not hold never
@@ -367,10 +378,14 @@ class QueryEngine:
         if not files:
             return schema.empty_table()
         provider = self._tables.provider(schema, TableSnapshot(files, schema.empty_table()))
-        context = SessionContext(SessionConfig(PARQUET_OPTIONS))
+        context = self._session(SessionConfig(PARQUET_OPTIONS))
         if self._object_store is not None:
             context.register_object_store(*self._object_store)
         return latest_file_rows(provider, schema, context)
+
+    def _session(self, config: SessionConfig) -> SessionContext:
+        """A context under the query limits: its own fair memory pool, spilling to disk."""
+        return SessionContext(config, runtime_env(self._limits))
 
     def _new_catalog(self) -> tuple[Catalog, Schema]:
         df_catalog = Catalog.memory_catalog()

@@ -23,7 +23,6 @@ the table function then only hands out the prepared in-memory table.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -41,17 +40,29 @@ from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import deduplicate
 from flight_iox.errors import QueryError
 from flight_iox.names import quote_identifier as q
+from flight_iox.sql_tokens import TokenType, per_statement, tokenize
 from iox_catalog.files import DataFile
 
 FUNCTION_NAME = "last_cache"
-_CALL = re.compile(r"\blast_cache\s*\(\s*'((?:[^']|'')+)'", re.IGNORECASE)
 
 
 def referenced_tables(sql: str) -> list[str]:
     """The table names ``last_cache('...')`` calls in ``sql`` name (empty for most SQL)."""
-    if "last_cache" not in sql.lower():
+    if FUNCTION_NAME not in sql.lower():  # no tokenizing for the SQL that cannot call it
         return []
-    return [name.replace("''", "'") for name in _CALL.findall(sql)]
+    return list(_called_with(sql))
+
+
+@per_statement()
+def _called_with(sql: str) -> tuple[str, ...]:
+    tokens = tokenize(sql)
+    return tuple(
+        tokens[i + 2].value
+        for i in range(len(tokens) - 2)
+        if tokens[i].word == FUNCTION_NAME
+        and tokens[i + 1].type is TokenType.L_PAREN
+        and tokens[i + 2].literal
+    )
 
 
 def last_rows_sql(schema: pa.Schema, qualified_table: str) -> str:

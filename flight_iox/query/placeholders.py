@@ -7,42 +7,38 @@ identifiers and comments, so a ``?`` inside them is left alone.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
 from flight_iox.errors import QueryError
-
-# One alternation, scanned left to right: things to skip, then the two placeholder forms.
-_TOKENS = re.compile(
-    r"""'(?:[^']|'')*'          # string literal
-      | "(?:[^"]|"")*"          # quoted identifier
-      | --[^\n]*                # line comment
-      | /\*.*?\*/               # block comment
-      | \$(?P<dollar>\d+)       # $n placeholder
-      | (?P<question>\?)        # ? placeholder
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+from flight_iox.sql_tokens import TokenType, per_statement, tokenize
 
 
+@per_statement()
 def rewrite_placeholders(sql: str) -> tuple[str, int]:
-    """Replace each ``?`` with ``$1, $2, ...``; return the SQL and the parameter count."""
-    count = 0
-    highest_dollar = 0
+    """Replace each ``?`` with ``$1, $2, ...``; return the SQL and the parameter count.
 
-    def replace(match: re.Match[str]) -> str:
-        nonlocal count, highest_dollar
-        if match.group("question"):
+    The count is the number of ``?``, or the highest ``$n`` when that is higher.
+    Cached per text: a prepared statement is rewritten once; text with neither ``?`` nor
+    ``$`` has no placeholder token and is not tokenized.
+    """
+    if "?" not in sql and "$" not in sql:
+        return sql, 0
+    count = highest_dollar = 0
+    pieces: list[str] = []
+    done = 0
+    for token in tokenize(sql):
+        if token.type is TokenType.PLACEHOLDER:
             count += 1
-            return f"${count}"
-        if match.group("dollar"):
-            highest_dollar = max(highest_dollar, int(match.group("dollar")))
-        return match.group(0)
-
-    rewritten = _TOKENS.sub(replace, sql)
-    return rewritten, max(count, highest_dollar)
+            pieces += (sql[done : token.start], f"${count}")
+            done = token.end
+        elif token.type is TokenType.PARAMETER and token.text[1:].isdigit():
+            highest_dollar = max(highest_dollar, int(token.text[1:]))
+    if not pieces:
+        return sql, highest_dollar
+    pieces.append(sql[done:])
+    return "".join(pieces), max(count, highest_dollar)
 
 
 _SQL_TYPES: dict[pa.DataType, str] = {
@@ -95,12 +91,16 @@ def cast_placeholders(sql: str, types: dict[int, str | None]) -> str:
     after ``$n`` still. Placeholders with no entry (or None) are left alone.
     """
 
-    def replace(match: re.Match[str]) -> str:
-        number = match.group("dollar")
-        sql_type = types.get(int(number)) if number else None
-        return f"CAST(${number} AS {sql_type})" if sql_type else match.group(0)
-
-    return _TOKENS.sub(replace, sql)
+    pieces: list[str] = []
+    done = 0
+    for token in tokenize(sql):
+        number = token.text[1:] if token.type is TokenType.PARAMETER else ""
+        sql_type = types.get(int(number)) if number.isdigit() else None
+        if sql_type:
+            pieces += (sql[done : token.start], f"CAST({token.text} AS {sql_type})")
+            done = token.end
+    pieces.append(sql[done:])
+    return "".join(pieces)
 
 
 def python_value(value: object) -> object:

@@ -1,11 +1,11 @@
-"""Statement routing by SQL text: queries vs updates, INSERT parts, qualified catalogs."""
+"""Statement routing by SQL text: queries vs updates, INSERT parts."""
 
 from __future__ import annotations
 
 import pytest
 
 from flight_iox.errors import BadRequestError
-from flight_iox.query.sql_text import is_query, parse_insert, qualified_catalogs
+from flight_iox.query.sql_text import is_query, parse_insert
 
 
 @pytest.mark.parametrize(
@@ -34,8 +34,3 @@ def test_parse_insert() -> None:
     assert parse_insert("SELECT 1") is None
     with pytest.raises(BadRequestError):
         parse_insert("INSERT cpu DEFAULT VALUES")
-
-
-def test_qualified_catalogs_ignore_literals_and_two_part_names() -> None:
-    sql = "SELECT * FROM other.iox.cpu, \"X\".iox.t WHERE a = 'a.b.c' AND t.x = 1"
-    assert qualified_catalogs(sql) == {"other", "X"}
