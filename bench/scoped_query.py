@@ -12,10 +12,12 @@ Each target runs the same statements on database ``db0``, alternately, warm:
 - ``plan walk``: the alternative design, unscoped plus reading the table references out
   of DataFusion's logical plan (a lower bound: the text of the plan, not a tree walk, and
   subqueries inside expressions would need more);
-- ``unscoped, replanned`` and ``scoped reader, cold``: with the plan cache emptied first,
-  and for the reader its context too (the first query of a new readable set).
+- ``unscoped, replanned`` and ``scoped reader, cold`` (measured apart): with the plan cache
+  emptied first, and for the reader its context too (the first query of a new readable set).
 
-Prints each median and its ratio to ``unscoped``.
+Targets run in three groups, each against its own baseline measured alternately with it:
+(unscoped, scoped admin, scoped reader), (unscoped, plan walk), (unscoped replanned, scoped
+reader cold). Prints each median and its ratio to the first target of its group.
 """
 
 from __future__ import annotations
@@ -50,10 +52,14 @@ def _load(engine: Engine, databases: int, rows: int) -> None:
         engine.write_line_protocol(f"db{d}", body.encode(), principal=ANONYMOUS, no_sync=True)
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_clock = time.perf_counter
+
+
 def _time(run: Callable[[], object]) -> float:
-    start = time.perf_counter()
+    start = _clock()
     run()
-    return time.perf_counter() - start
+    return _clock() - start
 
 
 def main() -> None:
@@ -63,7 +69,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--databases", type=int, default=4)
     parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="cpu: this process's CPU time (every thread), steadier on a shared machine",
+    )
     args = parser.parse_args()
+    global _clock
+    _clock = CLOCKS[args.clock]
     reader = Principal(
         "r",
         False,
@@ -73,7 +87,7 @@ def main() -> None:
         engine = Engine(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
         _load(engine, args.databases, args.rows)
         query = engine.query
-        medians: dict[tuple[str, str], float] = {}
+        rows: list[tuple[str, str, float, float]] = []
         for label, sql in STATEMENTS.items():
 
             def plan_walk(sql: str = sql) -> object:
@@ -91,35 +105,48 @@ def main() -> None:
                 query._statements.forget_plans()
                 return query.scoped(reader).execute("db0", sql).read_all()
 
-            targets: dict[str, Callable[[], object]] = {
-                "unscoped": lambda sql=sql: query.execute("db0", sql).read_all(),
+            def unscoped(sql: str = sql) -> object:
+                return query.execute("db0", sql).read_all()
+
+            warm: dict[str, Callable[[], object]] = {
+                "unscoped": unscoped,
                 "scoped admin": lambda sql=sql: (
                     query.scoped(ANONYMOUS).execute("db0", sql).read_all()
                 ),
                 "scoped reader": lambda sql=sql: (
                     query.scoped(reader).execute("db0", sql).read_all()
                 ),
-                "plan walk": plan_walk,
-                "unscoped, replanned": replanned,
-                "scoped reader, cold": cold,
             }
-            samples: dict[str, list[float]] = {name: [] for name in targets}
-            for _ in range(args.warmup):
-                for run in targets.values():
-                    run()
-            for i in range(args.runs):
-                order = list(targets.items())
-                for name, run in order if i % 2 else reversed(order):
-                    samples[name].append(_time(run))
-            for name, values in samples.items():
-                medians[(label, name)] = statistics.median(values) * 1e3
+            # Each group apart, against its own baseline: planning in one target (the plan
+            # walk, an emptied plan cache) would weigh on whichever target runs next.
+            groups = (
+                warm,
+                {"unscoped": unscoped, "plan walk": plan_walk},
+                {"unscoped, replanned": replanned, "scoped reader, cold": cold},
+            )
+            for group in groups:
+                medians = _medians(group, args.runs, args.warmup)
+                base = next(iter(medians.values()))
+                rows.extend((label, name, ms, ms / base) for name, ms in medians.items())
         engine.close()
-    print(f"\nin-process query engine, median of {args.runs} alternating runs, warm\n")
-    print("| statement | target | median ms | / unscoped |")
+    print(f"\nin-process query engine, {args.clock} time, median of {args.runs} alternating runs\n")
+    print("| statement | target | median ms | / first of its group |")
     print("|---|---|---:|---:|")
-    for (label, name), ms in medians.items():
-        base = medians[(label, "unscoped")]
-        print(f"| {label} | {name} | {ms:.3f} | {ms / base:.3f}x |")
+    for label, name, ms, ratio in rows:
+        print(f"| {label} | {name} | {ms:.3f} | {ratio:.3f}x |")
+
+
+def _medians(targets: dict[str, Callable[[], object]], runs: int, warmup: int) -> dict[str, float]:
+    """Each target's median in ms, the targets run alternately (forwards, then backwards)."""
+    samples: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(warmup):
+        for run in targets.values():
+            run()
+    for i in range(runs):
+        order = list(targets.items())
+        for name, run in order if i % 2 else reversed(order):
+            samples[name].append(_time(run))
+    return {name: statistics.median(values) * 1e3 for name, values in samples.items()}
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ the HTTP app and the Flight service translate errors the same way::
     ├── RetryLaterError                 503  UNAVAILABLE        (with a Retry-After)
     │   ├── BufferFullError             503  UNAVAILABLE        (write buffer over its memory limit)
     │   └── TooManyQueriesError         503  UNAVAILABLE        (the query queue is full)
+    ├── InsufficientStorageError        507  RESOURCE_EXHAUSTED (a disk is full; names the path)
+    ├── DataFileUnavailableError        500  INTERNAL           (a data file is missing or corrupt)
     ├── StoragePathError                500  INTERNAL           (a path outside the warehouse)
     ├── DataDirLockedError              startup only
     └── WalCorruptionError              startup only (names the file and the offset)
@@ -36,6 +38,10 @@ the HTTP app and the Flight service translate errors the same way::
 
 from __future__ import annotations
 
+import base64
+import errno
+import json
+import re
 from dataclasses import dataclass
 
 # A rejected body lists this many line errors, then says how many more there were: 2.5M bad
@@ -204,6 +210,98 @@ class TooManyQueriesError(RetryLaterError):
     """Every query slot is busy and the queue of waiting queries is full."""
 
 
+class InsufficientStorageError(FlightIoxError):
+    """A disk (or quota) is full: nothing was stored; free space and retry.
+
+    HTTP says 507 Insufficient Storage. gRPC's RESOURCE_EXHAUSTED is the status named
+    for "the entire file system is out of space"; pyarrow's Flight server cannot send
+    it from Python, so Flight clients see UNKNOWN with this message (``flightsql/status.py``).
+    """
+
+    def __init__(self, path: str, reason: str, what: str = "the write was not stored") -> None:
+        super().__init__(f"insufficient storage at {path}: {reason}; {what}; free space and retry")
+        self.path = path
+
+
+# errno values that mean "no room": a full disk, a full quota, a file over RLIMIT_FSIZE.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def storage_full(error: BaseException, path: str, what: str = "the write was not stored"
+                 ) -> InsufficientStorageError | None:  # fmt: skip
+    """``InsufficientStorageError`` if ``error`` (or what caused it) says no space was left.
+
+    pyarrow keeps the errno on the ``OSError`` it raises, so its Parquet writes are
+    recognised like ``os.write``; SQLite says "database or disk is full" without one.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _NO_SPACE:
+            return InsufficientStorageError(path, seen.strerror or str(seen), what)
+        if "database or disk is full" in str(seen):
+            return InsufficientStorageError(path, "database or disk is full", what)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class DataFileUnavailableError(FlightIoxError):
+    """A data file a query needs is missing or unreadable: its rows cannot be read.
+
+    The request is fine and retrying will not help: the server's storage lost the
+    file, so it is a 5xx. The body names the file and the table and says what to do
+    (``flight-iox repair`` removes lost files from their table, keeping the rest).
+    The error is raised inside DataFusion while it executes, so it travels back as
+    text: ``carried`` encodes it and ``query_error`` finds it again.
+    """
+
+    def __init__(self, path: str, table: str, reason: str) -> None:
+        database = table.split(".", 1)[0]
+        super().__init__(
+            f"data file {path} of table {table} cannot be read ({reason}): its rows are "
+            f"unavailable. Restore the file, or run `flight-iox repair --db {database}` "
+            "to remove lost files from the table (their rows are lost; the rest stays)"
+        )
+        self.path = path
+        self.table = table
+        self.reason = reason
+
+    def as_json(self) -> dict[str, object]:
+        """The message plus the file, the table and the repair command, for scripts."""
+        database = self.table.split(".", 1)[0]
+        return {
+            "error": self.message,
+            "file": self.path,
+            "table": self.table,
+            "repair": f"flight-iox repair --db {database}",
+        }
+
+    def carried(self) -> str:
+        """This error as text that survives DataFusion's error formatting (no quotes)."""
+        payload = json.dumps([self.path, self.table, self.reason]).encode()
+        return f"[[flight-iox-error:{base64.urlsafe_b64encode(payload).decode()}]]"
+
+
+_CARRIED = re.compile(r"\[\[flight-iox-error:([A-Za-z0-9_=-]+)\]\]")
+
+
+def carried_error(text: str) -> DataFileUnavailableError | None:
+    """The ``DataFileUnavailableError`` that ``text`` carries (an engine message, a plan)."""
+    found = _CARRIED.search(text)
+    if found is None:
+        return None
+    path, table, reason = json.loads(base64.urlsafe_b64decode(found.group(1)))
+    return DataFileUnavailableError(path, table, reason)
+
+
+def query_error(text: str) -> FlightIoxError:
+    """The error for a query that failed in the engine with ``text``.
+
+    A ``DataFileUnavailableError`` raised during execution comes back as it was;
+    anything else is the query's fault (``QueryError`` with the engine's message).
+    """
+    return carried_error(text) or QueryError(text)
+
+
 class StoragePathError(FlightIoxError):
     """A file path that would leave the warehouse, or its table's own folder: refused."""
 
@@ -237,6 +335,8 @@ STATUS_TABLE: dict[type[FlightIoxError], tuple[int, str]] = {
     QueryTimeoutError: (504, "DEADLINE_EXCEEDED"),
     QueryMemoryError: (507, "RESOURCE_EXHAUSTED"),
     RetryLaterError: (503, "UNAVAILABLE"),
+    InsufficientStorageError: (507, "RESOURCE_EXHAUSTED"),
+    DataFileUnavailableError: (500, "INTERNAL"),
 }
 
 

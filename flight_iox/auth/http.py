@@ -59,6 +59,7 @@ ROUTE_RULES: dict[str, RouteRule] = {
     # InfluxQL checks each resolved source, INTO target, ON clause and DDL (influxql/context.py).
     "/api/v3/query_influxql": RouteRule.AUTHENTICATED,
     "/query": RouteRule.AUTHENTICATED,
+    "/api/v3/configure/repair": RouteRule.ADMIN,  # removes lost files from tables
 }
 
 
@@ -92,9 +93,12 @@ class AuthMiddleware:
             return
         rule = route_rule(scope["path"])
         params = _query_params(scope)
+        principal: Principal | None = None
         try:
-            principal = self._principal(scope, params, rule)
-            if rule is RouteRule.ADMIN:
+            secret = _secret(scope, params)
+            if rule is not RouteRule.PUBLIC or secret:
+                principal = self.authorizer.authenticate(secret)
+            if rule is RouteRule.ADMIN and principal is not None:
                 Authorizer.require_admin(principal)
         except (UnauthorizedError, ForbiddenError) as error:
             await _error_response(error)(scope, receive, send)
@@ -103,15 +107,14 @@ class AuthMiddleware:
             scope[PRINCIPAL_KEY] = principal
         await self.app(scope, receive, send)
 
-    def _principal(
-        self, scope: Scope, params: list[tuple[str, str]], rule: RouteRule
-    ) -> Principal | None:
-        header = _header(scope, b"authorization")
-        passwords = [value for name, value in params if name == "p"]
-        secret = token_from_authorization(header) if header else (passwords or [None])[-1]
-        if rule is RouteRule.PUBLIC and not secret:
-            return None
-        return self.authorizer.authenticate(secret)
+
+def _secret(scope: Scope, params: list[tuple[str, str]]) -> str | None:
+    """The token: the Authorization header, else v1's ``?p=``."""
+    header = _header(scope, b"authorization")
+    if header:
+        return token_from_authorization(header)
+    passwords = [value for name, value in params if name == "p"]
+    return passwords[-1] if passwords else None
 
 
 def _error_response(error: FlightIoxError) -> JSONResponse:

@@ -24,6 +24,7 @@ COMMANDS: Mapping[str, str] = {
     "token": "flight_iox.cli.token_commands:token",
     "persist": "flight_iox.cli.storage_commands:persist",
     "catalog": "flight_iox.cli.storage_commands:catalog",
+    "repair": "flight_iox.cli.repair_commands:repair",
 }
 
 

@@ -23,6 +23,7 @@ from flight_iox.errors import (
     AlreadyExistsError,
     DatabaseNotFoundError,
     LimitExceededError,
+    storage_full,
 )
 from flight_iox.names import validate_database_name
 
@@ -119,7 +120,11 @@ class SchemaCatalog:
                     f"{self.limits.max_databases} databases is reached"
                 )
             db = self._databases[name] = DatabaseSchema(name)
-            self._save_state()
+            try:
+                self._save_state()
+            except BaseException:  # not on disk, so not created (a full disk, say)
+                del self._databases[name]
+                raise
             return db
 
     def delete_database(self, name: str, wal_sequence: int) -> None:
@@ -190,10 +195,17 @@ class SchemaCatalog:
             "deleted_tables": self._deleted_tables,
         }
         tmp = self._state_path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(tmp, "w") as f:
+                json.dump(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            full = storage_full(error, str(self._state_path.parent), "nothing was changed")
+            if full is None:
+                raise
+            raise full from error
         os.replace(tmp, self._state_path)
         dir_fd = os.open(self._state_path.parent, os.O_RDONLY)
         try:

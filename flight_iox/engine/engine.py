@@ -31,6 +31,7 @@ from flight_iox.names import validate_database_name
 from flight_iox.persist.parquet_files import read_model_rows
 from flight_iox.query import QueryEngine
 from flight_iox.query.file_cache import FileCache
+from flight_iox.query.file_checks import checked_schema
 from flight_iox.wal import TableWrite, WalWrite, WriteAheadLog, decode_write, encode_write
 from iox_catalog import IoxCatalog
 from iox_catalog.storage import open_storage
@@ -74,6 +75,7 @@ class Engine:
                 lambda file, schema: read_model_rows(file.path, schema, self.storage),
             ),
             limits=settings.query_limits,
+            file_check=lambda file: checked_schema(file, self.storage),
         )
 
     def _load_persisted(self) -> dict[tuple[str, str], int]:

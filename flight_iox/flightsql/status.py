@@ -41,7 +41,7 @@ from typing import Any, NoReturn
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from flight_iox.errors import FlightIoxError, QueryError, status_of
+from flight_iox.errors import FlightIoxError, query_error, status_of
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def translated_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]
     try:
         yield from reader
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-        failure = QueryError(str(error).removeprefix("External error: ").strip())
+        failure = query_error(str(error).removeprefix("External error: ").strip())
     except Exception as error:  # translated below, outside the except block
         failure = error
     if failure is not None:

@@ -52,12 +52,13 @@ def parse_json_ticket(ticket: bytes) -> JsonTicket:
     sql = body.get("sql_query")
     if not isinstance(sql, str) or not sql.strip():
         raise BadRequestError("JSON ticket has no 'sql_query'")
-    names = {body.get("database"), body.get("namespace_name")} - {None, ""}
-    if any(not isinstance(name, str) for name in names):
+    given = [body.get(key) for key in ("database", "namespace_name")]
+    if any(name is not None and not isinstance(name, str) for name in given):
         raise BadRequestError("'database' in the JSON ticket must be a string")
+    names = sorted({name for name in given if isinstance(name, str) and name})
     if len(names) > 1:
-        raise BadRequestError(f"the JSON ticket names two databases: {sorted(names)!r}")
-    database = names.pop() if names else None
+        raise BadRequestError(f"the JSON ticket names two databases: {names!r}")
+    database = names[0] if names else None
     params = body.get("params") or []
     if isinstance(params, dict):
         raise NotSupportedError(

@@ -22,6 +22,7 @@ from flight_iox.errors import FlightIoxError, RetryLaterError, status_of
 from flight_iox.http.admin import configure_database, health, ping
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.query import query_sql
+from flight_iox.http.repair import repair_files
 from flight_iox.http.storage import catalog_properties, compact, persist
 from flight_iox.http.tokens import create_admin_token, tokens
 from flight_iox.http.write import write_v1, write_v2, write_v3
@@ -33,7 +34,7 @@ async def _flight_iox_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, FlightIoxError)
     status, _ = status_of(error)
     body = error.as_json()
-    if status < 500 or status == 503:
+    if status < 500 or status in (503, 507):
         # InfluxDB v2 clients read "code" and "message"; v1 and v3 clients read "error".
         body = {**body, "code": "invalid" if status == 400 else "error", "message": error.message}
     headers = (
@@ -86,6 +87,7 @@ def create_app(
         Route("/api/v3/persist", persist, methods=["POST"]),
         Route("/api/v3/compact", compact, methods=["POST"]),
         Route("/api/v3/configure/catalog", catalog_properties, methods=["GET"]),
+        Route("/api/v3/configure/repair", repair_files, methods=["POST"]),
         Route("/api/v3/configure/token/admin", create_admin_token, methods=["POST"]),
         Route("/api/v3/configure/token", tokens, methods=["GET", "POST", "DELETE"]),
         Route("/health", health, methods=["GET", "HEAD"]),

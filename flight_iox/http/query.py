@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from flight_iox.engine.engine import Engine
-from flight_iox.errors import BadRequestError, FlightIoxError, QueryError
+from flight_iox.errors import BadRequestError, FlightIoxError, query_error
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import principal_of, request_params
 from flight_iox.query.formats import choose_format
@@ -73,7 +73,7 @@ def _first_chunk(chunks: Iterator[bytes]) -> bytes:
     except FlightIoxError:
         raise
     except Exception as error:  # DataFusion and Arrow raise plain exceptions while executing
-        raise QueryError(str(error)) from None
+        raise query_error(str(error)) from None
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -19,9 +19,12 @@ def _target(request: Request) -> tuple[Persister, str | None]:
 
 
 async def persist(request: Request) -> Response:
-    """``POST /api/v3/persist?db=``: 200 with what was written once committed, 500 on failure."""
+    """``POST /api/v3/persist?db=``: 200 with what was written once committed, 507 when a
+    disk is full, 500 on another failure."""
     persister, database = _target(request)
     report = await run_in_threadpool(persister.persist, database)
+    if report.full is not None:
+        raise report.full
     if report.failures:
         raise FlightIoxError("persist failed: " + "; ".join(report.failures))
     return JSONResponse(report.as_json())

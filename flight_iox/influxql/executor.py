@@ -18,6 +18,7 @@ from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
 from flight_iox.errors import (
     BadRequestError,
+    DataFileUnavailableError,
     FlightIoxError,
     NotSupportedError,
     QueryError,
@@ -144,8 +145,8 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
             if _needs_database(stmt) and ctx.database is None and not _names_database(stmt):
                 raise QueryError("database name required")
             results.append(StatementResult(i, HANDLERS[type(stmt)](stmt, ctx)))
-        except (QueryLimitError, RetryLaterError):
-            raise  # the request's fault or the server's load, not the statement's: its status
+        except (DataFileUnavailableError, QueryLimitError, RetryLaterError):
+            raise  # a lost file, the request's bounds or the server's load: its status
         except FlightIoxError as error:
             results.append(StatementResult(i, error=error.message, cause=error))
         except Exception as error:  # DataFusion/Arrow raise plain exceptions

@@ -16,6 +16,7 @@ planned before may still read them). No folder is listed: see
 from __future__ import annotations
 
 import itertools
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from flight_iox.persist.retention import drop_expired_files
 from iox_catalog.files import DataFile
 from iox_catalog.schema import column_kinds
 
+log = logging.getLogger(__name__)
 FILE_DELETE_GRACE_SECONDS = 3600.0
 
 
@@ -74,8 +76,12 @@ def compact_table(
     state = engine.buffers.table(database, table)
     kinds = column_kinds(schema)
     for group in partitions_to_compact(state.files, min_files):
-        parts = [conform(read_model_rows(f.path, schema, engine.storage), schema) for f in group]
-        rows = pa.concat_tables(parts)
+        try:
+            parts = [read_model_rows(f.path, schema, engine.storage) for f in group]
+        except (OSError, pa.ArrowException) as error:  # a lost file: repair's job, not ours
+            _skip_unreadable(f"{database}.{table}", group, error)
+            continue
+        rows = pa.concat_tables([conform(part, schema) for part in parts])
         if has_duplicate_keys(rows):
             rows = deduplicate(rows)
         location = engine.iceberg.table_location(database, table, schema)
@@ -92,3 +98,19 @@ def compact_table(
         database, table, delete_grace_seconds
     )
     return report
+
+
+_reported_groups: set[frozenset[str]] = set()
+
+
+def _skip_unreadable(table: str, group: list[DataFile], error: Exception) -> None:
+    """Leave a partition with an unreadable file as it is; say so once per partition.
+
+    Compacting around the file would hide that its rows are lost; ``flight-iox repair``
+    removes it from the table, and the next pass compacts what remains.
+    """
+    paths = frozenset(f.path for f in group)
+    if paths not in _reported_groups:
+        _reported_groups.add(paths)
+        log.warning("not compacting a partition of %s: a file cannot be read (%s); "
+                    "run `flight-iox repair` to remove lost files", table, error)  # fmt: skip

@@ -26,13 +26,22 @@ from datafusion import SessionContext
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.engine.buffer import conform
-from flight_iox.errors import BadRequestError, NotSupportedError, QueryError, TableNotFoundError
+from flight_iox.errors import (
+    BadRequestError,
+    DataFileUnavailableError,
+    NotSupportedError,
+    QueryError,
+    TableNotFoundError,
+)
 from flight_iox.persist.ddl import create_table
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.persister import Persister
+from flight_iox.query.file_checks import file_problem
 from flight_iox.query.placeholders import python_value, rewrite_placeholders
 from flight_iox.query.sql_text import first_keyword, parse_change
+from iox_catalog.files import DataFile
 from iox_catalog.schema import column_kinds
+from iox_catalog.storage import Storage
 
 
 def _resolve(parts: list[str], database: str | None) -> tuple[str, str]:
@@ -130,6 +139,7 @@ class Deleter:
         with self.persister.cycle_lock:
             self._await_applied()
             state = engine.buffers.table(database, table)
+            _check_files(state.files, engine.storage, f"{database}.{table}")  # before any change
             deleted = state.filter_rows(schema, row_filter.keep)
             removed, added = [], []
             kinds = column_kinds(schema)
@@ -164,3 +174,11 @@ class Deleter:
             engine.query.forget_table(database, table)
             if engine.iceberg.has_table(database, table):
                 engine.iceberg.drop_table(database, table)
+
+
+def _check_files(files: Sequence[DataFile], storage: Storage, table: str) -> None:
+    """Refuse a delete over a table with a lost file, before it changes anything."""
+    for file in files:
+        reason = file_problem(file, storage)
+        if reason is not None:
+            raise DataFileUnavailableError(file.path, table, reason)

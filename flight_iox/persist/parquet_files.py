@@ -21,6 +21,7 @@ see plain strings, as the Iceberg schema says.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 
@@ -109,7 +110,28 @@ def write_partitioned(
 
     Every path is checked to lie under ``table_location`` in the warehouse
     (``Storage.contained``): ``StoragePathError`` otherwise, before anything is written.
+
+    A failed write (a full disk, say) leaves no file behind: a partial one would keep the
+    disk full, and none of them is committed, so none would ever be read.
     """
+    attempted: list[str] = []
+    try:
+        return _write_days(data, kinds, table_location, storage, attempted)
+    except OSError:
+        for path in attempted:
+            with contextlib.suppress(OSError):
+                storage.filesystem.delete_file(path)
+        raise
+
+
+def _write_days(
+    data: pa.Table,
+    kinds: dict[str, str],
+    table_location: str,
+    storage: Storage,
+    attempted: list[str],
+) -> list[str]:
+    """``write_partitioned``'s work; each path is added to ``attempted`` before it is written."""
     if data.num_rows == 0:
         return []
     tags = sort_tags(data, kinds)
@@ -128,6 +150,7 @@ def write_partitioned(
             f"{table_location}/data/time_day={date}/{uuid.uuid4().hex}.parquet",
             within=table_location,
         )
+        attempted.append(path)
         storage.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         with pq.ParquetWriter(
             path,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from flight_iox.engine.engine import Engine
+from flight_iox.errors import InsufficientStorageError, storage_full
 from flight_iox.persist.compactor import CompactReport, compact_table
 from flight_iox.persist.parquet_files import write_partitioned
 from iox_catalog.schema import column_kinds
@@ -39,6 +40,7 @@ class PersistReport:
     files: int = 0
     wal_sequence: int = 0
     failures: list[str] = field(default_factory=list)
+    full: InsufficientStorageError | None = None  # a failure because a disk is full
 
     def as_json(self) -> dict[str, object]:
         """The admin endpoint's answer."""
@@ -92,9 +94,15 @@ class Persister:
                 uris = write_partitioned(rows, kinds, location, engine.storage)
                 stored = engine.iceberg.commit_files(db, table, schema, uris, watermark)
             except Exception as error:  # storage can fail in many ways; keep the rows
-                log.exception("persisting %s.%s failed; rows stay buffered", db, table)
                 engine.buffers.thaw(db, table, schema)
-                report.failures.append(f"{db}.{table}: {error}")
+                warehouse = engine.iceberg.config.warehouse
+                full = storage_full(error, warehouse, "the rows stay buffered and in the WAL")
+                if full is not None:  # expected while the disk is full: no traceback
+                    log.warning("persisting %s.%s failed: %s", db, table, full.message)
+                    report.full = full
+                else:
+                    log.exception("persisting %s.%s failed; rows stay buffered", db, table)
+                report.failures.append(f"{db}.{table}: {full.message if full else error}")
                 continue
             engine.buffers.persisted(db, table, stored.files.files)
             report.tables += 1
@@ -155,8 +163,12 @@ class Persister:
                 if self.due():
                     self.persist()
                     self.compact(min_files=self.settings.compact_min_files)
-            except Exception:
-                log.exception("background persist or compaction failed")
+            except Exception as error:
+                full = storage_full(error, self.engine.iceberg.config.warehouse, "retrying later")
+                if full is None:
+                    log.exception("background persist or compaction failed")
+                else:  # expected while the disk is full: one line, no traceback
+                    log.warning("background compaction failed: %s", full.message)
 
     def stop(self) -> None:
         """Stop the trigger thread and, if configured, persist what is buffered."""

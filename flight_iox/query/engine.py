@@ -34,7 +34,7 @@ from flight_iox.auth.policy import Principal
 from flight_iox.config import QueryLimits
 from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
 from flight_iox.engine.catalog import SchemaCatalog
-from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError
+from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError, query_error
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
 from flight_iox.query.execution import QueryRunner, clear_spill_dir, runtime_env
 from flight_iox.query.file_cache import FileCache
@@ -48,7 +48,7 @@ from flight_iox.query.placeholders import (
 from flight_iox.query.scoped import ScopedQuery
 from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
-from flight_iox.query.tables import PARQUET_OPTIONS, TableBuilder
+from flight_iox.query.tables import PARQUET_OPTIONS, SchemaCheck, TableBuilder
 from iox_catalog.files import DataFile
 
 USER_SCHEMA = "iox"
@@ -72,6 +72,7 @@ class QueryEngine:
         batch_size: int = 65_536,
         object_store: tuple[str, object, str] | None = None,
         file_cache: FileCache | None = None,
+        file_check: SchemaCheck | None = None,
         limits: QueryLimits | None = None,
     ):
         self._limits = limits or QueryLimits()
@@ -90,7 +91,7 @@ class QueryEngine:
         self._scoped_contexts = OrderedDict()
         self._state: tuple[object, ...] | None = None  # what the last full refresh saw
         self._statements = StatementCache()
-        self._tables = TableBuilder(partitions=max(1, os.cpu_count() or 1), file_cache=file_cache)
+        self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check)
         self._object_store = object_store
         self._update_handler: UpdateHandler | None = None
         self._global_system: dict[str, tuple[Callable[[], pa.Table], bool]] = {}
@@ -169,6 +170,7 @@ class QueryEngine:
                 frame = self._plan(database, sql, params, scope=scope)
                 if reusable:
                     self._statements.keep_plan(key, frame)
+            self._tables.raise_if_unavailable(frame)  # before any row of another source
             if finish is not None:
                 return finish(query.read_all(frame)).to_reader()
             return query.reader(frame)  # the reader closes the query when it ends
@@ -226,6 +228,17 @@ class QueryEngine:
             self._system_ready.discard(database)
             self._state = None
             self._last_cache.forget(database, table)
+
+    def recheck_files(self, database: str, table: str, paths: set[str]) -> None:
+        """Check ``paths`` again when the table is next registered (``repair`` found them lost).
+
+        A file is checked once, when first registered; DataFusion would read one deleted
+        later as empty, so a lost file found later makes its table be built again.
+        """
+        with self._lock:
+            self._tables.forget_scans(paths)
+            self._registered.pop((database, table), None)
+            self._state = None
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's tables from every context."""
@@ -290,7 +303,7 @@ class QueryEngine:
         except Exception as error:
             message = _engine_message(error)
         if count == 0:
-            raise QueryError(message)
+            raise query_error(message)
         try:  # placeholders DataFusion could not type from their context, typed by their values
             return _sql(context, typed_placeholders(rewritten, params, count), values)
         except Exception:
@@ -369,15 +382,18 @@ class QueryEngine:
                 version,
                 (self._buffers.version(database, table)[1], len(schema)),
                 lambda s=schema, t=table: self._buffers.snapshot(database, t, s),
-                lambda files, s=schema: self._file_last_rows(s, files),
+                lambda files, s=schema, t=table: self._file_last_rows(s, files, f"{database}.{t}"),
                 retention_ns,
             )
 
-    def _file_last_rows(self, schema: pa.Schema, files: tuple[DataFile, ...]) -> pa.Table:
+    def _file_last_rows(
+        self, schema: pa.Schema, files: tuple[DataFile, ...], label: str
+    ) -> pa.Table:
         """The latest row of each series in ``files`` (deduplicated), under ``schema``."""
         if not files:
             return schema.empty_table()
-        provider = self._tables.provider(schema, TableSnapshot(files, schema.empty_table()))
+        snapshot = TableSnapshot(files, schema.empty_table())
+        provider = self._tables.provider(schema, snapshot, None, label)
         context = self._session(SessionConfig(PARQUET_OPTIONS))
         if self._object_store is not None:
             context.register_object_store(*self._object_store)
@@ -440,7 +456,7 @@ class QueryEngine:
             changed.add(db_name)
             snapshot = self._buffers.snapshot(db_name, name, schema)
             df_schema = self._schemas[db_name][1]
-            provider = self._tables.provider(schema, snapshot, retention_ns)
+            provider = self._tables.provider(schema, snapshot, retention_ns, f"{db_name}.{name}")
             if df_schema.table_exist(name):
                 df_schema.deregister_table(name)
             df_schema.register_table(name, provider)

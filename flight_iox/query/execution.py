@@ -39,10 +39,10 @@ from flight_iox.config import MIB, QueryLimits
 from flight_iox.errors import (
     FlightIoxError,
     QueryCancelledError,
-    QueryError,
     QueryMemoryError,
     QueryTimeoutError,
     TooManyQueriesError,
+    query_error,
 )
 
 POLL_SECONDS = 0.2  # how often a waiting query looks at its deadline and its client
@@ -291,4 +291,4 @@ def _translate(error: Exception, limits: QueryLimits) -> FlightIoxError:
             f"query needs more memory than --query-memory-limit allows "
             f"({limits.memory_limit / MIB:g} MiB per database): {message.strip()}"
         )
-    return QueryError(message.strip())
+    return query_error(message.strip())  # or the lost file it carries (query/tables.py)

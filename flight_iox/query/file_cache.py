@@ -13,6 +13,10 @@ and tables that take turns cannot evict each other's files back and forth (which
 decode a file per write); older files are read from Parquet as before. Data files never
 change (compaction and deletes write new ones), so an entry is valid for as long as its
 file is in a table; ``keep_only`` drops the rest.
+
+A file that cannot be loaded (missing, truncated, not Parquet) is simply not cached: the
+table builder then checks it and reports it to the queries that need it
+(``file_checks.py``). The cache never raises for one bad file, so other tables go on.
 """
 
 from __future__ import annotations
@@ -64,7 +68,11 @@ class FileCache:
             with self._lock:
                 entry = self._entries.get(file.path)
             if entry is None and self._has_room(file, schema):
-                self._put(file, self._load(file, schema))
+                try:
+                    loaded = self._load(file, schema)
+                except (OSError, pa.ArrowException):  # the table builder reports the file
+                    continue
+                self._put(file, loaded)
                 with self._lock:
                     entry = self._entries.get(file.path)
             if entry is not None:

@@ -56,15 +56,15 @@ def json_objects_row_by_row(batch: pa.RecordBatch, terminator: str) -> bytes:
 
 
 def _json(reader: pa.RecordBatchReader) -> Iterator[bytes]:
-    yield b"["
-    first = True
+    # "[" goes out with the first rows, not before: the HTTP layer reads the first chunk
+    # before it answers, so an error while executing still gets a status of its own.
+    opening = b"["
     for batch in reader:
         if batch.num_rows == 0:
             continue
-        text = json_objects(batch, ",")[:-1]  # the last row's ","
-        yield text if first else b"," + text
-        first = False
-    yield b"]"
+        yield opening + json_objects(batch, ",")[:-1]  # the last row's ","
+        opening = b","
+    yield b"]" if opening == b"," else b"[]"
 
 
 def _jsonl(reader: pa.RecordBatchReader) -> Iterator[bytes]:

@@ -7,22 +7,31 @@ exact nanosecond time rebuilt from microseconds plus the remainder, columns a
 file lacks as nulls), then unioned with the buffered rows. Only when two sources
 overlap in time, and so may share a key, is the union deduplicated: last write
 wins field by field, files in commit order, the buffer last.
+
+A file that is missing or corrupt (``file_checks.py``) does not stop the table from
+registering, nor any other table: it becomes a source that raises
+``DataFileUnavailableError`` when a query scans it, so only queries over that table fail,
+and they say which file and what to do. It is logged once.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
+from collections.abc import Callable
 
 import pyarrow as pa
-from datafusion import SessionConfig, SessionContext
+from datafusion import DataFrame, SessionConfig, SessionContext, udf
 from datafusion.catalog import Table
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import time_range
+from flight_iox.errors import DataFileUnavailableError, carried_error
 from flight_iox.names import quote_identifier as q
 from flight_iox.query.file_cache import FileCache
+from flight_iox.query.file_checks import UnreadableFileError
 from iox_catalog.files import DataFile
 from iox_catalog.schema import REMAINDER_COLUMN
 
@@ -35,7 +44,12 @@ _CAST_NAMES: dict[pa.DataType, str] = {
     pa.string(): "Utf8",
     pa.timestamp("ns"): "Timestamp(Nanosecond, None)",
 }
+log = logging.getLogger(__name__)
 ORDER_COLUMN = "__iox_source_order"
+# Raises its argument (a carried DataFileUnavailableError) whenever it is evaluated.
+UNAVAILABLE_FUNCTION = "__iox_unavailable"
+# Reads a data file's Arrow schema after checking it (``file_checks.checked_schema``).
+SchemaCheck = Callable[[DataFile], pa.Schema]
 # In-memory tables are split into batches of at most this many rows, spread over partitions.
 MEMORY_BATCH_ROWS = 65_536
 # Parquet scans prune pages with the page index (files are sorted by tags, so a tag predicate
@@ -85,6 +99,11 @@ def _read_field(found: pa.Field, schema: pa.Schema) -> pa.Field:
     return found
 
 
+def _raise_unavailable(carried: pa.Array) -> pa.Array:
+    """The body of ``__iox_unavailable``: fail the query with the carried error."""
+    raise RuntimeError(carried[0].as_py())
+
+
 def sources_overlap(snapshot: TableSnapshot) -> bool:
     """Whether any two sources (files, buffer) overlap in time and so may share keys."""
     ranges = [(f.min_time_us * 1000, f.max_time_us * 1000 + 999) for f in snapshot.files]
@@ -98,13 +117,29 @@ def sources_overlap(snapshot: TableSnapshot) -> bool:
 class TableBuilder:
     """Builds DataFusion providers for tables, caching each file's scan."""
 
-    def __init__(self, partitions: int, file_cache: FileCache | None = None) -> None:
-        """Memory tables get ``partitions`` partitions; ``file_cache`` serves decoded files."""
+    def __init__(
+        self,
+        partitions: int,
+        file_cache: FileCache | None = None,
+        check: SchemaCheck | None = None,
+    ) -> None:
+        """Memory tables get ``partitions`` partitions; ``file_cache`` serves decoded files.
+
+        ``check`` reads a file's schema after checking it is there and whole; without
+        it DataFusion infers the schema (and a bad file fails the whole registration).
+        """
         self._context = SessionContext(SessionConfig(PARQUET_OPTIONS))
+        # Volatile, so the optimizer never evaluates it while planning.
+        self._context.register_udf(
+            udf(_raise_unavailable, [pa.string()], pa.string(), "volatile", UNAVAILABLE_FUNCTION)
+        )
         self._lock = threading.Lock()
         self._partitions = partitions
         self._file_cache = file_cache
+        self._check = check
         self._file_scans: dict[str, tuple[Table, pa.Schema]] = {}
+        self._reported: set[str] = set()  # unreadable files already logged
+        self._unavailable: set[str] = set()  # unreadable files in the providers built
         self._counter = itertools.count()
 
     @property
@@ -113,9 +148,14 @@ class TableBuilder:
         return self._context
 
     def provider(
-        self, schema: pa.Schema, snapshot: TableSnapshot, retention_ns: int | None = None
+        self,
+        schema: pa.Schema,
+        snapshot: TableSnapshot,
+        retention_ns: int | None = None,
+        label: str = "?",
     ) -> Table:
-        """The provider to register for a table; rows past the retention period are hidden.
+        """The provider to register for a table (``label`` is its ``db.name``, for errors);
+        rows past the retention period are hidden.
 
         Files the Parquet cache holds are read from memory. When no two sources overlap
         in time, the cached files and the buffer are one in-memory table, so a table whose
@@ -135,15 +175,43 @@ class TableBuilder:
                 snapshot, cached = TableSnapshot(rest, buffered), {}
             if not snapshot.files and not retention_ns:
                 return self._memory_table(snapshot.buffered)
-            return self._view(schema, snapshot, retention_ns, cached, overlap)
+            return self._view(schema, snapshot, retention_ns, cached, overlap, label)
 
     def forget_files(self, keep: set[str]) -> None:
         """Drop cached scans (and cached data) of files no longer in any table."""
         with self._lock:
             for path in set(self._file_scans) - keep:
                 del self._file_scans[path]
+            self._reported &= keep
+            self._unavailable &= keep
         if self._file_cache is not None:
             self._file_cache.keep_only(keep)
+
+    def raise_if_unavailable(self, frame: DataFrame) -> None:
+        """Raise ``DataFileUnavailableError`` if running ``frame`` would read a lost file.
+
+        The source standing for a lost file raises when executed, but by then an HTTP
+        answer may have started streaming other sources' rows. The optimized plan shows
+        whether that source is still in it (``WHERE false`` prunes it, say), so the query
+        fails before any row goes out. This costs one more optimizer pass, and only while
+        some table has a lost file.
+        """
+        if not self._unavailable:
+            return
+        try:
+            plan = str(frame.optimized_logical_plan())
+        except Exception:  # DataFusion's own errors; running the query reports them
+            return
+        error = carried_error(plan)
+        if error is not None:
+            raise error
+
+    def forget_scans(self, paths: set[str]) -> None:
+        """Check these files again the next time a table with them is built."""
+        with self._lock:
+            for path in paths:
+                self._file_scans.pop(path, None)
+                self._reported.discard(path)
 
     def _memory_table(self, data: pa.Table) -> Table:
         batches = data.to_batches(max_chunksize=MEMORY_BATCH_ROWS) or [
@@ -168,11 +236,15 @@ class TableBuilder:
         cached = self._file_scans.get(file.path)
         if cached is None:
             name = self._scratch_name()
-            self._context.register_parquet(name, file.path)
-            try:
-                found = self._context.table(name).schema()
-            finally:
-                self._context.deregister_table(name)
+            if self._check is not None:
+                checked = self._check(file)  # raises UnreadableFileError
+                found = pa.schema(pa.field(f.name, f.type, f.nullable) for f in checked)
+            else:
+                self._context.register_parquet(name, file.path)
+                try:
+                    found = self._context.table(name).schema()
+                finally:
+                    self._context.deregister_table(name)
             read_schema = pa.schema(_read_field(f, schema) for f in found)
             self._context.register_parquet(name, file.path, schema=read_schema)
             try:
@@ -189,6 +261,7 @@ class TableBuilder:
         retention_ns: int | None,
         cached: dict[str, pa.Table],
         dedupe: bool,
+        label: str,
     ) -> Table:
         names: list[str] = []
         selects = []
@@ -203,7 +276,14 @@ class TableBuilder:
                     extra = f", {order} AS {ORDER_COLUMN}" if dedupe else ""
                     selects.append(f"SELECT {columns_sql}{extra} FROM {name}")
                     continue
-                provider, read_schema = self._file_scan(file, schema)
+                try:
+                    provider, read_schema = self._file_scan(file, schema)
+                except UnreadableFileError as error:
+                    lost = DataFileUnavailableError(file.path, label, error.reason)
+                    selects.append(self._unavailable_select(schema, lost, order, dedupe))
+                    self._unavailable.add(file.path)
+                    continue
+                self._unavailable.discard(file.path)
                 self._context.register_table(name, provider)
                 selects.append(self._file_select(name, schema, read_schema, file, order, dedupe))
             if snapshot.buffered.num_rows:
@@ -254,6 +334,23 @@ class TableBuilder:
         if dedupe:
             parts.append(f"{order} AS {ORDER_COLUMN}")
         return f"SELECT {', '.join(parts)} FROM {name}"
+
+    def _unavailable_select(
+        self, schema: pa.Schema, error: DataFileUnavailableError, order: int, dedupe: bool
+    ) -> str:
+        """A source standing for an unreadable file: evaluating any of it raises ``error``.
+
+        Every column and the filter call the raising function, so a query that reads the
+        table fails whether it projects columns, filters them or only counts rows.
+        """
+        if error.path not in self._reported:
+            self._reported.add(error.path)
+            log.warning("%s", error.message)
+        fail = f"{UNAVAILABLE_FUNCTION}('{error.carried()}')"
+        parts = [f"{_cast(fail, field.type)} AS {q(field.name)}" for field in schema]
+        if dedupe:
+            parts.append(f"{order} AS {ORDER_COLUMN}")
+        return f"SELECT {', '.join(parts)} FROM (SELECT 1) AS lost WHERE {_cast(fail, pa.bool_())}"
 
     def _scratch_name(self) -> str:
         return f"__iox_scratch_{next(self._counter)}"

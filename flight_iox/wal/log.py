@@ -25,7 +25,7 @@ from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
 
-from flight_iox.errors import WalCorruptionError
+from flight_iox.errors import WalCorruptionError, storage_full
 from flight_iox.wal.segment import (
     FILE_HEADER,
     SegmentScan,
@@ -219,15 +219,23 @@ class WriteAheadLog:
         frame, payload_crc = new_frame(payload)  # copy and checksum outside the lock
         with self._cond:
             self._check_usable()
-            while self._needs_rotation(len(frame)):
-                if self._syncing:  # a leader is fsyncing the current fd outside the lock
-                    self._cond.wait()
-                    self._check_usable()
-                else:
-                    self._rotate()
-            sequence = self._last_sequence + 1
-            seal_frame(frame, sequence, payload_crc)
-            self._write(frame)
+            try:
+                while self._needs_rotation(len(frame)):
+                    if self._syncing:  # a leader is fsyncing the current fd outside the lock
+                        self._cond.wait()
+                        self._check_usable()
+                    else:
+                        self._rotate()
+                sequence = self._last_sequence + 1
+                seal_frame(frame, sequence, payload_crc)
+                self._write(frame)
+            except OSError as error:
+                # A full disk: the record was cut back out (``_write``), so nothing was
+                # stored and the log goes on once space frees. Say so, naming the folder.
+                full = storage_full(error, str(self._directory))
+                if full is None:
+                    raise
+                raise full from error
             self._last_sequence = sequence
             if sync and self._fsync:
                 if self._group_commit:
@@ -247,6 +255,8 @@ class WriteAheadLog:
             )
 
     def _needs_rotation(self, frame_size: int) -> bool:
+        if self._fd is None:  # a rotation failed (disk full) after closing the old segment
+            return True
         has_entries = self._segment_size > FILE_HEADER.size
         return has_entries and self._segment_size + frame_size > self._segment_bytes
 
@@ -306,11 +316,11 @@ class WriteAheadLog:
 
     def _rotate(self) -> None:
         """Close the full segment durably, so no later segment can outlive its tail."""
-        assert self._fd is not None
-        if self._fsync:
-            self._sync_holding_lock()
-        os.close(self._fd)
-        self._fd = None
+        if self._fd is not None:
+            if self._fsync:
+                self._sync_holding_lock()
+            os.close(self._fd)
+            self._fd = None
         self._create_segment(self._last_sequence + 1)
 
     def _create_segment(self, first_sequence: int) -> None:

@@ -8,6 +8,7 @@ not in the token's SQL context. A default database the token may not use answers
 
 from __future__ import annotations
 
+import pyarrow.flight as flight
 import pytest
 import requests
 
@@ -111,6 +112,16 @@ CASES: list[Case] = [
         CHANGES_OTHER,
     ),
     Case("sql drop other", sql_http("DROP TABLE other.iox.nosuch"), "401 401 403 403 404"),
+    Case(
+        "sql delete other commented",
+        sql_http("DELETE FROM other/**/.iox.cpu WHERE host = 'nosuch'"),
+        CHANGES_OTHER,
+    ),
+    Case(
+        "sql drop other commented",
+        sql_http('DROP TABLE "other" -- x\n . iox.nosuch'),
+        "401 401 403 403 404",
+    ),
     Case("sql drop other quoted", sql_http('DROP TABLE "other"."iox"."cpu"'), "401 401 403 403 -"),
     Case(
         "sql create other",
@@ -363,3 +374,24 @@ def test_a_read_write_token_cannot_copy_another_database_into_its_own(auth_env: 
     assert {"table_catalog": "mine", "table_name": "copied"} not in tables
     copied = flight_update(INSERT_SELECT.format("cpu"))(auth_env, read_write)
     assert copied.status == 200, copied.text  # its own database: allowed
+
+
+@pytest.mark.parametrize(
+    ("actor", "accepted"), [("read", False), ("write", False), ("admin", True)]
+)
+def test_session_catalog_only_names_a_readable_database(
+    auth_env: Env,  # noqa: F811
+    actor: str,
+    accepted: bool,
+) -> None:
+    request = flight.Action(
+        "SetSessionOptions",
+        pb.SetSessionOptionsRequest(
+            session_options={"catalog": pb.SessionOptionValue(string_value="other")}
+        ).SerializeToString(),
+    )
+    token = auth_env.tokens[actor]
+    options = flight.FlightCallOptions(headers=[(b"authorization", f"Bearer {token}".encode())])
+    result = pb.SetSessionOptionsResult()
+    result.ParseFromString(next(auth_env.client.do_action(request, options)).body.to_pybytes())
+    assert ("catalog" not in result.errors) is accepted

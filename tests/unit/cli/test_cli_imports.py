@@ -64,6 +64,7 @@ def imported_modules(*args: str) -> set[str]:
         ["token", "create", "--help"],
         ["token", "recover-admin", "--help"],
         ["persist", "--help"],
+        ["repair", "--help"],
     ],
 )
 def test_help_imports_no_heavy_module(args: list[str]) -> None:

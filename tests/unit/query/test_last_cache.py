@@ -82,9 +82,9 @@ def file_scans(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     scans: list[int] = []
     scan = engine.query._file_last_rows
 
-    def counting(schema, files):  # type: ignore[no-untyped-def]
+    def counting(schema, files, *label):  # type: ignore[no-untyped-def]
         scans.append(len(files))
-        return scan(schema, files)
+        return scan(schema, files, *label)
 
     monkeypatch.setattr(engine.query, "_file_last_rows", counting)
     return scans
