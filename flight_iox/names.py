@@ -46,7 +46,11 @@ def identifier_problem(name: str) -> str | None:
         return "name is empty"
     if _CONTROL.search(name):
         return f"name {name!r} contains a control character"
-    if len(name.encode()) > MAX_IDENTIFIER_BYTES:
+    try:
+        size = len(name.encode())
+    except UnicodeEncodeError:  # a lone surrogate, which JSON's "\ud800" can carry
+        return f"name {name!r} is not valid Unicode"
+    if size > MAX_IDENTIFIER_BYTES:
         return f"name is longer than {MAX_IDENTIFIER_BYTES} bytes"
     return None
 

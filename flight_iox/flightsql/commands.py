@@ -16,7 +16,7 @@ import pyarrow.flight as flight
 from google.protobuf import any_pb2
 from google.protobuf.message import DecodeError, Message
 
-from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
+from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.errors import BadRequestError, NotSupportedError
 from flight_iox.flightsql.backend import QueryBackend, WriteBackend
@@ -36,7 +36,7 @@ class Call:
 
     backend: QueryBackend
     database: str | None
-    principal: Principal = ANONYMOUS
+    principal: Principal  # no default: every call names its caller
     writer: WriteBackend | None = None
     session: Session = field(default_factory=Session)
     schema_only: bool = False  # GetSchema: plan, never run (updates run in GetFlightInfo)
@@ -131,7 +131,11 @@ def unpack_any(data: bytes) -> any_pb2.Any:
 def unpack(wrapper: any_pb2.Any, message_class: type[Message]) -> AnyType:
     """The message inside ``wrapper``, which must be of ``message_class``."""
     message = message_class()
-    if not wrapper.Unpack(message):
+    try:
+        unpacked = wrapper.Unpack(message)
+    except DecodeError as error:  # the right type URL over bytes that are not that message
+        raise BadRequestError(f"invalid {message_class.DESCRIPTOR.name}: {error}") from None
+    if not unpacked:
         raise BadRequestError(
             f"expected {message_class.DESCRIPTOR.full_name}, got {wrapper.type_url}"
         )

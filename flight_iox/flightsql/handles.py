@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from flight_iox.client_json import loads_object
 from flight_iox.errors import BadRequestError
 
 _VERSION = 1
@@ -62,9 +63,12 @@ class StatementHandle:
     def decode(cls, data: bytes) -> StatementHandle:
         """Read a handle made by ``encode``; anything else is a bad request."""
         try:
-            body = json.loads(data)
+            body = loads_object(data, "statement handle")
             if body.get("v") != _VERSION:
                 raise ValueError(f"unknown handle version {body.get('v')!r}")
+            database, sql = body.get("database"), body["sql"]
+            if not isinstance(sql, str) or not isinstance(database, str | None):
+                raise ValueError("'sql' must be a string and 'database' a string or null")
             params = None
             if body.get("params"):
                 raw = base64.b64decode(body["params"], validate=True)
@@ -73,10 +77,12 @@ class StatementHandle:
             if body.get("schema"):
                 raw = base64.b64decode(body["schema"], validate=True)
                 schema = pa.ipc.read_schema(pa.py_buffer(raw))
-            return cls(body.get("database"), str(body["sql"]), params, schema)
+            return cls(database, sql, params, schema)
+        except StopIteration:  # a parameter stream with a schema and no batch
+            raise BadRequestError("invalid statement handle: no parameter batch") from None
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:
             raise BadRequestError(f"invalid statement handle: {error}") from None
-        except pa.ArrowException as error:
+        except (pa.ArrowException, OSError) as error:  # pyarrow reports bad IPC as OSError too
             raise BadRequestError(f"invalid parameters in statement handle: {error}") from None
 
 

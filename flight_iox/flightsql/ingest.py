@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from flight_iox.auth.tokens import Action
+from flight_iox.client_json import loads
 from flight_iox.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -151,10 +152,7 @@ def _plain_target(descriptor: flight.FlightDescriptor) -> tuple[str, str, list[s
         if len(path) != 2:
             raise BadRequestError("a DoPut path descriptor is [database, table]")
         return path[0], path[1], None
-    try:
-        body = json.loads(descriptor.command)
-    except ValueError as error:
-        raise BadRequestError(f"DoPut command is not JSON: {error}") from None
+    body = loads(descriptor.command, "DoPut command")
     if not isinstance(body, dict):
         raise BadRequestError('a DoPut JSON command is {"database": ..., "table": ...}')
     database, table, tags = body.get("database"), body.get("table"), body.get("tags")

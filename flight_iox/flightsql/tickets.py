@@ -13,12 +13,12 @@ named-parameter call on the engine and are not served yet.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from flight_iox.client_json import loads_object
 from flight_iox.errors import BadRequestError, NotSupportedError
 from flight_iox.flightsql.commands import Call
 
@@ -40,12 +40,7 @@ def is_json_ticket(ticket: bytes) -> bool:
 
 def parse_json_ticket(ticket: bytes) -> JsonTicket:
     """Decode and check a JSON ticket."""
-    try:
-        body = json.loads(ticket)
-    except ValueError as error:
-        raise BadRequestError(f"ticket is not valid JSON: {error}") from None
-    if not isinstance(body, dict):
-        raise BadRequestError("JSON ticket must be an object")
+    body = loads_object(ticket, "JSON ticket")
     query_type = str(body.get("query_type") or "sql").lower()
     if query_type not in ("sql", "influxql"):
         raise BadRequestError(f"unknown query_type {query_type!r}; expected 'sql' or 'influxql'")

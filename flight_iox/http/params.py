@@ -8,7 +8,6 @@ in the query string, in the query string and the body, or as both ``db`` and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
@@ -16,6 +15,7 @@ from starlette.requests import Request
 
 from flight_iox.auth.http import PRINCIPAL_KEY
 from flight_iox.auth.policy import Principal
+from flight_iox.client_json import loads_object
 from flight_iox.errors import BadRequestError
 from flight_iox.http.body import read_body
 
@@ -70,13 +70,7 @@ async def request_params(request: Request) -> dict[str, object]:
     if request.method in ("POST", "PUT", "DELETE"):
         body = await read_body(request, request.app.state.settings.max_request_bytes)
         if body.strip():
-            try:
-                payload = json.loads(body)
-            except ValueError as error:
-                raise BadRequestError(f"request body is not valid JSON: {error}") from None
-            if not isinstance(payload, dict):
-                raise BadRequestError("request body must be a JSON object")
-            merged(params, payload.items(), "JSON body")
+            merged(params, loads_object(body, "request body").items(), "JSON body")
     return params
 
 

@@ -53,7 +53,9 @@ async def query_sql(request: Request) -> Response:
     return StreamingResponse(watch.stream(_prepend(first, chunks)), media_type=fmt.media_type)
 
 
-async def _update(backend: ScopedQuery, database: str, sql: str, bound: object) -> Response:
+async def _update(
+    backend: ScopedQuery, database: str, sql: str, bound: list[object] | tuple[object, ...] | dict
+) -> Response:
     """DELETE, DROP TABLE, CREATE TABLE: the engine checks delete/create on their target."""
     if isinstance(bound, dict):
         raise BadRequestError("DELETE takes positional parameters only")

@@ -15,7 +15,6 @@ Every creation answers ``{"token": <secret>, ...}``; the secret is never shown a
 
 from __future__ import annotations
 
-import json
 import secrets
 
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +29,7 @@ from flight_iox.auth.tokens import (
     new_admin_record,
     new_secret,
 )
+from flight_iox.client_json import loads_object
 from flight_iox.errors import AlreadyExistsError, BadRequestError
 from flight_iox.http.params import principal_of
 from flight_iox.names import validate_database_name
@@ -74,12 +74,7 @@ async def tokens(request: Request) -> Response:
 
 
 def _database_token(body: bytes) -> tuple[TokenRecord, str]:
-    try:
-        payload = json.loads(body or b"{}")
-    except ValueError as error:
-        raise BadRequestError(f"request body is not valid JSON: {error}") from None
-    if not isinstance(payload, dict):
-        raise BadRequestError("request body must be a JSON object")
+    payload = loads_object(body or b"{}", "request body")
     name = payload.get("name") or payload.get("token_name")
     if not isinstance(name, str) or not name.strip():
         raise BadRequestError("missing 'name' (the token's name)")

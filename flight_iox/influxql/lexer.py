@@ -20,6 +20,8 @@ NUMBER = "NUMBER"
 DURATION = "DURATION"
 OP = "OP"
 EOF = "EOF"
+INT64_MAX = 2**63 - 1
+UINT64_MAX = 2**64 - 1
 
 DURATION_UNITS: dict[str, int] = {
     "ns": 1,
@@ -34,9 +36,11 @@ DURATION_UNITS: dict[str, int] = {
     "w": 604_800_000_000_000,
 }
 
-_DURATION = re.compile(r"(?:\d+(?:ns|ms|us|µ|u|s|m|h|d|w))+(?![A-Za-z0-9_])")
-_DURATION_PART = re.compile(r"(\d+)(ns|ms|us|µ|u|s|m|h|d|w)")
-_NUMBER = re.compile(r"(\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: ``\d`` and ``str.isdigit`` also take other scripts' digits (and "²").
+_DURATION = re.compile(r"(?:[0-9]+(?:ns|ms|us|µ|u|s|m|h|d|w))+(?![A-Za-z0-9_])")
+_DURATION_PART = re.compile(r"([0-9]+)(ns|ms|us|µ|u|s|m|h|d|w)")
+_NUMBER = re.compile(r"([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DIGITS = frozenset("0123456789")
 # Escapes Python's re does not know (``/d\isk/``) mean the letter itself, as in IOx.
 _KNOWN_ESCAPES = set("abfnrtvdDsSwWAZBxuUN")
 _UNKNOWN_ESCAPE = re.compile(
@@ -67,8 +71,24 @@ class Token:
 
 
 def duration_nanos(text: str) -> int:
-    """Nanoseconds in a duration literal such as ``1h30m``."""
-    return sum(int(n) * DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+    """Nanoseconds in a duration literal such as ``1h30m``.
+
+    Each number must fit an int64, as in InfluxDB (which also keeps Python's int()
+    from meeting its 4300-digit limit); otherwise ``QueryError``.
+    """
+    total = 0
+    for number, unit in _DURATION_PART.findall(text):
+        if len(number) > 19 or int(number) > INT64_MAX:
+            raise QueryError(f"invalid duration {text[:40]!r}: {number[:20]}... overflows")
+        total += int(number) * DURATION_UNITS[unit]
+    return total
+
+
+def integer_value(text: str) -> int | None:
+    """An integer literal's value, or None past uint64 (InfluxDB cannot parse those)."""
+    if len(text) > 20 or int(text) > UINT64_MAX:
+        return None
+    return int(text)
 
 
 def position_text(query: str, pos: int) -> str:
@@ -132,7 +152,7 @@ class Scanner:
             value, end = self._quoted(i, ch)
             self._pos = end
             return Token(STRING if ch == "'" else IDENT, value, i, quoted=ch == '"')
-        if ch.isdigit() or (ch == "." and i + 1 < len(text) and text[i + 1].isdigit()):
+        if ch in _DIGITS or (ch == "." and i + 1 < len(text) and text[i + 1] in _DIGITS):
             match = _DURATION.match(text, i)
             if match:
                 self._pos = match.end()

@@ -23,9 +23,14 @@ from flight_iox.influxql.lexer import (
     Scanner,
     Token,
     duration_nanos,
+    integer_value,
 )
 
 PARSED_TEXTS = 256  # recent query texts whose statements are kept
+# Parentheses, signs, calls and subqueries inside one another. The parser and every
+# walker of the tree recurse once per level, so deeper texts would hit Python's
+# recursion limit; real queries stay far below this.
+MAX_NESTING = 100
 # Binary operator -> precedence (higher binds tighter), as InfluxDB's.
 PRECEDENCE: dict[str, int] = {
     "OR": 1,
@@ -56,6 +61,15 @@ class Parser:
 
     def __init__(self, text: str) -> None:
         self.scanner = Scanner(text)
+        self._nesting = 0
+
+    def _nest(self) -> None:
+        """One level deeper (undo with ``self._nesting -= 1``); an error past ``MAX_NESTING``."""
+        self._nesting += 1
+        if self._nesting > MAX_NESTING:
+            raise self.scanner.error(
+                f"expression nested more than {MAX_NESTING} levels deep", self.scanner.peek().pos
+            )
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -107,7 +121,14 @@ class Parser:
         token = self.scanner.next()
         if token.kind != INTEGER:
             raise self.error("integer", token)
-        return int(token.text)
+        return self.integer_value(token)
+
+    def integer_value(self, token: Token) -> int:
+        """The value of an INTEGER token; an error past uint64."""
+        value = integer_value(token.text)
+        if value is None:
+            raise self.scanner.error(f"unable to parse integer {token.text[:40]}", token.pos)
+        return value
 
     def string(self) -> str:
         """A single-quoted string."""
@@ -223,8 +244,10 @@ class Parser:
     def source(self) -> ast.Source:
         """A measurement, a regex or a subquery."""
         if self.accept_op("("):
+            self._nest()
             statement = self.select()
             self.expect_op(")")
+            self._nesting -= 1
             return ast.SubQuery(statement)
         return self.measurement()
 
@@ -269,7 +292,9 @@ class Parser:
         if token.kind == OP and token.text == "-":
             negative, token = True, self.scanner.next()
         if token.kind in (INTEGER, NUMBER):
-            value: float | int = int(token.text) if token.kind == INTEGER else float(token.text)
+            value: float | int = (
+                self.integer_value(token) if token.kind == INTEGER else float(token.text)
+            )
             result = ast.Fill("value", -value if negative else value)
         elif (token.keyword() or "") in ("NULL", "NONE", "PREVIOUS", "LINEAR"):
             result = ast.Fill(token.text.lower())
@@ -311,6 +336,12 @@ class Parser:
 
     def unary(self) -> ast.Expr:
         """A primary expression, with an optional leading ``-`` or ``+``."""
+        self._nest()
+        expr = self._unary()
+        self._nesting -= 1
+        return expr
+
+    def _unary(self) -> ast.Expr:
         token = self.scanner.peek()
         if token.kind == OP and token.text in "-+":
             self.scanner.next()
@@ -342,7 +373,7 @@ class Parser:
         if token.kind == STRING:
             return ast.StringLit(token.text)
         if token.kind == INTEGER:
-            return ast.NumberLit(int(token.text), True)
+            return ast.NumberLit(self.integer_value(token), True)
         if token.kind == NUMBER:
             return ast.NumberLit(float(token.text))
         if token.kind == DURATION:

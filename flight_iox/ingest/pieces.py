@@ -188,10 +188,14 @@ def _alive(lines: np.ndarray, dead: np.ndarray) -> np.ndarray:
 
 
 def _winner(kinds: dict[str, Piece], dead: np.ndarray) -> str | None:
-    """The kind whose first live line comes first (None if no live line has the column)."""
+    """The kind whose first live line comes first (None if no live line has the column).
+
+    A line that gives one field two kinds (``v=1i,v=2``) ties: the kind's name breaks
+    the tie, because the two paths hand over a line's kinds in different orders.
+    """
     firsts = {k: _alive(p[0], dead) for k, p in kinds.items()}
     firsts = {k: int(v[0]) for k, v in firsts.items() if len(v)}
-    return min(firsts, key=firsts.__getitem__) if firsts else None
+    return min(firsts, key=lambda k: (firsts[k], k)) if firsts else None
 
 
 def _reject_type_conflicts(staged: list, rejected: dict[int, str]) -> None:
@@ -213,7 +217,8 @@ def _reject_type_conflicts(staged: list, rejected: dict[int, str]) -> None:
                 if winner is None:
                     continue
                 firsts.add(int(_alive(kinds[winner][0], dead)[0]))
-                for kind, (lines, _) in kinds.items():
+                winner_lines = kinds[winner][0]
+                for kind, (lines, _) in sorted(kinds.items()):
                     alive = _alive(lines, dead)
                     if kind == winner or not len(alive):
                         continue
@@ -221,8 +226,9 @@ def _reject_type_conflicts(staged: list, rejected: dict[int, str]) -> None:
                         f'field type conflict on column "{key}": line has {kind}, '
                         f"earlier lines have {winner}"
                     )
+                    both = f'field type conflict on column "{key}": line has {winner} and {kind}'
                     for line in alive.tolist():
-                        conflicts.setdefault(line, message)
+                        conflicts.setdefault(line, both if line in winner_lines else message)
         if not conflicts:
             return
         for line in sorted(conflicts):

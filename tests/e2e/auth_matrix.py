@@ -41,6 +41,22 @@ OTHER_ROWS = f"cpu,host=b usage=3 1000000000\ncpu,host={SECRET} usage=42 2000000
 SCRATCH_ROW = "scratch,host=x v=1 3000000000"
 _TIMEOUT = 30
 
+# Ways of naming ``other`` inside SQL whose default database is ``mine``
+# (also the unit tests of the scoped engine).
+OTHER_IN_SQL = {
+    "plain": "SELECT host FROM other.iox.cpu",
+    "quoted": 'SELECT host FROM "other"."iox"."cpu"',
+    "block comment": "SELECT host FROM other/**/.iox.cpu",
+    "line comment": "SELECT host FROM other--c\n.iox.cpu",
+    "e-string": "SELECT E'\\'' AS q, host FROM other.iox.cpu -- '",
+    "dollar quoting": "SELECT $$'$$ AS q, host FROM other.iox.cpu -- '",
+    "subquery": "SELECT host FROM cpu WHERE host IN (SELECT host FROM other.iox.cpu)",
+    "cte": "WITH o AS (SELECT host FROM other.iox.cpu) SELECT host FROM o",
+    "union": "SELECT host FROM cpu UNION ALL SELECT host FROM other.iox.cpu",
+    "join": "SELECT o.host FROM cpu JOIN other.iox.cpu o ON true",
+    "system table": "SELECT * FROM other.system.tables",
+}
+
 
 @dataclass(frozen=True)
 class Answer:

@@ -16,6 +16,7 @@ from flight_iox.flightsql.commands import pack
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle
 from tests.e2e.auth_matrix import (
+    OTHER_IN_SQL,
     SCRATCH_ROW,
     Case,
     Env,
@@ -45,20 +46,6 @@ CHANGES_OTHER = "401 401 403 403 200"
 ADMIN_ONLY = "401 401 403 403 200"
 LISTING = "401 401 200 200 200"
 
-# Ways of naming ``other`` inside SQL whose default database is ``mine``.
-OTHER_IN_SQL = {
-    "plain": "SELECT host FROM other.iox.cpu",
-    "quoted": 'SELECT host FROM "other"."iox"."cpu"',
-    "block comment": "SELECT host FROM other/**/.iox.cpu",
-    "line comment": "SELECT host FROM other--c\n.iox.cpu",
-    "e-string": "SELECT E'\\'' AS q, host FROM other.iox.cpu -- '",
-    "dollar quoting": "SELECT $$'$$ AS q, host FROM other.iox.cpu -- '",
-    "subquery": "SELECT host FROM cpu WHERE host IN (SELECT host FROM other.iox.cpu)",
-    "cte": "WITH o AS (SELECT host FROM other.iox.cpu) SELECT host FROM o",
-    "union": "SELECT host FROM cpu UNION ALL SELECT host FROM other.iox.cpu",
-    "join": "SELECT o.host FROM cpu JOIN other.iox.cpu o ON true",
-    "system table": "SELECT * FROM other.system.tables",
-}
 INSERT_SELECT = "INSERT INTO scratch (host, v, time) SELECT host, usage, time FROM {}"
 FORGED = StatementHandle("other", "SELECT host FROM cpu").encode()
 

@@ -12,21 +12,7 @@ from flight_iox.auth.tokens import Action, Permission, TokenRecord, tokens_table
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import DatabaseNotFoundError, ForbiddenError, QueryError
-
-SECRET = "vault-9f2c"
-OTHER_READS = {
-    "plain": "SELECT host FROM other.iox.cpu",
-    "quoted": 'SELECT host FROM "other"."iox"."cpu"',
-    "block comment": "SELECT host FROM other/**/.iox.cpu",
-    "line comment": "SELECT host FROM other--c\n.iox.cpu",
-    "e-string": "SELECT E'\\'' AS q, host FROM other.iox.cpu -- '",
-    "dollar quoting": "SELECT $$'$$ AS q, host FROM other.iox.cpu -- '",
-    "subquery": "SELECT host FROM cpu WHERE host IN (SELECT host FROM other.iox.cpu)",
-    "cte": "WITH o AS (SELECT host FROM other.iox.cpu) SELECT host FROM o",
-    "union": "SELECT host FROM cpu UNION ALL SELECT host FROM other.iox.cpu",
-    "join": "SELECT o.host FROM cpu JOIN other.iox.cpu o ON true",
-    "system table": "SELECT * FROM other.system.tables",
-}
+from tests.e2e.auth_matrix import OTHER_IN_SQL, SECRET
 
 
 def _principal(*permissions: Permission) -> Principal:
@@ -55,7 +41,7 @@ def _hosts(reader: pa.RecordBatchReader) -> list[str]:
     return sorted(str(h) for h in reader.read_all().column("host").to_pylist())
 
 
-@pytest.mark.parametrize("sql", OTHER_READS.values(), ids=OTHER_READS.keys())
+@pytest.mark.parametrize("sql", OTHER_IN_SQL.values(), ids=OTHER_IN_SQL.keys())
 def test_other_databases_do_not_resolve_in_any_syntax(engine: Engine, sql: str) -> None:
     scoped = engine.query.scoped(READER)
     with pytest.raises(QueryError, match="not found"):

@@ -24,7 +24,7 @@ def test_handle_round_trip_keeps_arrow_types() -> None:
 
 @pytest.mark.parametrize("data", [b"", b"\x00\xff", b'{"v": 2, "sql": "x"}', b'{"v": 1}'])
 def test_bad_handles_are_bad_requests(data: bytes) -> None:
-    with pytest.raises(BadRequestError, match="invalid statement handle"):
+    with pytest.raises(BadRequestError, match="statement handle"):
         StatementHandle.decode(data)
 
 
@@ -66,3 +66,67 @@ def test_stream_is_conformed_to_the_announced_schema() -> None:
     renamed = pa.schema([pa.field("y", pa.int64()), pa.field("s", pa.string())])
     other = pa.RecordBatchReader.from_batches(batch.schema, [batch])
     assert conformed(other, renamed) is other  # the table changed: nothing to conform to
+
+
+def _handle_with(**fields: object) -> bytes:
+    import json
+
+    return json.dumps({"v": 1, "sql": "SELECT $1", **fields}).encode()
+
+
+def _empty_param_stream() -> str:
+    import base64
+
+    sink = pa.BufferOutputStream()
+    pa.ipc.new_stream(sink, pa.schema({"0": pa.int64()})).close()
+    return base64.b64encode(sink.getvalue().to_pybytes()).decode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _handle_with(params=_empty_param_stream()),  # was StopIteration
+        _handle_with(params="/////w=="),  # was OSError: negative continuation token
+        _handle_with(database=["db"]),  # was accepted, and failed later
+        _handle_with(sql={"q": 1}),
+        b'{"v": 1, "sql": "x", "database": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # RecursionError
+        b'{"v": 1, "sql": "SELECT \'\\ud800\'"}',  # a lone surrogate: UnicodeEncodeError later
+    ],
+)
+def test_handles_found_by_fuzzing_are_bad_requests(data: bytes) -> None:
+    with pytest.raises(BadRequestError, match="statement handle"):
+        StatementHandle.decode(data)
+
+
+def test_deeply_nested_json_ticket_is_a_bad_request() -> None:
+    from flight_iox.flightsql.tickets import parse_json_ticket
+
+    with pytest.raises(BadRequestError, match="nested too deeply"):
+        parse_json_ticket(b'{"params": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+
+
+@pytest.mark.parametrize("value", [b"\x00", b"\x0a\xff\xff", b"\x0a\x02\xff\xfe"])
+def test_command_of_the_right_type_over_corrupt_bytes_is_a_bad_request(value: bytes) -> None:
+    """Found by fuzzing: protobuf's DecodeError left Unpack as an INTERNAL error."""
+    from google.protobuf import any_pb2
+
+    from flight_iox.flightsql.commands import type_url, unpack
+    from flight_iox.flightsql.generated import FlightSql_pb2 as pb
+
+    wrapper = any_pb2.Any(type_url=type_url(pb.CommandStatementQuery), value=value)
+    with pytest.raises(BadRequestError, match="invalid CommandStatementQuery"):
+        unpack(wrapper, pb.CommandStatementQuery)
+
+
+@pytest.mark.parametrize("field", ["database", "namespace_name"])
+@pytest.mark.parametrize("value", [[], ["db"], {"a": 1}, 1])
+def test_json_ticket_database_that_is_not_a_string_is_a_bad_request(
+    field: str, value: object
+) -> None:
+    """Found by fuzzing: a list or object raised TypeError (unhashable) and so INTERNAL."""
+    import json
+
+    from flight_iox.flightsql.tickets import parse_json_ticket
+
+    with pytest.raises(BadRequestError, match="must be a string"):
+        parse_json_ticket(json.dumps({"sql_query": "SELECT 1", field: value}).encode())

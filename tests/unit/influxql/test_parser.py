@@ -83,3 +83,50 @@ def test_casts_and_wildcards() -> None:
         ast.VarRef("f", "integer"),
         ast.RegexLit("x"),
     ]
+
+
+@pytest.mark.parametrize("text", ["SELECT ² FROM m", "SELECT a FROM m LIMIT ٣", "SELECT 1٣ FROM m"])
+def test_only_ascii_digits_are_numbers(text: str) -> None:
+    """Found by fuzzing: "²" passed ``str.isdigit`` and then failed an assert in the scanner."""
+    with pytest.raises(QueryError, match="error parsing query"):
+        parse_one(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT " + "(" * 5000 + "a" + ")" * 5000 + " FROM m",
+        "SELECT " + "- " * 5000 + "a FROM m",  # "--" would open a comment
+        "SELECT " + "f(" * 5000 + "a" + ")" * 5000 + " FROM m",
+        "SELECT a FROM " + "(SELECT a FROM " * 5000 + "m" + ")" * 5000,
+    ],
+)
+def test_deep_nesting_is_a_parse_error(text: str) -> None:
+    """Found by fuzzing: deep nesting raised RecursionError (a 500) instead of a 400."""
+    with pytest.raises(QueryError, match="nested more than 100 levels"):
+        parse_one(text)
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    stmt = parse_one("SELECT " + "(" * 90 + "a" + ")" * 90 + " FROM m")
+    assert isinstance(stmt, ast.SelectStatement)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("SELECT a FROM m LIMIT " + "9" * 5000, "unable to parse integer"),
+        ("SELECT " + "9" * 5000 + " FROM m", "unable to parse integer"),
+        ("SELECT a FROM m fill(18446744073709551616)", "unable to parse integer"),
+        ("SELECT a FROM m WHERE time > now() - " + "9" * 5000 + "h", "invalid duration"),
+    ],
+)
+def test_numbers_too_long_for_an_integer_are_query_errors(text: str, message: str) -> None:
+    """Found by fuzzing: int() of more than 4300 digits raised ValueError (a 500)."""
+    with pytest.raises(QueryError, match=message):
+        parse_one(text)
+
+
+def test_largest_integers_still_parse() -> None:
+    stmt = parse_one("SELECT a FROM m LIMIT 18446744073709551615")
+    assert isinstance(stmt, ast.SelectStatement) and stmt.limit == 2**64 - 1

@@ -68,6 +68,7 @@ def _agree(body: bytes | str) -> None:
         "m a=1,b=2\nm a=3\nm b=4,a=5,b=6",  # widths 2, 1, 3: as many fields as 2, 2, 2
         "m a=1,b=2\nm b=1,a=2\nm a=1,c=2\nm aa=1\nm a=1,b=2,c=3\nn a=1,b=2",  # shapes
         "m a=1\nm b=2\nm a=3i\nm a=t\nm a=1u",  # same-length keys, kinds that clash
+        "m v=3i,v=1\nm w=1,w=t,w=2i\nm v=1\nm x=1\nm x=2i,x=3",  # two kinds in one line (fuzz)
         "m a=1,,b=2\nm a==1\nm =1\nm a=\nm a=1,\nm ,a=1\nm, a=1\nm,t a=1\nm,t= a=1",
         "m=x v=1\nm,t=a=b v=1\nm v=1=2\nm v=1,2",
         "m v=1 +5\nm v=1 -\nm v=1 5x\nm v=1 99999999999999999999\nm v=-0x1p3",
@@ -100,3 +101,19 @@ def test_chunks_of_lines_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(10):
         _agree(_body(rng, rng.randint(1, 60)))
     _agree("\n".join(f"m,h=h{i % 7} a={i}i,b={i / 3} {i}" for i in range(40)))
+
+
+def test_one_field_with_two_kinds_in_a_line_is_one_clear_error() -> None:
+    """Found by fuzzing: the paths named the two kinds of ``v=3i,v=1`` in opposite orders."""
+    for fast in (True, False):
+        result = parse_body(
+            "m v=3i,v=1",
+            precision=Precision.SECOND,
+            default_time_ns=7,
+            fast_path=fast,
+            min_fast_lines=1,
+        )
+        assert [(e.line_number, e.message) for e in result.errors] == [
+            (1, 'field type conflict on column "v": line has float and integer')
+        ]
+        assert result.batches == []
