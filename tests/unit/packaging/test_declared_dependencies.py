@@ -28,10 +28,12 @@ SCOPES = {
     ("tests",): ("dependencies", "test"),
     ("bench",): ("dependencies", "test", "bench"),
 }
-# Tools run by developers, never by the server or the clients: these may use the test extra.
-DEVELOPMENT_ONLY = {
-    ("flight_iox/flightsql/generate.py", "grpc_tools"),  # regenerates the committed protobuf code
-    ("clients/sqlalchemy_flight_iox/requirements.py", "pytest"),  # SQLAlchemy's suite hooks
+# Tools run by hand, never by the server, the clients or the default suite: the extra each
+# of their imports may come from.
+OWN_EXTRA = {
+    ("flight_iox/flightsql/generate.py", "grpc_tools"): "test",  # regenerates protobuf code
+    ("clients/sqlalchemy_flight_iox/requirements.py", "pytest"): "test",  # SQLAlchemy's suite
+    ("tests/fuzz/atheris_parsers.py", "atheris"): "fuzz",  # coverage-guided fuzzing
 }
 
 
@@ -85,11 +87,11 @@ def test_every_import_is_declared(roots: tuple[str, ...]) -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     lists = {"dependencies": project["dependencies"], **project["optional-dependencies"]}
     allowed = set().union(*(requirement_names(lists[name]) for name in SCOPES[roots]))
-    development = allowed | requirement_names(lists["test"])
     providers = packages_distributions()
     missing = []
     for file, module in sorted(set(third_party_imports(roots))):
-        declared = development if (file, module) in DEVELOPMENT_ONLY else allowed
+        extra = OWN_EXTRA.get((file, module))
+        declared = allowed | requirement_names(lists[extra]) if extra else allowed
         # Not installed here (an optional extra such as bench): its distribution's usual name.
         distributions = {canonical(d) for d in providers.get(module, [module])}
         if not distributions & declared:
@@ -103,5 +105,6 @@ def test_scan_sees_known_imports() -> None:
     found = set(third_party_imports(SHIPPED))
     assert ("flight_iox/server.py", "uvicorn") in found
     assert any(module == "numpy" for _, module in found)
-    assert found >= DEVELOPMENT_ONLY
-    assert any(module == "pytest" for _, module in third_party_imports(("tests",)))
+    in_tests = set(third_party_imports(("tests",)))
+    assert any(module == "pytest" for _, module in in_tests)
+    assert found | in_tests >= set(OWN_EXTRA)
