@@ -8,7 +8,6 @@ in the snapshot summary (``iox.wal-sequence``), so recovery trusts the catalog.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
@@ -22,8 +21,6 @@ from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import DayTransform, IdentityTransform
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
-from flight_iox.columns import TIME_COLUMN
-from flight_iox.names import validate_database_name, validate_table_name
 from iox_catalog import cleanup
 from iox_catalog.config import CatalogConfig
 from iox_catalog.files import WAL_SEQUENCE_PROPERTY, TableFiles, table_files
@@ -35,11 +32,14 @@ from iox_catalog.locations import (
 from iox_catalog.schema import (
     COLUMNS_PROPERTY,
     column_kinds,
+    decode_kinds,
     encode_kinds,
     file_schema,
     model_schema_from_kinds,
 )
 from iox_catalog.storage import is_canonical_location, open_storage
+from iox_datamodel.columns import TIME_COLUMN
+from iox_datamodel.names import validate_database_name, validate_table_name
 
 log = logging.getLogger(__name__)
 RETENTION_PROPERTY = "iox.retention-ns"
@@ -144,7 +144,7 @@ class IoxCatalog:
         return self._stored(database, table, iceberg)
 
     def _stored(self, database: str, table: str, iceberg: Table) -> StoredTable:
-        kinds = json.loads(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
+        kinds = decode_kinds(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
         return StoredTable(
             database, table, model_schema_from_kinds(kinds), table_files(iceberg),
             write_root(iceberg),
@@ -279,7 +279,7 @@ class IoxCatalog:
             self.storage.contained(uri, within=own_data)
 
     def _evolve(self, tx: Transaction, iceberg: Table, model_schema: pa.Schema) -> None:
-        known = json.loads(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
+        known = decode_kinds(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
         kinds = {**known, **column_kinds(model_schema)}
         if kinds == known:
             return

@@ -29,9 +29,9 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
-from flight_iox.errors import StoragePathError
 from iox_catalog.locations import write_root
 from iox_catalog.storage import Storage
+from iox_datamodel.errors import StoragePathError
 
 log = logging.getLogger(__name__)
 PENDING_PROPERTY = "iox.unreferenced-files"

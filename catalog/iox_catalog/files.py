@@ -9,8 +9,8 @@ from pyiceberg.manifest import ManifestContent
 from pyiceberg.table import Table
 from pyiceberg.types import IntegerType, TimestampType
 
-from flight_iox.columns import TIME_COLUMN
 from iox_catalog.schema import REMAINDER_COLUMN
+from iox_datamodel.columns import TIME_COLUMN
 
 WAL_SEQUENCE_PROPERTY = "iox.wal-sequence"
 
@@ -52,11 +52,8 @@ def table_files(table: Table) -> TableFiles:
     if snapshot is None:
         return TableFiles((), 0, None)
     summary = snapshot.summary
-    persisted = (
-        int(summary[WAL_SEQUENCE_PROPERTY])
-        if summary and WAL_SEQUENCE_PROPERTY in (summary.additional_properties)
-        else 0
-    )
+    sequence = summary.additional_properties.get(WAL_SEQUENCE_PROPERTY) if summary else None
+    persisted = int(sequence) if sequence is not None else 0
     time_id = table.schema().find_field(TIME_COLUMN).field_id
     remainder_id = table.schema().find_field(REMAINDER_COLUMN).field_id
     files = []

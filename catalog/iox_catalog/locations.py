@@ -1,7 +1,7 @@
 """Where a table's files go: a folder derived from an escaped name plus an id, never raw text.
 
 A new table lives at ``<warehouse>/<database>/<escaped table>-<16 hex>``: the
-escape (``flight_iox.names.path_segment``) keeps only ``[A-Za-z0-9_-]`` and the
+escape (``iox_datamodel.names.path_segment``) keeps only ``[A-Za-z0-9_-]`` and the
 random id keeps two tables (``CPU`` and ``cpu`` on a case-insensitive disk, two
 long names cut to the same prefix, a table dropped and created again) out of
 each other's folder. The location is recorded in the Iceberg metadata, so the
@@ -20,7 +20,7 @@ import uuid
 
 from pyiceberg.table import Table, TableProperties
 
-from flight_iox.names import path_segment
+from iox_datamodel.names import path_segment
 
 ROOT_PROPERTY = "iox.location"
 

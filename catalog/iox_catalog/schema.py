@@ -13,57 +13,67 @@ import json
 
 import pyarrow as pa
 
-from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, role_field, role_of
+from iox_datamodel.columns import (
+    TAG_TYPE,
+    TIME_COLUMN,
+    TIME_TYPE,
+    ColumnKind,
+    ColumnRole,
+    FieldType,
+    column_kind,
+    role_field,
+    role_of,
+)
 
 REMAINDER_COLUMN = "time_ns_remainder"
 COLUMNS_PROPERTY = "iox.columns"
-
-# Data-model type name -> (Arrow type in the model, Arrow type in Parquet files).
-MODEL_TYPES: dict[str, tuple[pa.DataType, pa.DataType]] = {
-    "tag": (TAG_TYPE, pa.string()),
-    "float": (pa.float64(), pa.float64()),
-    "integer": (pa.int64(), pa.int64()),
-    "unsigned": (pa.uint64(), pa.int64()),
-    "boolean": (pa.bool_(), pa.bool_()),
-    "string": (pa.string(), pa.string()),
-}
-_TYPE_NAMES = {model: name for name, (model, _) in MODEL_TYPES.items() if name != "tag"}
+# What the table property holds: each column but time, and its kind.
+ColumnKinds = dict[str, ColumnKind]
 
 
-def column_kinds(model_schema: pa.Schema) -> dict[str, str]:
-    """``{column: "tag" | field type name}`` for every column but time."""
-    kinds = {}
+def column_kinds(model_schema: pa.Schema) -> ColumnKinds:
+    """``{column: ColumnRole.TAG | its FieldType}`` for every column but time."""
+    kinds: ColumnKinds = {}
     for field in model_schema:
         role = role_of(field)
         if role is ColumnRole.TAG:
-            kinds[field.name] = "tag"
+            kinds[field.name] = ColumnRole.TAG
         elif role is ColumnRole.FIELD:
-            kinds[field.name] = _TYPE_NAMES[field.type]
+            kind = FieldType.of_arrow(field.type)
+            if kind is None:
+                raise ValueError(f"field {field.name!r} has type {field.type}, not a field type")
+            kinds[field.name] = kind
     return kinds
 
 
-def encode_kinds(kinds: dict[str, str]) -> str:
+def decode_kinds(text: str) -> ColumnKinds:
+    """The kinds stored in an ``iox.columns`` property value."""
+    return {name: column_kind(kind) for name, kind in json.loads(text).items()}
+
+
+def encode_kinds(kinds: ColumnKinds) -> str:
     """The ``iox.columns`` property value."""
     return json.dumps(kinds, sort_keys=True, separators=(",", ":"))
 
 
-def model_schema_from_kinds(kinds: dict[str, str]) -> pa.Schema:
+def model_schema_from_kinds(kinds: ColumnKinds) -> pa.Schema:
     """The data-model Arrow schema (sorted by name, roles in metadata) for ``iox.columns``."""
     fields = [
-        role_field(
-            name,
-            MODEL_TYPES[kind][0],
-            ColumnRole.TAG if kind == "tag" else ColumnRole.FIELD,
-        )
+        role_field(name, TAG_TYPE, ColumnRole.TAG)
+        if isinstance(kind, ColumnRole)
+        else role_field(name, kind.arrow_type, ColumnRole.FIELD)
         for name, kind in kinds.items()
     ]
     fields.append(role_field(TIME_COLUMN, TIME_TYPE, ColumnRole.TIME))
     return pa.schema(sorted(fields, key=lambda f: f.name))
 
 
-def file_schema(kinds: dict[str, str]) -> pa.Schema:
-    """The Arrow schema of the Parquet files (and so of the Iceberg table)."""
-    fields = [pa.field(name, MODEL_TYPES[kind][1]) for name, kind in sorted(kinds.items())]
+def file_schema(kinds: ColumnKinds) -> pa.Schema:
+    """The Arrow schema of the Parquet files (and so of the Iceberg table); tags are strings."""
+    fields = [
+        pa.field(name, pa.string() if isinstance(kind, ColumnRole) else kind.file_type)
+        for name, kind in sorted(kinds.items())
+    ]
     fields.append(pa.field(TIME_COLUMN, pa.timestamp("us"), nullable=False))
     fields.append(pa.field(REMAINDER_COLUMN, pa.int32()))
     return pa.schema(fields)

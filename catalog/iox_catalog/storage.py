@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
-from flight_iox.errors import StoragePathError
 from iox_catalog.config import CatalogConfig
+from iox_datamodel.errors import StoragePathError
 
 
 def uri_path(uri: str) -> str:

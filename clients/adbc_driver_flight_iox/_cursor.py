@@ -14,6 +14,7 @@ which lets Ctrl-C cancel the call, and ``_RowIterator``, the result set); the te
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from adbc_driver_manager import AdbcStatement
@@ -48,7 +49,7 @@ class Cursor(_dbapi.Cursor):
     def __init__(
         self,
         conn: _dbapi.Connection,
-        adbc_stmt_kwargs: dict[str, Any] | None = None,
+        adbc_stmt_kwargs: Mapping[str, Any] | None = None,
         *,
         dbapi_backend: Any = None,
     ) -> None:
@@ -104,7 +105,7 @@ class Connection(_dbapi.Connection):
     #: The database the connection sends in its header (None: the call names none).
     database: str | None = None
 
-    def cursor(self, *, adbc_stmt_kwargs: dict[str, Any] | None = None) -> Cursor:
+    def cursor(self, *, adbc_stmt_kwargs: Mapping[str, Any] | None = None) -> Cursor:
         """A new cursor (see ``Cursor``)."""
         cursor = Cursor(self, adbc_stmt_kwargs, dbapi_backend=self._backend)
         self._cursors.add(cursor)

@@ -16,10 +16,13 @@ from sqlalchemy.engine import default, reflection
 from sqlalchemy.engine.interfaces import (
     DBAPIConnection,
     DBAPICursor,
+    ExecutionContext,
+    IsolationLevel,
     ReflectedColumn,
     ReflectedForeignKeyConstraint,
     ReflectedIndex,
     ReflectedPrimaryKeyConstraint,
+    ReflectedTableComment,
     ReflectedUniqueConstraint,
 )
 from sqlalchemy.engine.url import URL
@@ -110,15 +113,15 @@ class FlightIoxDialect(default.DefaultDialect):
 
     # --- transactions: there are none ------------------------------------------------------
 
-    def get_isolation_level_values(self, dbapi_conn: DBAPIConnection) -> list[str]:
+    def get_isolation_level_values(self, dbapi_conn: DBAPIConnection) -> list[IsolationLevel]:
         """Only AUTOCOMMIT: flight-iox has no transactions."""
         return ["AUTOCOMMIT"]
 
-    def get_isolation_level(self, dbapi_connection: DBAPIConnection) -> str:
+    def get_isolation_level(self, dbapi_connection: DBAPIConnection) -> IsolationLevel:
         """Always AUTOCOMMIT."""
         return "AUTOCOMMIT"
 
-    def get_default_isolation_level(self, dbapi_conn: DBAPIConnection) -> str:
+    def get_default_isolation_level(self, dbapi_conn: DBAPIConnection) -> IsolationLevel:
         """Always AUTOCOMMIT."""
         return "AUTOCOMMIT"
 
@@ -153,12 +156,14 @@ class FlightIoxDialect(default.DefaultDialect):
         cursor: DBAPICursor,
         statement: str,
         parameters: Any,
-        context: default.DefaultExecutionContext | None = None,
+        context: ExecutionContext | None = None,
     ) -> None:
         """Run one statement; a plain INSERT of values becomes a bulk ingest."""
         if not statement.strip():  # CREATE/DROP INDEX compile to nothing
             return
-        if context is not None and ingest.try_ingest(self, cursor, context):
+        if isinstance(context, default.DefaultExecutionContext) and ingest.try_ingest(
+            self, cursor, context
+        ):
             return
         cursor.execute(statement, parameters if parameters else None)
 
@@ -166,7 +171,7 @@ class FlightIoxDialect(default.DefaultDialect):
         self,
         cursor: DBAPICursor,
         statement: str,
-        context: default.DefaultExecutionContext | None = None,
+        context: ExecutionContext | None = None,
     ) -> None:
         """Run one statement without parameters."""
         if statement.strip():
@@ -177,10 +182,12 @@ class FlightIoxDialect(default.DefaultDialect):
         cursor: DBAPICursor,
         statement: str,
         parameters: Any,
-        context: default.DefaultExecutionContext | None = None,
+        context: ExecutionContext | None = None,
     ) -> None:
         """Many rows of a plain INSERT go as one bulk ingest."""
-        if context is not None and ingest.try_ingest(self, cursor, context):
+        if isinstance(context, default.DefaultExecutionContext) and ingest.try_ingest(
+            self, cursor, context
+        ):
             return
         cursor.executemany(statement, parameters)
 
@@ -299,7 +306,7 @@ class FlightIoxDialect(default.DefaultDialect):
 
     def get_table_comment(
         self, connection: Any, table_name: str, schema: str | None = None, **kw: Any
-    ) -> dict[str, Any]:
+    ) -> ReflectedTableComment:
         """No comments."""
         self._ref(connection, table_name, schema)
         return {"text": None}

@@ -52,9 +52,16 @@ class FlightIoxCompiler(compiler.SQLCompiler):
                 parts.append(self.process(clause, **kw))
         return " GROUP BY " + ", ".join(parts) if parts else ""
 
-    def fetch_clause(self, select: selectable.Select[Any], **kw: Any) -> str:
+    def fetch_clause(
+        self,
+        select: selectable.Select[Any],
+        fetch_clause: Any = None,
+        require_offset: bool = False,
+        use_literal_execute_for_simple_int: bool = False,
+        **kw: Any,
+    ) -> str:
         """``FETCH FIRST n ROWS ONLY`` as a LIMIT, which DataFusion understands."""
-        fetch = select._fetch_clause
+        fetch = select._fetch_clause if fetch_clause is None else fetch_clause
         options = select._fetch_clause_options or {}
         if options.get("percent") or options.get("with_ties"):
             raise NotImplementedError("DataFusion has no FETCH ... PERCENT or WITH TIES")
@@ -123,7 +130,13 @@ class FlightIoxCompiler(compiler.SQLCompiler):
 class FlightIoxDDLCompiler(compiler.DDLCompiler):
     """DDL as DataFusion spells it (flight-iox runs CREATE TABLE and DROP TABLE)."""
 
-    def visit_create_index(self, create: Any, **kw: Any) -> str:
+    def visit_create_index(
+        self,
+        create: Any,
+        include_schema: bool = False,
+        include_table_schema: bool = True,
+        **kw: Any,
+    ) -> str:
         """Nothing: flight-iox has no indexes (the dialect skips the empty statement).
 
         An index is a hint, and some callers make one unasked (pandas' ``to_sql`` indexes
@@ -195,7 +208,7 @@ class FlightIoxTypeCompiler(compiler.GenericTypeCompiler):
         """Nanosecond timestamps."""
         return self.visit_datetime(type_, **kw)
 
-    def visit_DATETIME(self, type_: sqltypes.DATETIME, **kw: Any) -> str:
+    def visit_DATETIME(self, type_: sqltypes.DateTime, **kw: Any) -> str:
         """Nanosecond timestamps."""
         return self.visit_datetime(type_, **kw)
 

@@ -10,10 +10,12 @@ RETURNING) goes to the server as SQL, which refuses DML.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from sqlalchemy.sql import dml
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.schema import Column, Table
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 def ingest_plan(context: DefaultExecutionContext) -> tuple[Table, list[Column[Any]]] | None:
     """The table and columns a plain INSERT of bound values writes, or None if not plain."""
     compiled = context.compiled
-    if not context.isinsert or compiled is None:
+    if not context.isinsert or not isinstance(compiled, SQLCompiler):
         return None
     stmt = compiled.statement
     if not isinstance(stmt, dml.Insert) or not isinstance(stmt.table, Table):
@@ -47,7 +49,7 @@ def ingest_plan(context: DefaultExecutionContext) -> tuple[Table, list[Column[An
     return table, [table.c[key] for key in keys]
 
 
-def arrow_rows(columns: list[Column[Any]], rows: list[dict[str, Any]]) -> pa.Table:
+def arrow_rows(columns: list[Column[Any]], rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """The rows as an Arrow table, each column typed from its SQLAlchemy type."""
     arrays = {}
     for column in columns:
@@ -62,6 +64,6 @@ def try_ingest(dialect: DefaultDialect, cursor: Any, context: DefaultExecutionCo
     if plan is None:
         return False
     table, columns = plan
-    data = arrow_rows(columns, list(context.compiled_parameters))
+    data = arrow_rows(columns, context.compiled_parameters)
     cursor.adbc_ingest(table.name, data, mode="create_append", db_schema_name=table.schema)
     return True

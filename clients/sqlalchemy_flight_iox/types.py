@@ -7,6 +7,7 @@ fields and a nanosecond ``time``; the engine's own tables add a few more types.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import types as sqltypes
@@ -19,7 +20,7 @@ class UInt64(sqltypes.BigInteger):
     __visit_name__ = "UINT64"
 
 
-_FIXED: dict[pa.DataType, Callable[[], TypeEngine[object]]] = {
+_FIXED: dict[pa.DataType, Callable[[], TypeEngine[Any]]] = {
     pa.int8(): sqltypes.SmallInteger,
     pa.int16(): sqltypes.SmallInteger,
     pa.int32(): sqltypes.Integer,
@@ -43,7 +44,7 @@ _FIXED: dict[pa.DataType, Callable[[], TypeEngine[object]]] = {
 }
 
 
-def sqlalchemy_type(data_type: pa.DataType) -> TypeEngine[object]:
+def sqlalchemy_type(data_type: pa.DataType) -> TypeEngine[Any]:
     """The SQLAlchemy type of an Arrow type (``NullType`` when there is none)."""
     if pa.types.is_dictionary(data_type):
         return sqlalchemy_type(data_type.value_type)
@@ -60,7 +61,7 @@ def sqlalchemy_type(data_type: pa.DataType) -> TypeEngine[object]:
 
 
 # SQLAlchemy type -> Arrow type for ingest, most specific first.
-_TO_ARROW: list[tuple[type[TypeEngine[object]], pa.DataType]] = [
+_TO_ARROW: list[tuple[type[TypeEngine[Any]], pa.DataType]] = [
     (UInt64, pa.uint64()),
     (sqltypes.Boolean, pa.bool_()),
     (sqltypes.BigInteger, pa.int64()),
@@ -74,7 +75,7 @@ _TO_ARROW: list[tuple[type[TypeEngine[object]], pa.DataType]] = [
 ]
 
 
-def arrow_type(type_: TypeEngine[object]) -> pa.DataType | None:
+def arrow_type(type_: TypeEngine[Any]) -> pa.DataType | None:
     """The Arrow type values of a SQLAlchemy type are ingested as (None: let Arrow infer)."""
     for sa_type, data_type in _TO_ARROW:
         if isinstance(type_, sa_type):

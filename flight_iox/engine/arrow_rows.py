@@ -79,6 +79,10 @@ def measurement_batch_from_arrow(
     table: str, data: pa.Table, tag_columns: list[str] | None = None
 ) -> MeasurementBatch:
     """Map an Arrow table onto ``table``'s tags, fields and time (rows numbered from 1)."""
+    names = data.column_names
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # pyarrow cannot even look such a column up by name
+        raise BadRequestError(f"column {repeated[0]!r} appears more than once in the data")
     if tag_columns is not None:
         unknown = sorted(set(tag_columns) - set(data.column_names))
         if unknown:

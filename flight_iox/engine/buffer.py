@@ -71,6 +71,12 @@ def _merge_ordered(older: pa.Table | None, newer: pa.Table, older_max_time: int 
     return deduplicate(combined)
 
 
+def _max_time(table: pa.Table) -> int | None:
+    """The latest ``time`` of ``table`` in nanoseconds (None when it is empty)."""
+    bounds = time_range(table)
+    return None if bounds is None else bounds[1]
+
+
 @dataclass(frozen=True)
 class TableSnapshot:
     """What a query reads of one table: persisted files plus buffered rows."""
@@ -129,7 +135,7 @@ class TableBuffer:
             if self.frozen is not None:
                 frozen = conform(self.frozen, schema)
                 buffered = (
-                    _merge_ordered(frozen, merged, time_range(frozen)[1])
+                    _merge_ordered(frozen, merged, _max_time(frozen))
                     if (merged is not None)
                     else frozen
                 )
@@ -175,7 +181,7 @@ class TableBuffer:
                 frozen = conform(self.frozen, schema)
                 if self.merged is not None:
                     merged = conform(self.merged, schema)
-                    self.merged = _merge_ordered(frozen, merged, time_range(frozen)[1])
+                    self.merged = _merge_ordered(frozen, merged, _max_time(frozen))
                 else:
                     self.merged = frozen
                 bounds = time_range(self.merged)

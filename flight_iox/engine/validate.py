@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flight_iox.columns import FIELD_TYPES, TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, role_field
+from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, FieldType, role_field
 from flight_iox.engine.catalog import Column, TableSchema
 from flight_iox.ingest import MeasurementBatch
 from flight_iox.names import identifier_problem
@@ -53,7 +53,7 @@ def _present(array: pa.Array) -> np.ndarray:
 
 
 def _type_name(data_type: pa.DataType) -> str:
-    return FIELD_TYPES.get(data_type, str(data_type))
+    return str(FieldType.of_arrow(data_type) or data_type)
 
 
 def _describe(column: Column) -> str:

@@ -7,7 +7,7 @@ over one ``pyarrow.flight`` server, on top of any ``QueryBackend``.
 
 from __future__ import annotations
 
-from flight_iox.flightsql.backend import QueryBackend
 from flight_iox.flightsql.server import FlightSqlServer
+from flight_iox.query.backend import QueryBackend
 
 __all__ = ["FlightSqlServer", "QueryBackend"]

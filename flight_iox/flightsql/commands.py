@@ -19,9 +19,9 @@ from google.protobuf.message import DecodeError, Message
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.errors import BadRequestError, NotSupportedError
-from flight_iox.flightsql.backend import QueryBackend, WriteBackend
 from flight_iox.flightsql.running import RunningGets, flight_info_tickets
 from flight_iox.flightsql.sessions import Session
+from flight_iox.query.backend import QueryBackend, WriteBackend
 
 TYPE_URL_PREFIX = "type.googleapis.com/"
 

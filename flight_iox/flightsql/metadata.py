@@ -10,7 +10,7 @@ schemas of ``schemas.py``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any as AnyType
@@ -27,6 +27,7 @@ from flight_iox.flightsql.commands import (
 )
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.safe_regex import regex_fullmatch
+from flight_iox.sql_quote import quote_identifier
 
 USER_SCHEMA = "iox"
 TABLE_TYPES = ("SYSTEM TABLE", "TABLE", "VIEW")
@@ -90,11 +91,6 @@ def catalogs(call: Call, catalog: str | None) -> list[str]:
     return names if catalog is None else [name for name in names if name == catalog]
 
 
-def quote_identifier(name: str) -> str:
-    """A SQL identifier in double quotes, with embedded quotes doubled."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def engine_tables(call: Call, catalog: str) -> list[TableEntry]:
     """The tables of ``catalog`` outside schema ``iox``, as the engine lists them."""
     rows = call.backend.execute(catalog, _ENGINE_TABLES_SQL, [catalog]).read_all().to_pylist()
@@ -125,7 +121,7 @@ def _table_schema(call: Call, entry: TableEntry, user_schemas: dict[str, pa.Sche
     return call.backend.query_schema(entry.catalog, sql)
 
 
-def reader(schema: pa.Schema, columns: dict[str, list[object]]) -> pa.RecordBatchReader:
+def reader(schema: pa.Schema, columns: Mapping[str, Sequence[object]]) -> pa.RecordBatchReader:
     """A reader over ``columns`` built in exactly ``schema``."""
     table = pa.Table.from_pydict(columns, schema=schema)
     return pa.RecordBatchReader.from_batches(schema, table.to_batches())
@@ -179,7 +175,7 @@ def _selected_tables(call: Call, command: AnyType) -> Iterable[TableEntry]:
 def get_tables(call: Call, command: AnyType) -> pa.RecordBatchReader:
     """Tables matching the filters; with ``include_schema``, each one's IPC schema."""
     entries = sorted(_selected_tables(call, command))
-    columns: dict[str, list[object]] = {
+    columns: dict[str, Sequence[object]] = {
         "catalog_name": [entry.catalog for entry in entries],
         "db_schema_name": [entry.db_schema for entry in entries],
         "table_name": [entry.name for entry in entries],

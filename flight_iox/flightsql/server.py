@@ -41,7 +41,6 @@ from flight_iox.flightsql import (
     updates,
     xdbc,
 )
-from flight_iox.flightsql.backend import ScopingBackend, WriteBackend
 from flight_iox.flightsql.commands import (
     ActionHandler,
     Call,
@@ -59,6 +58,7 @@ from flight_iox.flightsql.headers import (
 )
 from flight_iox.flightsql.running import RunningGets
 from flight_iox.flightsql.status import raise_for_client, translated_batches
+from flight_iox.query.backend import ScopingBackend, WriteBackend
 from flight_iox.query.execution import cancellation
 
 P = ParamSpec("P")

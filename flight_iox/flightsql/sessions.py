@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from flight_iox.errors import BadRequestError
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
@@ -122,7 +122,7 @@ class Session:
         self.store.drop(self.id)
 
 
-def _parse(message_class: type, body: bytes) -> object:
+def _parse(message_class: type[Message], body: bytes) -> object:
     message = message_class()
     try:
         message.ParseFromString(body)

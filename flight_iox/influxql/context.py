@@ -9,38 +9,20 @@ backend without passing a resolver is still refused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol
 
 import pyarrow as pa
 
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
-from flight_iox.columns import FIELD_TYPES, ColumnRole, role_of
+from flight_iox.columns import ColumnRole, FieldType, role_of
 from flight_iox.errors import QueryError
 from flight_iox.influxql.expressions import TableInfo
+from flight_iox.query.backend import QueryBackend
 
 TABLE_INFOS = 1024  # (name, schema) pairs whose TableInfo is kept
-
-
-class QueryBackend(Protocol):
-    """The part of ``QueryEngine`` InfluxQL uses."""
-
-    def database_names(self) -> list[str]:
-        """All databases."""
-        ...
-
-    def table_schemas(self, database: str) -> dict[str, pa.Schema]:
-        """Arrow schemas (with roles) of a database's tables."""
-        ...
-
-    def execute(
-        self, database: str | None, sql: str, params: Sequence[object] = ()
-    ) -> pa.RecordBatchReader:
-        """Run SQL."""
-        ...
 
 
 @lru_cache(maxsize=TABLE_INFOS)
@@ -56,7 +38,7 @@ def table_info(name: str, schema: pa.Schema) -> TableInfo:
         if role is ColumnRole.TAG:
             tags.append(f.name)
         elif role is ColumnRole.FIELD:
-            fields[f.name] = FIELD_TYPES.get(f.type, "string")
+            fields[f.name] = FieldType.of_arrow(f.type) or FieldType.STRING
     return TableInfo(name, frozenset(tags), fields)
 
 

@@ -15,9 +15,10 @@ from flight_iox.auth.tokens import Action
 from flight_iox.errors import NotSupportedError, QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
-from flight_iox.influxql.expressions import RowCompiler, quote_ident
+from flight_iox.influxql.expressions import RowCompiler
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select import measurement_names
+from flight_iox.sql_quote import quote_identifier
 
 
 def run_delete(stmt: ast.Statement, ctx: Context) -> list[Series]:
@@ -49,4 +50,4 @@ def run_delete(stmt: ast.Statement, ctx: Context) -> list[Series]:
 
 
 def _table(database: str, name: str) -> str:
-    return f"{quote_ident(database)}.iox.{quote_ident(name)}"
+    return f"{quote_identifier(database)}.iox.{quote_identifier(name)}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.timerange import is_time_ref, time_comparison
+from flight_iox.sql_quote import quote_identifier, quote_string
 
 NUMERIC = {"float", "integer", "unsigned"}
 ARITHMETIC = {"+", "-", "*", "/", "%", "&", "|", "^"}
@@ -44,16 +45,6 @@ class TableInfo:
     def has(self, name: str) -> bool:
         """Whether the table has a tag or field of that name."""
         return name in self.tags or name in self.fields
-
-
-def quote_ident(name: str) -> str:
-    """A SQL identifier, double-quoted with quotes doubled."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_string(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def time_literal(nanos: int) -> str:
@@ -123,12 +114,12 @@ class RowCompiler:
     def var_ref(self, ref: ast.VarRef) -> Typed:
         """A column, honouring ``::field`` / ``::tag`` and type casts."""
         if is_time_ref(ref):
-            return Typed(quote_ident("time"), "time")
+            return Typed(quote_identifier("time"), "time")
         name = ref.name
         if name in self.table.fields and ref.cast != "tag":
-            base = Typed(quote_ident(name), self.table.fields[name])
+            base = Typed(quote_identifier(name), self.table.fields[name])
         elif name in self.table.tags and ref.cast != "field":
-            base = Typed(quote_ident(name), "tag")
+            base = Typed(quote_identifier(name), "tag")
         else:
             return NULL
         return _cast(base, ref.cast)
@@ -228,7 +219,7 @@ class RowCompiler:
         found = time_comparison(expr, self.now)
         if found is not None:
             op = "!=" if found[0] == "<>" else found[0]
-            return Typed(f"({quote_ident('time')} {op} {time_literal(found[1])})", "boolean")
+            return Typed(f"({quote_identifier('time')} {op} {time_literal(found[1])})", "boolean")
         if expr.op in ("=~", "!~"):
             return self.regex(expr)
         if expr.op in COMPARISON:

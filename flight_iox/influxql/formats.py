@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +33,7 @@ EPOCH_DIVISORS: dict[str, int] = {
 }
 
 
-def rfc3339(times: pa.Array) -> list[str | None]:
+def rfc3339(times: pa.Array) -> Sequence[str | None]:
     """RFC 3339 with nanoseconds and trailing zeros trimmed, as Go's ``RFC3339Nano``."""
     nanos = times.cast(pa.int64()).to_numpy(zero_copy_only=False)
     zone = getattr(times.type, "tz", None)
@@ -47,7 +47,7 @@ def rfc3339(times: pa.Array) -> list[str | None]:
     return out.to_pylist()
 
 
-def _time_values(column: pa.Array, epoch: str | None) -> list[object]:
+def _time_values(column: pa.Array, epoch: str | None) -> Sequence[object]:
     if epoch is None:
         return rfc3339(column)
     nanos = column.cast(pa.int64())
@@ -65,7 +65,7 @@ def _plain(value: object) -> object:
 
 def series_values(series: Series, epoch: str | None) -> list[list[object]]:
     """The rows of a series, JSON-ready (time first when the series has one)."""
-    columns = []
+    columns: list[Sequence[object]] = []
     for i in range(series.data.num_columns):
         column = series.data.column(i).combine_chunks()
         if pa.types.is_timestamp(column.type):
@@ -141,7 +141,9 @@ def _result_text(result: StatementResult, epoch: str | None) -> str:
     for run in _runs(result.series):
         # A few long series print as fast row by row; many short ones do not.
         many = len(run) >= MANY_SERIES
-        values = (values_texts(run, epoch) if many else None) or [None] * len(run)
+        values: list[str] | list[None] = (values_texts(run, epoch) if many else None) or [
+            None
+        ] * len(run)
         texts += [_series_text(s, epoch, v) for s, v in zip(run, values, strict=True)]
     return f'{{"statement_id": {result.statement_id}, "series": [{", ".join(texts)}]}}'
 
@@ -304,7 +306,7 @@ def _per_series(values: list[str | None], lengths: np.ndarray) -> pa.DictionaryA
     Each distinct value is stored (and later encoded) once, however many rows carry it.
     """
     distinct = sorted({v for v in values if v is not None})
-    code = {v: i for i, v in enumerate(distinct)}
+    code: dict[str | None, int] = {v: i for i, v in enumerate(distinct)}
     codes = np.array([code.get(v, -1) for v in values], dtype=np.int32)
     rows = np.repeat(codes, lengths)
     indices = pa.array(rows, pa.int32(), mask=rows < 0)

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flight_iox.errors import QueryError
-from flight_iox.influxql.expressions import NUMERIC, Typed, quote_ident
+from flight_iox.influxql.expressions import NUMERIC, Typed
 from flight_iox.influxql.technical import INDICATORS
+from flight_iox.sql_quote import quote_identifier
 
-TIME = quote_ident("time")
+TIME = quote_identifier("time")
 
 
 @dataclass(frozen=True)

@@ -15,23 +15,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flight_iox.influxql.expressions import quote_ident
 from flight_iox.influxql.fill import TIME_KEY
 from flight_iox.influxql.select_exec import Query, group_keys, group_select, zone_offsets
 from flight_iox.influxql.series import decoded, group_ids, starts_of
+from flight_iox.sql_quote import quote_identifier
 
-TIME = quote_ident("time")
+TIME = quote_identifier("time")
 
 
 def integral_values(query: Query, table: pa.Table, value_sql: str, unit: int) -> pa.Array:
     """The integral of ``value_sql`` for each row (group, bucket) of the aggregated table."""
     keys = group_keys(query)
     sql = (
-        f"SELECT {TIME} AS {quote_ident(TIME_KEY)}, "
+        f"SELECT {TIME} AS {quote_identifier(TIME_KEY)}, "
         + "".join(f"{c}, " for c in group_select(query))
         + f"CAST({value_sql} AS DOUBLE) AS __v FROM {query.source.ref} "
         f"WHERE ({query.where}) AND {value_sql} IS NOT NULL "
-        f"ORDER BY {', '.join([*(quote_ident(k) for k in keys), quote_ident(TIME_KEY)])}"
+        f"ORDER BY {', '.join([*(quote_identifier(k) for k in keys), quote_identifier(TIME_KEY)])}"
     )
     points = query.source.run(sql)
     ids = group_ids(points, keys)

@@ -49,7 +49,23 @@ _UNKNOWN_ESCAPE = re.compile(
     + "])"
 )
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_OPERATORS = ("::", "=~", "!~", "!=", "<>", "<=", ">=", "=", "<", ">", "+", "-", "*", "/", "%")
+_OPERATORS: tuple[str, ...] = (
+    "::",
+    "=~",
+    "!~",
+    "!=",
+    "<>",
+    "<=",
+    ">=",
+    "=",
+    "<",
+    ">",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+)
 _OPERATORS += ("&", "|", "^", "(", ")", ",", ";", ".")
 _OPERATOR = re.compile("|".join(re.escape(op) for op in _OPERATORS))  # longest first
 # Whitespace, ``-- line`` and ``/* block */`` comments (an open block runs to the end).

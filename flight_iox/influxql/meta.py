@@ -16,10 +16,11 @@ import pyarrow.compute as pc
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
-from flight_iox.influxql.expressions import RowCompiler, TableInfo, quote_ident, unwrap
+from flight_iox.influxql.expressions import RowCompiler, TableInfo, unwrap
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select import measurement_names
 from flight_iox.safe_regex import compile_regex, regex_search
+from flight_iox.sql_quote import quote_identifier, quote_string
 
 Handler = Callable[[ast.ShowStatement, Context], list[Series]]
 
@@ -70,7 +71,7 @@ def _where(stmt: ast.ShowStatement, ctx: Context, info: TableInfo) -> str:
 
 
 def _ref(database: str, info: TableInfo) -> str:
-    return f"{quote_ident(database)}.iox.{quote_ident(info.name)}"
+    return f"{quote_identifier(database)}.iox.{quote_identifier(info.name)}"
 
 
 def _has_rows(database: str, info: TableInfo, where: str, ctx: Context) -> bool:
@@ -120,7 +121,7 @@ def _present_tags(database: str, info: TableInfo, where: str, ctx: Context) -> l
     tags = sorted(info.tags)
     if not tags or where == "TRUE":
         return tags
-    counts = ", ".join(f"count({quote_ident(t)}) AS {quote_ident(t)}" for t in tags)
+    counts = ", ".join(f"count({quote_identifier(t)}) AS {quote_identifier(t)}" for t in tags)
     row = ctx.sql(database, f"SELECT {counts} FROM {_ref(database, info)} WHERE {where}")
     return [t for t in tags if row.column(t)[0].as_py()]
 
@@ -155,18 +156,13 @@ def _tag_values(
         return []
     where = _where(stmt, ctx, info)
     parts = [
-        f"SELECT {quote_string_literal(k)} AS key, CAST({quote_ident(k)} AS VARCHAR) AS value "
-        f"FROM {_ref(database, info)} WHERE ({where}) AND {quote_ident(k)} IS NOT NULL"
+        f"SELECT {quote_string(k)} AS key, CAST({quote_identifier(k)} AS VARCHAR) AS value "
+        f"FROM {_ref(database, info)} WHERE ({where}) AND {quote_identifier(k)} IS NOT NULL"
         for k in keys
     ]
     sql = f"SELECT DISTINCT key, value FROM ({' UNION ALL '.join(parts)}) ORDER BY key, value"
     table = ctx.sql(database, sql)
     return [[k, v] for k, v in zip(*(table.column(i).to_pylist() for i in (0, 1)), strict=True)]
-
-
-def quote_string_literal(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def show_tag_values(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:
@@ -204,7 +200,9 @@ def series_keys(database: str, info: TableInfo, where: str, ctx: Context) -> lis
     name = _escape(pa.array([info.name]), ", ")[0].as_py()
     if not tags:
         return [name] if _has_rows(database, info, where, ctx) else []
-    cols = ", ".join(f"CAST({quote_ident(t)} AS VARCHAR) AS {quote_ident(t)}" for t in tags)
+    cols = ", ".join(
+        f"CAST({quote_identifier(t)} AS VARCHAR) AS {quote_identifier(t)}" for t in tags
+    )
     table = ctx.sql(database, f"SELECT DISTINCT {cols} FROM {_ref(database, info)} WHERE {where}")
     pieces = []
     for tag in tags:

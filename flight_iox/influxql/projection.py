@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from flight_iox.influxql.expressions import TableInfo, quote_ident
+from flight_iox.influxql.expressions import TableInfo
+from flight_iox.sql_quote import quote_identifier
 
 _PLAIN = re.compile(r'"((?:[^"]|"")*)"')
 
@@ -57,7 +58,7 @@ class SelectList:
 
     def ref(self, name: str) -> str:
         """SQL for ``name`` in this query's ORDER BY, or in an outer query over it."""
-        return quote_ident(self.result_name(name))
+        return quote_identifier(self.result_name(name))
 
     def sql(self) -> str:
         """The select list."""
@@ -66,7 +67,9 @@ class SelectList:
         plain = {plain_column(e) for e in exprs}
         if not aliases and plain == self.columns:
             return "*"
-        return ", ".join(f"{e} AS {quote_ident(aliases[e])}" if e in aliases else e for e in exprs)
+        return ", ".join(
+            f"{e} AS {quote_identifier(aliases[e])}" if e in aliases else e for e in exprs
+        )
 
     def named(self, table: pa.Table) -> pa.Table:
         """The result with one column per logical name (repeats share one column)."""

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
-from flight_iox.influxql.expressions import (
-    COMPARISON,
-    RowCompiler,
-    TableInfo,
-    quote_ident,
-    unwrap,
-)
+from flight_iox.influxql.expressions import COMPARISON, RowCompiler, TableInfo, unwrap
 from flight_iox.influxql.functions import TRANSFORMS
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Query, Source, run_source
@@ -19,6 +15,7 @@ from flight_iox.influxql.select_plan import AGGREGATE, SelectShape, calls_in, sh
 from flight_iox.influxql.timerange import TimeRange, condition_range, is_time_ref
 from flight_iox.influxql.tz import zone_info
 from flight_iox.safe_regex import compile_regex
+from flight_iox.sql_quote import quote_identifier
 
 DEFAULT_RETENTION_POLICY = "autogen"
 
@@ -67,8 +64,8 @@ def resolve_sources(
                 found[key] = Source(
                     name,
                     infos[name],
-                    f"{quote_ident(database)}.iox.{quote_ident(name)}",
-                    lambda sql, db=database: ctx.sql(db, sql),
+                    f"{quote_identifier(database)}.iox.{quote_identifier(name)}",
+                    functools.partial(ctx.sql, database),
                 )
     return sorted(found.values(), key=lambda s: s.name)
 
@@ -129,13 +126,15 @@ def _widening(shape: SelectShape) -> int:
 
 def _with_lower_bound(condition: ast.Expr | None, lower: int) -> ast.Expr | None:
     """The condition with its top-level lower time bounds moved down to ``lower``."""
-    if condition is None:
-        return None
+    return None if condition is None else _lower_bound_moved(condition, lower)
+
+
+def _lower_bound_moved(condition: ast.Expr, lower: int) -> ast.Expr:
     inner = unwrap(condition)
     if isinstance(inner, ast.BinaryExpr) and inner.op == "and":
         return ast.BinaryExpr(
-            "and", _with_lower_bound(inner.lhs, lower), _with_lower_bound(inner.rhs, lower)
-        )  # type: ignore[arg-type]
+            "and", _lower_bound_moved(inner.lhs, lower), _lower_bound_moved(inner.rhs, lower)
+        )
     if isinstance(inner, ast.BinaryExpr):
         lower_ops = {">", ">="} if is_time_ref(inner.lhs) else set()
         lower_ops |= {"<", "<="} if is_time_ref(inner.rhs) else set()

@@ -17,14 +17,7 @@ from datafusion import SessionContext
 
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
-from flight_iox.influxql.expressions import (
-    NUMERIC,
-    RowCompiler,
-    TableInfo,
-    Typed,
-    quote_ident,
-    unwrap,
-)
+from flight_iox.influxql.expressions import NUMERIC, RowCompiler, TableInfo, Typed, unwrap
 from flight_iox.influxql.fill import TIME_KEY, Grid, gap_fill
 from flight_iox.influxql.functions import AGGREGATES, TRANSFORMS, aggregate_sql, selector_order
 from flight_iox.influxql.result import Series
@@ -42,8 +35,9 @@ from flight_iox.influxql.select_exec import (
 from flight_iox.influxql.select_finish import FINISHERS, percentile_index, take_at
 from flight_iox.influxql.series import group_ids, limit_mask
 from flight_iox.influxql.transforms import apply_transform
+from flight_iox.sql_quote import quote_identifier
 
-TIME = quote_ident("time")
+TIME = quote_identifier("time")
 SECOND = 1_000_000_000
 
 
@@ -145,14 +139,14 @@ def _bin(query: Query) -> str | None:
 
 def _grouped_sql(query: Query, slots: dict[str, str], extra_where: str = "") -> str:
     binned = _bin(query)
-    columns = [f"{binned} AS {quote_ident(TIME_KEY)}"] if binned else []
+    columns = [f"{binned} AS {quote_identifier(TIME_KEY)}"] if binned else []
     columns += group_select(query)
-    columns += [f"{sql} AS {quote_ident(name)}" for name, sql in slots.items()]
+    columns += [f"{sql} AS {quote_identifier(name)}" for name, sql in slots.items()]
     by = ([binned] if binned else []) + [
-        quote_ident(t) for t in query.groups if t in query.source.info.tags
+        quote_identifier(t) for t in query.groups if t in query.source.info.tags
     ]
-    keys = [quote_ident(k) for k in group_keys(query)]
-    order = keys + ([quote_ident(TIME_KEY)] if binned else [])
+    keys = [quote_identifier(k) for k in group_keys(query)]
+    order = keys + ([quote_identifier(TIME_KEY)] if binned else [])
     sql = f"SELECT {', '.join(columns)} FROM {query.source.ref} WHERE ({query.where}){extra_where}"
     if by:
         sql += f" GROUP BY {', '.join(by)}"
@@ -178,10 +172,10 @@ def _distinct(query: Query) -> list[Series]:
     if arg.type is None:
         return []
     binned = _bin(query)
-    columns = [f"{binned} AS {quote_ident(TIME_KEY)}"] if binned else []
+    columns = [f"{binned} AS {quote_identifier(TIME_KEY)}"] if binned else []
     columns += [*group_select(query), f"{arg.sql} AS __c0"]
-    keys = [quote_ident(k) for k in group_keys(query)]
-    order = keys + ([quote_ident(TIME_KEY)] if binned else []) + ["__c0"]
+    keys = [quote_identifier(k) for k in group_keys(query)]
+    order = keys + ([quote_identifier(TIME_KEY)] if binned else []) + ["__c0"]
     sql = (
         f"SELECT DISTINCT {', '.join(columns)} FROM {query.source.ref} "
         f"WHERE ({query.where}) AND {arg.sql} IS NOT NULL ORDER BY {', '.join(order)}"
@@ -251,11 +245,11 @@ def run_aggregate(query: Query) -> list[Series]:
         table = table.append_column(TIME_KEY, start)
     else:
         grid = _grid(query)
-        empty = {
-            slots.keys[c]: AGGREGATES[c.name].empty  # type: ignore[misc]
-            for c in slots.keys
-            if AGGREGATES[c.name].empty is not None and slots.types[slots.keys[c]] is not None
-        }
+        empty: dict[str, int] = {}
+        for call, slot in slots.keys.items():
+            fill = AGGREGATES[call.name].empty
+            if fill is not None and slots.types[slot] is not None:
+                empty[slot] = fill
         values = [n for n in slots.sql if n != count_slot]
         table = gap_fill(table, group_keys(query), values, grid, query.stmt.fill, empty)
         table = buckets_to_utc(query, table)
@@ -323,9 +317,10 @@ def _selector_slots(
             aux = compiler.value(expr)
             pick = "array_agg" if selector.name == "percentile" else "first_value"
             sql = "NULL" if aux.type is None else f"{pick}({aux.sql} ORDER BY {order}) {where}"
-            projections[i] = ast.VarRef(slots.add(sql, aux.type))
+            ref = ast.VarRef(slots.add(sql, aux.type))
+            projections[i] = ref
             if pick == "array_agg" and aux.type is not None:
-                slots.at_selected.append(projections[i].name)
+                slots.at_selected.append(ref.name)
     return time_slot
 
 
@@ -353,7 +348,7 @@ def _evaluate(
         fields = {n: t for n, t in slots.types.items() if t is not None and t != "time"}
         compiler = RowCompiler(TableInfo("slots", fields=fields), 0)
         sql = ", ".join(
-            f"{compiler.value(e).sql} AS {quote_ident(f'p{i}')}" for i, e in pending.items()
+            f"{compiler.value(e).sql} AS {quote_identifier(f'p{i}')}" for i, e in pending.items()
         )
         context = SessionContext()
         data = table.select(list(fields)) if fields else pa.table({"x": pa.nulls(table.num_rows)})

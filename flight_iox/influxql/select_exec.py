@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from flight_iox.influxql import ast
-from flight_iox.influxql.expressions import RowCompiler, TableInfo, Typed, quote_ident, unwrap
+from flight_iox.influxql.expressions import RowCompiler, TableInfo, Typed, unwrap
 from flight_iox.influxql.fill import TIME_KEY
 from flight_iox.influxql.functions import TRANSFORMS
 from flight_iox.influxql.projection import SelectList, plain_column, table_columns
@@ -26,8 +26,9 @@ from flight_iox.influxql.series import decoded, group_ids, limit_mask, order_tie
 from flight_iox.influxql.timerange import TimeRange
 from flight_iox.influxql.transforms import apply_transform
 from flight_iox.influxql.tz import DAY, LOWEST, Offsets, offsets
+from flight_iox.sql_quote import quote_identifier
 
-TIME = quote_ident("time")
+TIME = quote_identifier("time")
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,8 @@ def buckets_to_utc(query: Query, table: pa.Table) -> pa.Table:
 def group_select(query: Query) -> list[str]:
     out = []
     for i, tag in enumerate(query.groups):
-        column = quote_ident(tag) if tag in query.source.info.tags else "CAST(NULL AS VARCHAR)"
-        out.append(f"{column} AS {quote_ident(f'__g{i}')}")
+        column = quote_identifier(tag) if tag in query.source.info.tags else "CAST(NULL AS VARCHAR)"
+        out.append(f"{column} AS {quote_identifier(f'__g{i}')}")
     return out
 
 
@@ -137,7 +138,7 @@ def _raw(query: Query) -> list[Series]:
     # Points at the same time come in series-key order, as InfluxDB 1.x merges series.
     others = sorted(query.source.info.tags - set(query.groups))
     for i, tag in enumerate(others):
-        select.add(f"__o{i}", quote_ident(tag))
+        select.add(f"__o{i}", quote_identifier(tag))
     where = f"({query.where})"
     if not any(plain_column(t.sql) in query.not_null for t in valued):
         # InfluxQL leaves out rows whose selected fields are all null (unless WHERE does).
@@ -185,7 +186,7 @@ def _raw(query: Query) -> list[Series]:
 def _group_sql(query: Query) -> list[str]:
     """The SQL of each GROUP BY tag (NULL for a tag the source lacks)."""
     tags = query.source.info.tags
-    return [quote_ident(t) if t in tags else "CAST(NULL AS VARCHAR)" for t in query.groups]
+    return [quote_identifier(t) if t in tags else "CAST(NULL AS VARCHAR)" for t in query.groups]
 
 
 def _group_order(query: Query, select: SelectList) -> list[str]:
@@ -205,16 +206,18 @@ def _per_series_limit_sql(
     needs no sort of the whole table. Longer limits rank each group's times with ``RANK()``
     (cheaper than ordering by time and the series key).
     """
-    tags = [quote_ident(t) for t in query.groups if t in query.source.info.tags]
+    tags = [quote_identifier(t) for t in query.groups if t in query.source.info.tags]
     source = query.source.ref
     if query.stmt.limit == 1 and not query.stmt.offset:
         pick = "max" if descending else "min"
-        keys = [f"{t} AS {quote_ident(f'__p{i}')}" for i, t in enumerate(tags)]
+        keys = [f"{t} AS {quote_identifier(f'__p{i}')}" for i, t in enumerate(tags)]
         last = (
             f"SELECT {', '.join([*keys, f'{pick}({TIME}) AS __t'])} FROM {source} WHERE {where}"
             + (f" GROUP BY {', '.join(tags)}" if tags else "")
         )
-        on = [f"({t} IS NOT DISTINCT FROM {quote_ident(f'__p{i}')})" for i, t in enumerate(tags)]
+        on = [
+            f"({t} IS NOT DISTINCT FROM {quote_identifier(f'__p{i}')})" for i, t in enumerate(tags)
+        ]
         on.append(f"({TIME} = __t)")
         return (
             f"SELECT {select.sql()} FROM {source} JOIN ({last}) AS __last "
@@ -223,8 +226,8 @@ def _per_series_limit_sql(
     direction = "DESC" if descending else "ASC"
     over = (f"PARTITION BY {', '.join(tags)} " if tags else "") + f"ORDER BY {TIME} {direction}"
     inner = f"SELECT {select.sql()}, RANK() OVER ({over}) AS __rank FROM {source} WHERE {where}"
-    last = query.stmt.offset + query.stmt.limit
-    return f"SELECT * FROM ({inner}) WHERE __rank <= {last} ORDER BY {', '.join(order)}"
+    rank_limit = query.stmt.offset + query.stmt.limit
+    return f"SELECT * FROM ({inner}) WHERE __rank <= {rank_limit} ORDER BY {', '.join(order)}"
 
 
 def drop_empty_rows(

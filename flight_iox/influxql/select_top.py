@@ -17,13 +17,14 @@ import pyarrow as pa
 
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
-from flight_iox.influxql.expressions import RowCompiler, Typed, quote_ident, unwrap
+from flight_iox.influxql.expressions import RowCompiler, Typed, unwrap
 from flight_iox.influxql.fill import TIME_KEY
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Query, bin_sql, group_keys, group_select, to_series
 from flight_iox.influxql.series import group_ids, limit_mask
+from flight_iox.sql_quote import quote_identifier
 
-TIME = quote_ident("time")
+TIME = quote_identifier("time")
 NAMES = ("top", "bottom", "sample")
 
 
@@ -93,14 +94,16 @@ def run_top(query: Query) -> list[Series]:
             outputs.append(compiler.value(expr))
     direction = "DESC" if call.name == "top" else "ASC"
     grouping = query.shape.time_group
-    partition = [quote_ident(t) for t in query.groups if t in query.source.info.tags]
+    partition = [quote_identifier(t) for t in query.groups if t in query.source.info.tags]
     if grouping is not None:
         partition.append(bin_sql(query))  # type: ignore[arg-type]
-    columns = [f"{TIME} AS {quote_ident(TIME_KEY)}", *group_select(query)]
-    columns += [f"{t.sql} AS {quote_ident(f'__c{i}')}" for i, t in enumerate(outputs)]
+    columns = [f"{TIME} AS {quote_identifier(TIME_KEY)}", *group_select(query)]
+    columns += [f"{t.sql} AS {quote_identifier(f'__c{i}')}" for i, t in enumerate(outputs)]
     rows = (
         f"SELECT {', '.join(columns)}, {value.sql} AS __v, {TIME} AS __t"
-        + "".join(f", {quote_ident(t)} AS {quote_ident(f'__a{i}')}" for i, t in enumerate(tags))
+        + "".join(
+            f", {quote_identifier(t)} AS {quote_identifier(f'__a{i}')}" for i, t in enumerate(tags)
+        )
         + f" FROM {query.source.ref} WHERE ({query.where}) AND {value.sql} IS NOT NULL"
     )
     order = f"__v {direction}, __t ASC" if call.name != "sample" else "random()"
@@ -114,8 +117,8 @@ def run_top(query: Query) -> list[Series]:
         rows = _with_partition(rows, partition)
     window = ", ".join(partition_names(len(partition)))
     over = f"PARTITION BY {window} ORDER BY {order}" if window else f"ORDER BY {order}"
-    keys = [quote_ident(k) for k in group_keys(query)]
-    time_order = f"{quote_ident(TIME_KEY)} {'DESC' if query.stmt.descending else 'ASC'}"
+    keys = [quote_identifier(k) for k in group_keys(query)]
+    time_order = f"{quote_identifier(TIME_KEY)} {'DESC' if query.stmt.descending else 'ASC'}"
     sql = (
         f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER ({over}) AS __r FROM ({rows})) "
         f"WHERE __r <= {limit} ORDER BY {', '.join([*keys, time_order, '__r'])}"
@@ -133,7 +136,7 @@ def partition_names(count: int) -> list[str]:
 
 
 def _tag_keys(tags: list[str]) -> list[str]:
-    return [quote_ident(f"__a{i}") for i in range(len(tags))]
+    return [quote_identifier(f"__a{i}") for i in range(len(tags))]
 
 
 def _with_partition(rows: str, partition: list[str]) -> str:

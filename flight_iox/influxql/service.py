@@ -11,10 +11,11 @@ import pyarrow as pa
 from flight_iox.auth.policy import Principal
 from flight_iox.engine.arrow_rows import measurement_batch_from_arrow
 from flight_iox.engine.engine import Engine
-from flight_iox.influxql.context import Context, QueryBackend
+from flight_iox.influxql.context import Context
 from flight_iox.influxql.executor import execute, now_nanos
 from flight_iox.influxql.formats import arrow_table
 from flight_iox.influxql.result import StatementResult, first_failure
+from flight_iox.query.backend import QueryBackend
 
 
 def engine_context(

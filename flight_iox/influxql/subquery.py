@@ -8,25 +8,27 @@ the outer query compiles to SQL over it exactly as over a measurement.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import pyarrow as pa
 from datafusion import SessionContext
 
-from flight_iox.columns import FIELD_TYPES
+from flight_iox.columns import FieldType
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context, plain_strings
-from flight_iox.influxql.expressions import TableInfo, quote_ident, unwrap
+from flight_iox.influxql.expressions import TableInfo, unwrap
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_exec import Source
+from flight_iox.sql_quote import quote_identifier
 
 SCRATCH = "subquery"
 
 
 def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
     tag_names = sorted({k for s in series for k in s.tags})
-    columns = list(dict.fromkeys(c for s in series for c in s.columns[1:]))
-    value_names = [c for c in columns if c not in tag_names]
+    names = list(dict.fromkeys(c for s in series for c in s.columns[1:]))
+    value_names = [c for c in names if c not in tag_names]
     clash = sorted({c for s in series for c in s.columns[1:] if c not in s.tags} & set(tag_names))
     if clash:
         raise QueryError(f"column {clash[0]!r} is a tag in one subquery and a field in another")
@@ -41,11 +43,16 @@ def _as_table(series: list[Series]) -> tuple[pa.Table, TableInfo]:
         tables.append(pa.table(columns))
     data = pa.concat_tables(tables, promote_options="permissive")
     fields = {
-        name: FIELD_TYPES.get(data.schema.field(name).type, "string")
+        name: FieldType.of_arrow(data.schema.field(name).type) or FieldType.STRING
         for name in value_names
         if not pa.types.is_null(data.schema.field(name).type)
     }
     return data, TableInfo(series[0].name, frozenset(tag_names), fields)
+
+
+def _run_scratch(context: SessionContext, sql: str) -> pa.Table:
+    """Run ``sql`` over a subquery's results, its strings plain (not dictionaries)."""
+    return plain_strings(context.sql(sql).to_arrow_table())
 
 
 def subquery_sources(
@@ -75,8 +82,8 @@ def subquery_sources(
             Source(
                 name,
                 info,
-                quote_ident(SCRATCH),
-                lambda sql, c=context: plain_strings(c.sql(sql).to_arrow_table()),
+                quote_identifier(SCRATCH),
+                functools.partial(_run_scratch, context),
             )
         )
     return sources

@@ -12,6 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from flight_iox.columns import FieldType
 from flight_iox.ingest.precision import INT64_MAX, INT64_MIN
 
 _NONPRINT = rb"\x00-\x1f\x7f"
@@ -40,12 +41,12 @@ _BOOLEANS: dict[bytes, bool] = {
 }  # fmt: skip
 _UINT64_MAX = 2**64 - 1
 
-# Field kinds, named as InfluxDB names field types.
-FLOAT = "float"
-INTEGER = "integer"
-UNSIGNED = "unsigned"
-BOOLEAN = "boolean"
-STRING = "string"
+# Field kinds, short names for the parsers.
+FLOAT = FieldType.FLOAT
+INTEGER = FieldType.INTEGER
+UNSIGNED = FieldType.UNSIGNED
+BOOLEAN = FieldType.BOOLEAN
+STRING = FieldType.STRING
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +68,30 @@ class EntryError(Exception):
         self.message = message
 
 
+def _match(pattern: re.Pattern[bytes], buf: bytes, pos: int) -> re.Match[bytes]:
+    """``pattern.match``, for the patterns here that match wherever they are tried.
+
+    Each of them matches the empty string (``_COMMENT`` is tried only at a ``#``),
+    so there is always a match; the check says so to the type checker.
+    """
+    match = pattern.match(buf, pos)
+    assert match is not None, pattern.pattern
+    return match
+
+
 def skip_blank(buf: bytes, pos: int) -> tuple[int, bool]:
     """Skip leading spaces and a comment; return (position, whether an entry starts there).
 
     Blank and comment lines are not entries. A comment with a control character in it
     is an entry (that ``parse_entry`` rejects), as the reference decoder has it.
     """
-    pos = _SPACES.match(buf, pos).end()
+    pos = _match(_SPACES, buf, pos).end()
     if pos >= len(buf) or buf[pos] == 0x0A:
         return pos, False
     if buf[pos] == 0x0D and (pos + 1 == len(buf) or buf[pos + 1] == 0x0A):
         return pos, False
     if buf[pos] == 0x23:  # '#'
-        end = _COMMENT.match(buf, pos).end()
+        end = _match(_COMMENT, buf, pos).end()
         if _eol_end(buf, end) is not None:
             return pos, False
     return pos, True
@@ -139,7 +151,7 @@ class _EntryParser:
 
     def _token(self, pattern: re.Pattern[bytes], unescape: re.Pattern[bytes], what: str) -> str:
         start = self.pos
-        raw = pattern.match(self.buf, start).group()
+        raw = _match(pattern, self.buf, start).group()
         self.pos = start + len(raw)
         if b"\\" in raw:
             raw = unescape.sub(rb"\1", raw)
@@ -175,7 +187,7 @@ class _EntryParser:
         self._after_tag_comma()
         while True:
             if self.pos < len(buf) and buf[self.pos] == 0x20:
-                self.pos = _SPACES.match(buf, self.pos).end()
+                self.pos = _match(_SPACES, buf, self.pos).end()
                 return tags
             start = self.pos
             key = self._token(_KEY, _UNESCAPE_KEY, "tag key")
@@ -232,7 +244,7 @@ class _EntryParser:
                 raise self._error(start, f"unterminated string value for field {key!r}")
             self.pos += 1
             return key, STRING, text
-        raw = _BARE_VALUE.match(buf, start).group()
+        raw = _match(_BARE_VALUE, buf, start).group()
         self.pos = start + len(raw)
         try:
             kind, value = _bare_value(raw)
@@ -242,17 +254,17 @@ class _EntryParser:
 
     def _timestamp(self, has_fields: bool) -> int | None:
         buf = self.buf
-        end = _eol_end(buf, _SPACES.match(buf, self.pos).end())
+        end = _eol_end(buf, _match(_SPACES, buf, self.pos).end())
         if end is not None:
             self.pos = end
             return None
-        self.pos = _SPACES.match(buf, self.pos).end()
+        self.pos = _match(_SPACES, buf, self.pos).end()
         start = self.pos
-        raw = _TIME.match(buf, start).group()
+        raw = _match(_TIME, buf, start).group()
         self.pos = start + len(raw)
         if self.pos < len(buf) and buf[self.pos] not in b" \r\n":
             raise self._error(start, "invalid timestamp")
-        end = _eol_end(buf, _SPACES.match(buf, self.pos).end())
+        end = _eol_end(buf, _match(_SPACES, buf, self.pos).end())
         if end is None:
             raise self._error(self.pos, "unexpected text after timestamp")
         if raw and not _INTEGER.fullmatch(raw):

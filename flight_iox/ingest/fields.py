@@ -13,6 +13,7 @@ lines that differ are dictionary-encoded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -51,7 +52,7 @@ class FieldTokens:
         pass costs page faults).
         """
         # int32 positions where they fit: half the memory, and fresh memory costs page faults
-        position = np.int32 if len(data) < 2**31 else np.int64
+        position: type[np.signedinteger[Any]] = np.int32 if len(data) < 2**31 else np.int64
         # Only the bytes of these lines: a body's lines come in chunks.
         low, high = int(first_space[0]), int(field_end[-1])
         window, scratch = data[low:high], scratch[: high - low]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from flight_iox.columns import FieldType
 from flight_iox.config import IngestLimits
 from flight_iox.errors import MAX_LISTED_LINE_ERRORS, LineError
 from flight_iox.ingest import exact
@@ -30,13 +31,6 @@ FAST_PATH_MIN_LINES = 16
 # The fast path takes a big body's lines in chunks: its arrays then stay in the CPU
 # cache, and come from (and go back to) the heap instead of fresh mmap pages.
 FAST_PATH_CHUNK_LINES = 8192
-_EXACT_ARROW_TYPES: dict[str, pa.DataType] = {
-    exact.FLOAT: pa.float64(),
-    exact.INTEGER: pa.int64(),
-    exact.UNSIGNED: pa.uint64(),
-    exact.BOOLEAN: pa.bool_(),
-    exact.STRING: pa.string(),
-}
 
 
 @dataclass(frozen=True)
@@ -113,15 +107,15 @@ def parse_body(
     complex_lines = np.flatnonzero(nonblank & ~simple)
     count = _run_exact(body, starts, complex_lines, simple, sink, errors)
     chosen = np.flatnonzero(simple)
-    buffer, given_up = pa.py_buffer(body), []
+    buffer, given_up_chunks = pa.py_buffer(body), []
     for chunk in np.array_split(chosen, max(1, -(-len(chosen) // FAST_PATH_CHUNK_LINES))):
         spaces = (lines.first_space[chunk], lines.second_space[chunk])
-        given_up.append(
+        given_up_chunks.append(
             parse_simple_lines(
                 buffer, data, starts[chunk], ends[chunk], spaces, chunk + 1, sink, scratch
             )
         )
-    given_up = np.concatenate([np.zeros(0, dtype=np.int64), *given_up])
+    given_up = np.concatenate([np.zeros(0, dtype=np.int64), *given_up_chunks])
     count += len(chosen) - len(given_up)
     count += _run_exact(body, starts, given_up - 1, None, sink, errors)
 
@@ -214,19 +208,19 @@ class _Collector:
         times.append(point.timestamp or 0)
         has_time.append(point.timestamp is not None)
         for key, value in point.tags:
-            tag_lines, values = self.tags[name, key]
+            tag_lines, tag_values = self.tags[name, key]
             tag_lines.append(line)
-            values.append(value)
-        for key, kind, value in point.fields:
-            field_lines, values = self.fields[name, key, kind]
+            tag_values.append(value)
+        for key, kind, field_value in point.fields:
+            field_lines, field_values = self.fields[name, key, kind]
             field_lines.append(line)
-            values.append(value)
+            field_values.append(field_value)
 
     def flush(self, sink: PieceSink) -> None:
         for name, (lines, times, has_time) in self.rows.items():
             sink.rows(name, np.array(lines), np.array(times), np.array(has_time))
-        for (name, key), (lines, values) in self.tags.items():
-            sink.tag(name, key, np.array(lines), pa.array(values, pa.string()))
-        for (name, key, kind), (lines, values) in self.fields.items():
-            arrow_type = _EXACT_ARROW_TYPES[kind]
-            sink.field(name, key, kind, np.array(lines), pa.array(values, arrow_type))
+        for (name, key), (tag_lines, tag_values) in self.tags.items():
+            sink.tag(name, key, np.array(tag_lines), pa.array(tag_values, pa.string()))
+        for (name, key, kind), (field_lines, field_values) in self.fields.items():
+            arrow_type = FieldType(kind).arrow_type
+            sink.field(name, key, kind, np.array(field_lines), pa.array(field_values, arrow_type))

@@ -17,16 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flight_iox.columns import FieldType
 from flight_iox.config import IngestLimits
 from flight_iox.ingest.precision import Precision, scale_to_nanoseconds
-
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "float": pa.float64(),
-    "integer": pa.int64(),
-    "unsigned": pa.uint64(),
-    "boolean": pa.bool_(),
-    "string": pa.string(),
-}
 
 Piece = tuple[np.ndarray, pa.Array]  # (line numbers, values), same length
 
@@ -148,7 +141,7 @@ def assemble(
             kind = _winner(kinds, dead)
             if kind is not None:
                 column = _scatter(lines, *kinds[kind])
-                field_columns[key] = column.cast(_ARROW_TYPES[kind])
+                field_columns[key] = column.cast(FieldType(kind).arrow_type)
         result.append(
             AssembledMeasurement(
                 name,
@@ -193,8 +186,8 @@ def _winner(kinds: dict[str, Piece], dead: np.ndarray) -> str | None:
     A line that gives one field two kinds (``v=1i,v=2``) ties: the kind's name breaks
     the tie, because the two paths hand over a line's kinds in different orders.
     """
-    firsts = {k: _alive(p[0], dead) for k, p in kinds.items()}
-    firsts = {k: int(v[0]) for k, v in firsts.items() if len(v)}
+    alive = {k: _alive(p[0], dead) for k, p in kinds.items()}
+    firsts = {k: int(v[0]) for k, v in alive.items() if len(v)}
     return min(firsts, key=lambda k: (firsts[k], k)) if firsts else None
 
 

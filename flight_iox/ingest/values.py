@@ -13,17 +13,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flight_iox.columns import FieldType
 from flight_iox.ingest.exact import BOOLEAN, FLOAT, INTEGER, UNSIGNED
 from flight_iox.ingest.spans import even, spans
 
 KINDS = (FLOAT, INTEGER, UNSIGNED, BOOLEAN)  # a token's kind is its index here
 UNKNOWN = len(KINDS)
-ARROW_TYPES: dict[str, pa.DataType] = {
-    FLOAT: pa.float64(),
-    INTEGER: pa.int64(),
-    UNSIGNED: pa.uint64(),
-    BOOLEAN: pa.bool_(),
-}
 _SYNTAX = {
     FLOAT: r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$",
     INTEGER: r"^-?[0-9]+$",
@@ -48,7 +43,7 @@ def classify(first: np.ndarray, last: np.ndarray) -> np.ndarray:
 
 
 def typed(
-    buffer: pa.Buffer, starts: np.ndarray, ends: np.ndarray, select: np.ndarray, kind: str
+    buffer: pa.Buffer, starts: np.ndarray, ends: np.ndarray, select: np.ndarray, kind: FieldType
 ) -> tuple[np.ndarray, np.ndarray]:
     """Values of the selected spans (without suffix) as ``kind``; also which are well formed.
 
@@ -59,13 +54,13 @@ def typed(
         ok = select & even(pc.is_in(text, value_set=_BOOL_ALL))
         return even(pc.is_in(text, value_set=_BOOL_TRUE)), ok
     try:
-        values = even(text.cast(ARROW_TYPES[kind]))
+        values = even(text.cast(kind.arrow_type))
         ok = select.copy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         ok = select & even(pc.match_substring_regex(text, _SYNTAX[kind]))
         if kind != FLOAT:
             ok &= ends - starts < 19
-        values = even(spans(buffer, starts, ends, ok).cast(ARROW_TYPES[kind]))
+        values = even(spans(buffer, starts, ends, ok).cast(kind.arrow_type))
     if kind == FLOAT:
         ok &= np.isfinite(values)
     return values, ok

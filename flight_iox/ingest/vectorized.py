@@ -23,7 +23,7 @@ from flight_iox.ingest.fields import FieldTokens
 from flight_iox.ingest.pieces import PieceSink
 from flight_iox.ingest.series import parse_series_keys
 from flight_iox.ingest.spans import even, spans
-from flight_iox.ingest.values import ARROW_TYPES, INTEGER, KINDS, UNKNOWN, UNSIGNED, classify, typed
+from flight_iox.ingest.values import INTEGER, KINDS, UNKNOWN, UNSIGNED, classify, typed
 
 _SUFFIXED = np.array([kind in (INTEGER, UNSIGNED) for kind in KINDS] + [False])
 
@@ -118,7 +118,7 @@ def _emit_grouped(
     for chunk in np.split(order, cuts):
         code, key = divmod(int(group[chunk[0]]), len(key_names))
         kind_code, name = divmod(code, len(names))
-        column = pa.array(values[kind_code][tokens[chunk]], ARROW_TYPES[KINDS[kind_code]])
+        column = pa.array(values[kind_code][tokens[chunk]], KINDS[kind_code].arrow_type)
         sink.field(
             names[name], key_names[key], KINDS[kind_code], line_numbers[lines[chunk]], column
         )
@@ -148,6 +148,6 @@ def _emit_uniform(
     if len(set(codes[0].tolist())) < width:  # a key twice in a line: leave it to grouping
         return False
     for j, (code, kind_code) in enumerate(zip(codes[0].tolist(), kinds[0].tolist(), strict=True)):
-        column = pa.array(values[kind_code][j::width], ARROW_TYPES[KINDS[kind_code]])
+        column = pa.array(values[kind_code][j::width], KINDS[kind_code].arrow_type)
         sink.field(name, key_names[code], KINDS[kind_code], line_numbers, column)
     return True

@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from flight_iox.columns import TIME_COLUMN
-from iox_catalog.schema import REMAINDER_COLUMN, file_schema
+from flight_iox.columns import TIME_COLUMN, ColumnRole, FieldType
+from iox_catalog.schema import REMAINDER_COLUMN, ColumnKinds, file_schema
 from iox_catalog.storage import Storage
 
 NS_PER_US = 1_000
@@ -41,9 +41,11 @@ PAGE_ROWS = 8_192
 ZSTD_LEVEL = 9
 
 
-def sort_tags(data: pa.Table, kinds: dict[str, str]) -> list[str]:
+def sort_tags(data: pa.Table, kinds: ColumnKinds) -> list[str]:
     """The tag columns in sort order: most distinct values first, ties by name."""
-    tags = sorted(n for n, kind in kinds.items() if kind == "tag" and n in data.column_names)
+    tags = sorted(
+        n for n, kind in kinds.items() if kind is ColumnRole.TAG and n in data.column_names
+    )
     distinct = {t: pc.count_distinct(_plain(data.column(t)), mode="all").as_py() for t in tags}
     return sorted(tags, key=lambda t: (-distinct[t], t))
 
@@ -52,7 +54,7 @@ def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
 
 
-def sort_rows(data: pa.Table, kinds: dict[str, str], tags: list[str] | None = None) -> pa.Table:
+def sort_rows(data: pa.Table, kinds: ColumnKinds, tags: list[str] | None = None) -> pa.Table:
     """Rows ordered by (tags, time), so one series is one contiguous run."""
     keys = {}
     for tag in sort_tags(data, kinds) if tags is None else tags:
@@ -64,7 +66,7 @@ def sort_rows(data: pa.Table, kinds: dict[str, str], tags: list[str] | None = No
     return data.take(order)
 
 
-def to_file_columns(data: pa.Table, kinds: dict[str, str]) -> pa.Table:
+def to_file_columns(data: pa.Table, kinds: ColumnKinds) -> pa.Table:
     """The data-model table in the Parquet/Iceberg file shape."""
     schema = file_schema(kinds)
     nanos = data.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
@@ -93,18 +95,18 @@ def _with_tag_dictionaries(rows: pa.Table, tags: list[str]) -> pa.Table:
     return rows
 
 
-def _encodings(schema: pa.Schema, kinds: dict[str, str]) -> dict[str, str]:
+def _encodings(schema: pa.Schema, kinds: ColumnKinds) -> dict[str, str]:
     encodings = {TIME_COLUMN: "DELTA_BINARY_PACKED", REMAINDER_COLUMN: "DELTA_BINARY_PACKED"}
     for name, kind in kinds.items():
-        if kind in ("integer", "unsigned"):
+        if kind in (FieldType.INTEGER, FieldType.UNSIGNED):
             encodings[name] = "DELTA_BINARY_PACKED"
-        elif kind == "float":
+        elif kind is FieldType.FLOAT:
             encodings[name] = "BYTE_STREAM_SPLIT"
     return encodings
 
 
 def write_partitioned(
-    data: pa.Table, kinds: dict[str, str], table_location: str, storage: Storage
+    data: pa.Table, kinds: ColumnKinds, table_location: str, storage: Storage
 ) -> list[str]:
     """Write ``data`` (deduplicated, data-model shape) as one file per day; return their URIs.
 
@@ -126,7 +128,7 @@ def write_partitioned(
 
 def _write_days(
     data: pa.Table,
-    kinds: dict[str, str],
+    kinds: ColumnKinds,
     table_location: str,
     storage: Storage,
     attempted: list[str],
@@ -139,12 +141,16 @@ def _write_days(
     micros = rows.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
     days = micros // US_PER_DAY
     encodings = _encodings(rows.schema, kinds)
-    dictionary_columns = [n for n, kind in kinds.items() if kind in ("tag", "string")]
+    dictionary_columns = [
+        n for n, kind in kinds.items() if kind in (ColumnRole.TAG, FieldType.STRING)
+    ]
     sorting = [pq.SortingColumn(rows.schema.get_field_index(n)) for n in [*tags, TIME_COLUMN]]
     uris = []
     for day in np.unique(days):  # one loop per distinct day in the batch, not per row
         part = rows.filter(pa.array(days == day)) if len(np.unique(days)) > 1 else rows
-        part = _with_tag_dictionaries(part, [n for n, kind in kinds.items() if kind == "tag"])
+        part = _with_tag_dictionaries(
+            part, [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
+        )
         date = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
         path = storage.contained(
             f"{table_location}/data/time_day={date}/{uuid.uuid4().hex}.parquet",

@@ -26,9 +26,12 @@ from flight_iox.engine.engine import Engine
 from flight_iox.errors import InsufficientStorageError, storage_full
 from flight_iox.persist.compactor import CompactReport, compact_table
 from flight_iox.persist.parquet_files import write_partitioned
+from flight_iox.query.file_checks import listed_problems
 from iox_catalog.schema import column_kinds
 
 log = logging.getLogger(__name__)
+# How often the background thread compares the tables' files with storage (``check_files``).
+FILE_CHECK_SECONDS = 300.0
 
 
 @dataclass
@@ -157,9 +160,29 @@ class Persister:
         self._thread = threading.Thread(target=self._run, name="persister", daemon=True)
         self._thread.start()
 
+    def check_files(self) -> int:
+        """Compare each table's files with a listing of storage; returns how many are lost.
+
+        DataFusion reads a file deleted after its table was registered as empty, so a loss
+        is looked for now and then; a lost file makes its table be built again, and queries
+        over it then fail naming the file (``query/tables.py``) instead of missing rows.
+        """
+        lost = 0
+        for db, table in self.engine.buffers.tables():
+            files = self.engine.buffers.table(db, table).files
+            problems = listed_problems(files, self.engine.storage)
+            if problems:
+                self.engine.query.recheck_files(db, table, set(problems))
+                lost += len(problems)
+        return lost
+
     def _run(self) -> None:
+        next_check = time.monotonic() + FILE_CHECK_SECONDS
         while not self._stop.wait(self.settings.persist_interval_seconds):
             try:
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + FILE_CHECK_SECONDS
+                    self.check_files()
                 if self.due():
                     self.persist()
                     self.compact(min_files=self.settings.compact_min_files)

@@ -21,6 +21,7 @@ tables (``system.tokens``), and the scoped one without them.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -236,9 +237,13 @@ class QueryEngine:
         later as empty, so a lost file found later makes its table be built again.
         """
         with self._lock:
+            paths = paths - self._tables.unavailable  # those are already known
+            if not paths:
+                return
             self._tables.forget_scans(paths)
             self._registered.pop((database, table), None)
             self._state = None
+        self._statements.forget_plans()  # they hold the table as it was built
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's tables from every context."""
@@ -368,7 +373,9 @@ class QueryEngine:
 
     def _prepare_last_cache(self, context: SessionContext, database: str | None, sql: str) -> None:
         """Fill the last-value cache for the tables ``last_cache('t')`` names in ``sql``."""
-        for table in referenced_tables(sql) if database is not None else ():
+        if database is None:
+            return
+        for table in referenced_tables(sql):
             with self._catalog.lock:
                 db = self._catalog.database(database)
                 schema = db.tables[table].arrow_schema() if table in db.tables else None
@@ -381,10 +388,14 @@ class QueryEngine:
                 table,
                 version,
                 (self._buffers.version(database, table)[1], len(schema)),
-                lambda s=schema, t=table: self._buffers.snapshot(database, t, s),
-                lambda files, s=schema, t=table: self._file_last_rows(s, files, f"{database}.{t}"),
+                functools.partial(self._buffers.snapshot, database, table, schema),
+                functools.partial(self._file_rows_of, schema, f"{database}.{table}"),
                 retention_ns,
             )
+
+    def _file_rows_of(self, schema: pa.Schema, label: str, files: tuple[DataFile, ...]) -> pa.Table:
+        """``_file_last_rows`` with the files last, as the last-value cache calls it."""
+        return self._file_last_rows(schema, files, label)
 
     def _file_last_rows(
         self, schema: pa.Schema, files: tuple[DataFile, ...], label: str

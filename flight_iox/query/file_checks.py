@@ -6,11 +6,19 @@ reader copes on its own: DataFusion infers nothing from a missing file and panic
 corrupt footers, and a zero-byte file reads as an empty table. So every file is checked
 once, with pyarrow, before DataFusion sees it: its size against the catalog's record, then
 its footer. The same check finds the files ``flight-iox repair`` removes.
+
+A file lost after its table was registered would read as empty, so the persister also
+compares each table's files with a listing of their folder now and then
+(``listed_problems``: one listing per table, no file is opened).
 """
 
 from __future__ import annotations
 
+import posixpath
+from collections.abc import Sequence
+
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from iox_catalog.files import DataFile
@@ -56,6 +64,32 @@ def file_problem(file: DataFile, storage: Storage) -> str | None:
     except UnreadableFileError as error:
         return error.reason
     return None
+
+
+def listed_problems(files: Sequence[DataFile], storage: Storage) -> dict[str, str]:
+    """The files of one table missing from a listing of their folders, or of another size.
+
+    One recursive listing of the folder holding them all (a few LIST calls on S3); no file
+    is opened, so a damaged footer is not seen here (``checked_schema`` sees it).
+    """
+    if not files:
+        return {}
+    paths = {file.path: storage.path(file.path) for file in files}
+    root = posixpath.commonpath([posixpath.dirname(p) for p in paths.values()])
+    selector = pafs.FileSelector(root, recursive=True, allow_not_found=True)
+    sizes = {
+        info.path: info.size
+        for info in storage.filesystem.get_file_info(selector)
+        if info.type == pafs.FileType.File
+    }
+    problems = {}
+    for file in files:
+        size = sizes.get(paths[file.path])
+        if size is None:
+            problems[file.path] = "not found"
+        elif file.size_bytes and size != file.size_bytes:
+            problems[file.path] = f"it has {size} bytes, the catalog recorded {file.size_bytes}"
+    return problems
 
 
 def _short(error: BaseException) -> str:

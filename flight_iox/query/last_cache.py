@@ -39,7 +39,7 @@ from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import deduplicate
 from flight_iox.errors import QueryError
-from flight_iox.names import quote_identifier as q
+from flight_iox.sql_quote import quote_identifier as q
 from flight_iox.sql_tokens import TokenType, per_statement, tokenize
 from iox_catalog.files import DataFile
 
@@ -154,7 +154,6 @@ class LastValueCache:
             hit = self._rows.get(key)
         if hit is not None and hit.version == version and not retention_ns:
             return
-        entry = hit
         if hit is None or hit.version != version:
             current = snapshot()
             if hit is not None and hit.files_version == files_version:
@@ -163,6 +162,8 @@ class LastValueCache:
                 from_files = file_rows(current.files)
             rows = merge_latest(from_files, latest_rows(current.buffered))
             entry = _Entry(version, files_version, from_files, rows)
+        else:
+            entry = hit
         with self._lock:
             self._rows[key] = entry
             data = entry.rows

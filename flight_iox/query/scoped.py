@@ -93,3 +93,14 @@ class ScopedQuery:
     ) -> int:  # fmt: skip
         """Run DELETE, DROP TABLE or CREATE TABLE; the target's permission is checked there."""
         return self._engine.execute_update(database, sql, params, principal=self.principal)
+
+
+if TYPE_CHECKING:
+    from flight_iox.query.backend import QueryBackend, ScopingBackend, UpdateBackend
+
+    def _conforms(engine: QueryEngine, principal: Principal) -> None:
+        """Never run: mypy checks here that the engine and its scoped view fit the Protocols."""
+        scoping: ScopingBackend = engine
+        query: QueryBackend = engine.scoped(principal)
+        update: UpdateBackend = engine.scoped(principal)
+        del scoping, query, update

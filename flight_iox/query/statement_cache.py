@@ -43,7 +43,7 @@ def time_dependent(sql: str) -> bool:
 def params_key(params: Sequence[object] | Mapping[str, object]) -> Key:
     """Bound parameters as a hashable key: each value's type and value."""
     items = params.items() if isinstance(params, Mapping) else enumerate(params)
-    key = []
+    key: list[tuple[Hashable, ...]] = []
     for name, value in items:
         if isinstance(value, pa.Scalar):
             key.append((name, str(value.type), value.is_valid, repr(value.as_py())))

@@ -42,7 +42,8 @@ def system_tables(
     database: str, schemas: dict[str, pa.Schema], buffers: BufferSet
 ) -> dict[str, pa.Table]:
     """``{"tables": …, "parquet_files": …}`` for one database."""
-    table_rows, file_rows = [], []
+    table_rows: list[dict[str, object]] = []
+    file_rows: list[dict[str, object]] = []
     for name, schema in sorted(schemas.items()):
         state = buffers.table(database, name)
         files = state.files

@@ -29,9 +29,9 @@ from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import time_range
 from flight_iox.errors import DataFileUnavailableError, carried_error
-from flight_iox.names import quote_identifier as q
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import UnreadableFileError
+from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
 from iox_catalog.schema import REMAINDER_COLUMN
 
@@ -205,6 +205,12 @@ class TableBuilder:
         error = carried_error(plan)
         if error is not None:
             raise error
+
+    @property
+    def unavailable(self) -> set[str]:
+        """The unreadable files standing in the providers built so far."""
+        with self._lock:
+            return set(self._unavailable)
 
     def forget_scans(self, paths: set[str]) -> None:
         """Check these files again the next time a table with them is built."""

@@ -164,12 +164,18 @@ def test_a_corrupt_file_fails_only_its_table_and_repair_removes_exactly_it(
     try:
         assert_others_answer(server)
         assert_lost(server, bad["path"])
+        delete = {"db": "mine", "q": "DELETE FROM cpu WHERE host = 'h0'"}
+        refused = requests.post(f"{server.http_url}/api/v3/query_sql", json=delete, timeout=60)
+        assert refused.status_code == 500 and refused.json()["file"] == bad["path"], refused.text
         found = repair(server)
         assert [f["file"] for f in found["lost"]] == [bad["path"]]
         done = repair(server, dry_run=False)
         assert [f["file"] for f in done["removed"]] == [bad["path"]]
         assert query(server, "mine", "SELECT count(*) AS n FROM cpu") == [{"n": 5}]
         assert_others_answer(server)
+        # The refused DELETE changed nothing; now it runs.
+        assert requests.post(f"{server.http_url}/api/v3/query_sql", json=delete, timeout=60).ok
+        assert query(server, "mine", "SELECT count(*) AS n FROM cpu") == [{"n": 2}]
     finally:
         server.stop()
 

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import requests
 
 from flight_iox.launcher import RunningServer, start_server
-from flight_iox.names import quote_identifier
+from flight_iox.sql_quote import quote_identifier
 
 T0 = 1_700_000_000_000_000_000
 OLD = time.time() - 3 * 86_400

@@ -11,6 +11,7 @@ lost across a restart.
 from __future__ import annotations
 
 import http.client
+import re
 import shutil
 import subprocess
 import sys
@@ -46,7 +47,7 @@ class FaultyProxy(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         self.upstream = upstream.removeprefix("http://")
         self.mode: str | None = None  # None, "error" or "hang"
-        self.only: str | None = None  # fail only requests whose path holds this
+        self.only: str | None = None  # fail only requests whose path matches this regex
         self.failing_gets = 0  # fail this many of the next downloads (with ``only``)
         self.hanging = 0  # hold this many of the next uploads, whatever ``mode`` says
         self.hang_seconds = 5.0
@@ -84,7 +85,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _fault(self) -> str | None:
         """What to do instead of forwarding: ``"error"``, ``"hang"`` or None."""
         server = self.server
-        if server.only is not None and server.only not in self.path:
+        if server.only is not None and not re.search(server.only, self.path):
             return None
         if self.command == "GET":
             if server.failing_gets <= 0:
@@ -201,7 +202,7 @@ def test_s3_errors_fail_the_persist_and_keep_everything(
         )  # fmt: skip
         assert cli.returncode != 0 and b"persist failed" in cli.stderr, cli.stderr
         write(server, "f", f"x,k=new v=7i {T0}")  # a new table, never committed
-        proxy.only = "/f/x/"  # now only the new table's uploads fail
+        proxy.only = "/f/x-[0-9a-f]+/"  # now only the new table's uploads fail (folder <name>-<id>)
         assert "f.x" in _failed_persist(server)  # m commits a later WAL sequence than x's
         assert _total(server) == _expect(250)
         server.kill()  # crash during the outage: the WAL has everything
@@ -267,7 +268,8 @@ def test_commit_faults_keep_the_spec_and_write_rows_once(
     server = start_server(tmp_path / "data", *moto_s3.flags(proxy.endpoint, "spec"), timeout=120)
     try:
         write(server, "f", _lines(0, 20))
-        proxy.mode, proxy.only = "error", "/f/m/metadata/00001-"  # the table's second commit
+        proxy.mode = "error"
+        proxy.only = "/f/m-[0-9a-f]+/metadata/00001-"  # the table's second commit
         _failed_persist(server)
         proxy.mode = None
         assert persist(server)["rows"] == 20
@@ -276,7 +278,7 @@ def test_commit_faults_keep_the_spec_and_write_rows_once(
         assert [f.name for f in table.spec().fields] == ["time_day"]
         assert len(table.sort_order().fields) == 2  # k, then time
         write(server, "f", _lines(20, 20))
-        proxy.only, proxy.failing_gets = "-m0.avro", 5  # reading the manifests, after commit
+        proxy.only, proxy.failing_gets = r"-m0\.avro", 5  # reading the manifests, after commit
         assert persist(server)["rows"] == 20  # the commit landed: no failure, no second copy
         assert table.refresh().scan().to_arrow().num_rows == 40
         assert _total(server) == _expect(40)

@@ -7,6 +7,7 @@ as text, never raised; a quoted identifier reads back as exactly the name in SQL
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 
 import datafusion
@@ -14,7 +15,15 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from flight_iox.errors import InvalidNameError
-from flight_iox.names import identifier_problem, quote_identifier, validate_database_name
+from flight_iox.names import (
+    MAX_SEGMENT_CHARS,
+    identifier_problem,
+    path_segment,
+    quote_identifier,
+    validate_column_name,
+    validate_database_name,
+    validate_table_name,
+)
 
 _TRICKY = st.sampled_from(
     ["..", ".", "../x", "a/b", "a\\b", "/abs", "~", "a\x00", "", " ", "con", "a" * 65, "a" * 64,
@@ -55,3 +64,23 @@ def test_quoted_identifiers_read_back_exactly(name: str) -> None:
     assume(identifier_problem(name) is None)
     schema = _CONTEXT.sql(f"SELECT 1 AS {quote_identifier(name)}").schema()
     assert schema.names == [name]
+
+
+_SEGMENT = re.compile(rf"[A-Za-z0-9_~-]{{1,{MAX_SEGMENT_CHARS}}}")
+_ESCAPE = re.compile(r"~([0-9A-F]{2})")
+
+
+@given(_NAMES)
+def test_table_names_become_one_safe_path_segment(name: str) -> None:
+    try:
+        validate_table_name(name)
+        validate_column_name(name)
+    except InvalidNameError as error:
+        assert identifier_problem(name) is not None and "invalid" in error.message
+        return
+    segment = path_segment(name)
+    assert _SEGMENT.fullmatch(segment) and segment not in (".", "..")
+    decoded = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), segment).encode("latin-1")
+    assert name.encode().startswith(decoded)  # exact unless cut at MAX_SEGMENT_CHARS
+    if len(segment) <= MAX_SEGMENT_CHARS - 3:
+        assert decoded == name.encode()

@@ -25,6 +25,8 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flight_iox.flightsql.commands import pack
+from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.launcher import RunningServer, start_server
 from tests.fuzz.conftest import budget
 from tests.fuzz.strategies import (
@@ -225,7 +227,7 @@ def _send(server: RunningServer, request: Request) -> requests.Response:
     )
 
 
-@settings(max_examples=budget(ci=200, deep=3_000))
+@settings(max_examples=budget(ci=100, deep=3_000))
 @given(requests_())
 def test_fuzzed_http_requests_get_client_errors(server: RunningServer, request: Request) -> None:
     answer = _send(server, request)
@@ -250,7 +252,7 @@ _LEDGER_LINES = st.lists(
 _BAD_LINES = ["", "acked,id=bad a=x", "acked,id=bad b=1.5", "acked a=1 1 2", "\\"]
 
 
-@settings(max_examples=budget(ci=30, deep=500))
+@settings(max_examples=budget(ci=20, deep=500))
 @given(
     _LEDGER_LINES,
     st.sampled_from(
@@ -296,9 +298,11 @@ def _flight_client(server: RunningServer) -> flight.FlightClient:
     return flight.FlightClient(server.flight_uri)
 
 
-def _options(database: str | None) -> flight.FlightCallOptions:
+def _options(
+    database: str | None, extra_headers: list[tuple[bytes, bytes]]
+) -> flight.FlightCallOptions:
     headers = [] if database is None else [(b"database", database.encode())]
-    return flight.FlightCallOptions(timeout=TIMEOUT, headers=headers)
+    return flight.FlightCallOptions(timeout=TIMEOUT, headers=headers + extra_headers)
 
 
 def _is_internal(error: Exception) -> bool:
@@ -333,8 +337,10 @@ FLIGHT_CALLS = st.builds(
 )
 
 
-def _run(client: flight.FlightClient, call: FlightCall) -> None:
-    options = _options(call.database)
+def _run(
+    client: flight.FlightClient, call: FlightCall, extra_headers: list[tuple[bytes, bytes]] = ()
+) -> None:
+    options = _options(call.database, list(extra_headers))
     if call.rpc == "do_get":
         client.do_get(flight.Ticket(call.data), options).read_all()
     elif call.rpc in ("get_flight_info", "get_schema", "path"):
@@ -361,13 +367,89 @@ def _run(client: flight.FlightClient, call: FlightCall) -> None:
         writer.close()
 
 
-@settings(max_examples=budget(ci=200, deep=3_000))
+@settings(max_examples=budget(ci=100, deep=3_000))
 @given(FLIGHT_CALLS)
 def test_fuzzed_flight_calls_get_client_errors(server: RunningServer, call: FlightCall) -> None:
     with _flight_client(server) as client:
         try:
             _run(client, call)
-        except (flight.FlightError, pa.ArrowException) as error:
+        except (flight.FlightError, pa.ArrowException, OSError) as error:
+            assert not _is_internal(error), f"{type(error).__name__}: {error}"
+    _healthy(server)
+
+
+_ARROW_TYPES = [
+    pa.float64(), pa.int64(), pa.uint64(), pa.bool_(), pa.string(), pa.large_string(),
+    pa.binary(), pa.int8(), pa.float16(), pa.null(), pa.timestamp("ns"), pa.timestamp("s"),
+    pa.timestamp("ns", "UTC"), pa.date32(), pa.decimal128(5, 2), pa.list_(pa.int64()),
+    pa.struct([("a", pa.int64())]), pa.dictionary(pa.int32(), pa.string()),
+    pa.dictionary(pa.int8(), pa.int64()), pa.string_view(), pa.duration("ns"),
+]  # fmt: skip
+_COLUMN_NAMES = ["time", "host", "v", "", " ", "..", "a/b", "é", "\x01", '"q"', "iox::x", "v"]
+_TABLE_NAMES = ["put", "../../escape", "..", "", "a/b", "é", "\x00", "x" * 600, "cpu"]
+
+
+def _column(arrow_type: pa.DataType, rows: int) -> pa.Array:
+    """``rows`` values of ``arrow_type`` (nulls where a type has no simple value)."""
+    values = {
+        "bool": [True] * rows,
+        "string": ["x"] * rows,
+        "large_string": ["x"] * rows,
+        "string_view": ["x"] * rows,
+        "binary": [b"\xff"] * rows,
+        "halffloat": None,
+        "date32[day]": None,
+        "null": None,
+    }.get(str(arrow_type), list(range(rows)))
+    try:
+        if pa.types.is_dictionary(arrow_type):
+            return (
+                pa.array(
+                    ["a"] * rows if arrow_type.value_type == pa.string() else list(range(rows))
+                )
+                .dictionary_encode()
+                .cast(arrow_type)
+            )
+        return pa.array(values, arrow_type) if values is not None else pa.nulls(rows, arrow_type)
+    except (pa.ArrowException, TypeError):
+        return pa.nulls(rows, arrow_type)
+
+
+@st.composite
+def arrow_puts(draw: st.DrawFn) -> tuple[flight.FlightDescriptor, pa.RecordBatch]:
+    table = draw(st.sampled_from(_TABLE_NAMES))
+    database = draw(st.sampled_from(["fuzz", "other", "../x", "", "put-db"]))
+    kind = draw(st.sampled_from(["path", "json", "ingest"]))
+    if kind == "path":
+        descriptor = flight.FlightDescriptor.for_path(database, table)
+    elif kind == "json":
+        tags = draw(st.lists(st.sampled_from(_COLUMN_NAMES), max_size=2))
+        command = json.dumps({"database": database, "table": table, "tags": tags})
+        descriptor = flight.FlightDescriptor.for_command(command.encode())
+    else:
+        command = pb.CommandStatementIngest(table=table, catalog=database)
+        descriptor = flight.FlightDescriptor.for_command(pack(command))
+    names = draw(st.lists(st.sampled_from(_COLUMN_NAMES), min_size=1, max_size=4))
+    types = [draw(st.sampled_from(_ARROW_TYPES)) for _ in names]
+    rows = draw(st.integers(0, 3))
+    columns = [_column(t, rows) for t in types]
+    return descriptor, pa.RecordBatch.from_arrays(columns, names=names)
+
+
+@settings(max_examples=budget(ci=40, deep=2_000))
+@given(arrow_puts())
+def test_fuzzed_arrow_puts_get_client_errors(
+    server: RunningServer, put: tuple[flight.FlightDescriptor, pa.RecordBatch]
+) -> None:
+    descriptor, batch = put
+    with _flight_client(server) as client:
+        try:
+            writer, reader = client.do_put(descriptor, batch.schema, _options(None, []))
+            writer.write_batch(batch)
+            writer.done_writing()
+            reader.read()
+            writer.close()
+        except (flight.FlightError, pa.ArrowException, OSError) as error:
             assert not _is_internal(error), f"{type(error).__name__}: {error}"
     _healthy(server)
 
@@ -384,14 +466,21 @@ def _ledger_count(server: RunningServer) -> int:
     return int(answer.json()[0]["n"])
 
 
-def test_acknowledged_rows_are_all_there_after_the_fuzzing_and_a_restart(
+def test_acknowledged_rows_are_all_there_after_the_fuzzing(
     server: RunningServer, ledger: Ledger
 ) -> None:
-    """Runs last in this module: whatever the fuzzing did, the ledger lost nothing."""
+    """Runs after the fuzzing: whatever it did, the ledger lost nothing, and nothing failed."""
     print(f"ledger: {ledger.rows} acknowledged rows")  # shown with -s
     assert _ledger_count(server) == ledger.rows
     unexpected = [line for line in server.log().splitlines() if "unexpected error" in line]
     assert not unexpected, "\n".join(unexpected[:20])
+
+
+@pytest.mark.slow
+def test_acknowledged_rows_are_all_there_after_a_restart(
+    server: RunningServer, ledger: Ledger
+) -> None:
+    """Runs last (slow: a stop and a start): the WAL and the catalog kept every row."""
     assert server.stop() == 0
     restarted = start_server(server.data_dir, "--max-request-bytes", "1MiB")
     try:

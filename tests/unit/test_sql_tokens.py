@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flight_iox.errors import BadRequestError, QueryError
-from flight_iox.names import quote_identifier
 from flight_iox.query.placeholders import rewrite_placeholders
 from flight_iox.query.sql_text import (
     first_keyword,
@@ -18,6 +17,7 @@ from flight_iox.query.sql_text import (
     parse_insert,
     statement_target,
 )
+from flight_iox.sql_quote import quote_identifier
 from flight_iox.sql_tokens import TokenType, tokenize, words
 
 FAST = settings(

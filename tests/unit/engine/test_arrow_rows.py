@@ -48,3 +48,12 @@ def test_named_tags_and_bad_types_are_explained() -> None:
     listy = pa.table({"v": pa.array([[1]]), "time": pa.array([1], pa.timestamp("ns"))})
     with pytest.raises(BadRequestError, match='column "v" has type list'):
         measurement_batch_from_arrow("t", listy)
+
+
+@pytest.mark.parametrize("names", [["time", "time"], ["time", "v", "v"], ["time", "h", "h"]])
+def test_a_column_named_twice_is_a_bad_request(names: list[str]) -> None:
+    """Found by fuzzing Flight DoPut: pyarrow's KeyError on the lookup was an INTERNAL error."""
+    columns = [pa.array([1], pa.int64()) if n != "h" else pa.array(["a"]) for n in names]
+    data = pa.Table.from_arrays(columns, names=names)
+    with pytest.raises(BadRequestError, match="appears more than once"):
+        measurement_batch_from_arrow("t", data)

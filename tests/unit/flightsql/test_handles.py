@@ -8,8 +8,9 @@ import pytest
 from flight_iox.errors import BadRequestError
 from flight_iox.flightsql.handles import StatementHandle
 from flight_iox.flightsql.headers import database_from_headers
-from flight_iox.flightsql.metadata import matches, quote_identifier
+from flight_iox.flightsql.metadata import matches
 from flight_iox.flightsql.statements import conformed
+from flight_iox.sql_quote import quote_identifier
 
 
 def test_handle_round_trip_keeps_arrow_types() -> None:

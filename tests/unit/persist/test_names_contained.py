@@ -21,12 +21,13 @@ from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import StoragePathError
-from flight_iox.names import quote_identifier
 from flight_iox.persist.compactor import compact_table
 from flight_iox.persist.persister import Persister
+from flight_iox.sql_quote import quote_identifier
 from iox_catalog.cleanup import PENDING_PROPERTY
 from iox_catalog.locations import ROOT_PROPERTY
-from iox_catalog.schema import COLUMNS_PROPERTY, file_schema
+from iox_catalog.schema import COLUMNS_PROPERTY, ColumnKinds, file_schema
+from iox_datamodel.columns import ColumnRole, FieldType
 
 TRAVERSAL_NAMES = [
     "../../../../victim", "../other/cpu", "..", ".", "a/b", "a\\b", "%2e%2e", "/abs/victim",
@@ -165,7 +166,7 @@ def test_pending_paths_outside_the_table_folder_are_never_deleted(
 
 def legacy_table(engine: Engine, database: str, name: str, location: str) -> None:
     """A table as an earlier version created it: its location made from the raw name."""
-    kinds = {"k": "tag", "v": "integer"}
+    kinds: ColumnKinds = {"k": ColumnRole.TAG, "v": FieldType.INTEGER}
     engine.iceberg.create_database(database)
     engine.iceberg._iceberg.create_table(
         (database, name),

@@ -39,7 +39,8 @@ threading.Event().wait()
 
 
 def _crash_round(directory: Path, rng: random.Random) -> dict[int, bytes]:
-    env = dict(os.environ, PYTHONPATH=str(Path(flight_iox.__file__).parent.parent))
+    root = Path(flight_iox.__file__).parent.parent  # this checkout, with its catalog packages
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(p) for p in (root, root / "catalog")))
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(directory)],
         stdout=subprocess.PIPE,

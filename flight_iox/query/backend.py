@@ -1,7 +1,8 @@
-"""The engine as the Flight SQL service sees it: ``QueryBackend`` and ``WriteBackend``.
+"""The engine as its transports see it: ``QueryBackend``, ``UpdateBackend``, ``WriteBackend``.
 
-The service knows nothing of storage: it calls these Protocols. The query
-engine (``flight_iox.query``) is a ``ScopingBackend``: every call gets
+The one module of these Protocols: Flight SQL, InfluxQL and HTTP know nothing of
+storage and call them. The query engine (``flight_iox.query``) is a
+``ScopingBackend``: every call gets
 ``backend.scoped(principal)``, a ``QueryBackend`` that sees only the databases
 the caller may read. Each database is a catalog of its SQL context, its tables
 are in schema ``iox``, and DataFusion's ``information_schema`` sits beside
@@ -20,7 +21,7 @@ from flight_iox.auth.policy import Principal
 
 
 class QueryBackend(Protocol):
-    """What the Flight SQL service needs from the query engine."""
+    """What Flight SQL and InfluxQL need from the query engine (``QueryEngine.scoped``)."""
 
     def database_names(self) -> list[str]:
         """Every database, sorted."""
