@@ -8,6 +8,7 @@ metadata under ``ROLE_KEY`` so a batch read back from the WAL is self-describing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeAlias
@@ -84,6 +85,15 @@ class FieldType(StrEnum):
         """The field type whose Arrow type is ``data_type``, or None."""
         return _BY_ARROW.get(data_type)
 
+    @classmethod
+    def widening(cls, data_type: pa.DataType) -> FieldType | None:
+        """The field type that holds values of ``data_type``, or None when none does.
+
+        Writers of Arrow data and ``CREATE TABLE`` accept any width: every float is
+        stored as float, every signed integer as integer, and so on.
+        """
+        return next((kind for kind, accepts in _WIDENING if accepts(data_type)), None)
+
 
 @dataclass(frozen=True)
 class _Spec:
@@ -102,6 +112,15 @@ _SPECS: dict[FieldType, _Spec] = {
     FieldType.STRING: _Spec(pa.string(), pa.string(), "string", "VARCHAR", "Utf8"),
 }
 _BY_ARROW: dict[pa.DataType, FieldType] = {spec.arrow: kind for kind, spec in _SPECS.items()}
+_WIDENING: tuple[tuple[FieldType, Callable[[pa.DataType], bool]], ...] = (
+    (FieldType.FLOAT, pa.types.is_floating),
+    (FieldType.INTEGER, pa.types.is_signed_integer),
+    (FieldType.UNSIGNED, pa.types.is_unsigned_integer),
+    (FieldType.BOOLEAN, pa.types.is_boolean),
+    (FieldType.STRING, pa.types.is_string),
+    (FieldType.STRING, pa.types.is_large_string),
+    (FieldType.STRING, pa.types.is_string_view),
+)
 
 # What a column is, in one value: ``ColumnRole.TAG`` or the type of a field (time is implied).
 # Both are ``str`` enums, so a kind is written to JSON (``iox.columns``) as "tag" or "float".

@@ -1,7 +1,7 @@
 """``WriteBackend`` over the engine: Arrow tables through ``Engine.write_batches``.
 
 Arrow data takes the same road as line protocol: mapped onto tags, fields and
-time by ``measurement_batch_from_arrow``, validated against the catalog, made
+time by ``engine.arrow_rows.write_arrow_table``, validated against the catalog, made
 durable in the WAL, then buffered. The engine checks the principal's ``write``
 permission on the database.
 """
@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
-from flight_iox.engine.arrow_rows import measurement_batch_from_arrow
+from flight_iox.engine.arrow_rows import write_arrow_table
 
 if TYPE_CHECKING:
     from flight_iox.engine.engine import Engine
@@ -36,14 +36,9 @@ class EngineWriter:
         principal: Principal,
     ) -> int:
         """Map, validate and durably store ``data`` as ``principal``; rows written."""
-        if data.num_rows == 0:
-            Authorizer.require(principal, Action.WRITE, database)
-            return 0
-        batch = measurement_batch_from_arrow(table, data, tag_columns)
-        outcome = self.engine.write_batches(
-            database, [batch], principal=principal, accept_partial=False
+        return write_arrow_table(
+            self.engine, database, table, data, tag_columns, principal=principal
         )
-        return outcome.rows_written
 
     def table_schema(self, database: str, table: str, *, principal: Principal) -> pa.Schema | None:
         """The schema of ``table`` (None when it or its database does not exist yet)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from flight_iox.auth.policy import Principal
-from flight_iox.engine.arrow_rows import measurement_batch_from_arrow
+from flight_iox.engine.arrow_rows import write_arrow_table
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.executor import execute, now_nanos
@@ -34,9 +34,7 @@ def engine_context(
     backend = engine.query.scoped(principal)
 
     def write(db: str, table: str, data: pa.Table, tags: list[str]) -> int:
-        batch = measurement_batch_from_arrow(table, data, tags)
-        outcome = engine.write_batches(db, [batch], principal=principal, accept_partial=False)
-        return outcome.rows_written
+        return write_arrow_table(engine, db, table, data, tags, principal=principal)
 
     return Context(
         backend=backend,

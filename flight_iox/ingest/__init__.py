@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flight_iox.ingest.parse import MeasurementBatch, ParseResult, parse_line_protocol
+from flight_iox.ingest.parse import ParseResult, parse_line_protocol
+from flight_iox.ingest.pieces import MeasurementBatch
 from flight_iox.ingest.precision import Precision, parse_precision
 
 __all__ = [

@@ -21,7 +21,7 @@ from flight_iox.config import IngestLimits
 from flight_iox.errors import MAX_LISTED_LINE_ERRORS, LineError
 from flight_iox.ingest import exact
 from flight_iox.ingest.lines import split_lines
-from flight_iox.ingest.pieces import PieceSink, assemble
+from flight_iox.ingest.pieces import MeasurementBatch, PieceSink, assemble
 from flight_iox.ingest.precision import Precision
 from flight_iox.ingest.vectorized import parse_simple_lines
 
@@ -31,17 +31,6 @@ FAST_PATH_MIN_LINES = 16
 # The fast path takes a big body's lines in chunks: its arrays then stay in the CPU
 # cache, and come from (and go back to) the heap instead of fresh mmap pages.
 FAST_PATH_CHUNK_LINES = 8192
-
-
-@dataclass(frozen=True)
-class MeasurementBatch:
-    """The accepted rows of one measurement, column by column, in body order."""
-
-    measurement: str
-    tags: dict[str, pa.Array]
-    fields: dict[str, pa.Array]
-    time: pa.Array
-    line_numbers: pa.Array
 
 
 @dataclass(frozen=True)
@@ -129,7 +118,7 @@ def parse_body(
         text = line_texts.line_text(line) if index < MAX_LISTED_LINE_ERRORS else ""
         result_errors.append(LineError(line, errors[line], text))
     return ParseResult(
-        [MeasurementBatch(b.name, b.tags, b.fields, b.time, b.line_numbers) for b in batches],
+        batches,
         result_errors,
         count,
         body,

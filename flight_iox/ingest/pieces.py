@@ -64,10 +64,14 @@ class PieceSink:
 
 
 @dataclass(frozen=True)
-class AssembledMeasurement:
-    """One measurement's columns, in body order."""
+class MeasurementBatch:
+    """The accepted rows of one measurement, column by column, in body order.
 
-    name: str
+    What both parser paths assemble into, and what Arrow writers are mapped onto
+    (``engine.arrow_rows``): the one record the write path validates and stores.
+    """
+
+    measurement: str
     tags: dict[str, pa.Array]
     fields: dict[str, pa.Array]
     time: pa.Array
@@ -93,7 +97,7 @@ def assemble(
     precision: Precision,
     default_time_ns: int,
     limits: IngestLimits | None = None,
-) -> tuple[list[AssembledMeasurement], dict[int, str]]:
+) -> tuple[list[MeasurementBatch], dict[int, str]]:
     """Merge the pieces into measurements; also return {line number: error} of rejected lines.
 
     Lines with a tag or string field value over ``limits`` are rejected, naming the limit.
@@ -143,7 +147,7 @@ def assemble(
                 column = _scatter(lines, *kinds[kind])
                 field_columns[key] = column.cast(FieldType(kind).arrow_type)
         result.append(
-            AssembledMeasurement(
+            MeasurementBatch(
                 name,
                 {k: v for k, v in tag_columns.items() if v.null_count < len(v)},
                 {k: v for k, v in field_columns.items() if v.null_count < len(v)},

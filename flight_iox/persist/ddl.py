@@ -26,7 +26,7 @@ from datafusion import SessionContext
 
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
-from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole
+from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, FieldType
 from flight_iox.engine.catalog import Column, TableSchema
 from flight_iox.errors import AlreadyExistsError, BadRequestError, NotSupportedError
 from flight_iox.names import identifier_problem
@@ -88,19 +88,9 @@ def _declared_schema(body: str) -> pa.Schema:
 
 
 def _field_type(name: str, data_type: pa.DataType) -> pa.DataType:
-    types = pa.types
-    if types.is_string(data_type) or types.is_large_string(data_type):
-        return pa.string()
-    if types.is_string_view(data_type):
-        return pa.string()
-    if types.is_boolean(data_type):
-        return pa.bool_()
-    if types.is_signed_integer(data_type):
-        return pa.int64()
-    if types.is_unsigned_integer(data_type):
-        return pa.uint64()
-    if types.is_floating(data_type):
-        return pa.float64()
+    kind = FieldType.widening(data_type)
+    if kind is not None:
+        return kind.arrow_type
     raise BadRequestError(
         f"column {name!r} has type {data_type}: flight-iox fields are float, integer, "
         "unsigned, boolean or string (and time is the only timestamp)"

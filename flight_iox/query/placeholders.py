@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
+from flight_iox.columns import FieldType
 from flight_iox.errors import QueryError
 from flight_iox.sql_tokens import TokenType, per_statement, tokenize
 
@@ -42,19 +43,15 @@ def rewrite_placeholders(sql: str) -> tuple[str, int]:
 
 
 _SQL_TYPES: dict[pa.DataType, str] = {
+    **{kind.arrow_type: kind.sql_type for kind in FieldType},  # the types of table columns
     pa.null(): "VARCHAR",  # a NULL with no type: text, which every string function takes
-    pa.bool_(): "BOOLEAN",
     pa.int8(): "TINYINT",
     pa.int16(): "SMALLINT",
     pa.int32(): "INT",
-    pa.int64(): "BIGINT",
     pa.uint8(): "TINYINT UNSIGNED",
     pa.uint16(): "SMALLINT UNSIGNED",
     pa.uint32(): "INT UNSIGNED",
-    pa.uint64(): "BIGINT UNSIGNED",
     pa.float32(): "REAL",
-    pa.float64(): "DOUBLE",
-    pa.string(): "VARCHAR",
     pa.large_string(): "VARCHAR",
     pa.string_view(): "VARCHAR",
     pa.binary(): "BYTEA",

@@ -25,7 +25,7 @@ import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, udf
 from datafusion.catalog import Table
 
-from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
+from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, FieldType, role_of
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import time_range
 from flight_iox.errors import DataFileUnavailableError, carried_error
@@ -36,13 +36,9 @@ from iox_catalog.files import DataFile
 from iox_catalog.schema import REMAINDER_COLUMN
 
 _CAST_NAMES: dict[pa.DataType, str] = {
-    pa.dictionary(pa.int32(), pa.string()): "Dictionary(Int32, Utf8)",
-    pa.float64(): "Float64",
-    pa.int64(): "Int64",
-    pa.uint64(): "UInt64",
-    pa.bool_(): "Boolean",
-    pa.string(): "Utf8",
-    pa.timestamp("ns"): "Timestamp(Nanosecond, None)",
+    TAG_TYPE: "Dictionary(Int32, Utf8)",
+    TIME_TYPE: "Timestamp(Nanosecond, None)",
+    **{kind.arrow_type: kind.datafusion_type for kind in FieldType},
 }
 log = logging.getLogger(__name__)
 ORDER_COLUMN = "__iox_source_order"
