@@ -13,10 +13,10 @@ import uvicorn
 from flight_iox.auth.setup import authorizer_for
 from flight_iox.auth.tokens import tokens_table
 from flight_iox.config import Settings, split_host_port
+from flight_iox.engine.arrow_writer import EngineWriter
 from flight_iox.engine.engine import Engine
 from flight_iox.engine.lock import DataDirLock
 from flight_iox.flightsql import FlightSqlServer
-from flight_iox.flightsql.engine_writer import EngineWriter
 from flight_iox.http.app import create_app
 from flight_iox.http.connections import with_header_timeout
 from flight_iox.persist.deletes import Deleter

@@ -14,20 +14,13 @@ onto the line-protocol data model, so they share the one validated write path:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flight_iox.auth.policy import Authorizer, Principal
-from flight_iox.auth.tokens import Action
 from flight_iox.columns import TIME_COLUMN, FieldType
 from flight_iox.errors import BadRequestError
 from flight_iox.ingest import MeasurementBatch
-
-if TYPE_CHECKING:
-    from flight_iox.engine.engine import Engine
 
 
 def _is_text(data_type: pa.DataType) -> bool:
@@ -102,24 +95,3 @@ def measurement_batch_from_arrow(
             fields[name] = _field_values(name, column)
     rows = pa.array(np.arange(1, data.num_rows + 1, dtype=np.int32))
     return MeasurementBatch(table, tags, fields, pc.cast(times, pa.int64()), rows)
-
-
-def write_arrow_table(
-    engine: Engine,
-    database: str,
-    table: str,
-    data: pa.Table,
-    tag_columns: list[str] | None,
-    *,
-    principal: Principal,
-) -> int:
-    """Map, validate and durably store ``data`` as ``principal``, all or nothing; rows written.
-
-    The one Arrow write path: Flight SQL ingest and InfluxQL ``SELECT ... INTO`` both call it.
-    """
-    if data.num_rows == 0:
-        Authorizer.require(principal, Action.WRITE, database)
-        return 0
-    batch = measurement_batch_from_arrow(table, data, tag_columns)
-    outcome = engine.write_batches(database, [batch], principal=principal, accept_partial=False)
-    return outcome.rows_written

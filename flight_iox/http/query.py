@@ -17,6 +17,7 @@ from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, query_error
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import principal_of, request_params
+from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.formats import choose_format
 from flight_iox.query.scoped import ScopedQuery
 from flight_iox.query.sql_text import first_keyword
@@ -74,7 +75,9 @@ def _first_chunk(chunks: Iterator[bytes]) -> bytes:
         return b""
     except FlightIoxError:
         raise
-    except Exception as error:  # DataFusion and Arrow raise plain exceptions while executing
+    except Exception as error:
+        if not is_engine_error(error):
+            raise  # a bug of ours: the app answers 500 and logs it
         raise query_error(str(error)) from None
 
 

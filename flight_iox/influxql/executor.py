@@ -33,6 +33,7 @@ from flight_iox.influxql.meta import SHOW_HANDLERS
 from flight_iox.influxql.parser import parse
 from flight_iox.influxql.result import Series, StatementResult
 from flight_iox.influxql.select import run_select
+from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.limits import check_expression_depth
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,9 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
             raise  # a lost file, the request's bounds or the server's load: its status
         except FlightIoxError as error:
             results.append(StatementResult(i, error=error.message, cause=error))
-        except Exception as error:  # DataFusion/Arrow raise plain exceptions
+        except Exception as error:
+            if not is_engine_error(error):
+                raise  # a bug of ours: 500 / INTERNAL with its traceback, not this statement's
             log.debug("InfluxQL statement failed", exc_info=True)
             results.append(StatementResult(i, error=str(error), cause=QueryError(str(error))))
         if results[-1].error is not None:

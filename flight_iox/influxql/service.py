@@ -9,7 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from flight_iox.auth.policy import Principal
-from flight_iox.engine.arrow_rows import write_arrow_table
+from flight_iox.engine.arrow_writer import EngineWriter
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.executor import execute, now_nanos
@@ -32,9 +32,10 @@ def engine_context(
     again): reads see only the databases it may read.
     """
     backend = engine.query.scoped(principal)
+    writer = EngineWriter(engine)
 
     def write(db: str, table: str, data: pa.Table, tags: list[str]) -> int:
-        return write_arrow_table(engine, db, table, data, tags, principal=principal)
+        return writer.write_arrow(db, table, data, tags, principal=principal)
 
     return Context(
         backend=backend,

@@ -30,6 +30,7 @@ from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, Fie
 from flight_iox.engine.catalog import Column, TableSchema
 from flight_iox.errors import AlreadyExistsError, BadRequestError, NotSupportedError
 from flight_iox.names import identifier_problem
+from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.sql_tokens import Token, TokenType, tokenize
 
 if TYPE_CHECKING:
@@ -83,7 +84,9 @@ def _declared_schema(body: str) -> pa.Schema:
     try:
         context.sql(f"CREATE TABLE t {body}")
         return context.table("t").schema()
-    except Exception as error:  # DataFusion's message says what is wrong
+    except Exception as error:
+        if not is_engine_error(error):
+            raise
         raise BadRequestError(f"invalid CREATE TABLE: {error}") from None
 
 

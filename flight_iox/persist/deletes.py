@@ -36,6 +36,7 @@ from flight_iox.errors import (
 from flight_iox.persist.ddl import create_table
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.persister import Persister
+from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.file_checks import file_problem
 from flight_iox.query.placeholders import python_value, rewrite_placeholders
 from flight_iox.query.sql_text import first_keyword, parse_change
@@ -73,7 +74,9 @@ class RowFilter:
         try:
             frame = context.sql(sql, param_values=self.params) if self.params else context.sql(sql)
             kept = frame.to_arrow_table()
-        except Exception as error:  # DataFusion's message says what is wrong with the predicate
+        except Exception as error:
+            if not is_engine_error(error):
+                raise
             raise QueryError(f"invalid DELETE predicate: {error}") from None
         return conform(kept, data.schema)
 

@@ -6,7 +6,7 @@ storage and call them. The query engine (``flight_iox.query``) is a
 ``backend.scoped(principal)``, a ``QueryBackend`` that sees only the databases
 the caller may read. Each database is a catalog of its SQL context, its tables
 are in schema ``iox``, and DataFusion's ``information_schema`` sits beside
-them. ``WriteBackend`` is the write path (``engine_writer.EngineWriter`` over
+them. ``WriteBackend`` is the write path (``engine.arrow_writer.EngineWriter`` over
 ``Engine.write_batches``); it takes the principal and checks ``write``.
 """
 

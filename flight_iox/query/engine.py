@@ -37,6 +37,7 @@ from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError, query_error
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
+from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir, runtime_env
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.last_cache import LastValueCache, latest_file_rows, referenced_tables
@@ -306,12 +307,16 @@ class QueryEngine:
             self._prepare_last_cache(context, database, rewritten)
             return _sql(context, rewritten, values)
         except Exception as error:
+            if not is_engine_error(error):
+                raise
             message = _engine_message(error)
         if count == 0:
             raise query_error(message)
         try:  # placeholders DataFusion could not type from their context, typed by their values
             return _sql(context, typed_placeholders(rewritten, params, count), values)
-        except Exception:
+        except Exception as error:
+            if not is_engine_error(error):
+                raise
             raise QueryError(message) from None
 
     def _refreshed_context(self, database: str | None, scope: Scope = None) -> SessionContext:

@@ -44,6 +44,7 @@ from flight_iox.errors import (
     TooManyQueriesError,
     query_error,
 )
+from flight_iox.query.engine_errors import is_engine_error
 
 POLL_SECONDS = 0.2  # how often a waiting query looks at its deadline and its client
 _NEVER_CANCELLED: Callable[[], bool] = lambda: False  # noqa: E731
@@ -202,7 +203,9 @@ class Query:
                 yield batch
         except FlightIoxError:
             raise
-        except Exception as error:  # DataFusion raises plain exceptions with its message
+        except Exception as error:
+            if not is_engine_error(error):
+                raise
             raise _translate(error, self._runner.limits) from None
         finally:
             self.close()

@@ -39,6 +39,7 @@ from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import deduplicate
 from flight_iox.errors import QueryError
+from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.sql_quote import quote_identifier as q
 from flight_iox.sql_tokens import TokenType, per_statement, tokenize
 from iox_catalog.files import DataFile
@@ -190,7 +191,9 @@ class LastValueCache:
             try:
                 name = args[0].python_value()
                 name = name.as_py() if isinstance(name, pa.Scalar) else name
-            except Exception:
+            except Exception as error:  # not a literal: DataFusion refuses its value
+                if not is_engine_error(error):
+                    raise
                 name = None
             served = self._served.get((database, name)) if isinstance(name, str) else None
             if served is None:

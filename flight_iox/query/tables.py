@@ -29,6 +29,7 @@ from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, Fie
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import time_range
 from flight_iox.errors import DataFileUnavailableError, carried_error
+from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import UnreadableFileError
 from flight_iox.sql_quote import quote_identifier as q
@@ -196,11 +197,13 @@ class TableBuilder:
             return
         try:
             plan = str(frame.optimized_logical_plan())
-        except Exception:  # DataFusion's own errors; running the query reports them
-            return
-        error = carried_error(plan)
-        if error is not None:
-            raise error
+        except Exception as error:
+            if not is_engine_error(error):
+                raise
+            return  # running the query reports DataFusion's own errors
+        lost = carried_error(plan)
+        if lost is not None:
+            raise lost
 
     @property
     def unavailable(self) -> set[str]:

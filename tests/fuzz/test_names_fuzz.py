@@ -19,11 +19,11 @@ from flight_iox.names import (
     MAX_SEGMENT_CHARS,
     identifier_problem,
     path_segment,
-    quote_identifier,
     validate_column_name,
     validate_database_name,
     validate_table_name,
 )
+from flight_iox.sql_quote import quote_identifier
 
 _TRICKY = st.sampled_from(
     ["..", ".", "../x", "a/b", "a\\b", "/abs", "~", "a\x00", "", " ", "con", "a" * 65, "a" * 64,

@@ -462,7 +462,10 @@ def _ledger_count(server: RunningServer) -> int:
     )
     if answer.status_code == 404:  # no write was ever acknowledged
         return 0
-    assert answer.status_code == 200, answer.text
+    if answer.status_code != 200:  # keep the server's traceback with the failure
+        tail = server.log()[-6000:]
+        (server.data_dir.parent / "ledger-failure.log").write_text(tail)
+        raise AssertionError(f"{answer.status_code} {answer.text}\n{tail}")
     return int(answer.json()[0]["n"])
 
 

@@ -1,9 +1,10 @@
 """``WriteBackend`` over the engine: Arrow tables through ``Engine.write_batches``.
 
 Arrow data takes the same road as line protocol: mapped onto tags, fields and
-time by ``engine.arrow_rows.write_arrow_table``, validated against the catalog, made
+time by ``measurement_batch_from_arrow``, validated against the catalog, made
 durable in the WAL, then buffered. The engine checks the principal's ``write``
-permission on the database.
+permission on the database. Flight SQL ingest, plain DoPut, ``INSERT`` and
+InfluxQL ``SELECT ... INTO`` all write through this one class.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pyarrow as pa
 
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
-from flight_iox.engine.arrow_rows import write_arrow_table
+from flight_iox.engine.arrow_rows import measurement_batch_from_arrow
 
 if TYPE_CHECKING:
     from flight_iox.engine.engine import Engine
@@ -36,9 +37,14 @@ class EngineWriter:
         principal: Principal,
     ) -> int:
         """Map, validate and durably store ``data`` as ``principal``; rows written."""
-        return write_arrow_table(
-            self.engine, database, table, data, tag_columns, principal=principal
+        if data.num_rows == 0:
+            Authorizer.require(principal, Action.WRITE, database)
+            return 0
+        batch = measurement_batch_from_arrow(table, data, tag_columns)
+        outcome = self.engine.write_batches(
+            database, [batch], principal=principal, accept_partial=False
         )
+        return outcome.rows_written
 
     def table_schema(self, database: str, table: str, *, principal: Principal) -> pa.Schema | None:
         """The schema of ``table`` (None when it or its database does not exist yet)."""
