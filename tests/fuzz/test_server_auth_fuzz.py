@@ -106,7 +106,7 @@ def _unchanged(secured: Secured, caller: str, before: tuple[object, ...]) -> Non
         assert (after[0], after[2]) == (before[0], before[2]), "writer changed another database"
 
 
-@settings(max_examples=budget(ci=40, deep=2_000))
+@settings(max_examples=budget(ci=30, deep=2_000))
 @given(requests_(), st.sampled_from(CALLERS))
 def test_fuzzed_http_requests_by_every_caller(
     secured: Secured, request: Request, caller: str
@@ -126,7 +126,7 @@ def test_fuzzed_http_requests_by_every_caller(
     _unchanged(secured, caller, before)
 
 
-@settings(max_examples=budget(ci=40, deep=2_000))
+@settings(max_examples=budget(ci=30, deep=2_000))
 @given(FLIGHT_CALLS, st.sampled_from(CALLERS))
 def test_fuzzed_flight_calls_by_every_caller(
     secured: Secured, call: FlightCall, caller: str

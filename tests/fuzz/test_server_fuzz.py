@@ -227,7 +227,7 @@ def _send(server: RunningServer, request: Request) -> requests.Response:
     )
 
 
-@settings(max_examples=budget(ci=100, deep=3_000))
+@settings(max_examples=budget(ci=60, deep=3_000))
 @given(requests_())
 def test_fuzzed_http_requests_get_client_errors(server: RunningServer, request: Request) -> None:
     answer = _send(server, request)
@@ -367,7 +367,7 @@ def _run(
         writer.close()
 
 
-@settings(max_examples=budget(ci=100, deep=3_000))
+@settings(max_examples=budget(ci=60, deep=3_000))
 @given(FLIGHT_CALLS)
 def test_fuzzed_flight_calls_get_client_errors(server: RunningServer, call: FlightCall) -> None:
     with _flight_client(server) as client:
@@ -436,7 +436,7 @@ def arrow_puts(draw: st.DrawFn) -> tuple[flight.FlightDescriptor, pa.RecordBatch
     return descriptor, pa.RecordBatch.from_arrays(columns, names=names)
 
 
-@settings(max_examples=budget(ci=40, deep=2_000))
+@settings(max_examples=budget(ci=25, deep=2_000))
 @given(arrow_puts())
 def test_fuzzed_arrow_puts_get_client_errors(
     server: RunningServer, put: tuple[flight.FlightDescriptor, pa.RecordBatch]
