@@ -92,7 +92,7 @@ def main() -> None:
 
             def plan_walk(sql: str = sql) -> object:
                 reader_ = query.execute("db0", sql)
-                context = query._refreshed_context("db0")
+                context = query._refreshed_context("db0", sql)
                 _SCAN.findall(context.sql(sql).logical_plan().display_indent())
                 return reader_.read_all()
 
@@ -101,7 +101,7 @@ def main() -> None:
                 return query.execute("db0", sql).read_all()
 
             def cold(sql: str = sql) -> object:
-                query._scoped_contexts.clear()
+                query._contexts._scoped.clear()
                 query._statements.forget_plans()
                 return query.scoped(reader).execute("db0", sql).read_all()
 

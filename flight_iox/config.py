@@ -1,17 +1,29 @@
-"""Server settings: one frozen object, filled from CLI flags and ``FLIGHT_IOX_*`` variables.
+"""Server settings: one frozen object, and the one place each setting is declared.
 
-The CLI (``flight_iox.cli``) declares each flag with its environment variable;
-everything else receives a ``Settings`` and reads nothing from the environment.
+Each field carries its default and an ``Option`` (help text, flag spelling, kind) in its
+metadata. ``flight_iox.cli.serve`` generates the ``flight-iox serve`` flags from these
+fields, each with its environment variable ``FLIGHT_IOX_<NAME>``, so a setting is
+written once: a new field gets its flag, its variable and its ``--help`` line by itself.
+Everything else receives a ``Settings`` and reads nothing from the environment.
+
+This module stays light (stdlib only): the CLI imports it to build ``--help``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from iox_catalog.config import CatalogConfig
+if TYPE_CHECKING:
+    from iox_catalog.config import CatalogConfig
 
 MIB = 1024 * 1024
+ENV_PREFIX = "FLIGHT_IOX_"
+_OPTION = "flight_iox.option"
+_NESTED = "flight_iox.nested"
 
 
 def split_host_port(address: str) -> tuple[str, int]:
@@ -23,82 +35,142 @@ def split_host_port(address: str) -> tuple[str, int]:
 
 
 @dataclass(frozen=True)
+class Option:
+    """How a setting appears on the command line and in the environment.
+
+    ``name`` is the setting's public name when it differs from the field's: the flag is
+    ``--<name>`` (dashes) and the variable ``FLIGHT_IOX_<NAME>``. A bool gets
+    ``--x/--no-x`` unless ``flag`` spells it otherwise. ``kind`` is ``size`` (``64MiB``),
+    ``file`` or ``dir`` (paths); other types come from the annotation.
+    """
+
+    help: str
+    name: str | None = None
+    flag: str | None = None
+    kind: str | None = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    shown_default: str | None = None
+
+
+def setting(default: Any, help: str, **option: Any) -> Any:
+    """A dataclass field with its one default and its command-line ``Option``."""
+    return field(default=default, metadata={_OPTION: Option(help, **option)})
+
+
+def group(factory: type) -> Any:
+    """A field holding a nested dataclass of settings (their flags are flat)."""
+    return field(default_factory=factory, metadata={_NESTED: True})
+
+
+@dataclass(frozen=True)
 class Limits:
     """Generous default limits on how much schema one server holds."""
 
-    max_databases: int = 1_000
-    max_tables_per_database: int = 10_000
-    max_columns_per_table: int = 1_000
-
-
-@dataclass(frozen=True)
-class QueryLimits:
-    """What one query may cost: expression depth, memory, time, and how many run at once."""
-
-    max_expression_depth: int = 500  # chained operators and brackets in one expression
-    memory_limit: int = 1024 * MIB  # bytes per DataFusion memory pool (one per database); 0: none
-    timeout_seconds: float = 300.0  # wall time from start to the last batch sent; 0: none
-    max_concurrent: int = 16  # queries executing at once; 0: no limit
-    max_queued: int = 64  # queries waiting for a slot; one more gets 503 with Retry-After
-    spill_dir: Path | None = None  # where sorts and aggregations spill; None: no spilling
-
-
-@dataclass(frozen=True)
-class IngestLimits:
-    """The largest line and values a write may carry (each rejected line says which limit)."""
-
-    max_line_bytes: int = 1 * MIB
-    max_tag_value_bytes: int = 64 * 1024
-    max_field_value_bytes: int = 1 * MIB
+    max_databases: int = setting(1_000, "Databases per server.", minimum=1)
+    max_tables_per_database: int = setting(
+        10_000, "Tables per database.", name="max_tables", minimum=1
+    )
+    max_columns_per_table: int = setting(
+        1_000, "Columns per table, time included.", name="max_columns", minimum=2
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything ``flight-iox serve`` can be told."""
 
-    data_dir: Path = Path("./flight-iox-data")
-    http_addr: str = "127.0.0.1:8181"
-    flight_addr: str = "127.0.0.1:8182"
-    wal_fsync: bool = True
-    log_level: str = "info"
-    buffer_memory_limit: int = 1024 * MIB
-    parquet_cache_size: int = 1024 * MIB  # decoded data files kept for queries; 0: off
-    max_request_bytes: int = 64 * MIB
-    wal_segment_bytes: int = 64 * MIB
-    query_timeout_seconds: float = 300.0
-    """--query-timeout: a query running longer is cancelled (504 / DEADLINE_EXCEEDED); 0: none."""
-    query_memory_limit: int = 1024 * MIB
-    """--query-memory-limit: DataFusion memory pool of each database's queries (fair, spilling)."""
-    max_concurrent_queries: int = 16
-    """--max-concurrent-queries: queries executing at once; others wait (0: no limit)."""
-    max_queued_queries: int = 64
-    """--max-queued-queries: queries waiting for a slot; past it, 503 with Retry-After."""
-    max_expression_depth: int = 500
-    """--max-expression-depth: chained operators and brackets in one SQL expression."""
-    max_line_bytes: int = 1 * MIB
-    """--max-line-bytes: longest line-protocol line."""
-    max_tag_value_bytes: int = 64 * 1024
-    """--max-tag-value-bytes: longest tag value (tags are series keys, kept in memory)."""
-    max_field_value_bytes: int = 1 * MIB
-    """--max-field-value-bytes: longest string field value."""
-    http_idle_timeout_seconds: float = 10.0
-    """--http-idle-timeout: close HTTP connections idle this long between requests."""
-    limits: Limits = field(default_factory=Limits)
-    auth: str | None = None  # "required" | "off"; None: off on loopback, else required
-    auth_off_ok: bool = False  # --i-know-auth-is-off: allow auth off on other addresses
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    catalog_uri: str | None = None
-    object_store: str = "file"
-    bucket: str | None = None
-    s3_endpoint: str | None = None
-    s3_region: str | None = None
-    s3_allow_http: bool = False
-    persist_interval_seconds: float = 1.0
-    persist_max_rows: int = 1_000_000
-    persist_max_age_seconds: float = 600.0
-    persist_on_shutdown: bool = True
-    compact_min_files: int = 4
+    data_dir: Path = setting(
+        Path("./flight-iox-data"), "WAL, catalog state and lock file.", kind="dir"
+    )
+    http_addr: str = setting("127.0.0.1:8181", "HTTP listen address (HOST:PORT; :0 picks a port).")
+    flight_addr: str = setting("127.0.0.1:8182", "Flight SQL listen address (HOST:PORT).")
+    wal_fsync: bool = setting(True, "fsync the WAL before acknowledging writes.")
+    log_level: str = setting("info", "Log level.", choices=("debug", "info", "warning", "error"))
+    buffer_memory_limit: int = setting(
+        1024 * MIB, "Write-buffer memory; past it writes get 503.", kind="size"
+    )
+    parquet_cache_size: int = setting(
+        1024 * MIB, "Memory for recent data files kept decoded for queries (0: off).", kind="size"
+    )
+    max_request_bytes: int = setting(
+        64 * MIB, "Largest request body, compressed or inflated.", kind="size"
+    )
+    wal_segment_bytes: int = setting(
+        64 * MIB, "Size at which the WAL starts a new segment file.", kind="size", minimum=1
+    )
+    query_timeout_seconds: float = setting(
+        300.0,
+        "Seconds a query may run, its streaming included; then it is cancelled (0: no limit).",
+        name="query_timeout",
+        minimum=0,
+    )
+    query_memory_limit: int = setting(
+        1024 * MIB,
+        "DataFusion memory pool of each database's queries (spills, then fails; 0: unbounded).",
+        kind="size",
+    )
+    max_concurrent_queries: int = setting(
+        16, "Queries executing at once; more wait in a queue (0: no limit).", minimum=0
+    )
+    max_queued_queries: int = setting(
+        64, "Queries waiting for a slot; past it, 503 with Retry-After.", minimum=0
+    )
+    max_expression_depth: int = setting(
+        500, "Chained operators and brackets in one SQL expression (0: none).", minimum=0
+    )
+    max_line_bytes: int = setting(MIB, "Longest line-protocol line.", kind="size")
+    max_tag_value_bytes: int = setting(
+        64 * 1024, "Longest tag value (tags are series keys, kept in memory).", kind="size"
+    )
+    max_field_value_bytes: int = setting(MIB, "Longest string field value.", kind="size")
+    http_idle_timeout_seconds: float = setting(
+        10.0,
+        "Seconds an HTTP connection may wait for its next request headers.",
+        name="http_idle_timeout",
+        minimum=0,
+    )
+    limits: Limits = group(Limits)
+    auth: str | None = setting(
+        None,
+        "Require tokens on HTTP and Flight.",
+        choices=("required", "off"),
+        shown_default="off on loopback, else required",
+    )
+    auth_off_ok: bool = setting(
+        False, "Allow --auth off on a non-loopback address.", flag="--i-know-auth-is-off"
+    )
+    tls_cert: Path | None = setting(
+        None, "PEM certificate chain: serve HTTPS and grpc+tls.", kind="file"
+    )
+    tls_key: Path | None = setting(None, "PEM private key of --tls-cert.", kind="file")
+    catalog_uri: str | None = setting(
+        None,
+        "Iceberg SQL catalog: postgresql://… to share it.",
+        shown_default="SQLite in the data folder",
+    )
+    object_store: str = setting("file", "Where data files go.", choices=("file", "s3"))
+    bucket: str | None = setting(None, "S3 bucket (with --object-store s3).")
+    s3_endpoint: str | None = setting(None, "S3 endpoint URL (MinIO, moto, …).")
+    s3_region: str | None = setting(None, "S3 region.", shown_default="AWS_REGION or us-east-1")
+    s3_allow_http: bool = setting(False, "Allow a plain-HTTP S3 endpoint.")
+    persist_interval_seconds: float = setting(
+        1.0, "Seconds between checks of the persist triggers.", name="persist_interval",
+        minimum=0.01,
+    )  # fmt: skip
+    persist_max_rows: int = setting(
+        1_000_000, "Persist when a table buffers this many rows.", minimum=1
+    )
+    persist_max_age_seconds: float = setting(
+        600.0,
+        "Persist when the oldest buffered row is this many seconds old.",
+        name="persist_max_age",
+        minimum=0.1,
+    )
+    persist_on_shutdown: bool = setting(True, "Persist the buffer when the server stops.")
+    compact_min_files: int = setting(
+        4, "After a background persist, compact day partitions with this many files.", minimum=2
+    )
 
     @property
     def query_limits(self) -> QueryLimits:
@@ -126,6 +198,8 @@ class Settings:
 
     def catalog_config(self) -> CatalogConfig:
         """Where the Iceberg catalog and the warehouse are."""
+        from iox_catalog.config import CatalogConfig  # iox_catalog brings PyIceberg: not at import
+
         local = CatalogConfig.local(self.data_dir)
         warehouse = local.warehouse
         if self.object_store == "s3":
@@ -141,3 +215,92 @@ class Settings:
             s3_region=self.s3_region,
             s3_allow_http=self.s3_allow_http,
         )
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one query may cost: expression depth, memory, time, and how many run at once.
+
+    The defaults are the settings' (one default per setting), for engines built without
+    a ``Settings`` (tests, benchmarks).
+    """
+
+    max_expression_depth: int = Settings.max_expression_depth
+    memory_limit: int = Settings.query_memory_limit  # bytes per DataFusion pool; 0: none
+    timeout_seconds: float = Settings.query_timeout_seconds  # start to last batch sent; 0: none
+    max_concurrent: int = Settings.max_concurrent_queries  # executing at once; 0: no limit
+    max_queued: int = Settings.max_queued_queries  # waiting for a slot; one more gets 503
+    spill_dir: Path | None = None  # where sorts and aggregations spill; None: no spilling
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """The largest line and values a write may carry (each rejected line says which limit)."""
+
+    max_line_bytes: int = Settings.max_line_bytes
+    max_tag_value_bytes: int = Settings.max_tag_value_bytes
+    max_field_value_bytes: int = Settings.max_field_value_bytes
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting as the command line sees it: its name, type, default and ``Option``."""
+
+    name: str
+    path: tuple[str, ...]  # attributes from Settings down to the field
+    type: type  # the annotation without ``| None``
+    default: Any
+    option: Option
+
+    @property
+    def envvar(self) -> str:
+        """``FLIGHT_IOX_<NAME>``."""
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        """``--name`` (bools: ``--name/--no-name``), or the spelling the ``Option`` gives."""
+        if self.option.flag:
+            return self.option.flag
+        flag = "--" + self.name.replace("_", "-")
+        return f"{flag}/--no-{flag[2:]}" if self.type is bool else flag
+
+
+def setting_specs(cls: type = Settings, path: tuple[str, ...] = ()) -> list[SettingSpec]:
+    """Every setting of ``cls``, nested groups flattened, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    specs = []
+    for item in fields(cls):
+        hint = hints[item.name]
+        if item.metadata.get(_NESTED):
+            specs.extend(setting_specs(hint, (*path, item.name)))
+            continue
+        option = item.metadata.get(_OPTION)
+        if option is None:
+            raise TypeError(f"{cls.__name__}.{item.name} is declared without setting()")
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        base = args[0] if len(args) == 1 else hint  # ``X | None`` -> ``X``
+        name = option.name or item.name
+        specs.append(SettingSpec(name, (*path, item.name), base, item.default, option))
+    return specs
+
+
+def build_settings(values: Mapping[str, Any]) -> Settings:
+    """``Settings`` from values keyed by setting name; absent names keep their default."""
+    built = _build(Settings, values, ())
+    assert isinstance(built, Settings)
+    return built
+
+
+def _build(cls: type, values: Mapping[str, Any], path: tuple[str, ...]) -> object:
+    by_path = {spec.path: spec.name for spec in setting_specs()}
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for item in fields(cls):
+        here = (*path, item.name)
+        if item.metadata.get(_NESTED):
+            assert is_dataclass(hints[item.name])
+            kwargs[item.name] = _build(hints[item.name], values, here)
+        elif by_path[here] in values:
+            kwargs[item.name] = values[by_path[here]]
+    return cls(**kwargs)

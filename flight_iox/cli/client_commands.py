@@ -1,18 +1,22 @@
-"""Client commands of ``flight-iox``: ``write``, ``query`` and ``db``."""
+"""Client commands of ``flight-iox``: ``write``, ``query`` and ``db``.
+
+Only click is imported at the top: requests, rich and the Flight SQL driver are
+imported by the command that needs them (see ``flight_iox.cli.main``).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
-import requests
-from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
-from flight_iox.cli.main import cli
-from flight_iox.query.formats import FORMATS
+from flight_iox.cli.http import auth_headers, call, error_message, host_option, token_option
+
+if TYPE_CHECKING:
+    import requests
 
 READ_BLOCK = 1 << 20
 
@@ -34,25 +38,24 @@ def _line_batches(stream: BinaryIO, batch_lines: int) -> Iterator[tuple[bytes, i
         yield b"\n".join(carry) + b"\n", len(carry)
 
 
-def _auth_headers(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
-
-
-@cli.command()
-@click.option("--host", default="http://127.0.0.1:8181", help="The server's HTTP URL.")
+@click.command()
+@host_option
 @click.option("--db", "database", required=True, help="Database to write to.")
 @click.option("--precision", default="ns", help="Timestamp unit: ns, us, ms, s or auto.")
-@click.option("--token", envvar="FLIGHT_IOX_TOKEN", default=None)
+@token_option
 @click.option("--batch-lines", default=5_000, help="Lines per request.")
 @click.argument("source", type=click.File("rb"), default="-")
 def write(
     host: str, database: str, precision: str, token: str | None, batch_lines: int, source: BinaryIO
 ) -> None:
     """Stream line protocol from SOURCE (a file, or - for stdin) in batches."""
+    import requests
+    from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+
     url = f"{host.rstrip('/')}/api/v3/write_lp"
     params = {"db": database, "precision": precision, "accept_partial": "true"}
     session = requests.Session()
-    session.headers.update(_auth_headers(token))
+    session.headers.update(auth_headers(token))
     lines = errors = 0
     shown = 0
     started = time.perf_counter()
@@ -94,13 +97,13 @@ def _report_errors(reply: requests.Response, shown: int) -> tuple[int, int]:
         ) from None
     data = payload.get("data") or []
     if reply.status_code != 400 or not data:
-        raise click.ClickException(f"server answered {reply.status_code}: {payload.get('error')}")
+        raise click.ClickException(f"server answered {reply.status_code}: {error_message(reply)}")
     for item in data[: max(0, 10 - shown)]:
         click.echo(f"line {item['line_number']}: {item['error_message']}", err=True)
     return len(data), shown + len(data)
 
 
-@cli.command()
+@click.command()
 @click.option("--host", default="grpc://127.0.0.1:8182", help="The server's Flight SQL URI.")
 @click.option("--db", "database", required=True, help="Default database for unqualified names.")
 @click.option(
@@ -109,11 +112,12 @@ def _report_errors(reply: requests.Response, shown: int) -> tuple[int, int]:
     type=click.Choice(["table", "csv", "json", "jsonl", "parquet"]),
     default="table",
 )
-@click.option("--token", envvar="FLIGHT_IOX_TOKEN", default=None)
+@token_option
 @click.argument("sql")
 def query(host: str, database: str, fmt: str, token: str | None, sql: str) -> None:
     """Run SQL over Flight SQL and print the result (streamed, except for ``table``)."""
     from adbc_driver_flight_iox import dbapi
+    from flight_iox.query.formats import FORMATS
 
     encoder = FORMATS["pretty" if fmt == "table" else fmt]
     out = sys.stdout.buffer
@@ -125,39 +129,26 @@ def query(host: str, database: str, fmt: str, token: str | None, sql: str) -> No
             cursor.execute(sql)
             for chunk in encoder.encode(cursor.fetch_record_batch()):
                 out.write(chunk)
-    except Exception as error:  # the driver raises its own DB-API errors with the server's message
+    except (dbapi.Error, ValueError) as error:
+        # The driver's DB-API errors carry the server's message; ValueError is a bad URI or
+        # option (and Arrow's ArrowInvalid). Anything else is a bug: its traceback shows.
         raise click.ClickException(str(error).strip()) from None
     out.flush()
 
 
-@cli.group()
+@click.group()
 def db() -> None:
     """List, create and delete databases."""
 
 
 def _configure(method: str, host: str, token: str | None, **params: str) -> requests.Response:
     url = f"{host.rstrip('/')}/api/v3/configure/database"
-    try:
-        reply = requests.request(
-            method, url, params=params, headers=_auth_headers(token), timeout=60
-        )
-    except requests.RequestException as error:
-        raise click.ClickException(f"cannot reach {host}: {error}") from None
-    if reply.status_code >= 400:
-        message = reply.json().get("error") if reply.content else reply.reason
-        raise click.ClickException(f"{reply.status_code}: {message}")
-    return reply
-
-
-_host_option = click.option(
-    "--host", default="http://127.0.0.1:8181", help="The server's HTTP URL."
-)
-_token_option = click.option("--token", envvar="FLIGHT_IOX_TOKEN", default=None)
+    return call(method, url, token, params=params)
 
 
 @db.command("list")
-@_host_option
-@_token_option
+@host_option
+@token_option
 def db_list(host: str, token: str | None) -> None:
     """List databases."""
     for row in _configure("GET", host, token).json():
@@ -165,8 +156,8 @@ def db_list(host: str, token: str | None) -> None:
 
 
 @db.command("create")
-@_host_option
-@_token_option
+@host_option
+@token_option
 @click.argument("name")
 def db_create(host: str, token: str | None, name: str) -> None:
     """Create an empty database."""
@@ -175,8 +166,8 @@ def db_create(host: str, token: str | None, name: str) -> None:
 
 
 @db.command("delete")
-@_host_option
-@_token_option
+@host_option
+@token_option
 @click.argument("name")
 def db_delete(host: str, token: str | None, name: str) -> None:
     """Delete a database and its data."""

@@ -12,27 +12,16 @@ import json
 from typing import Any
 
 import click
-import requests
 
-from flight_iox.cli.main import cli
+from flight_iox.cli.http import call, host_option
 
 _ROUTE = "/api/v3/configure/repair"
 
 
 def _post(host: str, token: str | None, body: dict[str, Any]) -> dict:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{host.rstrip('/')}{_ROUTE}"
-    try:
-        reply = requests.post(url, json=body, headers=headers, timeout=3600)
-    except requests.RequestException as error:
-        raise click.ClickException(f"cannot reach {url}: {error}") from None
-    if reply.status_code >= 400:
-        try:
-            message = reply.json().get("error")
-        except ValueError:
-            message = reply.reason
-        raise click.ClickException(f"{reply.status_code}: {message}")
-    return reply.json()
+    report: dict = call("POST", url, token, json=body, timeout=3600).json()
+    return report
 
 
 def _describe(entries: list[dict]) -> str:
@@ -41,8 +30,8 @@ def _describe(entries: list[dict]) -> str:
     )
 
 
-@cli.command()
-@click.option("--host", default="http://127.0.0.1:8181", help="The server's HTTP URL.")
+@click.command()
+@host_option
 @click.option("--db", "database", default=None, help="Only this database (default: all).")
 @click.option("--dry-run", is_flag=True, help="Only list the lost files.")
 @click.option("--yes", is_flag=True, help="Remove them without asking.")

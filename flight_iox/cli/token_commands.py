@@ -8,60 +8,42 @@ is printed once, on creation.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import requests
 
-from flight_iox.cli.main import cli
+from flight_iox.cli.http import call, host_option, token_option
+from flight_iox.cli.main import LazyGroup
+
+if TYPE_CHECKING:
+    import requests
 
 _TIMEOUT = 30
-
-_F = TypeVar("_F", bound=Callable[..., Any])
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _request(
-    method: str,
-    host: str,
-    path: str,
-    token: str | None,
-    ca_cert: str | None,
-    *,
-    body: dict[str, Any] | None = None,
-    params: dict[str, str] | None = None,
+    method: str, host: str, path: str, token: str | None, ca_cert: str | None, **kwargs: Any
 ) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = f"{host.rstrip('/')}{path}"
-    verify: bool | str = ca_cert if ca_cert else True
-    try:
-        response = requests.request(
-            method, url, headers=headers, timeout=_TIMEOUT, verify=verify, json=body, params=params
-        )
-    except requests.RequestException as error:
-        click.echo(f"flight-iox: cannot reach {url}: {error}", err=True)
-        sys.exit(1)
-    if response.status_code >= 400:
-        try:
-            message = response.json().get("error", response.text)
-        except ValueError:
-            message = response.text
-        click.echo(f"flight-iox: {response.status_code}: {message}", err=True)
-        sys.exit(1)
-    return response
+    return call(method, url, token, ca_cert=ca_cert, timeout=_TIMEOUT, **kwargs)
 
 
-def _connection_options(command: _F) -> _F:
-    command = click.option("--host", default="http://127.0.0.1:8181", help="Server HTTP URL.")(
-        command
-    )
-    command = click.option("--token", envvar="FLIGHT_IOX_TOKEN", default=None,
-                           help="An admin token.")(command)  # fmt: skip
+def _connection_options(command: F) -> F:
+    """``--host``, ``--token`` and ``--ca-cert`` (an HTTPS server's CA bundle)."""
+    command = host_option(command)
+    command = token_option(command)
     return click.option("--ca-cert", default=None, help="CA bundle for an HTTPS server.")(command)
 
 
-@cli.group()
+# Subcommands kept in other modules, "name": "module:attribute", loaded when they run.
+SUBCOMMANDS: dict[str, str] = {
+    "recover-admin": "flight_iox.cli.token_recovery:recover_admin",
+}
+
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS)
 def token() -> None:
     """Create, list and revoke API tokens."""
 
@@ -71,8 +53,12 @@ def token() -> None:
 @click.option("--admin", is_flag=True, help="The first admin token (only once).")
 @click.option("--name", default=None, help="Name of a database token.")
 @click.option("--db", "databases", multiple=True, help="Database the token may use ('*': all).")
-@click.option("--actions", default="read,write", show_default=True,
-              help="Comma-separated: read, write, create, delete.")  # fmt: skip
+@click.option(
+    "--actions",
+    default="read,write",
+    show_default=True,
+    help="Comma-separated: read, write, create, delete.",
+)
 def create(
     host: str,
     token: str | None,
@@ -93,7 +79,7 @@ def create(
             "name": name,
             "permissions": [{"database": d, "actions": wanted} for d in databases],
         }
-        response = _request("POST", host, "/api/v3/configure/token", token, ca_cert, body=body)
+        response = _request("POST", host, "/api/v3/configure/token", token, ca_cert, json=body)
     click.echo(response.json()["token"])
 
 

@@ -4,8 +4,11 @@ Once an admin token has ever existed, the HTTP bootstrap stays closed (anyone
 could otherwise mint an admin token after the last one was revoked). Recovery
 therefore needs access to the data folder itself, with the server stopped: this
 command takes the data folder's lock (refusing while a server holds it), replaces
-the admin token named ``--name`` (default ``_admin``) with a fresh one and prints
-its secret, once.
+the admin token named ``--name`` (default: the built-in admin token) with a fresh
+one and prints its secret, once.
+
+The token store and the lock are imported when the command runs (the CLI's rule, see
+``flight_iox.cli.main``): they bring in pyarrow and the engine package.
 """
 
 from __future__ import annotations
@@ -15,23 +18,26 @@ from pathlib import Path
 
 import click
 
-from flight_iox.auth.setup import TOKEN_FILE
-from flight_iox.auth.tokens import ADMIN_TOKEN_NAME, FileTokenStore, new_admin_record
-from flight_iox.cli.token_commands import token
-from flight_iox.engine.lock import DataDirLock
-from flight_iox.errors import DataDirLockedError
 
-
-@token.command("recover-admin")
+@click.command("recover-admin")
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
     help="The stopped server's data folder.",
 )
-@click.option("--name", default=ADMIN_TOKEN_NAME, help="Name of the admin token to (re)create.")
-def recover_admin(data_dir: Path, name: str) -> None:
+@click.option(
+    "--name",
+    default=None,
+    help="Name of the admin token to (re)create (default: the built-in admin token).",
+)
+def recover_admin(data_dir: Path, name: str | None) -> None:
     """Create a new admin token in a stopped server's data folder; print its secret once."""
+    from flight_iox.auth.setup import TOKEN_FILE
+    from flight_iox.auth.tokens import ADMIN_TOKEN_NAME, FileTokenStore, new_admin_record
+    from flight_iox.engine.lock import DataDirLock
+    from flight_iox.errors import DataDirLockedError
+
     if not data_dir.is_dir():
         click.echo(f"flight-iox: {data_dir} is not a data folder", err=True)
         sys.exit(1)
@@ -41,7 +47,7 @@ def recover_admin(data_dir: Path, name: str) -> None:
         click.echo(f"flight-iox: {error.message}; stop the server first", err=True)
         sys.exit(1)
     try:
-        record, secret = new_admin_record(name)
+        record, secret = new_admin_record(name or ADMIN_TOKEN_NAME)
         FileTokenStore(data_dir / TOKEN_FILE).replace_admin(record)
     finally:
         lock.release()

@@ -23,23 +23,23 @@ from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys, time_range
 from iox_catalog.files import DataFile
 
 _changes_lock = threading.Lock()
-_changes = 0
+_changes: dict[str, int] = {}  # per database; never shrinks, so a count never repeats
 
 
-def change_count() -> int:
-    """A number that changes whenever any table's version changes (or a table is dropped).
+def change_count(database: str) -> int:
+    """A number that changes whenever a table of ``database`` changes version (or is dropped).
 
     Read it before reading table state: the state is at least as new as the count,
-    so a reader that saw the same count twice has seen every change.
+    so a reader that saw the same count twice has seen every change of that database.
+    Per database, so a write to one never invalidates what a query cached of another.
     """
-    return _changes
+    return _changes.get(database, 0)
 
 
-def _changed() -> None:
-    """Bump the change count; call after the state change is visible."""
-    global _changes
+def _changed(database: str) -> None:
+    """Bump ``database``'s change count; call after the state change is visible."""
     with _changes_lock:
-        _changes += 1
+        _changes[database] = _changes.get(database, 0) + 1
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -90,6 +90,7 @@ class TableBuffer:
     """Buffered rows and persisted files of one table."""
 
     name: str
+    database: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: list[tuple[int, pa.RecordBatch]] = field(default_factory=list)
     merged: pa.Table | None = None
@@ -110,7 +111,7 @@ class TableBuffer:
             self.appends += 1
             if self.oldest_pending is None:
                 self.oldest_pending = time.monotonic()
-            _changed()
+            _changed(self.database)
         return size
 
     @property
@@ -198,9 +199,9 @@ class TableBuffer:
             self.frozen = None
             self.files = files
             self.files_version += 1
-            _changed()
+            _changed(self.database)
             self._recount()
-            _changed()
+            _changed(self.database)
             return self.nbytes - before
 
     def filter_rows(self, schema: pa.Schema, keep: Callable[[pa.Table], pa.Table]) -> int:
@@ -218,7 +219,7 @@ class TableBuffer:
                 self.frozen = kept
             if removed:
                 self.appends += 1
-                _changed()
+                _changed(self.database)
             self._recount()
             return removed
 
@@ -227,7 +228,7 @@ class TableBuffer:
         with self.lock:
             self.files = files
             self.files_version += 1
-            _changed()
+            _changed(self.database)
 
 
 class BufferSet:
@@ -243,7 +244,7 @@ class BufferSet:
         with self._lock:
             state = self._tables.get((database, table))
             if state is None:
-                state = self._tables[(database, table)] = TableBuffer(table)
+                state = self._tables[(database, table)] = TableBuffer(table, database)
             return state
 
     def tables(self, database: str | None = None) -> list[tuple[str, str]]:
@@ -291,11 +292,11 @@ class BufferSet:
             state = self._tables.pop((database, table), None)
             if state is not None:
                 self.total_bytes -= state.nbytes
-            _changed()
+            _changed(database)
 
     def drop_database(self, database: str) -> None:
         """Forget every table of a database."""
         with self._lock:
             for key in [k for k in self._tables if k[0] == database]:
                 self.total_bytes -= self._tables.pop(key).nbytes
-            _changed()
+            _changed(database)

@@ -1,44 +1,39 @@
-"""DataFusion SQL over every database, with warm contexts.
+"""DataFusion SQL over every database: the facade the transports call.
 
-Each database is a DataFusion catalog holding schema ``iox``; the same catalog
-objects are registered in every context, so ``db.iox.table`` resolves from any
-of them. There is one long-lived context per default database (the one a
-request names), so unqualified table names resolve without a per-query context.
-A table is re-registered only when its buffer changed since the last query, and
-when nothing changed anywhere (``buffer.change_count`` and the catalog's shape) the
-refresh is a comparison. Result schemas and plans are kept per statement and table
-state (``statement_cache.py``), so a Flight SQL query is planned once, and a repeated
-statement that does not read the time not at all.
+The parts live in their own modules: ``registry.py`` keeps each database's DataFusion
+catalog in step with the buffers, one database at a time; ``contexts.py`` keeps the warm
+contexts (per default database, and per readable set for scoped principals);
+``statement_cache.py`` keeps result schemas and plans; ``execution.py`` runs a plan under
+the query limits. Result schemas and plans are keyed by the state of the databases a
+statement can read (``reads.py``), so a write to one database leaves every other
+database's cached statements alone, and a query refreshes only those databases' tables.
+A repeated statement that does not read the time is planned once.
 
 Who may read what is decided by which catalogs a context holds (``Scope``): the
 methods here serve every database (admin tokens, auth off, the server's own
 callers), and ``scoped(principal)`` (``scoped.py``) serves one principal from
 contexts that hold only the databases it may read, so an unreadable database does
-not resolve in any syntax. Each database has two catalog objects sharing one ``iox``
-schema: the full one, whose ``system`` schema also holds the admin-only server-wide
-tables (``system.tokens``), and the scoped one without them.
+not resolve in any syntax.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
-from datafusion.catalog import Catalog, Schema
 
 from flight_iox.auth.policy import Principal
 from flight_iox.config import QueryLimits
-from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
+from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError, query_error
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
+from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
 from flight_iox.query.engine_errors import is_engine_error
-from flight_iox.query.execution import QueryRunner, clear_spill_dir, runtime_env
+from flight_iox.query.execution import QueryRunner, clear_spill_dir
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.last_cache import LastValueCache, latest_file_rows, referenced_tables
 from flight_iox.query.limits import check_expression_depth
@@ -47,19 +42,15 @@ from flight_iox.query.placeholders import (
     rewrite_placeholders,
     typed_placeholders,
 )
+from flight_iox.query.reads import databases_read
+from flight_iox.query.registry import State, TableRegistry, memory
 from flight_iox.query.scoped import ScopedQuery
 from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
-from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
 from flight_iox.query.tables import PARQUET_OPTIONS, SchemaCheck, TableBuilder
 from iox_catalog.files import DataFile
 
-USER_SCHEMA = "iox"
-NO_DATABASE = "__no_database__"
-# The databases a context holds: None for every one (and the admin-only system tables),
-# else exactly these names.
-Scope = frozenset[str] | None
-# Contexts kept for scoped principals (per default database and readable set), LRU.
-SCOPED_CONTEXTS = 128
+__all__ = ["NO_DATABASE", "QueryEngine", "Scope", "UpdateHandler"]
+
 UpdateHandler = Callable[[str | None, str, Sequence[object], Principal], int]
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
@@ -82,23 +73,15 @@ class QueryEngine:
         self._runner = QueryRunner(self._limits)
         self._catalog = catalog
         self._buffers = buffers
-        self._batch_size = batch_size
-        self._lock = threading.RLock()
-        self._schemas: dict[str, tuple[Catalog, Schema]] = {}
-        self._scoped_catalogs: dict[str, Catalog] = {}  # same ``iox``, no admin-only tables
-        self._registered: dict[tuple[str, str], tuple[object, ...]] = {}
-        self._system_ready: set[str] = set()
-        self._contexts: dict[str, tuple[SessionContext, set[str]]] = {}
-        self._scoped_contexts: OrderedDict[tuple[str, Scope], tuple[SessionContext, set[str]]]
-        self._scoped_contexts = OrderedDict()
-        self._state: tuple[object, ...] | None = None  # what the last full refresh saw
         self._statements = StatementCache()
         self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check)
-        self._object_store = object_store
+        self._registry = TableRegistry(catalog, buffers, self._tables)
         self._update_handler: UpdateHandler | None = None
-        self._global_system: dict[str, tuple[Callable[[], pa.Table], bool]] = {}
         self._last_cache = LastValueCache(
-            lambda data: self._tables.provider(data.schema, _memory(data))
+            lambda data: self._tables.provider(data.schema, memory(data))
+        )
+        self._contexts = Contexts(
+            self._registry, self._limits, batch_size, object_store, self._last_cache.function
         )
         if object_store is not None:
             self._tables.context.register_object_store(*object_store)
@@ -207,29 +190,20 @@ class QueryEngine:
         exists only in admin contexts. The table is a snapshot: call
         ``invalidate_system_tables`` when its source changes.
         """
-        with self._lock:
-            self._global_system[name] = (build, admin_only)
-            self._system_ready.clear()
+        self._registry.set_system_table(name, build, admin_only)
         self._statements.forget_plans()
 
     def invalidate_system_tables(self) -> None:
         """Rebuild every database's system tables at the next query."""
-        with self._lock:
-            self._system_ready.clear()
+        self._registry.invalidate_system_tables()
         self._statements.forget_plans()  # they may read the old system tables
 
     # --- database lifecycle ----------------------------------------------------------------
 
     def forget_table(self, database: str, table: str) -> None:
         """Drop a dropped table from every context."""
-        with self._lock:
-            pair = self._schemas.get(database)
-            if pair is not None and pair[1].table_exist(table):
-                pair[1].deregister_table(table)
-            self._registered.pop((database, table), None)
-            self._system_ready.discard(database)
-            self._state = None
-            self._last_cache.forget(database, table)
+        self._registry.forget_table(database, table)
+        self._last_cache.forget(database, table)
 
     def recheck_files(self, database: str, table: str, paths: set[str]) -> None:
         """Check ``paths`` again when the table is next registered (``repair`` found them lost).
@@ -237,26 +211,18 @@ class QueryEngine:
         A file is checked once, when first registered; DataFusion would read one deleted
         later as empty, so a lost file found later makes its table be built again.
         """
-        with self._lock:
+        with self._registry.lock:
             paths = paths - self._tables.unavailable  # those are already known
             if not paths:
                 return
             self._tables.forget_scans(paths)
-            self._registered.pop((database, table), None)
-            self._state = None
+            self._registry.forget_version(database, table)
         self._statements.forget_plans()  # they hold the table as it was built
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's tables from every context."""
-        with self._lock:
-            pair = self._schemas.get(database)
-            if pair is not None:
-                for name in list(pair[1].names()):
-                    pair[1].deregister_table(name)
-            self._registered = {k: v for k, v in self._registered.items() if k[0] != database}
-            self._system_ready.discard(database)
-            self._state = None
-            self._last_cache.forget(database)
+        self._registry.forget_database(database)
+        self._last_cache.forget(database)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -267,10 +233,23 @@ class QueryEngine:
         params: Sequence[object] | Mapping[str, object],
         scope: Scope = None,
     ) -> tuple[object, ...]:
-        """What a statement's schema and plan depend on: the scope and table state included."""
-        with self._lock:
-            self._refresh_tables()
-            return (database, scope, sql, params_key(params), self._state)
+        """What a statement's schema and plan depend on: the scope and the state of the
+        databases it can read (refreshed here, so the plan made next sees at least that)."""
+        state = self._refresh(database, sql, scope)
+        return (database, scope, sql, params_key(params), state)
+
+    def _refresh(self, database: str | None, sql: str, scope: Scope) -> State:
+        """Refresh the tables of the databases ``sql`` can read from ``database`` in ``scope``."""
+        visible = self._catalog.database_names() if scope is None else scope
+        return self._registry.refresh(databases_read(sql, database, visible))
+
+    def _refreshed_context(
+        self, database: str | None, sql: str, scope: Scope = None
+    ) -> SessionContext:
+        """The warm context for ``database`` in ``scope``, with what ``sql`` can read fresh."""
+        with self._registry.lock:
+            self._refresh(database, sql, scope)
+            return self._contexts.get(database, scope)
 
     def _reusable(self, database: str | None, sql: str) -> bool:
         """Whether a plan of ``sql`` may run again: nothing in it depends on the time.
@@ -302,9 +281,9 @@ class QueryEngine:
         check_expression_depth(sql, self._limits.max_expression_depth)  # before DataFusion
         rewritten, count = rewrite_placeholders(sql)
         values = parameter_values(params, count, bound)
-        context = self._refreshed_context(database, scope)
+        context = self._refreshed_context(database, sql, scope)
         try:
-            self._prepare_last_cache(context, database, rewritten)
+            self._prepare_last_cache(database, rewritten)
             return _sql(context, rewritten, values)
         except Exception as error:
             if not is_engine_error(error):
@@ -319,73 +298,16 @@ class QueryEngine:
                 raise
             raise QueryError(message) from None
 
-    def _refreshed_context(self, database: str | None, scope: Scope = None) -> SessionContext:
-        """The warm context for ``database`` holding the catalogs of ``scope``."""
-        with self._lock:
-            self._refresh_tables()
-            if scope is not None:
-                return self._scoped_context(database, scope)
-            entry = self._contexts.get(database or NO_DATABASE)
-            if entry is None:
-                entry = self._contexts[database or NO_DATABASE] = self._new_context(database)
-            context, known = entry
-            for name, (df_catalog, _) in self._schemas.items():
-                if name not in known:
-                    context.register_catalog_provider(name, df_catalog)
-                    known.add(name)
-            return context
-
-    def _scoped_context(self, database: str | None, scope: frozenset[str]) -> SessionContext:
-        """A context per default database and readable set holding only those catalogs.
-
-        Kept warm, least recently used dropped first; the scope is part of every statement
-        key, so no plan made in one scope ever runs in another.
-        """
-        key = (database or NO_DATABASE, scope)
-        entry = self._scoped_contexts.get(key)
-        if entry is None:
-            entry = self._scoped_contexts[key] = self._new_context(database)
-            while len(self._scoped_contexts) > SCOPED_CONTEXTS:
-                self._scoped_contexts.popitem(last=False)
-        else:
-            self._scoped_contexts.move_to_end(key)
-        context, known = entry
-        if len(known) < len(scope):
-            for name in scope - known:
-                if name in self._scoped_catalogs:
-                    context.register_catalog_provider(name, self._scoped_catalogs[name])
-                    known.add(name)
-        return context
-
-    def _new_context(self, database: str | None) -> tuple[SessionContext, set[str]]:
-        # Two optimizer passes, not three: on our plans the third only confirms the
-        # fixed point (same TSBS plans, 0.2-0.5 ms less planning per query).
-        key = database or NO_DATABASE
-        config = (
-            SessionConfig({**PARQUET_OPTIONS, "datafusion.optimizer.max_passes": "2"})
-            .with_default_catalog_and_schema(key, USER_SCHEMA)
-            .with_information_schema(True)
-            .with_batch_size(self._batch_size)
-        )
-        context = self._session(config)
-        if self._object_store is not None:
-            context.register_object_store(*self._object_store)
-        # The default catalog is always ours, so a database the context may not hold never
-        # resolves by the default name either (DataFusion would make an empty one).
-        context.register_catalog_provider(key, self._new_catalog()[0])
-        context.register_udtf(self._last_cache.function(database))
-        return context, set()
-
-    def _prepare_last_cache(self, context: SessionContext, database: str | None, sql: str) -> None:
+    def _prepare_last_cache(self, database: str | None, sql: str) -> None:
         """Fill the last-value cache for the tables ``last_cache('t')`` names in ``sql``."""
         if database is None:
-            return
+            return  # the table function says it needs a default database
         for table in referenced_tables(sql):
             with self._catalog.lock:
                 db = self._catalog.database(database)
                 schema = db.tables[table].arrow_schema() if table in db.tables else None
                 retention_ns = db.retention_ns
-            version = self._registered.get((database, table))
+            version = self._registry.registered.get((database, table))
             if schema is None or version is None:
                 continue  # the table function reports the unknown table
             self._last_cache.prepare(
@@ -393,8 +315,8 @@ class QueryEngine:
                 table,
                 version,
                 (self._buffers.version(database, table)[1], len(schema)),
-                functools.partial(self._buffers.snapshot, database, table, schema),
-                functools.partial(self._file_rows_of, schema, f"{database}.{table}"),
+                partial(self._buffers.snapshot, database, table, schema),
+                partial(self._file_rows_of, schema, f"{database}.{table}"),
                 retention_ns,
             )
 
@@ -410,110 +332,8 @@ class QueryEngine:
             return schema.empty_table()
         snapshot = TableSnapshot(files, schema.empty_table())
         provider = self._tables.provider(schema, snapshot, None, label)
-        context = self._session(SessionConfig(PARQUET_OPTIONS))
-        if self._object_store is not None:
-            context.register_object_store(*self._object_store)
+        context = self._contexts.session(SessionConfig(PARQUET_OPTIONS))
         return latest_file_rows(provider, schema, context)
-
-    def _session(self, config: SessionConfig) -> SessionContext:
-        """A context under the query limits: its own fair memory pool, spilling to disk."""
-        return SessionContext(config, runtime_env(self._limits))
-
-    def _new_catalog(self) -> tuple[Catalog, Schema]:
-        df_catalog = Catalog.memory_catalog()
-        df_schema = Schema.memory_schema()
-        df_catalog.register_schema(USER_SCHEMA, df_schema)
-        return df_catalog, df_schema
-
-    def _catalog_state(self) -> tuple[object, ...]:
-        """What the registered tables depend on: every change count, database and column count."""
-        changes = change_count()  # first: the state read below is at least this new
-        with self._catalog.lock:
-            databases = [
-                (name, self._catalog.database(name)) for name in self._catalog.database_names()
-            ]
-            shape = tuple(
-                (
-                    name,
-                    id(db),
-                    db.retention_ns,
-                    tuple((t, len(s.columns)) for t, s in db.tables.items()),
-                )
-                for name, db in databases
-            )
-        return (changes, shape)
-
-    def _refresh_tables(self) -> None:
-        state = self._catalog_state()
-        if state == self._state and self._system_ready.issuperset(self._schemas):
-            return
-        self._refresh_all_tables()
-        self._state = state
-
-    def _refresh_all_tables(self) -> None:
-        with self._catalog.lock:
-            tables = [
-                (db_name, name, table.arrow_schema(), self._catalog.database(db_name).retention_ns)
-                for db_name in self._catalog.database_names()
-                for name, table in self._catalog.database(db_name).tables.items()
-            ]
-            for db_name in self._catalog.database_names():
-                if db_name not in self._schemas:
-                    self._schemas[db_name] = self._new_catalog()
-                    self._scoped_catalogs[db_name] = Catalog.memory_catalog()
-                    self._scoped_catalogs[db_name].register_schema(
-                        USER_SCHEMA, self._schemas[db_name][1]
-                    )
-        changed: set[str] = set()
-        for db_name, name, schema, retention_ns in tables:
-            version = (self._buffers.version(db_name, name), len(schema), retention_ns)
-            if self._registered.get((db_name, name)) == version:
-                continue
-            changed.add(db_name)
-            snapshot = self._buffers.snapshot(db_name, name, schema)
-            df_schema = self._schemas[db_name][1]
-            provider = self._tables.provider(schema, snapshot, retention_ns, f"{db_name}.{name}")
-            if df_schema.table_exist(name):
-                df_schema.deregister_table(name)
-            df_schema.register_table(name, provider)
-            self._registered[(db_name, name)] = version
-        if changed:
-            self._tables.forget_files(
-                {
-                    f.path
-                    for db, t in self._buffers.tables()
-                    for f in self._buffers.table(db, t).files
-                }
-            )
-        for db_name in changed | (set(self._schemas) - self._system_ready):
-            self._refresh_system_tables(db_name, tables)
-
-    def _refresh_system_tables(self, database: str, tables: list[tuple]) -> None:
-        """Rebuild a database's ``system`` schemas: full (admin) and scoped."""
-        schemas = {name: schema for db_name, name, schema, _ in tables if db_name == database}
-        full, scoped = Schema.memory_schema(), Schema.memory_schema()
-        for name, data in system_tables(database, schemas, self._buffers).items():
-            provider = self._tables.provider(data.schema, _memory(data))
-            full.register_table(name, provider)
-            scoped.register_table(name, provider)
-        for name, (build, admin_only) in self._global_system.items():
-            data = build()
-            provider = self._tables.provider(data.schema, _memory(data))
-            full.register_table(name, provider)
-            if not admin_only:
-                scoped.register_table(name, provider)
-        for df_catalog, system in (
-            (self._schemas[database][0], full),
-            (self._scoped_catalogs[database], scoped),
-        ):
-            if SYSTEM_SCHEMA in df_catalog.schema_names():
-                df_catalog.deregister_schema(SYSTEM_SCHEMA)
-            df_catalog.register_schema(SYSTEM_SCHEMA, system)
-        self._system_ready.add(database)
-
-
-def _memory(data: pa.Table) -> TableSnapshot:
-    return TableSnapshot((), data)
 
 
 def _sql(context: SessionContext, sql: str, values: dict[str, object]) -> DataFrame:

@@ -29,7 +29,8 @@ from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
 
 if TYPE_CHECKING:
-    from flight_iox.query.engine import QueryEngine, Scope
+    from flight_iox.query.contexts import Scope
+    from flight_iox.query.engine import QueryEngine
 
 
 class ScopedQuery:

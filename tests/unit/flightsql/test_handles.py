@@ -5,11 +5,13 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from flight_iox.columns import FieldType
 from flight_iox.errors import BadRequestError
 from flight_iox.flightsql.handles import StatementHandle
 from flight_iox.flightsql.headers import database_from_headers
 from flight_iox.flightsql.metadata import matches
 from flight_iox.flightsql.statements import conformed
+from flight_iox.flightsql.xdbc import XDBC_TYPES
 from flight_iox.sql_quote import quote_identifier
 
 
@@ -131,3 +133,9 @@ def test_json_ticket_database_that_is_not_a_string_is_a_bad_request(
 
     with pytest.raises(BadRequestError, match="must be a string"):
         parse_json_ticket(json.dumps({"sql_query": "SELECT 1", field: value}).encode())
+
+
+def test_xdbc_type_info_lists_every_field_type() -> None:
+    """A JDBC/ODBC client can map every column type a table can have."""
+    listed = {row.type_name for row in XDBC_TYPES}
+    assert {kind.sql_type for kind in FieldType} <= listed

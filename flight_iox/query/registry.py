@@ -1,0 +1,183 @@
+"""The DataFusion catalogs of every database, kept in step with the buffers one database at a time.
+
+Each database is a DataFusion catalog holding schema ``iox``; the same catalog objects are
+registered in every context (``contexts.py``), so ``db.iox.table`` resolves from any of them.
+Each database has two catalog objects sharing one ``iox`` schema: the full one, whose
+``system`` schema also holds the admin-only server-wide tables (``system.tokens``), and the
+scoped one without them.
+
+A table is registered again only when its buffer changed since the last query. Versions are
+per database (``buffer.change_count(database)`` and the database's shape in the catalog), so
+a query refreshes only the databases it can read, and when none of them changed the refresh
+is a comparison; a write to one database leaves every other's registrations, and the
+statements cached over them (keyed by ``refresh``'s answer), alone.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+import pyarrow as pa
+from datafusion.catalog import Catalog, Schema
+
+from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
+from flight_iox.engine.catalog import SchemaCatalog
+from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
+from flight_iox.query.tables import TableBuilder
+
+USER_SCHEMA = "iox"
+# What a statement's cached schema and plan were made over: each database it can read,
+# with that database's state.
+State = tuple[tuple[str, tuple[object, ...]], ...]
+
+
+def memory(data: pa.Table) -> TableSnapshot:
+    """An in-memory table as a snapshot with no files."""
+    return TableSnapshot((), data)
+
+
+def new_catalog() -> tuple[Catalog, Schema]:
+    """An empty catalog holding an empty ``iox`` schema."""
+    df_catalog = Catalog.memory_catalog()
+    df_schema = Schema.memory_schema()
+    df_catalog.register_schema(USER_SCHEMA, df_schema)
+    return df_catalog, df_schema
+
+
+class TableRegistry:
+    """Registers each database's tables and system tables, refreshed per database."""
+
+    def __init__(self, catalog: SchemaCatalog, buffers: BufferSet, tables: TableBuilder) -> None:
+        self._catalog = catalog
+        self._buffers = buffers
+        self._tables = tables
+        self.lock = threading.RLock()
+        self.catalogs: dict[str, tuple[Catalog, Schema]] = {}  # full: admin tables too
+        self.scoped_catalogs: dict[str, Catalog] = {}  # same ``iox``, no admin-only tables
+        self.registered: dict[tuple[str, str], tuple[object, ...]] = {}
+        self._states: dict[str, tuple[object, ...]] = {}  # what the last refresh of each saw
+        self._system_ready: set[str] = set()
+        self._global_system: dict[str, tuple[Callable[[], pa.Table], bool]] = {}
+
+    def refresh(self, databases: Iterable[str]) -> State:
+        """Bring ``databases``' tables up to date; their state, for keys of cached statements.
+
+        Unknown names are skipped (they do not resolve; the state says so by omission).
+        Call with ``lock`` held when the answer must match the registered tables.
+        """
+        state = []
+        with self.lock:
+            for name in databases:
+                current = self._state(name)
+                if current is None:
+                    continue
+                if self._states.get(name) != current or name not in self._system_ready:
+                    self._refresh_database(name)
+                    self._states[name] = current
+                state.append((name, current))
+        return tuple(state)
+
+    def set_system_table(self, name: str, build: Callable[[], pa.Table], admin_only: bool) -> None:
+        """Add ``system.<name>`` to every database at its next refresh."""
+        with self.lock:
+            self._global_system[name] = (build, admin_only)
+            self._system_ready.clear()
+
+    def invalidate_system_tables(self) -> None:
+        """Rebuild every database's system tables at its next refresh."""
+        with self.lock:
+            self._system_ready.clear()
+
+    def forget_table(self, database: str, table: str) -> None:
+        """Deregister a dropped table."""
+        with self.lock:
+            pair = self.catalogs.get(database)
+            if pair is not None and pair[1].table_exist(table):
+                pair[1].deregister_table(table)
+            self.forget_version(database, table)
+
+    def forget_version(self, database: str, table: str) -> None:
+        """Register ``table`` again at the next refresh of its database."""
+        with self.lock:
+            self.registered.pop((database, table), None)
+            self._system_ready.discard(database)
+            self._states.pop(database, None)
+
+    def forget_database(self, database: str) -> None:
+        """Deregister a deleted database's tables."""
+        with self.lock:
+            pair = self.catalogs.get(database)
+            if pair is not None:
+                for name in list(pair[1].names()):
+                    pair[1].deregister_table(name)
+            self.registered = {k: v for k, v in self.registered.items() if k[0] != database}
+            self._system_ready.discard(database)
+            self._states.pop(database, None)
+
+    def _state(self, database: str) -> tuple[object, ...] | None:
+        """What a database's registered tables depend on (None: no such database)."""
+        changes = change_count(database)  # first: the state read below is at least this new
+        with self._catalog.lock:
+            if not self._catalog.has_database(database):
+                return None
+            db = self._catalog.database(database)
+            columns = tuple((t, len(s.columns)) for t, s in db.tables.items())
+            return (changes, id(db), db.retention_ns, columns)
+
+    def _refresh_database(self, database: str) -> None:
+        with self._catalog.lock:
+            if not self._catalog.has_database(database):
+                return
+            db = self._catalog.database(database)
+            retention_ns = db.retention_ns
+            tables = [(name, table.arrow_schema()) for name, table in db.tables.items()]
+        if database not in self.catalogs:
+            self.catalogs[database] = new_catalog()
+            self.scoped_catalogs[database] = Catalog.memory_catalog()
+            self.scoped_catalogs[database].register_schema(USER_SCHEMA, self.catalogs[database][1])
+        changed = False
+        df_schema = self.catalogs[database][1]
+        for name, schema in tables:
+            version = (self._buffers.version(database, name), len(schema), retention_ns)
+            if self.registered.get((database, name)) == version:
+                continue
+            changed = True
+            snapshot = self._buffers.snapshot(database, name, schema)
+            provider = self._tables.provider(schema, snapshot, retention_ns, f"{database}.{name}")
+            if df_schema.table_exist(name):
+                df_schema.deregister_table(name)
+            df_schema.register_table(name, provider)
+            self.registered[(database, name)] = version
+        if changed:
+            self._tables.forget_files(
+                {
+                    f.path
+                    for db_name, t in self._buffers.tables()
+                    for f in self._buffers.table(db_name, t).files
+                }
+            )
+        if changed or database not in self._system_ready:
+            self._refresh_system_tables(database, dict(tables))
+
+    def _refresh_system_tables(self, database: str, schemas: dict[str, pa.Schema]) -> None:
+        """Rebuild a database's ``system`` schemas: full (admin) and scoped."""
+        full, scoped = Schema.memory_schema(), Schema.memory_schema()
+        for name, data in system_tables(database, schemas, self._buffers).items():
+            provider = self._tables.provider(data.schema, memory(data))
+            full.register_table(name, provider)
+            scoped.register_table(name, provider)
+        for name, (build, admin_only) in self._global_system.items():
+            data = build()
+            provider = self._tables.provider(data.schema, memory(data))
+            full.register_table(name, provider)
+            if not admin_only:
+                scoped.register_table(name, provider)
+        for df_catalog, system in (
+            (self.catalogs[database][0], full),
+            (self.scoped_catalogs[database], scoped),
+        ):
+            if SYSTEM_SCHEMA in df_catalog.schema_names():
+                df_catalog.deregister_schema(SYSTEM_SCHEMA)
+            df_catalog.register_schema(SYSTEM_SCHEMA, system)
+        self._system_ready.add(database)

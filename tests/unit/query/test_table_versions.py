@@ -1,0 +1,116 @@
+"""Per-database versions: a write invalidates only what read its database; results stay fresh."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import count
+
+import pytest
+
+from flight_iox.auth.policy import ANONYMOUS, Principal
+from flight_iox.auth.tokens import Action, Permission, TokenRecord
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.query.reads import databases_read
+from tests.e2e.auth_matrix import OTHER_IN_SQL
+
+SQL = "SELECT host, max(usage) AS m FROM cpu GROUP BY host ORDER BY host"
+READER = Principal(
+    "t", False, TokenRecord("id", "t", "h", False, (Permission("mine", frozenset({Action.READ})),))
+)
+_hosts = count()
+
+
+@pytest.fixture
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("versions") / "d", wal_fsync=False))
+    for database in ("mine", "other"):
+        _write(engine, database)
+    yield engine
+    engine.close()
+
+
+def _write(engine: Engine, database: str, table: str = "cpu") -> str:
+    host = f"h{next(_hosts)}"
+    body = f"{table},host={host} usage=1 {next(_hosts)}".encode()
+    engine.write_line_protocol(database, body, principal=ANONYMOUS)
+    return host
+
+
+def _hosts_of(engine: Engine, database: str | None, sql: str) -> set[str]:
+    return {str(h) for h in engine.query.execute(database, sql).read_all().column("host")}
+
+
+def test_a_write_to_one_database_keeps_the_other_databases_plans(engine: Engine) -> None:
+    query = engine.query
+    query.execute("mine", SQL).read_all()
+    key = query._statement_key("mine", SQL, ())
+    plan = query._statements.plan(key, True)
+    assert plan is not None  # kept for the repeat
+    before = dict(query._registry.registered)
+
+    _write(engine, "other")
+    assert query._statement_key("mine", SQL, ()) == key
+    assert query._statements.plan(key, True) is plan
+    query.execute("mine", SQL).read_all()
+    # The query on ``mine`` did not re-register ``other``'s table either.
+    assert query._registry.registered == before
+
+    host = _write(engine, "mine")
+    assert query._statement_key("mine", SQL, ()) != key
+    assert host in _hosts_of(engine, "mine", SQL)
+
+
+def test_a_scoped_reader_keeps_its_plans_while_an_unreadable_database_changes(
+    engine: Engine,
+) -> None:
+    scoped = engine.query.scoped(READER)
+    scoped.execute("mine", SQL).read_all()
+    key = engine.query._statement_key("mine", SQL, (), scoped.scope())
+    _write(engine, "other")
+    assert engine.query._statement_key("mine", SQL, (), scoped.scope()) == key
+    host = _write(engine, "mine")
+    assert host in {str(h) for h in scoped.execute("mine", SQL).read_all().column("host")}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [s for n, s in OTHER_IN_SQL.items() if n not in ("system table", "subquery")],
+    ids=lambda s: s[:40],
+)
+def test_a_query_naming_another_database_sees_its_latest_write(engine: Engine, sql: str) -> None:
+    engine.query.execute("mine", sql).read_all()  # warm: plans and registrations kept
+    host = _write(engine, "other")
+    assert host in _hosts_of(engine, "mine", sql)
+
+
+def test_lists_of_every_table_see_a_new_table_of_another_database(engine: Engine) -> None:
+    sql = "SELECT table_catalog, table_name FROM information_schema.tables"
+    engine.query.execute("mine", sql).read_all()
+    _write(engine, "other", "mem")
+    rows = engine.query.execute("mine", sql).read_all().to_pylist()
+    assert {"table_catalog": "other", "table_name": "mem"} in rows
+
+
+def test_a_query_without_a_default_database_sees_every_database(engine: Engine) -> None:
+    sql = "SELECT host FROM other.iox.cpu"
+    engine.query.execute(None, sql).read_all()
+    host = _write(engine, "other")
+    assert host in _hosts_of(engine, None, sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT * FROM cpu", ["mine"]),
+        ("SELECT * FROM Other.iox.cpu", ["mine", "other"]),
+        ('SELECT * FROM "db-1"."iox".cpu', ["mine", "db-1"]),
+        ("SELECT a-other.iox.cpu.x FROM cpu", ["mine", "other"]),
+        ("SHOW TABLES", ["db-1", "mine", "other"]),
+        ("SELECT * FROM information_schema.columns", ["db-1", "mine", "other"]),
+        ('SELECT * FROM U&"\\006Fther".iox.cpu', ["db-1", "mine", "other"]),
+    ],
+)
+def test_databases_read_over_approximates_the_names(sql: str, expected: list[str]) -> None:
+    assert databases_read(sql, "mine", {"mine", "other", "db-1"}) == expected
+    assert databases_read(sql, None, {"mine", "other", "db-1"}) == ["db-1", "mine", "other"]
