@@ -96,11 +96,14 @@ def latest_rows(table: pa.Table) -> pa.Table:
     if not tags:
         return newest_first.slice(0, 1)
     positions = pa.array(np.arange(newest_first.num_rows, dtype=np.int64))
+    # Grouped by position names: pyarrow reads a tag named ".." as a nested field path.
+    keys = [f"k{i}" for i in range(len(tags))]
     firsts = (
         newest_first.select(tags)
+        .rename_columns(keys)
         .unify_dictionaries()
         .append_column("__iox_position", positions)
-        .group_by(tags, use_threads=False)
+        .group_by(keys, use_threads=False)
         .aggregate([("__iox_position", "min")])
     )
     return newest_first.take(firsts.column("__iox_position_min"))

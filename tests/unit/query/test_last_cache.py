@@ -63,6 +63,15 @@ def test_follows_writes(engine: Engine) -> None:
     assert {r["host"]: r["v"] for r in cached} == {"a": 5.0, "b": 7.0, "c": 8.0, None: 9.0}
 
 
+def test_a_tag_named_like_a_field_path(engine: Engine) -> None:
+    """pyarrow's group_by reads ".." as a nested field path; the cache groups by position."""
+    engine.write_line_protocol(
+        "db", b"dots,..=a v=1 1\ndots,..=a v=2 5\ndots,..=b v=3 2", principal=ANONYMOUS
+    )
+    cached = rows(engine, "SELECT \"..\", v FROM last_cache('dots')")
+    assert cached == [{"..": "a", "v": 2.0}, {"..": "b", "v": 3.0}]
+
+
 def test_unknown_table_is_an_error(engine: Engine) -> None:
     with pytest.raises(QueryError, match="last_cache"):
         rows(engine, "SELECT * FROM last_cache('nope')")
