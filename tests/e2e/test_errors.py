@@ -144,3 +144,11 @@ def test_garbage_bodies_never_give_5xx(server: RunningServer) -> None:
     ]:
         reply = post(server, "/api/v3/write_lp", body, db="garbage")
         assert reply.status_code in (204, 400), (body, reply.status_code, reply.text)
+
+
+def test_auth_off_ignores_credentials_it_cannot_read(server: RunningServer) -> None:
+    """With auth off, an Authorization header meant for a proxy is ignored, not a 401."""
+    headers = {"Authorization": "Digest username=x"}
+    assert requests.get(f"{server.http_url}/health", headers=headers, timeout=30).ok
+    response = post(server, "/api/v3/write_lp", "proxied v=1 1", headers=headers, db="px")
+    assert response.status_code == 204, response.text
