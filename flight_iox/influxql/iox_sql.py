@@ -28,10 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from flight_iox.errors import QueryError
-from flight_iox.influxql.series import decoded
+from flight_iox.influxql.gap_buckets import fill_buckets
 from flight_iox.sql_tokens import Token, TokenType, per_statement, tokenize
 
 Finish = Callable[[pa.Table], pa.Table]
@@ -162,7 +161,9 @@ class _GapFill:
     fills: dict[int, str]  # column index -> "locf" | "interpolate"
 
     def __call__(self, table: pa.Table) -> pa.Table:
-        return _fill(self, table)
+        return fill_buckets(
+            table, self.first, self.last, self.stride, self.time_index, self.keys, self.fills
+        )
 
 
 def _rewrite_gapfill(sql: str) -> tuple[str, Finish]:
@@ -327,85 +328,3 @@ def _time_bounds(rest: str, stride: int, origin: int) -> tuple[int, int]:
 
 def _bin(t: int, stride: int, origin: int) -> int:
     return t - (t - origin) % stride
-
-
-def _fill(plan: _GapFill, table: pa.Table) -> pa.Table:
-    """Add the missing buckets of every group, then fill ``locf``/``interpolate`` columns."""
-    grid = np.arange(plan.first, plan.last + 1, plan.stride, dtype=np.int64)
-    n = len(grid)
-    names = [f"c{i}" for i in range(table.num_columns)]
-    data = table.rename_columns(names)
-    for i in plan.keys:  # group and join on plain values, not dictionaries
-        if pa.types.is_dictionary(table.schema.field(i).type):
-            data = data.set_column(i, names[i], decoded(data[names[i]]))
-    key_names = [names[i] for i in plan.keys]
-    rows = np.arange(data.num_rows, dtype=np.int64)
-    if key_names:
-        distinct = data.select(key_names).group_by(key_names).aggregate([])
-        distinct = distinct.sort_by([(k, "ascending") for k in key_names])
-        distinct = distinct.append_column("__g", pa.array(np.arange(distinct.num_rows)))
-        pairs = data.select(key_names).append_column("__row", pa.array(rows))
-        joined = pairs.join(distinct, key_names, join_type="inner", use_threads=False)
-        row_of = joined["__row"].to_numpy()
-        group_of = joined["__g"].to_numpy()
-        groups = distinct.num_rows
-    else:
-        row_of, group_of, groups = rows, np.zeros(len(rows), dtype=np.int64), 1
-    times = data.column(plan.time_index).cast(pa.int64()).to_numpy(zero_copy_only=False)[row_of]
-    bucket = (times - plan.first) // plan.stride
-    inside = (bucket >= 0) & (bucket < n) & (times == plan.first + bucket * plan.stride)
-    slot = np.full(groups * n, -1, dtype=np.int64)
-    slot[group_of[inside] * n + bucket[inside]] = row_of[inside]
-    missing = slot < 0
-    take = pa.array(slot, mask=missing)
-    group_start = np.repeat(np.arange(groups, dtype=np.int64) * n, n)
-    columns = []
-    for i, name in enumerate(names):
-        if i == plan.time_index:
-            columns.append(pa.array(np.tile(grid, groups)).cast(table.schema.field(i).type))
-        elif i in plan.keys:
-            keys = distinct[name].combine_chunks()
-            keys = keys.take(pa.array(np.repeat(np.arange(groups), n)))
-            columns.append(keys.cast(table.schema.field(i).type))
-        else:
-            column = data[name].combine_chunks().take(take)
-            kind = plan.fills.get(i)
-            if kind == "locf":
-                column = _locf(column, group_start)
-            elif kind == "interpolate":
-                column = _interpolate(column, group_start, n, np.tile(grid, groups))
-            columns.append(column)
-    return pa.Table.from_arrays(columns, schema=table.schema)
-
-
-def _previous_valid(valid: np.ndarray, group_start: np.ndarray) -> np.ndarray:
-    index = np.where(valid, np.arange(len(valid)), -1)
-    previous = np.maximum.accumulate(index) if len(index) else index
-    previous[previous < group_start] = -1
-    return previous
-
-
-def _locf(column: pa.Array, group_start: np.ndarray) -> pa.Array:
-    previous = _previous_valid(column.is_valid().to_numpy(zero_copy_only=False), group_start)
-    return column.take(pa.array(previous, mask=previous < 0))
-
-
-def _interpolate(column: pa.Array, group_start: np.ndarray, n: int, times: np.ndarray) -> pa.Array:
-    if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
-        return column
-    valid = column.is_valid().to_numpy(zero_copy_only=False)
-    size = len(valid)
-    previous = _previous_valid(valid, group_start)
-    index = np.where(valid, np.arange(size), size)
-    following = np.minimum.accumulate(index[::-1])[::-1] if size else index
-    following[following >= group_start + n] = size
-    values = pc.cast(column, pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
-    gap = ~valid & (previous >= 0) & (following < size)
-    p, f = previous[gap], following[gap]
-    out = values.copy()
-    slope = (values[f] - values[p]) / (times[f] - times[p])  # as IOx: y0 + slope * (x - x0)
-    out[gap] = values[p] + slope * (times[gap] - times[p])
-    filled = pa.array(out, mask=~(valid | gap))
-    if pa.types.is_integer(column.type):
-        filled = pc.cast(pc.trunc(filled), column.type)
-    return filled
