@@ -110,16 +110,7 @@ def delete_unreferenced(
         del pending[uri]
         if uri in still_live:  # added back by a later commit: not ours to delete any more
             continue
-        try:
-            path = storage.contained(uri, within=own_data)
-        except StoragePathError as error:
-            log.warning("not deleting a file of %s: %s", iceberg.name(), error)
-            continue
-        try:
-            storage.filesystem.delete_file(path)
-            deleted += 1
-        except FileNotFoundError:
-            pass
+        deleted += _delete_contained(uri, own_data, storage, f"table {iceberg.name()}")
     with iceberg.transaction() as tx:
         if pending:
             tx.set_properties({PENDING_PROPERTY: _encode(pending)})
@@ -145,18 +136,26 @@ def table_file_uris(iceberg: Table) -> set[str]:
 
 def purge_files(name: str, uris: set[str], root: str, storage: Storage) -> int:
     """Delete a dropped table's files that lie under its own folder ``root``; returns how many."""
-    deleted = 0
-    for uri in sorted(uris):
-        try:
-            path = storage.contained(uri, within=root)
-        except StoragePathError as error:
-            log.warning("not deleting a file of dropped table %s: %s", name, error)
-            continue
-        try:
-            storage.filesystem.delete_file(path)
-            deleted += 1
-        except FileNotFoundError:
-            pass
-        except OSError:
-            log.warning("could not delete %s of dropped table %s", path, name, exc_info=True)
-    return deleted
+    return sum(
+        _delete_contained(uri, root, storage, f"dropped table {name}") for uri in sorted(uris)
+    )
+
+
+def _delete_contained(uri: str, root: str, storage: Storage, owner: str) -> int:
+    """Delete ``uri`` if it lies under ``root`` (1), else leave it and log why (0).
+
+    A file already gone counts as nothing to do; any other failure is logged and left for later.
+    """
+    try:
+        path = storage.contained(uri, within=root)
+    except StoragePathError as error:
+        log.warning("not deleting a file of %s: %s", owner, error)
+        return 0
+    try:
+        storage.filesystem.delete_file(path)
+    except FileNotFoundError:
+        return 0
+    except OSError:
+        log.warning("could not delete %s of %s", path, owner, exc_info=True)
+        return 0
+    return 1
