@@ -1,10 +1,12 @@
 """Catalog metadata commands: GetCatalogs, GetDbSchemas, GetTables, GetTableTypes.
 
-Each database is a catalog. Its user tables are in schema ``iox`` (type
-TABLE); the engine's other schemas (DataFusion's ``information_schema``, whose
-tables are views, and later ``system``) are listed from the engine's own
-``information_schema.tables``. Results are built directly in the canonical
-schemas of ``schemas.py``.
+Each database is a catalog. GetCatalogs lists every database the caller may read;
+GetDbSchemas and GetTables list the catalog the command names, else the call's database
+(``catalogs``), so a client working in one database is not shown the others' tables. A
+database's user tables are in schema ``iox`` (type TABLE); the engine's other schemas
+(DataFusion's ``information_schema``, whose tables are views, and ``system``) are listed
+from the engine's own ``information_schema.tables``. Results are built directly in the
+canonical schemas of ``schemas.py``.
 """
 
 from __future__ import annotations
@@ -86,9 +88,15 @@ def optional(message: AnyType, field: str) -> str | None:
 
 
 def catalogs(call: Call, catalog: str | None) -> list[str]:
-    """The databases a command covers: the one named (or all), that the caller may read."""
+    """The databases a schema or table listing covers, of those the caller may read.
+
+    The catalog the command names; without one, the call's database (its ``database``
+    header or session catalog); without either, every one. GetCatalogs lists every one:
+    asking for the catalogs is asking for the other databases.
+    """
     names = call.backend.database_names()  # scoped: the databases the caller may read
-    return names if catalog is None else [name for name in names if name == catalog]
+    wanted = catalog if catalog is not None else call.database
+    return names if wanted is None else [name for name in names if name == wanted]
 
 
 def engine_tables(call: Call, catalog: str) -> list[TableEntry]:
@@ -137,8 +145,8 @@ def metadata_info(schema: pa.Schema) -> FlightInfoHandler:
 
 
 def get_catalogs(call: Call, command: AnyType) -> pa.RecordBatchReader:
-    """One row per database, sorted."""
-    return reader(schemas.CATALOGS, {"catalog_name": catalogs(call, None)})
+    """One row per database the caller may read, sorted."""
+    return reader(schemas.CATALOGS, {"catalog_name": call.backend.database_names()})
 
 
 def get_db_schemas(call: Call, command: AnyType) -> pa.RecordBatchReader:

@@ -1,11 +1,14 @@
-"""Warm DataFusion contexts: one per default database, and per readable set for scoped principals.
+"""Warm DataFusion contexts: one per default database and set of databases it holds.
 
 A context per default database (the one a request names) lets unqualified table names
-resolve without building a context per query. Who may read what is decided by which
-catalogs a context holds (``Scope``): the full contexts hold every database's full
-catalog (admin tokens, auth off, the server's own callers); a scoped context holds only
-the scoped catalogs of the databases a principal may read, so an unreadable database
-does not resolve in any syntax.
+resolve without building a context per query. Which catalogs a context holds is decided
+per statement (``reads.py``): the default database and the databases the statement names,
+of those the caller may see. So ``SHOW TABLES`` and ``information_schema`` list the
+session's database, and another one only when the statement names it. Who may read what
+is decided by which catalog objects a context holds: an admin context (admin tokens, auth
+off, the server's own callers) holds the full catalogs, with the admin-only system
+tables; any other context the scoped catalogs of databases the principal may read, so an
+unreadable database does not resolve in any syntax.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from datafusion import SessionConfig, SessionContext
+from datafusion.catalog import Catalog
 from datafusion.user_defined import TableFunction
 
 from flight_iox.config import QueryLimits
@@ -22,11 +26,11 @@ from flight_iox.query.registry import USER_SCHEMA, TableRegistry, new_catalog
 from flight_iox.query.tables import PARQUET_OPTIONS
 
 NO_DATABASE = "__no_database__"
-# The databases a context holds: None for every one (and the admin-only system tables),
+# The databases a principal may see: None for every one (and the admin-only system tables),
 # else exactly these names.
 Scope = frozenset[str] | None
-# Contexts kept for scoped principals (per default database and readable set), LRU.
-SCOPED_CONTEXTS = 128
+# Contexts kept (per default database, databases held and admin or not), LRU.
+CONTEXTS = 128
 
 
 class Contexts:
@@ -45,56 +49,46 @@ class Contexts:
         self._batch_size = batch_size
         self._object_store = object_store
         self._table_function = table_function
-        self._full: dict[str, tuple[SessionContext, set[str]]] = {}
-        self._scoped: OrderedDict[tuple[str, frozenset[str]], tuple[SessionContext, set[str]]]
-        self._scoped = OrderedDict()
+        self._contexts: OrderedDict[
+            tuple[str, frozenset[str], bool], tuple[SessionContext, set[str]]
+        ] = OrderedDict()
 
-    def get(self, database: str | None, scope: Scope) -> SessionContext:
-        """The warm context for ``database`` holding the catalogs of ``scope``.
+    def get(self, database: str | None, held: frozenset[str], admin: bool) -> SessionContext:
+        """The warm context for ``database`` holding the catalogs ``held``.
 
-        Call with the registry's lock held, after refreshing what the query can read.
+        ``admin``: the full catalogs (admin-only system tables too), else the scoped ones.
+        Kept warm, least recently used dropped first; what a context holds is part of every
+        statement key (the scope and the state of the databases held), so no plan made in
+        one context runs in another. Call with the registry's lock held, after refreshing
+        ``held``.
         """
-        if scope is not None:
-            return self._scoped_context(database, scope)
-        entry = self._full.get(database or NO_DATABASE)
+        key = (database or NO_DATABASE, held, admin)
+        entry = self._contexts.get(key)
         if entry is None:
-            entry = self._full[database or NO_DATABASE] = self._new_context(database)
+            entry = self._contexts[key] = self._new_context(database)
+            while len(self._contexts) > CONTEXTS:
+                self._contexts.popitem(last=False)
+        else:
+            self._contexts.move_to_end(key)
         context, known = entry
-        if len(known) < len(self._registry.catalogs):
-            for name, (df_catalog, _) in self._registry.catalogs.items():
-                if name not in known:
-                    context.register_catalog_provider(name, df_catalog)
+        if len(known) < len(held):
+            catalogs = self._catalogs(admin)
+            for name in held - known:
+                if name in catalogs:
+                    context.register_catalog_provider(name, catalogs[name])
                     known.add(name)
         return context
+
+    def _catalogs(self, admin: bool) -> dict[str, Catalog]:
+        if admin:
+            return {name: pair[0] for name, pair in self._registry.catalogs.items()}
+        return self._registry.scoped_catalogs
 
     def session(self, config: SessionConfig) -> SessionContext:
         """A context under the query limits: its own fair memory pool, spilling to disk."""
         context = SessionContext(config, runtime_env(self._limits))
         if self._object_store is not None:
             context.register_object_store(*self._object_store)
-        return context
-
-    def _scoped_context(self, database: str | None, scope: frozenset[str]) -> SessionContext:
-        """A context per default database and readable set holding only those catalogs.
-
-        Kept warm, least recently used dropped first; the scope is part of every statement
-        key, so no plan made in one scope ever runs in another.
-        """
-        key = (database or NO_DATABASE, scope)
-        entry = self._scoped.get(key)
-        if entry is None:
-            entry = self._scoped[key] = self._new_context(database)
-            while len(self._scoped) > SCOPED_CONTEXTS:
-                self._scoped.popitem(last=False)
-        else:
-            self._scoped.move_to_end(key)
-        context, known = entry
-        if len(known) < len(scope):
-            catalogs = self._registry.scoped_catalogs
-            for name in scope - known:
-                if name in catalogs:
-                    context.register_catalog_provider(name, catalogs[name])
-                    known.add(name)
         return context
 
     def _new_context(self, database: str | None) -> tuple[SessionContext, set[str]]:

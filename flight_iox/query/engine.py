@@ -2,7 +2,7 @@
 
 The parts live in their own modules: ``registry.py`` keeps each database's DataFusion
 catalog in step with the buffers, one database at a time; ``contexts.py`` keeps the warm
-contexts (per default database, and per readable set for scoped principals);
+contexts (per default database and the databases a statement names, ``reads.py``);
 ``statement_cache.py`` keeps result schemas and plans; ``execution.py`` runs a plan under
 the query limits. Result schemas and plans are keyed by the state of the databases a
 statement can read (``reads.py``), so a write to one database leaves every other
@@ -238,18 +238,23 @@ class QueryEngine:
         state = self._refresh(database, sql, scope)
         return (database, scope, sql, params_key(params), state)
 
+    def _held(self, database: str | None, sql: str, scope: Scope) -> list[str]:
+        """The databases the context of ``sql`` holds: ``database``, and those it names."""
+        visible = self._catalog.database_names() if scope is None else scope
+        return databases_read(sql, database, visible)
+
     def _refresh(self, database: str | None, sql: str, scope: Scope) -> State:
         """Refresh the tables of the databases ``sql`` can read from ``database`` in ``scope``."""
-        visible = self._catalog.database_names() if scope is None else scope
-        return self._registry.refresh(databases_read(sql, database, visible))
+        return self._registry.refresh(self._held(database, sql, scope))
 
     def _refreshed_context(
         self, database: str | None, sql: str, scope: Scope = None
     ) -> SessionContext:
         """The warm context for ``database`` in ``scope``, with what ``sql`` can read fresh."""
         with self._registry.lock:
-            self._refresh(database, sql, scope)
-            return self._contexts.get(database, scope)
+            held = self._held(database, sql, scope)
+            self._registry.refresh(held)
+            return self._contexts.get(database, frozenset(held), admin=scope is None)
 
     def _reusable(self, database: str | None, sql: str) -> bool:
         """Whether a plan of ``sql`` may run again: nothing in it depends on the time.

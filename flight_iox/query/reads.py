@@ -1,14 +1,21 @@
-"""Which databases a statement can read: the ones whose tables a query refreshes first.
+"""Which databases a statement's context holds: its default database and the ones it names.
 
-A query must see every write acknowledged before it started, in every table it reads, but
-refreshing the tables of databases it does not read costs a snapshot each and invalidates
-nothing useful. What a statement reads is decided by DataFusion at planning, after the
-refresh, so this is a sound over-approximation read from the text: its default database,
-plus every visible database whose name occurs in it as a word (a catalog is named only by
-an identifier, quoted or not, and database names are ASCII letters, digits, ``_`` and
-``-``, see ``names.py``). Text that could name a catalog some other way, or list every
-catalog (``information_schema``, ``SHOW``), reads every visible database; so does a
-statement with no default database. Over-approximating costs only time.
+This decides two things at once. What a statement sees: a context holds only these
+catalogs, so ``SHOW TABLES`` and ``information_schema`` list the session's database, and
+another database only when the statement names it (``other.iox.cpu``, or ``WHERE
+table_catalog = 'other'``) and the principal may read it (the names come from the
+principal's readable databases). And what a query refreshes first: a query must see every
+write acknowledged before it started in every table it reads, but refreshing databases
+it cannot read costs a snapshot each and invalidates nothing useful.
+
+The names are a sound over-approximation read from the text: the default database, plus
+every visible database whose name occurs in the statement as a word (a catalog is named
+only by an identifier, quoted or not, and database names are ASCII letters, digits, ``_``
+and ``-``, see ``names.py``). Text that could name a catalog some other way (a Unicode
+escape, a non-ASCII letter a case fold could turn into a name) holds every visible
+database; so does a statement with no default database (nothing is current then).
+Over-approximating costs only time, and a listing that also shows a database the statement
+merely mentions.
 """
 
 from __future__ import annotations
@@ -19,14 +26,14 @@ from collections.abc import Iterable
 
 # Both readings of a hyphen: inside a quoted name ("db-1") and as minus (a-b).
 _WORDS = (re.compile(r"[a-z0-9_]+(?:-[a-z0-9_]+)*"), re.compile(r"[a-z0-9_]+"))
-# Text that may reach catalogs without spelling their names: the lists of every catalog, and
-# anything a case fold or escape could turn into a name (Unicode escapes, non-ASCII letters).
-_EVERY = re.compile(r"information_schema|\bshow\b|u&|[^\x00-\x7f]", re.IGNORECASE)
+# Text that may name catalogs without spelling their names: anything a case fold or escape
+# could turn into a name (Unicode escapes, non-ASCII letters).
+_EVERY = re.compile(r"u&|[^\x00-\x7f]", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=1024)
 def _words(sql: str) -> frozenset[str] | None:
-    """The lower-cased words of ``sql``; None if it may read any database."""
+    """The lower-cased words of ``sql``; None if it may name any database."""
     if _EVERY.search(sql):
         return None
     text = sql.lower()

@@ -4,9 +4,10 @@ Read access is not decided by reading the SQL: the statement is planned in a
 DataFusion context that holds only the catalogs (databases) the principal may
 read, so any other database simply does not resolve, however it is written
 (three-part names, quoting, comments, subqueries, CTEs, UNION, ``INSERT ...
-SELECT``), and ``information_schema`` / ``SHOW TABLES`` list only those
-databases. Admin principals (and ``ANONYMOUS``, auth off) get the engine's
-full contexts, where the admin-only ``system.tokens`` also exists.
+SELECT``), and ``information_schema`` / ``SHOW TABLES`` never list another
+database (they list the default database, and a readable one the statement names, see
+``reads.py``). Admin principals (and ``ANONYMOUS``, auth off) get the engine's full
+contexts, where the admin-only ``system.tokens`` also exists.
 
 A default database the principal may not read is refused (403) before any
 planning; an unreadable database named inside the SQL is "not found", whether

@@ -46,13 +46,15 @@ def test_get_catalogs(client: flight.FlightClient) -> None:
 
 
 def test_get_db_schemas_with_pattern(client: flight.FlightClient) -> None:
-    _, table = fetch(client, pb.CommandGetDbSchemas())
+    _, table = fetch(client, pb.CommandGetDbSchemas())  # the call's database only
     assert table.to_pylist() == [
         {"catalog_name": "mydb", "db_schema_name": "information_schema"},
         {"catalog_name": "mydb", "db_schema_name": "iox"},
-        {"catalog_name": "other", "db_schema_name": "information_schema"},
-        {"catalog_name": "other", "db_schema_name": "iox"},
     ]
+    _, table = fetch(client, pb.CommandGetDbSchemas(), headers=[])  # no database: every one
+    assert sorted(set(table.column("catalog_name").to_pylist())) == ["mydb", "other"]
+    _, table = fetch(client, pb.CommandGetDbSchemas(catalog="other"))  # asked explicitly
+    assert set(table.column("catalog_name").to_pylist()) == {"other"}
     _, table = fetch(client, pb.CommandGetDbSchemas(catalog="mydb", db_schema_filter_pattern="i_x"))
     assert table.to_pylist() == [{"catalog_name": "mydb", "db_schema_name": "iox"}]
     _, table = fetch(client, pb.CommandGetDbSchemas(db_schema_filter_pattern="%_schema"))
