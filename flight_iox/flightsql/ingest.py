@@ -94,7 +94,9 @@ def _option_tags(options: dict[str, str]) -> list[str] | None:
 
 def _drain(reader: flight.MetadataRecordBatchReader) -> None:
     """Consume the rest of a DoPut stream (one step per batch, not per row)."""
-    with contextlib.suppress(Exception):  # the client may be gone; the caller's error wins
+    # The client may be gone (a Flight or Arrow error) or send bad IPC (OSError, as
+    # handles.py notes): the caller's error wins. Anything else is a bug and surfaces.
+    with contextlib.suppress(flight.FlightError, pa.ArrowException, OSError):
         for _ in reader:
             pass
 

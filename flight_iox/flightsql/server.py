@@ -100,6 +100,23 @@ def _client_errors(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+class _ClientErrorsFactory(flight.ServerMiddlewareFactory):
+    """A middleware factory whose errors leave through ``status.py``, as the RPCs' do.
+
+    pyarrow sends an exception out of ``start_call`` with its traceback in the message
+    and logs nothing; a bug in the auth middleware must be INTERNAL and logged instead.
+    """
+
+    def __init__(self, inner: flight.ServerMiddlewareFactory) -> None:
+        self.inner = inner
+
+    def start_call(
+        self, info: flight.CallInfo, headers: dict[str, list[str | bytes]]
+    ) -> flight.ServerMiddleware | None:
+        """The inner factory's middleware; its error, translated for the client."""
+        return _client_errors(self.inner.start_call)(info, headers)
+
+
 class FlightSqlServer(flight.FlightServerBase):
     """Flight SQL and the InfluxDB 3 JSON ticket over one ``pyarrow.flight`` server."""
 
@@ -123,7 +140,8 @@ class FlightSqlServer(flight.FlightServerBase):
         if authorizer is not None:
             middleware[AUTH_MIDDLEWARE] = AuthMiddlewareFactory(authorizer)
         kwargs.setdefault("auth_handler", HandshakeAuthHandler())
-        super().__init__(location, middleware=middleware, **kwargs)
+        guarded = {key: _ClientErrorsFactory(factory) for key, factory in middleware.items()}
+        super().__init__(location, middleware=guarded, **kwargs)
         self.backend = backend
         self.writer = writer
         self.commands: dict[str, CommandHandler] = {h.type_url: h for h in COMMAND_HANDLERS}

@@ -29,6 +29,12 @@ pyarrow has no switch for it (apache/arrow#34251), but it formats that detail by
 ``ClientMessage``, and ``format_exception`` gives such an exception its class name only: the
 client reads "<message>. Detail: Python exception: InvalidArgument". Every other exception
 (logged bugs included) is formatted as before.
+
+A second trap: an error raised while a DoGet stream is being sent keeps its status only
+for ``ArrowInvalid``, ``ArrowKeyError`` and ``ArrowNotImplementedError``; every other one,
+``Internal`` included, reaches the client as UNKNOWN with its message. So the engine
+computes a query's first batch before the stream starts (``query/execution.py``): what
+fails while planning or early keeps its status, and only later failures are UNKNOWN.
 """
 
 from __future__ import annotations

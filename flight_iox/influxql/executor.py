@@ -18,12 +18,11 @@ from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
 from flight_iox.errors import (
     BadRequestError,
-    DataFileUnavailableError,
     FlightIoxError,
     NotSupportedError,
     QueryError,
     QueryLimitError,
-    RetryLaterError,
+    status_of,
 )
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
@@ -146,9 +145,11 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
             if _needs_database(stmt) and ctx.database is None and not _names_database(stmt):
                 raise QueryError("database name required")
             results.append(StatementResult(i, HANDLERS[type(stmt)](stmt, ctx)))
-        except (DataFileUnavailableError, QueryLimitError, RetryLaterError):
-            raise  # a lost file, the request's bounds or the server's load: its status
+        except QueryLimitError:
+            raise  # the request's bounds: its status, never one statement's fault
         except FlightIoxError as error:
+            if not is_statement_error(error):
+                raise  # the server's failure (a lost file, a full disk, its load): its status
             results.append(StatementResult(i, error=error.message, cause=error))
         except Exception as error:
             if not is_engine_error(error):
@@ -164,6 +165,16 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
 
 
 NOT_EXECUTED = "not executed"
+
+
+def is_statement_error(error: FlightIoxError) -> bool:
+    """Whether ``error`` is the statement's fault (4xx, or 501 for what is not served).
+
+    A 5xx is the server's (a lost data file, a full disk, its load, a path outside the
+    warehouse): reported as one statement's error in a 200 answer it would go unnoticed.
+    """
+    status, _ = status_of(error)
+    return status < 500 or isinstance(error, NotSupportedError)
 
 
 def is_read_only(stmt: ast.Statement) -> bool:
