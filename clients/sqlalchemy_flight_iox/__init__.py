@@ -1,4 +1,4 @@
-"""SQLAlchemy 2.x dialect for flight-iox, over the flight-iox ADBC driver.
+"""SQLAlchemy 1.4 and 2.x dialect for flight-iox, over the flight-iox ADBC driver.
 
 ``sa.create_engine("flight_iox://127.0.0.1:8182/mydb")``; the dialect is
 registered under the ``sqlalchemy.dialects`` entry point ``flight_iox``.

@@ -9,28 +9,31 @@ from __future__ import annotations
 
 import re
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exc
-from sqlalchemy.engine import default, reflection
-from sqlalchemy.engine.interfaces import (
-    DBAPIConnection,
-    DBAPICursor,
-    ExecutionContext,
-    IsolationLevel,
-    ReflectedColumn,
-    ReflectedForeignKeyConstraint,
-    ReflectedIndex,
-    ReflectedPrimaryKeyConstraint,
-    ReflectedTableComment,
-    ReflectedUniqueConstraint,
-)
-from sqlalchemy.engine.url import URL
+from sqlalchemy.engine import default
 
 from adbc_driver_flight_iox.uri import connect_arguments
 from sqlalchemy_flight_iox import compiler, ingest
 from sqlalchemy_flight_iox import reflection as catalog
+from sqlalchemy_flight_iox.compat import SQLALCHEMY_2, dbapi_connection, reflection_cache
 from sqlalchemy_flight_iox.types import UInt64, sqlalchemy_type
+
+if TYPE_CHECKING:  # SQLAlchemy 2.x names; 1.4 has none of them (see compat.py)
+    from sqlalchemy.engine.interfaces import (
+        DBAPIConnection,
+        DBAPICursor,
+        ExecutionContext,
+        IsolationLevel,
+        ReflectedColumn,
+        ReflectedForeignKeyConstraint,
+        ReflectedIndex,
+        ReflectedPrimaryKeyConstraint,
+        ReflectedTableComment,
+        ReflectedUniqueConstraint,
+    )
+    from sqlalchemy.engine.url import URL
 
 USER_SCHEMA = "iox"
 
@@ -40,7 +43,7 @@ class FlightIoxExecutionContext(default.DefaultExecutionContext):
 
 
 class FlightIoxDialect(default.DefaultDialect):
-    """SQLAlchemy 2.x dialect for flight-iox (DataFusion SQL, ADBC Flight SQL DB-API)."""
+    """SQLAlchemy 1.4 and 2.x dialect for flight-iox (DataFusion SQL, ADBC Flight SQL DB-API)."""
 
     name = "flight_iox"
     driver = "adbc"
@@ -91,6 +94,16 @@ class FlightIoxDialect(default.DefaultDialect):
 
         return dbapi
 
+    if not SQLALCHEMY_2 and not TYPE_CHECKING:
+        # SQLAlchemy 1.4 knows the DB-API loader as ``dbapi()`` and the type compiler as
+        # ``type_compiler``; 2.x warns about the first, so it is only defined on 1.4.
+        @classmethod
+        def dbapi(cls) -> ModuleType:
+            """The flight-iox ADBC DB-API module (SQLAlchemy 1.4's name for the loader)."""
+            return cls.import_dbapi()
+
+        type_compiler = compiler.FlightIoxTypeCompiler
+
     # --- connecting -------------------------------------------------------------------------
 
     def create_connect_args(self, url: URL) -> tuple[list[Any], dict[str, Any]]:
@@ -104,7 +117,7 @@ class FlightIoxDialect(default.DefaultDialect):
         return [uri], kwargs
 
     def _get_server_version_info(self, connection: Any) -> tuple[int, ...]:
-        info = connection.connection.dbapi_connection.adbc_get_info()
+        info = dbapi_connection(connection).adbc_get_info()
         version = str(info.get("vendor_version") or "")
         return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
 
@@ -194,7 +207,7 @@ class FlightIoxDialect(default.DefaultDialect):
     # --- reflection -------------------------------------------------------------------------
 
     def _adbc(self, connection: Any) -> Any:
-        return connection.connection.dbapi_connection
+        return dbapi_connection(connection)
 
     def _ref(self, connection: Any, table_name: str, schema: str | None) -> catalog.TableRef:
         refs = catalog.list_tables(
@@ -204,12 +217,12 @@ class FlightIoxDialect(default.DefaultDialect):
             raise exc.NoSuchTableError(table_name)
         return refs[0]
 
-    @reflection.cache
+    @reflection_cache
     def get_schema_names(self, connection: Any, **kw: Any) -> list[str]:
         """The schemas of the database: ``iox``, ``information_schema``, ``system``..."""
         return catalog.list_schemas(self._adbc(connection), self.database)
 
-    @reflection.cache
+    @reflection_cache
     def get_table_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
         """The tables (InfluxDB measurements) of a schema, ``iox`` by default."""
         refs = catalog.list_tables(
@@ -220,7 +233,7 @@ class FlightIoxDialect(default.DefaultDialect):
         )
         return [ref.name for ref in refs]
 
-    @reflection.cache
+    @reflection_cache
     def get_view_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
         """Views and system tables of a schema (``system``, ``information_schema``)."""
         refs = catalog.list_tables(
@@ -244,7 +257,7 @@ class FlightIoxDialect(default.DefaultDialect):
         """Whether the database has the schema."""
         return schema_name in self.get_schema_names(connection, **kw)
 
-    @reflection.cache
+    @reflection_cache
     def _arrow_schema(self, connection: Any, table_name: str, schema: str | None, **kw: Any):  # type: ignore[no-untyped-def]
         return catalog.table_schema(
             self._adbc(connection), self._ref(connection, table_name, schema)
@@ -255,26 +268,29 @@ class FlightIoxDialect(default.DefaultDialect):
     ) -> list[ReflectedColumn]:
         """Columns with their SQLAlchemy types, in the server's order."""
         arrow = self._arrow_schema(connection, table_name, schema, info_cache=kw.get("info_cache"))
-        return [
-            ReflectedColumn(
-                name=field.name,
-                type=sqlalchemy_type(field.type),
-                nullable=field.nullable,
-                default=None,
-                autoincrement=False,
-                comment=None,
-            )
+        columns: list[ReflectedColumn] = [
+            {
+                "name": field.name,
+                "type": sqlalchemy_type(field.type),
+                "nullable": field.nullable,
+                "default": None,
+                "autoincrement": False,
+                "comment": None,
+            }
             for field in arrow
         ]
+        return columns
 
     def get_pk_constraint(
         self, connection: Any, table_name: str, schema: str | None = None, **kw: Any
     ) -> ReflectedPrimaryKeyConstraint:
         """Tags then time: the series key a write replaces (not enforced as unique)."""
         arrow = self._arrow_schema(connection, table_name, schema, info_cache=kw.get("info_cache"))
-        return ReflectedPrimaryKeyConstraint(
-            constrained_columns=catalog.primary_key(arrow), name=None
-        )
+        key: ReflectedPrimaryKeyConstraint = {
+            "constrained_columns": catalog.primary_key(arrow),
+            "name": None,
+        }
+        return key
 
     def get_foreign_keys(
         self, connection: Any, table_name: str, schema: str | None = None, **kw: Any

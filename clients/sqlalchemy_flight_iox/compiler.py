@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.sql import compiler, elements, selectable, sqltypes
 
+from sqlalchemy_flight_iox.compat import Double
 from sqlalchemy_flight_iox.keywords import DATAFUSION_RESERVED
 
 
@@ -88,7 +89,7 @@ class FlightIoxCompiler(compiler.SQLCompiler):
         elif affinity is sqltypes.Integer:
             divisor_type = sqltypes.Numeric()
         else:
-            divisor_type = sqltypes.Double()
+            divisor_type = Double()
         divisor = elements.Cast(binary.right, divisor_type)
         return f"{self.process(binary.left, **kw)} / {self.process(divisor, **kw)}"
 
@@ -156,7 +157,7 @@ class FlightIoxTypeCompiler(compiler.GenericTypeCompiler):
         """DataFusion's FLOAT is 32-bit; Python floats are 64."""
         return "DOUBLE"
 
-    def visit_DOUBLE(self, type_: sqltypes.Double[Any], **kw: Any) -> str:
+    def visit_DOUBLE(self, type_: Double[Any], **kw: Any) -> str:
         """A float64."""
         return "DOUBLE"
 

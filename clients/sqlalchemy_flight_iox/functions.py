@@ -13,8 +13,9 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import types as sqltypes
-from sqlalchemy.sql import functions
 from sqlalchemy.sql.elements import ColumnElement
+
+from sqlalchemy_flight_iox.compat import GenericFunction
 
 
 def interval_text(stride: timedelta) -> str:
@@ -26,7 +27,7 @@ def _stride(value: Any) -> Any:
     return interval_text(value) if isinstance(value, timedelta) else value
 
 
-class date_bin(functions.GenericFunction[Any]):
+class date_bin(GenericFunction):
     """``date_bin(stride, source[, origin])``: the start of the bin each time falls in.
 
     ``stride`` is a ``timedelta``, interval text such as ``'5 minutes'``, or a SQL
@@ -43,7 +44,7 @@ class date_bin(functions.GenericFunction[Any]):
         super().__init__(_stride(stride), source, *origin, **kwargs)
 
 
-class date_trunc(functions.GenericFunction[Any]):
+class date_trunc(GenericFunction):
     """``date_trunc(part, source)``: ``source`` truncated to ``'minute'``, ``'hour'``, ..."""
 
     type = sqltypes.DateTime()

@@ -19,6 +19,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.schema import Column, Table
 
+from sqlalchemy_flight_iox.compat import returns_rows
 from sqlalchemy_flight_iox.types import arrow_type
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def ingest_plan(context: DefaultExecutionContext) -> tuple[Table, list[Column[An
     stmt = compiled.statement
     if not isinstance(stmt, dml.Insert) or not isinstance(stmt.table, Table):
         return None
-    if stmt.select is not None or stmt._multi_values or compiled.effective_returning:
+    if stmt.select is not None or stmt._multi_values or returns_rows(compiled):
         return None
     if any(not isinstance(v, BindParameter) for v in (stmt._values or {}).values()):
         return None

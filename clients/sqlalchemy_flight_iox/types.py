@@ -13,6 +13,8 @@ import pyarrow as pa
 from sqlalchemy import types as sqltypes
 from sqlalchemy.types import TypeEngine
 
+from sqlalchemy_flight_iox.compat import Double
+
 
 class UInt64(sqltypes.BigInteger):
     """An unsigned 64-bit integer (an InfluxDB ``unsigned`` field)."""
@@ -31,17 +33,18 @@ _FIXED: dict[pa.DataType, Callable[[], TypeEngine[Any]]] = {
     pa.uint64(): UInt64,
     pa.float16(): sqltypes.Float,
     pa.float32(): sqltypes.Float,
-    pa.float64(): sqltypes.Double,
+    pa.float64(): Double,
     pa.bool_(): sqltypes.Boolean,
     pa.string(): sqltypes.String,
     pa.large_string(): sqltypes.String,
-    pa.string_view(): sqltypes.String,
     pa.binary(): sqltypes.LargeBinary,
     pa.large_binary(): sqltypes.LargeBinary,
     pa.date32(): sqltypes.Date,
     pa.date64(): sqltypes.Date,
     pa.null(): sqltypes.NullType,
 }
+if hasattr(pa, "string_view"):  # pyarrow >= 16; the dialect accepts older ones too
+    _FIXED[pa.string_view()] = sqltypes.String
 
 
 def sqlalchemy_type(data_type: pa.DataType) -> TypeEngine[Any]:

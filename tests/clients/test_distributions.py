@@ -9,12 +9,9 @@ query through the dialect against a real server.
 
 from __future__ import annotations
 
-import email.parser
 import importlib.metadata
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -27,55 +24,24 @@ from flight_iox.launcher import RunningServer
 from sqlalchemy_flight_iox import reflection
 
 from .conftest import DATABASE
-
-CLIENTS = Path(__file__).resolve().parents[2] / "clients"
-DRIVER = "adbc_driver_flight_iox"
-DIALECT = "sqlalchemy_flight_iox"
+from .dists import (
+    CLIENTS,
+    DIALECT,
+    DRIVER,
+    OFFLINE,
+    PIP,
+    build_wheel,
+    built_requirements,
+    requirement_name,
+)
 
 # What a client must never pull in: the server and its heavy dependencies.
 SERVER_MODULES = ("flight_iox", "iox_catalog", "datafusion", "pyiceberg", "uvicorn", "psycopg")
-PIP = [sys.executable, "-m", "pip"]
-OFFLINE = ["--no-deps", "--no-index", "--quiet"]
 SERVER_DISTRIBUTIONS = {"flight-iox", "datafusion", "pyiceberg", "uvicorn", "psycopg", "starlette"}
 
 
-def _copy(package: str, into: Path) -> Path:
-    """A copy of a client's folder, so building leaves no build/ or egg-info in the tree."""
-    target = into / package
-    shutil.copytree(CLIENTS / package, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
-
-
-def _built_requirements(package: str, tmp_path: Path) -> dict[str, str]:
-    """Requires-Dist of a client's metadata, built through its PEP 517 backend."""
-    source = _copy(package, tmp_path)
-    out = tmp_path / "metadata"
-    out.mkdir()
-    build = (
-        "import sys, setuptools.build_meta as b; "
-        "print(b.prepare_metadata_for_build_wheel(sys.argv[1]))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", build, str(out)],
-        cwd=source,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    dist_info = out / done.stdout.strip().splitlines()[-1]
-    metadata = email.parser.Parser().parsestr((dist_info / "METADATA").read_text())
-    requirements = metadata.get_all("Requires-Dist") or []
-    return {_name(requirement): requirement for requirement in requirements}
-
-
-def _name(requirement: str) -> str:
-    match = re.match(r"[A-Za-z0-9._-]+", requirement)
-    assert match, requirement
-    return re.sub(r"[._-]+", "-", match.group(0)).lower()
-
-
 def test_driver_depends_on_the_flight_sql_driver_and_pyarrow_only(tmp_path: Path) -> None:
-    assert set(_built_requirements(DRIVER, tmp_path)) == {
+    assert set(built_requirements(DRIVER, tmp_path)) == {
         "adbc-driver-flightsql",
         "adbc-driver-manager",
         "pyarrow",
@@ -83,7 +49,7 @@ def test_driver_depends_on_the_flight_sql_driver_and_pyarrow_only(tmp_path: Path
 
 
 def test_dialect_depends_on_sqlalchemy_and_the_driver_only(tmp_path: Path) -> None:
-    requirements = _built_requirements(DIALECT, tmp_path)
+    requirements = built_requirements(DIALECT, tmp_path)
     assert set(requirements) == {"adbc-driver-flight-iox", "pyarrow", "sqlalchemy"}
     assert not set(requirements) & SERVER_DISTRIBUTIONS
 
@@ -122,22 +88,12 @@ def test_data_model_constants_agree_with_the_server() -> None:
 # --- the slow check: both wheels alone in an empty venv ------------------------------------
 
 
-def _wheel(package: str, tmp_path: Path) -> Path:
-    source = _copy(package, tmp_path / "src")
-    out = tmp_path / "wheels"
-    subprocess.run(
-        [*PIP, "wheel", *OFFLINE, "--no-build-isolation", "--wheel-dir", str(out), str(source)],
-        check=True,
-    )
-    return next(out.glob(f"{package}-*.whl"))
-
-
 def _closure(requirements: list[str]) -> set[str]:
     """The installed distributions these requirements need, transitively (extras left out)."""
     seen: set[str] = set()
     todo = [r for r in requirements if "extra ==" not in r]
     while todo:
-        name = _name(todo.pop())
+        name = requirement_name(todo.pop())
         if name in seen or name in {"adbc-driver-flight-iox"}:
             continue
         seen.add(name)
@@ -160,7 +116,7 @@ def _link_distribution(name: str, site_packages: Path) -> None:
 
 @pytest.mark.slow
 def test_dialect_installed_alone_queries_a_server(tmp_path: Path, server: RunningServer) -> None:
-    wheels = [_wheel(DRIVER, tmp_path), _wheel(DIALECT, tmp_path)]
+    wheels = [build_wheel(DRIVER, tmp_path), build_wheel(DIALECT, tmp_path)]
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -175,8 +131,8 @@ def test_dialect_installed_alone_queries_a_server(tmp_path: Path, server: Runnin
         ).stdout.strip()
     )
     declared = [
-        *_built_requirements(DRIVER, tmp_path / "d").values(),
-        *_built_requirements(DIALECT, tmp_path / "s").values(),
+        *built_requirements(DRIVER, tmp_path / "d").values(),
+        *built_requirements(DIALECT, tmp_path / "s").values(),
     ]
     needed = _closure(declared)
     assert not needed & SERVER_DISTRIBUTIONS
