@@ -10,7 +10,7 @@ import click
 import pytest
 
 from flight_iox.cli.serve import format_size, parse_size, serve
-from flight_iox.config import Limits, Settings, build_settings, setting_specs
+from flight_iox.config import Limits, Settings, SettingSpec, build_settings, setting_specs
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
@@ -122,3 +122,28 @@ def test_docs_list_exactly_the_flags_and_variables() -> None:
     documented = {variable: flag for flag, variable in rows}
     generated = {spec.envvar: spec.flag for spec in setting_specs()}
     assert documented == generated
+
+
+def _shown(spec: SettingSpec) -> str:
+    """A default as docs/configuration.md writes it."""
+    default = spec.default
+    if spec.option.shown_default is not None:
+        return spec.option.shown_default
+    if default is None:
+        return "none"
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if spec.option.kind == "size":
+        return format_size(default)
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    if isinstance(default, Path):
+        return f"./{default}"
+    return str(default)
+
+
+def test_docs_give_each_settings_default() -> None:
+    """The default column of docs/configuration.md is the ``Settings`` default."""
+    rows = re.findall(r"^\| `--[^`]+` \| `(FLIGHT_IOX_\w+)` \| ([^|]+) \|", DOCS.read_text(), re.M)
+    documented = {variable: default.replace("`", "").strip() for variable, default in rows}
+    assert documented == {spec.envvar: _shown(spec) for spec in setting_specs()}
