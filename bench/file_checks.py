@@ -49,7 +49,7 @@ DAY_NS = 86_400 * 10**9
 
 def make_files(folder: Path, count: int, rows: int) -> list[DataFile]:
     """``count`` files of ``rows`` rows, one day each (so no two overlap)."""
-    storage = open_storage(CatalogConfig.local(folder))
+    storage = open_storage(CatalogConfig.local(folder).store)
     files = []
     for i in range(count):
         times = pa.array(range(i * DAY_NS, i * DAY_NS + rows), pa.int64()).cast(TIME_TYPE)
@@ -64,7 +64,7 @@ def make_files(folder: Path, count: int, rows: int) -> list[DataFile]:
 
 def timed_registration(files: list[DataFile], checked: bool, folder: Path) -> tuple[float, int]:
     """Seconds to build the table's provider from scratch, and its row count."""
-    storage = open_storage(CatalogConfig.local(folder))
+    storage = open_storage(CatalogConfig.local(folder).store)
     check = (lambda file: checked_schema(file, storage)) if checked else None
     builder = TableBuilder(2, None, check)
     start = time.perf_counter()

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from iox_catalog.config import CatalogConfig
 
 MIB = 1024 * 1024
+# PyIceberg's catalog types a server can run on (its ``in-memory`` one forgets on restart).
+CATALOG_TYPES = ("sql", "rest", "glue", "hive", "dynamodb", "bigquery")
 ENV_PREFIX = "FLIGHT_IOX_"
 _OPTION = "flight_iox.option"
 _NESTED = "flight_iox.nested"
@@ -41,7 +43,8 @@ class Option:
     ``name`` is the setting's public name when it differs from the field's: the flag is
     ``--<name>`` (dashes) and the variable ``FLIGHT_IOX_<NAME>``. A bool gets
     ``--x/--no-x`` unless ``flag`` spells it otherwise. ``kind`` is ``size`` (``64MiB``),
-    ``file`` or ``dir`` (paths); other types come from the annotation.
+    ``file`` or ``dir`` (paths), or ``properties`` (``KEY=VALUE`` pairs: the flag repeats,
+    the variable holds them separated by spaces); other types come from the annotation.
     """
 
     help: str
@@ -144,10 +147,20 @@ class Settings:
         None, "PEM certificate chain: serve HTTPS and grpc+tls.", kind="file"
     )
     tls_key: Path | None = setting(None, "PEM private key of --tls-cert.", kind="file")
+    catalog_type: str = setting(
+        "sql", "PyIceberg catalog type (its load_catalog opens it).", choices=CATALOG_TYPES
+    )
     catalog_uri: str | None = setting(
         None,
-        "Iceberg SQL catalog: postgresql://… to share it.",
-        shown_default="SQLite in the data folder",
+        "Catalog URI: postgresql://… to share the SQL catalog; the REST or Hive server's URL.",
+        shown_default="SQLite in the data folder (sql)",
+    )
+    catalog_properties: tuple[tuple[str, str], ...] = setting(
+        (),
+        "Another PyIceberg catalog property, KEY=VALUE (repeat the flag).",
+        flag="--catalog-property",
+        kind="properties",
+        shown_default="none",
     )
     object_store: str = setting("file", "Where data files go.", choices=("file", "s3"))
     bucket: str | None = setting(None, "S3 bucket (with --object-store s3).")
@@ -197,8 +210,14 @@ class Settings:
         return self.data_dir / "wal"
 
     def catalog_config(self) -> CatalogConfig:
-        """Where the Iceberg catalog and the warehouse are."""
-        from iox_catalog.config import CatalogConfig  # iox_catalog brings PyIceberg: not at import
+        """The Iceberg catalog to open and the object store of its warehouse.
+
+        The region falls back to ``AWS_REGION`` and the S3 keys come from ``AWS_*``
+        variables, read here, once.
+        """
+        # iox_catalog brings PyIceberg: not at import
+        from iox_catalog.config import CatalogConfig
+        from iox_catalog.object_store import ObjectStoreConfig
 
         local = CatalogConfig.local(self.data_dir)
         warehouse = local.warehouse
@@ -208,12 +227,17 @@ class Settings:
             warehouse = f"s3://{self.bucket.strip('/')}"
         elif self.object_store != "file":
             raise ValueError(f"unknown object store {self.object_store!r}: use file or s3")
+        store = ObjectStoreConfig.from_environment(
+            warehouse,
+            endpoint=self.s3_endpoint,
+            region=self.s3_region,
+            allow_http=self.s3_allow_http,
+        )
+        uri = self.catalog_uri
+        if uri is None and self.catalog_type == "sql":
+            uri = local.uri
         return CatalogConfig(
-            uri=self.catalog_uri or local.uri,
-            warehouse=warehouse,
-            s3_endpoint=self.s3_endpoint,
-            s3_region=self.s3_region,
-            s3_allow_http=self.s3_allow_http,
+            store, uri=uri, type=self.catalog_type, extra=tuple(self.catalog_properties)
         )
 
 

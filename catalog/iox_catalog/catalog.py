@@ -1,8 +1,9 @@
 """The Iceberg catalog of flight-iox: databases are namespaces, tables are Iceberg tables.
 
-Built on PyIceberg's SQL catalog (SQLite in the data folder by default, PostgreSQL
-to share it). Every commit of data files records the highest WAL sequence it holds
-in the snapshot summary (``iox.wal-sequence``), so recovery trusts the catalog.
+Opened with PyIceberg's ``load_catalog``: its SQL catalog by default (SQLite in the data
+folder, PostgreSQL to share it), or any other type PyIceberg knows (REST, Glue, Hive, …).
+Every commit of data files records the highest WAL sequence it holds in the snapshot
+summary (``iox.wal-sequence``), so recovery trusts the catalog.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 import pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceError
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.table import Table, Transaction
@@ -70,16 +71,19 @@ class StoredTable:
     location: str  # the folder new files go under (see iox_catalog.locations)
 
 
-def _open_sql_catalog(config: CatalogConfig, attempts: int = 5) -> SqlCatalog:
-    """PyIceberg's SQL catalog, surviving servers that start together on a fresh database.
+def open_catalog(config: CatalogConfig, attempts: int = 5) -> Catalog:
+    """The catalog ``config`` names, through PyIceberg's ``load_catalog``.
 
-    ``SqlCatalog`` creates its tables when it finds none, without locking: when two
-    servers start at once on a new PostgreSQL database, one of them fails with a
-    duplicate table or type. By then the tables exist, so opening it again works.
+    PyIceberg merges its own configuration under the same name (``~/.pyiceberg.yaml``,
+    ``PYICEBERG_CATALOG__FLIGHT_IOX__*``) beneath these properties: the place for secrets
+    such as a REST catalog's credential. The SQL catalog creates its tables when it finds
+    none, without locking: when two servers start at once on a new PostgreSQL database,
+    one of them fails with a duplicate table or type. By then the tables exist, so opening
+    it again works.
     """
     for attempt in range(attempts):
         try:
-            return SqlCatalog(config.name, **config.properties())
+            return load_catalog(config.name, **config.properties())
         except (IntegrityError, ProgrammingError):
             if attempt == attempts - 1:
                 raise
@@ -93,9 +97,9 @@ class IoxCatalog:
 
     def __init__(self, config: CatalogConfig) -> None:
         self.config = config
-        self._iceberg = _open_sql_catalog(config)
+        self._iceberg = open_catalog(config)
         self._lock = threading.RLock()
-        self.storage = open_storage(config)
+        self.storage = open_storage(config.store)
 
     # --- databases -------------------------------------------------------------------------
 

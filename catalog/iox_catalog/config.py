@@ -1,65 +1,106 @@
-"""Where the catalog and the data live: one frozen object, turned into PyIceberg properties."""
+"""Which Iceberg catalog to open and where the data lives: PyIceberg's ``load_catalog`` arguments.
+
+The catalog is any type PyIceberg's ``load_catalog`` knows (``sql`` by default: SQLite in
+the data folder, or PostgreSQL to share it; ``rest``, ``glue``, ``hive``, …), given its
+own properties; the object-store properties come from the one ``ObjectStoreConfig``.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from iox_catalog.object_store import DERIVED_PROPERTIES, ObjectStoreConfig
+
+# Properties with their own setting: a catalog property naming one is refused.
+_OWN_SETTINGS = {"type": "--catalog-type", "uri": "--catalog-uri"}
+# Catalog properties that hold secrets (REST credentials and tokens, cloud keys, passwords).
+_SECRET = re.compile(r"secret|token|credential|password|access-key|account-key", re.I)
+
+
+def is_secret_property(key: str) -> bool:
+    """Whether a PyIceberg property holds a secret (left out of what is shown)."""
+    return bool(_SECRET.search(key))
 
 
 @dataclass(frozen=True)
 class CatalogConfig:
-    """The catalog database, the warehouse, and how to reach object storage.
+    """The catalog to open, and the object store behind its warehouse.
 
-    ``uri`` is a SQLAlchemy URL: ``sqlite:///…`` (the default, in the data folder) or
-    ``postgresql://…`` for a catalog shared by several servers. ``warehouse`` is a
-    local folder or ``s3://bucket/prefix``. S3 keys come from the standard ``AWS_*``
-    environment variables and are never printed.
+    ``uri`` is the catalog's URI: a SQLAlchemy URL for ``sql`` (``sqlite:///…``, or
+    ``postgresql://…`` for a catalog shared by several servers), the server's URL for
+    ``rest``, ``thrift://…`` for ``hive``, none for ``glue``. ``extra`` holds any other
+    PyIceberg catalog properties as ``(key, value)`` pairs; keys that have their own
+    setting (``type``, ``uri``) or that derive from the object store (``s3.endpoint``, …)
+    are refused there, so one value cannot be given twice, differently.
     """
 
-    uri: str
-    warehouse: str
+    store: ObjectStoreConfig
+    uri: str | None = None
+    type: str = "sql"
     name: str = "flight_iox"
-    s3_endpoint: str | None = None
-    s3_region: str | None = None
-    s3_allow_http: bool = False
+    extra: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        for key, _ in self.extra:
+            if key in _OWN_SETTINGS:
+                raise ValueError(
+                    f"catalog property {key!r} has its own setting: use {_OWN_SETTINGS[key]}"
+                )
+            if key in DERIVED_PROPERTIES:
+                raise ValueError(
+                    f"catalog property {key!r} comes from the object-store settings "
+                    "(--s3-endpoint, --s3-region, AWS_* keys), so PyIceberg, pyarrow and "
+                    "DataFusion agree: set it there"
+                )
 
     @classmethod
     def local(cls, data_dir: Path) -> CatalogConfig:
         """SQLite in the data folder, warehouse in ``<data_dir>/warehouse``."""
         root = data_dir.resolve()
-        return cls(uri=f"sqlite:///{root / 'catalog.db'}", warehouse=f"file://{root / 'warehouse'}")
+        store = ObjectStoreConfig(warehouse=f"file://{root / 'warehouse'}")
+        return cls(store, uri=f"sqlite:///{root / 'catalog.db'}")
+
+    @property
+    def warehouse(self) -> str:
+        """The warehouse URI: a ``file://`` folder or ``s3://bucket/prefix``."""
+        return self.store.warehouse
 
     @property
     def is_s3(self) -> bool:
         """Whether the warehouse is in S3."""
-        return self.warehouse.startswith("s3://")
+        return self.store.is_s3
 
-    def sqlalchemy_uri(self) -> str:
-        """The URI with a driver SQLAlchemy can load (psycopg 3 for PostgreSQL)."""
+    @property
+    def is_sql(self) -> bool:
+        """Whether the catalog is PyIceberg's SQL catalog (SQLite or PostgreSQL)."""
+        return self.type == "sql"
+
+    def catalog_uri(self) -> str | None:
+        """The URI as PyIceberg gets it: for ``sql``, with the psycopg 3 driver on PostgreSQL."""
+        if self.uri is None or not self.is_sql:
+            return self.uri
         for prefix in ("postgresql://", "postgres://"):
             if self.uri.startswith(prefix):
                 return "postgresql+psycopg://" + self.uri.removeprefix(prefix)
         return self.uri
 
-    def s3_credentials(self) -> dict[str, str]:
-        """Keys from the standard AWS variables (secrets: never print these)."""
-        env = os.environ
-        found = {
-            "s3.access-key-id": env.get("AWS_ACCESS_KEY_ID"),
-            "s3.secret-access-key": env.get("AWS_SECRET_ACCESS_KEY"),
-            "s3.session-token": env.get("AWS_SESSION_TOKEN"),
-        }
-        return {k: v for k, v in found.items() if v}
-
     def properties(self, *, include_secrets: bool = True) -> dict[str, str]:
-        """Keyword arguments for ``pyiceberg.catalog.load_catalog(name, **properties)``."""
-        props = {"type": "sql", "uri": self.sqlalchemy_uri(), "warehouse": self.warehouse}
-        if self.is_s3:
-            if self.s3_endpoint:
-                props["s3.endpoint"] = self.s3_endpoint
-            region = self.s3_region or os.environ.get("AWS_REGION") or "us-east-1"
-            props["s3.region"] = region
-            if include_secrets:
-                props.update(self.s3_credentials())
+        """Keyword arguments for ``pyiceberg.catalog.load_catalog(name, **properties)``.
+
+        The warehouse is the store's unless a catalog property names another (a REST
+        catalog's warehouse is often a name, not a location); table locations are always
+        made under the store's warehouse.
+        """
+        props = {"type": self.type, "warehouse": self.warehouse}
+        uri = self.catalog_uri()
+        if uri is not None:
+            props["uri"] = uri
+        props.update(self.store.pyiceberg_properties(include_secrets=include_secrets))
+        props.update(
+            (key, value)
+            for key, value in self.extra
+            if include_secrets or not is_secret_property(key)
+        )
         return props

@@ -1,4 +1,4 @@
-"""Object storage for the warehouse: a pyarrow filesystem, and the one containment check.
+"""Object storage for the warehouse: its pyarrow filesystem, and the one containment check.
 
 Every path flight-iox writes or deletes goes through ``Storage.contained`` first:
 a local path must resolve (symlinks and ``..`` followed) to a place under the
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow.fs as pafs
 
-from iox_catalog.config import CatalogConfig
+from iox_catalog.object_store import ObjectStoreConfig
 from iox_datamodel.errors import StoragePathError
 
 
@@ -106,26 +106,16 @@ def is_canonical_location(location: str, storage: Storage) -> bool:
     return True
 
 
-def warehouse_root(config: CatalogConfig) -> str:
+def warehouse_root(store: ObjectStoreConfig) -> str:
     """The warehouse as a filesystem path: a real local folder, or ``bucket/prefix``."""
-    path = uri_path(config.warehouse).rstrip("/")
-    if config.is_s3:
+    path = uri_path(store.warehouse).rstrip("/")
+    if store.is_s3:
         return posixpath.normpath(path)
     return _local_real(path)
 
 
-def open_storage(config: CatalogConfig) -> Storage:
-    """The filesystem behind ``config.warehouse``."""
-    root = warehouse_root(config)
-    if not config.is_s3:
-        return Storage(pafs.LocalFileSystem(), "file", root)
-    creds = config.s3_credentials()
-    filesystem = pafs.S3FileSystem(
-        access_key=creds.get("s3.access-key-id"),
-        secret_key=creds.get("s3.secret-access-key"),
-        session_token=creds.get("s3.session-token"),
-        region=config.properties(include_secrets=False).get("s3.region"),
-        endpoint_override=config.s3_endpoint,
-        scheme="http" if config.s3_allow_http else "https",
+def open_storage(store: ObjectStoreConfig) -> Storage:
+    """The filesystem behind the warehouse, as ``store`` derives it for pyarrow."""
+    return Storage(
+        store.pyarrow_filesystem(), "s3" if store.is_s3 else "file", warehouse_root(store)
     )
-    return Storage(filesystem, "s3", root)

@@ -47,6 +47,23 @@ class Size(click.ParamType):
         return value if isinstance(value, int) else parse_size(str(value))
 
 
+class Property(click.ParamType):
+    """One ``KEY=VALUE`` pair; a variable holds several, separated by whitespace."""
+
+    name = "key=value"
+    envvar_list_splitter = None  # whitespace
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        key, sep, text = str(value).partition("=")
+        if not sep or not key.strip():
+            self.fail(f"expected KEY=VALUE, got {value!r}", param, ctx)
+        return key.strip(), text
+
+
 def click_type(spec: SettingSpec) -> click.ParamType | None:
     """The click type of a setting (None for a bool switch)."""
     option = spec.option
@@ -55,6 +72,8 @@ def click_type(spec: SettingSpec) -> click.ParamType | None:
         return click.Choice(option.choices, case_sensitive=False)
     if option.kind == "size":
         return Size()
+    if option.kind == "properties":
+        return Property()
     if spec.type is bool:
         return None
     if spec.type is int:
@@ -87,6 +106,7 @@ def settings_option(spec: SettingSpec) -> click.Option:
         type=click_type(spec),
         default=spec.default,
         is_flag=switch or None,
+        multiple=spec.option.kind == "properties",
         envvar=spec.envvar,
         show_envvar=True,
         show_default=shown_default(spec),

@@ -34,7 +34,6 @@ from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import checked_schema
 from flight_iox.wal import TableWrite, WalWrite, WriteAheadLog, decode_write, encode_write
 from iox_catalog import IoxCatalog
-from iox_catalog.storage import open_storage
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class Engine:
         self.catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
         self.buffers = BufferSet()
         self.iceberg = IoxCatalog(settings.catalog_config())
-        self.storage = open_storage(self.iceberg.config)
+        self.storage = self.iceberg.storage
         persisted = self._load_persisted()
         self.wal = WriteAheadLog(
             settings.wal_dir, fsync=settings.wal_fsync, segment_bytes=settings.wal_segment_bytes
@@ -69,7 +68,7 @@ class Engine:
         self.query = QueryEngine(
             self.catalog,
             self.buffers,
-            object_store=self._object_store(),
+            object_store=self.iceberg.config.store.datafusion_store(),
             file_cache=FileCache(
                 settings.parquet_cache_size,
                 lambda file, schema: read_model_rows(file.path, schema, self.storage),
@@ -119,30 +118,6 @@ class Engine:
             count += 1
         log.info("replayed %d WAL entries", count)
         return count
-
-    def _object_store(self) -> tuple[str, object, str] | None:
-        """``register_object_store`` arguments for the warehouse bucket (local files need none).
-
-        DataFusion finds the store by scheme and host separately: the scheme must be
-        exactly ``"s3://"`` and the bucket goes as the host (``"s3://bucket"`` as the
-        scheme matches nothing).
-        """
-        config = self.iceberg.config
-        if not config.is_s3:
-            return None
-        from datafusion.object_store import AmazonS3
-
-        bucket = config.warehouse.removeprefix("s3://").split("/", 1)[0]
-        creds = config.s3_credentials()
-        store = AmazonS3(
-            bucket_name=bucket,
-            region=config.properties(include_secrets=False).get("s3.region"),
-            access_key_id=creds.get("s3.access-key-id"),
-            secret_access_key=creds.get("s3.secret-access-key"),
-            endpoint=config.s3_endpoint,
-            allow_http=config.s3_allow_http,
-        )
-        return "s3://", store, bucket
 
     # --- writes ----------------------------------------------------------------------------
 

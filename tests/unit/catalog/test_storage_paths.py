@@ -14,6 +14,7 @@ from flight_iox.errors import StoragePathError
 from flight_iox.names import MAX_SEGMENT_CHARS, path_segment
 from iox_catalog.config import CatalogConfig
 from iox_catalog.locations import new_table_location
+from iox_catalog.object_store import ObjectStoreConfig
 from iox_catalog.storage import Storage, contained_path, is_canonical_location, open_storage
 
 TRAVERSAL_NAMES = [
@@ -106,9 +107,9 @@ def test_s3_containment() -> None:
 
 
 def test_open_storage_roots(tmp_path: Path) -> None:
-    local = open_storage(CatalogConfig.local(tmp_path))
+    local = open_storage(CatalogConfig.local(tmp_path).store)
     assert local.root == os.path.realpath(tmp_path / "warehouse")
-    s3 = open_storage(CatalogConfig(uri="sqlite://", warehouse="s3://bucket/prefix/"))
+    s3 = open_storage(ObjectStoreConfig("s3://bucket/prefix/"))
     assert (s3.scheme, s3.root) == ("s3", "bucket/prefix")
 
 

@@ -147,3 +147,22 @@ def test_docs_give_each_settings_default() -> None:
     rows = re.findall(r"^\| `--[^`]+` \| `(FLIGHT_IOX_\w+)` \| ([^|]+) \|", DOCS.read_text(), re.M)
     documented = {variable: default.replace("`", "").strip() for variable, default in rows}
     assert documented == {spec.envvar: _shown(spec) for spec in setting_specs()}
+
+
+def test_catalog_properties_repeat_as_flags_or_share_one_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flags = parse("--catalog-type", "REST", "--catalog-property", "a=1",
+                  "--catalog-property", "scope=x=y", "--catalog-property", "empty=")  # fmt: skip
+    assert flags.catalog_type == "rest"
+    assert flags.catalog_properties == (("a", "1"), ("scope", "x=y"), ("empty", ""))
+    monkeypatch.setenv("FLIGHT_IOX_CATALOG_PROPERTIES", "glue.region=eu-west-1  glue.id=123\n")
+    monkeypatch.setenv("FLIGHT_IOX_CATALOG_TYPE", "glue")
+    variables = parse()
+    assert variables.catalog_type == "glue"
+    assert variables.catalog_properties == (("glue.region", "eu-west-1"), ("glue.id", "123"))
+    assert parse("--catalog-property", "b=2").catalog_properties == (("b", "2"),)  # flag wins
+    with pytest.raises(click.BadParameter, match="KEY=VALUE"):
+        parse("--catalog-property", "no-equals-sign")
+    with pytest.raises(click.BadParameter):
+        parse("--catalog-type", "in-memory")

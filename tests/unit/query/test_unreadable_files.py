@@ -38,7 +38,7 @@ SCHEMA = pa.schema(
 
 
 def storage(tmp_path: Path) -> Storage:
-    return open_storage(CatalogConfig.local(tmp_path))
+    return open_storage(CatalogConfig.local(tmp_path).store)
 
 
 def write_file(path: Path, rows: int = 3) -> DataFile:
