@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from flight_iox.launcher import start_server
 from tests.e2e.moto_s3 import REGION, MotoS3, moto_s3, set_aws_env
@@ -66,8 +67,13 @@ def test_glue_catalog_persists_restarts_and_reads_from_outside(
         catalog = pyiceberg_catalog(server.http_url)
         assert catalog.properties["type"] == "glue"
         assert catalog.load_table(("gluedb", "cpu")).scan().to_arrow().num_rows >= 120
+        url = f"{server.http_url}/api/v3/configure/database"
+        requests.delete(url, params={"db": "gluedb"}, timeout=60).raise_for_status()
     finally:
         server.stop()
+    names = [db["Name"] for db in glue.get_databases()["DatabaseList"]]
+    assert "gluedb" not in names  # the drop reached Glue
+    assert not [key for key in moto_s3.objects("glue") if "/gluedb/" in key]  # and its files
 
 
 def test_sql_type_given_explicitly_with_extra_properties(
