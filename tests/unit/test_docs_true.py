@@ -112,3 +112,22 @@ def test_files_and_tests_named_exist(page: Path) -> None:
 def test_readme_links_every_page() -> None:
     linked = set(re.findall(r"\(docs/([\w-]+\.md)\)", (ROOT / "README.md").read_text()))
     assert linked == {page.name for page in (ROOT / "docs").glob("*.md")}
+
+
+BENCH_COMMAND = re.compile(
+    r"python (?:-m )?(bench[./]\w+)(?:\.py)?((?: --?[\w-]+(?: [^\s`|-][^\s`|]*)?)*)"
+)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_name)
+def test_bench_commands_name_real_scripts_and_flags(page: Path) -> None:
+    """Every ``python bench/x.py --flag`` a page shows runs a script that takes that flag."""
+    wrong = []
+    for script, args in BENCH_COMMAND.findall(page.read_text()):
+        source = ROOT / (script.replace(".", "/") + ".py")
+        if not source.exists():
+            wrong.append(script)
+            continue
+        text = source.read_text()
+        wrong += [f"{script} {f}" for f in re.findall(r" (--[\w-]+)", args) if f'"{f}"' not in text]
+    assert not wrong, f"{page.name} shows bench commands that do not run: {wrong}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from flight_iox.auth.policy import ANONYMOUS
+from flight_iox.auth.policy import ANONYMOUS, Authorizer
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import InsufficientStorageError
@@ -73,6 +73,18 @@ def test_a_bug_in_a_write_is_500_with_its_traceback_logged(
     monkeypatch.setattr(Engine, "write_line_protocol", broken)
     with caplog.at_level(logging.ERROR):
         response = client.post("/api/v3/write_lp?db=db", content=b"cpu v=2 2")
+    _assert_internal(response, caplog)
+
+
+def test_a_bug_in_the_auth_middleware_is_500(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(Authorizer, "authenticate", broken)
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/api/v3/query_sql", params={"db": "db", "q": "SELECT 1"})
     _assert_internal(response, caplog)
 
 
