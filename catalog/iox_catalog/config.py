@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from iox_catalog.object_store import DERIVED_PROPERTIES, ObjectStoreConfig
 
@@ -22,6 +23,16 @@ _SECRET = re.compile(r"secret|token|credential|password|access-key|account-key",
 def is_secret_property(key: str) -> bool:
     """Whether a PyIceberg property holds a secret (left out of what is shown)."""
     return bool(_SECRET.search(key))
+
+
+def without_password(uri: str) -> str:
+    """``uri`` with the password of its user part, if any, written as ``***``."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,7 @@ class CatalogConfig:
         props = {"type": self.type, "warehouse": self.warehouse}
         uri = self.catalog_uri()
         if uri is not None:
-            props["uri"] = uri
+            props["uri"] = uri if include_secrets else without_password(uri)
         props.update(self.store.pyiceberg_properties(include_secrets=include_secrets))
         props.update(
             (key, value)

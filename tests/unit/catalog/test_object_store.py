@@ -20,7 +20,7 @@ from pyiceberg.catalog import CatalogType
 from pyiceberg.io.pyarrow import PyArrowFileIO
 
 from flight_iox.config import CATALOG_TYPES, Settings
-from iox_catalog.config import CatalogConfig, is_secret_property
+from iox_catalog.config import CatalogConfig, is_secret_property, without_password
 from iox_catalog.object_store import ObjectStoreConfig, S3Credentials
 from iox_catalog.storage import open_storage
 from tests.e2e.moto_s3 import ACCESS_KEY, REGION, SECRET_KEY, MotoS3, moto_s3
@@ -168,6 +168,17 @@ def test_catalog_properties_take_the_type_uri_store_and_extras(tmp_path: Path) -
 def test_a_property_with_its_own_setting_is_refused(key: str, flag: str) -> None:
     with pytest.raises(ValueError, match=flag.replace("*", r"\*")):
         CatalogConfig(ObjectStoreConfig("s3://b"), extra=((key, "x"),))
+
+
+def test_a_password_in_the_uri_is_not_shown() -> None:
+    config = CatalogConfig(ObjectStoreConfig("s3://b"), uri="postgresql://me:p%40ss@db:5432/cat")
+    assert config.properties()["uri"] == "postgresql+psycopg://me:p%40ss@db:5432/cat"
+    assert (
+        config.properties(include_secrets=False)["uri"] == "postgresql+psycopg://me:***@db:5432/cat"
+    )
+    assert without_password("postgresql://me@db/cat") == "postgresql://me@db/cat"
+    assert without_password("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert without_password("https://u:t@rest.example/v1") == "https://u:***@rest.example/v1"
 
 
 def test_secret_property_names() -> None:
