@@ -24,9 +24,8 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from flight_iox.auth.policy import ANONYMOUS, AuthMode, Authorizer
+from flight_iox.auth.policy import AuthMode, Authorizer
 from flight_iox.auth.tokens import FileTokenStore
-from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.flightsql import FlightSqlServer
 from flight_iox.query import execution
@@ -35,17 +34,9 @@ TICKET = flight.Ticket(json.dumps({"database": "db", "sql_query": "SELECT * FROM
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = Engine(Settings(data_dir=tmp_path / "data", wal_fsync=False))
-    engine.write_line_protocol("db", b"cpu,host=a v=1 1", principal=ANONYMOUS)
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
-def server(engine: Engine, tmp_path: Path) -> Iterator[FlightSqlServer]:
+def server(cpu_engine: Engine, tmp_path: Path) -> Iterator[FlightSqlServer]:
     authorizer = Authorizer(AuthMode.OFF, FileTokenStore(tmp_path / "tokens.json"))
-    server = FlightSqlServer("grpc://127.0.0.1:0", engine.query, authorizer=authorizer)
+    server = FlightSqlServer("grpc://127.0.0.1:0", cpu_engine.query, authorizer=authorizer)
     threading.Thread(target=server.serve, daemon=True).start()
     yield server
     server.shutdown()

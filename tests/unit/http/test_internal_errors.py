@@ -9,14 +9,12 @@ become that statement's error in a 200 answer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from starlette.testclient import TestClient
 
-from flight_iox.auth.policy import ANONYMOUS, Authorizer
-from flight_iox.config import Settings
+from flight_iox.auth.policy import Authorizer
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import InsufficientStorageError
 from flight_iox.http.app import create_app
@@ -28,17 +26,9 @@ TWO_SELECTS = "SELECT v FROM cpu; SELECT v FROM cpu"
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = Engine(Settings(data_dir=tmp_path / "data", wal_fsync=False))
-    engine.write_line_protocol("db", b"cpu,host=a v=1 1", principal=ANONYMOUS)
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
-def client(engine: Engine) -> TestClient:
+def client(cpu_engine: Engine) -> TestClient:
     """The app in process; a route's exception is answered, not re-raised into the test."""
-    return TestClient(create_app(engine, engine.settings), raise_server_exceptions=False)
+    return TestClient(create_app(cpu_engine, cpu_engine.settings), raise_server_exceptions=False)
 
 
 def _assert_internal(response: object, caplog: pytest.LogCaptureFixture) -> None:

@@ -8,22 +8,15 @@ while bad SQL stays the user's error.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
 import threading
 import warnings
-from collections.abc import Iterator
-from pathlib import Path
 
 import adbc_driver_flightsql.dbapi as dbapi
 import adbc_driver_manager
 import pytest
-from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
-from flight_iox.auth.policy import ANONYMOUS
-from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import QueryError
 from flight_iox.flightsql import FlightSqlServer
@@ -35,16 +28,8 @@ DATABASE_OPTION = "adbc.flight.sql.rpc.call_header.database"
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", wal_fsync=False)
-
-
-@pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
-    engine = Engine(settings)
-    engine.write_line_protocol("db", b"cpu,host=a v=1 1", principal=ANONYMOUS)
-    yield engine
-    engine.close()
+def engine(cpu_engine: Engine) -> Engine:
+    return cpu_engine
 
 
 @pytest.fixture
@@ -53,42 +38,6 @@ def bug(monkeypatch: pytest.MonkeyPatch) -> None:
         raise KeyError("planted")
 
     monkeypatch.setattr(QueryEngine, "_prepare_last_cache", broken)
-
-
-def _get(app: Starlette, path: str, query: str) -> tuple[int, dict]:
-    """One GET through the ASGI app (Starlette re-raises the error it answered 500 for)."""
-    messages: list[dict] = []
-
-    requests = [{"type": "http.request", "body": b"", "more_body": False}]
-
-    async def receive() -> dict:
-        if requests:
-            return requests.pop()
-        await asyncio.Event().wait()  # the client stays connected
-        raise AssertionError("unreachable")
-
-    async def send(message: dict) -> None:
-        messages.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": [(b"host", b"test")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    with contextlib.suppress(KeyError):
-        asyncio.run(app(scope, receive, send))
-    start = next(m for m in messages if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
-    return start["status"], json.loads(body)
 
 
 def test_datafusion_errors_are_the_users_and_ours_are_not() -> None:
@@ -120,13 +69,13 @@ def test_engine_lets_a_bug_through(engine: Engine) -> None:
     ],
 )
 def test_http_answers_500_and_logs_the_traceback(
-    engine: Engine, settings: Settings, caplog: pytest.LogCaptureFixture, path: str, query: str
+    engine: Engine, caplog: pytest.LogCaptureFixture, path: str, query: str
 ) -> None:
-    app = create_app(engine, settings)
+    client = TestClient(create_app(engine, engine.settings), raise_server_exceptions=False)
     with caplog.at_level(logging.ERROR):
-        status, body = _get(app, path, query)
-    assert status == 500
-    assert body == {"error": "internal error: KeyError"}
+        response = client.get(f"{path}?{query}")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error: KeyError"}
     assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records)
 
 
