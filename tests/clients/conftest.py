@@ -1,4 +1,9 @@
-"""A real flight-iox server with a small ``cpu`` table, shared by the client e2e tests."""
+"""One real flight-iox server for the client e2e tests; each test gets a database of its own.
+
+The server is shared (starting one costs seconds); the ``database`` fixture writes the small
+``cpu`` table into a database that only the requesting test uses, so tests that write or
+create tables pass in any order and in any subset.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,6 @@ import pytest
 import requests
 
 from flight_iox.launcher import RunningServer, start_server
-
-DATABASE = "mydb"
 
 # Two hosts over three minutes: float, int, bool, unsigned and string fields.
 CPU_LINES = "\n".join(
@@ -34,7 +37,6 @@ def write_lp(server: RunningServer, database: str, body: str) -> None:
 @pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(tmp_path_factory.mktemp("clients") / "data")
-    write_lp(running, DATABASE, CPU_LINES)
     yield running
     running.stop()
 
@@ -44,10 +46,18 @@ def flight_uri(server: RunningServer) -> str:
     return server.flight_uri
 
 
-@pytest.fixture(scope="package")
-def sa_url(server: RunningServer) -> str:
+@pytest.fixture
+def database(server: RunningServer, db_name: str) -> str:
+    """This test's own database, holding the ``cpu`` rows of ``CPU_LINES``."""
+    write_lp(server, db_name, CPU_LINES)
+    return db_name
+
+
+@pytest.fixture
+def sa_url(server: RunningServer, database: str) -> str:
+    """A SQLAlchemy URL for this test's database."""
     host_port = server.flight_uri.split("://", 1)[1]
-    return f"flight_iox://{host_port}/{DATABASE}"
+    return f"flight_iox://{host_port}/{database}"
 
 
 def pem(path: Path) -> str:

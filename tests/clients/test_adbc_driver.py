@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
@@ -14,8 +15,6 @@ import pytest
 import adbc_driver_flight_iox
 from adbc_driver_flight_iox import DatabaseOptions, database_options, dbapi
 from tests.certificates import Pki, self_signed
-
-from .conftest import DATABASE
 
 # --- options, without a server ---------------------------------------------------------------
 
@@ -133,16 +132,18 @@ def test_query_without_parameters_is_not_prepared(
 # --- a real server ----------------------------------------------------------------------------
 
 
-def test_query_with_parameters(flight_uri: str) -> None:
-    with dbapi.connect(flight_uri, database=DATABASE) as conn, conn.cursor() as cur:
+def test_query_with_parameters(flight_uri: str, database: str) -> None:
+    with dbapi.connect(flight_uri, database=database) as conn, conn.cursor() as cur:
         cur.execute("SELECT host, usage FROM cpu WHERE usage > ? ORDER BY time", (2.0,))
         table = cur.fetch_arrow_table()
     assert table.column("usage").to_pylist() == [10.0, 2.5, 20.0]
 
 
-def test_one_cursor_switches_between_direct_and_prepared_runs(flight_uri: str) -> None:
+def test_one_cursor_switches_between_direct_and_prepared_runs(
+    flight_uri: str, database: str
+) -> None:
     sql = "SELECT count(*) AS n FROM cpu WHERE usage > ?"
-    with dbapi.connect(flight_uri, database=DATABASE) as conn, conn.cursor() as cur:
+    with dbapi.connect(flight_uri, database=database) as conn, conn.cursor() as cur:
         assert isinstance(cur, dbapi.Cursor)
         cur.execute("SELECT count(*) AS n FROM cpu")
         assert cur.fetchall() == [(4,)]
@@ -157,8 +158,8 @@ def test_one_cursor_switches_between_direct_and_prepared_runs(flight_uri: str) -
         assert cur.fetchall() == [(3,)]
 
 
-def test_direct_update_and_executemany_after_a_direct_query(flight_uri: str) -> None:
-    with dbapi.connect(flight_uri, database=DATABASE) as conn, conn.cursor() as cur:
+def test_direct_update_and_executemany_after_a_direct_query(flight_uri: str, database: str) -> None:
+    with dbapi.connect(flight_uri, database=database) as conn, conn.cursor() as cur:
         cur.execute("SELECT 1")
         cur.executemany(
             "INSERT INTO direct_runs (host, v, time) VALUES (?, ?, ?)",
@@ -171,24 +172,23 @@ def test_direct_update_and_executemany_after_a_direct_query(flight_uri: str) -> 
         assert cur.fetchall() == [("b",)]
 
 
-def test_autocommit_without_warnings(flight_uri: str) -> None:
+def test_autocommit_without_warnings(flight_uri: str, database: str) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        conn = dbapi.connect(flight_uri, database=DATABASE)
+        conn = dbapi.connect(flight_uri, database=database)
         conn.close()
     assert [str(w.message) for w in caught] == []
 
 
-def test_pandas_fetch_df(flight_uri: str) -> None:
-    with dbapi.connect(flight_uri, database=DATABASE) as conn, conn.cursor() as cur:
+def test_pandas_fetch_df(flight_uri: str, database: str) -> None:
+    with dbapi.connect(flight_uri, database=database) as conn, conn.cursor() as cur:
         cur.execute("SELECT host, count(*) AS n FROM cpu GROUP BY host ORDER BY host")
         frame = cur.fetch_df()
     assert frame.to_dict("list") == {"host": ["a", "b"], "n": [2, 2]}
 
 
-def test_polars_read_database(flight_uri: str) -> None:
-    pl = pytest.importorskip("polars")
-    with dbapi.connect(flight_uri, database=DATABASE) as conn:
+def test_polars_read_database(flight_uri: str, database: str) -> None:
+    with dbapi.connect(flight_uri, database=database) as conn:
         frame = pl.read_database(
             "SELECT host, usage, time FROM cpu WHERE host = ? ORDER BY time",
             connection=conn,
@@ -207,7 +207,7 @@ def test_unknown_database_is_an_error(flight_uri: str) -> None:
         cur.execute("SELECT 1")
 
 
-def test_adbc_ingest(flight_uri: str) -> None:
+def test_adbc_ingest(flight_uri: str, database: str) -> None:
     data = pa.table(
         {
             "host": ["z"],
@@ -215,7 +215,7 @@ def test_adbc_ingest(flight_uri: str) -> None:
             "time": pa.array([datetime.datetime(2024, 1, 1)], pa.timestamp("ns")),
         }
     )
-    with dbapi.connect(flight_uri, database=DATABASE) as conn, conn.cursor() as cur:
+    with dbapi.connect(flight_uri, database=database) as conn, conn.cursor() as cur:
         cur.adbc_ingest("ingested", data, mode="create_append")
         cur.execute("SELECT host, load FROM ingested")
         assert cur.fetchall() == [("z", 0.25)]

@@ -9,10 +9,8 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from .conftest import DATABASE
 
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def engine(sa_url: str) -> Iterator[sa.Engine]:
     engine = sa.create_engine(sa_url)
     yield engine
@@ -79,12 +77,13 @@ def test_create_all_with_reserved_column_names(engine: sa.Engine) -> None:
         metadata.drop_all(engine)
 
 
-def test_polars_read_database_uri_takes_the_database_from_the_uri(flight_uri: str) -> None:
+def test_polars_read_database_uri_takes_the_database_from_the_uri(
+    flight_uri: str, database: str
+) -> None:
     host_port = flight_uri.split("://", 1)[1]
     frame = pl.read_database_uri(
-        # Other tests write to cpu too; the conftest's rows are the first three minutes of 1970.
-        "SELECT host, usage FROM cpu WHERE time < '1970-01-01T00:03:00Z' ORDER BY time",
-        uri=f"flight_iox://{host_port}/{DATABASE}",
+        "SELECT host, usage FROM cpu ORDER BY time",
+        uri=f"flight_iox://{host_port}/{database}",
         engine="adbc",
     )
     assert frame["usage"].to_list() == [1.5, 10.0, 2.5, 20.0]

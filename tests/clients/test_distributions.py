@@ -23,7 +23,6 @@ from flight_iox import columns
 from flight_iox.launcher import RunningServer
 from sqlalchemy_flight_iox import reflection
 
-from .conftest import DATABASE
 from .dists import (
     CLIENTS,
     DIALECT,
@@ -115,7 +114,9 @@ def _link_distribution(name: str, site_packages: Path) -> None:
 
 
 @pytest.mark.slow
-def test_dialect_installed_alone_queries_a_server(tmp_path: Path, server: RunningServer) -> None:
+def test_dialect_installed_alone_queries_a_server(
+    tmp_path: Path, server: RunningServer, database: str
+) -> None:
     wheels = [build_wheel(DRIVER, tmp_path), build_wheel(DIALECT, tmp_path)]
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -146,7 +147,7 @@ def test_dialect_installed_alone_queries_a_server(tmp_path: Path, server: Runnin
         f"""
         import importlib.util, json
         import sqlalchemy as sa
-        engine = sa.create_engine("flight_iox://{host_port}/{DATABASE}")
+        engine = sa.create_engine("flight_iox://{host_port}/{database}")
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT count(*) FROM cpu")).scalar_one()
         absent = [m for m in {SERVER_MODULES!r} if importlib.util.find_spec(m) is None]

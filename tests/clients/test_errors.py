@@ -12,8 +12,6 @@ from adbc_driver_flight_iox._cursor import NO_DATABASE
 from flight_iox.flightsql import status
 from flight_iox.query import engine
 
-from .conftest import DATABASE
-
 
 def _assert_clean(message: str) -> None:
     assert "Traceback" not in message
@@ -24,22 +22,22 @@ def _assert_clean(message: str) -> None:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("SELECT * FROM nosuch", "table 'mydb.iox.nosuch' not found"),  # GetFlightInfo
+        ("SELECT * FROM nosuch", "table '{database}.iox.nosuch' not found"),  # GetFlightInfo
         ("SELEC 1", "ParserError"),
         ("SELECT 1 / 0", "Divide by zero"),  # raised while the DoGet stream is read
     ],
 )
 def test_query_errors_carry_the_message_without_a_traceback(
-    flight_uri: str, query: str, expected: str
+    flight_uri: str, database: str, query: str, expected: str
 ) -> None:
     with (
-        dbapi.connect(flight_uri, database=DATABASE) as conn,
+        dbapi.connect(flight_uri, database=database) as conn,
         conn.cursor() as cur,
         pytest.raises(dbapi.ProgrammingError) as caught,
     ):
         cur.execute(query)
         cur.fetchall()
-    assert expected in str(caught.value)
+    assert expected.format(database=database) in str(caught.value)
     _assert_clean(str(caught.value))
 
 

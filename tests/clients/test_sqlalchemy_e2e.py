@@ -12,14 +12,14 @@ import sqlalchemy as sa
 from sqlalchemy_flight_iox import UInt64, date_bin, date_trunc
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def engine(sa_url: str) -> Iterator[sa.Engine]:
     engine = sa.create_engine(sa_url)
     yield engine
     engine.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cpu(engine: sa.Engine) -> sa.Table:
     return sa.Table("cpu", sa.MetaData(), autoload_with=engine)
 
@@ -27,8 +27,7 @@ def cpu(engine: sa.Engine) -> sa.Table:
 def test_lists_schemas_tables_and_views(engine: sa.Engine) -> None:
     inspector = sa.inspect(engine)
     assert {"iox", "information_schema"} <= set(inspector.get_schema_names())
-    # Ingest tests may add tables to this shared server; cpu is always there.
-    assert "cpu" in inspector.get_table_names()
+    assert inspector.get_table_names() == ["cpu"]
     assert "tables" not in inspector.get_table_names()
     assert "tables" in inspector.get_view_names(schema="information_schema")
     assert inspector.has_table("cpu")

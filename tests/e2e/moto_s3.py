@@ -96,10 +96,11 @@ def set_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def moto_s3() -> Iterator[MotoS3]:
     """A moto S3 server on 127.0.0.1 (free port) with one fresh bucket."""
-    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    from moto.server import ThreadedMotoServer  # imported here: it takes a second to import
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     _fix_complete_multipart_root()
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import adbc_driver_flightsql.dbapi as flightsql
+import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 import requests
@@ -79,10 +81,6 @@ def test_full_disk_gives_507_keeps_acknowledged_rows_and_recovers(tmp_path: Path
 def test_full_disk_on_flight_ingest_says_insufficient_storage(tmp_path: Path) -> None:
     """gRPC: RESOURCE_EXHAUSTED is the status, but pyarrow cannot send it from Python, so
     the client gets UNKNOWN with the message (``flightsql/status.py``)."""
-    pytest.importorskip("adbc_driver_flightsql")
-    import adbc_driver_flightsql.dbapi as flightsql
-    import pyarrow as pa
-
     with small_tmpfs(tmp_path / "data", "24m") as data_dir:
         server = start_server(data_dir)
         try:

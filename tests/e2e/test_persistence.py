@@ -9,6 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
+import duckdb
+import pyiceberg.catalog as pyiceberg_catalog
 import pytest
 import requests
 
@@ -129,8 +131,6 @@ def test_queries_see_each_point_once_while_persisting(tmp_path: Path) -> None:
 
 
 def test_pyiceberg_and_duckdb_read_the_same_rows(tmp_path: Path) -> None:
-    pyiceberg_catalog = pytest.importorskip("pyiceberg.catalog")
-    duckdb = pytest.importorskip("duckdb")
     server = start_server(tmp_path / "data")
     try:
         write(server, "ext", "\n".join(f"w,city=c{i % 3} temp={i}.5 {T0 + i}" for i in range(30)))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 import requests
+from pyiceberg.catalog import Catalog, load_catalog
 
 from flight_iox.launcher import start_server
 from tests.e2e.moto_s3 import (
@@ -25,9 +25,6 @@ from tests.e2e.moto_s3 import (
 )
 from tests.e2e.test_persistence import T0, persist, query, write
 
-if TYPE_CHECKING:
-    from pyiceberg.catalog import Catalog
-
 __all__ = ["moto_s3"]  # the fixture, imported for pytest
 
 
@@ -38,7 +35,6 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def pyiceberg_catalog(http_url: str) -> Catalog:
     """The catalog as an outside engine loads it: printed properties plus its own keys."""
-    load_catalog = pytest.importorskip("pyiceberg.catalog").load_catalog
     props = requests.get(f"{http_url}/api/v3/configure/catalog", timeout=30).json()
     assert "s3.secret-access-key" not in props and "s3.access-key-id" not in props
     name = props.pop("name")

@@ -105,9 +105,12 @@ def test_statement_kind(conn: flightsql.Connection, keyword: str) -> None:
         "INSERT": "INSERT INTO seed (tag, v) VALUES ('u', 2.0)",
         "DELETE": "DELETE FROM seed WHERE tag = 'u'",
         "CREATE": "CREATE TABLE made (time TIMESTAMP, a BIGINT)",
-        "DROP": "DROP TABLE mode_create",
+        "DROP": "DROP TABLE dropped",
     }[keyword]
     with conn.cursor() as cur:
+        if keyword == "DROP":  # a table of its own, not one that another test happened to make
+            data = pa.table({"k": pa.array(["a"]).dictionary_encode(), "time": TIME_COLUMN})
+            cur.adbc_ingest("dropped", data, mode="create")
         if CAPS.statement_kinds[keyword]:
             cur.execute(sql)
             (count,) = cur.fetchone()
