@@ -171,6 +171,12 @@ class Settings:
         1.0, "Seconds between checks of the persist triggers.", name="persist_interval",
         minimum=0.01,
     )  # fmt: skip
+    catalog_poll_interval_seconds: float = setting(
+        1.0,
+        "Seconds between looks at the catalog for other servers' commits (0: never).",
+        name="catalog_poll_interval",
+        minimum=0,
+    )
     persist_max_rows: int = setting(
         1_000_000, "Persist when a table buffers this many rows.", minimum=1
     )

@@ -20,6 +20,7 @@ from flight_iox.flightsql import FlightSqlServer
 from flight_iox.http.app import create_app
 from flight_iox.http.connections import with_header_timeout
 from flight_iox.persist.deletes import Deleter
+from flight_iox.persist.follower import CatalogFollower
 from flight_iox.persist.persister import Persister
 from flight_iox.tls import TlsFiles, schemes
 
@@ -43,6 +44,14 @@ def serve(settings: Settings) -> None:
     engine = Engine(settings)
     persister = Persister(engine)
     persister.start()
+    follower = CatalogFollower(
+        engine.mirror,
+        engine.query,
+        persister.cycle_lock,
+        lambda: engine.wal.last_sequence,
+        settings.catalog_poll_interval_seconds,
+    )
+    follower.start()
     engine.query.set_update_handler(Deleter(persister).execute_update)
     authorizer = authorizer_for(settings)
     engine.query.set_system_table(
@@ -67,6 +76,7 @@ def serve(settings: Settings) -> None:
     def shutdown() -> None:
         log.info("shutting down")
         flight.shutdown()
+        follower.stop()
         try:
             persister.stop()
         finally:

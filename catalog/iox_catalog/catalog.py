@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog, load_catalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceError
+from pyiceberg.exceptions import (
+    NamespaceAlreadyExistsError,
+    NoSuchNamespaceError,
+    NoSuchTableError,
+)
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import DayTransform, IdentityTransform
@@ -38,12 +42,12 @@ from iox_catalog.schema import (
     file_schema,
     model_schema_from_kinds,
 )
+from iox_catalog.state import RETENTION_PROPERTY, CatalogState, read_state, retention_of
 from iox_catalog.storage import is_canonical_location, open_storage
 from iox_datamodel.columns import TIME_COLUMN
 from iox_datamodel.names import validate_database_name, validate_table_name
 
 log = logging.getLogger(__name__)
-RETENTION_PROPERTY = "iox.retention-ns"
 
 
 class _DictionaryNotice(logging.Filter):
@@ -69,6 +73,7 @@ class StoredTable:
     model_schema: pa.Schema
     files: TableFiles
     location: str  # the folder new files go under (see iox_catalog.locations)
+    metadata_location: str = ""  # changes with every commit (see iox_catalog.state)
 
 
 def open_catalog(config: CatalogConfig, attempts: int = 5) -> Catalog:
@@ -100,6 +105,30 @@ class IoxCatalog:
         self._iceberg = open_catalog(config)
         self._lock = threading.RLock()
         self.storage = open_storage(config.store)
+        self._own: dict[tuple[str, str], str] = {}  # metadata location of our last commit
+
+    # --- what changed ----------------------------------------------------------------------
+
+    def state(self) -> CatalogState:
+        """Every database and table now, without reading table metadata (``state.py``)."""
+        return read_state(self._iceberg)
+
+    def own_location(self, database: str, table: str) -> str | None:
+        """The metadata location our last commit to the table left (None: none yet)."""
+        return self._own.get((database, table))
+
+    def _note(self, iceberg: Table, before: str | None = None) -> Table:
+        """Remember ``iceberg``'s metadata location as ours: a follower need not read it.
+
+        Only where this server installs what the commit left (a new table, or the file
+        list ``_committed`` returns), or, given ``before``, where the table was at our own
+        last commit until this one: a commit on top of another server's must be read by
+        the follower, or that server's files would never be seen here.
+        """
+        key = (iceberg.name()[-2], iceberg.name()[-1])
+        if before is None or self._own.get(key) == before:
+            self._own[key] = iceberg.metadata_location
+        return iceberg
 
     # --- databases -------------------------------------------------------------------------
 
@@ -126,9 +155,7 @@ class IoxCatalog:
 
     def retention_ns(self, name: str) -> int | None:
         """The database's retention period in nanoseconds (None: keep forever)."""
-        props = self._iceberg.load_namespace_properties(name)
-        value = props.get(RETENTION_PROPERTY)
-        return int(value) if value and int(value) > 0 else None
+        return retention_of(self._iceberg.load_namespace_properties(name))
 
     def set_retention_ns(self, name: str, retention_ns: int | None) -> None:
         """Change a database's retention period (None or 0: forever)."""
@@ -147,11 +174,18 @@ class IoxCatalog:
         iceberg = self._iceberg.load_table((database, table))
         return self._stored(database, table, iceberg)
 
+    def load_if_exists(self, database: str, table: str) -> StoredTable | None:
+        """``load``, or None when the table (or its database) is not in the catalog."""
+        try:
+            return self.load(database, table)
+        except (NoSuchTableError, NoSuchNamespaceError):
+            return None
+
     def _stored(self, database: str, table: str, iceberg: Table) -> StoredTable:
         kinds = decode_kinds(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
         return StoredTable(
             database, table, model_schema_from_kinds(kinds), table_files(iceberg),
-            write_root(iceberg),
+            write_root(iceberg), iceberg.metadata_location,
         )  # fmt: skip
 
     def table_location(self, database: str, table: str, model_schema: pa.Schema) -> str:
@@ -190,7 +224,7 @@ class IoxCatalog:
                     order.asc(tag, IdentityTransform())
                 order.asc(TIME_COLUMN, IdentityTransform())
                 order.commit()
-            return self._iceberg.load_table((database, table))
+            return self._note(self._iceberg.load_table((database, table)))
 
     def _writable(self, iceberg: Table) -> Table:
         """``iceberg``, its new files sent to a safe folder first if its location is not one.
@@ -207,9 +241,10 @@ class IoxCatalog:
             "table %s.%s had the unsafe location %r; new files go to %r",
             database, table, iceberg.location(), root,
         )  # fmt: skip
+        before = iceberg.metadata_location
         with iceberg.transaction() as tx:
             tx.set_properties(relocation_properties(root))
-        return iceberg
+        return self._note(iceberg, before)
 
     def commit_files(
         self, database: str, table: str, model_schema: pa.Schema, paths: list[str], sequence: int
@@ -236,6 +271,7 @@ class IoxCatalog:
         take the rows back and write them again: outside readers would see them twice.
         Reading the new manifests is retried; only a lasting outage still gives up.
         """
+        self._note(iceberg)
         for attempt in range(attempts):
             try:
                 return self._stored(database, table, iceberg)
@@ -324,10 +360,19 @@ class IoxCatalog:
         Those files are queued for ``delete_unreferenced`` (see ``iox_catalog.cleanup``).
         """
         with self._lock:
-            return cleanup.expire(self._iceberg.load_table((database, table)), keep_last)
+            iceberg = self._iceberg.load_table((database, table))
+            before = iceberg.metadata_location
+            try:
+                return cleanup.expire(iceberg, keep_last)
+            finally:
+                self._note(iceberg, before)
 
     def delete_unreferenced(self, database: str, table: str, min_age_seconds: float) -> int:
         """Delete the table's files that our commits removed, unreferenced for a while."""
         with self._lock:
             iceberg = self._iceberg.load_table((database, table))
-            return cleanup.delete_unreferenced(iceberg, self.storage, min_age_seconds)
+            before = iceberg.metadata_location
+            try:
+                return cleanup.delete_unreferenced(iceberg, self.storage, min_age_seconds)
+            finally:
+                self._note(iceberg, before)

@@ -28,6 +28,7 @@ from flight_iox.errors import (
 )
 from flight_iox.ingest import MeasurementBatch, Precision, parse_line_protocol
 from flight_iox.names import validate_database_name
+from flight_iox.persist.follower import CatalogMirror
 from flight_iox.persist.parquet_files import read_model_rows
 from flight_iox.query import QueryEngine
 from flight_iox.query.file_cache import FileCache
@@ -59,7 +60,8 @@ class Engine:
         self.buffers = BufferSet()
         self.iceberg = IoxCatalog(settings.catalog_config())
         self.storage = self.iceberg.storage
-        persisted = self._load_persisted()
+        self.mirror = CatalogMirror(self.iceberg, self.catalog, self.buffers)
+        persisted = self.mirror.load()  # every persisted table; the follower keeps it current
         self.wal = WriteAheadLog(
             settings.wal_dir, fsync=settings.wal_fsync, segment_bytes=settings.wal_segment_bytes
         )
@@ -76,19 +78,6 @@ class Engine:
             limits=settings.query_limits,
             file_check=lambda file: checked_schema(file, self.storage),
         )
-
-    def _load_persisted(self) -> dict[tuple[str, str], int]:
-        """Schemas and files of every persisted table; returns their persisted sequences."""
-        persisted = {}
-        for database in self.iceberg.database_names():
-            db = self.catalog.create_database(database, exist_ok=True)
-            db.retention_ns = self.iceberg.retention_ns(database)
-            for table in self.iceberg.table_names(database):
-                stored = self.iceberg.load(database, table)
-                self.catalog.apply_replayed_schema(database, table, stored.model_schema)
-                self.buffers.table(database, table).replace_files(stored.files.files)
-                persisted[(database, table)] = stored.files.persisted_sequence
-        return persisted
 
     def _replay(self, persisted: dict[tuple[str, str], int]) -> int:
         """Replay WAL entries newer than what the catalog says each table has persisted.

@@ -1,0 +1,108 @@
+"""The catalog mirror: two engines on one SQLite catalog and one warehouse see each other's commits.
+
+Ticks are called directly (the follower thread only repeats them); the e2e version with
+PostgreSQL and two server processes is ``tests/e2e/test_catalog_follow.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flight_iox.auth.policy import ANONYMOUS
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.persist.deletes import Deleter
+from flight_iox.persist.follower import CatalogFollower, FollowReport
+from flight_iox.persist.persister import Persister
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Persister, Persister]]:
+    """Two engines sharing ``catalog.db`` and the ``warehouse`` folder (their own WALs)."""
+    (tmp_path / "warehouse").mkdir()
+    engines = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "warehouse").symlink_to(tmp_path / "warehouse")
+        settings = Settings(
+            data_dir=tmp_path / name,
+            wal_fsync=False,
+            catalog_uri=f"sqlite:///{tmp_path / 'catalog.db'}",
+        )
+        engines.append(Engine(settings))
+    yield Persister(engines[0]), Persister(engines[1])
+    for engine in engines:
+        engine.close()
+
+
+def tick(persister: Persister) -> FollowReport:
+    engine = persister.engine
+    follower = CatalogFollower(
+        engine.mirror, engine.query, persister.cycle_lock, lambda: engine.wal.last_sequence, 1.0
+    )
+    report = follower.tick()
+    assert report is not None
+    return report
+
+
+def write(engine: Engine, database: str, body: str) -> None:
+    engine.write_line_protocol(database, body.encode(), principal=ANONYMOUS)
+
+
+def count(engine: Engine, database: str, sql: str = "SELECT count(*) AS n FROM cpu") -> object:
+    return engine.query.execute(database, sql).read_all().to_pylist()
+
+
+def test_commits_of_another_engine_are_applied_and_own_commits_are_not_reread(
+    pair: tuple[Persister, Persister],
+) -> None:
+    a, b = pair
+    write(a.engine, "db", "\n".join(f"cpu,host=h{i} v={i} {i}" for i in range(5)))
+    a.persist()
+    assert tick(a) == FollowReport()  # a's own commit: nothing to read
+    assert not b.engine.catalog.has_database("db")
+    assert tick(b) == FollowReport(databases=["db"], tables=["db.cpu"])
+    assert count(b.engine, "db") == [{"n": 5}]
+    assert tick(b) == FollowReport()  # nothing changed since
+
+    write(b.engine, "db", "cpu,host=b v=1,extra=2i 100")  # b's buffer, merged with a's files
+    write(a.engine, "db", "cpu,host=h0 v=9,other=true 0")  # overwrites a persisted row
+    a.persist()
+    tick(b)
+    sql = "SELECT count(*) AS n, sum(v) AS s, count(other) AS o FROM cpu"
+    assert count(b.engine, "db", sql) == [{"n": 6, "s": 1.0 + 9 + 1 + 2 + 3 + 4, "o": 1}]
+
+    b.persist()  # b's commit on top of a's: a reads it, b does not
+    assert tick(b) == FollowReport()
+    assert tick(a).tables == ["db.cpu"]
+    assert count(a.engine, "db", "SELECT count(*) AS n, sum(extra) AS e FROM cpu") == [
+        {"n": 6, "e": 2}
+    ]
+
+
+def test_drops_elsewhere_drop_here_and_replay_does_not_bring_them_back(
+    pair: tuple[Persister, Persister], tmp_path: Path
+) -> None:
+    a, b = pair
+    write(a.engine, "db", "cpu,host=a v=1 1\nmem,host=a v=1 1")
+    write(a.engine, "gone", "cpu,host=a v=1 1")
+    a.persist()
+    tick(b)
+    write(b.engine, "db", "cpu,host=b v=2 2")  # buffered on b only
+    Deleter(a).drop_table("db", "cpu")
+    a.engine.delete_database("gone")
+    report = tick(b)
+    assert sorted(report.dropped) == ["db.cpu", "gone", "gone.cpu"]
+    assert sorted(b.engine.query.table_schemas("db")) == ["mem"]
+    assert b.engine.catalog.database_names() == ["db"]
+    assert tick(a) == FollowReport()  # its own drops were already applied
+
+    b.engine.close()  # b restarts: its WAL still holds its row of db.cpu
+    again = Engine(b.engine.settings)
+    try:
+        assert sorted(again.query.table_schemas("db")) == ["mem"]
+    finally:
+        again.close()
