@@ -1,11 +1,14 @@
-"""Per-query cost on one database while another is written: this tree against a baseline revision.
+"""Per-query cost on one table while another is written: this tree against a baseline revision.
 
     python bench/query_while_writing.py [--baseline 2f83573] [--runs 300] [--rounds 2]
+        [--writes other-database|other-table]
 
 One in-process ``Engine`` with two databases of ``--rows`` buffered rows each. A thread
-writes ``--lines`` lines to ``written`` every ``--every-ms`` (unsynced WAL, as a busy
-ingest would) while the main thread runs each statement on ``queried``, warm, and times
-it until its batches are read; the same statements are also timed with the writer idle.
+writes ``--lines`` lines every ``--every-ms`` (unsynced WAL, as a busy ingest would) to
+table ``cpu`` of database ``written`` (``--writes other-database``) or to table ``mem`` of
+``queried`` (``other-table``) while the main thread runs each statement over ``cpu`` of
+``queried``, warm, and times it until its batches are read; the same statements are also
+timed with the writer idle.
 
 The baseline is the code of ``--baseline`` (a git revision), checked out with
 ``git worktree add`` into a temporary folder and run by this same script in a
@@ -14,7 +17,9 @@ alternately, ``--rounds`` times each, on the same machine in the same run; the s
 prints the median of each (over the rounds' medians) and the ratio of this tree to the
 baseline. With a global change counter (the baseline before per-database versions) every
 write to ``written`` invalidates the plans of ``queried`` and makes its next query
-re-snapshot ``written``'s table; with per-database versions neither happens.
+re-snapshot ``written``'s table; with per-database versions neither happens. With
+per-database versions (the baseline before per-table ones), a write to ``mem`` does both
+to a query of ``cpu`` in the same database; with per-table versions neither happens.
 """
 
 from __future__ import annotations
@@ -47,8 +52,13 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     medians: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         engine = Engine(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
-        for database in ("written", "queried"):
-            body = "\n".join(f"cpu,host=h{i % 50} usage={i}.5 {i}" for i in range(args.rows))
+        target, table = (
+            ("written", "cpu") if args.writes == "other-database" else ("queried", "mem")
+        )
+        for database, name in dict.fromkeys(
+            [("written", "cpu"), ("queried", "cpu"), (target, table)]
+        ):
+            body = "\n".join(f"{name},host=h{i % 50} usage={i}.5 {i}" for i in range(args.rows))
             engine.write_line_protocol(database, body.encode(), principal=ANONYMOUS, no_sync=True)
         stop = threading.Event()
         busy = threading.Event()
@@ -60,10 +70,10 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 if not busy.wait(0.05):
                     continue
                 lines = "\n".join(
-                    f"cpu,host=h{i % 50} usage={i}.5 {t + i}" for i in range(args.lines)
+                    f"{table},host=h{i % 50} usage={i}.5 {t + i}" for i in range(args.lines)
                 )
                 engine.write_line_protocol(
-                    "written", lines.encode(), principal=ANONYMOUS, no_sync=True
+                    target, lines.encode(), principal=ANONYMOUS, no_sync=True
                 )
                 t += args.lines
                 written[0] += 1
@@ -98,7 +108,7 @@ def _run_tree(tree: Path, args: argparse.Namespace) -> dict[str, dict[str, float
     paths = [str(tree), str(tree / "catalog"), str(tree / "clients")]
     env["PYTHONPATH"] = os.pathsep.join([*paths, env.get("PYTHONPATH", "")])
     options = ["--rows", args.rows, "--lines", args.lines, "--every-ms", args.every_ms]
-    options += ["--runs", args.runs, "--warmup", args.warmup]
+    options += ["--runs", args.runs, "--warmup", args.warmup, "--writes", args.writes]
     command = [sys.executable, __file__, "--measure", *map(str, options)]
     out = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tree)
     if out.returncode != 0:
@@ -120,6 +130,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--lines", type=int, default=10)
     parser.add_argument("--every-ms", type=float, default=2.0)
+    parser.add_argument(
+        "--writes", choices=("other-database", "other-table"), default="other-database"
+    )
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -142,7 +155,7 @@ def main() -> None:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=ROOT, check=True)
     print(
-        f"\nqueries on `queried` while `written` takes {args.lines} lines every "
+        f"\nqueries on `queried.cpu` while {args.writes} takes {args.lines} lines every "
         f"{args.every_ms:g} ms; baseline {args.baseline} ({revision}); median ms of "
         f"{args.runs} runs, median over {args.rounds} alternating rounds\n"
     )

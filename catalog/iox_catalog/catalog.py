@@ -114,8 +114,12 @@ class IoxCatalog:
         return read_state(self._iceberg)
 
     def own_location(self, database: str, table: str) -> str | None:
-        """The metadata location our last commit to the table left (None: none yet)."""
-        return self._own.get((database, table))
+        """The metadata location our last commit to the table left (None: none yet).
+
+        Waits for a commit of ours in progress: one a listing already showed is then known.
+        """
+        with self._lock:
+            return self._own.get((database, table))
 
     def _note(self, iceberg: Table, before: str | None = None) -> Table:
         """Remember ``iceberg``'s metadata location as ours: a follower need not read it.

@@ -12,6 +12,7 @@ exactly once, in the buffer or in a file.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -22,24 +23,7 @@ import pyarrow as pa
 from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys, time_range
 from iox_catalog.files import DataFile
 
-_changes_lock = threading.Lock()
-_changes: dict[str, int] = {}  # per database; never shrinks, so a count never repeats
-
-
-def change_count(database: str) -> int:
-    """A number that changes whenever a table of ``database`` changes version (or is dropped).
-
-    Read it before reading table state: the state is at least as new as the count,
-    so a reader that saw the same count twice has seen every change of that database.
-    Per database, so a write to one never invalidates what a query cached of another.
-    """
-    return _changes.get(database, 0)
-
-
-def _changed(database: str) -> None:
-    """Bump ``database``'s change count; call after the state change is visible."""
-    with _changes_lock:
-        _changes[database] = _changes.get(database, 0) + 1
+_serials = itertools.count(1)  # one per table buffer: a table made again has a new version
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -101,6 +85,7 @@ class TableBuffer:
     appends: int = 0
     files_version: int = 0
     oldest_pending: float | None = None
+    serial: int = field(default_factory=lambda: next(_serials))
 
     def append(self, sequence: int, batch: pa.RecordBatch) -> int:
         """Add a validated batch; returns the bytes it adds to the buffer."""
@@ -111,13 +96,12 @@ class TableBuffer:
             self.appends += 1
             if self.oldest_pending is None:
                 self.oldest_pending = time.monotonic()
-            _changed(self.database)
         return size
 
     @property
-    def version(self) -> tuple[int, int]:
-        """Changes whenever the rows a query would see change."""
-        return (self.appends, self.files_version)
+    def version(self) -> tuple[int, int, int]:
+        """Changes whenever the rows a query would see change: (serial, appends, files)."""
+        return (self.serial, self.appends, self.files_version)
 
     def buffered_rows(self) -> int:
         """Rows held in memory (before dedupe of pending batches)."""
@@ -199,9 +183,7 @@ class TableBuffer:
             self.frozen = None
             self.files = files
             self.files_version += 1
-            _changed(self.database)
             self._recount()
-            _changed(self.database)
             return self.nbytes - before
 
     def filter_rows(self, schema: pa.Schema, keep: Callable[[pa.Table], pa.Table]) -> int:
@@ -219,7 +201,6 @@ class TableBuffer:
                 self.frozen = kept
             if removed:
                 self.appends += 1
-                _changed(self.database)
             self._recount()
             return removed
 
@@ -228,7 +209,6 @@ class TableBuffer:
         with self.lock:
             self.files = files
             self.files_version += 1
-            _changed(self.database)
 
 
 class BufferSet:
@@ -281,10 +261,13 @@ class BufferSet:
         """Swap the frozen rows for the committed files."""
         self._account(self.table(database, table).persisted(files))
 
-    def version(self, database: str, table: str) -> tuple[int, int]:
-        """Changes whenever the rows of a table change (read it before taking a snapshot)."""
+    def version(self, database: str, table: str) -> tuple[int, int, int]:
+        """Changes whenever the rows of a table change (read it before taking a snapshot).
+
+        Never repeats for one name: a table dropped and made again has a new serial.
+        """
         state = self._tables.get((database, table))
-        return (0, 0) if state is None else state.version
+        return (0, 0, 0) if state is None else state.version
 
     def drop_table(self, database: str, table: str) -> None:
         """Forget one table."""
@@ -292,11 +275,9 @@ class BufferSet:
             state = self._tables.pop((database, table), None)
             if state is not None:
                 self.total_bytes -= state.nbytes
-            _changed(database)
 
     def drop_database(self, database: str) -> None:
         """Forget every table of a database."""
         with self._lock:
             for key in [k for k in self._tables if k[0] == database]:
                 self.total_bytes -= self._tables.pop(key).nbytes
-            _changed(database)

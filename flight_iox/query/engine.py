@@ -1,12 +1,12 @@
 """DataFusion SQL over every database: the facade the transports call.
 
 The parts live in their own modules: ``registry.py`` keeps each database's DataFusion
-catalog in step with the buffers, one database at a time; ``contexts.py`` keeps the warm
+catalog in step with the buffers, one table at a time; ``contexts.py`` keeps the warm
 contexts (per default database and the databases a statement names, ``reads.py``);
 ``statement_cache.py`` keeps result schemas and plans; ``execution.py`` runs a plan under
-the query limits. Result schemas and plans are keyed by the state of the databases a
-statement can read (``reads.py``), so a write to one database leaves every other
-database's cached statements alone, and a query refreshes only those databases' tables.
+the query limits. Result schemas and plans are keyed by the versions of the tables a
+statement can read (``reads.py``), so a write to one table leaves the cached statements
+over every other table alone, and a query refreshes only the tables it can read.
 A repeated statement that does not read the time is planned once.
 
 Who may read what is decided by which catalogs a context holds (``Scope``): the
@@ -245,7 +245,7 @@ class QueryEngine:
 
     def _refresh(self, database: str | None, sql: str, scope: Scope) -> State:
         """Refresh the tables of the databases ``sql`` can read from ``database`` in ``scope``."""
-        return self._registry.refresh(self._held(database, sql, scope))
+        return self._registry.refresh(self._held(database, sql, scope), sql)
 
     def _refreshed_context(
         self, database: str | None, sql: str, scope: Scope = None
@@ -319,7 +319,7 @@ class QueryEngine:
                 database,
                 table,
                 version,
-                (self._buffers.version(database, table)[1], len(schema)),
+                (self._buffers.version(database, table)[2], len(schema)),
                 partial(self._buffers.snapshot, database, table, schema),
                 partial(self._file_rows_of, schema, f"{database}.{table}"),
                 retention_ns,

@@ -16,6 +16,11 @@ escape, a non-ASCII letter a case fold could turn into a name) holds every visib
 database; so does a statement with no default database (nothing is current then).
 Over-approximating costs only time, and a listing that also shows a database the statement
 merely mentions.
+
+Tables are read the same way (``tables_read``): a table is named by an identifier, so a
+statement reads only the tables whose name occurs in it as a word. Text naming ``system``
+(whose tables describe every table), ``information_schema`` or ``SHOW`` (which list every
+table) reads them all, as does a table whose name is not such a word.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ _WORDS = (re.compile(r"[a-z0-9_]+(?:-[a-z0-9_]+)*"), re.compile(r"[a-z0-9_]+"))
 # Text that may name catalogs without spelling their names: anything a case fold or escape
 # could turn into a name (Unicode escapes, non-ASCII letters).
 _EVERY = re.compile(r"u&|[^\x00-\x7f]", re.IGNORECASE)
+# Words of text that reads every table of a database: its system tables and its listings.
+_LISTINGS = frozenset({"system", "information_schema", "show"})
 
 
 @functools.lru_cache(maxsize=1024)
@@ -47,3 +54,13 @@ def databases_read(sql: str, database: str | None, visible: Iterable[str]) -> li
         return sorted(visible)
     named = sorted(n for n in visible if n != database and n.lower() in words)
     return [database, *named]
+
+
+def tables_read(sql: str, tables: Iterable[str]) -> frozenset[str] | None:
+    """The tables of ``tables`` that ``sql`` may read; None for all of them and ``system``."""
+    words = _words(sql)
+    if words is None or not words.isdisjoint(_LISTINGS):
+        return None
+    return frozenset(
+        name for name in tables if name.lower() in words or not _WORDS[0].fullmatch(name.lower())
+    )

@@ -6,11 +6,14 @@ Each database has two catalog objects sharing one ``iox`` schema: the full one, 
 ``system`` schema also holds the admin-only server-wide tables (``system.tokens``), and the
 scoped one without them.
 
-A table is registered again only when its buffer changed since the last query. Versions are
-per database (``buffer.change_count(database)`` and the database's shape in the catalog), so
-a query refreshes only the databases it can read, and when none of them changed the refresh
-is a comparison; a write to one database leaves every other's registrations, and the
-statements cached over them (keyed by ``refresh``'s answer), alone.
+A table is registered again only when its buffer changed since it was last registered,
+and only when a statement may read it. Versions are per table (``BufferSet.version``, the
+table's column count, its database's retention): a query refreshes only the tables of the
+databases it can read whose names it spells (``reads.py``), and its cached schema and plan
+are keyed by exactly those tables' versions, so a write to one table leaves every other
+table's registration, and the statements cached over them, alone. A statement naming
+``system`` (or listing every table) reads every table of the database, and the ``system``
+tables, which are rebuilt when any table of the database changed.
 """
 
 from __future__ import annotations
@@ -21,15 +24,20 @@ from collections.abc import Callable, Iterable
 import pyarrow as pa
 from datafusion.catalog import Catalog, Schema
 
-from flight_iox.engine.buffer import BufferSet, TableSnapshot, change_count
+from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
+from flight_iox.query.reads import tables_read
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
 from flight_iox.query.tables import TableBuilder
 
 USER_SCHEMA = "iox"
 # What a statement's cached schema and plan were made over: each database it can read,
-# with that database's state.
+# with that database's state (its identity, retention and the versions of the tables read).
 State = tuple[tuple[str, tuple[object, ...]], ...]
+# One table's state: its name, buffer version and column count.
+TableState = tuple[str, tuple[int, int, int], int]
+# What a table was registered as: its buffer version, column count and retention.
+Registered = tuple[tuple[int, int, int], int, int | None]
 
 
 def memory(data: pa.Table) -> TableSnapshot:
@@ -55,27 +63,27 @@ class TableRegistry:
         self.lock = threading.RLock()
         self.catalogs: dict[str, tuple[Catalog, Schema]] = {}  # full: admin tables too
         self.scoped_catalogs: dict[str, Catalog] = {}  # same ``iox``, no admin-only tables
-        self.registered: dict[tuple[str, str], tuple[object, ...]] = {}
-        self._states: dict[str, tuple[object, ...]] = {}  # what the last refresh of each saw
+        self.registered: dict[tuple[str, str], Registered] = {}
+        self._system_states: dict[str, tuple[object, ...]] = {}  # what each system was built of
         self._system_ready: set[str] = set()
         self._global_system: dict[str, tuple[Callable[[], pa.Table], bool]] = {}
 
-    def refresh(self, databases: Iterable[str]) -> State:
-        """Bring ``databases``' tables up to date; their state, for keys of cached statements.
+    def refresh(self, databases: Iterable[str], sql: str | None = None) -> State:
+        """Bring the tables ``sql`` may read of ``databases`` up to date; their state, for keys.
 
-        Unknown names are skipped (they do not resolve; the state says so by omission).
-        Call with ``lock`` held when the answer must match the registered tables.
+        Without ``sql``, every table (and the ``system`` tables). Unknown names are skipped
+        (they do not resolve; the state says so by omission). Call with ``lock`` held when
+        the answer must match the registered tables.
         """
         state = []
         with self.lock:
             for name in databases:
-                current = self._state(name)
+                current = self._state(name, sql)
                 if current is None:
                     continue
-                if self._states.get(name) != current or name not in self._system_ready:
-                    self._refresh_database(name)
-                    self._states[name] = current
-                state.append((name, current))
+                key, tables, schemas, every = current
+                self._refresh_database(name, key, tables, schemas, every)
+                state.append((name, key))
         return tuple(state)
 
     def set_system_table(self, name: str, build: Callable[[], pa.Table], admin_only: bool) -> None:
@@ -98,11 +106,10 @@ class TableRegistry:
             self.forget_version(database, table)
 
     def forget_version(self, database: str, table: str) -> None:
-        """Register ``table`` again at the next refresh of its database."""
+        """Register ``table`` again at the next refresh that reads it."""
         with self.lock:
             self.registered.pop((database, table), None)
             self._system_ready.discard(database)
-            self._states.pop(database, None)
 
     def forget_database(self, database: str) -> None:
         """Deregister a deleted database's tables."""
@@ -113,43 +120,63 @@ class TableRegistry:
                     pair[1].deregister_table(name)
             self.registered = {k: v for k, v in self.registered.items() if k[0] != database}
             self._system_ready.discard(database)
-            self._states.pop(database, None)
 
-    def _state(self, database: str) -> tuple[object, ...] | None:
-        """What a database's registered tables depend on (None: no such database)."""
-        changes = change_count(database)  # first: the state read below is at least this new
+    def _state(
+        self, database: str, sql: str | None
+    ) -> tuple[tuple[object, ...], tuple[TableState, ...], dict[str, pa.Schema], bool] | None:
+        """What the tables ``sql`` reads of a database depend on (the key; the tables' part
+        of it; their schemas) and whether that is every table (None: no such database)."""
         with self._catalog.lock:
             if not self._catalog.has_database(database):
                 return None
             db = self._catalog.database(database)
-            columns = tuple((t, len(s.columns)) for t, s in db.tables.items())
-            return (changes, id(db), db.retention_ns, columns)
-
-    def _refresh_database(self, database: str) -> None:
-        with self._catalog.lock:
-            if not self._catalog.has_database(database):
-                return
-            db = self._catalog.database(database)
+            read = None if sql is None else tables_read(sql, db.tables)
+            schemas = {
+                name: table.arrow_schema()
+                for name, table in db.tables.items()
+                if read is None or name in read
+            }
             retention_ns = db.retention_ns
-            tables = [(name, table.arrow_schema()) for name, table in db.tables.items()]
+            identity = id(db)
+        # Versions after the schemas: a table's rows are at least as new as its schema.
+        tables: tuple[TableState, ...] = tuple(
+            (name, self._buffers.version(database, name), len(schema))
+            for name, schema in sorted(schemas.items())
+        )
+        return (identity, retention_ns, tables), tables, schemas, read is None
+
+    def _refresh_database(
+        self,
+        database: str,
+        key: tuple[object, ...],
+        tables: tuple[TableState, ...],
+        schemas: dict[str, pa.Schema],
+        every: bool,
+    ) -> None:
+        """Register again the ``tables`` whose version moved; with ``every`` (all of them),
+        the system tables too when any table changed since they were built."""
+        retention_ns = key[1]
+        assert retention_ns is None or isinstance(retention_ns, int)
         if database not in self.catalogs:
             self.catalogs[database] = new_catalog()
             self.scoped_catalogs[database] = Catalog.memory_catalog()
             self.scoped_catalogs[database].register_schema(USER_SCHEMA, self.catalogs[database][1])
-        changed = False
+        files_changed = False
         df_schema = self.catalogs[database][1]
-        for name, schema in tables:
-            version = (self._buffers.version(database, name), len(schema), retention_ns)
-            if self.registered.get((database, name)) == version:
+        for name, version, columns in tables:
+            registered = (version, columns, retention_ns)
+            before = self.registered.get((database, name))
+            if before == registered:
                 continue
-            changed = True
+            files_changed |= before is None or before[0][::2] != version[::2]
+            schema = schemas[name]
             snapshot = self._buffers.snapshot(database, name, schema)
             provider = self._tables.provider(schema, snapshot, retention_ns, f"{database}.{name}")
             if df_schema.table_exist(name):
                 df_schema.deregister_table(name)
             df_schema.register_table(name, provider)
-            self.registered[(database, name)] = version
-        if changed:
+            self.registered[(database, name)] = registered
+        if files_changed:
             self._tables.forget_files(
                 {
                     f.path
@@ -157,8 +184,10 @@ class TableRegistry:
                     for f in self._buffers.table(db_name, t).files
                 }
             )
-        if changed or database not in self._system_ready:
-            self._refresh_system_tables(database, dict(tables))
+        stale = self._system_states.get(database) != key or database not in self._system_ready
+        if every and stale:
+            self._refresh_system_tables(database, schemas)
+            self._system_states[database] = key
 
     def _refresh_system_tables(self, database: str, schemas: dict[str, pa.Schema]) -> None:
         """Rebuild a database's ``system`` schemas: full (admin) and scoped."""

@@ -1,4 +1,4 @@
-"""Per-database versions: a write invalidates only what read its database; results stay fresh."""
+"""Per-table versions: a write invalidates only what read its table; results stay fresh."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flight_iox.auth.policy import ANONYMOUS, Principal
 from flight_iox.auth.tokens import Action, Permission, TokenRecord
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
-from flight_iox.query.reads import databases_read
+from flight_iox.query.reads import databases_read, tables_read
 from tests.e2e.auth_matrix import OTHER_IN_SQL
 
 SQL = "SELECT host, max(usage) AS m FROM cpu GROUP BY host ORDER BY host"
@@ -123,3 +123,66 @@ def test_a_query_without_a_default_database_sees_every_database(engine: Engine) 
 def test_databases_read_over_approximates_the_names(sql: str, expected: list[str]) -> None:
     assert databases_read(sql, "mine", {"mine", "other", "db-1"}) == expected
     assert databases_read(sql, None, {"mine", "other", "db-1"}) == ["db-1", "mine", "other"]
+
+
+def test_a_write_to_one_table_keeps_the_plans_over_the_other_tables(engine: Engine) -> None:
+    query = engine.query
+    _write(engine, "mine", "mem")
+    query.execute("mine", SQL).read_all()
+    key = query._statement_key("mine", SQL, ())
+    plan = query._statements.plan(key, True)
+    assert plan is not None
+    cpu = query._registry.registered[("mine", "cpu")]
+
+    _write(engine, "mine", "mem")  # the same database, another table
+    _write(engine, "mine", "disk")  # and a new one
+    assert query._statement_key("mine", SQL, ()) == key
+    assert query._statements.plan(key, True) is plan
+    assert query._registry.registered[("mine", "cpu")] == cpu
+
+    host = _write(engine, "mine")
+    assert query._statement_key("mine", SQL, ()) != key
+    assert host in _hosts_of(engine, "mine", SQL)
+
+
+def test_a_table_named_later_or_made_again_is_seen(engine: Engine) -> None:
+    sql = "SELECT host FROM mem"
+    with pytest.raises(Exception, match="mem"):
+        engine.query.execute("mine", sql).read_all()
+    host = _write(engine, "mine", "mem")
+    assert _hosts_of(engine, "mine", sql) == {host}
+    engine.query.execute("mine", sql).read_all()
+
+    # dropped and written again: the buffer's counts start over, its serial does not
+    engine.catalog.drop_table("mine", "mem", engine.wal.last_sequence)
+    engine.buffers.drop_table("mine", "mem")
+    engine.query.forget_table("mine", "mem")
+    again = _write(engine, "mine", "mem")
+    assert _hosts_of(engine, "mine", sql) == {again}
+
+
+def test_system_tables_follow_writes_to_every_table(engine: Engine) -> None:
+    sql = "SELECT table_name, buffered_rows FROM system.tables ORDER BY table_name"
+    before = engine.query.execute("mine", sql).read_all().to_pylist()
+    _write(engine, "mine", "mem")
+    after = engine.query.execute("mine", sql).read_all().to_pylist()
+    assert after == [*before, {"table_name": "mem", "buffered_rows": 1}]
+    _write(engine, "mine")
+    rows = engine.query.execute("mine", sql).read_all().to_pylist()
+    assert rows[0] == {"table_name": "cpu", "buffered_rows": before[0]["buffered_rows"] + 1}
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT * FROM cpu", {"cpu"}),
+        ('SELECT * FROM "Mem" JOIN cpu USING (host)', {"cpu", "Mem"}),
+        ("SELECT * FROM last_cache('disk')", {"disk", "odd name"}),
+        ("SELECT * FROM system.tables", None),
+        ("SELECT * FROM information_schema.tables", None),
+    ],
+)
+def test_tables_read_over_approximates_the_names(sql: str, expected: set[str] | None) -> None:
+    tables = {"cpu", "Mem", "disk", "odd name", "other"}
+    found = tables_read(sql, tables)
+    assert found == (None if expected is None else expected | {"odd name"})
