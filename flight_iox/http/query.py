@@ -11,12 +11,13 @@ from collections.abc import Iterator
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, query_error
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import principal_of, request_params
+from flight_iox.http.streaming import CutShortOnError
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.formats import choose_format
 from flight_iox.query.scoped import ScopedQuery
@@ -51,7 +52,7 @@ async def query_sql(request: Request) -> Response:
     except BaseException:
         watch.close()
         raise
-    return StreamingResponse(watch.stream(_prepend(first, chunks)), media_type=fmt.media_type)
+    return CutShortOnError(watch.stream(_prepend(first, chunks)), media_type=fmt.media_type)
 
 
 async def _update(
