@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 
+import pyarrow as pa
 import uvicorn
 
 from flight_iox.auth.setup import authorizer_for
@@ -27,20 +30,60 @@ from flight_iox.tls import TlsFiles, schemes
 log = logging.getLogger("flight_iox")
 
 
-def _bind(address: str) -> socket.socket:
+class ListenError(OSError):
+    """An address the server cannot listen on, named with the flag that set it."""
+
+    def __init__(self, address: str, flag: str, error: OSError) -> None:
+        reason = _LISTEN_REASONS.get(error.errno or 0, error.strerror or str(error))
+        super().__init__(f"cannot listen on {address} ({flag}): {reason}")
+
+
+_LISTEN_REASONS = {
+    errno.EADDRINUSE: "the address is in use (by another flight-iox server or another program)",
+    errno.EADDRNOTAVAIL: "not an address of this machine",
+    errno.EACCES: "permission denied (ports below 1024 need privileges)",
+}
+
+
+def _bind(address: str, flag: str) -> socket.socket:
+    """A listening socket on ``address``; ``ListenError`` names the address and ``flag``."""
     host, port = split_host_port(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as error:
+        sock.close()
+        raise ListenError(address, flag, error) from None
     sock.set_inheritable(True)
     return sock
+
+
+def _start_flight(address: str, start: Callable[[], FlightSqlServer]) -> FlightSqlServer:
+    """The Flight server, or ``ListenError`` when its address is taken.
+
+    gRPC binds the port itself and says only "Server did not start properly" (after a C++
+    log line), so ``serve`` tries the address first (that failure names it); a port taken
+    between that try and gRPC's bind gets the same message here.
+    """
+    try:
+        return start()
+    except pa.ArrowException as error:
+        if "did not start" not in str(error):
+            raise
+        in_use = OSError(errno.EADDRINUSE, "in use")
+        raise ListenError(address, "--flight-addr", in_use) from None
 
 
 def serve(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly."""
     lock = DataDirLock(settings.data_dir)
+    # Before the WAL replay: a taken address fails at once, naming itself and its flag.
+    http_socket = _bind(settings.http_addr, "--http-addr")
+    if split_host_port(settings.flight_addr)[1] != 0:
+        _bind(settings.flight_addr, "--flight-addr").close()
     engine = Engine(settings)
     persister = Persister(engine)
     persister.start()
@@ -61,16 +104,18 @@ def serve(settings: Settings) -> None:
     tls = TlsFiles.from_paths(settings.tls_cert, settings.tls_key)
     http_scheme, flight_scheme = schemes(tls)
     flight_host, flight_port = split_host_port(settings.flight_addr)
-    flight = FlightSqlServer(
-        f"{flight_scheme}://{flight_host}:{flight_port}",
-        engine.query,
-        writer=EngineWriter(engine),
-        authorizer=authorizer,
-        **(tls.flight_kwargs() if tls else {}),
+    flight = _start_flight(
+        settings.flight_addr,
+        lambda: FlightSqlServer(
+            f"{flight_scheme}://{flight_host}:{flight_port}",
+            engine.query,
+            writer=EngineWriter(engine),
+            authorizer=authorizer,
+            **(tls.flight_kwargs() if tls else {}),
+        ),
     )
     flight_thread = threading.Thread(target=flight.serve, name="flight", daemon=True)
     flight_thread.start()
-    http_socket = _bind(settings.http_addr)
     http_host, http_port = http_socket.getsockname()[:2]
 
     def shutdown() -> None:

@@ -14,6 +14,7 @@ the HTTP app and the Flight service translate errors the same way::
     │   ├── InvalidBodyError            400  INVALID_ARGUMENT   (bad gzip, not UTF-8)
     │   ├── LineProtocolError           400  INVALID_ARGUMENT   (carries per-line errors, capped)
     │   └── QueryError                  400  INVALID_ARGUMENT   (SQL that does not parse or plan)
+    │       ├── NoDatabaseError         400  INVALID_ARGUMENT   (needs a database; none named)
     │       ├── ExpressionTooDeepError  400  INVALID_ARGUMENT   (--max-expression-depth)
     │       └── RegexError              400  INVALID_ARGUMENT   (a pattern RE2 refuses)
     ├── UnauthorizedError               401  UNAUTHENTICATED
@@ -67,6 +68,7 @@ __all__ = [
     "LimitExceededError",
     "LineError",
     "LineProtocolError",
+    "NoDatabaseError",
     "NotFoundError",
     "NotSupportedError",
     "PayloadTooLargeError",
@@ -166,6 +168,23 @@ class LineProtocolError(BadRequestError):
 
 class QueryError(BadRequestError):
     """A query that does not parse, plan or bind; the message is the engine's."""
+
+
+class NoDatabaseError(QueryError):
+    """A statement needs a database and its request names none.
+
+    How a request names one is the transport's (Flight's ``database`` header, HTTP's ``db``
+    parameter), so the transport that answers adds it: ``with_hint``.
+    """
+
+    def __init__(self, problem: str, hint: str = "") -> None:
+        super().__init__(f"{problem}: {hint}" if hint else problem)
+        self.problem = problem
+        self.hint = hint
+
+    def with_hint(self, hint: str) -> NoDatabaseError:
+        """The same error, saying how to name a database (once)."""
+        return self if self.hint else NoDatabaseError(self.problem, hint)
 
 
 class ExpressionTooDeepError(QueryError):

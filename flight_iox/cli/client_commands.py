@@ -13,6 +13,12 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
+from flight_iox.cli.addresses import (
+    check_flight_host,
+    check_http_host,
+    flight_failure,
+    http_failure,
+)
 from flight_iox.cli.http import auth_headers, call, error_message, host_option, token_option
 
 if TYPE_CHECKING:
@@ -52,6 +58,7 @@ def write(
     import requests
     from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
 
+    check_http_host(host)
     url = f"{host.rstrip('/')}/api/v3/write_lp"
     params = {"db": database, "precision": precision, "accept_partial": "true"}
     session = requests.Session()
@@ -73,7 +80,7 @@ def write(
             try:
                 reply = session.post(url, params=params, data=body, timeout=300)
             except requests.RequestException as error:
-                raise click.ClickException(f"cannot reach {host}: {error}") from None
+                raise click.ClickException(http_failure(url, error)) from None
             lines += count
             if reply.status_code != 204:
                 rejected, shown = _report_errors(reply, shown)
@@ -119,6 +126,7 @@ def query(host: str, database: str, fmt: str, token: str | None, sql: str) -> No
     from adbc_driver_flight_iox import dbapi
     from flight_iox.query.formats import FORMATS
 
+    check_flight_host(host)
     encoder = FORMATS["pretty" if fmt == "table" else fmt]
     out = sys.stdout.buffer
     try:
@@ -132,7 +140,8 @@ def query(host: str, database: str, fmt: str, token: str | None, sql: str) -> No
     except (dbapi.Error, ValueError) as error:
         # The driver's DB-API errors carry the server's message; ValueError is a bad URI or
         # option (and Arrow's ArrowInvalid). Anything else is a bug: its traceback shows.
-        raise click.ClickException(str(error).strip()) from None
+        message = str(error).strip()
+        raise click.ClickException(flight_failure(host, message) or message) from None
     out.flush()
 
 

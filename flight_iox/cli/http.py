@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flight_iox.cli.addresses import check_http_host, http_failure
+
 if TYPE_CHECKING:
     import requests
 
@@ -41,6 +43,7 @@ def call(
     """Send one request; a network failure or an HTTP error becomes a ``ClickException``."""
     import requests
 
+    check_http_host(url)
     try:
         reply = requests.request(
             method,
@@ -51,7 +54,7 @@ def call(
             **kwargs,
         )
     except requests.RequestException as error:
-        raise click.ClickException(f"cannot reach {url}: {error}") from None
+        raise click.ClickException(http_failure(url, error)) from None
     if reply.status_code >= 400:
         raise click.ClickException(f"{reply.status_code}: {error_message(reply)}")
     return reply

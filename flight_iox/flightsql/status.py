@@ -47,9 +47,14 @@ from typing import Any, NoReturn
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from flight_iox.errors import FlightIoxError, query_error, status_of
+from flight_iox.errors import FlightIoxError, NoDatabaseError, query_error, status_of
 
 log = logging.getLogger(__name__)
+# How a Flight call names its database (see headers.py and tickets.py).
+DATABASE_HINT = (
+    "send the 'database' header (or a JSON ticket's \"database\"), or qualify the name "
+    "(mydb.iox.cpu; in InfluxQL, ON db)"
+)
 
 
 class ClientMessage(Exception):
@@ -132,6 +137,8 @@ def client_exception(error: BaseException) -> BaseException:
     through. Anything else is a bug: it is logged with its traceback and the
     client sees a short INTERNAL error.
     """
+    if isinstance(error, NoDatabaseError):
+        error = error.with_hint(DATABASE_HINT)
     if isinstance(error, FlightIoxError):
         _, grpc_status = status_of(error)
         return GRPC_EXCEPTIONS.get(grpc_status, Unknown)(error.message)

@@ -9,6 +9,7 @@ may not run answers the whole request with 403; GET requests may only read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from itertools import chain
 
@@ -19,7 +20,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from flight_iox.auth.policy import Principal
 from flight_iox.engine.engine import Engine
-from flight_iox.errors import BadRequestError, QueryError
+from flight_iox.errors import BadRequestError, NoDatabaseError, QueryError
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import form_params, principal_of, request_params, text_param
 from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
@@ -33,6 +34,7 @@ CSV_TYPES = ("application/csv", "text/csv")
 # ones stream the rest (each streamed chunk costs another thread hand-off).
 WHOLE_ANSWER_BYTES = 4 * 1024 * 1024
 DEFAULT_CHUNK_SIZE = 10_000
+DATABASE_HINT = "set the query parameter 'db', or name the database in the statement (ON db)"
 
 
 def _run(
@@ -43,7 +45,15 @@ def _run(
     refused = refusal(results)
     if refused is not None:
         raise refused
-    return results
+    return [_with_database_hint(result) for result in results]
+
+
+def _with_database_hint(result: StatementResult) -> StatementResult:
+    """A statement that needed a database says how an HTTP request names one."""
+    if not isinstance(result.cause, NoDatabaseError):
+        return result
+    cause = result.cause.with_hint(DATABASE_HINT)
+    return replace(result, error=cause.message, cause=cause)
 
 
 async def query_v1(request: Request) -> Response:

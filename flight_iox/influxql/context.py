@@ -18,7 +18,7 @@ import pyarrow as pa
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.columns import ColumnRole, FieldType, role_of
-from flight_iox.errors import QueryError
+from flight_iox.errors import NoDatabaseError
 from flight_iox.influxql.expressions import TableInfo
 from flight_iox.query.backend import QueryBackend
 
@@ -70,7 +70,7 @@ class Context:
         """The database a statement names (or the query's default), checked for ``action``."""
         name = database or self.database
         if name is None:
-            raise QueryError("database name required")
+            raise NoDatabaseError("database name required")
         self.require(action, name)
         return name
 

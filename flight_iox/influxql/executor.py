@@ -19,6 +19,7 @@ from flight_iox.auth.tokens import Action
 from flight_iox.errors import (
     BadRequestError,
     FlightIoxError,
+    NoDatabaseError,
     NotSupportedError,
     QueryError,
     QueryLimitError,
@@ -143,7 +144,7 @@ def execute(text: str, ctx: Context) -> list[StatementResult]:
     for i, stmt in enumerate(statements):
         try:
             if _needs_database(stmt) and ctx.database is None and not _names_database(stmt):
-                raise QueryError("database name required")
+                raise NoDatabaseError("database name required")
             results.append(StatementResult(i, HANDLERS[type(stmt)](stmt, ctx)))
         except QueryLimitError:
             raise  # the request's bounds: its status, never one statement's fault

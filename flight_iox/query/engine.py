@@ -29,7 +29,13 @@ from flight_iox.auth.policy import Principal
 from flight_iox.config import QueryLimits
 from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
-from flight_iox.errors import DatabaseNotFoundError, NotSupportedError, QueryError, query_error
+from flight_iox.errors import (
+    DatabaseNotFoundError,
+    NoDatabaseError,
+    NotSupportedError,
+    QueryError,
+    query_error,
+)
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
 from flight_iox.query.engine_errors import is_engine_error
@@ -43,7 +49,7 @@ from flight_iox.query.placeholders import (
     typed_placeholders,
 )
 from flight_iox.query.reads import databases_read
-from flight_iox.query.registry import State, TableRegistry, memory
+from flight_iox.query.registry import USER_SCHEMA, State, TableRegistry, memory
 from flight_iox.query.scoped import ScopedQuery
 from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
 from flight_iox.query.tables import PARQUET_OPTIONS, SchemaCheck, TableBuilder
@@ -295,13 +301,13 @@ class QueryEngine:
                 raise
             message = _engine_message(error)
         if count == 0:
-            raise query_error(message)
+            raise _no_database(message, database) or query_error(message)
         try:  # placeholders DataFusion could not type from their context, typed by their values
             return _sql(context, typed_placeholders(rewritten, params, count), values)
         except Exception as error:
             if not is_engine_error(error):
                 raise
-            raise QueryError(message) from None
+            raise _no_database(message, database) or QueryError(message) from None
 
     def _prepare_last_cache(self, database: str | None, sql: str) -> None:
         """Fill the last-value cache for the tables ``last_cache('t')`` names in ``sql``."""
@@ -345,6 +351,18 @@ def _sql(context: SessionContext, sql: str, values: dict[str, object]) -> DataFr
     if values:
         return context.sql_with_options(sql, _READ_ONLY, param_values=values)
     return context.sql_with_options(sql, _READ_ONLY)
+
+
+def _no_database(message: str, database: str | None) -> NoDatabaseError | None:
+    """An unqualified name that failed because the request names no database.
+
+    Without one, unqualified names resolve in an empty placeholder catalog, and DataFusion's
+    message would show its name (``table '__no_database__.iox.cpu' not found``).
+    """
+    if database is not None or NO_DATABASE not in message:
+        return None
+    problem = message.replace(f"{NO_DATABASE}.{USER_SCHEMA}.", "").replace(NO_DATABASE, "")
+    return NoDatabaseError(f"{problem}, and the request names no database")
 
 
 def _engine_message(error: Exception) -> str:
