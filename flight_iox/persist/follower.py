@@ -27,7 +27,9 @@ A database deleted here is not guarded by that lock; if a tick races it, the dat
 comes back for one tick and the next, seeing it gone from the catalog, deletes it again.
 
 If the catalog cannot be read, the tick logs it (once per outage), the server keeps
-serving the last state it applied, and the next tick tries again.
+serving the last state it applied, and the next tick tries again. A table whose metadata
+cannot be loaded is logged (once per metadata location) and retried each tick; the other
+tables still follow.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class FollowReport:
     databases: list[str] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # tables retried at the next tick
 
 
 class CatalogMirror:
@@ -82,6 +85,7 @@ class CatalogMirror:
         self._catalog = catalog
         self._buffers = buffers
         self.seen = CatalogState()  # what was last applied: ticks compare against it
+        self._unreadable: dict[tuple[str, str], str] = {}  # tables whose load failed, logged
 
     def load(self) -> dict[tuple[str, str], int]:
         """Apply every database and table (at start); returns each table's persisted sequence."""
@@ -129,11 +133,16 @@ class CatalogMirror:
             if tables.get(key) == location:
                 continue
             if location != self._iceberg.own_location(*key):
-                with lock:
-                    stored = self._iceberg.load_if_exists(*key)
-                    if stored is None:
-                        continue  # dropped since the listing: the next tick sees it gone
-                    self._apply_table(stored)
+                try:
+                    with lock:
+                        stored = self._iceberg.load_if_exists(*key)
+                        if stored is None:
+                            continue  # dropped since the listing: the next tick sees it gone
+                        self._apply_table(stored)
+                except Exception:  # its metadata unreadable: the other tables still follow
+                    self._failed(key, location)
+                    report.failed.append(".".join(key))
+                    continue  # not seen: retried next tick
                 report.tables.append(".".join(key))
             tables[key] = location
         for key in [k for k in tables if k not in state.tables]:
@@ -154,6 +163,12 @@ class CatalogMirror:
             del databases[name]
         self.seen = CatalogState(databases, tables)
         return report
+
+    def _failed(self, key: tuple[str, str], location: str) -> None:
+        """Log a table that could not be loaded, once per metadata location."""
+        if self._unreadable.get(key) != location:
+            self._unreadable[key] = location
+            log.exception("following %s.%s failed; it is retried every tick", *key)
 
     def _apply_table(self, stored: StoredTable) -> None:
         """A table's schema into the schema catalog and its files into its buffer."""

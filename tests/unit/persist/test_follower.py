@@ -6,6 +6,7 @@ PostgreSQL and two server processes is ``tests/e2e/test_catalog_follow.py``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +107,36 @@ def test_drops_elsewhere_drop_here_and_replay_does_not_bring_them_back(
         assert sorted(again.query.table_schemas("db")) == ["mem"]
     finally:
         again.close()
+
+
+def test_an_unreadable_catalog_or_table_leaves_the_last_state_until_it_reads_again(
+    pair: tuple[Persister, Persister], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = pair
+    write(a.engine, "db", "cpu,host=a v=1 1")
+    a.persist()
+    tick(b)
+    write(a.engine, "db", "cpu,host=a v=2 2\nmem,host=a v=1 1")
+    a.persist()
+
+    catalog = sqlite3.connect(tmp_path / "catalog.db")
+    catalog.execute("ALTER TABLE iceberg_tables RENAME TO away")
+    catalog.commit()
+    follower = CatalogFollower(
+        b.engine.mirror, b.engine.query, b.cycle_lock, lambda: b.engine.wal.last_sequence, 1.0
+    )
+    assert follower.tick() is None and follower.tick() is None
+    assert sum("following the catalog failed" in r.message for r in caplog.records) == 1
+    assert count(b.engine, "db") == [{"n": 1}]  # the last state applied
+    catalog.execute("ALTER TABLE away RENAME TO iceberg_tables")
+    catalog.commit()
+    catalog.close()
+
+    metadata = Path(a.engine.iceberg.state().tables[("db", "mem")].removeprefix("file://"))
+    metadata.rename(metadata.with_suffix(".away"))
+    report = tick(b)
+    assert (report.tables, report.failed) == (["db.cpu"], ["db.mem"])
+    assert count(b.engine, "db") == [{"n": 2}]
+    metadata.with_suffix(".away").rename(metadata)
+    assert tick(b).tables == ["db.mem"]
+    assert count(b.engine, "db", "SELECT count(*) AS n FROM mem") == [{"n": 1}]
