@@ -27,13 +27,16 @@ sys.path.insert(0, str(ROOT / "catalog"))
 
 from datafusion import SessionContext  # noqa: E402
 
-from flight_iox.columns import TIME_COLUMN, TIME_TYPE, ColumnRole, role_field  # noqa: E402
+from flight_iox.columns import TIME_COLUMN, TIME_TYPE, ColumnRole, FieldType, role_field  # noqa: E402
 from flight_iox.engine.buffer import TableSnapshot  # noqa: E402
 from flight_iox.persist.parquet_files import write_partitioned  # noqa: E402
 from flight_iox.query.file_checks import checked_schema  # noqa: E402
 from flight_iox.query.tables import TableBuilder  # noqa: E402
 from iox_catalog.config import CatalogConfig  # noqa: E402
 from iox_catalog.files import DataFile  # noqa: E402
+from iox_catalog.partition_specs import DEFAULT_PARTITION_BY, standalone_partitioning  # noqa: E402
+from iox_catalog.partitioning import WriteTarget  # noqa: E402
+from iox_catalog.schema import ColumnKinds  # noqa: E402
 from iox_catalog.storage import open_storage  # noqa: E402
 
 SCHEMA = pa.schema(
@@ -43,19 +46,23 @@ SCHEMA = pa.schema(
         role_field("usage", pa.float64(), ColumnRole.FIELD),
     ]
 )
-KINDS = {"host": "tag", "usage": "float"}
+KINDS: ColumnKinds = {"host": ColumnRole.TAG, "usage": FieldType.FLOAT}
 DAY_NS = 86_400 * 10**9
 
 
 def make_files(folder: Path, count: int, rows: int) -> list[DataFile]:
     """``count`` files of ``rows`` rows, one day each (so no two overlap)."""
     storage = open_storage(CatalogConfig.local(folder).store)
+    target = WriteTarget(
+        f"file://{folder}/warehouse/t", standalone_partitioning(KINDS, DEFAULT_PARTITION_BY)
+    )
     files = []
     for i in range(count):
         times = pa.array(range(i * DAY_NS, i * DAY_NS + rows), pa.int64()).cast(TIME_TYPE)
         hosts = pa.array([f"h{j % 50}" for j in range(rows)]).dictionary_encode()
         data = pa.table([hosts, times, pa.array([float(j) for j in range(rows)])], schema=SCHEMA)
-        (uri,) = write_partitioned(data, KINDS, f"file://{folder}/warehouse/t", storage)
+        (written,) = write_partitioned(data, KINDS, target, storage)
+        uri = written.uri
         path = Path(uri.removeprefix("file://"))
         micros = i * DAY_NS // 1000
         files.append(DataFile(uri, rows, path.stat().st_size, micros, micros + rows, i + 1))

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -21,19 +22,31 @@ from pyiceberg.exceptions import (
     NoSuchNamespaceError,
     NoSuchTableError,
 )
-from pyiceberg.io.pyarrow import parquet_file_to_data_file
-from pyiceberg.table import Table, Transaction
-from pyiceberg.transforms import DayTransform, IdentityTransform
+from pyiceberg.table import Table, TableProperties, Transaction
+from pyiceberg.transforms import IdentityTransform
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from iox_catalog import cleanup
 from iox_catalog.config import CatalogConfig
-from iox_catalog.files import WAL_SEQUENCE_PROPERTY, TableFiles, table_files
+from iox_catalog.files import (
+    WAL_SEQUENCE_PROPERTY,
+    TableFiles,
+    WrittenFile,
+    iceberg_data_file,
+    table_files,
+)
 from iox_catalog.locations import (
     new_table_location,
     relocation_properties,
     write_root,
 )
+from iox_catalog.partition_specs import (
+    DEFAULT_PARTITION_BY,
+    describe,
+    evolve_spec,
+    parse_partition_by,
+)
+from iox_catalog.partitioning import WriteTarget, partitioning_of
 from iox_catalog.schema import (
     COLUMNS_PROPERTY,
     column_kinds,
@@ -74,6 +87,16 @@ class StoredTable:
     files: TableFiles
     location: str  # the folder new files go under (see iox_catalog.locations)
     metadata_location: str = ""  # changes with every commit (see iox_catalog.state)
+
+
+def _set_name_mapping(tx: Transaction) -> None:
+    """Map column names to field ids for readers, once (as PyIceberg's ``add_files`` does).
+
+    Our files carry no Iceberg field ids; readers find their columns by this mapping.
+    """
+    if tx.table_metadata.name_mapping() is None:
+        mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
+        tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
 
 
 def open_catalog(config: CatalogConfig, attempts: int = 5) -> Catalog:
@@ -197,11 +220,44 @@ class IoxCatalog:
 
         Checked to lie under the warehouse: ``StoragePathError`` otherwise.
         """
-        root = write_root(self._table(database, table, model_schema))
-        self.storage.contained(root)
-        return root
+        return self.write_target(database, table, model_schema).location
 
-    def _table(self, database: str, table: str, model_schema: pa.Schema) -> Table:
+    def write_target(self, database: str, table: str, model_schema: pa.Schema) -> WriteTarget:
+        """Where new files go and the current partition spec (the table is created if new)."""
+        iceberg = self._table(database, table, model_schema)
+        root = write_root(iceberg)
+        self.storage.contained(root)
+        return WriteTarget(root, partitioning_of(iceberg))
+
+    def partition_by(self, database: str, table: str) -> list[str]:
+        """The table's current partition spec, as ``set_partition_by`` takes it."""
+        iceberg = self._iceberg.load_table((database, table))
+        return describe(iceberg.spec(), iceberg.schema())
+
+    def set_partition_by(
+        self, database: str, table: str, model_schema: pa.Schema, partition_by: Sequence[str]
+    ) -> list[str]:
+        """Partition the table's new files by ``partition_by`` (``["hour(time)", "host"]``).
+
+        A new table is created with that spec; an existing one evolves to it (files
+        written before keep their spec). ``PartitioningError`` if the spec is not valid
+        for the table: only time and tags may partition. Returns the spec now current.
+        """
+        with self._lock:
+            iceberg = self._table(database, table, model_schema, partition_by)
+            kinds = decode_kinds(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
+            wanted = parse_partition_by(partition_by, kinds)
+            with iceberg.transaction() as tx:
+                evolve_spec(tx, iceberg.spec(), iceberg.schema(), wanted)
+            return describe(iceberg.spec(), iceberg.schema())
+
+    def _table(
+        self,
+        database: str,
+        table: str,
+        model_schema: pa.Schema,
+        partition_by: Sequence[str] = DEFAULT_PARTITION_BY,
+    ) -> Table:
         """The table to write to, created at a safe location if new (see ``locations``)."""
         with self._lock:
             if self._iceberg.table_exists((database, table)):
@@ -213,6 +269,7 @@ class IoxCatalog:
             self.storage.contained(location)
             kinds = column_kinds(model_schema)
             arrow_schema = file_schema(kinds)
+            wanted = parse_partition_by(partition_by, kinds)  # before anything is created
             # One commit creates the table with its spec and sort order: as two commits, a
             # failure or a crash between them left the table unpartitioned for good.
             with self._iceberg.create_table_transaction(
@@ -221,7 +278,10 @@ class IoxCatalog:
                 location=location,
                 properties={COLUMNS_PROPERTY: encode_kinds(kinds)},
             ) as tx:
-                tx.update_spec().add_field(TIME_COLUMN, DayTransform(), "time_day").commit()
+                update = tx.update_spec()
+                for column, transform in wanted:
+                    update.add_field(column, transform)
+                update.commit()
                 tags = [n for n, kind in sorted(kinds.items()) if kind == "tag"]
                 order = tx.update_sort_order()
                 for tag in tags:
@@ -251,19 +311,29 @@ class IoxCatalog:
         return self._note(iceberg, before)
 
     def commit_files(
-        self, database: str, table: str, model_schema: pa.Schema, paths: list[str], sequence: int
+        self,
+        database: str,
+        table: str,
+        model_schema: pa.Schema,
+        files: list[WrittenFile],
+        sequence: int,
     ) -> StoredTable:
-        """Add new data files in one commit that records ``sequence``; evolve the schema first."""
+        """Add new data files in one commit that records ``sequence``; evolve the schema first.
+
+        ``StaleSpecError`` if a file was split by a spec that is no longer current.
+        """
         with self._lock:
             iceberg = self._table(database, table, model_schema)
-            self._check_own(iceberg, paths)
+            self._check_own(iceberg, [f.uri for f in files])
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
-                tx.add_files(
-                    paths,
-                    snapshot_properties={WAL_SEQUENCE_PROPERTY: str(sequence)},
-                    check_duplicate_files=False,
-                )
+                _set_name_mapping(tx)
+                props = {WAL_SEQUENCE_PROPERTY: str(sequence)}
+                with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
+                    for file in files:
+                        append.append_data_file(
+                            iceberg_data_file(iceberg.io, tx.table_metadata, file)
+                        )
             return self._committed(database, table, iceberg)
 
     def _committed(
@@ -291,25 +361,26 @@ class IoxCatalog:
         database: str,
         table: str,
         remove: list[str],
-        add: list[str],
+        add: list[WrittenFile],
         model_schema: pa.Schema,
     ) -> StoredTable:
         """Swap files atomically (compaction, retention, deletes), keeping the WAL sequence."""
         with self._lock:
             iceberg = self._table(database, table, model_schema)
-            self._check_own(iceberg, add)
+            self._check_own(iceberg, [f.uri for f in add])
             current = table_files(iceberg)
             doomed = set(remove)
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
+                _set_name_mapping(tx)
                 props = {WAL_SEQUENCE_PROPERTY: str(current.persisted_sequence)}
                 with tx.update_snapshot(snapshot_properties=props).overwrite() as overwrite:
                     for task in iceberg.scan().plan_files():
                         if task.file.file_path in doomed:
                             overwrite.delete_data_file(task.file)
-                    for path in add:
+                    for file in add:
                         overwrite.append_data_file(
-                            parquet_file_to_data_file(iceberg.io, tx.table_metadata, path)
+                            iceberg_data_file(iceberg.io, tx.table_metadata, file)
                         )
             return self._committed(database, table, iceberg)
 

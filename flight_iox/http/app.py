@@ -24,6 +24,7 @@ from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.query import query_sql
 from flight_iox.http.repair import repair_files
 from flight_iox.http.storage import catalog_properties, compact, persist
+from flight_iox.http.tables import configure_table
 from flight_iox.http.tokens import create_admin_token, tokens
 from flight_iox.http.write import write_v1, write_v2, write_v3
 
@@ -84,6 +85,7 @@ def create_app(
             configure_database,
             methods=["GET", "POST", "PUT", "DELETE"],
         ),
+        Route("/api/v3/configure/table", configure_table, methods=["GET", "PUT"]),
         Route("/api/v3/persist", persist, methods=["POST"]),
         Route("/api/v3/compact", compact, methods=["POST"]),
         Route("/api/v3/configure/catalog", catalog_properties, methods=["GET"]),

@@ -6,6 +6,11 @@ reads such a partition's files in commit order, deduplicates (last write wins,
 field by field), writes it back as sorted files and swaps the old files for the
 new in one atomic Iceberg commit. Old snapshots are expired afterwards.
 
+A partition is one value of one spec (``DataFile.partition``, read from the
+table's manifests): files are never merged across partitions, nor across specs
+after the table's partitioning changed. The merged files are written under the
+table's current spec, as Iceberg's own rewrites do.
+
 Old files are deleted only when the table's own history proves they are ours:
 our commits removed them, expiry unreferenced them, they lie under the table's
 own ``data/`` folder, and ``FILE_DELETE_GRACE_SECONDS`` passed since (queries
@@ -25,9 +30,10 @@ import pyarrow as pa
 from flight_iox.engine.buffer import conform
 from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys
 from flight_iox.engine.engine import Engine
-from flight_iox.persist.parquet_files import US_PER_DAY, read_model_rows, write_partitioned
+from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.retention import drop_expired_files
 from iox_catalog.files import DataFile
+from iox_catalog.partitioning import PartitionKey
 from iox_catalog.schema import column_kinds
 
 log = logging.getLogger(__name__)
@@ -55,15 +61,16 @@ def _overlapping(files: list[DataFile]) -> bool:
 
 
 def partitions_to_compact(files: tuple[DataFile, ...], min_files: int) -> list[list[DataFile]]:
-    """Day partitions with at least ``min_files`` files, or with files that overlap."""
-    by_day: dict[int, list[DataFile]] = defaultdict(list)
+    """Partitions with at least ``min_files`` files, or with files that overlap in time."""
+    by_partition: dict[PartitionKey | None, list[DataFile]] = defaultdict(list)
     for file in files:
-        by_day[file.min_time_us // US_PER_DAY].append(file)
-    return [
+        by_partition[file.partition].append(file)
+    groups = [
         sorted(group, key=lambda f: f.sequence_number)
-        for _, group in sorted(by_day.items())
+        for group in by_partition.values()
         if len(group) >= min_files or (len(group) > 1 and _overlapping(group))
     ]
+    return sorted(groups, key=lambda group: min(f.min_time_us for f in group))
 
 
 def compact_table(
@@ -84,15 +91,15 @@ def compact_table(
         rows = pa.concat_tables([conform(part, schema) for part in parts])
         if has_duplicate_keys(rows):
             rows = deduplicate(rows)
-        location = engine.iceberg.table_location(database, table, schema)
-        uris = write_partitioned(rows, kinds, location, engine.storage)
+        target = engine.iceberg.write_target(database, table, schema)
+        written = write_partitioned(rows, kinds, target, engine.storage)
         stored = engine.iceberg.replace_files(
-            database, table, remove=[f.path for f in group], add=uris, model_schema=schema
+            database, table, remove=[f.path for f in group], add=written, model_schema=schema
         )
         state.replace_files(stored.files.files)
         report.partitions += 1
         report.files_before += len(group)
-        report.files_after += len(uris)
+        report.files_after += len(written)
     engine.iceberg.expire_snapshots(database, table)  # also after deletes' and retention's commits
     report.orphans_deleted = engine.iceberg.delete_unreferenced(
         database, table, delete_grace_seconds

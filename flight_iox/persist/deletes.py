@@ -40,7 +40,7 @@ from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.file_checks import file_problem
 from flight_iox.query.placeholders import python_value, rewrite_placeholders
 from flight_iox.query.sql_text import first_keyword, parse_change
-from iox_catalog.files import DataFile
+from iox_catalog.files import DataFile, WrittenFile
 from iox_catalog.schema import column_kinds
 from iox_catalog.storage import Storage
 
@@ -144,7 +144,8 @@ class Deleter:
             state = engine.buffers.table(database, table)
             _check_files(state.files, engine.storage, f"{database}.{table}")  # before any change
             deleted = state.filter_rows(schema, row_filter.keep)
-            removed, added = [], []
+            removed: list[str] = []
+            added: list[WrittenFile] = []
             kinds = column_kinds(schema)
             for file in state.files:
                 rows = conform(read_model_rows(file.path, schema, engine.storage), schema)
@@ -153,8 +154,8 @@ class Deleter:
                     continue
                 deleted += rows.num_rows - kept.num_rows
                 removed.append(file.path)
-                location = engine.iceberg.table_location(database, table, schema)
-                added += write_partitioned(kept, kinds, location, engine.storage)
+                target = engine.iceberg.write_target(database, table, schema)
+                added += write_partitioned(kept, kinds, target, engine.storage)
             if removed:
                 stored = engine.iceberg.replace_files(database, table, removed, added, schema)
                 state.replace_files(stored.files.files)

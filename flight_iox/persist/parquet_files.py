@@ -1,6 +1,8 @@
 """Write a table's rows as sorted, partitioned Parquet files tuned for time series.
 
-Rows are sorted by tags then time and split by day (the table's partition spec).
+Rows are sorted by tags then time and split by the table's current Iceberg partition
+spec (``iox_catalog.partitioning``; ``day(time)`` unless the table was given another),
+one file per partition under Iceberg's ``data/<field>=<value>/`` folders.
 The tags go most distinct first (ties by name), so one series is one run and each
 page holds a few neighbouring series: a predicate on the most selective tag
 (``hostname``) prunes row groups and, through the page index, pages.
@@ -22,7 +24,6 @@ see plain strings, as the Iceberg schema says.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import uuid
 
 import numpy as np
@@ -31,11 +32,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, FieldType
+from iox_catalog.files import WrittenFile
+from iox_catalog.partitioning import WriteTarget
 from iox_catalog.schema import REMAINDER_COLUMN, ColumnKinds, file_schema
 from iox_catalog.storage import Storage
 
 NS_PER_US = 1_000
-US_PER_DAY = 86_400_000_000
 ROW_GROUP_ROWS = 262_144
 PAGE_ROWS = 8_192
 ZSTD_LEVEL = 9
@@ -106,11 +108,11 @@ def _encodings(schema: pa.Schema, kinds: ColumnKinds) -> dict[str, str]:
 
 
 def write_partitioned(
-    data: pa.Table, kinds: ColumnKinds, table_location: str, storage: Storage
-) -> list[str]:
-    """Write ``data`` (deduplicated, data-model shape) as one file per day; return their URIs.
+    data: pa.Table, kinds: ColumnKinds, target: WriteTarget, storage: Storage
+) -> list[WrittenFile]:
+    """Write ``data`` (deduplicated, data-model shape) as one file per partition.
 
-    Every path is checked to lie under ``table_location`` in the warehouse
+    Every path is checked to lie under the target's location in the warehouse
     (``Storage.contained``): ``StoragePathError`` otherwise, before anything is written.
 
     A failed write (a full disk, say) leaves no file behind: a partial one would keep the
@@ -118,7 +120,7 @@ def write_partitioned(
     """
     attempted: list[str] = []
     try:
-        return _write_days(data, kinds, table_location, storage, attempted)
+        return _write_partitions(data, kinds, target, storage, attempted)
     except OSError:
         for path in attempted:
             with contextlib.suppress(OSError):
@@ -126,36 +128,31 @@ def write_partitioned(
         raise
 
 
-def _write_days(
+def _write_partitions(
     data: pa.Table,
     kinds: ColumnKinds,
-    table_location: str,
+    target: WriteTarget,
     storage: Storage,
     attempted: list[str],
-) -> list[str]:
+) -> list[WrittenFile]:
     """``write_partitioned``'s work; each path is added to ``attempted`` before it is written."""
     if data.num_rows == 0:
         return []
     tags = sort_tags(data, kinds)
     rows = to_file_columns(sort_rows(data, kinds, tags), kinds)
-    micros = rows.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
-    days = micros // US_PER_DAY
     encodings = _encodings(rows.schema, kinds)
     dictionary_columns = [
         n for n, kind in kinds.items() if kind in (ColumnRole.TAG, FieldType.STRING)
     ]
     sorting = [pq.SortingColumn(rows.schema.get_field_index(n)) for n in [*tags, TIME_COLUMN]]
-    uris = []
-    for day in np.unique(days):  # one loop per distinct day in the batch, not per row
-        part = rows.filter(pa.array(days == day)) if len(np.unique(days)) > 1 else rows
+    location = target.location
+    written = []
+    for partition in target.partitioning.split(rows):  # keeps the (tags, time) order
         part = _with_tag_dictionaries(
-            part, [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
+            partition.rows, [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
         )
-        date = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
-        path = storage.contained(
-            f"{table_location}/data/time_day={date}/{uuid.uuid4().hex}.parquet",
-            within=table_location,
-        )
+        folder = f"{location}/data/{partition.path}" if partition.path else f"{location}/data"
+        path = storage.contained(f"{folder}/{uuid.uuid4().hex}.parquet", within=location)
         attempted.append(path)
         storage.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         with pq.ParquetWriter(
@@ -173,8 +170,8 @@ def _write_days(
             max_rows_per_page=PAGE_ROWS,
         ) as writer:
             writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
-        uris.append(storage.uri(path))
-    return uris
+        written.append(WrittenFile(storage.uri(path), partition.key))
+    return written
 
 
 def from_file_columns(rows: pa.Table, model_schema: pa.Schema) -> pa.Table:

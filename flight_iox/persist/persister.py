@@ -93,9 +93,9 @@ class Persister:
                 continue
             try:
                 kinds = column_kinds(schema)
-                location = engine.iceberg.table_location(db, table, schema)
-                uris = write_partitioned(rows, kinds, location, engine.storage)
-                stored = engine.iceberg.commit_files(db, table, schema, uris, watermark)
+                target = engine.iceberg.write_target(db, table, schema)
+                written = write_partitioned(rows, kinds, target, engine.storage)
+                stored = engine.iceberg.commit_files(db, table, schema, written, watermark)
             except Exception as error:  # storage can fail in many ways; keep the rows
                 engine.buffers.thaw(db, table, schema)
                 warehouse = engine.iceberg.config.warehouse
@@ -110,7 +110,7 @@ class Persister:
             engine.buffers.persisted(db, table, stored.files.files)
             report.tables += 1
             report.rows += rows.num_rows
-            report.files += len(uris)
+            report.files += len(written)
         if database is None and not report.failures:
             engine.wal.delete_segments_through(watermark)
         if report.tables:

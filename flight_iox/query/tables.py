@@ -34,6 +34,8 @@ from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import UnreadableFileError
 from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
+from iox_catalog.partitioning import Source
+from iox_catalog.partitioning import sources_overlap as partitions_overlap
 from iox_catalog.schema import REMAINDER_COLUMN
 
 _CAST_NAMES: dict[pa.DataType, str] = {
@@ -102,13 +104,15 @@ def _raise_unavailable(carried: pa.Array) -> pa.Array:
 
 
 def sources_overlap(snapshot: TableSnapshot) -> bool:
-    """Whether any two sources (files, buffer) overlap in time and so may share keys."""
-    ranges = [(f.min_time_us * 1000, f.max_time_us * 1000 + 999) for f in snapshot.files]
+    """Whether any two sources (files, buffer) may share keys: they overlap in time, and
+    files of one spec are in the same partition (``iox_catalog.partitioning``)."""
+    sources: list[Source] = [
+        (f.partition, f.min_time_us * 1000, f.max_time_us * 1000 + 999) for f in snapshot.files
+    ]
     buffered = time_range(snapshot.buffered)
     if buffered is not None:
-        ranges.append(buffered)
-    ranges.sort()
-    return any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(ranges))
+        sources.append((None, *buffered))
+    return partitions_overlap(sources)
 
 
 class TableBuilder:

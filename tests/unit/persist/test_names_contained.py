@@ -25,6 +25,7 @@ from flight_iox.persist.compactor import compact_table
 from flight_iox.persist.persister import Persister
 from flight_iox.sql_quote import quote_identifier
 from iox_catalog.cleanup import PENDING_PROPERTY
+from iox_catalog.files import WrittenFile
 from iox_catalog.locations import ROOT_PROPERTY
 from iox_catalog.schema import COLUMNS_PROPERTY, ColumnKinds, file_schema
 from iox_datamodel.columns import ColumnRole, FieldType
@@ -234,7 +235,9 @@ def test_recorded_files_must_be_the_tables_own(engine: Engine, tmp_path: Path) -
     engine.write_line_protocol("db", b"m v=1 1000", principal=ANONYMOUS)
     Persister(engine).persist()
     schema = schema_of(engine, "db", "m")
-    foreign = f"file://{next(victim.rglob('*.parquet'))}"
+    (own,) = engine.iceberg.load("db", "m").files.files
+    assert own.partition is not None
+    foreign = WrittenFile(f"file://{next(victim.rglob('*.parquet'))}", own.partition)
     with pytest.raises(StoragePathError, match="refused storage path"):
         engine.iceberg.commit_files("db", "m", schema, [foreign], 1)
     with pytest.raises(StoragePathError):

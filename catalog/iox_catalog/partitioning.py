@@ -1,0 +1,213 @@
+"""A table's Iceberg partition spec, applied: which partition each row and each file is in.
+
+One place reads the spec for every part of the data path: the writer splits a batch
+with ``Partitioning.split`` (vectorised: PyIceberg's own Arrow transforms, then one
+grouping of the rows), the compactor groups files by ``DataFile.partition``, and query
+planning asks ``sources_overlap`` whether two sources may hold the same row key.
+
+Partition fields may only derive from ``time`` and tags, the columns of the row key, so
+two files of one spec with different partition values never hold the same row; that is
+what lets queries skip deduplication across partitions. A spec set outside flight-iox
+on a field column still works: its files are then compared by time alone.
+
+Partition values are kept as Iceberg stores them in manifests (days since the epoch
+for ``day``, the bucket number for ``bucket[N]``, the string for ``truncate``), so the
+key of a file just written equals the key read back from the table.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.partitioning import PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.typedef import Record
+
+from iox_catalog.schema import COLUMNS_PROPERTY, ColumnKinds, decode_kinds
+from iox_datamodel.columns import TIME_COLUMN, ColumnRole
+
+# Group ids are combined field by field; past this many combinations they are renumbered.
+_MAX_GROUPS = 1 << 40
+
+
+class PartitioningError(ValueError):
+    """A partition spec that flight-iox cannot apply (the message names the field)."""
+
+
+@dataclass(frozen=True)
+class PartitionKey:
+    """The partition a file is in: its spec's id and the values of the spec's fields.
+
+    ``keyed``: every field derives from the row key (time or a tag), so two files of the
+    same spec whose values differ never hold the same row.
+    """
+
+    spec_id: int
+    values: tuple[object, ...]
+    keyed: bool = field(default=True, compare=False)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The rows of one batch that belong to one partition, and the folder they go to."""
+
+    key: PartitionKey
+    path: str  # Iceberg's ``<field>=<value>/…`` (empty for an unpartitioned table)
+    rows: pa.Table
+
+
+def key_columns(kinds: ColumnKinds) -> set[str]:
+    """The columns of the row key: time and the tags."""
+    return {TIME_COLUMN, *(name for name, kind in kinds.items() if kind == ColumnRole.TAG)}
+
+
+def is_keyed(spec: PartitionSpec, schema: Schema, kinds: ColumnKinds) -> bool:
+    """Whether every field of ``spec`` derives from a column of the row key."""
+    keys = key_columns(kinds)
+    return all(schema.find_column_name(f.source_id) in keys for f in spec.fields)
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """A table's current partition spec with the schema it binds to."""
+
+    spec: PartitionSpec
+    schema: Schema
+    keyed: bool = True
+
+    def split(self, rows: pa.Table) -> list[Partition]:
+        """``rows`` (in the file shape) split by partition, each keeping the rows' order.
+
+        The spec's transforms run on whole columns (PyIceberg's ``pyarrow_transform``);
+        rows are then grouped by one stable sort of a combined group id, and each
+        partition is a slice. A batch that lies in one partition is returned as it is.
+        """
+        if not self.spec.fields or rows.num_rows == 0:
+            values = tuple(None for _ in self.spec.fields)
+            return [self._partition(values, rows)]
+        columns = [self._transformed(f, rows) for f in self.spec.fields]
+        groups = _group_ids(columns)
+        if groups.min() == groups.max():
+            return [self._partition(tuple(c[0].as_py() for c in columns), rows)]
+        order = np.argsort(groups, kind="stable")
+        starts = np.flatnonzero(np.diff(groups[order])) + 1
+        taken = rows.take(pa.array(order))
+        parts = []
+        for start, end in itertools.pairwise([0, *starts.tolist(), rows.num_rows]):
+            first = int(order[start])
+            values = tuple(c[first].as_py() for c in columns)
+            parts.append(self._partition(values, taken.slice(start, end - start)))
+        return parts
+
+    def _transformed(self, spec_field: PartitionField, rows: pa.Table) -> pa.Array:
+        """One partition field's values for every row, as Iceberg stores them."""
+        source = self.schema.find_field(spec_field.source_id)
+        if source.name not in rows.column_names:
+            raise PartitioningError(
+                f"partition field {spec_field.name!r}: no column {source.name!r}"
+            )
+        column = rows.column(source.name)
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        try:
+            transform = spec_field.transform.pyarrow_transform(source.field_type)
+        except NotImplementedError:
+            raise PartitioningError(
+                f"partition field {spec_field.name!r}: transform {spec_field.transform} "
+                "cannot be applied by flight-iox"
+            ) from None
+        result = transform(column)
+        if isinstance(result, pa.ChunkedArray):
+            result = result.combine_chunks()
+        if pa.types.is_timestamp(result.type):  # identity on a timestamp: µs, as in manifests
+            result = result.cast(pa.int64())
+        return result
+
+    def _partition(self, values: tuple[object, ...], rows: pa.Table) -> Partition:
+        key = PartitionKey(self.spec.spec_id, values, self.keyed)
+        path = self.spec.partition_to_path(Record(*values), self.schema) if values else ""
+        return Partition(key, path, rows)
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    """Where a table's new files go and how they are split: read from the catalog at each write."""
+
+    location: str
+    partitioning: Partitioning
+
+
+def partitioning_of(table: Table) -> Partitioning:
+    """How new files of ``table`` are partitioned: its current spec."""
+    kinds = decode_kinds(table.properties.get(COLUMNS_PROPERTY, "{}"))
+    spec, schema = table.spec(), table.schema()
+    return Partitioning(spec, schema, is_keyed(spec, schema, kinds))
+
+
+def _group_ids(columns: Sequence[pa.Array]) -> np.ndarray:
+    """One int64 id per row, equal where every column is equal (nulls equal nulls)."""
+    groups = np.zeros(len(columns[0]), dtype=np.int64)
+    count = 1
+    for column in columns:
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        size = len(encoded.dictionary)
+        groups = groups * size + encoded.indices.to_numpy(zero_copy_only=False)
+        count *= size
+        if count > _MAX_GROUPS:
+            uniques, groups = np.unique(groups, return_inverse=True)
+            count = len(uniques)
+    return groups
+
+
+# A source for ``sources_overlap``: its partition (None: none, as for buffered rows) and
+# its first and last time.
+Source = tuple[PartitionKey | None, int, int]
+
+
+def sources_overlap(sources: Iterable[Source]) -> bool:
+    """Whether any two sources may hold the same row key, and so need deduplicating.
+
+    Two sources can share a key only if their time ranges overlap; two files of the same
+    keyed spec also only if they are in the same partition. Files of different specs,
+    or of a spec that is not keyed, and sources without a partition are compared by
+    time alone. Sorting, not comparing every pair: O(n log n) in the number of files.
+    """
+    within: dict[object, list[tuple[int, int]]] = defaultdict(list)
+    families: dict[object, list[tuple[int, int]]] = defaultdict(list)
+    for index, (key, first, last) in enumerate(sources):
+        if key is None:
+            family: object = ("source", index)
+            group: object = family
+        else:
+            family = ("spec", key.spec_id)
+            group = (key.spec_id, key.values) if key.keyed else family
+        within[group].append((first, last))
+        families[family].append((first, last))
+    if any(_overlapping(ranges) for ranges in within.values()):
+        return True
+    # Within a family, ranges of different partitions never share keys: merge them, and
+    # any overlap that is left is between two families.
+    merged = [r for ranges in families.values() for r in _merged(ranges)]
+    return _overlapping(merged)
+
+
+def _overlapping(ranges: list[tuple[int, int]]) -> bool:
+    ordered = sorted(ranges)
+    return any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(ordered))
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged

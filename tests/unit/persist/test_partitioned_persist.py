@@ -1,0 +1,102 @@
+"""The writer, the compactor and query planning all follow the table's partition spec."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from flight_iox.auth.policy import ANONYMOUS
+from flight_iox.config import Settings
+from flight_iox.engine.engine import Engine
+from flight_iox.errors import BadRequestError
+from flight_iox.persist.parquet_files import write_partitioned
+from flight_iox.persist.partition_by import partition_by, set_partition_by
+from flight_iox.persist.persister import Persister
+from flight_iox.query.tables import sources_overlap
+from iox_catalog.files import StaleSpecError
+from iox_catalog.schema import column_kinds
+
+T0 = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20Z
+MINUTE = 60_000_000_000
+
+
+def lines(count: int, usage: float, start: int = T0) -> bytes:
+    """``count`` rows a minute apart over 8 hosts (so over several hours and buckets)."""
+    return "\n".join(
+        f"cpu,host=h{i % 8} usage={usage + i} {start + i * MINUTE}" for i in range(count)
+    ).encode()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False, persist_max_age_seconds=3600))
+    yield engine
+    engine.close()
+
+
+def schema_of(engine: Engine) -> pa.Schema:
+    return engine.catalog.database("db").tables["cpu"].arrow_schema()
+
+
+def rows(engine: Engine) -> list[dict]:
+    sql = "SELECT host, usage, time FROM cpu ORDER BY host, time"
+    return engine.query.execute("db", sql).read_all().to_pylist()
+
+
+def test_default_is_day_and_paths_are_unchanged(engine: Engine, tmp_path: Path) -> None:
+    engine.write_line_protocol("db", lines(3, 0.0), principal=ANONYMOUS)
+    assert partition_by(engine, "db", "cpu") == ["day(time)"]
+    Persister(engine).persist()
+    assert partition_by(engine, "db", "cpu") == ["day(time)"]
+    (file,) = engine.buffers.table("db", "cpu").files
+    assert file.partition is not None and file.partition.values == (19675,)  # 2023-11-14
+    assert "/data/time_day=2023-11-14/" in file.path
+
+
+def test_partitions_split_compact_and_prune(engine: Engine) -> None:
+    persister = Persister(engine)
+    engine.write_line_protocol("db", lines(240, 0.0), principal=ANONYMOUS)
+    expected = rows(engine)
+    fields = set_partition_by(persister, "db", "cpu", ["hour(time)", "bucket(4, host)"])
+    assert fields == ["hour(time)", "bucket(4, host)"]
+    persister.persist()
+    state = engine.buffers.table("db", "cpu")
+    keys = Counter(f.partition for f in state.files)
+    assert len(keys) == len(state.files) > 4 and set(keys.values()) == {1}
+    # Files of different buckets overlap in time, yet cannot share a key: no dedupe.
+    snapshot = engine.buffers.snapshot("db", "cpu", schema_of(engine))
+    assert not sources_overlap(snapshot)
+    assert rows(engine) == expected
+
+    engine.write_line_protocol("db", lines(240, 1000.0), principal=ANONYMOUS)
+    persister.persist()
+    assert sources_overlap(engine.buffers.snapshot("db", "cpu", schema_of(engine)))
+    report = persister.compact()
+    assert report.partitions == len(keys) and report.files_after == len(keys)
+    assert Counter(f.partition for f in state.files) == keys  # merged within partitions only
+    assert [r["usage"] for r in rows(engine)] == [r["usage"] + 1000 for r in expected]
+
+
+def test_a_file_split_by_an_old_spec_is_not_committed(engine: Engine) -> None:
+    engine.write_line_protocol("db", lines(10, 0.0), principal=ANONYMOUS)
+    persister = Persister(engine)
+    persister.persist()
+    schema = schema_of(engine)
+    target = engine.iceberg.write_target("db", "cpu", schema)
+    data = engine.query.execute("db", "SELECT * FROM cpu").read_all()
+    written = write_partitioned(data, column_kinds(schema), target, engine.storage)
+    set_partition_by(persister, "db", "cpu", ["host"])
+    with pytest.raises(
+        StaleSpecError, match=r"partitioned by spec 1, but the table.s spec is now 2"
+    ):
+        engine.iceberg.commit_files("db", "cpu", schema, written, 1)
+
+
+def test_only_time_and_tags_partition(engine: Engine) -> None:
+    engine.write_line_protocol("db", lines(2, 0.0), principal=ANONYMOUS)
+    with pytest.raises(BadRequestError, match="'usage' is a field"):
+        set_partition_by(Persister(engine), "db", "cpu", ["usage"])
+    assert partition_by(engine, "db", "cpu") == ["day(time)"]
