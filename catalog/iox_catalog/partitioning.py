@@ -28,10 +28,10 @@ import pyarrow.compute as pc
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
-from pyiceberg.typedef import Record
 
 from iox_catalog.schema import COLUMNS_PROPERTY, ColumnKinds, decode_kinds
 from iox_datamodel.columns import TIME_COLUMN, ColumnRole
+from iox_datamodel.names import path_segment
 
 # Group ids are combined field by field; past this many combinations they are renumbered.
 _MAX_GROUPS = 1 << 40
@@ -59,7 +59,7 @@ class Partition:
     """The rows of one batch that belong to one partition, and the folder they go to."""
 
     key: PartitionKey
-    path: str  # Iceberg's ``<field>=<value>/…`` (empty for an unpartitioned table)
+    path: str  # ``<field>=<value>/…`` (see ``partition_path``; empty when unpartitioned)
     rows: pa.Table
 
 
@@ -132,8 +132,25 @@ class Partitioning:
 
     def _partition(self, values: tuple[object, ...], rows: pa.Table) -> Partition:
         key = PartitionKey(self.spec.spec_id, values, self.keyed)
-        path = self.spec.partition_to_path(Record(*values), self.schema) if values else ""
-        return Partition(key, path, rows)
+        return Partition(key, partition_path(self.spec, self.schema, values), rows)
+
+
+def partition_path(spec: PartitionSpec, schema: Schema, values: tuple[object, ...]) -> str:
+    """The folder of a partition: ``time_day=2023-11-14/host_bucket_4=3``.
+
+    Iceberg's layout with Iceberg's human-readable values, but escaped like every other
+    segment we write (``iox_datamodel.names.path_segment``: ``[A-Za-z0-9_-]`` kept, other
+    bytes as ``~XX``), not with PyIceberg's ``%XX``: DataFusion decodes ``%2F`` in a file
+    URI, so ``host=a%2Fb`` would be read from a folder that does not exist. Dates, hours,
+    bucket numbers and plain tag values come out exactly as Iceberg writes them; readers
+    take partition values from the manifests, never from the path.
+    """
+    types = spec.partition_type(schema).fields
+    segments = []
+    for spec_field, value_type, value in zip(spec.fields, types, values, strict=True):
+        text = spec_field.transform.to_human_string(value_type.field_type, value)
+        segments.append(f"{path_segment(spec_field.name)}={path_segment(text)}")
+    return "/".join(segments)
 
 
 @dataclass(frozen=True)

@@ -80,18 +80,21 @@ def test_split_matches_pyiceberg_per_row(partition_by: list[str]) -> None:
         assert usage == sorted(usage)
         sub = standalone_partitioning(KINDS, partition_by).split(part.rows)
         assert [p.key for p in sub] == [part.key]
-        assert part.path == partitioning.spec.partition_to_path(
+        iceberg_path = partitioning.spec.partition_to_path(
             Record(*part.key.values), partitioning.schema
         )
+        if "%" not in iceberg_path and "+" not in iceberg_path:  # plain values: Iceberg's path
+            assert part.path == iceberg_path
 
 
-def test_paths_are_icebergs_hive_style_folders() -> None:
+def test_paths_are_icebergs_folders_with_safe_escapes() -> None:
     rows = file_rows(50)
     rows = rows.filter(pc.equal(rows.column("host"), "x/y=z"))
     (part,) = standalone_partitioning(KINDS, ["hour(time)", "host"]).split(rows.slice(0, 1))
     hour = part.key.values[0]
     assert isinstance(hour, int)
-    assert part.path.startswith("time_hour=") and part.path.endswith("/host=x%2Fy%3Dz")
+    # Not PyIceberg's host=x%2Fy%3Dz: DataFusion would decode %2F in the file's URI.
+    assert part.path.startswith("time_hour=") and part.path.endswith("/host=x~2Fy~3Dz")
     (day,) = standalone_partitioning(KINDS, ["day(time)"]).split(
         pa.table(
             {

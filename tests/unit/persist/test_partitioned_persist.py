@@ -100,3 +100,26 @@ def test_only_time_and_tags_partition(engine: Engine) -> None:
     with pytest.raises(BadRequestError, match="'usage' is a field"):
         set_partition_by(Persister(engine), "db", "cpu", ["usage"])
     assert partition_by(engine, "db", "cpu") == ["day(time)"]
+
+
+@pytest.mark.parametrize("cache", [0, 64 << 20], ids=["parquet", "parquet-cache"])
+def test_tag_values_that_are_not_path_safe(tmp_path: Path, cache: int) -> None:
+    """Partition folders of odd tag values read back, also straight from Parquet by URI."""
+    settings = Settings(data_dir=tmp_path, wal_fsync=False, parquet_cache_size=cache)
+    engine = Engine(settings)
+    try:
+        body = "cpu,host=a/b v=1 1\ncpu,host=a\\ b v=2 2\ncpu,host=é%2F v=3 3\n"
+        body += "cpu,host=.. v=4 4\ncpu,host=a+b v=5 5\ncpu v=6 6"
+        engine.write_line_protocol("db", body.encode(), principal=ANONYMOUS)
+        persister = Persister(engine)
+        set_partition_by(persister, "db", "cpu", ["host"])
+        persister.persist()
+        paths = sorted(f.path.rsplit("/", 2)[1] for f in engine.buffers.table("db", "cpu").files)
+        assert paths == [
+            "host=a~20b", "host=a~2Bb", "host=a~2Fb", "host=null", "host=~2E~2E",
+            "host=~C3~A9~252F",
+        ]  # fmt: skip
+        found = engine.query.execute("db", "SELECT host, v FROM cpu ORDER BY v").read_all()
+        assert found.column("host").to_pylist() == ["a/b", "a b", "é%2F", "..", "a+b", None]
+    finally:
+        engine.close()
