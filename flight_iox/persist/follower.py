@@ -40,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import pyarrow as pa
+
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import LimitExceededError
@@ -171,8 +173,19 @@ class CatalogMirror:
             log.exception("following %s.%s failed; it is retried every tick", *key)
 
     def _apply_table(self, stored: StoredTable) -> None:
-        """A table's schema into the schema catalog and its files into its buffer."""
-        self._catalog.apply_replayed_schema(stored.database, stored.name, stored.model_schema)
+        """A table's new columns into the schema catalog and its files into its buffer.
+
+        Only columns this server does not know: one it knows keeps its type here (the
+        writes this server validated against it are in its buffer and WAL).
+        """
+        with self._catalog.lock:
+            catalog, database = self._catalog, stored.database
+            tables = catalog.database(database).tables if catalog.has_database(database) else {}
+            table = tables.get(stored.name)
+            known = set(table.columns) if table is not None else set()
+            new = pa.schema([f for f in stored.model_schema if f.name not in known])
+            if table is None or len(new):
+                self._catalog.apply_replayed_schema(stored.database, stored.name, new)
         buffer = self._buffers.table(stored.database, stored.name)
         if buffer.files != stored.files.files:
             buffer.replace_files(stored.files.files)

@@ -140,3 +140,16 @@ def test_an_unreadable_catalog_or_table_leaves_the_last_state_until_it_reads_aga
     metadata.with_suffix(".away").rename(metadata)
     assert tick(b).tables == ["db.mem"]
     assert count(b.engine, "db", "SELECT count(*) AS n FROM mem") == [{"n": 1}]
+
+
+def test_a_column_this_engine_knows_keeps_its_type(pair: tuple[Persister, Persister]) -> None:
+    a, b = pair
+    write(b.engine, "db", "cpu,host=b v=1.5 1")  # buffered here: v is a float
+    write(a.engine, "db", "cpu,host=a v=2i,w=3i 2")  # there: an integer, and a new column
+    a.persist()
+    tick(b)
+    schema = b.engine.query.table_schemas("db")["cpu"]
+    assert (str(schema.field("v").type), str(schema.field("w").type)) == ("double", "int64")
+    assert count(b.engine, "db", "SELECT count(*) AS n, sum(v) AS v FROM cpu") == [
+        {"n": 2, "v": 3.5}
+    ]
