@@ -24,6 +24,8 @@ MIB = 1024 * 1024
 # PyIceberg's catalog types a server can run on (its ``in-memory`` one forgets on restart).
 CATALOG_TYPES = ("sql", "rest", "glue", "hive", "dynamodb", "bigquery")
 ENV_PREFIX = "FLIGHT_IOX_"
+# What ``--disable-authz`` may open, as InfluxDB 3's flag names them (health and ping are open).
+AUTHZ_RESOURCES = ("health", "ping", "metrics")
 _OPTION = "flight_iox.option"
 _NESTED = "flight_iox.nested"
 
@@ -140,6 +142,12 @@ class Settings:
         choices=("required", "off"),
         shown_default="off on loopback, else required",
     )
+    disable_authz: str = setting(
+        "",
+        "Resources served without a token when auth is on, comma-separated: metrics "
+        "(health and ping never need one).",
+        shown_default="none",
+    )
     auth_off_ok: bool = setting(
         False, "Allow --auth off on a non-loopback address.", flag="--i-know-auth-is-off"
     )
@@ -202,6 +210,18 @@ class Settings:
             max_queued=self.max_queued_queries,
             spill_dir=self.data_dir / "tmp" / "query-spill",
         )
+
+    @property
+    def public_resources(self) -> frozenset[str]:
+        """The resources ``--disable-authz`` opens (``ValueError`` naming an unknown one)."""
+        names = {part.strip().lower() for part in self.disable_authz.split(",") if part.strip()}
+        unknown = sorted(names - set(AUTHZ_RESOURCES))
+        if unknown:
+            raise ValueError(
+                f"--disable-authz: unknown resource {', '.join(unknown)}; "
+                f"expected some of {', '.join(AUTHZ_RESOURCES)}"
+            )
+        return frozenset(names)
 
     @property
     def ingest_limits(self) -> IngestLimits:

@@ -22,6 +22,7 @@ from flight_iox.engine.lock import DataDirLock
 from flight_iox.flightsql import FlightSqlServer
 from flight_iox.http.app import create_app
 from flight_iox.http.connections import with_header_timeout
+from flight_iox.metrics import ServerMetrics, StateSources
 from flight_iox.persist.deletes import Deleter
 from flight_iox.persist.follower import CatalogFollower
 from flight_iox.persist.persister import Persister
@@ -79,13 +80,27 @@ def _start_flight(address: str, start: Callable[[], FlightSqlServer]) -> FlightS
 
 def serve(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly."""
+    public = settings.public_resources  # a bad --disable-authz stops the start here
+    if public - {"health", "ping"}:
+        log.info("served without a token (--disable-authz): %s", ", ".join(sorted(public)))
     lock = DataDirLock(settings.data_dir)
     # Before the WAL replay: a taken address fails at once, naming itself and its flag.
     http_socket = _bind(settings.http_addr, "--http-addr")
     if split_host_port(settings.flight_addr)[1] != 0:
         _bind(settings.flight_addr, "--flight-addr").close()
-    engine = Engine(settings)
-    persister = Persister(engine)
+    metrics = ServerMetrics()
+    engine = Engine(settings, metrics)
+    cache = engine.file_cache
+    metrics.watch(
+        StateSources(
+            buffer_bytes=lambda: engine.buffers.total_bytes,
+            buffer_rows=engine.buffers.buffered_rows,
+            cache_bytes=lambda: cache.used_bytes,
+            cache_hits=lambda: cache.hits,
+            cache_misses=lambda: cache.misses,
+        )
+    )
+    persister = Persister(engine, metrics)
     persister.start()
     follower = CatalogFollower(
         engine.mirror,
@@ -129,7 +144,7 @@ def serve(settings: Settings) -> None:
         lock.release()
         log.info("stopped")
 
-    app = create_app(engine, settings, on_shutdown=shutdown, authorizer=authorizer)
+    app = create_app(engine, settings, on_shutdown=shutdown, authorizer=authorizer, metrics=metrics)
     app.state.persister = persister
     config = uvicorn.Config(
         app,

@@ -60,12 +60,19 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/api/v3/query_influxql": RouteRule.AUTHENTICATED,
     "/query": RouteRule.AUTHENTICATED,
     "/api/v3/configure/repair": RouteRule.ADMIN,  # removes lost files from tables
+    # Its labels name every database: admin, unless --disable-authz metrics opens it.
+    "/metrics": RouteRule.ADMIN,
 }
+# The paths ``--disable-authz`` can open, by resource name.
+RESOURCE_PATHS = {"health": "/health", "ping": "/ping", "metrics": "/metrics"}
 
 
-def route_rule(path: str) -> RouteRule:
-    """The rule of ``path``; ``ADMIN`` for every path not in the table."""
-    return ROUTE_RULES.get(path.rstrip("/") or "/", RouteRule.ADMIN)
+def route_rule(path: str, public: frozenset[str] = frozenset()) -> RouteRule:
+    """The rule of ``path``; ``PUBLIC`` if in ``public``; ``ADMIN`` for paths not in the table."""
+    path = path.rstrip("/") or "/"
+    if path in public:
+        return RouteRule.PUBLIC
+    return ROUTE_RULES.get(path, RouteRule.ADMIN)
 
 
 def _query_params(scope: Scope) -> list[tuple[str, str]]:
@@ -82,16 +89,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class AuthMiddleware:
     """Authenticate every HTTP request; admin-only routes are refused to other tokens."""
 
-    def __init__(self, app: ASGIApp, authorizer: Authorizer) -> None:
+    def __init__(
+        self, app: ASGIApp, authorizer: Authorizer, public: frozenset[str] = frozenset()
+    ) -> None:
+        """``public``: resources served without a token (``--disable-authz``)."""
         self.app = app
         self.authorizer = authorizer
+        self.public = frozenset(RESOURCE_PATHS[name] for name in public)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rule = route_rule(scope["path"])
+        rule = route_rule(scope["path"], self.public)
         params = _query_params(scope)
         principal: Principal | None = None
         try:

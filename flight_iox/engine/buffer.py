@@ -227,6 +227,12 @@ class BufferSet:
                 state = self._tables[(database, table)] = TableBuffer(table, database)
             return state
 
+    def buffered_rows(self) -> int:
+        """Rows held in memory over every table (read on a metrics scrape, not per write)."""
+        with self._lock:
+            states = list(self._tables.values())
+        return sum(state.buffered_rows() for state in states)
+
     def tables(self, database: str | None = None) -> list[tuple[str, str]]:
         """``(database, table)`` of every known table, or of one database."""
         with self._lock:

@@ -27,6 +27,7 @@ from flight_iox.errors import (
     LineProtocolError,
 )
 from flight_iox.ingest import MeasurementBatch, Precision, parse_line_protocol
+from flight_iox.metrics import ServerMetrics
 from flight_iox.names import validate_database_name
 from flight_iox.persist.follower import CatalogMirror
 from flight_iox.persist.parquet_files import read_model_rows
@@ -53,8 +54,10 @@ class WriteOutcome:
 class Engine:
     """One server's storage engine."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: ServerMetrics | None = None) -> None:
+        """``metrics`` counts writes and WAL fsyncs (a private set when None)."""
         self.settings = settings
+        self.metrics = metrics if metrics is not None else ServerMetrics()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
         self.buffers = BufferSet()
@@ -63,18 +66,22 @@ class Engine:
         self.mirror = CatalogMirror(self.iceberg, self.catalog, self.buffers)
         persisted = self.mirror.load()  # every persisted table; the follower keeps it current
         self.wal = WriteAheadLog(
-            settings.wal_dir, fsync=settings.wal_fsync, segment_bytes=settings.wal_segment_bytes
+            settings.wal_dir,
+            fsync=settings.wal_fsync,
+            segment_bytes=settings.wal_segment_bytes,
+            on_sync=self.metrics.wal_synced,
         )
         self.replayed_entries = self._replay(persisted)
         self.watermark = SequenceWatermark(self.wal.last_sequence)
+        self.file_cache = FileCache(
+            settings.parquet_cache_size,
+            lambda file, schema: read_model_rows(file.path, schema, self.storage),
+        )
         self.query = QueryEngine(
             self.catalog,
             self.buffers,
             object_store=self.iceberg.config.store.datafusion_store(),
-            file_cache=FileCache(
-                settings.parquet_cache_size,
-                lambda file, schema: read_model_rows(file.path, schema, self.storage),
-            ),
+            file_cache=self.file_cache,
             limits=settings.query_limits,
             file_check=lambda file: checked_schema(file, self.storage),
         )
@@ -135,7 +142,9 @@ class Engine:
             default_time_ns=time.time_ns(),
             limits=self.settings.ingest_limits,
         )
+        self.metrics.received(database, parsed.line_count, len(body))
         if parsed.errors and not accept_partial:
+            self.metrics.stored(database, 0, len(parsed.errors))
             raise _all_or_nothing_error(parsed.errors)
         return self.write_batches(
             database,
@@ -183,6 +192,7 @@ class Engine:
                 key=lambda e: e.line_number,
             )
             if errors and not accept_partial:
+                self.metrics.stored(database, 0, len(errors))
                 raise _all_or_nothing_error(errors)
             accepted = [v for v in validated if v.batch is not None]
             if accepted:
@@ -190,6 +200,7 @@ class Engine:
                 for v in accepted:
                     self.catalog.add_columns(db, v.table, v.new_columns)
         rows = self._store(database, accepted, sync=not no_sync)
+        self.metrics.stored(database, rows, len(errors))
         if line_count is None:
             line_count = sum(len(b.time) for b in batches)
         return WriteOutcome(line_count, rows, errors)
@@ -269,6 +280,7 @@ class Engine:
         self.buffers.drop_database(name)
         self.query.forget_database(name)
         self.iceberg.drop_database(name)
+        self.metrics.forget_database(name)
 
     def close(self) -> None:
         """Flush and close the WAL."""

@@ -21,12 +21,14 @@ from flight_iox.engine.engine import Engine
 from flight_iox.errors import FlightIoxError, RetryLaterError, status_of
 from flight_iox.http.admin import configure_database, health, ping
 from flight_iox.http.influxql import query_influxql, query_v1
+from flight_iox.http.metrics import serve_metrics
 from flight_iox.http.query import query_sql
 from flight_iox.http.repair import repair_files
 from flight_iox.http.storage import catalog_properties, compact, persist
 from flight_iox.http.tables import configure_table
 from flight_iox.http.tokens import create_admin_token, tokens
 from flight_iox.http.write import write_v1, write_v2, write_v3
+from flight_iox.metrics import ServerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,12 @@ def create_app(
     settings: Settings,
     on_shutdown: Callable[[], None] | None = None,
     authorizer: Authorizer | None = None,
+    metrics: ServerMetrics | None = None,
 ) -> Starlette:
     """The Starlette app serving ``engine``; ``on_shutdown`` runs when the server stops.
 
-    ``authorizer`` checks tokens (default: auth off, tokens in the data folder).
+    ``authorizer`` checks tokens (default: auth off, tokens in the data folder);
+    ``metrics`` is what ``/metrics`` serves (default: the engine's).
     """
     if authorizer is None:
         authorizer = Authorizer(AuthMode.OFF, FileTokenStore(settings.data_dir / TOKEN_FILE))
@@ -94,6 +98,7 @@ def create_app(
         Route("/api/v3/configure/token", tokens, methods=["GET", "POST", "DELETE"]),
         Route("/health", health, methods=["GET", "HEAD"]),
         Route("/ping", ping, methods=["GET", "HEAD"]),
+        Route("/metrics", serve_metrics, methods=["GET"]),
     ]
     app = Starlette(
         routes=routes,
@@ -104,8 +109,9 @@ def create_app(
             Exception: _unexpected_error,
         },
     )
-    app.add_middleware(AuthMiddleware, authorizer=authorizer)
+    app.add_middleware(AuthMiddleware, authorizer=authorizer, public=settings.public_resources)
     app.state.authorizer = authorizer
+    app.state.metrics = metrics if metrics is not None else engine.metrics
     app.state.engine = engine
     app.state.settings = settings
     return app

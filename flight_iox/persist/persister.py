@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import InsufficientStorageError, storage_full
+from flight_iox.metrics import ServerMetrics
 from flight_iox.persist.compactor import CompactReport, compact_table
 from flight_iox.persist.parquet_files import write_partitioned
 from flight_iox.query.file_checks import listed_problems
@@ -59,9 +60,11 @@ class PersistReport:
 class Persister:
     """Persists an engine's buffer, on triggers and on demand."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, metrics: ServerMetrics | None = None) -> None:
+        """``metrics`` times persist cycles and compactions (a private set when None)."""
         self.engine = engine
         self.settings = engine.settings
+        self._metrics = metrics if metrics is not None else ServerMetrics()
         self._cycle_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,6 +84,12 @@ class Persister:
         return self._cycle(database)
 
     def _cycle(self, database: str | None) -> PersistReport:
+        started = time.perf_counter()
+        report = self._persist(database)
+        self._metrics.persisted(time.perf_counter() - started, len(report.failures))
+        return report
+
+    def _persist(self, database: str | None) -> PersistReport:
         engine = self.engine
         watermark = engine.watermark.value
         report = PersistReport(wal_sequence=watermark)
@@ -122,13 +131,19 @@ class Persister:
         """Compact partitions with ``min_files`` or more files, or overlapping files."""
         total = CompactReport()
         with self._cycle_lock:
-            for db, table in self.engine.buffers.tables(database):
-                schema = self._schema(db, table)
-                if schema is None or not self.engine.buffers.table(db, table).files:
-                    continue
-                report = compact_table(self.engine, db, table, schema, min_files)
-                for name, value in vars(report).items():
-                    setattr(total, name, getattr(total, name) + value)
+            started = time.perf_counter()
+            failed = True
+            try:
+                for db, table in self.engine.buffers.tables(database):
+                    schema = self._schema(db, table)
+                    if schema is None or not self.engine.buffers.table(db, table).files:
+                        continue
+                    report = compact_table(self.engine, db, table, schema, min_files)
+                    for name, value in vars(report).items():
+                        setattr(total, name, getattr(total, name) + value)
+                failed = False
+            finally:
+                self._metrics.compacted(time.perf_counter() - started, failed)
         return total
 
     def _schema(self, database: str, table: str) -> pa.Schema | None:

@@ -44,6 +44,8 @@ class FileCache:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[int, pa.Table]] = {}  # path: (max time, rows)
         self._used = 0
+        self.hits = 0  # lookups found decoded (for the hit ratio of /metrics)
+        self.misses = 0  # lookups not found (loaded now, or left to the Parquet reader)
 
     @property
     def used_bytes(self) -> int:
@@ -67,6 +69,10 @@ class FileCache:
         for file in sorted(files, key=lambda f: f.max_time_us, reverse=True):
             with self._lock:
                 entry = self._entries.get(file.path)
+                if entry is None:
+                    self.misses += 1
+                else:
+                    self.hits += 1
             if entry is None and self._has_room(file, schema):
                 try:
                     loaded = self._load(file, schema)

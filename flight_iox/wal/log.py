@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -69,6 +70,7 @@ class WriteAheadLog:
     ``fsync=False`` never calls fsync (tests, throwaway data). ``group_commit=False``
     makes every synced append pay for its own fsync while holding the lock; it
     exists as the baseline that ``bench/wal.py`` measures group commit against.
+    ``on_sync(seconds, entries)`` hears of each group-commit fsync (the server's metrics).
     """
 
     def __init__(
@@ -78,7 +80,9 @@ class WriteAheadLog:
         fsync: bool = True,
         segment_bytes: int = 64 * 1024 * 1024,
         group_commit: bool = True,
+        on_sync: Callable[[float, int], None] | None = None,
     ) -> None:
+        self._on_sync = on_sync
         self._directory = Path(directory)
         self._directory.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
@@ -288,6 +292,7 @@ class WriteAheadLog:
             target, fd = self._last_sequence, self._fd
             assert fd is not None
             self._lock.release()
+            started = time.perf_counter()
             try:
                 _datasync(fd)
             except OSError as error:
@@ -299,6 +304,8 @@ class WriteAheadLog:
                 self._syncing = False
                 self._cond.notify_all()
             self._sync_count += 1
+            if self._on_sync is not None:
+                self._on_sync(time.perf_counter() - started, target - self._synced_sequence)
             self._synced_sequence = max(self._synced_sequence, target)
 
     def _sync_holding_lock(self) -> None:

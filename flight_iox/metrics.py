@@ -1,0 +1,187 @@
+"""One server's Prometheus metrics (``GET /metrics``), in a registry of its own.
+
+Why a registry per server, not prometheus_client's global one: tests and benches run
+several servers in one process, and each must count only its own writes and queries.
+The composition root (``server.py``) builds one ``ServerMetrics`` and hands it to the
+parts; a part built without one gets a private instance (counted, never served).
+
+Two kinds of numbers:
+
+* events (writes, WAL fsyncs, persists, compactions, queries) are counted where they
+  happen, with O(1) work each: one labelled counter increment or histogram observation;
+* state (buffer bytes and rows, Parquet cache bytes and hits) is read on scrape by a
+  ``Collector`` (``watch``), so the write path pays nothing for it.
+
+Label cardinality: writes are labelled by database, as the issue asks; the number of
+databases is bounded by ``--max-databases`` (1,000 by default), and a deleted database's
+series are removed (``forget_database``). Queries are labelled by protocol only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+PREFIX = "flight_iox"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The protocols a query arrives by (the ``protocol`` label, and system.queries' query_type).
+PROTOCOLS = ("flightsql", "http_sql", "influxql")
+_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_LONG = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_GROUP = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+@dataclass(frozen=True)
+class StateSources:
+    """What the scrape-time collector reads (plain callables: no engine object is held)."""
+
+    buffer_bytes: Callable[[], int]
+    buffer_rows: Callable[[], int]
+    cache_bytes: Callable[[], int]
+    cache_hits: Callable[[], int]
+    cache_misses: Callable[[], int]
+
+
+class _StateCollector(Collector):
+    """Gauges of state, read when Prometheus scrapes rather than kept up to date per write."""
+
+    def __init__(self, sources: StateSources) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        """The buffer and cache numbers as they are now."""
+        s = self._sources
+        yield GaugeMetricFamily(
+            f"{PREFIX}_buffer_bytes", "Bytes of rows held in the write buffer.", s.buffer_bytes()
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_buffer_rows", "Rows held in the write buffer.", s.buffer_rows()
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_parquet_cache_bytes",
+            "Bytes of decoded Parquet files held for queries (--parquet-cache-size).",
+            s.cache_bytes(),
+        )
+        hits, misses = s.cache_hits(), s.cache_misses()
+        yield CounterMetricFamily(
+            f"{PREFIX}_parquet_cache_hits", "Data files a query found decoded in the cache.", hits
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_parquet_cache_misses", "Data files a query found not cached.", misses
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_parquet_cache_hit_ratio",
+            "Cache hits over lookups since the start (0 before any lookup).",
+            hits / (hits + misses) if hits + misses else 0.0,
+        )
+
+
+class ServerMetrics:
+    """The counters and histograms of one server, and the registry that serves them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(f"{PREFIX}_{name}", doc, labels, registry=r)
+
+        def histogram(name: str, doc: str, buckets: tuple[float, ...], *labels: str) -> Histogram:
+            return Histogram(f"{PREFIX}_{name}", doc, labels, buckets=buckets, registry=r)
+
+        self._lines = counter("write_lines", "Lines of line protocol received.", "database")
+        self._rows = counter("write_rows", "Rows stored by writes.", "database")
+        self._bytes = counter("write_bytes", "Bytes of line protocol received.", "database")
+        self._rejected = counter(
+            "write_rejected_lines", "Lines (or rows) a write rejected.", "database"
+        )
+        self._fsync = histogram("wal_fsync_seconds", "Time one WAL fsync took.", _SECONDS)
+        self._group = histogram(
+            "wal_fsync_group_entries", "WAL entries made durable by one fsync.", _GROUP
+        )
+        self._persist = histogram("persist_seconds", "Duration of persist cycles.", _LONG)
+        self._persist_errors = counter("persist_errors", "Tables a persist cycle failed.")
+        self._compact = histogram("compaction_seconds", "Duration of compaction passes.", _LONG)
+        self._compact_errors = counter("compaction_errors", "Compaction passes that failed.")
+        self._query = histogram(
+            "query_seconds", "Duration of queries, streaming included.", _SECONDS, "protocol"
+        )
+        self._query_errors = counter("query_errors", "Queries that ended in an error.", "protocol")
+        self._active = Gauge(
+            f"{PREFIX}_queries_active", "Queries running now.", ("protocol",), registry=r
+        )
+        for protocol in PROTOCOLS:  # present at 0 from the start, so rates work at once
+            self._query.labels(protocol)
+            self._query_errors.labels(protocol)
+            self._active.labels(protocol)
+        ProcessCollector(registry=r)  # process_resident_memory_bytes and friends (Linux)
+
+    def watch(self, sources: StateSources) -> None:
+        """Read buffer and cache state from ``sources`` at every scrape."""
+        self.registry.register(_StateCollector(sources))
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)
+
+    # --- events (hot paths: one labelled increment each) -----------------------------------
+
+    def received(self, database: str, lines: int, size: int) -> None:
+        """A line-protocol body of ``size`` bytes and ``lines`` lines arrived for ``database``."""
+        self._lines.labels(database).inc(lines)
+        self._bytes.labels(database).inc(size)
+
+    def stored(self, database: str, rows: int, rejected: int) -> None:
+        """A write stored ``rows`` rows and rejected ``rejected`` lines (or rows)."""
+        if rows:
+            self._rows.labels(database).inc(rows)
+        if rejected:
+            self._rejected.labels(database).inc(rejected)
+
+    def wal_synced(self, seconds: float, entries: int) -> None:
+        """One WAL fsync took ``seconds`` and made ``entries`` entries durable."""
+        self._fsync.observe(seconds)
+        self._group.observe(entries)
+
+    def persisted(self, seconds: float, failures: int) -> None:
+        """A persist cycle ran; ``failures`` tables stayed buffered."""
+        self._persist.observe(seconds)
+        if failures:
+            self._persist_errors.inc(failures)
+
+    def compacted(self, seconds: float, failed: bool) -> None:
+        """A compaction pass ran (``failed``: it raised)."""
+        self._compact.observe(seconds)
+        if failed:
+            self._compact_errors.inc()
+
+    def query_started(self, protocol: str) -> None:
+        """A query began (``protocol``: one of ``PROTOCOLS``)."""
+        self._active.labels(protocol).inc()
+
+    def query_ended(self, protocol: str, seconds: float, failed: bool) -> None:
+        """A query that ``query_started`` ended after ``seconds``."""
+        self._active.labels(protocol).dec()
+        self._query.labels(protocol).observe(seconds)
+        if failed:
+            self._query_errors.labels(protocol).inc()
+
+    def forget_database(self, database: str) -> None:
+        """Drop a deleted database's series (keeps the label set bounded by live databases)."""
+        for counter in (self._lines, self._rows, self._bytes, self._rejected):
+            with contextlib.suppress(KeyError):  # the database never got this series
+                counter.remove(database)
