@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.sql import compiler, elements, selectable, sqltypes
+from sqlalchemy.sql import compiler, elements, selectable, sqltypes, visitors
 
 from sqlalchemy_flight_iox.compat import Double
 from sqlalchemy_flight_iox.keywords import DATAFUSION_RESERVED
@@ -38,17 +38,21 @@ class FlightIoxCompiler(compiler.SQLCompiler):
         return text
 
     def group_by_clause(self, select: selectable.Select[Any], **kw: Any) -> str:
-        """GROUP BY a selected label as its name (``GROUP BY bin``).
+        """GROUP BY a selected label as its expression, or its position when that has binds.
 
-        Rendering the labelled expression again would repeat its bound parameters
-        as new ``?`` binds, and the planner cannot tell ``date_bin($1, time)`` and
-        ``date_bin($2, time)`` are the same group.
+        The label's name is no choice: DataFusion, like PostgreSQL, reads a GROUP BY name
+        as an input column first, so ``date_trunc('minute', time) AS time ... GROUP BY
+        time`` (what Superset writes for a time axis) would group by the raw ``time``.
+        Rendering an expression with bound parameters again repeats them as new ``?``
+        binds, and the planner cannot tell ``date_bin($1, time)`` and ``date_bin($2,
+        time)`` are the same group; such a label is grouped by its position instead.
         """
-        selected = {id(column) for column in select.selected_columns}
+        positions = {id(column): n for n, column in enumerate(select.selected_columns, 1)}
         parts = []
         for clause in select._group_by_clauses:
-            if isinstance(clause, elements.Label) and id(clause) in selected:
-                parts.append(self.process(clause, render_label_as_label=clause, **kw))
+            position = positions.get(id(clause))
+            if isinstance(clause, elements.Label) and position and _has_binds(clause):
+                parts.append(str(position))
             else:
                 parts.append(self.process(clause, **kw))
         return " GROUP BY " + ", ".join(parts) if parts else ""
@@ -126,6 +130,10 @@ class FlightIoxCompiler(compiler.SQLCompiler):
         if flags is not None:
             args.append(self.render_literal_value(flags, sqltypes.STRINGTYPE))
         return f"regexp_replace({', '.join(args)})"
+
+
+def _has_binds(clause: elements.ClauseElement) -> bool:
+    return any(isinstance(node, elements.BindParameter) for node in visitors.iterate(clause))
 
 
 class FlightIoxDDLCompiler(compiler.DDLCompiler):

@@ -1,4 +1,10 @@
-"""pandas and Polars with their default arguments, and tables with reserved column names."""
+"""pandas and Polars with their default arguments, and tables with reserved column names.
+
+pandas: ``to_sql`` with its defaults and each ``if_exists`` (through an engine and through an
+ADBC connection), ``read_sql`` with a query or a table name, ``read_sql_table``. Polars:
+``read_database`` with an engine, a connection or the ADBC driver (test_adbc_driver.py), and
+``read_database_uri(engine="adbc")`` with the database in the URI.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ import pandas as pd
 import polars as pl
 import pytest
 import sqlalchemy as sa
+
+from adbc_driver_flight_iox import dbapi
 
 
 @pytest.fixture
@@ -88,3 +96,51 @@ def test_polars_read_database_uri_takes_the_database_from_the_uri(
     )
     assert frame["usage"].to_list() == [1.5, 10.0, 2.5, 20.0]
     assert frame["host"].cast(pl.String).to_list() == ["a", "b", "a", "b"]
+
+
+def test_to_sql_if_exists_fail_creates_then_refuses(engine: sa.Engine) -> None:
+    _frame(0, [1.0, 2.0]).to_sql("pandas_fail", engine, if_exists="fail", index=False)
+    with pytest.raises(ValueError, match="already exists"):
+        _frame(5, [3.0]).to_sql("pandas_fail", engine, if_exists="fail", index=False)
+    values = pd.read_sql("SELECT value FROM pandas_fail ORDER BY time", engine)["value"]
+    assert values.tolist() == [1.0, 2.0]
+
+
+def test_read_sql_with_a_table_name_or_a_query(engine: sa.Engine) -> None:
+    """``read_sql`` with a bare table name is ``read_sql_table``; with SQL it runs it."""
+    _frame(0, [6.0, 7.0]).to_sql("pandas_read_sql", engine, index=False)
+    by_name = pd.read_sql("pandas_read_sql", engine)
+    assert sorted(by_name.columns) == ["time", "value"]
+    assert sorted(by_name["value"].tolist()) == [6.0, 7.0]
+    by_query = pd.read_sql("SELECT value FROM pandas_read_sql ORDER BY time DESC", engine)
+    assert by_query["value"].tolist() == [7.0, 6.0]
+
+
+def test_polars_read_database_with_sqlalchemy(engine: sa.Engine) -> None:
+    """Polars takes an engine or a connection, and binds named parameters through them."""
+    query = "SELECT host, usage FROM cpu WHERE time < '1970-01-01T00:03:00Z' ORDER BY time"
+    from_engine = pl.read_database(query, connection=engine)
+    assert from_engine["usage"].to_list() == [1.5, 10.0, 2.5, 20.0]
+    with engine.connect() as conn:
+        from_connection = pl.read_database(query, connection=conn)
+    assert from_connection.equals(from_engine)
+    bound = pl.read_database(
+        "SELECT usage FROM cpu WHERE host = :h AND time < '1970-01-01T00:03:00Z' ORDER BY time",
+        connection=engine,
+        execute_options={"parameters": {"h": "b"}},
+    )
+    assert bound["usage"].to_list() == [10.0, 20.0]
+
+
+def test_pandas_to_sql_and_read_sql_on_an_adbc_connection(flight_uri: str, database: str) -> None:
+    """pandas' own ADBC path: ``adbc_ingest`` for ``to_sql`` in each mode, Arrow for reads."""
+    with dbapi.connect(flight_uri, database=database) as conn:
+        assert _frame(0, [1.0, 2.0]).to_sql("adbc_modes", conn, index=False) == 2
+        with pytest.raises(ValueError, match="already exists"):
+            _frame(0, [1.0]).to_sql("adbc_modes", conn, if_exists="fail", index=False)
+        _frame(10, [3.0]).to_sql("adbc_modes", conn, if_exists="append", index=False)
+        query = "SELECT value FROM adbc_modes ORDER BY time"
+        assert pd.read_sql(query, conn)["value"].tolist() == [1.0, 2.0, 3.0]
+        _frame(20, [9.0]).to_sql("adbc_modes", conn, if_exists="replace", index=False)
+        assert pd.read_sql(query, conn)["value"].tolist() == [9.0]
+        assert pd.read_sql_table("adbc_modes", conn)["value"].tolist() == [9.0]

@@ -91,12 +91,23 @@ def test_date_trunc_and_func_namespace() -> None:
     assert not isinstance(sa.func.date_bin("1 hour", cpu.c.time).type, sa.DateTime)
 
 
-def test_group_by_a_selected_label_uses_its_name() -> None:
+def test_group_by_a_selected_label_with_binds_uses_its_position() -> None:
+    """Rendering ``date_bin(?, time)`` again would be a second, unrelated bind."""
     bin_ = date_bin(datetime.timedelta(minutes=1), cpu.c.time).label("bin")
     statement = sa.select(bin_, sa.func.avg(cpu.c.usage)).group_by(bin_).order_by(bin_)
     assert sql(statement) == (
         "SELECT date_bin(?, cpu.time) AS bin, avg(cpu.usage) AS avg_1 "
-        "FROM cpu GROUP BY bin ORDER BY bin"
+        "FROM cpu GROUP BY 1 ORDER BY bin"
+    )
+
+
+def test_group_by_a_label_that_shadows_a_column_uses_its_expression() -> None:
+    """Superset's time axis: ``GROUP BY time`` would group by the raw column."""
+    axis = sa.literal_column("date_trunc('minute', time)").label("time")
+    statement = sa.select(axis, sa.func.sum(cpu.c.usage)).select_from(cpu).group_by(axis)
+    assert sql(statement) == (
+        "SELECT date_trunc('minute', time) AS time, sum(cpu.usage) AS sum_1 "
+        "FROM cpu GROUP BY date_trunc('minute', time)"
     )
 
 

@@ -113,6 +113,22 @@ def test_group_by_time_superset_style(engine: sa.Engine, cpu: sa.Table) -> None:
     assert rows == [(epoch, "a", 1.5), (epoch, "b", 10.0), (epoch + minute, "a", 2.5)]
 
 
+def test_group_by_a_time_axis_named_time(engine: sa.Engine, cpu: sa.Table) -> None:
+    """Superset names its time axis after the column: ``date_trunc(...) AS time``."""
+    axis = date_trunc("minute", cpu.c.time).label("time")
+    statement = (
+        sa.select(axis, sa.func.sum(cpu.c.usage))
+        .where(cpu.c.time < datetime.datetime(1970, 1, 1, 0, 3))
+        .group_by(axis)
+        .order_by(axis)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(statement).all()
+    epoch = datetime.datetime(1970, 1, 1)
+    minute = datetime.timedelta(minutes=1)
+    assert rows == [(epoch, 11.5), (epoch + minute, 2.5), (epoch + 2 * minute, 20.0)]
+
+
 def test_date_trunc(engine: sa.Engine, cpu: sa.Table) -> None:
     hour = date_trunc("hour", cpu.c.time).label("hour")
     statement = sa.select(hour, sa.func.count().label("n")).group_by(hour)
