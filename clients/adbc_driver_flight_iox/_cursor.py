@@ -22,17 +22,21 @@ from adbc_driver_manager import dbapi as _dbapi
 
 # The catalog name the server resolves tables in when a call carries no database
 # (``flight_iox.query.engine.NO_DATABASE``, written again so the driver needs nothing of the
-# server; tests/clients/test_distributions.py checks that both agree).
+# server; tests/clients/test_errors.py checks that both agree).
 NO_DATABASE = "__no_database__"
+# What the server's NoDatabaseError says (``flight_iox.query.engine._no_database``); servers
+# before it showed the placeholder catalog instead (``table '__no_database__.iox.cpu'``).
+NO_DATABASE_MARKS = ("the request names no database", f"'{NO_DATABASE}.")
 
 
 def missing_database_error(error: _dbapi.Error) -> _dbapi.ProgrammingError | None:
     """A clear error for a query that failed because the connection names no database.
 
-    The server answers such a query with ``table '__no_database__.iox.cpu' not found``; the
-    user needs to hear which setting is missing instead. None when ``error`` is another one.
+    The server says the request names no database and how a Flight client sends one; the
+    user of this driver needs to hear its own settings instead. None when ``error`` is
+    another one.
     """
-    if f"'{NO_DATABASE}." not in str(error):
+    if not any(mark in str(error) for mark in NO_DATABASE_MARKS):
         return None
     return _dbapi.ProgrammingError(
         "no database is set: pass connect(database=...), put it in the URI path "
