@@ -23,6 +23,7 @@ from flight_iox.errors import (
     AlreadyExistsError,
     DatabaseNotFoundError,
     LimitExceededError,
+    TableNotFoundError,
     storage_full,
 )
 from flight_iox.names import validate_database_name
@@ -104,6 +105,14 @@ class SchemaCatalog:
             return self._databases[name]
         except KeyError:
             raise DatabaseNotFoundError(name) from None
+
+    def table_schema(self, database: str, table: str) -> pa.Schema:
+        """A table's Arrow schema, or ``DatabaseNotFoundError`` / ``TableNotFoundError``."""
+        with self.lock:
+            stored = self.database(database).tables.get(table)
+            if stored is None:
+                raise TableNotFoundError(f"table not found: {database}.{table}")
+            return stored.arrow_schema()
 
     def create_database(self, name: str, *, exist_ok: bool = False) -> DatabaseSchema:
         """Create a database (validating its name and the limit) and record it on disk."""

@@ -122,12 +122,7 @@ class Deleter:
         )
 
     def _schema(self, database: str, table: str) -> pa.Schema:
-        catalog = self.engine.catalog
-        with catalog.lock:
-            stored = catalog.database(database).tables.get(table)
-            if stored is None:
-                raise TableNotFoundError(f"table not found: {database}.{table}")
-            return stored.arrow_schema()
+        return self.engine.catalog.table_schema(database, table)
 
     def _await_applied(self) -> None:
         target = self.engine.wal.last_sequence

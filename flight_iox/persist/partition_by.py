@@ -10,26 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pyarrow as pa
-
 from flight_iox.engine.engine import Engine
-from flight_iox.errors import BadRequestError, TableNotFoundError
+from flight_iox.errors import BadRequestError
 from flight_iox.persist.persister import Persister
 from iox_catalog.partition_specs import DEFAULT_PARTITION_BY
 from iox_catalog.partitioning import PartitioningError
 
 
-def _schema(engine: Engine, database: str, table: str) -> pa.Schema:
-    with engine.catalog.lock:
-        stored = engine.catalog.database(database).tables.get(table)
-        if stored is None:
-            raise TableNotFoundError(f"table not found: {database}.{table}")
-        return stored.arrow_schema()
-
-
 def partition_by(engine: Engine, database: str, table: str) -> list[str]:
     """The table's partitioning (``["day(time)"]``); a table not yet persisted has the default."""
-    _schema(engine, database, table)
+    engine.catalog.table_schema(database, table)  # TableNotFoundError
     if not engine.iceberg.has_table(database, table):
         return list(DEFAULT_PARTITION_BY)
     return engine.iceberg.partition_by(database, table)
@@ -43,7 +33,7 @@ def set_partition_by(
     ``BadRequestError`` names a field that cannot partition (not time or a tag, say).
     """
     engine = persister.engine
-    schema = _schema(engine, database, table)
+    schema = engine.catalog.table_schema(database, table)
     with persister.cycle_lock:
         try:
             return engine.iceberg.set_partition_by(database, table, schema, fields)
