@@ -84,6 +84,12 @@ def main() -> None:
         if rows != expected:
             fail(f"query answered {rows!r}, expected {expected!r}", log)
         print(f"smoke: wrote and read back {rows}")
+        # The query explorer's files are package data: found here only if the install has them.
+        for path in ("/", "/explorer/explorer.js", "/explorer/uPlot.iife.min.js"):
+            with urllib.request.urlopen(f"{http}{path}", timeout=60) as reply:
+                if not reply.read() or "Content-Security-Policy" not in reply.headers:
+                    fail(f"GET {path} answered no page or no Content-Security-Policy", log)
+        print("smoke: the query explorer is served at /")
     except (OSError, ValueError) as error:
         server.kill()
         fail(f"{type(error).__name__}: {error}", log)

@@ -62,6 +62,14 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/api/v3/configure/repair": RouteRule.ADMIN,  # removes lost files from tables
     # Its labels name every database: admin, unless --disable-authz metrics opens it.
     "/metrics": RouteRule.ADMIN,
+    # The query explorer's page and files (http/explorer.py): static, no data; the page sends
+    # the user's token to the APIs above, which authorize each call.
+    "/": RouteRule.PUBLIC,
+    "/explorer/explorer.js": RouteRule.PUBLIC,
+    "/explorer/chart.js": RouteRule.PUBLIC,
+    "/explorer/explorer.css": RouteRule.PUBLIC,
+    "/explorer/uPlot.iife.min.js": RouteRule.PUBLIC,
+    "/explorer/uPlot.min.css": RouteRule.PUBLIC,
 }
 # The paths ``--disable-authz`` can open, by resource name.
 RESOURCE_PATHS = {"health": "/health", "ping": "/ping", "metrics": "/metrics"}

@@ -19,6 +19,7 @@ from flight_iox.auth.tokens import FileTokenStore
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import FlightIoxError, RetryLaterError, status_of
+from flight_iox.http import explorer
 from flight_iox.http.admin import configure_database, health, ping
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.metrics import serve_metrics
@@ -99,6 +100,7 @@ def create_app(
         Route("/health", health, methods=["GET", "HEAD"]),
         Route("/ping", ping, methods=["GET", "HEAD"]),
         Route("/metrics", serve_metrics, methods=["GET"]),
+        *explorer.ROUTES,
     ]
     app = Starlette(
         routes=routes,
