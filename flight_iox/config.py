@@ -196,7 +196,7 @@ class Settings:
     )
     persist_on_shutdown: bool = setting(True, "Persist the buffer when the server stops.")
     compact_min_files: int = setting(
-        4, "After a background persist, compact day partitions with this many files.", minimum=2
+        4, "After a background persist, compact partitions with this many files.", minimum=2
     )
 
     @property

@@ -297,6 +297,20 @@ def test_write_token_cannot_change_another_database_by_a_qualified_name(
                 writer.close()
 
 
+def test_only_admins_change_partitioning(server: RunningServer, tokens: Tokens) -> None:
+    """``/api/v3/configure/table`` is in no route rule, so it is admin only (deny by default)."""
+    url = f"{server.http_url}/api/v3/configure/table"
+    body = {"db": "alpha", "table": "cpu", "partition_by": ["host"]}
+    for token, status in ((None, 401), (tokens.writer, 403), (tokens.reader, 403)):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        assert requests.put(url, json=body, headers=headers, timeout=30).status_code == status
+        params = {"db": "alpha", "table": "cpu"}
+        assert requests.get(url, params=params, headers=headers, timeout=30).status_code == status
+    admin = {"Authorization": f"Bearer {tokens.admin}"}
+    reply = requests.put(url, json=body, headers=admin, timeout=30)
+    assert reply.status_code == 200 and reply.json()["partition_by"] == ["host"]
+
+
 def test_refuses_public_address_with_auth_off(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="--i-know-auth-is-off"):
         start_server(tmp_path / "data", "--http-addr", "0.0.0.0:0", "--auth", "off")
