@@ -37,12 +37,14 @@ LINES = "\n".join(
             for i in range(POINTS)
         ),
         *(f"cpu,host=b usage={50 - 1.25 * i} {START + 60 * i}" for i in range(POINTS)),
+        f"big,host=a value={2**53 + 1}i,low={-(2**63)}i {START}",  # not exact as a JS Number
         "<img\\ src=x\\ onerror=window.__pwned=1>,host=<script>window.__pwned\\=2</script>"
         f" value=7 {START}",
     ]
 )
 SQL = "SELECT host, usage, time FROM cpu ORDER BY time, host"
 INFLUXQL = "SELECT usage FROM cpu WHERE host = 'b'"
+BIG = "SELECT value, low FROM big"
 
 
 @pytest.fixture(scope="module")
@@ -198,12 +200,12 @@ def test_write_query_chart_in_a_browser(
     page.select_option("#precision", "s")
     page.click("#write")
     page.wait_for_function(
-        "() => document.getElementById('write-status').textContent.startsWith('wrote 49 lines')"
+        "() => document.getElementById('write-status').textContent.startsWith('wrote 50 lines')"
     )
     page.click(f"#databases button:text-is('{DATABASE}')")
-    page.wait_for_function("() => document.querySelectorAll('#tables button').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#tables button').length === 3")
     tables = page.eval_on_selector_all("#tables button", "els => els.map((e) => e.textContent)")
-    assert sorted(tables) == sorted(["cpu", HOSTILE_TABLE])
+    assert sorted(tables) == sorted(["big", "cpu", HOSTILE_TABLE])
 
     run(page, "sql", SQL)
     assert grid(page) == expected_grid(api_rows(server, token, "/api/v3/query_sql", SQL))
@@ -218,6 +220,10 @@ def test_write_query_chart_in_a_browser(
     assert grid(page) == expected_grid(answer)
     assert [row[-1] for row in grid(page)[1]] == [js_text(50 - 1.25 * i) for i in range(POINTS)]
     assert page.get_attribute("#chart", "data-series") == "1"
+
+    run(page, "sql", BIG)  # int64s beyond 2^53 keep every digit
+    assert grid(page) == expected_grid(api_rows(server, token, "/api/v3/query_sql", BIG))
+    assert grid(page)[1] == [[str(2**53 + 1), str(-(2**63))]]
 
     # Browsing the hostile table runs a query on it: its name and tag are shown as text.
     page.click("#tables button:text-is('cpu')")  # first a different answer in the grid

@@ -24,7 +24,8 @@ function kindOf(rows, column) {
   for (const row of rows) {
     const value = row[column];
     if (value === null || value === undefined) continue;
-    const type = typeof value === "number" ? "number" : typeof value === "string" ? "text" : "other";
+    const number = typeof value === "number" || typeof value === "bigint";
+    const type = number ? "number" : typeof value === "string" ? "text" : "other";
     if (kind !== null && kind !== type) return "other";
     kind = type;
   }
@@ -47,8 +48,8 @@ export function chartData(columns, rows) {
     xs.add(x);
     const tagSet = tags.filter((t) => row[t] != null).map((t) => `${t}=${row[t]}`).join(",");
     for (const field of fields) {
-      const y = row[field];
-      if (typeof y !== "number") continue;
+      if (row[field] === null || row[field] === undefined) continue;
+      const y = Number(row[field]); // a BigInt (an int64 beyond 2^53) is charted rounded
       const label = tagSet ? `${field} ${tagSet}` : field;
       if (!series.has(label)) {
         if (series.size >= MAX_SERIES) continue;

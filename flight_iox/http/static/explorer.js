@@ -58,7 +58,17 @@ async function api(method, path, { params = {}, json, body } = {}) {
     const hint = response.status === 401 ? " (paste a token above)" : "";
     throw new ApiError(response.status, `${response.status}: ${messageOf(text)}${hint}`);
   }
-  return text ? JSON.parse(text) : null;
+  return text ? JSON.parse(text, exactIntegers) : null;
+}
+
+function exactIntegers(key, value, context) {
+  // An int64 beyond 2^53 would be rounded as a Number: keep its digits as a BigInt where the
+  // browser gives the source text (JSON.parse source access).
+  if (typeof value === "number" && !Number.isSafeInteger(value) && context?.source
+      && /^-?\d+$/.test(context.source)) {
+    return BigInt(context.source);
+  }
+  return value;
 }
 
 function say(element, text, isError = false) {
@@ -157,7 +167,7 @@ function renderGrid(columns, rows) {
       const td = document.createElement("td");
       const value = row[column];
       td.textContent = cellText(value);
-      if (typeof value === "number") td.className = "number";
+      if (typeof value === "number" || typeof value === "bigint") td.className = "number";
       if (value === null || value === undefined) td.className = "null";
       tr.append(td);
     }
