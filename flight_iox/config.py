@@ -121,6 +121,9 @@ class Settings:
     max_queued_queries: int = setting(
         64, "Queries waiting for a slot; past it, 503 with Retry-After.", minimum=0
     )
+    query_log_size: int = setting(
+        1_000, "Finished queries system.queries keeps (running ones are always listed).", minimum=0
+    )
     max_expression_depth: int = setting(
         500, "Chained operators and brackets in one SQL expression (0: none).", minimum=0
     )

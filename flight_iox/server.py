@@ -26,6 +26,8 @@ from flight_iox.metrics import ServerMetrics, StateSources
 from flight_iox.persist.deletes import Deleter
 from flight_iox.persist.follower import CatalogFollower
 from flight_iox.persist.persister import Persister
+from flight_iox.query.query_log import QueryLog
+from flight_iox.query.system_tables import SystemTable
 from flight_iox.tls import TlsFiles, schemes
 
 log = logging.getLogger("flight_iox")
@@ -101,6 +103,11 @@ def serve(settings: Settings) -> None:
         )
     )
     persister = Persister(engine, metrics)
+    queries = QueryLog(settings.query_log_size, metrics)
+    engine.query.set_system_table(
+        "queries",
+        SystemTable(queries.table, scoped=queries.table, version=lambda: queries.version),
+    )
     persister.start()
     follower = CatalogFollower(
         engine.mirror,
@@ -126,6 +133,7 @@ def serve(settings: Settings) -> None:
             engine.query,
             writer=EngineWriter(engine),
             authorizer=authorizer,
+            queries=queries,
             **(tls.flight_kwargs() if tls else {}),
         ),
     )
@@ -144,7 +152,14 @@ def serve(settings: Settings) -> None:
         lock.release()
         log.info("stopped")
 
-    app = create_app(engine, settings, on_shutdown=shutdown, authorizer=authorizer, metrics=metrics)
+    app = create_app(
+        engine,
+        settings,
+        on_shutdown=shutdown,
+        authorizer=authorizer,
+        metrics=metrics,
+        queries=queries,
+    )
     app.state.persister = persister
     config = uvicorn.Config(
         app,

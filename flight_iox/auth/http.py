@@ -71,6 +71,11 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/explorer/uPlot.iife.min.js": RouteRule.PUBLIC,
     "/explorer/uPlot.min.css": RouteRule.PUBLIC,
 }
+# Routes with a path parameter: the rule of every path under the prefix.
+PREFIX_RULES: dict[str, RouteRule] = {
+    # DELETE /api/v3/query/<id>: the query log lets a token cancel its own queries.
+    "/api/v3/query/": RouteRule.AUTHENTICATED,
+}
 # The paths ``--disable-authz`` can open, by resource name.
 RESOURCE_PATHS = {"health": "/health", "ping": "/ping", "metrics": "/metrics"}
 
@@ -80,6 +85,9 @@ def route_rule(path: str, public: frozenset[str] = frozenset()) -> RouteRule:
     path = path.rstrip("/") or "/"
     if path in public:
         return RouteRule.PUBLIC
+    for prefix, rule in PREFIX_RULES.items():
+        if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+            return rule
     return ROUTE_RULES.get(path, RouteRule.ADMIN)
 
 

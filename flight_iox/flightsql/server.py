@@ -60,6 +60,7 @@ from flight_iox.flightsql.running import RunningGets
 from flight_iox.flightsql.status import raise_for_client, translated_batches
 from flight_iox.query.backend import ScopingBackend, WriteBackend
 from flight_iox.query.execution import cancellation
+from flight_iox.query.query_log import QueryLog
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -127,12 +128,14 @@ class FlightSqlServer(flight.FlightServerBase):
         *,
         writer: WriteBackend | None = None,
         authorizer: Authorizer | None = None,
+        queries: QueryLog | None = None,
         **kwargs: AnyType,
     ) -> None:
         """Serve ``backend`` at ``location`` (e.g. ``grpc://127.0.0.1:8182``).
 
         ``writer`` takes ingest and INSERT (without it they are UNIMPLEMENTED);
-        ``authorizer`` checks tokens (without it every call may do anything).
+        ``authorizer`` checks tokens (without it every call may do anything);
+        ``queries`` logs the DoGets that run queries (``system.queries``).
         ``kwargs`` go to ``FlightServerBase`` (``tls_certificates``, more middleware).
         """
         middleware = dict(kwargs.pop("middleware", None) or {})
@@ -147,6 +150,7 @@ class FlightSqlServer(flight.FlightServerBase):
         self.commands: dict[str, CommandHandler] = {h.type_url: h for h in COMMAND_HANDLERS}
         self.actions: dict[str, ActionHandler] = dict(ACTION_HANDLERS)
         self.running = RunningGets()
+        self.queries = queries if queries is not None else QueryLog()
 
     # -- helpers -----------------------------------------------------------------
 
@@ -206,7 +210,10 @@ class FlightSqlServer(flight.FlightServerBase):
     ) -> flight.FlightDataStream:
         """Stream a ticket's result batch by batch (never collected into one table)."""
         call = self._call(context)
-        flag = self.running.start(call.principal.name, ticket.ticket)  # for CancelFlightInfo
+        # For CancelFlightInfo, and DELETE /api/v3/query/<id> (the query log sets it too).
+        flag = self.running.start(call.principal.name, ticket.ticket)
+        query = tickets.ticket_query(ticket.ticket, call.database)
+        record = None if query is None else self.queries.begin(*query, call.principal, flag)
 
         def cancelled() -> bool:  # the client cancels, leaves, or asks CancelFlightInfo
             return flag.is_set() or context.is_cancelled()
@@ -219,9 +226,13 @@ class FlightSqlServer(flight.FlightServerBase):
                     handler, command = self._command(ticket.ticket, "do_get")
                     assert handler.do_get is not None
                     reader = handler.do_get(call, command)
-        except BaseException:
+        except BaseException as error:
             self.running.finish(call.principal.name, ticket.ticket, flag)
+            if record is not None:
+                self.queries.end(record, error)
             raise
+        if record is not None:
+            reader = self.queries.watch(record, reader)
         batches = self.running.until_done(
             translated_batches(reader), call.principal.name, ticket.ticket, flag
         )

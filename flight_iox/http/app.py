@@ -23,6 +23,7 @@ from flight_iox.http import explorer
 from flight_iox.http.admin import configure_database, health, ping
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.metrics import serve_metrics
+from flight_iox.http.queries import cancel_query
 from flight_iox.http.query import query_sql
 from flight_iox.http.repair import repair_files
 from flight_iox.http.storage import catalog_properties, compact, persist
@@ -30,6 +31,7 @@ from flight_iox.http.tables import configure_table
 from flight_iox.http.tokens import create_admin_token, tokens
 from flight_iox.http.write import write_v1, write_v2, write_v3
 from flight_iox.metrics import ServerMetrics
+from flight_iox.query.query_log import QueryLog
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +65,13 @@ def create_app(
     on_shutdown: Callable[[], None] | None = None,
     authorizer: Authorizer | None = None,
     metrics: ServerMetrics | None = None,
+    queries: QueryLog | None = None,
 ) -> Starlette:
     """The Starlette app serving ``engine``; ``on_shutdown`` runs when the server stops.
 
     ``authorizer`` checks tokens (default: auth off, tokens in the data folder);
-    ``metrics`` is what ``/metrics`` serves (default: the engine's).
+    ``metrics`` is what ``/metrics`` serves (default: the engine's); ``queries`` logs the
+    queries (``system.queries``; default: a log of its own, with ``--query-log-size``).
     """
     if authorizer is None:
         authorizer = Authorizer(AuthMode.OFF, FileTokenStore(settings.data_dir / TOKEN_FILE))
@@ -101,6 +105,7 @@ def create_app(
         Route("/ping", ping, methods=["GET", "HEAD"]),
         Route("/metrics", serve_metrics, methods=["GET"]),
         *explorer.ROUTES,
+        Route("/api/v3/query/{query_id}", cancel_query, methods=["DELETE"]),
     ]
     app = Starlette(
         routes=routes,
@@ -114,6 +119,9 @@ def create_app(
     app.add_middleware(AuthMiddleware, authorizer=authorizer, public=settings.public_resources)
     app.state.authorizer = authorizer
     app.state.metrics = metrics if metrics is not None else engine.metrics
+    if queries is None:
+        queries = QueryLog(settings.query_log_size, app.state.metrics)
+    app.state.query_log = queries
     app.state.engine = engine
     app.state.settings = settings
     return app

@@ -23,10 +23,12 @@ from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, NoDatabaseError, QueryError
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import form_params, principal_of, request_params, text_param
+from flight_iox.http.queries import query_log
 from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
 from flight_iox.influxql.result import StatementResult, first_failure, refusal
 from flight_iox.influxql.service import run_influxql
 from flight_iox.query.formats import Format, choose_format
+from flight_iox.query.query_log import QueryRecord
 
 VERSION_HEADERS = {"X-Influxdb-Version": "1.8.10-flight-iox", "X-Influxdb-Build": "OSS"}
 CSV_TYPES = ("application/csv", "text/csv")
@@ -38,10 +40,19 @@ DATABASE_HINT = "set the query parameter 'db', or name the database in the state
 
 
 def _run(
-    engine: Engine, principal: Principal, database: str | None, text: str, read_only: bool
+    engine: Engine,
+    principal: Principal,
+    database: str | None,
+    text: str,
+    read_only: bool,
+    record: QueryRecord,
 ) -> list[StatementResult]:
-    """Run the text; a statement the caller may not run answers the whole request (403)."""
+    """Run the text; a statement the caller may not run answers the whole request (403).
+
+    ``record`` (the text's entry in ``system.queries``) gets the rows of every series.
+    """
     results = run_influxql(engine, principal, database, text, read_only=read_only)
+    record.rows = sum(series.num_rows for result in results for series in result.series)
     refused = refusal(results)
     if refused is not None:
         raise refused
@@ -73,12 +84,19 @@ async def query_v1(request: Request) -> Response:
     read_only = request.method == "GET"
     database = text_param(params, "db")
     watch = ClientWatch(request)
+    log = query_log(request)
+    record = log.begin("influxql", text, database, principal, watch.gone)
     try:
-        results = await watch.run(_run, engine, principal, database, text, read_only)
+        results = await watch.run(_run, engine, principal, database, text, read_only, record)
     except QueryError as error:  # the text does not parse: InfluxDB answers 400
+        log.end(record, error)
         return JSONResponse({"error": error.message}, 400, VERSION_HEADERS)
+    except BaseException as error:
+        log.end(record, error)
+        raise
     finally:
         watch.close()  # the statements have run: nothing is left to cancel
+    log.end(record, first_failure(results))
     accept = request.headers.get("accept", "")
     if any(kind in accept for kind in CSV_TYPES):
         body = await run_in_threadpool(v1_csv, results, epoch)
@@ -110,12 +128,18 @@ async def query_influxql(request: Request) -> Response:
         raise BadRequestError("missing query parameter 'q' (the InfluxQL text)")
     fmt = choose_format(text_param(params, "format"), request.headers.get("accept"))
     engine: Engine = request.app.state.engine
-    run = partial(_run, engine, principal, database, text, request.method == "GET")
     watch = ClientWatch(request)
+    log = query_log(request)
+    record = log.begin("influxql", text, database, principal, watch.gone)
+    run = partial(_run, engine, principal, database, text, request.method == "GET", record)
     try:
         head, rest = await watch.run(_answer, run, fmt)
+    except BaseException as error:
+        log.end(record, error)
+        raise
     finally:
         watch.close()  # the statements have run: nothing is left to cancel
+    log.end(record)
     if rest is None:
         return Response(b"".join(head), media_type=fmt.media_type)
     return StreamingResponse(chain(head, rest), media_type=fmt.media_type)

@@ -17,6 +17,7 @@ from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, query_error
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import principal_of, request_params
+from flight_iox.http.queries import query_log
 from flight_iox.http.streaming import CutShortOnError
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.formats import choose_format
@@ -39,17 +40,21 @@ async def query_sql(request: Request) -> Response:
     if not isinstance(bound, list | tuple | dict):
         raise BadRequestError("'params' must be a JSON list (positional) or object (named)")
     engine: Engine = request.app.state.engine
-    backend = engine.query.scoped(principal_of(request))
+    principal = principal_of(request)
+    backend = engine.query.scoped(principal)
     if first_keyword(sql) in ("delete", "drop", "create"):
         return await _update(backend, database, sql, bound)
     watch = ClientWatch(request)
+    log = query_log(request)
+    record = log.begin("http_sql", sql, database, principal, watch.gone)  # cancel: client gone
     try:
         reader = await watch.run(backend.execute, database, sql, bound)
         # Pull the first chunk before answering, so planning and early execution errors
         # still get a proper 400 instead of a broken 200 stream.
-        chunks = fmt.encode(reader)
+        chunks = fmt.encode(log.watch(record, reader))
         first = await watch.run(_first_chunk, chunks)
-    except BaseException:
+    except BaseException as error:
+        log.end(record, error)
         watch.close()
         raise
     return CutShortOnError(watch.stream(_prepend(first, chunks)), media_type=fmt.media_type)

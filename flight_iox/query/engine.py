@@ -52,6 +52,7 @@ from flight_iox.query.reads import databases_read
 from flight_iox.query.registry import USER_SCHEMA, State, TableRegistry, memory
 from flight_iox.query.scoped import ScopedQuery
 from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
+from flight_iox.query.system_tables import SystemTable
 from flight_iox.query.tables import PARQUET_OPTIONS, SchemaCheck, TableBuilder
 from iox_catalog.files import DataFile
 
@@ -188,15 +189,18 @@ class QueryEngine:
         self._update_handler = handler
 
     def set_system_table(
-        self, name: str, build: Callable[[], pa.Table], *, admin_only: bool = True
+        self, name: str, build: Callable[[], pa.Table] | SystemTable, *, admin_only: bool = True
     ) -> None:
         """Add ``system.<name>`` to every database, from ``build`` (server-wide, e.g. tokens).
 
         A server-wide table shows every database's (or every token's) rows, so by default it
         exists only in admin contexts. The table is a snapshot: call
-        ``invalidate_system_tables`` when its source changes.
+        ``invalidate_system_tables`` when its source changes (or give a ``SystemTable``
+        with a ``version``).
         """
-        self._registry.set_system_table(name, build, admin_only)
+        if not isinstance(build, SystemTable):
+            build = SystemTable(build, admin_only)
+        self._registry.set_system_table(name, build)
         self._statements.forget_plans()
 
     def invalidate_system_tables(self) -> None:

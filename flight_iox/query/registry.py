@@ -19,7 +19,7 @@ tables, which are rebuilt when any table of the database changed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import pyarrow as pa
 from datafusion.catalog import Catalog, Schema
@@ -27,7 +27,7 @@ from datafusion.catalog import Catalog, Schema
 from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.query.reads import tables_read
-from flight_iox.query.system_tables import SYSTEM_SCHEMA, system_tables
+from flight_iox.query.system_tables import SYSTEM_SCHEMA, SystemTable, system_tables
 from flight_iox.query.tables import TableBuilder
 
 USER_SCHEMA = "iox"
@@ -66,7 +66,7 @@ class TableRegistry:
         self.registered: dict[tuple[str, str], Registered] = {}
         self._system_states: dict[str, tuple[object, ...]] = {}  # what each system was built of
         self._system_ready: set[str] = set()
-        self._global_system: dict[str, tuple[Callable[[], pa.Table], bool]] = {}
+        self._global_system: dict[str, SystemTable] = {}
 
     def refresh(self, databases: Iterable[str], sql: str | None = None) -> State:
         """Bring the tables ``sql`` may read of ``databases`` up to date; their state, for keys.
@@ -86,10 +86,10 @@ class TableRegistry:
                 state.append((name, key))
         return tuple(state)
 
-    def set_system_table(self, name: str, build: Callable[[], pa.Table], admin_only: bool) -> None:
+    def set_system_table(self, name: str, table: SystemTable) -> None:
         """Add ``system.<name>`` to every database at its next refresh."""
         with self.lock:
-            self._global_system[name] = (build, admin_only)
+            self._global_system[name] = table
             self._system_ready.clear()
 
     def invalidate_system_tables(self) -> None:
@@ -143,7 +143,11 @@ class TableRegistry:
             (name, self._buffers.version(database, name), len(schema))
             for name, schema in sorted(schemas.items())
         )
-        return (identity, retention_ns, tables), tables, schemas, read is None
+        every = read is None
+        if every:  # the system tables are read: the live ones' versions are part of the state
+            live = tuple(t.version() for t in self._global_system.values() if t.version)
+            return (identity, retention_ns, tables, live), tables, schemas, every
+        return (identity, retention_ns, tables), tables, schemas, every
 
     def _refresh_database(
         self,
@@ -196,11 +200,14 @@ class TableRegistry:
             provider = self._tables.provider(data.schema, memory(data))
             full.register_table(name, provider)
             scoped.register_table(name, provider)
-        for name, (build, admin_only) in self._global_system.items():
-            data = build()
+        for name, table in self._global_system.items():
+            data = table.build()
             provider = self._tables.provider(data.schema, memory(data))
             full.register_table(name, provider)
-            if not admin_only:
+            if table.scoped is not None:
+                rows = table.scoped(database)
+                scoped.register_table(name, self._tables.provider(rows.schema, memory(rows)))
+            elif not table.admin_only:
                 scoped.register_table(name, provider)
         for df_catalog, system in (
             (self.catalogs[database][0], full),

@@ -7,12 +7,34 @@ are small in-memory tables rebuilt when a database's tables change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pyarrow as pa
 
 from flight_iox.columns import ColumnRole, role_of
 from flight_iox.engine.buffer import BufferSet
 
 SYSTEM_SCHEMA = "system"
+
+
+@dataclass(frozen=True)
+class SystemTable:
+    """A server-wide ``system.<name>`` table (``tokens``, ``queries``), built from its source.
+
+    ``build`` gives the full table, for admin contexts. Other principals' contexts get
+    ``scoped(database)`` (the rows about one database they may read) or, without it,
+    nothing when ``admin_only``, else ``build()``. A source that changes all the time
+    (the query log) gives a ``version``: the table is rebuilt, and statements reading the
+    ``system`` schema planned again, when it moved; other sources are rebuilt when
+    ``QueryEngine.invalidate_system_tables`` is called.
+    """
+
+    build: Callable[[], pa.Table]
+    admin_only: bool = True
+    scoped: Callable[[str], pa.Table] | None = None
+    version: Callable[[], int] | None = None
+
 
 TABLES_SCHEMA = pa.schema(
     [
