@@ -255,3 +255,28 @@ def test_a_wrong_token_is_an_error_on_the_page(server: RunningServer, browser: A
     )
     assert page.locator("#databases button").count() == 0
     page.close()
+
+
+def test_without_auth_the_page_needs_no_token(
+    tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> None:
+    open_server = start_server(tmp_path_factory.mktemp("explorer_open") / "data")
+    try:
+        reply = requests.post(
+            f"{open_server.http_url}/api/v3/write_lp",
+            params={"db": "open"},
+            data="m v=1",
+            timeout=30,
+        )
+        assert reply.status_code == 204
+        page = browser.new_page()
+        page.goto(f"{open_server.http_url}/")
+        page.wait_for_function(
+            "() => document.getElementById('status').textContent === '1 database'"
+        )
+        page.click("#tables button:text-is('m')")
+        page.wait_for_function("() => document.querySelectorAll('#grid tbody tr').length === 1")
+        assert grid(page)[1][0][grid(page)[0].index("v")] == "1"
+        page.close()
+    finally:
+        open_server.stop()
