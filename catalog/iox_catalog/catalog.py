@@ -63,20 +63,6 @@ from iox_datamodel.names import validate_database_name, validate_table_name
 log = logging.getLogger(__name__)
 
 
-class _DictionaryNotice(logging.Filter):
-    """Drops PyIceberg's notice that a dictionary column reads back as its value type.
-
-    Data files store tags as Arrow dictionaries, a hint for Arrow readers; Iceberg sees
-    strings, as the table schema says. PyIceberg logs it for every tag of every file added.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Iceberg does not have a dictionary type")
-
-
-logging.getLogger("pyiceberg.io.pyarrow").addFilter(_DictionaryNotice())
-
-
 @dataclass(frozen=True)
 class StoredTable:
     """A table as the catalog knows it: its data-model schema and its files."""

@@ -13,12 +13,15 @@ integers, ``BYTE_STREAM_SPLIT`` for floats, all under zstd. Pages hold at most
 ``PAGE_ROWS`` rows and a page index is written (8,192 rows: 0.44 B/value on TSBS
 against 0.42 with one page per row group, 0.52 at 2,048).
 
-Tags are written from Arrow dictionaries with the Arrow schema stored in the file, so
-readers that honour it (DataFusion, pyarrow) decode them straight into dictionaries
-from the dictionary pages: DataFusion cannot be told to, and casting its decoded
-strings hashes every value (10 TSBS tags of 108k rows: 21 ms against 3.8 ms). The
-pages are the same bytes; the stored schema adds about 2 KB a file. Other engines
-see plain strings, as the Iceberg schema says.
+Tags are written from Arrow dictionaries (dictionary pages straight from their values),
+but no Arrow schema is stored in the file, so every reader sees the Parquet strings the
+Iceberg schema promises: a stored ``dictionary<int32, utf8>`` made every PyIceberg scan
+log "Iceberg does not have a dictionary type" once per tag. Our own reads still decode
+tags into dictionaries: the Parquet cache loads files with pyarrow's ``read_dictionary``
+(no hashing: the dictionary pages become the dictionary), and scans of files outside the
+cache cast the decoded strings, which costs on queries that read many tag values
+(docs/benchmarks.md, ``bench/dictionary_hint.py``; DataFusion 55 takes a dictionary hint
+only from a stored schema).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ NS_PER_US = 1_000
 ROW_GROUP_ROWS = 262_144
 PAGE_ROWS = 8_192
 ZSTD_LEVEL = 9
+# Whether files store their Arrow schema with tags as dictionaries (a hint PyIceberg warns
+# about, see the module docstring). False; bench/dictionary_hint.py writes both to compare.
+DICTIONARY_HINT = False
 
 
 def sort_tags(data: pa.Table, kinds: ColumnKinds) -> list[str]:
@@ -165,7 +171,7 @@ def _write_partitions(
             column_encoding=encodings,
             write_statistics=True,
             sorting_columns=sorting,
-            store_schema=True,
+            store_schema=DICTIONARY_HINT,
             write_page_index=True,
             max_rows_per_page=PAGE_ROWS,
         ) as writer:
@@ -188,8 +194,10 @@ def from_file_columns(rows: pa.Table, model_schema: pa.Schema) -> pa.Table:
         elif field.name not in rows.column_names:
             columns.append(pa.nulls(rows.num_rows, field.type))
         elif pa.types.is_dictionary(field.type):
-            column = rows.column(field.name).combine_chunks()
-            columns.append(pc.dictionary_encode(column.cast(pa.string())))
+            column = rows.column(field.name)
+            if column.type != field.type:  # read without ``read_dictionary``: strings
+                column = pc.dictionary_encode(column.combine_chunks().cast(pa.string()))
+            columns.append(column)
         else:
             columns.append(rows.column(field.name).cast(field.type, safe=False))
     return pa.Table.from_arrays(columns, schema=model_schema)
@@ -197,5 +205,6 @@ def from_file_columns(rows: pa.Table, model_schema: pa.Schema) -> pa.Table:
 
 def read_model_rows(uri: str, model_schema: pa.Schema, storage: Storage) -> pa.Table:
     """Read one data file back in the data-model shape."""
-    rows = pq.read_table(storage.path(uri), filesystem=storage.filesystem)
+    tags = [f.name for f in model_schema if pa.types.is_dictionary(f.type)]
+    rows = pq.read_table(storage.path(uri), filesystem=storage.filesystem, read_dictionary=tags)
     return from_file_columns(rows, model_schema)

@@ -1,4 +1,4 @@
-"""Persisted files: tags decode straight into dictionaries, and the pages stay plain Parquet."""
+"""Persisted files: plain Parquet strings to other engines, dictionaries to our own reads."""
 
 from __future__ import annotations
 
@@ -8,36 +8,40 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from datafusion import SessionContext
 
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.engine import Engine
+from flight_iox.persist import parquet_files
 from flight_iox.persist.persister import Persister
 
 TAG = pa.dictionary(pa.int32(), pa.string())
 
 
-def test_tags_are_stored_as_dictionaries(tmp_path: Path) -> None:
-    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False))
+@pytest.mark.parametrize("hint", [False, True], ids=["strings-stored", "older-dictionary-hint"])
+@pytest.mark.parametrize("cache", [True, False], ids=["cache", "no-cache"])
+def test_tags_are_dictionary_pages_read_back_as_dictionaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hint: bool, cache: bool
+) -> None:
+    monkeypatch.setattr(parquet_files, "DICTIONARY_HINT", hint)  # True: files written before
+    size = Settings.parquet_cache_size if cache else 0
+    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False, parquet_cache_size=size))
     try:
         engine.write_line_protocol(
             "db", b"m,host=b,region=r v=1 1\nm,host=a v=2 2\nm,host=c v=3 3", principal=ANONYMOUS
         )
         Persister(engine).persist()
         (path,) = tmp_path.rglob("*.parquet")
-        assert pq.read_schema(path).field("host").type == TAG
-        assert pq.read_schema(path).field("region").type == TAG  # with a null
-        context = SessionContext()
-        context.register_parquet("f", str(path))
-        assert context.table("f").schema().field("host").type == TAG
-        # What other engines see: string columns with exact statistics.
+        # What other engines see: strings (no dictionary type to warn about) with exact
+        # statistics, written as dictionary pages.
+        stored = pq.read_schema(path)
+        assert stored.field("host").type == (TAG if hint else pa.string())
         metadata = pq.ParquetFile(path).metadata
-        host = metadata.row_group(0).column(metadata.schema.names.index("host"))
-        assert str(metadata.schema.column(metadata.schema.names.index("host")).logical_type) == (
-            "String"
-        )
+        index = metadata.schema.names.index("host")
+        assert str(metadata.schema.column(index).logical_type) == "String"
+        host = metadata.row_group(0).column(index)
         assert (host.statistics.min, host.statistics.max) == ("a", "c")
+        assert "RLE_DICTIONARY" in host.encodings
         rows = engine.query.execute("db", "SELECT host, region, v FROM m ORDER BY v").read_all()
         assert rows.to_pylist() == [
             {"host": "b", "region": "r", "v": 1.0},
@@ -45,6 +49,7 @@ def test_tags_are_stored_as_dictionaries(tmp_path: Path) -> None:
             {"host": "c", "region": None, "v": 3.0},
         ]
         assert rows.schema.field("host").type == TAG
+        assert rows.schema.field("region").type == TAG  # with a null
     finally:
         engine.close()
 
