@@ -28,7 +28,7 @@ BOUNDARIES = {
     ("flight_iox/flightsql/status.py", "translated_batches"): (
         "a DoGet stream: raise_for_client logs a bug with its traceback"
     ),
-    ("flight_iox/persist/persister.py", "_cycle"): (
+    ("flight_iox/persist/persister.py", "_persist"): (
         "storage can fail in many ways: the rows stay buffered and in the WAL; logged with"
         " its traceback (a full disk: one warning) and listed in the cycle's report"
     ),
@@ -37,6 +37,10 @@ BOUNDARIES = {
     ),
     ("flight_iox/persist/follower.py", "tick"): (
         "the background catalog follower keeps serving the last state; logged with its traceback"
+    ),
+    ("flight_iox/persist/follower.py", "follow"): (
+        "one table's unreadable metadata: the other tables still follow; logged once per"
+        " location with its traceback and retried next tick"
     ),
 }
 
