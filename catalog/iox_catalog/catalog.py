@@ -220,6 +220,11 @@ class IoxCatalog:
         iceberg = self._iceberg.load_table((database, table))
         return describe(iceberg.spec(), iceberg.schema())
 
+    def partition_specs(self, database: str, table: str) -> dict[int, list[str]]:
+        """Every partition spec the table has had, by id, as ``set_partition_by`` takes it."""
+        iceberg = self._iceberg.load_table((database, table))
+        return {i: describe(spec, iceberg.schema()) for i, spec in iceberg.specs().items()}
+
     def set_partition_by(
         self, database: str, table: str, model_schema: pa.Schema, partition_by: Sequence[str]
     ) -> list[str]:

@@ -60,6 +60,7 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/api/v3/query_influxql": RouteRule.AUTHENTICATED,
     "/query": RouteRule.AUTHENTICATED,
     "/api/v3/configure/repair": RouteRule.ADMIN,  # removes lost files from tables
+    "/api/v3/backup": RouteRule.ADMIN,  # copies every database out (http/backup.py)
     # Its labels name every database: admin, unless --disable-authz metrics opens it.
     "/metrics": RouteRule.ADMIN,
     # The query explorer's page and files (http/explorer.py): static, no data; the page sends

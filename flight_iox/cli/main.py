@@ -25,6 +25,8 @@ COMMANDS: Mapping[str, str] = {
     "persist": "flight_iox.cli.storage_commands:persist",
     "catalog": "flight_iox.cli.storage_commands:catalog",
     "repair": "flight_iox.cli.repair_commands:repair",
+    "backup": "flight_iox.cli.backup_commands:backup",
+    "restore": "flight_iox.cli.backup_commands:restore",
 }
 
 

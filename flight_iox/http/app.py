@@ -21,6 +21,7 @@ from flight_iox.engine.engine import Engine
 from flight_iox.errors import FlightIoxError, RetryLaterError, status_of
 from flight_iox.http import explorer
 from flight_iox.http.admin import configure_database, health, ping
+from flight_iox.http.backup import backup
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.metrics import serve_metrics
 from flight_iox.http.queries import cancel_query
@@ -97,6 +98,7 @@ def create_app(
         Route("/api/v3/configure/table", configure_table, methods=["GET", "PUT"]),
         Route("/api/v3/persist", persist, methods=["POST"]),
         Route("/api/v3/compact", compact, methods=["POST"]),
+        Route("/api/v3/backup", backup, methods=["POST"]),
         Route("/api/v3/configure/catalog", catalog_properties, methods=["GET"]),
         Route("/api/v3/configure/repair", repair_files, methods=["POST"]),
         Route("/api/v3/configure/token/admin", create_admin_token, methods=["POST"]),

@@ -16,8 +16,11 @@ through ``persist()`` (the admin endpoint and ``flight-iox persist``).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -25,7 +28,7 @@ import pyarrow as pa
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import InsufficientStorageError, storage_full
 from flight_iox.metrics import ServerMetrics
-from flight_iox.persist.compactor import CompactReport, compact_table
+from flight_iox.persist.compactor import FILE_DELETE_GRACE_SECONDS, CompactReport, compact_table
 from flight_iox.persist.parquet_files import write_partitioned
 from flight_iox.query.file_checks import listed_problems
 from iox_catalog.schema import column_kinds
@@ -68,11 +71,28 @@ class Persister:
         self._cycle_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pins = 0
+        self._pins_lock = threading.Lock()
 
     @property
     def cycle_lock(self) -> threading.Lock:
         """Held by every persist, compaction and delete: one table change at a time."""
         return self._cycle_lock
+
+    @contextmanager
+    def pin_files(self) -> Iterator[None]:
+        """While held, compaction deletes no unreferenced file (a backup is copying them).
+
+        Compaction only deletes files unreferenced for ``FILE_DELETE_GRACE_SECONDS``, so a
+        short backup would be safe anyway; the pin makes a slow one safe too.
+        """
+        with self._pins_lock:
+            self._pins += 1
+        try:
+            yield
+        finally:
+            with self._pins_lock:
+                self._pins -= 1
 
     def persist(self, database: str | None = None) -> PersistReport:
         """Persist everything buffered (of one database, or all); returns when committed."""
@@ -138,7 +158,8 @@ class Persister:
                     schema = self._schema(db, table)
                     if schema is None or not self.engine.buffers.table(db, table).files:
                         continue
-                    report = compact_table(self.engine, db, table, schema, min_files)
+                    grace = math.inf if self._pins else FILE_DELETE_GRACE_SECONDS
+                    report = compact_table(self.engine, db, table, schema, min_files, grace)
                     for name, value in vars(report).items():
                         setattr(total, name, getattr(total, name) + value)
                 failed = False

@@ -39,7 +39,7 @@ from flight_iox.wal.segment import (
     valid_entry_after,
 )
 
-__all__ = ["WalEntry", "WriteAheadLog"]
+__all__ = ["WalEntry", "WalSnapshot", "WriteAheadLog"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,19 @@ class WalEntry:
 
     sequence: int
     payload: bytes
+
+
+@dataclass(frozen=True)
+class WalSnapshot:
+    """The log at one instant: its last sequence and each segment's size holding it.
+
+    ``segments`` pairs each segment path with the number of bytes that hold exactly the
+    entries up to ``last_sequence`` (records are written whole under the lock, so the
+    size taken under it never ends inside a record).
+    """
+
+    last_sequence: int
+    segments: tuple[tuple[Path, int], ...]
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -119,6 +132,15 @@ class WriteAheadLog:
     def segment_paths(self) -> list[Path]:
         """Every segment file in the folder, oldest first."""
         return [path for _, path in list_segments(self._directory)]
+
+    def snapshot(self) -> WalSnapshot:
+        """The last sequence and the segment bytes holding every entry up to it (backups)."""
+        with self._lock:
+            sizes = []
+            for _, path in list_segments(self._directory):
+                size = self._segment_size if path == self._active else path.stat().st_size
+                sizes.append((path, size))
+            return WalSnapshot(self._last_sequence, tuple(sizes))
 
     # -- replay -------------------------------------------------------------------------------
 
