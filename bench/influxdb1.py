@@ -65,10 +65,10 @@ class InfluxDB1:
         text = CONFIG.format(root=self.root, rpc_port=free_port(), http_port=self.http_port)
         extra = "".join(f"  {k} = {v}\n" for k, v in self.data_options.items())
         config.write_text(text.replace("[http]\n", f"{extra}[http]\n"))
-        log = open(self.root / "influxd.log", "wb")
-        self.process = subprocess.Popen(
-            [str(self.binary), "-config", str(config)], stdout=log, stderr=subprocess.STDOUT
-        )
+        with open(self.root / "influxd.log", "wb") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [str(self.binary), "-config", str(config)], stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

@@ -67,6 +67,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def shared_scope(item: pytest.Item) -> str | None:
+    """Where the widest module-, class- or package-scoped fixture of a test lives, if any.
+
+    Those fixtures (a server per module, one for tests/clients) are what a group of tests
+    shares; session-scoped ones are started once per worker anyway.
+    """
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    scopes = {fixture.scope: fixture for defs in info.name2fixturedefs.values() for fixture in defs}
+    if "package" in scopes:
+        return scopes["package"].baseid or item.nodeid.split("::")[0]
+    if "module" in scopes or "class" in scopes:
+        return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--reverse``; and, for ``--dist loadgroup``, one xdist group per shared fixture.
+
+    A test that shares a module- or package-scoped fixture (a server) runs on the same worker
+    as the others that share it, so the server starts once; every other test goes to
+    whichever worker is free, which keeps the two workers busy until the end.
+    """
     if config.getoption("--reverse"):
         items.reverse()
+    for item in items:
+        group = shared_scope(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))

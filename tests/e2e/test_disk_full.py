@@ -93,6 +93,7 @@ def test_full_disk_on_flight_ingest_says_insufficient_storage(tmp_path: Path) ->
                 flightsql.connect(
                     server.flight_uri,
                     db_kwargs={"adbc.flight.sql.rpc.call_header.database": "mine"},
+                    autocommit=True,  # the server has no transactions (else a DB-API warning)
                 ) as conn,
                 conn.cursor() as cursor,
                 pytest.raises(Exception, match=r"insufficient storage at .*wal"),

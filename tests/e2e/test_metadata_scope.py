@@ -49,6 +49,7 @@ def _adbc(server: RunningServer, token: str, database: str) -> dbapi.Connection:
             "adbc.flight.sql.authorization_header": f"Bearer {token}",
             "adbc.flight.sql.rpc.call_header.database": database,
         },
+        autocommit=True,  # the server has no transactions (else a DB-API warning)
     )
 
 
