@@ -124,10 +124,13 @@ class ServerMetrics:
         self._active = Gauge(
             f"{PREFIX}_queries_active", "Queries running now.", ("protocol",), registry=r
         )
-        for protocol in PROTOCOLS:  # present at 0 from the start, so rates work at once
-            self._query.labels(protocol)
-            self._query_errors.labels(protocol)
-            self._active.labels(protocol)
+        # Labelled children looked up once: ``labels()`` validates and locks on every call.
+        # Made at the start, so each protocol's series exist at 0 and rates work at once.
+        self._by_protocol = {
+            p: (self._active.labels(p), self._query.labels(p), self._query_errors.labels(p))
+            for p in PROTOCOLS
+        }
+        self._by_database: dict[str, tuple[Counter, Counter, Counter, Counter]] = {}
         ProcessCollector(registry=r)  # process_resident_memory_bytes and friends (Linux)
 
     def watch(self, sources: StateSources) -> None:
@@ -140,17 +143,29 @@ class ServerMetrics:
 
     # --- events (hot paths: one labelled increment each) -----------------------------------
 
+    def _database(self, database: str) -> tuple[Counter, Counter, Counter, Counter]:
+        """The write counters of ``database``: lines, bytes, rows, rejected."""
+        children = self._by_database.get(database)
+        if children is None:  # a dict read is atomic; two threads making one child is harmless
+            lines, size, rows, rejected = (
+                c.labels(database) for c in (self._lines, self._bytes, self._rows, self._rejected)
+            )
+            children = self._by_database[database] = (lines, size, rows, rejected)
+        return children
+
     def received(self, database: str, lines: int, size: int) -> None:
         """A line-protocol body of ``size`` bytes and ``lines`` lines arrived for ``database``."""
-        self._lines.labels(database).inc(lines)
-        self._bytes.labels(database).inc(size)
+        counters = self._database(database)
+        counters[0].inc(lines)
+        counters[1].inc(size)
 
     def stored(self, database: str, rows: int, rejected: int) -> None:
         """A write stored ``rows`` rows and rejected ``rejected`` lines (or rows)."""
+        counters = self._database(database)
         if rows:
-            self._rows.labels(database).inc(rows)
+            counters[2].inc(rows)
         if rejected:
-            self._rejected.labels(database).inc(rejected)
+            counters[3].inc(rejected)
 
     def wal_synced(self, seconds: float, entries: int) -> None:
         """One WAL fsync took ``seconds`` and made ``entries`` entries durable."""
@@ -171,17 +186,19 @@ class ServerMetrics:
 
     def query_started(self, protocol: str) -> None:
         """A query began (``protocol``: one of ``PROTOCOLS``)."""
-        self._active.labels(protocol).inc()
+        self._by_protocol[protocol][0].inc()
 
     def query_ended(self, protocol: str, seconds: float, failed: bool) -> None:
         """A query that ``query_started`` ended after ``seconds``."""
-        self._active.labels(protocol).dec()
-        self._query.labels(protocol).observe(seconds)
+        active, duration, errors = self._by_protocol[protocol]
+        active.dec()
+        duration.observe(seconds)
         if failed:
-            self._query_errors.labels(protocol).inc()
+            errors.inc()
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's series (keeps the label set bounded by live databases)."""
+        self._by_database.pop(database, None)
         for counter in (self._lines, self._rows, self._bytes, self._rejected):
             with contextlib.suppress(KeyError):  # the database never got this series
                 counter.remove(database)

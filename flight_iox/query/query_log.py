@@ -97,6 +97,10 @@ class QueryLog:
         self._running: dict[str, QueryRecord] = {}
         self._done: deque[QueryRecord] = deque(maxlen=size)
         self._changes = itertools.count(1)
+        # Ids: a per-process random prefix and a serial (no id repeats across restarts; a
+        # guessed id is no use: only the token that started a query, or an admin, cancels it).
+        self._prefix = uuid.uuid4().hex[:12]
+        self._ids = itertools.count(1)
         self._version = 0
 
     @property
@@ -113,7 +117,8 @@ class QueryLog:
         stop: threading.Event,
     ) -> QueryRecord:
         """A query starts; setting ``stop`` cancels it (the event its execution watches)."""
-        record = QueryRecord(uuid.uuid4().hex, query_type, text, database, principal.name, stop)
+        query_id = f"{self._prefix}-{next(self._ids)}"
+        record = QueryRecord(query_id, query_type, text, database, principal.name, stop)
         with self._lock:
             self._running[record.id] = record
             self._version = next(self._changes)

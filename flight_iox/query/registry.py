@@ -67,6 +67,7 @@ class TableRegistry:
         self._system_states: dict[str, tuple[object, ...]] = {}  # what each system was built of
         self._system_ready: set[str] = set()
         self._global_system: dict[str, SystemTable] = {}
+        self._live_built: dict[str, tuple[int, ...]] = {}  # live tables' versions, as built
 
     def refresh(self, databases: Iterable[str], sql: str | None = None) -> State:
         """Bring the tables ``sql`` may read of ``databases`` up to date; their state, for keys.
@@ -83,8 +84,23 @@ class TableRegistry:
                     continue
                 key, tables, schemas, every = current
                 self._refresh_database(name, key, tables, schemas, every)
+                if sql is not None and every:  # a statement that may read the system tables
+                    key = (*key, self._refresh_live(name, schemas))
                 state.append((name, key))
         return tuple(state)
+
+    def _refresh_live(self, database: str, schemas: dict[str, pa.Schema]) -> tuple[int, ...]:
+        """Rebuild the system tables if a live one's source moved; the live versions.
+
+        Only statements that may read the ``system`` schema ask (a refresh without SQL,
+        as every plan makes, does not), so the query log changing with every query costs
+        other statements nothing.
+        """
+        live = tuple(t.version() for t in self._global_system.values() if t.version)
+        if live and self._live_built.get(database) != live:
+            self._refresh_system_tables(database, schemas)
+            self._live_built[database] = live
+        return live
 
     def set_system_table(self, name: str, table: SystemTable) -> None:
         """Add ``system.<name>`` to every database at its next refresh."""
@@ -143,11 +159,7 @@ class TableRegistry:
             (name, self._buffers.version(database, name), len(schema))
             for name, schema in sorted(schemas.items())
         )
-        every = read is None
-        if every:  # the system tables are read: the live ones' versions are part of the state
-            live = tuple(t.version() for t in self._global_system.values() if t.version)
-            return (identity, retention_ns, tables, live), tables, schemas, every
-        return (identity, retention_ns, tables), tables, schemas, every
+        return (identity, retention_ns, tables), tables, schemas, read is None
 
     def _refresh_database(
         self,
