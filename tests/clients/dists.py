@@ -13,11 +13,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CLIENTS = Path(__file__).resolve().parents[2] / "clients"
 DRIVER = "adbc_driver_flight_iox"
 DIALECT = "sqlalchemy_flight_iox"
 PIP = [sys.executable, "-m", "pip"]
 OFFLINE = ["--no-deps", "--no-index", "--quiet"]
+# What pip says when the package index cannot be reached (no network): skip, do not fail.
+UNREACHABLE = (
+    "NewConnectionError",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "No matching distribution found",
+)
 
 
 def copy_client(package: str, into: Path) -> Path:
@@ -71,3 +80,12 @@ def build_wheel(package: str, tmp_path: Path) -> Path:
         check=True,
     )
     return next(out.glob(f"{package}-*.whl"))
+
+
+def check_install(done: subprocess.CompletedProcess[str], what: str) -> None:
+    """Pass a pip install; skip when the index is out of reach, fail with pip's words else."""
+    if done.returncode == 0:
+        return
+    if any(word in done.stderr for word in UNREACHABLE):
+        pytest.skip(f"the package index is out of reach: {done.stderr[-500:]}")
+    pytest.fail(f"installing {what} failed:\n{done.stderr[-3000:]}")

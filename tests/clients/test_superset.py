@@ -7,7 +7,8 @@ into it on every run with what their declared dependencies resolve to next to Su
 The test then does what a user does: ``superset db upgrade``, an admin, ``superset init``,
 ``superset run``; over the REST API it adds a ``flight_iox://`` database, runs a query in SQL
 Lab, adds the table as a dataset, saves a time-series chart with a one-minute time grain and
-fetches its data, and asks for a legacy ``__timestamp`` series with a time filter. Every
+fetches its data, asks for a legacy ``__timestamp`` series with a time filter, and uploads a
+CSV file (Superset's pandas ``to_sql`` through the dialect on SQLAlchemy 1.4). Every
 answer must equal the server's own, read through the ADBC driver. Skipped, with pip's words,
 when the package index is out of reach. ``-m slow``: three to six minutes.
 """
@@ -33,8 +34,7 @@ from adbc_driver_flight_iox import dbapi
 from flight_iox.launcher import RunningServer
 
 from .conftest import CPU_LINES, write_lp
-from .dists import DIALECT, DRIVER, build_wheel
-from .test_lower_bounds import UNREACHABLE
+from .dists import DIALECT, DRIVER, build_wheel, check_install
 
 SUPERSET = "apache-superset==6.1.0"
 # Superset 6.1.0's wheel imports rich (CLI) and cachetools (an engine spec) without declaring
@@ -61,14 +61,6 @@ def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _check_install(done: subprocess.CompletedProcess[str], what: str) -> None:
-    if done.returncode == 0:
-        return
-    if any(word in done.stderr for word in UNREACHABLE):
-        pytest.skip(f"the package index is out of reach: {done.stderr[-500:]}")
-    pytest.fail(f"installing {what} failed:\n{done.stderr[-3000:]}")
-
-
 def superset_venv(tmp_path: Path) -> Path:
     """Superset's venv with both client wheels; built once, the wheels installed every time."""
     default = Path(tempfile.gettempdir()) / "flight-iox-superset-6.1.0-venv"
@@ -77,14 +69,13 @@ def superset_venv(tmp_path: Path) -> Path:
     ready = venv / "flight-iox-superset-ready"
     if not ready.exists():
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        _check_install(_pip(python, "install", "--quiet", SUPERSET, *SUPERSET_FIXES), SUPERSET)
+        check_install(_pip(python, "install", "--quiet", SUPERSET, *SUPERSET_FIXES), SUPERSET)
         ready.touch()
     wheels = [str(build_wheel(package, tmp_path)) for package in (DRIVER, DIALECT)]
     # The wheels again (same version, new code), then whatever of their dependencies is missing.
-    _check_install(
-        _pip(python, "install", "--quiet", "--force-reinstall", "--no-deps", *wheels), ""
-    )
-    _check_install(_pip(python, "install", "--quiet", *wheels), "the client wheels")
+    reinstall = _pip(python, "install", "--quiet", "--force-reinstall", "--no-deps", *wheels)
+    check_install(reinstall, "the client wheels")
+    check_install(_pip(python, "install", "--quiet", *wheels), "the client wheels' dependencies")
     check = _pip(python, "check")
     assert check.returncode == 0, check.stdout
     return venv
@@ -206,6 +197,7 @@ def test_superset_sql_lab_dataset_and_time_series_chart(
                 "database_name": "flight-iox",
                 "sqlalchemy_uri": iox_url,
                 "expose_in_sqllab": True,
+                "allow_file_upload": True,
             },
         ),
         201,
@@ -347,4 +339,26 @@ def test_superset_sql_lab_dataset_and_time_series_chart(
     assert filtered == [(EPOCH, 14.0)]
     assert [(row["__timestamp"], row["SUM(usage)"]) for row in answer["data"]] == [
         (_ms(bucket), total) for bucket, total in filtered
+    ]
+
+    # A CSV upload: Superset's pandas to_sql, through the dialect on SQLAlchemy 1.4.
+    csv = "time,sensor,value\n2024-01-01 00:00:00,x,1.5\n2024-01-01 00:01:00,y,2.5\n"
+    upload = {
+        "type": "csv",
+        "table_name": "uploaded",
+        "schema": "iox",
+        "already_exists": "fail",
+        "column_dates": "time",
+    }
+    _ok(
+        api.post(
+            f"{superset}/api/v1/database/{database}/upload/",
+            files={"file": ("readings.csv", csv, "text/csv")},
+            data=upload,
+        ),
+        201,
+    )
+    assert server_rows(iox_url, "SELECT time, sensor, value FROM uploaded ORDER BY time") == [
+        (datetime(2024, 1, 1), "x", 1.5),
+        (datetime(2024, 1, 1, 0, 1), "y", 2.5),
     ]
