@@ -43,7 +43,12 @@ from flight_iox.backup.manifest import (
     TableFile,
 )
 from flight_iox.engine.engine import Engine
-from flight_iox.errors import AlreadyExistsError, BadRequestError, RetryLaterError
+from flight_iox.errors import (
+    AlreadyExistsError,
+    BadRequestError,
+    RetryLaterError,
+    storage_full,
+)
 from flight_iox.persist.persister import Persister
 from iox_catalog.schema import column_kinds, encode_kinds
 
@@ -72,7 +77,13 @@ def take_backup(engine: Engine, persister: Persister, target: BackupLocation) ->
         with persister.pin_files():
             with persister.cycle_lock:
                 snapshot = _snapshot(engine, staging)
-            return _copy(engine, snapshot, target)
+            try:
+                return _copy(engine, snapshot, target)
+            except OSError as error:  # FileNotFoundError is handled where the file is named
+                full = storage_full(error, target.url, "the backup is incomplete (no manifest)")
+                if full is None:
+                    raise
+                raise full from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

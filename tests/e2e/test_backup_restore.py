@@ -200,3 +200,47 @@ def test_restore_refuses_a_backup_without_manifest(
     result = _cli("restore", "--from", str(tmp_path / "b"), "--data-dir", str(tmp_path / "new"))
     assert result.returncode != 0
     assert "no manifest.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_files_of_an_evolved_spec_keep_their_partitions(
+    source: RunningServer, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    specs = (["hour(time)"], ["day(time)", "bucket(2, host)"], ["host"])
+    for step, partition_by in enumerate(specs):
+        body = "\n".join(
+            f"evo,host=h{i % 3} v={step * 100 + i}i {BASE_NS + (step * 100 + i) * 60_000_000_000}"
+            for i in range(30)
+        )
+        reply = requests.post(f"{source.http_url}/api/v3/write_lp", params={"db": "parts"},
+                              data=body, headers=admin, timeout=60)  # fmt: skip
+        assert reply.status_code == 204, reply.text
+        reply = requests.put(f"{source.http_url}/api/v3/configure/table", headers=admin,
+                             json={"db": "parts", "table": "evo", "partition_by": partition_by},
+                             timeout=60)  # fmt: skip
+        assert reply.status_code == 200, reply.text
+        persist = f"{source.http_url}/api/v3/persist"
+        requests.post(persist, headers=admin, timeout=60).raise_for_status()
+    result = _cli("backup", "--host", source.http_url, "--token", tokens["admin"],
+                  "--to", str(tmp_path / "b"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    evo = next(t for t in manifest["tables"] if t["table"] == "evo")
+    assert {tuple(f["partition_by"]) for f in evo["files"]} == {tuple(p) for p in specs}
+    result = _cli("restore", "--from", str(tmp_path / "b"), "--data-dir", str(tmp_path / "new"))
+    assert result.returncode == 0, result.stderr
+    restored = start_server(tmp_path / "new")
+    try:
+        sql = "SELECT host, v, time FROM evo ORDER BY v"
+        answers = []
+        for server, headers in ((source, admin), (restored, {})):
+            reply = requests.get(f"{server.http_url}/api/v3/query_sql", headers=headers,
+                                 params={"db": "parts", "q": sql}, timeout=60)  # fmt: skip
+            assert reply.status_code == 200, reply.text
+            answers.append(reply.json())
+        assert len(answers[0]) == 90 and answers[1] == answers[0]
+        reply = requests.get(f"{restored.http_url}/api/v3/configure/table",
+                             params={"db": "parts", "table": "evo"}, timeout=60)  # fmt: skip
+        assert reply.json()["partition_by"] == ["host"]
+    finally:
+        restored.stop()
