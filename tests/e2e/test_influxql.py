@@ -134,9 +134,12 @@ def test_influxdb_v1_python_client_and_select_into(server: RunningServer, db: st
     client.create_database("iql_new")
     assert {"name": "iql_new"} in client.get_list_database()
     client.query("SELECT max(usage) AS peak INTO cpu_peak FROM cpu GROUP BY host")
-    rows = list(client.query("SELECT peak FROM cpu_peak GROUP BY host").get_points())
-    assert sorted(r["peak"] for r in rows) == [2.5, 3.5]
-    client.close()
+    try:
+        rows = list(client.query("SELECT peak FROM cpu_peak GROUP BY host").get_points())
+        assert sorted(r["peak"] for r in rows) == [2.5, 3.5]
+    finally:  # the module's other tests list the measurements of "iql"
+        client.query("DROP MEASUREMENT cpu_peak", method="POST")
+        client.close()
 
 
 def test_influx_shell(server: RunningServer, db: str) -> None:
