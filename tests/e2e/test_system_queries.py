@@ -134,9 +134,11 @@ def test_each_protocol_is_logged_with_its_text_and_rows(served: Served) -> None:
 
 
 def test_a_failed_query_is_logged_as_failed(served: Served) -> None:
-    assert sql(served, served.reader, "SELECT nope FROM m").status_code == 400
+    assert sql(served, served.reader, "SELECT logged_nope FROM m").status_code == 400
     [row] = [
-        r for r in system_queries(served, served.admin) if r["query_text"] == "SELECT nope FROM m"
+        r
+        for r in system_queries(served, served.admin)
+        if r["query_text"] == "SELECT logged_nope FROM m"
     ]
     assert row["success"] is False and row["running"] is False
 
@@ -231,6 +233,16 @@ def test_cancel_a_flight_query_by_id_and_by_cancel_flight_info(served: Served) -
 
 
 def test_query_metrics_count_by_protocol(served: Served) -> None:
+    assert sql(served, served.reader, "SELECT 1 AS one").status_code == 200
+    assert sql(served, served.reader, "SELECT nope FROM m").status_code == 400
+    assert flight_sql(served, served.reader, "SELECT 2 AS two") == 1
+    influxql = requests.get(
+        f"{served.server.http_url}/query",
+        params={"db": DB, "q": "SELECT v FROM m"},
+        headers=auth(served.reader),
+        timeout=30,
+    )
+    assert influxql.status_code == 200
     reply = requests.get(f"{served.server.http_url}/metrics", headers=auth(served.admin))
     lines = dict(
         line.rsplit(" ", 1) for line in reply.text.splitlines() if not line.startswith("#")
