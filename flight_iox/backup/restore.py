@@ -12,6 +12,7 @@ not cover, as any start does.
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -62,19 +63,34 @@ def restore(source: BackupLocation, settings: Settings) -> RestoreReport:
         raise ValueError(f"data folder {data_dir} is not empty: restore needs a new one")
     manifest = read_manifest(source)
     data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        files = _restore_into(source, manifest, settings)
+    except BaseException:
+        # Half a data folder would start as a node missing data; leave the folder as found.
+        # (A --catalog-uri catalog keeps the tables already made: drop them before retrying.)
+        for child in data_dir.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        raise
+    log.info("restored %s into %s", manifest.summary(), data_dir)
+    return RestoreReport(manifest.wal_sequence, len(manifest.tables), files, len(manifest.wal))
+
+
+def _restore_into(source: BackupLocation, manifest: Manifest, settings: Settings) -> int:
+    """Make the catalog, tables, schema state and WAL; returns how many files were copied."""
     catalog = IoxCatalog(settings.catalog_config())
     for database in manifest.databases:
         catalog.create_database(database.name, database.retention_ns)
     files = sum(_restore_table(source, catalog, table) for table in manifest.tables)
     local = pafs.LocalFileSystem()
     if manifest.schema_state is not None:
-        _fetch(source, manifest.schema_state, local, str(data_dir / SCHEMA_STATE))
-    wal_dir = settings.wal_dir
-    wal_dir.mkdir(parents=True, exist_ok=True)
+        _fetch(source, manifest.schema_state, local, str(settings.data_dir / SCHEMA_STATE))
+    settings.wal_dir.mkdir(parents=True, exist_ok=True)
     for segment in manifest.wal:
-        _fetch(source, segment, local, str(wal_dir / Path(segment.path).name))
-    log.info("restored %s into %s", manifest.summary(), data_dir)
-    return RestoreReport(manifest.wal_sequence, len(manifest.tables), files, len(manifest.wal))
+        _fetch(source, segment, local, str(settings.wal_dir / Path(segment.path).name))
+    return files
 
 
 def _restore_table(source: BackupLocation, catalog: IoxCatalog, table: TableBackup) -> int:

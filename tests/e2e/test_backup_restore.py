@@ -244,3 +244,25 @@ def test_files_of_an_evolved_spec_keep_their_partitions(
         assert reply.json()["partition_by"] == ["host"]
     finally:
         restored.stop()
+
+
+def test_restore_refuses_a_damaged_file_and_leaves_no_half_node(
+    source: RunningServer, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    body = "\n".join(f"dmg,host=h{i} v={i}i {BASE_NS + i}" for i in range(20))
+    reply = requests.post(f"{source.http_url}/api/v3/write_lp", params={"db": "dmg"},
+                          data=body, headers=admin, timeout=60)  # fmt: skip
+    assert reply.status_code == 204, reply.text
+    requests.post(f"{source.http_url}/api/v3/persist", headers=admin, timeout=60).raise_for_status()
+    result = _cli("backup", "--host", source.http_url, "--token", tokens["admin"],
+                  "--to", str(tmp_path / "b"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    damaged = sorted((tmp_path / "b" / "data").iterdir())[-1]
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    result = _cli("restore", "--from", str(tmp_path / "b"), "--data-dir", str(tmp_path / "new"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{damaged} is damaged" in result.stderr
+    assert not any((tmp_path / "new").iterdir())
