@@ -56,6 +56,9 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/write": RouteRule.AUTHENTICATED,
     "/api/v3/query_sql": RouteRule.AUTHENTICATED,
     "/api/v3/configure/database": RouteRule.AUTHENTICATED,
+    # Caches: the handler demands ``create`` on the database (http/caches.py).
+    "/api/v3/configure/last_cache": RouteRule.AUTHENTICATED,
+    "/api/v3/configure/distinct_cache": RouteRule.AUTHENTICATED,
     # InfluxQL checks each resolved source, INTO target, ON clause and DDL (influxql/context.py).
     "/api/v3/query_influxql": RouteRule.AUTHENTICATED,
     "/query": RouteRule.AUTHENTICATED,

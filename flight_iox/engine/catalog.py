@@ -2,8 +2,9 @@
 
 Table schemas are rebuilt from the WAL on start (every WAL batch carries its
 columns' roles), so only what the WAL cannot say is kept on disk, in
-``catalog.json``: databases created empty, and databases deleted (with the WAL
-sequence at deletion, so replay skips their older writes). The persistence
+``catalog.json``: databases created empty, databases deleted (with the WAL
+sequence at deletion, so replay skips their older writes), and each database's
+last-value and distinct-value cache configurations (``cache_config.py``). The persistence
 issue moves this into the Iceberg catalog.
 """
 
@@ -19,10 +20,12 @@ import pyarrow as pa
 
 from flight_iox.columns import TIME_COLUMN, TIME_TYPE, ColumnRole, role_field, role_of
 from flight_iox.config import Limits
+from flight_iox.engine.cache_config import CacheConfig, CacheKind, from_json, to_json
 from flight_iox.errors import (
     AlreadyExistsError,
     DatabaseNotFoundError,
     LimitExceededError,
+    NotFoundError,
     TableNotFoundError,
     storage_full,
 )
@@ -86,6 +89,7 @@ class SchemaCatalog:
         self._databases: dict[str, DatabaseSchema] = {}
         self._deleted: dict[str, int] = {}
         self._deleted_tables: dict[str, int] = {}
+        self._caches: dict[str, dict[tuple[CacheKind, str, str], CacheConfig]] = {}
         self._load_state()
 
     # --- databases -------------------------------------------------------------------------
@@ -143,6 +147,7 @@ class SchemaCatalog:
                 raise DatabaseNotFoundError(name)
             del self._databases[name]
             self._deleted[name] = wal_sequence
+            self._caches.pop(name, None)
             self._save_state()
 
     def drop_table(self, database: str, table: str, wal_sequence: int) -> None:
@@ -150,6 +155,9 @@ class SchemaCatalog:
         with self.lock:
             self.database(database).tables.pop(table, None)
             self._deleted_tables[f"{database}/{table}"] = wal_sequence
+            held = self._caches.get(database, {})
+            for key in [k for k in held if k[1] == table]:
+                del held[key]
             self._save_state()
 
     def table_deleted_through(self, database: str, table: str) -> int:
@@ -159,6 +167,39 @@ class SchemaCatalog:
     def deleted_through(self, name: str) -> int:
         """The WAL sequence up to which writes to ``name`` were deleted (0 if never)."""
         return self._deleted.get(name, 0)
+
+    # --- caches ----------------------------------------------------------------------------
+
+    def caches(self, database: str, kind: CacheKind | None = None) -> list[CacheConfig]:
+        """A database's cache configurations (of one ``kind``, if given), by table and name."""
+        with self.lock:
+            held = self._caches.get(database, {})
+            return [held[k] for k in sorted(held) if kind in (None, k[0])]
+
+    def add_cache(self, database: str, config: CacheConfig) -> None:
+        """Record a new cache configuration on disk (``AlreadyExistsError``: name taken)."""
+        with self.lock:
+            self.database(database)
+            held = self._caches.setdefault(database, {})
+            key = (config.kind, config.table, config.name)
+            if key in held:
+                where = f"{database}.{config.table}"
+                raise AlreadyExistsError(f"{config.kind} cache {config.name!r} exists on {where}")
+            held[key] = config
+            try:
+                self._save_state()
+            except BaseException:  # not on disk, so not created
+                del held[key]
+                raise
+
+    def remove_cache(self, database: str, kind: CacheKind, table: str, name: str) -> None:
+        """Forget a cache configuration (``NotFoundError`` if there is none of that name)."""
+        with self.lock:
+            self.database(database)
+            held = self._caches.get(database, {})
+            if held.pop((kind, table, name), None) is None:
+                raise NotFoundError(f"no {kind} cache {name!r} on table {database}.{table}")
+            self._save_state()
 
     # --- tables ----------------------------------------------------------------------------
 
@@ -196,12 +237,18 @@ class SchemaCatalog:
         self._databases = {n: DatabaseSchema(n) for n in state.get("databases", [])}
         self._deleted = {n: int(s) for n, s in state.get("deleted", {}).items()}
         self._deleted_tables = {n: int(s) for n, s in state.get("deleted_tables", {}).items()}
+        for database, stored in state.get("caches", {}).items():
+            configs = [from_json(c) for c in stored]
+            self._caches[database] = {(c.kind, c.table, c.name): c for c in configs}
 
     def _save_state(self) -> None:
         state = {
             "databases": sorted(self._databases),
             "deleted": self._deleted,
             "deleted_tables": self._deleted_tables,
+            "caches": {
+                db: [to_json(c) for c in held.values()] for db, held in self._caches.items() if held
+            },
         }
         tmp = self._state_path.with_suffix(".tmp")
         try:

@@ -22,6 +22,7 @@ from flight_iox.errors import FlightIoxError, RetryLaterError, status_of
 from flight_iox.http import explorer
 from flight_iox.http.admin import configure_database, health, ping
 from flight_iox.http.backup import backup
+from flight_iox.http.caches import configure_distinct_cache, configure_last_cache
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.metrics import serve_metrics
 from flight_iox.http.queries import cancel_query
@@ -96,6 +97,12 @@ def create_app(
             methods=["GET", "POST", "PUT", "DELETE"],
         ),
         Route("/api/v3/configure/table", configure_table, methods=["GET", "PUT"]),
+        Route("/api/v3/configure/last_cache", configure_last_cache, methods=["POST", "DELETE"]),
+        Route(
+            "/api/v3/configure/distinct_cache",
+            configure_distinct_cache,
+            methods=["POST", "DELETE"],
+        ),
         Route("/api/v3/persist", persist, methods=["POST"]),
         Route("/api/v3/compact", compact, methods=["POST"]),
         Route("/api/v3/backup", backup, methods=["POST"]),

@@ -42,13 +42,13 @@ class Contexts:
         limits: QueryLimits,
         batch_size: int,
         object_store: tuple[str, object, str] | None,
-        table_function: Callable[[str | None], TableFunction],
+        table_functions: Callable[[str | None], list[TableFunction]],
     ) -> None:
         self._registry = registry
         self._limits = limits
         self._batch_size = batch_size
         self._object_store = object_store
-        self._table_function = table_function
+        self._table_functions = table_functions
         self._contexts: OrderedDict[
             tuple[str, frozenset[str], bool], tuple[SessionContext, set[str]]
         ] = OrderedDict()
@@ -105,5 +105,6 @@ class Contexts:
         # The default catalog is always ours, so a database the context may not hold never
         # resolves by the default name either (DataFusion would make an empty one).
         context.register_catalog_provider(key, new_catalog()[0])
-        context.register_udtf(self._table_function(database))
+        for function in self._table_functions(database):
+            context.register_udtf(function)
         return context, set()

@@ -37,11 +37,12 @@ from flight_iox.errors import (
     query_error,
 )
 from flight_iox.influxql.iox_sql import rewrite_iox_sql
+from flight_iox.query.configured_caches import LAST, Call, ConfiguredCaches, cache_calls
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir
 from flight_iox.query.file_cache import FileCache
-from flight_iox.query.last_cache import LastValueCache, latest_file_rows, referenced_tables
+from flight_iox.query.last_cache import LastValueCache, latest_file_rows
 from flight_iox.query.limits import check_expression_depth
 from flight_iox.query.placeholders import (
     parameter_values,
@@ -87,8 +88,11 @@ class QueryEngine:
         self._last_cache = LastValueCache(
             lambda data: self._tables.provider(data.schema, memory(data))
         )
+        self._caches = ConfiguredCaches(
+            lambda data: self._tables.provider(data.schema, memory(data)), self._last_cache.served
+        )
         self._contexts = Contexts(
-            self._registry, self._limits, batch_size, object_store, self._last_cache.function
+            self._registry, self._limits, batch_size, object_store, self._caches.functions
         )
         if object_store is not None:
             self._tables.context.register_object_store(*object_store)
@@ -214,6 +218,7 @@ class QueryEngine:
         """Drop a dropped table from every context."""
         self._registry.forget_table(database, table)
         self._last_cache.forget(database, table)
+        self._caches.forget(database, table)
 
     def recheck_files(self, database: str, table: str, paths: set[str]) -> None:
         """Check ``paths`` again when the table is next registered (``repair`` found them lost).
@@ -233,6 +238,7 @@ class QueryEngine:
         """Drop a deleted database's tables from every context."""
         self._registry.forget_database(database)
         self._last_cache.forget(database)
+        self._caches.forget(database)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -314,26 +320,67 @@ class QueryEngine:
             raise _no_database(message, database) or QueryError(message) from None
 
     def _prepare_last_cache(self, database: str | None, sql: str) -> None:
-        """Fill the last-value cache for the tables ``last_cache('t')`` names in ``sql``."""
+        """Fill the caches the ``last_cache(..)`` / ``distinct_cache(..)`` calls in ``sql`` read."""
         if database is None:
             return  # the table function says it needs a default database
-        for table in referenced_tables(sql):
+        for call in cache_calls(sql):
+            table = call[1]
             with self._catalog.lock:
                 db = self._catalog.database(database)
                 schema = db.tables[table].arrow_schema() if table in db.tables else None
                 retention_ns = db.retention_ns
+                configs = self._catalog.caches(database)
             version = self._registry.registered.get((database, table))
             if schema is None or version is None:
-                continue  # the table function reports the unknown table
-            self._last_cache.prepare(
+                raise QueryError(f"{call[0]}(): no table {table!r} in database {database!r}")
+            resolved = self._caches.resolve(call[0], table, call[2], configs)
+            if isinstance(resolved, str):  # said here: DataFusion would wrap it in its own text
+                raise QueryError(resolved)
+            self._caches.prepare(
                 database,
-                table,
+                call,
+                resolved,
                 version,
-                (self._buffers.version(database, table)[2], len(schema)),
-                partial(self._buffers.snapshot, database, table, schema),
-                partial(self._file_rows_of, schema, f"{database}.{table}"),
-                retention_ns,
+                partial(self._cache_rows, database, table, schema, retention_ns),
             )
+            if resolved is None and call[0] == LAST:
+                self._prepare_series_cache(database, call, schema, version, retention_ns)
+
+    def _prepare_series_cache(
+        self,
+        database: str,
+        call: Call,
+        schema: pa.Schema,
+        version: object,
+        retention_ns: int | None,
+    ) -> None:
+        """The built-in ``last_cache('t')``: the latest row of each series."""
+        table = call[1]
+        self._last_cache.prepare(
+            database,
+            table,
+            version,
+            (self._buffers.version(database, table)[2], len(schema)),
+            partial(self._buffers.snapshot, database, table, schema),
+            partial(self._file_rows_of, schema, f"{database}.{table}"),
+            retention_ns,
+        )
+
+    def _cache_rows(
+        self, database: str, table: str, schema: pa.Schema, retention_ns: int | None, sql: str
+    ) -> pa.Table:
+        """Run a configured cache's fill query over the table's files and buffer."""
+        snapshot = self._buffers.snapshot(database, table, schema)
+        provider = self._tables.provider(schema, snapshot, retention_ns, f"{database}.{table}")
+        context = self._contexts.session(SessionConfig(PARQUET_OPTIONS))
+        context.register_table("source", provider)
+        return context.sql(sql).to_arrow_table()
+
+    def forget_caches(self, database: str, table: str) -> None:
+        """Drop the rows held for a table's configured caches (a configuration changed)."""
+        self._caches.forget(database, table)
+        self._registry.invalidate_system_tables()
+        self._statements.forget_plans()
 
     def _file_rows_of(self, schema: pa.Schema, label: str, files: tuple[DataFile, ...]) -> pa.Table:
         """``_file_last_rows`` with the files last, as the last-value cache calls it."""

@@ -31,39 +31,14 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from datafusion import Expr, SessionContext
+from datafusion import SessionContext
 from datafusion.catalog import Table
-from datafusion.user_defined import TableFunction
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import deduplicate
-from flight_iox.errors import QueryError
-from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.sql_quote import quote_identifier as q
-from flight_iox.sql_tokens import TokenType, per_statement, tokenize
 from iox_catalog.files import DataFile
-
-FUNCTION_NAME = "last_cache"
-
-
-def referenced_tables(sql: str) -> list[str]:
-    """The table names ``last_cache('...')`` calls in ``sql`` name (empty for most SQL)."""
-    if FUNCTION_NAME not in sql.lower():  # no tokenizing for the SQL that cannot call it
-        return []
-    return list(_called_with(sql))
-
-
-@per_statement()
-def _called_with(sql: str) -> tuple[str, ...]:
-    tokens = tokenize(sql)
-    return tuple(
-        tokens[i + 2].value
-        for i in range(len(tokens) - 2)
-        if tokens[i].word == FUNCTION_NAME
-        and tokens[i + 1].type is TokenType.L_PAREN
-        and tokens[i + 2].literal
-    )
 
 
 def last_rows_sql(schema: pa.Schema, qualified_table: str) -> str:
@@ -183,25 +158,6 @@ class LastValueCache:
                 del self._rows[key]
                 self._served.pop(key, None)
 
-    def function(self, database: str | None) -> TableFunction:
-        """The ``last_cache('table')`` table function of a context whose default is ``database``."""
-
-        def last_cache(*args: Expr) -> Table:
-            if database is None:
-                raise QueryError("last_cache() needs a default database")
-            if not args:
-                raise QueryError("last_cache() takes the table name: last_cache('cpu')")
-            try:
-                name = args[0].python_value()
-                name = name.as_py() if isinstance(name, pa.Scalar) else name
-            except Exception as error:  # not a literal: DataFusion refuses its value
-                if not is_engine_error(error):
-                    raise
-                name = None
-            served = self._served.get((database, name)) if isinstance(name, str) else None
-            if served is None:
-                shown = args[0].canonical_name()
-                raise QueryError(f"last_cache(): no table {shown} in database {database}")
-            return served
-
-        return TableFunction(FUNCTION_NAME, last_cache)
+    def served(self, database: str, table: str) -> Table | None:
+        """The prepared ``last_cache('table')`` rows of a table (None if not prepared)."""
+        return self._served.get((database, table))

@@ -26,6 +26,7 @@ from datafusion.catalog import Catalog, Schema
 
 from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
+from flight_iox.query.configured_caches import cache_system_tables
 from flight_iox.query.reads import tables_read
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, SystemTable, system_tables
 from flight_iox.query.tables import TableBuilder
@@ -208,7 +209,9 @@ class TableRegistry:
     def _refresh_system_tables(self, database: str, schemas: dict[str, pa.Schema]) -> None:
         """Rebuild a database's ``system`` schemas: full (admin) and scoped."""
         full, scoped = Schema.memory_schema(), Schema.memory_schema()
-        for name, data in system_tables(database, schemas, self._buffers).items():
+        tables = system_tables(database, schemas, self._buffers)
+        tables.update(cache_system_tables(self._catalog.caches(database)))
+        for name, data in tables.items():
             provider = self._tables.provider(data.schema, memory(data))
             full.register_table(name, provider)
             scoped.register_table(name, provider)

@@ -13,7 +13,7 @@ from flight_iox.engine.engine import Engine
 from flight_iox.errors import QueryError
 from flight_iox.persist.deletes import Deleter
 from flight_iox.persist.persister import Persister
-from flight_iox.query.last_cache import referenced_tables
+from flight_iox.query.configured_caches import cache_calls
 
 DATA = "\n".join(
     [
@@ -77,11 +77,13 @@ def test_unknown_table_is_an_error(engine: Engine) -> None:
         rows(engine, "SELECT * FROM last_cache('nope')")
 
 
-def test_referenced_tables() -> None:
-    assert referenced_tables("SELECT * FROM cpu") == []
-    assert referenced_tables("select * from LAST_CACHE( 'it''s' ) join last_cache('b')") == [
-        "it's",
-        "b",
+def test_cache_calls() -> None:
+    assert cache_calls("SELECT * FROM cpu") == []
+    sql = "select * from LAST_CACHE( 'it''s' ) join last_cache('b', 'n') join distinct_cache('c')"
+    assert cache_calls(sql) == [
+        ("last_cache", "it's", None),
+        ("last_cache", "b", "n"),
+        ("distinct_cache", "c", None),
     ]
 
 
