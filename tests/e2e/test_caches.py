@@ -41,6 +41,8 @@ def _lines() -> str:
         lines.append(f"cpu,host=a,region=us usage={i},idle={10 + i} {NOW - (5 - i) * SECOND}")
         lines.append(f"cpu,host=b,region=eu usage={100 + i} {NOW - (5 - i) * SECOND - SECOND}")
     lines.append(f"cpu,host=c,region=us usage=9 {NOW - 3 * 3600 * SECOND}")
+    lines.extend(f"mem,host={h} used={i} {NOW - i * SECOND}" for i, h in enumerate("xyx"))
+    lines.extend(f"disk,host={h} free={i} {NOW - i * SECOND}" for i, h in enumerate("pqp"))
     return "\n".join(lines)
 
 
@@ -67,6 +69,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     state = Served(
         server, data_dir, admin, make("creator", ["read", "create"]), make("r", ["read"])
     )
+    for kind, body in (
+        ("last_cache", LAST),
+        ("distinct_cache", DISTINCT),
+        ("distinct_cache", DISTINCT_ONE),
+    ):
+        reply = configure(state, kind, body, admin)
+        assert reply.status_code == 201, reply.text
     yield state
     state.server.stop()
 
@@ -117,21 +126,26 @@ DISTINCT = {"db": DB, "table": "cpu", "name": "regions", "columns": ["region", "
 DISTINCT_ONE = {**DISTINCT, "name": "newest", "max_cardinality": 1, "max_age": "1d"}
 
 
-def test_create_caches(served: Served) -> None:
-    reply = configure(served, "last_cache", LAST)
+def test_create_answers_the_configuration(served: Served) -> None:
+    body = {"db": DB, "table": "cpu", "name": "by_creator", "count": 2, "ttl": "10m"}
+    reply = configure(served, "last_cache", body)
     assert reply.status_code == 201, reply.text
     assert reply.json() == {
         "db": DB,
         "table": "cpu",
-        "name": "cpu_last",
-        "key_columns": ["host"],
-        "value_columns": ["usage", "time"],
-        "count": 3,
-        "ttl": 3600,
+        "name": "by_creator",
+        "key_columns": ["host", "region"],  # the tags
+        "value_columns": ["idle", "time", "usage"],  # the rest, time included
+        "count": 2,
+        "ttl": 600,
     }
-    for body in (DISTINCT, DISTINCT_ONE):
-        reply = configure(served, "distinct_cache", body, served.admin)
-        assert reply.status_code == 201, reply.text
+    delete = {"db": DB, "table": "cpu", "name": "by_creator"}
+    assert configure(served, "last_cache", delete, method="DELETE").status_code == 200
+    reply = configure(served, "distinct_cache", {"db": DB, "table": "cpu", "columns": "host"})
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["name"] == "cpu_host_distinct_cache"
+    delete = {"db": DB, "table": "cpu", "name": "cpu_host_distinct_cache"}
+    assert configure(served, "distinct_cache", delete, method="DELETE").status_code == 200
 
 
 def test_last_cache_gives_count_rows_per_key_within_ttl(served: Served) -> None:
@@ -151,16 +165,23 @@ def test_last_cache_gives_count_rows_per_key_within_ttl(served: Served) -> None:
 
 
 def test_last_cache_follows_writes(served: Served) -> None:
+    body = {"db": DB, "table": "mem", "name": "mem_last", "count": 2}
+    assert configure(served, "last_cache", body).status_code == 201
+    assert query(served, "SELECT host, used FROM last_cache('mem')").to_pylist() == [
+        {"host": "x", "used": 0.0},
+        {"host": "x", "used": 2.0},
+        {"host": "y", "used": 1.0},
+    ]
     reply = requests.post(
         f"{served.server.http_url}/api/v3/write_lp",
         params={"db": DB, "precision": "nanosecond"},
-        data=f"cpu,host=a,region=us usage=42 {NOW}",
+        data=f"mem,host=x used=42 {NOW + SECOND}",
         headers=auth(served.admin),
         timeout=30,
     )
     assert reply.status_code == 204
-    got = query(served, "SELECT usage FROM last_cache('cpu', 'cpu_last') WHERE host = 'a'")
-    assert got.column("usage").to_pylist() == [42.0, 4.0, 3.0]
+    got = query(served, "SELECT used FROM last_cache('mem', 'mem_last') WHERE host = 'x'")
+    assert got.column("used").to_pylist() == [42.0, 0.0]
 
 
 def test_distinct_cache_gives_the_hierarchy(served: Served) -> None:
@@ -177,7 +198,7 @@ def test_distinct_cache_gives_the_hierarchy(served: Served) -> None:
 
 
 def test_system_tables_list_the_caches(served: Served) -> None:
-    last = query(served, "SELECT * FROM system.last_caches").to_pylist()
+    last = query(served, "SELECT * FROM system.last_caches WHERE name = 'cpu_last'").to_pylist()
     assert last == [
         {
             "table": "cpu",
@@ -257,12 +278,16 @@ def test_caches_survive_a_restart_and_delete_removes_them(served: Served) -> Non
         {"n": 2}
     ]
 
-    delete = {"db": DB, "table": "cpu", "name": "cpu_last"}
+    body = {"db": DB, "table": "disk", "name": "temporary"}
+    assert configure(served, "last_cache", body).status_code == 201
+    assert query(served, "SELECT count(*) AS n FROM system.last_caches").to_pylist()[0]["n"] >= 2
+    delete = {"db": DB, "table": "disk", "name": "temporary"}
     assert configure(served, "last_cache", delete, method="DELETE").status_code == 200
     assert configure(served, "last_cache", delete, method="DELETE").status_code == 404
-    assert query(served, "SELECT * FROM system.last_caches").num_rows == 0
-    with pytest.raises(pa.ArrowInvalid, match="no cache 'cpu_last' on table"):
-        query(served, "SELECT * FROM last_cache('cpu', 'cpu_last')")
-    # With no configured last cache left, last_cache('cpu') is the latest row per series.
-    series = query(served, "SELECT host FROM last_cache('cpu') ORDER BY host")
-    assert series.column("host").to_pylist() == ["a", "b", "c"]
+    names = query(served, "SELECT name FROM system.last_caches").column("name").to_pylist()
+    assert "temporary" not in names
+    with pytest.raises(pa.ArrowInvalid, match="no cache 'temporary' on table"):
+        query(served, "SELECT * FROM last_cache('disk', 'temporary')")
+    # With no configured last cache left, last_cache('disk') is the latest row per series.
+    series = query(served, "SELECT host, free FROM last_cache('disk') ORDER BY host")
+    assert series.to_pylist() == [{"host": "p", "free": 0.0}, {"host": "q", "free": 1.0}]
