@@ -27,6 +27,9 @@ COMMANDS: Mapping[str, str] = {
     "repair": "flight_iox.cli.repair_commands:repair",
     "backup": "flight_iox.cli.backup_commands:backup",
     "restore": "flight_iox.cli.backup_commands:restore",
+    "create": "flight_iox.cli.admin_commands:create",
+    "delete": "flight_iox.cli.admin_commands:delete",
+    "show": "flight_iox.cli.admin_commands:show",
 }
 
 

@@ -7,6 +7,9 @@ deleted; bad requests and tokens without ``create`` refused.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -291,3 +294,37 @@ def test_caches_survive_a_restart_and_delete_removes_them(served: Served) -> Non
     # With no configured last cache left, last_cache('disk') is the latest row per series.
     series = query(served, "SELECT host, free FROM last_cache('disk') ORDER BY host")
     assert series.to_pylist() == [{"host": "p", "free": 0.0}, {"host": "q", "free": 1.0}]
+
+
+def cli(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "flight_iox", *args]
+    common = ["--host", served.server.http_url, "--token", served.admin]
+    return subprocess.run(
+        [*command, *common], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_cli_verbs(served: Served) -> None:
+    made = cli(served, "create", "last_cache", "-d", DB, "-t", "disk", "--count", "2", "cli_lc")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["count"] == 2
+    made = cli(served, "create", "distinct_cache", "-d", DB, "-t", "disk", "--columns", "host")
+    assert made.returncode == 0, made.stderr
+    shown = cli(served, "show", "system", "-d", DB, "table", "last_caches")
+    assert "cli_lc" in {json.loads(line)["name"] for line in shown.stdout.splitlines()}
+    tables = cli(served, "show", "tables", "-d", DB)
+    assert {json.loads(line)["table_name"] for line in tables.stdout.splitlines()} >= {
+        "cpu",
+        "disk",
+        "mem",
+    }
+    databases = cli(served, "show", "databases")
+    assert DB in {json.loads(line)["iox::database"] for line in databases.stdout.splitlines()}
+    for kind, name in (("last_cache", "cli_lc"), ("distinct_cache", "disk_host_distinct_cache")):
+        gone = cli(served, "delete", kind, "-d", DB, "-t", "disk", name)
+        assert gone.returncode == 0, gone.stderr
+    again = cli(served, "delete", "last_cache", "-d", DB, "-t", "disk", "cli_lc")
+    assert again.returncode != 0 and "404" in again.stderr
+    created = cli(served, "create", "database", "caches_cli_db")
+    assert created.returncode == 0, created.stderr
+    assert cli(served, "delete", "database", "caches_cli_db").returncode == 0

@@ -1,0 +1,208 @@
+"""``flight-iox create|delete|show``: the administration verbs, shaped like ``influxdb3``'s.
+
+- ``create database|token|last_cache|distinct_cache`` and ``delete database|token|
+  last_cache|distinct_cache`` call the ``/api/v3/configure/...`` routes;
+- ``show databases|tables|tokens|system`` print JSON lines (``show system -d DB table
+  last_caches`` reads ``system.last_caches``).
+
+The token verbs are the ``flight-iox token`` commands under these names (one code path).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from flight_iox.cli.token_commands import _connection_options, _request, list_tokens, revoke
+from flight_iox.cli.token_commands import create as create_token
+from flight_iox.sql_quote import quote_identifier
+
+
+@click.group()
+def create() -> None:
+    """Create a database, token, last-value cache or distinct-value cache."""
+
+
+@click.group()
+def delete() -> None:
+    """Delete a database, token, last-value cache or distinct-value cache."""
+
+
+@click.group()
+def show() -> None:
+    """Show databases, tables, tokens or a system table."""
+
+
+create.add_command(create_token, "token")
+delete.add_command(revoke, "token")
+show.add_command(list_tokens, "tokens")
+
+_database = click.option("-d", "--database", required=True, help="The database.")
+_table = click.option("-t", "--table", required=True, help="The table.")
+
+
+def _echo_rows(rows: Any) -> None:
+    for row in rows:
+        click.echo(json.dumps(row, default=str))
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else None
+
+
+@create.command("database")
+@_connection_options
+@click.option("--retention-period", default=None, help="Like 30d or 12h (default: none).")
+@click.argument("name")
+def create_database(
+    host: str, token: str | None, ca_cert: str | None, retention_period: str | None, name: str
+) -> None:
+    """Create the database NAME."""
+    body = {"db": name, "retention_period": retention_period}
+    _request("POST", host, "/api/v3/configure/database", token, ca_cert, json=body)
+    click.echo(f"created database {name}")
+
+
+@delete.command("database")
+@_connection_options
+@click.argument("name")
+def delete_database(host: str, token: str | None, ca_cert: str | None, name: str) -> None:
+    """Delete the database NAME and all its data."""
+    params = {"db": name}
+    _request("DELETE", host, "/api/v3/configure/database", token, ca_cert, params=params)
+    click.echo(f"deleted database {name}")
+
+
+@create.command("last_cache")
+@_connection_options
+@_database
+@_table
+@click.option("--key-columns", default=None, help="Comma-separated (default: the tags).")
+@click.option("--value-columns", default=None, help="Comma-separated (default: the rest).")
+@click.option("--count", type=int, default=None, help="Rows per key, 1 to 10 (default 1).")
+@click.option("--ttl", default=None, help="Like 10m or 4h (default 4h).")
+@click.argument("name", required=False)
+def create_last_cache(
+    host: str,
+    token: str | None,
+    ca_cert: str | None,
+    database: str,
+    table: str,
+    key_columns: str | None,
+    value_columns: str | None,
+    count: int | None,
+    ttl: str | None,
+    name: str | None,
+) -> None:
+    """Create a last-value cache on a table (NAME: generated when left out)."""
+    body = {
+        "db": database,
+        "table": table,
+        "name": name,
+        "key_columns": _csv(key_columns),
+        "value_columns": _csv(value_columns),
+        "count": count,
+        "ttl": ttl,
+    }
+    reply = _request("POST", host, "/api/v3/configure/last_cache", token, ca_cert, json=body)
+    click.echo(json.dumps(reply.json()))
+
+
+@create.command("distinct_cache")
+@_connection_options
+@_database
+@_table
+@click.option("--columns", required=True, help="Comma-separated, outermost first.")
+@click.option("--max-cardinality", type=int, default=None, help="Default 100000.")
+@click.option("--max-age", default=None, help="Like 30d or 24h (default 1d).")
+@click.argument("name", required=False)
+def create_distinct_cache(
+    host: str,
+    token: str | None,
+    ca_cert: str | None,
+    database: str,
+    table: str,
+    columns: str,
+    max_cardinality: int | None,
+    max_age: str | None,
+    name: str | None,
+) -> None:
+    """Create a distinct-value cache on a table (NAME: generated when left out)."""
+    body = {
+        "db": database,
+        "table": table,
+        "name": name,
+        "columns": _csv(columns),
+        "max_cardinality": max_cardinality,
+        "max_age": max_age,
+    }
+    reply = _request("POST", host, "/api/v3/configure/distinct_cache", token, ca_cert, json=body)
+    click.echo(json.dumps(reply.json()))
+
+
+def _delete_cache(kind: str) -> click.Command:
+    @_connection_options
+    @_database
+    @_table
+    @click.argument("name")
+    def command(
+        host: str, token: str | None, ca_cert: str | None, database: str, table: str, name: str
+    ) -> None:
+        body = {"db": database, "table": table, "name": name}
+        _request("DELETE", host, f"/api/v3/configure/{kind}", token, ca_cert, json=body)
+        click.echo(f"deleted {kind} {name}")
+
+    command.__doc__ = f"Delete the {kind} called NAME from a table."
+    return click.command(kind)(command)
+
+
+delete.add_command(_delete_cache("last_cache"))
+delete.add_command(_delete_cache("distinct_cache"))
+
+
+def _sql_rows(
+    host: str, token: str | None, ca_cert: str | None, database: str, sql: str
+) -> list[Any]:
+    params = {"db": database, "q": sql, "format": "json"}
+    rows = _request("GET", host, "/api/v3/query_sql", token, ca_cert, params=params).json()
+    return list(rows)
+
+
+@show.command("databases")
+@_connection_options
+def show_databases(host: str, token: str | None, ca_cert: str | None) -> None:
+    """The databases the token may read."""
+    _echo_rows(_request("GET", host, "/api/v3/configure/database", token, ca_cert).json())
+
+
+@show.command("tables")
+@_connection_options
+@_database
+def show_tables(host: str, token: str | None, ca_cert: str | None, database: str) -> None:
+    """The tables of a database."""
+    sql = (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'iox' "
+        "ORDER BY table_name"
+    )
+    _echo_rows(_sql_rows(host, token, ca_cert, database, sql))
+
+
+@show.command("system")
+@_connection_options
+@_database
+@click.argument("what", type=click.Choice(["table"]))
+@click.argument("name")
+def show_system(
+    host: str, token: str | None, ca_cert: str | None, database: str, what: str, name: str
+) -> None:
+    """A system table of a database: ``show system -d DB table last_caches``."""
+    del what  # influxdb3's word; the only one
+    sql = f"SELECT * FROM system.{quote_identifier(name)}"
+    if name == "tables":
+        sql += f" ORDER BY {quote_identifier('table_name')}"
+    _echo_rows(_sql_rows(host, token, ca_cert, database, sql))
+
+
+__all__ = ["create", "delete", "show"]
