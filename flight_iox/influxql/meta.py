@@ -155,14 +155,33 @@ def _tag_values(
     if not keys:
         return []
     where = _where(stmt, ctx, info)
+    cached = _distinct_cache(database, info, keys, ctx) if where == "TRUE" else None
+    source = cached or _ref(database, info)
     parts = [
         f"SELECT {quote_string(k)} AS key, CAST({quote_identifier(k)} AS VARCHAR) AS value "
-        f"FROM {_ref(database, info)} WHERE ({where}) AND {quote_identifier(k)} IS NOT NULL"
+        f"FROM {source} WHERE ({where}) AND {quote_identifier(k)} IS NOT NULL"
         for k in keys
     ]
     sql = f"SELECT DISTINCT key, value FROM ({' UNION ALL '.join(parts)}) ORDER BY key, value"
     table = ctx.sql(database, sql)
     return [[k, v] for k, v in zip(*(table.column(i).to_pylist() for i in (0, 1)), strict=True)]
+
+
+def _distinct_cache(database: str, info: TableInfo, keys: list[str], ctx: Context) -> str | None:
+    """``distinct_cache(..)`` of a distinct cache holding every key (the first by name), if any.
+
+    As in InfluxDB 3, the answer is then the values the cache holds: those seen within its
+    ``max_age`` (and, past ``max_cardinality``, the most recently seen).
+    """
+    caches = ctx.sql(
+        database,
+        "SELECT name, column_names FROM system.distinct_caches "
+        f"WHERE {quote_identifier('table')} = {quote_string(info.name)} ORDER BY name",
+    )
+    for name, columns in zip(*(caches.column(i).to_pylist() for i in (0, 1)), strict=True):
+        if set(keys) <= set(columns):
+            return f"distinct_cache({quote_string(info.name)}, {quote_string(name)})"
+    return None
 
 
 def show_tag_values(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:

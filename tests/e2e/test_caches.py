@@ -328,3 +328,24 @@ def test_cli_verbs(served: Served) -> None:
     created = cli(served, "create", "database", "caches_cli_db")
     assert created.returncode == 0, created.stderr
     assert cli(served, "delete", "database", "caches_cli_db").returncode == 0
+
+
+def test_show_tag_values_reads_a_covering_distinct_cache(served: Served) -> None:
+    def tag_values(q: str) -> list[object]:
+        reply = requests.get(
+            f"{served.server.http_url}/query",
+            params={"db": DB, "q": q},
+            headers=auth(served.reader),
+            timeout=60,
+        )
+        assert reply.status_code == 200, reply.text
+        series = reply.json()["results"][0].get("series", [])
+        return [value for s in series for _, value in s["values"]]
+
+    # cpu's caches on (region, host): 'newest' (first by name) holds one combination.
+    assert tag_values('SHOW TAG VALUES FROM cpu WITH KEY = "host"') == ["a"]
+    # A WHERE clause is not a question the cache answers: the table is read.
+    where = 'SHOW TAG VALUES FROM cpu WITH KEY = "host" WHERE region =~ /.*/'
+    assert tag_values(where) == ["a", "b", "c"]
+    # No cache holds mem's tags: the table is read.
+    assert tag_values('SHOW TAG VALUES FROM mem WITH KEY = "host"') == ["x", "y"]
