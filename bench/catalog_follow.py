@@ -25,31 +25,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
+    from flight_iox.app import build_app
     from flight_iox.auth.policy import ANONYMOUS
     from flight_iox.config import Settings
-    from flight_iox.engine.engine import Engine
     from flight_iox.persist.follower import CatalogMirror
-    from flight_iox.persist.persister import Persister
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "warehouse").mkdir()
-        engines = []
+        apps = []
         for name in ("a", "b"):
             (root / name).mkdir()
             (root / name / "warehouse").symlink_to(root / "warehouse")
             uri = f"sqlite:///{root / 'catalog.db'}"
-            engines.append(Engine(Settings(data_dir=root / name, wal_fsync=False, catalog_uri=uri)))
-        a, b = (Persister(engine) for engine in engines)
+            apps.append(build_app(Settings(data_dir=root / name, wal_fsync=False, catalog_uri=uri)))
+        a, b = apps
         body = "\n".join(f"t{i},host=h v={i} {i}" for i in range(args.tables))
         a.engine.write_line_protocol("db", body.encode(), principal=ANONYMOUS)
-        a.persist()
+        a.persister.persist()
 
         def tick() -> None:
-            b.engine.mirror.follow(b.engine.query, b.cycle_lock, lambda: b.engine.wal.last_sequence)
+            b.mirror.follow(b.query, b.persister.cycle_lock, lambda: b.wal.last_sequence)
 
         def full_load() -> None:
-            CatalogMirror(b.engine.iceberg, b.engine.catalog, b.engine.buffers).load()
+            CatalogMirror(b.iceberg, b.catalog, b.buffers).load()
 
         tick()  # b is now current
         times: dict[str, list[float]] = {"full load": [], "idle tick": [], "one-table tick": []}
@@ -63,12 +62,12 @@ def main() -> None:
             a.engine.write_line_protocol(
                 "db", f"t0,host=h v=1 {1000 + n}".encode(), principal=ANONYMOUS
             )
-            a.persist()
+            a.persister.persist()
             start = time.perf_counter()
             tick()
             times["one-table tick"].append(time.perf_counter() - start)
-        for engine in engines:
-            engine.close()
+        for app in apps:
+            app.close()
 
     base = statistics.median(times["full load"])
     print(f"\n{args.tables} tables, SQLite catalog, median of {args.rounds} rounds\n")

@@ -2,14 +2,14 @@
 
     python bench/metrics_overhead.py [--writes 3000] [--lines 10] [--queries 2000] [--runs 5]
 
-Two engines in this process (no fsync, so the CPU cost is not hidden behind the disk): one
+Two apps in this process (no fsync, so the CPU cost is not hidden behind the disk): one
 counting into a ``ServerMetrics``, one whose event methods do nothing. Each run writes
-``--writes`` line-protocol bodies of ``--lines`` lines to each engine, 20 bodies to one,
+``--writes`` line-protocol bodies of ``--lines`` lines to each app, 20 bodies to one,
 then 20 to the other, and so on (a busy shared machine drifts; interleaving makes the drift
 weigh on both alike); small bodies make the per-write cost as visible as it can be.
 Prints the median writes/s of each and the ratio (with metrics / without).
 
-Queries: ``--queries`` runs of ``SELECT usage_user FROM cpu WHERE host = 'h1'`` on one engine, bare
+Queries: ``--queries`` runs of ``SELECT usage_user FROM cpu WHERE host = 'h1'`` on one app, bare
 and wrapped as a transport wraps them (``QueryLog.begin``, ``watch`` counting the rows,
 the end counted into the metrics), alternating; prints queries/s and the ratio.
 """
@@ -28,9 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flight_iox.app import App, build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
-from flight_iox.engine.engine import Engine  # noqa: E402
 from flight_iox.metrics import ServerMetrics  # noqa: E402
 from flight_iox.query.query_log import QueryLog  # noqa: E402
 
@@ -62,23 +62,23 @@ def bodies(writes: int, lines: int) -> list[bytes]:
     ]
 
 
-def write_seconds(engine: Engine, data: list[bytes], database: str) -> float:
+def write_seconds(app: App, data: list[bytes], database: str) -> float:
     """Seconds to write ``data`` into ``database``."""
     started = time.perf_counter()
     for body in data:
-        engine.write_line_protocol(database, body, principal=ANONYMOUS)
+        app.engine.write_line_protocol(database, body, principal=ANONYMOUS)
     return time.perf_counter() - started
 
 
-def query_seconds(engine: Engine, count: int, log: QueryLog | None) -> float:
+def query_seconds(app: App, count: int, log: QueryLog | None) -> float:
     """Seconds to run ``QUERY`` ``count`` times, each logged in ``log`` if given."""
     started = time.perf_counter()
     for _ in range(count):
         if log is None:
-            engine.query.execute("q", QUERY).read_all()
+            app.query.execute("q", QUERY).read_all()
             continue
         record = log.begin("http_sql", QUERY, "q", ANONYMOUS, threading.Event())
-        log.watch(record, engine.query.execute("q", QUERY)).read_all()
+        log.watch(record, app.query.execute("q", QUERY)).read_all()
     return time.perf_counter() - started
 
 
@@ -105,8 +105,10 @@ def main() -> None:
     args = parser.parse_args()
     data = bodies(args.writes, args.lines)
     with tempfile.TemporaryDirectory() as folder:
-        engines = {
-            name: Engine(Settings(data_dir=Path(folder) / name, wal_fsync=False), metrics=metrics)
+        apps = {
+            name: build_app(
+                Settings(data_dir=Path(folder) / name, wal_fsync=False), metrics=metrics
+            )
             for name, metrics in (("with", ServerMetrics()), ("without", NoMetrics()))
         }
         rates: dict[str, list[float]] = {"with": [], "without": []}
@@ -116,25 +118,25 @@ def main() -> None:
 
                 def write(name: str, first: int, number: int = number) -> float:
                     data_slice = data[first : first + SLICE]
-                    return write_seconds(engines[name], data_slice, f"bench{number}")
+                    return write_seconds(apps[name], data_slice, f"bench{number}")
 
                 for name, rate in interleaved(write, len(data)).items():
                     rates[name].append(rate)
-            engine = engines["with"]
-            engine.write_line_protocol("q", b"\n".join(data[:100]), principal=ANONYMOUS)
+            app = apps["with"]
+            app.engine.write_line_protocol("q", b"\n".join(data[:100]), principal=ANONYMOUS)
             log = QueryLog(1000, ServerMetrics())
-            query_seconds(engine, 50, log)  # warm: plans cached, contexts made
+            query_seconds(app, 50, log)  # warm: plans cached, contexts made
 
             def query(name: str, first: int) -> float:
                 count = min(SLICE, args.queries - first)
-                return query_seconds(engine, count, log if name == "with" else None)
+                return query_seconds(app, count, log if name == "with" else None)
 
             for _ in range(args.runs):
                 for name, rate in interleaved(query, args.queries).items():
                     query_rates[name].append(rate)
         finally:
-            for engine in engines.values():
-                engine.close()
+            for app in apps.values():
+                app.close()
     with_metrics = statistics.median(rates["with"])
     without = statistics.median(rates["without"])
     print(f"{args.writes} writes of {args.lines} lines, median of {args.runs} runs")

@@ -40,31 +40,30 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import GENERATOR, make_bodies  # noqa: E402
 from bench.tsbs_queries import tsbs_queries  # noqa: E402
+from flight_iox.app import App, build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
-from flight_iox.engine.engine import Engine  # noqa: E402
-from flight_iox.persist.persister import Persister  # noqa: E402
 
 DATABASE = "tsbs"
 BATCH_ROWS = 65_536
 LAYOUTS = ("files", "files, no cache", "buffer", "mixed")
 
 
-def engine(folder: Path, bodies: list[bytes], persisted: int, cache: bool = True) -> Engine:
-    """An engine holding ``bodies``, the first ``persisted`` of them in Parquet files."""
+def app(folder: Path, bodies: list[bytes], persisted: int, cache: bool = True) -> App:
+    """An app holding ``bodies``, the first ``persisted`` of them in Parquet files."""
     settings = Settings(
         data_dir=folder,
         wal_fsync=False,
         buffer_memory_limit=16 << 30,
         parquet_cache_size=Settings.parquet_cache_size if cache else 0,
     )
-    target = Engine(settings)
+    target = build_app(settings)
     for i, body in enumerate(bodies):
         if i == persisted:
-            Persister(target).persist()
-        target.write_line_protocol(DATABASE, body, no_sync=True, principal=ANONYMOUS)
+            target.persister.persist()
+        target.engine.write_line_protocol(DATABASE, body, no_sync=True, principal=ANONYMOUS)
     if persisted == len(bodies):
-        Persister(target).persist()
+        target.persister.persist()
     return target
 
 
@@ -118,7 +117,7 @@ def main() -> None:
             "mixed": len(bodies) // 2,
         }
         engines = {
-            name: engine(Path(folder) / name.replace(", ", "-").replace(" ", "-"), bodies,
+            name: app(Path(folder) / name.replace(", ", "-").replace(" ", "-"), bodies,
                          persisted[name], cache=name != "files, no cache")
             for name in LAYOUTS
         }  # fmt: skip

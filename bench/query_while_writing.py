@@ -3,7 +3,7 @@
     python bench/query_while_writing.py [--baseline 2f83573] [--runs 300] [--rounds 2]
         [--writes other-database|other-table]
 
-One in-process ``Engine`` with two databases of ``--rows`` buffered rows each. A thread
+One in-process ``App`` with two databases of ``--rows`` buffered rows each. A thread
 writes ``--lines`` lines every ``--every-ms`` (unsynced WAL, as a busy ingest would) to
 table ``cpu`` of database ``written`` (``--writes other-database``) or to table ``mem`` of
 ``queried`` (``other-table``) while the main thread runs each statement over ``cpu`` of
@@ -45,13 +45,13 @@ STATEMENTS = {
 
 def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Median ms per statement with the writer idle and busy (in the tree on sys.path)."""
+    from flight_iox.app import build_app
     from flight_iox.auth.policy import ANONYMOUS
     from flight_iox.config import Settings
-    from flight_iox.engine.engine import Engine
 
     medians: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
-        engine = Engine(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
+        app = build_app(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
         target, table = (
             ("written", "cpu") if args.writes == "other-database" else ("queried", "mem")
         )
@@ -59,7 +59,9 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
             [("written", "cpu"), ("queried", "cpu"), (target, table)]
         ):
             body = "\n".join(f"{name},host=h{i % 50} usage={i}.5 {i}" for i in range(args.rows))
-            engine.write_line_protocol(database, body.encode(), principal=ANONYMOUS, no_sync=True)
+            app.engine.write_line_protocol(
+                database, body.encode(), principal=ANONYMOUS, no_sync=True
+            )
         stop = threading.Event()
         busy = threading.Event()
         written = [0]
@@ -72,7 +74,7 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 lines = "\n".join(
                     f"{table},host=h{i % 50} usage={i}.5 {t + i}" for i in range(args.lines)
                 )
-                engine.write_line_protocol(
+                app.engine.write_line_protocol(
                     target, lines.encode(), principal=ANONYMOUS, no_sync=True
                 )
                 t += args.lines
@@ -81,7 +83,7 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
         writer = threading.Thread(target=write, daemon=True)
         writer.start()
-        query = engine.query
+        query = app.query
         for label, sql in STATEMENTS.items():
             expected = query.execute("queried", sql).read_all().to_pylist()
             for state in ("idle", "busy"):
@@ -97,7 +99,7 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, float]]:
                 medians.setdefault(label, {})[state] = statistics.median(samples) * 1e3
         stop.set()
         writer.join()
-        engine.close()
+        app.close()
     medians["_writes"] = {"batches": float(written[0])}
     return medians
 

@@ -2,12 +2,12 @@
 
     python bench/scoped_query.py [--runs 400] [--databases 4] [--rows 2000]
 
-One in-process ``Engine`` with ``--databases`` databases of ``--rows`` buffered rows each.
+One in-process ``App`` with ``--databases`` databases of ``--rows`` buffered rows each.
 Each target runs the same statements on database ``db0``, alternately, warm:
 
-- ``unscoped``: ``engine.query.execute``, the engine's full contexts (the path every query
+- ``unscoped``: ``app.query.execute``, the engine's full contexts (the path every query
   took before principals reached the engine);
-- ``scoped admin``: ``engine.query.scoped(admin).execute`` (admin tokens and auth off);
+- ``scoped admin``: ``app.sql.scoped(admin).execute`` (admin tokens and auth off);
 - ``scoped reader``: a token reading ``db0`` only: its own warm context holding one catalog;
 - ``plan walk``: the alternative design, unscoped plus reading the table references out
   of DataFusion's logical plan (a lower bound: the text of the plan, not a tree walk, and
@@ -34,10 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flight_iox.app import App, build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS, Principal  # noqa: E402
 from flight_iox.auth.tokens import Action, Permission, TokenRecord  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
-from flight_iox.engine.engine import Engine  # noqa: E402
 
 STATEMENTS = {
     "SELECT 1": "SELECT 1",
@@ -46,10 +46,10 @@ STATEMENTS = {
 _SCAN = re.compile(r"TableScan: (\S+)")
 
 
-def _load(engine: Engine, databases: int, rows: int) -> None:
+def _load(app: App, databases: int, rows: int) -> None:
     for d in range(databases):
         body = "\n".join(f"cpu,host=h{i % 50} usage={i}.5 {i}" for i in range(rows))
-        engine.write_line_protocol(f"db{d}", body.encode(), principal=ANONYMOUS, no_sync=True)
+        app.engine.write_line_protocol(f"db{d}", body.encode(), principal=ANONYMOUS, no_sync=True)
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -84,9 +84,9 @@ def main() -> None:
         TokenRecord("r", "r", "h", False, (Permission("db0", frozenset({Action.READ})),)),
     )
     with tempfile.TemporaryDirectory() as folder:
-        engine = Engine(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
-        _load(engine, args.databases, args.rows)
-        query = engine.query
+        app = build_app(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
+        _load(app, args.databases, args.rows)
+        query = app.query
         rows: list[tuple[str, str, float, float]] = []
         for label, sql in STATEMENTS.items():
 
@@ -128,7 +128,7 @@ def main() -> None:
                 medians = _medians(group, args.runs, args.warmup)
                 base = next(iter(medians.values()))
                 rows.extend((label, name, ms, ms / base) for name, ms in medians.items())
-        engine.close()
+        app.close()
     print(f"\nin-process query engine, {args.clock} time, median of {args.runs} alternating runs\n")
     print("| statement | target | median ms | / first of its group |")
     print("|---|---|---:|---:|")

@@ -83,7 +83,7 @@ def load_baseline(rev: str) -> dict[str, types.ModuleType]:
     for name, path in {
         "sql_text": "flight_iox/query/sql_text.py",
         "placeholders": "flight_iox/query/placeholders.py",
-        "iox_sql": "flight_iox/influxql/iox_sql.py",
+        "iox_sql": "flight_iox/query/iox_sql.py",
         "last_cache": "flight_iox/query/last_cache.py",
         "deletes": "flight_iox/persist/deletes.py",
     }.items():

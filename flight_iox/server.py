@@ -1,4 +1,9 @@
-"""Run the server: lock the data folder, replay the WAL, serve HTTP and Flight."""
+"""Run the server: lock the data folder, build the services (``app.py``), serve HTTP and Flight.
+
+With ``app.build_app`` this is the composition root of the process: the services come
+from ``build_app`` and the transports over them are built here, each with what it
+calls passed in.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +18,14 @@ from collections.abc import Callable
 import pyarrow as pa
 import uvicorn
 
+from flight_iox.app import App, build_app
 from flight_iox.auth.setup import authorizer_for
-from flight_iox.auth.tokens import tokens_table
 from flight_iox.config import Settings, split_host_port
-from flight_iox.engine.arrow_writer import EngineWriter
-from flight_iox.engine.engine import Engine
 from flight_iox.engine.lock import DataDirLock
 from flight_iox.flightsql import FlightSqlServer
 from flight_iox.http.app import create_app
 from flight_iox.http.connections import with_header_timeout
-from flight_iox.metrics import ServerMetrics, StateSources
-from flight_iox.persist.deletes import Deleter
-from flight_iox.persist.follower import CatalogFollower
-from flight_iox.persist.persister import Persister
-from flight_iox.query.query_log import QueryLog
-from flight_iox.query.system_tables import SystemTable
+from flight_iox.http.services import HttpServices
 from flight_iox.tls import TlsFiles, schemes
 
 log = logging.getLogger("flight_iox")
@@ -80,6 +78,20 @@ def _start_flight(address: str, start: Callable[[], FlightSqlServer]) -> FlightS
         raise ListenError(address, "--flight-addr", in_use) from None
 
 
+def http_services(app: App) -> HttpServices:
+    """What the HTTP routes call, from the app's services."""
+    return HttpServices(
+        engine=app.engine,
+        sql=app.sql,
+        influxql=app.influxql,
+        persister=app.persister,
+        catalog_config=app.iceberg.config,
+        metrics=app.metrics,
+        queries=app.queries,
+        backup=app.backup,
+    )
+
+
 def serve(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly."""
     public = settings.public_resources  # a bad --disable-authz stops the start here
@@ -90,39 +102,11 @@ def serve(settings: Settings) -> None:
     http_socket = _bind(settings.http_addr, "--http-addr")
     if split_host_port(settings.flight_addr)[1] != 0:
         _bind(settings.flight_addr, "--flight-addr").close()
-    metrics = ServerMetrics()
-    engine = Engine(settings, metrics)
-    cache = engine.file_cache
-    metrics.watch(
-        StateSources(
-            buffer_bytes=lambda: engine.buffers.total_bytes,
-            buffer_rows=engine.buffers.buffered_rows,
-            cache_bytes=lambda: cache.used_bytes,
-            cache_hits=lambda: cache.hits,
-            cache_misses=lambda: cache.misses,
-        )
-    )
-    persister = Persister(engine, metrics)
-    queries = QueryLog(settings.query_log_size, metrics)
-    engine.query.set_system_table(
-        "queries",
-        SystemTable(queries.table, scoped=queries.table, version=lambda: queries.version),
-    )
-    persister.start()
-    follower = CatalogFollower(
-        engine.mirror,
-        engine.query,
-        persister.cycle_lock,
-        lambda: engine.wal.last_sequence,
-        settings.catalog_poll_interval_seconds,
-    )
-    follower.start()
-    engine.query.set_update_handler(Deleter(persister).execute_update)
     authorizer = authorizer_for(settings)
-    engine.query.set_system_table(
-        "tokens", lambda: tokens_table(authorizer.store.records()), admin_only=True
-    )
-    authorizer.store.add_listener(engine.query.invalidate_system_tables)
+    app = build_app(settings, authorizer)
+    persister, follower = app.persister, app.follower
+    persister.start()
+    follower.start()
     tls = TlsFiles.from_paths(settings.tls_cert, settings.tls_key)
     http_scheme, flight_scheme = schemes(tls)
     flight_host, flight_port = split_host_port(settings.flight_addr)
@@ -130,10 +114,10 @@ def serve(settings: Settings) -> None:
         settings.flight_addr,
         lambda: FlightSqlServer(
             f"{flight_scheme}://{flight_host}:{flight_port}",
-            engine.query,
-            writer=EngineWriter(engine),
+            app.sql,
+            writer=app.writer,
             authorizer=authorizer,
-            queries=queries,
+            queries=app.queries,
             **(tls.flight_kwargs() if tls else {}),
         ),
     )
@@ -148,21 +132,13 @@ def serve(settings: Settings) -> None:
         try:
             persister.stop()
         finally:
-            engine.close()
+            app.close()
         lock.release()
         log.info("stopped")
 
-    app = create_app(
-        engine,
-        settings,
-        on_shutdown=shutdown,
-        authorizer=authorizer,
-        metrics=metrics,
-        queries=queries,
-    )
-    app.state.persister = persister
+    http_app = create_app(http_services(app), settings, on_shutdown=shutdown, authorizer=authorizer)
     config = uvicorn.Config(
-        app,
+        http_app,
         log_level=settings.log_level.lower(),
         access_log=False,
         server_header=False,

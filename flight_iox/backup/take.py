@@ -42,7 +42,6 @@ from flight_iox.backup.manifest import (
     TableBackup,
     TableFile,
 )
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import (
     AlreadyExistsError,
     BadRequestError,
@@ -50,7 +49,10 @@ from flight_iox.errors import (
     storage_full,
 )
 from flight_iox.persist.persister import Persister
+from flight_iox.persist.tables import TableStore
+from flight_iox.wal import WriteAheadLog
 from iox_catalog.schema import column_kinds, encode_kinds
+from iox_catalog.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +68,32 @@ class _Snapshot:
     tables: list[tuple[TableBackup, list[str]]]  # files still empty; their source URIs
 
 
-def take_backup(engine: Engine, persister: Persister, target: BackupLocation) -> Manifest:
-    """Copy a consistent snapshot of ``engine`` to ``target`` (an empty place); its manifest."""
+@dataclass(frozen=True)
+class BackupSource:
+    """What a backup reads (the composition root builds it): the data folder's WAL and
+    ``catalog.json``, the tables and their files, and the persister whose cycle lock and
+    file pins hold them still."""
+
+    data_dir: Path
+    wal: WriteAheadLog
+    tables: TableStore
+    persister: Persister
+
+
+def take_backup(source: BackupSource, target: BackupLocation) -> Manifest:
+    """Copy a consistent snapshot of the server to ``target`` (an empty place); its manifest."""
     if target.exists(MANIFEST):
         raise AlreadyExistsError(f"{target.url} already holds a backup")
     if not target.is_empty():
         raise BadRequestError(f"backup location {target.url} is not empty")
-    staging = Path(tempfile.mkdtemp(prefix="backup-", dir=_tmp_dir(engine)))
+    staging = Path(tempfile.mkdtemp(prefix="backup-", dir=_tmp_dir(source.data_dir)))
+    persister = source.persister
     try:
         with persister.pin_files():
             with persister.cycle_lock:
-                snapshot = _snapshot(engine, staging)
+                snapshot = _snapshot(source, staging)
             try:
-                return _copy(engine, snapshot, target)
+                return _copy(source.tables.storage, snapshot, target)
             except OSError as error:  # FileNotFoundError is handled where the file is named
                 full = storage_full(error, target.url, "the backup is incomplete (no manifest)")
                 if full is None:
@@ -88,14 +103,14 @@ def take_backup(engine: Engine, persister: Persister, target: BackupLocation) ->
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _tmp_dir(engine: Engine) -> Path:
-    folder = engine.settings.data_dir / "tmp"
+def _tmp_dir(data_dir: Path) -> Path:
+    folder = data_dir / "tmp"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def _snapshot(engine: Engine, staging: Path) -> _Snapshot:
-    wal = engine.wal.snapshot()
+def _snapshot(source: BackupSource, staging: Path) -> _Snapshot:
+    wal = source.wal.snapshot()
     segments = []
     for path, size in wal.segments:
         link = staging / path.name
@@ -104,10 +119,10 @@ def _snapshot(engine: Engine, staging: Path) -> _Snapshot:
         except OSError:
             shutil.copyfile(path, link)
         segments.append((link, size))
-    state_path = engine.settings.data_dir / SCHEMA_STATE
-    with engine.catalog.lock:
+    state_path = source.data_dir / SCHEMA_STATE
+    with source.tables.catalog.lock:
         state = state_path.read_bytes() if state_path.exists() else None
-    iceberg = engine.iceberg
+    iceberg = source.tables.iceberg
     databases, tables = [], []
     for database in iceberg.database_names():
         databases.append(DatabaseBackup(database, iceberg.retention_ns(database)))
@@ -136,9 +151,8 @@ def _snapshot(engine: Engine, staging: Path) -> _Snapshot:
     return _Snapshot(wal.last_sequence, segments, state, databases, tables)
 
 
-def _copy(engine: Engine, snapshot: _Snapshot, target: BackupLocation) -> Manifest:
+def _copy(storage: Storage, snapshot: _Snapshot, target: BackupLocation) -> Manifest:
     """Copy the files the snapshot names; the manifest goes last."""
-    storage = engine.storage
     local = pafs.LocalFileSystem()
     target.filesystem.create_dir(target.root, recursive=True)
     tables = []

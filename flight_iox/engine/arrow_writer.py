@@ -49,9 +49,4 @@ class EngineWriter:
     def table_schema(self, database: str, table: str, *, principal: Principal) -> pa.Schema | None:
         """The schema of ``table`` (None when it or its database does not exist yet)."""
         Authorizer.require(principal, Action.WRITE, database)
-        catalog = self.engine.catalog
-        with catalog.lock:
-            if not catalog.has_database(database):
-                return None
-            stored = catalog.database(database).tables.get(table)
-            return None if stored is None else stored.arrow_schema()
+        return self.engine.table_schema(database, table)

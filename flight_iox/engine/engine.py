@@ -3,20 +3,22 @@
 Transports (HTTP, Flight, CLI) call this and nothing below it. A write is
 acknowledged (the call returns) only after its WAL entry is fsync'd, unless
 the caller asked for ``no_sync``. On start, the WAL is replayed into the
-buffer, so every acknowledged write survives a ``kill -9``.
+buffer (``recovery.py``), so every acknowledged write survives a ``kill -9``.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.config import Settings
 from flight_iox.engine.buffer import BufferSet
+from flight_iox.engine.cache_config import CacheConfig, CacheKind
 from flight_iox.engine.catalog import DatabaseSchema, SchemaCatalog
 from flight_iox.engine.validate import ValidatedTable, validate_measurement
 from flight_iox.engine.watermark import SequenceWatermark
@@ -29,15 +31,9 @@ from flight_iox.errors import (
 from flight_iox.ingest import MeasurementBatch, Precision, parse_line_protocol
 from flight_iox.metrics import ServerMetrics
 from flight_iox.names import validate_database_name
-from flight_iox.persist.follower import CatalogMirror
-from flight_iox.persist.parquet_files import read_model_rows
-from flight_iox.query import QueryEngine
-from flight_iox.query.file_cache import FileCache
-from flight_iox.query.file_checks import checked_schema
-from flight_iox.wal import TableWrite, WalWrite, WriteAheadLog, decode_write, encode_write
+from flight_iox.ports import QueryCaches
+from flight_iox.wal import TableWrite, WalWrite, WriteAheadLog, encode_write
 from iox_catalog import IoxCatalog
-
-log = logging.getLogger(__name__)
 
 PARTIAL_WRITE_MESSAGE = "partial write of line protocol occurred"
 
@@ -52,68 +48,34 @@ class WriteOutcome:
 
 
 class Engine:
-    """One server's storage engine."""
+    """One server's write path and database lifecycle, over state built by the composition root.
 
-    def __init__(self, settings: Settings, metrics: ServerMetrics | None = None) -> None:
-        """``metrics`` counts writes and WAL fsyncs (a private set when None)."""
-        self.settings = settings
-        self.metrics = metrics if metrics is not None else ServerMetrics()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
-        self.buffers = BufferSet()
-        self.iceberg = IoxCatalog(settings.catalog_config())
-        self.storage = self.iceberg.storage
-        self.mirror = CatalogMirror(self.iceberg, self.catalog, self.buffers)
-        persisted = self.mirror.load()  # every persisted table; the follower keeps it current
-        self.wal = WriteAheadLog(
-            settings.wal_dir,
-            fsync=settings.wal_fsync,
-            segment_bytes=settings.wal_segment_bytes,
-            on_sync=self.metrics.wal_synced,
-        )
-        self.replayed_entries = self._replay(persisted)
-        self.watermark = SequenceWatermark(self.wal.last_sequence)
-        self.file_cache = FileCache(
-            settings.parquet_cache_size,
-            lambda file, schema: read_model_rows(file.path, schema, self.storage),
-        )
-        self.query = QueryEngine(
-            self.catalog,
-            self.buffers,
-            object_store=self.iceberg.config.store.datafusion_store(),
-            file_cache=self.file_cache,
-            limits=settings.query_limits,
-            file_check=lambda file: checked_schema(file, self.storage),
-        )
+    The schema catalog, buffer, Iceberg catalog, WAL and watermark are passed in
+    (``flight_iox/app.py`` builds them and runs recovery first); nothing outside
+    this package reaches them through the engine.
+    """
 
-    def _replay(self, persisted: dict[tuple[str, str], int]) -> int:
-        """Replay WAL entries newer than what the catalog says each table has persisted.
-
-        The check is per table only: there is no global floor, because a commit records
-        the global WAL sequence, so an older entry may hold a table that no commit
-        covered yet (another database persisted alone, a table whose first commit
-        failed, or a table of another server sharing the catalog).
-        """
-        count = 0
-        for entry in self.wal.replay(after_sequence=0):
-            write = decode_write(entry.payload)
-            if entry.sequence <= self.catalog.deleted_through(write.database):
-                continue
-            for table_write in write.tables:
-                key = (write.database, table_write.table)
-                if entry.sequence <= max(
-                    persisted.get(key, 0), self.catalog.table_deleted_through(*key)
-                ):
-                    continue
-                self.catalog.apply_replayed_schema(
-                    write.database, table_write.table, table_write.batch.schema
-                )
-                self.buffers.append(
-                    write.database, table_write.table, entry.sequence, table_write.batch
-                )
-            count += 1
-        log.info("replayed %d WAL entries", count)
-        return count
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        catalog: SchemaCatalog,
+        buffers: BufferSet,
+        iceberg: IoxCatalog,
+        wal: WriteAheadLog,
+        watermark: SequenceWatermark,
+        caches: QueryCaches,
+        metrics: ServerMetrics,
+    ) -> None:
+        """``metrics`` counts the writes (the root built the WAL with its fsync counter)."""
+        self._settings = settings
+        self._catalog = catalog
+        self._buffers = buffers
+        self._iceberg = iceberg
+        self._wal = wal
+        self._watermark = watermark
+        self._caches = caches
+        self._metrics = metrics
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -140,11 +102,11 @@ class Engine:
             body,
             precision=precision,
             default_time_ns=time.time_ns(),
-            limits=self.settings.ingest_limits,
+            limits=self._settings.ingest_limits,
         )
-        self.metrics.received(database, parsed.line_count, len(body))
+        self._metrics.received(database, parsed.line_count, len(body))
         if parsed.errors and not accept_partial:
-            self.metrics.stored(database, 0, len(parsed.errors))
+            self._metrics.stored(database, 0, len(parsed.errors))
             raise _all_or_nothing_error(parsed.errors)
         return self.write_batches(
             database,
@@ -178,7 +140,7 @@ class Engine:
         """
         _require_write(principal, database)
         self._check_memory()
-        with self.catalog.lock:
+        with self._catalog.lock:
             validated = self._validate(database, batches)
             errors = sorted(
                 [
@@ -192,21 +154,21 @@ class Engine:
                 key=lambda e: e.line_number,
             )
             if errors and not accept_partial:
-                self.metrics.stored(database, 0, len(errors))
+                self._metrics.stored(database, 0, len(errors))
                 raise _all_or_nothing_error(errors)
             accepted = [v for v in validated if v.batch is not None]
             if accepted:
-                db = self.catalog.create_database(database, exist_ok=True)
+                db = self._catalog.create_database(database, exist_ok=True)
                 for v in accepted:
-                    self.catalog.add_columns(db, v.table, v.new_columns)
+                    self._catalog.add_columns(db, v.table, v.new_columns)
         rows = self._store(database, accepted, sync=not no_sync)
-        self.metrics.stored(database, rows, len(errors))
+        self._metrics.stored(database, rows, len(errors))
         if line_count is None:
             line_count = sum(len(b.time) for b in batches)
         return WriteOutcome(line_count, rows, errors)
 
     def _validate(self, database: str, batches: list[MeasurementBatch]) -> list[ValidatedTable]:
-        db = self.catalog.database(database) if self.catalog.has_database(database) else None
+        db = self._catalog.database(database) if self._catalog.has_database(database) else None
         if db is None and batches and not self._room_for_database():
             problem = f"cannot create database {database!r}: the database limit is reached"
         else:
@@ -219,20 +181,20 @@ class Engine:
                 validate_measurement(
                     batch,
                     existing,
-                    max_columns=self.settings.limits.max_columns_per_table,
+                    max_columns=self._settings.limits.max_columns_per_table,
                     table_problem=table_problem,
                 )
             )
         return results
 
     def _room_for_database(self) -> bool:
-        return len(self.catalog.database_names()) < self.settings.limits.max_databases
+        return len(self._catalog.database_names()) < self._settings.limits.max_databases
 
     def _table_problem(self, db: DatabaseSchema | None, table: str) -> str | None:
         if db is None:
             return None
         try:
-            self.catalog.check_new_table(db, table)
+            self._catalog.check_new_table(db, table)
         except LimitExceededError as error:
             return error.message
         return None
@@ -241,50 +203,84 @@ class Engine:
         if not accepted:
             return 0
         write = WalWrite(database, [TableWrite(v.table, v.batch) for v in accepted if v.batch])
-        sequence = self.wal.append(encode_write(write), sync=sync)
+        sequence = self._wal.append(encode_write(write), sync=sync)
         rows = 0
         try:
             for table_write in write.tables:
-                self.buffers.append(database, table_write.table, sequence, table_write.batch)
+                self._buffers.append(database, table_write.table, sequence, table_write.batch)
                 rows += table_write.batch.num_rows
         finally:
-            self.watermark.applied(sequence)
+            self._watermark.applied(sequence)
         return rows
 
     def _check_memory(self) -> None:
-        limit = self.settings.buffer_memory_limit
-        if self.buffers.total_bytes > limit:
+        limit = self._settings.buffer_memory_limit
+        if self._buffers.total_bytes > limit:
             raise BufferFullError(
-                f"write buffer is full ({self.buffers.total_bytes} of {limit} bytes); retry later",
+                f"write buffer is full ({self._buffers.total_bytes} of {limit} bytes); retry later",
                 retry_after=5,
             )
 
     # --- databases -------------------------------------------------------------------------
 
+    def database_names(self) -> list[str]:
+        """Every database, sorted."""
+        return self._catalog.database_names()
+
+    def has_database(self, name: str) -> bool:
+        """Whether the database exists."""
+        return self._catalog.has_database(name)
+
+    def retention_ns(self, name: str) -> int | None:
+        """How long a database keeps rows, in nanoseconds (None: forever)."""
+        return self._catalog.database(name).retention_ns
+
+    def existing_table_schema(self, database: str, table: str) -> pa.Schema:
+        """The Arrow schema of a table (``DatabaseNotFoundError``, ``TableNotFoundError``)."""
+        return self._catalog.table_schema(database, table)
+
+    def add_cache(self, database: str, config: CacheConfig) -> None:
+        """Keep a cache configuration (in ``catalog.json``); queries rebuild the table's caches."""
+        self._catalog.add_cache(database, config)
+        self._caches.forget_caches(database, config.table)
+
+    def remove_cache(self, database: str, kind: CacheKind, table: str, name: str) -> None:
+        """Forget a cache configuration (``NotFoundError`` if there is none of that name)."""
+        self._catalog.remove_cache(database, kind, table, name)
+        self._caches.forget_caches(database, table)
+
+    def table_schema(self, database: str, table: str) -> pa.Schema | None:
+        """The Arrow schema of a table (None when it or its database does not exist yet)."""
+        with self._catalog.lock:
+            if not self._catalog.has_database(database):
+                return None
+            stored = self._catalog.database(database).tables.get(table)
+            return None if stored is None else stored.arrow_schema()
+
     def create_database(self, name: str, retention_ns: int | None = None) -> None:
         """Create an empty database, optionally with a retention period."""
-        db = self.catalog.create_database(name)
+        db = self._catalog.create_database(name)
         db.retention_ns = retention_ns
-        self.iceberg.create_database(name, retention_ns)
+        self._iceberg.create_database(name, retention_ns)
 
     def set_retention(self, name: str, retention_ns: int | None) -> None:
         """Change how long a database keeps rows (None: forever)."""
-        self.catalog.database(name).retention_ns = retention_ns
-        self.iceberg.create_database(name)
-        self.iceberg.set_retention_ns(name, retention_ns)
+        self._catalog.database(name).retention_ns = retention_ns
+        self._iceberg.create_database(name)
+        self._iceberg.set_retention_ns(name, retention_ns)
 
     def delete_database(self, name: str) -> None:
         """Delete a database, everything buffered for it and its files."""
         validate_database_name(name)
-        self.catalog.delete_database(name, self.wal.last_sequence)
-        self.buffers.drop_database(name)
-        self.query.forget_database(name)
-        self.iceberg.drop_database(name)
-        self.metrics.forget_database(name)
+        self._catalog.delete_database(name, self._wal.last_sequence)
+        self._buffers.drop_database(name)
+        self._caches.forget_database(name)
+        self._iceberg.drop_database(name)
+        self._metrics.forget_database(name)
 
     def close(self) -> None:
         """Flush and close the WAL."""
-        self.wal.close()
+        self._wal.close()
 
 
 def _require_write(principal: Principal, database: str) -> None:

@@ -11,9 +11,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from flight_iox import __version__
 from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError
 from flight_iox.http.params import principal_of, request_params
+from flight_iox.http.services import services_of
 from flight_iox.influxql.lexer import duration_nanos
 
 VERSION_HEADERS = {"X-Influxdb-Version": f"3.0-flight-iox-{__version__}", "X-Influxdb-Build": "IOx"}
@@ -62,15 +62,15 @@ async def configure_database(request: Request) -> Response:
     GET lists the databases the token may read; POST needs ``create`` on the name,
     DELETE needs ``delete``, and PUT (retention, which decides what is deleted) an admin.
     """
-    engine: Engine = request.app.state.engine
+    engine = services_of(request).engine
     principal = principal_of(request)
     if request.method == "GET":
         rows = [
             {
                 "iox::database": name,
-                "retention_period": _retention_text(engine.catalog.database(name).retention_ns),
+                "retention_period": _retention_text(engine.retention_ns(name)),
             }
-            for name in principal.readable(engine.catalog.database_names())
+            for name in principal.readable(engine.database_names())
         ]
         return JSONResponse(rows)
     params = await request_params(request)

@@ -17,7 +17,6 @@ from flight_iox.auth.policy import AuthMode, Authorizer
 from flight_iox.auth.setup import TOKEN_FILE
 from flight_iox.auth.tokens import FileTokenStore
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import FlightIoxError, RetryLaterError, status_of
 from flight_iox.http import explorer
 from flight_iox.http.admin import configure_database, health, ping
@@ -28,12 +27,11 @@ from flight_iox.http.metrics import serve_metrics
 from flight_iox.http.queries import cancel_query
 from flight_iox.http.query import query_sql
 from flight_iox.http.repair import repair_files
+from flight_iox.http.services import HttpServices
 from flight_iox.http.storage import catalog_properties, compact, persist
 from flight_iox.http.tables import configure_table
 from flight_iox.http.tokens import create_admin_token, tokens
 from flight_iox.http.write import write_v1, write_v2, write_v3
-from flight_iox.metrics import ServerMetrics
-from flight_iox.query.query_log import QueryLog
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +60,14 @@ async def _unexpected_error(request: Request, error: Exception) -> Response:
 
 
 def create_app(
-    engine: Engine,
+    services: HttpServices,
     settings: Settings,
     on_shutdown: Callable[[], None] | None = None,
     authorizer: Authorizer | None = None,
-    metrics: ServerMetrics | None = None,
-    queries: QueryLog | None = None,
 ) -> Starlette:
-    """The Starlette app serving ``engine``; ``on_shutdown`` runs when the server stops.
+    """The Starlette app serving ``services``; ``on_shutdown`` runs when the server stops.
 
-    ``authorizer`` checks tokens (default: auth off, tokens in the data folder);
-    ``metrics`` is what ``/metrics`` serves (default: the engine's); ``queries`` logs the
-    queries (``system.queries``; default: a log of its own, with ``--query-log-size``).
+    ``authorizer`` checks tokens (default: auth off, tokens in the data folder).
     """
     if authorizer is None:
         authorizer = Authorizer(AuthMode.OFF, FileTokenStore(settings.data_dir / TOKEN_FILE))
@@ -127,10 +121,6 @@ def create_app(
     )
     app.add_middleware(AuthMiddleware, authorizer=authorizer, public=settings.public_resources)
     app.state.authorizer = authorizer
-    app.state.metrics = metrics if metrics is not None else engine.metrics
-    if queries is None:
-        queries = QueryLog(settings.query_log_size, app.state.metrics)
-    app.state.query_log = queries
-    app.state.engine = engine
+    app.state.services = services
     app.state.settings = settings
     return app

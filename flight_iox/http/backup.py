@@ -11,6 +11,7 @@ from flight_iox.backup.location import open_location
 from flight_iox.backup.take import take_backup
 from flight_iox.errors import BadRequestError
 from flight_iox.http.params import principal_of, request_params
+from flight_iox.http.services import services_of
 
 
 async def backup(request: Request) -> Response:
@@ -23,10 +24,10 @@ async def backup(request: Request) -> Response:
     to = params.get("to")
     if not isinstance(to, str) or not to.strip():
         raise BadRequestError("missing parameter 'to' (a folder or s3://bucket/prefix)")
-    engine = request.app.state.engine
+    services = services_of(request)
     try:
-        target = open_location(to, engine.iceberg.config.store)
+        target = open_location(to, services.catalog_config.store)
     except ValueError as error:
         raise BadRequestError(str(error)) from None
-    manifest = await run_in_threadpool(take_backup, engine, request.app.state.persister, target)
+    manifest = await run_in_threadpool(take_backup, services.backup, target)
     return JSONResponse({"to": target.url, **manifest.summary()})

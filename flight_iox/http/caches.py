@@ -26,9 +26,9 @@ from flight_iox.engine.cache_config import (
     last_cache_config,
     to_json,
 )
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError
 from flight_iox.http.params import principal_of, request_params
+from flight_iox.http.services import services_of
 
 _CONFIGS: dict[CacheKind, Callable[[str, pa.Schema, dict[str, object]], CacheConfig]] = {
     "last": last_cache_config,
@@ -50,19 +50,17 @@ def _shown(config: CacheConfig) -> dict[str, object]:
 
 
 async def _configure(request: Request, kind: CacheKind) -> Response:
-    engine: Engine = request.app.state.engine
+    engine = services_of(request).engine
     params = await request_params(request)
     database, table = _text(params, "db"), _text(params, "table")
     Authorizer.require(principal_of(request), Action.CREATE, database)
     if request.method == "DELETE":
         name = _text(params, "name")
-        await run_in_threadpool(engine.catalog.remove_cache, database, kind, table, name)
-        engine.query.forget_caches(database, table)
+        await run_in_threadpool(engine.remove_cache, database, kind, table, name)
         return JSONResponse({"db": database, "table": table, "name": name, "deleted": True})
-    schema = engine.catalog.table_schema(database, table)
+    schema = engine.existing_table_schema(database, table)
     config = _CONFIGS[kind](table, schema, params)
-    await run_in_threadpool(engine.catalog.add_cache, database, config)
-    engine.query.forget_caches(database, table)
+    await run_in_threadpool(engine.add_cache, database, config)
     return JSONResponse({"db": database, **_shown(config)}, status_code=201)
 
 

@@ -19,14 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from flight_iox.auth.policy import Principal
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, NoDatabaseError, QueryError
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import form_params, principal_of, request_params, text_param
 from flight_iox.http.queries import query_log
+from flight_iox.http.services import services_of
 from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
 from flight_iox.influxql.result import StatementResult, first_failure, refusal
-from flight_iox.influxql.service import run_influxql
+from flight_iox.influxql.service import InfluxQL
 from flight_iox.query.formats import Format, choose_format
 from flight_iox.query.query_log import QueryRecord
 
@@ -40,7 +40,7 @@ DATABASE_HINT = "set the query parameter 'db', or name the database in the state
 
 
 def _run(
-    engine: Engine,
+    influxql: InfluxQL,
     principal: Principal,
     database: str | None,
     text: str,
@@ -51,7 +51,7 @@ def _run(
 
     ``record`` (the text's entry in ``system.queries``) gets the rows of every series.
     """
-    results = run_influxql(engine, principal, database, text, read_only=read_only)
+    results = influxql.run(principal, database, text, read_only=read_only)
     record.rows = sum(series.num_rows for result in results for series in result.series)
     refused = refusal(results)
     if refused is not None:
@@ -80,14 +80,14 @@ async def query_v1(request: Request) -> Response:
     epoch = text_param(params, "epoch") or None
     if epoch is not None and epoch not in EPOCH_DIVISORS:
         return JSONResponse({"error": f"invalid epoch {epoch!r}"}, 400, VERSION_HEADERS)
-    engine: Engine = request.app.state.engine
+    influxql = services_of(request).influxql
     read_only = request.method == "GET"
     database = text_param(params, "db")
     watch = ClientWatch(request)
     log = query_log(request)
     record = log.begin("influxql", text, database, principal, watch.gone)
     try:
-        results = await watch.run(_run, engine, principal, database, text, read_only, record)
+        results = await watch.run(_run, influxql, principal, database, text, read_only, record)
     except QueryError as error:  # the text does not parse: InfluxDB answers 400
         log.end(record, error)
         return JSONResponse({"error": error.message}, 400, VERSION_HEADERS)
@@ -127,11 +127,11 @@ async def query_influxql(request: Request) -> Response:
     if text is None or not text.strip():
         raise BadRequestError("missing query parameter 'q' (the InfluxQL text)")
     fmt = choose_format(text_param(params, "format"), request.headers.get("accept"))
-    engine: Engine = request.app.state.engine
+    influxql = services_of(request).influxql
     watch = ClientWatch(request)
     log = query_log(request)
     record = log.begin("influxql", text, database, principal, watch.gone)
-    run = partial(_run, engine, principal, database, text, request.method == "GET", record)
+    run = partial(_run, influxql, principal, database, text, request.method == "GET", record)
     try:
         head, rest = await watch.run(_answer, run, fmt)
     except BaseException as error:

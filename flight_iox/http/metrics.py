@@ -10,11 +10,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flight_iox.metrics import CONTENT_TYPE, ServerMetrics
+from flight_iox.http.services import services_of
+from flight_iox.metrics import CONTENT_TYPE
 
 
 async def serve_metrics(request: Request) -> Response:
     """Every metric of this server (rendered off the event loop: collectors take locks)."""
-    source: ServerMetrics = request.app.state.metrics
+    source = services_of(request).metrics
     body = await run_in_threadpool(source.render)
     return Response(body, media_type=CONTENT_TYPE)

@@ -11,13 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from flight_iox.http.params import principal_of
+from flight_iox.http.services import services_of
 from flight_iox.query.query_log import QueryLog
 
 
 def query_log(request: Request) -> QueryLog:
     """The server's query log (the composition root gives it to the app)."""
-    log: QueryLog = request.app.state.query_log
-    return log
+    return services_of(request).queries
 
 
 async def cancel_query(request: Request) -> Response:

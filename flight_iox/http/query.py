@@ -13,11 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, FlightIoxError, query_error
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import principal_of, request_params
 from flight_iox.http.queries import query_log
+from flight_iox.http.services import services_of
 from flight_iox.http.streaming import CutShortOnError
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.formats import choose_format
@@ -39,9 +39,8 @@ async def query_sql(request: Request) -> Response:
     bound = params.get("params") or ()
     if not isinstance(bound, list | tuple | dict):
         raise BadRequestError("'params' must be a JSON list (positional) or object (named)")
-    engine: Engine = request.app.state.engine
     principal = principal_of(request)
-    backend = engine.query.scoped(principal)
+    backend = services_of(request).sql.scoped(principal)
     if first_keyword(sql) in ("delete", "drop", "create"):
         return await _update(backend, database, sql, bound)
     watch = ClientWatch(request)

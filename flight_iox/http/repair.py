@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from flight_iox.errors import BadRequestError
 from flight_iox.http.params import request_params, text_param
+from flight_iox.http.services import services_of
 from flight_iox.persist.repair import repair
 
 
@@ -23,8 +24,9 @@ async def repair_files(request: Request) -> Response:
     only = params.get("files")
     if only is not None and not (isinstance(only, list) and all(isinstance(p, str) for p in only)):
         raise BadRequestError("'files' must be a list of data file paths")
+    persister = services_of(request).persister
     report = await run_in_threadpool(
-        lambda: repair(request.app.state.persister, database, dry_run=dry_run, only=only)
+        lambda: repair(persister, database, dry_run=dry_run, only=only)
     )
     return JSONResponse(report.as_json())
 

@@ -7,15 +7,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from flight_iox.errors import DatabaseNotFoundError, FlightIoxError
+from flight_iox.http.services import services_of
 from flight_iox.persist.persister import Persister
 
 
 def _target(request: Request) -> tuple[Persister, str | None]:
     """The persister, and the ``?db=`` to act on (None: all); 404 for an unknown database."""
+    services = services_of(request)
     database = request.query_params.get("db") or None
-    if database is not None and not request.app.state.engine.catalog.has_database(database):
+    if database is not None and not services.engine.has_database(database):
         raise DatabaseNotFoundError(database)
-    return request.app.state.persister, database
+    return services.persister, database
 
 
 async def persist(request: Request) -> Response:
@@ -39,5 +41,5 @@ async def compact(request: Request) -> Response:
 
 async def catalog_properties(request: Request) -> Response:
     """``GET /api/v3/configure/catalog``: PyIceberg properties for outside engines (no secrets)."""
-    config = request.app.state.engine.iceberg.config
+    config = services_of(request).catalog_config
     return JSONResponse({"name": config.name, **config.properties(include_secrets=False)})

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from flight_iox.errors import BadRequestError
 from flight_iox.http.params import request_params, text_param
+from flight_iox.http.services import services_of
 from flight_iox.persist.partition_by import partition_by, set_partition_by
 
 
@@ -23,14 +24,14 @@ async def configure_table(request: Request) -> Response:
     database, table = text_param(params, "db"), text_param(params, "table")
     if not database or not table:
         raise BadRequestError("missing parameter 'db' or 'table'")
+    persister = services_of(request).persister
     if request.method == "GET":
-        fields = await run_in_threadpool(partition_by, request.app.state.engine, database, table)
+        fields = await run_in_threadpool(partition_by, persister, database, table)
     else:
         wanted = params.get("partition_by")
         if not isinstance(wanted, list) or not all(isinstance(f, str) for f in wanted):
             raise BadRequestError(
                 '\'partition_by\' must be a list of strings, like ["day(time)", "host"]'
             )
-        persister = request.app.state.persister
         fields = await run_in_threadpool(set_partition_by, persister, database, table, wanted)
     return JSONResponse({"db": database, "table": table, "partition_by": fields})

@@ -14,10 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from flight_iox.engine.engine import PARTIAL_WRITE_MESSAGE, Engine
+from flight_iox.engine.engine import PARTIAL_WRITE_MESSAGE
 from flight_iox.errors import BadRequestError, LineProtocolError
 from flight_iox.http.body import read_body
 from flight_iox.http.params import one_of, principal_of, query_params
+from flight_iox.http.services import services_of
 from flight_iox.ingest import parse_precision
 
 _TRUE = {"true", "1", "yes", "t"}
@@ -46,7 +47,7 @@ def _database(request: Request, names: tuple[str, str]) -> str:
 async def _write(
     request: Request, names: tuple[str, str], *, accept_partial: bool, no_sync: bool
 ) -> Response:
-    engine: Engine = request.app.state.engine
+    engine = services_of(request).engine
     database = _database(request, names)
     precision = parse_precision(request.query_params.get("precision"))
     body = await read_body(request, request.app.state.settings.max_request_bytes)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flight_iox.influxql.result import Series, StatementResult
-from flight_iox.influxql.series import decoded
+from flight_iox.query.dictionaries import decoded
 from flight_iox.query.json_rows import value_text
 
 MEASUREMENT_COLUMN = "iox::measurement"

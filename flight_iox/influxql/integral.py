@@ -17,7 +17,8 @@ import pyarrow.compute as pc
 
 from flight_iox.influxql.fill import TIME_KEY
 from flight_iox.influxql.select_exec import Query, group_keys, group_select, zone_offsets
-from flight_iox.influxql.series import decoded, group_ids, starts_of
+from flight_iox.influxql.series import group_ids, starts_of
+from flight_iox.query.dictionaries import decoded
 from flight_iox.sql_quote import quote_identifier
 
 TIME = quote_identifier("time")

@@ -9,7 +9,7 @@ from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.result import Series
-from flight_iox.influxql.series import decoded
+from flight_iox.query.dictionaries import decoded
 
 
 def series_table(series: Series) -> tuple[pa.Table, list[str]]:

@@ -22,10 +22,11 @@ from flight_iox.influxql.functions import TRANSFORMS
 from flight_iox.influxql.projection import SelectList, plain_column, table_columns
 from flight_iox.influxql.result import Series
 from flight_iox.influxql.select_plan import AGGREGATE, TOP, SelectShape, source_group_tags
-from flight_iox.influxql.series import decoded, group_ids, limit_mask, order_ties, slices
+from flight_iox.influxql.series import group_ids, limit_mask, order_ties, slices
 from flight_iox.influxql.timerange import TimeRange
 from flight_iox.influxql.transforms import apply_transform
 from flight_iox.influxql.tz import DAY, LOWEST, Offsets, offsets
+from flight_iox.query.dictionaries import decoded
 from flight_iox.sql_quote import quote_identifier
 
 TIME = quote_identifier("time")

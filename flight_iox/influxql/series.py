@@ -6,20 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-
-def decoded(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """A dictionary column as plain values (other columns as they are).
-
-    Only the entries the rows use are looked up: a cast would decode the whole dictionary
-    first, and a few rows cut from a big result can carry a dictionary far longer than
-    themselves.
-    """
-    if not pa.types.is_dictionary(column.type):
-        return column
-    if isinstance(column, pa.ChunkedArray):
-        value_type = column.type.value_type
-        return pa.chunked_array([decoded(chunk) for chunk in column.chunks], value_type)
-    return column.dictionary.take(column.indices)
+from flight_iox.query.dictionaries import decoded
 
 
 def group_ids(table: pa.Table, keys: list[str]) -> np.ndarray:

@@ -9,57 +9,75 @@ from __future__ import annotations
 import pyarrow as pa
 
 from flight_iox.auth.policy import Principal
-from flight_iox.engine.arrow_writer import EngineWriter
-from flight_iox.engine.engine import Engine
+from flight_iox.errors import NotSupportedError
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.executor import execute, now_nanos
 from flight_iox.influxql.formats import arrow_table
 from flight_iox.influxql.result import StatementResult, first_failure
-from flight_iox.query.backend import QueryBackend
+from flight_iox.query.backend import (
+    DatabaseAdmin,
+    QueryBackend,
+    ScopingBackend,
+    WriteBackend,
+)
 
 
-def engine_context(
-    engine: Engine,
-    principal: Principal,
-    database: str | None,
-    now: int | None = None,
-    read_only: bool = False,
-) -> Context:
-    """A context whose reads go to the query engine and whose writes take the write path.
+class InfluxQL:
+    """InfluxQL over the SQL service, the Arrow write path and database administration.
 
-    Every part acts as ``principal`` (defense in depth: the statements check it where they
-    resolve names, and the scoped backend, the write path and the update path check it
-    again): reads see only the databases it may read.
+    The composition root builds it; the HTTP routes call ``run``. Every part acts as
+    the caller's principal (defense in depth: the statements check it where they
+    resolve names, and the scoped backend, the write path and the update path check
+    it again): reads see only the databases it may read.
     """
-    backend = engine.query.scoped(principal)
-    writer = EngineWriter(engine)
 
-    def write(db: str, table: str, data: pa.Table, tags: list[str]) -> int:
-        return writer.write_arrow(db, table, data, tags, principal=principal)
+    def __init__(self, sql: ScopingBackend, writer: WriteBackend, databases: DatabaseAdmin) -> None:
+        self._sql = sql
+        self._writer = writer
+        self._databases = databases
 
-    return Context(
-        backend=backend,
-        database=database or None,
-        now=now_nanos() if now is None else now,
-        principal=principal,
-        read_only=read_only,
-        write=write,
-        create_database=engine.create_database,
-        drop_database=engine.delete_database,
-        update=lambda db, sql: backend.execute_update(db, sql),
-    )
+    def context(
+        self,
+        principal: Principal,
+        database: str | None,
+        now: int | None = None,
+        read_only: bool = False,
+    ) -> Context:
+        """A context whose reads go to the query engine and whose writes take the write path."""
+        backend = self._sql.scoped(principal)
+        writer = self._writer
 
+        def write(db: str, table: str, data: pa.Table, tags: list[str]) -> int:
+            return writer.write_arrow(db, table, data, tags, principal=principal)
 
-def run_influxql(
-    engine: Engine,
-    principal: Principal,
-    database: str | None,
-    text: str,
-    now: int | None = None,
-    read_only: bool = False,
-) -> list[StatementResult]:
-    """Run an InfluxQL text against the engine as ``principal`` (``read_only``: GET)."""
-    return execute(text, engine_context(engine, principal, database, now, read_only))
+        def update(db: str, sql: str) -> int:
+            execute_update = getattr(backend, "execute_update", None)  # UpdateBackend is optional
+            if execute_update is None:
+                raise NotSupportedError("this server does not change data through SQL")
+            return int(execute_update(db, sql))
+
+        return Context(
+            backend=backend,
+            database=database or None,
+            now=now_nanos() if now is None else now,
+            principal=principal,
+            read_only=read_only,
+            write=write,
+            create_database=self._databases.create_database,
+            drop_database=self._databases.delete_database,
+            update=update,
+        )
+
+    def run(
+        self,
+        principal: Principal,
+        database: str | None,
+        text: str,
+        now: int | None = None,
+        read_only: bool = False,
+    ) -> list[StatementResult]:
+        """Run an InfluxQL text as ``principal`` (``read_only``: GET)."""
+        return execute(text, self.context(principal, database, now, read_only))
 
 
 def influxql_reader(

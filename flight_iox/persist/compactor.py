@@ -29,9 +29,9 @@ import pyarrow as pa
 
 from flight_iox.engine.buffer import conform
 from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys
-from flight_iox.engine.engine import Engine
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.retention import drop_expired_files
+from flight_iox.persist.tables import TableStore
 from iox_catalog.files import DataFile
 from iox_catalog.partitioning import PartitionKey
 from iox_catalog.schema import column_kinds
@@ -74,34 +74,34 @@ def partitions_to_compact(files: tuple[DataFile, ...], min_files: int) -> list[l
 
 
 def compact_table(
-    engine: Engine, database: str, table: str, schema: pa.Schema, min_files: int,
+    tables: TableStore, database: str, table: str, schema: pa.Schema, min_files: int,
     delete_grace_seconds: float = FILE_DELETE_GRACE_SECONDS,
 ) -> CompactReport:  # fmt: skip
     """Compact one table's partitions that need it; the caller serialises with persists."""
     report = CompactReport()
-    report.expired_files = drop_expired_files(engine, database, table, schema)
-    state = engine.buffers.table(database, table)
+    report.expired_files = drop_expired_files(tables, database, table, schema)
+    state = tables.buffers.table(database, table)
     kinds = column_kinds(schema)
     for group in partitions_to_compact(state.files, min_files):
         try:
-            parts = [read_model_rows(f.path, schema, engine.storage) for f in group]
+            parts = [read_model_rows(f.path, schema, tables.storage) for f in group]
         except (OSError, pa.ArrowException) as error:  # a lost file: repair's job, not ours
             _skip_unreadable(f"{database}.{table}", group, error)
             continue
         rows = pa.concat_tables([conform(part, schema) for part in parts])
         if has_duplicate_keys(rows):
             rows = deduplicate(rows)
-        target = engine.iceberg.write_target(database, table, schema)
-        written = write_partitioned(rows, kinds, target, engine.storage)
-        stored = engine.iceberg.replace_files(
+        target = tables.iceberg.write_target(database, table, schema)
+        written = write_partitioned(rows, kinds, target, tables.storage)
+        stored = tables.iceberg.replace_files(
             database, table, remove=[f.path for f in group], add=written, model_schema=schema
         )
         state.replace_files(stored.files.files)
         report.partitions += 1
         report.files_before += len(group)
         report.files_after += len(written)
-    engine.iceberg.expire_snapshots(database, table)  # also after deletes' and retention's commits
-    report.orphans_deleted = engine.iceberg.delete_unreferenced(
+    tables.iceberg.expire_snapshots(database, table)  # also after deletes' and retention's commits
+    report.orphans_deleted = tables.iceberg.delete_unreferenced(
         database, table, delete_grace_seconds
     )
     return report

@@ -19,8 +19,6 @@ after a restart (startup loads every Iceberg table).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pyarrow as pa
 from datafusion import SessionContext
 
@@ -30,11 +28,9 @@ from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, Fie
 from flight_iox.engine.catalog import Column, TableSchema
 from flight_iox.errors import AlreadyExistsError, BadRequestError, NotSupportedError
 from flight_iox.names import identifier_problem
+from flight_iox.persist.tables import TableStore
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.sql_tokens import Token, TokenType, tokenize
-
-if TYPE_CHECKING:
-    from flight_iox.engine.engine import Engine
 
 _REFUSED = {"unique": "UNIQUE", "foreign": "FOREIGN KEY", "check": "CHECK"}
 
@@ -125,7 +121,7 @@ def table_columns(body: str) -> dict[str, Column]:
 
 
 def create_table(
-    engine: Engine,
+    tables: TableStore,
     database: str,
     table: str,
     body: str,
@@ -141,7 +137,7 @@ def create_table(
     if problem := identifier_problem(table):
         raise BadRequestError(f"invalid table name: {problem}")
     columns = table_columns(body)
-    catalog = engine.catalog
+    catalog = tables.catalog
     limit = catalog.limits.max_columns_per_table
     if len(columns) > limit:
         raise BadRequestError(f"{len(columns)} columns exceed the limit of {limit} per table")
@@ -159,7 +155,7 @@ def create_table(
         if exists():
             return
     schema = TableSchema(table, columns).arrow_schema()
-    engine.iceberg.table_location(database, table, schema)  # commits the empty table
+    tables.iceberg.table_location(database, table, schema)  # commits the empty table
     with catalog.lock:
         if exists():  # a write created it meanwhile
             return

@@ -26,6 +26,7 @@ from datafusion import SessionContext
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.engine.buffer import conform
+from flight_iox.engine.watermark import SequenceWatermark
 from flight_iox.errors import (
     BadRequestError,
     DataFileUnavailableError,
@@ -36,10 +37,12 @@ from flight_iox.errors import (
 from flight_iox.persist.ddl import create_table
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.persister import Persister
+from flight_iox.persist.tables import TableStore
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.file_checks import file_problem
 from flight_iox.query.placeholders import python_value, rewrite_placeholders
 from flight_iox.query.sql_text import first_keyword, parse_change
+from flight_iox.wal import WriteAheadLog
 from iox_catalog.files import DataFile, WrittenFile
 from iox_catalog.schema import column_kinds
 from iox_catalog.storage import Storage
@@ -82,11 +85,23 @@ class RowFilter:
 
 
 class Deleter:
-    """Runs DELETE and DROP TABLE against an engine, serialised with persistence."""
+    """Runs DELETE, DROP TABLE and CREATE TABLE, serialised with persistence.
 
-    def __init__(self, persister: Persister) -> None:
+    ``wal`` and ``watermark`` say when every acknowledged write is in the buffer
+    (``_await_applied``), and which WAL sequence a dropped table's replay must skip.
+    """
+
+    def __init__(
+        self,
+        persister: Persister,
+        tables: TableStore,
+        wal: WriteAheadLog,
+        watermark: SequenceWatermark,
+    ) -> None:
         self.persister = persister
-        self.engine = persister.engine
+        self.tables = tables
+        self._wal = wal
+        self._watermark = watermark
 
     def execute_update(
         self, database: str | None, sql: str, params: Sequence[object], principal: Principal
@@ -110,7 +125,7 @@ class Deleter:
             db, table = _resolve(change.target, database)
             body = change.clause or ""
             exists = change.if_exists
-            create_table(self.engine, db, table, body, if_not_exists=exists, principal=principal)
+            create_table(self.tables, db, table, body, if_not_exists=exists, principal=principal)
             return 0
         if first_keyword(sql) == "create":
             raise BadRequestError(
@@ -122,44 +137,44 @@ class Deleter:
         )
 
     def _schema(self, database: str, table: str) -> pa.Schema:
-        return self.engine.catalog.table_schema(database, table)
+        return self.tables.catalog.table_schema(database, table)
 
     def _await_applied(self) -> None:
-        target = self.engine.wal.last_sequence
+        target = self._wal.last_sequence
         deadline = time.monotonic() + 30
-        while self.engine.watermark.value < target and time.monotonic() < deadline:
+        while self._watermark.value < target and time.monotonic() < deadline:
             time.sleep(0.001)
 
     def delete_rows(self, database: str, table: str, row_filter: RowFilter) -> int:
         """Delete matching rows from buffer and files; durable once this returns."""
         schema = self._schema(database, table)
-        engine = self.engine
+        tables = self.tables
         with self.persister.cycle_lock:
             self._await_applied()
-            state = engine.buffers.table(database, table)
-            _check_files(state.files, engine.storage, f"{database}.{table}")  # before any change
+            state = tables.buffers.table(database, table)
+            _check_files(state.files, tables.storage, f"{database}.{table}")  # before any change
             deleted = state.filter_rows(schema, row_filter.keep)
             removed: list[str] = []
             added: list[WrittenFile] = []
             kinds = column_kinds(schema)
             for file in state.files:
-                rows = conform(read_model_rows(file.path, schema, engine.storage), schema)
+                rows = conform(read_model_rows(file.path, schema, tables.storage), schema)
                 kept = row_filter.keep(rows)
                 if kept.num_rows == rows.num_rows:
                     continue
                 deleted += rows.num_rows - kept.num_rows
                 removed.append(file.path)
-                target = engine.iceberg.write_target(database, table, schema)
-                added += write_partitioned(kept, kinds, target, engine.storage)
+                target = tables.iceberg.write_target(database, table, schema)
+                added += write_partitioned(kept, kinds, target, tables.storage)
             if removed:
-                stored = engine.iceberg.replace_files(database, table, removed, added, schema)
+                stored = tables.iceberg.replace_files(database, table, removed, added, schema)
                 state.replace_files(stored.files.files)
             self.persister.persist_locked(database)
         return deleted
 
     def drop_table(self, database: str, table: str, *, missing_ok: bool = False) -> None:
         """Drop a table: its schema, buffered rows and files."""
-        engine = self.engine
+        tables = self.tables
         try:
             self._schema(database, table)
         except TableNotFoundError:
@@ -168,11 +183,11 @@ class Deleter:
             raise
         with self.persister.cycle_lock:
             self._await_applied()
-            engine.catalog.drop_table(database, table, engine.wal.last_sequence)
-            engine.buffers.drop_table(database, table)
-            engine.query.forget_table(database, table)
-            if engine.iceberg.has_table(database, table):
-                engine.iceberg.drop_table(database, table)
+            tables.catalog.drop_table(database, table, self._wal.last_sequence)
+            tables.buffers.drop_table(database, table)
+            tables.caches.forget_table(database, table)
+            if tables.iceberg.has_table(database, table):
+                tables.iceberg.drop_table(database, table)
 
 
 def _check_files(files: Sequence[DataFile], storage: Storage, table: str) -> None:

@@ -45,6 +45,7 @@ import pyarrow as pa
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import LimitExceededError
+from flight_iox.ports import QueryCaches
 from iox_catalog import StoredTable
 from iox_catalog.state import CatalogState
 
@@ -59,14 +60,6 @@ class FollowedCatalog(Protocol):
     def load_if_exists(self, database: str, table: str) -> StoredTable | None: ...
 
     def own_location(self, database: str, table: str) -> str | None: ...
-
-
-class Forgetting(Protocol):
-    """What queries must be told when a table or database goes (``QueryEngine``)."""
-
-    def forget_table(self, database: str, table: str) -> None: ...
-
-    def forget_database(self, database: str) -> None: ...
 
 
 @dataclass
@@ -106,7 +99,7 @@ class CatalogMirror:
         return persisted
 
     def follow(
-        self, forget: Forgetting, lock: threading.Lock, wal_sequence: Callable[[], int]
+        self, forget: QueryCaches, lock: threading.Lock, wal_sequence: Callable[[], int]
     ) -> FollowReport:
         """Apply what changed in the catalog since the last look (the module docstring says how).
 
@@ -204,7 +197,7 @@ class CatalogFollower:
     def __init__(
         self,
         mirror: CatalogMirror,
-        forget: Forgetting,
+        forget: QueryCaches,
         lock: threading.Lock,
         wal_sequence: Callable[[], int],
         interval: float,

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError
 from flight_iox.persist.persister import Persister
 from iox_catalog.partition_specs import DEFAULT_PARTITION_BY
 from iox_catalog.partitioning import PartitioningError
 
 
-def partition_by(engine: Engine, database: str, table: str) -> list[str]:
+def partition_by(persister: Persister, database: str, table: str) -> list[str]:
     """The table's partitioning (``["day(time)"]``); a table not yet persisted has the default."""
-    engine.catalog.table_schema(database, table)  # TableNotFoundError
-    if not engine.iceberg.has_table(database, table):
+    tables = persister.tables
+    tables.catalog.table_schema(database, table)  # TableNotFoundError
+    if not tables.iceberg.has_table(database, table):
         return list(DEFAULT_PARTITION_BY)
-    return engine.iceberg.partition_by(database, table)
+    return tables.iceberg.partition_by(database, table)
 
 
 def set_partition_by(
@@ -32,10 +32,10 @@ def set_partition_by(
 
     ``BadRequestError`` names a field that cannot partition (not time or a tag, say).
     """
-    engine = persister.engine
-    schema = engine.catalog.table_schema(database, table)
+    tables = persister.tables
+    schema = tables.catalog.table_schema(database, table)
     with persister.cycle_lock:
         try:
-            return engine.iceberg.set_partition_by(database, table, schema, fields)
+            return tables.iceberg.set_partition_by(database, table, schema, fields)
         except PartitioningError as error:
             raise BadRequestError(f"{database}.{table}: {error}") from None

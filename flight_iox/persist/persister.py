@@ -23,14 +23,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
-from flight_iox.engine.engine import Engine
+from flight_iox.config import Settings
+from flight_iox.engine.watermark import SequenceWatermark
 from flight_iox.errors import InsufficientStorageError, storage_full
 from flight_iox.metrics import ServerMetrics
 from flight_iox.persist.compactor import FILE_DELETE_GRACE_SECONDS, CompactReport, compact_table
 from flight_iox.persist.parquet_files import write_partitioned
+from flight_iox.persist.tables import TableStore
 from flight_iox.query.file_checks import listed_problems
+from flight_iox.wal import WriteAheadLog
 from iox_catalog.schema import column_kinds
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,21 @@ class PersistReport:
 
 
 class Persister:
-    """Persists an engine's buffer, on triggers and on demand."""
+    """Persists the buffer, on triggers and on demand."""
 
-    def __init__(self, engine: Engine, metrics: ServerMetrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        tables: TableStore,
+        wal: WriteAheadLog,
+        watermark: SequenceWatermark,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
         """``metrics`` times persist cycles and compactions (a private set when None)."""
-        self.engine = engine
-        self.settings = engine.settings
+        self.settings = settings
+        self.tables = tables
+        self._wal = wal
+        self._watermark = watermark
         self._metrics = metrics if metrics is not None else ServerMetrics()
         self._cycle_lock = threading.Lock()
         self._stop = threading.Event()
@@ -110,24 +120,24 @@ class Persister:
         return report
 
     def _persist(self, database: str | None) -> PersistReport:
-        engine = self.engine
-        watermark = engine.watermark.value
+        tables = self.tables
+        watermark = self._watermark.value
         report = PersistReport(wal_sequence=watermark)
-        for db, table in engine.buffers.tables(database):
-            schema = self._schema(db, table)
+        for db, table in tables.buffers.tables(database):
+            schema = tables.schema(db, table)
             if schema is None:
                 continue
-            rows = engine.buffers.freeze(db, table, schema)
+            rows = tables.buffers.freeze(db, table, schema)
             if rows is None:
                 continue
             try:
                 kinds = column_kinds(schema)
-                target = engine.iceberg.write_target(db, table, schema)
-                written = write_partitioned(rows, kinds, target, engine.storage)
-                stored = engine.iceberg.commit_files(db, table, schema, written, watermark)
+                target = tables.iceberg.write_target(db, table, schema)
+                written = write_partitioned(rows, kinds, target, tables.storage)
+                stored = tables.iceberg.commit_files(db, table, schema, written, watermark)
             except Exception as error:  # storage can fail in many ways; keep the rows
-                engine.buffers.thaw(db, table, schema)
-                warehouse = engine.iceberg.config.warehouse
+                tables.buffers.thaw(db, table, schema)
+                warehouse = tables.iceberg.config.warehouse
                 full = storage_full(error, warehouse, "the rows stay buffered and in the WAL")
                 if full is not None:  # expected while the disk is full: no traceback
                     log.warning("persisting %s.%s failed: %s", db, table, full.message)
@@ -136,12 +146,12 @@ class Persister:
                     log.exception("persisting %s.%s failed; rows stay buffered", db, table)
                 report.failures.append(f"{db}.{table}: {full.message if full else error}")
                 continue
-            engine.buffers.persisted(db, table, stored.files.files)
+            tables.buffers.persisted(db, table, stored.files.files)
             report.tables += 1
             report.rows += rows.num_rows
             report.files += len(written)
         if database is None and not report.failures:
-            engine.wal.delete_segments_through(watermark)
+            self._wal.delete_segments_through(watermark)
         if report.tables:
             log.info("persisted %d rows of %d tables in %d files through WAL sequence %d",
                      report.rows, report.tables, report.files, watermark)  # fmt: skip
@@ -154,12 +164,12 @@ class Persister:
             started = time.perf_counter()
             failed = True
             try:
-                for db, table in self.engine.buffers.tables(database):
-                    schema = self._schema(db, table)
-                    if schema is None or not self.engine.buffers.table(db, table).files:
+                for db, table in self.tables.buffers.tables(database):
+                    schema = self.tables.schema(db, table)
+                    if schema is None or not self.tables.buffers.table(db, table).files:
                         continue
                     grace = math.inf if self._pins else FILE_DELETE_GRACE_SECONDS
-                    report = compact_table(self.engine, db, table, schema, min_files, grace)
+                    report = compact_table(self.tables, db, table, schema, min_files, grace)
                     for name, value in vars(report).items():
                         setattr(total, name, getattr(total, name) + value)
                 failed = False
@@ -167,23 +177,16 @@ class Persister:
                 self._metrics.compacted(time.perf_counter() - started, failed)
         return total
 
-    def _schema(self, database: str, table: str) -> pa.Schema | None:
-        with self.engine.catalog.lock:
-            if not self.engine.catalog.has_database(database):
-                return None
-            stored = self.engine.catalog.database(database).tables.get(table)
-            return stored.arrow_schema() if stored else None
-
     # --- triggers --------------------------------------------------------------------------
 
     def due(self) -> bool:
         """Whether a trigger fires: rows per table, oldest row's age, or buffer memory."""
-        engine, settings = self.engine, self.settings
-        if engine.buffers.total_bytes > settings.buffer_memory_limit // 2:
+        buffers, settings = self.tables.buffers, self.settings
+        if buffers.total_bytes > settings.buffer_memory_limit // 2:
             return True
         now = time.monotonic()
-        for db, table in engine.buffers.tables():
-            state = engine.buffers.table(db, table)
+        for db, table in buffers.tables():
+            state = buffers.table(db, table)
             if state.buffered_rows() >= settings.persist_max_rows:
                 return True
             oldest = state.oldest_pending
@@ -204,11 +207,12 @@ class Persister:
         over it then fail naming the file (``query/tables.py``) instead of missing rows.
         """
         lost = 0
-        for db, table in self.engine.buffers.tables():
-            files = self.engine.buffers.table(db, table).files
-            problems = listed_problems(files, self.engine.storage)
+        tables = self.tables
+        for db, table in tables.buffers.tables():
+            files = tables.buffers.table(db, table).files
+            problems = listed_problems(files, tables.storage)
             if problems:
-                self.engine.query.recheck_files(db, table, set(problems))
+                tables.caches.recheck_files(db, table, set(problems))
                 lost += len(problems)
         return lost
 
@@ -223,7 +227,7 @@ class Persister:
                     self.persist()
                     self.compact(min_files=self.settings.compact_min_files)
             except Exception as error:
-                full = storage_full(error, self.engine.iceberg.config.warehouse, "retrying later")
+                full = storage_full(error, self.tables.iceberg.config.warehouse, "retrying later")
                 if full is None:
                     log.exception("background persist or compaction failed")
                 else:  # expected while the disk is full: one line, no traceback

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from flight_iox.errors import DatabaseNotFoundError
 from flight_iox.persist.persister import Persister
+from flight_iox.persist.tables import TableStore
 from flight_iox.query.file_checks import file_problem
 
 log = logging.getLogger(__name__)
@@ -80,39 +81,38 @@ def repair(
     With ``dry_run`` nothing changes. ``only`` limits the removal to these paths (the
     ones an operator confirmed), among those found lost now.
     """
-    engine = persister.engine
-    if database is not None and not engine.catalog.has_database(database):
+    tables = persister.tables
+    if database is not None and not tables.catalog.has_database(database):
         raise DatabaseNotFoundError(database)
     report = RepairReport(dry_run=dry_run)
     with persister.cycle_lock:
         by_table: dict[tuple[str, str], list[LostFile]] = defaultdict(list)
-        for db, table in engine.buffers.tables(database):
-            for file in engine.buffers.table(db, table).files:
+        for db, table in tables.buffers.tables(database):
+            for file in tables.buffers.table(db, table).files:
                 report.checked_files += 1
-                reason = file_problem(file, engine.storage)
+                reason = file_problem(file, tables.storage)
                 if reason is not None:
                     lost = LostFile(db, table, file.path, reason, file.record_count)
                     report.lost.append(lost)
                     by_table[(db, table)].append(lost)
         for (db, table), lost_files in by_table.items():
             # Queries re-read these files' state, so none reads a lost file as empty.
-            engine.query.recheck_files(db, table, {f.path for f in lost_files})
+            tables.caches.recheck_files(db, table, {f.path for f in lost_files})
             doomed = [f for f in lost_files if only is None or f.path in only]
             if dry_run or not doomed:
                 continue
-            _remove(persister, db, table, doomed)
+            _remove(tables, db, table, doomed)
             report.removed.extend(doomed)
             report.tables_committed += 1
     return report
 
 
-def _remove(persister: Persister, database: str, table: str, lost: list[LostFile]) -> None:
+def _remove(tables: TableStore, database: str, table: str, lost: list[LostFile]) -> None:
     """One commit taking ``lost`` out of the table; the server's file list follows."""
-    engine = persister.engine
-    with engine.catalog.lock:
-        schema = engine.catalog.database(database).tables[table].arrow_schema()
-    stored = engine.iceberg.replace_files(database, table, [f.path for f in lost], [], schema)
-    engine.buffers.table(database, table).replace_files(stored.files.files)
+    with tables.catalog.lock:
+        schema = tables.catalog.database(database).tables[table].arrow_schema()
+    stored = tables.iceberg.replace_files(database, table, [f.path for f in lost], [], schema)
+    tables.buffers.table(database, table).replace_files(stored.files.files)
     for file in lost:
         log.warning(
             "repair removed %s from %s.%s (%d rows lost: %s)",

@@ -1,7 +1,7 @@
 """The engine as its transports see it: ``QueryBackend``, ``UpdateBackend``, ``WriteBackend``.
 
 The one module of these Protocols: Flight SQL, InfluxQL and HTTP know nothing of
-storage and call them. The query engine (``flight_iox.query``) is a
+storage and call them. The SQL service (``query.scoped.SqlService``) is a
 ``ScopingBackend``: every call gets
 ``backend.scoped(principal)``, a ``QueryBackend`` that sees only the databases
 the caller may read. Each database is a catalog of its SQL context, its tables
@@ -12,7 +12,7 @@ them. ``WriteBackend`` is the write path (``engine.arrow_writer.EngineWriter`` o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import pyarrow as pa
@@ -21,7 +21,7 @@ from flight_iox.auth.policy import Principal
 
 
 class QueryBackend(Protocol):
-    """What Flight SQL and InfluxQL need from the query engine (``QueryEngine.scoped``)."""
+    """What Flight SQL and InfluxQL need from the query engine (``SqlService.scoped``)."""
 
     def database_names(self) -> list[str]:
         """Every database, sorted."""
@@ -82,6 +82,23 @@ class UpdateBackend(Protocol):
 
     def execute_update(self, database: str | None, sql: str, params: Sequence[object] = ()) -> int:
         """Run a data- or schema-changing statement; how many rows it changed (or 0)."""
+        ...
+
+
+# What runs DELETE, DROP TABLE and CREATE TABLE for ``UpdateBackend``: database, SQL,
+# positional parameters, the caller; rows changed. The persistence layer's ``Deleter``.
+UpdateHandler = Callable[[str | None, str, Sequence[object], Principal], int]
+
+
+class DatabaseAdmin(Protocol):
+    """Databases created and deleted by statements (InfluxQL's CREATE/DROP DATABASE)."""
+
+    def create_database(self, name: str, retention_ns: int | None = None) -> None:
+        """Create an empty database, optionally with a retention period."""
+        ...
+
+    def delete_database(self, name: str) -> None:
+        """Delete a database, everything buffered for it and its files."""
         ...
 
 

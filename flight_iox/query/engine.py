@@ -11,37 +11,31 @@ A repeated statement that does not read the time is planned once.
 
 Who may read what is decided by which catalogs a context holds (``Scope``): the
 methods here serve every database (admin tokens, auth off, the server's own
-callers), and ``scoped(principal)`` (``scoped.py``) serves one principal from
-contexts that hold only the databases it may read, so an unreadable database does
-not resolve in any syntax.
+callers), and ``SqlService.scoped(principal)`` (``scoped.py``) serves one principal
+from contexts that hold only the databases it may read, so an unreadable database
+does not resolve in any syntax. Statements that change data are not run here: the
+``SqlService`` hands them to the persistence layer's handler.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 
-from flight_iox.auth.policy import Principal
 from flight_iox.config import QueryLimits
 from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
-from flight_iox.errors import (
-    DatabaseNotFoundError,
-    NoDatabaseError,
-    NotSupportedError,
-    QueryError,
-    query_error,
-)
-from flight_iox.influxql.iox_sql import rewrite_iox_sql
+from flight_iox.errors import DatabaseNotFoundError, NoDatabaseError, QueryError, query_error
 from flight_iox.query.configured_caches import LAST, Call, ConfiguredCaches, cache_calls
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir
 from flight_iox.query.file_cache import FileCache
+from flight_iox.query.iox_sql import rewrite_iox_sql
 from flight_iox.query.last_cache import LastValueCache, latest_file_rows
 from flight_iox.query.limits import check_expression_depth
 from flight_iox.query.placeholders import (
@@ -51,15 +45,13 @@ from flight_iox.query.placeholders import (
 )
 from flight_iox.query.reads import databases_read
 from flight_iox.query.registry import USER_SCHEMA, State, TableRegistry, memory
-from flight_iox.query.scoped import ScopedQuery
 from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
 from flight_iox.query.system_tables import SystemTable
 from flight_iox.query.tables import PARQUET_OPTIONS, SchemaCheck, TableBuilder
 from iox_catalog.files import DataFile
 
-__all__ = ["NO_DATABASE", "QueryEngine", "Scope", "UpdateHandler"]
+__all__ = ["NO_DATABASE", "QueryEngine", "Scope", "SystemTable"]
 
-UpdateHandler = Callable[[str | None, str, Sequence[object], Principal], int]
 _READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
@@ -75,7 +67,11 @@ class QueryEngine:
         file_cache: FileCache | None = None,
         file_check: SchemaCheck | None = None,
         limits: QueryLimits | None = None,
+        system_tables: Mapping[str, SystemTable] | None = None,
     ):
+        """``system_tables`` are server-wide tables added to every database's ``system``
+        schema (``system.tokens``); call ``invalidate_system_tables`` when their source changes.
+        """
         self._limits = limits or QueryLimits()
         clear_spill_dir(self._limits.spill_dir)
         self._runner = QueryRunner(self._limits)
@@ -84,7 +80,8 @@ class QueryEngine:
         self._statements = StatementCache()
         self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check)
         self._registry = TableRegistry(catalog, buffers, self._tables)
-        self._update_handler: UpdateHandler | None = None
+        for name, table in (system_tables or {}).items():
+            self._registry.set_system_table(name, table)
         self._last_cache = LastValueCache(
             lambda data: self._tables.provider(data.schema, memory(data))
         )
@@ -97,9 +94,10 @@ class QueryEngine:
         if object_store is not None:
             self._tables.context.register_object_store(*object_store)
 
-    def scoped(self, principal: Principal) -> ScopedQuery:
-        """This engine as ``principal`` sees it (a ``QueryBackend`` and ``UpdateBackend``)."""
-        return ScopedQuery(self, principal)
+    @property
+    def limits(self) -> QueryLimits:
+        """What one query may cost (the update path checks statements against it too)."""
+        return self._limits
 
     # --- the QueryBackend protocol (every database) ----------------------------------------
 
@@ -173,39 +171,6 @@ class QueryEngine:
         except BaseException:
             query.close()
             raise
-
-    def execute_update(
-        self, database: str | None, sql: str, params: Sequence[object] = (), *,
-        principal: Principal,
-    ) -> int:  # fmt: skip
-        """Run DELETE, DROP or CREATE TABLE through the handler the server installed.
-
-        The handler resolves the statement's target and checks ``principal`` on it
-        before it looks the database up, so a refused caller learns nothing of it.
-        """
-        if self._update_handler is None:
-            raise NotSupportedError("this server does not change data through SQL")
-        check_expression_depth(sql, self._limits.max_expression_depth)  # WHERE of a DELETE
-        return self._update_handler(database, sql, params, principal)
-
-    def set_update_handler(self, handler: UpdateHandler) -> None:
-        """Install what ``execute_update`` calls (the persistence layer's ``Deleter``)."""
-        self._update_handler = handler
-
-    def set_system_table(
-        self, name: str, build: Callable[[], pa.Table] | SystemTable, *, admin_only: bool = True
-    ) -> None:
-        """Add ``system.<name>`` to every database, from ``build`` (server-wide, e.g. tokens).
-
-        A server-wide table shows every database's (or every token's) rows, so by default it
-        exists only in admin contexts. The table is a snapshot: call
-        ``invalidate_system_tables`` when its source changes (or give a ``SystemTable``
-        with a ``version``).
-        """
-        if not isinstance(build, SystemTable):
-            build = SystemTable(build, admin_only)
-        self._registry.set_system_table(name, build)
-        self._statements.forget_plans()
 
     def invalidate_system_tables(self) -> None:
         """Rebuild every database's system tables at the next query."""

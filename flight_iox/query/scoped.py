@@ -1,4 +1,4 @@
-"""The query engine as one principal sees it: ``QueryEngine.scoped(principal)``.
+"""The query engine as one principal sees it: ``SqlService.scoped(principal)``.
 
 Read access is not decided by reading the SQL: the statement is planned in a
 DataFusion context that holds only the catalogs (databases) the principal may
@@ -12,11 +12,13 @@ contexts, where the admin-only ``system.tokens`` also exists.
 A default database the principal may not read is refused (403) before any
 planning; an unreadable database named inside the SQL is "not found", whether
 it exists or not, so a refused token learns nothing about other databases.
-Statements that change data go to the engine's update handler with the
-principal, which checks ``create``/``delete`` on the target it resolves.
+Statements that change data go to the update handler (the persistence layer's
+``Deleter``) with the principal, which checks ``create``/``delete`` on the target
+it resolves.
 
-This is the ``QueryBackend`` (and ``UpdateBackend``) every transport uses:
-Flight SQL, HTTP SQL and InfluxQL.
+``SqlService`` is the ``ScopingBackend`` every transport gets (Flight SQL, HTTP SQL
+and InfluxQL): the composition root builds it from the ``QueryEngine`` and the
+update handler, which is why neither of those two knows the other.
 """
 
 from __future__ import annotations
@@ -28,18 +30,36 @@ import pyarrow as pa
 
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
+from flight_iox.errors import NotSupportedError
+from flight_iox.query.backend import UpdateHandler
+from flight_iox.query.limits import check_expression_depth
 
 if TYPE_CHECKING:
     from flight_iox.query.contexts import Scope
     from flight_iox.query.engine import QueryEngine
 
 
+class SqlService:
+    """SQL for the transports: reads planned by ``QueryEngine``, changes run by ``updates``."""
+
+    def __init__(self, engine: QueryEngine, updates: UpdateHandler | None = None) -> None:
+        self._engine = engine
+        self._updates = updates
+
+    def scoped(self, principal: Principal) -> ScopedQuery:
+        """The engine as ``principal`` sees it (a ``QueryBackend`` and ``UpdateBackend``)."""
+        return ScopedQuery(self._engine, principal, self._updates)
+
+
 class ScopedQuery:
     """``QueryEngine`` restricted to what ``principal`` may read (and change, via updates)."""
 
-    def __init__(self, engine: QueryEngine, principal: Principal) -> None:
+    def __init__(
+        self, engine: QueryEngine, principal: Principal, updates: UpdateHandler | None = None
+    ) -> None:
         self._engine = engine
         self.principal = principal
+        self._updates = updates
         self._admin = principal.admin  # the common path (admin tokens, auth off) stays direct
 
     def scope(self) -> Scope:
@@ -93,16 +113,23 @@ class ScopedQuery:
     def execute_update(
         self, database: str | None, sql: str, params: Sequence[object] = ()
     ) -> int:  # fmt: skip
-        """Run DELETE, DROP TABLE or CREATE TABLE; the target's permission is checked there."""
-        return self._engine.execute_update(database, sql, params, principal=self.principal)
+        """Run DELETE, DROP TABLE or CREATE TABLE; the target's permission is checked there.
+
+        The handler resolves the statement's target and checks the principal on it
+        before it looks the database up, so a refused caller learns nothing of it.
+        """
+        if self._updates is None:
+            raise NotSupportedError("this server does not change data through SQL")
+        check_expression_depth(sql, self._engine.limits.max_expression_depth)  # a DELETE's WHERE
+        return self._updates(database, sql, params, self.principal)
 
 
 if TYPE_CHECKING:
     from flight_iox.query.backend import QueryBackend, ScopingBackend, UpdateBackend
 
-    def _conforms(engine: QueryEngine, principal: Principal) -> None:
-        """Never run: mypy checks here that the engine and its scoped view fit the Protocols."""
-        scoping: ScopingBackend = engine
-        query: QueryBackend = engine.scoped(principal)
-        update: UpdateBackend = engine.scoped(principal)
+    def _conforms(service: SqlService, principal: Principal) -> None:
+        """Never run: mypy checks here that the service and its scoped view fit the Protocols."""
+        scoping: ScopingBackend = service
+        query: QueryBackend = service.scoped(principal)
+        update: UpdateBackend = service.scoped(principal)
         del scoping, query, update

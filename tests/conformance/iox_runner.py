@@ -1,6 +1,6 @@
 """Runner for InfluxDB IOx's golden query tests (``../shared/conformance/iox``).
 
-Each case gets a fresh in-process engine (the same ``Engine`` the server runs),
+Each case gets a fresh in-process app (the same ``App`` the server runs),
 its setup's writes go through the line-protocol write path, and each query runs
 through the InfluxQL executor or the SQL query engine. ``persist`` steps persist
 the buffer to Parquet under the Iceberg catalog, as the server does, so later
@@ -24,12 +24,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import QueryError
-from flight_iox.influxql.service import run_influxql
-from flight_iox.persist.persister import Persister
 
 ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "iox"
 # The setups' data lies in 2022; a fixed now() keeps now()-relative queries deterministic.
@@ -136,10 +134,10 @@ def _sort_rows(rows: list[list[str]]) -> list[list[str]]:
     return sorted(rows)
 
 
-def compare_influxql(engine: Engine, query: dict) -> tuple[str, str]:
+def compare_influxql(app: App, query: dict) -> tuple[str, str]:
     """Run one InfluxQL query and compare its series."""
     try:
-        results = run_influxql(engine, ANONYMOUS, "db", query["query"], now=NOW)
+        results = app.influxql.run(ANONYMOUS, "db", query["query"], now=NOW)
     except QueryError as error:  # a parse error fails the whole request, as in InfluxDB
         return ("pass", "") if query["kind"] == "error" else ("error", str(error))
     errors = [r.error for r in results if r.error]
@@ -174,10 +172,10 @@ def compare_influxql(engine: Engine, query: dict) -> tuple[str, str]:
     return "fail", f"got {json.dumps(got)[:600]}\nwant {json.dumps(want)[:600]}"
 
 
-def compare_sql(engine: Engine, query: dict) -> tuple[str, str]:
+def compare_sql(app: App, query: dict) -> tuple[str, str]:
     """Run one SQL query and compare its table (columns by position)."""
     try:
-        table = engine.query.execute("db", query["query"].rstrip(";")).read_all()
+        table = app.query.execute("db", query["query"].rstrip(";")).read_all()
     except Exception as error:
         if query["kind"] == "error":
             return "pass", ""
@@ -195,16 +193,16 @@ def compare_sql(engine: Engine, query: dict) -> tuple[str, str]:
 
 
 def run_case(path: Path, report: Report) -> None:
-    """Apply a case's setup to a fresh engine and run its queries."""
+    """Apply a case's setup to a fresh app and run its queries."""
     case = json.loads(path.read_text())
     setup = json.loads((ROOT / "setups" / f"{case['setup']}.json").read_text())
     with tempfile.TemporaryDirectory() as folder:
-        engine = Engine(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
-        persister = Persister(engine)
+        app = build_app(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
+        persister = app.persister
         try:
             for step in setup["steps"]:
                 if "write" in step:
-                    engine.write_line_protocol(
+                    app.engine.write_line_protocol(
                         "db", clean_line_protocol(step["write"]).encode(), principal=ANONYMOUS
                     )
                 elif "persist" in step or step.get("kind") == "persist":
@@ -216,12 +214,12 @@ def run_case(path: Path, report: Report) -> None:
                 if kind in ("result", "error"):
                     runner = compare_influxql if query["lang"] == "influxql" else compare_sql
                     try:
-                        outcome.status, outcome.detail = runner(engine, query)
+                        outcome.status, outcome.detail = runner(app, query)
                     except Exception as error:  # a crash in our code is a failure, not a stop
                         outcome.status, outcome.detail = "error", f"{type(error).__name__}: {error}"
                 report.outcomes.append(outcome)
         finally:
-            engine.close()
+            app.close()
 
 
 def run_all(langs: tuple[str, ...] = ("influxql", "sql")) -> Report:

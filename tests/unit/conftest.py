@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
 
 
 @pytest.fixture
-def cpu_engine(tmp_path: Path) -> Iterator[Engine]:
-    """An in-process engine (no fsync) holding one point, ``cpu,host=a v=1 1``, in ``db``."""
-    engine = Engine(Settings(data_dir=tmp_path / "data", wal_fsync=False))
-    engine.write_line_protocol("db", b"cpu,host=a v=1 1", principal=ANONYMOUS)
-    yield engine
-    engine.close()
+def cpu_app(tmp_path: Path) -> Iterator[App]:
+    """An in-process app (no fsync) holding one point, ``cpu,host=a v=1 1``, in ``db``."""
+    app = build_app(Settings(data_dir=tmp_path / "data", wal_fsync=False))
+    app.engine.write_line_protocol("db", b"cpu,host=a v=1 1", principal=ANONYMOUS)
+    yield app
+    app.close()

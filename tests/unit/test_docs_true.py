@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from starlette.routing import Route
 
+from flight_iox.app import build_app
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
 from flight_iox.flightsql.server import ACTION_HANDLERS, COMMAND_HANDLERS
 from flight_iox.http.app import create_app
+from flight_iox.server import http_services
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
@@ -43,12 +44,12 @@ def _documented_routes(page: Path) -> dict[str, set[str]]:
 def served(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     """Each route of the app and its methods (Starlette adds HEAD to every GET route)."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("docs") / "data", wal_fsync=False)
-    engine = Engine(settings)
+    app = build_app(settings)
     try:
-        app = create_app(engine, settings)
+        http_app = create_app(http_services(app), settings)
     finally:
-        engine.close()
-    return {r.path: set(r.methods or ()) for r in app.routes if isinstance(r, Route)}
+        app.close()
+    return {r.path: set(r.methods or ()) for r in http_app.routes if isinstance(r, Route)}
 
 
 def test_http_api_lists_every_route_with_its_methods(served: dict[str, set[str]]) -> None:

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 
-from flight_iox.auth.policy import ANONYMOUS, Principal
-from flight_iox.auth.tokens import Action, Permission, TokenRecord, tokens_table
+from flight_iox.app import App, build_app
+from flight_iox.auth.policy import ANONYMOUS, AuthMode, Authorizer, Principal
+from flight_iox.auth.tokens import Action, FileTokenStore, Permission, TokenRecord
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import DatabaseNotFoundError, ForbiddenError, QueryError
 from tests.e2e.auth_matrix import OTHER_IN_SQL, SECRET
 
@@ -25,16 +25,17 @@ EVERYWHERE = _principal(Permission("*", frozenset({Action.READ})))
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     folder = tmp_path_factory.mktemp("scoped")
-    engine = Engine(Settings(data_dir=folder / "data", wal_fsync=False))
-    engine.write_line_protocol("mine", b"cpu,host=a usage=1 1", principal=ANONYMOUS)
+    store = FileTokenStore(folder / "tokens.json")
+    store.add(TokenRecord("id", "_admin", "h", True))
+    authorizer = Authorizer(AuthMode.OFF, store)
+    app = build_app(Settings(data_dir=folder / "data", wal_fsync=False), authorizer)
+    app.engine.write_line_protocol("mine", b"cpu,host=a usage=1 1", principal=ANONYMOUS)
     body = f"cpu,host=b usage=2 1\ncpu,host={SECRET} usage=3 2".encode()
-    engine.write_line_protocol("other", body, principal=ANONYMOUS)
-    records = [TokenRecord("id", "_admin", "h", True)]
-    engine.query.set_system_table("tokens", lambda: tokens_table(records), admin_only=True)
-    yield engine
-    engine.close()
+    app.engine.write_line_protocol("other", body, principal=ANONYMOUS)
+    yield app
+    app.close()
 
 
 def _hosts(reader: pa.RecordBatchReader) -> list[str]:
@@ -42,43 +43,43 @@ def _hosts(reader: pa.RecordBatchReader) -> list[str]:
 
 
 @pytest.mark.parametrize("sql", OTHER_IN_SQL.values(), ids=OTHER_IN_SQL.keys())
-def test_other_databases_do_not_resolve_in_any_syntax(engine: Engine, sql: str) -> None:
-    scoped = engine.query.scoped(READER)
+def test_other_databases_do_not_resolve_in_any_syntax(app: App, sql: str) -> None:
+    scoped = app.sql.scoped(READER)
     with pytest.raises(QueryError, match="not found"):
         scoped.execute("mine", sql).read_all()
     with pytest.raises(QueryError, match="not found"):
         scoped.query_schema("mine", sql)
     # The same text runs for an admin (the engine's full contexts).
-    engine.query.scoped(ANONYMOUS).execute("mine", sql).read_all()
+    app.sql.scoped(ANONYMOUS).execute("mine", sql).read_all()
 
 
-def test_readable_database_answers_and_plans_are_not_shared(engine: Engine) -> None:
+def test_readable_database_answers_and_plans_are_not_shared(app: App) -> None:
     sql = "SELECT host FROM mine.iox.cpu UNION ALL SELECT host FROM other.iox.cpu"
-    assert SECRET in _hosts(engine.query.scoped(ANONYMOUS).execute("mine", sql))
+    assert SECRET in _hosts(app.sql.scoped(ANONYMOUS).execute("mine", sql))
     with pytest.raises(QueryError, match="not found"):  # the admin's plan is not reused
-        engine.query.scoped(READER).execute("mine", sql)
-    assert _hosts(engine.query.scoped(READER).execute("mine", "SELECT host FROM cpu")) == ["a"]
-    assert SECRET in _hosts(engine.query.scoped(EVERYWHERE).execute("mine", sql))
+        app.sql.scoped(READER).execute("mine", sql)
+    assert _hosts(app.sql.scoped(READER).execute("mine", "SELECT host FROM cpu")) == ["a"]
+    assert SECRET in _hosts(app.sql.scoped(EVERYWHERE).execute("mine", sql))
 
 
-def test_default_database_needs_read(engine: Engine) -> None:
+def test_default_database_needs_read(app: App) -> None:
     with pytest.raises(ForbiddenError, match="may not read database 'other'"):
-        engine.query.scoped(READER).execute("other", "SELECT 1")
+        app.sql.scoped(READER).execute("other", "SELECT 1")
     with pytest.raises(ForbiddenError):  # the same answer whether it exists or not
-        engine.query.scoped(READER).execute("nosuch", "SELECT 1")
+        app.sql.scoped(READER).execute("nosuch", "SELECT 1")
     with pytest.raises(ForbiddenError):
-        engine.query.scoped(WRITER).execute("mine", "SELECT 1")
+        app.sql.scoped(WRITER).execute("mine", "SELECT 1")
     with pytest.raises(ForbiddenError):
-        engine.query.scoped(READER).table_schemas("other")
+        app.sql.scoped(READER).table_schemas("other")
     with pytest.raises(DatabaseNotFoundError):
-        engine.query.scoped(ANONYMOUS).execute("nosuch", "SELECT 1")
+        app.sql.scoped(ANONYMOUS).execute("nosuch", "SELECT 1")
 
 
-def test_listings_show_only_readable_databases(engine: Engine) -> None:
-    scoped = engine.query.scoped(READER)
+def test_listings_show_only_readable_databases(app: App) -> None:
+    scoped = app.sql.scoped(READER)
     assert scoped.database_names() == ["mine"]
-    assert engine.query.scoped(WRITER).database_names() == []
-    assert engine.query.scoped(ANONYMOUS).database_names() == ["mine", "other"]
+    assert app.sql.scoped(WRITER).database_names() == []
+    assert app.sql.scoped(ANONYMOUS).database_names() == ["mine", "other"]
     for sql in (
         "SELECT DISTINCT table_catalog FROM information_schema.tables",
         "SELECT DISTINCT table_catalog FROM information_schema.columns",
@@ -92,17 +93,17 @@ def test_listings_show_only_readable_databases(engine: Engine) -> None:
         named = f"SELECT * FROM ({sql}) WHERE table_catalog IN ('mine', 'other')"
         catalogs = set(scoped.execute("mine", named).read_all().column(0).to_pylist())
         assert catalogs == {"mine"}, sql  # asking for 'other' explicitly: not readable
-        admin = engine.query.scoped(ANONYMOUS).execute("mine", named).read_all()
+        admin = app.sql.scoped(ANONYMOUS).execute("mine", named).read_all()
         assert set(admin.column(0).to_pylist()) == {"mine", "other"}, sql
     with pytest.raises(QueryError, match="not found"):
         scoped.execute(None, "SELECT * FROM other.iox.cpu")
 
 
-def test_system_tokens_exists_only_for_admins(engine: Engine) -> None:
-    names = engine.query.scoped(ANONYMOUS).execute("mine", "SELECT name FROM system.tokens")
+def test_system_tokens_exists_only_for_admins(app: App) -> None:
+    names = app.sql.scoped(ANONYMOUS).execute("mine", "SELECT name FROM system.tokens")
     assert names.read_all().column("name").to_pylist() == ["_admin"]
     for principal in (READER, EVERYWHERE):
-        scoped = engine.query.scoped(principal)
+        scoped = app.sql.scoped(principal)
         for sql in ("SELECT * FROM system.tokens", 'SELECT * FROM "system"./**/"tokens"'):
             with pytest.raises(QueryError, match="not found"):
                 scoped.execute("mine", sql)
@@ -111,13 +112,13 @@ def test_system_tokens_exists_only_for_admins(engine: Engine) -> None:
         assert scoped.execute("mine", "SELECT * FROM system.tables").read_all().num_rows == 1
 
 
-def test_writes_need_write_on_the_database(engine: Engine) -> None:
+def test_writes_need_write_on_the_database(app: App) -> None:
     with pytest.raises(ForbiddenError, match="may not write database 'other'"):
-        engine.write_line_protocol("other", b"cpu,host=x usage=9 9", principal=WRITER)
+        app.engine.write_line_protocol("other", b"cpu,host=x usage=9 9", principal=WRITER)
     with pytest.raises(ForbiddenError, match="may not write database 'fresh'"):
-        engine.write_line_protocol("fresh", b"cpu,host=x usage=9 9", principal=WRITER)
+        app.engine.write_line_protocol("fresh", b"cpu,host=x usage=9 9", principal=WRITER)
     with pytest.raises(ForbiddenError):
-        engine.write_line_protocol("mine", b"cpu,host=x usage=9 9", principal=READER)
-    assert "fresh" not in engine.query.database_names()
-    outcome = engine.write_line_protocol("mine", b"cpu,host=w usage=9 9", principal=WRITER)
+        app.engine.write_line_protocol("mine", b"cpu,host=x usage=9 9", principal=READER)
+    assert "fresh" not in app.query.database_names()
+    outcome = app.engine.write_line_protocol("mine", b"cpu,host=w usage=9 9", principal=WRITER)
     assert outcome.rows_written == 1

@@ -7,10 +7,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from flight_iox.app import build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.engine.arrow_rows import measurement_batch_from_arrow
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError
 
 
@@ -30,12 +30,12 @@ def test_string_and_dictionary_columns_become_tags_the_rest_fields(tmp_path: Pat
     assert batch.fields["count"].type == pa.int64()
     assert batch.time.to_pylist() == [1_000_000, 2_000_000]
 
-    engine = Engine(Settings(data_dir=tmp_path))
-    outcome = engine.write_batches("arrowdb", [batch], principal=ANONYMOUS)
+    app = build_app(Settings(data_dir=tmp_path))
+    outcome = app.engine.write_batches("arrowdb", [batch], principal=ANONYMOUS)
     assert outcome.rows_written == 2 and not outcome.errors
-    result = engine.query.execute("arrowdb", "SELECT host, count FROM cpu ORDER BY time")
+    result = app.query.execute("arrowdb", "SELECT host, count FROM cpu ORDER BY time")
     assert result.read_all().to_pylist() == [{"host": "a", "count": 1}, {"host": "b", "count": 2}]
-    engine.close()
+    app.close()
 
 
 def test_named_tags_and_bad_types_are_explained() -> None:

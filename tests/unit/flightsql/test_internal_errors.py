@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
+from flight_iox.app import App
 from flight_iox.auth.policy import AuthMode, Authorizer
 from flight_iox.auth.tokens import FileTokenStore
-from flight_iox.engine.engine import Engine
 from flight_iox.flightsql import FlightSqlServer
 from flight_iox.query import execution
 
@@ -34,9 +34,9 @@ TICKET = flight.Ticket(json.dumps({"database": "db", "sql_query": "SELECT * FROM
 
 
 @pytest.fixture
-def server(cpu_engine: Engine, tmp_path: Path) -> Iterator[FlightSqlServer]:
+def server(cpu_app: App, tmp_path: Path) -> Iterator[FlightSqlServer]:
     authorizer = Authorizer(AuthMode.OFF, FileTokenStore(tmp_path / "tokens.json"))
-    server = FlightSqlServer("grpc://127.0.0.1:0", cpu_engine.query, authorizer=authorizer)
+    server = FlightSqlServer("grpc://127.0.0.1:0", cpu_app.sql, authorizer=authorizer)
     threading.Thread(target=server.serve, daemon=True).start()
     yield server
     server.shutdown()

@@ -6,10 +6,11 @@ import re
 
 from starlette.testclient import TestClient
 
+from flight_iox.app import App
 from flight_iox.auth.http import ROUTE_RULES, RouteRule, route_rule
-from flight_iox.engine.engine import Engine
 from flight_iox.http.app import create_app
 from flight_iox.http.explorer import ASSET_PATHS, ASSET_PREFIX, ASSETS, CONTENT_SECURITY_POLICY
+from flight_iox.server import http_services
 
 # src="..." and href="..." in the page, and `import ... from "..."` in the scripts.
 REFERENCE = re.compile(r'(?:src|href)="([^"]+)"|from "([^"]+)"')
@@ -26,8 +27,8 @@ def test_the_page_and_exactly_its_files_are_public() -> None:
     assert route_rule(ASSET_PREFIX + "other.js") is RouteRule.ADMIN
 
 
-def test_the_page_loads_only_files_served_here(cpu_engine: Engine) -> None:
-    client = TestClient(create_app(cpu_engine, cpu_engine.settings))
+def test_the_page_loads_only_files_served_here(cpu_app: App) -> None:
+    client = TestClient(create_app(http_services(cpu_app), cpu_app.settings))
     page = client.get("/")
     assert page.status_code == 200
     assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pytest
 from starlette.testclient import TestClient
 
+from flight_iox.app import App
 from flight_iox.auth.policy import Authorizer
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import InsufficientStorageError
@@ -21,14 +22,17 @@ from flight_iox.http.app import create_app
 from flight_iox.influxql import ast, executor
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.result import Series
+from flight_iox.server import http_services
 
 TWO_SELECTS = "SELECT v FROM cpu; SELECT v FROM cpu"
 
 
 @pytest.fixture
-def client(cpu_engine: Engine) -> TestClient:
+def client(cpu_app: App) -> TestClient:
     """The app in process; a route's exception is answered, not re-raised into the test."""
-    return TestClient(create_app(cpu_engine, cpu_engine.settings), raise_server_exceptions=False)
+    return TestClient(
+        create_app(http_services(cpu_app), cpu_app.settings), raise_server_exceptions=False
+    )
 
 
 def _assert_internal(response: object, caplog: pytest.LogCaptureFixture) -> None:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from flight_iox.app import App
 from flight_iox.auth.policy import ANONYMOUS, Principal
 from flight_iox.auth.tokens import Action, Permission, TokenRecord
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, ForbiddenError, NotSupportedError
 from flight_iox.influxql import ast
 from flight_iox.influxql.executor import NOT_EXECUTED, execute
 from flight_iox.influxql.parser import parse_one
 from flight_iox.influxql.result import StatementResult
-from flight_iox.influxql.service import engine_context, run_influxql
-from flight_iox.persist.deletes import Deleter
-from flight_iox.persist.persister import Persister
 
 DATA = "cpu,host=a usage=1 1000000000"
 
@@ -31,14 +28,15 @@ OWNER = principal("owner", Action.READ, Action.WRITE, Action.CREATE, Action.DELE
 
 
 @pytest.fixture(scope="module")
-def engine(engine: Engine) -> Engine:
-    engine.write_line_protocol("other", b'cpu,host=s secret="x" 1000000000', principal=ANONYMOUS)
-    engine.query.set_update_handler(Deleter(Persister(engine)).execute_update)
-    return engine
+def app(app: App) -> App:
+    app.engine.write_line_protocol(
+        "other", b'cpu,host=s secret="x" 1000000000', principal=ANONYMOUS
+    )
+    return app
 
 
-def run(engine: Engine, who: Principal, text: str, **kw: object) -> list[StatementResult]:
-    return run_influxql(engine, who, "db", text, **kw)  # type: ignore[arg-type]
+def run(app: App, who: Principal, text: str, **kw: object) -> list[StatementResult]:
+    return app.influxql.run(who, "db", text, **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -69,9 +67,9 @@ def run(engine: Engine, who: Principal, text: str, **kw: object) -> list[Stateme
     ],
 )
 def test_reader_is_refused_naming_token_and_database(
-    engine: Engine, text: str, database: str, action: str
+    app: App, text: str, database: str, action: str
 ) -> None:
-    (result,) = run(engine, READER, text)
+    (result,) = run(app, READER, text)
     assert isinstance(result.cause, ForbiddenError), result
     assert result.error == f"token 'reader' may not {action} database {database!r}"
 
@@ -79,53 +77,53 @@ def test_reader_is_refused_naming_token_and_database(
 @pytest.mark.parametrize(
     "text", ["SHOW USERS", "CREATE USER u WITH PASSWORD 'p'", "GRANT ALL TO u"]
 )
-def test_user_statements_need_an_admin(engine: Engine, text: str) -> None:
-    (refused,) = run(engine, OWNER, text)
+def test_user_statements_need_an_admin(app: App, text: str) -> None:
+    (refused,) = run(app, OWNER, text)
     assert isinstance(refused.cause, ForbiddenError)
     assert "not an admin token" in (refused.error or "")
-    (answered,) = run(engine, ANONYMOUS, text)
+    (answered,) = run(app, ANONYMOUS, text)
     assert isinstance(answered.cause, NotSupportedError)
 
 
-def test_owner_passes_the_checks(engine: Engine) -> None:
-    (rows,) = run(engine, OWNER, "SELECT usage FROM cpu")
+def test_owner_passes_the_checks(app: App) -> None:
+    (rows,) = run(app, OWNER, "SELECT usage FROM cpu")
     assert rows.error is None and rows.series[0].data.num_rows == 1
 
 
-def hosts(engine: Engine, table: str) -> list[str]:
+def hosts(app: App, table: str) -> list[str]:
     sql = f"SELECT host FROM {table} ORDER BY host"
-    return engine.query.execute("db", sql).read_all().column(0).to_pylist()
+    return app.query.execute("db", sql).read_all().column(0).to_pylist()
 
 
-def test_delete_drop_series_and_drop_measurement_run(engine: Engine) -> None:
+def test_delete_drop_series_and_drop_measurement_run(app: App) -> None:
     lines = "\n".join(f"{m},host={h} v=1 {t}" for m in ("d1", "d2", "d3") for h in "ab"
                       for t in (1, 2))  # fmt: skip
-    engine.write_line_protocol("db", lines.encode(), principal=ANONYMOUS)
+    app.engine.write_line_protocol("db", lines.encode(), principal=ANONYMOUS)
     results = run(
-        engine,
+        app,
         OWNER,
         "DELETE FROM d1 WHERE host = 'a'; DROP SERIES FROM /d2/ WHERE host = 'b'; "
         "DROP MEASUREMENT d3",
     )
     assert [r.error for r in results] == [None, None, None]
-    assert hosts(engine, "d1") == ["b", "b"]
-    assert hosts(engine, "d2") == ["a", "a"]
-    assert "d3" not in engine.query.table_schemas("db")
+    assert hosts(app, "d1") == ["b", "b"]
+    assert hosts(app, "d2") == ["a", "a"]
+    assert "d3" not in app.query.table_schemas("db")
 
 
-def test_delete_needs_read_to_resolve_but_drop_measurement_does_not(engine: Engine) -> None:
-    engine.write_line_protocol("db", b"e1,host=a v=1 1\ne2,host=a v=1 1", principal=ANONYMOUS)
+def test_delete_needs_read_to_resolve_but_drop_measurement_does_not(app: App) -> None:
+    app.engine.write_line_protocol("db", b"e1,host=a v=1 1\ne2,host=a v=1 1", principal=ANONYMOUS)
     deleter = principal("deleter", Action.DELETE)
-    (refused,) = run(engine, deleter, "DELETE FROM e1 WHERE time > 0")
+    (refused,) = run(app, deleter, "DELETE FROM e1 WHERE time > 0")
     assert refused.error == "token 'deleter' may not read database 'db'"
-    assert hosts(engine, "e1") == ["a"]
-    (dropped,) = run(engine, deleter, "DROP MEASUREMENT e2")
-    assert dropped.error is None and "e2" not in engine.query.table_schemas("db")
+    assert hosts(app, "e1") == ["a"]
+    (dropped,) = run(app, deleter, "DROP MEASUREMENT e2")
+    assert dropped.error is None and "e2" not in app.query.table_schemas("db")
 
 
-def test_show_databases_lists_only_readable(engine: Engine) -> None:
+def test_show_databases_lists_only_readable(app: App) -> None:
     def names(who: Principal) -> list[str]:
-        (result,) = run(engine, who, "SHOW DATABASES")
+        (result,) = run(app, who, "SHOW DATABASES")
         return [] if not result.series else result.series[0].data.column(0).to_pylist()
 
     assert names(READER) == ["db"]
@@ -133,8 +131,8 @@ def test_show_databases_lists_only_readable(engine: Engine) -> None:
     assert set(names(ANONYMOUS)) >= {"db", "other"}
 
 
-def test_into_is_checked_before_the_select_reads(engine: Engine) -> None:
-    ctx = engine_context(engine, READER, "db")
+def test_into_is_checked_before_the_select_reads(app: App) -> None:
+    ctx = app.influxql.context(READER, "db")
     read: list[str] = []
     original = ctx.sql
 
@@ -147,21 +145,21 @@ def test_into_is_checked_before_the_select_reads(engine: Engine) -> None:
     assert isinstance(result.cause, ForbiddenError) and read == []
 
 
-def test_first_error_stops_the_text(engine: Engine) -> None:
-    results = run(engine, READER, "SELECT * FROM cpu; SELECT * FROM other..cpu; CREATE DATABASE z")
+def test_first_error_stops_the_text(app: App) -> None:
+    results = run(app, READER, "SELECT * FROM cpu; SELECT * FROM other..cpu; CREATE DATABASE z")
     assert results[0].error is None and results[0].series
     assert isinstance(results[1].cause, ForbiddenError)
     assert results[2].error == NOT_EXECUTED
-    assert "z" not in engine.query.database_names()
+    assert "z" not in app.query.database_names()
 
 
-def test_read_only_refuses_changes_before_anything_runs(engine: Engine) -> None:
+def test_read_only_refuses_changes_before_anything_runs(app: App) -> None:
     with pytest.raises(BadRequestError, match="DROP DATABASE changes data"):
-        run(engine, ANONYMOUS, "SELECT * FROM cpu; DROP DATABASE other", read_only=True)
+        run(app, ANONYMOUS, "SELECT * FROM cpu; DROP DATABASE other", read_only=True)
     with pytest.raises(BadRequestError, match="SELECT INTO"):
-        run(engine, ANONYMOUS, "SELECT * INTO y FROM cpu", read_only=True)
-    assert "other" in engine.query.database_names()
-    (shown,) = run(engine, ANONYMOUS, "SHOW DATABASES", read_only=True)
+        run(app, ANONYMOUS, "SELECT * INTO y FROM cpu", read_only=True)
+    assert "other" in app.query.database_names()
+    (shown,) = run(app, ANONYMOUS, "SHOW DATABASES", read_only=True)
     assert shown.error is None
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from flight_iox.app import App
 from flight_iox.auth.policy import ANONYMOUS
-from flight_iox.engine.engine import Engine
 from flight_iox.influxql import ast
 from flight_iox.influxql.expressions import RowCompiler, TableInfo
 from flight_iox.influxql.formats import arrow_table
@@ -15,7 +15,6 @@ from flight_iox.influxql.projection import SelectList, plain_column
 from flight_iox.influxql.result import Series, StatementResult
 from flight_iox.influxql.select import compared_columns
 from flight_iox.influxql.series import decoded, group_ids, order_ties
-from flight_iox.influxql.service import engine_context, run_influxql
 
 S = 1_000_000_000
 # Series share times (ties), one host lacks the rack tag, one row has only a null-free field.
@@ -32,8 +31,8 @@ DATA = "\n".join(
 )
 
 
-def values(engine: Engine, q: str) -> list[tuple[dict[str, str], list[list[object]]]]:
-    (result,) = run_influxql(engine, ANONYMOUS, "db", q, now=100 * S)
+def values(app: App, q: str) -> list[tuple[dict[str, str], list[list[object]]]]:
+    (result,) = app.influxql.run(ANONYMOUS, "db", q, now=100 * S)
     assert result.error is None, result.error
     out = []
     for s in result.series:
@@ -44,9 +43,9 @@ def values(engine: Engine, q: str) -> list[tuple[dict[str, str], list[list[objec
     return out
 
 
-def sql_of(engine: Engine, q: str) -> list[str]:
+def sql_of(app: App, q: str) -> list[str]:
     """The SQL texts a statement runs."""
-    ctx = engine_context(engine, ANONYMOUS, "db", now=100 * S)
+    ctx = app.influxql.context(ANONYMOUS, "db", now=100 * S)
     seen: list[str] = []
     original = ctx.sql
 
@@ -120,42 +119,42 @@ def test_tag_equality_is_plain_only_where_null_reads_as_false() -> None:
     assert "(coalesce(\"host\", '') = 'a')" in value
 
 
-def test_raw_select_sorts_ties_in_series_key_order(engine: Engine) -> None:
-    assert values(engine, "SELECT v, host, rack FROM cpu WHERE time < 5s") == [
+def test_raw_select_sorts_ties_in_series_key_order(app: App) -> None:
+    assert values(app, "SELECT v, host, rack FROM cpu WHERE time < 5s") == [
         ({}, [[0, 3.0, "a", None], [0, 2.0, "a", "r1"], [0, 1.0, "b", "r2"]])
     ]
-    sql = sql_of(engine, "SELECT v, host, rack FROM cpu WHERE time < 5s")
+    sql = sql_of(app, "SELECT v, host, rack FROM cpu WHERE time < 5s")
     assert sql[0].endswith('ORDER BY "time" ASC')
 
 
-def test_limit_one_per_series_keeps_the_last_point_of_each(engine: Engine) -> None:
+def test_limit_one_per_series_keeps_the_last_point_of_each(app: App) -> None:
     q = "SELECT * FROM cpu GROUP BY host ORDER BY time DESC LIMIT 1"
-    assert values(engine, q) == [
+    assert values(app, q) == [
         ({"host": "b"}, [[20, "r2", None, 70.0]]),
         ({"host": "a"}, [[20, None, 6.0, None]]),
     ]
-    assert values(engine, "SELECT v FROM cpu GROUP BY host LIMIT 1") == [
+    assert values(app, "SELECT v FROM cpu GROUP BY host LIMIT 1") == [
         ({"host": "a"}, [[0, 3.0]]),
         ({"host": "b"}, [[0, 1.0]]),
     ]
-    assert " JOIN (SELECT " in sql_of(engine, q)[0]
-    assert "RANK()" in sql_of(engine, "SELECT v FROM cpu GROUP BY host LIMIT 2")[0]
+    assert " JOIN (SELECT " in sql_of(app, q)[0]
+    assert "RANK()" in sql_of(app, "SELECT v FROM cpu GROUP BY host LIMIT 2")[0]
 
 
-def test_null_field_rows_are_dropped_unless_where_already_does(engine: Engine) -> None:
-    assert values(engine, "SELECT w FROM cpu WHERE host = 'a'") == [({}, [[0, 20.0], [10, 50.0]])]
-    (sql,) = sql_of(engine, "SELECT w FROM cpu WHERE w > 0")
+def test_null_field_rows_are_dropped_unless_where_already_does(app: App) -> None:
+    assert values(app, "SELECT w FROM cpu WHERE host = 'a'") == [({}, [[0, 20.0], [10, 50.0]])]
+    (sql,) = sql_of(app, "SELECT w FROM cpu WHERE w > 0")
     assert "IS NOT NULL" not in sql
-    (sql,) = sql_of(engine, "SELECT w FROM cpu WHERE v > 0")
+    (sql,) = sql_of(app, "SELECT w FROM cpu WHERE v > 0")
     assert '"w" IS NOT NULL' in sql
 
 
-def test_grouped_aggregates_count_no_rows_unless_ungrouped(engine: Engine) -> None:
-    (sql,) = sql_of(engine, "SELECT max(v) FROM cpu GROUP BY host")
+def test_grouped_aggregates_count_no_rows_unless_ungrouped(app: App) -> None:
+    (sql,) = sql_of(app, "SELECT max(v) FROM cpu GROUP BY host")
     assert "count(*)" not in sql
-    (sql,) = sql_of(engine, "SELECT max(v) FROM cpu")
+    (sql,) = sql_of(app, "SELECT max(v) FROM cpu")
     assert "count(*)" in sql
-    assert values(engine, "SELECT max(v) FROM cpu WHERE host = 'zzz'") == []
+    assert values(app, "SELECT max(v) FROM cpu WHERE host = 'zzz'") == []
 
 
 def test_reversed_series_stack_into_one_flat_table() -> None:

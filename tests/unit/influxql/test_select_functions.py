@@ -1,12 +1,11 @@
-"""InfluxQL functions run in-process on an Engine: top/bottom and friends."""
+"""InfluxQL functions run in-process on an App: top/bottom and friends."""
 
 from __future__ import annotations
 
 import pytest
 
+from flight_iox.app import App
 from flight_iox.auth.policy import ANONYMOUS
-from flight_iox.engine.engine import Engine
-from flight_iox.influxql.service import run_influxql
 
 S = 1_000_000_000
 DATA = "\n".join(
@@ -21,8 +20,8 @@ DATA = "\n".join(
 )
 
 
-def rows(engine: Engine, q: str) -> list[tuple[dict, list[str], list[list]]]:
-    (result,) = run_influxql(engine, ANONYMOUS, "db", q, now=100 * S)
+def rows(app: App, q: str) -> list[tuple[dict, list[str], list[list]]]:
+    (result,) = app.influxql.run(ANONYMOUS, "db", q, now=100 * S)
     if result.error:
         raise AssertionError(result.error)
     out = []
@@ -35,35 +34,35 @@ def rows(engine: Engine, q: str) -> list[tuple[dict, list[str], list[list]]]:
     return out
 
 
-def error(engine: Engine, q: str) -> str:
-    (result,) = run_influxql(engine, ANONYMOUS, "db", q, now=100 * S)
+def error(app: App, q: str) -> str:
+    (result,) = app.influxql.run(ANONYMOUS, "db", q, now=100 * S)
     assert result.error
     return result.error
 
 
-def test_top_keeps_the_largest_points_in_time_order(engine: Engine) -> None:
-    ((_, columns, values),) = rows(engine, "SELECT top(v, 3) FROM cpu")
+def test_top_keeps_the_largest_points_in_time_order(app: App) -> None:
+    ((_, columns, values),) = rows(app, "SELECT top(v, 3) FROM cpu")
     assert columns == ["time", "top"]
     assert values == [[0, 4.0], [10, 5.0], [30, 6.0]]
 
 
-def test_bottom_with_extra_column_and_group_by_tag(engine: Engine) -> None:
-    out = rows(engine, "SELECT bottom(v, 1), w FROM cpu GROUP BY host")
+def test_bottom_with_extra_column_and_group_by_tag(app: App) -> None:
+    out = rows(app, "SELECT bottom(v, 1), w FROM cpu GROUP BY host")
     assert [(t, c, v) for t, c, v in out] == [
         ({"host": "a"}, ["time", "bottom", "w"], [[0, 1.0, 10.0]]),
         ({"host": "b"}, ["time", "bottom", "w"], [[10, 2.0, 14.0]]),
     ]
 
 
-def test_top_with_tag_argument_picks_one_point_per_tag_value(engine: Engine) -> None:
-    ((_, columns, values),) = rows(engine, "SELECT top(v, host, 2), host FROM cpu")
+def test_top_with_tag_argument_picks_one_point_per_tag_value(app: App) -> None:
+    ((_, columns, values),) = rows(app, "SELECT top(v, host, 2), host FROM cpu")
     assert columns == ["time", "top", "host", "host_1"]
     assert values == [[10, 5.0, "a", "a"], [30, 6.0, "b", "b"]]
 
 
-def test_top_per_time_bucket(engine: Engine) -> None:
+def test_top_per_time_bucket(app: App) -> None:
     ((_, _, values),) = rows(
-        engine, "SELECT top(v, 1) FROM cpu WHERE time >= 0 AND time < 40s GROUP BY time(20s)"
+        app, "SELECT top(v, 1) FROM cpu WHERE time >= 0 AND time < 40s GROUP BY time(20s)"
     )
     assert values == [[10, 5.0], [30, 6.0]]
 
@@ -77,20 +76,20 @@ def test_top_per_time_bucket(engine: Engine) -> None:
         ("SELECT top(v, 1.5) FROM cpu", "expected integer"),
     ],
 )
-def test_top_errors(engine: Engine, q: str, message: str) -> None:
-    assert message in error(engine, q)
+def test_top_errors(app: App, q: str, message: str) -> None:
+    assert message in error(app, q)
 
 
-def test_time_under_or_applies_to_the_whole_condition(engine: Engine) -> None:
-    out = rows(engine, "SELECT v FROM cpu WHERE host = 'a' OR host = 'b' AND time >= 20s")
+def test_time_under_or_applies_to_the_whole_condition(app: App) -> None:
+    out = rows(app, "SELECT v FROM cpu WHERE host = 'a' OR host = 'b' AND time >= 20s")
     assert [v for _, _, values in out for v in values] == [[20, 3.0], [30, 6.0]]
-    assert rows(engine, "SELECT v FROM cpu WHERE time = 0 OR time = 10s") == []
+    assert rows(app, "SELECT v FROM cpu WHERE time = 0 OR time = 10s") == []
 
 
-def test_aggregate_of_a_missing_field_has_no_series(engine: Engine) -> None:
-    assert rows(engine, "SELECT mean(nope) FROM cpu GROUP BY host") == []
+def test_aggregate_of_a_missing_field_has_no_series(app: App) -> None:
+    assert rows(app, "SELECT mean(nope) FROM cpu GROUP BY host") == []
 
 
-def test_bitwise_operators_truncate_floats(engine: Engine) -> None:
-    ((_, _, values),) = rows(engine, "SELECT v FROM cpu WHERE v & 1 = 1 AND host = 'a'")
+def test_bitwise_operators_truncate_floats(app: App) -> None:
+    ((_, _, values),) = rows(app, "SELECT v FROM cpu WHERE v & 1 = 1 AND host = 'a'")
     assert values == [[0, 1.0], [10, 5.0], [20, 3.0]]

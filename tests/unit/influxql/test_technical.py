@@ -12,11 +12,10 @@ import random
 import numpy as np
 import pytest
 
+from flight_iox.app import App
 from flight_iox.auth.policy import ANONYMOUS
-from flight_iox.engine.engine import Engine
 from flight_iox.influxql import ast
 from flight_iox.influxql.formats import v1_json
-from flight_iox.influxql.service import run_influxql
 from flight_iox.influxql.technical import _scan, indicator
 
 S = 1_000_000_000
@@ -287,12 +286,10 @@ CASES = [
 ]
 
 
-def answer(engine: Engine, q: str) -> dict:
+def answer(app: App, q: str) -> dict:
     import json
 
-    return json.loads(v1_json(run_influxql(engine, ANONYMOUS, "db", q, now=100 * S), "s"))[
-        "results"
-    ][0]
+    return json.loads(v1_json(app.influxql.run(ANONYMOUS, "db", q, now=100 * S), "s"))["results"][0]
 
 
 def _close(a: object, b: object) -> bool:
@@ -302,8 +299,8 @@ def _close(a: object, b: object) -> bool:
 
 
 @pytest.mark.parametrize(("q", "expected"), CASES)
-def test_same_values_as_influxdb_1_6(engine: Engine, q: str, expected: list[list]) -> None:
-    (series,) = answer(engine, q)["series"]
+def test_same_values_as_influxdb_1_6(app: App, q: str, expected: list[list]) -> None:
+    (series,) = answer(app, q)["series"]
     got = series["values"]
     assert [t for t, _ in got] == [t for t, _ in expected]
     assert all(_close(a, b) for (_, a), (_, b) in zip(got, expected, strict=True)), got
@@ -355,19 +352,19 @@ ERRORS = {
 
 
 @pytest.mark.parametrize(("q", "message"), ERRORS.items())
-def test_errors_are_influxdb_1_6s(engine: Engine, q: str, message: str) -> None:
-    assert answer(engine, q)["error"] == message
+def test_errors_are_influxdb_1_6s(app: App, q: str, message: str) -> None:
+    assert answer(app, q)["error"] == message
 
 
-def test_a_tag_has_no_indicator(engine: Engine) -> None:
-    assert "series" not in answer(engine, "SELECT exponential_moving_average(s, 2) FROM k")
+def test_a_tag_has_no_indicator(app: App) -> None:
+    assert "series" not in answer(app, "SELECT exponential_moving_average(s, 2) FROM k")
 
 
-def test_per_series_and_limited(engine: Engine) -> None:
+def test_per_series_and_limited(app: App) -> None:
     q = "SELECT exponential_moving_average(v, 2) AS e FROM k WHERE s = 'ramp' LIMIT 2 OFFSET 1"
-    assert answer(engine, q)["series"][0]["values"] == [[2, 14 / 9], [3, 68 / 27]]
+    assert answer(app, q)["series"][0]["values"] == [[2, 14 / 9], [3, 68 / 27]]
     q = "SELECT kaufmans_efficiency_ratio(v, 1) FROM k WHERE s = 'ramp' OR s = 'neg' GROUP BY s"
-    neg, ramp = answer(engine, q)["series"]
+    neg, ramp = answer(app, q)["series"]
     assert (neg["tags"], ramp["tags"]) == ({"s": "neg"}, {"s": "ramp"})
     assert neg["values"][0] == ramp["values"][0] == [1, 1]
 

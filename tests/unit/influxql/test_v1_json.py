@@ -6,11 +6,10 @@ import json
 
 import pytest
 
+from flight_iox.app import App
 from flight_iox.auth.policy import ANONYMOUS
-from flight_iox.engine.engine import Engine
 from flight_iox.influxql import formats
 from flight_iox.influxql.formats import result_json, v1_json
-from flight_iox.influxql.service import run_influxql
 
 DATA = "\n".join(
     [
@@ -37,9 +36,9 @@ QUERIES = [
 @pytest.mark.parametrize("query", QUERIES)
 @pytest.mark.parametrize("epoch", [None, "ns", "ms", "s", "h"])
 def test_same_bytes_as_row_by_row(
-    engine: Engine, query: str, epoch: str | None, monkeypatch: pytest.MonkeyPatch
+    app: App, query: str, epoch: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(formats, "MANY_SERIES", 1)  # every series a column at a time
-    results = run_influxql(engine, ANONYMOUS, "db", query, now=10**10)
+    results = app.influxql.run(ANONYMOUS, "db", query, now=10**10)
     expected = json.dumps({"results": [result_json(r, epoch) for r in results]}, allow_nan=False)
     assert v1_json(results, epoch) == expected.encode()

@@ -12,19 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
-from flight_iox.persist.deletes import Deleter
 from flight_iox.persist.follower import CatalogFollower, FollowReport
-from flight_iox.persist.persister import Persister
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Persister, Persister]]:
-    """Two engines sharing ``catalog.db`` and the ``warehouse`` folder (their own WALs)."""
+def pair(tmp_path: Path) -> Iterator[tuple[App, App]]:
+    """Two servers' apps sharing ``catalog.db`` and the ``warehouse`` folder (their own WALs)."""
     (tmp_path / "warehouse").mkdir()
-    engines = []
+    apps = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "warehouse").symlink_to(tmp_path / "warehouse")
@@ -33,76 +31,70 @@ def pair(tmp_path: Path) -> Iterator[tuple[Persister, Persister]]:
             wal_fsync=False,
             catalog_uri=f"sqlite:///{tmp_path / 'catalog.db'}",
         )
-        engines.append(Engine(settings))
-    yield Persister(engines[0]), Persister(engines[1])
-    for engine in engines:
-        engine.close()
+        apps.append(build_app(settings))
+    yield apps[0], apps[1]
+    for app in apps:
+        app.close()
 
 
-def tick(persister: Persister) -> FollowReport:
-    engine = persister.engine
-    follower = CatalogFollower(
-        engine.mirror, engine.query, persister.cycle_lock, lambda: engine.wal.last_sequence, 1.0
-    )
-    report = follower.tick()
+def tick(app: App) -> FollowReport:
+    report = app.follower.tick()
     assert report is not None
     return report
 
 
-def write(engine: Engine, database: str, body: str) -> None:
-    engine.write_line_protocol(database, body.encode(), principal=ANONYMOUS)
+def write(app: App, database: str, body: str) -> None:
+    app.engine.write_line_protocol(database, body.encode(), principal=ANONYMOUS)
 
 
-def count(engine: Engine, database: str, sql: str = "SELECT count(*) AS n FROM cpu") -> object:
-    return engine.query.execute(database, sql).read_all().to_pylist()
+def count(app: App, database: str, sql: str = "SELECT count(*) AS n FROM cpu") -> object:
+    return app.query.execute(database, sql).read_all().to_pylist()
 
 
 def test_commits_of_another_engine_are_applied_and_own_commits_are_not_reread(
-    pair: tuple[Persister, Persister],
+    pair: tuple[App, App],
 ) -> None:
     a, b = pair
-    write(a.engine, "db", "\n".join(f"cpu,host=h{i} v={i} {i}" for i in range(5)))
-    a.persist()
+    write(a, "db", "\n".join(f"cpu,host=h{i} v={i} {i}" for i in range(5)))
+    a.persister.persist()
     assert tick(a) == FollowReport()  # a's own commit: nothing to read
-    assert not b.engine.catalog.has_database("db")
+    assert not b.catalog.has_database("db")
     assert tick(b) == FollowReport(databases=["db"], tables=["db.cpu"])
-    assert count(b.engine, "db") == [{"n": 5}]
+    assert count(b, "db") == [{"n": 5}]
     assert tick(b) == FollowReport()  # nothing changed since
 
-    write(b.engine, "db", "cpu,host=b v=1,extra=2i 100")  # b's buffer, merged with a's files
-    write(a.engine, "db", "cpu,host=h0 v=9,other=true 0")  # overwrites a persisted row
-    a.persist()
+    write(b, "db", "cpu,host=b v=1,extra=2i 100")  # b's buffer, merged with a's files
+    write(a, "db", "cpu,host=h0 v=9,other=true 0")  # overwrites a persisted row
+    a.persister.persist()
     tick(b)
     sql = "SELECT count(*) AS n, sum(v) AS s, count(other) AS o FROM cpu"
-    assert count(b.engine, "db", sql) == [{"n": 6, "s": 1.0 + 9 + 1 + 2 + 3 + 4, "o": 1}]
+    assert count(b, "db", sql) == [{"n": 6, "s": 1.0 + 9 + 1 + 2 + 3 + 4, "o": 1}]
 
-    b.persist()  # b's commit on top of a's: a reads it, b does not
+    b.persister.persist()  # b's commit on top of a's: a reads it, b does not
     assert tick(b) == FollowReport()
     assert tick(a).tables == ["db.cpu"]
-    assert count(a.engine, "db", "SELECT count(*) AS n, sum(extra) AS e FROM cpu") == [
-        {"n": 6, "e": 2}
-    ]
+    assert count(a, "db", "SELECT count(*) AS n, sum(extra) AS e FROM cpu") == [{"n": 6, "e": 2}]
 
 
 def test_drops_elsewhere_drop_here_and_replay_does_not_bring_them_back(
-    pair: tuple[Persister, Persister], tmp_path: Path
+    pair: tuple[App, App], tmp_path: Path
 ) -> None:
     a, b = pair
-    write(a.engine, "db", "cpu,host=a v=1 1\nmem,host=a v=1 1")
-    write(a.engine, "gone", "cpu,host=a v=1 1")
-    a.persist()
+    write(a, "db", "cpu,host=a v=1 1\nmem,host=a v=1 1")
+    write(a, "gone", "cpu,host=a v=1 1")
+    a.persister.persist()
     tick(b)
-    write(b.engine, "db", "cpu,host=b v=2 2")  # buffered on b only
-    Deleter(a).drop_table("db", "cpu")
+    write(b, "db", "cpu,host=b v=2 2")  # buffered on b only
+    a.deleter.drop_table("db", "cpu")
     a.engine.delete_database("gone")
     report = tick(b)
     assert sorted(report.dropped) == ["db.cpu", "gone", "gone.cpu"]
-    assert sorted(b.engine.query.table_schemas("db")) == ["mem"]
-    assert b.engine.catalog.database_names() == ["db"]
+    assert sorted(b.query.table_schemas("db")) == ["mem"]
+    assert b.catalog.database_names() == ["db"]
     assert tick(a) == FollowReport()  # its own drops were already applied
 
-    b.engine.close()  # b restarts: its WAL still holds its row of db.cpu
-    again = Engine(b.engine.settings)
+    b.close()  # b restarts: its WAL still holds its row of db.cpu
+    again = build_app(b.settings)
     try:
         assert sorted(again.query.table_schemas("db")) == ["mem"]
     finally:
@@ -110,46 +102,44 @@ def test_drops_elsewhere_drop_here_and_replay_does_not_bring_them_back(
 
 
 def test_an_unreadable_catalog_or_table_leaves_the_last_state_until_it_reads_again(
-    pair: tuple[Persister, Persister], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    pair: tuple[App, App], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     a, b = pair
-    write(a.engine, "db", "cpu,host=a v=1 1")
-    a.persist()
+    write(a, "db", "cpu,host=a v=1 1")
+    a.persister.persist()
     tick(b)
-    write(a.engine, "db", "cpu,host=a v=2 2\nmem,host=a v=1 1")
-    a.persist()
+    write(a, "db", "cpu,host=a v=2 2\nmem,host=a v=1 1")
+    a.persister.persist()
 
     catalog = sqlite3.connect(tmp_path / "catalog.db")
     catalog.execute("ALTER TABLE iceberg_tables RENAME TO away")
     catalog.commit()
     follower = CatalogFollower(
-        b.engine.mirror, b.engine.query, b.cycle_lock, lambda: b.engine.wal.last_sequence, 1.0
+        b.mirror, b.query, b.persister.cycle_lock, lambda: b.wal.last_sequence, 1.0
     )
     assert follower.tick() is None and follower.tick() is None
     assert sum("following the catalog failed" in r.message for r in caplog.records) == 1
-    assert count(b.engine, "db") == [{"n": 1}]  # the last state applied
+    assert count(b, "db") == [{"n": 1}]  # the last state applied
     catalog.execute("ALTER TABLE away RENAME TO iceberg_tables")
     catalog.commit()
     catalog.close()
 
-    metadata = Path(a.engine.iceberg.state().tables[("db", "mem")].removeprefix("file://"))
+    metadata = Path(a.iceberg.state().tables[("db", "mem")].removeprefix("file://"))
     metadata.rename(metadata.with_suffix(".away"))
     report = tick(b)
     assert (report.tables, report.failed) == (["db.cpu"], ["db.mem"])
-    assert count(b.engine, "db") == [{"n": 2}]
+    assert count(b, "db") == [{"n": 2}]
     metadata.with_suffix(".away").rename(metadata)
     assert tick(b).tables == ["db.mem"]
-    assert count(b.engine, "db", "SELECT count(*) AS n FROM mem") == [{"n": 1}]
+    assert count(b, "db", "SELECT count(*) AS n FROM mem") == [{"n": 1}]
 
 
-def test_a_column_this_engine_knows_keeps_its_type(pair: tuple[Persister, Persister]) -> None:
+def test_a_column_this_engine_knows_keeps_its_type(pair: tuple[App, App]) -> None:
     a, b = pair
-    write(b.engine, "db", "cpu,host=b v=1.5 1")  # buffered here: v is a float
-    write(a.engine, "db", "cpu,host=a v=2i,w=3i 2")  # there: an integer, and a new column
-    a.persist()
+    write(b, "db", "cpu,host=b v=1.5 1")  # buffered here: v is a float
+    write(a, "db", "cpu,host=a v=2i,w=3i 2")  # there: an integer, and a new column
+    a.persister.persist()
     tick(b)
-    schema = b.engine.query.table_schemas("db")["cpu"]
+    schema = b.query.table_schemas("db")["cpu"]
     assert (str(schema.field("v").type), str(schema.field("w").type)) == ("double", "int64")
-    assert count(b.engine, "db", "SELECT count(*) AS n, sum(v) AS v FROM cpu") == [
-        {"n": 2, "v": 3.5}
-    ]
+    assert count(b, "db", "SELECT count(*) AS n, sum(v) AS v FROM cpu") == [{"n": 2, "v": 3.5}]

@@ -9,11 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from flight_iox.app import build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
 from flight_iox.persist import parquet_files
-from flight_iox.persist.persister import Persister
 
 TAG = pa.dictionary(pa.int32(), pa.string())
 
@@ -25,12 +24,12 @@ def test_tags_are_dictionary_pages_read_back_as_dictionaries(
 ) -> None:
     monkeypatch.setattr(parquet_files, "DICTIONARY_HINT", hint)  # True: files written before
     size = Settings.parquet_cache_size if cache else 0
-    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False, parquet_cache_size=size))
+    app = build_app(Settings(data_dir=tmp_path, wal_fsync=False, parquet_cache_size=size))
     try:
-        engine.write_line_protocol(
+        app.engine.write_line_protocol(
             "db", b"m,host=b,region=r v=1 1\nm,host=a v=2 2\nm,host=c v=3 3", principal=ANONYMOUS
         )
-        Persister(engine).persist()
+        app.persister.persist()
         (path,) = tmp_path.rglob("*.parquet")
         # What other engines see: strings (no dictionary type to warn about) with exact
         # statistics, written as dictionary pages.
@@ -42,7 +41,7 @@ def test_tags_are_dictionary_pages_read_back_as_dictionaries(
         host = metadata.row_group(0).column(index)
         assert (host.statistics.min, host.statistics.max) == ("a", "c")
         assert "RLE_DICTIONARY" in host.encodings
-        rows = engine.query.execute("db", "SELECT host, region, v FROM m ORDER BY v").read_all()
+        rows = app.query.execute("db", "SELECT host, region, v FROM m ORDER BY v").read_all()
         assert rows.to_pylist() == [
             {"host": "b", "region": "r", "v": 1.0},
             {"host": "a", "region": None, "v": 2.0},
@@ -51,15 +50,15 @@ def test_tags_are_dictionary_pages_read_back_as_dictionaries(
         assert rows.schema.field("host").type == TAG
         assert rows.schema.field("region").type == TAG  # with a null
     finally:
-        engine.close()
+        app.close()
 
 
 def test_no_dictionary_notice_per_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False))
+    app = build_app(Settings(data_dir=tmp_path, wal_fsync=False))
     try:
-        engine.write_line_protocol("db", b"m,host=a v=1 1", principal=ANONYMOUS)
+        app.engine.write_line_protocol("db", b"m,host=a v=1 1", principal=ANONYMOUS)
         with caplog.at_level(logging.WARNING):
-            Persister(engine).persist()
+            app.persister.persist()
         assert not [r for r in caplog.records if "dictionary" in r.getMessage()]
     finally:
-        engine.close()
+        app.close()

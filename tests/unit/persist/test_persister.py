@@ -5,64 +5,63 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
-from flight_iox.persist.persister import Persister
 
 
 def lines(start: int, count: int) -> bytes:
     return "\n".join(f"m,k=a v={i} {1_000 + i}" for i in range(start, start + count)).encode()
 
 
-def engine_with(tmp_path: Path, **overrides: object) -> Engine:
+def app_with(tmp_path: Path, **overrides: object) -> App:
     settings = {"data_dir": tmp_path, "wal_fsync": False, "persist_max_age_seconds": 3600.0}
-    return Engine(Settings(**{**settings, **overrides}))
+    return build_app(Settings(**{**settings, **overrides}))
 
 
 def test_row_count_trigger_and_wal_trimming(tmp_path: Path) -> None:
-    engine = engine_with(tmp_path, persist_max_rows=50, wal_segment_bytes=2_048)
+    app = app_with(tmp_path, persist_max_rows=50, wal_segment_bytes=2_048)
     try:
-        persister = Persister(engine)
-        engine.write_line_protocol("db", lines(0, 40), principal=ANONYMOUS)
+        persister = app.persister
+        app.engine.write_line_protocol("db", lines(0, 40), principal=ANONYMOUS)
         assert not persister.due()
         for start in range(40, 100, 10):  # many small writes: several WAL segments
-            engine.write_line_protocol("db", lines(start, 10), principal=ANONYMOUS)
+            app.engine.write_line_protocol("db", lines(start, 10), principal=ANONYMOUS)
         assert persister.due()
-        segments_before = len(engine.wal.segment_paths())
+        segments_before = len(app.wal.segment_paths())
         assert segments_before > 2
         report = persister.persist()
         assert report.rows == 100 and not report.failures
         assert not persister.due()
-        assert len(engine.wal.segment_paths()) < segments_before  # persisted segments are gone
-        assert engine.buffers.table("db", "m").buffered_rows() == 0
-        rows = engine.query.execute("db", "SELECT count(*) AS n FROM m").read_all()
+        assert len(app.wal.segment_paths()) < segments_before  # persisted segments are gone
+        assert app.buffers.table("db", "m").buffered_rows() == 0
+        rows = app.query.execute("db", "SELECT count(*) AS n FROM m").read_all()
         assert rows.column("n")[0].as_py() == 100
     finally:
-        engine.close()
+        app.close()
 
 
 def test_age_trigger(tmp_path: Path) -> None:
-    engine = engine_with(tmp_path, persist_max_age_seconds=0.05)
+    app = app_with(tmp_path, persist_max_age_seconds=0.05)
     try:
-        persister = Persister(engine)
-        engine.write_line_protocol("db", lines(0, 1), principal=ANONYMOUS)
+        persister = app.persister
+        app.engine.write_line_protocol("db", lines(0, 1), principal=ANONYMOUS)
         time.sleep(0.1)
         assert persister.due()
         persister.persist()
         assert not persister.due()
     finally:
-        engine.close()
+        app.close()
 
 
 def test_memory_trigger(tmp_path: Path) -> None:
-    engine = engine_with(tmp_path, buffer_memory_limit=4_096)
+    app = app_with(tmp_path, buffer_memory_limit=4_096)
     try:
-        persister = Persister(engine)
-        engine.write_line_protocol("db", lines(0, 200), principal=ANONYMOUS)
-        assert engine.buffers.total_bytes > 2_048
+        persister = app.persister
+        app.engine.write_line_protocol("db", lines(0, 200), principal=ANONYMOUS)
+        assert app.buffers.total_bytes > 2_048
         assert persister.due()
         persister.persist()
-        assert engine.buffers.total_bytes < 2_048
+        assert app.buffers.total_bytes < 2_048
     finally:
-        engine.close()
+        app.close()

@@ -9,10 +9,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
-from flight_iox.persist.persister import Persister
 from flight_iox.query.file_cache import FileCache
 from iox_catalog.files import DataFile
 
@@ -85,44 +84,44 @@ QUERIES = [
 ]
 
 
-def build(path: Path, cache_bytes: int) -> Engine:
+def build(path: Path, cache_bytes: int) -> App:
     """Three persists (two overlapping in time) plus buffered rows; the same for every run."""
-    engine = Engine(Settings(data_dir=path, wal_fsync=False, parquet_cache_size=cache_bytes))
-    persister = Persister(engine)
-    engine.write_line_protocol(
+    app = build_app(Settings(data_dir=path, wal_fsync=False, parquet_cache_size=cache_bytes))
+    persister = app.persister
+    app.engine.write_line_protocol(
         "db", b"cpu,host=a v=1,w=10 1\ncpu,host=b v=2 2", principal=ANONYMOUS
     )
     persister.persist()
-    engine.write_line_protocol(
+    app.engine.write_line_protocol(
         "db", b"cpu,host=a v=5 1\ncpu,host=c v=3,w=30 3", principal=ANONYMOUS
     )  # overlaps
     persister.persist()
-    engine.write_line_protocol("db", b"cpu,host=a v=7 2000000000000", principal=ANONYMOUS)
+    app.engine.write_line_protocol("db", b"cpu,host=a v=7 2000000000000", principal=ANONYMOUS)
     persister.persist()
-    engine.write_line_protocol(
+    app.engine.write_line_protocol(
         "db", b"cpu,host=b v=9 2000000000001\ncpu,host=a w=11 1", principal=ANONYMOUS
     )
-    return engine
+    return app
 
 
 @pytest.fixture
-def engines(tmp_path: Path) -> Iterator[dict[str, Engine]]:
+def engines(tmp_path: Path) -> Iterator[dict[str, App]]:
     built = {
         "no cache": build(tmp_path / "off", 0),
         "cache": build(tmp_path / "on", 1 << 30),
         "part cached": build(tmp_path / "part", 1),  # the budget is redone below
     }
     yield built
-    for engine in built.values():
-        engine.close()
+    for app in built.values():
+        app.close()
 
 
-def answers(engine: Engine) -> list[list[dict]]:
-    return [engine.query.execute("db", sql).read_all().to_pylist() for sql in QUERIES]
+def answers(app: App) -> list[list[dict]]:
+    return [app.query.execute("db", sql).read_all().to_pylist() for sql in QUERIES]
 
 
 def test_same_answers_with_without_and_with_part_of_the_files_cached(
-    engines: dict[str, Engine],
+    engines: dict[str, App],
 ) -> None:
     expected = answers(engines["no cache"])
     assert expected[0][0] == {"host": "a", "v": 5.0, "w": 11.0, "time": expected[0][0]["time"]}
@@ -133,7 +132,7 @@ def test_same_answers_with_without_and_with_part_of_the_files_cached(
     part_cache = part.query._tables._file_cache
     assert part_cache is not None
     part_cache.capacity = 110  # room for the two newest files (35 and 68 bytes), not all three
-    part.write_line_protocol(
+    part.engine.write_line_protocol(
         "db", b"cpu,host=d v=1 5000000000000", principal=ANONYMOUS
     )  # rebuild the view
     got = answers(part)
@@ -143,13 +142,13 @@ def test_same_answers_with_without_and_with_part_of_the_files_cached(
     ]
 
 
-def test_compaction_drops_replaced_files_from_the_cache(engines: dict[str, Engine]) -> None:
-    engine = engines["cache"]
-    expected = answers(engine)
-    cache = engine.query._tables._file_cache
+def test_compaction_drops_replaced_files_from_the_cache(engines: dict[str, App]) -> None:
+    app = engines["cache"]
+    expected = answers(app)
+    cache = app.query._tables._file_cache
     before = cache.used_bytes
-    Persister(engine).compact(min_files=2)
-    assert answers(engine) == expected
+    app.persister.compact(min_files=2)
+    assert answers(app) == expected
     assert 0 < cache.used_bytes < before + 1  # the three files became one
-    files = {f.path for f in engine.buffers.table("db", "cpu").files}
+    files = {f.path for f in app.buffers.table("db", "cpu").files}
     assert len(files) == 1 and cache.paths == files

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from flight_iox.app import build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from flight_iox.engine.engine import Engine
-from flight_iox.persist.persister import Persister
 
 
 @pytest.mark.parametrize("cache_bytes", [0, 1 << 30], ids=["parquet", "cached"])
@@ -27,17 +26,17 @@ from flight_iox.persist.persister import Persister
 def test_boundaries_that_are_not_whole_microseconds(
     tmp_path: Path, predicate: str, expected: list[int], cache_bytes: int
 ) -> None:
-    engine = Engine(Settings(data_dir=tmp_path, wal_fsync=False, parquet_cache_size=cache_bytes))
+    app = build_app(Settings(data_dir=tmp_path, wal_fsync=False, parquet_cache_size=cache_bytes))
     try:
         # Two rows on whole microseconds (no remainder in their file), one with a remainder.
-        engine.write_line_protocol(
+        app.engine.write_line_protocol(
             "db", b"m v=1i 200000000000\nm v=2i 210000000000", principal=ANONYMOUS
         )
-        Persister(engine).persist()
-        engine.write_line_protocol("db", b"m v=3i 210000000007", principal=ANONYMOUS)
-        Persister(engine).persist()
+        app.persister.persist()
+        app.engine.write_line_protocol("db", b"m v=3i 210000000007", principal=ANONYMOUS)
+        app.persister.persist()
         sql = f"SELECT v FROM m WHERE {predicate} ORDER BY v"
-        rows = engine.query.execute("db", sql).read_all().column("v").to_pylist()
+        rows = app.query.execute("db", sql).read_all().column("v").to_pylist()
         assert rows == expected
     finally:
-        engine.close()
+        app.close()

@@ -17,19 +17,20 @@ import adbc_driver_manager
 import pytest
 from starlette.testclient import TestClient
 
-from flight_iox.engine.engine import Engine
+from flight_iox.app import App
 from flight_iox.errors import QueryError
 from flight_iox.flightsql import FlightSqlServer
 from flight_iox.http.app import create_app
 from flight_iox.query.engine import QueryEngine
 from flight_iox.query.engine_errors import is_engine_error
+from flight_iox.server import http_services
 
 DATABASE_OPTION = "adbc.flight.sql.rpc.call_header.database"
 
 
 @pytest.fixture
-def engine(cpu_engine: Engine) -> Engine:
-    return cpu_engine
+def app(cpu_app: App) -> App:
+    return cpu_app
 
 
 @pytest.fixture
@@ -48,15 +49,15 @@ def test_datafusion_errors_are_the_users_and_ours_are_not() -> None:
     assert not is_engine_error(QueryError("x"))  # ours, already typed: not re-translated
 
 
-def test_bad_sql_is_still_a_query_error(engine: Engine) -> None:
+def test_bad_sql_is_still_a_query_error(app: App) -> None:
     with pytest.raises(QueryError):
-        engine.query.execute("db", "SELEC 1")
+        app.query.execute("db", "SELEC 1")
 
 
 @pytest.mark.usefixtures("bug")
-def test_engine_lets_a_bug_through(engine: Engine) -> None:
+def test_engine_lets_a_bug_through(app: App) -> None:
     with pytest.raises(KeyError, match="planted"):
-        engine.query.execute("db", "SELECT * FROM cpu")
+        app.query.execute("db", "SELECT * FROM cpu")
 
 
 @pytest.mark.usefixtures("bug")
@@ -69,9 +70,9 @@ def test_engine_lets_a_bug_through(engine: Engine) -> None:
     ],
 )
 def test_http_answers_500_and_logs_the_traceback(
-    engine: Engine, caplog: pytest.LogCaptureFixture, path: str, query: str
+    app: App, caplog: pytest.LogCaptureFixture, path: str, query: str
 ) -> None:
-    client = TestClient(create_app(engine, engine.settings), raise_server_exceptions=False)
+    client = TestClient(create_app(http_services(app), app.settings), raise_server_exceptions=False)
     with caplog.at_level(logging.ERROR):
         response = client.get(f"{path}?{query}")
     assert response.status_code == 500
@@ -80,8 +81,8 @@ def test_http_answers_500_and_logs_the_traceback(
 
 
 @pytest.mark.usefixtures("bug")
-def test_flight_sql_answers_internal(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
-    server = FlightSqlServer("grpc://127.0.0.1:0", engine.query)
+def test_flight_sql_answers_internal(app: App, caplog: pytest.LogCaptureFixture) -> None:
+    server = FlightSqlServer("grpc://127.0.0.1:0", app.sql)
     threading.Thread(target=server.serve, daemon=True).start()
     try:
         with warnings.catch_warnings():

@@ -7,10 +7,11 @@ import threading
 import pyarrow as pa
 import pytest
 
+from flight_iox.app import App
 from flight_iox.auth.policy import ANONYMOUS, Principal
-from flight_iox.engine.engine import Engine
 from flight_iox.errors import NotFoundError, QueryCancelledError
 from flight_iox.metrics import ServerMetrics
+from flight_iox.query.engine import QueryEngine
 from flight_iox.query.query_log import QUERIES_SCHEMA, QueryLog
 from flight_iox.query.system_tables import SystemTable
 
@@ -87,7 +88,7 @@ def test_a_stream_dropped_unread_ends_cancelled() -> None:
     assert row["cancelled"] and not row["running"] and row["rows"] == 4
 
 
-def test_only_statements_reading_system_tables_rebuild_the_log(cpu_engine: Engine) -> None:
+def test_only_statements_reading_system_tables_rebuild_the_log(cpu_app: App) -> None:
     log = QueryLog()
     builds: list[str | None] = []
 
@@ -95,16 +96,15 @@ def test_only_statements_reading_system_tables_rebuild_the_log(cpu_engine: Engin
         builds.append(database)
         return log.table(database)
 
-    cpu_engine.query.set_system_table(
-        "queries", SystemTable(build, scoped=build, version=lambda: log.version)
-    )
-    cpu_engine.query.execute("db", "SELECT count(*) FROM system.tables").read_all()
+    queries = SystemTable(build, scoped=build, version=lambda: log.version)
+    query = QueryEngine(cpu_app.catalog, cpu_app.buffers, system_tables={"queries": queries})
+    query.execute("db", "SELECT count(*) FROM system.tables").read_all()
     builds.clear()
     for n in range(3):  # the log moves with every query; user-table statements ignore it
         log.end(log.begin("http_sql", f"SELECT {n}", "db", ANONYMOUS, threading.Event()))
-        cpu_engine.query.execute("db", f"SELECT v + {n} FROM cpu").read_all()
-        cpu_engine.query.execute("db", "SELECT v, now() FROM cpu").read_all()  # planned anew
+        query.execute("db", f"SELECT v + {n} FROM cpu").read_all()
+        query.execute("db", "SELECT v, now() FROM cpu").read_all()  # planned anew
     assert builds == []
-    texts = cpu_engine.query.execute("db", "SELECT query_text FROM system.queries").read_all()
+    texts = query.execute("db", "SELECT query_text FROM system.queries").read_all()
     assert texts.column(0).to_pylist() == ["SELECT 0", "SELECT 1", "SELECT 2"]
     assert builds == [None, "db"]  # the admin view and the database's view, once

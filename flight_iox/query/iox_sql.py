@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from flight_iox.errors import QueryError
-from flight_iox.influxql.gap_buckets import fill_buckets
+from flight_iox.query.gap_buckets import fill_buckets
 from flight_iox.sql_tokens import Token, TokenType, per_statement, tokenize
 
 Finish = Callable[[pa.Table], pa.Table]

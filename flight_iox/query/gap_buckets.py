@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flight_iox.influxql.series import decoded
+from flight_iox.query.dictionaries import decoded
 
 
 def fill_buckets(

@@ -7,7 +7,7 @@ import pytest
 from datafusion import SessionContext
 
 from flight_iox.errors import QueryError
-from flight_iox.influxql.iox_sql import rewrite_iox_sql
+from flight_iox.query.iox_sql import rewrite_iox_sql
 
 MIN = 60_000_000_000
 

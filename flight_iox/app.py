@@ -1,0 +1,185 @@
+"""The composition root: every service of one server, built once with its parts passed in.
+
+Nothing below this module builds another service or reaches into one for its parts:
+the write path (``Engine``), the query engine, persistence and InfluxQL each get the
+narrow parts they need here, in dependency order, and are never patched afterwards.
+``flight_iox/server.py`` adds the transports (HTTP, Flight SQL) over ``App``; tests
+and benches build an ``App`` to run the same wiring in process.
+
+The order is the dependency graph (docs/architecture.md): state and recovery first
+(schema catalog, buffer, Iceberg catalog, object store, WAL), then the query engine
+over the state, then the write path and persistence (which tell the query engine's
+caches about their changes: ``ports.QueryCaches``), then the SQL service (queries
+plus the persistence layer's update handler), the Arrow writer and InfluxQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flight_iox.auth.policy import Authorizer
+from flight_iox.auth.tokens import tokens_table
+from flight_iox.backup.take import BackupSource
+from flight_iox.config import Settings
+from flight_iox.engine.arrow_writer import EngineWriter
+from flight_iox.engine.buffer import BufferSet
+from flight_iox.engine.catalog import SchemaCatalog
+from flight_iox.engine.engine import Engine
+from flight_iox.engine.recovery import replay
+from flight_iox.engine.watermark import SequenceWatermark
+from flight_iox.influxql.service import InfluxQL
+from flight_iox.metrics import ServerMetrics, StateSources
+from flight_iox.persist.deletes import Deleter
+from flight_iox.persist.follower import CatalogFollower, CatalogMirror
+from flight_iox.persist.parquet_files import read_model_rows
+from flight_iox.persist.persister import Persister
+from flight_iox.persist.tables import TableStore
+from flight_iox.query.engine import QueryEngine
+from flight_iox.query.file_cache import FileCache
+from flight_iox.query.file_checks import checked_schema
+from flight_iox.query.query_log import QueryLog
+from flight_iox.query.scoped import SqlService
+from flight_iox.query.system_tables import SystemTable
+from flight_iox.wal import WriteAheadLog
+from iox_catalog import IoxCatalog
+from iox_catalog.storage import Storage
+
+
+@dataclass(frozen=True)
+class App:
+    """One server's services and the state they share (tests read the state directly)."""
+
+    settings: Settings
+    metrics: ServerMetrics
+    catalog: SchemaCatalog
+    buffers: BufferSet
+    iceberg: IoxCatalog
+    storage: Storage
+    wal: WriteAheadLog
+    watermark: SequenceWatermark
+    replayed_entries: int  # WAL entries recovery read
+    tables: TableStore
+    query: QueryEngine
+    engine: Engine
+    queries: QueryLog  # system.queries, and cancelling by id
+    persister: Persister
+    deleter: Deleter
+    backup: BackupSource  # what a backup copies, and what holds it still
+    mirror: CatalogMirror  # the shared catalog as this server last applied it
+    follower: CatalogFollower  # applies other servers' commits (started by the server)
+    sql: SqlService
+    writer: EngineWriter
+    influxql: InfluxQL
+
+    def close(self) -> None:
+        """Flush and close the WAL (the persister and follower, if started, are stopped by
+        their owner)."""
+        self.wal.close()
+
+
+def build_app(
+    settings: Settings,
+    authorizer: Authorizer | None = None,
+    metrics: ServerMetrics | None = None,
+) -> App:
+    """Recover the state from the catalog and the WAL, and build every service over it.
+
+    With ``authorizer``, ``system.tokens`` (admin only) shows its tokens and follows
+    their changes. ``metrics`` counts writes, WAL fsyncs, persists and compactions and reads
+    the buffer and Parquet cache state on scrape (a private set when None). The persister's
+    and the follower's background threads are not started.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    metrics = metrics if metrics is not None else ServerMetrics()
+    catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
+    buffers = BufferSet()
+    iceberg = IoxCatalog(settings.catalog_config())
+    storage = iceberg.storage
+    mirror = CatalogMirror(iceberg, catalog, buffers)
+    persisted = mirror.load()  # every persisted table; the follower keeps it current
+    wal = WriteAheadLog(
+        settings.wal_dir,
+        fsync=settings.wal_fsync,
+        segment_bytes=settings.wal_segment_bytes,
+        on_sync=metrics.wal_synced,
+    )
+    replayed = replay(wal, catalog, buffers, persisted)
+    watermark = SequenceWatermark(wal.last_sequence)
+
+    queries = QueryLog(settings.query_log_size, metrics)
+    system_tables = {
+        "queries": SystemTable(queries.table, scoped=queries.table, version=lambda: queries.version)
+    }
+    if authorizer is not None:
+        store = authorizer.store
+        system_tables["tokens"] = SystemTable(lambda: tokens_table(store.records()))
+    file_cache = FileCache(
+        settings.parquet_cache_size,
+        lambda file, schema: read_model_rows(file.path, schema, storage),
+    )
+    metrics.watch(
+        StateSources(
+            buffer_bytes=lambda: buffers.total_bytes,
+            buffer_rows=buffers.buffered_rows,
+            cache_bytes=lambda: file_cache.used_bytes,
+            cache_hits=lambda: file_cache.hits,
+            cache_misses=lambda: file_cache.misses,
+        )
+    )
+    query = QueryEngine(
+        catalog,
+        buffers,
+        object_store=iceberg.config.store.datafusion_store(),
+        file_cache=file_cache,
+        limits=settings.query_limits,
+        file_check=lambda file: checked_schema(file, storage),
+        system_tables=system_tables,
+    )
+    if authorizer is not None:
+        authorizer.store.add_listener(query.invalidate_system_tables)
+
+    engine = Engine(
+        settings,
+        catalog=catalog,
+        buffers=buffers,
+        iceberg=iceberg,
+        wal=wal,
+        watermark=watermark,
+        caches=query,
+        metrics=metrics,
+    )
+    tables = TableStore(catalog, buffers, iceberg, storage, caches=query)
+    persister = Persister(settings, tables, wal, watermark, metrics)
+    deleter = Deleter(persister, tables, wal, watermark)
+    follower = CatalogFollower(
+        mirror,
+        query,
+        persister.cycle_lock,
+        lambda: wal.last_sequence,
+        settings.catalog_poll_interval_seconds,
+    )
+    sql = SqlService(query, deleter.execute_update)
+    writer = EngineWriter(engine)
+    return App(
+        settings=settings,
+        metrics=metrics,
+        catalog=catalog,
+        buffers=buffers,
+        iceberg=iceberg,
+        storage=storage,
+        wal=wal,
+        watermark=watermark,
+        replayed_entries=replayed,
+        tables=tables,
+        query=query,
+        engine=engine,
+        queries=queries,
+        persister=persister,
+        deleter=deleter,
+        backup=BackupSource(settings.data_dir, wal, tables, persister),
+        mirror=mirror,
+        follower=follower,
+        sql=sql,
+        writer=writer,
+        influxql=InfluxQL(sql, writer, engine),
+    )

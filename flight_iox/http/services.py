@@ -1,0 +1,36 @@
+"""The services the HTTP routes call, injected into the app by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from flight_iox.backup.take import BackupSource
+from flight_iox.engine.engine import Engine
+from flight_iox.influxql.service import InfluxQL
+from flight_iox.metrics import ServerMetrics
+from flight_iox.persist.persister import Persister
+from flight_iox.query.query_log import QueryLog
+from flight_iox.query.scoped import SqlService
+from iox_catalog import CatalogConfig
+
+
+@dataclass(frozen=True)
+class HttpServices:
+    """What the routes call, built by the composition root (``flight_iox/app.py``)."""
+
+    engine: Engine  # line protocol writes and database administration
+    sql: SqlService  # SQL queries and updates, scoped per request
+    influxql: InfluxQL
+    persister: Persister  # persist, compact and repair on demand
+    catalog_config: CatalogConfig  # what outside engines need to read the tables
+    metrics: ServerMetrics  # what /metrics serves
+    queries: QueryLog  # system.queries, and cancelling by id
+    backup: BackupSource  # what POST /api/v3/backup copies
+
+
+def services_of(request: Request) -> HttpServices:
+    """The services of the app serving ``request``."""
+    services: HttpServices = request.app.state.services
+    return services
