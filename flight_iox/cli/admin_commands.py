@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from flight_iox.cli.token_commands import _connection_options, _request, list_tokens, revoke
+from flight_iox.cli.token_commands import connection_options, list_tokens, revoke, server_request
 from flight_iox.cli.token_commands import create as create_token
 from flight_iox.sql_quote import quote_identifier
 
@@ -53,7 +53,7 @@ def _csv(text: str | None) -> list[str] | None:
 
 
 @create.command("database")
-@_connection_options
+@connection_options
 @click.option("--retention-period", default=None, help="Like 30d or 12h (default: none).")
 @click.argument("name")
 def create_database(
@@ -61,22 +61,22 @@ def create_database(
 ) -> None:
     """Create the database NAME."""
     body = {"db": name, "retention_period": retention_period}
-    _request("POST", host, "/api/v3/configure/database", token, ca_cert, json=body)
+    server_request("POST", host, "/api/v3/configure/database", token, ca_cert, json=body)
     click.echo(f"created database {name}")
 
 
 @delete.command("database")
-@_connection_options
+@connection_options
 @click.argument("name")
 def delete_database(host: str, token: str | None, ca_cert: str | None, name: str) -> None:
     """Delete the database NAME and all its data."""
     params = {"db": name}
-    _request("DELETE", host, "/api/v3/configure/database", token, ca_cert, params=params)
+    server_request("DELETE", host, "/api/v3/configure/database", token, ca_cert, params=params)
     click.echo(f"deleted database {name}")
 
 
 @create.command("last_cache")
-@_connection_options
+@connection_options
 @_database
 @_table
 @click.option("--key-columns", default=None, help="Comma-separated (default: the tags).")
@@ -106,12 +106,12 @@ def create_last_cache(
         "count": count,
         "ttl": ttl,
     }
-    reply = _request("POST", host, "/api/v3/configure/last_cache", token, ca_cert, json=body)
+    reply = server_request("POST", host, "/api/v3/configure/last_cache", token, ca_cert, json=body)
     click.echo(json.dumps(reply.json()))
 
 
 @create.command("distinct_cache")
-@_connection_options
+@connection_options
 @_database
 @_table
 @click.option("--columns", required=True, help="Comma-separated, outermost first.")
@@ -138,12 +138,14 @@ def create_distinct_cache(
         "max_cardinality": max_cardinality,
         "max_age": max_age,
     }
-    reply = _request("POST", host, "/api/v3/configure/distinct_cache", token, ca_cert, json=body)
+    reply = server_request(
+        "POST", host, "/api/v3/configure/distinct_cache", token, ca_cert, json=body
+    )
     click.echo(json.dumps(reply.json()))
 
 
 def _delete_cache(kind: str) -> click.Command:
-    @_connection_options
+    @connection_options
     @_database
     @_table
     @click.argument("name")
@@ -151,7 +153,7 @@ def _delete_cache(kind: str) -> click.Command:
         host: str, token: str | None, ca_cert: str | None, database: str, table: str, name: str
     ) -> None:
         body = {"db": database, "table": table, "name": name}
-        _request("DELETE", host, f"/api/v3/configure/{kind}", token, ca_cert, json=body)
+        server_request("DELETE", host, f"/api/v3/configure/{kind}", token, ca_cert, json=body)
         click.echo(f"deleted {kind} {name}")
 
     command.__doc__ = f"Delete the {kind} called NAME from a table."
@@ -166,19 +168,19 @@ def _sql_rows(
     host: str, token: str | None, ca_cert: str | None, database: str, sql: str
 ) -> list[Any]:
     params = {"db": database, "q": sql, "format": "json"}
-    rows = _request("GET", host, "/api/v3/query_sql", token, ca_cert, params=params).json()
+    rows = server_request("GET", host, "/api/v3/query_sql", token, ca_cert, params=params).json()
     return list(rows)
 
 
 @show.command("databases")
-@_connection_options
+@connection_options
 def show_databases(host: str, token: str | None, ca_cert: str | None) -> None:
     """The databases the token may read."""
-    _echo_rows(_request("GET", host, "/api/v3/configure/database", token, ca_cert).json())
+    _echo_rows(server_request("GET", host, "/api/v3/configure/database", token, ca_cert).json())
 
 
 @show.command("tables")
-@_connection_options
+@connection_options
 @_database
 def show_tables(host: str, token: str | None, ca_cert: str | None, database: str) -> None:
     """The tables of a database."""
@@ -190,7 +192,7 @@ def show_tables(host: str, token: str | None, ca_cert: str | None, database: str
 
 
 @show.command("system")
-@_connection_options
+@connection_options
 @_database
 @click.argument("what", type=click.Choice(["table"]))
 @click.argument("name")

@@ -23,14 +23,14 @@ _TIMEOUT = 30
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _request(
+def server_request(
     method: str, host: str, path: str, token: str | None, ca_cert: str | None, **kwargs: Any
 ) -> requests.Response:
     url = f"{host.rstrip('/')}{path}"
     return call(method, url, token, ca_cert=ca_cert, timeout=_TIMEOUT, **kwargs)
 
 
-def _connection_options(command: F) -> F:
+def connection_options(command: F) -> F:
     """``--host``, ``--token`` and ``--ca-cert`` (an HTTPS server's CA bundle)."""
     command = host_option(command)
     command = token_option(command)
@@ -49,7 +49,7 @@ def token() -> None:
 
 
 @token.command("create")
-@_connection_options
+@connection_options
 @click.option("--admin", is_flag=True, help="The first admin token (only once).")
 @click.option("--name", default=None, help="Name of a database token.")
 @click.option("--db", "databases", multiple=True, help="Database the token may use ('*': all).")
@@ -70,7 +70,7 @@ def create(
 ) -> None:
     """Create a token and print its secret (shown only this once)."""
     if admin:
-        response = _request("POST", host, "/api/v3/configure/token/admin", token, ca_cert)
+        response = server_request("POST", host, "/api/v3/configure/token/admin", token, ca_cert)
     else:
         if not name or not databases:
             raise click.UsageError("a database token needs --name and at least one --db")
@@ -79,22 +79,24 @@ def create(
             "name": name,
             "permissions": [{"database": d, "actions": wanted} for d in databases],
         }
-        response = _request("POST", host, "/api/v3/configure/token", token, ca_cert, json=body)
+        response = server_request(
+            "POST", host, "/api/v3/configure/token", token, ca_cert, json=body
+        )
     click.echo(response.json()["token"])
 
 
 @token.command("list")
-@_connection_options
+@connection_options
 def list_tokens(host: str, token: str | None, ca_cert: str | None) -> None:
     """List tokens (names, ids, permissions; never secrets) as JSON lines."""
-    for record in _request("GET", host, "/api/v3/configure/token", token, ca_cert).json():
+    for record in server_request("GET", host, "/api/v3/configure/token", token, ca_cert).json():
         click.echo(json.dumps(record))
 
 
 @token.command("revoke")
-@_connection_options
+@connection_options
 @click.argument("name")
 def revoke(host: str, token: str | None, ca_cert: str | None, name: str) -> None:
     """Revoke the token called NAME (or with id NAME)."""
-    _request("DELETE", host, "/api/v3/configure/token", token, ca_cert, params={"name": name})
+    server_request("DELETE", host, "/api/v3/configure/token", token, ca_cert, params={"name": name})
     click.echo(f"revoked {name}")
