@@ -196,6 +196,11 @@ def test_redos_pattern_answers_and_health_stays_up(
 
 
 def test_regex_re2_refuses_gets_400(server: RunningServer, traffic: SteadyTraffic) -> None:
+    # Its own row: the database must exist whether or not the test above ran first.
+    written = requests.post(
+        f"{server.http_url}/api/v3/write_lp", params={"db": "redos"}, data=f"abcdefghi v=1 {T0}"
+    )
+    assert written.status_code == 204
     reply = requests.get(
         f"{server.http_url}/api/v3/query_influxql",
         params={"db": "redos", "q": r"SELECT * FROM /(a)\1/"},
