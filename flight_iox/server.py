@@ -89,6 +89,7 @@ def http_services(app: App) -> HttpServices:
         metrics=app.metrics,
         queries=app.queries,
         backup=app.backup,
+        deleter=app.deleter,
     )
 
 

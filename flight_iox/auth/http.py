@@ -56,6 +56,9 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/write": RouteRule.AUTHENTICATED,
     "/api/v3/query_sql": RouteRule.AUTHENTICATED,
     "/api/v3/configure/database": RouteRule.AUTHENTICATED,
+    # Tables: POST needs ``create``, DELETE ``delete``, GET/PUT (partitioning) admin
+    # (http/tables.py).
+    "/api/v3/configure/table": RouteRule.AUTHENTICATED,
     # Caches: the handler demands ``create`` on the database (http/caches.py).
     "/api/v3/configure/last_cache": RouteRule.AUTHENTICATED,
     "/api/v3/configure/distinct_cache": RouteRule.AUTHENTICATED,

@@ -1,7 +1,7 @@
 """``flight-iox create|delete|show``: the administration verbs, shaped like ``influxdb3``'s.
 
-- ``create database|token|last_cache|distinct_cache`` and ``delete database|token|
-  last_cache|distinct_cache`` call the ``/api/v3/configure/...`` routes;
+- ``create database|table|token|last_cache|distinct_cache`` and ``delete database|table|
+  token|last_cache|distinct_cache`` call the ``/api/v3/configure/...`` routes;
 - ``show databases|tables|tokens|system`` print JSON lines (``show system -d DB table
   last_caches`` reads ``system.last_caches``).
 
@@ -22,12 +22,12 @@ from flight_iox.sql_quote import quote_identifier
 
 @click.group()
 def create() -> None:
-    """Create a database, token, last-value cache or distinct-value cache."""
+    """Create a database, table, token, last-value cache or distinct-value cache."""
 
 
 @click.group()
 def delete() -> None:
-    """Delete a database, token, last-value cache or distinct-value cache."""
+    """Delete a database, table, token, last-value cache or distinct-value cache."""
 
 
 @click.group()
@@ -73,6 +73,51 @@ def delete_database(host: str, token: str | None, ca_cert: str | None, name: str
     params = {"db": name}
     server_request("DELETE", host, "/api/v3/configure/database", token, ca_cert, params=params)
     click.echo(f"deleted database {name}")
+
+
+def _fields(text: str | None) -> list[dict[str, str]]:
+    """``name:type,...`` as the route's ``[{"name", "type"}]`` (the server checks the types)."""
+    fields = []
+    for item in _csv(text) or []:
+        name, colon, kind = item.rpartition(":")
+        if not colon or not name:
+            raise click.BadParameter(f"{item!r} is not name:type", param_hint="--fields")
+        fields.append({"name": name, "type": kind})
+    return fields
+
+
+@create.command("table")
+@connection_options
+@_database
+@click.option("--tags", default=None, help="Comma-separated tag columns.")
+@click.option("--fields", default=None, help="Comma-separated name:type (utf8, int64, ...).")
+@click.argument("name")
+def create_table(
+    host: str,
+    token: str | None,
+    ca_cert: str | None,
+    database: str,
+    tags: str | None,
+    fields: str | None,
+    name: str,
+) -> None:
+    """Create the empty table NAME (a time column, the tags, the fields)."""
+    body = {"db": database, "table": name, "tags": _csv(tags) or [], "fields": _fields(fields)}
+    reply = server_request("POST", host, "/api/v3/configure/table", token, ca_cert, json=body)
+    click.echo(json.dumps(reply.json()))
+
+
+@delete.command("table")
+@connection_options
+@_database
+@click.argument("name")
+def delete_table(
+    host: str, token: str | None, ca_cert: str | None, database: str, name: str
+) -> None:  # fmt: skip
+    """Delete the table NAME and all its data."""
+    body = {"db": database, "table": name}
+    server_request("DELETE", host, "/api/v3/configure/table", token, ca_cert, json=body)
+    click.echo(f"deleted table {name}")
 
 
 @create.command("last_cache")

@@ -90,7 +90,11 @@ def create_app(
             configure_database,
             methods=["GET", "POST", "PUT", "DELETE"],
         ),
-        Route("/api/v3/configure/table", configure_table, methods=["GET", "PUT"]),
+        Route(
+            "/api/v3/configure/table",
+            configure_table,
+            methods=["GET", "POST", "PUT", "DELETE"],
+        ),
         Route("/api/v3/configure/last_cache", configure_last_cache, methods=["POST", "DELETE"]),
         Route(
             "/api/v3/configure/distinct_cache",

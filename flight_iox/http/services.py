@@ -10,6 +10,7 @@ from flight_iox.backup.take import BackupSource
 from flight_iox.engine.engine import Engine
 from flight_iox.influxql.service import InfluxQL
 from flight_iox.metrics import ServerMetrics
+from flight_iox.persist.deletes import Deleter
 from flight_iox.persist.persister import Persister
 from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
@@ -28,6 +29,7 @@ class HttpServices:
     metrics: ServerMetrics  # what /metrics serves
     queries: QueryLog  # system.queries, and cancelling by id
     backup: BackupSource  # what POST /api/v3/backup copies
+    deleter: Deleter  # creates and drops tables for /api/v3/configure/table (as SQL DDL does)
 
 
 def services_of(request: Request) -> HttpServices:

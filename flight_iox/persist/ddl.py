@@ -131,12 +131,37 @@ def create_table(
 ) -> None:
     """Create an empty table from a column list; durable (in Iceberg) once this returns.
 
-    ``principal`` needs ``create`` on ``database``.
+    ``principal`` needs ``create`` on ``database`` (checked before the list is read).
     """
     Authorizer.require(principal, Action.CREATE, database)
     if problem := identifier_problem(table):
         raise BadRequestError(f"invalid table name: {problem}")
     columns = table_columns(body)
+    create_table_with_columns(
+        tables, database, table, columns, principal=principal, if_not_exists=if_not_exists
+    )
+
+
+def create_table_with_columns(
+    tables: TableStore,
+    database: str,
+    table: str,
+    columns: dict[str, Column],
+    *,
+    principal: Principal,
+    if_not_exists: bool = False,
+) -> None:
+    """Create an empty table with ``columns`` (``time`` among them); durable once this returns.
+
+    The one creation path: SQL ``CREATE TABLE`` and ``POST /api/v3/configure/table``
+    both end here. ``principal`` needs ``create`` on ``database``.
+    """
+    Authorizer.require(principal, Action.CREATE, database)
+    if problem := identifier_problem(table):
+        raise BadRequestError(f"invalid table name: {problem}")
+    for name in columns:
+        if problem := identifier_problem(name):
+            raise BadRequestError(f"invalid column name: {problem}")
     catalog = tables.catalog
     limit = catalog.limits.max_columns_per_table
     if len(columns) > limit:

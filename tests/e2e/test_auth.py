@@ -298,7 +298,7 @@ def test_write_token_cannot_change_another_database_by_a_qualified_name(
 
 
 def test_only_admins_change_partitioning(server: RunningServer, tokens: Tokens) -> None:
-    """``/api/v3/configure/table`` is in no route rule, so it is admin only (deny by default)."""
+    """GET/PUT ``/api/v3/configure/table`` (the partitioning) demand an admin token."""
     url = f"{server.http_url}/api/v3/configure/table"
     body = {"db": "alpha", "table": "cpu", "partition_by": ["host"]}
     for token, status in ((None, 401), (tokens.writer, 403), (tokens.reader, 403)):
