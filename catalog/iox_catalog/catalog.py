@@ -16,15 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
-from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import (
     NamespaceAlreadyExistsError,
     NoSuchNamespaceError,
     NoSuchTableError,
 )
-from pyiceberg.table import Table, TableProperties, Transaction
+from pyiceberg.table import Table, Transaction
 from pyiceberg.transforms import IdentityTransform
-from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from iox_catalog import cleanup
 from iox_catalog.config import CatalogConfig
@@ -40,6 +38,7 @@ from iox_catalog.locations import (
     relocation_properties,
     write_root,
 )
+from iox_catalog.opening import open_catalog
 from iox_catalog.partition_specs import (
     DEFAULT_PARTITION_BY,
     describe,
@@ -54,6 +53,7 @@ from iox_catalog.schema import (
     encode_kinds,
     file_schema,
     model_schema_from_kinds,
+    set_name_mapping,
 )
 from iox_catalog.state import RETENTION_PROPERTY, CatalogState, read_state, retention_of
 from iox_catalog.storage import is_canonical_location, open_storage
@@ -73,37 +73,6 @@ class StoredTable:
     files: TableFiles
     location: str  # the folder new files go under (see iox_catalog.locations)
     metadata_location: str = ""  # changes with every commit (see iox_catalog.state)
-
-
-def _set_name_mapping(tx: Transaction) -> None:
-    """Map column names to field ids for readers, once (as PyIceberg's ``add_files`` does).
-
-    Our files carry no Iceberg field ids; readers find their columns by this mapping.
-    """
-    if tx.table_metadata.name_mapping() is None:
-        mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
-        tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
-
-
-def open_catalog(config: CatalogConfig, attempts: int = 5) -> Catalog:
-    """The catalog ``config`` names, through PyIceberg's ``load_catalog``.
-
-    PyIceberg merges its own configuration under the same name (``~/.pyiceberg.yaml``,
-    ``PYICEBERG_CATALOG__FLIGHT_IOX__*``) beneath these properties: the place for secrets
-    such as a REST catalog's credential. The SQL catalog creates its tables when it finds
-    none, without locking: when two servers start at once on a new PostgreSQL database,
-    one of them fails with a duplicate table or type. By then the tables exist, so opening
-    it again works.
-    """
-    for attempt in range(attempts):
-        try:
-            return load_catalog(config.name, **config.properties())
-        except (IntegrityError, ProgrammingError):
-            if attempt == attempts - 1:
-                raise
-            log.info("the catalog tables were being created by another server; retrying")
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
 
 
 class IoxCatalog:
@@ -163,7 +132,7 @@ class IoxCatalog:
             except NoSuchNamespaceError:
                 return
             for identifier in tables:
-                self._purge(identifier)
+                cleanup.purge_table(self._iceberg, identifier, self.storage)
             self._iceberg.drop_namespace(name)
 
     def retention_ns(self, name: str) -> int | None:
@@ -318,7 +287,7 @@ class IoxCatalog:
             self._check_own(iceberg, [f.uri for f in files])
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
-                _set_name_mapping(tx)
+                set_name_mapping(tx)
                 props = {WAL_SEQUENCE_PROPERTY: str(sequence)}
                 with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
                     for file in files:
@@ -363,7 +332,7 @@ class IoxCatalog:
             doomed = set(remove)
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
-                _set_name_mapping(tx)
+                set_name_mapping(tx)
                 props = {WAL_SEQUENCE_PROPERTY: str(current.persisted_sequence)}
                 with tx.update_snapshot(snapshot_properties=props).overwrite() as overwrite:
                     for task in iceberg.scan().plan_files():
@@ -400,25 +369,7 @@ class IoxCatalog:
     def drop_table(self, database: str, table: str) -> None:
         """Drop a table and purge its files."""
         with self._lock:
-            self._purge((database, table))
-
-    def _purge(self, identifier: tuple[str, ...]) -> None:
-        """Drop a table, then delete the files its metadata names under its own folder.
-
-        Not PyIceberg's ``purge_table``: that deletes whatever paths the metadata holds,
-        wherever they are. Files outside the table's folder are logged and left.
-        """
-        iceberg = self._iceberg.load_table(identifier)
-        uris = cleanup.table_file_uris(iceberg)
-        roots = {write_root(iceberg), iceberg.location().rstrip("/")}
-        self._iceberg.drop_table(identifier)
-        for root in sorted(roots):
-            if is_canonical_location(root, self.storage):
-                mine = {u for u in uris if u.startswith(root + "/")}
-                cleanup.purge_files(".".join(identifier), mine, root, self.storage)
-                uris -= mine
-        for uri in sorted(uris):
-            log.warning("not deleting %s of dropped table %s: outside its folder", uri, identifier)
+            cleanup.purge_table(self._iceberg, (database, table), self.storage)
 
     def expire_snapshots(self, database: str, table: str, keep_last: int = 2) -> int:
         """Drop old snapshots so the metadata stays small; returns the files this unreferenced.

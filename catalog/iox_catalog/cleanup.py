@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Iterable
 
+from pyiceberg.catalog import Catalog
 from pyiceberg.io import FileIO
 from pyiceberg.manifest import ManifestContent, ManifestFile
 from pyiceberg.table import Table
@@ -30,7 +31,7 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from iox_catalog.locations import write_root
-from iox_catalog.storage import Storage
+from iox_catalog.storage import Storage, is_canonical_location
 from iox_datamodel.errors import StoragePathError
 
 log = logging.getLogger(__name__)
@@ -159,3 +160,22 @@ def _delete_contained(uri: str, root: str, storage: Storage, owner: str) -> int:
         log.warning("could not delete %s of %s", path, owner, exc_info=True)
         return 0
     return 1
+
+
+def purge_table(catalog: Catalog, identifier: tuple[str, ...], storage: Storage) -> None:
+    """Drop a table, then delete the files its metadata names under its own folder.
+
+    Not PyIceberg's ``purge_table``: that deletes whatever paths the metadata holds,
+    wherever they are. Files outside the table's folder are logged and left.
+    """
+    iceberg = catalog.load_table(identifier)
+    uris = table_file_uris(iceberg)
+    roots = {write_root(iceberg), iceberg.location().rstrip("/")}
+    catalog.drop_table(identifier)
+    for root in sorted(roots):
+        if is_canonical_location(root, storage):
+            mine = {u for u in uris if u.startswith(root + "/")}
+            purge_files(".".join(identifier), mine, root, storage)
+            uris -= mine
+    for uri in sorted(uris):
+        log.warning("not deleting %s of dropped table %s: outside its folder", uri, identifier)
