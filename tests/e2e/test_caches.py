@@ -23,6 +23,8 @@ import requests
 from flight_iox.flightsql.commands import pack
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.launcher import RunningServer, start_server
+from tests.e2e.tokens import bearer as auth
+from tests.e2e.tokens import bootstrap_admin, grant
 
 DB = "caches_e2e"
 NOW = time.time_ns()
@@ -53,13 +55,10 @@ def _lines() -> str:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     data_dir = tmp_path_factory.mktemp("caches") / "data"
     server = start_server(data_dir, "--auth", "required")
-    url = f"{server.http_url}/api/v3/configure/token"
-    admin = requests.post(f"{url}/admin", timeout=30).json()["token"]
+    admin = bootstrap_admin(server.http_url)
 
     def make(name: str, actions: list[str]) -> str:
-        body = {"name": name, "permissions": [{"database": DB, "actions": actions}]}
-        reply = requests.post(url, json=body, headers=auth(admin), timeout=30)
-        return str(reply.json()["token"])
+        return grant(server.http_url, admin, name, DB, actions)
 
     reply = requests.post(
         f"{server.http_url}/api/v3/write_lp",
@@ -81,10 +80,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         assert reply.status_code == 201, reply.text
     yield state
     state.server.stop()
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def configure(

@@ -23,6 +23,8 @@ import requests
 from flight_iox.flightsql.commands import pack
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.launcher import RunningServer, start_server
+from tests.e2e.tokens import bearer as auth
+from tests.e2e.tokens import bootstrap_admin, grant
 
 DB = "tables_e2e"
 NOW = time.time_ns()
@@ -40,13 +42,10 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     server = start_server(tmp_path_factory.mktemp("tables") / "data", "--auth", "required")
-    url = f"{server.http_url}/api/v3/configure/token"
-    admin = requests.post(f"{url}/admin", timeout=30).json()["token"]
+    admin = bootstrap_admin(server.http_url)
 
     def make(name: str, actions: list[str]) -> str:
-        body = {"name": name, "permissions": [{"database": DB, "actions": actions}]}
-        reply = requests.post(url, json=body, headers=auth(admin), timeout=30)
-        return str(reply.json()["token"])
+        return grant(server.http_url, admin, name, DB, actions)
 
     created = requests.post(
         f"{server.http_url}/api/v3/configure/database",
@@ -64,10 +63,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )
     yield state
     server.stop()
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def configure(
