@@ -41,6 +41,17 @@ OTHER_ROWS = f"cpu,host=b usage=3 1000000000\ncpu,host={SECRET} usage=42 2000000
 SCRATCH_ROW = "scratch,host=x v=1 3000000000"
 _TIMEOUT = 30
 
+# Statuses by actor: none, wrong, read-mine, write-mine, admin.
+READS_MINE = "401 401 200 403 200"
+READS_OTHER = "401 401 403 403 200"
+NOT_IN_SCOPE = "401 401 400 403 200"  # other.iox.cpu does not resolve; write may not read mine
+AMBIGUOUS = "401 401 400 400 400"
+WRITES_MINE = "401 401 403 204 204"
+WRITES_OTHER = "401 401 403 403 204"
+CHANGES_OTHER = "401 401 403 403 200"
+ADMIN_ONLY = "401 401 403 403 200"
+LISTING = "401 401 200 200 200"
+
 # Ways of naming ``other`` inside SQL whose default database is ``mine``
 # (also the unit tests of the scoped engine).
 OTHER_IN_SQL = {

@@ -16,8 +16,17 @@ from flight_iox.flightsql.commands import pack
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle
 from tests.e2e.auth_matrix import (
+    ADMIN_ONLY,
+    AMBIGUOUS,
+    CHANGES_OTHER,
+    LISTING,
+    NOT_IN_SCOPE,
     OTHER_IN_SQL,
+    READS_MINE,
+    READS_OTHER,
     SCRATCH_ROW,
+    WRITES_MINE,
+    WRITES_OTHER,
     Case,
     Env,
     auth_env,  # noqa: F401 (the module's server)
@@ -35,25 +44,7 @@ from tests.e2e.auth_matrix import (
     sql_http,
 )
 
-# Statuses by actor: none, wrong, read-mine, write-mine, admin.
-READS_MINE = "401 401 200 403 200"
-READS_OTHER = "401 401 403 403 200"
-NOT_IN_SCOPE = "401 401 400 403 200"  # other.iox.cpu does not resolve; write may not read mine
-AMBIGUOUS = "401 401 400 400 400"
-WRITES_MINE = "401 401 403 204 204"
-WRITES_OTHER = "401 401 403 403 204"
-CHANGES_OTHER = "401 401 403 403 200"
-ADMIN_ONLY = "401 401 403 403 200"
-LISTING = "401 401 200 200 200"
-
 INSERT_SELECT = "INSERT INTO scratch (host, v, time) SELECT host, usage, time FROM {}"
-OTHER_TABLE = {"db": "other", "table": "cpu"}
-NEW_TABLE = {
-    "db": "other",
-    "table": "made_t",
-    "tags": ["h"],
-    "fields": [{"name": "v", "type": "float64"}],
-}
 FORGED = StatementHandle("other", "SELECT host FROM cpu").encode()
 
 CASES: list[Case] = [
@@ -215,66 +206,6 @@ CASES: list[Case] = [
         ),
         "401 401 403 403 201",
     ),
-    # --- tables, caches, backup, metrics, queries (routes added after the matrix) ----------
-    Case(
-        "create table in other",
-        http("POST", "/api/v3/configure/table", body=NEW_TABLE),
-        "401 401 403 403 201",
-    ),
-    Case(
-        "create table body and query",
-        http("POST", "/api/v3/configure/table", {"db": "mine"}, body=NEW_TABLE),
-        AMBIGUOUS,
-    ),
-    Case(
-        "drop table of other",
-        http("DELETE", "/api/v3/configure/table", {"db": "other", "table": "cpu"}),
-        "401 401 403 403 -",
-    ),
-    Case(
-        "partitioning of other",
-        http("GET", "/api/v3/configure/table", {"db": "other", "table": "cpu"}),
-        ADMIN_ONLY,
-    ),
-    Case(
-        "repartition other",
-        http("PUT", "/api/v3/configure/table", body=OTHER_TABLE | {"partition_by": ["host"]}),
-        ADMIN_ONLY,
-    ),
-    Case(
-        "last cache on other",
-        http("POST", "/api/v3/configure/last_cache", body=OTHER_TABLE | {"name": "lc_m"}),
-        "401 401 403 403 201",
-    ),
-    Case(
-        "last cache body and query",
-        http(
-            "POST",
-            "/api/v3/configure/last_cache",
-            {"db": "mine"},
-            body=OTHER_TABLE | {"name": "lc_q"},
-        ),
-        AMBIGUOUS,
-    ),
-    Case(
-        "distinct cache on other",
-        http(
-            "POST",
-            "/api/v3/configure/distinct_cache",
-            body=OTHER_TABLE | {"name": "dc_m", "columns": ["host"]},
-        ),
-        "401 401 403 403 201",
-    ),
-    Case(
-        "delete a cache of other",
-        http("DELETE", "/api/v3/configure/last_cache", body=OTHER_TABLE | {"name": "nosuch"}),
-        "401 401 403 403 404",
-    ),
-    Case(
-        "backup", http("POST", "/api/v3/backup", body={"to": "/nonexistent"}), "401 401 403 403 -"
-    ),
-    Case("metrics", http("GET", "/metrics"), ADMIN_ONLY, leak="other"),
-    Case("cancel a query", http("DELETE", "/api/v3/query/nosuch"), "401 401 404 404 404"),
     Case("unknown route", http("GET", "/api/v3/nosuch"), "401 401 403 403 404"),
     Case("bootstrap closed", http("POST", "/api/v3/configure/token/admin"), "409 401 409 409 409"),
     Case("health", http("GET", "/health"), "200 401 200 200 200"),
