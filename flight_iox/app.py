@@ -25,6 +25,7 @@ from flight_iox.engine.arrow_writer import EngineWriter
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.engine.engine import Engine
+from flight_iox.engine.feed import WriteFeed
 from flight_iox.engine.recovery import replay
 from flight_iox.engine.watermark import SequenceWatermark
 from flight_iox.influxql.service import InfluxQL
@@ -41,6 +42,7 @@ from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
 from flight_iox.query.system_tables import SystemTable
 from flight_iox.wal import WriteAheadLog
+from flight_iox.wal.holds import TruncationHolds
 from iox_catalog import IoxCatalog
 from iox_catalog.storage import Storage
 
@@ -57,6 +59,7 @@ class App:
     storage: Storage
     wal: WriteAheadLog
     watermark: SequenceWatermark
+    feed: WriteFeed  # acknowledged writes by WAL sequence (subscriptions, triggers)
     replayed_entries: int  # WAL entries recovery read
     tables: TableStore
     query: QueryEngine
@@ -97,14 +100,17 @@ def build_app(
     storage = iceberg.storage
     mirror = CatalogMirror(iceberg, catalog, buffers)
     persisted = mirror.load()  # every persisted table; the follower keeps it current
+    holds = TruncationHolds(settings.wal_hold_max_bytes)
     wal = WriteAheadLog(
         settings.wal_dir,
         fsync=settings.wal_fsync,
         segment_bytes=settings.wal_segment_bytes,
         on_sync=metrics.wal_synced,
+        holds=holds,
     )
     replayed = replay(wal, catalog, buffers, persisted)
     watermark = SequenceWatermark(wal.last_sequence)
+    feed = WriteFeed(wal, watermark, holds, settings.wal_feed_memory)
 
     queries = QueryLog(settings.query_log_size, metrics)
     system_tables = {
@@ -144,7 +150,7 @@ def build_app(
         buffers=buffers,
         iceberg=iceberg,
         wal=wal,
-        watermark=watermark,
+        feed=feed,
         caches=query,
         metrics=metrics,
     )
@@ -169,6 +175,7 @@ def build_app(
         storage=storage,
         wal=wal,
         watermark=watermark,
+        feed=feed,
         replayed_entries=replayed,
         tables=tables,
         query=query,

@@ -178,6 +178,16 @@ class Settings:
     s3_endpoint: str | None = setting(None, "S3 endpoint URL (MinIO, moto, …).")
     s3_region: str | None = setting(None, "S3 region.", shown_default="AWS_REGION or us-east-1")
     s3_allow_http: bool = setting(False, "Allow a plain-HTTP S3 endpoint.")
+    wal_hold_max_bytes: int = setting(
+        1024 * MIB,
+        "WAL bytes kept past persistence for subscriptions and triggers that are behind.",
+        kind="size",
+    )
+    wal_feed_memory: int = setting(
+        64 * MIB,
+        "Memory for the latest acknowledged writes, read by subscriptions and triggers.",
+        kind="size",
+    )
     persist_interval_seconds: float = setting(
         1.0, "Seconds between checks of the persist triggers.", name="persist_interval",
         minimum=0.01,

@@ -4,13 +4,18 @@ The write path (``engine``) and persistence (``persist``) change tables; the que
 engine (``query``) keeps caches over them (registered tables, plans, the last-value
 cache, files it checked). The services do not import each other for that: each takes
 the narrow Protocol below, and the composition root (``flight_iox/app.py``) passes the
-``QueryEngine``. This module imports nothing of ``flight_iox``, so every package may
-depend on it and the package graph stays acyclic (``tests/test_architecture.py``).
+``QueryEngine``. Readers of the write stream (subscriptions, processing-engine triggers)
+take ``WalFeed``, which the engine implements. This module imports nothing of
+``flight_iox``, so every package may depend on it and the package graph stays acyclic
+(``tests/test_architecture.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
+
+import pyarrow as pa
 
 
 class QueryCaches(Protocol):
@@ -30,4 +35,68 @@ class QueryCaches(Protocol):
 
     def recheck_files(self, database: str, table: str, paths: set[str]) -> None:
         """These files of the table were found lost: check them again before the next read."""
+        ...
+
+
+@dataclass(frozen=True)
+class AcknowledgedWrite:
+    """One acknowledged WAL entry: its sequence, database and one Arrow batch per table.
+
+    The batches' fields carry their column roles in metadata (``iox::column_type``), as
+    the WAL stores them; a batch holds only the columns its write gave.
+    """
+
+    sequence: int
+    database: str
+    tables: tuple[tuple[str, pa.RecordBatch], ...]
+
+
+@dataclass(frozen=True)
+class FeedRead:
+    """What one ``WalFeed.read`` returned.
+
+    Every sequence in ``(after, through]`` is either in ``entries`` (those of the
+    database asked for) or was of another database, or is counted in ``missing``: the
+    entries deleted from the WAL (persisted and truncated) before the reader got to them.
+    """
+
+    entries: tuple[AcknowledgedWrite, ...]
+    through: int
+    missing: int = 0
+
+
+class WalFeed(Protocol):
+    """Acknowledged writes in WAL-sequence order, for readers that follow the log.
+
+    Subscriptions and processing-engine triggers read it: they keep the sequence they
+    have handled through, ``read`` from it (recent entries come from memory, older ones
+    from the WAL segments, so a restart resumes where the reader was), and ``wait`` for
+    more. ``hold`` keeps the WAL from deleting entries a reader still needs, up to a
+    bound in bytes (``--wal-hold-max-bytes``); past it the oldest are deleted anyway
+    and the reader sees them as ``missing``. The engine implements it
+    (``engine/feed.WriteFeed``); the composition root passes it to the readers.
+    """
+
+    @property
+    def acknowledged(self) -> int:
+        """Every write up to this sequence is acknowledged and readable."""
+        ...
+
+    def wait(self, after: int, timeout: float) -> int:
+        """Block until a write after ``after`` is acknowledged or ``timeout`` seconds pass.
+
+        Returns ``acknowledged`` (compare it with ``after``).
+        """
+        ...
+
+    def read(self, after: int, database: str | None = None, limit: int = 1024) -> FeedRead:
+        """Up to ``limit`` acknowledged entries after ``after`` (of ``database`` only, if given)."""
+        ...
+
+    def hold(self, holder: str, after: int) -> None:
+        """Keep the WAL entries after ``after`` for ``holder`` (replaces its earlier hold)."""
+        ...
+
+    def release(self, holder: str) -> None:
+        """Drop ``holder``'s hold (a reader that was removed)."""
         ...

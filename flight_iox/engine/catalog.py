@@ -3,8 +3,9 @@
 Table schemas are rebuilt from the WAL on start (every WAL batch carries its
 columns' roles), so only what the WAL cannot say is kept on disk, in
 ``catalog.json``: databases created empty, databases deleted (with the WAL
-sequence at deletion, so replay skips their older writes), and each database's
-last-value and distinct-value cache configurations (``cache_config.py``). The persistence
+sequence at deletion, so replay skips their older writes), each database's
+last-value and distinct-value cache configurations (``cache_config.py``), and other named
+definitions kept per database as JSON records (``objects``: subscriptions). The persistence
 issue moves this into the Iceberg catalog.
 """
 
@@ -90,6 +91,7 @@ class SchemaCatalog:
         self._deleted: dict[str, int] = {}
         self._deleted_tables: dict[str, int] = {}
         self._caches: dict[str, dict[tuple[CacheKind, str, str], CacheConfig]] = {}
+        self._objects: dict[str, dict[str, dict[str, dict[str, object]]]] = {}
         self._load_state()
 
     # --- databases -------------------------------------------------------------------------
@@ -148,6 +150,8 @@ class SchemaCatalog:
             del self._databases[name]
             self._deleted[name] = wal_sequence
             self._caches.pop(name, None)
+            for held in self._objects.values():
+                held.pop(name, None)
             self._save_state()
 
     def drop_table(self, database: str, table: str, wal_sequence: int) -> None:
@@ -201,6 +205,36 @@ class SchemaCatalog:
                 raise NotFoundError(f"no {kind} cache {name!r} on table {database}.{table}")
             self._save_state()
 
+    # --- named definitions (subscriptions, ...) ---------------------------------------------
+
+    def objects(self, kind: str) -> list[tuple[str, str, dict[str, object]]]:
+        """Every definition of ``kind`` as (database, name, record), sorted."""
+        with self.lock:
+            held = self._objects.get(kind, {})
+            return [(db, n, dict(r)) for db in sorted(held) for n, r in sorted(held[db].items())]
+
+    def add_object(self, kind: str, database: str, name: str, record: dict[str, object]) -> None:
+        """Record a definition on disk (``AlreadyExistsError``: the name is taken)."""
+        with self.lock:
+            self.database(database)
+            held = self._objects.setdefault(kind, {}).setdefault(database, {})
+            if name in held:
+                raise AlreadyExistsError(f"{kind} {name!r} already exists on {database!r}")
+            held[name] = dict(record)
+            try:
+                self._save_state()
+            except BaseException:  # not on disk, so not created
+                del held[name]
+                raise
+
+    def remove_object(self, kind: str, database: str, name: str) -> None:
+        """Forget a definition (``NotFoundError`` if there is none of that name)."""
+        with self.lock:
+            held = self._objects.get(kind, {}).get(database, {})
+            if held.pop(name, None) is None:
+                raise NotFoundError(f"{kind} not found: {name!r} on {database!r}")
+            self._save_state()
+
     # --- tables ----------------------------------------------------------------------------
 
     def check_new_table(self, db: DatabaseSchema, table: str) -> None:
@@ -240,6 +274,7 @@ class SchemaCatalog:
         for database, stored in state.get("caches", {}).items():
             configs = [from_json(c) for c in stored]
             self._caches[database] = {(c.kind, c.table, c.name): c for c in configs}
+        self._objects = state.get("objects", {})
 
     def _save_state(self) -> None:
         state = {
@@ -249,6 +284,7 @@ class SchemaCatalog:
             "caches": {
                 db: [to_json(c) for c in held.values()] for db, held in self._caches.items() if held
             },
+            "objects": self._objects,
         }
         tmp = self._state_path.with_suffix(".tmp")
         try:

@@ -20,8 +20,8 @@ from flight_iox.config import Settings
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.cache_config import CacheConfig, CacheKind
 from flight_iox.engine.catalog import DatabaseSchema, SchemaCatalog
+from flight_iox.engine.feed import WriteFeed
 from flight_iox.engine.validate import ValidatedTable, validate_measurement
-from flight_iox.engine.watermark import SequenceWatermark
 from flight_iox.errors import (
     BufferFullError,
     LimitExceededError,
@@ -50,7 +50,7 @@ class WriteOutcome:
 class Engine:
     """One server's write path and database lifecycle, over state built by the composition root.
 
-    The schema catalog, buffer, Iceberg catalog, WAL and watermark are passed in
+    The schema catalog, buffer, Iceberg catalog, WAL and write feed are passed in
     (``flight_iox/app.py`` builds them and runs recovery first); nothing outside
     this package reaches them through the engine.
     """
@@ -63,17 +63,18 @@ class Engine:
         buffers: BufferSet,
         iceberg: IoxCatalog,
         wal: WriteAheadLog,
-        watermark: SequenceWatermark,
+        feed: WriteFeed,
         caches: QueryCaches,
         metrics: ServerMetrics,
     ) -> None:
-        """``metrics`` counts the writes (the root built the WAL with its fsync counter)."""
+        """``metrics`` counts the writes (the root built the WAL with its fsync counter);
+        ``feed`` moves the watermark and hands each acknowledged write to its readers."""
         self._settings = settings
         self._catalog = catalog
         self._buffers = buffers
         self._iceberg = iceberg
         self._wal = wal
-        self._watermark = watermark
+        self._feed = feed
         self._caches = caches
         self._metrics = metrics
 
@@ -210,7 +211,7 @@ class Engine:
                 self._buffers.append(database, table_write.table, sequence, table_write.batch)
                 rows += table_write.batch.num_rows
         finally:
-            self._watermark.applied(sequence)
+            self._feed.acknowledge(sequence, write)  # the watermark moves; readers wake
         return rows
 
     def _check_memory(self) -> None:

@@ -21,12 +21,13 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
 
 from flight_iox.errors import WalCorruptionError, storage_full
+from flight_iox.wal.holds import TruncationHolds
+from flight_iox.wal.records import WalEntry, WalSnapshot
 from flight_iox.wal.segment import (
     FILE_HEADER,
     SegmentScan,
@@ -48,27 +49,6 @@ logger = logging.getLogger(__name__)
 _datasync = getattr(os, "fdatasync", os.fsync)
 
 
-@dataclass(frozen=True)
-class WalEntry:
-    """One replayed entry: its sequence number and the payload as appended."""
-
-    sequence: int
-    payload: bytes
-
-
-@dataclass(frozen=True)
-class WalSnapshot:
-    """The log at one instant: its last sequence and each segment's size holding it.
-
-    ``segments`` pairs each segment path with the number of bytes that hold exactly the
-    entries up to ``last_sequence`` (records are written whole under the lock, so the
-    size taken under it never ends inside a record).
-    """
-
-    last_sequence: int
-    segments: tuple[tuple[Path, int], ...]
-
-
 def _fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -84,6 +64,7 @@ class WriteAheadLog:
     makes every synced append pay for its own fsync while holding the lock; it
     exists as the baseline that ``bench/wal.py`` measures group commit against.
     ``on_sync(seconds, entries)`` hears of each group-commit fsync (the server's metrics).
+    ``holds`` keeps segments that readers of the log still need (``holds.py``).
     """
 
     def __init__(
@@ -94,8 +75,10 @@ class WriteAheadLog:
         segment_bytes: int = 64 * 1024 * 1024,
         group_commit: bool = True,
         on_sync: Callable[[float, int], None] | None = None,
+        holds: TruncationHolds | None = None,
     ) -> None:
         self._on_sync = on_sync
+        self._holds = holds
         self._directory = Path(directory)
         self._directory.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
@@ -377,6 +360,9 @@ class WriteAheadLog:
         deleted: list[Path] = []
         with self._lock:
             segments = list_segments(self._directory)
+            if self._holds is not None:
+                closed = [(n - 1, p.stat().st_size) for (_, p), (n, _) in pairwise(segments)]
+                sequence = self._holds.allowed(sequence, closed)
             for (_, path), (next_first, _) in pairwise(segments):
                 if path == self._active or next_first - 1 > sequence:
                     break
