@@ -17,18 +17,42 @@ from pyiceberg.manifest import DataFileContent, FileFormat, ManifestContent
 from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.typedef import Record
-from pyiceberg.types import IntegerType, TimestampType
+from pyiceberg.types import IntegerType, StringType, TimestampType
 
 from iox_catalog.partitioning import PartitionKey, is_keyed
 from iox_catalog.schema import COLUMNS_PROPERTY, REMAINDER_COLUMN, decode_kinds
-from iox_datamodel.columns import TIME_COLUMN
+from iox_datamodel.columns import TIME_COLUMN, ColumnRole
 
 WAL_SEQUENCE_PROPERTY = "iox.wal-sequence"
 
 
 @dataclass(frozen=True)
+class TagBounds:
+    """What one source holds of one tag column: bounds of its values, and whether nulls.
+
+    ``values``: some row has a value (``False``: the tag is null in every row, as in a
+    file written before the tag existed). ``lower``/``upper`` bound those values (``None``:
+    unbounded on that side, e.g. an Iceberg bound truncated past repair). ``nulls``: some
+    row may lack the tag. Bounds only ever widen what is known, so two sources whose
+    bounds say they share no value of a tag share no row key (see ``query/overlap.py``).
+    """
+
+    lower: str | None = None
+    upper: str | None = None
+    values: bool = True
+    nulls: bool = True
+
+
+UNKNOWN_TAG = TagBounds()
+
+
+@dataclass(frozen=True)
 class DataFile:
-    """One Parquet file of a table, with what pruning and dedupe need to know."""
+    """One Parquet file of a table, with what pruning and dedupe need to know.
+
+    ``tags``: each tag column's bounds, from the manifest's column statistics (a tag not
+    listed is unknown: any value, maybe null; ``None``: no statistics were read).
+    """
 
     path: str
     record_count: int
@@ -38,6 +62,11 @@ class DataFile:
     sequence_number: int
     has_remainder: bool = True
     partition: PartitionKey | None = None  # None: not known (files only tests make)
+    tags: tuple[tuple[str, TagBounds], ...] | None = None
+
+    def tag_bounds(self, tag: str) -> TagBounds:
+        """The bounds of ``tag`` in this file (unknown when not recorded)."""
+        return dict(self.tags or ()).get(tag, UNKNOWN_TAG)
 
 
 @dataclass(frozen=True)
@@ -66,6 +95,40 @@ def _remainder_bound(bounds: dict[int, bytes] | None, field_id: int) -> int | No
     return int(from_bytes(IntegerType(), raw)) if raw else None
 
 
+def _string_bound(raw: bytes | None) -> str | None:
+    return str(from_bytes(StringType(), raw)) if raw else None
+
+
+def _tag_bounds(data: IcebergDataFile, tags: dict[str, int]) -> tuple[tuple[str, TagBounds], ...]:
+    """Each tag's bounds from the manifest entry's statistics.
+
+    A column with no value count was not in the file (all null) or not measured: unknown
+    either way. PyIceberg truncates string bounds to 16 characters by default, the lower
+    as a prefix and the upper incremented, so both stay bounds; an upper it could not
+    increment is absent, and reads as unbounded.
+    """
+    counts, nulls = data.value_counts or {}, data.null_value_counts or {}
+    lowers, uppers = data.lower_bounds or {}, data.upper_bounds or {}
+    found = []
+    for name, field_id in tags.items():
+        if field_id not in counts or field_id not in nulls:
+            continue
+        null_count = nulls[field_id]
+        has_values = null_count < counts[field_id]
+        found.append(
+            (
+                name,
+                TagBounds(
+                    lower=_string_bound(lowers.get(field_id)) if has_values else None,
+                    upper=_string_bound(uppers.get(field_id)) if has_values else None,
+                    values=has_values,
+                    nulls=null_count > 0,
+                ),
+            )
+        )
+    return tuple(found)
+
+
 def _values(partition: Record) -> tuple[object, ...]:
     return tuple(partition[i] for i in range(len(partition)))
 
@@ -83,6 +146,7 @@ def table_files(table: Table) -> TableFiles:
     kinds = decode_kinds(table.properties.get(COLUMNS_PROPERTY, "{}"))
     schema = table.schema()
     keyed = {i: is_keyed(spec, schema, kinds) for i, spec in table.specs().items()}
+    tags = {f.name: f.field_id for f in schema.fields if kinds.get(f.name) == ColumnRole.TAG}
     files = []
     for manifest in snapshot.manifests(table.io):
         if manifest.content != ManifestContent.DATA:
@@ -101,6 +165,7 @@ def table_files(table: Table) -> TableFiles:
                     partition=PartitionKey(
                         data.spec_id, _values(data.partition), keyed.get(data.spec_id, False)
                     ),
+                    tags=_tag_bounds(data, tags),
                 )
             )
     files.sort(key=lambda f: (f.sequence_number, f.path))

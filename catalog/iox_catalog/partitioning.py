@@ -3,7 +3,8 @@
 One place reads the spec for every part of the data path: the writer splits a batch
 with ``Partitioning.split`` (vectorised: PyIceberg's own Arrow transforms, then one
 grouping of the rows), the compactor groups files by ``DataFile.partition``, and query
-planning asks ``sources_overlap`` whether two sources may hold the same row key.
+planning (``flight_iox/query/overlap.py``) reads ``PartitionKey`` to tell whether two
+sources may hold the same row key.
 
 Partition fields may only derive from ``time`` and tags, the columns of the row key, so
 two files of one spec with different partition values never hold the same row; that is
@@ -18,8 +19,7 @@ key of a file just written equals the key read back from the table.
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -203,50 +203,3 @@ def _group_ids(columns: Sequence[pa.Array]) -> tuple[np.ndarray, int]:
             uniques, groups = np.unique(groups, return_inverse=True)
             count = len(uniques)
     return groups, count
-
-
-# A source for ``sources_overlap``: its partition (None: none, as for buffered rows) and
-# its first and last time.
-Source = tuple[PartitionKey | None, int, int]
-
-
-def sources_overlap(sources: Iterable[Source]) -> bool:
-    """Whether any two sources may hold the same row key, and so need deduplicating.
-
-    Two sources can share a key only if their time ranges overlap; two files of the same
-    keyed spec also only if they are in the same partition. Files of different specs,
-    or of a spec that is not keyed, and sources without a partition are compared by
-    time alone. Sorting, not comparing every pair: O(n log n) in the number of files.
-    """
-    within: dict[object, list[tuple[int, int]]] = defaultdict(list)
-    families: dict[object, list[tuple[int, int]]] = defaultdict(list)
-    for index, (key, first, last) in enumerate(sources):
-        if key is None:
-            family: object = ("source", index)
-            group: object = family
-        else:
-            family = ("spec", key.spec_id)
-            group = (key.spec_id, key.values) if key.keyed else family
-        within[group].append((first, last))
-        families[family].append((first, last))
-    if any(_overlapping(ranges) for ranges in within.values()):
-        return True
-    # Within a family, ranges of different partitions never share keys: merge them, and
-    # any overlap that is left is between two families.
-    merged = [r for ranges in families.values() for r in _merged(ranges)]
-    return _overlapping(merged)
-
-
-def _overlapping(ranges: list[tuple[int, int]]) -> bool:
-    ordered = sorted(ranges)
-    return any(later[0] <= earlier[1] for earlier, later in itertools.pairwise(ordered))
-
-
-def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for first, last in sorted(ranges):
-        if merged and first <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-        else:
-            merged.append((first, last))
-    return merged

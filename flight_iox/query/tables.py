@@ -4,9 +4,10 @@ A table with no files is an in-memory base table. A table with files is a view:
 each file is scanned by DataFusion's own Parquet reader (so its statistics prune
 row groups) and projected onto the data-model schema (tags back to dictionaries,
 exact nanosecond time rebuilt from microseconds plus the remainder, columns a
-file lacks as nulls), then unioned with the buffered rows. Only when two sources
-overlap in time, and so may share a key, is the union deduplicated: last write
-wins field by field, files in commit order, the buffer last.
+file lacks as nulls), then unioned with the buffered rows. Only rows of sources that
+may share a key (time, partition and tag bounds: ``overlap.py``), in the time windows
+where they meet, are deduplicated (``dedupe_plan.py``): last write wins field by
+field, files in commit order, the buffer last.
 
 A file that is missing or corrupt (``file_checks.py``) does not stop the table from
 registering, nor any other table: it becomes a source that raises
@@ -25,17 +26,16 @@ import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, udf
 from datafusion.catalog import Table
 
-from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, FieldType, role_of
+from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, FieldType
 from flight_iox.engine.buffer import TableSnapshot, conform
-from flight_iox.engine.dedupe import time_range
 from flight_iox.errors import DataFileUnavailableError, carried_error
+from flight_iox.query.dedupe_plan import union_sql
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import UnreadableFileError
+from flight_iox.query.overlap import OverlapGroup, overlap_groups, table_sources
 from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
-from iox_catalog.partitioning import Source
-from iox_catalog.partitioning import sources_overlap as partitions_overlap
 from iox_catalog.schema import REMAINDER_COLUMN
 
 _CAST_NAMES: dict[pa.DataType, str] = {
@@ -44,7 +44,6 @@ _CAST_NAMES: dict[pa.DataType, str] = {
     **{kind.arrow_type: kind.datafusion_type for kind in FieldType},
 }
 log = logging.getLogger(__name__)
-ORDER_COLUMN = "__iox_source_order"
 # Raises its argument (a carried DataFileUnavailableError) whenever it is evaluated.
 UNAVAILABLE_FUNCTION = "__iox_unavailable"
 # Reads a data file's Arrow schema after checking it (``file_checks.checked_schema``).
@@ -103,18 +102,6 @@ def _raise_unavailable(carried: pa.Array) -> pa.Array:
     raise RuntimeError(carried[0].as_py())
 
 
-def sources_overlap(snapshot: TableSnapshot) -> bool:
-    """Whether any two sources (files, buffer) may share keys: they overlap in time, and
-    files of one spec are in the same partition (``iox_catalog.partitioning``)."""
-    sources: list[Source] = [
-        (f.partition, f.min_time_us * 1000, f.max_time_us * 1000 + 999) for f in snapshot.files
-    ]
-    buffered = time_range(snapshot.buffered)
-    if buffered is not None:
-        sources.append((None, *buffered))
-    return partitions_overlap(sources)
-
-
 class TableBuilder:
     """Builds DataFusion providers for tables, caching each file's scan."""
 
@@ -158,25 +145,36 @@ class TableBuilder:
         """The provider to register for a table (``label`` is its ``db.name``, for errors);
         rows past the retention period are hidden.
 
-        Files the Parquet cache holds are read from memory. When no two sources overlap
-        in time, the cached files and the buffer are one in-memory table, so a table whose
-        files are all cached is scanned like the buffer alone.
+        Files the Parquet cache holds are read from memory. The cached files and the buffer
+        that overlap no other source are one in-memory table, so a table whose files are all
+        cached and apart is scanned like the buffer alone.
         """
         with self._lock:
-            overlap = bool(snapshot.files) and sources_overlap(snapshot)
+            files = snapshot.files
+            groups = overlap_groups(table_sources(files, snapshot.buffered)) if files else []
+            grouped = {i for group in groups for i in group.members}
             cached = {}
-            if self._file_cache is not None and snapshot.files:
-                cached = self._file_cache.tables(snapshot.files, schema)
-            if cached and not overlap:
-                in_memory = [
-                    conform(cached[f.path], schema) for f in snapshot.files if f.path in cached
-                ]
-                rest = tuple(f for f in snapshot.files if f.path not in cached)
-                buffered = pa.concat_tables([*in_memory, conform(snapshot.buffered, schema)])
-                snapshot, cached = TableSnapshot(rest, buffered), {}
-            if not snapshot.files and not retention_ns:
-                return self._memory_table(snapshot.buffered)
-            return self._view(schema, snapshot, retention_ns, cached, overlap, label)
+            if self._file_cache is not None and files:
+                cached = self._file_cache.tables(files, schema)
+            # Sources in no overlap group that are in memory become one in-memory table.
+            free = [
+                conform(cached[f.path], schema)
+                for i, f in enumerate(files)
+                if f.path in cached and i not in grouped
+            ]
+            sources: list[tuple[int, DataFile | pa.Table]] = [
+                (i, f) for i, f in enumerate(files) if f.path not in cached or i in grouped
+            ]
+            if len(files) in grouped:
+                sources.append((len(files), snapshot.buffered))
+            else:
+                free.append(conform(snapshot.buffered, schema))
+            in_memory = pa.concat_tables(free) if free else schema.empty_table()
+            if not sources and not retention_ns:
+                return self._memory_table(in_memory)
+            if in_memory.num_rows or not sources:
+                sources.insert(0, (-1, in_memory))
+            return self._view(schema, sources, retention_ns, cached, groups, label)
 
     def forget_files(self, keep: set[str]) -> None:
         """Drop cached scans (and cached data) of files no longer in any table."""
@@ -267,49 +265,37 @@ class TableBuilder:
     def _view(
         self,
         schema: pa.Schema,
-        snapshot: TableSnapshot,
+        sources: list[tuple[int, DataFile | pa.Table]],
         retention_ns: int | None,
         cached: dict[str, pa.Table],
-        dedupe: bool,
+        groups: list[OverlapGroup],
         label: str,
     ) -> Table:
+        """A view over ``sources`` (index in commit order, then a file or in-memory rows)."""
         names: list[str] = []
         selects = []
         columns_sql = ", ".join(q(f.name) for f in schema)
         try:
-            for order, file in enumerate(snapshot.files):
+            for _, source in sources:
                 name = self._scratch_name()
-                names.append(name)
-                if file.path in cached:
-                    table = self._memory_table(conform(cached[file.path], schema))
-                    self._context.register_table(name, table)
-                    extra = f", {order} AS {ORDER_COLUMN}" if dedupe else ""
-                    selects.append(f"SELECT {columns_sql}{extra} FROM {name}")
+                if isinstance(source, pa.Table) or source.path in cached:
+                    rows = source if isinstance(source, pa.Table) else cached[source.path]
+                    self._context.register_table(name, self._memory_table(conform(rows, schema)))
+                    names.append(name)
+                    selects.append(f"SELECT {columns_sql} FROM {name}")
                     continue
                 try:
-                    provider, read_schema = self._file_scan(file, schema)
+                    provider, read_schema = self._file_scan(source, schema)
                 except UnreadableFileError as error:
-                    lost = DataFileUnavailableError(file.path, label, error.reason)
-                    selects.append(self._unavailable_select(schema, lost, order, dedupe))
-                    self._unavailable.add(file.path)
+                    lost = DataFileUnavailableError(source.path, label, error.reason)
+                    selects.append(self._unavailable_select(schema, lost))
+                    self._unavailable.add(source.path)
                     continue
-                self._unavailable.discard(file.path)
+                self._unavailable.discard(source.path)
                 self._context.register_table(name, provider)
-                selects.append(self._file_select(name, schema, read_schema, file, order, dedupe))
-            if snapshot.buffered.num_rows:
-                name = self._scratch_name()
-                self._context.register_table(name, self._memory_table(snapshot.buffered))
                 names.append(name)
-                extra = f", {len(snapshot.files)} AS {ORDER_COLUMN}" if dedupe else ""
-                selects.append(f"SELECT {columns_sql}{extra} FROM {name}")
-            if not selects:  # no files and an empty buffer
-                name = self._scratch_name()
-                self._context.register_table(name, self._memory_table(snapshot.buffered))
-                names.append(name)
-                selects.append(f"SELECT * FROM {name}")
-            sql = " UNION ALL ".join(selects)
-            if dedupe:
-                sql = _dedupe_sql(schema, sql)
+                selects.append(self._file_select(name, schema, read_schema, source))
+            sql = union_sql(schema, selects, [index for index, _ in sources], groups)
             if retention_ns:
                 # now() is folded when each query is planned, so the cutoff moves with time.
                 since = f"arrow_cast(now(), 'Int64') - {int(retention_ns)}"
@@ -326,8 +312,6 @@ class TableBuilder:
         schema: pa.Schema,
         read_schema: pa.Schema,
         file: DataFile,
-        order: int,
-        dedupe: bool,
     ) -> str:
         parts = []
         for field in schema:
@@ -341,13 +325,9 @@ class TableBuilder:
             else:
                 expression = _cast(q(field.name), field.type)
             parts.append(f"{expression} AS {q(field.name)}")
-        if dedupe:
-            parts.append(f"{order} AS {ORDER_COLUMN}")
         return f"SELECT {', '.join(parts)} FROM {name}"
 
-    def _unavailable_select(
-        self, schema: pa.Schema, error: DataFileUnavailableError, order: int, dedupe: bool
-    ) -> str:
+    def _unavailable_select(self, schema: pa.Schema, error: DataFileUnavailableError) -> str:
         """A source standing for an unreadable file: evaluating any of it raises ``error``.
 
         Every column and the filter call the raising function, so a query that reads the
@@ -358,25 +338,7 @@ class TableBuilder:
             log.warning("%s", error.message)
         fail = f"{UNAVAILABLE_FUNCTION}('{error.carried()}')"
         parts = [f"{_cast(fail, field.type)} AS {q(field.name)}" for field in schema]
-        if dedupe:
-            parts.append(f"{order} AS {ORDER_COLUMN}")
         return f"SELECT {', '.join(parts)} FROM (SELECT 1) AS lost WHERE {_cast(fail, pa.bool_())}"
 
     def _scratch_name(self) -> str:
         return f"__iox_scratch_{next(self._counter)}"
-
-
-def _dedupe_sql(schema: pa.Schema, union_sql: str) -> str:
-    keys = [f.name for f in schema if role_of(f) is not ColumnRole.FIELD]
-    parts = []
-    for field in schema:
-        name = q(field.name)
-        if field.name in keys:
-            parts.append(name)
-        else:
-            parts.append(
-                f"last_value({name} ORDER BY {ORDER_COLUMN}) FILTER (WHERE {name} IS NOT NULL)"
-                f" AS {name}"
-            )
-    group = ", ".join(q(k) for k in keys)
-    return f"SELECT {', '.join(parts)} FROM ({union_sql}) AS sources GROUP BY {group}"

@@ -11,7 +11,7 @@ from pyiceberg.typedef import Record
 from pyiceberg.types import StringType, TimestampType
 
 from iox_catalog.partition_specs import describe, parse_partition_by, standalone_partitioning
-from iox_catalog.partitioning import PartitioningError, PartitionKey, sources_overlap
+from iox_catalog.partitioning import PartitioningError
 from iox_catalog.schema import REMAINDER_COLUMN, ColumnKinds
 from iox_datamodel.columns import TIME_COLUMN, ColumnRole, FieldType
 
@@ -149,25 +149,3 @@ def test_describe_reads_back_what_was_parsed() -> None:
     partitioning = standalone_partitioning(KINDS, words)
     assert describe(partitioning.spec, partitioning.schema) == words
     assert parse_partition_by(['days("time")', "bucket(8, host)"], KINDS)[0][0] == TIME_COLUMN
-
-
-def key(spec: int, *values: object, keyed: bool = True) -> PartitionKey:
-    return PartitionKey(spec, values, keyed)
-
-
-def test_files_of_different_partitions_never_share_keys() -> None:
-    # Same hours, different host buckets: no deduplication needed.
-    assert not sources_overlap([(key(1, 5, 0), 0, 100), (key(1, 5, 1), 0, 100)])
-    # Same partition, overlapping times: may share keys.
-    assert sources_overlap([(key(1, 5, 0), 0, 100), (key(1, 5, 0), 50, 60)])
-    # Different specs: compared by time only.
-    assert sources_overlap([(key(0, 0), 0, 100), (key(1, 5, 1), 50, 60)])
-    assert not sources_overlap([(key(0, 0), 0, 100), (key(1, 5, 1), 101, 160)])
-    # A spec on a field column cannot tell: time only.
-    assert sources_overlap([(key(2, 1, keyed=False), 0, 100), (key(2, 2, keyed=False), 0, 9)])
-    # The buffer (no partition) overlaps whatever it meets in time.
-    assert sources_overlap([(key(1, 5, 0), 0, 100), (key(1, 5, 1), 0, 100), (None, 99, 200)])
-    assert not sources_overlap([(key(1, 5, 0), 0, 100), (key(1, 5, 1), 0, 100), (None, 101, 9)])
-    # Two partitions of spec 1 together span a spec-0 file's time: it overlaps.
-    assert sources_overlap([(key(1, 5, 0), 0, 10), (key(1, 5, 1), 5, 20), (key(0, 0), 15, 16)])
-    assert not sources_overlap([])

@@ -14,7 +14,7 @@ from flight_iox.config import Settings
 from flight_iox.errors import BadRequestError
 from flight_iox.persist.parquet_files import write_partitioned
 from flight_iox.persist.partition_by import partition_by, set_partition_by
-from flight_iox.query.tables import sources_overlap
+from flight_iox.query.overlap import overlap_groups, table_sources
 from iox_catalog.files import StaleSpecError
 from iox_catalog.schema import column_kinds
 
@@ -67,12 +67,13 @@ def test_partitions_split_compact_and_prune(app: App) -> None:
     assert len(keys) == len(state.files) > 4 and set(keys.values()) == {1}
     # Files of different buckets overlap in time, yet cannot share a key: no dedupe.
     snapshot = app.buffers.snapshot("db", "cpu", schema_of(app))
-    assert not sources_overlap(snapshot)
+    assert not overlap_groups(table_sources(snapshot.files, snapshot.buffered))
     assert rows(app) == expected
 
     app.engine.write_line_protocol("db", lines(240, 1000.0), principal=ANONYMOUS)
     persister.persist()
-    assert sources_overlap(app.buffers.snapshot("db", "cpu", schema_of(app)))
+    snapshot = app.buffers.snapshot("db", "cpu", schema_of(app))
+    assert overlap_groups(table_sources(snapshot.files, snapshot.buffered))
     report = persister.compact()
     assert report.partitions == len(keys) and report.files_after == len(keys)
     assert Counter(f.partition for f in state.files) == keys  # merged within partitions only
