@@ -1,10 +1,11 @@
-"""Compaction: merge a partition's small or overlapping files into sorted, deduplicated ones.
+"""Compaction: rewrite a partition's overlapping or small files as sorted, non-overlapping ones.
 
 Each persist adds files, and a late write to an old day adds a file that
 overlaps the day's others, which queries must then deduplicate. Compaction
-reads such a partition's files in commit order, deduplicates (last write wins,
-field by field), writes it back as sorted files and swaps the old files for the
-new in one atomic Iceberg commit. Old snapshots are expired afterwards.
+(``compaction_plan.py`` decides what) reads a job's files in commit order,
+deduplicates the rows where they overlap (last write wins, field by field), writes
+them back as sorted files cut at time boundaries and swaps the old files for the new
+in one atomic Iceberg commit per job. Old snapshots are expired afterwards.
 
 A partition is one value of one spec (``DataFile.partition``, read from the
 table's manifests): files are never merged across partitions, nor across specs
@@ -20,20 +21,22 @@ planned before may still read them). No folder is listed: see
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from flight_iox.engine.buffer import conform
-from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys
+from flight_iox.persist.compaction_plan import (
+    TARGET_ROWS,
+    merged_rows,
+    plan_compaction,
+    time_slices,
+)
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.retention import drop_expired_files
 from flight_iox.persist.tables import TableStore
 from iox_catalog.files import DataFile
-from iox_catalog.partitioning import PartitionKey
 from iox_catalog.schema import column_kinds
 
 log = logging.getLogger(__name__)
@@ -55,44 +58,30 @@ class CompactReport:
         return dict(vars(self))
 
 
-def _overlapping(files: list[DataFile]) -> bool:
-    ranges = sorted((f.min_time_us, f.max_time_us) for f in files)
-    return any(b[0] <= a[1] for a, b in itertools.pairwise(ranges))
-
-
-def partitions_to_compact(files: tuple[DataFile, ...], min_files: int) -> list[list[DataFile]]:
-    """Partitions with at least ``min_files`` files, or with files that overlap in time."""
-    by_partition: dict[PartitionKey | None, list[DataFile]] = defaultdict(list)
-    for file in files:
-        by_partition[file.partition].append(file)
-    groups = [
-        sorted(group, key=lambda f: f.sequence_number)
-        for group in by_partition.values()
-        if len(group) >= min_files or (len(group) > 1 and _overlapping(group))
-    ]
-    return sorted(groups, key=lambda group: min(f.min_time_us for f in group))
-
-
 def compact_table(
     tables: TableStore, database: str, table: str, schema: pa.Schema, min_files: int,
-    delete_grace_seconds: float = FILE_DELETE_GRACE_SECONDS,
+    delete_grace_seconds: float = FILE_DELETE_GRACE_SECONDS, target_rows: int = TARGET_ROWS,
 ) -> CompactReport:  # fmt: skip
     """Compact one table's partitions that need it; the caller serialises with persists."""
     report = CompactReport()
     report.expired_files = drop_expired_files(tables, database, table, schema)
     state = tables.buffers.table(database, table)
     kinds = column_kinds(schema)
-    for group in partitions_to_compact(state.files, min_files):
+    for job in plan_compaction(state.files, min_files, target_rows):
+        group = list(job.files)
         try:
             parts = [read_model_rows(f.path, schema, tables.storage) for f in group]
         except (OSError, pa.ArrowException) as error:  # a lost file: repair's job, not ours
             _skip_unreadable(f"{database}.{table}", group, error)
             continue
-        rows = pa.concat_tables([conform(part, schema) for part in parts])
-        if has_duplicate_keys(rows):
-            rows = deduplicate(rows)
+        rows = merged_rows(job, [conform(part, schema) for part in parts])
+        del parts
         target = tables.iceberg.write_target(database, table, schema)
-        written = write_partitioned(rows, kinds, target, tables.storage)
+        written = []
+        for piece in time_slices(
+            rows, target_rows
+        ):  # disjoint in time: the new files never overlap
+            written += write_partitioned(piece, kinds, target, tables.storage)
         stored = tables.iceberg.replace_files(
             database, table, remove=[f.path for f in group], add=written, model_schema=schema
         )

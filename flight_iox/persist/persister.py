@@ -27,6 +27,7 @@ from flight_iox.config import Settings
 from flight_iox.engine.watermark import SequenceWatermark
 from flight_iox.errors import InsufficientStorageError, storage_full
 from flight_iox.metrics import ServerMetrics
+from flight_iox.persist.compaction_plan import TARGET_ROWS
 from flight_iox.persist.compactor import FILE_DELETE_GRACE_SECONDS, CompactReport, compact_table
 from flight_iox.persist.parquet_files import write_partitioned
 from flight_iox.persist.tables import TableStore
@@ -157,8 +158,11 @@ class Persister:
                      report.rows, report.tables, report.files, watermark)  # fmt: skip
         return report
 
-    def compact(self, database: str | None = None, min_files: int = 2) -> CompactReport:
-        """Compact partitions with ``min_files`` or more files, or overlapping files."""
+    def compact(
+        self, database: str | None = None, min_files: int = 2, target_rows: int = TARGET_ROWS
+    ) -> CompactReport:
+        """Rewrite overlapping files, and small ones in partitions of ``min_files`` or more,
+        as files of at most about ``target_rows`` rows that do not overlap."""
         total = CompactReport()
         with self._cycle_lock:
             started = time.perf_counter()
@@ -169,7 +173,9 @@ class Persister:
                     if schema is None or not self.tables.buffers.table(db, table).files:
                         continue
                     grace = math.inf if self._pins else FILE_DELETE_GRACE_SECONDS
-                    report = compact_table(self.tables, db, table, schema, min_files, grace)
+                    report = compact_table(
+                        self.tables, db, table, schema, min_files, grace, target_rows
+                    )
                     for name, value in vars(report).items():
                         setattr(total, name, getattr(total, name) + value)
                 failed = False

@@ -199,7 +199,7 @@ def table_sources(files: Sequence[DataFile], buffered: pa.Table) -> list[SourceR
     return sources
 
 
-def overlapping_files(files: Sequence[DataFile]) -> int:
-    """How many of ``files`` may share a key with another file (``system.tables``)."""
+def overlapping_file_indices(files: Sequence[DataFile]) -> set[int]:
+    """The positions of ``files`` that may share a key with another file (``system.tables``)."""
     groups = overlap_groups([file_range(i, f) for i, f in enumerate(files)])
-    return sum(len(g.members) for g in groups)
+    return {i for group in groups for i in group.members}

@@ -1,8 +1,10 @@
 """The ``system`` schema of each database: what tables and Parquet files exist.
 
-``system.tables`` has one row per table (columns, files, bytes, rows buffered);
-``system.parquet_files`` one row per data file of the current snapshots. Both
-are small in-memory tables rebuilt when a database's tables change.
+``system.tables`` has one row per table (columns, files, bytes, rows buffered, and
+how many files may share row keys with another file, which queries must deduplicate
+and compaction removes); ``system.parquet_files`` one row per data file of the current
+snapshots (``overlapping`` marks those files). Both are small in-memory tables rebuilt
+when a database's tables change.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pyarrow as pa
 
 from flight_iox.columns import ColumnRole, role_of
 from flight_iox.engine.buffer import BufferSet
+from flight_iox.query.overlap import overlapping_file_indices
 
 SYSTEM_SCHEMA = "system"
 
@@ -45,6 +48,7 @@ TABLES_SCHEMA = pa.schema(
         pa.field("file_bytes", pa.int64(), nullable=False),
         pa.field("file_rows", pa.int64(), nullable=False),
         pa.field("buffered_rows", pa.int64(), nullable=False),
+        pa.field("overlapping_files", pa.int64(), nullable=False),
     ]
 )
 PARQUET_FILES_SCHEMA = pa.schema(
@@ -56,6 +60,7 @@ PARQUET_FILES_SCHEMA = pa.schema(
         pa.field("min_time", pa.timestamp("us"), nullable=False),
         pa.field("max_time", pa.timestamp("us"), nullable=False),
         pa.field("commit_sequence", pa.int64(), nullable=False),
+        pa.field("overlapping", pa.bool_(), nullable=False),
     ]
 )
 
@@ -69,6 +74,7 @@ def system_tables(
     for name, schema in sorted(schemas.items()):
         state = buffers.table(database, name)
         files = state.files
+        overlapping = overlapping_file_indices(files)
         roles = [role_of(f) for f in schema]
         table_rows.append(
             {
@@ -79,6 +85,7 @@ def system_tables(
                 "file_bytes": sum(f.size_bytes for f in files),
                 "file_rows": sum(f.record_count for f in files),
                 "buffered_rows": state.buffered_rows(),
+                "overlapping_files": len(overlapping),
             }
         )
         file_rows.extend(
@@ -90,8 +97,9 @@ def system_tables(
                 "min_time": f.min_time_us,
                 "max_time": f.max_time_us,
                 "commit_sequence": f.sequence_number,
+                "overlapping": i in overlapping,
             }
-            for f in files
+            for i, f in enumerate(files)
         )
     return {
         "tables": pa.Table.from_pylist(table_rows, schema=TABLES_SCHEMA),

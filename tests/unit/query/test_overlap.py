@@ -26,7 +26,7 @@ from flight_iox.query.overlap import (
     column_bounds,
     merged_windows,
     overlap_groups,
-    overlapping_files,
+    overlapping_file_indices,
     table_sources,
     tags_may_meet,
 )
@@ -154,10 +154,17 @@ def test_compaction_leaves_no_overlapping_files(app: App) -> None:
         write(app, lines("w0", range(2), range(0, 10), float(round_)))
         app.persister.persist()
     files = app.buffers.table("db", "cpu").files
-    assert overlapping_files(files) == 3
+    assert overlapping_file_indices(files) == {0, 1, 2}
+    sql = "SELECT overlapping_files FROM system.tables WHERE table_name = 'cpu'"
+    assert app.query.execute("db", sql).read_all().to_pylist() == [{"overlapping_files": 3}]
     expected = reference(app)
     app.persister.compact(min_files=100)  # overlap alone makes a partition compacted
-    assert overlapping_files(app.buffers.table("db", "cpu").files) == 0
+    assert overlapping_file_indices(app.buffers.table("db", "cpu").files) == set()
+    assert app.query.execute("db", sql).read_all().to_pylist() == [{"overlapping_files": 0}]
+    found = "SELECT overlapping FROM system.parquet_files"
+    assert {r["overlapping"] for r in app.query.execute("db", found).read_all().to_pylist()} == {
+        False
+    }
     assert rows(app) == expected
 
 
