@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys, time_range
+from flight_iox.engine.dedupe import (
+    append_deduplicated,
+    deduplicate,
+    has_duplicate_keys,
+    time_range,
+)
 from iox_catalog.files import DataFile
 
 _serials = itertools.count(1)  # one per table buffer: a table made again has a new version
@@ -42,17 +47,17 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def _merge_ordered(older: pa.Table | None, newer: pa.Table, older_max_time: int | None) -> pa.Table:
-    """``older`` then ``newer``, deduplicated unless ``newer`` is strictly later and unique."""
+    """``older`` (deduplicated) then ``newer``, deduplicated where they share times."""
     bounds = time_range(newer)
-    if older is None or older.num_rows == 0:
-        return deduplicate(newer) if has_duplicate_keys(newer) else newer
     if bounds is None:
-        return older
-    combined = pa.concat_tables([older, newer])
-    in_order = older_max_time is not None and bounds[0] > older_max_time
-    if in_order and not has_duplicate_keys(newer):
-        return combined
-    return deduplicate(combined)
+        return older if older is not None else newer
+    if has_duplicate_keys(newer):
+        newer = deduplicate(newer)
+    if older is None or older.num_rows == 0:
+        return newer
+    if older_max_time is not None and bounds[0] > older_max_time:
+        return pa.concat_tables([older, newer])
+    return append_deduplicated(older, newer)
 
 
 def _max_time(table: pa.Table) -> int | None:

@@ -63,3 +63,31 @@ def time_range(table: pa.Table) -> tuple[int, int] | None:
         return None
     bounds = pc.min_max(table.column(TIME_COLUMN).cast(pa.int64()))
     return bounds["min"].as_py(), bounds["max"].as_py()
+
+
+def append_deduplicated(older: pa.Table, newer: pa.Table) -> pa.Table:
+    """``older`` then ``newer`` (each without duplicate keys), duplicates collapsed.
+
+    Rows can only share a key across the two inside the times both hold: ``older``'s rows
+    from ``newer``'s first time on, and ``newer``'s rows up to ``older``'s last. Only those
+    are deduplicated; the rest are appended as they are. Two writers whose batches
+    interleave in time by a few milliseconds then cost a filter of the buffer, not a hash
+    of every buffered row at each snapshot.
+    """
+    older_range, newer_range = time_range(older), time_range(newer)
+    if older_range is None:
+        return newer
+    if newer_range is None:
+        return older
+    if newer_range[0] > older_range[1]:
+        return pa.concat_tables([older, newer])
+    older_time = older.column(TIME_COLUMN).cast(pa.int64())
+    newer_time = newer.column(TIME_COLUMN).cast(pa.int64())
+    older_late = pc.greater_equal(older_time, newer_range[0])
+    newer_early = pc.less_equal(newer_time, older_range[1])
+    parts = [
+        older.filter(pc.invert(older_late)),
+        deduplicate(pa.concat_tables([older.filter(older_late), newer.filter(newer_early)])),
+        newer.filter(pc.invert(newer_early)),
+    ]
+    return pa.concat_tables([p for p in parts if p.num_rows] or [older.slice(0, 0)])

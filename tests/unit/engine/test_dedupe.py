@@ -7,7 +7,7 @@ import pytest
 
 from flight_iox.columns import TAG_TYPE, TIME_TYPE, ColumnRole, role_field
 from flight_iox.engine.buffer import BufferSet, conform
-from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys
+from flight_iox.engine.dedupe import append_deduplicated, deduplicate, has_duplicate_keys
 
 SCHEMA = pa.schema(
     [
@@ -123,3 +123,48 @@ def test_tags_named_like_field_paths(tag: str) -> None:
     assert deduped.schema == table.schema
     pairs = zip(deduped.column(tag).to_pylist(), deduped.column("v").to_pylist(), strict=True)
     assert sorted(pairs) == [("a", 1.0), ("b", 3.0)]
+
+
+def _sorted(table: pa.Table) -> list[dict]:
+    return sorted(table.to_pylist(), key=lambda r: (r["host"], r["time"]))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_append_deduplicated_equals_deduplicating_everything(seed: int) -> None:
+    """Only the shared times are hashed; the answer is that of deduplicating the union."""
+    import random
+
+    rng = random.Random(seed)
+
+    def unique(first: int, last: int, rows: int) -> pa.Table:
+        table = pa.Table.from_batches(
+            [
+                batch(
+                    [rng.choice("abc") for _ in range(rows)],
+                    [rng.choice([None, float(rng.randint(0, 9))]) for _ in range(rows)],
+                    [rng.choice([None, rng.randint(0, 9)]) for _ in range(rows)],
+                    [rng.randint(first, last) for _ in range(rows)],
+                )
+            ]
+        )
+        return deduplicate(table)
+
+    older = unique(0, rng.randint(0, 40), rng.randint(0, 30))
+    newer = unique(rng.randint(-5, 40), 60, rng.randint(0, 30))
+    expected = deduplicate(pa.concat_tables([older, newer]))
+    assert _sorted(append_deduplicated(older, newer)) == _sorted(expected)
+
+
+def test_two_writers_interleaving_in_the_buffer_keep_every_row() -> None:
+    buffers = BufferSet()
+    buffers.append("db", "t", 1, batch(["a", "a"], [1.0, 2.0], [1, 2], [10, 20]))
+    assert buffers.snapshot("db", "t", SCHEMA).buffered.num_rows == 2
+    buffers.append("db", "t", 2, batch(["b", "b"], [3.0, 4.0], [3, 4], [15, 25]))  # late
+    buffers.append("db", "t", 3, batch(["a"], [None], [9], [20]))  # rewrites a@20's count
+    rows = _sorted(buffers.snapshot("db", "t", SCHEMA).buffered)
+    assert [(r["host"], r["usage"], r["count"], r["time"].value) for r in rows] == [
+        ("a", 1.0, 1, 10),
+        ("a", 2.0, 9, 20),
+        ("b", 3.0, 3, 15),
+        ("b", 4.0, 4, 25),
+    ]

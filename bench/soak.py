@@ -1,0 +1,259 @@
+"""Soak: two writers, a Flight SQL reader and background persistence for minutes; RSS, latency.
+
+    python bench/soak.py [--duration 600] [--baseline REV] [--out bench/results/soak.json]
+        [--png docs/soak.png] [-- <extra serve flags>]
+
+One real server (``flight-iox serve``, defaults except ``--persist-max-age 60``). Two
+writer processes each write their own series (tag ``w=w0`` / ``w=w1``, 200 hosts) in
+2,000-line batches about every 50 ms over ``/api/v3/write_lp``; one Flight SQL client
+(``adbc_driver_flightsql``) runs ``SELECT w, host, count(*), avg(f) FROM soak GROUP BY 1, 2``
+every 200 ms. The server's RSS is read from ``/proc/<pid>/status`` every 5 s. At the end the
+writers stop, and a final ``count(*)`` is compared with the lines acknowledged.
+
+Reported: acknowledged against found, write and query errors, ingest rate, query p50/p99,
+peak and final RSS; written to ``--out`` (JSON) and plotted to ``--png`` (RSS and query
+latency over time). With ``--baseline REV`` the same soak first runs against that git
+revision (checked out with ``git worktree add`` in a temporary folder, first on the
+server's ``PYTHONPATH``), and the ratios of this tree to it are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flight_iox.launcher import start_server  # noqa: E402
+
+DATABASE = "soak"
+QUERY = "SELECT w, host, count(*), avg(f) FROM soak GROUP BY 1, 2"
+HOSTS = 200
+LINES = 2_000
+EVERY = 0.05
+QUERY_EVERY = 0.2
+RSS_EVERY = 5.0
+FILES_QUERY = "SELECT file_count, overlapping_files FROM system.tables WHERE table_name = 'soak'"
+
+
+def writer(url: str, w: str, stop: Event, out: multiprocessing.Queue) -> None:
+    """Write 2,000-line batches of series ``w=<w>,host=h000..h199`` until told to stop."""
+    session = requests.Session()
+    acked = errors = batches = 0
+    per_host = LINES // HOSTS
+    rng = random.Random(w)
+    while not stop.is_set():
+        started = time.monotonic()
+        base = time.time_ns()
+        body = "\n".join(
+            f"soak,w={w},host=h{h:03d} f={rng.random() * 100:.3f} {base + k}"
+            for h in range(HOSTS)
+            for k in range(per_host)
+        )
+        try:
+            answer = session.post(
+                f"{url}/api/v3/write_lp", params={"db": DATABASE}, data=body, timeout=60
+            )
+            if answer.status_code == 204:
+                acked += LINES
+            else:
+                errors += 1
+        except requests.RequestException:
+            errors += 1
+        batches += 1
+        time.sleep(max(0.0, EVERY - (time.monotonic() - started)))
+    out.put({"w": w, "acked": acked, "errors": errors, "batches": batches})
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident set size of process ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def soak(duration: float, extra: list[str], pythonpath: str | None) -> dict:
+    """Run the load against a fresh server; the measurements."""
+    import adbc_driver_flightsql.dbapi as flightsql
+
+    saved = os.environ.get("PYTHONPATH")
+    if pythonpath is not None:
+        os.environ["PYTHONPATH"] = pythonpath
+    try:
+        folder = tempfile.mkdtemp(prefix="soak-")
+        server = start_server(
+            Path(folder) / "data", "--persist-max-age", "60", "--log-level", "warning", *extra
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    pid = server.process.pid
+    requests.post(
+        f"{server.http_url}/api/v3/write_lp", params={"db": DATABASE}, data="soak,w=seed f=0 1"
+    ).raise_for_status()
+    stop = multiprocessing.Event()
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    writers = [
+        multiprocessing.Process(target=writer, args=(server.http_url, w, stop, results))
+        for w in ("w0", "w1")
+    ]
+    started = time.monotonic()
+    for process in writers:
+        process.start()
+    rss: list[tuple[float, int]] = []
+    queries: list[tuple[float, float]] = []  # (seconds since start, latency)
+    query_errors: list[str] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            rss.append((time.monotonic() - started, rss_bytes(pid)))
+            done.wait(RSS_EVERY)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    header = {"adbc.flight.sql.rpc.call_header.database": DATABASE}
+    with flightsql.connect(server.flight_uri, autocommit=True, db_kwargs=header) as conn:
+        while time.monotonic() - started < duration:
+            begun = time.monotonic()
+            try:
+                with conn.cursor() as cursor:
+                    cursor.execute(QUERY)
+                    cursor.fetch_arrow_table()
+                queries.append((begun - started, time.monotonic() - begun))
+            except Exception as error:  # a query error is a finding, not a crash
+                query_errors.append(str(error)[:300])
+            time.sleep(max(0.0, QUERY_EVERY - (time.monotonic() - begun)))
+        stop.set()
+        written = [results.get(timeout=120) for _ in writers]
+        for process in writers:
+            process.join(timeout=60)
+        elapsed = time.monotonic() - started
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM soak WHERE w IN ('w0', 'w1')")
+            found = cursor.fetchone()[0]
+    done.set()
+    sampler.join()
+    final_rss = rss_bytes(pid)
+    rss.append((time.monotonic() - started, final_rss))
+    files = requests.get(
+        f"{server.http_url}/api/v3/query_sql",
+        params={"db": DATABASE, "q": FILES_QUERY},
+        timeout=60,
+    )
+    server.stop()
+    acked = sum(r["acked"] for r in written)
+    latencies = [latency for _, latency in queries]
+    return {
+        "duration_s": round(elapsed, 1),
+        "acknowledged": acked,
+        "found": found,
+        "write_errors": sum(r["errors"] for r in written),
+        "query_errors": len(query_errors),
+        "query_error_samples": query_errors[:3],
+        "ingest_points_per_s": round(acked / elapsed),
+        "queries": len(queries),
+        "query_p50_s": round(percentile(latencies, 0.5), 4),
+        "query_p99_s": round(percentile(latencies, 0.99), 4),
+        "peak_rss_mib": round(max(b for _, b in rss) / 2**20),
+        "final_rss_mib": round(final_rss / 2**20),
+        "files": files.json() if files.ok else files.text[:300],
+        "rss_series": [(round(t, 1), b) for t, b in rss],
+        "latency_series": [(round(t, 2), round(v, 4)) for t, v in queries],
+    }
+
+
+def baseline_tree(revision: str) -> tempfile.TemporaryDirectory:
+    """A temporary ``git worktree`` of ``revision``."""
+    folder = tempfile.TemporaryDirectory(prefix="soak-baseline-")
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", folder.name, revision],
+        check=True,
+        capture_output=True,
+    )
+    return folder
+
+
+def plot(runs: dict[str, dict], path: Path) -> None:
+    """RSS and query latency over time, one line per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for name, run in runs.items():
+        rss = run["rss_series"]
+        top.plot([t / 60 for t, _ in rss], [b / 2**30 for _, b in rss], label=name)
+        latency = run["latency_series"]
+        bottom.plot([t / 60 for t, _ in latency], [v for _, v in latency], ".", ms=2, label=name)
+    top.set_ylabel("server RSS (GiB)")
+    top.legend()
+    bottom.set_ylabel("query latency (s)")
+    bottom.set_yscale("log")
+    bottom.set_xlabel("minutes")
+    figure.suptitle("bench/soak.py: two writers, one GROUP BY every 200 ms")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def summary(run: dict) -> dict:
+    """The figures of a run without its time series."""
+    return {k: v for k, v in run.items() if not k.endswith("_series")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds of load")
+    parser.add_argument("--baseline", help="git revision to soak first, for ratios")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "soak.json")
+    parser.add_argument("--png", type=Path, default=ROOT / "docs" / "soak.png")
+    parser.add_argument("extra", nargs="*", help="extra flags for flight-iox serve (after --)")
+    args = parser.parse_args()
+    runs: dict[str, dict] = {}
+    if args.baseline:
+        tree = baseline_tree(args.baseline)
+        try:
+            path = f"{tree.name}:{tree.name}/catalog:{tree.name}/clients"
+            runs[f"baseline {args.baseline}"] = soak(args.duration, args.extra, path)
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", tree.name])
+            tree.cleanup()
+        print(json.dumps(summary(next(iter(runs.values()))), indent=1), flush=True)
+    path = f"{ROOT}:{ROOT}/catalog:{ROOT}/clients"
+    runs["this tree"] = soak(args.duration, args.extra, path)
+    print(json.dumps(summary(runs["this tree"]), indent=1))
+    if args.baseline:
+        base, new = runs[f"baseline {args.baseline}"], runs["this tree"]
+        for key in ("peak_rss_mib", "final_rss_mib", "query_p50_s", "query_p99_s"):
+            print(f"{key}: this tree / baseline = {new[key] / base[key]:.3f}")
+        print(f"queries: {new['queries']} against {base['queries']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(runs, indent=1))
+    plot(runs, args.png)
+
+
+if __name__ == "__main__":
+    main()
