@@ -28,6 +28,7 @@ from flight_iox.engine.engine import Engine
 from flight_iox.engine.feed import WriteFeed
 from flight_iox.engine.recovery import replay
 from flight_iox.engine.watermark import SequenceWatermark
+from flight_iox.flux.service import Flux
 from flight_iox.influxql.service import InfluxQL
 from flight_iox.metrics import ServerMetrics, StateSources
 from flight_iox.persist.deletes import Deleter
@@ -73,6 +74,7 @@ class App:
     sql: SqlService
     writer: EngineWriter
     influxql: InfluxQL
+    flux: Flux
 
     def close(self) -> None:
         """Flush and close the WAL (the persister and follower, if started, are stopped by
@@ -189,4 +191,5 @@ def build_app(
         sql=sql,
         writer=writer,
         influxql=InfluxQL(sql, writer, engine),
+        flux=Flux(sql, engine.retention_ns),
     )

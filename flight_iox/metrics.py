@@ -39,7 +39,7 @@ from prometheus_client.registry import Collector
 PREFIX = "flight_iox"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # The protocols a query arrives by (the ``protocol`` label, and system.queries' query_type).
-PROTOCOLS = ("flightsql", "http_sql", "influxql")
+PROTOCOLS = ("flightsql", "http_sql", "influxql", "flux")
 _SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _LONG = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _GROUP = (1, 2, 4, 8, 16, 32, 64, 128, 256)

@@ -84,6 +84,7 @@ def http_services(app: App) -> HttpServices:
         engine=app.engine,
         sql=app.sql,
         influxql=app.influxql,
+        flux=app.flux,
         persister=app.persister,
         catalog_config=app.iceberg.config,
         metrics=app.metrics,

@@ -22,6 +22,7 @@ from flight_iox.http import explorer
 from flight_iox.http.admin import configure_database, health, ping
 from flight_iox.http.backup import backup
 from flight_iox.http.caches import configure_distinct_cache, configure_last_cache
+from flight_iox.http.flux import query_flux
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.metrics import serve_metrics
 from flight_iox.http.queries import cancel_query
@@ -85,6 +86,7 @@ def create_app(
         Route("/api/v3/query_sql", query_sql, methods=["GET", "POST"]),
         Route("/api/v3/query_influxql", query_influxql, methods=["GET", "POST"]),
         Route("/query", query_v1, methods=["GET", "POST"]),
+        Route("/api/v2/query", query_flux, methods=["POST"]),
         Route(
             "/api/v3/configure/database",
             configure_database,

@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from flight_iox.backup.take import BackupSource
 from flight_iox.engine.engine import Engine
+from flight_iox.flux.service import Flux
 from flight_iox.influxql.service import InfluxQL
 from flight_iox.metrics import ServerMetrics
 from flight_iox.persist.deletes import Deleter
@@ -24,6 +25,7 @@ class HttpServices:
     engine: Engine  # line protocol writes and database administration
     sql: SqlService  # SQL queries and updates, scoped per request
     influxql: InfluxQL
+    flux: Flux  # Flux over /api/v2/query
     persister: Persister  # persist, compact and repair on demand
     catalog_config: CatalogConfig  # what outside engines need to read the tables
     metrics: ServerMetrics  # what /metrics serves

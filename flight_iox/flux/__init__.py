@@ -1,0 +1,1 @@
+"""A Flux subset planned onto DataFusion, answered as InfluxDB 2's annotated CSV (docs/flux.md)."""
