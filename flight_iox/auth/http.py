@@ -65,6 +65,9 @@ ROUTE_RULES: dict[str, RouteRule] = {
     # InfluxQL checks each resolved source, INTO target, ON clause and DDL (influxql/context.py).
     "/api/v3/query_influxql": RouteRule.AUTHENTICATED,
     "/query": RouteRule.AUTHENTICATED,
+    # Flux: ``from`` and the schema functions check ``read`` on each bucket they name, and
+    # every SQL it plans runs in the caller's scoped engine (flux/interpreter.py).
+    "/api/v2/query": RouteRule.AUTHENTICATED,
     "/api/v3/configure/repair": RouteRule.ADMIN,  # removes lost files from tables
     "/api/v3/backup": RouteRule.ADMIN,  # copies every database out (http/backup.py)
     # Its labels name every database: admin, unless --disable-authz metrics opens it.

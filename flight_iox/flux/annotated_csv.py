@@ -2,7 +2,8 @@
 
 Each run of tables with the same columns, types and group key gets one block: the
 ``#datatype``, ``#group`` and ``#default`` rows the dialect asks for, then the header
-``,result,table,<columns>``, then the rows; a blank line separates blocks and results.
+``,result,table,<columns>``, then the rows; a blank line separates blocks, and ends
+each result (so an empty answer is one blank line).
 With the ``default`` annotation the ``result`` column is empty in rows (its default says
 the name), as Flux's encoder writes it. Values are formatted column-wise with Arrow
 kernels: times as RFC 3339 with nanoseconds and no trailing zeros, floats without an
@@ -95,6 +96,7 @@ class Writer:
         together, so many small tables cost one Arrow pass, not one each.
         """
         previous: tuple | None = None
+        self.wrote = False  # the first block of a result follows no blank line
         run: list[pa.Table] = []
         run_ids: list[int] = []
         rows = 0
@@ -112,6 +114,8 @@ class Writer:
             rows += table.num_rows
         if run:
             yield self._rows(name, run, run_ids)
+        yield CRLF.encode()  # every result ends with a blank line, even an empty one
+        self.wrote = False
 
     def _block(self, name: str, schema: pa.Schema, key: Sequence[str]) -> bytes:
         sep = self.dialect.delimiter
@@ -153,7 +157,7 @@ class Writer:
     def error(self, message: str) -> bytes:
         """The ``error,reference`` table InfluxDB 2 writes when a query fails mid-stream."""
         sep = self.dialect.delimiter
-        lines = [""] if self.wrote else []
+        lines = [""] if self.wrote else []  # mid-result: end its last block first
         if "datatype" in self.dialect.annotations:
             lines.append(sep.join(["#datatype", "string", "string"]))
         if "group" in self.dialect.annotations:

@@ -70,7 +70,7 @@ class Prepared:
             if len(lanes) == 1:
                 yield from _split(lane.key, data, starts)
                 continue
-            firsts = data.select(list(key)).take(pa.array(starts)).to_pylist()
+            firsts = data.select(list(key)).take(pa.array(starts)).to_pylist() if key else [{}]
             for first, (k, table) in zip(firsts, _split(lane.key, data, starts), strict=True):
                 found.append((tuple(_sortable(first.get(c)) for c in key), k, table))
         found.sort(key=lambda item: item[0])
@@ -92,6 +92,8 @@ def _sortable(value: object) -> tuple:
 def _split(
     key: tuple[str, ...], data: pa.Table, starts: np.ndarray
 ) -> Iterator[tuple[tuple[str, ...], pa.Table]]:
+    if not len(starts):
+        return
     ends = np.append(starts[1:], data.num_rows)
     for start, end in zip(starts, ends, strict=True):
         yield key, data.slice(int(start), int(end - start))

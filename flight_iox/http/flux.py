@@ -27,6 +27,7 @@ from flight_iox.http.queries import query_log
 from flight_iox.http.services import services_of
 from flight_iox.http.streaming import CutShortOnError
 from flight_iox.query.engine_errors import is_engine_error
+from flight_iox.query.execution import cancellation
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
@@ -43,7 +44,7 @@ async def query_flux(request: Request) -> Response:
     record = log.begin("flux", text, None, principal, watch.gone)
     try:
         prepared = await watch.run(flux.prepare, principal, text, now, extern)
-        chunks = _guarded(prepared.chunks, Writer(dialect))
+        chunks = _guarded(prepared.chunks, Writer(dialect), watch.gone.is_set)
         first = await watch.run(_first_chunk, chunks)
     except BaseException as error:
         log.end(record, error)
@@ -81,11 +82,22 @@ def _read(content_type: str, body: bytes) -> tuple[str, Dialect, object, int | N
     return query, Dialect.of(request.get("dialect")), request.get("extern"), nanos
 
 
-def _guarded(make: Callable[[Writer], Iterator[bytes]], writer: Writer) -> Iterator[bytes]:
-    """The chunks; an error after the first chunk becomes Flux's ``error,reference`` table."""
+def _guarded(
+    make: Callable[[Writer], Iterator[bytes]], writer: Writer, gone: Callable[[], bool]
+) -> Iterator[bytes]:
+    """The chunks; an error after the first chunk becomes Flux's ``error,reference`` table.
+
+    Each chunk's SQL runs (in whichever worker thread pulls it) under the request's
+    cancellation, so a gone client or ``DELETE /api/v3/query/{id}`` stops later results too.
+    """
     started = False
+    chunks = make(writer)
     try:
-        for chunk in make(writer):
+        while True:
+            with cancellation(gone):  # entered and left within one pull
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
             started = True
             yield chunk
     except FlightIoxError as error:
