@@ -15,9 +15,10 @@ plus the persistence layer's update handler), the Arrow writer and InfluxQL.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flight_iox.auth.policy import Authorizer
+from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
 from flight_iox.auth.tokens import tokens_table
 from flight_iox.backup.take import BackupSource
 from flight_iox.config import Settings
@@ -28,7 +29,9 @@ from flight_iox.engine.engine import Engine
 from flight_iox.engine.feed import WriteFeed
 from flight_iox.engine.recovery import replay
 from flight_iox.engine.watermark import SequenceWatermark
+from flight_iox.errors import ForbiddenError
 from flight_iox.flux.service import Flux
+from flight_iox.influxql.cq_scheduler import ContinuousQueries
 from flight_iox.influxql.service import InfluxQL
 from flight_iox.metrics import ServerMetrics, StateSources
 from flight_iox.persist.deletes import Deleter
@@ -75,6 +78,7 @@ class App:
     writer: EngineWriter
     influxql: InfluxQL
     flux: Flux
+    continuous_queries: ContinuousQueries  # started by the server
 
     def close(self) -> None:
         """Flush and close the WAL (the persister and follower, if started, are stopped by
@@ -118,6 +122,16 @@ def build_app(
     system_tables = {
         "queries": SystemTable(queries.table, scoped=queries.table, version=lambda: queries.version)
     }
+    # Built before the query engine (its system table) over the catalog's settings; given
+    # the InfluxQL service it runs through once that is built below.
+    continuous_queries = ContinuousQueries(
+        catalog, _principals(authorizer), settings.cq_run_interval_seconds
+    )
+    system_tables["continuous_queries"] = SystemTable(
+        continuous_queries.status,
+        scoped=continuous_queries.status,
+        version=lambda: continuous_queries.version,
+    )
     if authorizer is not None:
         store = authorizer.store
         system_tables["tokens"] = SystemTable(lambda: tokens_table(store.records()))
@@ -168,6 +182,8 @@ def build_app(
     )
     sql = SqlService(query, deleter.execute_update)
     writer = EngineWriter(engine)
+    influxql = InfluxQL(sql, writer, engine)
+    continuous_queries.attach(influxql)
     return App(
         settings=settings,
         metrics=metrics,
@@ -190,6 +206,21 @@ def build_app(
         follower=follower,
         sql=sql,
         writer=writer,
-        influxql=InfluxQL(sql, writer, engine),
+        influxql=influxql,
         flux=Flux(sql, engine.retention_ns),
+        continuous_queries=continuous_queries,
     )
+
+
+def _principals(authorizer: Authorizer | None) -> Callable[[str | None], Principal]:
+    """A continuous query's owner (token id) -> the principal its runs act as, now."""
+
+    def principal_of(owner: str | None) -> Principal:
+        if authorizer is None or not authorizer.required:
+            return ANONYMOUS
+        for record in authorizer.store.records():
+            if record.id == owner:
+                return Principal(record.name, record.admin, record)
+        raise ForbiddenError("the token that created this continuous query no longer exists")
+
+    return principal_of

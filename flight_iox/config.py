@@ -192,6 +192,12 @@ class Settings:
         1.0, "Seconds between checks of the persist triggers.", name="persist_interval",
         minimum=0.01,
     )  # fmt: skip
+    cq_run_interval_seconds: float = setting(
+        1.0,
+        "Seconds between looks for InfluxQL continuous queries that are due (0: never run).",
+        name="cq_run_interval",
+        minimum=0,
+    )
     catalog_poll_interval_seconds: float = setting(
         1.0,
         "Seconds between looks at the catalog for other servers' commits (0: never).",

@@ -109,6 +109,7 @@ def serve(settings: Settings) -> None:
     persister, follower = app.persister, app.follower
     persister.start()
     follower.start()
+    app.continuous_queries.start()
     tls = TlsFiles.from_paths(settings.tls_cert, settings.tls_key)
     http_scheme, flight_scheme = schemes(tls)
     flight_host, flight_port = split_host_port(settings.flight_addr)
@@ -131,6 +132,7 @@ def serve(settings: Settings) -> None:
         log.info("shutting down")
         flight.shutdown()
         follower.stop()
+        app.continuous_queries.stop()
         try:
             persister.stop()
         finally:

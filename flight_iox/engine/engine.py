@@ -245,6 +245,21 @@ class Engine:
         self._catalog.add_cache(database, config)
         self._caches.forget_caches(database, config.table)
 
+    def settings(self, database: str, kind: str) -> dict[str, dict[str, object]]:
+        """A database's named definitions of one kind (``DatabaseNotFoundError``)."""
+        self._catalog.database(database)
+        return {n: r for db, n, r in self._catalog.objects(kind) if db == database}
+
+    def put_setting(
+        self, database: str, kind: str, name: str, value: dict[str, object] | None
+    ) -> None:
+        """Keep (None: forget) a named definition, on disk before this returns."""
+        with self._catalog.lock:
+            if name in self.settings(database, kind):
+                self._catalog.remove_object(kind, database, name)
+            if value is not None:
+                self._catalog.add_object(kind, database, name, value)
+
     def remove_cache(self, database: str, kind: CacheKind, table: str, name: str) -> None:
         """Forget a cache configuration (``NotFoundError`` if there is none of that name)."""
         self._catalog.remove_cache(database, kind, table, name)

@@ -183,11 +183,33 @@ class DeleteStatement:
 
 @dataclass(frozen=True)
 class RetentionPolicyStatement:
-    """``CREATE|ALTER|DROP RETENTION POLICY name ON db ...`` (``create`` on that database)."""
+    """``CREATE|ALTER|DROP RETENTION POLICY name ON db [DURATION d] [REPLICATION n]
+    [SHARD DURATION d] [DEFAULT]``; ``duration`` 0 is ``INF``, None when not given."""
 
     action: str
     name: str
     database: str | None = None
+    duration: int | None = None
+    replication: int | None = None
+    shard_duration: int | None = None
+    default: bool = False
+
+
+@dataclass(frozen=True)
+class ContinuousQueryStatement:
+    """``CREATE CONTINUOUS QUERY name ON db [RESAMPLE [EVERY d] [FOR d]] BEGIN select END``,
+    ``DROP CONTINUOUS QUERY name ON db`` (``select`` None).
+
+    ``text`` is the whole CREATE statement as written: what is stored and shown.
+    """
+
+    action: str
+    name: str
+    database: str
+    select: SelectStatement | None = None
+    every: int = 0
+    for_: int = 0
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,6 +236,7 @@ Statement = Union[  # noqa: UP007
     DatabaseStatement,
     DeleteStatement,
     RetentionPolicyStatement,
+    ContinuousQueryStatement,
     AdminStatement,
     ExplainStatement,
 ]

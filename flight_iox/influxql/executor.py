@@ -27,11 +27,13 @@ from flight_iox.errors import (
 )
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
+from flight_iox.influxql.continuous import run_continuous_query
 from flight_iox.influxql.deletes import run_delete
 from flight_iox.influxql.into import into_target, write_into
 from flight_iox.influxql.meta import SHOW_HANDLERS
 from flight_iox.influxql.parser import parse
-from flight_iox.influxql.result import Series, StatementResult
+from flight_iox.influxql.result import Series, StatementResult, table_series
+from flight_iox.influxql.retention import run_retention_policy
 from flight_iox.influxql.select import run_select
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.limits import check_expression_depth
@@ -79,26 +81,25 @@ def _database(stmt: ast.Statement, ctx: Context) -> list[Series]:
     return []
 
 
-def _retention_policy(stmt: ast.Statement, ctx: Context) -> list[Series]:
-    assert isinstance(stmt, ast.RetentionPolicyStatement)
-    ctx.resolve(stmt.database, Action.CREATE)
-    raise NotSupportedError(
-        "retention policies are not supported: every database has the one 'autogen'; "
-        "set a database's retention period with /api/v3/configure/database"
-    )
-
-
 def _admin(stmt: ast.Statement, ctx: Context) -> list[Series]:
     assert isinstance(stmt, ast.AdminStatement)
     Authorizer.require_admin(ctx.principal)
+    if stmt.kind == "show users":
+        # Users are API tokens (password = token), so there are no 1.x users to list.
+        return [table_series("", ["user", "admin"], [])]
     raise NotSupportedError(
         f"{stmt.kind.upper()} is not supported: users are API tokens in flight-iox "
-        "(/api/v3/configure/token); continuous queries, subscriptions and shards do not exist"
+        "(/api/v3/configure/token); subscriptions and shards do not exist"
     )
 
 
 def _explain(stmt: ast.Statement, ctx: Context) -> list[Series]:
     raise NotSupportedError("EXPLAIN is not supported for InfluxQL; use EXPLAIN over SQL")
+
+
+def run_statement(stmt: ast.Statement, ctx: Context) -> list[Series]:
+    """One parsed statement through its handler (the continuous query scheduler's entry)."""
+    return HANDLERS[type(stmt)](stmt, ctx)
 
 
 # Statement class -> handler.
@@ -107,7 +108,8 @@ HANDLERS: dict[type, Callable[[ast.Statement, Context], list[Series]]] = {
     ast.ShowStatement: _show,
     ast.DatabaseStatement: _database,
     ast.DeleteStatement: run_delete,
-    ast.RetentionPolicyStatement: _retention_policy,
+    ast.RetentionPolicyStatement: run_retention_policy,
+    ast.ContinuousQueryStatement: run_continuous_query,
     ast.AdminStatement: _admin,
     ast.ExplainStatement: _explain,
 }
@@ -195,6 +197,8 @@ def statement_kind(stmt: ast.Statement) -> str:
         return f"{stmt.action.upper()} DATABASE"
     if isinstance(stmt, ast.RetentionPolicyStatement):
         return f"{stmt.action.upper()} RETENTION POLICY"
+    if isinstance(stmt, ast.ContinuousQueryStatement):
+        return f"{stmt.action.upper()} CONTINUOUS QUERY"
     if isinstance(stmt, ast.DeleteStatement | ast.AdminStatement):
         return stmt.kind.upper()
     return type(stmt).__name__.removesuffix("Statement").upper()
@@ -203,7 +207,7 @@ def statement_kind(stmt: ast.Statement) -> str:
 def _needs_database(stmt: ast.Statement) -> bool:
     """SELECT, EXPLAIN and SHOW (but SHOW DATABASES) read the query's database by default."""
     if isinstance(stmt, ast.ShowStatement):
-        return stmt.kind != "databases"
+        return stmt.kind not in ("databases", "continuous queries")
     return isinstance(stmt, ast.SelectStatement | ast.ExplainStatement)
 
 

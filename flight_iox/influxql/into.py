@@ -9,6 +9,7 @@ from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
 from flight_iox.influxql.result import Series
+from flight_iox.influxql.retention import check_policy
 from flight_iox.query.dictionaries import decoded
 
 
@@ -38,8 +39,7 @@ def into_target(target: ast.Measurement, ctx: Context) -> tuple[str, str]:
         raise QueryError("SELECT INTO is not available here")
     if target.name is None:
         raise QueryError("SELECT INTO needs a target measurement name")
-    if target.retention_policy not in (None, "", "autogen"):
-        raise QueryError(f"retention policy not found: {target.retention_policy}")
+    check_policy(ctx, database, target.retention_policy)
     return database, target.name
 
 

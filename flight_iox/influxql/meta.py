@@ -16,8 +16,10 @@ import pyarrow.compute as pc
 from flight_iox.errors import QueryError
 from flight_iox.influxql import ast
 from flight_iox.influxql.context import Context
+from flight_iox.influxql.continuous import show_continuous_queries
 from flight_iox.influxql.expressions import RowCompiler, TableInfo, unwrap
-from flight_iox.influxql.result import Series
+from flight_iox.influxql.result import Series, table_series
+from flight_iox.influxql.retention import show_retention_policies
 from flight_iox.influxql.select import measurement_names
 from flight_iox.safe_regex import compile_regex, regex_search
 from flight_iox.sql_quote import quote_identifier, quote_string
@@ -25,9 +27,7 @@ from flight_iox.sql_quote import quote_identifier, quote_string
 Handler = Callable[[ast.ShowStatement, Context], list[Series]]
 
 
-def _series(name: str, columns: list[str], rows: list[list[object]]) -> Series:
-    data = pa.table({f"c{i}": [r[i] for r in rows] for i in range(len(columns))})
-    return Series(name, {}, columns, data)
+_series = table_series
 
 
 def _cut(items: list, stmt: ast.ShowStatement) -> list:
@@ -83,13 +83,6 @@ def show_databases(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:
     """``SHOW DATABASES``: only those the caller may read."""
     names = ctx.principal.readable(ctx.backend.database_names())
     return [_series("databases", ["name"], [[n] for n in names])]
-
-
-def show_retention_policies(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:
-    """``SHOW RETENTION POLICIES``: every database has the one, infinite ``autogen``."""
-    _database(stmt, ctx)
-    columns = ["name", "duration", "shardGroupDuration", "replicaN", "default"]
-    return [_series("", columns, [["autogen", "0s", "168h0m0s", 1, True]])]
 
 
 def _matching_measurements(stmt: ast.ShowStatement, ctx: Context) -> list[str]:
@@ -263,6 +256,7 @@ def show_cardinality(stmt: ast.ShowStatement, ctx: Context) -> list[Series]:
 SHOW_HANDLERS: dict[str, Handler] = {
     "databases": show_databases,
     "retention policies": show_retention_policies,
+    "continuous queries": show_continuous_queries,
     "measurements": show_measurements,
     "tag keys": show_tag_keys,
     "tag values": show_tag_values,

@@ -2,14 +2,17 @@
 
 Every form InfluxDB 1.x has is parsed, so that each is authorized by what it is
 (``create``/``delete`` on its database, or an admin token) before the executor
-answers it; the clauses flight-iox does not model (retention policy durations,
-passwords, continuous query bodies) are read past, up to the next ``;``.
+answers it; the clauses flight-iox does not model (passwords, subscription
+destinations) are read past, up to the next ``;``. Retention policies
+(``parse_rp``) and continuous queries (``parse_cq``) are read in full.
 """
 
 from __future__ import annotations
 
 from flight_iox.influxql import ast
 from flight_iox.influxql.lexer import EOF, OP
+from flight_iox.influxql.parse_cq import parse_create_cq, parse_drop_cq
+from flight_iox.influxql.parse_rp import parse_retention_policy
 from flight_iox.influxql.parser import Parser
 
 # Second keyword of CREATE/DROP -> what it makes or removes, when it is admin-only.
@@ -26,15 +29,6 @@ def skip_rest(parser: Parser) -> None:
         parser.scanner.next()
 
 
-def _retention_policy(parser: Parser, action: str) -> ast.Statement:
-    parser.expect_keyword("POLICY")
-    name = parser.ident()
-    parser.expect_keyword("ON")
-    database = parser.ident()
-    skip_rest(parser)  # DURATION, REPLICATION, SHARD DURATION, DEFAULT: not modelled
-    return ast.RetentionPolicyStatement(action, name, database)
-
-
 def _admin(parser: Parser, kind: str) -> ast.Statement:
     skip_rest(parser)
     return ast.AdminStatement(kind)
@@ -47,7 +41,9 @@ def parse_create(parser: Parser) -> ast.Statement:
     if word == "DATABASE":
         return _database(parser, "create")
     if word == "RETENTION":
-        return _retention_policy(parser, "create")
+        return parse_retention_policy(parser, "create")
+    if word == "CONTINUOUS":
+        return parse_create_cq(parser)
     return _admin(parser, f"create {_ADMIN_OBJECTS[word]}")
 
 
@@ -62,7 +58,9 @@ def parse_drop(parser: Parser) -> ast.Statement:
     if word == "SERIES":
         return _delete(parser, "drop series")
     if word == "RETENTION":
-        return _retention_policy(parser, "drop")
+        return parse_retention_policy(parser, "drop")
+    if word == "CONTINUOUS":
+        return parse_drop_cq(parser)
     return _admin(parser, f"drop {_ADMIN_OBJECTS[word]}")
 
 
@@ -70,7 +68,7 @@ def parse_alter(parser: Parser) -> ast.Statement:
     """``ALTER RETENTION POLICY name ON db ...``."""
     parser.expect_keyword("ALTER")
     parser.expect_keyword("RETENTION")
-    return _retention_policy(parser, "alter")
+    return parse_retention_policy(parser, "alter")
 
 
 def parse_delete(parser: Parser) -> ast.Statement:

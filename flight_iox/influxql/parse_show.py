@@ -20,7 +20,6 @@ from flight_iox.influxql.parser import Parser
 _ADMIN_SHOWS = {
     "USERS": "show users",
     "GRANTS": "show grants",
-    "CONTINUOUS": "show continuous queries",
     "SUBSCRIPTIONS": "show subscriptions",
     "SHARDS": "show shards",
     "SHARD": "show shard groups",
@@ -126,13 +125,16 @@ def parse_show(parser: Parser) -> ast.Statement:
     parser.expect_keyword("SHOW")
     word = parser.expect_keyword(
         "DATABASES", "MEASUREMENTS", "MEASUREMENT", "TAG", "FIELD", "SERIES", "RETENTION",
-        *_ADMIN_SHOWS,
+        "CONTINUOUS", *_ADMIN_SHOWS,
     )  # fmt: skip
     if word in _ADMIN_SHOWS:
         skip_rest(parser)
         return ast.AdminStatement(_ADMIN_SHOWS[word])
     if word == "DATABASES":
         return ast.ShowStatement("databases")
+    if word == "CONTINUOUS":
+        parser.expect_keyword("QUERIES")
+        return ast.ShowStatement("continuous queries")
     if word == "RETENTION":
         parser.expect_keyword("POLICIES")
         return ast.ShowStatement("retention policies", database=_on(parser))

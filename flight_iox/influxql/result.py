@@ -59,6 +59,12 @@ class StatementResult:
     cause: FlightIoxError | None = field(default=None, repr=False)
 
 
+def table_series(name: str, columns: list[str], rows: list[list[object]]) -> Series:
+    """A series from rows of Python values (meta answers: SHOW ...)."""
+    data = pa.table({f"c{i}": [r[i] for r in rows] for i in range(len(columns))})
+    return Series(name, {}, columns, data)
+
+
 def first_failure(results: list[StatementResult]) -> FlightIoxError | None:
     """The error of the first failed statement (the one that stopped the text), if any."""
     for result in results:

@@ -10,14 +10,13 @@ from flight_iox.influxql.context import Context
 from flight_iox.influxql.expressions import COMPARISON, RowCompiler, TableInfo, unwrap
 from flight_iox.influxql.functions import TRANSFORMS
 from flight_iox.influxql.result import Series
+from flight_iox.influxql.retention import check_policy
 from flight_iox.influxql.select_exec import Query, Source, run_source
 from flight_iox.influxql.select_plan import AGGREGATE, SelectShape, calls_in, shape_select
 from flight_iox.influxql.timerange import TimeRange, condition_range, is_time_ref
 from flight_iox.influxql.tz import zone_info
 from flight_iox.safe_regex import compile_regex
 from flight_iox.sql_quote import quote_identifier
-
-DEFAULT_RETENTION_POLICY = "autogen"
 
 
 def measurement_names(source: ast.Measurement, ctx: Context) -> tuple[str, list[str]]:
@@ -27,8 +26,7 @@ def measurement_names(source: ast.Measurement, ctx: Context) -> tuple[str, list[
     existence, which a caller who may not read it does not learn).
     """
     database = ctx.resolve(source.database)
-    if source.retention_policy not in (None, "", DEFAULT_RETENTION_POLICY):
-        raise QueryError(f"retention policy not found: {source.retention_policy}")
+    check_policy(ctx, database, source.retention_policy)
     if database not in ctx.backend.database_names():
         raise QueryError(f"database not found: {database}")
     tables = ctx.tables(database)

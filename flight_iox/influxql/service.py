@@ -66,6 +66,7 @@ class InfluxQL:
             create_database=self._databases.create_database,
             drop_database=self._databases.delete_database,
             update=update,
+            admin=self._databases,
         )
 
     def run(

@@ -91,7 +91,30 @@ UpdateHandler = Callable[[str | None, str, Sequence[object], Principal], int]
 
 
 class DatabaseAdmin(Protocol):
-    """Databases created and deleted by statements (InfluxQL's CREATE/DROP DATABASE)."""
+    """Databases administered by statements (InfluxQL's CREATE/DROP DATABASE, retention
+    policies, continuous queries)."""
+
+    def database_names(self) -> list[str]:
+        """Every database, sorted."""
+        ...
+
+    def retention_ns(self, name: str) -> int | None:
+        """How long a database keeps rows, in nanoseconds (None: forever)."""
+        ...
+
+    def set_retention(self, name: str, retention_ns: int | None) -> None:
+        """Change how long a database keeps rows (None: forever)."""
+        ...
+
+    def settings(self, database: str, kind: str) -> dict[str, dict[str, object]]:
+        """A database's named settings of one kind (``DatabaseNotFoundError``)."""
+        ...
+
+    def put_setting(
+        self, database: str, kind: str, name: str, value: dict[str, object] | None
+    ) -> None:
+        """Keep (None: forget) a named setting durably."""
+        ...
 
     def create_database(self, name: str, retention_ns: int | None = None) -> None:
         """Create an empty database, optionally with a retention period."""

@@ -62,7 +62,14 @@ def run(app: App, who: Principal, text: str, **kw: object) -> list[StatementResu
         ("DROP MEASUREMENT cpu", "db", "delete"),
         ("DROP SERIES FROM other..cpu WHERE host = 's'", "other", "delete"),
         ("DELETE FROM cpu WHERE time > 0", "db", "delete"),
-        ("CREATE RETENTION POLICY rp ON other DURATION 1d REPLICATION 1", "other", "create"),
+        ("DROP RETENTION POLICY autogen ON other", "other", "delete"),
+        (
+            "CREATE CONTINUOUS QUERY c ON other BEGIN SELECT mean(usage) INTO m FROM cpu "
+            "GROUP BY time(1m) END",
+            "other",
+            "create",
+        ),
+        ("DROP CONTINUOUS QUERY c ON other", "other", "delete"),
         ("SELECT * FROM nosuch..cpu", "nosuch", "read"),  # refused before "not found"
     ],
 )
@@ -75,14 +82,33 @@ def test_reader_is_refused_naming_token_and_database(
 
 
 @pytest.mark.parametrize(
-    "text", ["SHOW USERS", "CREATE USER u WITH PASSWORD 'p'", "GRANT ALL TO u"]
+    "text",
+    [
+        "SHOW USERS",
+        "CREATE USER u WITH PASSWORD 'p'",
+        "GRANT ALL TO u",
+        # Retention decides what is deleted: as PUT /api/v3/configure/database, admins only.
+        "CREATE RETENTION POLICY rp ON db DURATION 1d REPLICATION 1 DEFAULT",
+        "ALTER RETENTION POLICY autogen ON db DURATION 1d",
+    ],
 )
 def test_user_statements_need_an_admin(app: App, text: str) -> None:
     (refused,) = run(app, OWNER, text)
     assert isinstance(refused.cause, ForbiddenError)
     assert "not an admin token" in (refused.error or "")
+
+
+@pytest.mark.parametrize("text", ["CREATE USER u WITH PASSWORD 'p'", "GRANT ALL TO u"])
+def test_user_statements_are_not_served(app: App, text: str) -> None:
     (answered,) = run(app, ANONYMOUS, text)
     assert isinstance(answered.cause, NotSupportedError)
+
+
+def test_show_users_is_an_empty_table(app: App) -> None:
+    (answered,) = run(app, ANONYMOUS, "SHOW USERS")
+    assert answered.error is None
+    (series,) = answered.series
+    assert series.columns == ["user", "admin"] and series.data.num_rows == 0
 
 
 def test_owner_passes_the_checks(app: App) -> None:
@@ -174,7 +200,7 @@ def test_read_only_refuses_changes_before_anything_runs(app: App) -> None:
         ("DROP RETENTION POLICY rp ON d", ast.RetentionPolicyStatement("drop", "rp", "d")),
         (
             "ALTER RETENTION POLICY rp ON d DEFAULT",
-            ast.RetentionPolicyStatement("alter", "rp", "d"),
+            ast.RetentionPolicyStatement("alter", "rp", "d", default=True),
         ),
         ("SHOW USERS", ast.AdminStatement("show users")),
         ("SET PASSWORD FOR u = 'x'", ast.AdminStatement("set password")),
