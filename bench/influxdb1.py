@@ -32,7 +32,8 @@ bind-address = "127.0.0.1:{rpc_port}"
 [monitor]
   store-enabled = false
 [continuous_queries]
-  enabled = false
+  enabled = {cq_enabled}
+  run-interval = "{cq_run_interval}"
 """
 
 
@@ -46,9 +47,13 @@ def free_port() -> int:
 class InfluxDB1:
     """An ``influxd`` process on loopback; use as a context manager."""
 
-    def __init__(self, data_options: dict[str, str] | None = None) -> None:
-        """``data_options``: extra ``[data]`` settings, as TOML values (e.g. ``'"5s"'``)."""
+    def __init__(
+        self, data_options: dict[str, str] | None = None, cq_run_interval: str | None = None
+    ) -> None:
+        """``data_options``: extra ``[data]`` settings, as TOML values (e.g. ``'"5s"'``);
+        ``cq_run_interval`` (e.g. ``"1s"``) turns continuous queries on."""
         self.data_options = data_options or {}
+        self.cq_run_interval = cq_run_interval
         self.binary = shutil.which("influxd")
         self.root = Path(tempfile.mkdtemp(prefix="influxdb1-bench-"))
         self.http_port = free_port()
@@ -62,7 +67,13 @@ class InfluxDB1:
 
     def __enter__(self) -> InfluxDB1:
         config = self.root / "influxdb.conf"
-        text = CONFIG.format(root=self.root, rpc_port=free_port(), http_port=self.http_port)
+        text = CONFIG.format(
+            root=self.root,
+            rpc_port=free_port(),
+            http_port=self.http_port,
+            cq_enabled=str(self.cq_run_interval is not None).lower(),
+            cq_run_interval=self.cq_run_interval or "1s",
+        )
         extra = "".join(f"  {k} = {v}\n" for k, v in self.data_options.items())
         config.write_text(text.replace("[http]\n", f"{extra}[http]\n"))
         with open(self.root / "influxd.log", "wb") as log:  # the child keeps its own copy

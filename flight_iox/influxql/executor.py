@@ -8,6 +8,7 @@ fails before it does anything, and nothing after it runs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -44,6 +45,10 @@ log = logging.getLogger(__name__)
 def _select(stmt: ast.Statement, ctx: Context) -> list[Series]:
     assert isinstance(stmt, ast.SelectStatement)
     target = into_target(stmt.into, ctx) if stmt.into is not None else None
+    if target is not None and stmt.fill.kind == "null":
+        # 1.x writes no point for an empty bucket unless fill() gives it a value: count()'s
+        # 0 under fill(null) is only how the answer prints it.
+        stmt = dataclasses.replace(stmt, fill=ast.Fill("none"))
     series = run_select(stmt, ctx)
     if target is not None:
         return write_into(target, series, ctx)
