@@ -135,13 +135,55 @@ ROWS = [
         changes=True,
         admin_q="DROP SERIES FROM mine..m_{n} WHERE host = 'x'",
     ),
-    Row(
+    Row(  # a second, non-default policy cannot map: refused after the admin check
         "CREATE RETENTION POLICY",
         "CREATE RETENTION POLICY rp ON other DURATION 1d REPLICATION 1",
-        ADMIN_UNSUPPORTED,
+        "403 403 400",
         changes=True,
     ),
-    Row("SHOW USERS", "SHOW USERS", ADMIN_UNSUPPORTED),
+    Row(
+        "ALTER RETENTION POLICY",
+        "ALTER RETENTION POLICY autogen ON other DURATION 2h",
+        ONLY_ADMIN,
+        changes=True,
+        admin_q="ALTER RETENTION POLICY autogen ON mine DURATION INF",
+    ),
+    Row(
+        "DROP RETENTION POLICY",
+        "DROP RETENTION POLICY autogen ON other",
+        ONLY_ADMIN,
+        changes=True,
+        admin_q="DROP RETENTION POLICY not_mine_{n} ON mine",
+    ),
+    Row("SHOW USERS", "SHOW USERS", ONLY_ADMIN),
+    Row(
+        "CREATE CONTINUOUS QUERY ON other",
+        "CREATE CONTINUOUS QUERY c ON other BEGIN SELECT count(usage) INTO m FROM cpu "
+        "GROUP BY time(1h) END",
+        ONLY_ADMIN,
+        changes=True,
+        admin_q="CREATE CONTINUOUS QUERY c_{n} ON mine BEGIN SELECT count(usage) "
+        "INTO cq_{n} FROM cpu GROUP BY time(1h) END",
+    ),
+    Row(
+        "CONTINUOUS QUERY reading other",
+        "CREATE CONTINUOUS QUERY c_{n} ON mine BEGIN SELECT count(usage) INTO m "
+        "FROM other..cpu GROUP BY time(1h) END",
+        ONLY_ADMIN,
+        changes=True,
+    ),
+    Row(
+        "DROP CONTINUOUS QUERY",
+        "DROP CONTINUOUS QUERY c ON other",
+        "403 403 404",
+        changes=True,
+    ),
+    Row(  # over HTTP only: Flight's InfluxQL has no database settings (501 there)
+        "SHOW CONTINUOUS QUERIES",
+        "SHOW CONTINUOUS QUERIES",
+        "200 200 200",
+        routes=("v1-get", "v1-post", "v3-post", "v3-get"),
+    ),
     Row("CREATE USER", "CREATE USER u WITH PASSWORD 'p'", ADMIN_UNSUPPORTED, changes=True),
     Row(
         "second statement",
@@ -248,7 +290,7 @@ def status(row: Row, route: str, actor: str) -> str:
     if row.changes and route in READ_ONLY_ROUTES:
         return "400"
     wanted = row.expect.split()[("read", "write", "admin").index(actor)]
-    if wanted == "501" and route.startswith("v1"):
+    if wanted in ("400", "404", "501") and route.startswith("v1") and row.expect != AMBIGUOUS:
         return str(V1_STATEMENT_ERROR)
     return wanted
 

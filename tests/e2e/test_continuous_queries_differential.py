@@ -115,9 +115,7 @@ def _same(a: object, b: object) -> bool:
 
 
 @pytest.mark.parametrize("measurement", TARGETS)
-def test_the_target_measurements_match_influxdb_1x(
-    both: tuple[str, str], measurement: str
-) -> None:
+def test_the_target_measurements_match_influxdb_1x(both: tuple[str, str], measurement: str) -> None:
     ours, oracle = (_rows(url, measurement) for url in both)
     assert oracle, f"influxd wrote nothing into {measurement}"
     assert len(ours) == len(oracle), (ours, oracle)

@@ -22,9 +22,7 @@ DAY = 24 * H
 T0 = 1_700_000_000 * S // H * H  # an hour boundary (2023-11-14T22:00:00Z)
 
 # cpu at one-minute steps over the hour before T0, two hosts.
-DATA = "\n".join(
-    f"cpu,host=h{i % 2} usage={i} {T0 - H + i * M}" for i in range(60)
-)
+DATA = "\n".join(f"cpu,host=h{i % 2} usage={i} {T0 - H + i * M}" for i in range(60))
 
 
 def run(app: App, text: str, who: Principal = ANONYMOUS) -> list:
