@@ -246,13 +246,19 @@ class ContinuousQueries:
         try:
             state.rows_written = self._execute(database, definition, stmt.select, window)
             state.error = None
+        except FlightIoxError as error:
+            self._failed(state, stmt.name, database, error.message)
         except Exception as error:
-            if not isinstance(error, FlightIoxError) and not is_engine_error(error):
-                raise
-            state.failures += 1
-            state.error = error.message if isinstance(error, FlightIoxError) else str(error)
-            log.warning("continuous query %s on %s failed: %s", stmt.name, database, state.error)
+            if not is_engine_error(error):
+                raise  # a bug of ours: the pass logs it with its traceback
+            self._failed(state, stmt.name, database, str(error))
         return True
+
+    @staticmethod
+    def _failed(state: RunState, name: str, database: str, message: str) -> None:
+        state.failures += 1
+        state.error = message
+        log.warning("continuous query %s on %s failed: %s", name, database, message)
 
     def _execute(
         self,

@@ -35,6 +35,9 @@ BOUNDARIES = {
     ("flight_iox/persist/persister.py", "_run"): (
         "the background persist thread must outlive a failed cycle; logged with its traceback"
     ),
+    ("flight_iox/influxql/cq_scheduler.py", "_loop"): (
+        "the continuous query thread must outlive a failed pass; logged with its traceback"
+    ),
     ("flight_iox/persist/follower.py", "tick"): (
         "the background catalog follower keeps serving the last state; logged with its traceback"
     ),
