@@ -5,7 +5,8 @@ columns' roles), so only what the WAL cannot say is kept on disk, in
 ``catalog.json``: databases created empty, databases deleted (with the WAL
 sequence at deletion, so replay skips their older writes), each database's
 last-value and distinct-value cache configurations (``cache_config.py``), and other named
-definitions kept per database as JSON records (``objects``: subscriptions). The persistence
+definitions kept per database as JSON records (``objects``: subscriptions, continuous
+queries, the retention policy's name). The persistence
 issue moves this into the Iceberg catalog.
 """
 
