@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
 from flight_iox.auth.tokens import tokens_table
 from flight_iox.backup.take import BackupSource
+from flight_iox.cluster.actions import NodeAction, NodeActions
+from flight_iox.cluster.node import ClusterNode
+from flight_iox.cluster.ownership import TableOwnership
+from flight_iox.cluster.remote import Peers
+from flight_iox.cluster.remote_rows import IngestNodeRows
+from flight_iox.cluster.setup import compact_lease, node_for
 from flight_iox.config import Settings
 from flight_iox.engine.arrow_writer import EngineWriter
 from flight_iox.engine.buffer import BufferSet
@@ -79,11 +85,15 @@ class App:
     influxql: InfluxQL
     flux: Flux
     continuous_queries: ContinuousQueries  # started by the server
+    node: ClusterNode  # this node in the registry (started by the server)
+    peers: Peers  # Flight clients to the other nodes
+    node_actions: dict[str, NodeAction]  # what other nodes call here (cluster ingest nodes)
 
     def close(self) -> None:
-        """Flush and close the WAL (the persister and follower, if started, are stopped by
-        their owner)."""
+        """Flush and close the WAL and the clients to other nodes (the persister, follower
+        and node heartbeat, if started, are stopped by their owner)."""
         self.wal.close()
+        self.peers.close()
 
 
 def build_app(
@@ -102,9 +112,14 @@ def build_app(
     metrics = metrics if metrics is not None else ServerMetrics()
     catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
     buffers = BufferSet()
-    iceberg = IoxCatalog(settings.catalog_config())
+    config = settings.catalog_config()
+    node = node_for(settings, config)
+    roles, cluster = node.roles, not node.roles.every
+    sequences = node.node_id if cluster and roles.ingest else None  # its own WAL numbering
+    iceberg = IoxCatalog(config, sequences)
     storage = iceberg.storage
-    mirror = CatalogMirror(iceberg, catalog, buffers)
+    mirror = CatalogMirror(iceberg, catalog, buffers, sequences)
+    peers = Peers(settings.cluster_token)
     persisted = mirror.load()  # every persisted table; the follower keeps it current
     holds = TruncationHolds(settings.wal_hold_max_bytes)
     wal = WriteAheadLog(
@@ -120,7 +135,10 @@ def build_app(
 
     queries = QueryLog(settings.query_log_size, metrics)
     system_tables = {
-        "queries": SystemTable(queries.table, scoped=queries.table, version=lambda: queries.version)
+        "queries": SystemTable(
+            queries.table, scoped=queries.table, version=lambda: queries.version
+        ),
+        "nodes": SystemTable(node.nodes_table, version=lambda: node.version),
     }
     # Built before the query engine (its system table) over the catalog's settings; given
     # the InfluxQL service it runs through once that is built below.
@@ -156,10 +174,23 @@ def build_app(
         limits=settings.query_limits,
         file_check=lambda file: checked_schema(file, storage),
         system_tables=system_tables,
+        remote=IngestNodeRows(node, peers, catalog) if cluster and roles.query else None,
     )
     if authorizer is not None:
         authorizer.store.add_listener(query.invalidate_system_tables)
 
+    tables = TableStore(catalog, buffers, iceberg, storage, caches=query)
+    persister = Persister(
+        settings, tables, wal, watermark, metrics,
+        persists=roles.ingest, compacts=roles.compact,
+        compact_lease=compact_lease(node) if cluster else None,
+    )  # fmt: skip
+    ownership = TableOwnership(
+        node,
+        peers,
+        lambda db, table: mirror.load_table(db, table, persister.cycle_lock),
+        settings.node_timeout_seconds,
+    )
     engine = Engine(
         settings,
         catalog=catalog,
@@ -169,9 +200,8 @@ def build_app(
         feed=feed,
         caches=query,
         metrics=metrics,
+        router=ownership if cluster else None,
     )
-    tables = TableStore(catalog, buffers, iceberg, storage, caches=query)
-    persister = Persister(settings, tables, wal, watermark, metrics)
     deleter = Deleter(persister, tables, wal, watermark)
     follower = CatalogFollower(
         mirror,
@@ -181,8 +211,8 @@ def build_app(
         settings.catalog_poll_interval_seconds,
     )
     sql = SqlService(query, deleter.execute_update)
-    writer = EngineWriter(engine)
-    influxql = InfluxQL(sql, writer, engine)
+    arrow_writer = EngineWriter(engine)
+    influxql = InfluxQL(sql, arrow_writer, engine)
     continuous_queries.attach(influxql)
     return App(
         settings=settings,
@@ -205,10 +235,17 @@ def build_app(
         mirror=mirror,
         follower=follower,
         sql=sql,
-        writer=writer,
+        writer=arrow_writer,
         influxql=influxql,
         flux=Flux(sql, engine.retention_ns),
         continuous_queries=continuous_queries,
+        node=node,
+        peers=peers,
+        node_actions=(
+            NodeActions(engine, catalog, buffers, node, ownership).handlers()
+            if cluster and roles.ingest
+            else {}
+        ),
     )
 
 

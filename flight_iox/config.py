@@ -214,6 +214,34 @@ class Settings:
         minimum=0.1,
     )
     persist_on_shutdown: bool = setting(True, "Persist the buffer when the server stops.")
+    mode: str = setting(
+        "all",
+        "This node's roles, comma-separated: all, or some of ingest, query, compact "
+        "(docs/cluster.md).",
+    )
+    node_id: str | None = setting(
+        None,
+        "This node's name in the cluster registry (system.nodes).",
+        shown_default="HOSTNAME-HTTPPORT",
+    )
+    heartbeat_interval_seconds: float = setting(
+        1.0,
+        "Seconds between this node's heartbeats (and lease renewals) in the catalog database.",
+        name="heartbeat_interval",
+        minimum=0.05,
+    )
+    node_timeout_seconds: float = setting(
+        5.0,
+        "Seconds without a heartbeat after which a node is dead and its table leases expire.",
+        name="node_timeout",
+        minimum=0.5,
+    )
+    cluster_token: str | None = setting(
+        None,
+        "Bearer token this node presents to other nodes (forwarded writes, unpersisted rows) "
+        "when they require tokens.",
+    )
+
     compact_min_files: int = setting(
         4, "After a background persist, compact partitions with this many files.", minimum=2
     )

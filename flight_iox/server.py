@@ -121,18 +121,23 @@ def serve(settings: Settings) -> None:
             writer=app.writer,
             authorizer=authorizer,
             queries=app.queries,
+            extra_actions=app.node_actions,
             **(tls.flight_kwargs() if tls else {}),
         ),
     )
     flight_thread = threading.Thread(target=flight.serve, name="flight", daemon=True)
     flight_thread.start()
     http_host, http_port = http_socket.getsockname()[:2]
+    app.node.start(
+        f"{http_scheme}://{http_host}:{http_port}", f"{flight_scheme}://{flight_host}:{flight.port}"
+    )
 
     def shutdown() -> None:
         log.info("shutting down")
         flight.shutdown()
         follower.stop()
         app.continuous_queries.stop()
+        app.node.stop()
         try:
             persister.stop()
         finally:

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pyarrow as pa
 from pyiceberg.exceptions import (
@@ -27,8 +26,9 @@ from pyiceberg.transforms import IdentityTransform
 from iox_catalog import cleanup
 from iox_catalog.config import CatalogConfig
 from iox_catalog.files import (
+    NODE_SEQUENCE_PREFIX,
     WAL_SEQUENCE_PROPERTY,
-    TableFiles,
+    StoredTable,
     WrittenFile,
     iceberg_data_file,
     table_files,
@@ -63,23 +63,14 @@ from iox_datamodel.names import validate_database_name, validate_table_name
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class StoredTable:
-    """A table as the catalog knows it: its data-model schema and its files."""
-
-    database: str
-    name: str
-    model_schema: pa.Schema
-    files: TableFiles
-    location: str  # the folder new files go under (see iox_catalog.locations)
-    metadata_location: str = ""  # changes with every commit (see iox_catalog.state)
-
-
 class IoxCatalog:
     """Databases and tables in Iceberg; thread-safe (one commit at a time per process)."""
 
-    def __init__(self, config: CatalogConfig) -> None:
+    def __init__(self, config: CatalogConfig, writer: str | None = None) -> None:
+        """``writer``: a cluster ingest node's id; its commits record its own WAL sequence
+        (``iox.wal-sequence.<writer>``, a table property) beside the table's."""
         self.config = config
+        self.writer = writer
         self._iceberg = open_catalog(config)
         self._lock = threading.RLock()
         self.storage = open_storage(config.store)
@@ -165,9 +156,14 @@ class IoxCatalog:
 
     def _stored(self, database: str, table: str, iceberg: Table) -> StoredTable:
         kinds = decode_kinds(iceberg.properties.get(COLUMNS_PROPERTY, "{}"))
+        sequences = {
+            key.removeprefix(NODE_SEQUENCE_PREFIX): int(value)
+            for key, value in iceberg.properties.items()
+            if key.startswith(NODE_SEQUENCE_PREFIX)
+        }
         return StoredTable(
             database, table, model_schema_from_kinds(kinds), table_files(iceberg),
-            write_root(iceberg), iceberg.metadata_location,
+            write_root(iceberg), iceberg.metadata_location, sequences,
         )  # fmt: skip
 
     def table_location(self, database: str, table: str, model_schema: pa.Schema) -> str:
@@ -288,6 +284,8 @@ class IoxCatalog:
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
                 set_name_mapping(tx)
+                if self.writer is not None:
+                    tx.set_properties({NODE_SEQUENCE_PREFIX + self.writer: str(sequence)})
                 props = {WAL_SEQUENCE_PROPERTY: str(sequence)}
                 with tx.update_snapshot(snapshot_properties=props).fast_append() as append:
                     for file in files:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.conversions import from_bytes
 from pyiceberg.io import FileIO
@@ -24,6 +25,8 @@ from iox_catalog.schema import COLUMNS_PROPERTY, REMAINDER_COLUMN, decode_kinds
 from iox_datamodel.columns import TIME_COLUMN, ColumnRole
 
 WAL_SEQUENCE_PROPERTY = "iox.wal-sequence"
+# A cluster ingest node's own WAL sequence, as a table property: ``iox.wal-sequence.<node>``.
+NODE_SEQUENCE_PREFIX = WAL_SEQUENCE_PROPERTY + "."
 
 
 @dataclass(frozen=True)
@@ -211,3 +214,23 @@ def iceberg_data_file(io: FileIO, metadata: TableMetadata, written: WrittenFile)
         key_metadata=None,
         **statistics.to_serialized_dict(),
     )
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """A table as the catalog knows it: its data-model schema and its files."""
+
+    database: str
+    name: str
+    model_schema: pa.Schema
+    files: TableFiles
+    location: str  # the folder new files go under (see iox_catalog.locations)
+    metadata_location: str = ""  # changes with every commit (see iox_catalog.state)
+    node_sequences: dict[str, int] = field(default_factory=dict)  # per writer (a cluster's)
+
+    def persisted_through(self, writer: str | None) -> int:
+        """The WAL sequence persisted through: of ``writer``'s own WAL in a cluster, where
+        each ingest node numbers its WAL alone; the table's one sequence otherwise."""
+        if writer is None:
+            return self.files.persisted_sequence
+        return self.node_sequences.get(writer, 0)

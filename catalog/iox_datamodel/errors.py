@@ -26,6 +26,7 @@ the HTTP app and the Flight service translate errors the same way::
     ├── PayloadTooLargeError            413  RESOURCE_EXHAUSTED
     ├── LimitExceededError              422  FAILED_PRECONDITION (too many databases/tables/columns)
     ├── NotSupportedError               501  UNIMPLEMENTED
+    ├── WrongNodeError                  421  FAILED_PRECONDITION (not this node's --mode)
     ├── QueryLimitError                 (a query stopped by a bound; never a statement's fault)
     │   ├── QueryCancelledError         499  CANCELLED          (the client went away or cancelled)
     │   ├── QueryTimeoutError           504  DEADLINE_EXCEEDED  (--query-timeout)
@@ -84,6 +85,7 @@ __all__ = [
     "TooManyQueriesError",
     "UnauthorizedError",
     "WalCorruptionError",
+    "WrongNodeError",
     "carried_error",
     "query_error",
     "status_of",
@@ -241,6 +243,11 @@ class NotSupportedError(FlightIoxError):
     """A valid request for something flight-iox does not do (yet)."""
 
 
+class WrongNodeError(FlightIoxError):
+    """A request this node's role does not serve (a write to a query node); the message
+    names the nodes that do."""
+
+
 class QueryLimitError(FlightIoxError):
     """A query stopped by a server bound; InfluxQL passes it on instead of a statement error."""
 
@@ -394,6 +401,7 @@ STATUS_TABLE: dict[type[FlightIoxError], tuple[int, str]] = {
     PayloadTooLargeError: (413, "RESOURCE_EXHAUSTED"),
     LimitExceededError: (422, "FAILED_PRECONDITION"),
     NotSupportedError: (501, "UNIMPLEMENTED"),
+    WrongNodeError: (421, "FAILED_PRECONDITION"),
     QueryCancelledError: (499, "CANCELLED"),
     QueryTimeoutError: (504, "DEADLINE_EXCEEDED"),
     QueryMemoryError: (507, "RESOURCE_EXHAUSTED"),

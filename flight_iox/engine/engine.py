@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import pyarrow as pa
 
@@ -47,6 +48,31 @@ class WriteOutcome:
     errors: list[LineError]
 
 
+class WriteRouter(Protocol):
+    """Where a cluster's writes go (``cluster/ownership.py``); a single node has none.
+
+    ``check_writable`` raises ``WrongNodeError`` on a node without the ingest role.
+    ``remote_owners`` gives, for the tables another ingest node owns now, that node's id
+    (the tables this node owns are left out; it takes their leases as needed). ``forward``
+    sends one owner its batches and returns the rows it stored and its rejected lines.
+    """
+
+    def check_writable(self) -> None: ...
+
+    def remote_owners(self, database: str, tables: list[str]) -> dict[str, str]: ...
+
+    def forward(
+        self,
+        owner: str,
+        database: str,
+        batches: list[MeasurementBatch],
+        *,
+        principal: Principal,
+        accept_partial: bool,
+        no_sync: bool,
+    ) -> tuple[int, list[tuple[int, str]]]: ...
+
+
 class Engine:
     """One server's write path and database lifecycle, over state built by the composition root.
 
@@ -66,9 +92,11 @@ class Engine:
         feed: WriteFeed,
         caches: QueryCaches,
         metrics: ServerMetrics,
+        router: WriteRouter | None = None,
     ) -> None:
         """``metrics`` counts the writes (the root built the WAL with its fsync counter);
-        ``feed`` moves the watermark and hands each acknowledged write to its readers."""
+        ``feed`` moves the watermark and hands each acknowledged write to its readers;
+        ``router`` sends a cluster's writes to the tables' owners."""
         self._settings = settings
         self._catalog = catalog
         self._buffers = buffers
@@ -77,6 +105,7 @@ class Engine:
         self._feed = feed
         self._caches = caches
         self._metrics = metrics
+        self._router = router
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -98,6 +127,8 @@ class Engine:
         create it with the first write); it is checked before the body is parsed.
         """
         _require_write(principal, database)
+        if self._router is not None:
+            self._router.check_writable()
         self._check_memory()
         parsed = parse_line_protocol(
             body,
@@ -140,6 +171,14 @@ class Engine:
         describes a row in error messages. ``principal`` needs ``write`` on ``database``.
         """
         _require_write(principal, database)
+        remote: dict[str, list[MeasurementBatch]] = {}
+        if self._router is not None:
+            self._router.check_writable()
+            owners = self._router.remote_owners(database, [b.measurement for b in batches])
+            for batch in batches:
+                if batch.measurement in owners:
+                    remote.setdefault(owners[batch.measurement], []).append(batch)
+            batches = [b for b in batches if b.measurement not in owners]
         self._check_memory()
         with self._catalog.lock:
             validated = self._validate(database, batches)
@@ -164,8 +203,22 @@ class Engine:
                     self._catalog.add_columns(db, v.table, v.new_columns)
         rows = self._store(database, accepted, sync=not no_sync)
         self._metrics.stored(database, rows, len(errors))
+        for owner, owned in remote.items():
+            assert self._router is not None
+            stored, rejected = self._router.forward(
+                owner, database, owned, principal=principal,
+                accept_partial=accept_partial, no_sync=no_sync,
+            )  # fmt: skip
+            rows += stored
+            errors.extend(LineError(n, message, line_text(n)) for n, message in rejected)
+        if remote:
+            errors.sort(key=lambda e: e.line_number)
+            if errors and not accept_partial:
+                raise _all_or_nothing_error(errors)
         if line_count is None:
-            line_count = sum(len(b.time) for b in batches)
+            line_count = sum(len(b.time) for b in batches) + sum(
+                len(b.time) for owned in remote.values() for b in owned
+            )
         return WriteOutcome(line_count, rows, errors)
 
     def _validate(self, database: str, batches: list[MeasurementBatch]) -> list[ValidatedTable]:

@@ -15,7 +15,7 @@ and updates all go to the engine with the caller; writes take it too.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any as AnyType
 from typing import ParamSpec, TypeVar
 
@@ -28,7 +28,7 @@ from flight_iox.auth.flight import (
     HandshakeAuthHandler,
     call_principal,
 )
-from flight_iox.auth.policy import Authorizer
+from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.errors import BadRequestError, NotSupportedError
 from flight_iox.flightsql import (
     ingest,
@@ -129,13 +129,16 @@ class FlightSqlServer(flight.FlightServerBase):
         writer: WriteBackend | None = None,
         authorizer: Authorizer | None = None,
         queries: QueryLog | None = None,
+        extra_actions: Mapping[str, Callable[[Principal, bytes], Iterable[bytes]]] | None = None,
         **kwargs: AnyType,
     ) -> None:
         """Serve ``backend`` at ``location`` (e.g. ``grpc://127.0.0.1:8182``).
 
         ``writer`` takes ingest and INSERT (without it they are UNIMPLEMENTED);
         ``authorizer`` checks tokens (without it every call may do anything);
-        ``queries`` logs the DoGets that run queries (``system.queries``).
+        ``queries`` logs the DoGets that run queries (``system.queries``);
+        ``extra_actions`` are more actions by name, given the caller's principal and the
+        body (a cluster node's calls from other nodes: ``flight_iox/cluster/actions.py``).
         ``kwargs`` go to ``FlightServerBase`` (``tls_certificates``, more middleware).
         """
         middleware = dict(kwargs.pop("middleware", None) or {})
@@ -149,6 +152,8 @@ class FlightSqlServer(flight.FlightServerBase):
         self.writer = writer
         self.commands: dict[str, CommandHandler] = {h.type_url: h for h in COMMAND_HANDLERS}
         self.actions: dict[str, ActionHandler] = dict(ACTION_HANDLERS)
+        for name, extra in (extra_actions or {}).items():
+            self.actions[name] = functools.partial(_principal_action, extra)
         self.running = RunningGets()
         self.queries = queries if queries is not None else QueryLog()
 
@@ -268,3 +273,10 @@ class FlightSqlServer(flight.FlightServerBase):
     def list_actions(self, context: flight.ServerCallContext) -> Iterable[tuple[str, str]]:
         """The actions this server serves."""
         return [(name, ACTION_DESCRIPTIONS.get(name, "")) for name in self.actions]
+
+
+def _principal_action(
+    run: Callable[[Principal, bytes], Iterable[bytes]], call: Call, body: bytes
+) -> Iterable[bytes]:
+    """An extra action: given the caller's principal, not the Flight SQL call."""
+    return run(call.principal, body)

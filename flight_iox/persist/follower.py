@@ -75,8 +75,16 @@ class FollowReport:
 class CatalogMirror:
     """Applies the shared catalog to this server's schema catalog and buffers."""
 
-    def __init__(self, iceberg: FollowedCatalog, catalog: SchemaCatalog, buffers: BufferSet):
+    def __init__(
+        self,
+        iceberg: FollowedCatalog,
+        catalog: SchemaCatalog,
+        buffers: BufferSet,
+        writer: str | None = None,
+    ):
+        """``writer``: a cluster ingest node's id, whose own WAL sequence ``load`` reports."""
         self._iceberg = iceberg
+        self._writer = writer
         self._catalog = catalog
         self._buffers = buffers
         self.seen = CatalogState()  # what was last applied: ticks compare against it
@@ -93,7 +101,7 @@ class CatalogMirror:
             if stored is None:
                 continue  # dropped since the listing
             self._apply_table(stored)
-            persisted[(database, table)] = stored.files.persisted_sequence
+            persisted[(database, table)] = stored.persisted_through(self._writer)
             locations[(database, table)] = stored.metadata_location
         self.seen = CatalogState(state.databases, locations)
         return persisted
@@ -158,6 +166,16 @@ class CatalogMirror:
             del databases[name]
         self.seen = CatalogState(databases, tables)
         return report
+
+    def load_table(self, database: str, table: str, lock: threading.Lock) -> None:
+        """Apply one table's persisted state now (a cluster node taking over its writes).
+
+        Under the persister's ``lock``, as the follower applies others' commits.
+        """
+        with lock:
+            stored = self._iceberg.load_if_exists(database, table)
+            if stored is not None:
+                self._apply_table(stored)
 
     def _failed(self, key: tuple[str, str], location: str) -> None:
         """Log a table that could not be loaded, once per metadata location."""

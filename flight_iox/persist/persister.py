@@ -19,9 +19,12 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+
+import pyarrow as pa
+from pyiceberg.exceptions import CommitFailedException, ValidationException
 
 from flight_iox.config import Settings
 from flight_iox.engine.watermark import SequenceWatermark
@@ -36,6 +39,8 @@ from flight_iox.wal import WriteAheadLog
 from iox_catalog.schema import column_kinds
 
 log = logging.getLogger(__name__)
+# Whether this node may compact a table now, held while it does (a cluster's compact lease).
+CompactLease = Callable[[str, str], AbstractContextManager[bool]]
 # How often the background thread compares the tables' files with storage (``check_files``).
 FILE_CHECK_SECONDS = 300.0
 
@@ -72,8 +77,18 @@ class Persister:
         wal: WriteAheadLog,
         watermark: SequenceWatermark,
         metrics: ServerMetrics | None = None,
+        *,
+        persists: bool = True,
+        compacts: bool = True,
+        compact_lease: CompactLease | None = None,
     ) -> None:
-        """``metrics`` times persist cycles and compactions (a private set when None)."""
+        """``metrics`` times persist cycles and compactions (a private set when None).
+
+        A cluster node without the ingest role has nothing to persist (``persists``); one
+        without the compact role never compacts in the background (``compacts``), and a
+        compactor compacts a table only under its ``compact_lease``, which it looks at
+        whenever the table's files change (other nodes' persists, followed).
+        """
         self.settings = settings
         self.tables = tables
         self._wal = wal
@@ -84,6 +99,10 @@ class Persister:
         self._thread: threading.Thread | None = None
         self._pins = 0
         self._pins_lock = threading.Lock()
+        self._persists = persists
+        self._compacts = compacts
+        self._compact_lease = compact_lease
+        self._compacted: dict[tuple[str, str], tuple[int, int, int]] = {}  # versions seen
 
     @property
     def cycle_lock(self) -> threading.Lock:
@@ -159,10 +178,15 @@ class Persister:
         return report
 
     def compact(
-        self, database: str | None = None, min_files: int = 2, target_rows: int = TARGET_ROWS
+        self,
+        database: str | None = None,
+        min_files: int = 2,
+        target_rows: int = TARGET_ROWS,
+        changed_only: bool = False,
     ) -> CompactReport:
         """Rewrite overlapping files, and small ones in partitions of ``min_files`` or more,
-        as files of at most about ``target_rows`` rows that do not overlap."""
+        as files of at most about ``target_rows`` rows that do not overlap (``changed_only``:
+        only tables whose files changed since the last pass)."""
         total = CompactReport()
         with self._cycle_lock:
             started = time.perf_counter()
@@ -172,16 +196,35 @@ class Persister:
                     schema = self.tables.schema(db, table)
                     if schema is None or not self.tables.buffers.table(db, table).files:
                         continue
-                    grace = math.inf if self._pins else FILE_DELETE_GRACE_SECONDS
-                    report = compact_table(
-                        self.tables, db, table, schema, min_files, grace, target_rows
-                    )
+                    version = self.tables.buffers.version(db, table)
+                    if changed_only and self._compacted.get((db, table)) == version:
+                        continue
+                    report = self._compact_table(db, table, schema, min_files, target_rows)
+                    self._compacted[(db, table)] = self.tables.buffers.version(db, table)
                     for name, value in vars(report).items():
                         setattr(total, name, getattr(total, name) + value)
                 failed = False
             finally:
                 self._metrics.compacted(time.perf_counter() - started, failed)
         return total
+
+    def _compact_table(
+        self, db: str, table: str, schema: pa.Schema, min_files: int, target_rows: int
+    ) -> CompactReport:
+        grace = math.inf if self._pins else FILE_DELETE_GRACE_SECONDS
+        if self._compact_lease is None:
+            return compact_table(self.tables, db, table, schema, min_files, grace, target_rows)
+        with self._compact_lease(db, table) as ours:
+            if not ours:  # another compactor is on it
+                return CompactReport()
+            try:
+                return compact_table(self.tables, db, table, schema, min_files, grace, target_rows)
+            except (CommitFailedException, ValidationException) as error:
+                # An ingest node committed to the table meanwhile (Iceberg's optimistic
+                # commit refused ours, nothing changed): the files changed, so it is retried.
+                log.info("compacting %s.%s met a concurrent commit; retried: %s", db, table,
+                         str(error).splitlines()[0])  # fmt: skip
+                return CompactReport()
 
     # --- triggers --------------------------------------------------------------------------
 
@@ -229,9 +272,12 @@ class Persister:
                 if time.monotonic() >= next_check:
                     next_check = time.monotonic() + FILE_CHECK_SECONDS
                     self.check_files()
-                if self.due():
+                if self._persists and self.due():
                     self.persist()
-                    self.compact(min_files=self.settings.compact_min_files)
+                    if self._compacts:
+                        self.compact(min_files=self.settings.compact_min_files)
+                elif self._compacts and not self._persists:  # a compactor: others persist
+                    self.compact(min_files=self.settings.compact_min_files, changed_only=True)
             except Exception as error:
                 full = storage_full(error, self.tables.iceberg.config.warehouse, "retrying later")
                 if full is None:
@@ -244,5 +290,5 @@ class Persister:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
-        if self.settings.persist_on_shutdown:
+        if self.settings.persist_on_shutdown and self._persists:
             self.persist()

@@ -45,6 +45,7 @@ from flight_iox.query.placeholders import (
 )
 from flight_iox.query.reads import databases_read
 from flight_iox.query.registry import USER_SCHEMA, State, TableRegistry, memory
+from flight_iox.query.remote import RemoteTables
 from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
 from flight_iox.query.system_tables import SystemTable
 from flight_iox.query.tables import PARQUET_OPTIONS, SchemaCheck, TableBuilder
@@ -68,9 +69,11 @@ class QueryEngine:
         file_check: SchemaCheck | None = None,
         limits: QueryLimits | None = None,
         system_tables: Mapping[str, SystemTable] | None = None,
+        remote: RemoteTables | None = None,
     ):
         """``system_tables`` are server-wide tables added to every database's ``system``
         schema (``system.tokens``); call ``invalidate_system_tables`` when their source changes.
+        ``remote`` (a query node's) merges other nodes' unpersisted rows into each table.
         """
         self._limits = limits or QueryLimits()
         clear_spill_dir(self._limits.spill_dir)
@@ -79,7 +82,7 @@ class QueryEngine:
         self._buffers = buffers
         self._statements = StatementCache()
         self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check)
-        self._registry = TableRegistry(catalog, buffers, self._tables)
+        self._registry = TableRegistry(catalog, buffers, self._tables, remote)
         for name, table in (system_tables or {}).items():
             self._registry.set_system_table(name, table)
         self._last_cache = LastValueCache(

@@ -28,6 +28,7 @@ from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.query.configured_caches import cache_system_tables
 from flight_iox.query.reads import tables_read
+from flight_iox.query.remote import RemoteTable, RemoteTables
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, SystemTable, system_tables
 from flight_iox.query.tables import TableBuilder
 
@@ -35,10 +36,10 @@ USER_SCHEMA = "iox"
 # What a statement's cached schema and plan were made over: each database it can read,
 # with that database's state (its identity, retention and the versions of the tables read).
 State = tuple[tuple[str, tuple[object, ...]], ...]
-# One table's state: its name, buffer version and column count.
-TableState = tuple[str, tuple[int, int, int], int]
+# One table's state: its name, buffer version (plus other nodes' token) and column count.
+TableState = tuple[str, tuple[object, ...], int]
 # What a table was registered as: its buffer version, column count and retention.
-Registered = tuple[tuple[int, int, int], int, int | None]
+Registered = tuple[tuple[object, ...], int, int | None]
 
 
 def memory(data: pa.Table) -> TableSnapshot:
@@ -57,8 +58,18 @@ def new_catalog() -> tuple[Catalog, Schema]:
 class TableRegistry:
     """Registers each database's tables and system tables, refreshed per database."""
 
-    def __init__(self, catalog: SchemaCatalog, buffers: BufferSet, tables: TableBuilder) -> None:
+    def __init__(
+        self,
+        catalog: SchemaCatalog,
+        buffers: BufferSet,
+        tables: TableBuilder,
+        remote: RemoteTables | None = None,
+    ) -> None:
+        """``remote`` (a query node's) brings other nodes' unpersisted rows in (``remote.py``):
+        fetched for each statement, before its tables' versions are read."""
         self._catalog = catalog
+        self._remote = remote
+        self._remote_tables: dict[tuple[str, str], RemoteTable] = {}
         self._buffers = buffers
         self._tables = tables
         self.lock = threading.RLock()
@@ -80,6 +91,9 @@ class TableRegistry:
         state = []
         with self.lock:
             for name in databases:
+                if self._remote is not None and sql is not None:
+                    for table, remote in self._remote.fetch(name, sql).items():
+                        self._remote_tables[(name, table)] = remote
                 current = self._state(name, sql)
                 if current is None:
                     continue
@@ -121,6 +135,7 @@ class TableRegistry:
             if pair is not None and pair[1].table_exist(table):
                 pair[1].deregister_table(table)
             self.forget_version(database, table)
+            self._remote_tables.pop((database, table), None)
 
     def forget_version(self, database: str, table: str) -> None:
         """Register ``table`` again at the next refresh that reads it."""
@@ -136,6 +151,7 @@ class TableRegistry:
                 for name in list(pair[1].names()):
                     pair[1].deregister_table(name)
             self.registered = {k: v for k, v in self.registered.items() if k[0] != database}
+            self._remote_tables = {k: v for k, v in self._remote_tables.items() if k[0] != database}
             self._system_ready.discard(database)
 
     def _state(
@@ -157,10 +173,16 @@ class TableRegistry:
             identity = id(db)
         # Versions after the schemas: a table's rows are at least as new as its schema.
         tables: tuple[TableState, ...] = tuple(
-            (name, self._buffers.version(database, name), len(schema))
+            (name, self._version(database, name), len(schema))
             for name, schema in sorted(schemas.items())
         )
         return (identity, retention_ns, tables), tables, schemas, read is None
+
+    def _version(self, database: str, table: str) -> tuple[object, ...]:
+        """The table's buffer version, and the other nodes' token when they hold some of it."""
+        version: tuple[object, ...] = self._buffers.version(database, table)
+        remote = self._remote_tables.get((database, table))
+        return version if remote is None else (*version, remote.token)
 
     def _refresh_database(
         self,
@@ -188,6 +210,10 @@ class TableRegistry:
             files_changed |= before is None or before[0][::2] != version[::2]
             schema = schemas[name]
             snapshot = self._buffers.snapshot(database, name, schema)
+            remote = self._remote_tables.get((database, name))
+            if remote is not None:
+                snapshot = remote.merged(snapshot, schema)
+                files_changed = True
             provider = self._tables.provider(schema, snapshot, retention_ns, f"{database}.{name}")
             if df_schema.table_exist(name):
                 df_schema.deregister_table(name)
@@ -200,6 +226,7 @@ class TableRegistry:
                     for db_name, t in self._buffers.tables()
                     for f in self._buffers.table(db_name, t).files
                 }
+                | {f.path for r in self._remote_tables.values() for fs in r.file_lists for f in fs}
             )
         stale = self._system_states.get(database) != key or database not in self._system_ready
         if every and stale:

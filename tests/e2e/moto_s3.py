@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import pyarrow.fs as pafs
 import pytest
 
+from flight_iox.cluster_demo import fix_moto_multipart
+
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
 REGION = "us-east-1"
@@ -58,32 +60,6 @@ def s3_filesystem(endpoint: str, **options: object) -> pafs.S3FileSystem:
     )
 
 
-def _fix_complete_multipart_root() -> None:
-    """Make moto answer CompleteMultipartUpload with S3's root element.
-
-    moto 5.2 names it ``CompleteMultipartUploadResponse``; S3 says
-    ``CompleteMultipartUploadResult``, and Arrow (>= 15) treats any other root as
-    an error embedded in a 200 response, so every pyarrow upload to moto fails.
-    The moto server runs in this process, so the fix is a wrapper on its serializer.
-    """
-    from moto.core.serialize import S3Serializer
-
-    original = S3Serializer._serialized_result_to_response
-    if getattr(original, "_iox_fixed", False):
-        return
-
-    def fixed(self, resp, result, shape, serialized_result):  # type: ignore[no-untyped-def]
-        resp = original(self, resp, result, shape, serialized_result)
-        if self.operation_model.name == "CompleteMultipartUpload":
-            wrong, right = "CompleteMultipartUploadResponse", "CompleteMultipartUploadResult"
-            resp["body"] = resp["body"].replace(f"<{wrong}", f"<{right}")
-            resp["body"] = resp["body"].replace(f"</{wrong}>", f"</{right}>")
-        return resp
-
-    fixed._iox_fixed = True  # type: ignore[attr-defined]
-    S3Serializer._serialized_result_to_response = fixed  # type: ignore[method-assign]
-
-
 def set_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The standard AWS variables the server subprocess reads its keys from."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -99,7 +75,7 @@ def moto_s3() -> Iterator[MotoS3]:
     from moto.server import ThreadedMotoServer  # imported here: it takes a second to import
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    _fix_complete_multipart_root()
+    fix_moto_multipart()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

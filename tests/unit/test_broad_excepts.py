@@ -41,6 +41,14 @@ BOUNDARIES = {
     ("flight_iox/persist/follower.py", "tick"): (
         "the background catalog follower keeps serving the last state; logged with its traceback"
     ),
+    ("flight_iox/cluster/node.py", "beat"): (
+        "the heartbeat thread must outlive a catalog database outage (the leases lapse by"
+        " themselves); logged once per outage with its traceback"
+    ),
+    ("flight_iox/cluster/node.py", "stop"): (
+        "a stop must finish even when the registry is unreachable (the entry expires by"
+        " itself); logged with its traceback"
+    ),
     ("flight_iox/persist/follower.py", "follow"): (
         "one table's unreadable metadata: the other tables still follow; logged once per"
         " location with its traceback and retried next tick"

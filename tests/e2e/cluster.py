@@ -1,0 +1,118 @@
+"""A cluster of real ``flight-iox serve`` processes on one PostgreSQL catalog and moto S3.
+
+Each test gets a fresh PostgreSQL database (dropped afterwards) and its own prefix in
+the moto bucket; nodes start in parallel on ports the OS picks. Skips without PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+from flight_iox.launcher import RunningServer, start_server
+from tests.e2e.moto_s3 import MotoS3
+from tests.e2e.test_persistence_postgres import PG_HOST, PG_PORT, _admin_connection
+
+DEADLINE_SECONDS = 60.0
+# Small intervals so the tests see heartbeats, expiries and follows quickly.
+FAST = ["--heartbeat-interval", "0.2", "--node-timeout", "2", "--catalog-poll-interval", "0.2"]
+
+
+@pytest.fixture
+def fresh_catalog_uri() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test's catalog, dropped afterwards."""
+    connection, user = _admin_connection()
+    if connection is None:
+        pytest.skip(f"no PostgreSQL answers at {PG_HOST}:{PG_PORT} (database 'test')")
+    name = f"iox_{uuid.uuid4().hex[:12]}"
+    with connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{name}"
+        finally:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Cluster:
+    """Running nodes by id, and the flags they share."""
+
+    root: Path
+    shared: list[str]
+    nodes: dict[str, RunningServer] = field(default_factory=dict)
+    modes: dict[str, list[str]] = field(default_factory=dict)
+
+    def start(self, specs: dict[str, tuple[str, list[str]]]) -> None:
+        """Start nodes ``{id: (mode, extra flags)}`` at once."""
+        with ThreadPoolExecutor(len(specs)) as pool:
+            futures = {
+                node_id: pool.submit(self._start, node_id, mode, extra)
+                for node_id, (mode, extra) in specs.items()
+            }
+            for node_id, future in futures.items():
+                self.nodes[node_id] = future.result()
+
+    def _start(self, node_id: str, mode: str, extra: list[str]) -> RunningServer:
+        flags = ["--mode", mode, "--node-id", node_id, *self.shared, *extra]
+        self.modes[node_id] = flags
+        return start_server(self.root / node_id, *flags, timeout=120)
+
+    def restart(self, node_id: str) -> RunningServer:
+        """Start a stopped or killed node again with its flags and data folder."""
+        server = start_server(self.root / node_id, *self.modes[node_id], timeout=120)
+        self.nodes[node_id] = server
+        return server
+
+    def stop(self) -> None:
+        """Stop every node still running."""
+        for server in self.nodes.values():
+            if server.process.poll() is None:
+                server.stop()
+
+    def __getitem__(self, node_id: str) -> RunningServer:
+        return self.nodes[node_id]
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, fresh_catalog_uri: str, moto_s3: MotoS3) -> Iterator[Cluster]:
+    """An empty cluster on this test's catalog and bucket prefix (nodes stopped after)."""
+    shared = ["--catalog-uri", fresh_catalog_uri, *moto_s3.flags(prefix=tmp_path.name), *FAST]
+    running = Cluster(tmp_path, shared)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def write_lp(server: RunningServer, db: str, body: str, timeout: float = 30) -> requests.Response:
+    """POST line protocol to ``/api/v3/write_lp``."""
+    return requests.post(
+        f"{server.http_url}/api/v3/write_lp", params={"db": db}, data=body, timeout=timeout
+    )
+
+
+def sql(server: RunningServer, db: str, statement: str) -> list[dict]:
+    """Rows of one SQL statement over HTTP (asserting a 200)."""
+    reply = requests.get(
+        f"{server.http_url}/api/v3/query_sql", params={"db": db, "q": statement}, timeout=60
+    )
+    assert reply.status_code == 200, reply.text
+    return list(reply.json())
+
+
+def eventually(read: Callable[[], object], expected: object) -> object:
+    """Poll ``read()`` until it equals ``expected`` (the deadline fails with the last answer)."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    answer = read()
+    while answer != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+        answer = read()
+    assert answer == expected
+    return answer
