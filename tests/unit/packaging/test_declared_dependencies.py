@@ -34,6 +34,7 @@ OWN_EXTRA = {
     ("flight_iox/flightsql/generate.py", "grpc_tools"): "test",  # regenerates protobuf code
     ("clients/sqlalchemy_flight_iox/requirements.py", "pytest"): "test",  # SQLAlchemy's suite
     ("tests/fuzz/atheris_parsers.py", "atheris"): "fuzz",  # coverage-guided fuzzing
+    ("flight_iox/cluster_demo.py", "moto"): "test",  # a local cluster on a moto S3 server
 }
 # Modules that only an application imports, through its entry point, into its own environment:
 # the import is that application's own package, never a dependency of ours.
