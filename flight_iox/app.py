@@ -45,6 +45,14 @@ from flight_iox.persist.follower import CatalogFollower, CatalogMirror
 from flight_iox.persist.parquet_files import read_model_rows
 from flight_iox.persist.persister import Persister
 from flight_iox.persist.tables import TableStore
+from flight_iox.processing.runner import RunnerParts
+from flight_iox.processing.service import ProcessingEngine
+from flight_iox.processing.store import EngineLog, TriggerStore
+from flight_iox.processing.system_tables import (
+    plugin_dir_version,
+    plugin_files_table,
+    triggers_table,
+)
 from flight_iox.query.engine import QueryEngine
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import checked_schema
@@ -88,6 +96,7 @@ class App:
     node: ClusterNode  # this node in the registry (started by the server)
     peers: Peers  # Flight clients to the other nodes
     node_actions: dict[str, NodeAction]  # what other nodes call here (cluster ingest nodes)
+    processing: ProcessingEngine  # plugin triggers (started by the server)
 
     def close(self) -> None:
         """Flush and close the WAL and the clients to other nodes (the persister, follower
@@ -132,6 +141,9 @@ def build_app(
     replayed = replay(wal, catalog, buffers, persisted)
     watermark = SequenceWatermark(wal.last_sequence)
     feed = WriteFeed(wal, watermark, holds, settings.wal_feed_memory)
+    triggers = TriggerStore(catalog, settings.data_dir)
+    plugin_logs = EngineLog()
+    plugin_dir = settings.plugin_dir
 
     queries = QueryLog(settings.query_log_size, metrics)
     system_tables = {
@@ -149,6 +161,22 @@ def build_app(
         continuous_queries.status,
         scoped=continuous_queries.status,
         version=lambda: continuous_queries.version,
+    )
+    system_tables["processing_engine_triggers"] = SystemTable(
+        lambda: triggers_table(triggers),
+        admin_only=False,
+        scoped=lambda database: triggers_table(triggers, database),
+        version=lambda: triggers.version,
+    )
+    system_tables["processing_engine_logs"] = SystemTable(
+        plugin_logs.table,
+        admin_only=False,
+        scoped=plugin_logs.table,
+        version=lambda: plugin_logs.version,
+    )
+    system_tables["plugin_files"] = SystemTable(
+        lambda: plugin_files_table(triggers, plugin_dir),
+        version=lambda: triggers.version + plugin_dir_version(plugin_dir),
     )
     if authorizer is not None:
         store = authorizer.store
@@ -214,6 +242,21 @@ def build_app(
     arrow_writer = EngineWriter(engine)
     influxql = InfluxQL(sql, arrow_writer, engine)
     continuous_queries.attach(influxql)
+    processing = ProcessingEngine(
+        plugin_dir,
+        triggers,
+        plugin_logs,
+        RunnerParts(
+            feed,
+            triggers,
+            settings.plugin_call_timeout_seconds,
+            settings.plugin_memory_limit,
+            table_columns=lambda db, table: _column_names(engine, db, table),
+        ),
+        sql,
+        engine,
+        authorizer,
+    )
     return App(
         settings=settings,
         metrics=metrics,
@@ -239,6 +282,7 @@ def build_app(
         influxql=influxql,
         flux=Flux(sql, engine.retention_ns),
         continuous_queries=continuous_queries,
+        processing=processing,
         node=node,
         peers=peers,
         node_actions=(
@@ -261,3 +305,8 @@ def _principals(authorizer: Authorizer | None) -> Callable[[str | None], Princip
         raise ForbiddenError("the token that created this continuous query no longer exists")
 
     return principal_of
+
+
+def _column_names(engine: Engine, database: str, table: str) -> list[str] | None:
+    schema = engine.table_schema(database, table)
+    return None if schema is None else schema.names

@@ -241,7 +241,20 @@ class Settings:
         "Bearer token this node presents to other nodes (forwarded writes, unpersisted rows) "
         "when they require tokens.",
     )
-
+    plugin_dir: Path | None = setting(
+        None,
+        "Folder of processing-engine plugin files; the engine is off without it.",
+        kind="dir",
+    )
+    plugin_call_timeout_seconds: float = setting(
+        60.0,
+        "Seconds one plugin call may run; then its worker process is killed.",
+        name="plugin_call_timeout",
+        minimum=0.01,
+    )
+    plugin_memory_limit: int = setting(
+        1024 * MIB, "Address space of each plugin worker process (0: no limit).", kind="size"
+    )
     compact_min_files: int = setting(
         4, "After a background persist, compact partitions with this many files.", minimum=2
     )

@@ -91,6 +91,7 @@ def http_services(app: App) -> HttpServices:
         queries=app.queries,
         backup=app.backup,
         deleter=app.deleter,
+        processing=app.processing,
     )
 
 
@@ -110,6 +111,7 @@ def serve(settings: Settings) -> None:
     persister.start()
     follower.start()
     app.continuous_queries.start()
+    app.processing.start()
     tls = TlsFiles.from_paths(settings.tls_cert, settings.tls_key)
     http_scheme, flight_scheme = schemes(tls)
     flight_host, flight_port = split_host_port(settings.flight_addr)
@@ -135,6 +137,7 @@ def serve(settings: Settings) -> None:
     def shutdown() -> None:
         log.info("shutting down")
         flight.shutdown()
+        app.processing.stop()
         follower.stop()
         app.continuous_queries.stop()
         app.node.stop()

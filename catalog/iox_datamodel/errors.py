@@ -36,6 +36,7 @@ the HTTP app and the Flight service translate errors the same way::
     │   └── TooManyQueriesError         503  UNAVAILABLE        (the query queue is full)
     ├── InsufficientStorageError        507  RESOURCE_EXHAUSTED (a disk is full; names the path)
     ├── DataFileUnavailableError        500  INTERNAL           (a data file is missing or corrupt)
+    ├── PluginError                     500  INTERNAL           (a request plugin failed)
     ├── StoragePathError                500  INTERNAL           (a path outside the warehouse)
     ├── DataDirLockedError              startup only
     └── WalCorruptionError              startup only (names the file and the offset)
@@ -73,6 +74,7 @@ __all__ = [
     "NotFoundError",
     "NotSupportedError",
     "PayloadTooLargeError",
+    "PluginError",
     "QueryCancelledError",
     "QueryError",
     "QueryLimitError",
@@ -370,6 +372,10 @@ def query_error(text: str) -> FlightIoxError:
     anything else is the query's fault (``QueryError`` with the engine's message).
     """
     return carried_error(text) or QueryError(text)
+
+
+class PluginError(FlightIoxError):
+    """A processing-engine plugin did not answer a request (it raised, timed out or died)."""
 
 
 class StoragePathError(FlightIoxError):

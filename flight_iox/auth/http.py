@@ -68,6 +68,11 @@ ROUTE_RULES: dict[str, RouteRule] = {
     # Flux: ``from`` and the schema functions check ``read`` on each bucket they name, and
     # every SQL it plans runs in the caller's scoped engine (flux/interpreter.py).
     "/api/v2/query": RouteRule.AUTHENTICATED,
+    # Triggers: the processing engine demands ``create`` on the trigger's database.
+    "/api/v3/configure/processing_engine_trigger": RouteRule.AUTHENTICATED,
+    "/api/v3/configure/processing_engine_trigger/enable": RouteRule.AUTHENTICATED,
+    "/api/v3/configure/processing_engine_trigger/disable": RouteRule.AUTHENTICATED,
+    "/api/v3/plugins/files": RouteRule.ADMIN,  # plugin files are code the server runs
     "/api/v3/configure/repair": RouteRule.ADMIN,  # removes lost files from tables
     "/api/v3/backup": RouteRule.ADMIN,  # copies every database out (http/backup.py)
     # Its labels name every database: admin, unless --disable-authz metrics opens it.
@@ -86,6 +91,11 @@ PREFIX_RULES: dict[str, RouteRule] = {
     # DELETE /api/v3/query/<id>: the query log lets a token cancel its own queries.
     "/api/v3/query/": RouteRule.AUTHENTICATED,
 }
+# Routes whose parameter is itself a path: the rule of every path below the prefix.
+TREE_RULES: dict[str, RouteRule] = {
+    # /api/v3/engine/<path>: the processing engine demands ``write`` on the trigger's database.
+    "/api/v3/engine/": RouteRule.AUTHENTICATED,
+}
 # The paths ``--disable-authz`` can open, by resource name.
 RESOURCE_PATHS = {"health": "/health", "ping": "/ping", "metrics": "/metrics"}
 
@@ -97,6 +107,9 @@ def route_rule(path: str, public: frozenset[str] = frozenset()) -> RouteRule:
         return RouteRule.PUBLIC
     for prefix, rule in PREFIX_RULES.items():
         if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+            return rule
+    for prefix, rule in TREE_RULES.items():
+        if path.startswith(prefix):
             return rule
     return ROUTE_RULES.get(path, RouteRule.ADMIN)
 

@@ -2,6 +2,8 @@
 
 - ``create database|table|token|last_cache|distinct_cache`` and ``delete database|table|
   token|last_cache|distinct_cache`` call the ``/api/v3/configure/...`` routes;
+- ``create|delete trigger`` and ``show plugins`` are the processing-engine verbs
+  (``trigger_commands.py``, with ``enable|disable trigger``);
 - ``show databases|tables|tokens|system`` print JSON lines (``show system -d DB table
   last_caches`` reads ``system.last_caches``).
 
@@ -17,6 +19,7 @@ import click
 
 from flight_iox.cli.token_commands import connection_options, list_tokens, revoke, server_request
 from flight_iox.cli.token_commands import create as create_token
+from flight_iox.cli.trigger_commands import create_trigger, delete_trigger, show_plugins
 from flight_iox.sql_quote import quote_identifier
 
 
@@ -38,6 +41,9 @@ def show() -> None:
 create.add_command(create_token, "token")
 delete.add_command(revoke, "token")
 show.add_command(list_tokens, "tokens")
+create.add_command(create_trigger, "trigger")
+delete.add_command(delete_trigger, "trigger")
+show.add_command(show_plugins, "plugins")
 
 _database = click.option("-d", "--database", required=True, help="The database.")
 _table = click.option("-t", "--table", required=True, help="The table.")

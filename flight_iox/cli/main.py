@@ -30,6 +30,8 @@ COMMANDS: Mapping[str, str] = {
     "create": "flight_iox.cli.admin_commands:create",
     "delete": "flight_iox.cli.admin_commands:delete",
     "show": "flight_iox.cli.admin_commands:show",
+    "enable": "flight_iox.cli.trigger_commands:enable",
+    "disable": "flight_iox.cli.trigger_commands:disable",
 }
 
 

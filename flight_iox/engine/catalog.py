@@ -228,6 +228,21 @@ class SchemaCatalog:
                 del held[name]
                 raise
 
+    def replace_object(
+        self, kind: str, database: str, name: str, record: dict[str, object]
+    ) -> None:
+        """Change a definition on disk (``NotFoundError`` if there is none of that name)."""
+        with self.lock:
+            held = self._objects.get(kind, {}).get(database, {})
+            if name not in held:
+                raise NotFoundError(f"{kind} not found: {name!r} on {database!r}")
+            before, held[name] = held[name], dict(record)
+            try:
+                self._save_state()
+            except BaseException:  # not on disk, so not changed
+                held[name] = before
+                raise
+
     def remove_object(self, kind: str, database: str, name: str) -> None:
         """Forget a definition (``NotFoundError`` if there is none of that name)."""
         with self.lock:

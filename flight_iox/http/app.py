@@ -25,6 +25,13 @@ from flight_iox.http.caches import configure_distinct_cache, configure_last_cach
 from flight_iox.http.flux import query_flux
 from flight_iox.http.influxql import query_influxql, query_v1
 from flight_iox.http.metrics import serve_metrics
+from flight_iox.http.processing import (
+    configure_trigger,
+    disable_trigger,
+    enable_trigger,
+    engine_request,
+    plugin_files,
+)
 from flight_iox.http.queries import cancel_query
 from flight_iox.http.query import query_sql
 from flight_iox.http.repair import repair_files
@@ -102,6 +109,25 @@ def create_app(
             "/api/v3/configure/distinct_cache",
             configure_distinct_cache,
             methods=["POST", "DELETE"],
+        ),
+        Route(
+            "/api/v3/configure/processing_engine_trigger",
+            configure_trigger,
+            methods=["POST", "DELETE"],
+        ),
+        Route(
+            "/api/v3/configure/processing_engine_trigger/enable", enable_trigger, methods=["POST"]
+        ),
+        Route(
+            "/api/v3/configure/processing_engine_trigger/disable",
+            disable_trigger,
+            methods=["POST"],
+        ),
+        Route("/api/v3/plugins/files", plugin_files, methods=["GET", "PUT"]),
+        Route(
+            "/api/v3/engine/{path:path}",
+            engine_request,
+            methods=["GET", "POST", "PUT", "DELETE"],
         ),
         Route("/api/v3/persist", persist, methods=["POST"]),
         Route("/api/v3/compact", compact, methods=["POST"]),

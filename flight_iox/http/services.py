@@ -13,6 +13,7 @@ from flight_iox.influxql.service import InfluxQL
 from flight_iox.metrics import ServerMetrics
 from flight_iox.persist.deletes import Deleter
 from flight_iox.persist.persister import Persister
+from flight_iox.processing.service import ProcessingEngine
 from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
 from iox_catalog import CatalogConfig
@@ -32,6 +33,7 @@ class HttpServices:
     queries: QueryLog  # system.queries, and cancelling by id
     backup: BackupSource  # what POST /api/v3/backup copies
     deleter: Deleter  # creates and drops tables for /api/v3/configure/table (as SQL DDL does)
+    processing: ProcessingEngine  # triggers, plugin files and /api/v3/engine/<path>
 
 
 def services_of(request: Request) -> HttpServices:

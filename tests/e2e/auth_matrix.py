@@ -40,6 +40,10 @@ MINE_ROWS = "cpu,host=a usage=1 1000000000\ncpu,host=b usage=2 2000000000"
 OTHER_ROWS = f"cpu,host=b usage=3 1000000000\ncpu,host={SECRET} usage=42 2000000000"
 SCRATCH_ROW = "scratch,host=x v=1 3000000000"
 _TIMEOUT = 30
+ECHO_PLUGIN = """
+def process_request(influxdb3_local, query_parameters, request_headers, request_body, args=None):
+    return {"ok": True}
+"""
 
 # Statuses by actor: none, wrong, read-mine, write-mine, admin.
 READS_MINE = "401 401 200 403 200"
@@ -332,7 +336,12 @@ def _post(env_url: str, path: str, token: str | None, **kwargs: Any) -> requests
 @pytest.fixture(scope="module")
 def auth_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """``--auth required`` with ``mine`` and ``other`` (persisted), and the actors' tokens."""
-    server = start_server(tmp_path_factory.mktemp("matrix") / "data", "--auth", "required")
+    root = tmp_path_factory.mktemp("matrix")
+    (root / "plugins").mkdir()
+    (root / "plugins" / "echo.py").write_text(ECHO_PLUGIN)
+    server = start_server(
+        root / "data", "--auth", "required", "--plugin-dir", str(root / "plugins")
+    )
     url = server.http_url
     admin = _post(url, "/api/v3/configure/token/admin", None).json()["token"]
 
@@ -344,6 +353,10 @@ def auth_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     _post(url, "/api/v3/write_lp", admin, params={"db": "mine"}, data=MINE_ROWS)
     _post(url, "/api/v3/write_lp", admin, params={"db": "other"}, data=OTHER_ROWS)
     _post(url, "/api/v3/persist", admin)
+    for db in ("mine", "other"):  # request triggers served at /api/v3/engine/<db>_echo
+        trigger = {"db": db, "trigger_name": "echo", "plugin_filename": "echo.py"}
+        trigger["trigger_specification"] = f"request:{db}_echo"
+        _post(url, "/api/v3/configure/processing_engine_trigger", admin, json=trigger)
     tokens = {
         "none": None,
         "wrong": "apiv3_not-a-token",

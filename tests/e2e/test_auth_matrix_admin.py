@@ -20,7 +20,44 @@ from tests.e2e.auth_matrix import (
     http,
 )
 
+CREATED = "401 401 403 403 201"
+MISSING = "401 401 403 403 404"
+NOT_SERVED = "401 401 404 404 404"
 OTHER_TABLE = {"db": "other", "table": "cpu"}
+TRIGGER_ROUTE = "/api/v3/configure/processing_engine_trigger"
+NEW_TRIGGER = {
+    "db": "other",
+    "trigger_name": "made_t",
+    "plugin_filename": "echo.py",
+    "trigger_specification": "every:1h",
+    "disabled": True,
+}
+NO_TRIGGER = {"db": "other", "trigger_name": "nosuch"}
+# The processing engine's routes (the fixture serves request:mine_echo and request:other_echo).
+TRIGGER_CASES = [
+    Case("create trigger in other", http("POST", TRIGGER_ROUTE, body=NEW_TRIGGER), CREATED),
+    Case(
+        "create trigger body and query",
+        http("POST", TRIGGER_ROUTE, {"db": "mine"}, body=NEW_TRIGGER),
+        AMBIGUOUS,
+    ),
+    Case("delete trigger of other", http("DELETE", TRIGGER_ROUTE, body=NO_TRIGGER), MISSING),
+    Case("enable trigger of other", http("POST", f"{TRIGGER_ROUTE}/enable", NO_TRIGGER), MISSING),
+    Case("disable trigger of other", http("POST", f"{TRIGGER_ROUTE}/disable", NO_TRIGGER), MISSING),
+    Case(
+        "upload a plugin file",
+        http("PUT", "/api/v3/plugins/files", body={"plugin_name": "up.py", "content": "x = 1"}),
+        ADMIN_ONLY,
+    ),
+    Case(
+        "upload outside the plugin folder",
+        http("PUT", "/api/v3/plugins/files", body={"plugin_name": "../up.py", "content": ""}),
+        "401 401 403 403 400",
+    ),
+    Case("request trigger of mine", http("GET", "/api/v3/engine/mine_echo"), "401 401 403 200 200"),
+    Case("request trigger of other", http("GET", "/api/v3/engine/other_echo"), ADMIN_ONLY),
+    Case("request path served by none", http("POST", "/api/v3/engine/nosuch"), NOT_SERVED),
+]
 NEW_TABLE = {
     "db": "other",
     "table": "made_t",
@@ -88,6 +125,7 @@ CASES: list[Case] = [
     ),
     Case("metrics", http("GET", "/metrics"), ADMIN_ONLY, leak="other"),
     Case("cancel a query", http("DELETE", "/api/v3/query/nosuch"), "401 401 404 404 404"),
+    *TRIGGER_CASES,
 ]
 
 

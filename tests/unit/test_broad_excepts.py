@@ -49,6 +49,14 @@ BOUNDARIES = {
         "a stop must finish even when the registry is unreachable (the entry expires by"
         " itself); logged with its traceback"
     ),
+    ("flight_iox/processing/worker.py", "serve"): (
+        "the plugin worker process runs someone's plugin: whatever its import or entry point"
+        " raises goes back to the server with its traceback, into the trigger's log"
+    ),
+    ("flight_iox/processing/runner.py", "_invoke"): (
+        "a bug of ours while serving a plugin's request: logged with its traceback, the call"
+        " fails like a plugin failure (its worker was killed) and the trigger runs on"
+    ),
     ("flight_iox/persist/follower.py", "follow"): (
         "one table's unreadable metadata: the other tables still follow; logged once per"
         " location with its traceback and retried next tick"
