@@ -59,6 +59,8 @@ from flight_iox.query.file_checks import checked_schema
 from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
 from flight_iox.query.system_tables import SystemTable
+from flight_iox.subscriptions.service import SubscriptionService
+from flight_iox.subscriptions.stream import RowStreams
 from flight_iox.wal import WriteAheadLog
 from flight_iox.wal.holds import TruncationHolds
 from iox_catalog import IoxCatalog
@@ -90,6 +92,8 @@ class App:
     follower: CatalogFollower  # applies other servers' commits (started by the server)
     sql: SqlService
     writer: EngineWriter
+    subscriptions: SubscriptionService  # push subscriptions (started by the server)
+    streams: RowStreams  # streaming subscriptions over Flight
     influxql: InfluxQL
     flux: Flux
     continuous_queries: ContinuousQueries  # started by the server
@@ -144,6 +148,8 @@ def build_app(
     triggers = TriggerStore(catalog, settings.data_dir)
     plugin_logs = EngineLog()
     plugin_dir = settings.plugin_dir
+    # Holds the WAL for every subscription before the persister may run (not started yet).
+    subscriptions = SubscriptionService(catalog, feed, settings.data_dir)
 
     queries = QueryLog(settings.query_log_size, metrics)
     system_tables = {
@@ -151,6 +157,9 @@ def build_app(
             queries.table, scoped=queries.table, version=lambda: queries.version
         ),
         "nodes": SystemTable(node.nodes_table, version=lambda: node.version),
+        "subscriptions": SystemTable(
+            subscriptions.table, version=lambda: subscriptions.version
+        ),  # admin only
     }
     # Built before the query engine (its system table) over the catalog's settings; given
     # the InfluxQL service it runs through once that is built below.
@@ -240,7 +249,7 @@ def build_app(
     )
     sql = SqlService(query, deleter.execute_update)
     arrow_writer = EngineWriter(engine)
-    influxql = InfluxQL(sql, arrow_writer, engine)
+    influxql = InfluxQL(sql, arrow_writer, engine, subscriptions)
     continuous_queries.attach(influxql)
     processing = ProcessingEngine(
         plugin_dir,
@@ -279,6 +288,8 @@ def build_app(
         follower=follower,
         sql=sql,
         writer=arrow_writer,
+        subscriptions=subscriptions,
+        streams=RowStreams(catalog, feed),
         influxql=influxql,
         flux=Flux(sql, engine.retention_ns),
         continuous_queries=continuous_queries,

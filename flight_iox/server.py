@@ -112,6 +112,7 @@ def serve(settings: Settings) -> None:
     follower.start()
     app.continuous_queries.start()
     app.processing.start()
+    app.subscriptions.start()
     tls = TlsFiles.from_paths(settings.tls_cert, settings.tls_key)
     http_scheme, flight_scheme = schemes(tls)
     flight_host, flight_port = split_host_port(settings.flight_addr)
@@ -124,6 +125,7 @@ def serve(settings: Settings) -> None:
             authorizer=authorizer,
             queries=app.queries,
             extra_actions=app.node_actions,
+            streams=app.streams,
             **(tls.flight_kwargs() if tls else {}),
         ),
     )
@@ -136,8 +138,10 @@ def serve(settings: Settings) -> None:
 
     def shutdown() -> None:
         log.info("shutting down")
+        app.streams.close()
         flight.shutdown()
         app.processing.stop()
+        app.subscriptions.stop()
         follower.stop()
         app.continuous_queries.stop()
         app.node.stop()

@@ -57,8 +57,8 @@ from flight_iox.flightsql.headers import (
     call_session,
 )
 from flight_iox.flightsql.running import RunningGets
-from flight_iox.flightsql.status import raise_for_client, translated_batches
-from flight_iox.query.backend import ScopingBackend, WriteBackend
+from flight_iox.flightsql.status import raise_for_client, translated_batches, translated_messages
+from flight_iox.query.backend import ScopingBackend, StreamBackend, WriteBackend
 from flight_iox.query.execution import cancellation
 from flight_iox.query.query_log import QueryLog
 
@@ -130,6 +130,7 @@ class FlightSqlServer(flight.FlightServerBase):
         authorizer: Authorizer | None = None,
         queries: QueryLog | None = None,
         extra_actions: Mapping[str, Callable[[Principal, bytes], Iterable[bytes]]] | None = None,
+        streams: StreamBackend | None = None,
         **kwargs: AnyType,
     ) -> None:
         """Serve ``backend`` at ``location`` (e.g. ``grpc://127.0.0.1:8182``).
@@ -139,6 +140,7 @@ class FlightSqlServer(flight.FlightServerBase):
         ``queries`` logs the DoGets that run queries (``system.queries``);
         ``extra_actions`` are more actions by name, given the caller's principal and the
         body (a cluster node's calls from other nodes: ``flight_iox/cluster/actions.py``).
+        ``streams`` serves subscribe tickets (streaming subscriptions; UNIMPLEMENTED without).
         ``kwargs`` go to ``FlightServerBase`` (``tls_certificates``, more middleware).
         """
         middleware = dict(kwargs.pop("middleware", None) or {})
@@ -156,6 +158,7 @@ class FlightSqlServer(flight.FlightServerBase):
             self.actions[name] = functools.partial(_principal_action, extra)
         self.running = RunningGets()
         self.queries = queries if queries is not None else QueryLog()
+        self.streams = streams
 
     # -- helpers -----------------------------------------------------------------
 
@@ -215,6 +218,9 @@ class FlightSqlServer(flight.FlightServerBase):
     ) -> flight.FlightDataStream:
         """Stream a ticket's result batch by batch (never collected into one table)."""
         call = self._call(context)
+        subscribe = tickets.subscribe_ticket(ticket.ticket)
+        if subscribe is not None:
+            return self._subscribe(context, call, subscribe)
         # For CancelFlightInfo, and DELETE /api/v3/query/<id> (the query log sets it too).
         flag = self.running.start(call.principal.name, ticket.ticket)
         query = tickets.ticket_query(ticket.ticket, call.database)
@@ -242,6 +248,17 @@ class FlightSqlServer(flight.FlightServerBase):
             translated_batches(reader), call.principal.name, ticket.ticket, flag
         )
         return flight.RecordBatchStream(pa.RecordBatchReader.from_batches(reader.schema, batches))
+
+    def _subscribe(
+        self, context: flight.ServerCallContext, call: Call, ticket: dict[str, AnyType]
+    ) -> flight.FlightDataStream:
+        """A streaming subscription: new rows until the client goes (see ``tickets``)."""
+        if self.streams is None:
+            raise NotSupportedError("streaming subscriptions are not served here")
+        schema, messages = self.streams.open(
+            call.principal, ticket, call.database, context.is_cancelled
+        )
+        return flight.GeneratorStream(schema, translated_messages(messages))
 
     @_client_errors
     def do_put(

@@ -172,3 +172,17 @@ def translated_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]
         failure = error
     if failure is not None:
         raise_for_client(failure)
+
+
+def translated_messages(
+    messages: Iterator[tuple[pa.RecordBatch, bytes]],
+) -> Iterator[tuple[pa.RecordBatch, pa.Buffer]]:
+    """A stream's batches with their ``app_metadata``, errors translated as the batches'."""
+    failure: BaseException | None = None
+    try:
+        for batch, metadata in messages:
+            yield batch, pa.py_buffer(metadata)
+    except Exception as error:  # translated below, outside the except block
+        failure = error
+    if failure is not None:
+        raise_for_client(failure)

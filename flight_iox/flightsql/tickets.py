@@ -9,6 +9,9 @@ are a bad request). The query runs in the caller's scoped backend. ``params``
 may be a list, bound positionally to ``$1..$n``; named parameters (a JSON
 object, what ``query_parameters`` of influxdb3-python sends) need a
 named-parameter call on the engine and are not served yet.
+
+A ticket ``{"subscribe": {...}}`` is a streaming subscription instead
+(``subscriptions/stream.py``): the server hands it to its stream backend.
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ class JsonTicket:
 def is_json_ticket(ticket: bytes) -> bool:
     """JSON tickets are objects; Flight SQL tickets are protobuf (never start with ``{``)."""
     return ticket.lstrip()[:1] == b"{"
+
+
+def subscribe_ticket(ticket: bytes) -> dict[str, object] | None:
+    """The JSON of a streaming-subscription ticket (``{"subscribe": {...}}``), else None."""
+    if not is_json_ticket(ticket):
+        return None
+    body = loads_object(ticket, "JSON ticket")
+    return body if "subscribe" in body else None
 
 
 def parse_json_ticket(ticket: bytes) -> JsonTicket:

@@ -223,6 +223,22 @@ class AdminStatement:
 
 
 @dataclass(frozen=True)
+class SubscriptionStatement:
+    """``CREATE|DROP SUBSCRIPTION name ON db.rp ...`` and ``SHOW SUBSCRIPTIONS`` (admin only).
+
+    ``action`` is ``create``, ``drop`` or ``show``; ``mode`` (``ALL``/``ANY``) and
+    ``destinations`` are CREATE's.
+    """
+
+    action: str
+    name: str = ""
+    database: str = ""
+    retention_policy: str | None = None
+    mode: str = ""
+    destinations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ExplainStatement:
     """``EXPLAIN [ANALYZE] SELECT ...`` (answered with an error: plans are DataFusion's)."""
 
@@ -238,5 +254,6 @@ Statement = Union[  # noqa: UP007
     RetentionPolicyStatement,
     ContinuousQueryStatement,
     AdminStatement,
+    SubscriptionStatement,
     ExplainStatement,
 ]

@@ -20,7 +20,7 @@ from flight_iox.auth.tokens import Action
 from flight_iox.columns import ColumnRole, FieldType, role_of
 from flight_iox.errors import NoDatabaseError
 from flight_iox.influxql.expressions import TableInfo
-from flight_iox.query.backend import DatabaseAdmin, QueryBackend
+from flight_iox.query.backend import DatabaseAdmin, QueryBackend, SubscriptionAdmin
 
 TABLE_INFOS = 1024  # (name, schema) pairs whose TableInfo is kept
 
@@ -62,6 +62,7 @@ class Context:
     update: Callable[[str, str], int] | None = None
     # Retention policies, continuous queries (their settings): absent for read-only callers.
     admin: DatabaseAdmin | None = None
+    subscriptions: SubscriptionAdmin | None = None  # CREATE/DROP/SHOW SUBSCRIPTION
     _infos: dict[str, dict[str, TableInfo]] = field(default_factory=dict)
 
     def require(self, action: Action, database: str) -> None:

@@ -36,6 +36,7 @@ from flight_iox.influxql.parser import parse
 from flight_iox.influxql.result import Series, StatementResult, table_series
 from flight_iox.influxql.retention import run_retention_policy
 from flight_iox.influxql.select import run_select
+from flight_iox.influxql.subscription_statements import run_subscription
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.limits import check_expression_depth
 
@@ -94,7 +95,7 @@ def _admin(stmt: ast.Statement, ctx: Context) -> list[Series]:
         return [table_series("", ["user", "admin"], [])]
     raise NotSupportedError(
         f"{stmt.kind.upper()} is not supported: users are API tokens in flight-iox "
-        "(/api/v3/configure/token); subscriptions and shards do not exist"
+        "(/api/v3/configure/token); shards do not exist"
     )
 
 
@@ -116,6 +117,7 @@ HANDLERS: dict[type, Callable[[ast.Statement, Context], list[Series]]] = {
     ast.RetentionPolicyStatement: run_retention_policy,
     ast.ContinuousQueryStatement: run_continuous_query,
     ast.AdminStatement: _admin,
+    ast.SubscriptionStatement: run_subscription,
     ast.ExplainStatement: _explain,
 }
 
@@ -191,6 +193,8 @@ def is_read_only(stmt: ast.Statement) -> bool:
         return stmt.into is None
     if isinstance(stmt, ast.AdminStatement):
         return stmt.kind.startswith("show ")
+    if isinstance(stmt, ast.SubscriptionStatement):
+        return stmt.action == "show"
     return isinstance(stmt, ast.ShowStatement | ast.ExplainStatement)
 
 
@@ -206,6 +210,8 @@ def statement_kind(stmt: ast.Statement) -> str:
         return f"{stmt.action.upper()} CONTINUOUS QUERY"
     if isinstance(stmt, ast.DeleteStatement | ast.AdminStatement):
         return stmt.kind.upper()
+    if isinstance(stmt, ast.SubscriptionStatement):
+        return f"{stmt.action.upper()} SUBSCRIPTION{'S' if stmt.action == 'show' else ''}"
     return type(stmt).__name__.removesuffix("Statement").upper()
 
 

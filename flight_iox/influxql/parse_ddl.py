@@ -13,6 +13,10 @@ from flight_iox.influxql import ast
 from flight_iox.influxql.lexer import EOF, OP
 from flight_iox.influxql.parse_cq import parse_create_cq, parse_drop_cq
 from flight_iox.influxql.parse_rp import parse_retention_policy
+from flight_iox.influxql.parse_subscriptions import (
+    parse_create_subscription,
+    parse_drop_subscription,
+)
 from flight_iox.influxql.parser import Parser
 
 # Second keyword of CREATE/DROP -> what it makes or removes, when it is admin-only.
@@ -44,6 +48,8 @@ def parse_create(parser: Parser) -> ast.Statement:
         return parse_retention_policy(parser, "create")
     if word == "CONTINUOUS":
         return parse_create_cq(parser)
+    if word == "SUBSCRIPTION":
+        return parse_create_subscription(parser)
     return _admin(parser, f"create {_ADMIN_OBJECTS[word]}")
 
 
@@ -61,6 +67,8 @@ def parse_drop(parser: Parser) -> ast.Statement:
         return parse_retention_policy(parser, "drop")
     if word == "CONTINUOUS":
         return parse_drop_cq(parser)
+    if word == "SUBSCRIPTION":
+        return parse_drop_subscription(parser)
     return _admin(parser, f"drop {_ADMIN_OBJECTS[word]}")
 
 

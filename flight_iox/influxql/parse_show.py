@@ -14,13 +14,13 @@ from flight_iox.influxql.parse_ddl import (
     parse_drop,
     skip_rest,
 )
+from flight_iox.influxql.parse_subscriptions import parse_show_subscriptions
 from flight_iox.influxql.parser import Parser
 
 # SHOW forms about users, grants and the server itself -> their kind (admin tokens only).
 _ADMIN_SHOWS = {
     "USERS": "show users",
     "GRANTS": "show grants",
-    "SUBSCRIPTIONS": "show subscriptions",
     "SHARDS": "show shards",
     "SHARD": "show shard groups",
     "QUERIES": "show queries",
@@ -125,8 +125,10 @@ def parse_show(parser: Parser) -> ast.Statement:
     parser.expect_keyword("SHOW")
     word = parser.expect_keyword(
         "DATABASES", "MEASUREMENTS", "MEASUREMENT", "TAG", "FIELD", "SERIES", "RETENTION",
-        "CONTINUOUS", *_ADMIN_SHOWS,
+        "CONTINUOUS", "SUBSCRIPTIONS", *_ADMIN_SHOWS,
     )  # fmt: skip
+    if word == "SUBSCRIPTIONS":
+        return parse_show_subscriptions(parser)
     if word in _ADMIN_SHOWS:
         skip_rest(parser)
         return ast.AdminStatement(_ADMIN_SHOWS[word])

@@ -18,6 +18,7 @@ from flight_iox.query.backend import (
     DatabaseAdmin,
     QueryBackend,
     ScopingBackend,
+    SubscriptionAdmin,
     WriteBackend,
 )
 
@@ -31,10 +32,17 @@ class InfluxQL:
     it again): reads see only the databases it may read.
     """
 
-    def __init__(self, sql: ScopingBackend, writer: WriteBackend, databases: DatabaseAdmin) -> None:
+    def __init__(
+        self,
+        sql: ScopingBackend,
+        writer: WriteBackend,
+        databases: DatabaseAdmin,
+        subscriptions: SubscriptionAdmin | None = None,
+    ) -> None:
         self._sql = sql
         self._writer = writer
         self._databases = databases
+        self._subscriptions = subscriptions
 
     def context(
         self,
@@ -67,6 +75,7 @@ class InfluxQL:
             drop_database=self._databases.delete_database,
             update=update,
             admin=self._databases,
+            subscriptions=self._subscriptions,
         )
 
     def run(

@@ -12,8 +12,8 @@ them. ``WriteBackend`` is the write path (``engine.arrow_writer.EngineWriter`` o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -151,4 +151,64 @@ class WriteBackend(Protocol):
         A writer needs it (its tags) without being allowed to read the database:
         ``principal`` needs ``write`` on ``database``.
         """
+        ...
+
+
+class SubscriptionAdmin(Protocol):
+    """InfluxQL's CREATE/DROP/SHOW SUBSCRIPTION (``subscriptions.service.SubscriptionService``).
+
+    Each call checks the principal itself (admin only), besides the statement's check.
+    """
+
+    def create(
+        self,
+        principal: Principal,
+        database: str,
+        retention_policy: str | None,
+        name: str,
+        mode: str,
+        destinations: list[str],
+    ) -> None:
+        """Define a subscription; its deliveries start with the next acknowledged write."""
+        ...
+
+    def drop(
+        self, principal: Principal, database: str, retention_policy: str | None, name: str
+    ) -> None:
+        """Remove a subscription (``NotFoundError`` when there is none of that name)."""
+        ...
+
+    def definitions(self, principal: Principal) -> Sequence[SubscriptionInfo]:
+        """Every subscription, by database and name."""
+        ...
+
+
+class SubscriptionInfo(Protocol):
+    """What SHOW SUBSCRIPTIONS prints of one subscription."""
+
+    @property
+    def database(self) -> str: ...
+    @property
+    def retention_policy(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def destinations(self) -> tuple[str, ...]: ...
+
+
+class StreamBackend(Protocol):
+    """Streaming subscriptions: a DoGet that follows a table's new rows
+    (``subscriptions.stream.RowStreams``)."""
+
+    def open(
+        self,
+        principal: Principal,
+        ticket: dict[str, Any],
+        header_database: str | None,
+        cancelled: Callable[[], bool],
+    ) -> tuple[pa.Schema, Iterator[tuple[pa.RecordBatch, bytes]]]:
+        """Check ``principal`` may read the ticket's database; the schema and the messages
+        (each batch with its ``app_metadata``), until ``cancelled``."""
         ...
