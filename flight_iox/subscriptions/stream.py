@@ -41,6 +41,7 @@ from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import BadRequestError, NotFoundError, QueryError
 from flight_iox.names import validate_database_name
 from flight_iox.ports import AcknowledgedWrite, WalFeed
+from flight_iox.query.engine_errors import is_engine_error
 
 HEARTBEAT_SECONDS = 1.0
 MAX_BATCH_ROWS = 65_536
@@ -171,6 +172,8 @@ class _Stream:
         try:
             return self._ctx.table(_TABLE).parse_sql_expr(where)
         except Exception as error:
+            if not is_engine_error(error):
+                raise
             raise QueryError(f"bad 'where' predicate: {_datafusion_message(error)}") from None
         finally:
             self._ctx.deregister_table(_TABLE)
@@ -185,6 +188,8 @@ class _Stream:
             frame = self._ctx.table(_TABLE).filter(self._filter)
             result = frame.select(*[col(f'"{n}"') for n in self.schema.names]).to_arrow_table()
         except Exception as error:
+            if not is_engine_error(error):
+                raise
             raise QueryError(f"bad 'where' predicate: {_datafusion_message(error)}") from None
         finally:
             self._ctx.deregister_table(_TABLE)

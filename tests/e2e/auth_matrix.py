@@ -277,6 +277,21 @@ def json_ticket(headers: Sequence[tuple[str, str]] = (), **body: str) -> Request
     return flight_ticket(json.dumps(body).encode(), headers)
 
 
+def flight_subscribe(headers: Sequence[tuple[str, str]] = (), **spec: str) -> Request:
+    """A streaming subscription's DoGet: its first message (the starting point), then cancel."""
+
+    def call(client: flight.FlightClient, options: Any) -> str:
+        ticket = flight.Ticket(json.dumps({"subscribe": spec}).encode())
+        reader = client.do_get(ticket, options)
+        try:
+            chunk = reader.read_chunk()
+        finally:
+            reader.cancel()
+        return str(chunk.data.to_pylist())
+
+    return _flight(call)(headers)
+
+
 def flight_put(
     descriptor: flight.FlightDescriptor, data: pa.Table, headers: Sequence[tuple[str, str]]
 ) -> Request:

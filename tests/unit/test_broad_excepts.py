@@ -28,6 +28,17 @@ BOUNDARIES = {
     ("flight_iox/flightsql/status.py", "translated_batches"): (
         "a DoGet stream: raise_for_client logs a bug with its traceback"
     ),
+    ("flight_iox/flightsql/status.py", "translated_messages"): (
+        "a streaming subscription's DoGet: raise_for_client logs a bug with its traceback"
+    ),
+    ("flight_iox/subscriptions/delivery.py", "_run"): (
+        "a subscription's delivery thread must outlive a failure (an unreadable WAL, a bug):"
+        " logged with its traceback, shown in system.subscriptions, retried after a backoff"
+    ),
+    ("flight_iox/subscriptions/service.py", "_run"): (
+        "the thread saving subscription positions must outlive a failed write (a full disk):"
+        " logged with its traceback; deliveries go on and the positions are written later"
+    ),
     ("flight_iox/persist/persister.py", "_persist"): (
         "storage can fail in many ways: the rows stay buffered and in the WAL; logged with"
         " its traceback (a full disk: one warning) and listed in the cycle's report"
