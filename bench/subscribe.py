@@ -42,7 +42,7 @@ OFFSET = 1_000_000  # rows written before the measurement (the table must exist)
 
 def _receiver(arrivals: dict[int, float]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             now = time.perf_counter()
             for line in body.decode().splitlines():
