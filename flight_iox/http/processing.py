@@ -15,6 +15,10 @@ Permissions are checked by ``ProcessingEngine`` with the caller's principal.
 
 from __future__ import annotations
 
+import functools
+
+import anyio
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,6 +29,16 @@ from flight_iox.http.body import read_body
 from flight_iox.http.params import principal_of, query_params, request_params
 from flight_iox.http.services import services_of
 from flight_iox.processing.triggers import TriggerConfig
+
+PLUGIN_REQUEST_THREADS = 16
+
+
+def _plugin_threads(request: Request) -> anyio.CapacityLimiter:
+    """The threads this app's request-trigger calls may hold at once (made in its loop)."""
+    limiter = getattr(request.app.state, "plugin_threads", None)
+    if limiter is None:
+        limiter = request.app.state.plugin_threads = anyio.CapacityLimiter(PLUGIN_REQUEST_THREADS)
+    return limiter
 
 
 def _text(params: dict[str, object], name: str) -> str:
@@ -105,8 +119,13 @@ async def engine_request(request: Request) -> Response:
     path = request.path_params["path"]
     body = await read_body(request, request.app.state.settings.max_request_bytes)
     headers = {k.lower(): v for k, v in request.headers.items() if k.lower() != "authorization"}
-    text, status, response_headers = await run_in_threadpool(
+    call = functools.partial(
         processing.request, path, query_params(request), headers, body, principal_of(request)
+    )
+    # Plugin calls take threads of their own limiter, never the shared pool's (writes and
+    # queries run there): a plugin that blocks holds at most PLUGIN_REQUEST_THREADS threads.
+    text, status, response_headers = await anyio.to_thread.run_sync(
+        call, limiter=_plugin_threads(request)
     )
     media = response_headers.pop("content-type", response_headers.pop("Content-Type", None))
     return Response(text, status_code=status, headers=response_headers, media_type=media)

@@ -29,6 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from flight_iox.errors import RetryLaterError
 from flight_iox.ports import AcknowledgedWrite, WalFeed
 from flight_iox.processing.host import PluginHost, python_rows
 from flight_iox.processing.process import CallResult, PluginFailure, PluginProcess
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 ASYNC_WORKERS = 4
 REQUEST_ATTEMPTS = 3
+REQUEST_QUEUE_WAIT_S = 5.0  # a request waits this long for a busy trigger's worker, then 503
 MAX_BACKOFF_S = 30.0
 MAX_ENTRIES_PER_CALL = 1000
 
@@ -117,8 +119,15 @@ class TriggerRunner:
 
     # --- calls -----------------------------------------------------------------------------
 
-    def _invoke(self, entry: str, arguments: dict[str, Any]) -> CallResult:
-        worker = self._free.get()
+    def _invoke(
+        self, entry: str, arguments: dict[str, Any], wait: float | None = None
+    ) -> CallResult:
+        try:
+            worker = self._free.get(timeout=wait)
+        except queue.Empty:
+            raise RetryLaterError(
+                f"trigger {self.config.name!r} is busy with earlier requests; retry later"
+            ) from None
         try:
             host = self._host()
             result = worker.call(
@@ -142,13 +151,22 @@ class TriggerRunner:
             host.write_lines(database, lines)
         return result
 
-    def _call(self, entry: str, arguments: dict[str, Any], attempts: int | None = None) -> Any:
-        """Call per ``error_behavior``; the result, or ``PluginFailure`` once it gives up."""
+    def _call(
+        self,
+        entry: str,
+        arguments: dict[str, Any],
+        attempts: int | None = None,
+        wait: float | None = None,
+    ) -> Any:
+        """Call per ``error_behavior``; the result, or ``PluginFailure`` once it gives up.
+
+        ``wait`` bounds the wait for a free worker (requests: ``RetryLaterError`` past it).
+        """
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._invoke(entry, arguments).value
+                return self._invoke(entry, arguments, wait).value
             except PluginFailure as failure:
                 if self._stop.is_set():
                     raise
@@ -239,6 +257,6 @@ class TriggerRunner:
             "request_body": body,
         }
         response: tuple[str, int, dict[str, str]] = self._call(
-            "process_request", arguments, attempts=REQUEST_ATTEMPTS
+            "process_request", arguments, attempts=REQUEST_ATTEMPTS, wait=REQUEST_QUEUE_WAIT_S
         )
         return response

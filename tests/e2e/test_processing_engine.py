@@ -125,6 +125,14 @@ def test_downsampler_every_writes_bucket_means(engine: Engine) -> None:
     # The cache keeps the run count between calls: a later run overwrites the same points.
     engine.wait_rows("SELECT max(run) AS run FROM load_10m", lambda rows: rows[0]["run"] >= 2)
     assert engine.call("DELETE", TRIGGER_ROUTE, json={"db": DB, "trigger_name": "down"}).ok
+    # The same plugin on a cron schedule (six fields, seconds first: every second).
+    cron_args = {**args, "target_measurement": "load_cron"}
+    assert engine.trigger("cron", "downsampler.py", "cron:* * * * * *", cron_args).ok
+    rows = engine.wait_rows(
+        "SELECT usage FROM load_cron ORDER BY host, time", lambda r: len(r) == 3
+    )
+    assert [r["usage"] for r in rows] == [3.0, 100.0, 5.0]
+    engine.cli("delete", "trigger", "-d", DB, "cron")
 
 
 def test_request_trigger_answers_json(engine: Engine) -> None:

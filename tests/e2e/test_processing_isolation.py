@@ -1,7 +1,8 @@
 """Misbehaving plugins stop nothing but their own trigger, and error_behavior is honoured.
 
 A plugin that raises, one that loops forever, one that ends its process with
-``os._exit`` and one that eats memory run next to a well-behaved trigger: writes and
+``os._exit``, one that eats memory and one that blocks every request run next to a
+well-behaved trigger: writes and
 queries go on (each acknowledged and read back while the bad ones misbehave), the good
 trigger keeps working, and each failure is in ``system.processing_engine_logs``.
 """
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from tests.e2e.processing_env import Engine, start_engine
+from tests.e2e.tokens import bearer
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +94,21 @@ def test_error_behavior_retry_delivers_the_batch_again(engine: Engine) -> None:
     failures = [r for r in engine.logs("flaky") if r["log_level"] == "ERROR"]
     firsts = [f["log_text"].split("\n")[0][-15:] for f in failures]
     assert firsts == ["attempt 1 fails", "attempt 2 fails"]
+
+
+def test_a_blocking_request_plugin_holds_neither_writes_nor_queries(engine: Engine) -> None:
+    """Many requests at a plugin that blocks: each ends (timed out or busy), the server serves."""
+    assert engine.trigger("blocks", "blocks.py", "request:blocks").status_code == 201
+    url = f"{engine.url}/api/v3/engine/blocks"
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        calls = [
+            pool.submit(requests.get, url, headers=bearer(engine.writer), timeout=120)
+            for _ in range(24)
+        ]
+        for n in range(10):  # while the requests wait for the plugin
+            engine.write(f"during,host=h usage={n} {1000 + n}")
+            assert engine.sql("SELECT count(*) AS n FROM during") == [{"n": n + 1}]
+        statuses = {call.result().status_code for call in calls}
+    assert statuses <= {500, 503}, statuses
+    errors = _errors(engine, "blocks", "timeout")
+    assert "timed out" in str(errors[0]["log_text"])
