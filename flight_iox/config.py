@@ -90,6 +90,9 @@ class Settings:
     )
     http_addr: str = setting("127.0.0.1:8181", "HTTP listen address (HOST:PORT; :0 picks a port).")
     flight_addr: str = setting("127.0.0.1:8182", "Flight SQL listen address (HOST:PORT).")
+    http_grpc: bool = setting(
+        True, "Also serve Flight SQL (gRPC) on the HTTP address, as InfluxDB 3 does on 8181."
+    )
     wal_fsync: bool = setting(True, "fsync the WAL before acknowledging writes.")
     log_level: str = setting("info", "Log level.", choices=("debug", "info", "warning", "error"))
     buffer_memory_limit: int = setting(

@@ -7,18 +7,24 @@ calls passed in.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import uvicorn
 
 from flight_iox.app import App, build_app
+from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.setup import authorizer_for
 from flight_iox.config import Settings, split_host_port
 from flight_iox.engine.lock import DataDirLock
@@ -26,6 +32,7 @@ from flight_iox.flightsql import FlightSqlServer
 from flight_iox.http.app import create_app
 from flight_iox.http.connections import with_header_timeout
 from flight_iox.http.services import HttpServices
+from flight_iox.http.shared_port import ALPN_PROTOCOLS, port_sharing
 from flight_iox.tls import TlsFiles, schemes
 
 log = logging.getLogger("flight_iox")
@@ -78,6 +85,22 @@ def _start_flight(address: str, start: Callable[[], FlightSqlServer]) -> FlightS
         raise ListenError(address, "--flight-addr", in_use) from None
 
 
+def _flight_server(
+    location: str, app: App, authorizer: Authorizer, **kwargs: Any
+) -> FlightSqlServer:
+    """A Flight SQL server at ``location`` over the app's services."""
+    return FlightSqlServer(
+        location,
+        app.sql,
+        writer=app.writer,
+        authorizer=authorizer,
+        queries=app.queries,
+        extra_actions=app.node_actions,
+        streams=app.streams,
+        **kwargs,
+    )
+
+
 def http_services(app: App) -> HttpServices:
     """What the HTTP routes call, from the app's services."""
     return HttpServices(
@@ -118,19 +141,24 @@ def serve(settings: Settings) -> None:
     flight_host, flight_port = split_host_port(settings.flight_addr)
     flight = _start_flight(
         settings.flight_addr,
-        lambda: FlightSqlServer(
+        lambda: _flight_server(
             f"{flight_scheme}://{flight_host}:{flight_port}",
-            app.sql,
-            writer=app.writer,
-            authorizer=authorizer,
-            queries=app.queries,
-            extra_actions=app.node_actions,
-            streams=app.streams,
+            app,
+            authorizer,
             **(tls.flight_kwargs() if tls else {}),
         ),
     )
-    flight_thread = threading.Thread(target=flight.serve, name="flight", daemon=True)
-    flight_thread.start()
+    flights = [flight]
+    http_protocol: type[asyncio.Protocol] = with_header_timeout(settings.http_idle_timeout_seconds)
+    if settings.http_grpc:
+        # gRPC on the HTTP port is piped to a second Flight server on a private Unix socket;
+        # TLS, if any, is the HTTP port's (see http/shared_port.py).
+        socket_dir = Path(tempfile.mkdtemp(prefix="flight-iox-grpc-"))
+        upstream = str(socket_dir / "flight.sock")
+        flights.append(_flight_server(f"grpc+unix://{upstream}", app, authorizer))
+        http_protocol = port_sharing(http_protocol, upstream, settings.http_idle_timeout_seconds)
+    for server in flights:
+        threading.Thread(target=server.serve, name="flight", daemon=True).start()
     http_host, http_port = http_socket.getsockname()[:2]
     app.node.start(
         f"{http_scheme}://{http_host}:{http_port}", f"{flight_scheme}://{flight_host}:{flight.port}"
@@ -139,7 +167,10 @@ def serve(settings: Settings) -> None:
     def shutdown() -> None:
         log.info("shutting down")
         app.streams.close()
-        flight.shutdown()
+        for server in flights:
+            server.shutdown()
+        if settings.http_grpc:
+            shutil.rmtree(socket_dir, ignore_errors=True)
         app.processing.stop()
         app.subscriptions.stop()
         follower.stop()
@@ -160,11 +191,15 @@ def serve(settings: Settings) -> None:
         server_header=False,
         timeout_graceful_shutdown=10,
         # Idle connections and late request headers are closed (see http/connections.py).
-        http=with_header_timeout(settings.http_idle_timeout_seconds),
+        http=http_protocol,
         timeout_keep_alive=max(1, round(settings.http_idle_timeout_seconds)),
         h11_max_incomplete_event_size=64 * 1024,  # request line and headers
         **(tls.uvicorn_kwargs() if tls else {}),
     )
+    config.load()
+    if tls and settings.http_grpc:
+        assert config.ssl is not None
+        config.ssl.set_alpn_protocols(ALPN_PROTOCOLS)  # gRPC clients need h2 negotiated
     # Printed whatever the log level: operators and scripts wait for this line.
     print(
         f"flight-iox ready: http={http_scheme}://{http_host}:{http_port} "

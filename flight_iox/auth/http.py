@@ -8,17 +8,20 @@ the request that is also executed (docs/auth.md). The middleware never reads
 a body and never guesses a database.
 
 Each path has a ``RouteRule``. Paths not in the table need an admin token
-(deny by default), so a route added later is never open by accident.
+(deny by default), so a route added later is never open by accident. A path that no
+route serves at all goes straight to the app's 404 (it names the path and the docs):
+there is nothing behind it to protect, and a mistyped path is not an auth problem.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from enum import Enum
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Match
 
 from flight_iox.auth.credentials import token_from_authorization
 from flight_iox.auth.policy import Authorizer, Principal
@@ -49,12 +52,19 @@ class RouteRule(Enum):
 ROUTE_RULES: dict[str, RouteRule] = {
     "/health": RouteRule.PUBLIC,
     "/ping": RouteRule.PUBLIC,
+    "/ready": RouteRule.PUBLIC,
     # Bootstrap: the endpoint itself decides (open until an admin token has ever existed).
     "/api/v3/configure/token/admin": RouteRule.PUBLIC,
     "/api/v3/write_lp": RouteRule.AUTHENTICATED,
     "/api/v2/write": RouteRule.AUTHENTICATED,
     "/write": RouteRule.AUTHENTICATED,
     "/api/v3/query_sql": RouteRule.AUTHENTICATED,
+    # v2 buckets are databases: the handlers check read/create/delete per name, retention
+    # changes need an admin, as /api/v3/configure/database (http/v2_buckets.py).
+    "/api/v2/buckets": RouteRule.AUTHENTICATED,
+    "/api/v2/orgs": RouteRule.AUTHENTICATED,  # the one org, no data
+    # Row deletes: ``delete`` on the bucket's database (http/v2_delete.py, persist/deletes.py).
+    "/api/v2/delete": RouteRule.AUTHENTICATED,
     "/api/v3/configure/database": RouteRule.AUTHENTICATED,
     # Tables: POST needs ``create``, DELETE ``delete``, GET/PUT (partitioning) admin
     # (http/tables.py).
@@ -90,6 +100,8 @@ ROUTE_RULES: dict[str, RouteRule] = {
 PREFIX_RULES: dict[str, RouteRule] = {
     # DELETE /api/v3/query/<id>: the query log lets a token cancel its own queries.
     "/api/v3/query/": RouteRule.AUTHENTICATED,
+    "/api/v2/buckets/": RouteRule.AUTHENTICATED,  # by ID, among the buckets the token sees
+    "/api/v2/orgs/": RouteRule.AUTHENTICATED,
 }
 # Routes whose parameter is itself a path: the rule of every path below the prefix.
 TREE_RULES: dict[str, RouteRule] = {
@@ -129,17 +141,26 @@ class AuthMiddleware:
     """Authenticate every HTTP request; admin-only routes are refused to other tokens."""
 
     def __init__(
-        self, app: ASGIApp, authorizer: Authorizer, public: frozenset[str] = frozenset()
+        self,
+        app: ASGIApp,
+        authorizer: Authorizer,
+        public: frozenset[str] = frozenset(),
+        routes: Sequence[BaseRoute] = (),
     ) -> None:
-        """``public``: resources served without a token (``--disable-authz``)."""
+        """``public``: resources served without a token (``--disable-authz``); ``routes``:
+        the app's, so that a path none of them serves gets its 404 without a token."""
         self.app = app
         self.authorizer = authorizer
         self.public = frozenset(RESOURCE_PATHS[name] for name in public)
+        self.routes = tuple(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.routes and all(r.matches(scope)[0] is Match.NONE for r in self.routes):
+            await self.app(scope, receive, send)  # the app's JSON 404; no principal needed
             return
         rule = route_rule(scope["path"], self.public)
         params = _query_params(scope)

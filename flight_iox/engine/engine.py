@@ -285,6 +285,11 @@ class Engine:
         """Whether the database exists."""
         return self._catalog.has_database(name)
 
+    def table_names(self, name: str) -> list[str]:
+        """The tables of a database, sorted (``DatabaseNotFoundError`` if there is none)."""
+        with self._catalog.lock:
+            return sorted(self._catalog.database(name).tables)
+
     def retention_ns(self, name: str) -> int | None:
         """How long a database keeps rows, in nanoseconds (None: forever)."""
         return self._catalog.database(name).retention_ns

@@ -6,9 +6,8 @@
 older ``namespace_name`` is accepted for ``database``; without either, the
 ``database`` header applies (a ticket and a header naming different databases
 are a bad request). The query runs in the caller's scoped backend. ``params``
-may be a list, bound positionally to ``$1..$n``; named parameters (a JSON
-object, what ``query_parameters`` of influxdb3-python sends) need a
-named-parameter call on the engine and are not served yet.
+may be a list, bound positionally to ``$1..$n``, or an object bound by name to
+``$name`` (what ``query_parameters`` of influxdb3-python sends).
 
 A ticket ``{"subscribe": {...}}`` is a streaming subscription instead
 (``subscriptions/stream.py``): the server hands it to its stream backend.
@@ -16,7 +15,7 @@ A ticket ``{"subscribe": {...}}`` is a streaming subscription instead
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -36,7 +35,7 @@ class JsonTicket:
 
     database: str | None
     sql: str
-    params: Sequence[object] = field(default_factory=tuple)
+    params: Sequence[object] | Mapping[str, object] = field(default_factory=tuple)
     query_type: str = "sql"
 
 
@@ -70,13 +69,14 @@ def parse_json_ticket(ticket: bytes) -> JsonTicket:
         raise BadRequestError(f"the JSON ticket names two databases: {names!r}")
     database = names[0] if names else None
     params = body.get("params") or []
-    if isinstance(params, dict):
-        raise NotSupportedError(
-            "named query parameters are not supported yet; use $1..$n with a 'params' list"
+    if not isinstance(params, list | dict):
+        raise BadRequestError(
+            "'params' in the JSON ticket must be a list ($1..$n) or an object ($name)"
         )
-    if not isinstance(params, list):
-        raise BadRequestError("'params' in the JSON ticket must be a list")
-    return JsonTicket(database, sql, tuple(params), query_type)
+    if params and query_type == "influxql":
+        raise NotSupportedError("'params' are bound in SQL queries only, not in InfluxQL")
+    bound = dict(params) if isinstance(params, dict) else tuple(params)
+    return JsonTicket(database, sql, bound, query_type)
 
 
 def execute_json_ticket(call: Call, ticket: bytes) -> pa.RecordBatchReader:

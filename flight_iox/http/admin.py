@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from flight_iox import __version__
 from flight_iox.auth.policy import Authorizer
@@ -16,17 +17,55 @@ from flight_iox.http.params import principal_of, request_params
 from flight_iox.http.services import services_of
 from flight_iox.influxql.lexer import duration_nanos
 
-VERSION_HEADERS = {"X-Influxdb-Version": f"3.0-flight-iox-{__version__}", "X-Influxdb-Build": "IOx"}
+VERSION = f"3.0-flight-iox-{__version__}"
+VERSION_HEADERS = {"X-Influxdb-Version": VERSION, "X-Influxdb-Build": "IOx"}
+_STARTED = datetime.now(UTC)
+
+# InfluxDB 1.x clients demand /ping's 204 (influxdb-python checks the status; the Go client
+# and the ``influx`` shell treat any other status as "failed to connect"). They say who they
+# are: the Go ones by User-Agent, influxdb-python by accepting only msgpack.
+_V1_AGENTS = ("InfluxDBShell/", "InfluxDBClient")
 
 
 async def health(request: Request) -> Response:
-    """``/health``: 200 when the server can take requests."""
-    return PlainTextResponse("OK", headers=VERSION_HEADERS)
+    """``/health``: InfluxDB 2's check (influxdb-client's ``health()`` reads ``status``)."""
+    body = {
+        "name": "influxdb",
+        "message": "ready for queries and writes",
+        "status": "pass",
+        "checks": [],
+        "version": VERSION,
+        "commit": __version__,
+    }
+    return JSONResponse(body, headers=VERSION_HEADERS)
+
+
+async def ready(request: Request) -> Response:
+    """``/ready``: InfluxDB 2's readiness, with when the server started and its uptime."""
+    up = datetime.now(UTC) - _STARTED
+    body = {
+        "status": "ready",
+        "started": _STARTED.isoformat().replace("+00:00", "Z"),
+        "up": f"{up.total_seconds():.3f}s",
+    }
+    return JSONResponse(body, headers=VERSION_HEADERS)
+
+
+def _wants_v1_ping(request: Request) -> bool:
+    agent = request.headers.get("user-agent", "")
+    accept = request.headers.get("accept")
+    json_ok = accept is None or any(
+        kind in accept for kind in ("application/json", "*/*", "application/*")
+    )
+    return agent.startswith(_V1_AGENTS) or not json_ok
 
 
 async def ping(request: Request) -> Response:
-    """``/ping``: 204 with the version headers InfluxDB clients look for."""
-    return Response(status_code=204, headers=VERSION_HEADERS)
+    """``/ping``: InfluxDB 3's 200 with the version as JSON; 204 for InfluxDB 1.x clients."""
+    if _wants_v1_ping(request) or request.query_params.get("verbose", "").lower() == "false":
+        return Response(status_code=204, headers=VERSION_HEADERS)
+    body = {"version": VERSION, "revision": __version__, "build": "IOx"}
+    return JSONResponse(body, headers=VERSION_HEADERS)
 
 
 _RETENTION = re.compile(r"(?:\d+(?:ns|ms|us|µ|u|s|m|h|d|w))+")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,8 +19,8 @@ from flight_iox.auth.setup import TOKEN_FILE
 from flight_iox.auth.tokens import FileTokenStore
 from flight_iox.config import Settings
 from flight_iox.errors import FlightIoxError, RetryLaterError, status_of
-from flight_iox.http import explorer
-from flight_iox.http.admin import configure_database, health, ping
+from flight_iox.http import explorer, v2_buckets
+from flight_iox.http.admin import configure_database, health, ping, ready
 from flight_iox.http.backup import backup
 from flight_iox.http.caches import configure_distinct_cache, configure_last_cache
 from flight_iox.http.flux import query_flux
@@ -39,6 +40,7 @@ from flight_iox.http.services import HttpServices
 from flight_iox.http.storage import catalog_properties, compact, persist
 from flight_iox.http.tables import configure_table
 from flight_iox.http.tokens import create_admin_token, tokens
+from flight_iox.http.v2_delete import delete_v2
 from flight_iox.http.write import write_v1, write_v2, write_v3
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,20 @@ async def _flight_iox_error(request: Request, error: Exception) -> Response:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     return JSONResponse({"error": error.detail}, status_code=error.status_code)
+
+
+DOCS = "docs/http-api.md"
+
+
+async def _not_found(request: Request, error: Exception) -> Response:
+    """No route has this path: say which path, and where the routes are listed."""
+    assert isinstance(error, HTTPException)
+    path = request.url.path
+    message = f"no route {request.method} {path}: see {DOCS} for the HTTP API"
+    if error.detail and error.detail != "Not Found":
+        message = str(error.detail)
+    body = {"error": message, "code": "not found", "message": message, "path": path}
+    return JSONResponse({**body, "docs": DOCS}, status_code=404)
 
 
 async def _unexpected_error(request: Request, error: Exception) -> Response:
@@ -84,7 +100,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         if on_shutdown is not None:
-            on_shutdown()
+            # In a thread: the event loop must keep running while the Flight servers stop,
+            # since gRPC on the HTTP port is piped through it (shared_port.py).
+            await asyncio.to_thread(on_shutdown)
 
     routes = [
         Route("/api/v3/write_lp", write_v3, methods=["POST"]),
@@ -136,7 +154,17 @@ def create_app(
         Route("/api/v3/configure/repair", repair_files, methods=["POST"]),
         Route("/api/v3/configure/token/admin", create_admin_token, methods=["POST"]),
         Route("/api/v3/configure/token", tokens, methods=["GET", "POST", "DELETE"]),
+        Route("/api/v2/buckets", v2_buckets.buckets, methods=["GET", "POST"]),
+        Route(
+            "/api/v2/buckets/{bucket_id}",
+            v2_buckets.bucket,
+            methods=["GET", "PATCH", "DELETE"],
+        ),
+        Route("/api/v2/orgs", v2_buckets.orgs, methods=["GET", "POST"]),
+        Route("/api/v2/orgs/{org_id}", v2_buckets.org, methods=["GET"]),
+        Route("/api/v2/delete", delete_v2, methods=["POST"]),
         Route("/health", health, methods=["GET", "HEAD"]),
+        Route("/ready", ready, methods=["GET", "HEAD"]),
         Route("/ping", ping, methods=["GET", "HEAD"]),
         Route("/metrics", serve_metrics, methods=["GET"]),
         *explorer.ROUTES,
@@ -147,11 +175,17 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={
             FlightIoxError: _flight_iox_error,
+            404: _not_found,
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },
     )
-    app.add_middleware(AuthMiddleware, authorizer=authorizer, public=settings.public_resources)
+    app.add_middleware(
+        AuthMiddleware,
+        authorizer=authorizer,
+        public=settings.public_resources,
+        routes=routes,
+    )
     app.state.authorizer = authorizer
     app.state.services = services
     app.state.settings = settings

@@ -4,8 +4,8 @@ All parse the same line protocol through the engine. v3 keeps valid lines by
 default (``accept_partial=true``); v1 and v2 are all-or-nothing.
 
 Each names its database with ``db`` or ``bucket`` (either on every route); both
-given with different values is a 400. The engine checks the caller's ``write``
-permission on exactly the database it writes.
+given with different values is a 400. A bucket ``db/rp`` is database ``db``. The
+engine checks the caller's ``write`` permission on exactly the database it writes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from starlette.responses import Response
 from flight_iox.engine.engine import PARTIAL_WRITE_MESSAGE
 from flight_iox.errors import BadRequestError, LineProtocolError
 from flight_iox.http.body import read_body
-from flight_iox.http.params import one_of, principal_of, query_params
+from flight_iox.http.params import database_of_bucket, one_of, principal_of, query_params
 from flight_iox.http.services import services_of
 from flight_iox.ingest import parse_precision
 
@@ -38,7 +38,10 @@ def query_flag(request: Request, name: str, default: bool) -> bool:
 
 
 def _database(request: Request, names: tuple[str, str]) -> str:
-    database = one_of(dict(query_params(request)), names)
+    params = query_params(request)
+    if params.get("bucket"):
+        params["bucket"] = database_of_bucket(params["bucket"])
+    database = one_of(dict(params), names)
     if not isinstance(database, str):
         raise BadRequestError(f"missing query parameter {names[0]!r} (the database name)")
     return database

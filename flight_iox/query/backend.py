@@ -12,7 +12,7 @@ them. ``WriteBackend`` is the write path (``engine.arrow_writer.EngineWriter`` o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -52,12 +52,15 @@ class QueryBackend(Protocol):
         ...
 
     def execute(
-        self, database: str | None, sql: str, params: Sequence[object] = ()
+        self,
+        database: str | None,
+        sql: str,
+        params: Sequence[object] | Mapping[str, object] = (),
     ) -> pa.RecordBatchReader:
         """Run ``sql`` and stream its result.
 
-        ``params`` are positional, for ``?`` or ``$1..$n``: Python values or
-        ``pa.Scalar``. Raises ``QueryError`` or ``DatabaseNotFoundError``.
+        ``params`` are positional, for ``?`` or ``$1..$n``, or by name for ``$name``: Python
+        values or ``pa.Scalar``. Raises ``QueryError`` or ``DatabaseNotFoundError``.
         """
         ...
 
