@@ -149,7 +149,9 @@ def test_write_to_db_rp_bucket_and_delete(client: InfluxDBClient, server: Runnin
 )
 def test_bad_delete_predicates(server: RunningServer, predicate: str, message: str) -> None:
     requests.post(
-        f"{server.http_url}/api/v2/write", params={"bucket": "v2bad"}, data=f"cpu,host=a usage=1 {T0}"
+        f"{server.http_url}/api/v2/write",
+        params={"bucket": "v2bad"},
+        data=f"cpu,host=a usage=1 {T0}",
     ).raise_for_status()
     body = {"start": "1970-01-01T00:00:00Z", "stop": "2100-01-01T00:00:00Z", "predicate": predicate}
     answer = requests.post(
