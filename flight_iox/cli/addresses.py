@@ -2,7 +2,8 @@
 
 The server listens twice: the HTTP API (``--http-addr``, port 8181 by default) serves
 ``write``, ``db``, ``token``, ``persist``, ``catalog`` and ``repair``; Flight SQL
-(``--flight-addr``, port 8182 by default) serves ``query``. Pointing a command at the
+(``--flight-addr``, port 8182 by default, and the HTTP port unless ``--no-http-grpc``)
+serves ``query``. Pointing a command at the
 other port, or leaving out the scheme, otherwise surfaces as the transport's own words
 (``http2: frame too large``, ``No connection adapters were found``, a ``BadStatusLine``
 of HTTP/2 bytes). The schemes are checked before connecting; transport failures are
@@ -24,7 +25,10 @@ _HTTP_SERVES = (
     f"The HTTP API (--http-addr, port {HTTP_PORT} by default) serves write, db, token, "
     "persist, catalog and repair."
 )
-_FLIGHT_SERVES = f"Flight SQL (--flight-addr, port {FLIGHT_PORT} by default) serves query."
+_FLIGHT_SERVES = (
+    f"Flight SQL (--flight-addr, port {FLIGHT_PORT} by default, and the HTTP port unless the "
+    "server runs with --no-http-grpc) serves query."
+)
 
 
 def _split(address: str) -> tuple[str | None, str]:
@@ -81,7 +85,7 @@ def flight_failure(host: str, message: str) -> str | None:
     if "HTTP/1.1" in message or "frame too large" in message:
         return (
             f"{host} answered in HTTP/1.1, not gRPC: that looks like the server's HTTP port "
-            f"(--http-addr). query needs the Flight SQL port. {_FLIGHT_SERVES}"
+            f"(--http-addr) with --no-http-grpc. query needs a Flight SQL port. {_FLIGHT_SERVES}"
         )
     if "does not look like a TLS handshake" in message:
         return f"{host} does not speak TLS: use grpc:// (grpc+tls:// is for a server with TLS)"

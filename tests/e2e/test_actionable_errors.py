@@ -26,7 +26,8 @@ TIMEOUT = 60
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("actionable") / "data")
+    # Without gRPC on the HTTP port, so that port is a wrong address for ``query``.
+    running = start_server(tmp_path_factory.mktemp("actionable") / "data", "--no-http-grpc")
     requests.post(
         f"{running.http_url}/api/v3/write_lp", params={"db": "mine"}, data="cpu,host=a v=1 1"
     ).raise_for_status()
@@ -56,7 +57,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_query_at_the_http_port_names_the_flight_port(server: RunningServer) -> None:
+def test_query_at_an_http_port_without_grpc_names_the_flight_port(server: RunningServer) -> None:
     http = _address(server.http_url)
     line = _one_line_error(_cli("query", "--host", f"grpc://{http}", "--db", "mine", "SELECT 1"))
     assert f"grpc://{http} answered in HTTP/1.1" in line

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +77,22 @@ def test_adbc_and_pyarrow_flight_on_the_http_port(server: RunningServer) -> None
         assert big.read_all().num_rows == 300_000  # many frames through the pipe
         with pytest.raises(pa.ArrowKeyError, match="not found"):
             client.do_get(ticket("SELECT 1", "no_such_db")).read_all()
+
+
+def test_cli_query_at_the_http_port(server: RunningServer) -> None:
+    requests.post(
+        f"{server.http_url}/api/v3/write_lp", params={"db": "oneport4"}, data=ROWS, timeout=30
+    ).raise_for_status()
+    command = [sys.executable, "-m", "flight_iox", "query", "--host", grpc_uri(server.http_url)]
+    done = subprocess.run(
+        [*command, "--db", "oneport4", "SELECT count(*) AS n FROM cpu"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3" in done.stdout
 
 
 def test_named_params_in_a_json_ticket(server: RunningServer) -> None:

@@ -21,7 +21,7 @@ from flight_iox.server import http_services
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
-METHODS = "GET|POST|PUT|DELETE|HEAD"
+METHODS = "GET|POST|PUT|PATCH|DELETE|HEAD"
 # `GET|POST /api/v3/query_sql?db=...`: methods, then the path up to its query or a space.
 ROUTE = re.compile(rf"`((?:{METHODS})(?:\|(?:{METHODS}))*) (/[^`?\s\[]*)")
 # A repository path in backquotes: `flight_iox/query/engine.py`, `tests/e2e/`, ...
