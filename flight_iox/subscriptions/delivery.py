@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import requests
 
@@ -51,7 +51,6 @@ class CursorStats:
     last_error_time: float | None = None
     last_delivery_time: float | None = None
     retrying: bool = False
-    per_destination: dict[str, int] = field(default_factory=dict)  # ANY: bodies each got
 
 
 class Cursor:
@@ -122,16 +121,21 @@ class Cursor:
                 f"{read.missing} WAL entries were deleted before delivery "
                 "(the hold passed --wal-hold-max-bytes); their rows are in the table"
             )
-        body, through, count = _body(read.entries, read.through)
-        if body and not self._post(body):
-            return  # stopped while retrying: the position stays
-        if count:
-            self.stats.delivered_writes += count
-            self.stats.delivered_bytes += len(body)
-            self.stats.last_delivery_time = time.time()
-        self.position = through
-        self._positions.set(self.key, through)
-        self._feed.hold(self.key, through)
+        entries = read.entries
+        while True:  # every entry of the read, in bodies of at most MAX_BODY_BYTES
+            body, through, count = _body(entries, read.through)
+            if body and not self._post(body):
+                return  # stopped while retrying: the position stays
+            if count:
+                self.stats.delivered_writes += count
+                self.stats.delivered_bytes += len(body)
+                self.stats.last_delivery_time = time.time()
+            self.position = through
+            self._positions.set(self.key, through)
+            self._feed.hold(self.key, through)
+            entries = entries[count:]
+            if not entries:
+                return
 
     def _post(self, body: bytes) -> bool:
         """POST until a destination takes it; False only when stopped first."""
@@ -144,11 +148,6 @@ class Cursor:
                 problem = self._send(destination, body)
                 if problem is None:
                     self.stats.retrying = False
-                    if self.subscription.mode is Mode.ANY:
-                        shown = masked(destination)
-                        self.stats.per_destination[shown] = (
-                            self.stats.per_destination.get(shown, 0) + 1
-                        )
                     return True
                 self._failed(f"{masked(destination)}: {problem}")
             self.stats.retrying = True

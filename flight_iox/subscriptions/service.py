@@ -31,7 +31,6 @@ from flight_iox.subscriptions.definitions import (
     Subscription,
     check_destinations,
     check_retention_policy,
-    masked,
 )
 from flight_iox.subscriptions.delivery import Cursor
 from flight_iox.subscriptions.positions import PositionStore
@@ -213,7 +212,7 @@ class SubscriptionService:
                     "retention_policy": sub.retention_policy,
                     "name": sub.name,
                     "mode": sub.mode.value,
-                    "destination": ", ".join(masked(d) for d in cursor.destinations),
+                    "destination": cursor.shown_destination,
                     "position": cursor.position,
                     "acknowledged": acknowledged,
                     "lag_entries": max(acknowledged - cursor.position, 0),

@@ -241,3 +241,40 @@ def test_subscriptions_need_an_admin_token_and_valid_destinations(tmp_path: Path
         assert shown.status_code == 403
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("hold_bytes", ["1GiB", "1"])
+def test_a_persist_keeps_the_wal_a_subscription_needs_up_to_the_bound(
+    tmp_path: Path, hold_bytes: str
+) -> None:
+    # Little feed memory: what the WAL deleted is not served from memory either.
+    flags = ("--wal-segment-bytes", "2KiB", "--wal-hold-max-bytes", hold_bytes,
+             "--wal-feed-memory", "1")  # fmt: skip
+    server = start_server(tmp_path / "data", *flags)
+    try:
+        receiver = Receiver()
+        _query(server, "CREATE DATABASE db")
+        _query(server, f"CREATE SUBSCRIPTION s ON db DESTINATIONS ALL '{receiver.url}'")
+        receiver.stop()
+        for i in range(30):
+            _write(server, f"m v={i} {i}")
+        response = requests.post(f"{server.http_url}/api/v3/persist", timeout=60)
+        assert response.status_code == 200, response.text
+        segments = list((tmp_path / "data" / "wal").glob("*.wal"))
+        receiver.start()
+        if hold_bytes == "1GiB":  # held: every write arrives although it was persisted
+            assert len(segments) > 5
+            assert receiver.wait_for(30) == [f"m v={i} {i}" for i in range(30)]
+            return
+        # Past the bound: the deleted segments' writes are skipped, counted and reported.
+        deadline = time.monotonic() + 30
+        while not (row := _rows(server)[0])["lost_entries"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert 0 < row["lost_entries"] < 30
+        assert "--wal-hold-max-bytes" in str(row["last_error"])
+        lines = receiver.wait_for(30 - int(row["lost_entries"]))
+        values = [int(line.split()[-1]) for line in lines]
+        assert len(values) == 30 - row["lost_entries"] and values == sorted(values)
+        assert values[-1] == 29  # the writes after the gap all arrive
+    finally:
+        server.stop()
