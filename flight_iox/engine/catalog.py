@@ -13,7 +13,6 @@ issue moves this into the Iceberg catalog.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +28,8 @@ from flight_iox.errors import (
     LimitExceededError,
     NotFoundError,
     TableNotFoundError,
-    storage_full,
 )
+from flight_iox.json_file import write_json_atomically
 from flight_iox.names import validate_database_name
 
 
@@ -302,21 +301,4 @@ class SchemaCatalog:
             },
             "objects": self._objects,
         }
-        tmp = self._state_path.with_suffix(".tmp")
-        try:
-            with open(tmp, "w") as f:
-                json.dump(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as error:
-            tmp.unlink(missing_ok=True)
-            full = storage_full(error, str(self._state_path.parent), "nothing was changed")
-            if full is None:
-                raise
-            raise full from error
-        os.replace(tmp, self._state_path)
-        dir_fd = os.open(self._state_path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_json_atomically(self._state_path, state)

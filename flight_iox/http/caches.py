@@ -26,21 +26,13 @@ from flight_iox.engine.cache_config import (
     last_cache_config,
     to_json,
 )
-from flight_iox.errors import BadRequestError
-from flight_iox.http.params import principal_of, request_params
+from flight_iox.http.params import principal_of, request_params, required_text
 from flight_iox.http.services import services_of
 
 _CONFIGS: dict[CacheKind, Callable[[str, pa.Schema, dict[str, object]], CacheConfig]] = {
     "last": last_cache_config,
     "distinct": distinct_cache_config,
 }
-
-
-def _text(params: dict[str, object], field: str) -> str:
-    value = params.get(field)
-    if not isinstance(value, str) or not value:
-        raise BadRequestError(f"missing parameter {field!r}")
-    return value
 
 
 def _shown(config: CacheConfig) -> dict[str, object]:
@@ -52,10 +44,10 @@ def _shown(config: CacheConfig) -> dict[str, object]:
 async def _configure(request: Request, kind: CacheKind) -> Response:
     engine = services_of(request).engine
     params = await request_params(request)
-    database, table = _text(params, "db"), _text(params, "table")
+    database, table = required_text(params, "db"), required_text(params, "table")
     Authorizer.require(principal_of(request), Action.CREATE, database)
     if request.method == "DELETE":
-        name = _text(params, "name")
+        name = required_text(params, "name")
         await run_in_threadpool(engine.remove_cache, database, kind, table, name)
         return JSONResponse({"db": database, "table": table, "name": name, "deleted": True})
     schema = engine.existing_table_schema(database, table)

@@ -120,3 +120,11 @@ def database_of_bucket(bucket: str) -> str:
             f"bucket {bucket!r}: expected a database name or 'database/retention_policy'"
         )
     return database
+
+
+def required_text(params: dict[str, object], name: str) -> str:
+    """A parameter that must be given, as non-empty text (a 400 naming it otherwise)."""
+    value = params.get(name)
+    if not isinstance(value, str) or not value:
+        raise BadRequestError(f"missing parameter {name!r}")
+    return value

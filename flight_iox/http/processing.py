@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from flight_iox.auth.policy import Authorizer
 from flight_iox.errors import BadRequestError
 from flight_iox.http.body import read_body
-from flight_iox.http.params import principal_of, query_params, request_params
+from flight_iox.http.params import principal_of, query_params, request_params, required_text
 from flight_iox.http.services import services_of
 from flight_iox.processing.triggers import TriggerConfig
 
@@ -39,13 +39,6 @@ def _plugin_threads(request: Request) -> anyio.CapacityLimiter:
     if limiter is None:
         limiter = request.app.state.plugin_threads = anyio.CapacityLimiter(PLUGIN_REQUEST_THREADS)
     return limiter
-
-
-def _text(params: dict[str, object], name: str) -> str:
-    value = params.get(name)
-    if not isinstance(value, str) or not value:
-        raise BadRequestError(f"missing parameter {name!r}")
-    return value
 
 
 def _shown(config: TriggerConfig) -> dict[str, object]:
@@ -69,7 +62,7 @@ async def configure_trigger(request: Request) -> Response:
     params = await request_params(request)
     principal = principal_of(request)
     if request.method == "DELETE":
-        database, name = _text(params, "db"), _text(params, "trigger_name")
+        database, name = required_text(params, "db"), required_text(params, "trigger_name")
         await run_in_threadpool(processing.delete, database, name, principal)
         return JSONResponse({"db": database, "trigger_name": name, "deleted": True})
     config = await run_in_threadpool(processing.create, params, principal)
@@ -79,7 +72,7 @@ async def configure_trigger(request: Request) -> Response:
 async def _set_disabled(request: Request, disabled: bool) -> Response:
     processing = services_of(request).processing
     params = await request_params(request)
-    database, name = _text(params, "db"), _text(params, "trigger_name")
+    database, name = required_text(params, "db"), required_text(params, "trigger_name")
     await run_in_threadpool(
         processing.set_disabled, database, name, disabled, principal_of(request)
     )
@@ -105,7 +98,7 @@ async def plugin_files(request: Request) -> Response:
         Authorizer.require_admin(principal_of(request))
         return JSONResponse(await run_in_threadpool(services_of(request).processing.plugin_files))
     params = await request_params(request)
-    name, content = _text(params, "plugin_name"), params.get("content")
+    name, content = required_text(params, "plugin_name"), params.get("content")
     if not isinstance(content, str):
         raise BadRequestError("missing parameter 'content' (the plugin's Python source)")
     processing = services_of(request).processing

@@ -14,7 +14,6 @@ so a crash between the two delivers those entries again: at-least-once.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import deque
@@ -24,32 +23,11 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from flight_iox.errors import AlreadyExistsError, NotFoundError, storage_full
+from flight_iox.errors import AlreadyExistsError, NotFoundError
+from flight_iox.json_file import write_json_atomically
 from flight_iox.processing.triggers import TriggerConfig
 
 POSITIONS_FILE = "processing_positions.json"
-
-
-def write_atomically(path: Path, state: object) -> None:
-    """Replace ``path`` with ``state`` as JSON, durably (a crash leaves old or new)."""
-    tmp = path.with_suffix(".tmp")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        full = storage_full(error, str(path.parent), "nothing was changed")
-        if full is None:
-            raise
-        raise full from error
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Definitions(Protocol):
@@ -131,7 +109,7 @@ class TriggerStore:
             self._changes += 1
             if position is not None:
                 self._positions[_position_key((config.database, config.name))] = position
-                write_atomically(self._positions_path, self._positions)
+                write_json_atomically(self._positions_path, self._positions)
 
     def replace(self, config: TriggerConfig) -> None:
         """Store a changed trigger (enabled, disabled)."""
@@ -147,7 +125,7 @@ class TriggerStore:
             self._definitions.remove_object(TRIGGER_KIND, database, name)
             self._changes += 1
             if self._positions.pop(_position_key((database, name)), None) is not None:
-                write_atomically(self._positions_path, self._positions)
+                write_json_atomically(self._positions_path, self._positions)
             return config
 
     def position(self, database: str, name: str) -> int | None:
@@ -163,7 +141,7 @@ class TriggerStore:
                 return
             self._positions[key] = sequence
             self._changes += 1
-            write_atomically(self._positions_path, self._positions)
+            write_json_atomically(self._positions_path, self._positions)
 
 
 def _position_key(key: tuple[str, str]) -> str:
