@@ -310,10 +310,10 @@ def _principals(authorizer: Authorizer | None) -> Callable[[str | None], Princip
     def principal_of(owner: str | None) -> Principal:
         if authorizer is None or not authorizer.required:
             return ANONYMOUS
-        for record in authorizer.store.records():
-            if record.id == owner:
-                return Principal(record.name, record.admin, record)
-        raise ForbiddenError("the token that created this continuous query no longer exists")
+        principal = None if owner is None else authorizer.principal_of_token(owner)
+        if principal is None:
+            raise ForbiddenError("the token that created this continuous query no longer exists")
+        return principal
 
     return principal_of
 

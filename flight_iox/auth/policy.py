@@ -96,6 +96,17 @@ class Authorizer:
             raise UnauthorizedError("invalid token")
         return Principal(record.name, record.admin, record)
 
+    def principal_of_token(self, token_id: str) -> Principal | None:
+        """The principal of the stored token ``token_id`` now (None: it was revoked).
+
+        What acts for a token later, without its secret: continuous queries and
+        processing-engine triggers run as the token that created them.
+        """
+        for record in self.store.records():
+            if record.id == token_id:
+                return Principal(record.name, record.admin, record)
+        return None
+
     @staticmethod
     def require(principal: Principal, action: Action, database: str | None) -> None:
         """Raise ``ForbiddenError`` unless ``principal`` may ``action`` on ``database``."""

@@ -186,10 +186,8 @@ class ProcessingEngine:
             actions = frozenset({Action.READ, Action.WRITE})
             permissions: tuple[Permission, ...] = (Permission(config.database, actions),)
             return Principal(name, False, TokenRecord(name, name, "", False, permissions))
-        for record in authorizer.store.records():
-            if record.id == config.owner:
-                return Principal(record.name, record.admin, record)
-        return Principal(name, False, TokenRecord(name, name, "", False, ()))
+        owner = authorizer.principal_of_token(config.owner)
+        return owner or Principal(name, False, TokenRecord(name, name, "", False, ()))
 
     def request(
         self,
