@@ -24,6 +24,8 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +48,7 @@ LINES = 2_000
 EVERY = 0.05
 QUERY_EVERY = 0.2
 RSS_EVERY = 5.0
+SEED = "soak,w=seed,host=seed f=0 1"  # makes the columns, so the first queries plan
 FILES_QUERY = "SELECT file_count, overlapping_files FROM system.tables WHERE table_name = 'soak'"
 
 
@@ -92,26 +95,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def soak(duration: float, extra: list[str], pythonpath: str | None) -> dict:
-    """Run the load against a fresh server; the measurements."""
+def soak(duration: float, extra: list[str], tree: Path) -> dict:
+    """Run the load against a fresh server of the code in ``tree``; the measurements."""
     import adbc_driver_flightsql.dbapi as flightsql
 
-    saved = os.environ.get("PYTHONPATH")
-    if pythonpath is not None:
-        os.environ["PYTHONPATH"] = pythonpath
+    saved, cwd = os.environ.get("PYTHONPATH"), os.getcwd()
+    os.environ["PYTHONPATH"] = f"{tree}:{tree}/catalog:{tree}/clients"
+    os.chdir(tree)  # ``python -m flight_iox`` puts the working folder first on sys.path
     try:
         folder = tempfile.mkdtemp(prefix="soak-")
         server = start_server(
             Path(folder) / "data", "--persist-max-age", "60", "--log-level", "warning", *extra
         )
     finally:
+        os.chdir(cwd)
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = saved
     pid = server.process.pid
     requests.post(
-        f"{server.http_url}/api/v3/write_lp", params={"db": DATABASE}, data="soak,w=seed f=0 1"
+        f"{server.http_url}/api/v3/write_lp", params={"db": DATABASE}, data=SEED
     ).raise_for_status()
     stop = multiprocessing.Event()
     results: multiprocessing.Queue = multiprocessing.Queue()
@@ -154,6 +158,7 @@ def soak(duration: float, extra: list[str], pythonpath: str | None) -> dict:
         with conn.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM soak WHERE w IN ('w0', 'w1')")
             found = cursor.fetchone()[0]
+        at_end = against_duckdb(server.http_url, conn)
     done.set()
     sampler.join()
     final_rss = rss_bytes(pid)
@@ -164,6 +169,7 @@ def soak(duration: float, extra: list[str], pythonpath: str | None) -> dict:
         timeout=60,
     )
     server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
     acked = sum(r["acked"] for r in written)
     latencies = [latency for _, latency in queries]
     return {
@@ -180,8 +186,48 @@ def soak(duration: float, extra: list[str], pythonpath: str | None) -> dict:
         "peak_rss_mib": round(max(b for _, b in rss) / 2**20),
         "final_rss_mib": round(final_rss / 2**20),
         "files": files.json() if files.ok else files.text[:300],
+        "at_end": at_end,
         "rss_series": [(round(t, 1), b) for t, b in rss],
         "latency_series": [(round(t, 2), round(v, 4)) for t, v in queries],
+    }
+
+
+def against_duckdb(url: str, conn: object) -> dict:
+    """With every row persisted, the soak query here and on DuckDB over the same files.
+
+    Median of five runs each (the server's over Flight SQL, as during the soak); the
+    answers are compared first.
+    """
+    import duckdb
+
+    requests.post(f"{url}/api/v3/persist", params={"db": DATABASE}, timeout=600)
+    listed = requests.get(
+        f"{url}/api/v3/query_sql",
+        params={"db": DATABASE, "q": "SELECT path FROM system.parquet_files"},
+        timeout=60,
+    ).json()
+    paths = [row["path"].removeprefix("file://") for row in listed]
+    ours, theirs = [], []
+    answer = reference = None
+    duck = duckdb.connect()
+    files = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
+    for _ in range(5):
+        started = time.monotonic()
+        with conn.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute(QUERY)
+            answer = cursor.fetch_arrow_table()
+        ours.append(time.monotonic() - started)
+        started = time.monotonic()
+        reference = duck.sql(QUERY.replace("FROM soak", f"FROM read_parquet({files})")).fetchall()
+        theirs.append(time.monotonic() - started)
+    got = sorted(tuple(row[:3]) for row in zip(*answer.to_pydict().values(), strict=True))
+    want = sorted(tuple(row[:3]) for row in reference)
+    return {
+        "files": len(paths),
+        "same_counts": got == want,
+        "flight_iox_s": round(statistics.median(ours), 4),
+        "duckdb_s": round(statistics.median(theirs), 4),
+        "ratio": round(statistics.median(ours) / statistics.median(theirs), 2),
     }
 
 
@@ -236,14 +282,12 @@ def main() -> None:
     if args.baseline:
         tree = baseline_tree(args.baseline)
         try:
-            path = f"{tree.name}:{tree.name}/catalog:{tree.name}/clients"
-            runs[f"baseline {args.baseline}"] = soak(args.duration, args.extra, path)
+            runs[f"baseline {args.baseline}"] = soak(args.duration, args.extra, Path(tree.name))
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", tree.name])
             tree.cleanup()
         print(json.dumps(summary(next(iter(runs.values()))), indent=1), flush=True)
-    path = f"{ROOT}:{ROOT}/catalog:{ROOT}/clients"
-    runs["this tree"] = soak(args.duration, args.extra, path)
+    runs["this tree"] = soak(args.duration, args.extra, ROOT)
     print(json.dumps(summary(runs["this tree"]), indent=1))
     if args.baseline:
         base, new = runs[f"baseline {args.baseline}"], runs["this tree"]
