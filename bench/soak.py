@@ -155,10 +155,16 @@ def soak(duration: float, extra: list[str], tree: Path) -> dict:
         for process in writers:
             process.join(timeout=60)
         elapsed = time.monotonic() - started
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM soak WHERE w IN ('w0', 'w1')")
-            found = cursor.fetchone()[0]
-        at_end = against_duckdb(server.http_url, conn)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM soak WHERE w IN ('w0', 'w1')")
+                found: object = cursor.fetchone()[0]
+        except Exception as error:  # the baseline may fail it: record, do not crash
+            found = f"error: {str(error)[:300]}"
+        try:
+            at_end: dict = against_duckdb(server.http_url, conn)
+        except Exception as error:
+            at_end = {"error": str(error)[:300]}
     done.set()
     sampler.join()
     final_rss = rss_bytes(pid)
