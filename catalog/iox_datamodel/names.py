@@ -22,6 +22,7 @@ __all__ = [
     "MAX_IDENTIFIER_BYTES",
     "MAX_SEGMENT_CHARS",
     "RESERVED_DATABASES",
+    "database_of_bucket",
     "identifier_problem",
     "path_segment",
     "validate_column_name",
@@ -35,6 +36,22 @@ _SAFE_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 MAX_IDENTIFIER_BYTES = 512
 MAX_SEGMENT_CHARS = 64
 RESERVED_DATABASES = frozenset({"system", "information_schema", "iox"})
+
+
+def database_of_bucket(bucket: str) -> str:
+    """The database a v2 bucket names: ``db/rp`` is database ``db``, as the v1 DBRP mapping.
+
+    Database names hold no ``/``, so the split is never ambiguous. A database has one
+    retention period and v1's ``rp`` picks none of its own (``/write?rp=`` is ignored too),
+    so the retention policy part names nothing more. Writes, the v2 bucket API and Flux's
+    ``from(bucket:)`` all read buckets here.
+    """
+    database, slash, policy = bucket.partition("/")
+    if slash and (not database or not policy or "/" in policy):
+        raise InvalidNameError(
+            f"bucket {bucket!r}: expected a database name or 'database/retention_policy'"
+        )
+    return database
 
 
 def validate_database_name(name: str | None) -> str:

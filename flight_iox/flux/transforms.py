@@ -13,11 +13,12 @@ from flight_iox.flux.interpreter import Call
 from flight_iox.flux.plan import Filter, Lane, Pending, Stream, q, time_sql
 from flight_iox.flux.rowexpr import Evaluate, RowCompiler
 from flight_iox.flux.values import Duration, Lambda, Time, shift
+from flight_iox.names import database_of_bucket
 
 
 def bucket_database(bucket: str) -> str:
-    """The database a bucket names: ``db/rp`` is ``db`` (the v1 DBRP mapping)."""
-    return bucket.split("/", 1)[0] if "/" in bucket else bucket
+    """The database a bucket names: ``db/rp`` is ``db`` (the v1 DBRP mapping, in ``names``)."""
+    return database_of_bucket(bucket)
 
 
 def from_(call: Call) -> Stream:

@@ -107,21 +107,6 @@ def text_param(params: dict[str, object], name: str) -> str | None:
     return value
 
 
-def database_of_bucket(bucket: str) -> str:
-    """The database a v2 bucket names: ``db/rp`` is database ``db``, as the v1 DBRP mapping.
-
-    Database names hold no ``/``, so the split is never ambiguous. A database has one
-    retention period and v1's ``rp`` picks none of its own (``/write?rp=`` is ignored too),
-    so the retention policy part names nothing more.
-    """
-    database, slash, policy = bucket.partition("/")
-    if slash and (not database or not policy or "/" in policy):
-        raise BadRequestError(
-            f"bucket {bucket!r}: expected a database name or 'database/retention_policy'"
-        )
-    return database
-
-
 def required_text(params: dict[str, object], name: str) -> str:
     """A parameter that must be given, as non-empty text (a 400 naming it otherwise)."""
     value = params.get(name)

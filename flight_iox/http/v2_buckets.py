@@ -2,7 +2,7 @@
 
 A bucket is a database; its one retention rule is the database's retention period
 (``everySeconds`` 0 or no rule: kept forever). A bucket named ``db/rp`` is database ``db``,
-as the v1 DBRP mapping reads it (``params.database_of_bucket``). InfluxDB 2 names buckets by
+as the v1 DBRP mapping reads it (``names.database_of_bucket``). InfluxDB 2 names buckets by
 16-hex-digit IDs that flight-iox does not store: a bucket's ID is derived from its name
 (``bucket_id``), so it is the same on every server and after restarts, and a deleted and
 re-created database gets its old ID back.
@@ -32,8 +32,9 @@ from flight_iox.client_json import loads_object
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, LimitExceededError, NotFoundError
 from flight_iox.http.body import read_body
-from flight_iox.http.params import database_of_bucket, principal_of, query_params
+from flight_iox.http.params import principal_of, query_params
 from flight_iox.http.services import services_of
+from flight_iox.names import database_of_bucket
 
 ORG_ID = "0000000000000001"
 ORG_NAME = "flight-iox"

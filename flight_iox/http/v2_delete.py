@@ -33,16 +33,17 @@ from flight_iox.columns import ColumnRole, role_of
 from flight_iox.engine.engine import Engine
 from flight_iox.errors import BadRequestError, QueryError
 from flight_iox.http.body import read_body
-from flight_iox.http.params import database_of_bucket, one_of, principal_of, query_params
+from flight_iox.http.params import one_of, principal_of, query_params
 from flight_iox.http.services import services_of
 from flight_iox.http.v2_buckets import bucket_by_id, bucket_id
 from flight_iox.influxql.timerange import parse_time_string
+from flight_iox.names import database_of_bucket
 from flight_iox.sql_quote import quote_identifier
 
 MEASUREMENT = "_measurement"
 _TOKEN = re.compile(
     r'\s*(?:(?P<op>!=|=)|(?P<dq>"(?:[^"\\]|\\.)*")|(?P<sq>\'(?:[^\'\\]|\\.)*\')'
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_.\-]*)|(?P<bad>\S))"
+    r"|(?P<word>[A-Za-z0-9_][A-Za-z0-9_.\-]*)|(?P<bad>\S))"
 )
 
 

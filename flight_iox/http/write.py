@@ -17,9 +17,10 @@ from starlette.responses import Response
 from flight_iox.engine.engine import PARTIAL_WRITE_MESSAGE
 from flight_iox.errors import BadRequestError, LineProtocolError
 from flight_iox.http.body import read_body
-from flight_iox.http.params import database_of_bucket, one_of, principal_of, query_params
+from flight_iox.http.params import one_of, principal_of, query_params
 from flight_iox.http.services import services_of
 from flight_iox.ingest import parse_precision
+from flight_iox.names import database_of_bucket
 
 _TRUE = {"true", "1", "yes", "t"}
 _FALSE = {"false", "0", "no", "f"}
