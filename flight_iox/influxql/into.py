@@ -12,6 +12,9 @@ from flight_iox.influxql.result import Series
 from flight_iox.influxql.retention import check_policy
 from flight_iox.query.dictionaries import decoded
 
+# ``INTO db.rp.:MEASUREMENT``: each series goes into the measurement it was read from.
+SOURCE_MEASUREMENT = ":MEASUREMENT"
+
 
 def series_table(series: Series) -> tuple[pa.Table, list[str]]:
     """A series as an Arrow table with ``time``, its group tags and its values as fields."""
@@ -39,6 +42,8 @@ def into_target(target: ast.Measurement, ctx: Context) -> tuple[str, str]:
         raise QueryError("SELECT INTO is not available here")
     if target.name is None:
         raise QueryError("SELECT INTO needs a target measurement name")
+    if target.name.startswith(":") and target.name != SOURCE_MEASUREMENT:
+        raise QueryError(f"invalid INTO target {target.name}: only {SOURCE_MEASUREMENT} is")
     check_policy(ctx, database, target.retention_policy)
     return database, target.name
 
@@ -49,10 +54,11 @@ def write_into(target: tuple[str, str], series: list[Series], ctx: Context) -> l
     database, measurement = target
     written = 0
     for s in series:
+        name = s.name if measurement == SOURCE_MEASUREMENT else measurement
         data, tags = series_table(s)
         valued = [n for n in data.column_names if n != "time" and n not in tags]
         if not valued or data.num_rows == 0:
             continue
-        written += ctx.write(database, measurement, data, tags)
+        written += ctx.write(database, name, data, tags)
     result = pa.table({"c0": pa.array([0]).cast(pa.timestamp("ns")), "c1": pa.array([written])})
     return [Series("result", {}, ["time", "written"], result)]

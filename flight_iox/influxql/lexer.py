@@ -66,7 +66,7 @@ _OPERATORS: tuple[str, ...] = (
     "/",
     "%",
 )
-_OPERATORS += ("&", "|", "^", "(", ")", ",", ";", ".")
+_OPERATORS += ("&", "|", "^", "(", ")", ",", ";", ".", ":")  # ":" after "::" (INTO :MEASUREMENT)
 _OPERATOR = re.compile("|".join(re.escape(op) for op in _OPERATORS))  # longest first
 # Whitespace, ``-- line`` and ``/* block */`` comments (an open block runs to the end).
 _SKIP = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z))*", re.DOTALL)

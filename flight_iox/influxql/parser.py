@@ -261,6 +261,9 @@ class Parser:
             token = self.scanner.peek()
             if token.kind == OP and token.text == "." and parts:
                 parts.append("")  # db..measurement: the default retention policy
+            elif token.kind == OP and token.text == ":":  # INTO ...:MEASUREMENT (into.py)
+                self.scanner.next()
+                parts.append(":" + self.ident())
             else:
                 parts.append(self.ident())
             if not self.accept_op("."):

@@ -36,12 +36,14 @@ CQS = {
     "GROUP BY time(2s)",
     "resampled": "RESAMPLE EVERY 2s FOR 6s",
     "every_longer": "RESAMPLE EVERY 4s",
+    "each_measurement": 'SELECT mean(*) INTO "down"."autogen".:MEASUREMENT '
+    "FROM /^(cpu|mem)$/ GROUP BY time(4s), *",
 }
 BODIES = {
     "resampled": "SELECT count(usage) AS c INTO resampled FROM cpu GROUP BY time(2s)",
     "every_longer": "SELECT last(usage) AS last INTO every_4s FROM cpu GROUP BY time(2s), host",
 }
-TARGETS = ["cpu_2s", "n_4s", "west_min", "resampled", "every_4s"]
+TARGETS = ["cpu_2s", "n_4s", "west_min", "resampled", "every_4s", "down:cpu", "down:mem"]
 
 
 def _create(name: str) -> str:
@@ -61,11 +63,13 @@ def _points(start: int, seconds: int) -> str:
                 f"cpu,host={host},region={region} usage={usage},n={(i + k) % 7}i "
                 f"{start + i * S // 4}"
             )
+        if i % 3 == 0:
+            lines.append(f"mem,host=a free={i * 13 % 50}i {start + i * S // 4}")
     return "\n".join(lines)
 
 
-def _post(url: str, q: str) -> dict:
-    reply = requests.post(f"{url}/query", params={"q": q, "db": "cq", "epoch": "ns"}, timeout=60)
+def _post(url: str, q: str, db: str = "cq") -> dict:
+    reply = requests.post(f"{url}/query", params={"q": q, "db": db, "epoch": "ns"}, timeout=60)
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert "error" not in body["results"][0], body
@@ -82,6 +86,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
             urls = (server.http_url, oracle.url)
             for url in urls:
                 _post(url, "CREATE DATABASE cq")
+                _post(url, "CREATE DATABASE down")
             for name in CQS:
                 for url in urls:
                     _post(url, _create(name))
@@ -99,8 +104,9 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
             server.stop()
 
 
-def _rows(url: str, measurement: str) -> list[dict[str, object]]:
-    body = _post(url, f'SELECT * FROM "{measurement}"')
+def _rows(url: str, target: str) -> list[dict[str, object]]:
+    database, _, measurement = target.rpartition(":")
+    body = _post(url, f'SELECT * FROM "{measurement}"', database or "cq")
     rows = []
     for series in body["results"][0].get("series", []):
         for values in series["values"]:

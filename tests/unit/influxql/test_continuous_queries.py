@@ -169,3 +169,22 @@ def test_a_run_acts_as_its_creator(app: App) -> None:
     text = CQ.replace("per10m", "other_target").replace("INTO cpu_10m", "INTO elsewhere..m")
     (refused,) = run(app, text, owner)
     assert "may not write database 'elsewhere'" in (refused.error or "")
+
+
+def test_into_measurement_backreference_writes_each_source(app: App) -> None:
+    app.engine.write_line_protocol(
+        "db", f"mem,host=h0 free=3i {T0 - M}".encode(), principal=ANONYMOUS
+    )
+    (result,) = run(
+        app,
+        f"SELECT max(*) INTO copies..:MEASUREMENT FROM cpu, mem WHERE time >= {T0 - H} "
+        f"AND time < {T0} GROUP BY host",
+    )
+    assert result.error is None, result.error
+    (cpu,) = run(app, "SELECT max_usage FROM copies..cpu WHERE host = 'h1'")
+    assert cpu.series[0].data.column(1).to_pylist() == [59]
+    (mem,) = run(app, "SELECT max_free FROM copies..mem")
+    assert mem.series[0].data.column(1).to_pylist() == [3]
+    with pytest.raises(QueryError, match="only :MEASUREMENT"):
+        (bad,) = run(app, "SELECT max(*) INTO :SERIES FROM cpu")
+        raise bad.cause  # type: ignore[misc]
