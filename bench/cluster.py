@@ -1,0 +1,170 @@
+"""Cluster throughput and latency: 1, 2 and 3 ingest nodes; a query node vs an all-in-one node.
+
+    python bench/cluster.py [--seconds 5] [--queries 30] [--json bench/results/cluster.json]
+
+Real processes on a fresh PostgreSQL database (127.0.0.1:5432) and a moto S3 server in
+this process (``flight_iox.cluster_demo``'s helpers).
+
+- Writes: with N ingest nodes (N = 1, 2, 3), one writer thread per node posts batches of
+  1,000 lines of its own table for ``--seconds`` (so each node owns the table it is sent:
+  no forwarding); rows acknowledged per second, and the ratio to one node.
+- Queries: one ingest node holding 100,000 rows (persisted) plus 10,000 buffered, and a
+  query node; the same data on an all-in-one node (SQLite, local files). Alternately,
+  ``--queries`` times each: a ``GROUP BY`` over the table through the query node and
+  through the all-in-one node; median ms, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from flight_iox.cluster_demo import REGION, fresh_database, make_bucket, moto_server
+from flight_iox.launcher import RunningServer, start_server
+
+T0 = 1_700_000_000_000_000_000
+QUERY = "SELECT host, count(*) AS n, avg(v) AS v FROM cpu GROUP BY host ORDER BY host"
+
+
+def _flags(catalog: str, endpoint: str, bucket: str) -> list[str]:
+    return [
+        "--catalog-uri", catalog, "--object-store", "s3", "--bucket", bucket,
+        "--s3-endpoint", endpoint, "--s3-region", REGION, "--s3-allow-http", "--no-wal-fsync",
+    ]  # fmt: skip
+
+
+def _body(table: str, first: int, count: int) -> bytes:
+    lines = (
+        f"{table},host=h{i % 50} v={i}.5,u={i}i {T0 + i * 1000}"
+        for i in range(first, first + count)
+    )
+    return "\n".join(lines).encode()
+
+
+def write_throughput(root: Path, flags: list[str], nodes: int, seconds: float) -> float:
+    """Rows per second acknowledged by ``nodes`` ingest nodes, one writer each."""
+    servers = [
+        start_server(
+            root / f"in{n}", "--mode", "ingest", "--node-id", f"in{n}", *flags, timeout=120
+        )
+        for n in range(nodes)
+    ]
+    rows = [0] * nodes
+    stop = threading.Event()
+
+    def writer(n: int, server: RunningServer) -> None:
+        first = 0
+        while not stop.is_set():
+            reply = requests.post(
+                f"{server.http_url}/api/v3/write_lp", params={"db": "bench"},
+                data=_body(f"w{n}", first, 1000), timeout=60,
+            )  # fmt: skip
+            if reply.status_code == 204:
+                rows[n] += 1000
+            first += 1000
+
+    threads = [threading.Thread(target=writer, args=(n, s)) for n, s in enumerate(servers)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    for server in servers:
+        server.stop()
+    return sum(rows) / elapsed
+
+
+def query_latency(root: Path, flags: list[str], queries: int) -> tuple[float, float]:
+    """Median seconds of ``QUERY`` through a query node and through an all-in-one node."""
+    ingest = start_server(root / "qi", "--mode", "ingest", "--node-id", "qi", *flags, timeout=120)
+    query = start_server(root / "qq", "--mode", "query", "--node-id", "qq", *flags, timeout=120)
+    solo = start_server(root / "solo", "--no-wal-fsync", timeout=120)
+    try:
+        for server in (ingest, solo):
+            write = f"{server.http_url}/api/v3/write_lp"
+            for first in range(0, 100_000, 10_000):
+                body = _body("cpu", first, 10_000)
+                requests.post(write, params={"db": "q"}, data=body, timeout=60).raise_for_status()
+            requests.post(f"{server.http_url}/api/v3/persist", timeout=300).raise_for_status()
+            body = _body("cpu", 100_000, 10_000)
+            requests.post(write, params={"db": "q"}, data=body, timeout=60).raise_for_status()
+        times: dict[str, list[float]] = {"query node": [], "all-in-one": []}
+        for _ in range(queries + 2):  # the first two warm both up
+            for label, server in (("query node", query), ("all-in-one", solo)):
+                start = time.perf_counter()
+                reply = requests.get(f"{server.http_url}/api/v3/query_sql",
+                                     params={"db": "q", "q": QUERY}, timeout=60)  # fmt: skip
+                reply.raise_for_status()
+                times[label].append(time.perf_counter() - start)
+        answers = [
+            requests.get(
+                f"{s.http_url}/api/v3/query_sql", params={"db": "q", "q": QUERY}, timeout=60
+            ).json()
+            for s in (query, solo)
+        ]
+        assert answers[0] == answers[1], "the query node and the all-in-one node disagree"
+        return statistics.median(times["query node"][2:]), statistics.median(
+            times["all-in-one"][2:]
+        )
+    finally:
+        for server in (ingest, query, solo):
+            server.stop()
+
+
+def main() -> None:
+    """Run both measurements; print tables and ratios; optionally write JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(key, "bench")
+    results: dict[str, object] = {"cores": os.cpu_count(), "load": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory() as folder, moto_server() as endpoint:
+        make_bucket(endpoint, "bench")
+        writes = {}
+        for nodes in (1, 2, 3):
+            with fresh_database(args.postgres) as catalog:
+                root = Path(folder) / f"w{nodes}"
+                writes[nodes] = write_throughput(
+                    root, _flags(catalog, endpoint, f"bench/w{nodes}"), nodes, args.seconds
+                )
+        with fresh_database(args.postgres) as catalog:
+            through_query, all_in_one = query_latency(
+                Path(folder) / "q", _flags(catalog, endpoint, "bench/q"), args.queries
+            )
+    print(f"\nwrites: {args.seconds:.0f} s per setup, batches of 1,000 lines, no fsync, "
+          f"{os.cpu_count()} cores, load {results['load']:.1f}\n")  # fmt: skip
+    print("| ingest nodes | rows/s | / one node |")
+    print("|---:|---:|---:|")
+    for nodes, rate in writes.items():
+        print(f"| {nodes} | {rate:,.0f} | {rate / writes[1]:.2f}x |")
+    print(f"\nqueries: median of {args.queries}, `{QUERY}` over 110,000 rows\n")
+    print("| through | ms | / all-in-one |")
+    print("|---|---:|---:|")
+    print(f"| all-in-one node | {all_in_one * 1e3:.1f} | 1.00x |")
+    print(f"| query node (+1 ingest node) | {through_query * 1e3:.1f} | "
+          f"{through_query / all_in_one:.2f}x |")  # fmt: skip
+    results.update(
+        writes_rows_per_second={str(k): v for k, v in writes.items()},
+        query_ms={"query_node": through_query * 1e3, "all_in_one": all_in_one * 1e3},
+    )
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
