@@ -6,8 +6,9 @@ Real processes on a fresh PostgreSQL database (127.0.0.1:5432) and a moto S3 ser
 this process (``flight_iox.cluster_demo``'s helpers).
 
 - Writes: with N ingest nodes (N = 1, 2, 3), one writer thread per node posts batches of
-  1,000 lines of its own table for ``--seconds`` (so each node owns the table it is sent:
-  no forwarding); rows acknowledged per second, and the ratio to one node.
+  1,000 lines of its own table (so each node owns the table it is sent: no forwarding);
+  rows acknowledged per second over ``--seconds`` after a 2 s warm-up, and the ratio to
+  one node.
 - Queries: one ingest node holding 100,000 rows (persisted) plus 10,000 buffered, and a
   query node; the same data on an all-in-one node (SQLite, local files). Alternately,
   ``--queries`` times each: a ``GROUP BY`` over the table through the query node and
@@ -31,6 +32,7 @@ from flight_iox.cluster_demo import REGION, fresh_database, make_bucket, moto_se
 from flight_iox.launcher import RunningServer, start_server
 
 T0 = 1_700_000_000_000_000_000
+WARM_UP_SECONDS = 2.0  # writes before the measured window starts
 QUERY = "SELECT host, count(*) AS n, avg(v) AS v FROM cpu GROUP BY host ORDER BY host"
 
 
@@ -72,21 +74,47 @@ def write_throughput(root: Path, flags: list[str], nodes: int, seconds: float) -
             first += 1000
 
     threads = [threading.Thread(target=writer, args=(n, s)) for n, s in enumerate(servers)]
-    start = time.perf_counter()
     for thread in threads:
         thread.start()
+    time.sleep(WARM_UP_SECONDS)  # the database, tables and first persists are made
+    start, before = time.perf_counter(), sum(rows)
     time.sleep(seconds)
+    elapsed, after = time.perf_counter() - start, sum(rows)
     stop.set()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - start
     for server in servers:
         server.stop()
-    return sum(rows) / elapsed
+    return (after - before) / elapsed
 
 
-def query_latency(root: Path, flags: list[str], queries: int) -> tuple[float, float]:
-    """Median seconds of ``QUERY`` through a query node and through an all-in-one node."""
+def staleness(ingest: RunningServer, query: RunningServer, tries: int) -> list[float]:
+    """Seconds from a write's acknowledgement on the ingest node until the query node
+    shows it, ``tries`` times (0.0: the first query after the acknowledgement saw it)."""
+    delays = []
+    for n in range(tries):
+        line = f"fresh,k=k{n} v={n} {T0 + n}"
+        requests.post(f"{ingest.http_url}/api/v3/write_lp", params={"db": "q"}, data=line,
+                      timeout=60).raise_for_status()  # fmt: skip
+        acked = time.perf_counter()
+        first = True
+        while True:
+            started = time.perf_counter()
+            reply = requests.get(
+                f"{query.http_url}/api/v3/query_sql",
+                params={"db": "q", "q": f"SELECT v FROM fresh WHERE k = 'k{n}'"},
+                timeout=60,
+            )
+            if reply.status_code == 200 and reply.json():
+                delays.append(0.0 if first else started - acked)
+                break
+            first = False
+    return delays
+
+
+def query_latency(root: Path, flags: list[str], queries: int) -> tuple[float, float, list[float]]:
+    """Median seconds of ``QUERY`` through a query node and through an all-in-one node,
+    and the staleness samples (``staleness``)."""
     ingest = start_server(root / "qi", "--mode", "ingest", "--node-id", "qi", *flags, timeout=120)
     query = start_server(root / "qq", "--mode", "query", "--node-id", "qq", *flags, timeout=120)
     solo = start_server(root / "solo", "--no-wal-fsync", timeout=120)
@@ -114,8 +142,11 @@ def query_latency(root: Path, flags: list[str], queries: int) -> tuple[float, fl
             for s in (query, solo)
         ]
         assert answers[0] == answers[1], "the query node and the all-in-one node disagree"
-        return statistics.median(times["query node"][2:]), statistics.median(
-            times["all-in-one"][2:]
+        visible = staleness(ingest, query, queries)
+        return (
+            statistics.median(times["query node"][2:]),
+            statistics.median(times["all-in-one"][2:]),
+            visible,
         )
     finally:
         for server in (ingest, query, solo):
@@ -143,7 +174,7 @@ def main() -> None:
                     root, _flags(catalog, endpoint, f"bench/w{nodes}"), nodes, args.seconds
                 )
         with fresh_database(args.postgres) as catalog:
-            through_query, all_in_one = query_latency(
+            through_query, all_in_one, visible = query_latency(
                 Path(folder) / "q", _flags(catalog, endpoint, "bench/q"), args.queries
             )
     print(f"\nwrites: {args.seconds:.0f} s per setup, batches of 1,000 lines, no fsync, "
@@ -158,7 +189,14 @@ def main() -> None:
     print(f"| all-in-one node | {all_in_one * 1e3:.1f} | 1.00x |")
     print(f"| query node (+1 ingest node) | {through_query * 1e3:.1f} | "
           f"{through_query / all_in_one:.2f}x |")  # fmt: skip
+    seen_at_once = sum(1 for d in visible if d == 0.0)
+    worst = max(visible) * 1e3
+    print(f"\nstaleness: {seen_at_once}/{len(visible)} writes seen by the first query on the "
+          f"query node after the acknowledgement; max delay {worst:.1f} ms")  # fmt: skip
     results.update(
+        staleness_seen_at_once=seen_at_once,
+        staleness_tries=len(visible),
+        staleness_max_ms=max(visible) * 1e3,
         writes_rows_per_second={str(k): v for k, v in writes.items()},
         query_ms={"query_node": through_query * 1e3, "all_in_one": all_in_one * 1e3},
     )
