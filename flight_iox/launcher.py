@@ -2,6 +2,12 @@
 
 Used by the end-to-end tests and the benchmarks, and handy in scripts: the
 server picks free ports and this waits for its ready line to learn them.
+
+Each start is a new ``python -m flight_iox serve`` process. After ``use_zygote()`` (the
+test suite calls it) the process is forked from a zygote that imported the server once
+(``flight_iox.zygote``), which saves the ~2 s of CPU the imports cost per start; the
+server is as separate and as killable as before. A start whose environment differs from
+the one ``use_zygote`` saw, or that passes ``fresh=True``, is still a new interpreter.
 """
 
 from __future__ import annotations
@@ -11,20 +17,102 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import requests
 
+from flight_iox.zygote import Zygote
+
 READY = re.compile(r"flight-iox ready: http=(\S+) flight=(\S+)")
+
+
+class ServerProcess(Protocol):
+    """What a server's process offers: a ``subprocess.Popen`` or a ``ForkedProcess``."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def send_signal(self, sig: int) -> None: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+
+
+@dataclass
+class _Forking:
+    """The zygote of this process, once ``use_zygote`` asked for one (started on first use)."""
+
+    env: dict[str, str]
+    zygote: Zygote | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_forking: _Forking | None = None
+
+
+def _server_env() -> dict[str, str]:
+    """The environment a server starts with: ours, less any ``FLIGHT_IOX_*`` setting."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("FLIGHT_IOX_")}
+
+
+def use_zygote() -> None:
+    """Fork later starts from a zygote, unless ``FLIGHT_IOX_NO_ZYGOTE=1`` (Linux only).
+
+    The environment is taken now: a later start in another environment (a test that set a
+    variable) gets a new interpreter, since the zygote's libraries read some at import.
+    """
+    global _forking
+    if os.environ.get("FLIGHT_IOX_NO_ZYGOTE") != "1" and sys.platform == "linux":
+        _forking = _Forking(_server_env())
+
+
+def stop_zygote() -> None:
+    """End the zygote, if one runs; later starts are new interpreters."""
+    global _forking
+    forking, _forking = _forking, None
+    if forking is not None and forking.zygote is not None:
+        forking.zygote.close()
+
+
+# Variables no library reads at import, so a zygote started without them (or with other
+# values) forks servers that see them as a fresh process would: pytest's current test name,
+# and the S3 credentials a test sets for its bucket (read when a client is made).
+_NOT_READ_AT_IMPORT = ("PYTEST_CURRENT_TEST", "AWS_")
+
+
+def _import_env(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if not k.startswith(_NOT_READ_AT_IMPORT)}
+
+
+def _launch(args: list[str], log_path: Path, env: dict[str, str], fresh: bool) -> ServerProcess:
+    """``python -m flight_iox *args``: forked by the zygote when it may be, else a new one."""
+    forking = _forking
+    if not fresh and forking is not None and _import_env(env) == _import_env(forking.env):
+        with forking.lock:
+            if forking.zygote is None:
+                forking.zygote = Zygote(_import_env(forking.env))
+        forked = forking.zygote.start(args, log_path, env)
+        if forked is not None:
+            return forked
+    with open(log_path, "wb") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "flight_iox", *args],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
 
 
 @dataclass
 class RunningServer:
     """A server process and where to reach it."""
 
-    process: subprocess.Popen[bytes]
+    process: ServerProcess
     http_url: str
     flight_uri: str
     data_dir: Path
@@ -47,19 +135,21 @@ class RunningServer:
 
 
 def start_server(
-    data_dir: Path, *extra: str, timeout: float = 60, verify: bool | str = True
+    data_dir: Path,
+    *extra: str,
+    timeout: float = 60,
+    verify: bool | str = True,
+    fresh: bool = False,
 ) -> RunningServer:
     """Start ``flight-iox serve`` on ports the OS picks and wait until it says it is ready.
 
     ``verify`` is for the readiness check over HTTPS: a CA bundle path (e.g. a
-    test's self-signed certificate) or False.
+    test's self-signed certificate) or False. ``fresh``: a new interpreter even when a
+    zygote runs (for what only a fresh start shows).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-{time.monotonic_ns()}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "flight_iox",
+    args = [
         "serve",
         "--data-dir",
         str(data_dir),
@@ -69,9 +159,8 @@ def start_server(
         "127.0.0.1:0",
         *extra,
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLIGHT_IOX_")}
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    log_path.write_bytes(b"")
+    process = _launch(args, log_path, _server_env(), fresh)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         match = READY.search(log_path.read_text(errors="replace"))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from flight_iox import launcher
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -98,3 +100,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = shared_scope(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Servers are forked from a zygote that imported the server once (``FLIGHT_IOX_NO_ZYGOTE=1``
+    turns it off); it starts with this process's first server (xdist's controller starts none).
+    """
+    launcher.use_zygote()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    launcher.stop_zygote()

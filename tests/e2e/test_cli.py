@@ -118,7 +118,7 @@ def test_second_server_on_same_data_dir_is_refused(tmp_path: Path) -> None:
 
 
 def test_sigterm_shuts_down_cleanly_and_keeps_data(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data")
+    server = start_server(tmp_path / "data", fresh=True)  # `python -m flight_iox serve` itself
     run_cli("write", "--host", server.http_url, "--db", "term", "-", stdin=b"m v=1 1\n")
     assert server.stop() == 0
     assert "stopped" in server.log()
