@@ -79,10 +79,12 @@ def stop_zygote() -> None:
         forking.zygote.close()
 
 
-# Variables no library reads at import, so a zygote started without them (or with other
-# values) forks servers that see them as a fresh process would: pytest's current test name,
-# and the S3 credentials a test sets for its bucket (read when a client is made).
-_NOT_READ_AT_IMPORT = ("PYTEST_CURRENT_TEST", "AWS_")
+# Variables the zygote's libraries do not read at import, so a zygote started without them (or
+# with other values) forks servers that see them as a fresh process would: pytest's current
+# test name, the S3 credentials a test sets for its bucket (read when a client is made), and
+# the allocator settings polars writes into the environment when a test imports it (read by
+# polars' own allocator only; the server never loads polars).
+_NOT_READ_AT_IMPORT = ("PYTEST_CURRENT_TEST", "AWS_", "_RJEM_MALLOC_CONF")
 
 
 def _import_env(env: dict[str, str]) -> dict[str, str]:
