@@ -18,11 +18,12 @@ import pyarrow as pa
 
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
-from flight_iox.errors import QueryError
+from flight_iox.errors import FlightIoxError, QueryError, query_error
 from flight_iox.flux import ast
 from flight_iox.flux.plan import Lane, Stream, materialise
 from flight_iox.flux.values import Builtin, Duration, Lambda, Regex, Time, shift
 from flight_iox.query.backend import QueryBackend
+from flight_iox.query.engine_errors import is_engine_error
 
 MAX_CALL_DEPTH = 100
 
@@ -141,7 +142,14 @@ class Interpreter:
         """Run SQL as the caller on ``database`` (None: no tables, literal rows only)."""
         if database:
             Authorizer.require(self.principal, Action.READ, database)
-        return plain_strings(self.backend.execute(database or None, sql).read_all())
+        try:
+            return plain_strings(self.backend.execute(database or None, sql).read_all())
+        except FlightIoxError:
+            raise
+        except Exception as error:
+            if not is_engine_error(error):
+                raise  # a bug of ours: 500 with its traceback
+            raise query_error(str(error)) from None
 
     def table_schemas(self, database: str) -> dict:
         Authorizer.require(self.principal, Action.READ, database)

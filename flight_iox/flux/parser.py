@@ -7,6 +7,9 @@ A call's arguments are named (``f(a: 1)``), as in Flux. Errors name the line and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flight_iox.errors import QueryError
 from flight_iox.flux import ast
 from flight_iox.flux.lexer import (
@@ -25,7 +28,8 @@ from flight_iox.flux.lexer import (
 )
 
 _COMPARISONS = frozenset(("==", "!=", "<", "<=", ">", ">=", "=~", "!~"))
-MAX_DEPTH = 200
+MAX_DEPTH = 40  # brackets, records, functions nested (each level is ~12 Python frames)
+MAX_CHAIN = 100  # operands of one operator chain or pipeline (each nests the tree one level)
 
 
 class _Parser:
@@ -109,11 +113,19 @@ class _Parser:
         return ast.ExprStatement(self.pos(start), self.expression())
 
     # -- expressions ---------------------------------------------------------------------
-    def expression(self) -> ast.Expr:
+    @contextmanager
+    def nested(self) -> Iterator[None]:
+        """One level deeper in the recursion; too deep is a 400, never a RecursionError."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             self.fail(f"expression nested deeper than {MAX_DEPTH} levels")
         try:
+            yield
+        finally:
+            self.depth -= 1
+
+    def expression(self) -> ast.Expr:
+        with self.nested():
             start = self.tok
             if self.is_word("if"):
                 self.advance()
@@ -123,8 +135,11 @@ class _Parser:
                 self.expect_word("else")
                 return ast.Conditional(self.pos(start), test, then, self.expression())
             return self.logical_or()
-        finally:
-            self.depth -= 1
+
+    def chained(self, count: int) -> None:
+        """Refuse a chain so long its left-nested tree would exhaust the interpreter's stack."""
+        if count > MAX_CHAIN:
+            self.fail(f"more than {MAX_CHAIN} operands or pipeline stages in one chain")
 
     def expect_word(self, word: str) -> None:
         if not self.is_word(word):
@@ -132,15 +147,19 @@ class _Parser:
         self.advance()
 
     def logical_or(self) -> ast.Expr:
-        start, lhs = self.tok, self.logical_and()
+        start, lhs, count = self.tok, self.logical_and(), 0
         while self.is_word("or"):
+            count += 1
+            self.chained(count)
             self.advance()
             lhs = ast.Binary(self.pos(start), "or", lhs, self.logical_and())
         return lhs
 
     def logical_and(self) -> ast.Expr:
-        start, lhs = self.tok, self.logical_not()
+        start, lhs, count = self.tok, self.logical_not(), 0
         while self.is_word("and"):
+            count += 1
+            self.chained(count)
             self.advance()
             lhs = ast.Binary(self.pos(start), "and", lhs, self.logical_not())
         return lhs
@@ -149,26 +168,33 @@ class _Parser:
         start = self.tok
         if self.is_word("not") or self.is_word("exists"):
             op = self.advance().text
-            return ast.Unary(self.pos(start), op, self.logical_not())
+            with self.nested():
+                return ast.Unary(self.pos(start), op, self.logical_not())
         return self.comparison()
 
     def comparison(self) -> ast.Expr:
-        start, lhs = self.tok, self.additive()
+        start, lhs, count = self.tok, self.additive(), 0
         while self.tok.kind == OP and self.tok.text in _COMPARISONS:
+            count += 1
+            self.chained(count)
             op = self.advance().text
             lhs = ast.Binary(self.pos(start), op, lhs, self.additive())
         return lhs
 
     def additive(self) -> ast.Expr:
-        start, lhs = self.tok, self.multiplicative()
+        start, lhs, count = self.tok, self.multiplicative(), 0
         while self.is_op("+") or self.is_op("-"):
+            count += 1
+            self.chained(count)
             op = self.advance().text
             lhs = ast.Binary(self.pos(start), op, lhs, self.multiplicative())
         return lhs
 
     def multiplicative(self) -> ast.Expr:
-        start, lhs = self.tok, self.power()
+        start, lhs, count = self.tok, self.power(), 0
         while self.is_op("*") or self.is_op("/") or self.is_op("%"):
+            count += 1
+            self.chained(count)
             op = self.advance().text
             lhs = ast.Binary(self.pos(start), op, lhs, self.power())
         return lhs
@@ -177,19 +203,23 @@ class _Parser:
         start, lhs = self.tok, self.unary()
         if self.is_op("^"):
             self.advance()
-            return ast.Binary(self.pos(start), "^", lhs, self.power())
+            with self.nested():
+                return ast.Binary(self.pos(start), "^", lhs, self.power())
         return lhs
 
     def unary(self) -> ast.Expr:
         start = self.tok
         if self.is_op("-") or self.is_op("+"):
             op = self.advance().text
-            return ast.Unary(self.pos(start), op, self.unary())
+            with self.nested():
+                return ast.Unary(self.pos(start), op, self.unary())
         return self.pipe()
 
     def pipe(self) -> ast.Expr:
-        start, lhs = self.tok, self.postfix()
+        start, lhs, count = self.tok, self.postfix(), 0
         while self.is_op("|>"):
+            count += 1
+            self.chained(count)
             self.advance()
             call = self.postfix()
             if not isinstance(call, ast.Call):
@@ -198,8 +228,10 @@ class _Parser:
         return lhs
 
     def postfix(self) -> ast.Expr:
-        start, expr = self.tok, self.primary()
+        start, expr, count = self.tok, self.primary(), 0
         while True:
+            count += 1
+            self.chained(count)
             if self.is_op("."):
                 self.advance()
                 expr = ast.Member(self.pos(start), expr, self.ident().text)

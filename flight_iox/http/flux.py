@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from flight_iox.client_json import loads_object
-from flight_iox.errors import BadRequestError, FlightIoxError, query_error
+from flight_iox.errors import BadRequestError, FlightIoxError
 from flight_iox.flux.annotated_csv import Dialect, Writer
 from flight_iox.flux.values import Time
 from flight_iox.http.body import read_body
@@ -26,7 +26,6 @@ from flight_iox.http.params import principal_of, query_params
 from flight_iox.http.queries import query_log
 from flight_iox.http.services import services_of
 from flight_iox.http.streaming import CutShortOnError
-from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.execution import cancellation
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -100,16 +99,10 @@ def _guarded(
                 return
             started = True
             yield chunk
-    except FlightIoxError as error:
+    except FlightIoxError as error:  # the engine's errors are ours by now (run_sql)
         if not started:
             raise
         yield writer.error(error.message)
-    except Exception as error:
-        if not is_engine_error(error):
-            raise  # a bug of ours: 500 with its traceback
-        if not started:
-            raise query_error(str(error)) from None
-        yield writer.error(str(error))
 
 
 def _first_chunk(chunks: Iterator[bytes]) -> bytes:
