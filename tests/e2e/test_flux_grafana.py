@@ -34,8 +34,9 @@ def _rfc3339(nanos: int) -> str:
 
 @pytest.fixture(scope="module")
 def window(server: RunningServer) -> tuple[int, int]:
-    """Ten minutes of points every 10 s, ending a minute ago; the panel's time range."""
-    stop = (time.time_ns() // MINUTE) * MINUTE - MINUTE
+    """Ten minutes of points every 10 s, ending at the last round ten minutes (so 1m and 2m
+    windows from the epoch align with the range); the panel's time range."""
+    stop = (time.time_ns() // (10 * MINUTE)) * 10 * MINUTE
     start = stop - 10 * MINUTE
     lines = []
     for i in range(60):
