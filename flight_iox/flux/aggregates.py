@@ -89,12 +89,17 @@ def _select_rows(lane: Lane, agg: Aggregate, column: str) -> Lane:
         ordering = rows or ["1"]
     else:
         ordering = [f"{q(c)} {'ASC' if d else 'DESC'}" for c, d in lane.order] or ["1"]
-    numbered = lane.select(
-        [*lane.projection(), f"row_number() OVER {lane.partitioned(ordering)} AS __rn"],
-        f"WHERE {q(column)} IS NOT NULL",
-    )
-    sql = f"SELECT * FROM ({numbered}) AS s WHERE __rn = 1"
-    return lane.with_(sql=sql, order=())
+    # One hash aggregate taking each column from the chosen row: measured several times
+    # faster than numbering every row with a window (a sort per group key) and keeping 1.
+    keys = lane.key_sql()
+    by = ", ".join(ordering)
+    items = [
+        q(c) if c in lane.key else f"first_value({q(c)} ORDER BY {by}) AS {q(c)}"
+        for c in lane.columns
+    ]
+    tail = f"WHERE {q(column)} IS NOT NULL"
+    tail += f" GROUP BY {', '.join(keys)}" if keys else " HAVING count(*) > 0"
+    return lane.with_(sql=lane.select(items, tail), order=())
 
 
 def _bin(every: int, offset: int) -> str:

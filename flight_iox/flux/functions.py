@@ -11,6 +11,7 @@ from collections.abc import Callable
 from flight_iox.flux import aggregates, metadata, transforms
 from flight_iox.flux.interpreter import Call
 from flight_iox.flux.pivot import pivot
+from flight_iox.flux.table_ops import TABLE_OPS
 from flight_iox.flux.values import Builtin, Duration, Time
 
 _TRANSFORMATIONS: dict[str, Callable[[Call], object]] = {
@@ -33,6 +34,7 @@ _TRANSFORMATIONS: dict[str, Callable[[Call], object]] = {
     "distinct": aggregates.distinct,
     "buckets": metadata.buckets,
     **{name: aggregates.aggregate(name) for name in aggregates.AGGREGATES},
+    **TABLE_OPS,
 }
 
 

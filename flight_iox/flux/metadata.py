@@ -10,7 +10,7 @@ predicate's ``_measurement``/``_field`` tests admit, from the schema.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 
 from flight_iox.columns import ColumnRole, role_of
 from flight_iox.flux.interpreter import Call
@@ -71,8 +71,8 @@ def _filters(call: Call) -> tuple[Filter, ...]:
 def _measurement_filter(measurement: str) -> Filter:
     """``r._measurement == measurement`` (the ``measurement*`` functions' argument)."""
 
-    def sql(columns: Sequence[str]) -> str:
-        return f"{q('_measurement')} = {quote_string(measurement)}"
+    def sql(columns: Mapping[str, str]) -> str:
+        return f"{columns['_measurement']} = {quote_string(measurement)}"
 
     def may_hold(table: str, field: str) -> bool:
         return table == measurement

@@ -15,7 +15,7 @@ before any SQL is planned.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
@@ -104,7 +104,7 @@ class Pending:
 class Filter:
     """A row predicate: its SQL (given the columns that exist) and a static test."""
 
-    sql: Callable[[Sequence[str]], str]
+    sql: Callable[[Mapping[str, str]], str]  # column name -> its SQL in one ``from`` branch
     may_hold: Callable[[str, str], bool]
 
 
@@ -149,22 +149,24 @@ def _lane(pending: Pending, branches: list[tuple[str, list[str], str]]) -> Lane:
     start, stop = time_sql(pending.start), time_sql(pending.stop)
     parts = []
     for table, tags, field in branches:
-        items = [
-            f"{start} AS {q('_start')}",
-            f"{stop} AS {q('_stop')}",
-            f"{q('time')} AS {q('_time')}",
-            f"{q(field)} AS {q('_value')}",
-            f"{quote_string(field)} AS {q('_field')}",
-            f"{quote_string(table)} AS {q('_measurement')}",
-        ]
+        # What each column is in this branch: filters are compiled against these, so a tag
+        # test reads the table's own (dictionary) column and prunes files by statistics.
+        known = {
+            "_start": start,
+            "_stop": stop,
+            "_time": q("time"),
+            "_value": q(field),
+            "_field": quote_string(field),
+            "_measurement": quote_string(table),
+            **{t: q(t) for t in tags if t not in BASE_COLUMNS},
+        }
+        items = [f"{known[c]} AS {q(c)}" for c in BASE_COLUMNS]
         items += [f"CAST({q(t) if t in tags else 'NULL'} AS VARCHAR) AS {q(t)}" for t in all_tags]
-        where = f"{q('time')} >= {start} AND {q('time')} < {stop} AND {q(field)} IS NOT NULL"
-        parts.append(f"SELECT {', '.join(items)} FROM {q(table)} WHERE {where}")
+        where = [f"{q('time')} >= {start}", f"{q('time')} < {stop}", f"{q(field)} IS NOT NULL"]
+        where += [f"({flt.sql(known)})" for flt in pending.filters]
+        parts.append(f"SELECT {', '.join(items)} FROM {q(table)} WHERE {' AND '.join(where)}")
     columns = (*BASE_COLUMNS, *all_tags)
     sql = " UNION ALL ".join(parts)
-    if pending.filters:
-        predicate = " AND ".join(f"({flt.sql(columns)})" for flt in pending.filters)
-        sql = f"SELECT * FROM ({sql}) AS t WHERE {predicate}"
     return Lane(sql, columns, (*BASE_KEY, *all_tags), TIME_ORDER, (pending.start, pending.stop))
 
 

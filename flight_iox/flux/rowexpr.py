@@ -60,12 +60,18 @@ def value_sql(value: object, pos: ast.Pos) -> str:
 class RowCompiler:
     """Compiles one function literal's body against a lane's columns."""
 
-    def __init__(self, fn: Lambda, columns: Sequence[str], evaluate: Evaluate) -> None:
+    def __init__(
+        self, fn: Lambda, columns: Sequence[str] | Mapping[str, str], evaluate: Evaluate
+    ) -> None:
+        """``columns``: the lane's column names, or each name's SQL inside a ``from`` branch."""
         if not fn.node.params:
             raise QueryError(f"error {fn.node.pos}: the function needs a parameter for the row")
         self.fn = fn
         self.row = fn.node.params[0].name
-        self.columns = set(columns)
+        if isinstance(columns, Mapping):
+            self.columns: dict[str, str] = dict(columns)
+        else:
+            self.columns = {c: q(c) for c in columns}
         self.evaluate = evaluate
 
     def column_of(self, expr: ast.Expr) -> str | None:
@@ -78,7 +84,7 @@ class RowCompiler:
     def compile(self, expr: ast.Expr) -> str:
         column = self.column_of(expr)
         if column is not None:
-            return q(column) if column in self.columns else "NULL"
+            return self.columns.get(column, "NULL")
         if isinstance(expr, ast.Binary):
             return self._binary(expr)
         if isinstance(expr, ast.Unary):

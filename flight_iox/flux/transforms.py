@@ -6,7 +6,7 @@ group key and row order are carried beside the SQL (see ``plan.Lane``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from flight_iox.flux import ast
 from flight_iox.flux.interpreter import Call
@@ -94,7 +94,7 @@ def filter_(call: Call) -> Stream:
 def predicate_filter(fn: Lambda, evaluate: Evaluate) -> Filter:
     """A ``filter`` function as a pending ``from``'s filter (SQL and static pruning)."""
 
-    def sql(columns: Sequence[str]) -> str:
+    def sql(columns: Mapping[str, str]) -> str:
         return RowCompiler(fn, columns, evaluate).compile(fn.node.body)
 
     def may_hold(measurement: str, field: str) -> bool:

@@ -257,6 +257,32 @@ def test_transformations(client: InfluxDBClient) -> None:
     assert "_start" not in [c.label for c in dropped[0].columns]
 
 
+def test_row_order_operations(client: InfluxDBClient) -> None:
+    api = client.query_api()
+
+    def values(query: str) -> list[list[object]]:
+        return [[r.get_value() for r in t.records] for t in api.query(query)]
+
+    usage = f'from(bucket: "{DB}") |> {RANGE} |> filter(fn: (r) => r._field == "usage")'
+    assert values(usage + " |> tail(n: 2)") == [[1.5, 3.0], [2.0, 4.0]]
+    assert values(usage + " |> top(n: 1)") == [[3.0], [4.0]]
+    assert values(usage + " |> bottom(n: 2)") == [[0.0, 1.5], [0.0, 2.0]]
+    assert values(usage + " |> cumulativeSum()") == [[0.0, 1.5, 4.5], [0.0, 2.0, 6.0]]
+    assert values(usage + " |> movingAverage(n: 2)") == [[0.75, 2.25], [1.0, 3.0]]
+    assert values(usage + " |> increase()") == [[1.5, 3.0], [2.0, 4.0]]
+    assert values(usage + " |> toInt()") == [[0, 1, 3], [0, 2, 4]]
+    clipped = " |> map(fn: (r) => ({r with _value: if r._value > 1.0 then r._value else 0.0}))"
+    assert values(usage + clipped + " |> unique()") == [[0.0, 1.5, 3.0], [0.0, 2.0, 4.0]]
+    shifted = api.query(usage + " |> timeShift(duration: 1h) |> first()")
+    assert shifted[0].records[0].get_time() == datetime(2020, 9, 13, 13, 26, 40, tzinfo=UTC)
+    gaps = f"""from(bucket: "{DB}")
+  |> range(start: 2020-09-13T12:26:30Z, stop: 2020-09-13T12:29:00Z)
+  |> filter(fn: (r) => r._field == "usage" and r.host == "b")
+  |> aggregateWindow(every: 40s, fn: mean)"""
+    assert values(gaps + " |> fill(usePrevious: true)") == [[None, 1.0, 5.0, 9.0, 9.0]]
+    assert values(gaps + " |> fill(value: -1.0)") == [[-1.0, 1.0, 5.0, 9.0, -1.0]]
+
+
 def test_pivot_makes_fields_columns(client: InfluxDBClient) -> None:
     query = f"""from(bucket: "{DB}") |> {RANGE}
   |> filter(fn: (r) => r._measurement == "cpu" and r.host == "a")
@@ -397,11 +423,10 @@ def test_errors_answer_json_naming_the_problem(
 
 def test_influxdb_client_raises_the_error(client: InfluxDBClient) -> None:
     with pytest.raises(ApiException) as raised:
-        client.query_api().query(f'from(bucket: "{DB}") |> range(start: -1h) |> tail(n: 1)')
+        client.query_api().query(f'from(bucket: "{DB}") |> range(start: -1h) |> quantile(q: 0.9)')
     assert raised.value.status == 400
-    assert (
-        "error @1:50-1:60: unsupported function 'tail'" in json.loads(raised.value.body)["message"]
-    )
+    message = json.loads(raised.value.body)["message"]
+    assert "error @1:50-1:66: unsupported function 'quantile'" in message
 
 
 def test_bad_requests(url: str) -> None:
