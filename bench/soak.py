@@ -39,7 +39,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flight_iox.launcher import start_server  # noqa: E402
+from flight_iox.launcher import RunningServer, start_server  # noqa: E402
 
 DATABASE = "soak"
 QUERY = "SELECT w, host, count(*), avg(f) FROM soak GROUP BY 1, 2"
@@ -97,7 +97,6 @@ def percentile(values: list[float], q: float) -> float:
 
 def soak(duration: float, extra: list[str], tree: Path) -> dict:
     """Run the load against a fresh server of the code in ``tree``; the measurements."""
-    import adbc_driver_flightsql.dbapi as flightsql
 
     saved, cwd = os.environ.get("PYTHONPATH"), os.getcwd()
     os.environ["PYTHONPATH"] = f"{tree}:{tree}/catalog:{tree}/clients"
@@ -113,6 +112,17 @@ def soak(duration: float, extra: list[str], tree: Path) -> dict:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = saved
+    try:
+        return _measure(server, duration)
+    finally:  # a failed run must not leave its server running (and eating the CPU)
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _measure(server: RunningServer, duration: float) -> dict:
+    """The load against ``server`` for ``duration`` seconds; the measurements."""
+    import adbc_driver_flightsql.dbapi as flightsql
+
     pid = server.process.pid
     requests.post(
         f"{server.http_url}/api/v3/write_lp", params={"db": DATABASE}, data=SEED
@@ -120,7 +130,9 @@ def soak(duration: float, extra: list[str], tree: Path) -> dict:
     stop = multiprocessing.Event()
     results: multiprocessing.Queue = multiprocessing.Queue()
     writers = [
-        multiprocessing.Process(target=writer, args=(server.http_url, w, stop, results))
+        multiprocessing.Process(
+            target=writer, args=(server.http_url, w, stop, results), daemon=True
+        )
         for w in ("w0", "w1")
     ]
     started = time.monotonic()
@@ -174,8 +186,6 @@ def soak(duration: float, extra: list[str], tree: Path) -> dict:
         params={"db": DATABASE, "q": FILES_QUERY},
         timeout=60,
     )
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
     acked = sum(r["acked"] for r in written)
     latencies = [latency for _, latency in queries]
     return {
