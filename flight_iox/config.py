@@ -181,6 +181,9 @@ class Settings:
     s3_endpoint: str | None = setting(None, "S3 endpoint URL (MinIO, moto, …).")
     s3_region: str | None = setting(None, "S3 region.", shown_default="AWS_REGION or us-east-1")
     s3_allow_http: bool = setting(False, "Allow a plain-HTTP S3 endpoint.")
+    iceberg_vend_credentials: bool = setting(
+        False, "Hand the server's S3 keys to readers of the Iceberg REST catalog (/iceberg)."
+    )
     wal_hold_max_bytes: int = setting(
         1024 * MIB,
         "WAL bytes kept past persistence for subscriptions and triggers that are behind.",

@@ -38,6 +38,7 @@ from iox_catalog.locations import (
     relocation_properties,
     write_root,
 )
+from iox_catalog.metadata_file import read_metadata
 from iox_catalog.opening import open_catalog
 from iox_catalog.partition_specs import (
     DEFAULT_PARTITION_BY,
@@ -146,6 +147,11 @@ class IoxCatalog:
         """A table's schema and current files."""
         iceberg = self._iceberg.load_table((database, table))
         return self._stored(database, table, iceberg)
+
+    def current_metadata(self, database: str, table: str) -> tuple[str, dict[str, object]]:
+        """The table's metadata location and that file's JSON (the REST catalog's answer)."""
+        iceberg = self._iceberg.load_table((database, table))
+        return iceberg.metadata_location, read_metadata(iceberg)
 
     def load_if_exists(self, database: str, table: str) -> StoredTable | None:
         """``load``, or None when the table (or its database) is not in the catalog."""

@@ -107,6 +107,9 @@ PREFIX_RULES: dict[str, RouteRule] = {
 TREE_RULES: dict[str, RouteRule] = {
     # /api/v3/engine/<path>: the processing engine demands ``write`` on the trigger's database.
     "/api/v3/engine/": RouteRule.AUTHENTICATED,
+    # The read-only Iceberg REST catalog: it lists and loads only the databases the token
+    # may read, and refuses every write (http/iceberg_rest.py).
+    "/iceberg/": RouteRule.AUTHENTICATED,
 }
 # The paths ``--disable-authz`` can open, by resource name.
 RESOURCE_PATHS = {"health": "/health", "ping": "/ping", "metrics": "/metrics"}
@@ -173,7 +176,7 @@ class AuthMiddleware:
             if rule is RouteRule.ADMIN and principal is not None:
                 Authorizer.require_admin(principal)
         except (UnauthorizedError, ForbiddenError) as error:
-            await _error_response(error)(scope, receive, send)
+            await _error_response(error, scope["path"])(scope, receive, send)
             return
         if principal is not None:
             scope[PRINCIPAL_KEY] = principal
@@ -189,12 +192,12 @@ def _secret(scope: Scope, params: list[tuple[str, str]]) -> str | None:
     return passwords[-1] if passwords else None
 
 
-def _error_response(error: FlightIoxError) -> JSONResponse:
+def _error_response(error: FlightIoxError, path: str) -> JSONResponse:
     status, _ = status_of(error)
     code = {401: "unauthorized", 403: "forbidden"}.get(status, "invalid")
     headers = {"WWW-Authenticate": 'Bearer realm="flight-iox"'} if status == 401 else None
-    return JSONResponse(
-        {"error": error.message, "code": code, "message": error.message},
-        status_code=status,
-        headers=headers,
-    )
+    body: dict[str, object] = {"error": error.message, "code": code, "message": error.message}
+    if path.startswith("/iceberg/"):  # Iceberg REST clients read the spec's error shape
+        kind = {401: "NotAuthorizedException", 403: "ForbiddenException"}.get(status, code)
+        body = {"error": {"message": error.message, "type": kind, "code": status}}
+    return JSONResponse(body, status_code=status, headers=headers)

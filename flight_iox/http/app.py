@@ -19,7 +19,7 @@ from flight_iox.auth.setup import TOKEN_FILE
 from flight_iox.auth.tokens import FileTokenStore
 from flight_iox.config import Settings
 from flight_iox.errors import FlightIoxError, RetryLaterError, status_of
-from flight_iox.http import explorer, v2_buckets
+from flight_iox.http import explorer, iceberg_rest, v2_buckets
 from flight_iox.http.admin import configure_database, health, ping, ready
 from flight_iox.http.backup import backup
 from flight_iox.http.caches import configure_distinct_cache, configure_last_cache
@@ -168,6 +168,7 @@ def create_app(
         Route("/ping", ping, methods=["GET", "HEAD"]),
         Route("/metrics", serve_metrics, methods=["GET"]),
         *explorer.ROUTES,
+        *iceberg_rest.ROUTES,
         Route("/api/v3/query/{query_id}", cancel_query, methods=["DELETE"]),
     ]
     app = Starlette(
