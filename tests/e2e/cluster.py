@@ -7,7 +7,6 @@ the moto bucket; nodes start in parallel on ports the OS picks. Skips without Po
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ import requests
 
 from flight_iox.launcher import RunningServer, start_server
 from tests.e2e.moto_s3 import MotoS3
-from tests.e2e.test_persistence_postgres import PG_HOST, PG_PORT, _admin_connection
+from tests.e2e.test_persistence_postgres import fresh_postgres_database
 
 DEADLINE_SECONDS = 60.0
 # Small intervals so the tests see heartbeats, expiries and follows quickly.
@@ -28,16 +27,8 @@ FAST = ["--heartbeat-interval", "0.2", "--node-timeout", "2", "--catalog-poll-in
 @pytest.fixture
 def fresh_catalog_uri() -> Iterator[str]:
     """A fresh PostgreSQL database for one test's catalog, dropped afterwards."""
-    connection, user = _admin_connection()
-    if connection is None:
-        pytest.skip(f"no PostgreSQL answers at {PG_HOST}:{PG_PORT} (database 'test')")
-    name = f"iox_{uuid.uuid4().hex[:12]}"
-    with connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{name}"
-        finally:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database() as uri:
+        yield uri
 
 
 @dataclass

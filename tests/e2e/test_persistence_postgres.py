@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -41,9 +42,9 @@ def _admin_connection() -> tuple[psycopg.Connection | None, str | None]:
     return None, None
 
 
-@pytest.fixture(scope="module")
-def catalog_uri() -> Iterator[str]:
-    """A fresh PostgreSQL database for this module's catalog, dropped afterwards."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """The URI of a new, empty PostgreSQL database, dropped (sessions and all) on exit."""
     connection, user = _admin_connection()
     if connection is None:
         pytest.skip(f"no PostgreSQL answers at {PG_HOST}:{PG_PORT} (database 'test')")
@@ -54,6 +55,13 @@ def catalog_uri() -> Iterator[str]:
             yield f"postgresql://{user}@{PG_HOST}:{PG_PORT}/{name}"
         finally:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def catalog_uri() -> Iterator[str]:
+    """A fresh PostgreSQL database for this module's catalog, dropped afterwards."""
+    with fresh_postgres_database() as uri:
+        yield uri
 
 
 @pytest.fixture(autouse=True)
