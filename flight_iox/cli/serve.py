@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from flight_iox.config import MIB, SettingSpec, build_settings, setting_specs
+from flight_iox.config import MIB, build_settings, setting_specs
+from flight_iox.setting_fields import SettingSpec
 
 _SIZE = re.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
 _UNITS = {"b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB}

@@ -10,7 +10,8 @@ import click
 import pytest
 
 from flight_iox.cli.serve import format_size, parse_size, serve
-from flight_iox.config import Limits, Settings, SettingSpec, build_settings, setting_specs
+from flight_iox.config import Limits, Settings, build_settings, setting_specs
+from flight_iox.setting_fields import SettingSpec
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
 
