@@ -6,8 +6,7 @@ the moto bucket; nodes start in parallel on ports the OS picks. Skips without Po
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,6 @@ from flight_iox.launcher import RunningServer, start_server
 from tests.e2e.moto_s3 import MotoS3
 from tests.e2e.test_persistence_postgres import fresh_postgres_database
 
-DEADLINE_SECONDS = 60.0
 # Small intervals so the tests see heartbeats, expiries and follows quickly.
 FAST = ["--heartbeat-interval", "0.2", "--node-timeout", "2", "--catalog-poll-interval", "0.2"]
 
@@ -96,14 +94,3 @@ def sql(server: RunningServer, db: str, statement: str) -> list[dict]:
     )
     assert reply.status_code == 200, reply.text
     return list(reply.json())
-
-
-def eventually(read: Callable[[], object], expected: object) -> object:
-    """Poll ``read()`` until it equals ``expected`` (the deadline fails with the last answer)."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    answer = read()
-    while answer != expected and time.monotonic() < deadline:
-        time.sleep(0.1)
-        answer = read()
-    assert answer == expected
-    return answer

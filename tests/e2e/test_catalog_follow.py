@@ -7,29 +7,16 @@ The warehouse is one folder both data folders link to. Skips without PostgreSQL.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
 
 from flight_iox.launcher import RunningServer, start_server
+from tests.e2e.polling import eventually
 from tests.e2e.test_persistence import T0, persist, query, write
 from tests.e2e.test_persistence_postgres import _start_both, catalog_uri
 
 __all__ = ["catalog_uri"]  # the fixture, imported for pytest
-
-DEADLINE_SECONDS = 60.0
-
-
-def _eventually(read: Callable[[], object], expected: object) -> None:
-    """Wait until ``read()`` returns ``expected``; fail with the last answer at the deadline."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    answer = read()
-    while answer != expected and time.monotonic() < deadline:
-        time.sleep(0.1)
-        answer = read()
-    assert answer == expected
 
 
 def _sql(server: RunningServer, db: str, sql: str) -> tuple[int, object]:
@@ -62,13 +49,13 @@ def test_a_running_server_follows_another_servers_commits(tmp_path: Path, catalo
         assert _sql(b, "alpha", count)[0] == 404  # nothing of alpha yet
         write(a, "alpha", "\n".join(f"cpu,host=h{i % 3} v={i} {T0 + i * 1001}" for i in range(90)))
         assert persist(a)["rows"] == 90
-        _eventually(lambda: _sql(b, "alpha", count), (200, [{"n": 90, "s": float(sum(range(90)))}]))
+        eventually(lambda: _sql(b, "alpha", count), (200, [{"n": 90, "s": float(sum(range(90)))}]))
 
         # b's own buffered rows and a's next commit (with a new column) merge in b's answers
         write(b, "alpha", "\n".join(f"cpu,host=b{i} v=1 {T0 + i}" for i in range(10)))
         write(a, "alpha", f"cpu,host=h0 v=500,extra=7i {T0 + 500_000}")
         persist(a)
-        _eventually(
+        eventually(
             lambda: _sql(b, "alpha", "SELECT count(*) AS n, max(extra) AS e FROM cpu"),
             (200, [{"n": 101, "e": 7}]),
         )
@@ -82,19 +69,19 @@ def test_a_running_server_follows_another_servers_commits(tmp_path: Path, catalo
         assert reply.status_code in (200, 201, 204), reply.text
         retention = _databases(a)["gamma"]
         assert retention is not None
-        _eventually(lambda: _databases(b).get("gamma", "absent"), retention)
+        eventually(lambda: _databases(b).get("gamma", "absent"), retention)
         reply = requests.put(
             f"{a.http_url}/api/v3/configure/database",
             json={"db": "gamma", "retention_period": "none"}, timeout=30,
         )  # fmt: skip
         assert reply.status_code == 200, reply.text
-        _eventually(lambda: _databases(b).get("gamma", "absent"), None)
+        eventually(lambda: _databases(b).get("gamma", "absent"), None)
 
         # a drops the table: b stops showing it, its own buffered rows of it included
         status, body = _sql(a, "alpha", "DROP TABLE cpu")
         assert status == 200, body
         tables = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'iox'"
-        _eventually(lambda: query(b, "alpha", tables), [])
+        eventually(lambda: query(b, "alpha", tables), [])
         status, body = _sql(b, "alpha", count)
         assert status == 400 and "cpu" in str(body), body
 
@@ -103,7 +90,7 @@ def test_a_running_server_follows_another_servers_commits(tmp_path: Path, catalo
             f"{a.http_url}/api/v3/configure/database", params={"db": "gamma"}, timeout=30
         )
         assert reply.status_code in (200, 204), reply.text
-        _eventually(lambda: "gamma" in _databases(b), False)
+        eventually(lambda: "gamma" in _databases(b), False)
     finally:
         a.stop()
         b.stop()

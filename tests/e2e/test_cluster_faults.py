@@ -16,8 +16,9 @@ import pytest
 import requests
 
 from flight_iox.launcher import RunningServer
-from tests.e2e.cluster import Cluster, cluster, eventually, fresh_catalog_uri, sql, write_lp
+from tests.e2e.cluster import Cluster, cluster, fresh_catalog_uri, sql, write_lp
 from tests.e2e.moto_s3 import moto_s3, set_aws_env
+from tests.e2e.polling import eventually
 from tests.e2e.test_persistence import T0
 
 __all__ = ["cluster", "fresh_catalog_uri", "moto_s3"]  # fixtures, imported for pytest
