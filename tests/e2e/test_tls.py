@@ -21,6 +21,16 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runni
     running = start_server(
         folder / "data", "--tls-cert", str(cert), "--tls-key", str(key), verify=str(cert)
     )
+    # The database every test queries, so that each passes alone and in any order (the
+    # HTTPS test writes the same point again: it stays one row).
+    created = requests.post(
+        f"{running.http_url}/api/v3/write_lp",
+        params={"db": "secure"},
+        data="cpu,host=a usage=1 1",
+        verify=str(cert),
+        timeout=30,
+    )
+    assert created.status_code == 204, created.text
     yield running, cert
     running.stop()
 
