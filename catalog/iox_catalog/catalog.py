@@ -21,10 +21,10 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
 )
 from pyiceberg.table import Table, Transaction
-from pyiceberg.transforms import IdentityTransform
 
 from iox_catalog import cleanup
 from iox_catalog.config import CatalogConfig
+from iox_catalog.creation import create_iceberg_table
 from iox_catalog.files import (
     NODE_SEQUENCE_PREFIX,
     WAL_SEQUENCE_PROPERTY,
@@ -41,11 +41,11 @@ from iox_catalog.locations import (
 from iox_catalog.metadata_file import read_metadata
 from iox_catalog.opening import open_catalog
 from iox_catalog.partition_specs import (
-    DEFAULT_PARTITION_BY,
     describe,
     evolve_spec,
     parse_partition_by,
 )
+from iox_catalog.partition_template import DEFAULT_TEMPLATE_PROPERTY, encode_default
 from iox_catalog.partitioning import WriteTarget, partitioning_of
 from iox_catalog.schema import (
     COLUMNS_PROPERTY,
@@ -58,7 +58,6 @@ from iox_catalog.schema import (
 )
 from iox_catalog.state import RETENTION_PROPERTY, CatalogState, read_state, retention_of
 from iox_catalog.storage import is_canonical_location, open_storage
-from iox_datamodel.columns import TIME_COLUMN
 from iox_datamodel.names import validate_database_name, validate_table_name
 
 log = logging.getLogger(__name__)
@@ -110,9 +109,13 @@ class IoxCatalog:
         """Every namespace, sorted."""
         return sorted(ns[0] for ns in self._iceberg.list_namespaces())
 
-    def create_database(self, name: str, retention_ns: int | None = None) -> None:
-        """Create the namespace (no error if it exists)."""
+    def create_database(
+        self, name: str, retention_ns: int | None = None, partition_by: Sequence[str] | None = None
+    ) -> None:
+        """Create the namespace (no error if it exists); ``partition_by``: its tables' default."""
         props = {RETENTION_PROPERTY: str(retention_ns)} if retention_ns else {}
+        if partition_by is not None:
+            props[DEFAULT_TEMPLATE_PROPERTY] = encode_default(partition_by)
         with contextlib.suppress(NamespaceAlreadyExistsError):
             self._iceberg.create_namespace(name, properties=props)
 
@@ -186,6 +189,17 @@ class IoxCatalog:
         self.storage.contained(root)
         return WriteTarget(root, partitioning_of(iceberg))
 
+    def create_table(
+        self,
+        database: str,
+        table: str,
+        model_schema: pa.Schema,
+        partition_by: Sequence[str] | None = None,
+    ) -> None:
+        """Create the table if new, partitioned by ``partition_by`` (None: its database's
+        default template, else ``day(time)``); ``PartitioningError`` creates nothing."""
+        self.storage.contained(write_root(self._table(database, table, model_schema, partition_by)))
+
     def partition_by(self, database: str, table: str) -> list[str]:
         """The table's current partition spec, as ``set_partition_by`` takes it."""
         iceberg = self._iceberg.load_table((database, table))
@@ -218,9 +232,12 @@ class IoxCatalog:
         database: str,
         table: str,
         model_schema: pa.Schema,
-        partition_by: Sequence[str] = DEFAULT_PARTITION_BY,
+        partition_by: Sequence[str] | None = None,
     ) -> Table:
-        """The table to write to, created at a safe location if new (see ``locations``)."""
+        """The table to write to, created at a safe location if new (see ``locations``).
+
+        A new table without ``partition_by`` takes its database's default template.
+        """
         with self._lock:
             if self._iceberg.table_exists((database, table)):
                 return self._writable(self._iceberg.load_table((database, table)))
@@ -230,26 +247,7 @@ class IoxCatalog:
             location = new_table_location(self.config.warehouse, database, table)
             self.storage.contained(location)
             kinds = column_kinds(model_schema)
-            arrow_schema = file_schema(kinds)
-            wanted = parse_partition_by(partition_by, kinds)  # before anything is created
-            # One commit creates the table with its spec and sort order: as two commits, a
-            # failure or a crash between them left the table unpartitioned for good.
-            with self._iceberg.create_table_transaction(
-                (database, table),
-                schema=arrow_schema,
-                location=location,
-                properties={COLUMNS_PROPERTY: encode_kinds(kinds)},
-            ) as tx:
-                update = tx.update_spec()
-                for column, transform in wanted:
-                    update.add_field(column, transform)
-                update.commit()
-                tags = [n for n, kind in sorted(kinds.items()) if kind == "tag"]
-                order = tx.update_sort_order()
-                for tag in tags:
-                    order.asc(tag, IdentityTransform())
-                order.asc(TIME_COLUMN, IdentityTransform())
-                order.commit()
+            create_iceberg_table(self._iceberg, (database, table), location, kinds, partition_by)
             return self._note(self._iceberg.load_table((database, table)))
 
     def _writable(self, iceberg: Table) -> Table:

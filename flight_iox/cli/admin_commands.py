@@ -58,15 +58,67 @@ def _csv(text: str | None) -> list[str] | None:
     return [c.strip() for c in text.split(",") if c.strip()] if text else None
 
 
+def _partition_options(command: Any) -> Any:
+    """``--partition-time``, ``--partition-tags``, ``--partition-buckets``: a partition template."""
+    for option in reversed(
+        [
+            click.option(
+                "--partition-time",
+                type=click.Choice(["hour", "day", "month"]),
+                default=None,
+                help="Time granularity of the partitions (default: day).",
+            ),
+            click.option(
+                "--partition-tags",
+                default=None,
+                help="Comma-separated tags, one partition per value.",
+            ),
+            click.option(
+                "--partition-buckets",
+                default=None,
+                help="Comma-separated tag:N, the tag hashed into N buckets.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _template(time: str | None, tags: str | None, buckets: str | None) -> dict[str, Any] | None:
+    """The ``partition_template`` the options ask for (None: none given; the server checks)."""
+    if time is None and tags is None and buckets is None:
+        return None
+    template: dict[str, Any] = {"time": time or "day", "tags": _csv(tags) or []}
+    counts = {}
+    for item in _csv(buckets) or []:
+        name, colon, count = item.rpartition(":")
+        if not colon or not name or not count.isdigit():
+            raise click.BadParameter(f"{item!r} is not tag:N", param_hint="--partition-buckets")
+        counts[name] = int(count)
+    template["buckets"] = counts
+    return template
+
+
 @create.command("database")
 @connection_options
 @click.option("--retention-period", default=None, help="Like 30d or 12h (default: none).")
+@_partition_options
 @click.argument("name")
 def create_database(
-    host: str, token: str | None, ca_cert: str | None, retention_period: str | None, name: str
+    host: str,
+    token: str | None,
+    ca_cert: str | None,
+    retention_period: str | None,
+    partition_time: str | None,
+    partition_tags: str | None,
+    partition_buckets: str | None,
+    name: str,
 ) -> None:
-    """Create the database NAME."""
-    body = {"db": name, "retention_period": retention_period}
+    """Create the database NAME (the partition options: its tables' default template)."""
+    body: dict[str, Any] = {"db": name, "retention_period": retention_period}
+    template = _template(partition_time, partition_tags, partition_buckets)
+    if template is not None:
+        body["partition_template"] = template
     server_request("POST", host, "/api/v3/configure/database", token, ca_cert, json=body)
     click.echo(f"created database {name}")
 
@@ -97,6 +149,7 @@ def _fields(text: str | None) -> list[dict[str, str]]:
 @_database
 @click.option("--tags", default=None, help="Comma-separated tag columns.")
 @click.option("--fields", default=None, help="Comma-separated name:type (utf8, int64, ...).")
+@_partition_options
 @click.argument("name")
 def create_table(
     host: str,
@@ -105,10 +158,18 @@ def create_table(
     database: str,
     tags: str | None,
     fields: str | None,
+    partition_time: str | None,
+    partition_tags: str | None,
+    partition_buckets: str | None,
     name: str,
 ) -> None:
-    """Create the empty table NAME (a time column, the tags, the fields)."""
-    body = {"db": database, "table": name, "tags": _csv(tags) or [], "fields": _fields(fields)}
+    """Create the empty table NAME (a time column, the tags, the fields, its partitioning)."""
+    body: dict[str, Any] = {
+        "db": database, "table": name, "tags": _csv(tags) or [], "fields": _fields(fields)
+    }  # fmt: skip
+    template = _template(partition_time, partition_tags, partition_buckets)
+    if template is not None:
+        body["partition_template"] = template
     reply = server_request("POST", host, "/api/v3/configure/table", token, ca_cert, json=body)
     click.echo(json.dumps(reply.json()))
 

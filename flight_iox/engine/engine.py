@@ -9,7 +9,7 @@ buffer (``recovery.py``), so every acknowledged write survives a ``kill -9``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -331,11 +331,17 @@ class Engine:
             stored = self._catalog.database(database).tables.get(table)
             return None if stored is None else stored.arrow_schema()
 
-    def create_database(self, name: str, retention_ns: int | None = None) -> None:
-        """Create an empty database, optionally with a retention period."""
+    def create_database(
+        self,
+        name: str,
+        retention_ns: int | None = None,
+        partition_by: Sequence[str] | None = None,
+    ) -> None:
+        """Create an empty database, optionally with a retention period and a default
+        partition spec for its new tables (``iox_catalog.partition_template``)."""
         db = self._catalog.create_database(name)
         db.retention_ns = retention_ns
-        self._iceberg.create_database(name, retention_ns)
+        self._iceberg.create_database(name, retention_ns, partition_by)
 
     def set_retention(self, name: str, retention_ns: int | None) -> None:
         """Change how long a database keeps rows (None: forever)."""

@@ -14,6 +14,7 @@ from flight_iox.auth.policy import Authorizer
 from flight_iox.auth.tokens import Action
 from flight_iox.errors import BadRequestError
 from flight_iox.http.params import principal_of, request_params
+from flight_iox.http.partition_template import requested_partition_by
 from flight_iox.http.services import services_of
 from flight_iox.influxql.lexer import duration_nanos
 
@@ -119,7 +120,8 @@ async def configure_database(request: Request) -> Response:
     _ACTIONS[request.method](principal, name)
     if request.method == "POST":
         retention = parse_retention(params.get("retention_period"))
-        await run_in_threadpool(engine.create_database, name, retention)
+        partition_by = requested_partition_by(params)
+        await run_in_threadpool(engine.create_database, name, retention, partition_by)
         return JSONResponse({"db": name, "created": True}, status_code=201)
     if request.method == "PUT":
         retention = parse_retention(params.get("retention_period"))

@@ -1,9 +1,12 @@
 """``/api/v3/configure/table``: create and drop a table, read and change its partitioning.
 
 - ``POST`` takes InfluxDB 3's ``{"db", "table", "tags": [...], "fields": [{"name", "type"}]}``
-  (types ``utf8``, ``int64``, ``uint64``, ``float64``, ``bool``) and answers 201 with the
-  table's schema in the same shape. It needs ``create`` on the database (as SQL
-  ``CREATE TABLE``, which runs the same ``persist/ddl.py`` code).
+  (types ``utf8``, ``int64``, ``uint64``, ``float64``, ``bool``), optionally with IOx's
+  ``"partition_template": {"time": "hour", "tags": [...], "buckets": {"tag": N}}``
+  (``iox_catalog.partition_template``; without it the database's default applies), and
+  answers 201 with the table's schema in the same shape plus its ``partition_by``. It
+  needs ``create`` on the database (as SQL ``CREATE TABLE``, which runs the same
+  ``persist/ddl.py`` code).
 - ``DELETE`` takes ``{"db", "table"}`` (body or query string) and drops the table with
   ``Deleter.drop_table``; it needs ``delete`` on the database, as SQL ``DROP TABLE``.
 - ``GET ?db=&table=`` and ``PUT {"db", "table", "partition_by": [...]}`` read and set the
@@ -14,6 +17,8 @@ Bad fields are 400s naming the field, an unknown database or table 404, a taken 
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import pyarrow as pa
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +31,7 @@ from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, ColumnRole, Fie
 from flight_iox.engine.catalog import Column
 from flight_iox.errors import BadRequestError
 from flight_iox.http.params import principal_of, request_params, text_param
+from flight_iox.http.partition_template import requested_partition_by
 from flight_iox.http.services import services_of
 from flight_iox.persist.ddl import create_table_with_columns
 from flight_iox.persist.partition_by import partition_by, set_partition_by
@@ -93,13 +99,20 @@ async def configure_table(request: Request) -> Response:
     services = services_of(request)
     principal = principal_of(request)
     if request.method == "POST":
+        Authorizer.require(principal, Action.CREATE, database)  # before reading the body
         columns = requested_columns(params)
+        template = requested_partition_by(params)
         tables = services.deleter.tables
         await run_in_threadpool(
-            create_table_with_columns, tables, database, table, columns, principal=principal
-        )
+            partial(create_table_with_columns, principal=principal, partition_by=template),
+            tables, database, table, columns,
+        )  # fmt: skip
         schema = services.engine.existing_table_schema(database, table)
-        return JSONResponse(shown_schema(database, table, schema), status_code=201)
+        shown = shown_schema(database, table, schema)
+        shown["partition_by"] = await run_in_threadpool(
+            partition_by, services.persister, database, table
+        )
+        return JSONResponse(shown, status_code=201)
     if request.method == "DELETE":
         Authorizer.require(principal, Action.DELETE, database)
         await run_in_threadpool(services.deleter.drop_table, database, table)

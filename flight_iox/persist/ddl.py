@@ -19,6 +19,8 @@ after a restart (startup loads every Iceberg table).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 from datafusion import SessionContext
 
@@ -31,6 +33,7 @@ from flight_iox.names import identifier_problem
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.sql_tokens import Token, TokenType, tokenize
+from iox_catalog.partitioning import PartitioningError
 
 _REFUSED = {"unique": "UNIQUE", "foreign": "FOREIGN KEY", "check": "CHECK"}
 
@@ -150,11 +153,14 @@ def create_table_with_columns(
     *,
     principal: Principal,
     if_not_exists: bool = False,
+    partition_by: Sequence[str] | None = None,
 ) -> None:
     """Create an empty table with ``columns`` (``time`` among them); durable once this returns.
 
     The one creation path: SQL ``CREATE TABLE`` and ``POST /api/v3/configure/table``
-    both end here. ``principal`` needs ``create`` on ``database``.
+    both end here. ``principal`` needs ``create`` on ``database``. ``partition_by``: the
+    table's partition spec (None: the database's default template, else ``day(time)``);
+    one that does not fit the columns is a ``BadRequestError`` and creates nothing.
     """
     Authorizer.require(principal, Action.CREATE, database)
     if problem := identifier_problem(table):
@@ -180,7 +186,10 @@ def create_table_with_columns(
         if exists():
             return
     schema = TableSchema(table, columns).arrow_schema()
-    tables.iceberg.table_location(database, table, schema)  # commits the empty table
+    try:  # commits the empty table, with its spec
+        tables.iceberg.create_table(database, table, schema, partition_by)
+    except PartitioningError as error:
+        raise BadRequestError(f"{database}.{table}: {error}") from None
     with catalog.lock:
         if exists():  # a write created it meanwhile
             return

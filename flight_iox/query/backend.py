@@ -119,8 +119,14 @@ class DatabaseAdmin(Protocol):
         """Keep (None: forget) a named setting durably."""
         ...
 
-    def create_database(self, name: str, retention_ns: int | None = None) -> None:
-        """Create an empty database, optionally with a retention period."""
+    def create_database(
+        self,
+        name: str,
+        retention_ns: int | None = None,
+        partition_by: Sequence[str] | None = None,
+    ) -> None:
+        """Create an empty database, optionally with a retention period and a default
+        partition spec for its new tables."""
         ...
 
     def delete_database(self, name: str) -> None:

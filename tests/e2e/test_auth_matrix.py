@@ -179,6 +179,15 @@ CASES: list[Case] = [
         "401 401 403 403 201",
     ),
     Case(
+        "create database with a template",
+        http(
+            "POST",
+            "/api/v3/configure/database",
+            body={"db": "made_tpl_db", "partition_template": {"time": "hour", "tags": ["h"]}},
+        ),
+        "401 401 403 403 201",
+    ),
+    Case(
         "create database body and query",
         http("POST", "/api/v3/configure/database", {"db": "mine"}, body={"db": "other"}),
         AMBIGUOUS,

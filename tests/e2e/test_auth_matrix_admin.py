@@ -64,12 +64,30 @@ NEW_TABLE = {
     "tags": ["h"],
     "fields": [{"name": "v", "type": "float64"}],
 }
+TEMPLATED_TABLE = NEW_TABLE | {
+    "table": "made_tpl",
+    "partition_template": {"time": "hour", "buckets": {"h": 4}},
+}
 
 CASES: list[Case] = [
     Case(
         "create table in other",
         http("POST", "/api/v3/configure/table", body=NEW_TABLE),
         "401 401 403 403 201",
+    ),
+    Case(
+        "create table with a template in other",
+        http("POST", "/api/v3/configure/table", body=TEMPLATED_TABLE),
+        "401 401 403 403 201",
+    ),
+    Case(
+        "create table with a bad template in other",
+        http(
+            "POST",
+            "/api/v3/configure/table",
+            body=NEW_TABLE | {"table": "bad_t", "partition_template": {"time": "week"}},
+        ),
+        "401 401 403 403 400",
     ),
     Case(
         "create table body and query",

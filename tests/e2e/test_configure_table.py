@@ -178,6 +178,7 @@ def test_cli_verbs(served: Served) -> None:
         "table": "cli_cpu",
         "tags": ["dc", "host"],
         "fields": [{"name": "up", "type": "bool"}, {"name": "usage", "type": "float64"}],
+        "partition_by": ["day(time)"],
     }
     assert write(served, f"cli_cpu,host=h,dc=x usage=0.5,up=true {NOW}").status_code == 204
     assert query(served, "SELECT host, usage FROM cli_cpu").to_pylist() == [
