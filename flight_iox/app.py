@@ -212,6 +212,7 @@ def build_app(
         file_check=lambda file: checked_schema(file, storage),
         system_tables=system_tables,
         remote=IngestNodeRows(node, peers, catalog) if cluster and roles.query else None,
+        latest_rows=settings.latest_rows_rewrite,
     )
     if authorizer is not None:
         authorizer.store.add_listener(query.invalidate_system_tables)

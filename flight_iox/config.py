@@ -96,6 +96,11 @@ class Settings:
     query_log_size: int = setting(
         1_000, "Finished queries system.queries keeps (running ones are always listed).", minimum=0
     )
+    latest_rows_rewrite: bool = setting(
+        True,
+        "Answer natural lastpoint SQL (DISTINCT ON, row_number() = 1, a max(time) join) from "
+        "the latest row of each series, where the plan proves the answer is the same.",
+    )
     max_expression_depth: int = setting(
         500, "Chained operators and brackets in one SQL expression (0: none).", minimum=0
     )

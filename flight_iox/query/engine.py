@@ -25,18 +25,20 @@ from functools import partial
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
+from datafusion.catalog import Table
 
 from flight_iox.config import QueryLimits
 from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NoDatabaseError, QueryError, query_error
-from flight_iox.query.configured_caches import LAST, Call, ConfiguredCaches, cache_calls
+from flight_iox.query.configured_caches import LAST, ConfiguredCaches, cache_calls
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.iox_sql import rewrite_iox_sql
 from flight_iox.query.last_cache import LastValueCache, latest_file_rows
+from flight_iox.query.latest_rows import LatestRows
 from flight_iox.query.limits import check_expression_depth
 from flight_iox.query.placeholders import (
     parameter_values,
@@ -70,10 +72,12 @@ class QueryEngine:
         limits: QueryLimits | None = None,
         system_tables: Mapping[str, SystemTable] | None = None,
         remote: RemoteTables | None = None,
+        latest_rows: bool = True,
     ):
         """``system_tables`` are server-wide tables added to every database's ``system``
         schema (``system.tokens``); call ``invalidate_system_tables`` when their source changes.
         ``remote`` (a query node's) merges other nodes' unpersisted rows into each table.
+        ``latest_rows``: answer natural lastpoint SQL from the latest rows (``latest_rows.py``).
         """
         self._limits = limits or QueryLimits()
         clear_spill_dir(self._limits.spill_dir)
@@ -96,6 +100,16 @@ class QueryEngine:
         )
         if object_store is not None:
             self._tables.context.register_object_store(*object_store)
+        # A query node's buffer lacks other nodes' rows, which the latest rows would miss.
+        self._latest = None
+        if remote is None and latest_rows:
+            self._latest = LatestRows(
+                self.table_schemas,
+                self._latest_rows,
+                self._contexts.isolated,
+                self._tables.raise_if_unavailable,
+                self._tables.view_label,
+            )
 
     @property
     def limits(self) -> QueryLimits:
@@ -273,7 +287,12 @@ class QueryEngine:
         context = self._refreshed_context(database, sql, scope)
         try:
             self._prepare_last_cache(database, rewritten)
-            return _sql(context, rewritten, values)
+            frame = _sql(context, rewritten, values)
+            if self._latest is None:
+                return frame
+            return self._latest.rewrite(
+                database, scope, frame, partial(_sql, sql=rewritten, values=values)
+            )
         except Exception as error:
             if not is_engine_error(error):
                 raise
@@ -312,25 +331,36 @@ class QueryEngine:
                 partial(self._cache_rows, database, table, schema, retention_ns),
             )
             if resolved is None and call[0] == LAST:
-                self._prepare_series_cache(database, call, schema, version, retention_ns)
+                self._prepare_series_cache(database, table, schema, version, retention_ns)
+
+    def _latest_rows(self, database: str, table: str) -> Table | None:
+        """The latest row of each series of a table, current (natural lastpoint SQL)."""
+        with self._catalog.lock:
+            db = self._catalog.database(database)
+            schema = db.tables[table].arrow_schema() if table in db.tables else None
+            retention_ns = db.retention_ns
+        version = self._registry.registered.get((database, table))
+        if schema is None or version is None:
+            return None
+        self._prepare_series_cache(database, table, schema, version, retention_ns)
+        return self._last_cache.served(database, table)
 
     def _prepare_series_cache(
         self,
         database: str,
-        call: Call,
+        table: str,
         schema: pa.Schema,
         version: object,
         retention_ns: int | None,
     ) -> None:
         """The built-in ``last_cache('t')``: the latest row of each series."""
-        table = call[1]
         self._last_cache.prepare(
             database,
             table,
             version,
             (self._buffers.version(database, table)[2], len(schema)),
             partial(self._buffers.snapshot, database, table, schema),
-            partial(self._file_rows_of, schema, f"{database}.{table}"),
+            lambda files: self._file_last_rows(schema, files, f"{database}.{table}"),
             retention_ns,
         )
 
@@ -349,10 +379,6 @@ class QueryEngine:
         self._caches.forget(database, table)
         self._registry.invalidate_system_tables()
         self._statements.forget_plans()
-
-    def _file_rows_of(self, schema: pa.Schema, label: str, files: tuple[DataFile, ...]) -> pa.Table:
-        """``_file_last_rows`` with the files last, as the last-value cache calls it."""
-        return self._file_last_rows(schema, files, label)
 
     def _file_last_rows(
         self, schema: pa.Schema, files: tuple[DataFile, ...], label: str

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -50,6 +51,7 @@ UNAVAILABLE_FUNCTION = "__iox_unavailable"
 SchemaCheck = Callable[[DataFile], pa.Schema]
 # In-memory tables are split into batches of at most this many rows, spread over partitions.
 MEMORY_BATCH_ROWS = 65_536
+VIEWS_KEPT = 4_096  # views whose plans ``view_label`` recognises (older ones: no rewrite)
 # Parquet scans prune pages with the page index (files are sorted by tags, so a tag predicate
 # skips most pages), and evaluate filters in the decoder, which then decodes the other columns
 # only for matching rows (TSBS high-cpu-all: 0.8x). Pushdown once cost InfluxQL conformance
@@ -129,6 +131,8 @@ class TableBuilder:
         self._reported: set[str] = set()  # unreadable files already logged
         self._unavailable: set[str] = set()  # unreadable files in the providers built
         self._counter = itertools.count()
+        # Each view's plan as DataFusion renders it -> its label (``latest_plan.py`` asks).
+        self._views: OrderedDict[str, str] = OrderedDict()
 
     @property
     def context(self) -> SessionContext:
@@ -175,6 +179,13 @@ class TableBuilder:
             if in_memory.num_rows or not sources:
                 sources.insert(0, (-1, in_memory))
             return self._view(schema, sources, retention_ns, cached, groups, label)
+
+    def view_label(self, rendering: str) -> str | None:
+        """The label of the view whose plan renders as ``rendering`` (None: not a view of ours).
+
+        Its scratch tables' names are unique, so no other plan renders the same.
+        """
+        return self._views.get(rendering)
 
     def forget_files(self, keep: set[str]) -> None:
         """Drop cached scans (and cached data) of files no longer in any table."""
@@ -301,7 +312,11 @@ class TableBuilder:
                 since = f"arrow_cast(now(), 'Int64') - {int(retention_ns)}"
                 cutoff = _cast(since, pa.timestamp("ns"))
                 sql = f"SELECT * FROM ({sql}) AS kept WHERE {q(TIME_COLUMN)} >= {cutoff}"
-            return Table(self._context.sql(sql))
+            frame = self._context.sql(sql)
+            self._views[frame.logical_plan().display_indent()] = label
+            while len(self._views) > VIEWS_KEPT:
+                self._views.popitem(last=False)
+            return Table(frame)
         finally:
             for name in names:
                 self._context.deregister_table(name)

@@ -1,0 +1,108 @@
+"""Natural lastpoint SQL answered from the latest row of each series (``last_cache.py``).
+
+``latest_plan.latest_table`` proves, on the plan DataFusion made in the caller's own
+context, that the statement reads one user table only through "the latest row per group
+of tags". The statement is then planned again, word for word, in a context where that
+table's name resolves to the server's latest rows of each series instead of the files and
+the buffer: same SQL, same result schema, a few hundred rows to read instead of the table.
+
+Permissions are not bypassed: the first plan is made in the context the caller's scope
+allows (an unreadable database does not resolve there), the second context holds only the
+one table of the default database that the first plan read, and the rewrite happens only
+for a database in the caller's scope.
+
+Not applied on a query node (other nodes' unpersisted rows are not in the latest rows it
+keeps), nor while the table has a lost file (the plain plan reports it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pyarrow as pa
+from datafusion import DataFrame, LogicalPlan, SessionContext
+from datafusion.catalog import Table as Provider
+
+from flight_iox.columns import ColumnRole, role_of
+from flight_iox.query.engine_errors import is_engine_error
+from flight_iox.query.latest_plan import Table, latest_table
+from flight_iox.query.registry import USER_SCHEMA
+
+# (database, table) -> the served latest rows (None if the table is gone)
+Prepare = Callable[[str, str], Provider | None]
+# (database, table name, provider) -> a context where only that table resolves
+Isolated = Callable[[str, str, Provider], SessionContext]
+
+
+class LatestRows:
+    """Swaps a proven lastpoint plan for the same SQL over the latest rows of each series."""
+
+    def __init__(
+        self,
+        schemas: Callable[[str], dict[str, pa.Schema]],
+        prepare: Prepare,
+        isolated: Isolated,
+        unavailable: Callable[[DataFrame], None],
+        view_label: Callable[[str], str | None],
+    ) -> None:
+        """``schemas`` gives a database's user tables; ``unavailable`` raises for a plan that
+        would read a lost file; ``view_label`` names the table a view's plan rendering is of
+        (``db.table``)."""
+        self._view_label = view_label
+        self._schemas = schemas
+        self._prepare = prepare
+        self._isolated = isolated
+        self._unavailable = unavailable
+
+    def rewrite(
+        self,
+        database: str | None,
+        scope: frozenset[str] | None,
+        frame: DataFrame,
+        replan: Callable[[SessionContext], DataFrame],
+    ) -> DataFrame:
+        """``frame``, or the same statement planned over the latest rows when provably equal."""
+        if database is None or (scope is not None and database not in scope):
+            return frame
+        schemas = self._schemas(database)
+        table = latest_table(
+            frame.logical_plan(),
+            lambda fqn: _resolve(database, schemas, fqn),
+            lambda body: self._view(database, schemas, body),
+        )
+        if table is None:
+            return frame
+        self._unavailable(frame)  # a lost file fails the query as the plain plan would
+        provider = self._prepare(database, table.name)
+        if provider is None:
+            return frame
+        try:
+            return replan(self._isolated(database, table.name, provider))
+        except Exception as error:  # the plain plan stands; our bugs still surface
+            if not is_engine_error(error):
+                raise
+            return frame
+
+    def _view(
+        self, database: str, schemas: dict[str, pa.Schema], body: LogicalPlan
+    ) -> Table | None:
+        """The user table of ``database`` whose view renders as ``body`` does."""
+        label = self._view_label(body.display_indent())
+        prefix = f"{database}."
+        if label is None or not label.startswith(prefix):
+            return None
+        return _resolve(database, schemas, (None, None, label.removeprefix(prefix)))
+
+
+def _resolve(
+    database: str, schemas: dict[str, pa.Schema], fqn: tuple[str | None, str | None, str]
+) -> Table | None:
+    """A scan's table, when it is a user table of ``database``."""
+    catalog, schema, name = fqn
+    if catalog not in (None, database) or schema not in (None, USER_SCHEMA):
+        return None
+    arrow = schemas.get(name)
+    if arrow is None:
+        return None
+    tags = frozenset(f.name for f in arrow if role_of(f) is ColumnRole.TAG)
+    return Table(name, tuple(arrow.names), tags)
