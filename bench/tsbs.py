@@ -8,11 +8,19 @@
    functions). Median lines/s of each and the ratio.
 3. **Queries**: the data is loaded once more into database ``tsbs`` on both; flight-iox persists
    and compacts it, InfluxDB is left to compact its TSM files. Each TSBS query type
-   (bench/tsbs_queries.py) goes to InfluxDB as InfluxQL over ``/query`` and to flight-iox as SQL
-   over Flight SQL (ADBC DB-API, the project's driver). Both answers are checked equal first;
-   then warm-up runs and ``--runs`` alternating timed runs; the median of each, the ratio and
-   the geometric mean. flight-iox reads its files from its Parquet cache (the default);
-   ``--parquet-cache-size 0`` makes it decode the Parquet files on every query.
+   (bench/tsbs_queries.py) goes to InfluxDB as InfluxQL over ``/query``, and to flight-iox over
+   Flight SQL two ways:
+
+   - **generic** (the headline): ``adbc_driver_flightsql`` as it comes (every query prepared:
+     CreatePreparedStatement, GetFlightInfo, DoGet, ClosePreparedStatement) with the natural
+     SQL, lastpoint as ``SELECT DISTINCT ON (hostname) * FROM cpu ORDER BY hostname, time DESC``;
+   - **tuned**: the project's driver (``adbc_driver_flight_iox``: a query without parameters
+     runs unprepared) with lastpoint through ``last_cache('cpu')``.
+
+   All three answers are checked equal first; then warm-up runs and ``--runs`` alternating
+   timed runs; the median of each, the ratios and their geometric means. flight-iox reads its
+   files from its Parquet cache (the default); ``--parquet-cache-size 0`` makes it decode the
+   Parquet files on every query.
 4. **Storage**: bytes per field value on disk: flight-iox's Parquet files, and InfluxDB's TSM
    files once its full compaction has run (the JSON also has its whole data folder).
 
@@ -31,6 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import adbc_driver_flightsql.dbapi as flightsql
 import pyarrow as pa
 import requests
 
@@ -150,22 +159,38 @@ def check_equal(query: Query, theirs: list[dict], ours: list[dict]) -> int:
     return len(a)
 
 
-def time_both(
-    query: Query, peer: InfluxDB1, session: requests.Session, conn: object, runs: int, warmup: int
-) -> tuple[float, float]:
-    """Median seconds of InfluxDB and of flight-iox, alternating, after warm-up runs."""
+def time_all(
+    query: Query,
+    peer: InfluxDB1,
+    session: requests.Session,
+    generic: object,
+    tuned: object,
+    runs: int,
+    warmup: int,
+) -> tuple[float, float, float]:
+    """Median seconds of InfluxDB, generic and tuned flight-iox, alternating, after warm-ups."""
+    steps = {
+        "influxdb1": lambda: influx_rows(peer, session, query.influxql),
+        "generic": lambda: run(generic, query.sql),
+        "tuned": lambda: run(tuned, query.tuned),
+    }
     for _ in range(warmup):
-        influx_rows(peer, session, query.influxql)
-        run(conn, query.sql)
-    theirs, ours = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        influx_rows(peer, session, query.influxql)
-        theirs.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        run(conn, query.sql)
-        ours.append(time.perf_counter() - start)
-    return statistics.median(theirs), statistics.median(ours)
+        for step in steps.values():
+            step()
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for i in range(runs):
+        order = list(steps.items())
+        for name, step in order if i % 2 else reversed(order):
+            start = time.perf_counter()
+            step()
+            samples[name].append(time.perf_counter() - start)
+    return tuple(statistics.median(samples[name]) for name in steps)  # type: ignore[return-value]
+
+
+def generic_connection(server: RunningServer) -> flightsql.Connection:
+    """``adbc_driver_flightsql`` as it comes, database ``tsbs`` in the call header."""
+    header = {"adbc.flight.sql.rpc.call_header.database": DATABASE}
+    return flightsql.connect(server.flight_uri, autocommit=True, db_kwargs=header)
 
 
 def geomean(ratios: list[float]) -> float:
@@ -228,7 +253,7 @@ def main() -> None:
     parser.add_argument("--ingest-runs", type=int, default=3)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=7, help="query generator seed")
-    parser.add_argument("--lastpoint-sql", default=None, help="SQL flight-iox runs for lastpoint")
+    parser.add_argument("--lastpoint-sql", default=None, help="SQL the tuned path runs for lastpoint")
     parser.add_argument("--only", nargs="*", default=None, help="query names to run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tsbs.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "tsbs-ratios.png")
@@ -277,12 +302,14 @@ def main() -> None:
             their_bytes, their_total, compacted = influx_disk(peer, timeout=120)
             results = []
             session = requests.Session()
-            with connect(server) as conn:
+            with connect(server) as tuned, generic_connection(server) as generic:
                 for query in queries:
-                    count = check_equal(
-                        query, influx_rows(peer, session, query.influxql), iox_rows(conn, query.sql)
+                    theirs_rows = influx_rows(peer, session, query.influxql)
+                    count = check_equal(query, theirs_rows, iox_rows(generic, query.sql))
+                    check_equal(query, theirs_rows, iox_rows(tuned, query.tuned))
+                    theirs, ours, fast = time_all(
+                        query, peer, session, generic, tuned, args.runs, args.warmup
                     )
-                    theirs, ours = time_both(query, peer, session, conn, args.runs, args.warmup)
                     results.append(
                         {
                             "name": query.name,
@@ -290,15 +317,19 @@ def main() -> None:
                             "influxdb1_ms": theirs * 1e3,
                             "flight_iox_ms": ours * 1e3,
                             "ratio": ours / theirs,
+                            "tuned_ms": fast * 1e3,
+                            "tuned_ratio": fast / theirs,
                             "extra": query.extra,
                             "window_hours": query.window_hours,
                             "influxql": query.influxql,
                             "sql": query.sql,
+                            "tuned_sql": query.tuned,
                         }
                     )
                     print(
-                        f"  {query.name:<24} {count:>6} rows  InfluxDB {theirs * 1e3:8.1f} ms"
-                        f"  flight-iox {ours * 1e3:8.1f} ms  {ours / theirs:6.2f}x"
+                        f"  {query.name:<30} {count:>6} rows  InfluxDB {theirs * 1e3:8.1f} ms"
+                        f"  generic {ours * 1e3:8.1f} ms {ours / theirs:6.2f}x"
+                        f"  tuned {fast * 1e3:8.1f} ms {fast / theirs:6.2f}x"
                     )
         finally:
             server.stop()
@@ -313,7 +344,14 @@ def main() -> None:
         "warmup": args.warmup,
         "ingest": ingested,
         "queries": results,
+        "clients": {
+            "generic": "adbc_driver_flightsql, natural SQL (lastpoint: DISTINCT ON)",
+            "tuned": "adbc_driver_flight_iox, lastpoint through last_cache()",
+        },
         "geomean": geomean([r["ratio"] for r in results if not r["extra"]]) if results else None,
+        "geomean_tuned": (
+            geomean([r["tuned_ratio"] for r in results if not r["extra"]]) if results else None
+        ),
         "storage": {
             "flight_iox_bytes": ours_bytes,
             "flight_iox_bytes_per_value": ours_bytes / values,
@@ -340,28 +378,39 @@ def report(summary: dict) -> None:
         f"\nTSBS cpu-only, {summary['hosts']} hosts x {summary['hours']} h: "
         f"{summary['lines']:,} lines\n"
     )
-    print("| | InfluxDB 1.x | flight-iox | flight-iox / InfluxDB |\n|---|---:|---:|---:|")
+    print(
+        "Queries: generic = plain adbc_driver_flightsql with natural SQL (the headline); "
+        "tuned = the project's driver, lastpoint through last_cache().\n"
+    )
+    print(
+        "| | InfluxDB 1.x | flight-iox generic | generic / InfluxDB "
+        "| flight-iox tuned | tuned / InfluxDB |\n|---|---:|---:|---:|---:|---:|"
+    )
     for clients, row in summary["ingest"].items():
         print(
             f"| ingest, {clients} client(s), lines/s | {row['influxdb1_lines_per_s']:,.0f} | "
-            f"{row['flight_iox_lines_per_s']:,.0f} | **{row['ratio']:.2f}x** |"
+            f"{row['flight_iox_lines_per_s']:,.0f} | **{row['ratio']:.2f}x** | | |"
         )
     for row in summary["queries"]:
         note = f" ({row['window_hours']:g} h window)" if row["window_hours"] else ""
         note += " (reference: not in the mean)" if row["extra"] else ""
         print(
             f"| {row['name']}{note}, ms | {row['influxdb1_ms']:.1f} | "
-            f"{row['flight_iox_ms']:.1f} | **{row['ratio']:.2f}x** |"
+            f"{row['flight_iox_ms']:.1f} | **{row['ratio']:.2f}x** | "
+            f"{row['tuned_ms']:.1f} | {row['tuned_ratio']:.2f}x |"
         )
     if summary["geomean"]:
-        print(f"| query geometric mean | | | **{summary['geomean']:.2f}x** |")
+        print(
+            f"| query geometric mean | | | **{summary['geomean']:.2f}x** | | "
+            f"{summary['geomean_tuned']:.2f}x |"
+        )
     s = summary["storage"]
     flag = "" if s["influxdb1_fully_compacted"] else " (not fully compacted)"
     print(
         "| bytes per field value (InfluxDB: TSM files) | "
         f"{s['influxdb1_bytes_per_value']:.3f}{flag} | "
         f"{s['flight_iox_bytes_per_value']:.3f} | "
-        f"{s['flight_iox_bytes'] / s['influxdb1_bytes']:.2f}x |"
+        f"{s['flight_iox_bytes'] / s['influxdb1_bytes']:.2f}x | | |"
     )
 
 
