@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--ingest-runs", type=int, default=3)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seed", type=int, default=7, help="query generator seed")
-    parser.add_argument("--lastpoint-sql", default=None, help="SQL the tuned path runs for lastpoint")
+    parser.add_argument("--lastpoint-sql", default=None, help="tuned lastpoint SQL")
     parser.add_argument("--only", nargs="*", default=None, help="query names to run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tsbs.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "tsbs-ratios.png")

@@ -1,0 +1,139 @@
+"""Where a plain-ADBC query's fixed cost goes: client and transport against the server's Python.
+
+    python bench/query_profile.py [--runs 300] [--top 25] [--sql "SELECT 1"]
+
+The server runs in this process (the app and its Flight SQL server, auth off), so each
+Flight RPC handler can be timed and profiled: every ``get_flight_info``, ``do_get`` and
+``do_action`` call runs under one ``cProfile.Profile`` (the client is sequential, so one
+handler runs at a time) and its wall time is added up per RPC. The client is
+``adbc_driver_flightsql`` as it comes: ``cursor.execute`` + ``fetch_arrow_table``, which
+sends CreatePreparedStatement, GetFlightInfo, DoGet and ClosePreparedStatement.
+
+Prints the median query time, the server's share per RPC (mean ms per query), what is
+left for the client, gRPC and the batches streamed after ``do_get`` returns, and the
+profile's top functions by cumulative time. Writes bench/results/query_profile.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import adbc_driver_flightsql.dbapi as flightsql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flight_iox.app import build_app  # noqa: E402
+from flight_iox.auth.policy import ANONYMOUS  # noqa: E402
+from flight_iox.auth.setup import authorizer_for  # noqa: E402
+from flight_iox.config import Settings  # noqa: E402
+from flight_iox.flightsql.server import FlightSqlServer  # noqa: E402
+from flight_iox.server import _flight_server  # noqa: E402
+
+RPCS = ("get_flight_info", "do_get", "do_action")
+DATA = "\n".join(f"cpu,host=h{i % 10} usage={i} {i * 10**9}" for i in range(1000))
+
+
+def instrument(profile: cProfile.Profile, spent: dict[str, list[float]], on: list[bool]) -> None:
+    """Time and profile each RPC handler of ``FlightSqlServer`` (class-wide), while ``on[0]``."""
+    for name in RPCS:
+        original = getattr(FlightSqlServer, name)
+
+        def timed(*args: Any, _original: Callable = original, _name: str = name) -> Any:
+            if not on[0]:
+                return _original(*args)
+            start = time.perf_counter()
+            profile.enable()
+            try:
+                return _original(*args)
+            finally:
+                profile.disable()
+                spent[_name].append(time.perf_counter() - start)
+
+        setattr(FlightSqlServer, name, timed)
+
+
+def main() -> None:
+    """Run the queries, then print the split and the profile."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sql", default="SELECT 1")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "query_profile.json"
+    )
+    args = parser.parse_args()
+    profile = cProfile.Profile()
+    spent: dict[str, list[float]] = defaultdict(list)
+    on = [False]
+    instrument(profile, spent, on)
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=Path(folder), wal_fsync=False, log_level="warning")
+        app = build_app(settings)
+        app.engine.write_line_protocol("db", DATA.encode(), principal=ANONYMOUS)
+        server = _flight_server("grpc://127.0.0.1:0", app, authorizer_for(settings))
+        header = {"adbc.flight.sql.rpc.call_header.database": "db"}
+        conn = flightsql.connect(f"grpc://127.0.0.1:{server.port}", autocommit=True,
+                                 db_kwargs=header)  # fmt: skip
+        totals = []
+        try:
+            for i in range(args.warmup + args.runs):
+                if i == args.warmup:
+                    on[0] = True
+                start = time.perf_counter()
+                with conn.cursor() as cursor:
+                    cursor.execute(args.sql)
+                    cursor.fetch_arrow_table()
+                if i >= args.warmup:
+                    totals.append(time.perf_counter() - start)
+        finally:
+            conn.close()
+            server.shutdown()
+            app.close()
+    median = statistics.median(totals) * 1e3
+    mean = statistics.mean(totals) * 1e3
+    per_query = {name: sum(spent[name]) * 1e3 / args.runs for name in RPCS}
+    server_ms = sum(per_query.values())
+    print(
+        f"\nplain ADBC, {args.sql!r}, {args.runs} queries: median {median:.2f} ms, mean {mean:.2f}"
+    )
+    print("| part | ms per query (mean) | share |\n|---|---:|---:|")
+    for name, ms in per_query.items():
+        print(f"| server {name} (Python handler) | {ms:.2f} | {ms / mean:.0%} |")
+    rest = mean - server_ms
+    print(f"| client, gRPC, streaming after do_get returns | {rest:.2f} | {rest / mean:.0%} |")
+    text = io.StringIO()
+    stats = pstats.Stats(profile, stream=text)
+    stats.sort_stats("cumulative").print_stats(args.top)
+    print(text.getvalue())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "sql": args.sql,
+                "runs": args.runs,
+                "median_ms": median,
+                "mean_ms": mean,
+                "server_ms_per_query": per_query,
+                "client_and_transport_ms": rest,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
