@@ -15,6 +15,7 @@ plus the persistence layer's update handler), the Arrow writer and InfluxQL.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,6 +60,8 @@ from flight_iox.query.file_checks import checked_schema
 from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
 from flight_iox.query.system_tables import SystemTable
+from flight_iox.replication.replica import EntryApplier, ReplicaRole
+from flight_iox.replication.service import ReplicationService, replica_urls
 from flight_iox.subscriptions.service import SubscriptionService
 from flight_iox.subscriptions.stream import RowStreams
 from flight_iox.wal import WriteAheadLog
@@ -101,12 +104,14 @@ class App:
     peers: Peers  # Flight clients to the other nodes
     node_actions: dict[str, NodeAction]  # what other nodes call here (cluster ingest nodes)
     processing: ProcessingEngine  # plugin triggers (started by the server)
+    replication: ReplicationService  # WAL shipping, following, promotion (started by the server)
 
     def close(self) -> None:
         """Flush and close the WAL and the clients to other nodes (the persister, follower
         and node heartbeat, if started, are stopped by their owner)."""
         self.wal.close()
         self.peers.close()
+        self.replication.stop()
 
 
 def build_app(
@@ -151,12 +156,28 @@ def build_app(
     # Holds the WAL for every subscription before the persister may run (not started yet).
     subscriptions = SubscriptionService(catalog, feed, settings.data_dir)
 
+    replication = ReplicationService(
+        node_id=node.node_id,
+        urls=replica_urls(settings.replicate_to),
+        mode=settings.replication,
+        quorum=settings.replication_quorum,
+        timeout=settings.replication_timeout_seconds,
+        feed=feed,
+        applier=EntryApplier(wal, catalog, buffers, feed),
+        role=ReplicaRole(settings.data_dir, node.node_id, settings.follow, settings.replica),
+        token=settings.cluster_token,
+    )
+
     queries = QueryLog(settings.query_log_size, metrics)
     system_tables = {
         "queries": SystemTable(
             queries.table, scoped=queries.table, version=lambda: queries.version
         ),
         "nodes": SystemTable(node.nodes_table, version=lambda: node.version),
+        # Lag moves with the clock: rebuilt at most every 100 ms.
+        "replication": SystemTable(
+            replication.table, version=lambda: int(time.monotonic() * 10)
+        ),  # admin only
         "subscriptions": SystemTable(
             subscriptions.table, version=lambda: subscriptions.version
         ),  # admin only
@@ -239,6 +260,7 @@ def build_app(
         caches=query,
         metrics=metrics,
         router=ownership if cluster else None,
+        replication=replication,
     )
     deleter = Deleter(persister, tables, wal, watermark)
     follower = CatalogFollower(
@@ -297,11 +319,15 @@ def build_app(
         processing=processing,
         node=node,
         peers=peers,
-        node_actions=(
-            NodeActions(engine, catalog, buffers, node, ownership).handlers()
-            if cluster and roles.ingest
-            else {}
-        ),
+        node_actions={
+            **(
+                NodeActions(engine, catalog, buffers, node, ownership).handlers()
+                if cluster and roles.ingest
+                else {}
+            ),
+            **replication.handlers(),
+        },
+        replication=replication,
     )
 
 

@@ -221,6 +221,36 @@ class Settings:
         "Bearer token this node presents to other nodes (forwarded writes, unpersisted rows) "
         "when they require tokens.",
     )
+    replicate_to: str | None = setting(
+        None,
+        "Replicas to ship this node's WAL to: Flight URLs, comma-separated "
+        "(grpc://HOST:PORT; docs/cluster.md#replication).",
+    )
+    replication: str = setting(
+        "async",
+        "sync: acknowledge a write once the replicas have it durably; async: ship it after "
+        "the acknowledgement.",
+        choices=("sync", "async"),
+    )
+    replication_quorum: int | None = setting(
+        None,
+        "With sync: how many of the --replicate-to replicas must confirm a write.",
+        minimum=1,
+        shown_default="all of them",
+    )
+    replication_timeout_seconds: float = setting(
+        5.0,
+        "Seconds a sync write waits for its replicas (then 504), and a shipment for an answer.",
+        name="replication_timeout",
+        minimum=0.05,
+    )
+    follow: str | None = setting(
+        None,
+        "Be a read-only pull replica of the leader at this Flight URL (grpc://HOST:PORT).",
+    )
+    replica: bool = setting(
+        False, "Be a read-only push replica: take WAL entries a --replicate-to leader ships."
+    )
     plugin_dir: Path | None = setting(
         None,
         "Folder of processing-engine plugin files; the engine is off without it.",

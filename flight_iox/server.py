@@ -115,6 +115,7 @@ def http_services(app: App) -> HttpServices:
         backup=app.backup,
         deleter=app.deleter,
         processing=app.processing,
+        replication=app.replication,
     )
 
 
@@ -163,9 +164,11 @@ def serve(settings: Settings) -> None:
     app.node.start(
         f"{http_scheme}://{http_host}:{http_port}", f"{flight_scheme}://{flight_host}:{flight.port}"
     )
+    app.replication.start()
 
     def shutdown() -> None:
         log.info("shutting down")
+        app.replication.stop()
         app.streams.close()
         for server in flights:
             server.shutdown()

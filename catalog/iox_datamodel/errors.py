@@ -26,7 +26,8 @@ the HTTP app and the Flight service translate errors the same way::
     ├── PayloadTooLargeError            413  RESOURCE_EXHAUSTED
     ├── LimitExceededError              422  FAILED_PRECONDITION (too many databases/tables/columns)
     ├── NotSupportedError               501  UNIMPLEMENTED
-    ├── WrongNodeError                  421  FAILED_PRECONDITION (not this node's --mode)
+    ├── WrongNodeError                  421  FAILED_PRECONDITION (not this node's --mode; a replica)
+    ├── ReplicationTimeoutError         504  DEADLINE_EXCEEDED  (sync replicas did not confirm a write)
     ├── QueryLimitError                 (a query stopped by a bound; never a statement's fault)
     │   ├── QueryCancelledError         499  CANCELLED          (the client went away or cancelled)
     │   ├── QueryTimeoutError           504  DEADLINE_EXCEEDED  (--query-timeout)
@@ -81,6 +82,7 @@ __all__ = [
     "QueryMemoryError",
     "QueryTimeoutError",
     "RegexError",
+    "ReplicationTimeoutError",
     "RetryLaterError",
     "StoragePathError",
     "TableNotFoundError",
@@ -250,6 +252,15 @@ class WrongNodeError(FlightIoxError):
     names the nodes that do."""
 
 
+class ReplicationTimeoutError(FlightIoxError):
+    """A sync write is durable on this node, but too few replicas confirmed it in time.
+
+    The message names each replica that did not, with its state. The write is in this
+    node's WAL and may be visible here: retrying it is safe (a point written twice keeps
+    its last value).
+    """
+
+
 class QueryLimitError(FlightIoxError):
     """A query stopped by a server bound; InfluxQL passes it on instead of a statement error."""
 
@@ -408,6 +419,7 @@ STATUS_TABLE: dict[type[FlightIoxError], tuple[int, str]] = {
     LimitExceededError: (422, "FAILED_PRECONDITION"),
     NotSupportedError: (501, "UNIMPLEMENTED"),
     WrongNodeError: (421, "FAILED_PRECONDITION"),
+    ReplicationTimeoutError: (504, "DEADLINE_EXCEEDED"),
     QueryCancelledError: (499, "CANCELLED"),
     QueryTimeoutError: (504, "DEADLINE_EXCEEDED"),
     QueryMemoryError: (507, "RESOURCE_EXHAUSTED"),

@@ -84,6 +84,7 @@ ROUTE_RULES: dict[str, RouteRule] = {
     "/api/v3/configure/processing_engine_trigger/disable": RouteRule.AUTHENTICATED,
     "/api/v3/plugins/files": RouteRule.ADMIN,  # plugin files are code the server runs
     "/api/v3/configure/repair": RouteRule.ADMIN,  # removes lost files from tables
+    "/api/v3/configure/node/promote": RouteRule.ADMIN,  # a replica becomes a writer
     "/api/v3/backup": RouteRule.ADMIN,  # copies every database out (http/backup.py)
     # Its labels name every database: admin, unless --disable-authz metrics opens it.
     "/metrics": RouteRule.ADMIN,

@@ -73,6 +73,19 @@ class WriteRouter(Protocol):
     ) -> tuple[int, list[tuple[int, str]]]: ...
 
 
+class ReplicationGate(Protocol):
+    """What replication asks of the write path (``replication/service.py``).
+
+    ``check_writable`` raises ``WrongNodeError`` naming the leader on a replica;
+    ``wait_replicated`` returns once a synced write's entry is on enough replicas
+    (at once when replication is async or off), else raises ``ReplicationTimeoutError``.
+    """
+
+    def check_writable(self) -> None: ...
+
+    def wait_replicated(self, sequence: int) -> None: ...
+
+
 class Engine:
     """One server's write path and database lifecycle, over state built by the composition root.
 
@@ -93,10 +106,12 @@ class Engine:
         caches: QueryCaches,
         metrics: ServerMetrics,
         router: WriteRouter | None = None,
+        replication: ReplicationGate | None = None,
     ) -> None:
         """``metrics`` counts the writes (the root built the WAL with its fsync counter);
         ``feed`` moves the watermark and hands each acknowledged write to its readers;
-        ``router`` sends a cluster's writes to the tables' owners."""
+        ``router`` sends a cluster's writes to the tables' owners; ``replication`` refuses
+        writes on a replica and holds a sync write's answer until its replicas have it."""
         self._settings = settings
         self._catalog = catalog
         self._buffers = buffers
@@ -106,6 +121,7 @@ class Engine:
         self._caches = caches
         self._metrics = metrics
         self._router = router
+        self._replication = replication
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -127,8 +143,7 @@ class Engine:
         create it with the first write); it is checked before the body is parsed.
         """
         _require_write(principal, database)
-        if self._router is not None:
-            self._router.check_writable()
+        self._check_writable()
         self._check_memory()
         parsed = parse_line_protocol(
             body,
@@ -171,9 +186,9 @@ class Engine:
         describes a row in error messages. ``principal`` needs ``write`` on ``database``.
         """
         _require_write(principal, database)
+        self._check_writable()
         remote: dict[str, list[MeasurementBatch]] = {}
         if self._router is not None:
-            self._router.check_writable()
             owners = self._router.remote_owners(database, [b.measurement for b in batches])
             for batch in batches:
                 if batch.measurement in owners:
@@ -265,7 +280,16 @@ class Engine:
                 rows += table_write.batch.num_rows
         finally:
             self._feed.acknowledge(sequence, write)  # the watermark moves; readers wake
+        if sync and self._replication is not None:
+            self._replication.wait_replicated(sequence)
         return rows
+
+    def _check_writable(self) -> None:
+        """A query node or a replica refuses writes, naming where they go."""
+        if self._replication is not None:
+            self._replication.check_writable()
+        if self._router is not None:
+            self._router.check_writable()
 
     def _check_memory(self) -> None:
         limit = self._settings.buffer_memory_limit

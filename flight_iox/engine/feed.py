@@ -88,6 +88,12 @@ class WriteFeed:
         """When ``sequence`` was acknowledged (epoch seconds), while it is held in memory."""
         return self._times.get(sequence)
 
+    def held_bytes_after(self, after: int) -> int:
+        """The batch bytes of the acknowledged writes after ``after`` still held in memory
+        (a replica's lag in bytes: older ones were evicted and are not counted)."""
+        with self._cond:
+            return sum(size for sequence, (_, size) in self._recent.items() if sequence > after)
+
     def wait(self, after: int, timeout: float) -> int:
         """Block until a write after ``after`` is acknowledged or ``timeout`` seconds pass."""
         deadline = time.monotonic() + timeout

@@ -36,6 +36,7 @@ from flight_iox.http.processing import (
 from flight_iox.http.queries import cancel_query
 from flight_iox.http.query import query_sql
 from flight_iox.http.repair import repair_files
+from flight_iox.http.replication import promote_node
 from flight_iox.http.services import HttpServices
 from flight_iox.http.storage import catalog_properties, compact, persist
 from flight_iox.http.tables import configure_table
@@ -152,6 +153,7 @@ def create_app(
         Route("/api/v3/backup", backup, methods=["POST"]),
         Route("/api/v3/configure/catalog", catalog_properties, methods=["GET"]),
         Route("/api/v3/configure/repair", repair_files, methods=["POST"]),
+        Route("/api/v3/configure/node/promote", promote_node, methods=["POST"]),
         Route("/api/v3/configure/token/admin", create_admin_token, methods=["POST"]),
         Route("/api/v3/configure/token", tokens, methods=["GET", "POST", "DELETE"]),
         Route("/api/v2/buckets", v2_buckets.buckets, methods=["GET", "POST"]),

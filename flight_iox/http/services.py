@@ -16,6 +16,7 @@ from flight_iox.persist.persister import Persister
 from flight_iox.processing.service import ProcessingEngine
 from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
+from flight_iox.replication.service import ReplicationService
 from iox_catalog import CatalogConfig
 
 
@@ -34,6 +35,7 @@ class HttpServices:
     backup: BackupSource  # what POST /api/v3/backup copies
     deleter: Deleter  # creates and drops tables for /api/v3/configure/table (as SQL DDL does)
     processing: ProcessingEngine  # triggers, plugin files and /api/v3/engine/<path>
+    replication: ReplicationService  # POST /api/v3/configure/node/promote
 
 
 def services_of(request: Request) -> HttpServices:

@@ -109,7 +109,10 @@ def decode_write(payload: bytes) -> WalWrite:
         raw_size, offset = _read(view, offset, _BLOB.size)
         (size,) = _BLOB.unpack(raw_size)
         _read(view, offset, size)  # bounds check only; the stream is read zero-copy below
-        reader = pa.ipc.open_stream(buffer.slice(offset, size))
+        stream = buffer.slice(offset, size)
+        if stream.address % 8:  # names before it shift it; Arrow (Acero) wants aligned buffers
+            stream = pa.py_buffer(stream.to_pybytes())
+        reader = pa.ipc.open_stream(stream)
         batch = reader.read_next_batch()
         offset += size
         tables.append(TableWrite(str(raw_table, "utf-8"), batch))
