@@ -218,8 +218,8 @@ class Settings:
     )
     cluster_token: str | None = setting(
         None,
-        "Bearer token this node presents to other nodes (forwarded writes, unpersisted rows) "
-        "when they require tokens.",
+        "Bearer token this node presents to other nodes (forwarded writes, unpersisted rows, "
+        "replication) when they require tokens.",
     )
     replicate_to: str | None = setting(
         None,

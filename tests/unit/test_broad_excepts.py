@@ -35,6 +35,14 @@ BOUNDARIES = {
         "a subscription's delivery thread must outlive a failure (an unreadable WAL, a bug):"
         " logged with its traceback, shown in system.subscriptions, retried after a backoff"
     ),
+    ("flight_iox/replication/shipper.py", "_run"): (
+        "a replica's shipping thread must outlive a failure (an unreadable WAL, a bug): logged"
+        " with its traceback, shown in system.replication, retried after a backoff"
+    ),
+    ("flight_iox/replication/puller.py", "_run"): (
+        "a follower's pulling thread must outlive a failure (a bad frame, a bug): logged with"
+        " its traceback, shown in system.replication, retried after a backoff"
+    ),
     ("flight_iox/subscriptions/service.py", "_run"): (
         "the thread saving subscription positions must outlive a failed write (a full disk):"
         " logged with its traceback; deliveries go on and the positions are written later"
