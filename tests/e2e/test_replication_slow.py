@@ -1,0 +1,78 @@
+"""The long replication rounds (``-m slow``): a chain of kill -9 and promotions under load,
+and a pull follower through a pause of its leader and a restart of its own."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cluster import write_lp
+from tests.e2e.polling import eventually
+from tests.e2e.replication import DB, Writers, count, keys, line, nodes, promote, replication
+
+pytestmark = pytest.mark.slow
+ROUNDS = 5
+
+
+def test_rounds_of_kill_9_and_promotion_with_sync_lose_nothing(tmp_path: Path) -> None:
+    """Each round: writers on the leader, ``kill -9``, promote its replica, which becomes
+    the next leader of a fresh replica; every acknowledged write of every round is kept."""
+    with nodes(tmp_path) as started:
+        replica = started.start("r0", "--replica")
+        leader = started.start(
+            "leader", "--replicate-to", replica.flight_uri, "--replication", "sync"
+        )
+        acked: set[tuple[str, str]] = set()
+        for round_ in range(1, ROUNDS + 1):
+            writers = Writers(leader, [f"w{round_}a", f"w{round_}b"])
+            assert writers.started.wait(60)
+            leader.kill()
+            acked |= writers.stop()
+            assert promote(replica)["promoted"] is True
+            assert acked <= keys(replica), f"round {round_} lost acknowledged writes"
+            # The promoted node leads a fresh replica from now on (it restarts with the flag;
+            # its promotion outlives the restart).
+            fresh = started.start(f"r{round_}", "--replica")
+            started.flags[replica_name := next(n for n, s in started.running.items() if s is replica)] += [
+                "--replicate-to", fresh.flight_uri, "--replication", "sync",
+            ]  # fmt: skip
+            replica.stop()
+            leader = started.start(replica_name)
+            replica = fresh
+            assert write_lp(leader, DB, line("check", round_)).status_code == 204
+        assert acked <= keys(leader)
+        eventually(lambda: count(replica), count(leader))
+
+
+def test_a_follower_catches_up_after_its_leader_pauses_and_after_its_own_restart(
+    tmp_path: Path,
+) -> None:
+    with nodes(tmp_path) as started:
+        leader = started.start("leader")
+        follower = started.start(
+            "follower", "--follow", leader.flight_uri, "--replication-timeout", "1"
+        )
+        for n in range(1, 6):
+            assert write_lp(leader, DB, line("p", n)).status_code == 204
+        eventually(lambda: count(follower), 5)
+        leader.process.send_signal(signal.SIGSTOP)  # pulls in flight time out
+        try:
+            eventually(lambda: replication(follower)[0]["state"], "unreachable")
+        finally:
+            leader.process.send_signal(signal.SIGCONT)
+        for n in range(6, 11):
+            assert write_lp(leader, DB, line("p", n)).status_code == 204
+        eventually(lambda: count(follower), 10)
+        follower.stop()  # resumable: it asks from its own WAL's last sequence
+        for n in range(11, 16):
+            assert write_lp(leader, DB, line("p", n)).status_code == 204
+        follower = started.start("follower")
+        eventually(lambda: count(follower), 15)
+        leader.stop()  # and the leader restarts: it replays its WAL, the follower resumes
+        leader = started.start("leader")
+        for n in range(16, 21):
+            assert write_lp(leader, DB, line("p", n)).status_code == 204
+        eventually(lambda: count(follower), 20)
+        assert keys(follower) == keys(leader)
