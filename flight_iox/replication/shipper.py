@@ -57,10 +57,11 @@ class Shipper:
         self._holder = f"replica:{url}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Held from the start (before the persister runs), from 0 until the replica says.
+        self._feed.hold(self._holder, 0)
 
     def start(self) -> None:
-        """Hold the WAL (from 0 until the replica says where it is) and start shipping."""
-        self._feed.hold(self._holder, 0)
+        """Start shipping."""
         self._thread = threading.Thread(target=self._run, name=f"ship {self.url}", daemon=True)
         self._thread.start()
 

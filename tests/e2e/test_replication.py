@@ -85,8 +85,10 @@ def test_async_lag_is_reported_and_drains_to_zero(tmp_path: Path) -> None:
         assert row["lag_entries"] is None or row["lag_entries"] >= 0
         acked = writers.stop()
         last = max(r["last_acked_sequence"] or 0 for r in replication(leader))
-        eventually(lambda: [(r["lag_entries"], r["lag_bytes"], r["state"]) for r in replication(leader)],
-                   [(0, 0, "streaming")])  # fmt: skip
+        eventually(
+            lambda: [(r["lag_entries"], r["lag_bytes"], r["state"]) for r in replication(leader)],
+            [(0, 0, "streaming")],
+        )
         (row,) = replication(leader)
         assert row["last_acked_sequence"] == row["last_shipped_sequence"] >= last
         assert row["lag_seconds"] == 0.0

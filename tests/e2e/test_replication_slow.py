@@ -20,10 +20,10 @@ def test_rounds_of_kill_9_and_promotion_with_sync_lose_nothing(tmp_path: Path) -
     """Each round: writers on the leader, ``kill -9``, promote its replica, which becomes
     the next leader of a fresh replica; every acknowledged write of every round is kept."""
     with nodes(tmp_path) as started:
-        replica = started.start("r0", "--replica")
-        leader = started.start(
-            "leader", "--replicate-to", replica.flight_uri, "--replication", "sync"
-        )
+        replica_name, leader_name = "r0", "leader"
+        replica = started.start(replica_name, "--replica")
+        sync = ["--replication", "sync"]
+        leader = started.start(leader_name, "--replicate-to", replica.flight_uri, *sync)
         acked: set[tuple[str, str]] = set()
         for round_ in range(1, ROUNDS + 1):
             writers = Writers(leader, [f"w{round_}a", f"w{round_}b"])
@@ -32,15 +32,14 @@ def test_rounds_of_kill_9_and_promotion_with_sync_lose_nothing(tmp_path: Path) -
             acked |= writers.stop()
             assert promote(replica)["promoted"] is True
             assert acked <= keys(replica), f"round {round_} lost acknowledged writes"
-            # The promoted node leads a fresh replica from now on (it restarts with the flag;
-            # its promotion outlives the restart).
-            fresh = started.start(f"r{round_}", "--replica")
-            started.flags[replica_name := next(n for n, s in started.running.items() if s is replica)] += [
-                "--replicate-to", fresh.flight_uri, "--replication", "sync",
-            ]  # fmt: skip
+            # The promoted node leads a fresh replica from now on: restarted with the flags
+            # (its promotion outlives the restart, so its --replica is ignored).
+            fresh_name = f"r{round_}"
+            fresh = started.start(fresh_name, "--replica")
+            started.flags[replica_name] += ["--replicate-to", fresh.flight_uri, *sync]
             replica.stop()
-            leader = started.start(replica_name)
-            replica = fresh
+            leader_name, replica_name = replica_name, fresh_name
+            leader, replica = started.start(leader_name), fresh
             assert write_lp(leader, DB, line("check", round_)).status_code == 204
         assert acked <= keys(leader)
         eventually(lambda: count(replica), count(leader))

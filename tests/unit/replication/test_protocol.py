@@ -64,5 +64,5 @@ def test_pull_requests_round_trip_and_bad_ones_are_named() -> None:
     assert PullRequest.decode(request.encode()) == request
     with pytest.raises(ProtocolError, match="bad pull request"):
         PullRequest.decode(b'{"after": 1}')
-    with pytest.raises(ProtocolError, match="limit in 1..65536"):
+    with pytest.raises(ProtocolError, match=r"limit in 1\.\.65536"):
         PullRequest.decode(b'{"follower": "f", "after": 1, "limit": 0}')

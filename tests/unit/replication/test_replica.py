@@ -57,7 +57,7 @@ def test_a_frame_past_a_gap_is_not_applied(tmp_path: Path) -> None:
 def test_a_restarted_replica_resumes_from_its_wal(tmp_path: Path) -> None:
     applier, _, _ = _applier(tmp_path)
     applier.apply(_frame(1, 3))
-    again, feed, _ = _applier(tmp_path)
+    again, _, _ = _applier(tmp_path)
     assert again.applied == 3
     assert again.apply(_frame(4, 1)) == 4
 
