@@ -27,7 +27,7 @@ the HTTP app and the Flight service translate errors the same way::
     ├── LimitExceededError              422  FAILED_PRECONDITION (too many databases/tables/columns)
     ├── NotSupportedError               501  UNIMPLEMENTED
     ├── WrongNodeError                  421  FAILED_PRECONDITION (not this node's --mode; a replica)
-    ├── ReplicationTimeoutError         504  DEADLINE_EXCEEDED  (sync replicas did not confirm a write)
+    ├── ReplicationTimeoutError         504  DEADLINE_EXCEEDED  (sync replicas did not confirm)
     ├── QueryLimitError                 (a query stopped by a bound; never a statement's fault)
     │   ├── QueryCancelledError         499  CANCELLED          (the client went away or cancelled)
     │   ├── QueryTimeoutError           504  DEADLINE_EXCEEDED  (--query-timeout)
