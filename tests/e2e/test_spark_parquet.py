@@ -42,7 +42,7 @@ SQL_ROWS = (
 
 
 def _lines() -> str:
-    """Seven days of points (seven ``day(time)`` partitions) with sub-µs times and a sparse field."""
+    """Seven days of points (seven ``day(time)`` partitions), sub-µs times, a sparse field."""
     lines = []
     for i in range(600):
         extra = f",extra={i}i" if i % 3 == 0 else ""
