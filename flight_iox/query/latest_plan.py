@@ -385,7 +385,7 @@ def _references(expr: Expr) -> list[Key] | None:
     variant = expr.variant_name()
     if variant == "Column":
         return [_key(expr)]
-    if variant == "Literal":
+    if variant in ("Literal", "Placeholder"):  # a bound parameter ($1, ?) reads no column
         return []
     if variant in ("InSubquery", "ScalarSubquery", "Exists", "OuterReferenceColumn"):
         return None
