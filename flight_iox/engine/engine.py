@@ -74,12 +74,9 @@ class WriteRouter(Protocol):
 
 
 class ReplicationGate(Protocol):
-    """What replication asks of the write path (``replication/service.py``).
-
-    ``check_writable`` raises ``WrongNodeError`` naming the leader on a replica;
-    ``wait_replicated`` returns once a synced write's entry is on enough replicas
-    (at once when replication is async or off), else raises ``ReplicationTimeoutError``.
-    """
+    """What replication asks of the write path (``replication/service.py``): on a replica,
+    ``check_writable`` raises ``WrongNodeError`` naming the leader; ``wait_replicated``
+    returns once a synced write is on enough replicas, else ``ReplicationTimeoutError``."""
 
     def check_writable(self) -> None: ...
 
@@ -284,11 +281,11 @@ class Engine:
             self._replication.wait_replicated(sequence)
         return rows
 
-    def _check_writable(self) -> None:
-        """A query node or a replica refuses writes, naming where they go."""
+    def _check_writable(self, ddl: bool = False) -> None:
+        """A replica refuses writes and DDL, a query node writes, naming where they go."""
         if self._replication is not None:
             self._replication.check_writable()
-        if self._router is not None:
+        if self._router is not None and not ddl:
             self._router.check_writable()
 
     def _check_memory(self) -> None:
@@ -363,18 +360,21 @@ class Engine:
     ) -> None:
         """Create an empty database, optionally with a retention period and a default
         partition spec for its new tables (``iox_catalog.partition_template``)."""
+        self._check_writable(ddl=True)
         db = self._catalog.create_database(name)
         db.retention_ns = retention_ns
         self._iceberg.create_database(name, retention_ns, partition_by)
 
     def set_retention(self, name: str, retention_ns: int | None) -> None:
         """Change how long a database keeps rows (None: forever)."""
+        self._check_writable(ddl=True)
         self._catalog.database(name).retention_ns = retention_ns
         self._iceberg.create_database(name)
         self._iceberg.set_retention_ns(name, retention_ns)
 
     def delete_database(self, name: str) -> None:
         """Delete a database, everything buffered for it and its files."""
+        self._check_writable(ddl=True)
         validate_database_name(name)
         self._catalog.delete_database(name, self._wal.last_sequence)
         self._buffers.drop_database(name)

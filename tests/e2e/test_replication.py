@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
+import requests
 
 from tests.e2e.cluster import write_lp
 from tests.e2e.polling import eventually
@@ -119,6 +120,8 @@ def test_a_pull_follower_catches_up_after_a_pause_and_refuses_writes(tmp_path: P
         refused = write_lp(follower, DB, line("p", 99))
         assert refused.status_code == 421
         assert leader.flight_uri in refused.json()["error"]
+        ddl = requests.post(f"{follower.http_url}/api/v3/configure/database", json={"db": "x"})
+        assert ddl.status_code == 421, ddl.text
         client = flight.FlightClient(follower.flight_uri)
         descriptor = flight.FlightDescriptor.for_path(DB, "t")
         table = pa.table({"time": pa.array([5], pa.timestamp("ns")), "v": [1.0]})
