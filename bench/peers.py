@@ -1,0 +1,216 @@
+"""Ingest and storage against stronger peers: flight-iox, VictoriaMetrics and InfluxDB 1.x.
+
+    python bench/peers.py [--hosts 100] [--hours 3] [--runs 3] [--clients 1 4] [--smoke]
+
+The script starts all three servers itself, on loopback, each with its own port and
+temporary data folder: flight-iox, Debian's ``victoria-metrics`` (bench/victoria_metrics.py)
+and Debian's ``influxd`` (bench/influxdb1.py).
+
+1. **Data**: TSBS cpu-only (../shared/tsbs/gen_cpu.py) cut into the same 5,000-line bodies.
+2. **Ingest**: every body goes to each server's line protocol endpoint (flight-iox
+   ``/api/v2/write``, VictoriaMetrics and InfluxDB ``/write``) from 1 and 4 client processes
+   (the same client code: one ``requests`` session per process), each run into a fresh
+   database (VictoriaMetrics: a fresh ``db`` label); the order of the servers rotates
+   between runs. Median lines/s of each and the ratios. flight-iox and InfluxDB acknowledge
+   after their WAL fsync, VictoriaMetrics before its rows reach the disk.
+3. **Storage**: the data once more into database ``tsbs``: flight-iox persists and compacts
+   it (the Parquet bytes of ``system.parquet_files``); a fresh VictoriaMetrics flushes and
+   fully merges it (bytes of its sample parts, and of its whole data folder with the index);
+   InfluxDB compacts its TSM files fully. Bytes per field value of each; every sample is
+   checked to have arrived.
+
+Targets (issue 17): ingest >= 1.5x VictoriaMetrics at 1 and 4 clients; bytes per value <=
+VictoriaMetrics' and <= 0.35. Prints the table, writes bench/results/peers.json and
+docs/peers.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.influxdb1 import InfluxDB1  # noqa: E402
+from bench.ingest import GENERATOR, make_bodies, start_bench_server, timed_ingest  # noqa: E402
+from bench.storage import admin, connect, load, run  # noqa: E402
+from bench.tsbs import INFLUX_DATA_OPTIONS, influx_disk  # noqa: E402
+from bench.victoria_metrics import VictoriaMetrics  # noqa: E402
+from flight_iox.launcher import RunningServer  # noqa: E402
+
+FIELDS_PER_LINE = 10
+DATABASE = "tsbs"
+PEERS = ("flight_iox", "victoria_metrics", "influxdb1")
+TARGET_INGEST, TARGET_BYTES = 1.5, 0.35
+
+
+def write_targets(
+    server: RunningServer, vm: VictoriaMetrics, influx: InfluxDB1, db: str
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """Each server's line protocol URL and parameters for database ``db``."""
+    return {
+        "flight_iox": (f"{server.http_url}/api/v2/write", {"bucket": db, "precision": "ns"}),
+        "victoria_metrics": (f"{vm.url}/write", {"db": db, "precision": "ns"}),
+        "influxdb1": (f"{influx.url}/write", {"db": db, "precision": "n"}),
+    }
+
+
+def ingest(
+    server: RunningServer,
+    vm: VictoriaMetrics,
+    influx: InfluxDB1,
+    bodies: list[bytes],
+    clients_list: list[int],
+    runs: int,
+) -> dict[int, dict[str, list[float]]]:
+    """Lines/s of each server per client count and run, rotating who goes first."""
+    lines = sum(b.count(b"\n") + 1 for b in bodies)
+    rates: dict[int, dict[str, list[float]]] = {}
+    with multiprocessing.Pool(max(clients_list)) as pool:
+        for clients in clients_list:
+            mine = rates.setdefault(clients, {name: [] for name in PEERS})
+            for r in range(runs):
+                db = f"ingest_c{clients}_r{r}"
+                influx.query(f"CREATE DATABASE {db}")
+                targets = write_targets(server, vm, influx, db)
+                order = PEERS[r % len(PEERS) :] + PEERS[: r % len(PEERS)]
+                for name in order:
+                    url, params = targets[name]
+                    mine[name].append(lines / timed_ingest(pool, url, params, bodies, clients))
+                print(f"  ingest clients={clients} run {r + 1}: " + ", ".join(
+                    f"{n} {mine[n][-1]:,.0f}" for n in PEERS) + " lines/s")  # fmt: skip
+    return rates
+
+
+def storage(
+    server: RunningServer, influx: InfluxDB1, bodies: list[bytes], values: int
+) -> dict[str, float | int | bool]:
+    """Bytes per value of each, the same rows once, after persistence and compaction."""
+    load(server, bodies)
+    admin(server, "/api/v3/persist")
+    admin(server, "/api/v3/compact")
+    with connect(server) as conn:
+        ours = run(conn, "SELECT sum(size_bytes) FROM system.parquet_files").column(0)[0].as_py()
+    influx.query(f"CREATE DATABASE {DATABASE}")
+    with multiprocessing.Pool(1) as pool:
+        timed_ingest(pool, f"{influx.url}/write", {"db": DATABASE, "precision": "n"}, bodies, 1)
+        with VictoriaMetrics() as vm:
+            url, params = write_targets(server, vm, influx, DATABASE)["victoria_metrics"]
+            timed_ingest(pool, url, params, bodies, 1)
+            merged = vm.settle()
+            last_s = max(int(b.rsplit(b" ", 1)[1]) for b in bodies) // 10**9 + 1
+            arrived = vm.sample_count(last_s)
+            vm_samples, vm_all = vm.disk_bytes()
+    if arrived != values:
+        raise SystemExit(f"VictoriaMetrics holds {arrived:,} samples, {values:,} were written")
+    tsm, tsm_all, compacted = influx_disk(influx, timeout=180)
+    return {
+        "flight_iox_bytes": ours,
+        "flight_iox_bytes_per_value": ours / values,
+        "victoria_metrics_bytes": vm_all,
+        "victoria_metrics_bytes_per_value": vm_all / values,
+        "victoria_metrics_sample_parts_bytes": vm_samples,
+        "victoria_metrics_sample_parts_bytes_per_value": vm_samples / values,
+        "victoria_metrics_fully_merged": merged,
+        "influxdb1_bytes": tsm,
+        "influxdb1_bytes_per_value": tsm / values,
+        "influxdb1_all_files_bytes": tsm_all,
+        "influxdb1_fully_compacted": compacted,
+    }
+
+
+def main() -> None:
+    """Start the three servers, measure ingest then storage, and report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--hours", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="ingest runs per client count")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--smoke", action="store_true", help="3 hosts x 1 h, 1 run (CI)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "peers.json")
+    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "peers.png")
+    parser.add_argument("--no-plot", action="store_true")
+    args = parser.parse_args()
+    if args.smoke:
+        args.hosts, args.hours, args.runs = 3, 1, 1
+    missing = [name for name, ok in (("../shared/tsbs/gen_cpu.py", GENERATOR.exists()),
+               ("influxd", InfluxDB1.available()),
+               ("victoria-metrics", VictoriaMetrics.available())) if not ok]  # fmt: skip
+    if missing:
+        print(f"skipped: needs {', '.join(missing)}")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        bodies = make_bodies(args.hosts, args.hours, Path(folder))
+        lines = sum(b.count(b"\n") + 1 for b in bodies)
+        values = lines * FIELDS_PER_LINE
+        print(f"{lines:,} lines ({values:,} field values) in {len(bodies)} bodies")
+        server = start_bench_server(Path(folder))
+        influx = InfluxDB1(data_options=INFLUX_DATA_OPTIONS).__enter__()
+        try:
+            with VictoriaMetrics() as vm:
+                rates = ingest(server, vm, influx, bodies, args.clients, args.runs)
+            stored = storage(server, influx, bodies, values)
+        finally:
+            server.stop()
+            influx.__exit__(None, None, None)
+    summary = {
+        "hosts": args.hosts, "hours": args.hours, "lines": lines, "values": values,
+        "runs": args.runs, "load_average": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "ingest": {c: {**{f"{n}_lines_per_s": statistics.median(r[n]) for n in PEERS},
+                       "runs": r} for c, r in rates.items()},
+        "storage": stored,
+    }  # fmt: skip
+    for row in summary["ingest"].values():
+        ours = row["flight_iox_lines_per_s"]
+        row["vs_victoria_metrics"] = ours / row["victoria_metrics_lines_per_s"]
+        row["vs_influxdb1"] = ours / row["influxdb1_lines_per_s"]
+    report(summary)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(summary, indent=2))
+    print(f"\nwrote {args.out}")
+    if not args.no_plot:
+        from bench.plot_peers import plot_peers
+
+        plot_peers(summary, args.plot)
+        print(f"wrote {args.plot}")
+
+
+def report(summary: dict) -> None:
+    """Print the markdown tables docs/benchmarks.md shows, and which targets are met."""
+    print(f"\nTSBS cpu-only, {summary['hosts']} hosts x {summary['hours']} h: "
+          f"{summary['lines']:,} lines; load {summary['load_average'][0]:.2f}\n")  # fmt: skip
+    print("| clients | flight-iox lines/s | VictoriaMetrics | InfluxDB 1.x | vs VM | vs InfluxDB |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for clients, row in summary["ingest"].items():
+        print(f"| {clients} | {row['flight_iox_lines_per_s']:,.0f} | "
+              f"{row['victoria_metrics_lines_per_s']:,.0f} | {row['influxdb1_lines_per_s']:,.0f} "
+              f"| **{row['vs_victoria_metrics']:.2f}x** | "
+              f"{row['vs_influxdb1']:.2f}x |")  # fmt: skip
+        met = row["vs_victoria_metrics"] >= TARGET_INGEST
+        print(f"  ingest {clients} client(s): target >= {TARGET_INGEST}x VM "
+              f"{'met' if met else 'NOT met'}")  # fmt: skip
+    s = summary["storage"]
+    print(
+        "\n| bytes per field value | flight-iox | VictoriaMetrics (all / samples) | InfluxDB 1.x |"
+    )
+    print("|---|---:|---:|---:|")
+    print(f"| after persistence and compaction | **{s['flight_iox_bytes_per_value']:.3f}** | "
+          f"{s['victoria_metrics_bytes_per_value']:.3f} / "
+          f"{s['victoria_metrics_sample_parts_bytes_per_value']:.3f} | "
+          f"{s['influxdb1_bytes_per_value']:.3f} |")  # fmt: skip
+    ours = s["flight_iox_bytes_per_value"]
+    met = ours <= s["victoria_metrics_bytes_per_value"] and ours <= TARGET_BYTES
+    print(f"  storage: target <= VM and <= {TARGET_BYTES} B/value {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
