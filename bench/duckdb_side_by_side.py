@@ -120,7 +120,9 @@ def duckdb_over(files: list[str], columns: list[str]) -> duckdb.DuckDBPyConnecti
 
 def flight_connection(server: RunningServer) -> flightsql.Connection:
     """``adbc_driver_flightsql`` as it comes, database ``tsbs`` by its gRPC header."""
-    return flightsql.connect(server.flight_uri, db_kwargs={DATABASE_OPTION: DATABASE})
+    return flightsql.connect(
+        server.flight_uri, autocommit=True, db_kwargs={DATABASE_OPTION: DATABASE}
+    )
 
 
 def flight_run(conn: flightsql.Connection, sql: str) -> pa.Table:
@@ -177,7 +179,7 @@ def geomean(ratios: list[float]) -> float:
     return math.exp(statistics.mean(math.log(r) for r in ratios))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Load, persist and compact once; then each cache mode against DuckDB on those files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=1000)
@@ -189,7 +191,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/duckdb_side_by_side.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "duckdb-side-by-side.png")
     parser.add_argument("--no-plot", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.smoke:
         args.hosts, args.hours, args.runs, args.warmup = 3, 1, 1, 0
     if not GENERATOR.exists():
@@ -217,7 +219,7 @@ def main() -> None:
                            "duckdb": lambda s: duck.sql(s).to_arrow_table()}  # fmt: skip
                 modes["cache on"] = measure("cache on", runners, plan, args.runs, args.warmup)
         finally:
-            server.stop()
+            server.kill()  # all persisted; a graceful stop waits seconds for nothing
         # The same files, decoded by every query (as DuckDB does): a restart without the cache.
         server = start_bench_server(Path(folder), "--parquet-cache-size", "0")
         try:
@@ -225,7 +227,7 @@ def main() -> None:
                 runners["flight_iox"] = lambda s: flight_run(conn, s)
                 modes["cache off"] = measure("cache off", runners, plan, args.runs, args.warmup)
         finally:
-            server.stop()
+            server.kill()
         duck.close()
     summary = {
         "hosts": args.hosts, "hours": args.hours, "lines": lines, "values": lines * 10,

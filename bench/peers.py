@@ -127,7 +127,7 @@ def storage(
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Start the three servers, measure ingest then storage, and report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=100)
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "peers.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "peers.png")
     parser.add_argument("--no-plot", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.smoke:
         args.hosts, args.hours, args.runs = 3, 1, 1
     missing = [name for name, ok in (("../shared/tsbs/gen_cpu.py", GENERATOR.exists()),
@@ -159,7 +159,7 @@ def main() -> None:
                 rates = ingest(server, vm, influx, bodies, args.clients, args.runs)
             stored = storage(server, influx, bodies, values)
         finally:
-            server.stop()
+            server.kill()  # its folder is thrown away; a graceful stop takes seconds
             influx.__exit__(None, None, None)
     summary = {
         "hosts": args.hosts, "hours": args.hours, "lines": lines, "values": values,

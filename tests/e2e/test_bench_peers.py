@@ -1,0 +1,44 @@
+"""Smoke runs of bench/duckdb_side_by_side.py and bench/peers.py: they run end to end, the
+answers agree and every server stores what it was sent (no timings are asserted)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bench import duckdb_side_by_side, peers
+from bench.ingest import GENERATOR
+
+needs_generator = pytest.mark.skipif(not GENERATOR.exists(), reason="needs ../shared/tsbs")
+
+
+def smoke(main: Callable[[list[str]], None], out: Path) -> dict:
+    """A benchmark's ``--smoke`` run, in this process (so its servers fork from the tests'
+    zygote), without a plot; its JSON summary."""
+    main(["--smoke", "--out", str(out), "--no-plot"])
+    return json.loads(out.read_text())
+
+
+@needs_generator
+def test_duckdb_side_by_side_smoke(tmp_path: Path) -> None:
+    summary = smoke(duckdb_side_by_side.main, tmp_path / "side.json")
+    assert set(summary["modes"]) == {"cache on", "cache off"}
+    rows = {q["name"]: q["rows"] for q in summary["modes"]["cache off"]["queries"]}
+    assert rows["count(*)"] == 1 and rows["lastpoint (DISTINCT ON)"] == 3
+    assert summary["files"] >= 1
+
+
+@needs_generator
+@pytest.mark.skipif(shutil.which("influxd") is None, reason="needs Debian's influxd")
+@pytest.mark.skipif(shutil.which("victoria-metrics") is None, reason="needs victoria-metrics")
+def test_peers_smoke(tmp_path: Path) -> None:
+    summary = smoke(peers.main, tmp_path / "peers.json")
+    assert set(summary["ingest"]) == {"1", "4"}  # JSON keys
+    for row in summary["ingest"].values():
+        assert row["flight_iox_lines_per_s"] > 0 and row["victoria_metrics_lines_per_s"] > 0
+    storage = summary["storage"]
+    assert storage["flight_iox_bytes"] > 0 and storage["victoria_metrics_bytes"] > 0
