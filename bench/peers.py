@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.day_run import day_run  # noqa: E402
+from bench.day_run import report as report_day  # noqa: E402
 from bench.influxdb1 import InfluxDB1  # noqa: E402
 from bench.ingest import GENERATOR, make_bodies, start_bench_server, timed_ingest  # noqa: E402
 from bench.storage import admin, connect, load, run  # noqa: E402
@@ -135,12 +137,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="ingest runs per client count")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--smoke", action="store_true", help="3 hosts x 1 h, 1 run (CI)")
+    parser.add_argument("--day", action="store_true", help="the 10x data run (bench/day_run.py)")
+    parser.add_argument("--day-hosts", type=int, default=1000)
+    parser.add_argument("--day-hours", type=int, default=24)
+    parser.add_argument("--replay-hours", type=int, default=2, help="hours in the replayed WAL")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "peers.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "peers.png")
     parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args(argv)
     if args.smoke:
         args.hosts, args.hours, args.runs = 3, 1, 1
+        args.day_hosts, args.day_hours, args.replay_hours = 3, 2, 1
+    if args.day:
+        run_day(args)
+        return
     missing = [name for name, ok in (("../shared/tsbs/gen_cpu.py", GENERATOR.exists()),
                ("influxd", InfluxDB1.available()),
                ("victoria-metrics", VictoriaMetrics.available())) if not ok]  # fmt: skip
@@ -182,6 +192,28 @@ def main(argv: list[str] | None = None) -> None:
 
         plot_peers(summary, args.plot)
         print(f"wrote {args.plot}")
+
+
+def run_day(args: argparse.Namespace) -> None:
+    """``--day``: bench/day_run.py, its JSON beside peers.py's (``-day`` added to the name)."""
+    if not GENERATOR.exists():
+        print(f"skipped: needs {GENERATOR}")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        day = day_run(Path(folder), args.day_hosts, args.day_hours, args.replay_hours, args.runs)
+    day |= {"load_average": os.getloadavg(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
+    report_day(day)
+    out = args.out.with_name(args.out.stem + "-day.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(day, indent=2))
+    print(f"\nwrote {out}")
+    if not args.no_plot:
+        from bench.plot_peers import plot_day
+
+        plot = args.plot.with_name(args.plot.stem + "-day.png")
+        plot_day(day, plot)
+        print(f"wrote {plot}")
 
 
 def report(summary: dict) -> None:

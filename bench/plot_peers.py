@@ -76,6 +76,39 @@ def plot_peers(summary: dict, out: Path) -> None:
     _save(plt, figure, out)
 
 
+def plot_day(day: dict, out: Path) -> None:
+    """The 10x-data run: ingest per hour against the 100-host rate, RSS against its bound,
+    and each full-day query's time without the cache over with it."""
+    plt = _pyplot()
+    figure, (rate, rss, ratio) = plt.subplots(1, 3, figsize=(15, 4))
+    hours = list(range(len(day["per_hour_lines_per_s"])))
+    rate.plot(hours, [r / 1e3 for r in day["per_hour_lines_per_s"]], marker="o", label="flight-iox")
+    baseline = day["baseline_100_hosts_lines_per_s"] / 1e3
+    rate.axhline(baseline, color="black", linewidth=0.8, label="100-host rate")
+    rate.axhline(0.85 * baseline, color="tab:red", linestyle="--", linewidth=0.8, label="-15%")
+    rate.set_xlabel("hour of data posted")
+    rate.set_ylabel("thousand lines/s, 1 client")
+    rate.set_title("Sustained ingest")
+    rate.legend(fontsize=8)
+    seconds = [t for t, _ in day["rss_samples"]]
+    rss.plot(seconds, [b / 2**20 for _, b in day["rss_samples"]], label="server RSS")
+    rss.axhline(day["rss_bound_bytes"] / 2**20, color="tab:red", linestyle="--", linewidth=0.8,
+                label="buffer + cache limits + 500 MB")  # fmt: skip
+    rss.set_xlabel("seconds")
+    rss.set_ylabel("MiB")
+    rss.set_title("Memory while ingesting, persisting, compacting")
+    rss.legend(fontsize=8)
+    names = [q["name"] for q in day["queries"]]
+    ratio.barh(list(range(len(names)))[::-1], [q["off_over_on"] for q in day["queries"]])
+    ratio.set_yticks(list(range(len(names)))[::-1], names, fontsize=8)
+    ratio.axvline(2.0, color="tab:red", linestyle="--", linewidth=0.8, label="limit 2x")
+    ratio.set_xlabel("cache off / cache on (lower is better)")
+    ratio.set_title("Full-day queries")
+    ratio.legend(fontsize=8)
+    figure.suptitle(f"{day['hosts']} hosts x {day['hours']} h ({day['lines']:,} lines), one run")
+    _save(plt, figure, out)
+
+
 def _save(plt: Any, figure: Any, out: Path) -> None:
     figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

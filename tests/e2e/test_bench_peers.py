@@ -42,3 +42,12 @@ def test_peers_smoke(tmp_path: Path) -> None:
         assert row["flight_iox_lines_per_s"] > 0 and row["victoria_metrics_lines_per_s"] > 0
     storage = summary["storage"]
     assert storage["flight_iox_bytes"] > 0 and storage["victoria_metrics_bytes"] > 0
+
+
+@needs_generator
+@pytest.mark.slow  # five server starts and a kill -9 replay: 100 s on the loaded machine
+def test_peers_day_smoke(tmp_path: Path) -> None:
+    peers.main(["--day", "--smoke", "--out", str(tmp_path / "peers.json"), "--no-plot"])
+    day = json.loads((tmp_path / "peers-day.json").read_text())
+    assert day["lines"] == 3 * 2 * 360 and day["wal_replay"]["lines"] == 3 * 360
+    assert day["rss_peak_bytes"] > 0 and len(day["queries"]) == 9
