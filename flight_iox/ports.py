@@ -12,10 +12,14 @@ take ``WalFeed``, which the engine implements. This module imports nothing of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from iox_catalog.files import DataFile
 
 
 class QueryCaches(Protocol):
@@ -35,6 +39,10 @@ class QueryCaches(Protocol):
 
     def recheck_files(self, database: str, table: str, paths: set[str]) -> None:
         """These files of the table were found lost: check them again before the next read."""
+        ...
+
+    def load_files(self, files: Sequence[DataFile], schema: pa.Schema) -> None:
+        """Files about to join a table: decode them into the Parquet cache now, if they fit."""
         ...
 
 

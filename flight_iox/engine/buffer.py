@@ -4,9 +4,10 @@ Writers append batches tagged with their WAL sequence; nothing is copied or
 concatenated on the write path. A query takes a snapshot: pending batches are
 merged into an immutable, deduplicated table (a zero-copy append of chunks when
 new rows are later than the merged ones and carry no duplicate keys, the usual
-in-order ingest) and returned together with the file list. The persister
-freezes the buffered rows, writes them, and then, in one step under the table's
-lock, drops them and installs the new file list, so a query sees each point
+in-order ingest; its chunks are then combined in tiers, ``chunks.py``, so a query's
+refresh does not pay per write) and returned together with the file list. The
+persister freezes the buffered rows, writes them, and then, in one step under the
+table's lock, drops them and installs the new file list, so a query sees each point
 exactly once, in the buffer or in a file.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from flight_iox.engine.chunks import consolidated
 from flight_iox.engine.dedupe import (
     append_deduplicated,
     deduplicate,
@@ -140,7 +142,7 @@ class TableBuffer:
         self.pending = []
         new = pa.concat_tables([conform(pa.Table.from_batches([b]), schema) for _, b in pending])
         old = conform(self.merged, schema) if self.merged is not None else None
-        self.merged = _merge_ordered(old, new, self.merged_max_time)
+        self.merged = consolidated(_merge_ordered(old, new, self.merged_max_time))
         bounds = time_range(new)
         if bounds is not None:
             self.merged_max_time = max(bounds[1], self.merged_max_time or bounds[1])

@@ -82,12 +82,19 @@ def append_deduplicated(older: pa.Table, newer: pa.Table) -> pa.Table:
     if newer_range[0] > older_range[1]:
         return pa.concat_tables([older, newer])
     older_time = older.column(TIME_COLUMN).cast(pa.int64())
-    newer_time = newer.column(TIME_COLUMN).cast(pa.int64())
     older_late = pc.greater_equal(older_time, newer_range[0])
+    # Rows before the first late one are kept as a zero-copy slice: buffered rows arrive
+    # nearly in time order, so filtering all of ``older`` would copy the whole buffer at
+    # every snapshot (a query's refresh) to move a few late rows.
+    first_late = pc.index(older_late, True).as_py()
+    head, older = older.slice(0, first_late), older.slice(first_late)
+    older_late = older_late.slice(first_late)
+    newer_time = newer.column(TIME_COLUMN).cast(pa.int64())
     newer_early = pc.less_equal(newer_time, older_range[1])
     parts = [
+        head,
         older.filter(pc.invert(older_late)),
         deduplicate(pa.concat_tables([older.filter(older_late), newer.filter(newer_early)])),
         newer.filter(pc.invert(newer_early)),
     ]
-    return pa.concat_tables([p for p in parts if p.num_rows] or [older.slice(0, 0)])
+    return pa.concat_tables([p for p in parts if p.num_rows] or [head.slice(0, 0)])

@@ -85,6 +85,8 @@ def compact_table(
         stored = tables.iceberg.replace_files(
             database, table, remove=[f.path for f in group], add=written, model_schema=schema
         )
+        known = {f.path for f in state.files}
+        tables.caches.load_files([f for f in stored.files.files if f.path not in known], schema)
         state.replace_files(stored.files.files)
         report.partitions += 1
         report.files_before += len(group)

@@ -36,6 +36,7 @@ from flight_iox.persist.parquet_files import write_partitioned
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.file_checks import listed_problems
 from flight_iox.wal import WriteAheadLog
+from iox_catalog.files import DataFile
 from iox_catalog.schema import column_kinds
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ class Persister:
                     log.exception("persisting %s.%s failed; rows stay buffered", db, table)
                 report.failures.append(f"{db}.{table}: {full.message if full else error}")
                 continue
+            _load_new_files(tables, db, table, stored.files.files, schema)
             tables.buffers.persisted(db, table, stored.files.files)
             report.tables += 1
             report.rows += rows.num_rows
@@ -292,3 +294,12 @@ class Persister:
             self._thread.join(timeout=60)
         if self.settings.persist_on_shutdown and self._persists:
             self.persist()
+
+
+def _load_new_files(
+    tables: TableStore, db: str, table: str, files: tuple[DataFile, ...], schema: pa.Schema
+) -> None:
+    """Decode the files a commit added into the query side's Parquet cache, before they
+    are installed: the first query after a persist then finds them in memory."""
+    known = {f.path for f in tables.buffers.table(db, table).files}
+    tables.caches.load_files([f for f in files if f.path not in known], schema)

@@ -374,6 +374,15 @@ class QueryEngine:
         context.register_table("source", provider)
         return context.sql(sql).to_arrow_table()
 
+    def load_files(self, files: Sequence[DataFile], schema: pa.Schema) -> None:
+        """Decode files a persist or compaction is about to install into the Parquet cache.
+
+        Called on the persister's thread before the files join the table, so the first
+        query after a persist or a compaction does not decode them itself (issue 20's soak:
+        its slowest queries were those, on two busy cores).
+        """
+        self._tables.load_files(files, schema)
+
     def forget_caches(self, database: str, table: str) -> None:
         """Drop the rows held for a table's configured caches (a configuration changed)."""
         self._caches.forget(database, table)

@@ -21,7 +21,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, udf
@@ -186,6 +186,11 @@ class TableBuilder:
         Its scratch tables' names are unique, so no other plan renders the same.
         """
         return self._views.get(rendering)
+
+    def load_files(self, files: Sequence[DataFile], schema: pa.Schema) -> None:
+        """Put ``files`` in the Parquet cache (those that fit) before any query needs them."""
+        if self._file_cache is not None and files:
+            self._file_cache.tables(files, schema)
 
     def forget_files(self, keep: set[str]) -> None:
         """Drop cached scans (and cached data) of files no longer in any table."""

@@ -84,7 +84,7 @@ def compact_all(app: App, database: str, grace: float = 0.0) -> int:
     deleted = 0
     for table in app.catalog.database(database).tables:
         schema = schema_of(app, database, table)
-        report = compact_table(app, database, table, schema, 2, grace)
+        report = compact_table(app.tables, database, table, schema, 2, grace)
         deleted += report.orphans_deleted
     return deleted
 

@@ -65,3 +65,28 @@ def test_memory_trigger(tmp_path: Path) -> None:
         assert app.buffers.total_bytes < 2_048
     finally:
         app.close()
+
+
+def _sample(app: App, name: str) -> float:
+    value = app.metrics.registry.get_sample_value(f"flight_iox_parquet_cache_{name}")
+    assert value is not None
+    return value
+
+
+def test_persisted_and_compacted_files_are_decoded_before_any_query(tmp_path: Path) -> None:
+    """The persister fills the Parquet cache, so the next query decodes nothing (issue 20)."""
+    app = app_with(tmp_path)
+    try:
+        for start in (0, 50):
+            app.engine.write_line_protocol("db", lines(start, 50), principal=ANONYMOUS)
+            app.persister.persist()
+        assert _sample(app, "bytes") > 0  # no query has run yet
+        app.persister.compact(min_files=2)
+        assert len(app.buffers.table("db", "m").files) == 1
+        misses = _sample(app, "misses_total")
+        rows = app.query.execute("db", "SELECT count(*) AS n FROM m").read_all()
+        assert rows.column("n")[0].as_py() == 100
+        assert _sample(app, "misses_total") == misses  # the compacted file was already in memory
+        assert _sample(app, "hits_total") >= 1
+    finally:
+        app.close()
