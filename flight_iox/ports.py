@@ -45,6 +45,10 @@ class QueryCaches(Protocol):
         """Files about to join a table: decode them into the Parquet cache now, if they fit."""
         ...
 
+    def cached_files(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:
+        """Those of ``files`` the Parquet cache holds decoded, by path (none are loaded)."""
+        ...
+
 
 @dataclass(frozen=True)
 class AcknowledgedWrite:

@@ -70,7 +70,9 @@ def compact_table(
     for job in plan_compaction(state.files, min_files, target_rows):
         group = list(job.files)
         try:
-            parts = [read_model_rows(f.path, schema, tables.storage) for f in group]
+            held = tables.caches.cached_files(group)  # decoded already: no Parquet read
+            parts = [held.get(f.path) or read_model_rows(f.path, schema, tables.storage)
+                     for f in group]  # fmt: skip
         except (OSError, pa.ArrowException) as error:  # a lost file: repair's job, not ours
             _skip_unreadable(f"{database}.{table}", group, error)
             continue

@@ -383,6 +383,10 @@ class QueryEngine:
         """
         self._tables.load_files(files, schema)
 
+    def cached_files(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:
+        """The decoded rows the Parquet cache holds of ``files`` (compaction reads them)."""
+        return self._tables.cached_files(files)
+
     def forget_caches(self, database: str, table: str) -> None:
         """Drop the rows held for a table's configured caches (a configuration changed)."""
         self._caches.forget(database, table)

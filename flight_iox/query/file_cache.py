@@ -85,6 +85,11 @@ class FileCache:
                 found[file.path] = entry[1]
         return found
 
+    def held(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:
+        """The tables of ``files`` held now, by path; nothing is loaded (nor counted)."""
+        with self._lock:
+            return {f.path: self._entries[f.path][1] for f in files if f.path in self._entries}
+
     def keep_only(self, paths: set[str]) -> None:
         """Drop the files no table holds any more."""
         with self._lock:

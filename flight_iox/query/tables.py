@@ -192,6 +192,10 @@ class TableBuilder:
         if self._file_cache is not None and files:
             self._file_cache.tables(files, schema)
 
+    def cached_files(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:
+        """The decoded rows the Parquet cache holds of ``files``, without loading any."""
+        return {} if self._file_cache is None else self._file_cache.held(files)
+
     def forget_files(self, keep: set[str]) -> None:
         """Drop cached scans (and cached data) of files no longer in any table."""
         with self._lock:
