@@ -248,10 +248,15 @@ class QueryEngine:
     def _refreshed_context(
         self, database: str | None, sql: str, scope: Scope = None
     ) -> SessionContext:
-        """The warm context for ``database`` in ``scope``, with what ``sql`` can read fresh."""
+        """The warm context for ``database`` in ``scope``, with what ``sql`` can read fresh.
+
+        Only the tables ``sql`` may read are refreshed (``reads.tables_read``, as for the
+        statement's key): refreshing every table rebuilt the ``system`` tables whenever any
+        table had a write, at every plan (a tenth of a query's time in issue 20's soak).
+        """
         with self._registry.lock:
             held = self._held(database, sql, scope)
-            self._registry.refresh(held)
+            self._registry.refresh(held, sql, fetch_remote=False)
             return self._contexts.get(database, frozenset(held), admin=scope is None)
 
     def _reusable(self, database: str | None, sql: str) -> bool:

@@ -81,17 +81,20 @@ class TableRegistry:
         self._global_system: dict[str, SystemTable] = {}
         self._live_built: dict[str, tuple[int, ...]] = {}  # live tables' versions, as built
 
-    def refresh(self, databases: Iterable[str], sql: str | None = None) -> State:
+    def refresh(
+        self, databases: Iterable[str], sql: str | None = None, *, fetch_remote: bool = True
+    ) -> State:
         """Bring the tables ``sql`` may read of ``databases`` up to date; their state, for keys.
 
         Without ``sql``, every table (and the ``system`` tables). Unknown names are skipped
         (they do not resolve; the state says so by omission). Call with ``lock`` held when
-        the answer must match the registered tables.
+        the answer must match the registered tables. ``fetch_remote=False``: keep the rows
+        last fetched from other nodes (a plan right after its statement's key fetched them).
         """
         state = []
         with self.lock:
             for name in databases:
-                if self._remote is not None and sql is not None:
+                if self._remote is not None and sql is not None and fetch_remote:
                     for table, remote in self._remote.fetch(name, sql).items():
                         self._remote_tables[(name, table)] = remote
                 current = self._state(name, sql)
