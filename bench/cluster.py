@@ -1,6 +1,7 @@
 """Cluster throughput and latency: 1, 2 and 3 ingest nodes; a query node vs an all-in-one node.
 
     python bench/cluster.py [--seconds 5] [--queries 30] [--json bench/results/cluster.json]
+                            [--parts writes,queries,pushdown]
 
 Real processes on a fresh PostgreSQL database (127.0.0.1:5432) and a moto S3 server in
 this process (``flight_iox.cluster_demo``'s helpers).
@@ -13,6 +14,11 @@ this process (``flight_iox.cluster_demo``'s helpers).
   query node; the same data on an all-in-one node (SQLite, local files). Alternately,
   ``--queries`` times each: a ``GROUP BY`` over the table through the query node and
   through the all-in-one node; median ms, and the ratio.
+- Pushdown: one ingest node buffering 200,000 rows (none persisted) and two query nodes,
+  one with pushdown (the default) and one with ``--no-cluster-pushdown``. Alternately,
+  ``--queries`` times each, a selective query (one host of 50, a tenth of the time
+  range): median ms, and the bytes of ingest-node rows each query node received per query
+  (``flight_iox_cluster_rows_received_bytes`` in ``/metrics``); ratios in the same run.
 """
 
 from __future__ import annotations
@@ -34,6 +40,14 @@ from flight_iox.launcher import RunningServer, start_server
 T0 = 1_700_000_000_000_000_000
 WARM_UP_SECONDS = 2.0  # writes before the measured window starts
 QUERY = "SELECT host, count(*) AS n, avg(v) AS v FROM cpu GROUP BY host ORDER BY host"
+PUSHDOWN_ROWS = 200_000
+# One host of 50, a tenth of the buffered time range (rows are 1 µs apart from T0).
+SELECTIVE = (
+    "SELECT count(*) AS n, avg(v) AS v, max(u) AS u FROM cpu WHERE host = 'h7' "
+    f"AND time >= to_timestamp_nanos({T0 + 50_000_000}) "
+    f"AND time < to_timestamp_nanos({T0 + 70_000_000})"
+)
+RECEIVED = "flight_iox_cluster_rows_received_bytes_total"
 
 
 def _flags(catalog: str, endpoint: str, bucket: str) -> list[str]:
@@ -153,6 +167,75 @@ def query_latency(root: Path, flags: list[str], queries: int) -> tuple[float, fl
             server.stop()
 
 
+def _received(server: RunningServer) -> float:
+    """The query node's ``RECEIVED`` counter."""
+    text = requests.get(f"{server.http_url}/metrics", timeout=60).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(RECEIVED))
+
+
+def pushdown(root: Path, flags: list[str], queries: int) -> dict[str, dict[str, float]]:
+    """Median ms and bytes received per ``SELECTIVE`` query, with and without pushdown."""
+    hold = ["--persist-max-rows", "10000000", "--persist-max-age", "3600"]
+    ingest = start_server(
+        root / "pi", "--mode", "ingest", "--node-id", "pi", *flags, *hold, timeout=120
+    )
+    nodes = {
+        "pushdown": start_server(
+            root / "pq", "--mode", "query", "--node-id", "pq", *flags, timeout=120
+        ),
+        "no pushdown": start_server(
+            root / "pn",
+            "--mode",
+            "query",
+            "--node-id",
+            "pn",
+            "--no-cluster-pushdown",
+            *flags,
+            timeout=120,
+        ),
+    }
+    try:
+        write = f"{ingest.http_url}/api/v3/write_lp"
+        for first in range(0, PUSHDOWN_ROWS, 10_000):
+            body = _body("cpu", first, 10_000)
+            requests.post(write, params={"db": "p"}, data=body, timeout=60).raise_for_status()
+        times: dict[str, list[float]] = {label: [] for label in nodes}
+        sizes: dict[str, list[float]] = {label: [] for label in nodes}
+        answers = {}
+        for _ in range(queries + 2):  # the first two warm both up
+            for label, server in nodes.items():
+                before = _received(server)
+                start = time.perf_counter()
+                reply = requests.get(f"{server.http_url}/api/v3/query_sql",
+                                     params={"db": "p", "q": SELECTIVE}, timeout=60)  # fmt: skip
+                reply.raise_for_status()
+                times[label].append(time.perf_counter() - start)
+                sizes[label].append(_received(server) - before)
+                answers[label] = reply.json()
+        assert answers["pushdown"] == answers["no pushdown"], "pushdown changed the answer"
+        assert answers["pushdown"][0]["n"] > 0, answers
+        return {
+            label: {
+                "ms": statistics.median(times[label][2:]) * 1e3,
+                "bytes": statistics.median(sizes[label][2:]),
+            }
+            for label in nodes
+        }
+    finally:
+        for server in (ingest, *nodes.values()):
+            server.stop()
+
+
+def _print_pushdown(measured: dict[str, dict[str, float]], queries: int) -> None:
+    print(f"\npushdown: median of {queries}, `{SELECTIVE}` over {PUSHDOWN_ROWS:,} buffered rows\n")
+    print("| query node | ms | / no pushdown | bytes received per query | / no pushdown |")
+    print("|---|---:|---:|---:|---:|")
+    base = measured["no pushdown"]
+    for label, m in measured.items():
+        print(f"| {label} | {m['ms']:.1f} | {m['ms'] / base['ms']:.2f}x | {m['bytes']:,.0f} | "
+              f"{m['bytes'] / base['bytes']:.4f}x |")  # fmt: skip
+
+
 def main() -> None:
     """Run both measurements; print tables and ratios; optionally write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -160,28 +243,52 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--parts", default="writes,queries,pushdown")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(key, "bench")
     results: dict[str, object] = {"cores": os.cpu_count(), "load": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as folder, moto_server() as endpoint:
         make_bucket(endpoint, "bench")
-        writes = {}
-        for nodes in (1, 2, 3):
+        writes: dict[int, float] = {}
+        for nodes in (1, 2, 3) if "writes" in parts else ():
             with fresh_database(args.postgres) as catalog:
                 root = Path(folder) / f"w{nodes}"
                 writes[nodes] = write_throughput(
                     root, _flags(catalog, endpoint, f"bench/w{nodes}"), nodes, args.seconds
                 )
-        with fresh_database(args.postgres) as catalog:
-            through_query, all_in_one, visible = query_latency(
-                Path(folder) / "q", _flags(catalog, endpoint, "bench/q"), args.queries
-            )
+        if "pushdown" in parts:
+            with fresh_database(args.postgres) as catalog:
+                measured = pushdown(
+                    Path(folder) / "p", _flags(catalog, endpoint, "bench/p"), args.queries
+                )
+            _print_pushdown(measured, args.queries)
+            results["pushdown"] = measured
+        if "queries" in parts:
+            with fresh_database(args.postgres) as catalog:
+                through_query, all_in_one, visible = query_latency(
+                    Path(folder) / "q", _flags(catalog, endpoint, "bench/q"), args.queries
+                )
+    if "queries" in parts:
+        _print_queries(writes, args, results, through_query, all_in_one, visible)
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def _print_queries(
+    writes: dict[int, float],
+    args: argparse.Namespace,
+    results: dict[str, object],
+    through_query: float,
+    all_in_one: float,
+    visible: list[float],
+) -> None:
     print(f"\nwrites: {args.seconds:.0f} s per setup, batches of 1,000 lines, no fsync, "
           f"{os.cpu_count()} cores, load {results['load']:.1f}\n")  # fmt: skip
     print("| ingest nodes | rows/s | / one node |")
     print("|---:|---:|---:|")
-    for nodes, rate in writes.items():
+    for nodes, rate in writes.items() if writes else ():
         print(f"| {nodes} | {rate:,.0f} | {rate / writes[1]:.2f}x |")
     print(f"\nqueries: median of {args.queries}, `{QUERY}` over 110,000 rows\n")
     print("| through | ms | / all-in-one |")
@@ -200,8 +307,6 @@ def main() -> None:
         writes_rows_per_second={str(k): v for k, v in writes.items()},
         query_ms={"query_node": through_query * 1e3, "all_in_one": all_in_one * 1e3},
     )
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -232,7 +232,11 @@ def build_app(
         limits=settings.query_limits,
         file_check=lambda file: checked_schema(file, storage),
         system_tables=system_tables,
-        remote=IngestNodeRows(node, peers, catalog) if cluster and roles.query else None,
+        remote=IngestNodeRows(
+            node, peers, catalog, settings.cluster_pushdown, metrics.cluster_rows_received
+        )
+        if cluster and roles.query
+        else None,
         latest_rows=settings.latest_rows_rewrite,
     )
     if authorizer is not None:

@@ -251,6 +251,11 @@ class Settings:
     replica: bool = setting(
         False, "Be a read-only push replica: take WAL entries a --replicate-to leader ships."
     )
+    cluster_pushdown: bool = setting(
+        True,
+        "A query node asks ingest nodes only for the columns and the time and tag ranges "
+        "a statement needs (docs/cluster.md).",
+    )
     plugin_dir: Path | None = setting(
         None,
         "Folder of processing-engine plugin files; the engine is off without it.",

@@ -121,6 +121,10 @@ class ServerMetrics:
             "query_seconds", "Duration of queries, streaming included.", _SECONDS, "protocol"
         )
         self._query_errors = counter("query_errors", "Queries that ended in an error.", "protocol")
+        self._cluster_rows = counter(
+            "cluster_rows_received_bytes",
+            "Bytes of unpersisted rows a query node received from ingest nodes.",
+        )
         self._active = Gauge(
             f"{PREFIX}_queries_active", "Queries running now.", ("protocol",), registry=r
         )
@@ -195,6 +199,10 @@ class ServerMetrics:
         duration.observe(seconds)
         if failed:
             errors.inc()
+
+    def cluster_rows_received(self, size: int) -> None:
+        """A query node received ``size`` bytes of ingest nodes' unpersisted rows."""
+        self._cluster_rows.inc(size)
 
     def forget_database(self, database: str) -> None:
         """Drop a deleted database's series (keeps the label set bounded by live databases)."""

@@ -4,7 +4,9 @@
   goes through this node's one write path, as the caller's token allows, and the answer
   lists the rejected lines by the client's line numbers.
 - ``iox.cluster.rows``: for a database and a statement, each table it may read with this
-  node's unpersisted rows and file list, taken at one instant (``remote_rows.py``).
+  node's unpersisted rows and file list, taken at one instant (``remote_rows.py``); of
+  the tables the request says what the statement needs, only the columns and rows it
+  may use (``query/scan_needs.py``).
 
 Both check the calling token like every other call: ``write`` on the database to write,
 ``read`` to read the rows.
@@ -74,7 +76,7 @@ class NodeActions:
 
     def rows(self, principal: Principal, body: bytes) -> Iterator[bytes]:
         """Each table ``sql`` may read: its buffered rows and files, as one snapshot."""
-        database, sql = rows_request(body)
+        database, sql, needs = rows_request(body)
         Authorizer.require(principal, Action.READ, database)
         with self._catalog.lock:
             if not self._catalog.has_database(database):
@@ -91,4 +93,7 @@ class NodeActions:
             snapshot = self._buffers.snapshot(database, name, schema)
             owner = self._node.holds(INGEST_LEASE, database, name)
             extra = {"owner": owner, "version": [self._node.node_id, *version]}
-            yield encode_rows(name, snapshot.buffered, snapshot.files, extra)
+            rows = snapshot.buffered
+            if needs is not None and name in needs:
+                rows = needs[name].apply(rows)
+            yield encode_rows(name, rows, snapshot.files, extra)

@@ -60,9 +60,10 @@ class Peers:
         answer = json.loads(reply)
         return int(answer["rows"]), [(int(n), str(m)) for n, m in answer["errors"]]
 
-    def rows(self, location: str, database: str, sql: str | None) -> list[bytes]:
-        """One encoded table (``codec.encode_rows``) per table ``sql`` may read there."""
-        body = json.dumps({"database": database, "sql": sql}).encode()
+    def rows(self, location: str, database: str, sql: str | None, scans: Any = None) -> list[bytes]:
+        """One encoded table (``codec.encode_rows``) per table ``sql`` may read there;
+        ``scans``: what to send of each (``remote_rows.rows_body``)."""
+        body = json.dumps({"database": database, "sql": sql, "scans": scans}).encode()
         return self.action(location, ROWS_ACTION, body)
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +29,7 @@ from flight_iox.cluster.remote import Peers
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import FlightIoxError
 from flight_iox.query.remote import RemoteTable
+from flight_iox.query.scan_needs import ScanNeeds
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +37,34 @@ log = logging.getLogger(__name__)
 class IngestNodeRows:
     """``query.remote.RemoteTables`` over the live ingest nodes of the registry."""
 
-    def __init__(self, node: ClusterNode, peers: Peers, catalog: SchemaCatalog) -> None:
+    def __init__(
+        self,
+        node: ClusterNode,
+        peers: Peers,
+        catalog: SchemaCatalog,
+        pushdown: bool = True,
+        received: Callable[[int], None] | None = None,
+    ) -> None:
+        """``received`` is told the bytes of every reply (the cluster-rows metric)."""
         self._node = node
         self._peers = peers
         self._catalog = catalog
+        self._pushdown = pushdown
+        self._received = received
         self._silent: set[str] = set()  # nodes whose failure was logged
         self._lock = threading.Lock()
 
-    def fetch(self, database: str, sql: str | None) -> dict[str, RemoteTable]:
+    def fetch(
+        self, database: str, sql: str | None, needs: Mapping[str, ScanNeeds] | None = None
+    ) -> dict[str, RemoteTable]:
         """Per table the statement may read: every ingest node's rows and files."""
+        if not self._pushdown:
+            needs = None
+        scans = None if needs is None else {t: n.as_json() for t, n in needs.items()}
         found: dict[str, list[tuple[bool, str, pa.Table, Any]]] = {}
         for record in self._node.ingest_nodes():
             try:
-                replies = self._peers.rows(record.flight_addr, database, sql)
+                replies = self._peers.rows(record.flight_addr, database, sql, scans)
             except (flight.FlightUnavailableError, flight.FlightTimedOutError) as error:
                 self._peers.forget(record.flight_addr)
                 with self._lock:
@@ -66,6 +83,8 @@ class IngestNodeRows:
                 ) from None
             with self._lock:
                 self._silent.discard(record.node_id)
+            if self._received is not None:
+                self._received(sum(len(reply) for reply in replies))
             for reply in replies:
                 table, rows, files, meta = decode_rows(reply)
                 owner = bool(meta.get("owner"))
@@ -76,8 +95,12 @@ class IngestNodeRows:
         for table, parts in found.items():
             parts.sort(key=lambda p: (p[0], p[1]))  # the owner's rows last: they are newest
             self._apply_schema(database, table, [p[2].schema for p in parts])
-            token = tuple(
-                (p[1], p[3][1], tuple(f.path for f in p[3][0]), p[2].num_rows) for p in parts
+            asked = None if needs is None else needs.get(table)
+            token = (
+                tuple(
+                    (p[1], p[3][1], tuple(f.path for f in p[3][0]), p[2].num_rows) for p in parts
+                ),
+                asked,
             )
             result[table] = RemoteTable(
                 token, tuple(p[3][0] for p in parts), tuple(p[2] for p in parts)
@@ -99,7 +122,11 @@ class IngestNodeRows:
                     known = self._catalog.database(database).tables.get(table)
 
 
-def rows_request(body: bytes) -> tuple[str, str | None]:
-    """The database and statement of a rows request."""
+def rows_request(body: bytes) -> tuple[str, str | None, dict[str, ScanNeeds] | None]:
+    """The database, statement and per-table needs (None: everything) of a rows request."""
     request = json.loads(body)
-    return str(request["database"]), request.get("sql")
+    scans = request.get("scans")
+    needs = None
+    if scans is not None:
+        needs = {str(table): ScanNeeds.from_json(body) for table, body in scans.items()}
+    return str(request["database"]), request.get("sql"), needs

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 
 import pyarrow as pa
@@ -87,6 +88,12 @@ class QueryEngine:
         self._statements = StatementCache()
         self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check)
         self._registry = TableRegistry(catalog, buffers, self._tables, remote)
+        # A query node registers tables with what each statement needs of them (the
+        # ingest nodes' rows, cut to it): a statement is planned under the registry's
+        # lock, so no other statement registers its own cut in between.
+        self._planning: AbstractContextManager[object] = (
+            self._registry.lock if remote is not None else nullcontext()
+        )
         for name, table in (system_tables or {}).items():
             self._registry.set_system_table(name, table)
         self._last_cache = LastValueCache(
@@ -143,11 +150,12 @@ class QueryEngine:
         """
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
-        key = self._statement_key(database, sql, params, scope)
-        schema = self._statements.schema(key)
-        if schema is not None:
-            return schema
-        frame = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False, scope=scope)
+        with self._planning:
+            key = self._statement_key(database, sql, params, scope)
+            schema = self._statements.schema(key)
+            if schema is not None:
+                return schema
+            frame = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False, scope=scope)
         schema = frame.schema()
         self._statements.keep_schema(key, schema)
         if len(params) >= self.parameter_count(sql):  # fully bound: the plan can run
@@ -173,14 +181,15 @@ class QueryEngine:
         """
         query = self._runner.start()  # a slot, a deadline, the caller's cancellation
         try:
-            key = self._statement_key(database, sql, params, scope)
-            reusable = self._reusable(database, sql)
-            frame = self._statements.plan(key, reusable)
-            sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
-            if frame is None:
-                frame = self._plan(database, sql, params, scope=scope)
-                if reusable:
-                    self._statements.keep_plan(key, frame)
+            with self._planning:
+                key = self._statement_key(database, sql, params, scope)
+                reusable = self._reusable(database, sql)
+                frame = self._statements.plan(key, reusable)
+                sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
+                if frame is None:
+                    frame = self._plan(database, sql, params, scope=scope)
+                    if reusable:
+                        self._statements.keep_plan(key, frame)
             self._tables.raise_if_unavailable(frame)  # before any row of another source
             if finish is not None:
                 return finish(query.read_all(frame)).to_reader()
@@ -243,7 +252,7 @@ class QueryEngine:
 
     def _refresh(self, database: str | None, sql: str, scope: Scope) -> State:
         """Refresh the tables of the databases ``sql`` can read from ``database`` in ``scope``."""
-        return self._registry.refresh(self._held(database, sql, scope), sql)
+        return self._registry.refresh(self._held(database, sql, scope), sql, database)
 
     def _refreshed_context(
         self, database: str | None, sql: str, scope: Scope = None

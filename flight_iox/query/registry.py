@@ -29,6 +29,7 @@ from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.query.configured_caches import cache_system_tables
 from flight_iox.query.reads import tables_read
 from flight_iox.query.remote import RemoteTable, RemoteTables
+from flight_iox.query.scan_plan import statement_needs
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, SystemTable, system_tables
 from flight_iox.query.tables import TableBuilder
 
@@ -82,20 +83,34 @@ class TableRegistry:
         self._live_built: dict[str, tuple[int, ...]] = {}  # live tables' versions, as built
 
     def refresh(
-        self, databases: Iterable[str], sql: str | None = None, *, fetch_remote: bool = True
+        self,
+        databases: Iterable[str],
+        sql: str | None = None,
+        default: str | None = None,
+        *,
+        fetch_remote: bool = True,
     ) -> State:
         """Bring the tables ``sql`` may read of ``databases`` up to date; their state, for keys.
 
         Without ``sql``, every table (and the ``system`` tables). Unknown names are skipped
-        (they do not resolve; the state says so by omission). Call with ``lock`` held when
-        the answer must match the registered tables. ``fetch_remote=False``: keep the rows
-        last fetched from other nodes (a plan right after its statement's key fetched them).
+        (they do not resolve; the state says so by omission). ``default``: the database
+        unqualified names resolve in (what a query node needs of each table depends on
+        it). Call with ``lock`` held when the answer must match the registered tables.
+        ``fetch_remote=False``: keep the rows last fetched from other nodes (a plan right
+        after its statement's key fetched them).
         """
         state = []
+        databases = list(databases)
         with self.lock:
+            needs = None
+            source = self._remote if sql is not None and fetch_remote else None
+            if source is not None and sql is not None:
+                known = self._known_schemas(databases, sql)
+                needs = None if known is None else statement_needs(sql, default, known)
             for name in databases:
-                if self._remote is not None and sql is not None and fetch_remote:
-                    for table, remote in self._remote.fetch(name, sql).items():
+                if source is not None:
+                    wanted = None if needs is None else needs.get(name, {})
+                    for table, remote in source.fetch(name, sql, wanted).items():
                         self._remote_tables[(name, table)] = remote
                 current = self._state(name, sql)
                 if current is None:
@@ -106,6 +121,23 @@ class TableRegistry:
                     key = (*key, self._refresh_live(name, schemas))
                 state.append((name, key))
         return tuple(state)
+
+    def _known_schemas(
+        self, databases: list[str], sql: str
+    ) -> dict[str, dict[str, pa.Schema]] | None:
+        """The schemas this node knows of the tables ``sql`` may read (``scan_plan.py``);
+        None when it may read every table (a listing, the ``system`` tables)."""
+        known: dict[str, dict[str, pa.Schema]] = {}
+        with self._catalog.lock:
+            for name in databases:
+                if not self._catalog.has_database(name):
+                    continue
+                tables = self._catalog.database(name).tables
+                read = tables_read(sql, tables)
+                if read is None:
+                    return None
+                known[name] = {t: tables[t].arrow_schema() for t in read}
+        return known
 
     def _refresh_live(self, database: str, schemas: dict[str, pa.Schema]) -> tuple[int, ...]:
         """Rebuild the system tables if a live one's source moved; the live versions.

@@ -16,7 +16,7 @@ merge makes the one snapshot a single node would have had:
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys
+from flight_iox.query.scan_needs import ScanNeeds
 from iox_catalog.files import DataFile
 
 
@@ -31,7 +32,8 @@ from iox_catalog.files import DataFile
 class RemoteTable:
     """One table as the other nodes hold it: file lists and buffers, owner's last."""
 
-    token: Hashable  # equal when nothing changed (the nodes' buffer versions and files)
+    # Equal when nothing changed: the nodes' buffer versions and files, and what was asked.
+    token: Hashable
     file_lists: tuple[tuple[DataFile, ...], ...]
     rows: tuple[pa.Table, ...]
 
@@ -54,7 +56,11 @@ def _newest(files: tuple[DataFile, ...]) -> int:
 class RemoteTables(Protocol):
     """Fetches other nodes' state of the tables a statement may read (a query node's)."""
 
-    def fetch(self, database: str, sql: str | None) -> dict[str, RemoteTable]:
+    def fetch(
+        self, database: str, sql: str | None, needs: Mapping[str, ScanNeeds] | None = None
+    ) -> dict[str, RemoteTable]:
         """Per table read: the other nodes' rows and files. Applies their schemas (new
-        databases, tables and columns) to this node's schema catalog first."""
+        databases, tables and columns) to this node's schema catalog first. ``needs``:
+        what the statement needs of each table it scans (``scan_needs.py``); the nodes
+        send only that of those tables. None: everything of every table read."""
         ...
