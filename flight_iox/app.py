@@ -105,6 +105,8 @@ class App:
     node_actions: dict[str, NodeAction]  # what other nodes call here (cluster ingest nodes)
     processing: ProcessingEngine  # plugin triggers (started by the server)
     replication: ReplicationService  # WAL shipping, following, promotion (started by the server)
+    # Ingest nodes whose unpersisted rows answers may lack (a query node's; else none).
+    missing_rows: Callable[[], list[str]] = list
 
     def close(self) -> None:
         """Flush and close the WAL and the clients to other nodes (the persister, follower
@@ -224,6 +226,13 @@ def build_app(
             cache_misses=lambda: file_cache.misses,
         )
     )
+    remote = (
+        IngestNodeRows(
+            node, peers, catalog, settings.cluster_pushdown, metrics.cluster_rows_received
+        )
+        if cluster and roles.query
+        else None
+    )
     query = QueryEngine(
         catalog,
         buffers,
@@ -232,11 +241,7 @@ def build_app(
         limits=settings.query_limits,
         file_check=lambda file: checked_schema(file, storage),
         system_tables=system_tables,
-        remote=IngestNodeRows(
-            node, peers, catalog, settings.cluster_pushdown, metrics.cluster_rows_received
-        )
-        if cluster and roles.query
-        else None,
+        remote=remote,
         latest_rows=settings.latest_rows_rewrite,
     )
     if authorizer is not None:
@@ -332,6 +337,7 @@ def build_app(
             **replication.handlers(),
         },
         replication=replication,
+        missing_rows=remote.missing if remote is not None else list,
     )
 
 

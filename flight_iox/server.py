@@ -116,6 +116,7 @@ def http_services(app: App) -> HttpServices:
         deleter=app.deleter,
         processing=app.processing,
         replication=app.replication,
+        missing_rows=app.missing_rows,
     )
 
 

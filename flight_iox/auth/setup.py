@@ -3,6 +3,10 @@
 ``--auth`` defaults to ``off`` when every listen address is loopback and to
 ``required`` otherwise. ``--auth off`` on a non-loopback address is refused
 unless ``--i-know-auth-is-off`` is given too.
+
+Tokens live in the data folder (``tokens.json``), or, when the catalog is PostgreSQL
+(nodes sharing it form a cluster), in the catalog database, so every node accepts the
+same tokens (``catalog_tokens.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from flight_iox.auth.policy import AuthMode, Authorizer, default_mode, is_loopback
-from flight_iox.auth.tokens import FileTokenStore
+from flight_iox.auth.tokens import FileTokenStore, TokenStore
 from flight_iox.config import Settings, split_host_port
 from flight_iox.errors import FlightIoxError
 
@@ -30,7 +34,7 @@ def authorizer_for(settings: Settings) -> Authorizer:
             "reach it could read and write everything. Use --auth required, or add "
             "--i-know-auth-is-off"
         )
-    store = FileTokenStore(settings.data_dir / TOKEN_FILE)
+    store = token_store(settings)
     if mode is AuthMode.REQUIRED and not any(r.admin for r in store.records()):
         if store.admin_created():
             log.warning(
@@ -45,3 +49,22 @@ def authorizer_for(settings: Settings) -> Authorizer:
             )
     log.info("auth: %s", mode.value)
     return Authorizer(mode, store)
+
+
+def shared_token_uri(settings: Settings) -> str | None:
+    """The catalog's PostgreSQL URI (SQLAlchemy's) when tokens are shared there, else None."""
+    config = settings.catalog_config()
+    uri = config.catalog_uri() if config.is_sql else None
+    return uri if uri is not None and uri.startswith("postgresql") else None
+
+
+def token_store(settings: Settings) -> TokenStore:
+    """The catalog's shared store on PostgreSQL (a local ``tokens.json`` is copied in),
+    else ``tokens.json`` in the data folder."""
+    local = settings.data_dir / TOKEN_FILE
+    uri = shared_token_uri(settings)
+    if uri is None:
+        return FileTokenStore(local)
+    from flight_iox.auth.catalog_tokens import CatalogTokenStore  # SQLAlchemy: only here
+
+    return CatalogTokenStore(uri, local)

@@ -5,9 +5,10 @@ plain SHA-256 is a safe hash: there is nothing to brute-force, and a slow KDF
 would only slow down every request. Only the hash is ever stored; a secret is
 shown once, when it is created.
 
-Storage is behind ``TokenStore`` so it can move into the catalog later;
-``FileTokenStore`` keeps ``tokens.json`` in the data folder, rewritten
-atomically (temporary file, fsync, rename) on every change.
+Storage is behind ``TokenStore``: ``FileTokenStore`` keeps ``tokens.json`` in
+the data folder, rewritten atomically (temporary file, fsync, rename) on every
+change; on a PostgreSQL catalog every node shares ``CatalogTokenStore``
+(``catalog_tokens.py``).
 
 The store also remembers that an admin token has ever existed
 (``admin_created``), so revoking every admin token does not re-open the
@@ -28,7 +29,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -154,6 +155,17 @@ def new_admin_record(name: str = ADMIN_TOKEN_NAME) -> tuple[TokenRecord, str]:
     return TokenRecord(secrets.token_hex(8), name, hash_token(secret), admin=True), secret
 
 
+def find_record(records: Iterable[TokenRecord], secret: str) -> TokenRecord | None:
+    """The record of ``secret``, compared against every stored hash so the time taken
+    says nothing."""
+    wanted = hash_token(secret)
+    found = None
+    for record in records:
+        if hmac.compare_digest(record.hash, wanted):
+            found = record
+    return found
+
+
 class TokenStore(Protocol):
     """Where token records live. Implementations are thread-safe."""
 
@@ -225,14 +237,9 @@ class FileTokenStore:
         os.replace(temporary, self.path)
 
     def find(self, secret: str) -> TokenRecord | None:
-        """Compare against every stored hash, so the time taken says nothing."""
-        wanted = hash_token(secret)
-        found = None
+        """The record of ``secret`` (``find_record``)."""
         with self._lock:
-            for record in self._records:
-                if hmac.compare_digest(record.hash, wanted):
-                    found = record
-        return found
+            return find_record(self._records, secret)
 
     def records(self) -> list[TokenRecord]:
         """Every record, oldest first."""

@@ -10,6 +10,8 @@ are the ingest nodes' at the moment it is planned.
 A node that does not answer (it died and its heartbeat has not expired yet) is skipped
 with a warning: its unpersisted rows are missing from answers until it runs again, and
 its persisted ones are read from the files as always. Any other error fails the query.
+``missing`` names such nodes, and the dead ones, for the ``X-Iox-Missing-Unpersisted``
+header of HTTP query answers.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pyarrow.flight as flight
 from flight_iox.cluster.codec import decode_rows
 from flight_iox.cluster.node import ClusterNode
 from flight_iox.cluster.remote import Peers
+from flight_iox.cluster.roles import Roles
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import FlightIoxError
 from flight_iox.query.remote import RemoteTable
@@ -106,6 +109,19 @@ class IngestNodeRows:
                 token, tuple(p[3][0] for p in parts), tuple(p[2] for p in parts)
             )
         return result
+
+    def missing(self) -> list[str]:
+        """The ingest nodes whose unpersisted rows answers may lack now: registered but
+        dead (killed: their rows wait in their WAL until they restart), or alive and not
+        answering at the last fetch."""
+        with self._lock:
+            silent = set(self._silent)
+        dead = {
+            n.node_id
+            for n in self._node.nodes()
+            if not n.alive and n.node_id != self._node.node_id and Roles.parse(n.mode).ingest
+        }
+        return sorted(silent | dead)
 
     def _apply_schema(self, database: str, table: str, schemas: list[pa.Schema]) -> None:
         """New databases, tables and columns the ingest nodes know, into the schema catalog."""

@@ -23,7 +23,7 @@ from flight_iox.errors import BadRequestError, NoDatabaseError, QueryError
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import form_params, principal_of, request_params, text_param
 from flight_iox.http.queries import query_log
-from flight_iox.http.services import services_of
+from flight_iox.http.services import missing_headers, services_of
 from flight_iox.influxql.formats import EPOCH_DIVISORS, arrow_table, v1_chunks, v1_csv, v1_json
 from flight_iox.influxql.result import StatementResult, first_failure, refusal
 from flight_iox.influxql.service import InfluxQL
@@ -140,9 +140,10 @@ async def query_influxql(request: Request) -> Response:
     finally:
         watch.close()  # the statements have run: nothing is left to cancel
     log.end(record)
+    headers = missing_headers(request)
     if rest is None:
-        return Response(b"".join(head), media_type=fmt.media_type)
-    return StreamingResponse(chain(head, rest), media_type=fmt.media_type)
+        return Response(b"".join(head), media_type=fmt.media_type, headers=headers)
+    return StreamingResponse(chain(head, rest), media_type=fmt.media_type, headers=headers)
 
 
 def _answer(

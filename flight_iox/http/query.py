@@ -17,7 +17,7 @@ from flight_iox.errors import BadRequestError, FlightIoxError, query_error
 from flight_iox.http.disconnect import ClientWatch
 from flight_iox.http.params import principal_of, request_params
 from flight_iox.http.queries import query_log
-from flight_iox.http.services import services_of
+from flight_iox.http.services import missing_headers, services_of
 from flight_iox.http.streaming import CutShortOnError
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.formats import choose_format
@@ -56,7 +56,11 @@ async def query_sql(request: Request) -> Response:
         log.end(record, error)
         watch.close()
         raise
-    return CutShortOnError(watch.stream(_prepend(first, chunks)), media_type=fmt.media_type)
+    return CutShortOnError(
+        watch.stream(_prepend(first, chunks)),
+        media_type=fmt.media_type,
+        headers=missing_headers(request),
+    )
 
 
 async def _update(

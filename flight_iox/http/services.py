@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -36,6 +37,19 @@ class HttpServices:
     deleter: Deleter  # creates and drops tables for /api/v3/configure/table (as SQL DDL does)
     processing: ProcessingEngine  # triggers, plugin files and /api/v3/engine/<path>
     replication: ReplicationService  # POST /api/v3/configure/node/promote
+    # Ingest nodes whose unpersisted rows a query node's answers may lack (``missing_headers``).
+    missing_rows: Callable[[], list[str]] = list
+
+
+MISSING_HEADER = "X-Iox-Missing-Unpersisted"
+
+
+def missing_headers(request: Request) -> dict[str, str]:
+    """On a query node, ``X-Iox-Missing-Unpersisted`` naming the ingest nodes that are dead
+    or did not answer: the unpersisted rows they hold are missing from this answer until
+    they run again (their persisted rows are read from the files as always)."""
+    missing = services_of(request).missing_rows()
+    return {MISSING_HEADER: ", ".join(missing)} if missing else {}
 
 
 def services_of(request: Request) -> HttpServices:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import random
 import threading
 import time
+from functools import partial
 
 import pytest
 import requests
 
+from flight_iox.http.services import MISSING_HEADER
 from flight_iox.launcher import RunningServer
 from tests.e2e.cluster import Cluster, cluster, fresh_catalog_uri, sql, write_lp
 from tests.e2e.moto_s3 import moto_s3, set_aws_env
@@ -100,6 +102,23 @@ def _all_seen_once(cluster: Cluster, acked: set[int]) -> None:
     eventually(missing, (0, 0))
 
 
+def _missing(server: RunningServer) -> str:
+    """The ingest nodes a query node's answer says it lacks unpersisted rows of."""
+    try:
+        reply = requests.get(
+            f"{server.http_url}/api/v3/query_sql",
+            params={"db": "db", "q": "SELECT count(*) AS n FROM load"},
+            timeout=30,
+        )
+    except requests.RequestException:
+        return "?"
+    return reply.headers.get(MISSING_HEADER, "")
+
+
+def _lacks(server: RunningServer, node_id: str) -> bool:
+    return node_id in _missing(server).split(", ")
+
+
 def _kill_rounds(cluster: Cluster, rounds: int) -> None:
     cluster.start(NODES)
     with Writers(cluster, ["in1", "in2"]) as writers:
@@ -108,8 +127,12 @@ def _kill_rounds(cluster: Cluster, rounds: int) -> None:
             for victim in ("in1", "q1", "c1", "in2"):
                 time.sleep(random.uniform(0.5, 1.5))
                 cluster[victim].kill()
+                if victim.startswith("in"):  # answers say whose unpersisted rows they lack
+                    eventually(partial(_lacks, cluster["q1"], victim), True)
                 time.sleep(random.uniform(0.2, 1.0))
                 cluster.restart(victim)
+                if victim.startswith("in"):
+                    eventually(partial(_lacks, cluster["q1"], victim), False)
         acked_before_stop = len(writers.acked)
     assert acked_before_stop > 100
     _all_seen_once(cluster, writers.acked)

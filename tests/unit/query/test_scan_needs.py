@@ -9,6 +9,7 @@ from datafusion import SessionConfig, SessionContext
 
 from flight_iox.columns import TAG_TYPE, TIME_TYPE, ColumnRole, role_field
 from flight_iox.engine.buffer import TableSnapshot
+from flight_iox.engine.dedupe import deduplicate
 from flight_iox.query.remote import RemoteTable
 from flight_iox.query.scan_needs import ScanNeeds
 from flight_iox.query.scan_plan import statement_needs
@@ -114,8 +115,6 @@ def _node_rows(seed: int) -> pa.Table:
         ],
         schema=SCHEMA,
     )
-    from flight_iox.engine.dedupe import deduplicate
-
     return deduplicate(table)  # a node's buffer snapshot is deduplicated
 
 
@@ -137,7 +136,8 @@ def _answer(rows: tuple[pa.Table, ...], sql: str) -> list[tuple[object, ...]]:
         "SELECT count(*), count(usage), sum(w) FROM cpu WHERE host = 'h0' OR host = 'h3'",
         "SELECT * FROM cpu WHERE time BETWEEN to_timestamp_nanos(2000000000) "
         "AND to_timestamp_nanos(9000000000) AND usage > 50",
-        "SELECT host, max(usage) FROM cpu WHERE time > to_timestamp_nanos(4000000000) GROUP BY host",
+        "SELECT host, max(usage) FROM cpu "
+        "WHERE time > to_timestamp_nanos(4000000000) GROUP BY host",
         "SELECT a.usage, b.w FROM cpu a JOIN cpu b ON a.host = b.host AND a.time = b.time "
         "WHERE a.region = 'r0' AND b.time < to_timestamp_nanos(5000000000)",
         "SELECT count(*) FROM cpu WHERE region IS NULL AND host = 'h2'",
