@@ -4,9 +4,12 @@ and a pull follower through a pause of its leader and a restart of its own."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.e2e.cluster import write_lp
 from tests.e2e.polling import eventually
@@ -75,3 +78,37 @@ def test_a_follower_catches_up_after_its_leader_pauses_and_after_its_own_restart
             assert write_lp(leader, DB, line("p", n)).status_code == 204
         eventually(lambda: count(follower), 20)
         assert keys(follower) == keys(leader)
+
+
+def test_a_follower_the_leader_truncated_past_resyncs_from_a_backup(tmp_path: Path) -> None:
+    """A follower started after the leader persisted and deleted its first WAL segments
+    is told to resync; restored from a backup of the leader, it follows from there."""
+    with nodes(tmp_path) as started:
+        leader = started.start("leader", "--wal-segment-bytes", "1KiB")
+        for n in range(1, 21):
+            assert write_lp(leader, DB, line("b", n)).status_code == 204
+        requests.post(f"{leader.http_url}/api/v3/persist", timeout=120).raise_for_status()
+        leader.stop()  # restarted, it holds none of them in memory either: only in files
+        leader = started.start("leader")
+        lost = started.start("lost", "--follow", leader.flight_uri)
+        # It holds no database yet to query system.replication in: its log says it.
+        eventually(lambda: "restore the follower from a backup" in lost.log(), True)
+        assert "resync needed" in lost.log()
+        lost.stop()
+
+        backup = tmp_path / "backup"
+        _cli("backup", "--host", leader.http_url, "--to", str(backup))
+        _cli("restore", "--from", str(backup), "--data-dir", str(tmp_path / "restored"))
+        restored = started.start("restored", "--follow", leader.flight_uri)
+        for n in range(21, 31):
+            assert write_lp(leader, DB, line("b", n)).status_code == 204
+        eventually(lambda: count(restored), 30)
+        assert keys(restored) == keys(leader)
+        assert replication(restored)[0]["state"] == "streaming"
+
+
+def _cli(*args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "flight_iox", *args], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
