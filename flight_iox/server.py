@@ -165,7 +165,7 @@ def serve(settings: Settings) -> None:
     app.node.start(
         f"{http_scheme}://{http_host}:{http_port}", f"{flight_scheme}://{flight_host}:{flight.port}"
     )
-    app.replication.start()
+    app.replication.start(f"{http_scheme}://{http_host}:{http_port}")
 
     def shutdown() -> None:
         log.info("shutting down")

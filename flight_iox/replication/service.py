@@ -101,9 +101,12 @@ class ReplicationService:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start shipping and following."""
+    def start(self, http_addr: str | None = None) -> None:
+        """Start shipping and following; replicas name this node with ``http_addr``, where
+        its writers go, in the errors refusing theirs."""
         for shipper in self._shippers:
+            if http_addr:
+                shipper.leader = f"{self._node_id} ({http_addr})"
             shipper.start()
         if self._puller is not None:
             self._puller.start()

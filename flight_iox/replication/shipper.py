@@ -48,7 +48,7 @@ class Shipper:
         self.mode = mode
         self._feed = feed
         self._peers = peers
-        self._leader = leader
+        self.leader = leader  # how the replica names this node (set before ``start``)
         self._on_ack = on_ack
         self.acked: int | None = None  # unknown until the replica answers
         self.shipped = 0
@@ -112,7 +112,7 @@ class Shipper:
         self._confirmed(self._send(entries))
 
     def _send(self, entries: list[tuple[int, bytes]]) -> int:
-        frame = encode_frame(entries, {"leader": self._leader})
+        frame = encode_frame(entries, {"leader": self.leader})
         (reply,) = self._peers.action(self.url, APPEND_ACTION, frame)
         return int(json.loads(reply)["applied"])
 

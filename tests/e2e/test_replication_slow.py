@@ -1,5 +1,6 @@
-"""The long replication rounds (``-m slow``): a chain of kill -9 and promotions under load,
-and a pull follower through a pause of its leader and a restart of its own."""
+"""The longer replication tests (``-m slow``): a chain of kill -9 and promotions under load;
+a pull follower through a pause of its leader and restarts; the resync from a backup; a
+sync quorum with a paused replica; shipping to a replica that requires tokens."""
 
 from __future__ import annotations
 
@@ -105,6 +106,59 @@ def test_a_follower_the_leader_truncated_past_resyncs_from_a_backup(tmp_path: Pa
         eventually(lambda: count(restored), 30)
         assert keys(restored) == keys(leader)
         assert replication(restored)[0]["state"] == "streaming"
+
+
+def test_a_sync_quorum_of_one_writes_on_while_the_other_replica_is_paused(tmp_path: Path) -> None:
+    with nodes(tmp_path) as started:
+        first = started.start("r1", "--replica")
+        second = started.start("r2", "--replica")
+        leader = started.start(
+            "leader", "--replicate-to", f"{first.flight_uri},{second.flight_uri}",
+            "--replication", "sync", "--replication-quorum", "1", "--replication-timeout", "1",
+        )  # fmt: skip
+        second.process.send_signal(signal.SIGSTOP)
+        try:
+            for n in range(1, 6):
+                assert write_lp(leader, DB, line("q", n)).status_code == 204
+            assert count(first) == 5  # the quorum: confirmed before each acknowledgement
+        finally:
+            second.process.send_signal(signal.SIGCONT)
+        eventually(lambda: count(second), 5)
+        eventually(lambda: [r["lag_entries"] for r in replication(leader)], [0, 0])
+
+
+def test_shipping_to_a_replica_requiring_tokens_needs_an_admin_cluster_token(
+    tmp_path: Path,
+) -> None:
+    with nodes(tmp_path) as started:
+        replica = started.start("replica", "--replica", "--auth", "required")
+        admin = requests.post(f"{replica.http_url}/api/v3/configure/token/admin", timeout=30)
+        token = admin.json()["token"]
+        writer = requests.post(
+            f"{replica.http_url}/api/v3/configure/token", timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+            json={"name": "w", "permissions": [{"database": DB, "actions": ["write"]}]},
+        ).json()["token"]  # fmt: skip
+        weak = started.start(
+            "weak", "--replicate-to", replica.flight_uri, "--replication", "sync",
+            "--replication-timeout", "1", "--cluster-token", writer,
+        )  # fmt: skip
+        refused = write_lp(weak, DB, line("t", 1))
+        assert refused.status_code == 504, refused.text
+        assert (
+            "refused" in refused.json()["error"] and "not an admin token" in refused.json()["error"]
+        )
+        weak.stop()
+        leader = started.start(
+            "leader", "--replicate-to", replica.flight_uri, "--replication", "sync",
+            "--cluster-token", token,
+        )  # fmt: skip
+        assert write_lp(leader, DB, line("t", 2)).status_code == 204
+        rows = requests.get(
+            f"{replica.http_url}/api/v3/query_sql", timeout=30,
+            params={"db": DB, "q": "SELECT n FROM t"}, headers={"Authorization": f"Bearer {token}"},
+        ).json()  # fmt: skip
+        assert {r["n"] for r in rows} == {"2"}  # the refused write never reached it
 
 
 def _cli(*args: str) -> None:
