@@ -40,6 +40,21 @@ class DeadlineH11Protocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def shutdown(self) -> None:
+        """On the server's shutdown, an idle connection whose response is sent is dropped now.
+
+        uvicorn closes it, and over TLS a close waits for the client's close_notify, which an
+        idle keep-alive client (a pooled connection) sends only when it closes its end: every
+        shutdown then waited out the graceful timeout. A response still in the buffer, or a
+        request in progress, is left to uvicorn's graceful close as before.
+        """
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and self.transport.get_write_buffer_size() == 0:
+            self._disarm()
+            self.transport.abort()
+            return
+        super().shutdown()
+
     def _arm(self) -> None:
         self._disarm()
         if self.header_timeout > 0:
