@@ -102,11 +102,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(group))
 
 
+class _GroupIds:
+    """In an xdist worker, name each grouped test ``nodeid@group``, as ``--dist loadgroup`` needs.
+
+    The controller groups tests by that suffix of the ids the workers report. xdist adds it by
+    setting ``item._nodeid``, which pytest 9.2 no longer reads (the id is ``item._id``), so
+    without this every test went to any worker and each worker started its own copy of a
+    module's server (and ran the IOx conformance fixture twice).
+    """
+
+    @pytest.hookimpl(trylast=True)  # after xdist's own hook, which still works on pytest < 9.2
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        if not getattr(config.option, "loadgroup", False):  # set in xdist workers only
+            return
+        for item in items:
+            mark = item.get_closest_marker("xdist_group")
+            if mark is None or "@" in item.nodeid.rpartition("::")[2]:
+                continue
+            grouped = f"{item.nodeid}@{mark.args[0]}"
+            if hasattr(item, "_id"):
+                item._id = type(item._id).parse(grouped)
+            else:
+                item._nodeid = grouped
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Servers are forked from a zygote that imported the server once (``FLIGHT_IOX_NO_ZYGOTE=1``
     turns it off); it starts with this process's first server (xdist's controller starts none).
     """
     launcher.use_zygote()
+    config.pluginmanager.register(_GroupIds(), "flight-iox-group-ids")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
