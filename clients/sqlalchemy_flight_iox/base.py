@@ -18,6 +18,7 @@ from adbc_driver_flight_iox.uri import connect_arguments
 from sqlalchemy_flight_iox import compiler, ingest
 from sqlalchemy_flight_iox import reflection as catalog
 from sqlalchemy_flight_iox.compat import SQLALCHEMY_2, dbapi_connection, reflection_cache
+from sqlalchemy_flight_iox.cursor import DdlCursor
 from sqlalchemy_flight_iox.types import UInt64, sqlalchemy_type
 
 if TYPE_CHECKING:  # SQLAlchemy 2.x names; 1.4 has none of them (see compat.py)
@@ -39,7 +40,12 @@ USER_SCHEMA = "iox"
 
 
 class FlightIoxExecutionContext(default.DefaultExecutionContext):
-    """Nothing to add: ``?`` binds and Arrow results pass through as they are."""
+    """``?`` binds and Arrow results pass through; DDL returns no rows."""
+
+    def create_cursor(self) -> Any:
+        """The driver's cursor; for DDL, wrapped so that SQLAlchemy closes it (cursor.py)."""
+        cursor = super().create_cursor()
+        return DdlCursor(cursor) if self.isddl else cursor
 
 
 class FlightIoxDialect(default.DefaultDialect):

@@ -253,6 +253,21 @@ class Query:
             raise _timeout(self._runner.limits, "running")
 
 
+class _ThreadLoop:
+    """A thread's own event loop, closed when the thread ends and its locals are dropped.
+
+    Each loop holds an epoll descriptor and a socket pair. Request threads come and go
+    (server pools, tests' in-process apps): without this, a finished thread's loop kept
+    its descriptors until the garbage collector found it, and then warned it was unclosed.
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
+
+
 _THREAD = threading.local()
 
 
@@ -260,10 +275,10 @@ def _thread_loop() -> asyncio.AbstractEventLoop | None:
     """This thread's own event loop, or None in a thread already running one (use the shared)."""
     if asyncio._get_running_loop() is not None:
         return None
-    loop = getattr(_THREAD, "loop", None)
-    if loop is None:
-        loop = _THREAD.loop = asyncio.new_event_loop()
-    return loop
+    holder = getattr(_THREAD, "holder", None)
+    if holder is None:
+        holder = _THREAD.holder = _ThreadLoop()
+    return holder.loop
 
 
 async def _next_batch(stream: RecordBatchStream) -> pa.RecordBatch | None:

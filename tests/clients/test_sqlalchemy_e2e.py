@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import gc
+import warnings
 from collections.abc import Iterator
 
 import pandas as pd
@@ -145,9 +147,10 @@ def test_text_with_qmark_parameters(engine: sa.Engine) -> None:
 def test_statement_cache_is_used(engine: sa.Engine, cpu: sa.Table) -> None:
     statement = sa.select(cpu.c.host).where(cpu.c.usage > sa.bindparam("x"))
     with engine.connect() as conn:
-        conn.execute(statement, {"x": 1})
+        conn.execute(statement, {"x": 1}).all()
         second = conn.execute(statement, {"x": 2})
         assert "cached since" in second.context._get_cache_stats()
+        second.close()
 
 
 def test_pandas_read_sql_with_parameters(engine: sa.Engine, cpu: sa.Table) -> None:
@@ -234,3 +237,22 @@ def test_create_all_insert_reflect_drop_all(engine: sa.Engine) -> None:
     finally:
         metadata.drop_all(engine)
     assert not sa.inspect(engine).has_table("sa_readings")
+
+
+def test_ddl_closes_its_cursors(engine: sa.Engine) -> None:
+    """CREATE/DROP come back with a ``count`` row; the dialect still closes their cursors."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "sa_ddl_cursors",
+        metadata,
+        sa.Column("time", sa.DateTime, nullable=False),
+        sa.Column("sensor", sa.String(20), primary_key=True),
+        sa.Column("value", sa.Float),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        metadata.create_all(engine)
+        metadata.drop_all(engine)
+        gc.collect()  # an unclosed cursor is reported when it is collected
+    unclosed = [str(w.message) for w in caught if "Cursor" in str(w.message)]
+    assert unclosed == []

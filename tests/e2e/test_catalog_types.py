@@ -91,10 +91,13 @@ def test_sql_type_given_explicitly_with_extra_properties(
         write(server, "explicit", "\n".join(f"m v={i} {T0 + i}" for i in range(10)))
         assert persist(server)["rows"] == 10
         catalog = pyiceberg_catalog(server.http_url)
-        assert catalog.properties["pool_pre_ping"] == "true"
-        assert "my.secret-token" not in catalog.properties
-        assert catalog.properties["uri"].startswith("postgresql+psycopg://")
-        assert catalog.load_table(("explicit", "m")).scan().to_arrow().num_rows == 10
+        try:
+            assert catalog.properties["pool_pre_ping"] == "true"
+            assert "my.secret-token" not in catalog.properties
+            assert catalog.properties["uri"].startswith("postgresql+psycopg://")
+            assert catalog.load_table(("explicit", "m")).scan().to_arrow().num_rows == 10
+        finally:
+            catalog.engine.dispose()  # its pooled PostgreSQL connections, closed now, not by GC
     finally:
         server.stop()
     assert not (tmp_path / "data" / "catalog.db").exists()

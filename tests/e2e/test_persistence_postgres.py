@@ -119,9 +119,12 @@ def test_two_servers_share_one_catalog_and_warehouse(
         assert query(a, "beta", "SELECT count(*) AS n FROM mem") == [{"n": 41}]
         persist(a)
         catalog = pyiceberg_catalog(a.http_url)
-        assert catalog.properties["uri"].startswith("postgresql")
-        cpu = catalog.load_table(("alpha", "cpu")).scan().to_arrow()
-        assert cpu.num_rows >= 90  # files before dedupe: the overwrite is a second file
-        assert catalog.load_table(("beta", "mem")).scan().to_arrow().num_rows == 41
+        try:
+            assert catalog.properties["uri"].startswith("postgresql")
+            cpu = catalog.load_table(("alpha", "cpu")).scan().to_arrow()
+            assert cpu.num_rows >= 90  # files before dedupe: the overwrite is a second file
+            assert catalog.load_table(("beta", "mem")).scan().to_arrow().num_rows == 41
+        finally:
+            catalog.engine.dispose()  # its pooled PostgreSQL connections, closed now, not by GC
     finally:
         a.stop()
