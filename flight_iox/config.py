@@ -104,6 +104,9 @@ class Settings:
     max_expression_depth: int = setting(
         500, "Chained operators and brackets in one SQL expression (0: none).", minimum=0
     )
+    query_file_pruning: bool = setting(
+        True, "Plan each query over only the files its time range and tag values can need."
+    )
     max_line_bytes: int = setting(MIB, "Longest line-protocol line.", kind="size")
     max_tag_value_bytes: int = setting(
         64 * 1024, "Longest tag value (tags are series keys, kept in memory).", kind="size"
@@ -283,6 +286,7 @@ class Settings:
             timeout_seconds=self.query_timeout_seconds,
             max_concurrent=self.max_concurrent_queries,
             max_queued=self.max_queued_queries,
+            prune_files=self.query_file_pruning,
             spill_dir=self.data_dir / "tmp" / "query-spill",
         )
 
@@ -356,6 +360,7 @@ class QueryLimits:
     max_concurrent: int = Settings.max_concurrent_queries  # executing at once; 0: no limit
     max_queued: int = Settings.max_queued_queries  # waiting for a slot; one more gets 503
     spill_dir: Path | None = None  # where sorts and aggregations spill; None: no spilling
+    prune_files: bool = Settings.query_file_pruning  # plan over the files a query can need
 
 
 @dataclass(frozen=True)

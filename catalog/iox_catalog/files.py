@@ -66,6 +66,8 @@ class DataFile:
     has_remainder: bool = True
     partition: PartitionKey | None = None  # None: not known (files only tests make)
     tags: tuple[tuple[str, TagBounds], ...] | None = None
+    # The fields of the file's spec, as (source column, transform): ``("host", "bucket[16]")``.
+    partition_fields: tuple[tuple[str, str], ...] = ()
 
     def tag_bounds(self, tag: str) -> TagBounds:
         """The bounds of ``tag`` in this file (unknown when not recorded)."""
@@ -150,6 +152,12 @@ def table_files(table: Table) -> TableFiles:
     schema = table.schema()
     keyed = {i: is_keyed(spec, schema, kinds) for i, spec in table.specs().items()}
     tags = {f.name: f.field_id for f in schema.fields if kinds.get(f.name) == ColumnRole.TAG}
+    spec_fields = {
+        i: tuple(
+            (schema.find_column_name(f.source_id) or "", str(f.transform)) for f in spec.fields
+        )
+        for i, spec in table.specs().items()
+    }
     files = []
     for manifest in snapshot.manifests(table.io):
         if manifest.content != ManifestContent.DATA:
@@ -169,6 +177,7 @@ def table_files(table: Table) -> TableFiles:
                         data.spec_id, _values(data.partition), keyed.get(data.spec_id, False)
                     ),
                     tags=_tag_bounds(data, tags),
+                    partition_fields=spec_fields.get(data.spec_id, ()),
                 )
             )
     files.sort(key=lambda f: (f.sequence_number, f.path))

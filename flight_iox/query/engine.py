@@ -46,6 +46,7 @@ from flight_iox.query.placeholders import (
     rewrite_placeholders,
     typed_placeholders,
 )
+from flight_iox.query.pruned_plans import PrunedPlanner
 from flight_iox.query.reads import databases_read
 from flight_iox.query.registry import USER_SCHEMA, State, TableRegistry, memory
 from flight_iox.query.remote import RemoteTables
@@ -94,6 +95,7 @@ class QueryEngine:
         self._planning: AbstractContextManager[object] = (
             self._registry.lock if remote is not None else nullcontext()
         )
+        self._pruner = PrunedPlanner(self._registry, self._tables, self._limits.prune_files)
         for name, table in (system_tables or {}).items():
             self._registry.set_system_table(name, table)
         self._last_cache = LastValueCache(
@@ -299,9 +301,15 @@ class QueryEngine:
         rewritten, count = rewrite_placeholders(sql)
         values = parameter_values(params, count, bound)
         context = self._refreshed_context(database, sql, scope)
+        held = self._held(database, sql, scope)
+
+        def planned(text: str) -> DataFrame:  # over the files ``text`` can need
+            plan = partial(_sql, sql=text, values=values)
+            return self._pruner.plan(context, database, held, text, plan)
+
         try:
             self._prepare_last_cache(database, rewritten)
-            frame = _sql(context, rewritten, values)
+            frame = planned(rewritten)
             if self._latest is None:
                 return frame
             return self._latest.rewrite(
@@ -314,7 +322,7 @@ class QueryEngine:
         if count == 0:
             raise _no_database(message, database) or query_error(message)
         try:  # placeholders DataFusion could not type from their context, typed by their values
-            return _sql(context, typed_placeholders(rewritten, params, count), values)
+            return planned(typed_placeholders(rewritten, params, count))
         except Exception as error:
             if not is_engine_error(error):
                 raise

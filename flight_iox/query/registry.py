@@ -18,11 +18,13 @@ tables, which are rebuilt when any table of the database changed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 import pyarrow as pa
-from datafusion.catalog import Catalog, Schema
+from datafusion.catalog import Catalog, Schema, Table
 
 from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
@@ -41,6 +43,17 @@ State = tuple[tuple[str, tuple[object, ...]], ...]
 TableState = tuple[str, tuple[object, ...], int]
 # What a table was registered as: its buffer version, column count and retention.
 Registered = tuple[tuple[object, ...], int, int | None]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registered table: what its provider was built of (pruned providers reuse it)."""
+
+    schema: pa.Schema
+    snapshot: TableSnapshot
+    retention_ns: int | None
+    provider: Table
+    registered: Registered
 
 
 def memory(data: pa.Table) -> TableSnapshot:
@@ -77,6 +90,7 @@ class TableRegistry:
         self.catalogs: dict[str, tuple[Catalog, Schema]] = {}  # full: admin tables too
         self.scoped_catalogs: dict[str, Catalog] = {}  # same ``iox``, no admin-only tables
         self.registered: dict[tuple[str, str], Registered] = {}
+        self.sources: dict[tuple[str, str], Registration] = {}  # what each was built of
         self._system_states: dict[str, tuple[object, ...]] = {}  # what each system was built of
         self._system_ready: set[str] = set()
         self._global_system: dict[str, SystemTable] = {}
@@ -170,6 +184,7 @@ class TableRegistry:
             if pair is not None and pair[1].table_exist(table):
                 pair[1].deregister_table(table)
             self.forget_version(database, table)
+            self.sources.pop((database, table), None)
             self._remote_tables.pop((database, table), None)
 
     def forget_version(self, database: str, table: str) -> None:
@@ -186,6 +201,7 @@ class TableRegistry:
                 for name in list(pair[1].names()):
                     pair[1].deregister_table(name)
             self.registered = {k: v for k, v in self.registered.items() if k[0] != database}
+            self.sources = {k: v for k, v in self.sources.items() if k[0] != database}
             self._remote_tables = {k: v for k, v in self._remote_tables.items() if k[0] != database}
             self._system_ready.discard(database)
 
@@ -254,6 +270,9 @@ class TableRegistry:
                 df_schema.deregister_table(name)
             df_schema.register_table(name, provider)
             self.registered[(database, name)] = registered
+            self.sources[(database, name)] = Registration(
+                schema, snapshot, retention_ns, provider, registered
+            )
         if files_changed:
             self._tables.forget_files(
                 {
@@ -267,6 +286,25 @@ class TableRegistry:
         if every and stale:
             self._refresh_system_tables(database, schemas)
             self._system_states[database] = key
+
+    @contextlib.contextmanager
+    def swapped(self, providers: Mapping[tuple[str, str], Table]) -> Iterator[None]:
+        """Resolve these tables to these providers (pruned ones) while planning one statement.
+
+        Hold ``lock`` throughout: every statement is planned under it, so no other statement
+        sees them; a plan keeps the providers it resolved, so restoring afterwards is safe.
+        """
+        for (database, name), provider in providers.items():
+            df_schema = self.catalogs[database][1]
+            df_schema.deregister_table(name)
+            df_schema.register_table(name, provider)
+        try:
+            yield
+        finally:
+            for database, name in providers:
+                df_schema = self.catalogs[database][1]
+                df_schema.deregister_table(name)
+                df_schema.register_table(name, self.sources[(database, name)].provider)
 
     def _refresh_system_tables(self, database: str, schemas: dict[str, pa.Schema]) -> None:
         """Rebuild a database's ``system`` schemas: full (admin) and scoped."""
