@@ -118,26 +118,37 @@ class PrunedPlanner:
         """``planner``'s plan of ``sql`` in ``context`` (default ``database``, the databases
         ``held``), each table it reads narrowed to the files it can need."""
         with self._registry.lock:
-            pruned = self._pruned(database, held, sql, planner) if self._enabled else {}
-            with self._registry.swapped(pruned):
+            registrations = {
+                key: r for key, r in self._registry.sources.items() if key[0] in held
+            }  # fmt: skip
+            read = tables_read(sql, {name for _, name in registrations})
+            may_read = {
+                key: r for key, r in registrations.items() if read is None or key[1] in read
+            }  # fmt: skip
+            providers = self._pruned(database, may_read, registrations, planner)
+            for key, registration in may_read.items():
+                if registration.lazy and key not in providers:  # the stand-in reads nothing
+                    providers[key] = self._registry.full_provider(*key)
+            with self._registry.swapped(providers):
                 return planner(context)
 
     def _pruned(
-        self, database: str | None, held: Sequence[str], sql: str, planner: Planner
+        self,
+        database: str | None,
+        may_read: Mapping[tuple[str, str], Registration],
+        registrations: Mapping[tuple[str, str], Registration],
+        planner: Planner,
     ) -> dict[tuple[str, str], Table]:
-        registrations = {
-            key: r for key, r in self._registry.sources.items() if key[0] in held
-        }  # fmt: skip
-        candidates = {
-            key: r
-            for key, r in registrations.items()
-            if len(r.snapshot.files) >= MIN_FILES and _may_read(sql, key[1], registrations)
-        }
+        """Pruned providers of the tables in ``may_read`` that lose files (``registrations``:
+        every table of the databases held, which the probe must resolve too)."""
+        if not self._enabled:
+            return {}
+        candidates = {k: r for k, r in may_read.items() if len(r.snapshot.files) >= MIN_FILES}
         if not candidates:
             return {}
-        tables: dict[str, dict[str, pa.Schema]] = {name: {} for name in held}
+        tables: dict[str, dict[str, pa.Schema]] = {}
         for (db, name), registration in registrations.items():
-            tables[db][name] = registration.schema
+            tables.setdefault(db, {})[name] = registration.schema
         try:
             plan = planner(self._probe.context(database, tables)).optimized_logical_plan()
         except Exception as error:
@@ -173,11 +184,6 @@ class PrunedPlanner:
         while len(self._providers) > PRUNED_PROVIDERS:
             self._providers.popitem(last=False)
         return provider
-
-
-def _may_read(sql: str, table: str, registrations: Mapping[tuple[str, str], object]) -> bool:
-    read = tables_read(sql, {name for _, name in registrations})
-    return read is None or table in read
 
 
 def _scans_of(

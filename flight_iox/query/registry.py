@@ -45,15 +45,22 @@ TableState = tuple[str, tuple[object, ...], int]
 Registered = tuple[tuple[object, ...], int, int | None]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Registration:
-    """A registered table: what its provider was built of (pruned providers reuse it)."""
+    """A registered table: what its provider was built of (pruned providers reuse it).
+
+    ``lazy``: the table has files, and what is registered is an empty stand-in; statements
+    are planned over a pruned provider or the full one (``full``, built on first need), so
+    a write no longer rebuilds a view over every file before each query.
+    """
 
     schema: pa.Schema
     snapshot: TableSnapshot
     retention_ns: int | None
-    provider: Table
+    provider: Table  # what the catalog holds between statements
     registered: Registered
+    lazy: bool = False
+    full: Table | None = None
 
 
 def memory(data: pa.Table) -> TableSnapshot:
@@ -265,13 +272,19 @@ class TableRegistry:
             if remote is not None:
                 snapshot = remote.merged(snapshot, schema)
                 files_changed = True
-            provider = self._tables.provider(schema, snapshot, retention_ns, f"{database}.{name}")
+            lazy = bool(snapshot.files)
+            if lazy:
+                provider = self._tables.stand_in(schema)
+            else:
+                provider = self._tables.provider(
+                    schema, snapshot, retention_ns, f"{database}.{name}"
+                )
             if df_schema.table_exist(name):
                 df_schema.deregister_table(name)
             df_schema.register_table(name, provider)
             self.registered[(database, name)] = registered
             self.sources[(database, name)] = Registration(
-                schema, snapshot, retention_ns, provider, registered
+                schema, snapshot, retention_ns, provider, registered, lazy
             )
         if files_changed:
             self._tables.forget_files(
@@ -287,9 +300,21 @@ class TableRegistry:
             self._refresh_system_tables(database, schemas)
             self._system_states[database] = key
 
+    def full_provider(self, database: str, name: str) -> Table:
+        """The table over every file and its buffer (built once per registration)."""
+        registration = self.sources[(database, name)]
+        if registration.full is None:
+            registration.full = self._tables.provider(
+                registration.schema,
+                registration.snapshot,
+                registration.retention_ns,
+                f"{database}.{name}",
+            )
+        return registration.full
+
     @contextlib.contextmanager
     def swapped(self, providers: Mapping[tuple[str, str], Table]) -> Iterator[None]:
-        """Resolve these tables to these providers (pruned ones) while planning one statement.
+        """Resolve these tables to these providers (pruned or full) while planning one statement.
 
         Hold ``lock`` throughout: every statement is planned under it, so no other statement
         sees them; a plan keeps the providers it resolved, so restoring afterwards is safe.

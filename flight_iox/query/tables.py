@@ -196,6 +196,12 @@ class TableBuilder:
         """The decoded rows the Parquet cache holds of ``files``, without loading any."""
         return {} if self._file_cache is None else self._file_cache.held(files)
 
+    def stand_in(self, schema: pa.Schema) -> Table:
+        """An empty view of ``schema``: what a table with files is registered as between
+        statements (``registry.Registration``); a view, as the table itself would be."""
+        with self._lock:
+            return self._view(schema, [(-1, schema.empty_table())], None, {}, [], "?")
+
     def forget_files(self, keep: set[str]) -> None:
         """Drop cached scans (and cached data) of files no longer in any table."""
         with self._lock:
