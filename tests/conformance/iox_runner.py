@@ -18,8 +18,10 @@ import re
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +46,7 @@ class Outcome:
     query: str
     status: str  # pass, pass_unordered, fail, error, skip
     detail: str = ""
+    result: str = ""  # what the query gave (rows or error), to compare runs with each other
 
 
 @dataclass
@@ -134,17 +137,18 @@ def _sort_rows(rows: list[list[str]]) -> list[list[str]]:
     return sorted(rows)
 
 
-def compare_influxql(app: App, query: dict) -> tuple[str, str]:
-    """Run one InfluxQL query and compare its series."""
+def compare_influxql(app: App, query: dict) -> tuple[str, str, str]:
+    """Run one InfluxQL query and compare its series (the last item: what it gave)."""
     try:
         results = app.influxql.run(ANONYMOUS, "db", query["query"], now=NOW)
     except QueryError as error:  # a parse error fails the whole request, as in InfluxDB
-        return ("pass", "") if query["kind"] == "error" else ("error", str(error))
+        verdict = ("pass", "") if query["kind"] == "error" else ("error", str(error))
+        return (*verdict, str(error))
     errors = [r.error for r in results if r.error]
     if query["kind"] == "error":
-        return ("pass", "") if errors else ("fail", "expected an error")
+        return ("pass", "", str(errors)) if errors else ("fail", "expected an error", "")
     if errors:
-        return "error", errors[0]
+        return "error", errors[0], str(errors)
     expected = query["expected_rows"]["series"]
     got = [
         {
@@ -160,44 +164,50 @@ def compare_influxql(app: App, query: dict) -> tuple[str, str]:
         {"name": s["name"], "tag_set": s["tag_set"], "columns": s["columns"], "rows": s["rows"]}
         for s in expected
     ]
+    key = lambda s: (s["name"], sorted((s["tag_set"] or {}).items()))  # noqa: E731
+    g = sorted(({**s, "rows": _sort_rows(s["rows"])} for s in got), key=key)
+    result = json.dumps(got if "ORDER BY" in query["query"].upper() else g)
     if got == want:
-        return "pass", ""
+        return "pass", "", result
     unordered = "sorted" in query["compare"] or "ORDER BY" not in query["query"].upper()
     if unordered and len(got) == len(want):
-        key = lambda s: (s["name"], sorted((s["tag_set"] or {}).items()))  # noqa: E731
-        g = sorted(({**s, "rows": _sort_rows(s["rows"])} for s in got), key=key)
         w = sorted(({**s, "rows": _sort_rows(s["rows"])} for s in want), key=key)
         if g == w:
-            return "pass_unordered", ""
-    return "fail", f"got {json.dumps(got)[:600]}\nwant {json.dumps(want)[:600]}"
+            return "pass_unordered", "", result
+    return "fail", f"got {json.dumps(got)[:600]}\nwant {json.dumps(want)[:600]}", result
 
 
-def compare_sql(app: App, query: dict) -> tuple[str, str]:
-    """Run one SQL query and compare its table (columns by position)."""
+def compare_sql(app: App, query: dict) -> tuple[str, str, str]:
+    """Run one SQL query and compare its table (columns by position; last: what it gave)."""
     try:
         table = app.query.execute("db", query["query"].rstrip(";")).read_all()
     except Exception as error:
         if query["kind"] == "error":
-            return "pass", ""
-        return "error", str(error)[:300]
+            return "pass", "", str(error)
+        return "error", str(error)[:300], str(error)
     if query["kind"] == "error":
-        return "fail", "expected an error"
+        return "fail", "expected an error", ""
     rows = _rows(table, zulu=True)
+    ordered = "ORDER BY" in query["query"].upper()
+    result = json.dumps([table.column_names, rows if ordered else _sort_rows(rows)])
     want = query["expected_rows"]["rows"]
     if rows == want:
-        return "pass", ""
+        return "pass", "", result
     if _sort_rows(rows) == _sort_rows(want):
-        unordered = "sorted" in query["compare"] or "ORDER BY" not in query["query"].upper()
-        return ("pass_unordered" if unordered else "fail"), "row order differs"
-    return "fail", f"got {rows[:5]}\nwant {want[:5]}"
+        unordered = "sorted" in query["compare"] or not ordered
+        return ("pass_unordered" if unordered else "fail"), "row order differs", result
+    return "fail", f"got {rows[:5]}\nwant {want[:5]}", result
 
 
-def run_case(path: Path, report: Report) -> None:
-    """Apply a case's setup to a fresh app and run its queries."""
+def run_case(path: Path, report: Report, settings: Mapping[str, Any] | None = None) -> None:
+    """Apply a case's setup to a fresh app (``settings``: more server settings) and run
+    its queries."""
     case = json.loads(path.read_text())
     setup = json.loads((ROOT / "setups" / f"{case['setup']}.json").read_text())
     with tempfile.TemporaryDirectory() as folder:
-        app = build_app(Settings(data_dir=Path(folder) / "data", wal_fsync=False))
+        app = build_app(
+            Settings(data_dir=Path(folder) / "data", wal_fsync=False, **(settings or {}))
+        )
         persister = app.persister
         try:
             for step in setup["steps"]:
@@ -214,7 +224,7 @@ def run_case(path: Path, report: Report) -> None:
                 if kind in ("result", "error"):
                     runner = compare_influxql if query["lang"] == "influxql" else compare_sql
                     try:
-                        outcome.status, outcome.detail = runner(app, query)
+                        outcome.status, outcome.detail, outcome.result = runner(app, query)
                     except Exception as error:  # a crash in our code is a failure, not a stop
                         outcome.status, outcome.detail = "error", f"{type(error).__name__}: {error}"
                 report.outcomes.append(outcome)
@@ -222,12 +232,14 @@ def run_case(path: Path, report: Report) -> None:
             app.close()
 
 
-def run_all(langs: tuple[str, ...] = ("influxql", "sql")) -> Report:
-    """Every case of the given languages."""
+def run_all(
+    langs: tuple[str, ...] = ("influxql", "sql"), settings: Mapping[str, Any] | None = None
+) -> Report:
+    """Every case of the given languages (``settings``: more server settings)."""
     report = Report()
     for path in sorted((ROOT / "cases").glob("*.json")):
         if json.loads(path.read_text())["lang"] in langs:
-            run_case(path, report)
+            run_case(path, report, settings)
     return report
 
 
