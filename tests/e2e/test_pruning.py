@@ -4,7 +4,8 @@ Two servers hold the same TSBS-like ``cpu`` table (hourly partitions, hostnames 
 buckets; files from two persists, the second overwriting some keys field by field, plus
 rows still buffered): one prunes, one runs with ``--no-query-file-pruning``. Every query,
 SQL and InfluxQL, must answer the same on both, and EXPLAIN shows that the pruning one
-planned fewer files.
+planned fewer files. Two servers and their loads take well over 5 s, so the module is
+``slow``; ``tests/unit/query/test_pruning_answers.py`` runs the same SQL in process by default.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ HOUR = 3_600_000_000_000
 STEP = 600_000_000_000  # a row per host every 10 minutes
 HOSTS = [f"host_{i}" for i in range(8)]
 TEMPLATE = {"time": "hour", "buckets": {"hostname": 4}}
+pytestmark = pytest.mark.slow
 NO_CACHE = ("--parquet-cache-size", "0")
 
 
