@@ -1,7 +1,7 @@
 """File pruning from DataFusion's plan: which predicates count, and exact nanosecond bounds.
 
-The statements are planned over stand-ins (``pruned_plans.Probe``), as the engine does, and
-``kept_files`` is checked against hand-made manifest entries.
+The statements are read as the engine reads them (``scan_plan.statement_needs``, over empty
+tables), and ``kept_files`` is checked against hand-made manifest entries.
 """
 
 from __future__ import annotations
@@ -11,29 +11,29 @@ import pytest
 from pyiceberg.transforms import BucketTransform
 from pyiceberg.types import StringType
 
-from flight_iox.columns import TAG_TYPE
-from flight_iox.query.pruned_plans import Probe
-from flight_iox.query.pruning import ScanBounds, kept_files, scan_bounds
+from flight_iox.columns import TAG_TYPE, ColumnRole, role_field
+from flight_iox.query.pruning import kept_files
+from flight_iox.query.scan_needs import ScanNeeds
+from flight_iox.query.scan_plan import statement_needs
 from iox_catalog.files import DataFile, TagBounds
 from iox_catalog.partitioning import PartitionKey
 
 SCHEMA = pa.schema(
     [
-        pa.field("host", TAG_TYPE),
-        pa.field("region", TAG_TYPE),
-        pa.field("usage", pa.float64()),
-        pa.field("time", pa.timestamp("ns")),
+        role_field("host", TAG_TYPE, ColumnRole.TAG),
+        role_field("region", TAG_TYPE, ColumnRole.TAG),
+        role_field("usage", pa.float64(), ColumnRole.FIELD),
+        role_field("time", pa.timestamp("ns"), ColumnRole.TIME),
     ]
 )
-TAGS = {"host", "region"}
 HOUR_US = 3_600_000_000
 BUCKET = BucketTransform(4).transform(StringType())
 
 
-def plan_bounds(sql: str) -> list[ScanBounds]:
-    context = Probe().context("db", {"db": {"cpu": SCHEMA}})
-    found = scan_bounds(context.sql(sql).optimized_logical_plan())
-    return [bound for (_, _, table), bounds in found.items() if table == "cpu" for bound in bounds]
+def plan_needs(sql: str) -> ScanNeeds:
+    found = statement_needs(sql, "db", {"db": {"cpu": SCHEMA}})
+    assert found is not None
+    return found["db"]["cpu"]
 
 
 def file(name: str, first_us: int, last_us: int, host: str = "a", **extra: object) -> DataFile:
@@ -45,7 +45,7 @@ FILES = [file(f"h{h}", h * HOUR_US, (h + 1) * HOUR_US - 1, host=f"host-{h % 2}")
 
 
 def kept(sql: str, files: list[DataFile] = FILES) -> list[str]:
-    return [f.path for f in kept_files(files, plan_bounds(sql), TAGS)]
+    return [f.path for f in kept_files(files, plan_needs(sql))]
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_every_scan_counts() -> None:
         "SELECT * FROM cpu WHERE time < '1970-01-01T01:00:00Z' UNION ALL "
         "SELECT * FROM db.iox.cpu WHERE host = 'host-1'"
     )
-    assert kept(sql) == ["/h0", "/h1", "/h3", "/h5"]
+    assert kept(sql) == [f.path for f in FILES]  # the hull of both scans: unrestricted
     unconstrained = "SELECT * FROM cpu a JOIN cpu b ON a.time = b.time WHERE a.host = 'host-1'"
     assert kept(unconstrained) == [f.path for f in FILES]
 
