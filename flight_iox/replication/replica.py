@@ -62,8 +62,7 @@ class ReplicaRole:
 
     def learn_leader(self, leader: str) -> None:
         """A pushing leader named itself (shown in errors and ``system.replication``)."""
-        if self.leader != leader:
-            self.leader = leader
+        self.leader = leader
 
     def promote(self, sequence: int) -> dict[str, Any]:
         """Become a writer; durable (``replication.json``) before this returns."""

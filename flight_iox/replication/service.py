@@ -21,8 +21,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+import pyarrow as pa
 
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.cluster.remote import Peers
@@ -155,7 +157,7 @@ class ReplicationService:
 
     # --- Flight actions ----------------------------------------------------------------------
 
-    def handlers(self) -> dict[str, Any]:
+    def handlers(self) -> dict[str, Callable[[Principal, bytes], Iterable[bytes]]]:
         """The replication actions by name (``(principal, body) -> results``)."""
         return {APPEND_ACTION: self.append, PULL_ACTION: self.pull}
 
@@ -252,7 +254,7 @@ class ReplicationService:
             rows.append(self._own_row())
         return rows
 
-    def table(self) -> Any:
+    def table(self) -> pa.Table:
         """``system.replication`` as an Arrow table."""
         return replication_table(self.rows())
 
