@@ -76,7 +76,7 @@ class NodeActions:
 
     def rows(self, principal: Principal, body: bytes) -> Iterator[bytes]:
         """Each table ``sql`` may read: its buffered rows and files, as one snapshot."""
-        database, sql, needs = rows_request(body)
+        database, sql, needs, schema_only = rows_request(body)
         Authorizer.require(principal, Action.READ, database)
         with self._catalog.lock:
             if not self._catalog.has_database(database):
@@ -89,6 +89,9 @@ class NodeActions:
                 if read is None or name in read
             }
         for name, schema in sorted(schemas.items()):
+            if schema_only:
+                yield encode_rows(name, schema.empty_table(), (), {})
+                continue
             version = self._buffers.version(database, name)
             snapshot = self._buffers.snapshot(database, name, schema)
             owner = self._node.holds(INGEST_LEASE, database, name)

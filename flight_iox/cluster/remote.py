@@ -60,10 +60,19 @@ class Peers:
         answer = json.loads(reply)
         return int(answer["rows"]), [(int(n), str(m)) for n, m in answer["errors"]]
 
-    def rows(self, location: str, database: str, sql: str | None, scans: Any = None) -> list[bytes]:
+    def rows(
+        self,
+        location: str,
+        database: str,
+        sql: str | None,
+        scans: Any = None,
+        *,
+        schema_only: bool = False,
+    ) -> list[bytes]:
         """One encoded table (``codec.encode_rows``) per table ``sql`` may read there;
-        ``scans``: what to send of each (``remote_rows.rows_body``)."""
-        body = json.dumps({"database": database, "sql": sql, "scans": scans}).encode()
+        ``scans``: what to send of each (``query/scan_needs.py``); ``schema_only``: no rows."""
+        request = {"database": database, "sql": sql, "scans": scans, "schema_only": schema_only}
+        body = json.dumps(request).encode()
         return self.action(location, ROWS_ACTION, body)
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +27,7 @@ import pyarrow.flight as flight
 
 from flight_iox.cluster.codec import decode_rows
 from flight_iox.cluster.node import ClusterNode
+from flight_iox.cluster.registry import NodeRecord
 from flight_iox.cluster.remote import Peers
 from flight_iox.cluster.roles import Roles
 from flight_iox.engine.catalog import SchemaCatalog
@@ -65,29 +66,7 @@ class IngestNodeRows:
             needs = None
         scans = None if needs is None else {t: n.as_json() for t, n in needs.items()}
         found: dict[str, list[tuple[bool, str, pa.Table, Any]]] = {}
-        for record in self._node.ingest_nodes():
-            try:
-                replies = self._peers.rows(record.flight_addr, database, sql, scans)
-            except (flight.FlightUnavailableError, flight.FlightTimedOutError) as error:
-                self._peers.forget(record.flight_addr)
-                with self._lock:
-                    if record.node_id not in self._silent:
-                        self._silent.add(record.node_id)
-                        log.warning(
-                            "ingest node %s (%s) did not answer; its unpersisted rows are "
-                            "missing from answers until it does: %s",
-                            record.node_id, record.flight_addr, str(error).splitlines()[0],
-                        )  # fmt: skip
-                continue
-            except flight.FlightError as error:
-                raise FlightIoxError(
-                    f"ingest node {record.node_id!r} failed to send its unpersisted rows of "
-                    f"{database!r}: {str(error).strip().splitlines()[0]}"
-                ) from None
-            with self._lock:
-                self._silent.discard(record.node_id)
-            if self._received is not None:
-                self._received(sum(len(reply) for reply in replies))
+        for record, replies in self._replies(database, sql, scans, schema_only=False):
             for reply in replies:
                 table, rows, files, meta = decode_rows(reply)
                 owner = bool(meta.get("owner"))
@@ -109,6 +88,53 @@ class IngestNodeRows:
                 token, tuple(p[3][0] for p in parts), tuple(p[2] for p in parts)
             )
         return result
+
+    def learn_schemas(self, database: str) -> None:
+        """Apply the schemas of every table the ingest nodes hold of ``database``.
+
+        Names are resolved from this node's schema catalog before any statement runs
+        (InfluxQL's measurements, Flight SQL's table listings): a table or column written
+        but not persisted yet must be known here too. The nodes send schemas only.
+        """
+        schemas: dict[str, list[pa.Schema]] = {}
+        for _, replies in self._replies(database, None, None, schema_only=True):
+            for reply in replies:
+                table, rows, _, _ = decode_rows(reply)
+                schemas.setdefault(table, []).append(rows.schema)
+        for table, found in sorted(schemas.items()):
+            self._apply_schema(database, table, found)
+
+    def _replies(
+        self, database: str, sql: str | None, scans: Any, *, schema_only: bool
+    ) -> Iterator[tuple[NodeRecord, list[bytes]]]:
+        """Each live ingest node's answer to a rows request; one that does not answer is
+        skipped (logged once, and named by ``missing``), any other error raised."""
+        for record in self._node.ingest_nodes():
+            try:
+                replies = self._peers.rows(
+                    record.flight_addr, database, sql, scans, schema_only=schema_only
+                )
+            except (flight.FlightUnavailableError, flight.FlightTimedOutError) as error:
+                self._peers.forget(record.flight_addr)
+                with self._lock:
+                    if record.node_id not in self._silent:
+                        self._silent.add(record.node_id)
+                        log.warning(
+                            "ingest node %s (%s) did not answer; its unpersisted rows are "
+                            "missing from answers until it does: %s",
+                            record.node_id, record.flight_addr, str(error).splitlines()[0],
+                        )  # fmt: skip
+                continue
+            except flight.FlightError as error:
+                raise FlightIoxError(
+                    f"ingest node {record.node_id!r} failed to send its unpersisted rows of "
+                    f"{database!r}: {str(error).strip().splitlines()[0]}"
+                ) from None
+            with self._lock:
+                self._silent.discard(record.node_id)
+            if self._received is not None:
+                self._received(sum(len(reply) for reply in replies))
+            yield record, replies
 
     def missing(self) -> list[str]:
         """The ingest nodes whose unpersisted rows answers may lack now: registered but
@@ -138,11 +164,12 @@ class IngestNodeRows:
                     known = self._catalog.database(database).tables.get(table)
 
 
-def rows_request(body: bytes) -> tuple[str, str | None, dict[str, ScanNeeds] | None]:
-    """The database, statement and per-table needs (None: everything) of a rows request."""
+def rows_request(body: bytes) -> tuple[str, str | None, dict[str, ScanNeeds] | None, bool]:
+    """The database, statement, per-table needs (None: everything) and whether only the
+    schemas are asked for, of a rows request."""
     request = json.loads(body)
     scans = request.get("scans")
     needs = None
     if scans is not None:
         needs = {str(table): ScanNeeds.from_json(body) for table, body in scans.items()}
-    return str(request["database"]), request.get("sql"), needs
+    return str(request["database"]), request.get("sql"), needs, bool(request.get("schema_only"))

@@ -88,6 +88,7 @@ class QueryEngine:
         self._buffers = buffers
         self._statements = StatementCache()
         self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check)
+        self._remote = remote
         self._registry = TableRegistry(catalog, buffers, self._tables, remote)
         # A query node registers tables with what each statement needs of them (the
         # ingest nodes' rows, cut to it): a statement is planned under the registry's
@@ -132,7 +133,10 @@ class QueryEngine:
         return self._catalog.database_names()
 
     def table_schemas(self, database: str) -> dict[str, pa.Schema]:
-        """The Arrow schema of each user table of a database."""
+        """The Arrow schema of each user table of a database (on a query node, with the
+        tables and columns only the ingest nodes hold yet)."""
+        if self._remote is not None:
+            self._remote.learn_schemas(database)
         with self._catalog.lock:
             db = self._catalog.database(database)
             return {name: table.arrow_schema() for name, table in sorted(db.tables.items())}

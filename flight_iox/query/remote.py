@@ -64,3 +64,8 @@ class RemoteTables(Protocol):
         what the statement needs of each table it scans (``scan_needs.py``); the nodes
         send only that of those tables. None: everything of every table read."""
         ...
+
+    def learn_schemas(self, database: str) -> None:
+        """Apply the other nodes' schemas of every table of ``database`` (no rows), so
+        names resolved before a statement runs (InfluxQL, Flight SQL listings) resolve."""
+        ...

@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
+from flight_iox.http.services import MISSING_HEADER
 from flight_iox.launcher import RunningServer, start_server
 from tests.e2e.cluster import (
     Cluster,
@@ -101,6 +103,22 @@ def test_cluster_roles_ownership_and_query_node(cluster: Cluster) -> None:
     # An overwrite through the other node wins, on the query node too.
     write_lp(in2, "db", f"cpu,host=a v=10 {T0}").raise_for_status()
     assert sql(q1, "db", "SELECT v FROM cpu WHERE host = 'a'") == [{"v": 10.0}]
+    # A table and a column only an ingest node holds resolve in InfluxQL on the query
+    # node at once (its names are resolved before any SQL asks the ingest nodes for rows).
+    write_lp(
+        in1, "db", f"disk,host=a used=5i {T0}\ncpu,host=c v=3,extra=7i {T0}"
+    ).raise_for_status()
+    at = "2023-11-14T22:13:20"  # T0
+    for statement, row in (
+        ("SELECT used FROM disk", {"iox::measurement": "disk", "time": at, "used": 5}),
+        ("SELECT extra FROM cpu", {"iox::measurement": "cpu", "time": at, "extra": 7}),
+    ):
+        reply = requests.get(
+            f"{q1.http_url}/api/v3/query_influxql", params={"db": "db", "q": statement}, timeout=60
+        )
+        assert reply.status_code == 200, reply.text
+        assert reply.json() == [row], statement
+    assert MISSING_HEADER not in reply.headers  # every ingest node answered
 
 
 def persisted_files(query_node: RunningServer) -> int:
