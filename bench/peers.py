@@ -240,8 +240,14 @@ def report(summary: dict) -> None:
           f"{s['victoria_metrics_sample_parts_bytes_per_value']:.3f} | "
           f"{s['influxdb1_bytes_per_value']:.3f} |")  # fmt: skip
     ours = s["flight_iox_bytes_per_value"]
-    met = ours <= s["victoria_metrics_bytes_per_value"] and ours <= TARGET_BYTES
-    print(f"  storage: target <= VM and <= {TARGET_BYTES} B/value {'met' if met else 'NOT met'}")
+    bounds = {
+        "VM, all its files": s["victoria_metrics_bytes_per_value"],
+        "VM, sample parts only": s["victoria_metrics_sample_parts_bytes_per_value"],
+        "the 0.35 target": TARGET_BYTES,
+    }
+    for label, bound in bounds.items():
+        print(f"  storage {ours:.3f} B/value <= {label} ({bound:.3f}): "
+              f"{'met' if ours <= bound else 'NOT met'}")  # fmt: skip
 
 
 if __name__ == "__main__":
