@@ -33,24 +33,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import GENERATOR, make_bodies  # noqa: E402
-from bench.query_scan import DATABASE, engine, same_rows  # noqa: E402
+from bench.query_scan import DATABASE, app, same_rows  # noqa: E402
 from bench.tsbs_queries import tsbs_queries  # noqa: E402
-from flight_iox.engine.engine import Engine  # noqa: E402
+from flight_iox.app import App  # noqa: E402
 from flight_iox.persist import parquet_files  # noqa: E402
 
 LAYOUTS = ("old", "new")
 
 
-def files_engine(folder: Path, bodies: list[bytes], hint: bool) -> Engine:
+def files_engine(folder: Path, bodies: list[bytes], hint: bool) -> App:
     """Everything persisted, with (``hint``) or without the stored dictionary schema; no cache."""
     parquet_files.DICTIONARY_HINT = hint
     try:
-        return engine(folder, bodies, len(bodies), cache=False)
+        return app(folder, bodies, len(bodies), cache=False)
     finally:
         parquet_files.DICTIONARY_HINT = False
 
 
-def load_all(target: Engine) -> int:
+def load_all(target: App) -> int:
     """``read_model_rows`` of every file of the table, as the Parquet cache loads them."""
     schema = target.query.table_schemas(DATABASE)["cpu"]
     rows = 0
