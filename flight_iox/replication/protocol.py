@@ -30,6 +30,7 @@ from flight_iox.wal import TableWrite, WalWrite, encode_write
 APPEND_ACTION = "iox.replication.append"  # push: the leader ships entries to a replica
 PULL_ACTION = "iox.replication.pull"  # pull: a follower asks for entries after a sequence
 MAGIC = b"FIOXREP1"
+FRAME_BYTES = 8 * 1024 * 1024  # payload bytes per frame (more entries wait for the next)
 _HEADER = struct.Struct("<I")
 _ENTRY = struct.Struct("<QIQ")
 
@@ -61,12 +62,21 @@ class Frame:
         return sum(len(p) for _, p in self.entries)
 
 
-def payloads(writes: Sequence[AcknowledgedWrite]) -> list[tuple[int, bytes]]:
-    """``(sequence, WAL payload)`` of acknowledged writes read from the WAL feed."""
-    return [
-        (w.sequence, encode_write(WalWrite(w.database, [TableWrite(t, b) for t, b in w.tables])))
-        for w in writes
-    ]
+def payloads(
+    writes: Sequence[AcknowledgedWrite], max_bytes: int = FRAME_BYTES
+) -> list[tuple[int, bytes]]:
+    """``(sequence, WAL payload)`` of acknowledged writes read from the WAL feed, the first
+    ones up to ``max_bytes`` together (at least one): a frame must travel, and be fsync'd,
+    within one call's timeout."""
+    entries: list[tuple[int, bytes]] = []
+    total = 0
+    for w in writes:
+        payload = encode_write(WalWrite(w.database, [TableWrite(t, b) for t, b in w.tables]))
+        total += len(payload)
+        if entries and total > max_bytes:
+            break
+        entries.append((w.sequence, payload))
+    return entries
 
 
 def encode_frame(entries: Sequence[tuple[int, bytes]], header: dict[str, Any]) -> bytes:

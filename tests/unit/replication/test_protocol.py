@@ -66,3 +66,11 @@ def test_pull_requests_round_trip_and_bad_ones_are_named() -> None:
         PullRequest.decode(b'{"after": 1}')
     with pytest.raises(ProtocolError, match=r"limit in 1\.\.65536"):
         PullRequest.decode(b'{"follower": "f", "after": 1, "limit": 0}')
+
+
+def test_payloads_stop_at_the_frame_bound_but_always_carry_one() -> None:
+    batch = pa.record_batch({"v": pa.array([0.5] * 1000)})
+    writes = [AcknowledgedWrite(n, "db", (("cpu", batch),)) for n in range(1, 6)]
+    one = len(payloads(writes[:1])[0][1])
+    assert [s for s, _ in payloads(writes, max_bytes=2 * one)] == [1, 2]
+    assert [s for s, _ in payloads(writes, max_bytes=1)] == [1]
