@@ -97,7 +97,8 @@ class Contexts:
         For a statement already planned in the caller's own context, planned again over
         another source of the same table (``latest_rows.py``).
         """
-        context = self.session(self._config(database))
+        # One partition: the rows are few, and repartitioning them costs more than it saves.
+        context = self.session(self._config(database).with_target_partitions(1))
         catalog, schema = new_catalog()
         schema.register_table(table, provider)
         context.register_catalog_provider(database, catalog)
