@@ -46,7 +46,8 @@ def plot(summary: dict, out: Path) -> None:
     axes.axvline(3.0, color="tab:red", linestyle="--", linewidth=0.8, label="limit 3x")
     for y, ratio in zip(positions, ratios, strict=True):
         axes.text(ratio, y, f" {ratio:.2f}x", va="center", fontsize=8)
-    axes.set_xlabel("flight-iox / InfluxDB 1.x (lower is better)")
+    client = "plain ADBC, natural SQL" if "clients" in summary else "project driver"
+    axes.set_xlabel(f"flight-iox ({client}) / InfluxDB 1.x (lower is better)")
     axes.set_title(
         f"TSBS cpu-only, {summary['hosts']} hosts x {summary['hours']} h, same machine, one run"
     )
