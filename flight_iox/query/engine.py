@@ -34,7 +34,7 @@ from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NoDatabaseError, QueryError, query_error
 from flight_iox.query.configured_caches import LAST, ConfiguredCaches, cache_calls
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
-from flight_iox.query.engine_errors import is_engine_error
+from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.iox_sql import rewrite_iox_sql
@@ -114,7 +114,7 @@ class QueryEngine:
         self._latest = None
         if remote is None and latest_rows:
             self._latest = LatestRows(
-                self.table_schemas,
+                self._table_schema,
                 self._latest_rows,
                 self._contexts.isolated,
                 self._tables.raise_if_unavailable,
@@ -322,7 +322,7 @@ class QueryEngine:
         except Exception as error:
             if not is_engine_error(error):
                 raise
-            message = _engine_message(error)
+            message = engine_message(error)
         if count == 0:
             raise _no_database(message, database) or query_error(message)
         try:  # placeholders DataFusion could not type from their context, typed by their values
@@ -357,10 +357,16 @@ class QueryEngine:
                 partial(self._cache_rows, database, table, schema, retention_ns),
             )
             if resolved is None and call[0] == LAST:
-                self._prepare_series_cache(database, table, schema, version, retention_ns)
+                self._latest_rows(database, table)
+
+    def _table_schema(self, database: str, table: str) -> pa.Schema | None:
+        with self._catalog.lock:
+            tables = self._catalog.database(database).tables
+            return tables[table].arrow_schema() if table in tables else None
 
     def _latest_rows(self, database: str, table: str) -> Table | None:
-        """The latest row of each series of a table, current (natural lastpoint SQL)."""
+        """The latest row of each series of a table, made current: the built-in
+        ``last_cache('t')``, and natural lastpoint SQL (``latest_rows.py``)."""
         with self._catalog.lock:
             db = self._catalog.database(database)
             schema = db.tables[table].arrow_schema() if table in db.tables else None
@@ -368,18 +374,6 @@ class QueryEngine:
         version = self._registry.registered.get((database, table))
         if schema is None or version is None:
             return None
-        self._prepare_series_cache(database, table, schema, version, retention_ns)
-        return self._last_cache.served(database, table)
-
-    def _prepare_series_cache(
-        self,
-        database: str,
-        table: str,
-        schema: pa.Schema,
-        version: object,
-        retention_ns: int | None,
-    ) -> None:
-        """The built-in ``last_cache('t')``: the latest row of each series."""
         self._last_cache.prepare(
             database,
             table,
@@ -389,6 +383,7 @@ class QueryEngine:
             lambda files: self._file_last_rows(schema, files, f"{database}.{table}"),
             retention_ns,
         )
+        return self._last_cache.served(database, table)
 
     def _cache_rows(
         self, database: str, table: str, schema: pa.Schema, retention_ns: int | None, sql: str
@@ -447,10 +442,3 @@ def _no_database(message: str, database: str | None) -> NoDatabaseError | None:
         return None
     problem = message.replace(f"{NO_DATABASE}.{USER_SCHEMA}.", "").replace(NO_DATABASE, "")
     return NoDatabaseError(f"{problem}, and the request names no database")
-
-
-def _engine_message(error: Exception) -> str:
-    message = str(error)
-    for prefix in ("DataFusion error: ", "Error during planning: "):
-        message = message.removeprefix(prefix)
-    return message.strip()

@@ -18,3 +18,11 @@ import pyarrow as pa
 def is_engine_error(error: BaseException) -> bool:
     """Whether DataFusion or Arrow raised ``error`` about the query (not a bug of ours)."""
     return type(error) is Exception or isinstance(error, ValueError | pa.ArrowException)
+
+
+def engine_message(error: Exception) -> str:
+    """DataFusion's message without its own prefixes."""
+    message = str(error)
+    for prefix in ("DataFusion error: ", "Error during planning: "):
+        message = message.removeprefix(prefix)
+    return message.strip()

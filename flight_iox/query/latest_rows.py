@@ -39,17 +39,17 @@ class LatestRows:
 
     def __init__(
         self,
-        schemas: Callable[[str], dict[str, pa.Schema]],
+        schema_of: Callable[[str, str], pa.Schema | None],
         prepare: Prepare,
         isolated: Isolated,
         unavailable: Callable[[DataFrame], None],
         view_label: Callable[[str], str | None],
     ) -> None:
-        """``schemas`` gives a database's user tables; ``unavailable`` raises for a plan that
-        would read a lost file; ``view_label`` names the table a view's plan rendering is of
-        (``db.table``)."""
+        """``schema_of`` gives a user table's schema (None: no such table); ``unavailable``
+        raises for a plan that would read a lost file; ``view_label`` names the table a
+        view's plan rendering is of (``db.table``)."""
         self._view_label = view_label
-        self._schemas = schemas
+        self._schema_of = schema_of
         self._prepare = prepare
         self._isolated = isolated
         self._unavailable = unavailable
@@ -64,11 +64,10 @@ class LatestRows:
         """``frame``, or the same statement planned over the latest rows when provably equal."""
         if database is None or (scope is not None and database not in scope):
             return frame
-        schemas = self._schemas(database)
         table = latest_table(
             frame.logical_plan(),
-            lambda fqn: _resolve(database, schemas, fqn),
-            lambda body: self._view(database, schemas, body),
+            lambda fqn: self._resolve(database, fqn),
+            lambda body: self._view(database, body),
         )
         if table is None:
             return frame
@@ -83,26 +82,21 @@ class LatestRows:
                 raise
             return frame
 
-    def _view(
-        self, database: str, schemas: dict[str, pa.Schema], body: LogicalPlan
-    ) -> Table | None:
+    def _view(self, database: str, body: LogicalPlan) -> Table | None:
         """The user table of ``database`` whose view renders as ``body`` does."""
         label = self._view_label(body.display_indent())
         prefix = f"{database}."
         if label is None or not label.startswith(prefix):
             return None
-        return _resolve(database, schemas, (None, None, label.removeprefix(prefix)))
+        return self._resolve(database, (None, None, label.removeprefix(prefix)))
 
-
-def _resolve(
-    database: str, schemas: dict[str, pa.Schema], fqn: tuple[str | None, str | None, str]
-) -> Table | None:
-    """A scan's table, when it is a user table of ``database``."""
-    catalog, schema, name = fqn
-    if catalog not in (None, database) or schema not in (None, USER_SCHEMA):
-        return None
-    arrow = schemas.get(name)
-    if arrow is None:
-        return None
-    tags = frozenset(f.name for f in arrow if role_of(f) is ColumnRole.TAG)
-    return Table(name, tuple(arrow.names), tags)
+    def _resolve(self, database: str, fqn: tuple[str | None, str | None, str]) -> Table | None:
+        """A scan's table, when it is a user table of ``database``."""
+        catalog, schema, name = fqn
+        if catalog not in (None, database) or schema not in (None, USER_SCHEMA):
+            return None
+        arrow = self._schema_of(database, name)
+        if arrow is None:
+            return None
+        tags = frozenset(f.name for f in arrow if role_of(f) is ColumnRole.TAG)
+        return Table(name, tuple(arrow.names), tags)

@@ -38,6 +38,9 @@ PROVEN = {
     "max join, swapped": MAX_JOIN.format(
         join="JOIN", agg="max(time)", table="cpu", on="m.t = c.time AND m.host = c.host"
     ),
+    "a parameter on a tag": (
+        "SELECT DISTINCT ON (host) * FROM cpu WHERE host = $1 ORDER BY host, time DESC"
+    ),
     "max per tag": "SELECT host, max(time) FROM cpu GROUP BY host",
     "distinct tags": "SELECT DISTINCT host FROM cpu",
 }
@@ -84,6 +87,9 @@ REFUSED = {
         "ORDER BY host, time DESC"
     ),
     "distinct fields": "SELECT DISTINCT host, v FROM cpu",
+    "a parameter on a field": (
+        "SELECT DISTINCT ON (host) * FROM cpu WHERE v > $1 ORDER BY host, time DESC"
+    ),
     "plain scan": "SELECT * FROM cpu",
     "count": "SELECT count(*) FROM cpu",
     "latest overall by limit": "SELECT * FROM cpu ORDER BY time DESC LIMIT 1",
