@@ -7,6 +7,7 @@ import ``moto_s3`` (the module-scoped fixture) and ``s3_flags``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Iterator
@@ -60,6 +61,16 @@ def s3_filesystem(endpoint: str, **options: object) -> pafs.S3FileSystem:
     )
 
 
+def _list_moto_modules_once() -> None:
+    """moto's server lists its package folder on disk for every request it routes (twice, under
+    a lock): about a tenth of its CPU in the S3-heavy tests. The list never changes."""
+    from moto import backends
+
+    if not hasattr(backends.list_of_moto_modules, "cache_info"):
+        listed = tuple(backends.list_of_moto_modules())
+        backends.list_of_moto_modules = functools.cache(lambda: listed)
+
+
 def set_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The standard AWS variables the server subprocess reads its keys from."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -76,6 +87,7 @@ def moto_s3() -> Iterator[MotoS3]:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     fix_moto_multipart()
+    _list_moto_modules_once()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
