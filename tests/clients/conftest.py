@@ -36,7 +36,7 @@ def write_lp(server: RunningServer, database: str, body: str) -> None:
 
 @pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("clients") / "data")
+    running = start_server(tmp_path_factory.mktemp("clients") / "data", "--no-persist-on-shutdown")
     yield running
     running.stop()
 

@@ -355,7 +355,12 @@ def auth_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     (root / "plugins").mkdir()
     (root / "plugins" / "echo.py").write_text(ECHO_PLUGIN)
     server = start_server(
-        root / "data", "--auth", "required", "--plugin-dir", str(root / "plugins")
+        root / "data",
+        "--no-persist-on-shutdown",
+        "--auth",
+        "required",
+        "--plugin-dir",
+        str(root / "plugins"),
     )
     url = server.http_url
     admin = _post(url, "/api/v3/configure/token/admin", None).json()["token"]

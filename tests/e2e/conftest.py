@@ -19,7 +19,10 @@ from flight_iox.launcher import RunningServer, start_server
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(
-        tmp_path_factory.mktemp("server") / "data", "--max-request-bytes", "1MiB"
+        tmp_path_factory.mktemp("server") / "data",
+        "--no-persist-on-shutdown",
+        "--max-request-bytes",
+        "1MiB",
     )
     yield running
     running.stop()

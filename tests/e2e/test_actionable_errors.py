@@ -27,7 +27,9 @@ TIMEOUT = 60
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     # Without gRPC on the HTTP port, so that port is a wrong address for ``query``.
-    running = start_server(tmp_path_factory.mktemp("actionable") / "data", "--no-http-grpc")
+    running = start_server(
+        tmp_path_factory.mktemp("actionable") / "data", "--no-persist-on-shutdown", "--no-http-grpc"
+    )
     requests.post(
         f"{running.http_url}/api/v3/write_lp", params={"db": "mine"}, data="cpu,host=a v=1 1"
     ).raise_for_status()

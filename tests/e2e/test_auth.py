@@ -33,7 +33,9 @@ class Tokens:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("auth") / "data", "--auth", "required")
+    running = start_server(
+        tmp_path_factory.mktemp("auth") / "data", "--no-persist-on-shutdown", "--auth", "required"
+    )
     yield running
     running.stop()
 

@@ -49,7 +49,12 @@ BIG = "SELECT value, low FROM big"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("explorer") / "data", "--auth", "required")
+    running = start_server(
+        tmp_path_factory.mktemp("explorer") / "data",
+        "--no-persist-on-shutdown",
+        "--auth",
+        "required",
+    )
     yield running
     running.stop()
 

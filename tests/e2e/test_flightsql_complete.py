@@ -25,7 +25,7 @@ T0 = 1_700_000_000_000_000_000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("fsql") / "data")
+    running = start_server(tmp_path_factory.mktemp("fsql") / "data", "--no-persist-on-shutdown")
     body = "\n".join(
         f"cpu,host=h{i % 2},region=eu usage={i}.5,count={i}i {T0 + i}" for i in range(6)
     )

@@ -25,7 +25,7 @@ DATABASE_OPTION = "adbc.flight.sql.rpc.call_header.database"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("prepared") / "data")
+    running = start_server(tmp_path_factory.mktemp("prepared") / "data", "--no-persist-on-shutdown")
     body = "cpu,host=a usage=1.5,count=1i 1\ncpu,host=b usage=2.5 2"
     response = requests.post(
         f"{running.http_url}/api/v3/write_lp", params={"db": DB}, data=body, timeout=30

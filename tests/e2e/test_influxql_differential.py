@@ -125,7 +125,9 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Influx
         oracle.query("CREATE DATABASE diff")
         reply = requests.post(f"{oracle.url}/write", params={"db": "diff"}, data=data)
         assert reply.status_code == 204, reply.text
-        server: RunningServer = start_server(Path(tmp_path_factory.mktemp("diff")) / "data")
+        server: RunningServer = start_server(
+            Path(tmp_path_factory.mktemp("diff")) / "data", "--no-persist-on-shutdown"
+        )
         try:
             reply = requests.post(f"{server.http_url}/write", params={"db": "diff"}, data=data)
             assert reply.status_code == 204, reply.text

@@ -87,6 +87,7 @@ class SteadyTraffic:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(
         tmp_path_factory.mktemp("limits") / "data",
+        "--no-persist-on-shutdown",
         *("--query-timeout", "3", "--query-memory-limit", "128MiB"),
         *("--max-line-bytes", "64KiB", "--max-tag-value-bytes", "1KiB"),
         *("--http-idle-timeout", "1"),

@@ -32,7 +32,9 @@ def _post(server: RunningServer, path: str, token: str | None, **kwargs: Any) ->
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str, str]]:
     """The server, its admin token and a token that reads ``mine`` only."""
-    server = start_server(tmp_path_factory.mktemp("scope") / "data", "--auth", "required")
+    server = start_server(
+        tmp_path_factory.mktemp("scope") / "data", "--no-persist-on-shutdown", "--auth", "required"
+    )
     admin = _post(server, "/api/v3/configure/token/admin", None)["token"]
     body = {"name": "mine-reader", "permissions": [{"database": "mine", "actions": ["read"]}]}
     reader = _post(server, "/api/v3/configure/token", admin, json=body)["token"]

@@ -29,7 +29,12 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    server = start_server(tmp_path_factory.mktemp("metrics") / "data", "--auth", "required")
+    server = start_server(
+        tmp_path_factory.mktemp("metrics") / "data",
+        "--no-persist-on-shutdown",
+        "--auth",
+        "required",
+    )
     url = f"{server.http_url}/api/v3/configure/token"
     admin = requests.post(f"{url}/admin", timeout=30).json()["token"]
     headers = {"Authorization": f"Bearer {admin}"}

@@ -43,7 +43,9 @@ TRANSFORMS: dict[str, Transform[Any, Any]] = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("templates") / "data")
+    running = start_server(
+        tmp_path_factory.mktemp("templates") / "data", "--no-persist-on-shutdown"
+    )
     yield running
     running.stop()
 

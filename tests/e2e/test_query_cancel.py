@@ -28,6 +28,7 @@ RUNAWAY = "SELECT sum(value % 7) FROM generate_series(1, 100000000000)"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_server(
         tmp_path_factory.mktemp("cancel") / "data",
+        "--no-persist-on-shutdown",
         *("--max-concurrent-queries", "1", "--max-queued-queries", "1"),
         *("--query-timeout", "600"),
     )

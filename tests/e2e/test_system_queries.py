@@ -34,7 +34,12 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     server = start_server(
-        tmp_path_factory.mktemp("sysq") / "data", "--auth", "required", "--query-timeout", "300"
+        tmp_path_factory.mktemp("sysq") / "data",
+        "--no-persist-on-shutdown",
+        "--auth",
+        "required",
+        "--query-timeout",
+        "300",
     )
     url = f"{server.http_url}/api/v3/configure/token"
     admin = requests.post(f"{url}/admin", timeout=30).json()["token"]

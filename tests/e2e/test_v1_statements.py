@@ -33,7 +33,12 @@ DATA = "\n".join(
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str]]:
     running = start_server(
-        Path(tmp_path_factory.mktemp("v1")) / "data", "--auth", "required", "--cq-run-interval", "0"
+        Path(tmp_path_factory.mktemp("v1")) / "data",
+        "--no-persist-on-shutdown",
+        "--auth",
+        "required",
+        "--cq-run-interval",
+        "0",
     )
     try:
         yield running, bootstrap_admin(running.http_url)

@@ -70,6 +70,7 @@ class Secured:
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     server = start_server(
         tmp_path_factory.mktemp("fuzz-auth") / "data",
+        "--no-persist-on-shutdown",
         *("--auth", "required", "--max-request-bytes", "1MiB"),
     )
     url = f"{server.http_url}/api/v3/configure/token"

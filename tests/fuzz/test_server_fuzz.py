@@ -189,7 +189,12 @@ class Ledger:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("fuzz") / "data", "--max-request-bytes", "1MiB")
+    running = start_server(
+        tmp_path_factory.mktemp("fuzz") / "data",
+        "--no-persist-on-shutdown",
+        "--max-request-bytes",
+        "1MiB",
+    )
     seed = "\n".join(
         f'cpu,host=h{i % 3} usage={i / 2},idle={i}i,ok=t,s="x{i}" {1_700_000_000 + i}'
         for i in range(20)

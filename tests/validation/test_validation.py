@@ -20,7 +20,9 @@ CAPS = FLIGHT_IOX
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(tmp_path_factory.mktemp("validation") / "data")
+    running = start_server(
+        tmp_path_factory.mktemp("validation") / "data", "--no-persist-on-shutdown"
+    )
     yield running
     running.stop()
 
