@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 from datafusion import Expr
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
+from flight_iox.query.engine_errors import is_engine_error
 
 _AND, _OR = "AND", "OR"
 # Comparison as written (column on the left) and with its sides swapped.
@@ -168,7 +169,9 @@ def _literal(expr: Expr) -> pa.Scalar | None:
         return None
     try:
         value = expr.python_value()
-    except Exception:  # a literal type the bindings cannot convert: not pushed
+    except Exception as error:  # a literal type the bindings cannot convert: not pushed
+        if not is_engine_error(error):
+            raise
         return None
     return value if isinstance(value, pa.Scalar) else None
 
