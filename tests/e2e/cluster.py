@@ -60,10 +60,12 @@ class Cluster:
         return server
 
     def stop(self) -> None:
-        """Stop every node still running."""
-        for server in self.nodes.values():
-            if server.process.poll() is None:
-                server.stop()
+        """Stop every node still running: all signalled first, so they shut down side by side."""
+        running = [server for server in self.nodes.values() if server.process.poll() is None]
+        for server in running:
+            server.process.terminate()
+        for server in running:
+            server.process.wait(timeout=60)
 
     def __getitem__(self, node_id: str) -> RunningServer:
         return self.nodes[node_id]
