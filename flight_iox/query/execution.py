@@ -194,9 +194,7 @@ class Query:
 
     def _batches(self, frame: DataFrame) -> Iterator[pa.RecordBatch]:
         try:
-            # The deadline only: the caller's cancellation was checked while it waited for a
-            # slot, and is polled while batches are awaited (asking gRPC costs a GIL hand-off).
-            self._check_deadline()
+            self._check()
             self._stream = frame.execute_stream()
             while True:
                 batch = self._next()
@@ -251,9 +249,6 @@ class Query:
     def _check(self) -> None:
         if self._is_cancelled():
             raise QueryCancelledError("query cancelled: the client went away or cancelled it")
-        self._check_deadline()
-
-    def _check_deadline(self) -> None:
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise _timeout(self._runner.limits, "running")
 
