@@ -36,9 +36,9 @@ def plan_needs(sql: str) -> ScanNeeds:
     return found["db"]["cpu"]
 
 
-def file(name: str, first_us: int, last_us: int, host: str = "a", **extra: object) -> DataFile:
+def file(name: str, first_us: int, last_us: int, host: str = "a") -> DataFile:
     tags = (("host", TagBounds(host, host, True, False)),)
-    return DataFile(f"/{name}", 1, 1, first_us, last_us, 1, tags=tags, **extra)  # type: ignore[arg-type]
+    return DataFile(f"/{name}", 1, 1, first_us, last_us, 1, tags=tags)
 
 
 FILES = [file(f"h{h}", h * HOUR_US, (h + 1) * HOUR_US - 1, host=f"host-{h % 2}") for h in range(6)]
