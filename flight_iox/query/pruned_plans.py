@@ -121,6 +121,8 @@ class PrunedPlanner:
         if provider is not None:
             self._providers.move_to_end(key)
             return provider
+        for stale in [k for k in self._providers if k[:2] == (db, name) and k[2] != key[2]]:
+            del self._providers[stale]  # an older version's: it holds an older buffer
         snapshot = TableSnapshot(tuple(kept), registration.snapshot.buffered)
         provider = self._tables.provider(
             registration.schema, snapshot, registration.retention_ns, f"{db}.{name}"

@@ -52,3 +52,21 @@ def test_same_answers(apps: tuple[App, App], text: str) -> None:
     got, want = (app.query.execute(DB, text).read_all() for app in (on, off))
     assert got.schema == want.schema
     assert got.to_pylist() == want.to_pylist()  # dictionaries may be chunked differently
+
+
+def test_writes_after_a_pruned_query_are_seen(apps: tuple[App, App]) -> None:
+    """A table registered again after a write (its stand-in, its pruned view) shows the row."""
+    app = apps[0]
+    database = "after_writes"  # its own database: the module's table stays as loaded
+    since = f"arrow_cast({T0}, 'Timestamp(Nanosecond, None)')"
+    sql = f"SELECT count(*) AS n FROM cpu WHERE hostname = 'h' AND time >= {since}"
+    app.engine.write_line_protocol(
+        database, f"cpu,hostname=h v=1 {T0}".encode(), principal=ANONYMOUS
+    )
+    app.persister.persist()
+    counts = [app.query.execute(database, sql).read_all().column("n")[0].as_py()]
+    for step in (1, 2):
+        line = f"cpu,hostname=h v=1 {T0 + step * HOUR}"
+        app.engine.write_line_protocol(database, line.encode(), principal=ANONYMOUS)
+        counts.append(app.query.execute(database, sql).read_all().column("n")[0].as_py())
+    assert counts == [1, 2, 3]
