@@ -25,20 +25,20 @@ from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 
 import pyarrow as pa
-from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
-from datafusion.catalog import Table
+from datafusion import DataFrame, SessionContext, SQLOptions
 
 from flight_iox.config import QueryLimits
-from flight_iox.engine.buffer import BufferSet, TableSnapshot
+from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NoDatabaseError, QueryError, query_error
-from flight_iox.query.configured_caches import LAST, ConfiguredCaches, cache_calls
+from flight_iox.query.cache_fills import CacheFills
+from flight_iox.query.configured_caches import ConfiguredCaches
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
 from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.iox_sql import rewrite_iox_sql
-from flight_iox.query.last_cache import LastValueCache, latest_file_rows
+from flight_iox.query.last_cache import LastValueCache
 from flight_iox.query.latest_rows import LatestRows
 from flight_iox.query.limits import check_expression_depth
 from flight_iox.query.placeholders import (
@@ -52,7 +52,7 @@ from flight_iox.query.registry import USER_SCHEMA, State, TableRegistry, memory
 from flight_iox.query.remote import RemoteTables
 from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
 from flight_iox.query.system_tables import SystemTable
-from flight_iox.query.tables import PARQUET_OPTIONS, SchemaCheck, TableBuilder
+from flight_iox.query.tables import SchemaCheck, TableBuilder
 from iox_catalog.files import DataFile
 
 __all__ = ["NO_DATABASE", "QueryEngine", "Scope", "SystemTable"]
@@ -110,12 +110,16 @@ class QueryEngine:
         )
         if object_store is not None:
             self._tables.context.register_object_store(*object_store)
+        self._fills = CacheFills(
+            catalog, buffers, self._registry, self._tables, self._contexts, self._caches,
+            self._last_cache,
+        )  # fmt: skip
         # A query node's buffer lacks other nodes' rows, which the latest rows would miss.
         self._latest = None
         if remote is None and latest_rows:
             self._latest = LatestRows(
-                self._table_schema,
-                self._latest_rows,
+                self._fills.table_schema,
+                self._fills.latest_rows,
                 self._contexts.isolated,
                 self._tables.raise_if_unavailable,
                 self._tables.view_label,
@@ -312,7 +316,7 @@ class QueryEngine:
             return self._pruner.plan(context, database, held, text, plan)
 
         try:
-            self._prepare_last_cache(database, rewritten)
+            self._fills.prepare(database, rewritten)
             frame = planned(rewritten)
             if self._latest is None:
                 return frame
@@ -332,69 +336,6 @@ class QueryEngine:
                 raise
             raise _no_database(message, database) or QueryError(message) from None
 
-    def _prepare_last_cache(self, database: str | None, sql: str) -> None:
-        """Fill the caches the ``last_cache(..)`` / ``distinct_cache(..)`` calls in ``sql`` read."""
-        if database is None:
-            return  # the table function says it needs a default database
-        for call in cache_calls(sql):
-            table = call[1]
-            with self._catalog.lock:
-                db = self._catalog.database(database)
-                schema = db.tables[table].arrow_schema() if table in db.tables else None
-                retention_ns = db.retention_ns
-                configs = self._catalog.caches(database)
-            version = self._registry.registered.get((database, table))
-            if schema is None or version is None:
-                raise QueryError(f"{call[0]}(): no table {table!r} in database {database!r}")
-            resolved = self._caches.resolve(call[0], table, call[2], configs)
-            if isinstance(resolved, str):  # said here: DataFusion would wrap it in its own text
-                raise QueryError(resolved)
-            self._caches.prepare(
-                database,
-                call,
-                resolved,
-                version,
-                partial(self._cache_rows, database, table, schema, retention_ns),
-            )
-            if resolved is None and call[0] == LAST:
-                self._latest_rows(database, table)
-
-    def _table_schema(self, database: str, table: str) -> pa.Schema | None:
-        with self._catalog.lock:
-            tables = self._catalog.database(database).tables
-            return tables[table].arrow_schema() if table in tables else None
-
-    def _latest_rows(self, database: str, table: str) -> Table | None:
-        """The latest row of each series of a table, made current: the built-in
-        ``last_cache('t')``, and natural lastpoint SQL (``latest_rows.py``)."""
-        with self._catalog.lock:
-            db = self._catalog.database(database)
-            schema = db.tables[table].arrow_schema() if table in db.tables else None
-            retention_ns = db.retention_ns
-        version = self._registry.registered.get((database, table))
-        if schema is None or version is None:
-            return None
-        self._last_cache.prepare(
-            database,
-            table,
-            version,
-            (self._buffers.version(database, table)[2], len(schema)),
-            partial(self._buffers.snapshot, database, table, schema),
-            lambda files: self._file_last_rows(schema, files, f"{database}.{table}"),
-            retention_ns,
-        )
-        return self._last_cache.served(database, table)
-
-    def _cache_rows(
-        self, database: str, table: str, schema: pa.Schema, retention_ns: int | None, sql: str
-    ) -> pa.Table:
-        """Run a configured cache's fill query over the table's files and buffer."""
-        snapshot = self._buffers.snapshot(database, table, schema)
-        provider = self._tables.provider(schema, snapshot, retention_ns, f"{database}.{table}")
-        context = self._contexts.session(SessionConfig(PARQUET_OPTIONS))
-        context.register_table("source", provider)
-        return context.sql(sql).to_arrow_table()
-
     def load_files(self, files: Sequence[DataFile], schema: pa.Schema) -> None:
         """Decode files a persist or compaction is about to install into the Parquet cache.
 
@@ -413,17 +354,6 @@ class QueryEngine:
         self._caches.forget(database, table)
         self._registry.invalidate_system_tables()
         self._statements.forget_plans()
-
-    def _file_last_rows(
-        self, schema: pa.Schema, files: tuple[DataFile, ...], label: str
-    ) -> pa.Table:
-        """The latest row of each series in ``files`` (deduplicated), under ``schema``."""
-        if not files:
-            return schema.empty_table()
-        snapshot = TableSnapshot(files, schema.empty_table())
-        provider = self._tables.provider(schema, snapshot, None, label)
-        context = self._contexts.session(SessionConfig(PARQUET_OPTIONS))
-        return latest_file_rows(provider, schema, context)
 
 
 def _sql(context: SessionContext, sql: str, values: dict[str, object]) -> DataFrame:

@@ -21,7 +21,7 @@ from flight_iox.app import App
 from flight_iox.errors import QueryError
 from flight_iox.flightsql import FlightSqlServer
 from flight_iox.http.app import create_app
-from flight_iox.query.engine import QueryEngine
+from flight_iox.query.cache_fills import CacheFills
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.server import http_services
 
@@ -38,7 +38,7 @@ def bug(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object) -> None:
         raise KeyError("planted")
 
-    monkeypatch.setattr(QueryEngine, "_prepare_last_cache", broken)
+    monkeypatch.setattr(CacheFills, "prepare", broken)
 
 
 def test_datafusion_errors_are_the_users_and_ours_are_not() -> None:

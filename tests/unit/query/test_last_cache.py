@@ -89,13 +89,13 @@ def test_cache_calls() -> None:
 def file_scans(app: App, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many window queries over the files the cache ran (one entry per scan)."""
     scans: list[int] = []
-    scan = app.query._file_last_rows
+    scan = app.query._fills._file_last_rows
 
     def counting(schema, files, *label):  # type: ignore[no-untyped-def]
         scans.append(len(files))
         return scan(schema, files, *label)
 
-    monkeypatch.setattr(app.query, "_file_last_rows", counting)
+    monkeypatch.setattr(app.query._fills, "_file_last_rows", counting)
     return scans
 
 
