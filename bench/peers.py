@@ -44,7 +44,7 @@ from bench.day_run import report as report_day  # noqa: E402
 from bench.influxdb1 import InfluxDB1  # noqa: E402
 from bench.ingest import GENERATOR, make_bodies, start_bench_server, timed_ingest  # noqa: E402
 from bench.storage import admin, connect, load, run  # noqa: E402
-from bench.tsbs import INFLUX_DATA_OPTIONS, influx_disk  # noqa: E402
+from bench.tsbs_answers import INFLUX_DATA_OPTIONS, influx_disk  # noqa: E402
 from bench.victoria_metrics import VictoriaMetrics  # noqa: E402
 from flight_iox.launcher import RunningServer  # noqa: E402
 
