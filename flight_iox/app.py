@@ -271,7 +271,7 @@ def build_app(
         router=ownership if cluster else None,
         replication=replication,
     )
-    deleter = Deleter(persister, tables, wal, watermark)
+    deleter = Deleter(persister, tables, wal, watermark, replication.check_writable)
     follower = CatalogFollower(
         mirror,
         query,

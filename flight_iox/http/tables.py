@@ -100,6 +100,7 @@ async def configure_table(request: Request) -> Response:
     principal = principal_of(request)
     if request.method == "POST":
         Authorizer.require(principal, Action.CREATE, database)  # before reading the body
+        services.deleter.check_writable()  # a read-only replica names its leader
         columns = requested_columns(params)
         template = requested_partition_by(params)
         tables = services.deleter.tables

@@ -17,7 +17,7 @@ before the database is looked up.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -89,6 +89,8 @@ class Deleter:
 
     ``wal`` and ``watermark`` say when every acknowledged write is in the buffer
     (``_await_applied``), and which WAL sequence a dropped table's replay must skip.
+    ``check_writable`` raises on a node that may not change data (a read-only replica
+    names its leader), before anything is resolved or changed.
     """
 
     def __init__(
@@ -97,16 +99,19 @@ class Deleter:
         tables: TableStore,
         wal: WriteAheadLog,
         watermark: SequenceWatermark,
+        check_writable: Callable[[], None] = lambda: None,
     ) -> None:
         self.persister = persister
         self.tables = tables
         self._wal = wal
         self._watermark = watermark
+        self.check_writable = check_writable
 
     def execute_update(
         self, database: str | None, sql: str, params: Sequence[object], principal: Principal
     ) -> int:  # fmt: skip
         """Run a DELETE, DROP TABLE or CREATE TABLE (``ddl.py``); rows deleted (0 for DDL)."""
+        self.check_writable()
         change = parse_change(sql)
         if change is not None and change.kind == "delete":
             db, table = _resolve(change.target, database)
@@ -147,6 +152,7 @@ class Deleter:
 
     def delete_rows(self, database: str, table: str, row_filter: RowFilter) -> int:
         """Delete matching rows from buffer and files; durable once this returns."""
+        self.check_writable()
         schema = self._schema(database, table)
         tables = self.tables
         with self.persister.cycle_lock:
@@ -174,6 +180,7 @@ class Deleter:
 
     def drop_table(self, database: str, table: str, *, missing_ok: bool = False) -> None:
         """Drop a table: its schema, buffered rows and files."""
+        self.check_writable()
         tables = self.tables
         try:
             self._schema(database, table)

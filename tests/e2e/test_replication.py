@@ -119,6 +119,20 @@ def test_a_pull_follower_catches_up_after_a_pause_and_refuses_writes(tmp_path: P
         assert leader.flight_uri in refused.json()["error"]
         ddl = requests.post(f"{follower.http_url}/api/v3/configure/database", json={"db": "x"})
         assert ddl.status_code == 421, ddl.text
+        table_url = f"{follower.http_url}/api/v3/configure/table"
+        field = {"name": "v", "type": "int64"}
+        made = {"db": DB, "table": "other", "tags": ["w"], "fields": [field]}
+        for refused in (
+            requests.post(table_url, json=made, timeout=60),
+            requests.delete(table_url, params={"db": DB, "table": "t"}, timeout=60),
+            requests.post(
+                f"{follower.http_url}/query",
+                params={"db": DB, "q": "DELETE FROM t WHERE time > 0"},
+                timeout=60,
+            ),
+        ):
+            assert "read-only replica of" in refused.text, refused.text
+        assert count(follower) == 10  # nothing was deleted or dropped
         client = flight.FlightClient(follower.flight_uri)
         descriptor = flight.FlightDescriptor.for_path(DB, "t")
         table = pa.table({"time": pa.array([5], pa.timestamp("ns")), "v": [1.0]})
