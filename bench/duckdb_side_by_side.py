@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bench.ingest import GENERATOR, make_bodies, start_bench_server  # noqa: E402
 from bench.query_scan import same_rows  # noqa: E402
 from bench.storage import admin, load  # noqa: E402
-from bench.tsbs_queries import Generator  # noqa: E402
+from bench.tsbs_queries import tsbs_queries  # noqa: E402
 from flight_iox.launcher import RunningServer  # noqa: E402
 
 DATABASE = "tsbs"  # bench.storage's helpers write to this database
@@ -75,20 +75,12 @@ def duckdb_dialect(sql: str) -> str:
 
 def queries(hosts: int, hours: int, seed: int) -> list[SideBySide]:
     """count(*) and each TSBS type, lastpoint as DISTINCT ON."""
-    g = Generator(hosts, hours, seed)
     sql = {
         "count(*)": "SELECT count(*) AS n FROM cpu",
         **{
             q.name: q.sql
-            for q in (
-                g.groupby_hosts("single-groupby-1-1-1", 1, 1, 1, "1m"),
-                g.groupby_hosts("single-groupby-5-8-1", 5, 8, 1, "1m"),
-                g.groupby_hosts("cpu-max-all-8", 10, 8, 8, "1h"),
-                g.double_groupby("double-groupby-1", 1),
-                g.double_groupby("double-groupby-all", 10),
-                g.high_cpu_all(),
-                g.groupby_orderby_limit(),
-            )
+            for q in tsbs_queries(hosts, hours, seed)
+            if not q.name.startswith("lastpoint")  # each form of it is one below
         },
         "lastpoint (DISTINCT ON)": DISTINCT_ON_LASTPOINT,
     }
