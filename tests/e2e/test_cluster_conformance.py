@@ -49,19 +49,27 @@ def _post(url: str, **params: str) -> None:
 
 
 def _setup(db: str, steps: list[dict], writers: list[RunningServer], solo: RunningServer) -> None:
-    """The case's writes, alternating between the ingest nodes (and on ``solo``)."""
+    """The case's writes, alternating between the ingest nodes (and on ``solo``).
+
+    A persist step persists on each ingest node that has taken a write of the case: a node
+    that has none holds nothing of the database (persisting is node-local), and answers 404.
+    """
     turn = 0
+    written: list[RunningServer] = []
     for step in steps:
         if "write" in step:
             body = clean_line_protocol(step["write"]).encode()
-            for server in (writers[turn % len(writers)], solo):
+            writer = writers[turn % len(writers)]
+            for server in (writer, solo):
                 reply = requests.post(
                     f"{server.http_url}/api/v3/write_lp", params={"db": db}, data=body, timeout=60
                 )
                 assert reply.status_code in (204, 400), reply.text  # 400: the case's bad lines
+            if writer not in written:
+                written.append(writer)
             turn += 1
         elif "persist" in step or step.get("kind") == "persist":
-            for server in writers:
+            for server in written:
                 _post(f"{server.http_url}/api/v3/persist", db=db)
 
 
