@@ -203,6 +203,8 @@ class QueryEngine:
             self._tables.raise_if_unavailable(frame)  # before any row of another source
             if finish is not None:
                 return finish(query.read_all(frame)).to_reader()
+            if self._latest is not None and self._latest.rewritten(frame):
+                return self._latest.answer(frame, query).to_reader()  # kept with the plan
             return query.reader(frame)  # the reader closes the query when it ends
         except BaseException:
             query.close()

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from datafusion import DataFrame
 
 from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS, AuthMode, Authorizer, Principal
 from flight_iox.auth.tokens import Action, FileTokenStore, Permission, TokenRecord
 from flight_iox.config import Settings
 from flight_iox.errors import ForbiddenError, QueryError
+from flight_iox.query.execution import Query
 
 FILES = "\n".join(
     [
@@ -205,3 +208,25 @@ def test_a_token_scoped_to_one_database(apps: tuple[App, App], rewrites: list[st
         with pytest.raises(QueryError, match="not found"):
             _rows(app, "mine", sql.replace("FROM cpu", "FROM theirs.iox.cpu"), reader)
     assert rewrites == ["mine.cpu"]
+
+
+def test_a_repeated_statement_is_served_its_kept_answer(
+    apps: tuple[App, App], rewrites: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _load(apps, "repeated")
+    runs: list[int] = []
+    read_all = Query.read_all
+
+    def counted(self: Query, frame: DataFrame) -> pa.Table:
+        runs.append(1)
+        return read_all(self, frame)
+
+    monkeypatch.setattr(Query, "read_all", counted)
+    sql = NATURAL["distinct on, ties broken"]
+    first = _same(apps, "repeated", sql)
+    assert len(runs) == 1  # the rewritten plan ran (the plain app streams its plan)
+    assert _same(apps, "repeated", sql) == first
+    assert len(runs) == 1 and rewrites == ["repeated.cpu"]  # plan and answer reused
+    _write(apps, "repeated", "cpu,host=a,region=west v=12 30")
+    after = _same(apps, "repeated", sql)
+    assert after != first and len(runs) == 2 and rewrites == ["repeated.cpu"] * 2
