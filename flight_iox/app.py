@@ -217,15 +217,6 @@ def build_app(
         settings.parquet_cache_size,
         lambda file, schema: read_model_rows(file.path, schema, storage),
     )
-    metrics.watch(
-        StateSources(
-            buffer_bytes=lambda: buffers.total_bytes,
-            buffer_rows=buffers.buffered_rows,
-            cache_bytes=lambda: file_cache.used_bytes,
-            cache_hits=lambda: file_cache.hits,
-            cache_misses=lambda: file_cache.misses,
-        )
-    )
     remote = (
         IngestNodeRows(
             node, peers, catalog, settings.cluster_pushdown, metrics.cluster_rows_received
@@ -243,6 +234,17 @@ def build_app(
         system_tables=system_tables,
         remote=remote,
         latest_rows=settings.latest_rows_rewrite,
+    )
+    metrics.watch(
+        StateSources(
+            buffer_bytes=lambda: buffers.total_bytes,
+            buffer_rows=buffers.buffered_rows,
+            cache_bytes=lambda: file_cache.used_bytes,
+            cache_hits=lambda: file_cache.hits,
+            cache_misses=lambda: file_cache.misses,
+            query_slots_used=lambda: query.slots_used,
+            queries_waiting=lambda: query.queries_waiting,
+        )
     )
     if authorizer is not None:
         authorizer.store.add_listener(query.invalidate_system_tables)

@@ -54,6 +54,8 @@ class StateSources:
     cache_bytes: Callable[[], int]
     cache_hits: Callable[[], int]
     cache_misses: Callable[[], int]
+    query_slots_used: Callable[[], int]
+    queries_waiting: Callable[[], int]
 
 
 class _StateCollector(Collector):
@@ -87,6 +89,16 @@ class _StateCollector(Collector):
             f"{PREFIX}_parquet_cache_hit_ratio",
             "Cache hits over lookups since the start (0 before any lookup).",
             hits / (hits + misses) if hits + misses else 0.0,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_query_slots_used",
+            "Queries holding a slot now (at most --max-concurrent-queries).",
+            s.query_slots_used(),
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_queries_waiting",
+            "Queries waiting for a slot now (at most --max-queued-queries; one more gets 503).",
+            s.queries_waiting(),
         )
 
 

@@ -126,6 +126,16 @@ class QueryEngine:
             )
 
     @property
+    def slots_used(self) -> int:
+        """Queries holding one of the ``--max-concurrent-queries`` slots now."""
+        return self._runner.running
+
+    @property
+    def queries_waiting(self) -> int:
+        """Queries waiting for a slot now (what a 503 is measured against)."""
+        return self._runner.waiting
+
+    @property
     def limits(self) -> QueryLimits:
         """What one query may cost (the update path checks statements against it too)."""
         return self._limits

@@ -117,6 +117,11 @@ class QueryRunner:
         """How many queries hold a slot."""
         return self._running
 
+    @property
+    def waiting(self) -> int:
+        """How many queries wait in the queue for a slot (``--max-queued-queries`` at most)."""
+        return self._waiting
+
     def _acquire(self, deadline: float | None, is_cancelled: Callable[[], bool]) -> None:
         limit = self.limits.max_concurrent
         with self._slots:

@@ -62,22 +62,30 @@ def read_reply(sock: socket.socket) -> tuple[int, bytes]:
     return int(head.split()[1]), body
 
 
-def probe(server: RunningServer) -> int | None:
-    """A quick query's status, or None when it had to wait (it is then abandoned)."""
-    try:
-        return sql(server, "SELECT 1 AS one", timeout=1).status_code
-    except requests.Timeout:
-        time.sleep(1)  # the abandoned probe is cancelled and leaves the queue meanwhile
-        return None
+def gauge(server: RunningServer, name: str) -> float:
+    """One unlabelled gauge of the server's ``/metrics`` (which takes no query slot)."""
+    text = requests.get(f"{server.http_url}/metrics", timeout=30).text
+    [value] = [line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    return float(value)
+
+
+def wait_for_gauge(server: RunningServer, name: str, value: float) -> None:
+    """Until the gauge reads ``value`` (a query admitted, or queued, as the test needs)."""
+    for _ in range(600):
+        if gauge(server, name) == value:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never read {value}")
 
 
 def wait_until_busy(server: RunningServer) -> None:
-    """Until the runaway holds the slot (a probe is queued or refused, not run)."""
-    for _ in range(300):
-        if probe(server) in (None, 503):
-            return
-        time.sleep(0.1)
-    raise AssertionError("the runaway query never took the slot")
+    """Until the runaway holds the one slot.
+
+    Read from the metrics rather than probed with queries: a probe that had to wait took the
+    one place in the queue until the server noticed it was abandoned, so the query the test
+    queued next could be refused instead (the flake this replaced).
+    """
+    wait_for_gauge(server, "flight_iox_query_slots_used", 1)
 
 
 def test_http_disconnect_cancels_the_query_and_frees_its_slot(server: RunningServer) -> None:
@@ -86,9 +94,7 @@ def test_http_disconnect_cancels_the_query_and_frees_its_slot(server: RunningSer
     try:
         wait_until_busy(server)
         queued = send_query(server, "SELECT 2 AS two")  # takes the one place in the queue
-        for _ in range(100):
-            if probe(server) == 503:
-                break
+        wait_for_gauge(server, "flight_iox_queries_waiting", 1)
         busy = sql(server, "SELECT 3 AS three")
         assert busy.status_code == 503
         assert int(busy.headers["Retry-After"]) >= 1
