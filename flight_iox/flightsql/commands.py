@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError, Message
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.auth.tokens import Action
 from flight_iox.errors import BadRequestError, NotSupportedError
+from flight_iox.flightsql.prefetch import Prefetcher
 from flight_iox.flightsql.running import RunningGets, flight_info_tickets
 from flight_iox.flightsql.sessions import Session
 from flight_iox.query.backend import QueryBackend, WriteBackend
@@ -41,6 +42,7 @@ class Call:
     session: Session = field(default_factory=Session)
     schema_only: bool = False  # GetSchema: plan, never run (updates run in GetFlightInfo)
     running: RunningGets | None = None  # DoGet streams CancelFlightInfo may stop
+    prefetch: Prefetcher | None = None  # statements GetFlightInfo started for their DoGet
 
     def require(self, action: Action, database: str | None) -> None:
         """``ForbiddenError`` unless the caller may ``action`` on ``database``."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 
@@ -25,6 +26,11 @@ from flight_iox.client_json import loads_object
 from flight_iox.errors import BadRequestError
 
 _VERSION = 1
+# A plain-ADBC query decodes its handle four times (GetFlightInfo, DoGet, the query log,
+# ClosePreparedStatement) and a dashboard repeats it: decoding is pure, so small handles
+# are decoded once (bounded: at most this many of at most this size are kept).
+DECODED_HANDLES = 256
+CACHED_HANDLE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,28 +68,40 @@ class StatementHandle:
     @classmethod
     def decode(cls, data: bytes) -> StatementHandle:
         """Read a handle made by ``encode``; anything else is a bad request."""
-        try:
-            body = loads_object(data, "statement handle")
-            if body.get("v") != _VERSION:
-                raise ValueError(f"unknown handle version {body.get('v')!r}")
-            database, sql = body.get("database"), body["sql"]
-            if not isinstance(sql, str) or not isinstance(database, str | None):
-                raise ValueError("'sql' must be a string and 'database' a string or null")
-            params = None
-            if body.get("params"):
-                raw = base64.b64decode(body["params"], validate=True)
-                params = pa.ipc.open_stream(raw).read_next_batch()
-            schema = None
-            if body.get("schema"):
-                raw = base64.b64decode(body["schema"], validate=True)
-                schema = pa.ipc.read_schema(pa.py_buffer(raw))
-            return cls(database, sql, params, schema)
-        except StopIteration:  # a parameter stream with a schema and no batch
-            raise BadRequestError("invalid statement handle: no parameter batch") from None
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:
-            raise BadRequestError(f"invalid statement handle: {error}") from None
-        except (pa.ArrowException, OSError) as error:  # pyarrow reports bad IPC as OSError too
-            raise BadRequestError(f"invalid parameters in statement handle: {error}") from None
+        if len(data) <= CACHED_HANDLE_BYTES:
+            return _decode_cached(bytes(data))
+        return _decode(data)
+
+
+@functools.lru_cache(maxsize=DECODED_HANDLES)
+def _decode_cached(data: bytes) -> StatementHandle:
+    return _decode(data)  # an invalid handle raises, and errors are not cached
+
+
+def _decode(data: bytes) -> StatementHandle:
+    """Parse a handle (``StatementHandle.decode``); anything else is a bad request."""
+    try:
+        body = loads_object(data, "statement handle")
+        if body.get("v") != _VERSION:
+            raise ValueError(f"unknown handle version {body.get('v')!r}")
+        database, sql = body.get("database"), body["sql"]
+        if not isinstance(sql, str) or not isinstance(database, str | None):
+            raise ValueError("'sql' must be a string and 'database' a string or null")
+        params = None
+        if body.get("params"):
+            raw = base64.b64decode(body["params"], validate=True)
+            params = pa.ipc.open_stream(raw).read_next_batch()
+        schema = None
+        if body.get("schema"):
+            raw = base64.b64decode(body["schema"], validate=True)
+            schema = pa.ipc.read_schema(pa.py_buffer(raw))
+        return StatementHandle(database, sql, params, schema)
+    except StopIteration:  # a parameter stream with a schema and no batch
+        raise BadRequestError("invalid statement handle: no parameter batch") from None
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as error:
+        raise BadRequestError(f"invalid statement handle: {error}") from None
+    except (pa.ArrowException, OSError) as error:  # pyarrow reports bad IPC as OSError too
+        raise BadRequestError(f"invalid parameters in statement handle: {error}") from None
 
 
 def first_row(batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -56,6 +56,7 @@ from flight_iox.flightsql.headers import (
     call_database,
     call_session,
 )
+from flight_iox.flightsql.prefetch import Prefetcher
 from flight_iox.flightsql.running import RunningGets
 from flight_iox.flightsql.status import raise_for_client, translated_batches, translated_messages
 from flight_iox.query.backend import ScopingBackend, StreamBackend, WriteBackend
@@ -157,6 +158,7 @@ class FlightSqlServer(flight.FlightServerBase):
         for name, extra in (extra_actions or {}).items():
             self.actions[name] = functools.partial(_principal_action, extra)
         self.running = RunningGets()
+        self.prefetch = Prefetcher()
         self.queries = queries if queries is not None else QueryLog()
         self.streams = streams
 
@@ -172,6 +174,7 @@ class FlightSqlServer(flight.FlightServerBase):
             call_session(context),
             schema_only,
             self.running,
+            self.prefetch,
         )
 
     def _command(self, data: bytes, rpc: str) -> tuple[CommandHandler, AnyType]:

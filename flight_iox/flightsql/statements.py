@@ -58,9 +58,15 @@ def _no_transaction(message: AnyType) -> None:
 def _statement_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
     if not is_query(handle.sql):
         return _update_info(call, handle)
-    schema = call.backend.query_schema(handle.database, handle.sql, handle.param_values())
-    ticket = pb.TicketStatementQuery(statement_handle=handle.with_schema(schema).encode())
-    return FlightInfoResult(schema, pack(ticket))
+    params = handle.param_values()
+    schema = call.backend.query_schema(handle.database, handle.sql, params)
+    encoded = handle.with_schema(schema).encode()
+    if call.prefetch is not None and not call.schema_only:  # run it while the client turns round
+        backend = call.backend
+        call.prefetch.start(
+            call.principal, encoded, lambda: backend.execute(handle.database, handle.sql, params)
+        )
+    return FlightInfoResult(schema, pack(pb.TicketStatementQuery(statement_handle=encoded)))
 
 
 def _update_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
@@ -95,7 +101,11 @@ def prepared_query_info(call: Call, command: AnyType) -> FlightInfoResult:
 def execute_ticket(call: Call, ticket: AnyType) -> pa.RecordBatchReader:
     """Run the statement a TicketStatementQuery holds."""
     handle = StatementHandle.decode(ticket.statement_handle)
-    reader = call.backend.execute(handle.database, handle.sql, handle.param_values())
+    reader = None
+    if call.prefetch is not None:  # started by GetFlightInfo for this caller and this ticket
+        reader = call.prefetch.claim(call.principal, ticket.statement_handle)
+    if reader is None:
+        reader = call.backend.execute(handle.database, handle.sql, handle.param_values())
     return reader if handle.schema is None else conformed(reader, handle.schema)
 
 

@@ -65,6 +65,14 @@ def cancellation(is_cancelled: Callable[[], bool]) -> Iterator[None]:
         _CANCELLED.reset(token)
 
 
+def current_cancellation() -> Callable[[], bool]:
+    """The ``is_cancelled`` of the enclosing ``cancellation`` block (never, outside one).
+
+    For work started elsewhere that this caller takes over (``flightsql/prefetch.py``).
+    """
+    return _CANCELLED.get()
+
+
 def runtime_env(limits: QueryLimits) -> RuntimeEnvBuilder:
     """DataFusion's runtime for one context: a fair spilling memory pool and a spill folder.
 

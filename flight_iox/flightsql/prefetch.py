@@ -1,0 +1,167 @@
+"""A statement's first batches, computed between GetFlightInfo and DoGet.
+
+Flight SQL clients (plain ADBC, JDBC, this project's driver) call DoGet right after
+GetFlightInfo, so the server sits idle for the client's round trip in between and then
+does all of the statement's work while the client waits. GetFlightInfo therefore starts
+the statement on a worker thread, and the DoGet of its ticket takes over what the
+worker read (``bench/query_overhead.py``: the fixed cost of a query, docs/benchmarks.md).
+
+What keeps this safe:
+
+- **The same caller, the same value.** A result is handed only to a DoGet of the very
+  ticket (the handle bytes GetFlightInfo returned) by an equal ``Principal`` (same token
+  record, same permissions). It ran in that principal's scoped backend, planned from that
+  handle: what was authorized is what runs, as without the worker.
+- **Bounded memory and slots.** At most ``WORKERS`` statements are ahead at once (more
+  GetFlightInfos just run in their DoGet, as before); each reads at most ``AHEAD_BATCHES``
+  batches or ``AHEAD_BYTES`` before its DoGet takes the rest of the stream; a result no
+  DoGet claims within ``CLAIM_SECONDS`` is dropped, which aborts its query and frees its
+  query slot.
+- **Cancellation.** While nobody claimed it, the query stops when it expires; once a DoGet
+  claims it, it stops when that DoGet's client goes away, as any DoGet's query does.
+- **Errors are the DoGet's.** A statement that fails ahead is run again by its DoGet,
+  which reports the error to its client as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pyarrow as pa
+
+from flight_iox.auth.policy import Principal
+from flight_iox.errors import FlightIoxError
+from flight_iox.query.execution import cancellation, current_cancellation
+
+log = logging.getLogger(__name__)
+
+WORKERS = 4
+CLAIM_SECONDS = 2.0
+AHEAD_BATCHES = 4
+AHEAD_BYTES = 1 << 20
+
+_NEVER: Callable[[], bool] = lambda: False  # noqa: E731
+Key = tuple[Principal, bytes]
+
+
+class _Ahead:
+    """One statement running ahead: the batches read so far and the rest of its stream."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()  # the worker is done reading ahead (or failed)
+        self.claimed = threading.Event()
+        self.expired = False
+        self.schema: pa.Schema | None = None  # None: failed, the DoGet runs it itself
+        self.batches: list[pa.RecordBatch] = []
+        self.rest: pa.RecordBatchReader | None = None
+        self.client_gone: Callable[[], bool] = _NEVER  # the claiming DoGet's
+
+    def is_cancelled(self) -> bool:
+        """Expired unclaimed, or the claiming DoGet's client went away."""
+        return self.expired or self.client_gone()
+
+    def read_ahead(self, run: Callable[[], pa.RecordBatchReader]) -> None:
+        """Start the statement and read its first batches (all of a small result)."""
+        try:
+            with cancellation(self.is_cancelled):
+                reader: pa.RecordBatchReader | None = run()
+                assert reader is not None
+                schema = reader.schema
+                size = 0
+                while len(self.batches) < AHEAD_BATCHES and size < AHEAD_BYTES:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        reader = None  # all of it: the query has ended and freed its slot
+                        break
+                    self.batches.append(batch)
+                    size += batch.nbytes
+            self.rest = reader
+            self.schema = schema
+        except FlightIoxError:  # the DoGet runs it again and tells its client
+            self.schema = None
+        finally:
+            self.ready.set()
+
+    def stream(self) -> pa.RecordBatchReader:
+        """The batches read ahead, then the rest of the stream."""
+        assert self.schema is not None
+        return pa.RecordBatchReader.from_batches(self.schema, _chain(self.batches, self.rest))
+
+    def drop(self) -> None:
+        """Abort the query (its stream's generator closes, which gives its slot back)."""
+        self.expired = True
+        if self.rest is not None:
+            self.rest.close()
+        self.rest = None
+        self.batches = []
+
+
+def _chain(
+    batches: list[pa.RecordBatch], rest: pa.RecordBatchReader | None
+) -> Iterator[pa.RecordBatch]:
+    yield from batches
+    if rest is not None:
+        yield from rest
+
+
+class Prefetcher:
+    """Statements started by GetFlightInfo, waiting for the DoGet of their ticket."""
+
+    def __init__(self, workers: int = WORKERS) -> None:
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._ahead: dict[Key, _Ahead] = {}
+        self._busy = 0
+        self._pool: ThreadPoolExecutor | None = None
+
+    def start(
+        self, principal: Principal, handle: bytes, run: Callable[[], pa.RecordBatchReader]
+    ) -> None:
+        """Run ``run`` ahead for the DoGet of ``handle`` by ``principal``, if a worker is free."""
+        key = (principal, handle)
+        ahead = _Ahead()
+        with self._lock:
+            if self._busy >= self._workers or key in self._ahead:
+                return
+            self._busy += 1
+            self._ahead[key] = ahead
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._workers, "flight-prefetch")
+            pool = self._pool
+        pool.submit(self._work, key, ahead, run)
+
+    def claim(self, principal: Principal, handle: bytes) -> pa.RecordBatchReader | None:
+        """The stream started ahead for this DoGet, or None (the DoGet runs the statement).
+
+        From here on the query watches the DoGet's cancellation (``current_cancellation``).
+        """
+        with self._lock:
+            ahead = self._ahead.pop((principal, handle), None)
+        if ahead is None:
+            return None
+        ahead.client_gone = current_cancellation()
+        ahead.claimed.set()
+        ahead.ready.wait()  # the query stops if the client goes: it watches ``client_gone``
+        return None if ahead.schema is None else ahead.stream()
+
+    def _work(self, key: Key, ahead: _Ahead, run: Callable[[], pa.RecordBatchReader]) -> None:
+        try:
+            try:
+                ahead.read_ahead(run)
+            except Exception:  # a bug: logged here, where no client sees it; the DoGet reruns
+                log.exception("running a statement ahead of its DoGet failed")
+            if ahead.claimed.wait(CLAIM_SECONDS):
+                return
+            with self._lock:
+                unclaimed = self._ahead.get(key) is ahead
+                if unclaimed:
+                    del self._ahead[key]
+            if unclaimed:
+                ahead.drop()
+        finally:
+            with self._lock:
+                self._busy -= 1
