@@ -1,9 +1,10 @@
-"""Token checks for the Flight server, as a ``pyarrow.flight`` server middleware.
+"""Token checks for the Flight server, run by its ``pyarrow.flight`` server middleware.
 
-Every call is authenticated in ``start_call``, before any handler runs;
-raising ``FlightUnauthenticatedError`` there rejects the call with
-UNAUTHENTICATED. The principal stays on the middleware for the handlers,
-which check permissions per database (``context.get_middleware(AUTH_MIDDLEWARE)``).
+Every call is authenticated in its middleware's ``start_call`` (``flightsql/headers.py``:
+one middleware per call holds the principal, the headers and the session), before any
+handler runs; raising ``FlightUnauthenticatedError`` there rejects the call with
+UNAUTHENTICATED. The principal stays on the middleware for the handlers, which check
+permissions per database (``flightsql.headers.call_principal``).
 
 Handshake follows the Flight SQL / JDBC convention: the client sends
 ``Authorization: Basic base64(user:token)`` and the server answers with
@@ -17,10 +18,8 @@ from collections.abc import Mapping, Sequence
 import pyarrow.flight as flight
 
 from flight_iox.auth.credentials import token_from_authorization
-from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
+from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.errors import UnauthorizedError
-
-AUTH_MIDDLEWARE = "flight_iox_auth"
 
 
 def _first(headers: Mapping[str, Sequence[str | bytes]], name: str) -> str | None:
@@ -29,42 +28,29 @@ def _first(headers: Mapping[str, Sequence[str | bytes]], name: str) -> str | Non
     return None
 
 
-class AuthMiddleware(flight.ServerMiddleware):
-    """One call's principal, and the Bearer header a handshake answers with."""
+def authenticate_call(
+    authorizer: Authorizer, info: flight.CallInfo, headers: Mapping[str, Sequence[str | bytes]]
+) -> tuple[Principal, str | None]:
+    """The caller of a Flight call, and the Bearer token to answer a handshake with.
 
-    def __init__(self, principal: Principal, bearer: str | None = None) -> None:
-        self.principal = principal
-        self._bearer = bearer
-
-    def sending_headers(self) -> dict[str, str]:
-        """On a handshake, hand the client its Bearer token."""
-        return {"authorization": f"Bearer {self._bearer}"} if self._bearer else {}
-
-
-class AuthMiddlewareFactory(flight.ServerMiddlewareFactory):
-    """Authenticates every Flight call with ``authorizer``."""
-
-    def __init__(self, authorizer: Authorizer) -> None:
-        self.authorizer = authorizer
-
-    def start_call(
-        self, info: flight.CallInfo, headers: Mapping[str, Sequence[str | bytes]]
-    ) -> AuthMiddleware:
-        """Reject the call (UNAUTHENTICATED) unless it carries a valid token."""
-        try:
-            secret = token_from_authorization(_first(headers, "authorization"))
-            principal = self.authorizer.authenticate(secret)
-        except UnauthorizedError as error:
-            raise flight.FlightUnauthenticatedError(error.message) from None
-        handshake = info.method == flight.FlightMethod.HANDSHAKE
-        return AuthMiddleware(principal, secret if handshake and secret else None)
+    Raises ``FlightUnauthenticatedError`` (UNAUTHENTICATED) unless the call carries a
+    valid token. Called from the call's middleware (``flightsql/headers.py``) before
+    any handler runs.
+    """
+    try:
+        secret = token_from_authorization(_first(headers, "authorization"))
+        principal = authorizer.authenticate(secret)
+    except UnauthorizedError as error:
+        raise flight.FlightUnauthenticatedError(error.message) from None
+    handshake = info.method == flight.FlightMethod.HANDSHAKE
+    return principal, secret if handshake and secret else None
 
 
 class HandshakeAuthHandler(flight.ServerAuthHandler):
     """Lets Handshake through; the middleware has already checked its Basic credentials.
 
     pyarrow answers Handshake with UNIMPLEMENTED unless the server has an auth
-    handler. Tokens are checked by ``AuthMiddlewareFactory`` on every call,
+    handler. Tokens are checked by the call middleware (``authenticate_call``) on every call,
     so this handler neither reads the handshake payload nor validates anything.
     """
 
@@ -76,9 +62,3 @@ class HandshakeAuthHandler(flight.ServerAuthHandler):
     def is_valid(self, token: bytes) -> bytes:
         """Every call passes here; the middleware decides."""
         return b""
-
-
-def call_principal(context: flight.ServerCallContext) -> Principal:
-    """The principal of a call (``ANONYMOUS`` when the server has no auth middleware)."""
-    middleware = context.get_middleware(AUTH_MIDDLEWARE)
-    return ANONYMOUS if middleware is None else middleware.principal

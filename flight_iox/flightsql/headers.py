@@ -1,9 +1,15 @@
-"""Request headers of a Flight call: the default database and the session, via a middleware.
+"""What a Flight call's headers say: its caller, default database and session, via a middleware.
 
-pyarrow hands headers only to middleware, so ``HeadersMiddlewareFactory``
-keeps them for the handlers, which fetch them with
-``context.get_middleware(HEADERS_MIDDLEWARE)``. The same middleware sends the
-session cookie back when a handler changed the session (``sessions.py``).
+pyarrow hands headers only to middleware, so ``CallMiddlewareFactory`` authenticates
+the call (``auth/flight.py``) and keeps the principal and the headers for the handlers,
+which fetch them with ``call_principal``, ``call_database`` and ``call_session``. The same
+middleware sends the session cookie back for a new session (``sessions.py``) and the
+Bearer token after a handshake.
+
+One middleware, not one per concern: pyarrow calls into Python three times per
+middleware per RPC (``start_call``, ``sending_headers``, ``call_completed``), each from a
+gRPC thread taking the GIL, and a plain-ADBC query is four RPCs. Two middlewares cost
+0.3 ms of server CPU per query more than one (bench/query_overhead.py, docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow.flight as flight
 
+from flight_iox.auth.flight import authenticate_call
+from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
 from flight_iox.errors import BadRequestError
 from flight_iox.flightsql.sessions import Session, SessionStore
 
-HEADERS_MIDDLEWARE = "flight_iox_headers"
+CALL_MIDDLEWARE = "flight_iox_call"
 
 # Header names that pick the default database, in order of preference:
 # flight-iox/InfluxDB 3 (`database`), InfluxDB 2 style (`bucket`,
@@ -23,32 +31,49 @@ HEADERS_MIDDLEWARE = "flight_iox_headers"
 DATABASE_HEADERS = ("database", "bucket", "bucket-name", "iox-namespace-name")
 
 
-class HeadersMiddleware(flight.ServerMiddleware):
-    """Holds one call's request headers (names lower-cased, values as lists) and session."""
+class CallMiddleware(flight.ServerMiddleware):
+    """One call's principal, request headers (names lower-cased, values as lists) and session."""
 
     def __init__(
-        self, headers: Mapping[str, Sequence[str | bytes]], sessions: SessionStore
+        self,
+        principal: Principal,
+        bearer: str | None,
+        headers: Mapping[str, Sequence[str | bytes]],
+        sessions: SessionStore,
     ) -> None:
+        self.principal = principal
+        self._bearer = bearer
         self.headers = {name.lower(): list(values) for name, values in headers.items()}
         self.session = Session.from_headers(sessions, self.headers)
 
     def sending_headers(self) -> dict[str, str]:
-        """The session cookie, when the call came without a known session."""
-        cookie = self.session.outgoing_cookie
-        return {"set-cookie": cookie} if cookie else {}
+        """The session cookie for a new session; the Bearer token after a handshake."""
+        sent = {}
+        if self.session.outgoing_cookie:
+            sent["set-cookie"] = self.session.outgoing_cookie
+        if self._bearer:
+            sent["authorization"] = f"Bearer {self._bearer}"
+        return sent
 
 
-class HeadersMiddlewareFactory(flight.ServerMiddlewareFactory):
-    """Creates a ``HeadersMiddleware`` for every call; holds the server's sessions."""
+class CallMiddlewareFactory(flight.ServerMiddlewareFactory):
+    """Authenticates every call and keeps its headers; holds the server's sessions.
 
-    def __init__(self) -> None:
+    Without an ``authorizer`` every call is ``ANONYMOUS`` (may do anything).
+    """
+
+    def __init__(self, authorizer: Authorizer | None = None) -> None:
+        self.authorizer = authorizer
         self.sessions = SessionStore()
 
     def start_call(
         self, info: flight.CallInfo, headers: Mapping[str, Sequence[str | bytes]]
-    ) -> HeadersMiddleware:
-        """Keep the call's headers (authorization is checked by ``flight_iox.auth.flight``)."""
-        return HeadersMiddleware(headers, self.sessions)
+    ) -> CallMiddleware:
+        """Reject the call (UNAUTHENTICATED) unless it carries a valid token; keep the rest."""
+        principal, bearer = ANONYMOUS, None
+        if self.authorizer is not None:
+            principal, bearer = authenticate_call(self.authorizer, info, headers)
+        return CallMiddleware(principal, bearer, headers, self.sessions)
 
 
 def database_from_headers(headers: Mapping[str, Sequence[str | bytes]]) -> str | None:
@@ -73,15 +98,21 @@ def database_from_headers(headers: Mapping[str, Sequence[str | bytes]]) -> str |
     return values[0]
 
 
+def call_principal(context: flight.ServerCallContext) -> Principal:
+    """The principal of a call (``ANONYMOUS`` on a server without the call middleware)."""
+    middleware = context.get_middleware(CALL_MIDDLEWARE)
+    return ANONYMOUS if middleware is None else middleware.principal
+
+
 def call_session(context: flight.ServerCallContext) -> Session:
     """The session of the call behind ``context`` (a throwaway one without the middleware)."""
-    middleware = context.get_middleware(HEADERS_MIDDLEWARE)
+    middleware = context.get_middleware(CALL_MIDDLEWARE)
     return Session() if middleware is None else middleware.session
 
 
 def call_database(context: flight.ServerCallContext) -> str | None:
     """The default database of the call: the session's catalog, else the headers'."""
-    middleware = context.get_middleware(HEADERS_MIDDLEWARE)
+    middleware = context.get_middleware(CALL_MIDDLEWARE)
     if middleware is None:
         return None
     return middleware.session.catalog or database_from_headers(middleware.headers)

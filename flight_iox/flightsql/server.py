@@ -6,9 +6,9 @@ command does lives in its family module (``metadata``, ``keys``, ``xdbc``,
 ``sql_info``, ``statements``, ``updates``, ``ingest``, ``sessions``,
 ``tickets``). Every error leaves through ``status.py``.
 
-Authentication happens before any of this, in ``flight_iox.auth.flight``'s
-middleware. Every handler gets the backend scoped to the call's principal
-(``Call.backend``), so reads, metadata listings, prepared statements, tickets
+Authentication happens before any of this, in the call middleware (``headers.py``,
+with ``flight_iox.auth.flight``). Every handler gets the backend scoped to the call's
+principal (``Call.backend``), so reads, metadata listings, prepared statements, tickets
 and updates all go to the engine with the caller; writes take it too.
 """
 
@@ -22,12 +22,7 @@ from typing import ParamSpec, TypeVar
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from flight_iox.auth.flight import (
-    AUTH_MIDDLEWARE,
-    AuthMiddlewareFactory,
-    HandshakeAuthHandler,
-    call_principal,
-)
+from flight_iox.auth.flight import HandshakeAuthHandler
 from flight_iox.auth.policy import Authorizer, Principal
 from flight_iox.errors import BadRequestError, NotSupportedError
 from flight_iox.flightsql import (
@@ -51,9 +46,10 @@ from flight_iox.flightsql.commands import (
     unpack_any,
 )
 from flight_iox.flightsql.headers import (
-    HEADERS_MIDDLEWARE,
-    HeadersMiddlewareFactory,
+    CALL_MIDDLEWARE,
+    CallMiddlewareFactory,
     call_database,
+    call_principal,
     call_session,
 )
 from flight_iox.flightsql.prefetch import Prefetcher
@@ -145,9 +141,7 @@ class FlightSqlServer(flight.FlightServerBase):
         ``kwargs`` go to ``FlightServerBase`` (``tls_certificates``, more middleware).
         """
         middleware = dict(kwargs.pop("middleware", None) or {})
-        middleware[HEADERS_MIDDLEWARE] = HeadersMiddlewareFactory()
-        if authorizer is not None:
-            middleware[AUTH_MIDDLEWARE] = AuthMiddlewareFactory(authorizer)
+        middleware[CALL_MIDDLEWARE] = CallMiddlewareFactory(authorizer)
         kwargs.setdefault("auth_handler", HandshakeAuthHandler())
         guarded = {key: _ClientErrorsFactory(factory) for key, factory in middleware.items()}
         super().__init__(location, middleware=guarded, **kwargs)
