@@ -1,6 +1,6 @@
 """In-process query time: flight-iox's tables against DataFusion alone on the same rows.
 
-    python bench/query_scan.py [--hosts 100] [--hours 3] [--runs 30]
+    python bench/query_scan.py [--hosts 100] [--hours 3] [--runs 30] [--layouts files ...]
 
 No server and no Flight: ``QueryEngine.execute(...)`` is timed until its record batches
 are read, for the TSBS queries of bench/tsbs_queries.py (``last_cache`` left out: plain
@@ -8,6 +8,8 @@ DataFusion has no such function). Three engines hold the same TSBS rows:
 
 - files: everything persisted to Parquet (one file per day), read from the Parquet cache
   (the server's default);
+- files, no pruning: the same with ``--no-query-file-pruning`` (no file pruning, no zone
+  maps, no one-partition plans for small statements: ``query/pruned_plans.py``);
 - files, no cache: the same, decoded from Parquet by every query (``--parquet-cache-size 0``);
 - buffer: everything in the write buffer (fresh data is served from memory);
 - mixed: the first half persisted, the second half buffered (the usual steady state).
@@ -46,16 +48,19 @@ from flight_iox.config import Settings  # noqa: E402
 
 DATABASE = "tsbs"
 BATCH_ROWS = 65_536
-LAYOUTS = ("files", "files, no cache", "buffer", "mixed")
+LAYOUTS = ("files", "files, no pruning", "files, no cache", "buffer", "mixed")
 
 
-def app(folder: Path, bodies: list[bytes], persisted: int, cache: bool = True) -> App:
+def app(
+    folder: Path, bodies: list[bytes], persisted: int, cache: bool = True, pruning: bool = True
+) -> App:
     """An app holding ``bodies``, the first ``persisted`` of them in Parquet files."""
     settings = Settings(
         data_dir=folder,
         wal_fsync=False,
         buffer_memory_limit=16 << 30,
         parquet_cache_size=Settings.parquet_cache_size if cache else 0,
+        query_file_pruning=pruning,
     )
     target = build_app(settings)
     for i, body in enumerate(bodies):
@@ -102,6 +107,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--hours", type=int, default=3)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=LAYOUTS)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "query_scan.json")
     args = parser.parse_args()
     if not GENERATOR.exists():
@@ -112,16 +118,18 @@ def main() -> None:
         bodies = make_bodies(args.hosts, args.hours, Path(folder))
         persisted = {
             "files": len(bodies),
+            "files, no pruning": len(bodies),
             "files, no cache": len(bodies),
             "buffer": 0,
             "mixed": len(bodies) // 2,
         }
         engines = {
             name: app(Path(folder) / name.replace(", ", "-").replace(" ", "-"), bodies,
-                         persisted[name], cache=name != "files, no cache")
-            for name in LAYOUTS
+                         persisted[name], cache=name != "files, no cache",
+                         pruning=name != "files, no pruning")
+            for name in args.layouts
         }  # fmt: skip
-        rows = engines["buffer"].query.execute(DATABASE, "SELECT * FROM cpu").read_all()
+        rows = next(iter(engines.values())).query.execute(DATABASE, "SELECT * FROM cpu").read_all()
         raw = baseline(rows)
 
         def run(target: str, sql: str) -> pa.Table:
@@ -129,10 +137,10 @@ def main() -> None:
                 return raw.sql(sql).to_arrow_table()
             return engines[target].query.execute(DATABASE, sql).read_all()
 
-        targets = ("datafusion", *LAYOUTS)
+        targets = ("datafusion", *args.layouts)
         for query in queries:
             expected = run("datafusion", query.sql)
-            for name in LAYOUTS:
+            for name in args.layouts:
                 if not same_rows(expected, run(name, query.sql)):
                     raise SystemExit(f"{query.name}: {name} and plain DataFusion differ")
         samples: dict[tuple[str, str], list[float]] = {}

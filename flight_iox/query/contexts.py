@@ -50,22 +50,26 @@ class Contexts:
         self._object_store = object_store
         self._table_functions = table_functions
         self._contexts: OrderedDict[
-            tuple[str, frozenset[str], bool], tuple[SessionContext, set[str]]
+            tuple[str, frozenset[str], bool, bool], tuple[SessionContext, set[str]]
         ] = OrderedDict()
 
-    def get(self, database: str | None, held: frozenset[str], admin: bool) -> SessionContext:
+    def get(
+        self, database: str | None, held: frozenset[str], admin: bool, narrow: bool = False
+    ) -> SessionContext:
         """The warm context for ``database`` holding the catalogs ``held``.
 
         ``admin``: the full catalogs (admin-only system tables too), else the scoped ones.
+        ``narrow``: the one planning on one partition, for statements that read few rows
+        (``pruned_plans.SMALL_ROWS``).
         Kept warm, least recently used dropped first; what a context holds is part of every
         statement key (the scope and the state of the databases held), so no plan made in
         one context runs in another. Call with the registry's lock held, after refreshing
         ``held``.
         """
-        key = (database or NO_DATABASE, held, admin)
+        key = (database or NO_DATABASE, held, admin, narrow)
         entry = self._contexts.get(key)
         if entry is None:
-            entry = self._contexts[key] = self._new_context(database)
+            entry = self._contexts[key] = self._new_context(database, narrow)
             while len(self._contexts) > CONTEXTS:
                 self._contexts.popitem(last=False)
         else:
@@ -113,9 +117,10 @@ class Contexts:
             .with_batch_size(self._batch_size)
         )
 
-    def _new_context(self, database: str | None) -> tuple[SessionContext, set[str]]:
+    def _new_context(self, database: str | None, narrow: bool) -> tuple[SessionContext, set[str]]:
         key = database or NO_DATABASE
-        context = self.session(self._config(key).with_information_schema(True))
+        config = self._config(key).with_information_schema(True)
+        context = self.session(config.with_target_partitions(1) if narrow else config)
         # The default catalog is always ours, so a database the context may not hold never
         # resolves by the default name either (DataFusion would make an empty one).
         context.register_catalog_provider(key, new_catalog()[0])

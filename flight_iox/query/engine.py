@@ -325,7 +325,8 @@ class QueryEngine:
 
         def planned(text: str) -> DataFrame:  # over the files ``text`` can need
             plan = partial(_sql, sql=text, values=values)
-            return self._pruner.plan(context, database, held, text, plan)
+            narrow = partial(self._contexts.get, database, frozenset(held), scope is None, True)
+            return self._pruner.plan(context, database, held, text, plan, narrow)
 
         try:
             self._fills.prepare(database, rewritten)

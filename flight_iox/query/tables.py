@@ -35,6 +35,8 @@ from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import UnreadableFileError
 from flight_iox.query.overlap import OverlapGroup, overlap_groups, table_sources
+from flight_iox.query.scan_needs import ScanNeeds
+from flight_iox.query.zone_maps import ZoneMaps
 from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
 from iox_catalog.schema import REMAINDER_COLUMN
@@ -128,6 +130,7 @@ class TableBuilder:
         self._file_cache = file_cache
         self._check = check
         self._file_scans: dict[str, tuple[Table, pa.Schema]] = {}
+        self._zones = ZoneMaps()
         self._reported: set[str] = set()  # unreadable files already logged
         self._unavailable: set[str] = set()  # unreadable files in the providers built
         self._counter = itertools.count()
@@ -153,6 +156,19 @@ class TableBuilder:
         that overlap no other source are one in-memory table, so a table whose files are all
         cached and apart is scanned like the buffer alone.
         """
+        return self.provider_and_rows(schema, snapshot, retention_ns, label)[0]
+
+    def provider_and_rows(
+        self,
+        schema: pa.Schema,
+        snapshot: TableSnapshot,
+        retention_ns: int | None = None,
+        label: str = "?",
+        needs: ScanNeeds | None = None,
+    ) -> tuple[Table, int]:
+        """``provider``, with ``needs`` (one statement's key predicates) cutting the cached
+        files in no overlap group to the rows they may need (``zone_maps.py``); and how many
+        rows it holds at most."""
         with self._lock:
             files = snapshot.files
             groups = overlap_groups(table_sources(files, snapshot.buffered)) if files else []
@@ -162,7 +178,7 @@ class TableBuilder:
                 cached = self._file_cache.tables(files, schema)
             # Sources in no overlap group that are in memory become one in-memory table.
             free = [
-                conform(cached[f.path], schema)
+                conform(self._zones.needed(f.path, cached[f.path], needs), schema)
                 for i, f in enumerate(files)
                 if f.path in cached and i not in grouped
             ]
@@ -174,11 +190,14 @@ class TableBuilder:
             else:
                 free.append(conform(snapshot.buffered, schema))
             in_memory = pa.concat_tables(free) if free else schema.empty_table()
+            rows = in_memory.num_rows + sum(
+                s.num_rows if isinstance(s, pa.Table) else s.record_count for _, s in sources
+            )
             if not sources and not retention_ns:
-                return self._memory_table(in_memory)
+                return self._memory_table(in_memory), rows
             if in_memory.num_rows or not sources:
                 sources.insert(0, (-1, in_memory))
-            return self._view(schema, sources, retention_ns, cached, groups, label)
+            return self._view(schema, sources, retention_ns, cached, groups, label), rows
 
     def view_label(self, rendering: str) -> str | None:
         """The label of the view whose plan renders as ``rendering`` (None: not a view of ours).
@@ -207,6 +226,7 @@ class TableBuilder:
         with self._lock:
             for path in set(self._file_scans) - keep:
                 del self._file_scans[path]
+            self._zones.keep_only(keep)
             self._reported &= keep
             self._unavailable &= keep
         if self._file_cache is not None:

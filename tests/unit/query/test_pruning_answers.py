@@ -16,13 +16,14 @@ import pytest
 from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
+from flight_iox.query import zone_maps
 from iox_catalog.partition_template import template_partition_by
 from tests.e2e.test_pruning import DB, HOUR, SQL, T0, TEMPLATE, lines
 
 
-def loaded(folder: Path, pruning: bool) -> App:
+def loaded(folder: Path, pruning: bool, cache: int = 0) -> App:
     app = build_app(
-        Settings(data_dir=folder, wal_fsync=False, parquet_cache_size=0,
+        Settings(data_dir=folder, wal_fsync=False, parquet_cache_size=cache,
                  query_file_pruning=pruning)
     )  # fmt: skip
     app.engine.create_database(DB, None, template_partition_by(TEMPLATE))
@@ -46,12 +47,32 @@ def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, App]]:
     off.close()
 
 
+@pytest.fixture(scope="module")
+def cached_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, App]]:
+    """The files in the Parquet cache: pruning on cuts them by zone maps of a few rows."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(zone_maps, "CHUNK_ROWS", 7)
+        on = loaded(tmp_path_factory.mktemp("cached_on") / "data", True, 1 << 30)
+        off = loaded(tmp_path_factory.mktemp("cached_off") / "data", False, 1 << 30)
+        yield on, off
+    on.close()
+    off.close()
+
+
 @pytest.mark.parametrize("text", SQL)
 def test_same_answers(apps: tuple[App, App], text: str) -> None:
     on, off = apps
     got, want = (app.query.execute(DB, text).read_all() for app in (on, off))
     assert got.schema == want.schema
     assert got.to_pylist() == want.to_pylist()  # dictionaries may be chunked differently
+
+
+@pytest.mark.parametrize("text", SQL)
+def test_same_answers_from_the_parquet_cache(cached_apps: tuple[App, App], text: str) -> None:
+    on, off = cached_apps
+    got, want = (app.query.execute(DB, text).read_all() for app in (on, off))
+    assert got.schema == want.schema
+    assert got.to_pylist() == want.to_pylist()
 
 
 def test_writes_after_a_pruned_query_are_seen(apps: tuple[App, App]) -> None:
