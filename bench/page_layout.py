@@ -1,14 +1,18 @@
-"""Parquet page size and zstd level of persisted files: bytes per value and scans, one run.
+"""Parquet page layout of persisted files: bytes per value, write CPU and scans, one run.
 
-    python bench/page_layout.py [--hosts 1000] [--hours 2] [--runs 9] [--page-rows 32768]
-                                [--zstd-level 15]
+    python bench/page_layout.py [--hosts 1000] [--hours 2] [--runs 9] [--page-rows 8192]
+                                [--zstd-level 9] [--integer-level 12] [--old-integer-level 0]
 
-The same TSBS rows are persisted twice by ``build_app`` (the real persister): with the
-current layout (``parquet_files.PAGE_ROWS`` / ``ZSTD_LEVEL``: "old") and with the one asked
-for ("new"). Printed: bytes per field value of each,
-then the TSBS queries of bench/duckdb_side_by_side.py through ``QueryEngine.execute``
-with the Parquet cache off (every query decodes the files, so the page size is what it
-reads: a host's rows prune to fewer, larger pages), answers checked equal first, timed
+The same TSBS rows are persisted twice by ``build_app`` (the real persister): "old" with
+the current page rows and zstd level (``parquet_files.PAGE_ROWS`` / ``ZSTD_LEVEL``) and
+pyarrow's own integer pages (``--old-integer-level 0``), "new" with the layout asked for;
+``--integer-level`` is the zstd level of the byte-aligned integer pages
+(``parquet_files.INTEGER_ZSTD_LEVEL``, flight_iox/persist/byte_aligned_delta.py; 0: off).
+Printed: bytes per field value of each and the CPU time spent writing the files
+(``_write_partitions``: sorting, encoding, rewriting), then the TSBS queries of
+bench/duckdb_side_by_side.py through ``QueryEngine.execute`` with the Parquet cache off
+(every query decodes the files, so the page layout is what it reads: a host's rows prune
+to fewer, larger pages), answers checked equal first, timed
 alternately; medians, ratio new / old and the geometric mean. CPU time of this process
 (DataFusion's threads included) is printed beside wall time, since wall time on a shared
 machine moves with the load.
@@ -23,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,15 +38,30 @@ from bench.query_scan import DATABASE, app, same_rows  # noqa: E402
 from flight_iox.app import App  # noqa: E402
 from flight_iox.persist import parquet_files  # noqa: E402
 
+Layout = tuple[int, int, int]  # page rows, zstd level, zstd level of the integer pages
 
-def persisted(folder: Path, bodies: list[bytes], layout: tuple[int, int]) -> App:
-    """Everything persisted with ``layout`` (page rows, zstd level); no Parquet cache."""
-    saved = parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL
-    parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL = layout
+
+def persisted(folder: Path, bodies: list[bytes], layout: Layout) -> tuple[App, float]:
+    """Everything persisted with ``layout``, no Parquet cache; and the files' write CPU."""
+    saved = parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL, parquet_files.INTEGER_ZSTD_LEVEL
+    write = parquet_files._write_partitions
+    spent = [0.0]
+
+    def timed_write(*args: Any) -> Any:
+        started = time.process_time()
+        try:
+            return write(*args)
+        finally:
+            spent[0] += time.process_time() - started
+
+    parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL, parquet_files.INTEGER_ZSTD_LEVEL = layout
+    parquet_files._write_partitions = timed_write
     try:
-        return app(folder, bodies, len(bodies), cache=False)
+        return app(folder, bodies, len(bodies), cache=False), spent[0]
     finally:
-        parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL = saved
+        parquet_files._write_partitions = write
+        (parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL,
+         parquet_files.INTEGER_ZSTD_LEVEL) = saved  # fmt: skip
 
 
 def main() -> None:
@@ -50,24 +70,32 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--hours", type=int, default=2)
     parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--page-rows", type=int, default=32_768, help="the new layout's pages")
-    parser.add_argument("--zstd-level", type=int, default=15, help="the new layout's level")
+    parser.add_argument("--page-rows", type=int, default=parquet_files.PAGE_ROWS,
+                        help="the new layout's pages")  # fmt: skip
+    parser.add_argument("--zstd-level", type=int, default=parquet_files.ZSTD_LEVEL,
+                        help="the new layout's level")  # fmt: skip
+    parser.add_argument("--integer-level", type=int, default=parquet_files.INTEGER_ZSTD_LEVEL,
+                        help="the new layout's byte-aligned integer pages (0: off)")  # fmt: skip
+    parser.add_argument("--old-integer-level", type=int, default=0)
     args = parser.parse_args()
     if not GENERATOR.exists():
         print(f"skipped: {GENERATOR} not found")
         return
-    layouts = {
-        "old": (parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL),
-        "new": (args.page_rows, args.zstd_level),
+    layouts: dict[str, Layout] = {
+        "old": (parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL, args.old_integer_level),
+        "new": (args.page_rows, args.zstd_level, args.integer_level),
     }
     plan = queries(args.hosts, args.hours, seed=7)
     with tempfile.TemporaryDirectory() as folder:
         bodies = make_bodies(args.hosts, args.hours, Path(folder))
         values = sum(b.count(b"\n") + 1 for b in bodies) * 10
-        apps = {n: persisted(Path(folder) / n, bodies, layout) for n, layout in layouts.items()}
-        for name in apps:
+        built = {n: persisted(Path(folder) / n, bodies, layout) for n, layout in layouts.items()}
+        apps = {n: target for n, (target, _) in built.items()}
+        print("layout: (page rows, zstd level, integer pages' zstd level)")
+        for name, (_, write_cpu) in built.items():
             size = sum(f.stat().st_size for f in (Path(folder) / name).rglob("*.parquet"))
-            print(f"{name} {layouts[name]}: {size:,} bytes = {size / values:.4f} B/value")
+            print(f"{name} {layouts[name]}: {size:,} bytes = {size / values:.4f} B/value; "
+                  f"files written in {write_cpu:.2f} s CPU")  # fmt: skip
         for query in plan:
             old, new = (apps[n].query.execute(DATABASE, query.sql).read_all() for n in layouts)
             if not same_rows(old, new):
