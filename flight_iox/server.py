@@ -33,6 +33,7 @@ from flight_iox.http.app import create_app
 from flight_iox.http.connections import with_header_timeout
 from flight_iox.http.services import HttpServices
 from flight_iox.http.shared_port import ALPN_PROTOCOLS, port_sharing
+from flight_iox.malloc_tuning import keep_freed_memory
 from flight_iox.tls import TlsFiles, schemes
 
 log = logging.getLogger("flight_iox")
@@ -126,6 +127,7 @@ def serve(settings: Settings) -> None:
     if public - {"health", "ping"}:
         log.info("served without a token (--disable-authz): %s", ", ".join(sorted(public)))
     lock = DataDirLock(settings.data_dir)
+    keep_freed_memory()  # megabyte bodies would fault their memory in on every request
     # Before the WAL replay: a taken address fails at once, naming itself and its flag.
     http_socket = _bind(settings.http_addr, "--http-addr")
     if split_host_port(settings.flight_addr)[1] != 0:
