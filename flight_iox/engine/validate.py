@@ -80,47 +80,53 @@ def validate_measurement(
         rejections.add(all_rows, f"invalid table name: {problem}")
     known = existing.columns if existing else {}
     new_columns: dict[str, Column] = {}
-    first_row = {name: _first_row(arr) for name, arr in {**batch.fields, **batch.tags}.items()}
-
+    # Masks and first rows are made only for the columns a check rejects: most have none.
     for name, array in batch.tags.items():
-        present = _present(array)
         if name == TIME_COLUMN:
-            rejections.add(present, 'tag key "time" is not allowed: time is the timestamp column')
+            rejections.add(
+                _present(array), 'tag key "time" is not allowed: time is the timestamp column'
+            )
         elif problem := identifier_problem(name):
-            rejections.add(present, f"invalid tag key: {problem}")
+            rejections.add(_present(array), f"invalid tag key: {problem}")
         elif (col := known.get(name)) is not None and col.role is not ColumnRole.TAG:
             rejections.add(
-                present, f'column "{name}" of table "{table}" is {_describe(col)}; line has a tag'
+                _present(array),
+                f'column "{name}" of table "{table}" is {_describe(col)}; line has a tag',
             )
         elif (
             name in batch.fields
             and col is None
-            and first_row[name] > _first_row(batch.fields[name])
+            and _first_row(array) > _first_row(batch.fields[name])
         ):
-            rejections.add(present, f'column "{name}" is a field in earlier lines; line has a tag')
+            rejections.add(
+                _present(array), f'column "{name}" is a field in earlier lines; line has a tag'
+            )
         elif col is None:
             new_columns[name] = Column(ColumnRole.TAG, TAG_TYPE)
 
     for name, array in batch.fields.items():
-        present = _present(array)
         line_has = f"a field of type {_type_name(array.type)}"
         if name == TIME_COLUMN:
-            rejections.add(present, 'field key "time" is not allowed: time is the timestamp column')
+            rejections.add(
+                _present(array), 'field key "time" is not allowed: time is the timestamp column'
+            )
         elif problem := identifier_problem(name):
-            rejections.add(present, f"invalid field key: {problem}")
+            rejections.add(_present(array), f"invalid field key: {problem}")
         elif (col := known.get(name)) is not None and (
             col.role is not ColumnRole.FIELD or col.data_type != array.type
         ):
             what = "field type conflict" if col.role is ColumnRole.FIELD else "column role conflict"
             rejections.add(
-                present,
+                _present(array),
                 f'{what} on column "{name}" of table "{table}": line has {line_has}, '
                 f"table has {_describe(col)}",
             )
         elif name in batch.tags and col is None and name not in new_columns:
             new_columns[name] = Column(ColumnRole.FIELD, array.type)
         elif name in batch.tags and col is None:
-            rejections.add(present, f'column "{name}" is a tag in earlier lines; line has a field')
+            rejections.add(
+                _present(array), f'column "{name}" is a tag in earlier lines; line has a field'
+            )
         elif col is None:
             new_columns[name] = Column(ColumnRole.FIELD, array.type)
 
