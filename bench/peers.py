@@ -1,6 +1,7 @@
 """Ingest and storage against stronger peers: flight-iox, VictoriaMetrics and InfluxDB 1.x.
 
     python bench/peers.py [--hosts 100] [--hours 3] [--runs 3] [--clients 1 4] [--smoke]
+                          [--ingest-only] [--baseline-checkout DIR]
 
 The script starts all three servers itself, on loopback, each with its own port and
 temporary data folder: flight-iox, Debian's ``victoria-metrics`` (bench/victoria_metrics.py)
@@ -13,11 +14,14 @@ and Debian's ``influxd`` (bench/influxdb1.py).
    database (VictoriaMetrics: a fresh ``db`` label); the order of the servers rotates
    between runs. Median lines/s of each and the ratios. flight-iox and InfluxDB acknowledge
    after their WAL fsync, VictoriaMetrics before its rows reach the disk.
+   ``--baseline-checkout DIR`` runs a second flight-iox beside the first, the code of
+   another checkout (a worktree of the commit before a change), in the same rotation: old
+   and new in one run.
 3. **Storage**: the data once more into database ``tsbs``: flight-iox persists and compacts
    it (the Parquet bytes of ``system.parquet_files``); a fresh VictoriaMetrics flushes and
    fully merges it (bytes of its sample parts, and of its whole data folder with the index);
    InfluxDB compacts its TSM files fully. Bytes per field value of each; every sample is
-   checked to have arrived.
+   checked to have arrived. ``--ingest-only`` skips this step.
 
 Targets (issue 17): ingest >= 1.5x VictoriaMetrics at 1 and 4 clients; bytes per value <=
 VictoriaMetrics' and <= 0.35. Prints the table, writes bench/results/peers.json and
@@ -31,6 +35,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,18 +56,50 @@ from flight_iox.launcher import RunningServer  # noqa: E402
 FIELDS_PER_LINE = 10
 DATABASE = "tsbs"
 PEERS = ("flight_iox", "victoria_metrics", "influxdb1")
+BASELINE = "flight_iox_baseline"  # a second flight-iox, from --baseline-checkout
 TARGET_INGEST, TARGET_BYTES = 1.5, 0.35
 
 
 def write_targets(
-    server: RunningServer, vm: VictoriaMetrics, influx: InfluxDB1, db: str
+    server: RunningServer,
+    vm: VictoriaMetrics,
+    influx: InfluxDB1,
+    db: str,
+    baseline: RunningServer | None = None,
 ) -> dict[str, tuple[str, dict[str, str]]]:
     """Each server's line protocol URL and parameters for database ``db``."""
-    return {
+    targets = {
         "flight_iox": (f"{server.http_url}/api/v2/write", {"bucket": db, "precision": "ns"}),
         "victoria_metrics": (f"{vm.url}/write", {"db": db, "precision": "ns"}),
         "influxdb1": (f"{influx.url}/write", {"db": db, "precision": "n"}),
     }
+    if baseline is not None:
+        targets[BASELINE] = (f"{baseline.http_url}/api/v2/write", {"bucket": db, "precision": "ns"})
+    return targets
+
+
+def start_checkout_server(folder: Path, checkout: Path) -> RunningServer:
+    """A flight-iox running the code of another checkout (its own imports, not ours)."""
+    paths = [checkout, checkout / "catalog", checkout / "clients"]
+    saved = dict(os.environ)
+    # PYTHONSAFEPATH: `python -m` would put our working directory (our checkout) first.
+    os.environ |= {"PYTHONPATH": os.pathsep.join(map(str, paths)), "PYTHONSAFEPATH": "1"}
+    try:
+        return start_bench_server(folder)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def baseline_commit(checkout: Path | None) -> str | None:
+    """``DIR at COMMIT`` of a baseline checkout, for the record."""
+    if checkout is None:
+        return None
+    commit = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip()  # fmt: skip
+    return f"{checkout} at {commit or 'unknown commit'}"
 
 
 def ingest(
@@ -72,23 +109,25 @@ def ingest(
     bodies: list[bytes],
     clients_list: list[int],
     runs: int,
+    baseline: RunningServer | None = None,
 ) -> dict[int, dict[str, list[float]]]:
     """Lines/s of each server per client count and run, rotating who goes first."""
     lines = sum(b.count(b"\n") + 1 for b in bodies)
+    names = PEERS + ((BASELINE,) if baseline is not None else ())
     rates: dict[int, dict[str, list[float]]] = {}
     with multiprocessing.Pool(max(clients_list)) as pool:
         for clients in clients_list:
-            mine = rates.setdefault(clients, {name: [] for name in PEERS})
+            mine = rates.setdefault(clients, {name: [] for name in names})
             for r in range(runs):
                 db = f"ingest_c{clients}_r{r}"
                 influx.query(f"CREATE DATABASE {db}")
-                targets = write_targets(server, vm, influx, db)
-                order = PEERS[r % len(PEERS) :] + PEERS[: r % len(PEERS)]
+                targets = write_targets(server, vm, influx, db, baseline)
+                order = names[r % len(names) :] + names[: r % len(names)]
                 for name in order:
                     url, params = targets[name]
                     mine[name].append(lines / timed_ingest(pool, url, params, bodies, clients))
                 print(f"  ingest clients={clients} run {r + 1}: " + ", ".join(
-                    f"{n} {mine[n][-1]:,.0f}" for n in PEERS) + " lines/s")  # fmt: skip
+                    f"{n} {mine[n][-1]:,.0f}" for n in names) + " lines/s")  # fmt: skip
     return rates
 
 
@@ -144,6 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "peers.json")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "peers.png")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--ingest-only", action="store_true", help="skip the storage step")
+    parser.add_argument(
+        "--baseline-checkout",
+        type=Path,
+        help="also run the flight-iox of this checkout in the ingest rotation (old vs new)",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.hosts, args.hours, args.runs = 3, 1, 1
@@ -163,19 +208,25 @@ def main(argv: list[str] | None = None) -> None:
         values = lines * FIELDS_PER_LINE
         print(f"{lines:,} lines ({values:,} field values) in {len(bodies)} bodies")
         server = start_bench_server(Path(folder))
+        baseline = None
+        if args.baseline_checkout is not None:
+            baseline = start_checkout_server(Path(folder) / "baseline", args.baseline_checkout)
         influx = InfluxDB1(data_options=INFLUX_DATA_OPTIONS).__enter__()
         try:
             with VictoriaMetrics() as vm:
-                rates = ingest(server, vm, influx, bodies, args.clients, args.runs)
-            stored = storage(server, influx, bodies, values)
+                rates = ingest(server, vm, influx, bodies, args.clients, args.runs, baseline)
+            stored = None if args.ingest_only else storage(server, influx, bodies, values)
         finally:
-            server.kill()  # its folder is thrown away; a graceful stop takes seconds
+            for running in (server, baseline):
+                if running is not None:
+                    running.kill()  # its folder is thrown away; a graceful stop takes seconds
             influx.__exit__(None, None, None)
     summary = {
         "hosts": args.hosts, "hours": args.hours, "lines": lines, "values": values,
         "runs": args.runs, "load_average": os.getloadavg(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "ingest": {c: {**{f"{n}_lines_per_s": statistics.median(r[n]) for n in PEERS},
+        "baseline_checkout": baseline_commit(args.baseline_checkout),
+        "ingest": {c: {**{f"{n}_lines_per_s": statistics.median(v) for n, v in r.items()},
                        "runs": r} for c, r in rates.items()},
         "storage": stored,
     }  # fmt: skip
@@ -183,11 +234,15 @@ def main(argv: list[str] | None = None) -> None:
         ours = row["flight_iox_lines_per_s"]
         row["vs_victoria_metrics"] = ours / row["victoria_metrics_lines_per_s"]
         row["vs_influxdb1"] = ours / row["influxdb1_lines_per_s"]
+        if f"{BASELINE}_lines_per_s" in row:
+            old = row[f"{BASELINE}_lines_per_s"]
+            row["baseline_vs_victoria_metrics"] = old / row["victoria_metrics_lines_per_s"]
+            row["vs_baseline"] = ours / old
     report(summary)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
     print(f"\nwrote {args.out}")
-    if not args.no_plot:
+    if not args.no_plot and stored is not None:
         from bench.plot_peers import plot_peers
 
         plot_peers(summary, args.plot)
@@ -230,7 +285,14 @@ def report(summary: dict) -> None:
         met = row["vs_victoria_metrics"] >= TARGET_INGEST
         print(f"  ingest {clients} client(s): target >= {TARGET_INGEST}x VM "
               f"{'met' if met else 'NOT met'}")  # fmt: skip
+        if "vs_baseline" in row:
+            print(f"  baseline ({summary['baseline_checkout']}): "
+                  f"{row[f'{BASELINE}_lines_per_s']:,.0f} lines/s = "
+                  f"{row['baseline_vs_victoria_metrics']:.2f}x VM; "
+                  f"new / baseline {row['vs_baseline']:.2f}x")  # fmt: skip
     s = summary["storage"]
+    if s is None:
+        return
     print(
         "\n| bytes per field value | flight-iox | VictoriaMetrics (all / samples) | InfluxDB 1.x |"
     )
