@@ -1,7 +1,9 @@
 """A cluster of real ``flight-iox serve`` processes on one PostgreSQL catalog and moto S3.
 
 Each test gets a fresh PostgreSQL database (dropped afterwards) and its own prefix in
-the moto bucket; nodes start in parallel on ports the OS picks. Skips without PostgreSQL.
+the moto bucket (``cluster``), or the tests of a module share one cluster whose nodes
+they never stop (``module_cluster``, each test in databases of its own); nodes start in
+parallel on ports the OS picks. Skips without PostgreSQL.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 import requests
 
 from flight_iox.launcher import RunningServer, start_server
-from tests.e2e.moto_s3 import MotoS3
+from tests.e2e.moto_s3 import MotoS3, set_aws_env
 from tests.e2e.test_persistence_postgres import fresh_postgres_database
 
 # Small intervals so the tests see heartbeats, expiries and follows quickly.
@@ -48,6 +50,11 @@ class Cluster:
             for node_id, future in futures.items():
                 self.nodes[node_id] = future.result()
 
+    def start_once(self, specs: dict[str, tuple[str, list[str]]]) -> None:
+        """Start the nodes of ``specs`` unless they run already (a shared cluster)."""
+        if not self.nodes:
+            self.start(specs)
+
     def _start(self, node_id: str, mode: str, extra: list[str]) -> RunningServer:
         flags = ["--mode", mode, "--node-id", node_id, *self.shared, *extra]
         self.modes[node_id] = flags
@@ -69,6 +76,27 @@ class Cluster:
 
     def __getitem__(self, node_id: str) -> RunningServer:
         return self.nodes[node_id]
+
+
+@pytest.fixture(scope="module")
+def module_cluster(tmp_path_factory: pytest.TempPathFactory, moto_s3: MotoS3) -> Iterator[Cluster]:
+    """An empty cluster the tests of a module share (nodes stopped after the module).
+
+    Its module starts the nodes it needs once (``Cluster.start_once``) and has each test
+    use databases of its own. The nodes throw their buffers away when they stop, as the
+    other shared servers do. The AWS variables are set while the nodes start (a test's
+    ``monkeypatch`` is not there yet at module scope).
+    """
+    root = tmp_path_factory.mktemp("cluster")
+    with fresh_postgres_database() as uri, pytest.MonkeyPatch.context() as patch:
+        set_aws_env(patch)
+        where = ["--catalog-uri", uri, *moto_s3.flags(prefix=root.name)]
+        shared = [*where, *FAST, "--no-persist-on-shutdown"]
+        running = Cluster(root, shared)
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 @pytest.fixture

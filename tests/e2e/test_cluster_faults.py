@@ -125,11 +125,11 @@ def _kill_rounds(cluster: Cluster, rounds: int) -> None:
         eventually(lambda: len(writers.acked) > 100, True)
         for _ in range(rounds):
             for victim in ("in1", "q1", "c1", "in2"):
-                time.sleep(random.uniform(0.5, 1.5))
+                time.sleep(random.uniform(0.2, 0.6))
                 cluster[victim].kill()
                 if victim.startswith("in"):  # answers say whose unpersisted rows they lack
                     eventually(partial(_lacks, cluster["q1"], victim), True)
-                time.sleep(random.uniform(0.2, 1.0))
+                time.sleep(random.uniform(0.1, 0.4))
                 cluster.restart(victim)
                 if victim.startswith("in"):
                     eventually(partial(_lacks, cluster["q1"], victim), False)
