@@ -23,6 +23,8 @@ from collections.abc import Hashable, Mapping, Sequence
 import pyarrow as pa
 from datafusion import DataFrame
 
+from flight_iox.query.sql_text import per_text
+
 SCHEMA_CACHE_SIZE = 256
 PLAN_CACHE_SIZE = 64
 PLAN_TTL_SECONDS = 30.0
@@ -35,6 +37,7 @@ _TIME_DEPENDENT = re.compile(
 Key = tuple[Hashable, ...]
 
 
+@per_text
 def time_dependent(sql: str) -> bool:
     """Whether ``sql`` names a function whose value is fixed when the plan is made."""
     return _TIME_DEPENDENT.search(sql) is not None
