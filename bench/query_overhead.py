@@ -19,7 +19,11 @@ Three targets per client, measured alternately, median latency of each:
   100 hosts x 3 h, persisted and compacted (so it reads Parquet).
 
 Prints each median, its ratio to the trivial server with the same client, and the ratio of
-the project's driver to plain ADBC; writes bench/results/query_overhead.json.
+the project's driver to plain ADBC; and the server's CPU per query of each target (the
+server process's user + system time across each query, from ``/proc``: Linux only; clock
+ticks, so only the sum over many queries means anything). On a machine whose cores other
+work keeps busy, waits for a core swamp the latency, while CPU per query stays comparable
+between runs. Writes bench/results/query_overhead.json.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -108,6 +113,12 @@ def _query(conn: flightsql.Connection, sql: str) -> float:
     return time.perf_counter() - start
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (all its threads, ended ones too)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     """Start both servers, then time the three targets alternately."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -147,18 +158,24 @@ def main() -> None:
                 ),
             }
             targets = {}
+            pids = {}
             for client, (base, conn) in connections.items():
                 targets[(client, TRIVIAL)] = (base, "SELECT 1")
                 targets[(client, "flight-iox SELECT 1")] = (conn, "SELECT 1")
                 targets[(client, "flight-iox single-groupby-1-1-1")] = (conn, single.sql)
+                pids[(client, TRIVIAL)] = trivial.pid
             samples: dict[tuple[str, str], list[float]] = {name: [] for name in targets}
+            cpu: dict[tuple[str, str], float] = {name: 0.0 for name in targets}
             for _ in range(args.warmup):
                 for c, sql in targets.values():
                     _query(c, sql)
             for i in range(args.runs):
                 order = list(targets.items())
                 for name, (c, sql) in order if i % 2 else reversed(order):
+                    pid = pids.get(name, server.process.pid)
+                    before = cpu_seconds(pid)
                     samples[name].append(_query(c, sql))
+                    cpu[name] += cpu_seconds(pid) - before
             for pair in connections.values():
                 for c in pair:
                     c.close()
@@ -167,15 +184,24 @@ def main() -> None:
             trivial.terminate()
     medians = {name: statistics.median(s) * 1e3 for name, s in samples.items()}
     print(f"\nADBC DB-API, median of {args.runs} alternating runs\n")
-    print("| client | target | median ms | / trivial server | / adbc_driver_flightsql |")
-    print("|---|---|---:|---:|---:|")
+    cpu_ms = {name: seconds * 1e3 / args.runs for name, seconds in cpu.items()}
+    print("| client | target | median ms | / trivial server | / adbc_driver_flightsql "
+          "| server CPU ms/query | / trivial server |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|")
     for (client, target), ms in medians.items():
         floor = medians[(client, TRIVIAL)]
         plain = medians[(CLIENTS[0], target)]
-        print(f"| {client} | {target} | {ms:.2f} | {ms / floor:.2f}x | {ms / plain:.2f}x |")
+        spent, floor_cpu = cpu_ms[(client, target)], cpu_ms[(client, TRIVIAL)]
+        print(
+            f"| {client} | {target} | {ms:.2f} | {ms / floor:.2f}x | {ms / plain:.2f}x "
+            f"| {spent:.2f} | {spent / floor_cpu:.2f}x |"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     flat = {f"{client}: {target}": ms for (client, target), ms in medians.items()}
-    args.out.write_text(json.dumps({"runs": args.runs, "median_ms": flat}, indent=2))
+    flat_cpu = {f"{client}: {target}": ms for (client, target), ms in cpu_ms.items()}
+    args.out.write_text(
+        json.dumps({"runs": args.runs, "median_ms": flat, "server_cpu_ms": flat_cpu}, indent=2)
+    )
 
 
 if __name__ == "__main__":

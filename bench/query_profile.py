@@ -11,8 +11,13 @@ handler runs at a time) and its wall time is added up per RPC. The client is
 sends CreatePreparedStatement, GetFlightInfo, DoGet and ClosePreparedStatement.
 
 Prints the median query time, the server's share per RPC (mean ms per query), what is
-left for the client, gRPC and the batches streamed after ``do_get`` returns, and the
-profile's top functions by cumulative time. Writes bench/results/query_profile.json.
+left for the client, gRPC and the batches streamed after ``do_get`` returns, the profile's
+split by area (DataFusion, the asyncio loop that awaits each batch, the Flight SQL
+handlers, the engine around DataFusion, handle encoding, protobuf) and its top functions.
+``--timer cpu`` profiles each thread's CPU time instead of wall time (what a busy machine
+makes of waits does not count). Since GetFlightInfo starts the statement ahead of its DoGet
+(``flightsql/prefetch.py``), the work ahead runs on a worker thread: it is timed as its own
+row and profiled too. Writes bench/results/query_profile.json.
 """
 
 from __future__ import annotations
@@ -41,11 +46,58 @@ from flight_iox.app import build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS  # noqa: E402
 from flight_iox.auth.setup import authorizer_for  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
+from flight_iox.flightsql import prefetch  # noqa: E402
 from flight_iox.flightsql.server import FlightSqlServer  # noqa: E402
 from flight_iox.server import _flight_server  # noqa: E402
 
 RPCS = ("get_flight_info", "do_get", "do_action")
 DATA = "\n".join(f"cpu,host=h{i % 10} usage={i} {i * 10**9}" for i in range(1000))
+AHEAD = "work ahead of do_get"
+# Where a profiled function's own time goes, by where it is defined (first match wins).
+AREAS = (
+    ("DataFusion (physical plan, batches)", ("datafusion", "execute_stream", "to_pyarrow")),
+    ("asyncio loop awaiting batches", ("asyncio", "selectors", "epoll", "socket")),
+    ("handle and ticket encoding", ("flightsql/handles", "json", "base64", "client_json")),
+    ("Flight SQL handlers and auth", ("/flightsql/", "/auth/")),
+    ("engine around DataFusion", ("/query/",)),
+    ("protobuf", ("protobuf", "ParseFromString", "SerializeToString")),
+)
+
+
+def area(file: str, function: str) -> str:
+    """The area of ``AREAS`` a profiled function belongs to."""
+    for name, marks in AREAS:
+        if any(mark in file or mark in function for mark in marks):
+            return name
+    return "other"
+
+
+def by_area(stats: pstats.Stats, runs: int) -> dict[str, float]:
+    """Own time per query (ms) of each area, largest first."""
+    spent: dict[str, float] = defaultdict(float)
+    for (file, _, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        spent[area(file, function)] += row[2] * 1e3 / runs
+    return dict(sorted(spent.items(), key=lambda item: -item[1]))
+
+
+def instrument_ahead(
+    profile: cProfile.Profile, spent: dict[str, list[float]], on: list[bool]
+) -> None:
+    """Time and profile the statements GetFlightInfo runs ahead (on a worker thread)."""
+    original = prefetch._Ahead.read_ahead
+
+    def timed(*args: Any) -> Any:
+        if not on[0]:
+            return original(*args)
+        start = time.perf_counter()
+        profile.enable()
+        try:
+            return original(*args)
+        finally:
+            profile.disable()
+            spent[AHEAD].append(time.perf_counter() - start)
+
+    prefetch._Ahead.read_ahead = timed  # type: ignore[method-assign]
 
 
 def instrument(profile: cProfile.Profile, spent: dict[str, list[float]], on: list[bool]) -> None:
@@ -90,14 +142,17 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sql", default="SELECT 1")
     parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
+    parser.add_argument("--timer", choices=("wall", "cpu"), default="wall")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "query_profile.json"
     )
     args = parser.parse_args()
-    profile = cProfile.Profile()
+    timer = time.thread_time if args.timer == "cpu" else time.perf_counter
+    profile, ahead = cProfile.Profile(timer), cProfile.Profile(timer)
     spent: dict[str, list[float]] = defaultdict(list)
     on = [False]
     instrument(profile, spent, on)
+    instrument_ahead(ahead, spent, on)
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(data_dir=Path(folder), wal_fsync=False, log_level="warning")
         app = build_app(settings)
@@ -125,8 +180,17 @@ def main() -> None:
         print(f"| server {name} (Python handler) | {ms:.2f} | {ms / mean:.0%} |")
     rest = mean - server_ms
     print(f"| client, gRPC, streaming after do_get returns | {rest:.2f} | {rest / mean:.0%} |")
+    ahead_ms = sum(spent[AHEAD]) * 1e3 / args.runs
+    print(f"| server: {AHEAD} (a worker thread, overlaps the above) | {ahead_ms:.2f} | |")
     text = io.StringIO()
     stats = pstats.Stats(profile, stream=text)
+    if spent[AHEAD]:
+        stats.add(ahead)
+    areas = by_area(stats, args.runs)
+    print(f"\nprofiled {args.timer} time by area, ms per query (profiler overhead included)")
+    print("| area | ms per query |\n|---|---:|")
+    for name, ms in areas.items():
+        print(f"| {name} | {ms:.2f} |")
     stats.sort_stats(args.sort).print_stats(args.top)
     print(text.getvalue())
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -139,6 +203,9 @@ def main() -> None:
                 "mean_ms": mean,
                 "server_ms_per_query": per_query,
                 "client_and_transport_ms": rest,
+                "ahead_ms_per_query": ahead_ms,
+                "profiled_ms_by_area": areas,
+                "timer": args.timer,
             },
             indent=2,
         )
