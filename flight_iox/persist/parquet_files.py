@@ -17,20 +17,26 @@ which zstd codes near the deltas' entropy: 0.32 B/value on the same data, still
 ``DELTA_BINARY_PACKED`` to every reader.
 
 Tags are written from Arrow dictionaries (dictionary pages straight from their values),
-but no Arrow schema is stored in the file, so every reader sees the Parquet strings the
-Iceberg schema promises: a stored ``dictionary<int32, utf8>`` made every PyIceberg scan
-log "Iceberg does not have a dictionary type" once per tag. Our own reads still decode
-tags into dictionaries: the Parquet cache loads files with pyarrow's ``read_dictionary``
-(no hashing: the dictionary pages become the dictionary), and scans of files outside the
-cache cast the decoded strings, which costs on queries that read many tag values
-(docs/benchmarks.md, ``bench/dictionary_hint.py``; DataFusion 55 takes a dictionary hint
-only from a stored schema).
+and each file stores two Arrow schemas under the same ``ARROW:schema`` key, one per
+reader (``StoredSchema.SPLIT``). Arrow C++ (pyarrow, and so PyIceberg) takes the first
+entry, tags as strings, and sees the Parquet strings the Iceberg schema promises: a stored
+``dictionary<int32, utf8>`` made every PyIceberg scan log "Iceberg does not have a
+dictionary type" once per tag. arrow-rs (DataFusion's Parquet reader) keeps the last entry,
+tags as dictionaries, and decodes them straight from the dictionary pages: DataFusion 55
+takes a dictionary read only from a stored schema, and casting decoded strings instead cost
+1.36x on TSBS queries over files outside the Parquet cache (docs/benchmarks.md,
+``bench/dictionary_hint.py``). The trap: this rests on each library's lookup of a repeated
+key (C++ ``FindKey``: first; arrow-rs, a map: last); ``tests/unit/persist`` pins both,
+and if one changes, reads stay correct and only that reader's speed or quiet is lost.
+The Parquet cache reads with pyarrow's ``read_dictionary`` either way.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import uuid
+from enum import StrEnum
 
 import numpy as np
 import pyarrow as pa
@@ -53,9 +59,19 @@ ZSTD_LEVEL = 9
 # 11, the same at 12 for 25% more CPU). pyarrow's own pages of those columns, mostly
 # replaced, are compressed at level 1.
 INTEGER_ZSTD_LEVEL = 11
-# Whether files store their Arrow schema with tags as dictionaries (a hint PyIceberg warns
-# about, see the module docstring). False; bench/dictionary_hint.py writes both to compare.
-DICTIONARY_HINT = False
+ARROW_SCHEMA_KEY = "ARROW:schema"
+
+
+class StoredSchema(StrEnum):
+    """Which Arrow schema a data file stores for its readers (see the module docstring)."""
+
+    DICTIONARY = "dictionary"  # files written before issue 19: PyIceberg warns per tag
+    STRINGS = "strings"  # none: every reader decodes tag strings (DataFusion casts them)
+    SPLIT = "split"  # strings first (pyarrow), dictionaries last (DataFusion)
+
+
+# What new files store; bench/dictionary_hint.py writes each kind to compare.
+STORED_SCHEMA = StoredSchema.SPLIT
 
 
 def sort_tags(data: pa.Table, kinds: ColumnKinds) -> list[str]:
@@ -110,6 +126,20 @@ def _with_tag_dictionaries(rows: pa.Table, tags: list[str]) -> pa.Table:
         index = rows.schema.get_field_index(tag)
         rows = rows.set_column(index, tag, pc.dictionary_encode(rows.column(tag).combine_chunks()))
     return rows
+
+
+def _stored_metadata(schema: pa.Schema) -> dict[str, bytes] | None:
+    """The schema metadata to write ``schema`` (tags as dictionaries) with, per ``STORED_SCHEMA``.
+
+    pyarrow appends its own ``ARROW:schema`` entry (the dictionaries) after the schema's
+    metadata, so a plain-strings entry put in the metadata comes first in the file.
+    """
+    if STORED_SCHEMA is not StoredSchema.SPLIT:
+        return None
+    plain = pa.schema(
+        f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema
+    )
+    return {ARROW_SCHEMA_KEY: base64.b64encode(plain.serialize().to_pybytes())}
 
 
 def _encodings(schema: pa.Schema, kinds: ColumnKinds) -> dict[str, str]:
@@ -167,6 +197,7 @@ def _write_partitions(
         part = _with_tag_dictionaries(
             partition.rows, [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
         )
+        part = part.replace_schema_metadata(_stored_metadata(part.schema))
         folder = f"{location}/data/{partition.path}" if partition.path else f"{location}/data"
         path = storage.contained(f"{folder}/{uuid.uuid4().hex}.parquet", within=location)
         attempted.append(path)
@@ -184,7 +215,7 @@ def _write_partitions(
             column_encoding=encodings,
             write_statistics=True,
             sorting_columns=sorting,
-            store_schema=DICTIONARY_HINT,
+            store_schema=STORED_SCHEMA is not StoredSchema.STRINGS,
             write_page_index=True,
             max_rows_per_page=PAGE_ROWS,
         ) as writer:

@@ -281,11 +281,11 @@ class TableBuilder:
     def _file_scan(self, file: DataFile, schema: pa.Schema) -> tuple[Table, pa.Schema]:
         """A scan of one file, read straight into the data model's types where they differ.
 
-        Files written before ``parquet_files`` stopped storing their Arrow schema say tags
-        are ``dictionary<int32, utf8>``, and the Parquet reader decodes those from the
-        dictionary pages; newer files say ``utf8``, and their tags are cast in the scan
-        (after the decoder's filters), which hashes each value read. Strings are read as
-        ``utf8``.
+        Files store tags as ``dictionary<int32, utf8>`` for DataFusion's reader
+        (``parquet_files.StoredSchema``), which decodes them from the dictionary pages.
+        Files that store no schema (``StoredSchema.STRINGS``, written before) say ``utf8``,
+        and their tags are cast in the scan (after the decoder's filters), which hashes each
+        value read. Strings are read as ``utf8``.
         """
         cached = self._file_scans.get(file.path)
         if cached is None:

@@ -1,4 +1,4 @@
-"""Persisted files: plain Parquet strings to other engines, dictionaries to our own reads."""
+"""Persisted files: plain Parquet strings to pyarrow (PyIceberg), dictionaries to our reads."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from datafusion import SessionContext
 
 from flight_iox.app import build_app
 from flight_iox.auth.policy import ANONYMOUS
@@ -17,12 +18,15 @@ from flight_iox.persist import parquet_files
 TAG = pa.dictionary(pa.int32(), pa.string())
 
 
-@pytest.mark.parametrize("hint", [False, True], ids=["strings-stored", "older-dictionary-hint"])
+@pytest.mark.parametrize("stored", list(parquet_files.StoredSchema))  # older files: the others
 @pytest.mark.parametrize("cache", [True, False], ids=["cache", "no-cache"])
 def test_tags_are_dictionary_pages_read_back_as_dictionaries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hint: bool, cache: bool
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    stored: parquet_files.StoredSchema,
+    cache: bool,
 ) -> None:
-    monkeypatch.setattr(parquet_files, "DICTIONARY_HINT", hint)  # True: files written before
+    monkeypatch.setattr(parquet_files, "STORED_SCHEMA", stored)
     size = Settings.parquet_cache_size if cache else 0
     app = build_app(Settings(data_dir=tmp_path, wal_fsync=False, parquet_cache_size=size))
     try:
@@ -31,10 +35,10 @@ def test_tags_are_dictionary_pages_read_back_as_dictionaries(
         )
         app.persister.persist()
         (path,) = tmp_path.rglob("*.parquet")
-        # What other engines see: strings (no dictionary type to warn about) with exact
-        # statistics, written as dictionary pages.
-        stored = pq.read_schema(path)
-        assert stored.field("host").type == (TAG if hint else pa.string())
+        # What pyarrow (and so PyIceberg) sees: strings (no dictionary type to warn about)
+        # with exact statistics, written as dictionary pages.
+        dictionary = stored is parquet_files.StoredSchema.DICTIONARY
+        assert pq.read_schema(path).field("host").type == (TAG if dictionary else pa.string())
         metadata = pq.ParquetFile(path).metadata
         index = metadata.schema.names.index("host")
         assert str(metadata.schema.column(index).logical_type) == "String"
@@ -62,3 +66,27 @@ def test_no_dictionary_notice_per_file(tmp_path: Path, caplog: pytest.LogCapture
         assert not [r for r in caplog.records if "dictionary" in r.getMessage()]
     finally:
         app.close()
+
+
+def test_split_schema_reads_as_strings_in_pyarrow_and_dictionaries_in_datafusion(
+    tmp_path: Path,
+) -> None:
+    """Pins the two libraries' lookups of the repeated ``ARROW:schema`` key (the trap in
+    ``parquet_files``): if this fails after an upgrade, PyIceberg warns again or scans of
+    files outside the Parquet cache cast tags again; answers stay the same."""
+    assert parquet_files.STORED_SCHEMA is parquet_files.StoredSchema.SPLIT
+    app = build_app(Settings(data_dir=tmp_path, wal_fsync=False))
+    try:
+        app.engine.write_line_protocol("db", b"m,host=a v=1 1", principal=ANONYMOUS)
+        app.persister.persist()
+    finally:
+        app.close()
+    (path,) = tmp_path.rglob("*.parquet")
+    written = pq.read_schema(path)
+    assert written.field("host").type == pa.string()
+    strings = tmp_path / "strings.parquet"
+    pq.write_table(pq.read_table(path), strings, store_schema=False)
+    assert written.equals(pq.read_schema(strings), check_metadata=True)  # nothing else differs
+    context = SessionContext()
+    context.register_parquet("written", str(path))
+    assert context.table("written").schema().field("host").type == TAG
