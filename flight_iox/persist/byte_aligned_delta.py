@@ -22,11 +22,13 @@ chunks) are kept as pyarrow wrote them.
 from __future__ import annotations
 
 import bisect
+import logging
 import struct
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from flight_iox.persist.thrift_compact import (
     ThriftError,
@@ -37,6 +39,8 @@ from flight_iox.persist.thrift_compact import (
     varint,
     zigzag,
 )
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"PAR1"
 _DATA_PAGE, _INT64, _OPTIONAL, _ZSTD, _DELTA_BINARY_PACKED = 0, 2, 1, 6, 5
@@ -130,9 +134,27 @@ def rewrite_integer_pages(data: bytes, columns: dict[str, pa.ChunkedArray], leve
     shape this module does not handle.
     """
     try:
-        return _rewrite(data, {n: _Column(c) for n, c in columns.items()}, level)
+        rewritten = _rewrite(data, {n: _Column(c) for n, c in columns.items()}, level)
     except (_Unsupported, ThriftError):
         return data
+    if rewritten is not data and not _reads_back(rewritten, columns):
+        # A hand-made page must never change a value: pyarrow's own file is kept instead.
+        log.error("rewritten integer pages did not read back equal; file kept as written")
+        return data
+    return rewritten
+
+
+def _reads_back(data: bytes, columns: dict[str, pa.ChunkedArray]) -> bool:
+    """Whether pyarrow decodes the rewritten integer columns of ``data`` to ``columns``.
+
+    The rewrite builds pages and moves offsets by hand, so each file is read back before it
+    is kept (decoding integer pages costs far less than encoding and compressing them).
+    """
+    try:
+        read = pq.read_table(pa.BufferReader(data), columns=list(columns))
+    except (pa.ArrowException, OSError):
+        return False
+    return all(read.column(n).equals(c) for n, c in columns.items())
 
 
 def _footer(data: bytes) -> tuple[ThriftStruct, int]:

@@ -117,3 +117,20 @@ def test_thrift_structs_round_trip_byte_for_byte() -> None:
     parsed, end = read_struct(footer)
     assert end == length
     assert encode(parsed) == footer
+
+
+def test_a_rewrite_that_changes_a_value_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the hand-made pages (simulated: every first value off by one) must not reach
+    a file: the read-back check keeps pyarrow's own bytes instead."""
+    from flight_iox.persist import byte_aligned_delta
+
+    honest = byte_aligned_delta.encode_page_values
+
+    def off_by_one(values: np.ndarray, block_size: int = 1024) -> bytes:
+        return honest(values + 1, block_size)
+
+    monkeypatch.setattr(byte_aligned_delta, "encode_page_values", off_by_one)
+    table = pa.table({"v": pa.array(random_walk(5_000))})
+    before, after = rewritten(table, page_rows=1_000)
+    assert after == before
+    assert pq.read_table(pa.BufferReader(after)).column("v").equals(table.column("v"))
