@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from flight_iox import launcher
+# Write the compiled files even where PYTHONDONTWRITEBYTECODE is set (this machine sets it):
+# each xdist worker then reads the test modules pytest rewrote and the modules of flight_iox
+# from __pycache__ instead of rewriting and compiling them again (about half the CPU of a
+# worker's collection), and so do the zygotes and every fresh interpreter a test starts,
+# which still read them with the variable set. __pycache__ is in .gitignore.
+sys.dont_write_bytecode = False
+
+from flight_iox import launcher  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
