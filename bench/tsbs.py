@@ -152,8 +152,9 @@ def ingest(
     }
 
 
-def main() -> None:
-    """Run everything and print the side-by-side table."""
+def main(argv: list[str] | None = None) -> None:
+    """Run everything and print the side-by-side table (``argv``: the flags, for a test that
+    runs it in its own process, so its server forks from the tests' zygote)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--hours", type=int, default=3)
@@ -172,7 +173,7 @@ def main() -> None:
         default=None,
         help="flight-iox's --parquet-cache-size (default: the server's; 0 reads Parquet)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not GENERATOR.exists() or not InfluxDB1.available():
         print("skipped: needs ../shared/tsbs/gen_cpu.py and Debian's influxd")
         return
