@@ -14,6 +14,12 @@ from collections.abc import Iterator
 import pytest
 
 from flight_iox.launcher import RunningServer, start_server
+from tests.e2e.auth_matrix import StartedTests
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Count the tests started (``check_cell`` reuses the fingerprint of the test just before)."""
+    StartedTests.tick()
 
 
 @pytest.fixture(scope="session")
