@@ -20,6 +20,8 @@ server's ``PYTHONPATH``), and the ratios of this tree to it are printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -48,6 +50,20 @@ LINES = 2_000
 EVERY = 0.05
 QUERY_EVERY = 0.2
 RSS_EVERY = 5.0
+METRICS_EVERY = 1.0
+MEMORY_TERMS = ("rss", "arrow", "cache", "buffer")
+# What the metrics sampler keeps from GET /metrics (the memory terms and the server's events).
+METRICS = {
+    "process_resident_memory_bytes": "rss",
+    "flight_iox_arrow_allocated_bytes": "arrow",
+    "flight_iox_parquet_cache_bytes": "cache",
+    "flight_iox_buffer_bytes": "buffer",
+    "flight_iox_persist_seconds_count": "persists",
+    "flight_iox_persist_seconds_sum": "persist_s",
+    "flight_iox_compaction_seconds_count": "compactions",
+    "flight_iox_compaction_seconds_sum": "compaction_s",
+    'python_gc_collections_total{generation="2"}': "gc2",
+}
 SEED = "soak,w=seed,host=seed f=0 1"  # makes the columns, so the first queries plan
 FILES_QUERY = "SELECT file_count, overlapping_files FROM system.tables WHERE table_name = 'soak'"
 
@@ -87,6 +103,59 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def scrape(session: requests.Session, url: str) -> dict[str, float]:
+    """The values of ``METRICS`` from the server's ``/metrics`` (by their short names)."""
+    found: dict[str, float] = {}
+    for line in session.get(f"{url}/metrics", timeout=30).text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name in METRICS:
+            found[METRICS[name]] = float(value)
+    return found
+
+
+def events(samples: list[tuple[float, dict[str, float]]]) -> dict[str, list[tuple[float, float]]]:
+    """Persists, compactions and full GCs as (start, end) seconds, from the scraped counters.
+
+    A persist or compaction ended between two scrapes when its ``_count`` rose; it began
+    its duration (the ``_sum``'s rise) before the later scrape, give or take one interval.
+    """
+    found: dict[str, list[tuple[float, float]]] = {"persist": [], "compaction": [], "gc2": []}
+    for (_, before), (t, after) in itertools.pairwise(samples):
+        for kind, count, total in (
+            ("persist", "persists", "persist_s"),
+            ("compaction", "compactions", "compaction_s"),
+        ):
+            if after.get(count, 0) > before.get(count, 0):
+                found[kind].append((t - METRICS_EVERY - (after[total] - before[total]), t))
+        if after.get("gc2", 0) > before.get("gc2", 0):
+            found["gc2"].append((t - METRICS_EVERY, t))
+    return found
+
+
+def by_event(
+    queries: list[tuple[float, float]], spans: dict[str, list[tuple[float, float]]]
+) -> dict[str, dict]:
+    """Query latency split by what ran meanwhile: p50/p99 of the queries that overlapped a
+    persist, a compaction or a full GC, and of those that overlapped none."""
+    groups: dict[str, list[float]] = {kind: [] for kind in (*spans, "none")}
+    for begun, latency in queries:
+        hit = [
+            kind
+            for kind, intervals in spans.items()
+            if any(start < begun + latency and begun < end for start, end in intervals)
+        ]
+        for kind in hit or ["none"]:
+            groups[kind].append(latency)
+    return {
+        kind: {
+            "queries": len(values),
+            "p50_s": round(percentile(values, 0.5), 4),
+            "p99_s": round(percentile(values, 0.99), 4),
+        }
+        for kind, values in groups.items()
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -148,8 +217,20 @@ def _measure(server: RunningServer, duration: float) -> dict:
             rss.append((time.monotonic() - started, rss_bytes(pid)))
             done.wait(RSS_EVERY)
 
+    samples: list[tuple[float, dict[str, float]]] = []
+
+    def sample_metrics() -> None:
+        session = requests.Session()
+        while not done.is_set():
+            # A missed sample is a gap in the series, not a failed soak.
+            with contextlib.suppress(requests.RequestException):
+                samples.append((time.monotonic() - started, scrape(session, server.http_url)))
+            done.wait(METRICS_EVERY)
+
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    scraper = threading.Thread(target=sample_metrics, daemon=True)
+    scraper.start()
     header = {"adbc.flight.sql.rpc.call_header.database": DATABASE}
     with flightsql.connect(server.flight_uri, autocommit=True, db_kwargs=header) as conn:
         while time.monotonic() - started < duration:
@@ -179,6 +260,7 @@ def _measure(server: RunningServer, duration: float) -> dict:
             at_end = {"error": str(error)[:300]}
     done.set()
     sampler.join()
+    scraper.join()
     final_rss = rss_bytes(pid)
     rss.append((time.monotonic() - started, final_rss))
     files = requests.get(
@@ -188,6 +270,9 @@ def _measure(server: RunningServer, duration: float) -> dict:
     )
     acked = sum(r["acked"] for r in written)
     latencies = [latency for _, latency in queries]
+    spans = events(samples)
+    last = samples[-1][1] if samples else {}
+    peak = max(samples, key=lambda s: s[1].get("rss", 0))[1] if samples else {}
     return {
         "duration_s": round(elapsed, 1),
         "acknowledged": acked,
@@ -201,10 +286,21 @@ def _measure(server: RunningServer, duration: float) -> dict:
         "query_p99_s": round(percentile(latencies, 0.99), 4),
         "peak_rss_mib": round(max(b for _, b in rss) / 2**20),
         "final_rss_mib": round(final_rss / 2**20),
+        "memory_at_peak_mib": {k: round(peak.get(k, 0) / 2**20) for k in MEMORY_TERMS},
+        "memory_at_end_mib": {k: round(last.get(k, 0) / 2**20) for k in MEMORY_TERMS},
+        "persists": len(spans["persist"]),
+        "compactions": len(spans["compaction"]),
+        "full_gcs": len(spans["gc2"]),
+        "latency_by_event": by_event(queries, spans),
         "files": files.json() if files.ok else files.text[:300],
         "at_end": at_end,
         "rss_series": [(round(t, 1), b) for t, b in rss],
         "latency_series": [(round(t, 2), round(v, 4)) for t, v in queries],
+        "metrics_series": [
+            (round(t, 1), {k: round(v / 2**20) for k, v in m.items() if k in MEMORY_TERMS})
+            for t, m in samples
+        ],
+        "event_series": spans,
     }
 
 
@@ -268,10 +364,21 @@ def plot(runs: dict[str, dict], path: Path) -> None:
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
     for name, run in runs.items():
         rss = run["rss_series"]
-        top.plot([t / 60 for t, _ in rss], [b / 2**30 for _, b in rss], label=name)
+        (line,) = top.plot([t / 60 for t, _ in rss], [b / 2**30 for _, b in rss], label=name)
+        terms = run.get("metrics_series", [])
+        for term, style in (("arrow", "--"), ("cache", ":")):
+            points = [(t / 60, m[term] / 1024) for t, m in terms if term in m]
+            if points:
+                top.plot(
+                    *zip(*points, strict=True),
+                    style,
+                    color=line.get_color(),
+                    lw=1,
+                    label=f"{name}: {term}",
+                )
         latency = run["latency_series"]
         bottom.plot([t / 60 for t, _ in latency], [v for _, v in latency], ".", ms=2, label=name)
-    top.set_ylabel("server RSS (GiB)")
+    top.set_ylabel("server RSS, Arrow pool, cache (GiB)")
     top.legend()
     bottom.set_ylabel("query latency (s)")
     bottom.set_yscale("log")

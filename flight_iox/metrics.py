@@ -23,11 +23,13 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import pyarrow as pa
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
     ProcessCollector,
     generate_latest,
@@ -100,6 +102,13 @@ class _StateCollector(Collector):
             "Queries waiting for a slot now (at most --max-queued-queries; one more gets 503).",
             s.queries_waiting(),
         )
+        # Process-wide (every server of the process): with RSS, it tells Arrow buffers
+        # held from allocator slack and from memory outside Arrow (DataFusion, Python).
+        yield GaugeMetricFamily(
+            f"{PREFIX}_arrow_allocated_bytes",
+            "Bytes held by Arrow's default memory pool (the whole process).",
+            pa.total_allocated_bytes(),
+        )
 
 
 class ServerMetrics:
@@ -148,6 +157,7 @@ class ServerMetrics:
         }
         self._by_database: dict[str, tuple[Counter, Counter, Counter, Counter]] = {}
         ProcessCollector(registry=r)  # process_resident_memory_bytes and friends (Linux)
+        GCCollector(registry=r)  # python_gc_collections_total: a slow query during a full GC
 
     def watch(self, sources: StateSources) -> None:
         """Read buffer and cache state from ``sources`` at every scrape."""
