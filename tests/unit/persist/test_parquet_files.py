@@ -6,12 +6,14 @@ import logging
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from datafusion import SessionContext
 
 from flight_iox.app import build_app
 from flight_iox.auth.policy import ANONYMOUS
+from flight_iox.columns import ColumnRole
 from flight_iox.config import Settings
 from flight_iox.persist import parquet_files
 
@@ -90,3 +92,33 @@ def test_split_schema_reads_as_strings_in_pyarrow_and_dictionaries_in_datafusion
     context = SessionContext()
     context.register_parquet("written", str(path))
     assert context.table("written").schema().field("host").type == TAG
+
+
+def test_dictionary_tags_sort_as_their_strings() -> None:
+    """Tags are sorted by their values' ranks in the dictionary (integers, not strings);
+    the order must be the strings' order exactly: chunks with different dictionaries, values
+    a dictionary holds but no row uses, and null rows."""
+    host = pa.chunked_array(
+        [
+            pa.DictionaryArray.from_arrays(
+                pa.array([2, 0, None, 1, 3, 0], pa.int32()), pa.array(["c", "a", "b", "d"])
+            ),
+            pa.DictionaryArray.from_arrays(
+                pa.array([1, 0, 2, None, 1], pa.int32()), pa.array(["b", "z", "a", "unused"])
+            ),
+        ]
+    )
+    region = pa.chunked_array(
+        [pa.array(["x", "y", "x", None, "y", "x"]), pa.array(["y", "x", None, "x", "x"])]
+    ).dictionary_encode()
+    times = pa.array([5, 3, 9, 1, 2, 7, 4, 4, 8, 6, 0], pa.int64()).cast(pa.timestamp("ns"))
+    rows = pa.table({"host": host, "region": region, "time": times})
+    kinds = {"host": ColumnRole.TAG, "region": ColumnRole.TAG, "time": ColumnRole.TIME}
+    for tags in (["host", "region"], ["region", "host"]):
+        plain = rows.select([*tags, "time"]).cast(
+            pa.schema([pa.field(t, pa.string()) for t in tags] + [pa.field("time", times.type)])
+        )
+        order = pc.sort_indices(
+            plain, sort_keys=[(n, "ascending", "at_start") for n in plain.column_names]
+        )
+        assert parquet_files.sort_rows(rows, kinds, tags).equals(rows.take(order))
