@@ -51,6 +51,7 @@ EVERY = 0.05
 QUERY_EVERY = 0.2
 RSS_EVERY = 5.0
 METRICS_EVERY = 1.0
+START_TIMEOUT = 300.0  # seconds for the server to start: the shared machine can be loaded
 MEMORY_TERMS = ("rss", "arrow", "cache", "buffer")
 # What the metrics sampler keeps from GET /metrics (the memory terms and the server's events).
 METRICS = {
@@ -198,7 +199,13 @@ def soak(duration: float, extra: list[str], tree: Path) -> dict:
     try:
         folder = tempfile.mkdtemp(prefix="soak-")
         server = start_server(
-            Path(folder) / "data", "--persist-max-age", "60", "--log-level", "warning", *extra
+            Path(folder) / "data",
+            "--persist-max-age",
+            "60",
+            "--log-level",
+            "warning",
+            *extra,
+            timeout=START_TIMEOUT,
         )
     finally:
         os.chdir(cwd)
