@@ -25,6 +25,11 @@ BOUNDARIES = {
         "every Flight RPC and middleware call: errors leave through status.py, which logs bugs"
         " with their traceback and sends INTERNAL"
     ),
+    ("flight_iox/flightsql/prefetch.py", "_work"): (
+        "a statement run ahead of its DoGet on a worker thread, where no client sees a"
+        " failure: a bug is logged with its traceback and the DoGet runs the statement again,"
+        " so its client gets the error through status.py"
+    ),
     ("flight_iox/flightsql/status.py", "translated_batches"): (
         "a DoGet stream: raise_for_client logs a bug with its traceback"
     ),
