@@ -37,6 +37,8 @@ from tests.e2e.auth_matrix import (
     cells,
     check_cell,
     http,
+)
+from tests.e2e.auth_matrix_flight import (
     json_ticket,
 )
 

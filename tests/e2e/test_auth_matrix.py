@@ -32,6 +32,10 @@ from tests.e2e.auth_matrix import (
     auth_env,  # noqa: F401 (the module's server)
     cells,
     check_cell,
+    http,
+    sql_http,
+)
+from tests.e2e.auth_matrix_flight import (
     flight_info_and_get,
     flight_ingest,
     flight_plain_put,
@@ -39,9 +43,7 @@ from tests.e2e.auth_matrix import (
     flight_sql,
     flight_ticket,
     flight_update,
-    http,
     json_ticket,
-    sql_http,
 )
 
 INSERT_SELECT = "INSERT INTO scratch (host, v, time) SELECT host, usage, time FROM {}"

@@ -21,9 +21,11 @@ from tests.e2e.auth_matrix import (
     auth_env,  # noqa: F401 (the module's server)
     cells,
     check_cell,
-    flight_subscribe,
     http,
     sql_http,
+)
+from tests.e2e.auth_matrix_flight import (
+    flight_subscribe,
 )
 
 CREATE = "CREATE SUBSCRIPTION s ON mine.autogen DESTINATIONS ALL 'http://127.0.0.1:9'"
