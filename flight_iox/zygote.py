@@ -19,8 +19,9 @@ and OpenBLAS's pool, through pyarrow and numpy) both register fork handlers for 
 zygote is for tests and scripts; a production server is started the ordinary way.
 
 Protocol, over the zygote's stdin and stdout: one JSON line per request,
-``{"argv": [...], "log": path, "cwd": path, "env": {...}}``, answered by ``{"pid": n}`` or
-``{"error": text}``.
+``{"argv": [...], "log": path, "cwd": path, "env": {...}, "requester": pid}``, answered by
+``{"pid": n}`` or ``{"error": text}``. A forked server kills itself once its requester is gone
+(``_end_with``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ PRELOAD = (
     "flight_iox.influxql.select_top",
     "flight_iox.influxql.subquery",
 )
+REQUESTER_POLL_SECONDS = 2.0  # how often a forked server checks that its requester lives
 
 
 def _reply(message: dict[str, Any]) -> None:
@@ -80,7 +82,26 @@ def _become_server(request: dict[str, Any]) -> list[str]:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    if "requester" in request:
+        requester = int(request["requester"])
+        watch = threading.Thread(target=_end_with, args=(requester,), daemon=True)
+        watch.start()
     return list(request["argv"])
+
+
+def _end_with(requester: int) -> None:
+    """Kill this forked server once the process that asked for it is gone.
+
+    A test process that is killed (an interrupted run, a worker pytest-xdist replaces) stops
+    none of its servers, and they used to serve on, polling their catalogs, until the machine
+    was restarted. Their data is a test's temporary folder, so nothing is lost.
+    """
+    while True:
+        time.sleep(REQUESTER_POLL_SECONDS)
+        try:
+            os.kill(requester, 0)
+        except ProcessLookupError:
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fork_server(request: dict[str, Any]) -> list[str] | None:
@@ -211,7 +232,13 @@ class Zygote:
 
         None when the zygote may not fork now (it runs a thread); an error if it has died.
         """
-        request = {"argv": args, "log": str(log_path), "cwd": os.getcwd(), "env": env}
+        request = {
+            "argv": args,
+            "log": str(log_path),
+            "cwd": os.getcwd(),
+            "env": env,
+            "requester": os.getpid(),
+        }
         with self.lock:
             if not self.ready:
                 self._read()

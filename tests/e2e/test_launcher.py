@@ -96,3 +96,55 @@ def test_a_fresh_start_is_a_new_interpreter(tmp_path: Path) -> None:
         assert cmdline[:4] == [sys.executable.encode(), b"-m", b"flight_iox", b"serve"]
     finally:
         assert server.stop() == 0
+
+
+REQUESTER = """
+import os, sys, time
+from pathlib import Path
+from flight_iox.zygote import Zygote
+zygote = Zygote(dict(os.environ))
+log = Path(sys.argv[1])
+log.write_bytes(b"")
+args = ["serve", "--data-dir", sys.argv[2], "--http-addr", "127.0.0.1:0",
+        "--flight-addr", "127.0.0.1:0"]
+print(zygote.start(args, log, dict(os.environ)).pid, flush=True)
+time.sleep(600)
+"""
+
+
+def ended(pid: int) -> bool:
+    """Whether ``pid`` has exited (reaping it if it became our child, as orphans of a killed
+    requester do: this process is a subreaper once it has a zygote)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return True
+    except ChildProcessError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
+def test_a_forked_server_ends_when_its_requester_is_killed(tmp_path: Path) -> None:
+    requester = subprocess.Popen(
+        [sys.executable, "-c", REQUESTER, str(tmp_path / "server.log"), str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+    )
+    assert requester.stdout is not None
+    server = int(requester.stdout.readline())
+    try:
+        assert not ended(server)
+        requester.kill()  # as an interrupted run's worker: it stops none of its servers
+        requester.wait(timeout=30)
+        deadline = time.monotonic() + 120
+        while not ended(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert ended(server), "the orphaned server still runs"
+    finally:
+        requester.kill()
+        requester.wait(timeout=30)
+        requester.stdout.close()
+        if not ended(server):
+            os.kill(server, signal.SIGKILL)
