@@ -28,18 +28,17 @@ from tests.e2e.moto_s3 import moto_s3, set_aws_env
 __all__ = ["cluster", "fresh_catalog_uri", "moto_s3"]  # fixtures, imported for pytest
 
 # No node stops here, so heartbeats need not be fast (``FAST``'s 0.2 s beats of four nodes
-# were about a sixth of their CPU). The query node and the compactor poll the catalog every
-# 1 s (the default): a query node's answer takes the newest file list among its own and the
-# ingest nodes' (``query/remote.py``), so no answer waits for a poll, and the compactor finds
-# files a poll later. The ingest nodes keep FAST's 0.2 s: an ingest node learns of a case's
-# database that the other created (its writes forwarded there) from a poll, and the case's
-# persist step asks both.
+# were about a sixth of their CPU). The compactor polls the catalog every 1 s (the default):
+# it finds files a poll later. The ingest nodes and the query node keep FAST's 0.2 s: a node
+# learns of a case's database that another created only from a poll (the query node once
+# answered "database not found" for a case it had not yet polled, with 1 s), and the case's
+# persist step asks both ingest nodes.
 CALM = ["--heartbeat-interval", "2", "--node-timeout", "30"]
 SLOW_POLL = [*CALM, "--catalog-poll-interval", "1"]
 NODES = {
     "in1": ("ingest", CALM),
     "in2": ("ingest", CALM),
-    "q1": ("query", SLOW_POLL),
+    "q1": ("query", CALM),
     "c1": ("compact", [*SLOW_POLL, "--compact-min-files", "2", "--persist-interval", "0.2"]),
 }
 
