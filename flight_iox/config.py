@@ -158,6 +158,18 @@ class Settings:
     s3_endpoint: str | None = setting(None, "S3 endpoint URL (MinIO, moto, …).")
     s3_region: str | None = setting(None, "S3 region.", shown_default="AWS_REGION or us-east-1")
     s3_allow_http: bool = setting(False, "Allow a plain-HTTP S3 endpoint.")
+    s3_request_timeout_seconds: float = setting(
+        3.0,
+        "Seconds an S3 request may go unanswered; then it is tried again (3 tries in all).",
+        name="s3_request_timeout",
+        minimum=0.1,
+    )
+    s3_retry_mode: str = setting(
+        "standard",
+        "Wait before another try of a failed S3 request: standard (random, up to 1 s, "
+        "doubling) or legacy (25 ms, doubling), as the AWS SDK names them.",
+        choices=("standard", "legacy"),
+    )
     iceberg_vend_credentials: bool = setting(
         False, "Hand the server's S3 keys to readers of the Iceberg REST catalog (/iceberg)."
     )
@@ -337,6 +349,8 @@ class Settings:
             endpoint=self.s3_endpoint,
             region=self.s3_region,
             allow_http=self.s3_allow_http,
+            request_timeout=self.s3_request_timeout_seconds,
+            retry_mode=self.s3_retry_mode,
         )
         uri = self.catalog_uri
         if uri is None and self.catalog_type == "sql":

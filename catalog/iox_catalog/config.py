@@ -62,8 +62,8 @@ class CatalogConfig:
             if key in DERIVED_PROPERTIES:
                 raise ValueError(
                     f"catalog property {key!r} comes from the object-store settings "
-                    "(--s3-endpoint, --s3-region, AWS_* keys), so PyIceberg, pyarrow and "
-                    "DataFusion agree: set it there"
+                    "(--s3-endpoint, --s3-region, --s3-request-timeout, --s3-retry-mode, "
+                    "AWS_* keys), so PyIceberg, pyarrow and DataFusion agree: set it there"
                 )
 
     @classmethod

@@ -21,11 +21,24 @@ if TYPE_CHECKING:
     from datafusion.object_store import AmazonS3
 
 DEFAULT_REGION = "us-east-1"
+# The AWS SDK's own defaults, which pyarrow and PyIceberg used before these were settings.
+DEFAULT_REQUEST_TIMEOUT = 3.0  # seconds a request may go without an answer, then it is retried
+DEFAULT_RETRY_MODE = "standard"
+# How the AWS SDK waits before another try of a failed S3 request (3 tries in all):
+# ``standard`` a random wait of up to 1 s, doubling; ``legacy`` 25 ms, doubling (AWS's
+# ``retry_mode`` names; pyarrow has both). PyIceberg takes the class by its path.
+RETRY_STRATEGIES = {
+    "standard": "pyarrow.fs.AwsStandardS3RetryStrategy",
+    "legacy": "pyarrow.fs.AwsDefaultS3RetryStrategy",
+}
 
 # The PyIceberg properties this module derives: a catalog property may not set them apart.
 DERIVED_PROPERTIES = frozenset(
-    {"s3.endpoint", "s3.region", "s3.access-key-id", "s3.secret-access-key", "s3.session-token"}
-)
+    {
+        "s3.endpoint", "s3.region", "s3.access-key-id", "s3.secret-access-key",
+        "s3.session-token", "s3.request-timeout", "s3.retry-strategy-impl",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,8 @@ class ObjectStoreConfig:
     ``endpoint`` is an S3-compatible URL (MinIO, moto, …); without a scheme it gets
     ``http://`` when ``allow_http`` is set, ``https://`` otherwise, and an ``http://``
     endpoint needs ``allow_http``: all three clients then agree on the scheme.
+    ``request_timeout`` and ``retry_mode`` reach pyarrow and PyIceberg; DataFusion's store
+    (queries) keeps its own retries, which it does not let us set.
     """
 
     warehouse: str
@@ -74,11 +89,17 @@ class ObjectStoreConfig:
     region: str = DEFAULT_REGION
     allow_http: bool = False
     credentials: S3Credentials = field(default_factory=S3Credentials, repr=False)
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    retry_mode: str = DEFAULT_RETRY_MODE
 
     def __post_init__(self) -> None:
         if self.endpoint and self.endpoint.startswith("http://") and not self.allow_http:
             raise ValueError(
                 f"the S3 endpoint {self.endpoint} is plain HTTP: allow it with --s3-allow-http"
+            )
+        if self.retry_mode not in RETRY_STRATEGIES:
+            raise ValueError(
+                f"unknown S3 retry mode {self.retry_mode!r}: use {' or '.join(RETRY_STRATEGIES)}"
             )
 
     @classmethod
@@ -89,6 +110,8 @@ class ObjectStoreConfig:
         endpoint: str | None = None,
         region: str | None = None,
         allow_http: bool = False,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        retry_mode: str = DEFAULT_RETRY_MODE,
         env: Mapping[str, str] | None = None,
     ) -> ObjectStoreConfig:
         """The configuration with the region (else ``AWS_REGION``) and ``AWS_*`` keys filled in."""
@@ -99,6 +122,8 @@ class ObjectStoreConfig:
             region=region or env.get("AWS_REGION") or DEFAULT_REGION,
             allow_http=allow_http,
             credentials=S3Credentials.from_environment(env),
+            request_timeout=request_timeout,
+            retry_mode=retry_mode,
         )
 
     @property
@@ -124,7 +149,11 @@ class ObjectStoreConfig:
         """The ``s3.*`` properties of PyIceberg's FileIO (none for a local warehouse)."""
         if not self.is_s3:
             return {}
-        props = {"s3.region": self.region}
+        props = {
+            "s3.region": self.region,
+            "s3.request-timeout": str(self.request_timeout),
+            "s3.retry-strategy-impl": RETRY_STRATEGIES[self.retry_mode],
+        }
         if self.endpoint_url:
             props["s3.endpoint"] = self.endpoint_url
         if include_secrets:
@@ -147,7 +176,16 @@ class ObjectStoreConfig:
             region=self.region,
             endpoint_override=self.endpoint_url,
             scheme="http" if self.allow_http else "https",
+            request_timeout=self.request_timeout,
+            retry_strategy=self.retry_strategy(),
         )
+
+    def retry_strategy(self) -> pafs.S3RetryStrategy:
+        """pyarrow's retry strategy of ``retry_mode`` (3 tries, its default)."""
+        module, _, name = RETRY_STRATEGIES[self.retry_mode].rpartition(".")
+        assert module == "pyarrow.fs"
+        strategy: pafs.S3RetryStrategy = getattr(pafs, name)()
+        return strategy
 
     def datafusion_store(self) -> DataFusionStore | None:
         """DataFusion's ``AmazonS3`` store for the bucket (local files need none)."""

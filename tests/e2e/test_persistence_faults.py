@@ -6,6 +6,11 @@ S3 error, or holds it without answering; it can also fail a few reads. A persist
 the fault must fail loudly (HTTP 500 naming the reason), keep the rows
 queryable and the WAL on disk, and a later persist must succeed; nothing is
 lost across a restart.
+
+The servers here retry a failed S3 request after 25 ms, not the AWS SDK's random wait of up
+to a second (``--s3-retry-mode legacy``), and give up on an unanswered one after 1 s, not 3
+(``--s3-request-timeout``): each injected fault cost one to three seconds of waiting. The
+tries are the same three, so a fault still fails a persist only once every try failed.
 """
 
 from __future__ import annotations
@@ -155,6 +160,12 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     set_aws_env(monkeypatch)
 
 
+def _flags(moto_s3: MotoS3, proxy: FaultyProxy, prefix: str) -> list[str]:
+    """The server's S3 flags through the proxy, with short S3 retry waits (see the docstring)."""
+    fast = ["--s3-retry-mode", "legacy", "--s3-request-timeout", "1"]
+    return [*moto_s3.flags(endpoint=proxy.endpoint, prefix=prefix), *fast]
+
+
 def _lines(start: int, count: int) -> str:
     rows = range(start, start + count)
     return "\n".join(f"m,k=k{i % 5} v={i}i {T0 + i * 1_000_003}" for i in rows)
@@ -182,7 +193,7 @@ def test_s3_errors_fail_the_persist_and_keep_everything(
     tmp_path: Path, moto_s3: MotoS3, proxy: FaultyProxy
 ) -> None:
     data_dir = tmp_path / "data"
-    flags = moto_s3.flags(endpoint=proxy.endpoint, prefix="errors")
+    flags = _flags(moto_s3, proxy, "errors")
     server = start_server(data_dir, *flags, timeout=120)
     try:
         write(server, "f", _lines(0, 100))
@@ -226,7 +237,7 @@ def test_s3_errors_fail_the_persist_and_keep_everything(
 def test_s3_timeout_is_retried_and_the_persist_succeeds(
     tmp_path: Path, moto_s3: MotoS3, proxy: FaultyProxy
 ) -> None:
-    server = start_server(tmp_path / "data", *moto_s3.flags(proxy.endpoint, "retry"), timeout=120)
+    server = start_server(tmp_path / "data", *_flags(moto_s3, proxy, "retry"), timeout=120)
     try:
         write(server, "f", _lines(0, 30))
         proxy.hanging, proxy.hang_seconds = 1, 60.0  # the first upload never gets an answer
@@ -265,7 +276,7 @@ def test_commit_faults_keep_the_spec_and_write_rows_once(
     tmp_path: Path, moto_s3: MotoS3, proxy: FaultyProxy
 ) -> None:
     """The table's creation and its spec and sort order are one commit, or a fault splits them."""
-    server = start_server(tmp_path / "data", *moto_s3.flags(proxy.endpoint, "spec"), timeout=120)
+    server = start_server(tmp_path / "data", *_flags(moto_s3, proxy, "spec"), timeout=120)
     try:
         write(server, "f", _lines(0, 20))
         proxy.mode = "error"

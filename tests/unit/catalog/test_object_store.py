@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from datafusion import SessionContext
 from pyiceberg.catalog import CatalogType
-from pyiceberg.io.pyarrow import PyArrowFileIO
+from pyiceberg.io.pyarrow import PyArrowFileIO, _import_retry_strategy
 
 from flight_iox.config import CATALOG_TYPES, Settings
 from iox_catalog.config import CatalogConfig, is_secret_property, without_password
@@ -56,6 +56,8 @@ def test_pyiceberg_and_pyarrow_get_the_same_endpoint_region_scheme_and_keys(
     assert props == {
         "s3.endpoint": url,
         "s3.region": "eu-west-3",
+        "s3.request-timeout": "3.0",
+        "s3.retry-strategy-impl": "pyarrow.fs.AwsStandardS3RetryStrategy",
         "s3.access-key-id": "key-id",
         "s3.secret-access-key": "secret",
         "s3.session-token": "session",
@@ -67,6 +69,7 @@ def test_pyiceberg_and_pyarrow_get_the_same_endpoint_region_scheme_and_keys(
         k: v for k, v in theirs.items() if k != "scheme"
     }
     assert ours["endpoint_override"] == url
+    assert ours["request_timeout"] == 3.0
     assert ours["scheme"] == ("http" if allow_http else "https")
     assert (ours["region"], ours["access_key"], ours["session_token"]) == (
         "eu-west-3", "key-id", "session",
@@ -76,9 +79,33 @@ def test_pyiceberg_and_pyarrow_get_the_same_endpoint_region_scheme_and_keys(
     assert (datafusion.scheme, datafusion.host) == ("s3://", "bucket")
 
 
+@pytest.mark.parametrize(
+    ("mode", "strategy"),
+    [("standard", pafs.AwsStandardS3RetryStrategy), ("legacy", pafs.AwsDefaultS3RetryStrategy)],
+)
+def test_pyiceberg_and_pyarrow_get_the_same_request_timeout_and_retries(
+    mode: str, strategy: type
+) -> None:
+    store = ObjectStoreConfig("s3://bucket", request_timeout=0.5, retry_mode=mode)
+    props = store.pyiceberg_properties()
+    ours = _s3_kwargs(store.pyarrow_filesystem())
+    theirs = _s3_kwargs(PyArrowFileIO(props).fs_by_scheme("s3", "bucket"))
+    assert ours["request_timeout"] == theirs["request_timeout"] == 0.5
+    # an S3FileSystem does not give its retry strategy back: compare what each is handed
+    assert type(store.retry_strategy()) is strategy
+    assert type(_import_retry_strategy(props["s3.retry-strategy-impl"])) is strategy
+    assert store.retry_strategy().max_attempts == 3
+    with pytest.raises(ValueError, match="standard or legacy"):
+        ObjectStoreConfig("s3://bucket", retry_mode="adaptive")
+
+
 def test_secrets_are_left_out_when_asked_and_never_in_repr() -> None:
     store = ObjectStoreConfig("s3://bucket", credentials=KEYS)
-    assert store.pyiceberg_properties(include_secrets=False) == {"s3.region": "us-east-1"}
+    assert store.pyiceberg_properties(include_secrets=False) == {
+        "s3.region": "us-east-1",
+        "s3.request-timeout": "3.0",
+        "s3.retry-strategy-impl": "pyarrow.fs.AwsStandardS3RetryStrategy",
+    }
     assert "secret" not in repr(store) and "key-id" not in repr(store)
     assert "secret" not in repr(KEYS)
 
@@ -139,6 +166,8 @@ def test_catalog_properties_take_the_type_uri_store_and_extras(tmp_path: Path) -
         "uri": "postgresql+psycopg://u@h/db",
         "warehouse": "s3://bucket/wh",
         "s3.region": "eu-west-1",
+        "s3.request-timeout": "3.0",
+        "s3.retry-strategy-impl": "pyarrow.fs.AwsStandardS3RetryStrategy",
         "s3.access-key-id": "key-id",
         "s3.secret-access-key": "secret",
         "s3.session-token": "session",
@@ -154,6 +183,8 @@ def test_catalog_properties_take_the_type_uri_store_and_extras(tmp_path: Path) -
         "uri": "https://rest.example",  # no psycopg driver outside the SQL catalog
         "warehouse": "analytics",  # the catalog's warehouse name; tables still go under s3://
         "s3.region": "eu-west-1",
+        "s3.request-timeout": "3.0",
+        "s3.retry-strategy-impl": "pyarrow.fs.AwsStandardS3RetryStrategy",
         "scope": "all",
     }
     assert rest.properties()["credential"] == "id:secret"
@@ -198,13 +229,13 @@ def test_settings_build_the_catalog_and_store(
     assert (default.type, default.uri) == ("sql", f"sqlite:///{tmp_path.resolve()}/catalog.db")
     glue = Settings(
         data_dir=tmp_path, catalog_type="glue", object_store="s3", bucket="b/p/",
-        s3_endpoint="127.0.0.1:9000", s3_allow_http=True,
-        catalog_properties=(("glue.region", "sa-east-1"),),
+        s3_endpoint="127.0.0.1:9000", s3_allow_http=True, s3_request_timeout_seconds=1.5,
+        s3_retry_mode="legacy", catalog_properties=(("glue.region", "sa-east-1"),),
     ).catalog_config()  # fmt: skip
     assert glue.uri is None  # no SQLite default outside the SQL catalog
     assert glue.store == ObjectStoreConfig(
         "s3://b/p", endpoint="127.0.0.1:9000", region="sa-east-1", allow_http=True,
-        credentials=S3Credentials("from-env"),
+        credentials=S3Credentials("from-env"), request_timeout=1.5, retry_mode="legacy",
     )  # fmt: skip
     assert glue.properties()["glue.region"] == "sa-east-1"
 
