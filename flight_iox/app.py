@@ -294,6 +294,7 @@ def build_app(
             triggers,
             settings.plugin_call_timeout_seconds,
             settings.plugin_memory_limit,
+            settings.plugin_request_wait_seconds,
             table_columns=lambda db, table: _column_names(engine, db, table),
         ),
         sql,

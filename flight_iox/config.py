@@ -282,6 +282,12 @@ class Settings:
         name="plugin_call_timeout",
         minimum=0.01,
     )
+    plugin_request_wait_seconds: float = setting(
+        5.0,
+        "Seconds a request waits for its request trigger's busy worker; then 503.",
+        name="plugin_request_wait",
+        minimum=0,
+    )
     plugin_memory_limit: int = setting(
         1024 * MIB, "Address space of each plugin worker process (0: no limit).", kind="size"
     )

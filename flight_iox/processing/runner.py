@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 ASYNC_WORKERS = 4
 REQUEST_ATTEMPTS = 3
-REQUEST_QUEUE_WAIT_S = 5.0  # a request waits this long for a busy trigger's worker, then 503
 MAX_BACKOFF_S = 30.0
 MAX_ENTRIES_PER_CALL = 1000
 
@@ -54,6 +53,7 @@ class RunnerParts:
     store: TriggerStore
     call_timeout: float
     memory_limit: int
+    request_wait: float  # a request waits this long for a busy trigger's worker, then 503
     table_columns: Callable[[str, str], list[str] | None]  # a table's columns, in order
 
 
@@ -257,6 +257,6 @@ class TriggerRunner:
             "request_body": body,
         }
         response: tuple[str, int, dict[str, str]] = self._call(
-            "process_request", arguments, attempts=REQUEST_ATTEMPTS, wait=REQUEST_QUEUE_WAIT_S
+            "process_request", arguments, attempts=REQUEST_ATTEMPTS, wait=self._parts.request_wait
         )
         return response

@@ -22,7 +22,10 @@ from tests.e2e.tokens import bearer
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    running = start_engine(tmp_path_factory.mktemp("isolation"))
+    """One server for the module; nothing here is read back after a restart, so its stop
+    persists nothing, and a request waits 0.5 s (not 5) for a busy trigger's worker."""
+    root = tmp_path_factory.mktemp("isolation")
+    running = start_engine(root, "--plugin-request-wait", "0.5", "--no-persist-on-shutdown")
     yield running
     running.server.stop()
 
@@ -97,7 +100,14 @@ def test_error_behavior_retry_delivers_the_batch_again(engine: Engine) -> None:
 
 
 def test_a_blocking_request_plugin_holds_neither_writes_nor_queries(engine: Engine) -> None:
-    """Many requests at a plugin that blocks: each ends (timed out or busy), the server serves."""
+    """Many requests at a plugin that blocks: each ends (timed out or busy), the server serves.
+
+    The one request in the plugin holds its worker for the whole call timeout (3 s) while the
+    writes and queries run; the others give up after the server's 0.5 s request wait
+    (``--plugin-request-wait``; at its default of 5 s, each request that got the worker next
+    blocked for another 3 s, and the 24 took 12 s). What ends them is the same: a timeout
+    (500) or a busy worker (503).
+    """
     assert engine.trigger("blocks", "blocks.py", "request:blocks").status_code == 201
     url = f"{engine.url}/api/v3/engine/blocks"
     with ThreadPoolExecutor(max_workers=24) as pool:
