@@ -97,6 +97,10 @@ class CatalogConfig:
                 return "postgresql+psycopg://" + self.uri.removeprefix(prefix)
         return self.uri
 
+    def server_properties(self) -> dict[str, str]:
+        """``properties()`` and the S3 client settings of the server's own FileIO."""
+        return {**self.properties(), **self.store.pyiceberg_client_properties()}
+
     def properties(self, *, include_secrets: bool = True) -> dict[str, str]:
         """Keyword arguments for ``pyiceberg.catalog.load_catalog(name, **properties)``.
 

@@ -149,11 +149,7 @@ class ObjectStoreConfig:
         """The ``s3.*`` properties of PyIceberg's FileIO (none for a local warehouse)."""
         if not self.is_s3:
             return {}
-        props = {
-            "s3.region": self.region,
-            "s3.request-timeout": str(self.request_timeout),
-            "s3.retry-strategy-impl": RETRY_STRATEGIES[self.retry_mode],
-        }
+        props = {"s3.region": self.region}
         if self.endpoint_url:
             props["s3.endpoint"] = self.endpoint_url
         if include_secrets:
@@ -164,6 +160,19 @@ class ObjectStoreConfig:
             }
             props.update({k: v for k, v in keys.items() if v})
         return props
+
+    def pyiceberg_client_properties(self) -> dict[str, str]:
+        """The ``s3.*`` properties of the server's own FileIO: its request timeout and retries.
+
+        Not part of ``pyiceberg_properties``: a reader the server tells where the warehouse is
+        (``/api/v3/configure/catalog``, the Iceberg REST catalog) keeps its own client's.
+        """
+        if not self.is_s3:
+            return {}
+        return {
+            "s3.request-timeout": str(self.request_timeout),
+            "s3.retry-strategy-impl": RETRY_STRATEGIES[self.retry_mode],
+        }
 
     def pyarrow_filesystem(self) -> pafs.FileSystem:
         """pyarrow's filesystem for the warehouse: local, or ``S3FileSystem``."""

@@ -25,7 +25,7 @@ def open_catalog(config: CatalogConfig, attempts: int = 5) -> Catalog:
     """
     for attempt in range(attempts):
         try:
-            return load_catalog(config.name, **config.properties())
+            return load_catalog(config.name, **config.server_properties())
         except (IntegrityError, ProgrammingError):
             if attempt == attempts - 1:
                 raise

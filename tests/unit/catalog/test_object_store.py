@@ -56,14 +56,13 @@ def test_pyiceberg_and_pyarrow_get_the_same_endpoint_region_scheme_and_keys(
     assert props == {
         "s3.endpoint": url,
         "s3.region": "eu-west-3",
-        "s3.request-timeout": "3.0",
-        "s3.retry-strategy-impl": "pyarrow.fs.AwsStandardS3RetryStrategy",
         "s3.access-key-id": "key-id",
         "s3.secret-access-key": "secret",
         "s3.session-token": "session",
     }
     ours = _s3_kwargs(store.pyarrow_filesystem())
-    theirs = _s3_kwargs(PyArrowFileIO(props).fs_by_scheme("s3", "bucket"))
+    own = {**props, **store.pyiceberg_client_properties()}  # the server's own FileIO
+    theirs = _s3_kwargs(PyArrowFileIO(own).fs_by_scheme("s3", "bucket"))
     # PyIceberg leaves ``scheme`` at https: the endpoint's own scheme wins, in both.
     assert {k: v for k, v in ours.items() if k != "scheme"} == {
         k: v for k, v in theirs.items() if k != "scheme"
@@ -87,7 +86,9 @@ def test_pyiceberg_and_pyarrow_get_the_same_request_timeout_and_retries(
     mode: str, strategy: type
 ) -> None:
     store = ObjectStoreConfig("s3://bucket", request_timeout=0.5, retry_mode=mode)
-    props = store.pyiceberg_properties()
+    props = store.pyiceberg_client_properties()
+    assert set(props) == {"s3.request-timeout", "s3.retry-strategy-impl"}
+    assert set(props).isdisjoint(store.pyiceberg_properties())  # not handed to readers
     ours = _s3_kwargs(store.pyarrow_filesystem())
     theirs = _s3_kwargs(PyArrowFileIO(props).fs_by_scheme("s3", "bucket"))
     assert ours["request_timeout"] == theirs["request_timeout"] == 0.5
@@ -101,11 +102,7 @@ def test_pyiceberg_and_pyarrow_get_the_same_request_timeout_and_retries(
 
 def test_secrets_are_left_out_when_asked_and_never_in_repr() -> None:
     store = ObjectStoreConfig("s3://bucket", credentials=KEYS)
-    assert store.pyiceberg_properties(include_secrets=False) == {
-        "s3.region": "us-east-1",
-        "s3.request-timeout": "3.0",
-        "s3.retry-strategy-impl": "pyarrow.fs.AwsStandardS3RetryStrategy",
-    }
+    assert store.pyiceberg_properties(include_secrets=False) == {"s3.region": "us-east-1"}
     assert "secret" not in repr(store) and "key-id" not in repr(store)
     assert "secret" not in repr(KEYS)
 
@@ -166,8 +163,6 @@ def test_catalog_properties_take_the_type_uri_store_and_extras(tmp_path: Path) -
         "uri": "postgresql+psycopg://u@h/db",
         "warehouse": "s3://bucket/wh",
         "s3.region": "eu-west-1",
-        "s3.request-timeout": "3.0",
-        "s3.retry-strategy-impl": "pyarrow.fs.AwsStandardS3RetryStrategy",
         "s3.access-key-id": "key-id",
         "s3.secret-access-key": "secret",
         "s3.session-token": "session",
@@ -183,8 +178,6 @@ def test_catalog_properties_take_the_type_uri_store_and_extras(tmp_path: Path) -
         "uri": "https://rest.example",  # no psycopg driver outside the SQL catalog
         "warehouse": "analytics",  # the catalog's warehouse name; tables still go under s3://
         "s3.region": "eu-west-1",
-        "s3.request-timeout": "3.0",
-        "s3.retry-strategy-impl": "pyarrow.fs.AwsStandardS3RetryStrategy",
         "scope": "all",
     }
     assert rest.properties()["credential"] == "id:secret"
@@ -238,6 +231,8 @@ def test_settings_build_the_catalog_and_store(
         credentials=S3Credentials("from-env"), request_timeout=1.5, retry_mode="legacy",
     )  # fmt: skip
     assert glue.properties()["glue.region"] == "sa-east-1"
+    assert glue.server_properties()["s3.retry-strategy-impl"].endswith("AwsDefaultS3RetryStrategy")
+    assert "s3.request-timeout" not in glue.properties(include_secrets=False)
 
 
 def test_the_catalog_types_offered_are_pyiceberg_types() -> None:
