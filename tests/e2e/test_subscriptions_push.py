@@ -4,6 +4,9 @@ Each write is acknowledged by a real server and must arrive, as line protocol, a
 receivers: ALL to each, ANY to one; a dead receiver gets its writes once it is back; a
 ``kill -9`` of the server loses none (at-least-once: only writes delivered just before
 the kill may come twice).
+
+The tests that need nothing but a running server share one (``server``, each test in a
+database of its own; it is never restarted, so its stop persists nothing).
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-@pytest.fixture
-def server(data_dir: Path) -> Iterator[RunningServer]:
-    running = start_server(data_dir)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("push") / "data", "--no-persist-on-shutdown")
     yield running
     running.stop()
 
@@ -46,10 +49,12 @@ def _write(server: RunningServer, body: str, db: str = "db") -> None:
     assert response.status_code == 204, response.text
 
 
-def _rows(server: RunningServer) -> list[dict[str, object]]:
+def _rows(server: RunningServer, db: str = "db") -> list[dict[str, object]]:
+    """``system.subscriptions`` (the server's) for the subscriptions of ``db``."""
+    sql = f"SELECT * FROM system.subscriptions WHERE database = '{db}'"
     response = requests.post(
         f"{server.http_url}/api/v3/query_sql",
-        json={"db": "db", "q": "SELECT * FROM system.subscriptions", "format": "json"},
+        json={"db": db, "q": sql, "format": "json"},
         timeout=30,
     )
     response.raise_for_status()
@@ -57,21 +62,25 @@ def _rows(server: RunningServer) -> list[dict[str, object]]:
     return rows
 
 
-def _influx(server: RunningServer) -> InfluxDBClient:
+def _influx(server: RunningServer, db: str) -> InfluxDBClient:
     host, port = server.http_url.removeprefix("http://").split(":")
-    return InfluxDBClient(host=host, port=int(port), database="db")
+    return InfluxDBClient(host=host, port=int(port), database=db)
 
 
-def test_all_sends_every_write_to_every_destination(server: RunningServer) -> None:
+def test_all_sends_every_write_to_every_destination(server: RunningServer, db_name: str) -> None:
+    """After the DROP, a write must reach no receiver of the dropped subscription. It waits for
+    that write to reach a new subscription's receiver (the subscriptions read one feed), not a
+    fixed second; a delivery of the dropped one would have been under way by then."""
+    db = db_name
     first, second = Receiver(), Receiver()
-    client = _influx(server)
-    client.create_database("db")
+    client = _influx(server, db)
+    client.create_database(db)
     client.query(
-        f'CREATE SUBSCRIPTION "s" ON "db"."autogen" DESTINATIONS ALL \'{first.url}\', '
+        f'CREATE SUBSCRIPTION "s" ON "{db}"."autogen" DESTINATIONS ALL \'{first.url}\', '
         f"'{second.url}'",
         method="POST",
     )
-    listed = list(client.query("SHOW SUBSCRIPTIONS").get_points("db"))
+    listed = list(client.query("SHOW SUBSCRIPTIONS").get_points(db))
     assert listed == [
         {
             "retention_policy": "autogen",
@@ -80,9 +89,9 @@ def test_all_sends_every_write_to_every_destination(server: RunningServer) -> No
             "destinations": [first.url, second.url],
         }
     ]
-    _write(server, 'cpu,host=a\\ b usage=1.5,n=3i,ok=true,s="x \\"y\\"" 1000')
-    _write(server, "cpu,host=c usage=2 2000\nmem free=7u 3000")
-    _write(server, "cpu v=1 1", db="other")  # another database: not this subscription's
+    _write(server, 'cpu,host=a\\ b usage=1.5,n=3i,ok=true,s="x \\"y\\"" 1000', db)
+    _write(server, "cpu,host=c usage=2 2000\nmem free=7u 3000", db)
+    _write(server, "cpu v=1 1", db=f"{db}_other")  # another database: not this subscription's
     expected = [
         'cpu,host=a\\ b n=3i,ok=true,s="x \\"y\\"",usage=1.5 1000',
         "cpu,host=c usage=2 2000",
@@ -92,26 +101,33 @@ def test_all_sends_every_write_to_every_destination(server: RunningServer) -> No
     assert second.wait_for(3) == expected
     path, params, _, _ = first.requests[0]
     assert path == "/write"
-    assert params == {"db": ["db"], "rp": ["autogen"], "precision": ["ns"]}
-    rows = _rows(server)
+    assert params == {"db": [db], "rp": ["autogen"], "precision": ["ns"]}
+    rows = _rows(server, db)
     assert [r["destination"] for r in rows] == [first.url, second.url]
     assert all(r["delivered_writes"] == 2 and r["state"] == "ok" for r in rows)
 
-    client.query('DROP SUBSCRIPTION "s" ON "db"."autogen"', method="POST")
-    assert list(client.query("SHOW SUBSCRIPTIONS").get_points()) == []
-    _write(server, "cpu v=9 9")
-    time.sleep(1)  # nothing may arrive: the subscription is gone
-    assert len(first.lines()) == 3
+    client.query(f'DROP SUBSCRIPTION "s" ON "{db}"."autogen"', method="POST")
+    assert list(client.query("SHOW SUBSCRIPTIONS").get_points(db)) == []
+    witness = Receiver()
+    witnessed = f'CREATE SUBSCRIPTION "w" ON "{db}"."autogen" DESTINATIONS ALL \'{witness.url}\''
+    client.query(witnessed, method="POST")
+    _write(server, "cpu v=9 9", db)
+    assert witness.wait_for(1) == ["cpu v=9 9"]
+    assert len(first.lines()) == 3 and len(second.lines()) == 3  # the subscription is gone
 
 
-def test_any_sends_each_write_to_one_destination_and_fails_over(server: RunningServer) -> None:
+def test_any_sends_each_write_to_one_destination_and_fails_over(
+    server: RunningServer, db_name: str
+) -> None:
     first, second = Receiver(), Receiver()
-    _query(server, "CREATE DATABASE db")
-    text = f"CREATE SUBSCRIPTION s ON db.autogen DESTINATIONS ANY '{first.url}', '{second.url}'"
-    created = _query(server, text)
+    _query(server, f"CREATE DATABASE {db_name}")
+    destinations = f"'{first.url}', '{second.url}'"
+    created = _query(
+        server, f"CREATE SUBSCRIPTION s ON {db_name}.autogen DESTINATIONS ANY {destinations}"
+    )
     assert "error" not in created
     for i in range(6):
-        _write(server, f"m v={i} {i}")
+        _write(server, f"m v={i} {i}", db_name)
         deadline = time.monotonic() + 30
         while len(first.lines()) + len(second.lines()) <= i and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -122,20 +138,23 @@ def test_any_sends_each_write_to_one_destination_and_fails_over(server: RunningS
 
     second.stop()  # failover: every write now reaches the first
     for i in range(6, 10):
-        _write(server, f"m v={i} {i}")
+        _write(server, f"m v={i} {i}", db_name)
     arrived = set(first.wait_for(len(a) + 4))
     assert {f"m v={i} {i}" for i in range(6, 10)} <= arrived
 
 
-def test_dead_destination_gets_its_writes_when_it_comes_back(server: RunningServer) -> None:
+def test_dead_destination_gets_its_writes_when_it_comes_back(
+    server: RunningServer, db_name: str
+) -> None:
+    db = db_name
     receiver = Receiver()
-    _query(server, "CREATE DATABASE db")
-    _query(server, f"CREATE SUBSCRIPTION s ON db DESTINATIONS ALL '{receiver.url}'")
+    _query(server, f"CREATE DATABASE {db}")
+    _query(server, f"CREATE SUBSCRIPTION s ON {db} DESTINATIONS ALL '{receiver.url}'")
     receiver.stop()
     for i in range(5):
-        _write(server, f"m v={i} {i}")
+        _write(server, f"m v={i} {i}", db)
     deadline = time.monotonic() + 30
-    while not (rows := _rows(server))[0]["failures"] and time.monotonic() < deadline:
+    while not (rows := _rows(server, db))[0]["failures"] and time.monotonic() < deadline:
         time.sleep(0.1)
     row = rows[0]
     assert row["state"] == "retrying" and row["lag_entries"] >= 1
@@ -143,12 +162,12 @@ def test_dead_destination_gets_its_writes_when_it_comes_back(server: RunningServ
     receiver.start()  # the same port: the retries (with backoff) reach it
     assert receiver.wait_for(5) == [f"m v={i} {i}" for i in range(5)]
     deadline = time.monotonic() + 30
-    while (row := _rows(server)[0])["lag_entries"] and time.monotonic() < deadline:
+    while (row := _rows(server, db)[0])["lag_entries"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert row["state"] == "ok" and row["lag_entries"] == 0
 
     receiver.failing = True  # answers 500: retried too, then delivered
-    _write(server, "m v=5 5")
+    _write(server, "m v=5 5", db)
     time.sleep(0.5)
     receiver.failing = False
     assert receiver.wait_for(6)[-1] == "m v=5 5"
@@ -187,7 +206,9 @@ def test_kill_9_loses_no_acknowledged_write(data_dir: Path) -> None:
         stop.clear()
         writer = threading.Thread(target=write_until_stopped, args=(server, 100_000))
         writer.start()
-        time.sleep(1)
+        deadline = time.monotonic() + 30  # some writes after the restart (was: 1 s of them)
+        while len(acknowledged) < len(before) + 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
         stop.set()
         writer.join()
         after = [line for line in acknowledged if line not in set(before)]
