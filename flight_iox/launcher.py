@@ -8,6 +8,7 @@ test suite calls it) the process is forked from a zygote that imported the serve
 (``flight_iox.zygote``), which saves the ~2 s of CPU the imports cost per start; the
 server is as separate and as killable as before. A start whose environment differs from
 the one ``use_zygote`` saw, or that passes ``fresh=True``, is still a new interpreter.
+``run_cli`` runs any other ``flight-iox`` command to its end the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -91,22 +93,57 @@ def _import_env(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if not k.startswith(_NOT_READ_AT_IMPORT)}
 
 
-def _launch(args: list[str], log_path: Path, env: dict[str, str], fresh: bool) -> ServerProcess:
-    """``python -m flight_iox *args``: forked by the zygote when it may be, else a new one."""
+def _launch(
+    args: list[str],
+    log_path: Path,
+    env: dict[str, str],
+    fresh: bool,
+    err_path: Path | None = None,
+) -> ServerProcess:
+    """``python -m flight_iox *args``: forked by the zygote when it may be, else a new one.
+
+    Its stdout and stderr go to ``log_path`` (an existing file), stderr to ``err_path`` if given.
+    """
     forking = _forking
     if not fresh and forking is not None and _import_env(env) == _import_env(forking.env):
         with forking.lock:
             if forking.zygote is None:
                 forking.zygote = Zygote(_import_env(forking.env))
-        forked = forking.zygote.start(args, log_path, env)
+        forked = forking.zygote.start(args, log_path, env, err_path)
         if forked is not None:
             return forked
-    with open(log_path, "wb") as log_file:
+    with open(log_path, "wb") as log_file, open(err_path or os.devnull, "wb") as err_file:
         return subprocess.Popen(
             [sys.executable, "-m", "flight_iox", *args],
             stdout=log_file,
-            stderr=subprocess.STDOUT,
+            stderr=err_file if err_path else subprocess.STDOUT,
             env=env,
+        )
+
+
+def run_cli(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m flight_iox *args`` to its end: its exit status, stdout and stderr (text).
+
+    Forked by the zygote like a server (a command such as ``restore`` or a ``serve`` that
+    refuses its flags imports most of what a server does), else a new interpreter; either way
+    a separate process with no stdin, in an environment without ``FLIGHT_IOX_*`` settings.
+    """
+    with tempfile.TemporaryDirectory(prefix="flight-iox-cli-") as folder:
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        out.write_bytes(b"")
+        err.write_bytes(b"")
+        process = _launch(list(args), out, _server_env(), fresh=False, err_path=err)
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        return subprocess.CompletedProcess(
+            [sys.executable, "-m", "flight_iox", *args],
+            code,
+            out.read_text(errors="replace"),
+            err.read_text(errors="replace"),
         )
 
 

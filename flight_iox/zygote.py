@@ -19,7 +19,8 @@ and OpenBLAS's pool, through pyarrow and numpy) both register fork handlers for 
 zygote is for tests and scripts; a production server is started the ordinary way.
 
 Protocol, over the zygote's stdin and stdout: one JSON line per request,
-``{"argv": [...], "log": path, "cwd": path, "env": {...}, "requester": pid}``, answered by
+``{"argv": [...], "log": path, "cwd": path, "env": {...}, "requester": pid}`` (and
+``"err": path`` for stderr apart from stdout), answered by
 ``{"pid": n}`` or ``{"error": text}``. A forked server kills itself once its requester is gone
 (``_end_with``).
 """
@@ -74,10 +75,11 @@ def _reply(message: dict[str, Any]) -> None:
 def _become_server(request: dict[str, Any]) -> list[str]:
     """In the forked server: stdio as ``launcher`` gives a subprocess; the CLI arguments."""
     log = os.open(request["log"], os.O_WRONLY)
+    errors = os.open(request["err"], os.O_WRONLY) if request.get("err") else log
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log, 1)
-    os.dup2(log, 2)
+    os.dup2(errors, 2)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the control pipes; a Popen child has none
     os.chdir(request["cwd"])
     os.environ.clear()
@@ -227,14 +229,18 @@ class Zygote:
         message: dict[str, Any] = json.loads(line)
         return message
 
-    def start(self, args: list[str], log_path: Path, env: dict[str, str]) -> ForkedProcess | None:
-        """``python -m flight_iox *args`` forked, stdout and stderr to the log (an existing file).
+    def start(
+        self, args: list[str], log_path: Path, env: dict[str, str], err_path: Path | None = None
+    ) -> ForkedProcess | None:
+        """``python -m flight_iox *args`` forked, stdout and stderr to the log (an existing file;
+        stderr to ``err_path`` if given).
 
         None when the zygote may not fork now (it runs a thread); an error if it has died.
         """
         request = {
             "argv": args,
             "log": str(log_path),
+            "err": str(err_path) if err_path else None,
             "cwd": os.getcwd(),
             "env": env,
             "requester": os.getpid(),

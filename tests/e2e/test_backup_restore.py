@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,15 +18,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from flight_iox.launcher import RunningServer, start_server
+from flight_iox.launcher import RunningServer, run_cli, start_server
 
 BASE_NS = 1_700_000_000_000_000_000
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flight_iox", *args], capture_output=True, text=True, timeout=300
-    )
+    """``flight-iox ARGS``, forked by the zygote (``restore`` imports PyIceberg and pyarrow:
+    about 1 s of CPU in a new interpreter, five times in this module)."""
+    return run_cli(list(args))
 
 
 @pytest.fixture(scope="module")

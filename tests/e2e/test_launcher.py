@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from flight_iox.launcher import READY, start_server
+from flight_iox.launcher import READY, run_cli, start_server
 from flight_iox.zygote import ForkedProcess, Zygote
 
 
@@ -96,6 +96,25 @@ def test_a_fresh_start_is_a_new_interpreter(tmp_path: Path) -> None:
         assert cmdline[:4] == [sys.executable.encode(), b"-m", b"flight_iox", b"serve"]
     finally:
         assert server.stop() == 0
+
+
+def test_a_forked_command_can_keep_stderr_apart(zygote: Zygote, tmp_path: Path) -> None:
+    out, err = tmp_path / "out", tmp_path / "err"
+    out.write_bytes(b"")
+    err.write_bytes(b"")
+    bad = ["serve", "--data-dir", str(tmp_path / "d"), "--catalog-property", "no-equals-sign"]
+    process = zygote.start(bad, out, dict(os.environ), err)
+    assert process is not None
+    assert process.wait(timeout=60) == 2  # click's usage error
+    assert "expected KEY=VALUE" in err.read_text() and out.read_text() == ""
+
+
+def test_run_cli_gives_the_status_stdout_and_stderr(tmp_path: Path) -> None:
+    helped = run_cli(["restore", "--help"], timeout=60)
+    assert helped.returncode == 0 and "--from" in helped.stdout and helped.stderr == ""
+    refused = run_cli(["serve", "--data-dir", str(tmp_path / "d"), "--catalog-property", "x"])
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "expected KEY=VALUE" in refused.stderr
 
 
 REQUESTER = """

@@ -18,8 +18,6 @@ from __future__ import annotations
 import http.client
 import re
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +27,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from flight_iox.launcher import RunningServer, start_server
+from flight_iox.launcher import RunningServer, run_cli, start_server
 from tests.e2e.moto_s3 import MotoS3, moto_s3, set_aws_env
 from tests.e2e.test_persistence import T0, persist, query, write
 from tests.e2e.test_persistence_s3 import pyiceberg_catalog
@@ -207,11 +205,8 @@ def test_s3_errors_fail_the_persist_and_keep_everything(
         assert _total(server) == _expect(200)  # the rows stay queryable from the buffer
         assert _wal_bytes(data_dir) >= wal_before > 0  # the WAL is kept
         write(server, "f", _lines(200, 50))  # writes go on during the outage
-        cli = subprocess.run(
-            [sys.executable, "-m", "flight_iox", "persist", "--host", server.http_url],
-            capture_output=True, timeout=300,
-        )  # fmt: skip
-        assert cli.returncode != 0 and b"persist failed" in cli.stderr, cli.stderr
+        cli = run_cli(["persist", "--host", server.http_url])
+        assert cli.returncode != 0 and "persist failed" in cli.stderr, cli.stderr
         write(server, "f", f"x,k=new v=7i {T0}")  # a new table, never committed
         proxy.only = "/f/x-[0-9a-f]+/"  # now only the new table's uploads fail (folder <name>-<id>)
         assert "f.x" in _failed_persist(server)  # m commits a later WAL sequence than x's
