@@ -35,7 +35,8 @@ _WORDS = (re.compile(r"[a-z0-9_]+(?:-[a-z0-9_]+)*"), re.compile(r"[a-z0-9_]+"))
 # could turn into a name (Unicode escapes, non-ASCII letters).
 _EVERY = re.compile(r"u&|[^\x00-\x7f]", re.IGNORECASE)
 # Words of text that reads every table of a database: its system tables and its listings.
-_LISTINGS = frozenset({"system", "information_schema", "show"})
+SYSTEM_WORD = "system"
+_LISTINGS = frozenset({SYSTEM_WORD, "information_schema", "show"})
 
 
 @functools.lru_cache(maxsize=1024)
@@ -64,3 +65,13 @@ def tables_read(sql: str, tables: Iterable[str]) -> frozenset[str] | None:
     return frozenset(
         name for name in tables if name.lower() in words or not _WORDS[0].fullmatch(name.lower())
     )
+
+
+def reads_system_rows(sql: str) -> bool:
+    """Whether ``sql`` may read the rows of a ``system`` table: it names ``system``.
+
+    A listing (``information_schema``, ``SHOW``) reads every table's name and columns,
+    never a system table's rows, and the columns of the live ones are constants.
+    """
+    words = _words(sql)
+    return words is None or SYSTEM_WORD in words

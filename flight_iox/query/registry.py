@@ -29,7 +29,7 @@ from datafusion.catalog import Catalog, Schema, Table
 from flight_iox.engine.buffer import BufferSet, TableSnapshot
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.query.configured_caches import cache_system_tables
-from flight_iox.query.reads import tables_read
+from flight_iox.query.reads import reads_system_rows, tables_read
 from flight_iox.query.remote import RemoteTable, RemoteTables
 from flight_iox.query.scan_plan import statement_needs
 from flight_iox.query.system_tables import SYSTEM_SCHEMA, SystemTable, system_tables
@@ -138,7 +138,7 @@ class TableRegistry:
                     continue
                 key, tables, schemas, every = current
                 self._refresh_database(name, key, tables, schemas, every)
-                if sql is not None and every:  # a statement that may read the system tables
+                if sql is not None and every and reads_system_rows(sql):
                     key = (*key, self._refresh_live(name, schemas))
                 state.append((name, key))
         return tuple(state)
@@ -163,9 +163,12 @@ class TableRegistry:
     def _refresh_live(self, database: str, schemas: dict[str, pa.Schema]) -> tuple[int, ...]:
         """Rebuild the system tables if a live one's source moved; the live versions.
 
-        Only statements that may read the ``system`` schema ask (a refresh without SQL,
-        as every plan makes, does not), so the query log changing with every query costs
-        other statements nothing.
+        Only statements that may read the rows of ``system`` tables ask (not a refresh
+        without SQL, as every plan makes, nor a listing such as ``information_schema``),
+        so the query log changing with every query costs other statements nothing: a
+        listing run after each query (the auth tests' fingerprint, a client's table
+        browser) rebuilt every system table of each database it held, and was planned
+        again, each time.
         """
         live = tuple(t.version() for t in self._global_system.values() if t.version)
         if live and self._live_built.get(database) != live:
