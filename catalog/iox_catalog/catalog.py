@@ -33,18 +33,11 @@ from iox_catalog.files import (
     iceberg_data_file,
     table_files,
 )
-from iox_catalog.locations import (
-    new_table_location,
-    relocation_properties,
-    write_root,
-)
+from iox_catalog.locations import new_table_location, relocation_properties, write_root
+from iox_catalog.manifest_entries import ManifestEntries
 from iox_catalog.metadata_file import read_metadata
 from iox_catalog.opening import open_catalog
-from iox_catalog.partition_specs import (
-    describe,
-    evolve_spec,
-    parse_partition_by,
-)
+from iox_catalog.partition_specs import describe, evolve_spec, parse_partition_by
 from iox_catalog.partition_template import DEFAULT_TEMPLATE_PROPERTY, encode_default
 from iox_catalog.partitioning import WriteTarget, partitioning_of
 from iox_catalog.schema import (
@@ -75,6 +68,7 @@ class IoxCatalog:
         self._lock = threading.RLock()
         self.storage = open_storage(config.store)
         self._own: dict[tuple[str, str], str] = {}  # metadata location of our last commit
+        self._manifests = ManifestEntries()
 
     # --- what changed ----------------------------------------------------------------------
 
@@ -171,7 +165,7 @@ class IoxCatalog:
             if key.startswith(NODE_SEQUENCE_PREFIX)
         }
         return StoredTable(
-            database, table, model_schema_from_kinds(kinds), table_files(iceberg),
+            database, table, model_schema_from_kinds(kinds), table_files(iceberg, self._manifests),
             write_root(iceberg), iceberg.metadata_location, sequences,
         )  # fmt: skip
 
@@ -239,8 +233,12 @@ class IoxCatalog:
         A new table without ``partition_by`` takes its database's default template.
         """
         with self._lock:
-            if self._iceberg.table_exists((database, table)):
-                return self._writable(self._iceberg.load_table((database, table)))
+            try:  # not table_exists, which loads the table too: that read it twice
+                found = self._iceberg.load_table((database, table))
+            except NoSuchTableError:
+                found = None
+            if found is not None:
+                return self._writable(found)
             validate_database_name(database)
             validate_table_name(table)
             self.create_database(database)
@@ -330,7 +328,7 @@ class IoxCatalog:
         with self._lock:
             iceberg = self._table(database, table, model_schema)
             self._check_own(iceberg, [f.uri for f in add])
-            current = table_files(iceberg)
+            current = table_files(iceberg, self._manifests)
             doomed = set(remove)
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)

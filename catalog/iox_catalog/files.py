@@ -20,6 +20,7 @@ from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.typedef import Record
 from pyiceberg.types import IntegerType, StringType, TimestampType
 
+from iox_catalog.manifest_entries import ManifestEntries
 from iox_catalog.partitioning import PartitionKey, is_keyed
 from iox_catalog.schema import COLUMNS_PROPERTY, REMAINDER_COLUMN, decode_kinds
 from iox_datamodel.columns import TIME_COLUMN, ColumnRole
@@ -138,8 +139,9 @@ def _values(partition: Record) -> tuple[object, ...]:
     return tuple(partition[i] for i in range(len(partition)))
 
 
-def table_files(table: Table) -> TableFiles:
-    """The current snapshot's files and the WAL sequence recorded in its summary."""
+def table_files(table: Table, manifests: ManifestEntries | None = None) -> TableFiles:
+    """The current snapshot's files and the WAL sequence recorded in its summary
+    (``manifests``: entries read before, to read only the manifests new since)."""
     snapshot = table.current_snapshot()
     if snapshot is None:
         return TableFiles((), 0, None)
@@ -162,7 +164,12 @@ def table_files(table: Table) -> TableFiles:
     for manifest in snapshot.manifests(table.io):
         if manifest.content != ManifestContent.DATA:
             continue
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+        entries = (
+            manifests.live(manifest, table.io)
+            if manifests is not None
+            else manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+        )
+        for entry in entries:
             data = entry.data_file
             files.append(
                 DataFile(
