@@ -13,6 +13,7 @@ the one ``use_zygote`` saw, or that passes ``fresh=True``, is still a new interp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -99,40 +100,47 @@ def _launch(
     env: dict[str, str],
     fresh: bool,
     err_path: Path | None = None,
+    in_path: Path | None = None,
 ) -> ServerProcess:
     """``python -m flight_iox *args``: forked by the zygote when it may be, else a new one.
 
-    Its stdout and stderr go to ``log_path`` (an existing file), stderr to ``err_path`` if given.
+    Its stdout and stderr go to ``log_path`` (an existing file), stderr to ``err_path`` if
+    given; ``in_path`` is its stdin.
     """
     forking = _forking
     if not fresh and forking is not None and _import_env(env) == _import_env(forking.env):
         with forking.lock:
             if forking.zygote is None:
                 forking.zygote = Zygote(_import_env(forking.env))
-        forked = forking.zygote.start(args, log_path, env, err_path)
+        forked = forking.zygote.start(args, log_path, env, err_path, in_path)
         if forked is not None:
             return forked
-    with open(log_path, "wb") as log_file, open(err_path or os.devnull, "wb") as err_file:
+    with contextlib.ExitStack() as files:
         return subprocess.Popen(
             [sys.executable, "-m", "flight_iox", *args],
-            stdout=log_file,
-            stderr=err_file if err_path else subprocess.STDOUT,
+            stdin=files.enter_context(open(in_path, "rb")) if in_path else None,
+            stdout=files.enter_context(open(log_path, "wb")),
+            stderr=files.enter_context(open(err_path, "wb")) if err_path else subprocess.STDOUT,
             env=env,
         )
 
 
-def run_cli(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], timeout: float = 300, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m flight_iox *args`` to its end: its exit status, stdout and stderr (text).
 
     Forked by the zygote like a server (a command such as ``restore`` or a ``serve`` that
     refuses its flags imports most of what a server does), else a new interpreter; either way
-    a separate process with no stdin, in an environment without ``FLIGHT_IOX_*`` settings.
+    a separate process, reading ``input`` (else nothing), in an environment without
+    ``FLIGHT_IOX_*`` settings.
     """
     with tempfile.TemporaryDirectory(prefix="flight-iox-cli-") as folder:
-        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        out, err, given = (Path(folder) / name for name in ("stdout", "stderr", "stdin"))
         out.write_bytes(b"")
         err.write_bytes(b"")
-        process = _launch(list(args), out, _server_env(), fresh=False, err_path=err)
+        given.write_text(input or "")
+        process = _launch(list(args), out, _server_env(), False, err, given)
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

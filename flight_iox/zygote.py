@@ -20,7 +20,7 @@ zygote is for tests and scripts; a production server is started the ordinary way
 
 Protocol, over the zygote's stdin and stdout: one JSON line per request,
 ``{"argv": [...], "log": path, "cwd": path, "env": {...}, "requester": pid}`` (and
-``"err": path`` for stderr apart from stdout), answered by
+``"err": path`` for stderr apart from stdout, ``"in": path`` for stdin), answered by
 ``{"pid": n}`` or ``{"error": text}``. A forked server kills itself once its requester is gone
 (``_end_with``).
 """
@@ -76,8 +76,8 @@ def _become_server(request: dict[str, Any]) -> list[str]:
     """In the forked server: stdio as ``launcher`` gives a subprocess; the CLI arguments."""
     log = os.open(request["log"], os.O_WRONLY)
     errors = os.open(request["err"], os.O_WRONLY) if request.get("err") else log
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
+    stdin = os.open(request.get("in") or os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
     os.dup2(log, 1)
     os.dup2(errors, 2)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the control pipes; a Popen child has none
@@ -230,10 +230,15 @@ class Zygote:
         return message
 
     def start(
-        self, args: list[str], log_path: Path, env: dict[str, str], err_path: Path | None = None
+        self,
+        args: list[str],
+        log_path: Path,
+        env: dict[str, str],
+        err_path: Path | None = None,
+        in_path: Path | None = None,
     ) -> ForkedProcess | None:
         """``python -m flight_iox *args`` forked, stdout and stderr to the log (an existing file;
-        stderr to ``err_path`` if given).
+        stderr to ``err_path`` if given), stdin from ``in_path`` (else nothing).
 
         None when the zygote may not fork now (it runs a thread); an error if it has died.
         """
@@ -241,6 +246,7 @@ class Zygote:
             "argv": args,
             "log": str(log_path),
             "err": str(err_path) if err_path else None,
+            "in": str(in_path) if in_path else None,
             "cwd": os.getcwd(),
             "env": env,
             "requester": os.getpid(),

@@ -7,15 +7,13 @@ Found on main: after ``rm`` of one Parquet file, ``SELECT 1`` on another databas
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.flight as flight
 import pytest
 import requests
 
-from flight_iox.launcher import RunningServer, start_server
+from flight_iox.launcher import RunningServer, run_cli, start_server
 from tests.e2e.moto_s3 import MotoS3, moto_s3, s3_filesystem, set_aws_env
 from tests.e2e.test_persistence import READ_PATHS, T0, persist, query, write
 
@@ -202,17 +200,15 @@ def test_repair_cli_lists_then_removes_after_confirmation(tmp_path: Path) -> Non
         fill(server)
         lost = next(f for f in files_of(server, "mine", "cpu") if f["row_count"] == 10)
         local_path(lost["path"]).unlink()
-        command = [sys.executable, "-m", "flight_iox", "repair", "--host", server.http_url]
-        listed = subprocess.run(
-            [*command, "--db", "mine", "--dry-run"], capture_output=True, text=True, timeout=120
-        )
+        command = ["repair", "--host", server.http_url]  # forked by the zygote (run_cli)
+        listed = run_cli([*command, "--db", "mine", "--dry-run"], timeout=120)
         assert listed.returncode == 0, listed.stderr
         assert "1 of 3 data files cannot be read" in listed.stdout
         assert lost["path"] in listed.stdout
-        refused = subprocess.run(command, input="n\n", capture_output=True, text=True, timeout=120)
+        refused = run_cli(command, input="n\n", timeout=120)
         assert refused.returncode == 1 and "Aborted" in refused.stderr
         assert len(files_of(server, "mine", "cpu")) == 2
-        done = subprocess.run(command, input="y\n", capture_output=True, text=True, timeout=120)
+        done = run_cli(command, input="y\n", timeout=120)
         assert done.returncode == 0, done.stderr
         assert "removed 1 files from 1 tables" in done.stdout
         assert query(server, "mine", "SELECT count(*) AS n FROM cpu") == [{"n": 5}]
