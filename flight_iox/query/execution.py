@@ -17,6 +17,13 @@ whether its client went away (``cancellation``) between slices.
 The price: each awaited batch costs thread hops a blocking ``next()`` does not (measured with
 ``bench/query_bounds.py``: about +0.4-0.6 ms on ``SELECT 1``; a 153-batch scan was faster,
 0.6x, since DataFusion computes ahead while Python handles a batch).
+
+A statement that reads no data (``reads_no_data``: ``SELECT 1``, the validation query of
+connection pools and health checks, ``SELECT version()``) is pulled with the blocking
+``next()`` instead, on the calling thread, with no hop to tokio's threads: its plan has no
+source that could wait or run long, and each of its operators computes a batch in one
+poll, which no cancellation could interrupt either. The bounds are still checked before
+it starts and between its batches (``bench/query_overhead.py``: docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -209,8 +216,9 @@ class Query:
         try:
             self._check()
             self._stream = frame.execute_stream()
+            pull = self._next_inline if reads_no_data(frame) else self._next
             while True:
-                batch = self._next()
+                batch = pull()
                 if batch is None:
                     return
                 yield batch
@@ -222,6 +230,14 @@ class Query:
             raise _translate(error, self._runner.limits) from None
         finally:
             self.close()
+
+    def _next_inline(self) -> pa.RecordBatch | None:
+        assert self._stream is not None
+        self._check()
+        try:
+            return next(self._stream).to_pyarrow()
+        except StopIteration:
+            return None
 
     def _next(self) -> pa.RecordBatch | None:
         assert self._stream is not None
@@ -242,17 +258,33 @@ class Query:
     def _next_here(
         self, loop: asyncio.AbstractEventLoop, stream: RecordBatchStream
     ) -> pa.RecordBatch | None:
+        """Await the next batch on this thread's loop, looking at the bounds every slice.
+
+        A timer checks the bounds instead of ``asyncio.wait(.., timeout)`` around the batch:
+        that wrapped each batch in a second task, a waiter future and a timeout handle, and
+        ran the loop twice as often (``bench/query_profile.py``, docs/benchmarks.md).
+        """
         task = loop.create_task(_next_batch(stream))
-        while True:
-            done, _ = loop.run_until_complete(asyncio.wait([task], timeout=self._slice()))
-            if done:
-                return task.result()
+        stop: list[FlightIoxError] = []
+
+        def watch() -> None:
             try:
                 self._check()
-            except FlightIoxError:
+            except FlightIoxError as error:
+                stop.append(error)
                 task.cancel()  # drops the Rust future; close() then drops the stream
-                loop.run_until_complete(asyncio.wait([task]))
+                return
+            timers[0] = loop.call_later(self._slice(), watch)
+
+        timers = [loop.call_later(self._slice(), watch)]
+        try:
+            return loop.run_until_complete(task)  # until the task ends, cancelled or not
+        except asyncio.CancelledError:
+            if not stop:
                 raise
+            raise stop[0] from None
+        finally:
+            timers[0].cancel()
 
     def _slice(self) -> float:
         if self._deadline is None:
@@ -264,6 +296,29 @@ class Query:
             raise QueryCancelledError("query cancelled: the client went away or cancelled it")
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise _timeout(self._runner.limits, "running")
+
+
+# Logical plan nodes that read no data: with only these, every batch of a statement comes
+# from the literal row of ``EmptyRelation`` or a ``VALUES`` list.
+_NO_DATA_NODES = frozenset(
+    {"Projection", "EmptyRelation", "Values", "Filter", "Sort", "Limit", "SubqueryAlias"}
+    | {"Aggregate", "Distinct", "Union"}
+)
+
+
+def reads_no_data(frame: DataFrame) -> bool:
+    """Whether ``frame``'s plan reads no table, file, table function or subquery.
+
+    The indented display lists every node of the plan, subqueries inside expressions too
+    (``Subquery:``), one per line, each line starting with the node's name; a line a
+    literal string makes can only add names, never hide a node. Anything else (a
+    ``TableScan``, ``Subquery``, ``Unnest``, ``RecursiveQuery``, ``Join``, ``Window``...)
+    is awaited as usual. About 7 us per statement.
+    """
+    for line in frame.logical_plan().display_indent().splitlines():
+        if line.strip().split(":", 1)[0] not in _NO_DATA_NODES:
+            return False
+    return True
 
 
 class _ThreadLoop:
@@ -295,8 +350,10 @@ def _thread_loop() -> asyncio.AbstractEventLoop | None:
 
 
 async def _next_batch(stream: RecordBatchStream) -> pa.RecordBatch | None:
+    # The Rust stream's own awaitable: datafusion's wrapper adds a coroutine per batch.
+    raw = getattr(stream, "rbs", stream)
     try:
-        batch = await stream.__anext__()
+        batch = await raw.__anext__()
     except StopAsyncIteration:
         return None
     return batch.to_pyarrow()
