@@ -19,11 +19,11 @@ The price: each awaited batch costs thread hops a blocking ``next()`` does not (
 0.6x, since DataFusion computes ahead while Python handles a batch).
 
 A statement that reads no data (``reads_no_data``: ``SELECT 1``, the validation query of
-connection pools and health checks, ``SELECT version()``) is pulled with the blocking
-``next()`` instead, on the calling thread, with no hop to tokio's threads: its plan has no
-source that could wait or run long, and each of its operators computes a batch in one
-poll, which no cancellation could interrupt either. The bounds are still checked before
-it starts and between its batches (``bench/query_overhead.py``: docs/benchmarks.md).
+connection pools and health checks, ``SELECT version()``) is collected instead, blocking,
+on the calling thread, with no hop to tokio's threads: its plan has no source that could
+wait or run long, and each of its operators computes a batch in one poll, which no
+cancellation could interrupt either. The bounds are still checked before it starts and
+between its batches (``bench/query_overhead.py``: docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -215,10 +215,15 @@ class Query:
     def _batches(self, frame: DataFrame) -> Iterator[pa.RecordBatch]:
         try:
             self._check()
+            if reads_no_data(frame):  # collected on this thread: no hop, nothing to wait for
+                for index, batch in enumerate(frame.collect()):
+                    if index:
+                        self._check()
+                    yield batch
+                return
             self._stream = frame.execute_stream()
-            pull = self._next_inline if reads_no_data(frame) else self._next
             while True:
-                batch = pull()
+                batch = self._next()
                 if batch is None:
                     return
                 yield batch
@@ -230,14 +235,6 @@ class Query:
             raise _translate(error, self._runner.limits) from None
         finally:
             self.close()
-
-    def _next_inline(self) -> pa.RecordBatch | None:
-        assert self._stream is not None
-        self._check()
-        try:
-            return next(self._stream).to_pyarrow()
-        except StopIteration:
-            return None
 
     def _next(self) -> pa.RecordBatch | None:
         assert self._stream is not None
