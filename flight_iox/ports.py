@@ -95,10 +95,16 @@ class WalFeed(Protocol):
         ...
 
     def wait(self, after: int, timeout: float) -> int:
-        """Block until a write after ``after`` is acknowledged or ``timeout`` seconds pass.
+        """Block until a write after ``after`` is acknowledged, ``timeout`` seconds pass or
+        ``wake`` is called.
 
         Returns ``acknowledged`` (compare it with ``after``).
         """
+        ...
+
+    def wake(self) -> None:
+        """End every ``wait`` now (a reader stopping: its thread need not wait out its timeout;
+        the other readers wait again)."""
         ...
 
     def read(self, after: int, database: str | None = None, limit: int = 1024) -> FeedRead:

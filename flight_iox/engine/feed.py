@@ -41,6 +41,7 @@ class WriteFeed:
         self._holds = holds
         self._memory_bytes = memory_bytes
         self._cond = threading.Condition()
+        self._wakes = 0  # how many times ``wake`` ended the waits
         self._recent: dict[int, tuple[AcknowledgedWrite, int]] = {}
         self._floor = wal.last_sequence + 1  # the lowest sequence that may be in ``_recent``
         self._bytes = 0
@@ -95,15 +96,23 @@ class WriteFeed:
             return sum(size for sequence, (_, size) in self._recent.items() if sequence > after)
 
     def wait(self, after: int, timeout: float) -> int:
-        """Block until a write after ``after`` is acknowledged or ``timeout`` seconds pass."""
+        """Block until a write after ``after`` is acknowledged, ``timeout`` seconds pass or
+        ``wake`` is called."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._watermark.value <= after:
+            wakes = self._wakes
+            while self._watermark.value <= after and self._wakes == wakes:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
         return self._watermark.value
+
+    def wake(self) -> None:
+        """End every ``wait`` now: a reader that stops need not wait out its timeout."""
+        with self._cond:
+            self._wakes += 1
+            self._cond.notify_all()
 
     def read(self, after: int, database: str | None = None, limit: int = 1024) -> FeedRead:
         """Up to ``limit`` acknowledged entries after ``after`` (of ``database``, if given)."""

@@ -110,6 +110,7 @@ class TriggerRunner:
     def stop(self, release: bool = False) -> None:
         """Stop feeding and kill the workers; ``release`` drops the WAL hold (deleted)."""
         self._stop.set()
+        self._parts.feed.wake()  # the feeding thread sees the stop now, not after its wait
         for worker in self._workers:
             worker.kill()
         if self._thread is not None and self._thread is not threading.current_thread():

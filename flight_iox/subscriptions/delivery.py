@@ -94,6 +94,7 @@ class Cursor:
     def stop(self, *, release: bool = False) -> None:
         """Stop delivering (``release``: the subscription is gone, drop its WAL hold)."""
         self._stop.set()
+        self._feed.wake()  # the delivery thread sees the stop now, not after its wait
         if self._thread is not None:
             self._thread.join(timeout=READ_TIMEOUT_SECONDS + 5)
         self._session.close()

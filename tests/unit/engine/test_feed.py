@@ -101,3 +101,16 @@ def test_wait_wakes_on_acknowledgement(tmp_path: Path) -> None:
     waiter.join(timeout=30)
     assert seen == [1]
     assert feed.wait(1, timeout=0.01) == 1  # nothing new: returns at the timeout
+
+
+def test_wake_ends_a_wait_with_nothing_new(tmp_path: Path) -> None:
+    feed = _open(tmp_path)
+    seen: list[int] = []
+    waiter = threading.Thread(target=lambda: seen.append(feed.wait(0, timeout=300)))
+    waiter.start()
+    for _ in range(600):  # up to 30 s, a tenth of the wait's own timeout
+        feed.wake()  # (again, in case the waiter had not started waiting yet)
+        waiter.join(timeout=0.05)
+        if seen:
+            break
+    assert seen == [0]  # it returned with nothing acknowledged: woken, not timed out
