@@ -12,6 +12,7 @@ with its rows.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -74,6 +75,19 @@ def count(server: RunningServer, db: str, table: str) -> int:
     return reply.json()[0]["n"]
 
 
+def buffered_rows_drop_to_zero(server: RunningServer) -> None:
+    """Wait for the background persister (and its compaction) to take the whole buffer."""
+    deadline = time.monotonic() + 60
+    while True:
+        text = requests.get(f"{server.http_url}/metrics", timeout=30).text
+        rows = re.search(r"^flight_iox_buffer_rows (\S+)$", text, re.MULTILINE)
+        assert rows is not None, text
+        if float(rows.group(1)) == 0:
+            return
+        assert time.monotonic() < deadline, f"{rows.group(1)} rows still buffered"
+        time.sleep(0.05)
+
+
 def lp(name: str, ts: int) -> str:
     escaped = name.replace(",", "\\,").replace(" ", "\\ ")
     return f"{escaped},k=a v=1i {ts}"
@@ -111,7 +125,8 @@ def test_traversal_names_on_every_write_path(tmp_path: Path) -> None:
     old_parquet(tmp_path / "victim" / "data" / "time_day=2023-11-14")
     old_parquet(tmp_path / "abs" / "victim" / "data")
     data_dir = tmp_path / "x" / "data"
-    server = start_server(data_dir, "--persist-max-age", "0.5", timeout=120)
+    flags = ("--persist-max-age", "0.5", "--persist-interval", "0.1")
+    server = start_server(data_dir, *flags, timeout=120)
     try:
         post(server, "/api/v3/write_lp", {"db": "other"}, f"cpu,k=s secret=42i {T0}")
         admin(server, "persist")
@@ -120,11 +135,12 @@ def test_traversal_names_on_every_write_path(tmp_path: Path) -> None:
             os.utime(path, (OLD, OLD))
         outside = tree(tmp_path, skip="x")
 
-        for round_ in range(3):
+        for round_ in range(2):
             write_everywhere(server, round_)
             admin(server, "persist")
             admin(server, "compact")
-        time.sleep(1.5)  # the background persister gets its turn as well
+        write_everywhere(server, 2)
+        buffered_rows_drop_to_zero(server)  # the background persister gets its turn as well
         admin(server, "compact")
 
         assert tree(tmp_path, skip="x") == outside
