@@ -88,13 +88,16 @@ def test_the_client_resumes_after_kill_9_and_a_restart(tmp_path: Path) -> None:
     server = start_server(data_dir, *flight_addr)
     _write(server, "cpu,host=a n=-1i 0")  # the table exists before the subscriber asks
     received: list[SubscriptionBatch] = []
-    stop = threading.Event()
+    stop, opened = threading.Event(), threading.Event()
 
     def follow() -> None:
+        # Heartbeats too: the stream's first message (no rows) says it is open.
         updates = subscribe(f"grpc://127.0.0.1:{port}", "db", "cpu", columns=["n"],
-                            where="n >= 0", reconnect_delay=0.05)  # fmt: skip
+                            where="n >= 0", heartbeats=True, reconnect_delay=0.05)  # fmt: skip
         for update in updates:
-            received.append(update)
+            opened.set()
+            if update.batch.num_rows:
+                received.append(update)
             if stop.is_set():
                 return
 
@@ -109,7 +112,7 @@ def test_the_client_resumes_after_kill_9_and_a_restart(tmp_path: Path) -> None:
 
     follower = threading.Thread(target=follow, daemon=True)
     follower.start()
-    time.sleep(1)  # the stream is open (it starts with the next write)
+    assert opened.wait(60)  # the stream is open (it starts with the next write)
     for i in range(10):
         _write(server, f"cpu,host=a n={i}i {i + 1}")
     assert sorted(set(wait_for(10))) == list(range(10))
