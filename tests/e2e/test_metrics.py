@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,47 @@ class Served:
     server: RunningServer
     admin: str
     reader: str
+    prometheus: tuple[int, Path] | None  # its HTTP port and log, where the binary is installed
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def prometheus_scraping(served: RunningServer, token: str, folder: Path) -> Iterator[int]:
+    """A real Prometheus scraping ``served`` every 200 ms with ``token``; its HTTP port.
+
+    Prometheus 2.42 applies its targets only at the first tick of its 5 s reload timer, so it
+    starts with the module's server and that wait overlaps the other tests of the module.
+    """
+    target = served.http_url.removeprefix("http://")
+    config = folder / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 200ms\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: flight-iox\n"
+        f"    authorization:\n      credentials: {token}\n"
+        f"    static_configs:\n      - targets: ['{target}']\n"
+    )
+    port = _free_port()
+    with (folder / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={config}",
+                f"--storage.tsdb.path={folder / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +89,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         f"{server.http_url}/api/v3/write_lp", params={"db": DB}, data=BODY, headers=headers
     )
     assert write.status_code == 400  # the partial write names the bad line; two rows stored
-    yield Served(server, admin, reader)
+    with ExitStack() as stack:
+        prometheus = None
+        if shutil.which("prometheus") is not None:
+            folder = tmp_path_factory.mktemp("prometheus")
+            port = stack.enter_context(prometheus_scraping(server, admin, folder))
+            prometheus = (port, folder / "prometheus.log")
+        yield Served(server, admin, reader, prometheus)
     server.stop()
 
 
@@ -127,56 +175,27 @@ def test_an_unknown_disable_authz_resource_stops_the_start(tmp_path: Path) -> No
         start_server(tmp_path / "data", "--disable-authz", "metrics,tokens")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.skipif(
     shutil.which("prometheus") is None,
     reason="the prometheus binary is absent (Debian package prometheus; .ci/run installs it)",
 )
-def test_prometheus_scrapes_the_server(served: Served, tmp_path: Path) -> None:
-    target = served.server.http_url.removeprefix("http://")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        "scrape_configs:\n  - job_name: flight-iox\n"
-        f"    authorization:\n      credentials: {served.admin}\n"
-        f"    static_configs:\n      - targets: ['{target}']\n"
-    )
-    port = _free_port()
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+def test_prometheus_scrapes_the_server(served: Served) -> None:
+    assert served.prometheus is not None
+    port, log_path = served.prometheus
     query = f'flight_iox_write_rows_total{{database="{DB}"}}'
     seen: object = None
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                reply = requests.get(
-                    f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}, timeout=5
-                )
-                result = reply.json()["data"]["result"] if reply.status_code == 200 else []
-            except requests.ConnectionError:
-                result = []
-            if result:
-                seen = result[0]["value"][1]
-                if seen == "2":
-                    break
-            time.sleep(0.5)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-    assert seen == "2", (tmp_path / "prometheus.log").read_text()[-3000:]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            reply = requests.get(
+                f"http://127.0.0.1:{port}/api/v1/query", params={"query": query}, timeout=5
+            )
+            result = reply.json()["data"]["result"] if reply.status_code == 200 else []
+        except requests.ConnectionError:
+            result = []
+        if result:
+            seen = result[0]["value"][1]
+            if seen == "2":
+                break
+        time.sleep(0.1)
+    assert seen == "2", log_path.read_text()[-3000:]
