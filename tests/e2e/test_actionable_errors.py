@@ -1,7 +1,7 @@
 """Errors a user can act on: wrong port or scheme in the CLI, a busy address, no database.
 
-The ``flight-iox`` CLI runs as a subprocess against a real server; a second server is
-started on the first one's ports; queries without a database go through ADBC, a JSON
+The ``flight-iox`` CLI runs as a process of its own against a real server; a second server
+is started on the first one's ports; queries without a database go through ADBC, a JSON
 ticket over pyarrow.flight and the HTTP InfluxQL endpoints.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pyarrow.flight as flight
 import pytest
 import requests
 
-from flight_iox.launcher import RunningServer, start_server
+from flight_iox.launcher import RunningServer, run_cli, start_server
 
 TIMEOUT = 60
 
@@ -38,13 +37,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flight_iox", *args],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    """``flight-iox ARGS`` in a process of its own (forked from the zygote when one runs)."""
+    return run_cli(list(args), timeout=TIMEOUT)
 
 
 def _address(url: str) -> str:
@@ -104,25 +98,10 @@ def test_a_busy_address_is_one_line_naming_it(
 ) -> None:
     taken = _address(server.flight_uri if busy == "--flight-addr" else server.http_url)
     free = "--http-addr" if busy == "--flight-addr" else "--flight-addr"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flight_iox",
-            "serve",
-            "--data-dir",
-            str(tmp_path / "data"),
-            busy,
-            taken,
-            free,
-            "127.0.0.1:0",
-            "--log-level",
-            "warning",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    result = _cli(
+        "serve", "--data-dir", str(tmp_path / "data"), busy, taken, free, "127.0.0.1:0",
+        "--log-level", "warning",
+    )  # fmt: skip
     line = _one_line_error(result)
     assert line == (
         f"flight-iox: cannot start: cannot listen on {taken} ({busy}): the address is in use "
