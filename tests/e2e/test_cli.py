@@ -9,13 +9,24 @@ from pathlib import Path
 
 import adbc_driver_flightsql.dbapi as flightsql
 
+from flight_iox import launcher
 from flight_iox.launcher import RunningServer, start_server
 from tests.conftest import generate_tsbs
 
 
-def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``flight-iox ARGS`` as a process of its own, forked from the zygote when one runs."""
+    return launcher.run_cli(list(args), input=stdin)
+
+
+def run_fresh_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m flight_iox ARGS`` in a new interpreter, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "flight_iox", *args], input=stdin, capture_output=True, timeout=300
+        [sys.executable, "-m", "flight_iox", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -38,8 +49,8 @@ def test_tsbs_load_count_and_survive_kill_minus_nine(tmp_path: Path) -> None:
     server = start_server(data_dir)
     try:
         done = run_cli("write", "--host", server.http_url, "--db", "tsbs", str(data))
-        assert done.returncode == 0, done.stderr.decode()
-        summary = done.stdout.decode()
+        assert done.returncode == 0, done.stderr
+        summary = done.stdout
         assert "lines: 3600" in summary and "errors: 0" in summary and "lines/s" in summary
         assert adbc_count(server, "tsbs", "cpu") == 3600
     finally:
@@ -57,7 +68,7 @@ def test_tsbs_load_count_and_survive_kill_minus_nine(tmp_path: Path) -> None:
             "json",
             "SELECT count(DISTINCT hostname) AS hosts FROM cpu",
         )
-        assert out.returncode == 0, out.stderr.decode()
+        assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout) == [{"hosts": 10}]
         table = run_cli(
             "query",
@@ -67,7 +78,7 @@ def test_tsbs_load_count_and_survive_kill_minus_nine(tmp_path: Path) -> None:
             "tsbs",
             "SELECT hostname FROM cpu ORDER BY hostname LIMIT 1",
         )
-        assert "| host_0" in table.stdout.decode()
+        assert "| host_0" in table.stdout
     finally:
         assert server.stop() == 0
 
@@ -75,11 +86,11 @@ def test_tsbs_load_count_and_survive_kill_minus_nine(tmp_path: Path) -> None:
 def test_write_from_stdin_reports_errors(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data")
     try:
-        body = b"m v=1 1\nm v=bad 2\nm v=3 3\n"
+        body = "m v=1 1\nm v=bad 2\nm v=3 3\n"
         done = run_cli("write", "--host", server.http_url, "--db", "stdin", "-", stdin=body)
         assert done.returncode == 1
-        assert "lines: 3  errors: 1" in done.stdout.decode()
-        assert "line 2:" in done.stderr.decode()
+        assert "lines: 3  errors: 1" in done.stdout
+        assert "line 2:" in done.stderr
         assert adbc_count(server, "stdin", "m") == 2
     finally:
         server.stop()
@@ -90,11 +101,11 @@ def test_db_commands(tmp_path: Path) -> None:
     try:
         assert run_cli("db", "create", "--host", server.http_url, "made").returncode == 0
         listed = run_cli("db", "list", "--host", server.http_url)
-        assert listed.stdout.decode().split() == ["made"]
+        assert listed.stdout.split() == ["made"]
         again = run_cli("db", "create", "--host", server.http_url, "made")
-        assert again.returncode != 0 and b"409" in again.stderr
+        assert again.returncode != 0 and "409" in again.stderr
         assert run_cli("db", "delete", "--host", server.http_url, "made").returncode == 0
-        assert run_cli("db", "list", "--host", server.http_url).stdout.decode().split() == []
+        assert run_cli("db", "list", "--host", server.http_url).stdout.split() == []
     finally:
         server.stop()
 
@@ -112,14 +123,14 @@ def test_second_server_on_same_data_dir_is_refused(tmp_path: Path) -> None:
             "127.0.0.1:0",
         )
         assert second.returncode == 1
-        assert b"in use by another running flight-iox server" in second.stderr
+        assert "in use by another running flight-iox server" in second.stderr
     finally:
         server.stop()
 
 
 def test_sigterm_shuts_down_cleanly_and_keeps_data(tmp_path: Path) -> None:
     server = start_server(tmp_path / "data", fresh=True)  # `python -m flight_iox serve` itself
-    run_cli("write", "--host", server.http_url, "--db", "term", "-", stdin=b"m v=1 1\n")
+    run_fresh_cli("write", "--host", server.http_url, "--db", "term", "-", stdin="m v=1 1\n")
     assert server.stop() == 0
     assert "stopped" in server.log()
     server = start_server(tmp_path / "data")
