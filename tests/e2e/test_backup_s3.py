@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-from flight_iox.launcher import RunningServer, start_server
+from flight_iox.launcher import RunningServer, run_cli, start_server
 from tests.e2e.moto_s3 import REGION, MotoS3, moto_s3, set_aws_env
 
 __all__ = ["moto_s3"]  # the fixture, imported for pytest
@@ -23,9 +22,8 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flight_iox", *args], capture_output=True, text=True, timeout=300
-    )
+    """``flight-iox ARGS`` in a process of its own (forked from the zygote when one runs)."""
+    return run_cli(list(args))
 
 
 def _rows(server: RunningServer) -> list[dict[str, object]]:
