@@ -10,8 +10,6 @@ a condition: plugins run after the write is acknowledged, so tests wait for thei
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from typing import Any
 
 import requests
 
-from flight_iox.launcher import RunningServer, start_server
+from flight_iox.launcher import RunningServer, run_cli, start_server
 from tests.e2e.tokens import bearer, bootstrap_admin, grant
 
 DB = "plugins_e2e"
@@ -100,7 +98,7 @@ class Engine:
             if time.monotonic() > deadline:
                 logs = self.sql("SELECT * FROM system.processing_engine_logs")
                 raise AssertionError(f"still {rows} after {WAIT_SECONDS}s; logs: {logs}")
-            time.sleep(0.2)
+            time.sleep(0.1)
             rows = self.sql(sql, db)
         return rows
 
@@ -112,10 +110,9 @@ class Engine:
         )
 
     def cli(self, *args: str, token: str | None = None) -> str:
-        """Run ``flight-iox ARGS --host URL --token TOKEN``; its stdout."""
-        command = [sys.executable, "-m", "flight_iox", *args, "--host", self.url]
-        command += ["--token", token or self.creator]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        """Run ``flight-iox ARGS --host URL --token TOKEN`` (forked from the zygote); its stdout."""
+        command = [*args, "--host", self.url, "--token", token or self.creator]
+        done = run_cli(command, timeout=60)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
