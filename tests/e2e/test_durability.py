@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import requests
 
-from flight_iox.launcher import start_server
+from flight_iox.launcher import run_cli, start_server
 
 T0 = 1_700_000_000_000_000_000
 
@@ -60,13 +58,13 @@ def test_corrupt_entry_in_the_middle_stops_startup_naming_file_and_offset(tmp_pa
     raw = bytearray(segment.read_bytes())
     raw[24 + 16 + 10] ^= 0xFF  # a payload byte of the first entry, with two good ones after it
     segment.write_bytes(bytes(raw))
-    started = subprocess.run(
-        [sys.executable, "-m", "flight_iox", "serve", "--data-dir", str(data_dir),
+    started = run_cli(
+        ["serve", "--data-dir", str(data_dir),
          "--http-addr", "127.0.0.1:0", "--flight-addr", "127.0.0.1:0"],
-        capture_output=True, timeout=60,
+        timeout=60,
     )  # fmt: skip
     assert started.returncode == 1
-    message = started.stderr.decode()
+    message = started.stderr
     assert "WAL corrupt" in message and segment.name in message and "offset 24" in message
     assert "Traceback" not in message
 
