@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,6 +36,7 @@ TRAVERSAL_NAMES = [
     "x" * 300, "ünï cødé", "a.b", "cpu",
 ]  # fmt: skip
 OLD = time.time() - 3 * 86_400
+SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
 def lp_name(name: str) -> str:
@@ -59,6 +62,13 @@ def victim_folder(root: Path) -> Path:
             pq.write_table(pa.table({"x": [i]}), path)
             os.utime(path, (OLD, OLD))
     return root / "victim"
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """In memory where there is /dev/shm: each catalog commit syncs SQLite's file."""
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+        yield Path(folder)
 
 
 @pytest.fixture
