@@ -81,7 +81,7 @@ class VictoriaMetrics:
             ]
             if active and not any(active):
                 return True
-            time.sleep(0.5)
+            time.sleep(0.1)
         return False
 
     def disk_bytes(self) -> tuple[int, int]:
