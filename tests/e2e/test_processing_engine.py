@@ -24,7 +24,8 @@ BUCKET = (time.time_ns() // (10 * MINUTE) - 12) * 10 * MINUTE  # two hours ago, 
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    running = start_engine(tmp_path_factory.mktemp("processing"))
+    # Never restarted: its tables are thrown away, not persisted at the stop.
+    running = start_engine(tmp_path_factory.mktemp("processing"), "--no-persist-on-shutdown")
     yield running
     running.server.stop()
 
