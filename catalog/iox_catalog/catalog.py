@@ -12,7 +12,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 from pyiceberg.exceptions import (
@@ -28,8 +28,10 @@ from iox_catalog.creation import create_iceberg_table
 from iox_catalog.files import (
     NODE_SEQUENCE_PREFIX,
     WAL_SEQUENCE_PROPERTY,
+    DataFile,
     StoredTable,
     WrittenFile,
+    check_order_kept,
     iceberg_data_file,
     table_files,
 )
@@ -323,13 +325,20 @@ class IoxCatalog:
         remove: list[str],
         add: list[WrittenFile],
         model_schema: pa.Schema,
+        keep_order: Callable[[DataFile, DataFile], bool] | None = None,
     ) -> StoredTable:
-        """Swap files atomically (compaction, retention, deletes), keeping the WAL sequence."""
+        """Swap files atomically (compaction, retention, deletes), keeping the WAL sequence.
+
+        ``keep_order`` (compaction: whether two files may share a row): refuse the swap if a
+        newer file that stays may share one with a removed file (``check_order_kept``).
+        """
         with self._lock:
             iceberg = self._table(database, table, model_schema)
             self._check_own(iceberg, [f.uri for f in add])
             current = table_files(iceberg, self._manifests)
             doomed = set(remove)
+            if keep_order is not None:
+                check_order_kept(current.files, doomed, keep_order)
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
                 set_name_mapping(tx)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.conversions import from_bytes
+from pyiceberg.exceptions import ValidationException
 from pyiceberg.io import FileIO
 from pyiceberg.io.pyarrow import (
     compute_statistics_plan,
@@ -90,6 +92,28 @@ class TableFiles:
     files: tuple[DataFile, ...]
     persisted_sequence: int
     snapshot_id: int | None
+
+
+def check_order_kept(
+    files: Sequence[DataFile], remove: set[str], may_meet: Callable[[DataFile, DataFile], bool]
+) -> None:
+    """Refuse to swap out ``remove`` while a newer file that stays may share a row with one.
+
+    Readers take the last write by commit order, and the swap's new files commit last: a
+    compaction planned before another node appended an overlapping file would put the
+    rows that file overwrote back on top (``ValidationException``; the compactor retries
+    once it has followed the newer file, which its plan then includes). ``may_meet`` is
+    the planner's overlap (time, partition and tag bounds).
+    """
+    removed = [f for f in files if f.path in remove]
+    for kept in files:
+        if kept.path in remove:
+            continue
+        for old in removed:
+            if kept.sequence_number > old.sequence_number and may_meet(kept, old):
+                raise ValidationException(
+                    f"{kept.path} is newer than {old.path} and overlaps it, but is not in the swap"
+                )
 
 
 def _bound(raw: bytes | None) -> int:

@@ -36,6 +36,7 @@ from flight_iox.persist.compaction_plan import (
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.retention import drop_expired_files
 from flight_iox.persist.tables import TableStore
+from flight_iox.query.overlap import file_range, overlapping_pairs
 from iox_catalog.files import DataFile
 from iox_catalog.schema import column_kinds
 
@@ -85,7 +86,7 @@ def compact_table(
         ):  # disjoint in time: the new files never overlap
             written += write_partitioned(piece, kinds, target, tables.storage)
         stored = tables.iceberg.replace_files(
-            database, table, remove=[f.path for f in group], add=written, model_schema=schema
+            database, table, [f.path for f in group], written, schema, keep_order=_may_meet
         )
         known = {f.path for f in state.files}
         tables.caches.load_files([f for f in stored.files.files if f.path not in known], schema)
@@ -98,6 +99,11 @@ def compact_table(
         database, table, delete_grace_seconds
     )
     return report
+
+
+def _may_meet(a: DataFile, b: DataFile) -> bool:
+    """Whether two files may hold a row of the same key and time (as the plan groups them)."""
+    return bool(overlapping_pairs([file_range(0, a), file_range(1, b)]))
 
 
 _reported_groups: set[frozenset[str]] = set()
