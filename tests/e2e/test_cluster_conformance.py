@@ -10,11 +10,17 @@ compared as a multiset when the query has no ORDER BY, as the golden files do). 
 all-in-one server never persists: answers must not depend on where rows are.
 
 Every third case by default (each costs PostgreSQL and S3 commits); ``-m slow`` runs all.
+The cases are independent (a database each), so their setups run side by side, then
+their queries: a case's persists wait on PostgreSQL and S3 commits and on the node's
+persist lock, not on the test's CPU. The queries start once the query node knows every
+database a case persisted (it learns of one from a catalog poll, and answered "database
+not found" before it had; a database never persisted it reads from the ingest nodes).
 """
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,6 +30,7 @@ from flight_iox.launcher import RunningServer, start_server
 from tests.conformance.iox_runner import ROOT, clean_line_protocol
 from tests.e2e.cluster import Cluster, cluster, fresh_catalog_uri
 from tests.e2e.moto_s3 import moto_s3, set_aws_env
+from tests.e2e.polling import eventually
 
 __all__ = ["cluster", "fresh_catalog_uri", "moto_s3"]  # fixtures, imported for pytest
 
@@ -41,6 +48,9 @@ NODES = {
     "q1": ("query", CALM),
     "c1": ("compact", [*SLOW_POLL, "--compact-min-files", "2", "--persist-interval", "0.2"]),
 }
+# Cases (and then queries) in flight at once: two keep both ingest nodes' persist locks
+# busy; more only queue behind them.
+PARALLEL = 4
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +83,7 @@ def _setup(db: str, steps: list[dict], writers: list[RunningServer], solo: Runni
             if writer not in written:
                 written.append(writer)
             turn += 1
-        elif "persist" in step or step.get("kind") == "persist":
+        elif _persists(step):
             for server in written:
                 _post(f"{server.http_url}/api/v3/persist", db=db)
 
@@ -120,26 +130,58 @@ def test_all_conformance_cases_agree_on_the_cluster(cluster: Cluster, tmp_path: 
 def _agree(cluster: Cluster, tmp_path: Path, every: int) -> None:
     if not ROOT.is_dir():
         pytest.skip(f"conformance data not found at {ROOT}")
-    cluster.start(NODES)
-    solo = start_server(tmp_path / "solo")
+    # The all-in-one server starts beside the cluster; it throws its rows away on stop.
+    starter = ThreadPoolExecutor(1)
+    solo_started = starter.submit(start_server, tmp_path / "solo", "--no-persist-on-shutdown")
+    starter.shutdown(wait=False)
+    try:
+        cluster.start(NODES)
+    except BaseException:
+        solo_started.result().stop()
+        raise
+    solo = solo_started.result()
     try:
         writers, q1 = [cluster["in1"], cluster["in2"]], cluster["q1"]
-        cases = sorted((ROOT / "cases").glob("*.json"))[::every]
-        compared, differ = 0, []
-        for number, path in enumerate(cases):
-            case = json.loads(path.read_text())
-            setup = json.loads((ROOT / "setups" / f"{case['setup']}.json").read_text())
-            db = f"case{number}"
-            _setup(db, setup["steps"], writers, solo)
-            for query in case["queries"]:
-                if query["kind"] not in ("result", "error"):
-                    continue
-                want, got = _answer(solo, db, query), _answer(q1, db, query)
-                compared += 1
-                if got != want:
-                    differ.append(f"[{case['name']}] {query['query']}\n  query node: {got}"
-                                  f"\n  all-in-one: {want}")  # fmt: skip
-        assert compared > 100 // every
+        paths = sorted((ROOT / "cases").glob("*.json"))[::every]
+        cases = {f"case{n}": json.loads(path.read_text()) for n, path in enumerate(paths)}
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            for done in [
+                pool.submit(_setup, db, _steps(case), writers, solo) for db, case in cases.items()
+            ]:
+                done.result()
+            persisted = {db for db, case in cases.items() if any(map(_persists, _steps(case)))}
+            eventually(lambda: sorted(persisted - _databases(q1)), [])
+            pairs = [
+                (db, case["name"], query)
+                for db, case in cases.items()
+                for query in case["queries"]
+                if query["kind"] in ("result", "error")
+            ]
+            answers = list(pool.map(lambda pair: _compare(solo, q1, *pair), pairs))
+        differ = [answer for answer in answers if answer is not None]
+        assert len(pairs) > 100 // every
         assert not differ, "\n".join(differ[:10])
     finally:
         solo.stop()
+
+
+def _persists(step: dict) -> bool:
+    return "persist" in step or step.get("kind") == "persist"
+
+
+def _steps(case: dict) -> list[dict]:
+    return json.loads((ROOT / "setups" / f"{case['setup']}.json").read_text())["steps"]
+
+
+def _databases(server: RunningServer) -> set[str]:
+    reply = requests.get(f"{server.http_url}/api/v3/configure/database", timeout=60)
+    assert reply.status_code == 200, reply.text
+    return {row["iox::database"] for row in reply.json()}
+
+
+def _compare(solo: RunningServer, q1: RunningServer, db: str, name: str, query: dict) -> str | None:
+    """What differs between the two answers to one query (None: they agree)."""
+    want, got = _answer(solo, db, query), _answer(q1, db, query)
+    if got == want:
+        return None
+    return f"[{name}] {query['query']}\n  query node: {got}\n  all-in-one: {want}"
