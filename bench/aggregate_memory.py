@@ -1,6 +1,6 @@
 """Memory of a full-table aggregate as the table grows: O(groups), not O(rows)?
 
-    python bench/aggregate_memory.py [--steps 5 10 20 40] [--cache-sizes 1GiB 0]
+    python bench/aggregate_memory.py [--steps 5 10 20 40] [--cache-sizes 1GiB 0] [--repeat 10]
 
 One real server per Parquet cache size (``--parquet-cache-size``; defaults otherwise). Rows
 of 400 series (``w`` x ``host``, as ``bench/soak.py`` writes) go in over Flight ``DoPut``
@@ -14,6 +14,8 @@ peak RSS (``/proc/<pid>/clear_refs``). Reported per step: the RSS before the que
 query's peak above it (the most of three), and the Arrow pool (``pa.total_allocated_bytes``
 through ``/metrics``). The query's memory is O(groups) when its peak above the resting RSS
 stays flat as the rows double; the resting RSS holds the Parquet cache, bounded by its size.
+``--repeat N`` then runs the query N more times at each step and records the RSS after each
+(``rss_after_repeats_mib``): what successive queries leave in the process.
 Results go to ``--out`` (JSON).
 """
 
@@ -106,7 +108,7 @@ def query_peak(server: RunningServer) -> tuple[int, int, float]:
     return resting, status(pid, "VmHWM") - resting, seconds
 
 
-def run(cache_size: str, steps: list[int]) -> list[dict]:
+def run(cache_size: str, steps: list[int], repeat: int = 0) -> list[dict]:
     """The measurements of one server with ``--parquet-cache-size cache_size``."""
     folder = Path(tempfile.mkdtemp(prefix="aggmem-"))
     server = start_server(
@@ -140,6 +142,12 @@ def run(cache_size: str, steps: list[int]) -> list[dict]:
                     "arrow_mib": round(arrow_bytes(server) / MIB),
                 }
             )
+            after = []
+            for _ in range(repeat):
+                query_peak(server)
+                after.append(round(status(server.process.pid, "VmRSS") / MIB))
+            if after:
+                results[-1]["rss_after_repeats_mib"] = after
             print(json.dumps(results[-1]), flush=True)
         return results
     finally:
@@ -151,11 +159,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20, 40], help="M rows")
     parser.add_argument("--cache-sizes", nargs="+", default=["1GiB", "0"])
+    parser.add_argument("--repeat", type=int, default=0, help="more queries per step")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "aggregate_memory.json"
     )
     args = parser.parse_args()
-    results = [r for size in args.cache_sizes for r in run(size, args.steps)]
+    results = [r for size in args.cache_sizes for r in run(size, args.steps, args.repeat)]
     for size in args.cache_sizes:
         mine = [r for r in results if r["cache"] == size]
         first, last = mine[0], mine[-1]
