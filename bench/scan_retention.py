@@ -13,19 +13,19 @@ microseconds plus remainder), ``--queries`` times in a row, and reports the anon
 
 - ``union``: one scan per file, unioned with the time rebuilt per file, as ``tables.py``;
 - ``single``: one listing table over the folder (``target_partitions`` files at a time);
-- ``tags``: the union, but a query reading only the tag columns (a few bytes a row).
+- ``tags``: the union, but a query reading only the tag columns (a few bytes a row);
+- ``s3``: the union over the same files in S3 (moto on loopback, in the parent process),
+  read over HTTP by object_store's S3 client instead of its local file system.
 
-It prints each shape's growth per query, the ratio single / union, and the growth against
-the bytes the query reads from the files (the compressed column chunks of ``f``, ``w``,
-``host``).
+It prints each shape's growth per query after the first, the ratios single / union and
+s3 / union, and the growth against the bytes the query reads from the files (the
+compressed column chunks of ``f``, ``w``, ``host``).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,16 +33,19 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flight_iox.cluster_demo import moto_server  # noqa: E402
 from flight_iox.query.tables import PARQUET_OPTIONS  # noqa: E402
 
 ROWS = 1_000_000
 HOSTS = 200
 MIB = 2**20
+BUCKET = "retention"
 AGGREGATE = "SELECT w, host, count(*), avg(f) FROM agg GROUP BY 1, 2"
 TAGS_ONLY = "SELECT w, host, count(*) FROM agg GROUP BY 1, 2"
 TIME = (
@@ -87,9 +90,10 @@ def anon_mib() -> int:
     return 0
 
 
-def measure(folder: Path, shape: str, queries: int) -> list[int]:
+def measure(folder: Path, shape: str, queries: int, endpoint: str) -> list[int]:
     """In this process: RssAnon before the first query and after each (``shape`` above)."""
     from datafusion import RuntimeEnvBuilder, SessionConfig, SessionContext
+    from datafusion.object_store import AmazonS3
 
     runtime = RuntimeEnvBuilder().with_fair_spill_pool(1 << 30).with_disk_manager_disabled()
     context = SessionContext(SessionConfig(PARQUET_OPTIONS).with_batch_size(65_536), runtime)
@@ -99,8 +103,19 @@ def measure(folder: Path, shape: str, queries: int) -> list[int]:
         context.register_view("agg", context.sql(f"SELECT {columns} FROM files"))
     else:
         selects = []
+        if shape == "s3":
+            store = AmazonS3(
+                bucket_name=BUCKET,
+                region="us-east-1",
+                access_key_id="testing",
+                secret_access_key="testing",
+                endpoint=endpoint,
+                allow_http=True,
+            )
+            context.register_object_store("s3://", store, BUCKET)
         for n, path in enumerate(sorted(folder.glob("*.parquet"))):
-            context.register_parquet(f"file_{n}", str(path))
+            url = f"s3://{BUCKET}/{path.name}" if shape == "s3" else str(path)
+            context.register_parquet(f"file_{n}", url)
             selects.append(f"SELECT {columns} FROM file_{n}")
         context.register_view("agg", context.sql(" UNION ALL ".join(selects)))
     query = TAGS_ONLY if shape == "tags" else AGGREGATE
@@ -114,29 +129,45 @@ def measure(folder: Path, shape: str, queries: int) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=8)
-    parser.add_argument("--queries", type=int, default=6)
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)  # folder, shape
+    parser.add_argument("--queries", type=int, default=6, help="at least 2")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # folder, shape, endpoint
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(Path(args.child[0]), args.child[1], args.queries)))
+        folder, shape, endpoint = args.child
+        print(json.dumps(measure(Path(folder), shape, args.queries, endpoint)))
         return
-    with tempfile.TemporaryDirectory(prefix="scan-retention-") as name:
+    with tempfile.TemporaryDirectory(prefix="scan-retention-") as name, moto_server() as endpoint:
         folder = Path(name)
         read_mib = write_files(folder, args.files) / MIB
+        bucket = pafs.S3FileSystem(
+            access_key="testing",
+            secret_key="testing",
+            region="us-east-1",
+            endpoint_override=endpoint,
+            scheme="http",
+            allow_bucket_creation=True,
+        )
+        bucket.create_dir(BUCKET)
+        for path in folder.glob("*.parquet"):
+            pafs.copy_files(str(path), f"{BUCKET}/{path.name}", destination_filesystem=bucket)
         print(f"{args.files} files of {ROWS:,} rows; the aggregate reads {read_mib:.0f} MiB")
         growth = {}
-        for shape in ("union", "single", "tags"):
+        for shape in ("union", "single", "tags", "s3"):
             command = [sys.executable, __file__, "--queries", str(args.queries)]
             done = subprocess.run(
-                [*command, "--child", str(folder), shape], capture_output=True, text=True
+                [*command, "--child", str(folder), shape, endpoint], capture_output=True, text=True
             )
             held = json.loads(done.stdout.strip().splitlines()[-1])
-            growth[shape] = statistics.median(b - a for a, b in itertools.pairwise(held))
+            # After the first query (which also warms the reader): the trend, not one step.
+            growth[shape] = (held[-1] - held[1]) / (len(held) - 2)
             print(f"{shape:>6}: RssAnon after each query, MiB: {held}")
         print(
-            f"growth per query, MiB: union {growth['union']:.0f}, single {growth['single']:.0f}"
+            f"growth per query after the first, MiB: union {growth['union']:.0f}, "
+            f"single {growth['single']:.0f}"
             f" (single / union {growth['single'] / max(growth['union'], 1):.2f}), tags only "
-            f"{growth['tags']:.0f}; union growth / bytes read {growth['union'] / read_mib:.2f}"
+            f"{growth['tags']:.0f}, s3 {growth['s3']:.0f} (s3 / union "
+            f"{growth['s3'] / max(growth['union'], 1):.2f}); union growth / bytes read "
+            f"{growth['union'] / read_mib:.2f}"
         )
 
 
