@@ -13,7 +13,9 @@ issue moves this into the Iceberg catalog.
 from __future__ import annotations
 
 import json
+import math
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,6 +91,9 @@ class SchemaCatalog:
         self._state_path = state_path
         self._databases: dict[str, DatabaseSchema] = {}
         self._deleted: dict[str, int] = {}
+        # When this process's deletes of databases ended (monotonic; inf while one runs). Not
+        # saved: the catalog follower asks it to tell a stale listing from a re-creation.
+        self._deletes_ended: dict[str, float] = {}
         self._deleted_tables: dict[str, int] = {}
         self._caches: dict[str, dict[tuple[CacheKind, str, str], CacheConfig]] = {}
         self._objects: dict[str, dict[str, dict[str, dict[str, object]]]] = {}
@@ -142,17 +147,37 @@ class SchemaCatalog:
                 raise
             return db
 
-    def delete_database(self, name: str, wal_sequence: int) -> None:
-        """Forget a database; WAL entries up to ``wal_sequence`` will not bring it back."""
+    def delete_database(self, name: str, wal_sequence: int, *, shared_drop: bool = False) -> None:
+        """Forget a database; WAL entries up to ``wal_sequence`` will not bring it back.
+
+        ``shared_drop``: the caller drops it from the shared catalog next and then calls
+        ``delete_ended`` (until then the follower does not take it from a listing).
+        """
         with self.lock:
             if name not in self._databases:
                 raise DatabaseNotFoundError(name)
             del self._databases[name]
             self._deleted[name] = wal_sequence
+            self._deletes_ended[name] = math.inf if shared_drop else time.monotonic()
             self._caches.pop(name, None)
             for held in self._objects.values():
                 held.pop(name, None)
             self._save_state()
+
+    def delete_ended(self, name: str) -> None:
+        """The delete of ``name`` is complete everywhere (the shared catalog's drop returned)."""
+        with self.lock:
+            if name in self._deletes_ended:
+                self._deletes_ended[name] = time.monotonic()
+
+    def deleted_since(self, name: str, since: float) -> bool:
+        """Whether a delete of ``name`` here was running or ended at or after ``since``.
+
+        A listing of the shared catalog taken at ``since`` may still hold such a database:
+        the follower must not create it again from that listing (its next one decides).
+        """
+        with self.lock:
+            return self._deletes_ended.get(name, -math.inf) >= since
 
     def drop_table(self, database: str, table: str, wal_sequence: int) -> None:
         """Forget a table; WAL entries up to ``wal_sequence`` will not bring it back."""

@@ -23,8 +23,9 @@ its commits left, and the persister installed that commit's file list itself. Ev
 else is applied under the persister's cycle lock after loading the table inside it, so a
 persist, compaction, delete or drop of this server is never overtaken by an older view
 of the table, and a table this server dropped is not brought back (the load finds it gone).
-A database deleted here is not guarded by that lock; if a tick races it, the database
-comes back for one tick and the next, seeing it gone from the catalog, deletes it again.
+A database deleted here is not guarded by that lock: a tick whose listing was taken before
+the delete here ended (``SchemaCatalog.deleted_since``) does not create it again; the next
+tick's listing decides (another server may have created it anew).
 
 If the catalog cannot be read, the tick logs it (once per outage), the server keeps
 serving the last state it applied, and the next tick tries again. A table whose metadata
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -115,18 +117,22 @@ class CatalogMirror:
         below which replay must not bring back a table or database dropped elsewhere.
         """
         report = FollowReport()
+        listed_at = time.monotonic()
         state = self._iceberg.state()
         databases = dict(self.seen.databases)
         for name, retention_ns in state.databases.items():
             if name in databases and databases[name] == retention_ns:
                 continue
-            created = not self._catalog.has_database(name)
-            try:
-                db = self._catalog.create_database(name, exist_ok=True)
-            except LimitExceededError as error:  # said once: the name counts as seen
-                log.warning("not following database %r: %s", name, error.message)
-                databases[name] = retention_ns
-                continue
+            with self._catalog.lock:  # a delete here cannot slip between check and create
+                created = not self._catalog.has_database(name)
+                if created and self._catalog.deleted_since(name, listed_at):
+                    continue  # deleted here after the listing: not seen, the next tick decides
+                try:
+                    db = self._catalog.create_database(name, exist_ok=True)
+                except LimitExceededError as error:  # said once: the name counts as seen
+                    log.warning("not following database %r: %s", name, error.message)
+                    databases[name] = retention_ns
+                    continue
             databases[name] = retention_ns
             if created or db.retention_ns != retention_ns:
                 db.retention_ns = retention_ns

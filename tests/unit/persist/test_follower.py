@@ -143,3 +143,44 @@ def test_a_column_this_engine_knows_keeps_its_type(pair: tuple[App, App]) -> Non
     schema = b.query.table_schemas("db")["cpu"]
     assert (str(schema.field("v").type), str(schema.field("w").type)) == ("double", "int64")
     assert count(b, "db", "SELECT count(*) AS n, sum(v) AS v FROM cpu") == [{"n": 2, "v": 3.5}]
+
+
+def test_a_tick_racing_a_delete_here_does_not_bring_the_database_back(
+    pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick between the delete here and the shared catalog's drop, or one whose listing
+    was taken before the delete, used to create the database again (seen as a deleted
+    bucket still listed in CI); a database created anew elsewhere afterwards still appears.
+    """
+    a, b = pair
+    a.engine.create_database("raced", None)
+    tick(a)  # a has seen it, with no retention
+    a.engine.set_retention("raced", 3_600 * 10**9)  # a changed retention: the next tick looks
+
+    drop = a.iceberg.drop_database
+
+    def tick_then_drop(name: str) -> None:  # the follower's thread runs between the two
+        assert tick(a).databases == []
+        drop(name)
+
+    monkeypatch.setattr(a.iceberg, "drop_database", tick_then_drop)
+    a.engine.delete_database("raced")
+    assert "raced" not in a.catalog.database_names()
+
+    a.engine.create_database("stale", None)
+    listing = a.iceberg.state
+
+    def listed_then_deleted() -> object:  # the listing holds it, the delete ends after
+        state = listing()
+        monkeypatch.setattr(a.iceberg, "state", listing)
+        monkeypatch.setattr(a.iceberg, "drop_database", drop)
+        a.engine.delete_database("stale")
+        return state
+
+    monkeypatch.setattr(a.iceberg, "state", listed_then_deleted)
+    assert tick(a).databases == []
+    assert tick(a) == FollowReport()
+    assert a.catalog.database_names() == []
+
+    b.engine.create_database("raced", None)  # created anew by another server: followed
+    assert tick(a).databases == ["raced"]
