@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import pyarrow as pa
 
@@ -23,6 +22,7 @@ from flight_iox.engine.cache_config import CacheConfig, CacheKind
 from flight_iox.engine.catalog import DatabaseSchema, SchemaCatalog
 from flight_iox.engine.feed import WriteFeed
 from flight_iox.engine.validate import ValidatedTable, validate_measurement
+from flight_iox.engine.write_seams import ReplicationGate, WriteRouter
 from flight_iox.errors import (
     BufferFullError,
     LimitExceededError,
@@ -46,41 +46,6 @@ class WriteOutcome:
     line_count: int
     rows_written: int
     errors: list[LineError]
-
-
-class WriteRouter(Protocol):
-    """Where a cluster's writes go (``cluster/ownership.py``); a single node has none.
-
-    ``check_writable`` raises ``WrongNodeError`` on a node without the ingest role.
-    ``remote_owners`` gives, for the tables another ingest node owns now, that node's id
-    (the tables this node owns are left out; it takes their leases as needed). ``forward``
-    sends one owner its batches and returns the rows it stored and its rejected lines.
-    """
-
-    def check_writable(self) -> None: ...
-
-    def remote_owners(self, database: str, tables: list[str]) -> dict[str, str]: ...
-
-    def forward(
-        self,
-        owner: str,
-        database: str,
-        batches: list[MeasurementBatch],
-        *,
-        principal: Principal,
-        accept_partial: bool,
-        no_sync: bool,
-    ) -> tuple[int, list[tuple[int, str]]]: ...
-
-
-class ReplicationGate(Protocol):
-    """What replication asks of the write path (``replication/service.py``): on a replica,
-    ``check_writable`` raises ``WrongNodeError`` naming the leader; ``wait_replicated``
-    returns once a synced write is on enough replicas, else ``ReplicationTimeoutError``."""
-
-    def check_writable(self) -> None: ...
-
-    def wait_replicated(self, sequence: int) -> None: ...
 
 
 class Engine:
