@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
 from flight_iox.auth.tokens import tokens_table
 from flight_iox.backup.take import BackupSource
+from flight_iox.catalog_settings import catalog_config
 from flight_iox.cluster.actions import NodeAction, NodeActions
 from flight_iox.cluster.node import ClusterNode
 from flight_iox.cluster.ownership import TableOwnership
@@ -132,7 +133,7 @@ def build_app(
     metrics = metrics if metrics is not None else ServerMetrics()
     catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
     buffers = BufferSet()
-    config = settings.catalog_config()
+    config = catalog_config(settings)
     node = node_for(settings, config)
     roles, cluster = node.roles, not node.roles.every
     sequences = node.node_id if cluster and roles.ingest else None  # its own WAL numbering

@@ -14,13 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flight_iox import setting_fields
 from flight_iox.setting_fields import SettingSpec, group, setting
-
-if TYPE_CHECKING:
-    from iox_catalog.config import CatalogConfig
 
 MIB = 1024 * 1024
 # PyIceberg's catalog types a server can run on (its ``in-memory`` one forgets on restart).
@@ -331,39 +328,6 @@ class Settings:
     def wal_dir(self) -> Path:
         """The folder of WAL segment files."""
         return self.data_dir / "wal"
-
-    def catalog_config(self) -> CatalogConfig:
-        """The Iceberg catalog to open and the object store of its warehouse.
-
-        The region falls back to ``AWS_REGION`` and the S3 keys come from ``AWS_*``
-        variables, read here, once.
-        """
-        # iox_catalog brings PyIceberg: not at import
-        from iox_catalog.config import CatalogConfig
-        from iox_catalog.object_store import ObjectStoreConfig
-
-        local = CatalogConfig.local(self.data_dir)
-        warehouse = local.warehouse
-        if self.object_store == "s3":
-            if not self.bucket:
-                raise ValueError("--object-store s3 needs --bucket")
-            warehouse = f"s3://{self.bucket.strip('/')}"
-        elif self.object_store != "file":
-            raise ValueError(f"unknown object store {self.object_store!r}: use file or s3")
-        store = ObjectStoreConfig.from_environment(
-            warehouse,
-            endpoint=self.s3_endpoint,
-            region=self.s3_region,
-            allow_http=self.s3_allow_http,
-            request_timeout=self.s3_request_timeout_seconds,
-            retry_mode=self.s3_retry_mode,
-        )
-        uri = self.catalog_uri
-        if uri is None and self.catalog_type == "sql":
-            uri = local.uri
-        return CatalogConfig(
-            store, uri=uri, type=self.catalog_type, extra=tuple(self.catalog_properties)
-        )
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,9 @@ def authorizer_for(settings: Settings) -> Authorizer:
 
 def shared_token_uri(settings: Settings) -> str | None:
     """The catalog's PostgreSQL URI (SQLAlchemy's) when tokens are shared there, else None."""
-    config = settings.catalog_config()
+    from flight_iox.catalog_settings import catalog_config  # PyIceberg: only here
+
+    config = catalog_config(settings)
     uri = config.catalog_uri() if config.is_sql else None
     return uri if uri is not None and uri.startswith("postgresql") else None
 

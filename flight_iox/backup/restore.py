@@ -28,6 +28,7 @@ from flight_iox.backup.manifest import (
     Manifest,
     TableBackup,
 )
+from flight_iox.catalog_settings import catalog_config
 from flight_iox.config import Settings
 from iox_catalog import IoxCatalog
 from iox_catalog.files import WrittenFile
@@ -80,7 +81,7 @@ def restore(source: BackupLocation, settings: Settings) -> RestoreReport:
 
 def _restore_into(source: BackupLocation, manifest: Manifest, settings: Settings) -> int:
     """Make the catalog, tables, schema state and WAL; returns how many files were copied."""
-    catalog = IoxCatalog(settings.catalog_config())
+    catalog = IoxCatalog(catalog_config(settings))
     for database in manifest.databases:
         catalog.create_database(database.name, database.retention_ns)
     files = sum(_restore_table(source, catalog, table) for table in manifest.tables)

@@ -19,6 +19,7 @@ from datafusion import SessionContext
 from pyiceberg.catalog import CatalogType
 from pyiceberg.io.pyarrow import PyArrowFileIO, _import_retry_strategy
 
+from flight_iox.catalog_settings import catalog_config
 from flight_iox.config import CATALOG_TYPES, Settings
 from iox_catalog.config import CatalogConfig, is_secret_property, without_password
 from iox_catalog.object_store import ObjectStoreConfig, S3Credentials
@@ -218,13 +219,13 @@ def test_settings_build_the_catalog_and_store(
 ) -> None:
     monkeypatch.setenv("AWS_REGION", "sa-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-env")
-    default = Settings(data_dir=tmp_path).catalog_config()
+    default = catalog_config(Settings(data_dir=tmp_path))
     assert (default.type, default.uri) == ("sql", f"sqlite:///{tmp_path.resolve()}/catalog.db")
-    glue = Settings(
+    glue = catalog_config(Settings(
         data_dir=tmp_path, catalog_type="glue", object_store="s3", bucket="b/p/",
         s3_endpoint="127.0.0.1:9000", s3_allow_http=True, s3_request_timeout_seconds=1.5,
         s3_retry_mode="legacy", catalog_properties=(("glue.region", "sa-east-1"),),
-    ).catalog_config()  # fmt: skip
+    ))  # fmt: skip
     assert glue.uri is None  # no SQLite default outside the SQL catalog
     assert glue.store == ObjectStoreConfig(
         "s3://b/p", endpoint="127.0.0.1:9000", region="sa-east-1", allow_http=True,
