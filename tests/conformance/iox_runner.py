@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.errors import QueryError
+from tests.memory_folder import MEMORY_FOLDER
 
 ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "iox"
 # The setups' data lies in 2022; a fixed now() keeps now()-relative queries deterministic.
@@ -39,7 +39,6 @@ NOW = 1_667_181_600_000_000_000 + 3600 * 10**9
 # syncs every commit to disk, and the 140 persists of the setups (50 in one) waited on
 # those syncs (``run_all`` side by side at load 7: 28.8 s in memory, 34.6 s on disk, the
 # same CPU). What runs is the same.
-SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
 @dataclass
@@ -210,7 +209,7 @@ def run_case(path: Path, report: Report, settings: Mapping[str, Any] | None = No
     its queries."""
     case = json.loads(path.read_text())
     setup = json.loads((ROOT / "setups" / f"{case['setup']}.json").read_text())
-    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+    with tempfile.TemporaryDirectory(dir=MEMORY_FOLDER) as folder:
         app = build_app(
             Settings(data_dir=Path(folder) / "data", wal_fsync=False, **(settings or {}))
         )

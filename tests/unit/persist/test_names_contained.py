@@ -30,13 +30,13 @@ from iox_catalog.files import WrittenFile
 from iox_catalog.locations import ROOT_PROPERTY
 from iox_catalog.schema import COLUMNS_PROPERTY, ColumnKinds, file_schema
 from iox_datamodel.columns import ColumnRole, FieldType
+from tests.memory_folder import MEMORY_FOLDER
 
 TRAVERSAL_NAMES = [
     "../../../../victim", "../other/cpu", "..", ".", "a/b", "a\\b", "%2e%2e", "/abs/victim",
     "x" * 300, "ünï cødé", "a.b", "cpu",
 ]  # fmt: skip
 OLD = time.time() - 3 * 86_400
-SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
 def lp_name(name: str) -> str:
@@ -65,16 +65,16 @@ def victim_folder(root: Path) -> Path:
 
 
 @pytest.fixture
-def tmp_path() -> Iterator[Path]:
-    """In memory where there is /dev/shm: each catalog commit syncs SQLite's file."""
-    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+def memory_path() -> Iterator[Path]:
+    """A folder in memory where there is /dev/shm: each catalog commit syncs SQLite's file."""
+    with tempfile.TemporaryDirectory(dir=MEMORY_FOLDER) as folder:
         yield Path(folder)
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> App:
+def app(memory_path: Path) -> App:
     settings = Settings(
-        data_dir=tmp_path / "x" / "data", wal_fsync=False, persist_max_age_seconds=3600.0
+        data_dir=memory_path / "x" / "data", wal_fsync=False, persist_max_age_seconds=3600.0
     )
     running = build_app(settings)
     yield running
@@ -99,8 +99,8 @@ def compact_all(app: App, database: str, grace: float = 0.0) -> int:
     return deleted
 
 
-def test_traversal_names_never_leave_their_folder(app: App, tmp_path: Path) -> None:
-    victim_folder(tmp_path)
+def test_traversal_names_never_leave_their_folder(app: App, memory_path: Path) -> None:
+    victim_folder(memory_path)
     persister = app.persister
     app.engine.write_line_protocol(
         "other", b"cpu,host=a secret=1i 1000\ncpu,host=b secret=2i 2000", principal=ANONYMOUS
@@ -109,7 +109,7 @@ def test_traversal_names_never_leave_their_folder(app: App, tmp_path: Path) -> N
     other_files = [f.path for f in app.buffers.table("other", "cpu").files]
     for uri in other_files:  # old enough for any age-based cleanup
         os.utime(uri.removeprefix("file://"), (OLD, OLD))
-    outside = {k: v for k, v in tree(tmp_path).items() if not k.startswith("x/")}
+    outside = {k: v for k, v in tree(memory_path).items() if not k.startswith("x/")}
 
     deleted = 0
     for round_ in range(4):  # several files per table, then compaction, twice
@@ -121,7 +121,7 @@ def test_traversal_names_never_leave_their_folder(app: App, tmp_path: Path) -> N
             deleted += compact_all(app, "mine")
     deleted += compact_all(app, "mine") + compact_all(app, "other")
 
-    assert {k: v for k, v in tree(tmp_path).items() if not k.startswith("x/")} == outside
+    assert {k: v for k, v in tree(memory_path).items() if not k.startswith("x/")} == outside
     assert all(Path(uri.removeprefix("file://")).exists() for uri in other_files)
     assert count(app, "other", "cpu") == 2
     warehouse = Path(app.storage.root)
@@ -155,8 +155,10 @@ def test_deletion_waits_for_the_grace_period(app: App) -> None:
     assert count(app, "db", "m") == 4
 
 
-def test_pending_paths_outside_the_table_folder_are_never_deleted(app: App, tmp_path: Path) -> None:
-    victim = victim_folder(tmp_path)
+def test_pending_paths_outside_the_table_folder_are_never_deleted(
+    app: App, memory_path: Path
+) -> None:
+    victim = victim_folder(memory_path)
     app.engine.write_line_protocol("db", b"m v=1 1000\nn v=1 1000", principal=ANONYMOUS)
     app.persister.persist()
     sibling = app.iceberg.load("db", "n").files.files[0].path
@@ -184,8 +186,8 @@ def legacy_table(app: App, database: str, name: str, location: str) -> None:
     )
 
 
-def test_legacy_tables_with_unsafe_locations_get_a_safe_folder(app: App, tmp_path: Path) -> None:
-    victim = victim_folder(tmp_path)
+def test_legacy_tables_with_unsafe_locations_get_a_safe_folder(app: App, memory_path: Path) -> None:
+    victim = victim_folder(memory_path)
     warehouse = app.storage.root
     app.engine.write_line_protocol("other", b"cpu,k=a v=1i 1000", principal=ANONYMOUS)
     persister = app.persister
@@ -218,8 +220,8 @@ def test_legacy_tables_with_unsafe_locations_get_a_safe_folder(app: App, tmp_pat
     assert tree(victim) == before  # the purge leaves what lies outside the table's folder
 
 
-def test_drops_purge_only_the_tables_own_folder(app: App, tmp_path: Path) -> None:
-    victim = victim_folder(tmp_path)
+def test_drops_purge_only_the_tables_own_folder(app: App, memory_path: Path) -> None:
+    victim = victim_folder(memory_path)
     persister = app.persister
     app.engine.write_line_protocol(
         "mine", b"../other/cpu v=1 1000\n.. v=1 1000", principal=ANONYMOUS
@@ -237,8 +239,8 @@ def test_drops_purge_only_the_tables_own_folder(app: App, tmp_path: Path) -> Non
     assert tree(victim)
 
 
-def test_recorded_files_must_be_the_tables_own(app: App, tmp_path: Path) -> None:
-    victim = victim_folder(tmp_path)
+def test_recorded_files_must_be_the_tables_own(app: App, memory_path: Path) -> None:
+    victim = victim_folder(memory_path)
     app.engine.write_line_protocol("db", b"m v=1 1000", principal=ANONYMOUS)
     app.persister.persist()
     schema = schema_of(app, "db", "m")
