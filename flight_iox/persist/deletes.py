@@ -16,6 +16,7 @@ before the database is looked up.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from flight_iox.errors import (
     QueryError,
     TableNotFoundError,
 )
+from flight_iox.persist.compaction_plan import plan_compaction
+from flight_iox.persist.compactor import compact_table
 from flight_iox.persist.ddl import create_table
 from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
 from flight_iox.persist.persister import Persister
@@ -46,6 +49,9 @@ from flight_iox.wal import WriteAheadLog
 from iox_catalog.files import DataFile, WrittenFile
 from iox_catalog.schema import column_kinds
 from iox_catalog.storage import Storage
+
+# As compaction's ``min_files``: no partition has this many, so only overlaps are merged.
+ONLY_OVERLAPPING = sys.maxsize
 
 
 def _resolve(parts: list[str], database: str | None) -> tuple[str, str]:
@@ -159,6 +165,7 @@ class Deleter:
             self._await_applied()
             state = tables.buffers.table(database, table)
             _check_files(state.files, tables.storage, f"{database}.{table}")  # before any change
+            _merge_overlapping_files(tables, database, table, schema)
             deleted = state.filter_rows(schema, row_filter.keep)
             removed: list[str] = []
             added: list[WrittenFile] = []
@@ -195,6 +202,20 @@ class Deleter:
             tables.caches.forget_table(database, table)
             if tables.iceberg.has_table(database, table):
                 tables.iceberg.drop_table(database, table)
+
+
+def _merge_overlapping_files(
+    tables: TableStore, database: str, table: str, schema: pa.Schema
+) -> None:
+    """Compact the table's overlapping files (only those) before a delete rewrites any.
+
+    A rewritten file is committed after every file there is, and where files share a row,
+    the last committed wins: a rewrite of an older file would bring back the values a newer
+    one overwrote. Once no two files share a row, commit order no longer matters.
+    """
+    files = tables.buffers.table(database, table).files
+    if any(job.overlapping for job in plan_compaction(files, ONLY_OVERLAPPING)):
+        compact_table(tables, database, table, schema, ONLY_OVERLAPPING)
 
 
 def _check_files(files: Sequence[DataFile], storage: Storage, table: str) -> None:
