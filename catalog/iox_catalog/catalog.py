@@ -12,7 +12,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import pyarrow as pa
 from pyiceberg.exceptions import (
@@ -325,11 +325,11 @@ class IoxCatalog:
         remove: list[str],
         add: list[WrittenFile],
         model_schema: pa.Schema,
-        keep_order: Callable[[DataFile, DataFile], bool] | None = None,
+        keep_order: Callable[[Sequence[DataFile]], Iterable[tuple[int, int]]] | None = None,
     ) -> StoredTable:
         """Swap files atomically (compaction, retention, deletes), keeping the WAL sequence.
 
-        ``keep_order`` (compaction: whether two files may share a row): refuse the swap if a
+        ``keep_order`` (compaction: the pairs of files that may share a row): refuse the swap if a
         newer file that stays may share one with a removed file (``check_order_kept``).
         """
         with self._lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -95,22 +95,24 @@ class TableFiles:
 
 
 def check_order_kept(
-    files: Sequence[DataFile], remove: set[str], may_meet: Callable[[DataFile, DataFile], bool]
+    files: Sequence[DataFile],
+    remove: set[str],
+    sharing_pairs: Callable[[Sequence[DataFile]], Iterable[tuple[int, int]]],
 ) -> None:
     """Refuse to swap out ``remove`` while a newer file that stays may share a row with one.
 
     Readers take the last write by commit order, and the swap's new files commit last: a
     compaction planned before another node appended an overlapping file would put the
     rows that file overwrote back on top (``ValidationException``; the compactor retries
-    once it has followed the newer file, which its plan then includes). ``may_meet`` is
-    the planner's overlap (time, partition and tag bounds).
+    once it has followed the newer file, which its plan then includes). ``sharing_pairs``
+    gives the indexes of the files that may share a row, as the planner sees it (time,
+    partition and tag bounds), in one pass over them all.
     """
-    removed = [f for f in files if f.path in remove]
-    for kept in files:
-        if kept.path in remove:
-            continue
-        for old in removed:
-            if kept.sequence_number > old.sequence_number and may_meet(kept, old):
+    for i, j in sharing_pairs(files):
+        for old, kept in ((files[i], files[j]), (files[j], files[i])):
+            if old.path not in remove or kept.path in remove:
+                continue
+            if kept.sequence_number > old.sequence_number:
                 raise ValidationException(
                     f"{kept.path} is newer than {old.path} and overlaps it, but is not in the swap"
                 )

@@ -22,6 +22,7 @@ planned before may still read them). No folder is listed: see
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -86,7 +87,7 @@ def compact_table(
         ):  # disjoint in time: the new files never overlap
             written += write_partitioned(piece, kinds, target, tables.storage)
         stored = tables.iceberg.replace_files(
-            database, table, [f.path for f in group], written, schema, keep_order=_may_meet
+            database, table, [f.path for f in group], written, schema, keep_order=_sharing_pairs
         )
         known = {f.path for f in state.files}
         tables.caches.load_files([f for f in stored.files.files if f.path not in known], schema)
@@ -101,9 +102,11 @@ def compact_table(
     return report
 
 
-def _may_meet(a: DataFile, b: DataFile) -> bool:
-    """Whether two files may hold a row of the same key and time (as the plan groups them)."""
-    return bool(overlapping_pairs([file_range(0, a), file_range(1, b)]))
+def _sharing_pairs(files: Sequence[DataFile]) -> list[tuple[int, int]]:
+    """The pairs of ``files`` (indexes) that may hold a row of the same key and time."""
+    return [
+        (i, j) for i, j, _ in overlapping_pairs([file_range(i, f) for i, f in enumerate(files)])
+    ]
 
 
 _reported_groups: set[frozenset[str]] = set()
