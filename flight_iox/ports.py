@@ -12,6 +12,7 @@ take ``WalFeed``, which the engine implements. This module imports nothing of
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -94,17 +95,17 @@ class WalFeed(Protocol):
         """Every write up to this sequence is acknowledged and readable."""
         ...
 
-    def wait(self, after: int, timeout: float) -> int:
+    def wait(self, after: int, timeout: float, stopped: threading.Event | None = None) -> int:
         """Block until a write after ``after`` is acknowledged, ``timeout`` seconds pass or
-        ``wake`` is called.
+        ``stopped`` is set and ``wake`` called.
 
         Returns ``acknowledged`` (compare it with ``after``).
         """
         ...
 
     def wake(self) -> None:
-        """End every ``wait`` now (a reader stopping: its thread need not wait out its timeout;
-        the other readers wait again)."""
+        """Have every ``wait`` look at its ``stopped`` now (a reader stopping: its thread need
+        not wait out its timeout; the other readers go on waiting)."""
         ...
 
     def read(self, after: int, database: str | None = None, limit: int = 1024) -> FeedRead:

@@ -41,7 +41,6 @@ class WriteFeed:
         self._holds = holds
         self._memory_bytes = memory_bytes
         self._cond = threading.Condition()
-        self._wakes = 0  # how many times ``wake`` ended the waits
         self._recent: dict[int, tuple[AcknowledgedWrite, int]] = {}
         self._floor = wal.last_sequence + 1  # the lowest sequence that may be in ``_recent``
         self._bytes = 0
@@ -95,13 +94,12 @@ class WriteFeed:
         with self._cond:
             return sum(size for sequence, (_, size) in self._recent.items() if sequence > after)
 
-    def wait(self, after: int, timeout: float) -> int:
+    def wait(self, after: int, timeout: float, stopped: threading.Event | None = None) -> int:
         """Block until a write after ``after`` is acknowledged, ``timeout`` seconds pass or
-        ``wake`` is called."""
+        ``stopped`` is set (its setter calls ``wake``)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            wakes = self._wakes
-            while self._watermark.value <= after and self._wakes == wakes:
+            while self._watermark.value <= after and not (stopped and stopped.is_set()):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -109,9 +107,9 @@ class WriteFeed:
         return self._watermark.value
 
     def wake(self) -> None:
-        """End every ``wait`` now: a reader that stops need not wait out its timeout."""
+        """Have every ``wait`` look at its ``stopped`` now: a reader that stops need not wait
+        out its timeout, and the others go on waiting."""
         with self._cond:
-            self._wakes += 1
             self._cond.notify_all()
 
     def read(self, after: int, database: str | None = None, limit: int = 1024) -> FeedRead:

@@ -187,7 +187,7 @@ class TriggerRunner:
         config, feed, store = self.config, self._parts.feed, self._parts.store
         position = store.position(config.database, config.name) or 0
         while not self._stop.is_set():
-            if feed.wait(position, timeout=1.0) <= position:
+            if feed.wait(position, timeout=1.0, stopped=self._stop) <= position:
                 continue
             read = feed.read(position, config.database, limit=MAX_ENTRIES_PER_CALL)
             if read.missing:

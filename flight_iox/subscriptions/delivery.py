@@ -106,7 +106,7 @@ class Cursor:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                if self._feed.wait(self.position, timeout=0.5) <= self.position:
+                if self._feed.wait(self.position, timeout=0.5, stopped=self._stop) <= self.position:
                     continue
                 self._deliver_next()
             except Exception as error:  # a bug, or the WAL unreadable: say so, go on later

@@ -103,14 +103,27 @@ def test_wait_wakes_on_acknowledgement(tmp_path: Path) -> None:
     assert feed.wait(1, timeout=0.01) == 1  # nothing new: returns at the timeout
 
 
-def test_wake_ends_a_wait_with_nothing_new(tmp_path: Path) -> None:
+def test_wake_ends_a_stopped_readers_wait_and_no_other(tmp_path: Path) -> None:
+    """A reader that stops sets its event and wakes the feed: its wait ends with nothing new,
+    while another reader's (a replica's long poll, say) goes on until its write comes."""
     feed = _open(tmp_path)
+    stop = threading.Event()
     seen: list[int] = []
-    waiter = threading.Thread(target=lambda: seen.append(feed.wait(0, timeout=300)))
+    others: list[int] = []
+    waiter = threading.Thread(target=lambda: seen.append(feed.wait(0, 300, stopped=stop)))
+    other = threading.Thread(target=lambda: others.append(feed.wait(0, timeout=300)))
     waiter.start()
+    other.start()
+    stop.set()
     for _ in range(600):  # up to 30 s, a tenth of the wait's own timeout
         feed.wake()  # (again, in case the waiter had not started waiting yet)
         waiter.join(timeout=0.05)
         if seen:
             break
     assert seen == [0]  # it returned with nothing acknowledged: woken, not timed out
+    feed.wake()
+    other.join(timeout=0.2)
+    assert others == []  # not stopped: still waiting after the wakes
+    _append(feed, _write("a", 1))
+    other.join(timeout=30)
+    assert others == [1]
