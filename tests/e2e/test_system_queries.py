@@ -138,6 +138,16 @@ def test_each_protocol_is_logged_with_its_text_and_rows(served: Served) -> None:
     assert any(r["running"] for r in rows.values())  # the query reading system.queries
 
 
+def test_a_listing_between_does_not_hide_the_queries_before_it(served: Served) -> None:
+    """Listings no longer refresh the live system tables (they read no system rows); the
+    next statement naming ``system`` still does."""
+    text = "SELECT count(*) AS before_the_listing FROM m"
+    assert sql(served, served.reader, text).status_code == 200
+    listing = "SELECT table_name FROM information_schema.tables"
+    assert sql(served, served.admin, listing).status_code == 200
+    assert text in {r["query_text"] for r in system_queries(served, served.admin)}
+
+
 def test_a_failed_query_is_logged_as_failed(served: Served) -> None:
     assert sql(served, served.reader, "SELECT logged_nope FROM m").status_code == 400
     [row] = [
