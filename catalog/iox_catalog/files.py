@@ -165,7 +165,7 @@ def _values(partition: Record) -> tuple[object, ...]:
     return tuple(partition[i] for i in range(len(partition)))
 
 
-def table_files(table: Table, manifests: ManifestEntries | None = None) -> TableFiles:
+def table_files(table: Table, manifests: ManifestEntries) -> TableFiles:
     """The current snapshot's files and the WAL sequence recorded in its summary
     (``manifests``: entries read before, to read only the manifests new since)."""
     snapshot = table.current_snapshot()
@@ -190,12 +190,7 @@ def table_files(table: Table, manifests: ManifestEntries | None = None) -> Table
     for manifest in snapshot.manifests(table.io):
         if manifest.content != ManifestContent.DATA:
             continue
-        entries = (
-            manifests.live(manifest, table.io)
-            if manifests is not None
-            else manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-        )
-        for entry in entries:
+        for entry in manifests.live(manifest, table.io):
             data = entry.data_file
             files.append(
                 DataFile(
