@@ -20,9 +20,15 @@ from pyiceberg.catalog import CatalogType
 from pyiceberg.io.pyarrow import PyArrowFileIO, _import_retry_strategy
 
 from flight_iox.catalog_settings import catalog_config
-from flight_iox.config import CATALOG_TYPES, Settings
+from flight_iox.config import CATALOG_TYPES, Settings, setting_specs
 from iox_catalog.config import CatalogConfig, is_secret_property, without_password
-from iox_catalog.object_store import ObjectStoreConfig, S3Credentials
+from iox_catalog.object_store import (
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRY_MODE,
+    RETRY_STRATEGIES,
+    ObjectStoreConfig,
+    S3Credentials,
+)
 from iox_catalog.storage import open_storage
 from tests.e2e.moto_s3 import ACCESS_KEY, REGION, SECRET_KEY, MotoS3, moto_s3
 
@@ -238,3 +244,13 @@ def test_settings_build_the_catalog_and_store(
 
 def test_the_catalog_types_offered_are_pyiceberg_types() -> None:
     assert set(CATALOG_TYPES) <= {t.value for t in CatalogType}
+
+
+def test_the_s3_settings_offer_what_the_store_takes() -> None:
+    """``flight_iox.config`` stays stdlib-only for ``--help``, so it spells the S3 defaults
+    and retry modes again instead of importing them: they must agree."""
+    settings = Settings()
+    assert settings.s3_request_timeout_seconds == DEFAULT_REQUEST_TIMEOUT
+    assert settings.s3_retry_mode == DEFAULT_RETRY_MODE
+    (mode,) = [spec for spec in setting_specs() if spec.name == "s3_retry_mode"]
+    assert set(mode.option.choices) == set(RETRY_STRATEGIES)
