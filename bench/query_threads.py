@@ -56,8 +56,9 @@ def thread_cpu(pid: int) -> dict[str, tuple[str, float]]:
     return threads
 
 
-def split(uri: str, pid: int, sql: str, runs: int, headers: dict[str, str]) -> None:
-    """Run ``runs`` queries against ``uri`` and print the server's CPU per query by thread."""
+def split(uri: str, pid: int, sql: str, runs: int, headers: dict[str, str]) -> float:
+    """Run ``runs`` queries against ``uri``, print the server's CPU per query by thread, and
+    return its total CPU per query (seconds)."""
     with flightsql.connect(uri, autocommit=True, db_kwargs=headers) as conn:
         for _ in range(runs // 10):
             run(conn, sql)
@@ -76,6 +77,7 @@ def split(uri: str, pid: int, sql: str, runs: int, headers: dict[str, str]) -> N
     for name, seconds in [*by_name.most_common(), ("ended threads", ended)]:
         if seconds > 0:
             print(f"| {name} | {seconds / runs * 1e3:.2f} |")
+    return total / runs
 
 
 def main() -> None:
@@ -93,11 +95,12 @@ def main() -> None:
             server = start_server(Path(folder) / "data", "--log-level", "warning")
             try:
                 print(f"\nflight-iox, plain ADBC, {args.sql!r}")
-                split(server.flight_uri, server.process.pid, args.sql, args.runs, {})
+                ours = split(server.flight_uri, server.process.pid, args.sql, args.runs, {})
             finally:
                 server.stop()
         print(f"\ntrivial server, plain ADBC, {args.sql!r}")
-        split(f"grpc://127.0.0.1:{port}", trivial.pid, args.sql, args.runs, {})
+        theirs = split(f"grpc://127.0.0.1:{port}", trivial.pid, args.sql, args.runs, {})
+        print(f"\nserver CPU per query, flight-iox / trivial server: {ours / theirs:.2f}x")
     finally:
         trivial.terminate()
 

@@ -157,6 +157,8 @@ def main() -> None:
             done = subprocess.run(
                 [*command, "--child", str(folder), shape, endpoint], capture_output=True, text=True
             )
+            if done.returncode != 0:
+                raise SystemExit(f"the {shape} child failed ({done.returncode}):\n{done.stderr}")
             held = json.loads(done.stdout.strip().splitlines()[-1])
             # After the first query (which also warms the reader): the trend, not one step.
             growth[shape] = (held[-1] - held[1]) / (len(held) - 2)
