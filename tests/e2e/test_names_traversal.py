@@ -23,6 +23,7 @@ import requests
 
 from flight_iox.launcher import RunningServer, start_server
 from flight_iox.sql_quote import quote_identifier
+from tests.e2e.polling import eventually
 
 T0 = 1_700_000_000_000_000_000
 OLD = time.time() - 3 * 86_400
@@ -77,15 +78,14 @@ def count(server: RunningServer, db: str, table: str) -> int:
 
 def buffered_rows_drop_to_zero(server: RunningServer) -> None:
     """Wait for the background persister (and its compaction) to take the whole buffer."""
-    deadline = time.monotonic() + 60
-    while True:
+
+    def buffered() -> float:
         text = requests.get(f"{server.http_url}/metrics", timeout=30).text
         rows = re.search(r"^flight_iox_buffer_rows (\S+)$", text, re.MULTILINE)
         assert rows is not None, text
-        if float(rows.group(1)) == 0:
-            return
-        assert time.monotonic() < deadline, f"{rows.group(1)} rows still buffered"
-        time.sleep(0.05)
+        return float(rows.group(1))
+
+    eventually(buffered, 0.0)
 
 
 def lp(name: str, ts: int) -> str:
