@@ -179,6 +179,17 @@ class SchemaCatalog:
         with self.lock:
             return self._deletes_ended.get(name, -math.inf) >= since
 
+    def forget_deletes_ended_before(self, since: float) -> None:
+        """Drop the ends before ``since``: no listing taken at or after it can hold them.
+
+        The follower calls this with each new listing's time, which only grows, so the
+        record stays as small as the deletes a listing may still be racing.
+        """
+        with self.lock:
+            ended = [name for name, at in self._deletes_ended.items() if at < since]
+            for name in ended:
+                del self._deletes_ended[name]
+
     def drop_table(self, database: str, table: str, wal_sequence: int) -> None:
         """Forget a table; WAL entries up to ``wal_sequence`` will not bring it back."""
         with self.lock:

@@ -118,6 +118,7 @@ class CatalogMirror:
         """
         report = FollowReport()
         listed_at = time.monotonic()
+        self._catalog.forget_deletes_ended_before(listed_at)
         state = self._iceberg.state()
         databases = dict(self.seen.databases)
         for name, retention_ns in state.databases.items():

@@ -184,3 +184,7 @@ def test_a_tick_racing_a_delete_here_does_not_bring_the_database_back(
 
     b.engine.create_database("raced", None)  # created anew by another server: followed
     assert tick(a).databases == ["raced"]
+    # Both deletes ended before that tick's listing: no later listing can race them, so
+    # their record is gone (it used to grow by one entry per database ever deleted).
+    assert not a.catalog.deleted_since("stale", 0.0)
+    assert not a.catalog.deleted_since("raced", 0.0)
