@@ -21,14 +21,14 @@ from hypothesis import strategies as st
 
 from flight_iox.launcher import RunningServer, start_server
 from tests.fuzz.conftest import budget
-from tests.fuzz.test_server_fuzz import (
+from tests.fuzz.server_calls import (
     FLIGHT_CALLS,
     TIMEOUT,
     FlightCall,
     Request,
-    _is_internal,
-    _run,
+    is_internal_error,
     requests_,
+    run_flight_call,
 )
 
 CALLERS = ["none", "wrong", "reader", "writer", "admin"]
@@ -137,9 +137,9 @@ def test_fuzzed_flight_calls_by_every_caller(
     auth = [(b"authorization", f"Bearer {token}".encode())] if token else []
     with flight.FlightClient(secured.server.flight_uri) as client:
         try:
-            _run(client, call, extra_headers=auth)
+            run_flight_call(client, call, extra_headers=auth)
         except (flight.FlightError, pa.ArrowException, OSError) as error:
-            assert not _is_internal(error), f"{type(error).__name__}: {error}"
+            assert not is_internal_error(error), f"{type(error).__name__}: {error}"
     _unchanged(secured, caller, before)
 
 
