@@ -15,17 +15,21 @@ microseconds plus remainder), ``--queries`` times in a row, and reports the anon
 - ``single``: one listing table over the folder (``target_partitions`` files at a time);
 - ``tags``: the union, but a query reading only the tag columns (a few bytes a row);
 - ``s3``: the union over the same files in S3 (moto on loopback, in the parent process),
-  read over HTTP by object_store's S3 client instead of its local file system.
+  read over HTTP by object_store's S3 client instead of its local file system;
+- ``loopback``: the union over the local files served by ``query/loopback_files.py`` in the
+  same process, as the server reads them (issue 20's bound).
 
-It prints each shape's growth per query after the first, the ratios single / union and
-s3 / union, and the growth against the bytes the query reads from the files (the
-compressed column chunks of ``f``, ``w``, ``host``).
+It prints each shape's growth per query after the first, the ratios single / union,
+s3 / union and loopback / union, the growth against the bytes the query reads from the
+files (the compressed column chunks of ``f``, ``w``, ``host``), and the CPU seconds of each
+query (this process's, the loopback server's included) of union and loopback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -40,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flight_iox.cluster_demo import moto_server  # noqa: E402
+from flight_iox.query.loopback_files import LoopbackFiles  # noqa: E402
 from flight_iox.query.tables import PARQUET_OPTIONS  # noqa: E402
 
 ROWS = 1_000_000
@@ -90,8 +95,15 @@ def anon_mib() -> int:
     return 0
 
 
-def measure(folder: Path, shape: str, queries: int, endpoint: str) -> list[int]:
-    """In this process: RssAnon before the first query and after each (``shape`` above)."""
+def cpu_seconds() -> float:
+    """This process's user and system CPU so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(folder: Path, shape: str, queries: int, endpoint: str) -> tuple[list[int], list[float]]:
+    """In this process: RssAnon before the first query and after each (``shape`` above), and
+    each query's CPU seconds."""
     from datafusion import RuntimeEnvBuilder, SessionConfig, SessionContext
     from datafusion.object_store import AmazonS3
 
@@ -103,6 +115,9 @@ def measure(folder: Path, shape: str, queries: int, endpoint: str) -> list[int]:
         context.register_view("agg", context.sql(f"SELECT {columns} FROM files"))
     else:
         selects = []
+        loopback = LoopbackFiles(folder) if shape == "loopback" else None
+        if loopback is not None:
+            context.register_object_store(*loopback.store())
         if shape == "s3":
             store = AmazonS3(
                 bucket_name=BUCKET,
@@ -115,15 +130,18 @@ def measure(folder: Path, shape: str, queries: int, endpoint: str) -> list[int]:
             context.register_object_store("s3://", store, BUCKET)
         for n, path in enumerate(sorted(folder.glob("*.parquet"))):
             url = f"s3://{BUCKET}/{path.name}" if shape == "s3" else str(path)
+            url = loopback.url(str(path)) if loopback is not None else url
             context.register_parquet(f"file_{n}", url)
             selects.append(f"SELECT {columns} FROM file_{n}")
         context.register_view("agg", context.sql(" UNION ALL ".join(selects)))
     query = TAGS_ONLY if shape == "tags" else AGGREGATE
-    held = [anon_mib()]
+    held, cpu = [anon_mib()], []
     for _ in range(queries):
+        start = cpu_seconds()
         assert sum(b.num_rows for b in context.sql(query).collect()) == 2 * HOSTS
+        cpu.append(round(cpu_seconds() - start, 3))
         held.append(anon_mib())
-    return held
+    return held, cpu
 
 
 def main() -> None:
@@ -134,7 +152,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         folder, shape, endpoint = args.child
-        print(json.dumps(measure(Path(folder), shape, args.queries, endpoint)))
+        held, cpu = measure(Path(folder), shape, args.queries, endpoint)
+        print(json.dumps({"held": held, "cpu": cpu}))
         return
     with tempfile.TemporaryDirectory(prefix="scan-retention-") as name, moto_server() as endpoint:
         folder = Path(name)
@@ -151,25 +170,35 @@ def main() -> None:
         for path in folder.glob("*.parquet"):
             pafs.copy_files(str(path), f"{BUCKET}/{path.name}", destination_filesystem=bucket)
         print(f"{args.files} files of {ROWS:,} rows; the aggregate reads {read_mib:.0f} MiB")
-        growth = {}
-        for shape in ("union", "single", "tags", "s3"):
+        growth: dict[str, float] = {}
+        cpu: dict[str, list[float]] = {}
+        cpu_shapes = ("union", "loopback")
+        for shape in ("union", "single", "tags", "s3", "loopback"):
             command = [sys.executable, __file__, "--queries", str(args.queries)]
             done = subprocess.run(
                 [*command, "--child", str(folder), shape, endpoint], capture_output=True, text=True
             )
             if done.returncode != 0:
                 raise SystemExit(f"the {shape} child failed ({done.returncode}):\n{done.stderr}")
-            held = json.loads(done.stdout.strip().splitlines()[-1])
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            held, cpu[shape] = result["held"], result["cpu"]
             # After the first query (which also warms the reader): the trend, not one step.
             growth[shape] = (held[-1] - held[1]) / (len(held) - 2)
-            print(f"{shape:>6}: RssAnon after each query, MiB: {held}")
+            print(f"{shape:>8}: RssAnon after each query, MiB: {held}; CPU s: {cpu[shape]}")
         print(
             f"growth per query after the first, MiB: union {growth['union']:.0f}, "
             f"single {growth['single']:.0f}"
             f" (single / union {growth['single'] / max(growth['union'], 1):.2f}), tags only "
             f"{growth['tags']:.0f}, s3 {growth['s3']:.0f} (s3 / union "
-            f"{growth['s3'] / max(growth['union'], 1):.2f}); union growth / bytes read "
-            f"{growth['union'] / read_mib:.2f}"
+            f"{growth['s3'] / max(growth['union'], 1):.2f}), loopback {growth['loopback']:.0f} "
+            f"(loopback / union {growth['loopback'] / max(growth['union'], 1):.2f}); union "
+            f"growth / bytes read {growth['union'] / read_mib:.2f}"
+        )
+        # After the first query; the two shapes ran one after the other in this run.
+        union_cpu, loopback_cpu = (sorted(cpu[s][1:])[len(cpu[s][1:]) // 2] for s in cpu_shapes)
+        print(
+            f"median CPU s per query after the first: union {union_cpu:.3f}, loopback "
+            f"{loopback_cpu:.3f} (loopback / union {loopback_cpu / union_cpu:.2f})"
         )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
 from flight_iox.auth.tokens import tokens_table
@@ -58,6 +59,7 @@ from flight_iox.processing.system_tables import (
 from flight_iox.query.engine import QueryEngine
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import checked_schema
+from flight_iox.query.loopback_files import LoopbackFiles
 from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
 from flight_iox.query.system_tables import SystemTable
@@ -108,6 +110,7 @@ class App:
     replication: ReplicationService  # WAL shipping, following, promotion (started by the server)
     # Ingest nodes whose unpersisted rows answers may lack (a query node's; else none).
     missing_rows: Callable[[], list[str]] = list
+    loopback_files: LoopbackFiles | None = None  # local files' reads for queries, if on
 
     def close(self) -> None:
         """Flush and close the WAL and the clients to other nodes (the persister, follower
@@ -115,6 +118,8 @@ class App:
         self.wal.close()
         self.peers.close()
         self.replication.stop()
+        if self.loopback_files is not None:
+            self.loopback_files.close()
 
 
 def build_app(
@@ -225,10 +230,16 @@ def build_app(
         if cluster and roles.query
         else None
     )
+    # Local files are read through loopback_files.py, which bounds the memory reads leave.
+    object_store, loopback = iceberg.config.store.datafusion_store(), None
+    if object_store is None and settings.loopback_file_reads:
+        loopback = LoopbackFiles(Path(storage.root))
+        object_store = loopback.store()
     query = QueryEngine(
         catalog,
         buffers,
-        object_store=iceberg.config.store.datafusion_store(),
+        object_store=object_store,
+        file_url=loopback.url if loopback is not None else None,
         file_cache=file_cache,
         limits=settings.query_limits,
         file_check=lambda file: checked_schema(file, storage),
@@ -342,6 +353,7 @@ def build_app(
         },
         replication=replication,
         missing_rows=remote.missing if remote is not None else list,
+        loopback_files=loopback,
     )
 
 

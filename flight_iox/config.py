@@ -101,6 +101,11 @@ class Settings:
     max_expression_depth: int = setting(
         500, "Chained operators and brackets in one SQL expression (0: none).", minimum=0
     )
+    loopback_file_reads: bool = setting(
+        True,
+        "Queries read local data files through an S3 endpoint on loopback, which bounds "
+        "their memory (off: DataFusion's local reads, whose buffers stay resident per query).",
+    )
     query_file_pruning: bool = setting(
         True, "Plan each query over only the files its time range and tag values can need."
     )

@@ -20,7 +20,7 @@ does not resolve in any syntax. Statements that change data are not run here: th
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 
@@ -75,11 +75,14 @@ class QueryEngine:
         system_tables: Mapping[str, SystemTable] | None = None,
         remote: RemoteTables | None = None,
         latest_rows: bool = True,
+        file_url: Callable[[str], str] | None = None,
     ):
         """``system_tables`` are server-wide tables added to every database's ``system``
         schema (``system.tokens``); call ``invalidate_system_tables`` when their source changes.
         ``remote`` (a query node's) merges other nodes' unpersisted rows into each table.
         ``latest_rows``: answer natural lastpoint SQL from the latest rows (``latest_rows.py``).
+        ``file_url``: where DataFusion reads a file (``TableBuilder``), with ``object_store``
+        the store serving it (``loopback_files.py``).
         """
         self._limits = limits or QueryLimits()
         clear_spill_dir(self._limits.spill_dir)
@@ -87,7 +90,7 @@ class QueryEngine:
         self._catalog = catalog
         self._buffers = buffers
         self._statements = StatementCache()
-        self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check)
+        self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check, file_url)
         self._remote = remote
         self._registry = TableRegistry(catalog, buffers, self._tables, remote)
         # A query node registers tables with what each statement needs of them (the

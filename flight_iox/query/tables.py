@@ -114,11 +114,14 @@ class TableBuilder:
         partitions: int,
         file_cache: FileCache | None = None,
         check: SchemaCheck | None = None,
+        file_url: Callable[[str], str] | None = None,
     ) -> None:
         """Memory tables get ``partitions`` partitions; ``file_cache`` serves decoded files.
 
         ``check`` reads a file's schema after checking it is there and whole; without
         it DataFusion infers the schema (and a bad file fails the whole registration).
+        ``file_url`` maps a file's path to the URL DataFusion reads it at (local files
+        through ``loopback_files.py``); without it, the path itself.
         """
         self._context = SessionContext(SessionConfig(PARQUET_OPTIONS))
         # Volatile, so the optimizer never evaluates it while planning.
@@ -129,6 +132,7 @@ class TableBuilder:
         self._partitions = partitions
         self._file_cache = file_cache
         self._check = check
+        self._file_url = file_url or (lambda path: path)
         self._file_scans: dict[str, tuple[Table, pa.Schema]] = {}
         self._zones = ZoneMaps()
         self._reported: set[str] = set()  # unreadable files already logged
@@ -294,13 +298,13 @@ class TableBuilder:
                 checked = self._check(file)  # raises UnreadableFileError
                 found = pa.schema(pa.field(f.name, f.type, f.nullable) for f in checked)
             else:
-                self._context.register_parquet(name, file.path)
+                self._context.register_parquet(name, self._file_url(file.path))
                 try:
                     found = self._context.table(name).schema()
                 finally:
                     self._context.deregister_table(name)
             read_schema = pa.schema(_read_field(f, schema) for f in found)
-            self._context.register_parquet(name, file.path, schema=read_schema)
+            self._context.register_parquet(name, self._file_url(file.path), schema=read_schema)
             try:
                 provider = self._context.table_provider(name)
             finally:

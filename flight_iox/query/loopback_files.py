@@ -1,0 +1,179 @@
+"""Local data files served to DataFusion as an S3 bucket on loopback, to bound memory.
+
+Why (issue 20): DataFusion reads a local Parquet file through object_store's local file
+system, which reads every byte range on one of tokio's *blocking* threads, into a buffer
+that thread allocates; the query's worker threads decode it and free it. The ``datafusion``
+wheel's allocator is mimalloc 2.3.2 (statically linked; pyarrow's own is 3.x). There a
+buffer over 128 KiB always gets a fresh page of the allocating thread's heap, and a block
+freed by another thread is only queued to its owner, which takes it back when it next
+allocates through the slow path a hundred times (a hard-coded count) or when the thread
+exits (tokio keeps an idle blocking thread 10 s). Blocking threads allocate little else, so
+each holds the buffers of its last reads: RSS grew by about the bytes every query read,
+O(rows), and fell back only after 10 s without queries (docs/benchmarks.md). No mimalloc
+option changes either path (``MIMALLOC_GENERIC_COLLECT``, ``PURGE_DELAY``,
+``TARGET_SEGMENTS_PER_THREAD`` measured: no change).
+
+The same files read through object_store's S3 client leave nothing: its responses are read
+and freed on tokio's workers, whose heaps reuse them. So the server reads its local files
+that way: this serves ``GET`` (with ``Range``) and ``HEAD`` of the files under the warehouse
+folder on ``127.0.0.1`` and a free port, answering only requests signed with a random access
+key made at start (held in this process; a plan's file URLs name the bucket, not the key).
+The bytes go out with ``sendfile``, so Python never holds them. DataFusion's own Parquet
+reader, its pruning and its pushdown are unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from iox_catalog.object_store import DataFusionStore
+from iox_catalog.storage import uri_path
+
+log = logging.getLogger(__name__)
+
+BUCKET = "flight-iox-local-files"  # what file URLs (and plans) show: s3://BUCKET/abs/path
+_REGION = "us-east-1"
+
+
+class LoopbackFiles:
+    """A read-only S3 endpoint for the files under ``root``; ``close`` stops it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(os.path.realpath(root))
+        self._key = secrets.token_hex(16)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.files = self
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="loopback-files", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def store(self) -> DataFusionStore:
+        """``register_object_store`` arguments for the bucket (every query context needs it)."""
+        from datafusion.object_store import AmazonS3  # the query layer's client
+
+        store = AmazonS3(
+            bucket_name=BUCKET,
+            region=_REGION,
+            access_key_id=self._key,
+            secret_access_key=self._key,
+            endpoint=self.endpoint,
+            allow_http=True,
+        )
+        return DataFusionStore("s3://", store, BUCKET)
+
+    def url(self, path: str) -> str:
+        """The URL DataFusion reads the local file ``path`` (or ``file://`` URI) at."""
+        return f"s3://{BUCKET}{quote(os.path.abspath(uri_path(path)))}"
+
+    def served_path(self, key: str) -> Path | None:
+        """The file a request's (unquoted) object key names, if under ``root``."""
+        path = Path(os.path.realpath("/" + key))
+        return path if path.is_relative_to(self.root) and path.is_file() else None
+
+    def authorized(self, header: str | None) -> bool:
+        """Whether a SigV4 ``Authorization`` header carries this server's access key."""
+        return header is not None and f"Credential={self._key}/" in header
+
+    def close(self) -> None:
+        """Stop serving (connections still open end with their requests)."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the S3 client opens a connection per concurrent range read
+    files: LoopbackFiles
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A query cancelled mid-read closes its connection: not worth a traceback.
+        log.debug("loopback file read from %s ended early", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: the S3 client reuses its connections
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: one line per range read would flood the log."""
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def _answer(self, body: bool) -> None:
+        files = self.server.files
+        if not files.authorized(self.headers.get("Authorization")):
+            self._fail(403)
+            return
+        bucket, _, key = unquote(self.path.split("?", 1)[0]).lstrip("/").partition("/")
+        path = files.served_path(key) if bucket == BUCKET else None
+        if path is None:
+            self._fail(404)
+            return
+        with path.open("rb") as file:
+            stat = os.fstat(file.fileno())
+            size = stat.st_size
+            span = _range(self.headers.get("Range"), size)
+            if span is None:
+                self._fail(416, {"Content-Range": f"bytes */{size}"})
+                return
+            start, end = span
+            self.send_response(206 if self.headers.get("Range") else 200)
+            if self.headers.get("Range"):
+                self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+            self.send_header("Content-Length", str(end - start if body else size))
+            self.send_header("Last-Modified", formatdate(stat.st_mtime, usegmt=True))
+            self.send_header("ETag", f'"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{size:x}"')
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            if body:
+                self.wfile.flush()
+                offset, socket = start, self.connection.fileno()
+                while offset < end:
+                    sent = os.sendfile(socket, file.fileno(), offset, end - offset)
+                    if sent == 0:
+                        raise ConnectionError("the file shrank while being sent")
+                    offset += sent
+
+    def _fail(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def _range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``[start, end)`` of one ``Range: bytes=...`` (the whole file without one); None if
+    unsatisfiable. The S3 client asks for one range per request."""
+    if header is None:
+        return 0, size
+    first, sep, last = header.removeprefix("bytes=").partition("-")
+    try:
+        if not sep or "," in last:
+            return None
+        if first == "":  # the last N bytes
+            start, end = max(0, size - int(last)), size
+        else:
+            start, end = int(first), min(size, int(last) + 1) if last else size
+    except ValueError:
+        return None
+    return (start, end) if 0 <= start < end else None
