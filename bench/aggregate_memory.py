@@ -1,6 +1,7 @@
 """Memory of a full-table aggregate as the table grows: O(groups), not O(rows)?
 
     python bench/aggregate_memory.py [--steps 5 10 20 40] [--cache-sizes 1GiB 0] [--repeat 10]
+        [--file-reads loopback direct]
 
 One real server per Parquet cache size (``--parquet-cache-size``; defaults otherwise). Rows
 of 400 series (``w`` x ``host``, as ``bench/soak.py`` writes) go in over Flight ``DoPut``
@@ -16,6 +17,8 @@ through ``/metrics``). The query's memory is O(groups) when its peak above the r
 stays flat as the rows double; the resting RSS holds the Parquet cache, bounded by its size.
 ``--repeat N`` then runs the query N more times at each step and records the RSS after each
 (``rss_after_repeats_mib``): what successive queries leave in the process.
+``--file-reads direct`` runs a server with ``--no-loopback-file-reads`` (DataFusion reads
+local files itself, as before issue 20's bound), after the ``loopback`` one (the default).
 Results go to ``--out`` (JSON).
 """
 
@@ -108,11 +111,12 @@ def query_peak(server: RunningServer) -> tuple[int, int, float]:
     return resting, status(pid, "VmHWM") - resting, seconds
 
 
-def run(cache_size: str, steps: list[int], repeat: int = 0) -> list[dict]:
+def run(cache_size: str, steps: list[int], repeat: int = 0, reads: str = "loopback") -> list[dict]:
     """The measurements of one server with ``--parquet-cache-size cache_size``."""
     folder = Path(tempfile.mkdtemp(prefix="aggmem-"))
+    flags = ["--no-loopback-file-reads"] if reads == "direct" else []
     server = start_server(
-        folder / "data", "--parquet-cache-size", cache_size, "--log-level", "warning"
+        folder / "data", "--parquet-cache-size", cache_size, "--log-level", "warning", *flags
     )
     try:
         rows, results = 0, []
@@ -135,6 +139,7 @@ def run(cache_size: str, steps: list[int], repeat: int = 0) -> list[dict]:
             results.append(
                 {
                     "cache": cache_size,
+                    "reads": reads,
                     "rows": rows,
                     "resting_rss_mib": round(resting / MIB),
                     "query_peak_above_mib": round(max(r[1] for r in runs) / MIB),
@@ -161,18 +166,28 @@ def main() -> None:
     parser.add_argument("--cache-sizes", nargs="+", default=["1GiB", "0"])
     parser.add_argument("--repeat", type=int, default=0, help="more queries per step")
     parser.add_argument(
+        "--file-reads", nargs="+", default=["loopback"], choices=("loopback", "direct")
+    )
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "aggregate_memory.json"
     )
     args = parser.parse_args()
-    results = [r for size in args.cache_sizes for r in run(size, args.steps, args.repeat)]
+    results = [
+        r
+        for size in args.cache_sizes
+        for reads in args.file_reads
+        for r in run(size, args.steps, args.repeat, reads)
+    ]
     for size in args.cache_sizes:
-        mine = [r for r in results if r["cache"] == size]
-        first, last = mine[0], mine[-1]
-        print(
-            f"cache {size}: rows x{last['rows'] / first['rows']:.0f}, query peak above resting "
-            f"x{max(last['query_peak_above_mib'], 1) / max(first['query_peak_above_mib'], 1):.2f}, "
-            f"resting RSS x{last['resting_rss_mib'] / first['resting_rss_mib']:.2f}"
-        )
+        for reads in args.file_reads:
+            mine = [r for r in results if r["cache"] == size and r["reads"] == reads]
+            first, last = mine[0], mine[-1]
+            peaks = max(last["query_peak_above_mib"], 1) / max(first["query_peak_above_mib"], 1)
+            print(
+                f"cache {size}, {reads} reads: rows x{last['rows'] / first['rows']:.0f}, query "
+                f"peak above resting x{peaks:.2f}, "
+                f"resting RSS x{last['resting_rss_mib'] / first['resting_rss_mib']:.2f}"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
 
