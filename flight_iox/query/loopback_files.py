@@ -131,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         with path.open("rb") as file:
             stat = os.fstat(file.fileno())
             size = stat.st_size
-            span = _range(self.headers.get("Range"), size)
+            span = requested_range(self.headers.get("Range"), size)
             if span is None:
                 self._fail(416, {"Content-Range": f"bytes */{size}"})
                 return
@@ -161,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-def _range(header: str | None, size: int) -> tuple[int, int] | None:
+def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``[start, end)`` of one ``Range: bytes=...`` (the whole file without one); None if
     unsatisfiable. The S3 client asks for one range per request."""
     if header is None:
