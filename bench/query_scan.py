@@ -11,6 +11,8 @@ DataFusion has no such function). Three engines hold the same TSBS rows:
 - files, no pruning: the same with ``--no-query-file-pruning`` (no file pruning, no zone
   maps, no one-partition plans for small statements: ``query/pruned_plans.py``);
 - files, no cache: the same, decoded from Parquet by every query (``--parquet-cache-size 0``);
+- files, no cache, direct reads: the same with ``--no-loopback-file-reads`` (DataFusion reads
+  the files itself, not through ``query/loopback_files.py``: before issue 20's memory bound);
 - buffer: everything in the write buffer (fresh data is served from memory);
 - mixed: the first half persisted, the second half buffered (the usual steady state).
 
@@ -48,11 +50,17 @@ from flight_iox.config import Settings  # noqa: E402
 
 DATABASE = "tsbs"
 BATCH_ROWS = 65_536
-LAYOUTS = ("files", "files, no pruning", "files, no cache", "buffer", "mixed")
+NO_CACHE, DIRECT = "files, no cache", "files, no cache, direct reads"
+LAYOUTS = ("files", "files, no pruning", NO_CACHE, DIRECT, "buffer", "mixed")
 
 
 def app(
-    folder: Path, bodies: list[bytes], persisted: int, cache: bool = True, pruning: bool = True
+    folder: Path,
+    bodies: list[bytes],
+    persisted: int,
+    cache: bool = True,
+    pruning: bool = True,
+    loopback: bool = True,
 ) -> App:
     """An app holding ``bodies``, the first ``persisted`` of them in Parquet files."""
     settings = Settings(
@@ -61,6 +69,7 @@ def app(
         buffer_memory_limit=16 << 30,
         parquet_cache_size=Settings.parquet_cache_size if cache else 0,
         query_file_pruning=pruning,
+        loopback_file_reads=loopback,
     )
     target = build_app(settings)
     for i, body in enumerate(bodies):
@@ -119,14 +128,15 @@ def main() -> None:
         persisted = {
             "files": len(bodies),
             "files, no pruning": len(bodies),
-            "files, no cache": len(bodies),
+            NO_CACHE: len(bodies),
+            DIRECT: len(bodies),
             "buffer": 0,
             "mixed": len(bodies) // 2,
         }
         engines = {
             name: app(Path(folder) / name.replace(", ", "-").replace(" ", "-"), bodies,
-                         persisted[name], cache=name != "files, no cache",
-                         pruning=name != "files, no pruning")
+                         persisted[name], cache=name not in (NO_CACHE, DIRECT),
+                         pruning=name != "files, no pruning", loopback=name != DIRECT)
             for name in args.layouts
         }  # fmt: skip
         rows = next(iter(engines.values())).query.execute(DATABASE, "SELECT * FROM cpu").read_all()
