@@ -246,6 +246,7 @@ def build_app(
         system_tables=system_tables,
         remote=remote,
         latest_rows=settings.latest_rows_rewrite,
+        aggregate_cache_bytes=settings.aggregate_cache_size,
     )
     metrics.watch(
         StateSources(
@@ -256,6 +257,9 @@ def build_app(
             cache_misses=lambda: file_cache.misses,
             query_slots_used=lambda: query.slots_used,
             queries_waiting=lambda: query.queries_waiting,
+            aggregate_cache_bytes=lambda: query.partial_aggregates.used_bytes,
+            aggregate_cache_hits=lambda: query.partial_aggregates.hits,
+            aggregate_cache_misses=lambda: query.partial_aggregates.misses,
         )
     )
     if authorizer is not None:

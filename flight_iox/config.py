@@ -98,6 +98,12 @@ class Settings:
         "Answer natural lastpoint SQL (DISTINCT ON, row_number() = 1, a max(time) join) from "
         "the latest row of each series, where the plan proves the answer is the same.",
     )
+    aggregate_cache_size: int = setting(
+        64 * MIB,
+        "Memory for per-file partial aggregates of repeated GROUP BY queries, where the plan "
+        "proves them equal (0: off).",
+        kind="size",
+    )
     max_expression_depth: int = setting(
         500, "Chained operators and brackets in one SQL expression (0: none).", minimum=0
     )

@@ -58,6 +58,9 @@ class StateSources:
     cache_misses: Callable[[], int]
     query_slots_used: Callable[[], int]
     queries_waiting: Callable[[], int]
+    aggregate_cache_bytes: Callable[[], int] = lambda: 0
+    aggregate_cache_hits: Callable[[], int] = lambda: 0
+    aggregate_cache_misses: Callable[[], int] = lambda: 0
 
 
 class _StateCollector(Collector):
@@ -91,6 +94,21 @@ class _StateCollector(Collector):
             f"{PREFIX}_parquet_cache_hit_ratio",
             "Cache hits over lookups since the start (0 before any lookup).",
             hits / (hits + misses) if hits + misses else 0.0,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_aggregate_cache_bytes",
+            "Bytes of per-file partial aggregates held (--aggregate-cache-size).",
+            s.aggregate_cache_bytes(),
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_aggregate_cache_hits",
+            "Data files whose partial aggregate a query found kept.",
+            s.aggregate_cache_hits(),
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_aggregate_cache_misses",
+            "Data files a query aggregated alone, their partial not kept yet.",
+            s.aggregate_cache_misses(),
         )
         yield GaugeMetricFamily(
             f"{PREFIX}_query_slots_used",

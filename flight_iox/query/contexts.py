@@ -95,14 +95,18 @@ class Contexts:
             context.register_object_store(*self._object_store)
         return context
 
-    def isolated(self, database: str, table: str, provider: Table) -> SessionContext:
+    def isolated(
+        self, database: str, table: str, provider: Table, *, single: bool = True
+    ) -> SessionContext:
         """A context where only ``database``'s ``table`` resolves, to ``provider``.
 
         For a statement already planned in the caller's own context, planned again over
-        another source of the same table (``latest_rows.py``).
+        another source of the same table (``latest_rows.py``), or one source of a table
+        aggregated alone (``partial_aggs.py``, ``single=False``: the buffer may be large).
         """
         # One partition: the rows are few, and repartitioning them costs more than it saves.
-        context = self.session(self._config(database).with_target_partitions(1))
+        config = self._config(database)
+        context = self.session(config.with_target_partitions(1) if single else config)
         catalog, schema = new_catalog()
         schema.register_table(table, provider)
         context.register_catalog_provider(database, catalog)

@@ -41,6 +41,7 @@ from flight_iox.query.iox_sql import rewrite_iox_sql
 from flight_iox.query.last_cache import LastValueCache
 from flight_iox.query.latest_rows import LatestRows
 from flight_iox.query.limits import check_expression_depth
+from flight_iox.query.partial_aggs import PartialAggregates, Source
 from flight_iox.query.placeholders import (
     parameter_values,
     rewrite_placeholders,
@@ -76,6 +77,7 @@ class QueryEngine:
         remote: RemoteTables | None = None,
         latest_rows: bool = True,
         file_url: Callable[[str], str] | None = None,
+        aggregate_cache_bytes: int = 64 << 20,
     ):
         """``system_tables`` are server-wide tables added to every database's ``system``
         schema (``system.tokens``); call ``invalidate_system_tables`` when their source changes.
@@ -83,6 +85,7 @@ class QueryEngine:
         ``latest_rows``: answer natural lastpoint SQL from the latest rows (``latest_rows.py``).
         ``file_url``: where DataFusion reads a file (``TableBuilder``), with ``object_store``
         the store serving it (``loopback_files.py``).
+        ``aggregate_cache_bytes``: per-file partial aggregates kept (``partial_aggs.py``; 0: off).
         """
         self._limits = limits or QueryLimits()
         clear_spill_dir(self._limits.spill_dir)
@@ -127,6 +130,20 @@ class QueryEngine:
                 self._tables.raise_if_unavailable,
                 self._tables.view_label,
             )
+
+        self._partials = PartialAggregates(
+            aggregate_cache_bytes if remote is None else 0,  # other nodes' rows: not in files
+            self._source,
+            lambda schema, snapshot, label: self._tables.provider(schema, snapshot, None, label),
+            partial(self._contexts.isolated, single=False),
+            self._tables.view_label,
+            lambda: self._tables.unavailable,
+        )
+
+    @property
+    def partial_aggregates(self) -> PartialAggregates:
+        """The per-file partial aggregate cache (its ``used_bytes``, ``hits``, ``misses``)."""
+        return self._partials
 
     @property
     def slots_used(self) -> int:
@@ -216,6 +233,10 @@ class QueryEngine:
             self._tables.raise_if_unavailable(frame)  # before any row of another source
             if finish is not None:
                 return finish(query.read_all(frame)).to_reader()
+            partials = self._partials.answer(database, scope, frame, query)
+            if partials is not None:
+                query.close()
+                return partials.to_reader()
             if self._latest is not None and self._latest.rewritten(frame):
                 return self._latest.answer(frame, query).to_reader()  # kept with the plan
             return query.reader(frame)  # the reader closes the query when it ends
@@ -235,6 +256,7 @@ class QueryEngine:
         self._registry.forget_table(database, table)
         self._last_cache.forget(database, table)
         self._caches.forget(database, table)
+        self._partials.forget(database, table)
 
     def recheck_files(self, database: str, table: str, paths: set[str]) -> None:
         """Check ``paths`` again when the table is next registered (``repair`` found them lost).
@@ -255,8 +277,19 @@ class QueryEngine:
         self._registry.forget_database(database)
         self._last_cache.forget(database)
         self._caches.forget(database)
+        self._partials.forget(database)
 
     # --- internals -------------------------------------------------------------------------
+
+    def _source(self, database: str, table: str) -> Source | None:
+        """What ``table`` is read from as last registered (a statement's key refreshed it)."""
+        with self._registry.lock:
+            registration = self._registry.sources.get((database, table))
+            if registration is None:
+                return None
+            return Source(
+                registration.schema, registration.snapshot, registration.retention_ns
+            )
 
     def _statement_key(
         self,
