@@ -41,7 +41,7 @@ from flight_iox.query.iox_sql import rewrite_iox_sql
 from flight_iox.query.last_cache import LastValueCache
 from flight_iox.query.latest_rows import LatestRows
 from flight_iox.query.limits import check_expression_depth
-from flight_iox.query.partial_aggs import PartialAggregates, Source
+from flight_iox.query.partial_aggs import PartialAggregates
 from flight_iox.query.placeholders import (
     parameter_values,
     rewrite_placeholders,
@@ -131,19 +131,11 @@ class QueryEngine:
                 self._tables.view_label,
             )
 
-        self._partials = PartialAggregates(
-            aggregate_cache_bytes if remote is None else 0,  # other nodes' rows: not in files
-            self._source,
-            lambda schema, snapshot, label: self._tables.provider(schema, snapshot, None, label),
+        # Not on a query node: its tables hold other nodes' rows, which no file has.
+        self.partial_aggregates = PartialAggregates(
+            aggregate_cache_bytes if remote is None else 0, self._registry.source, self._tables,
             partial(self._contexts.isolated, single=False),
-            self._tables.view_label,
-            lambda: self._tables.unavailable,
-        )
-
-    @property
-    def partial_aggregates(self) -> PartialAggregates:
-        """The per-file partial aggregate cache (its ``used_bytes``, ``hits``, ``misses``)."""
-        return self._partials
+        )  # fmt: skip
 
     @property
     def slots_used(self) -> int:
@@ -233,9 +225,8 @@ class QueryEngine:
             self._tables.raise_if_unavailable(frame)  # before any row of another source
             if finish is not None:
                 return finish(query.read_all(frame)).to_reader()
-            partials = self._partials.answer(database, scope, frame, query)
+            partials = self.partial_aggregates.answer(database, scope, frame, query)  # closes it
             if partials is not None:
-                query.close()
                 return partials.to_reader()
             if self._latest is not None and self._latest.rewritten(frame):
                 return self._latest.answer(frame, query).to_reader()  # kept with the plan
@@ -256,7 +247,7 @@ class QueryEngine:
         self._registry.forget_table(database, table)
         self._last_cache.forget(database, table)
         self._caches.forget(database, table)
-        self._partials.forget(database, table)
+        self.partial_aggregates.forget(database, table)
 
     def recheck_files(self, database: str, table: str, paths: set[str]) -> None:
         """Check ``paths`` again when the table is next registered (``repair`` found them lost).
@@ -277,19 +268,9 @@ class QueryEngine:
         self._registry.forget_database(database)
         self._last_cache.forget(database)
         self._caches.forget(database)
-        self._partials.forget(database)
+        self.partial_aggregates.forget(database)
 
     # --- internals -------------------------------------------------------------------------
-
-    def _source(self, database: str, table: str) -> Source | None:
-        """What ``table`` is read from as last registered (a statement's key refreshed it)."""
-        with self._registry.lock:
-            registration = self._registry.sources.get((database, table))
-            if registration is None:
-                return None
-            return Source(
-                registration.schema, registration.snapshot, registration.retention_ns
-            )
 
     def _statement_key(
         self,

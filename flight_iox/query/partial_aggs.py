@@ -27,7 +27,6 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,7 +39,8 @@ from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.execution import Query
 from flight_iox.query.overlap import overlap_groups, table_sources
 from flight_iox.query.partial_plan import Aggregate, PartialShape, partial_shape
-from flight_iox.query.registry import USER_SCHEMA
+from flight_iox.query.registry import USER_SCHEMA, Registration
+from flight_iox.query.tables import TableBuilder
 from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
 
@@ -50,19 +50,8 @@ _COUNT = pc.ScalarAggregateOptions(min_count=0)  # a count of nothing is 0, neve
 _FINAL = {"count": "sum", "sum": "sum", "min": "min", "max": "max"}
 
 
-@dataclass(frozen=True)
-class Source:
-    """What a table is read from now: its schema, files and buffer (registry's snapshot)."""
-
-    schema: pa.Schema
-    snapshot: TableSnapshot
-    retention_ns: int | None
-
-
-# (database, table) -> the table's current source (None: no such table)
-Sources = Callable[[str, str], Source | None]
-# (schema, snapshot, label) -> a provider over exactly those sources, deduplicated as usual
-Providers = Callable[[pa.Schema, TableSnapshot, str], Provider]
+# (database, table) -> what the table was last registered from (None: no such table)
+Sources = Callable[[str, str], Registration | None]
 # (database, table name, provider) -> a context where that table resolves
 Isolated = Callable[[str, str, Provider], SessionContext]
 
@@ -74,18 +63,14 @@ class PartialAggregates:
         self,
         capacity_bytes: int,
         sources: Sources,
-        providers: Providers,
+        tables: TableBuilder,
         isolated: Isolated,
-        view_label: Callable[[str], str | None],
-        unavailable: Callable[[], set[str]],
     ) -> None:
-        """``view_label`` names the table a view's plan is of; ``unavailable``: lost files."""
+        """``tables`` builds providers over chosen sources and knows views and lost files."""
         self.capacity_bytes = capacity_bytes
         self._sources = sources
-        self._providers = providers
+        self._tables = tables
         self._isolated = isolated
-        self._view_label = view_label
-        self._unavailable = unavailable
         self._lock = threading.Lock()
         self._kept: OrderedDict[Hashable, pa.Table] = OrderedDict()
         self.used_bytes = 0
@@ -99,8 +84,8 @@ class PartialAggregates:
     def answer(
         self, database: str | None, scope: frozenset[str] | None, frame: DataFrame, query: Query
     ) -> pa.Table | None:
-        """``frame``'s rows from partial aggregates (run within ``query``), or None: not one
-        the partials answer, and the caller runs the plan as made."""
+        """``frame``'s rows from partial aggregates (run within ``query``, then closed), or None:
+        not one the partials answer, and the caller runs the plan as made."""
         if self.capacity_bytes <= 0 or database is None:
             return None
         if scope is not None and database not in scope:
@@ -112,15 +97,17 @@ class PartialAggregates:
         if source is None or source.retention_ns:
             return None
         files = source.snapshot.files
-        if self._unavailable() & {file.path for file in files}:
+        if self._tables.unavailable & {file.path for file in files}:
             return None
         try:
             partials = self._partials(database, scope, shape, source, query)
-            return finish(partials, shape, frame.schema())
+            rows = finish(partials, shape, frame.schema())
         except Exception as error:  # our own bugs surface; DataFusion's refusal: plain plan
             if not is_engine_error(error):
                 raise
             return None
+        query.close()
+        return rows
 
     def forget(self, database: str, table: str | None = None) -> None:
         """Drop the partials of a dropped table or database (its file names may come back)."""
@@ -153,7 +140,7 @@ class PartialAggregates:
         return None if source is None else (name, source.schema)
 
     def _view(self, database: str, body: LogicalPlan) -> tuple[str, pa.Schema] | None:
-        label = self._view_label(body.display_indent())
+        label = self._tables.view_label(body.display_indent())
         prefix = f"{database}."
         if label is None or not label.startswith(prefix):
             return None
@@ -164,7 +151,7 @@ class PartialAggregates:
         database: str,
         scope: frozenset[str] | None,
         shape: PartialShape,
-        source: Source,
+        source: Registration,
         query: Query,
     ) -> list[pa.Table]:
         """A partial per file that needs no deduplication (kept), one for the rest (fresh)."""
@@ -212,7 +199,7 @@ class PartialAggregates:
         query: Query,
     ) -> pa.Table:
         """The partial states of ``snapshot``'s rows (deduplicated among themselves)."""
-        provider = self._providers(schema, snapshot, label)
+        provider = self._tables.provider(schema, snapshot, None, label)
         context = self._isolated(database, SCRATCH, provider)
         frame = context.sql(f"SELECT * FROM {q(SCRATCH)} AS {q(shape.alias)}")
         for predicate in shape.predicates:
@@ -224,7 +211,7 @@ class PartialAggregates:
 
 def finish(partials: Sequence[pa.Table], shape: PartialShape, schema: pa.Schema) -> pa.Table:
     """The final aggregate over the partials, as the statement's own output."""
-    table = pa.concat_tables(partials)
+    table = pa.concat_tables(partials, promote_options="permissive")
     keys = [f"g{i}" for i in range(len(shape.groups))]
     specs: list[tuple[str, str] | tuple[str, str, pc.FunctionOptions]] = []
     for i, aggregate in enumerate(shape.aggregates):
@@ -243,7 +230,9 @@ def finish(partials: Sequence[pa.Table], shape: PartialShape, schema: pa.Schema)
         else:
             columns.append(done[f"s{i}_{_FINAL.get(aggregate.kind, 'sum')}"])
     out = [columns[index] for index in shape.outputs]
-    return pa.Table.from_arrays([c.cast(t) for c, t in zip(out, schema.types)], schema=schema)
+    return pa.Table.from_arrays(
+        [c.cast(t) for c, t in zip(out, schema.types, strict=True)], schema=schema
+    )
 
 
 def _partial_states(aggregates: Sequence[Aggregate]) -> list[Expr]:

@@ -140,9 +140,7 @@ def _kind(plan: LogicalPlan) -> str:
     return type(plan.to_variant()).__name__
 
 
-def _source(
-    plan: LogicalPlan, resolve: Resolve, views: Views
-) -> tuple[str, pa.Schema, str, int]:
+def _source(plan: LogicalPlan, resolve: Resolve, views: Views) -> tuple[str, pa.Schema, str, int]:
     """The user table under a chain of aliases: name, schema, relation name, scans read."""
     alias: str | None = None
     while True:

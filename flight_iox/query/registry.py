@@ -303,6 +303,11 @@ class TableRegistry:
             self._refresh_system_tables(database, schemas)
             self._system_states[database] = key
 
+    def source(self, database: str, name: str) -> Registration | None:
+        """What a table was last registered from (a statement's key refreshed it)."""
+        with self.lock:
+            return self.sources.get((database, name))
+
     def full_provider(self, database: str, name: str) -> Table:
         """The table over every file and its buffer (built once per registration)."""
         registration = self.sources[(database, name)]
