@@ -230,8 +230,8 @@ def _aggregate(expr: Expr, alias: str, schema: pa.Schema) -> Aggregate:
 
 
 def _output(expr: Expr, names: list[str]) -> int:
-    """The aggregate column a projected column is (renamed or not)."""
-    if expr.variant_name() == "Alias":
+    """The aggregate column a projected column is (renamed or not, maybe twice)."""
+    while expr.variant_name() == "Alias":
         expr = expr.rex_call_operands()[0]
     if expr.variant_name() != "Column" or expr.schema_name() not in names:
         raise NotPartial("a computed output column")
