@@ -229,10 +229,33 @@ def finish(partials: Sequence[pa.Table], shape: PartialShape, schema: pa.Schema)
             columns.append(pc.divide(total, pc.cast(count, pa.float64())))
         else:
             columns.append(done[f"s{i}_{_FINAL.get(aggregate.kind, 'sum')}"])
-    out = [columns[index] for index in shape.outputs]
-    return pa.Table.from_arrays(
-        [c.cast(t) for c, t in zip(out, schema.types, strict=True)], schema=schema
+    out = pa.table(
+        [columns[index] for index in shape.outputs],
+        names=[f"o{i}" for i in range(len(shape.outputs))],
     )
+    if shape.order:
+        out = out.take(_sorted(out, shape))
+    return pa.Table.from_arrays(
+        [c.cast(t) for c, t in zip(out.columns, schema.types, strict=True)], schema=schema
+    )
+
+
+def _sorted(table: pa.Table, shape: PartialShape) -> pa.Array:
+    """The row order of the statement's ORDER BY, then its OFFSET and LIMIT.
+
+    Each key's null placement goes first, as its own key: pyarrow places nulls for all keys
+    at once, DataFusion per key. Keys are plain values here (dictionaries were decoded).
+    """
+    keys: list[tuple[str, str]] = []
+    columns = {}
+    for n, key in enumerate(shape.order):
+        column = table.column(key.column)
+        columns[f"n{n}"] = pc.is_valid(column) if key.nulls_first else pc.is_null(column)
+        columns[f"v{n}"] = column
+        keys += [(f"n{n}", "ascending"), (f"v{n}", "ascending" if key.ascending else "descending")]
+    indices = pc.sort_indices(pa.table(columns), sort_keys=keys)
+    end = None if shape.fetch is None else shape.skip + shape.fetch
+    return indices[shape.skip : end]
 
 
 def _partial_states(aggregates: Sequence[Aggregate]) -> list[Expr]:

@@ -2,11 +2,13 @@
 
 ``partial_shape`` walks DataFusion's unoptimised logical plan and accepts exactly
 
-    [Projection of output columns only, renamed or not]
-      Aggregate: groupBy=[plain columns | date_bin(literal, time[, literal])],
-                 aggr=[count(*) | count(c) | sum(c) | min(c) | max(c) | avg(c)]
-        [Filter: no subquery, no placeholder, no time or random function]*
-          [SubqueryAlias]* over one user table (a scan, or the server's view of it)
+    [Limit: literal skip and fetch, only over a Sort]
+      [Sort: output columns, any direction and null placement]
+        [Projection of output columns only, renamed or not]
+          Aggregate: groupBy=[plain columns | date_bin(literal, time[, literal])],
+                     aggr=[count(*) | count(c) | sum(c) | min(c) | max(c) | avg(c)]
+            [Filter: no subquery, no placeholder, no time or random function]*
+              [SubqueryAlias]* over one user table (a scan, or the server's view of it)
 
 For such a statement, the aggregate over a table equals the aggregate of per-source partial
 states (count, sum, min, max; avg as a sum and a count), because every row of the table
@@ -75,6 +77,18 @@ class PartialShape:
     aggregates: tuple[Aggregate, ...]
     outputs: tuple[int, ...]  # per output column, its index in groups + aggregates
     key: str  # the partial statement, normalised: what a cached partial was computed for
+    order: tuple[SortKey, ...] = ()  # ORDER BY over the output columns
+    skip: int = 0  # OFFSET, after the order
+    fetch: int | None = None  # LIMIT, after the order
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY key: an output column, its direction and where its nulls go."""
+
+    column: int
+    ascending: bool
+    nulls_first: bool
 
 
 def partial_shape(plan: LogicalPlan, resolve: Resolve, views: Views) -> PartialShape | None:
@@ -91,6 +105,20 @@ def partial_shape(plan: LogicalPlan, resolve: Resolve, views: Views) -> PartialS
 
 def _shape(plan: LogicalPlan, resolve: Resolve, views: Views) -> PartialShape:
     top = plan
+    skip, fetch = 0, None
+    if _kind(top) == "Limit":
+        limit = top.to_variant()
+        skip, fetch = _count(limit.skip()) or 0, _count(limit.fetch())
+        top = top.inputs()[0]
+        if _kind(top) != "Sort":
+            raise NotPartial("a limit without an order: any rows would do, but not ours")
+    sorts = []
+    if _kind(top) == "Sort":
+        node = top.to_variant()
+        if node.get_fetch_val() is not None:
+            raise NotPartial("a sort with its own fetch")
+        sorts = list(node.sort_exprs())
+        top = top.inputs()[0]
     projections: list[Expr] | None = None
     if _kind(top) == "Projection":
         projections = list(top.to_variant().projections())
@@ -120,8 +148,11 @@ def _shape(plan: LogicalPlan, resolve: Resolve, views: Views) -> PartialShape:
     names = [g.schema_name() for g in groups] + [a.expr.schema_name() for a in aggregates]
     if projections is None:
         outputs = tuple(range(len(names)))
+        keys = [_column_key(g) for g in groups] + [(None, n) for n in names[len(groups) :]]
     else:
         outputs = tuple(_output(expr, names) for expr in projections)
+        keys = [_column_key(expr) for expr in projections]
+    order = tuple(SortKey(_position(s.expr(), keys), s.ascending(), s.nulls_first()) for s in sorts)
     key = "\x1f".join(
         [
             table,
@@ -132,7 +163,7 @@ def _shape(plan: LogicalPlan, resolve: Resolve, views: Views) -> PartialShape:
         ]
     )
     return PartialShape(
-        table, alias, tuple(predicates), groups, aggregates, outputs, key
+        table, alias, tuple(predicates), groups, aggregates, outputs, key, order, skip, fetch
     )  # fmt: skip
 
 
@@ -236,3 +267,37 @@ def _output(expr: Expr, names: list[str]) -> int:
     if expr.variant_name() != "Column" or expr.schema_name() not in names:
         raise NotPartial("a computed output column")
     return names.index(expr.schema_name())
+
+
+def _count(expr: Expr | None) -> int | None:
+    """A LIMIT or OFFSET's literal value (None: absent)."""
+    if expr is None:
+        return None
+    value = expr.python_value() if expr.variant_name() == "Literal" else None
+    if isinstance(value, pa.Scalar):
+        value = value.as_py()
+    if not isinstance(value, int) or value < 0:
+        raise NotPartial("a computed limit")
+    return value
+
+
+def _column_key(expr: Expr) -> tuple[str | None, str]:
+    """How a Sort above names an output column: (relation, name)."""
+    if expr.variant_name() == "Alias":
+        return None, expr.schema_name()
+    if expr.variant_name() == "Column":
+        column = expr.to_variant()
+        return column.relation(), column.name()
+    return None, expr.schema_name()
+
+
+def _position(expr: Expr, keys: list[tuple[str | None, str]]) -> int:
+    """The output column a sort key is (only plain output columns are understood)."""
+    if expr.variant_name() != "Column":
+        raise NotPartial("a computed sort key")
+    column = expr.to_variant()
+    relation, name = column.relation(), column.name()
+    found = [i for i, (r, n) in enumerate(keys) if n == name and relation in (None, r)]
+    if len(found) != 1:
+        raise NotPartial("a sort key not among the output columns")
+    return found[0]
