@@ -42,8 +42,11 @@ class QueryCaches(Protocol):
         """These files of the table were found lost: check them again before the next read."""
         ...
 
-    def load_files(self, files: Sequence[DataFile], schema: pa.Schema) -> None:
-        """Files about to join a table: decode them into the Parquet cache now, if they fit."""
+    def load_files(
+        self, files: Sequence[DataFile], schema: pa.Schema, table: tuple[str, str] | None = None
+    ) -> None:
+        """Files about to join ``table`` (database, name): decode them into the Parquet cache
+        now, if they fit, and aggregate them for the statements repeated over the table."""
         ...
 
     def cached_files(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:

@@ -90,7 +90,8 @@ def compact_table(
             database, table, [f.path for f in group], written, schema, keep_order=_sharing_pairs
         )
         known = {f.path for f in state.files}
-        tables.caches.load_files([f for f in stored.files.files if f.path not in known], schema)
+        new = [f for f in stored.files.files if f.path not in known]
+        tables.caches.load_files(new, schema, (database, table))
         state.replace_files(stored.files.files)
         report.partitions += 1
         report.files_before += len(group)

@@ -302,4 +302,4 @@ def _load_new_files(
     """Decode the files a commit added into the query side's Parquet cache, before they
     are installed: the first query after a persist then finds them in memory."""
     known = {f.path for f in tables.buffers.table(db, table).files}
-    tables.caches.load_files([f for f in files if f.path not in known], schema)
+    tables.caches.load_files([f for f in files if f.path not in known], schema, (db, table))

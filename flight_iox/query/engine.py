@@ -366,14 +366,16 @@ class QueryEngine:
                 raise
             raise _no_database(message, database) or QueryError(message) from None
 
-    def load_files(self, files: Sequence[DataFile], schema: pa.Schema) -> None:
-        """Decode files a persist or compaction is about to install into the Parquet cache.
-
-        Called on the persister's thread before the files join the table, so the first
-        query after a persist or a compaction does not decode them itself (issue 20's soak:
-        its slowest queries were those, on two busy cores).
-        """
+    def load_files(
+        self, files: Sequence[DataFile], schema: pa.Schema, table: tuple[str, str] | None = None
+    ) -> None:
+        """Decode files a persist or compaction is about to install into the Parquet cache,
+        and aggregate them for ``table``'s repeated statements (``partial_aggs.py``): on the
+        persister's thread before the files join the table, so the first query after does
+        not (issue 20's soak: its slowest queries were those, on two busy cores)."""
         self._tables.load_files(files, schema)
+        if table is not None and files:
+            self.partial_aggregates.warm(*table, files, schema, self._runner.start)
 
     def cached_files(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:
         """The decoded rows the Parquet cache holds of ``files`` (compaction reads them)."""

@@ -23,6 +23,7 @@ plan's in the last bits, as DataFusion's own do between runs (the order of addit
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections import OrderedDict
@@ -44,7 +45,9 @@ from flight_iox.query.tables import TableBuilder
 from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
 
+log = logging.getLogger(__name__)
 SCRATCH = "__iox_partial_source"
+RECENT_STATEMENTS = 16  # statements a new file is aggregated for before it joins its table
 _COUNT = pc.ScalarAggregateOptions(min_count=0)  # a count of nothing is 0, never NULL
 # The final step of each partial state: pyarrow's hash aggregate over the partials.
 _FINAL = {"count": "sum", "sum": "sum", "min": "min", "max": "max"}
@@ -80,6 +83,9 @@ class PartialAggregates:
         self._shapes: weakref.WeakKeyDictionary[DataFrame, PartialShape | None] = (
             weakref.WeakKeyDictionary()
         )
+        # The statements answered lately, by (database, table, scope, statement): a file a
+        # persist or compaction is about to install is aggregated for them (``warm``).
+        self._recent: OrderedDict[tuple[object, ...], PartialShape] = OrderedDict()
 
     def answer(
         self, database: str | None, scope: frozenset[str] | None, frame: DataFrame, query: Query
@@ -99,6 +105,12 @@ class PartialAggregates:
         files = source.snapshot.files
         if self._tables.unavailable & {file.path for file in files}:
             return None
+        with self._lock:
+            recent = (database, shape.table, scope, shape.key)
+            self._recent[recent] = shape
+            self._recent.move_to_end(recent)
+            while len(self._recent) > RECENT_STATEMENTS:
+                self._recent.popitem(last=False)
         try:
             partials = self._partials(database, scope, shape, source, query)
             rows = finish(partials, shape, frame.schema())
@@ -108,6 +120,49 @@ class PartialAggregates:
             return None
         query.close()
         return rows
+
+    def warm(
+        self,
+        database: str,
+        table: str,
+        files: Sequence[DataFile],
+        schema: pa.Schema,
+        start: Callable[[], Query],
+    ) -> None:
+        """Aggregate ``files`` (about to join the table) for the statements lately answered
+        over it, so the next run of each finds their partials kept: on the persister's
+        thread, not in a query's latency (issue 20's soak: the slowest queries with the
+        cache were those right after a persist or compaction, each aggregating the new file).
+
+        A partial depends only on its file's rows, so one made before the file is installed
+        is the one a query would make; whether the file needs deduplication is decided when
+        a query reads the table. A failure here only leaves the work to that query.
+        """
+        if self.capacity_bytes <= 0:
+            return
+        with self._lock:
+            wanted = [
+                (k[2], shape) for k, shape in self._recent.items() if k[:2] == (database, table)
+            ]
+        schema_key = _schema_key(schema)
+        label = f"{database}.{table}"
+        for scope, shape in wanted:
+            for file in files:
+                key = (database, table, scope, _identity(file), schema_key, shape.key)
+                with self._lock:
+                    if key in self._kept:
+                        continue
+                query = None
+                try:
+                    query = start()  # a slot and the query limits, as for any query
+                    alone = TableSnapshot((file,), schema.empty_table())
+                    self._keep(key, self._aggregate(database, shape, schema, alone, label, query))
+                except Exception:  # never fail a persist for it: the next query does the work
+                    log.exception("aggregating %s for a repeated statement failed", file.path)
+                    return
+                finally:
+                    if query is not None:
+                        query.close()
 
     def forget(self, database: str, table: str | None = None) -> None:
         """Drop the partials of a dropped table or database (its file names may come back)."""
@@ -158,7 +213,7 @@ class PartialAggregates:
         files, buffered = source.snapshot.files, source.snapshot.buffered
         grouped = {i for g in overlap_groups(table_sources(files, buffered)) for i in g.members}
         label = f"{database}.{shape.table}"
-        schema_key = tuple((field.name, str(field.type)) for field in source.schema)
+        schema_key = _schema_key(source.schema)
         partials = []
         for index, file in enumerate(files):
             if index in grouped:
@@ -281,6 +336,10 @@ def _plain_keys(table: pa.Table) -> pa.Table:
 def _wrap(expr: Expr) -> Expr:
     """The bindings hand plan expressions out raw; the DataFrame API takes wrapped ones."""
     return expr if isinstance(expr, Expr) else Expr(expr)
+
+
+def _schema_key(schema: pa.Schema) -> tuple[tuple[str, str], ...]:
+    return tuple((field.name, str(field.type)) for field in schema)
 
 
 def _identity(file: DataFile) -> tuple[object, ...]:

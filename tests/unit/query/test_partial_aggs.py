@@ -226,3 +226,19 @@ def test_the_bound_is_kept(tmp_path: Path) -> None:
             assert app.query.partial_aggregates.used_bytes <= 4096
     finally:
         app.close()
+
+
+def test_a_new_file_is_aggregated_before_it_joins_the_table(apps: tuple[App, App]) -> None:
+    """A persist or compaction aggregates its files for the statements lately answered."""
+    _write(apps, "warm", _lines(30, 200), persist=True)
+    sql = QUERIES["soak"]
+    _same_everywhere(apps, "warm")  # every eligible statement is now recent
+    _write(apps, "warm", _lines(31, 200, start_minute=9), persist=True)
+    hits, misses = _counts(apps[0])
+    assert _rows(apps[0], "warm", sql) == _rows(apps[1], "warm", sql)
+    assert _counts(apps[0]) == (hits + 2, misses)  # both files kept: nothing aggregated now
+    for app in apps:
+        app.persister.compact("warm")
+    hits, misses = _counts(apps[0])
+    _same_everywhere(apps, "warm")
+    assert _counts(apps[0])[1] == misses  # the compacted files too
