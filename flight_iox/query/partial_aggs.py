@@ -36,7 +36,8 @@ from datafusion import functions as f
 from datafusion.catalog import Table as Provider
 
 from flight_iox.engine.buffer import TableSnapshot
-from flight_iox.query.engine_errors import is_engine_error
+from flight_iox.errors import FlightIoxError
+from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import Query
 from flight_iox.query.overlap import overlap_groups, table_sources
 from flight_iox.query.partial_plan import Aggregate, PartialShape, partial_shape
@@ -136,7 +137,8 @@ class PartialAggregates:
 
         A partial depends only on its file's rows, so one made before the file is installed
         is the one a query would make; whether the file needs deduplication is decided when
-        a query reads the table. A failure here only leaves the work to that query.
+        a query reads the table. A refusal (no slot, a limit, DataFusion's error) only leaves
+        the work to that query.
         """
         if self.capacity_bytes <= 0:
             return
@@ -157,8 +159,13 @@ class PartialAggregates:
                     query = start()  # a slot and the query limits, as for any query
                     alone = TableSnapshot((file,), schema.empty_table())
                     self._keep(key, self._aggregate(database, shape, schema, alone, label, query))
-                except Exception:  # never fail a persist for it: the next query does the work
-                    log.exception("aggregating %s for a repeated statement failed", file.path)
+                except FlightIoxError as error:  # no slot, a query limit: the next query does it
+                    log.warning("aggregating %s ahead: %s", file.path, error)
+                    return
+                except Exception as error:
+                    if not is_engine_error(error):
+                        raise
+                    log.warning("aggregating %s ahead: %s", file.path, engine_message(error))
                     return
                 finally:
                     if query is not None:
