@@ -130,9 +130,7 @@ class QueryEngine:
                 self._tables.raise_if_unavailable,
                 self._tables.view_label,
             )
-
-        # Not on a query node: its tables hold other nodes' rows, which no file has.
-        self.partial_aggregates = PartialAggregates(
+        self.partial_aggregates = PartialAggregates(  # not on a query node (other nodes' rows)
             aggregate_cache_bytes if remote is None else 0, self._registry.source, self._tables,
             partial(self._contexts.isolated, single=False),
         )  # fmt: skip
@@ -369,10 +367,9 @@ class QueryEngine:
     def load_files(
         self, files: Sequence[DataFile], schema: pa.Schema, table: tuple[str, str] | None = None
     ) -> None:
-        """Decode files a persist or compaction is about to install into the Parquet cache,
-        and aggregate them for ``table``'s repeated statements (``partial_aggs.py``): on the
-        persister's thread before the files join the table, so the first query after does
-        not (issue 20's soak: its slowest queries were those, on two busy cores)."""
+        """Decode (and aggregate for ``table``'s repeated statements: ``partial_aggs.py``) the
+        files a persist or compaction is about to install, on the persister's thread, so the
+        first query after does not (issue 20's soak: its slowest queries were those)."""
         self._tables.load_files(files, schema)
         if table is not None and files:
             self.partial_aggregates.warm(*table, files, schema, self._runner.start)
