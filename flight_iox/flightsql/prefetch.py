@@ -21,12 +21,20 @@ What keeps this safe:
   claims it, it stops when that DoGet's client goes away, as any DoGet's query does.
 - **Errors are the DoGet's.** A statement that fails ahead is run again by its DoGet,
   which reports the error to its client as before.
+
+A statement that reads no table (``SELECT 1``, what connection pools validate with) is
+run on GetFlightInfo's own thread instead (``run_here``): it computes in one step, and
+handing it to a worker cost more than running it (the worker's wake-up and the GIL
+changing hands around GetFlightInfo's answer: ``bench/query_overhead.py``,
+docs/benchmarks.md). Only a result read whole is kept for the DoGet (it holds no query
+slot), at most ``HERE_PENDING`` of them, each dropped ``CLAIM_SECONDS`` after it was made.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,6 +50,7 @@ WORKERS = 4
 CLAIM_SECONDS = 2.0
 AHEAD_BATCHES = 4
 AHEAD_BYTES = 1 << 20
+HERE_PENDING = 16
 
 _NEVER: Callable[[], bool] = lambda: False  # noqa: E731
 Key = tuple[Principal, bytes]
@@ -58,6 +67,7 @@ class _Ahead:
         self.batches: list[pa.RecordBatch] = []
         self.rest: pa.RecordBatchReader | None = None
         self.client_gone: Callable[[], bool] = _NEVER  # the claiming DoGet's
+        self.made = time.monotonic()
 
     def is_cancelled(self) -> bool:
         """Expired unclaimed, or the claiming DoGet's client went away."""
@@ -116,6 +126,7 @@ class Prefetcher:
         self._lock = threading.Lock()
         self._ahead: dict[Key, _Ahead] = {}
         self._busy = 0
+        self._here: set[Key] = set()  # results ``run_here`` made, not yet claimed
         self._pool: ThreadPoolExecutor | None = None
 
     def start(
@@ -134,6 +145,36 @@ class Prefetcher:
             pool = self._pool
         pool.submit(self._work, key, ahead, run)
 
+    def run_here(
+        self, principal: Principal, handle: bytes, run: Callable[[], pa.RecordBatchReader]
+    ) -> None:
+        """Run ``run`` now, on this thread, for the DoGet of ``handle`` by ``principal``.
+
+        For a statement that computes in one step; kept only when read whole, else dropped
+        (the DoGet runs it again, as any statement not run ahead).
+        """
+        key = (principal, handle)
+        with self._lock:
+            self._expire()
+            if key in self._ahead or len(self._here) >= HERE_PENDING:
+                return
+        ahead = _Ahead()
+        ahead.read_ahead(run)  # a bug fails this GetFlightInfo, whose client is told
+        if ahead.schema is None or ahead.rest is not None:
+            ahead.drop()
+            return
+        with self._lock:
+            if key not in self._ahead:
+                self._ahead[key] = ahead
+                self._here.add(key)
+
+    def _expire(self) -> None:
+        """Forget the results of ``run_here`` no DoGet claimed in time (under the lock)."""
+        old = time.monotonic() - CLAIM_SECONDS
+        for key in [k for k in self._here if self._ahead[k].made < old]:
+            self._here.discard(key)
+            del self._ahead[key]
+
     def claim(self, principal: Principal, handle: bytes) -> pa.RecordBatchReader | None:
         """The stream started ahead for this DoGet, or None (the DoGet runs the statement).
 
@@ -141,6 +182,7 @@ class Prefetcher:
         """
         with self._lock:
             ahead = self._ahead.pop((principal, handle), None)
+            self._here.discard((principal, handle))
         if ahead is None:
             return None
         ahead.client_gone = current_cancellation()

@@ -63,9 +63,14 @@ def _statement_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
     encoded = handle.with_schema(schema).encode()
     if call.prefetch is not None and not call.schema_only:  # run it while the client turns round
         backend = call.backend
-        call.prefetch.start(
-            call.principal, encoded, lambda: backend.execute(handle.database, handle.sql, params)
-        )
+
+        def run() -> pa.RecordBatchReader:
+            return backend.execute(handle.database, handle.sql, params)
+
+        if backend.reads_no_data(handle.sql):  # one step: cheaper here than on a worker
+            call.prefetch.run_here(call.principal, encoded, run)
+        else:
+            call.prefetch.start(call.principal, encoded, run)
     return FlightInfoResult(schema, pack(pb.TicketStatementQuery(statement_handle=encoded)))
 
 

@@ -51,6 +51,14 @@ class QueryBackend(Protocol):
         """How many ``?`` / ``$n`` placeholders ``sql`` has."""
         ...
 
+    def reads_no_data(self, sql: str) -> bool:
+        """Whether ``sql`` was planned before and reads no table (``SELECT 1``).
+
+        A hint of where to run it (the calling thread: it computes in one step), never
+        of who may: False when unknown.
+        """
+        ...
+
     def execute(
         self,
         database: str | None,

@@ -35,7 +35,7 @@ from flight_iox.query.cache_fills import CacheFills
 from flight_iox.query.configured_caches import ConfiguredCaches
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
 from flight_iox.query.engine_errors import engine_message, is_engine_error
-from flight_iox.query.execution import QueryRunner, clear_spill_dir
+from flight_iox.query.execution import QueryRunner, clear_spill_dir, reads_no_data
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.iox_sql import rewrite_iox_sql
 from flight_iox.query.last_cache import LastValueCache
@@ -188,6 +188,7 @@ class QueryEngine:
             frame = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False, scope=scope)
         schema = frame.schema()
         self._statements.keep_schema(key, schema)
+        self._statements.keep_reads(sql, reads_no_data(frame))
         if len(params) >= self.parameter_count(sql):  # fully bound: the plan can run
             self._statements.keep_plan(key, frame)
         return schema
@@ -195,6 +196,15 @@ class QueryEngine:
     def parameter_count(self, sql: str) -> int:
         """How many positional parameters ``sql`` takes."""
         return rewrite_placeholders(sql)[1]
+
+    def reads_no_data(self, sql: str) -> bool:
+        """Whether ``sql`` was planned (``query_schema``) and its plan reads no table.
+
+        Such a statement is computed on the calling thread in one step (``execution.py``),
+        so the Flight layer runs it in GetFlightInfo rather than handing it to a worker.
+        Only a hint of where to run: the statement is planned and authorized as any other.
+        """
+        return self._statements.reads_no_data(sql)
 
     def execute(
         self,

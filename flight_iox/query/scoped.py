@@ -98,6 +98,10 @@ class ScopedQuery:
         """How many positional parameters ``sql`` takes."""
         return self._engine.parameter_count(sql)
 
+    def reads_no_data(self, sql: str) -> bool:
+        """Whether ``sql`` is known to read no table (where to run it, not who may)."""
+        return self._engine.reads_no_data(sql)
+
     def execute(
         self,
         database: str | None,

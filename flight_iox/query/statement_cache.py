@@ -4,7 +4,8 @@ Both are keyed by the statement (database, SQL, bound parameters) and the table 
 it was planned over, so nothing is ever served for data that changed since.
 
 - **Schemas** are kept least-recently-used: Flight SQL asks for a statement's schema in
-  CreatePreparedStatement and again in GetFlightInfo.
+  CreatePreparedStatement and again in GetFlightInfo. With each SQL text goes whether its
+  plan reads no data (``execution.reads_no_data``): where the Flight layer runs it.
 - **Plans** are kept for the ``execute`` that follows (GetFlightInfo plans to learn the
   schema, DoGet runs: handing the plan over saves the second planning) and, for a
   statement whose result depends only on the data, for its repeats, within
@@ -61,6 +62,7 @@ class StatementCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._schemas: OrderedDict[Key, pa.Schema] = OrderedDict()
+        self._no_data: OrderedDict[str, bool] = OrderedDict()
         self._plans: OrderedDict[Key, tuple[float, DataFrame]] = OrderedDict()
 
     def schema(self, key: Key) -> pa.Schema | None:
@@ -77,6 +79,27 @@ class StatementCache:
             self._schemas[key] = schema
             while len(self._schemas) > SCHEMA_CACHE_SIZE:
                 self._schemas.popitem(last=False)
+
+    def keep_reads(self, sql: str, no_data: bool) -> None:
+        """Remember whether a plan of ``sql`` reads no data (the least recently used leave)."""
+        with self._lock:
+            self._no_data[sql] = no_data
+            self._no_data.move_to_end(sql)
+            while len(self._no_data) > SCHEMA_CACHE_SIZE:
+                self._no_data.popitem(last=False)
+
+    def reads_no_data(self, sql: str) -> bool:
+        """Whether the last plan of ``sql`` read no data (False when none was kept).
+
+        A text that reads no table does so in every database and at every table state:
+        its plan has no source but literal rows, whatever the catalogs hold.
+        """
+        with self._lock:
+            known = self._no_data.get(sql)
+            if known is None:
+                return False
+            self._no_data.move_to_end(sql)
+            return known
 
     def keep_plan(self, key: Key, frame: DataFrame) -> None:
         """Remember a plan for the next ``plan(key)``; expired plans leave."""

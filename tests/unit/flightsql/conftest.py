@@ -93,6 +93,9 @@ class DataFusionBackend:
     def parameter_count(self, sql: str) -> int:
         return rewrite_placeholders(sql)[1]
 
+    def reads_no_data(self, sql: str) -> bool:
+        return False
+
     def execute(
         self, database: str | None, sql: str, params: Sequence[object] = ()
     ) -> pa.RecordBatchReader:

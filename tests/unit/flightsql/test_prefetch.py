@@ -90,3 +90,43 @@ def test_the_claiming_doget_cancels_it() -> None:
     with cancellation(lambda: True):  # the DoGet's client has gone
         assert ahead.claim(ANONYMOUS, b"ticket") is not None
     assert watched[0]()
+
+
+def test_run_here_keeps_a_whole_result_for_its_caller_only() -> None:
+    ahead = Prefetcher()
+    ahead.run_here(ANONYMOUS, b"ticket", statement(3))
+    assert ahead.claim(OTHER, b"ticket") is None  # another principal's DoGet runs it itself
+    assert ahead.claim(ANONYMOUS, b"other ticket") is None
+    reader = ahead.claim(ANONYMOUS, b"ticket")
+    assert reader is not None
+    assert reader.read_all().column("x").to_pylist() == [0, 1, 2]
+    assert ahead.claim(ANONYMOUS, b"ticket") is None  # claimed once
+
+
+def test_run_here_keeps_no_result_that_holds_its_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prefetch, "AHEAD_BATCHES", 1)
+    ended = threading.Event()
+    ahead = Prefetcher()
+    ahead.run_here(ANONYMOUS, b"ticket", statement(5, ended))
+    assert ended.is_set()  # not read whole: closed at once, its query slot given back
+    assert ahead.claim(ANONYMOUS, b"ticket") is None
+
+
+def test_run_here_leaves_a_failed_statement_to_its_doget() -> None:
+    def failing() -> pa.RecordBatchReader:
+        raise QueryError("no such table")
+
+    ahead = Prefetcher()
+    ahead.run_here(ANONYMOUS, b"ticket", failing)
+    assert ahead.claim(ANONYMOUS, b"ticket") is None
+
+
+def test_run_here_results_expire_and_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    ahead = Prefetcher()
+    for i in range(prefetch.HERE_PENDING + 1):
+        ahead.run_here(ANONYMOUS, b"t%d" % i, statement(1))
+    assert ahead.claim(ANONYMOUS, b"t%d" % prefetch.HERE_PENDING) is None  # past the bound
+    monkeypatch.setattr(prefetch, "CLAIM_SECONDS", -1.0)  # every kept result is now stale
+    ahead.run_here(ANONYMOUS, b"new", statement(1))
+    assert ahead.claim(ANONYMOUS, b"t0") is None  # dropped by the next run_here
+    assert ahead.claim(ANONYMOUS, b"new") is not None
