@@ -38,6 +38,7 @@ from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir, reads_no_data
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.iox_sql import rewrite_iox_sql
+from flight_iox.query.kept_plans import planned_in
 from flight_iox.query.last_cache import LastValueCache
 from flight_iox.query.latest_rows import LatestRows
 from flight_iox.query.limits import check_expression_depth
@@ -238,7 +239,7 @@ class QueryEngine:
                 return partials.to_reader()
             if self._latest is not None and self._latest.rewritten(frame):
                 return self._latest.answer(frame, query).to_reader()  # kept with the plan
-            return query.reader(frame)  # the reader closes the query when it ends
+            return query.reader(frame, reusable)  # the reader closes the query when it ends
         except BaseException:
             query.close()
             raise
@@ -397,8 +398,8 @@ class QueryEngine:
 
 def _sql(context: SessionContext, sql: str, values: dict[str, object]) -> DataFrame:
     if values:
-        return context.sql_with_options(sql, _READ_ONLY, param_values=values)
-    return context.sql_with_options(sql, _READ_ONLY)
+        return planned_in(context.sql_with_options(sql, _READ_ONLY, param_values=values), context)
+    return planned_in(context.sql_with_options(sql, _READ_ONLY), context)
 
 
 def _no_database(message: str, database: str | None) -> NoDatabaseError | None:

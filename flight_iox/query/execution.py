@@ -52,6 +52,7 @@ from flight_iox.errors import (
     TooManyQueriesError,
     query_error,
 )
+from flight_iox.query import kept_plans
 from flight_iox.query.engine_errors import is_engine_error
 
 POLL_SECONDS = 0.2  # how often a waiting query looks at its deadline and its client
@@ -185,13 +186,15 @@ class Query:
         self._stream: RecordBatchStream | None = None
         self._open = True
 
-    def reader(self, frame: DataFrame) -> pa.RecordBatchReader:
+    def reader(self, frame: DataFrame, reused: bool = False) -> pa.RecordBatchReader:
         """Stream ``frame``'s result; the query ends when the reader is exhausted or dropped.
 
         The first batch is computed here, so that its schema is the stream's (and errors
-        in planning or early execution surface before a transport answers).
+        in planning or early execution surface before a transport answers). ``reused``:
+        the statement cache runs ``frame`` again, so a safe physical plan of it is kept
+        (``kept_plans.py``).
         """
-        batches = self._batches(frame)
+        batches = self._batches(frame, reused)
         try:
             first = next(batches)
         except StopIteration:
@@ -213,7 +216,7 @@ class Query:
     def __del__(self) -> None:
         self.close()
 
-    def _batches(self, frame: DataFrame) -> Iterator[pa.RecordBatch]:
+    def _batches(self, frame: DataFrame, reused: bool = False) -> Iterator[pa.RecordBatch]:
         try:
             self._check()
             if reads_no_data(frame):  # collected on this thread: no hop, nothing to wait for
@@ -222,7 +225,7 @@ class Query:
                         self._check()
                     yield batch
                 return
-            self._stream = frame.execute_stream()
+            self._stream = kept_plans.execute_stream(frame, reused)  # physical plan kept?
             while True:
                 batch = self._next()
                 if batch is None:

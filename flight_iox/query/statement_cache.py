@@ -10,7 +10,8 @@ it was planned over, so nothing is ever served for data that changed since.
   schema, DoGet runs: handing the plan over saves the second planning) and, for a
   statement whose result depends only on the data, for its repeats, within
   ``PLAN_TTL_SECONDS`` of the last use. SQL that reads the time or random values folds
-  them at planning, so its plan runs once (``time_dependent``).
+  them at planning, so its plan runs once (``time_dependent``). A reused plan's physical
+  plan is kept with it when running it again is safe (``kept_plans.py``).
 """
 
 from __future__ import annotations
