@@ -19,11 +19,10 @@ The price: each awaited batch costs thread hops a blocking ``next()`` does not (
 0.6x, since DataFusion computes ahead while Python handles a batch).
 
 A statement that reads no data (``reads_no_data``: ``SELECT 1``, the validation query of
-connection pools and health checks, ``SELECT version()``) is collected instead, blocking,
-on the calling thread, with no hop to tokio's threads: its plan has no source that could
-wait or run long, and each of its operators computes a batch in one poll, which no
-cancellation could interrupt either. The bounds are still checked before it starts and
-between its batches (``bench/query_overhead.py``: docs/benchmarks.md).
+connection pools) or a few rows through a kept safe plan (``kept_plans.py``) is pulled
+instead, blocking, on the calling thread, with no hop to tokio's threads: nothing in it
+waits, and its work is bounded. The bounds are still checked before it starts and between
+its batches (``bench/query_overhead.py``: docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -219,13 +218,23 @@ class Query:
     def _batches(self, frame: DataFrame, reused: bool = False) -> Iterator[pa.RecordBatch]:
         try:
             self._check()
-            if reads_no_data(frame):  # collected on this thread: no hop, nothing to wait for
-                for index, batch in enumerate(frame.collect()):
+            no_data = reads_no_data(frame)
+            kept = kept_plans.kept_stream(frame, reused)
+            if kept is not None and (no_data or kept_plans.is_small(frame)):
+                # A safe plan over literal rows or a few rows (``kept_plans.small``): it
+                # never waits and does bounded work, so it is pulled on this thread.
+                for index, pulled in enumerate(kept):
                     if index:
                         self._check()
-                    yield batch
+                    yield pulled.to_pyarrow()
                 return
-            self._stream = kept_plans.execute_stream(frame, reused)  # physical plan kept?
+            if no_data:  # collected on this thread: no hop, nothing to wait for
+                for index, collected in enumerate(frame.collect()):
+                    if index:
+                        self._check()
+                    yield collected
+                return
+            self._stream = kept if kept is not None else frame.execute_stream()
             while True:
                 batch = self._next()
                 if batch is None:

@@ -41,6 +41,7 @@ _UNSAFE_TEXT = ("DynamicFilter", "TopK", "fetch=", "file_type=", "file_groups=",
 _LOCK = threading.Lock()
 _CONTEXTS: weakref.WeakKeyDictionary[DataFrame, SessionContext] = weakref.WeakKeyDictionary()
 _KEPT: weakref.WeakKeyDictionary[DataFrame, ExecutionPlan | None] = weakref.WeakKeyDictionary()
+_SMALL: weakref.WeakSet[DataFrame] = weakref.WeakSet()
 
 
 def planned_in(frame: DataFrame, context: SessionContext) -> DataFrame:
@@ -61,25 +62,44 @@ def is_safe(plan: ExecutionPlan) -> bool:
     return True
 
 
-def execute_stream(frame: DataFrame, reused: bool) -> RecordBatchStream:
-    """``frame.execute_stream()``, from a kept physical plan when ``reused`` and safe.
+def kept_stream(frame: DataFrame, reused: bool) -> RecordBatchStream | None:
+    """A stream of ``frame`` from its kept physical plan (made now, at its first run), or
+    None when it has none: not ``reused`` (the statement cache runs it once), or unsafe.
 
-    ``reused``: the statement cache runs this frame again (else it runs once, as before).
+    The caller then runs ``frame`` as before; a frame found unsafe is planned twice, once.
     """
     if not reused:
-        return frame.execute_stream()
+        return None
     with _LOCK:
         context = _CONTEXTS.get(frame)
         known = frame in _KEPT
         plan = _KEPT.get(frame)
     if context is None or (known and plan is None):
-        return frame.execute_stream()
+        return None
     if plan is None:
         plan = frame.execution_plan()
-        if plan.partition_count != 1:  # planned twice, once per kept frame
-            with _LOCK:
-                _KEPT[frame] = None
-            return frame.execute_stream()
+        if not is_safe(plan):
+            plan = None
         with _LOCK:
-            _KEPT[frame] = plan if is_safe(plan) else None
+            _KEPT[frame] = plan
+        if plan is None:
+            return None
     return context.execute(plan, 0)
+
+
+def is_small(frame: DataFrame) -> bool:
+    """Whether ``frame`` was marked ``small``."""
+    with _LOCK:
+        return frame in _SMALL
+
+
+def small(frame: DataFrame) -> DataFrame:
+    """Mark ``frame`` as reading at most ``pruned_plans.SMALL_ROWS`` rows in all.
+
+    A safe plan of it (no join, nothing that waits: memory tables only) does a bounded
+    amount of work, so its batches are pulled on the calling thread, as a statement that
+    reads no data is (``execution.py``), without a hop to DataFusion's threads per batch.
+    """
+    with _LOCK:
+        _SMALL.add(frame)
+    return frame

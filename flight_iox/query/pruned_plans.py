@@ -37,6 +37,7 @@ from datafusion import DataFrame, SessionContext
 from datafusion.catalog import Table
 
 from flight_iox.engine.buffer import TableSnapshot
+from flight_iox.query.kept_plans import small
 from flight_iox.query.pruning import kept_files
 from flight_iox.query.reads import tables_read
 from flight_iox.query.registry import Registration, TableRegistry
@@ -90,10 +91,13 @@ class PrunedPlanner:
             for key, registration in may_read.items():
                 if registration.lazy and key not in providers:  # the stand-in reads nothing
                     providers[key] = self._registry.full_provider(*key)
-            if narrow is not None and rows is not None and rows <= SMALL_ROWS:
+            few = narrow is not None and rows is not None and rows <= SMALL_ROWS
+            if few:
+                assert narrow is not None
                 context = narrow()
             with self._registry.swapped(providers):
-                return planner(context)
+                frame = planner(context)
+            return small(frame) if few else frame
 
     def _pruned(
         self,

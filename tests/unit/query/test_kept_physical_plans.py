@@ -16,7 +16,7 @@ from flight_iox.auth.policy import ANONYMOUS, Principal
 from flight_iox.auth.tokens import Action, Permission, TokenRecord
 from flight_iox.config import Settings
 from flight_iox.errors import FlightIoxError
-from flight_iox.query import kept_plans
+from flight_iox.query import execution, kept_plans, pruned_plans
 
 ROWS = b"\n".join(f"cpu,host=h{i % 3} v={i} {i + 1}".encode() for i in range(30))
 READER = Principal(
@@ -126,3 +126,25 @@ def test_now_is_read_at_each_run(app: App) -> None:
     sql = "SELECT now() AS t, count(*) AS n FROM cpu"
     times = [app.query.execute("db", sql).read_all().column("t")[0].value for _ in range(3)]
     assert times[0] < times[1] < times[2]
+
+
+def test_a_small_kept_plan_is_pulled_on_the_calling_thread(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql = KEPT[0]
+    expected = _fresh(sql, app).to_pylist()
+    awaited: list[int] = []
+    original = execution.Query._next
+
+    def counting(self: execution.Query) -> pa.RecordBatch | None:
+        awaited.append(1)
+        return original(self)
+
+    monkeypatch.setattr(execution.Query, "_next", counting)
+    for _ in range(2):
+        assert app.query.execute("db", sql).read_all().to_pylist() == expected
+    assert awaited == []  # no batch awaited on a loop: no hop to DataFusion's threads
+    monkeypatch.setattr(pruned_plans, "SMALL_ROWS", 0)  # now every statement reads many rows
+    app.engine.write_line_protocol("db", b"cpu,host=h0 v=0.5 1000", principal=ANONYMOUS)
+    app.query.execute("db", sql).read_all()
+    assert awaited  # awaited as any statement that may read many rows
