@@ -14,9 +14,8 @@ Flight DoGet thread: one loop each, made on first use), or a shared loop thread 
 caller already runs a loop. The caller waits in short slices and checks its deadline and
 whether its client went away (``cancellation``) between slices.
 
-The price: each awaited batch costs thread hops a blocking ``next()`` does not (measured with
-``bench/query_bounds.py``: about +0.4-0.6 ms on ``SELECT 1``; a 153-batch scan was faster,
-0.6x, since DataFusion computes ahead while Python handles a batch).
+The price: each awaited batch costs thread hops a blocking ``next()`` does not (about
++0.4-0.6 ms on ``SELECT 1``, ``bench/query_bounds.py``; a 153-batch scan was 0.6x).
 
 A statement that reads no data (``reads_no_data``: ``SELECT 1``, the validation query of
 connection pools) or a few rows through a kept safe plan (``kept_plans.py``) is pulled
