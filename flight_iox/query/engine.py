@@ -239,7 +239,7 @@ class QueryEngine:
                 return partials.to_reader()
             if self._latest is not None and self._latest.rewritten(frame):
                 return self._latest.answer(frame, query).to_reader()  # kept with the plan
-            return query.reader(frame, reusable)  # the reader closes the query when it ends
+            return query.reader(frame, reusable and self._remote is None)  # closes it at its end
         except BaseException:
             query.close()
             raise

@@ -19,7 +19,8 @@ fresh plan, so a DataFusion upgrade that adds state to one of them fails there.
 Only frames the statement cache reuses get a kept plan (``engine.py``: no time or random
 function, no retention period; the logical plan is already reused for exactly the same
 table state, scope and parameters), and a kept plan runs in the context that planned it
-(its memory pool and settings), as ``execute_stream`` would.
+(its memory pool and settings), as ``execute_stream`` would. Not on a query node, whose
+row counts miss the rows other nodes hold (what ``small`` relies on).
 """
 
 from __future__ import annotations
