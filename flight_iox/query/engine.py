@@ -38,7 +38,6 @@ from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir, reads_no_data
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.iox_sql import rewrite_iox_sql
-from flight_iox.query.kept_plans import planned_in
 from flight_iox.query.last_cache import LastValueCache
 from flight_iox.query.latest_rows import LatestRows
 from flight_iox.query.limits import check_expression_depth
@@ -52,7 +51,7 @@ from flight_iox.query.pruned_plans import PrunedPlanner
 from flight_iox.query.reads import databases_read
 from flight_iox.query.registry import USER_SCHEMA, State, TableRegistry, memory
 from flight_iox.query.remote import RemoteTables
-from flight_iox.query.statement_cache import StatementCache, params_key, time_dependent
+from flight_iox.query.statement_cache import StatementCache, note_reads, params_key, time_dependent
 from flight_iox.query.system_tables import SystemTable
 from flight_iox.query.tables import SchemaCheck, TableBuilder
 from iox_catalog.files import DataFile
@@ -189,7 +188,7 @@ class QueryEngine:
             frame = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False, scope=scope)
         schema = frame.schema()
         self._statements.keep_schema(key, schema)
-        self._statements.keep_reads(sql, reads_no_data(frame))
+        note_reads(sql, reads_no_data(frame))  # where Flight SQL runs it (statement_cache)
         if len(params) >= self.parameter_count(sql):  # fully bound: the plan can run
             self._statements.keep_plan(key, frame)
         return schema
@@ -197,15 +196,6 @@ class QueryEngine:
     def parameter_count(self, sql: str) -> int:
         """How many positional parameters ``sql`` takes."""
         return rewrite_placeholders(sql)[1]
-
-    def reads_no_data(self, sql: str) -> bool:
-        """Whether ``sql`` was planned (``query_schema``) and its plan reads no table.
-
-        Such a statement is computed on the calling thread in one step (``execution.py``),
-        so the Flight layer runs it in GetFlightInfo rather than handing it to a worker.
-        Only a hint of where to run: the statement is planned and authorized as any other.
-        """
-        return self._statements.reads_no_data(sql)
 
     def execute(
         self,
@@ -397,9 +387,8 @@ class QueryEngine:
 
 
 def _sql(context: SessionContext, sql: str, values: dict[str, object]) -> DataFrame:
-    if values:
-        return planned_in(context.sql_with_options(sql, _READ_ONLY, param_values=values), context)
-    return planned_in(context.sql_with_options(sql, _READ_ONLY), context)
+    options = {"param_values": values} if values else {}
+    return context.sql_with_options(sql, _READ_ONLY, **options)
 
 
 def _no_database(message: str, database: str | None) -> NoDatabaseError | None:

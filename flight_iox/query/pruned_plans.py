@@ -37,7 +37,7 @@ from datafusion import DataFrame, SessionContext
 from datafusion.catalog import Table
 
 from flight_iox.engine.buffer import TableSnapshot
-from flight_iox.query.kept_plans import small
+from flight_iox.query.kept_plans import planned_in, small
 from flight_iox.query.pruning import kept_files
 from flight_iox.query.reads import tables_read
 from flight_iox.query.registry import Registration, TableRegistry
@@ -96,7 +96,7 @@ class PrunedPlanner:
                 assert narrow is not None
                 context = narrow()
             with self._registry.swapped(providers):
-                frame = planner(context)
+                frame = planned_in(planner(context), context)  # where a kept plan runs
             return small(frame) if few else frame
 
     def _pruned(

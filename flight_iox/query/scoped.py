@@ -33,6 +33,7 @@ from flight_iox.auth.tokens import Action
 from flight_iox.errors import NotSupportedError
 from flight_iox.query.backend import UpdateHandler
 from flight_iox.query.limits import check_expression_depth
+from flight_iox.query.statement_cache import known_no_data
 
 if TYPE_CHECKING:
     from flight_iox.query.contexts import Scope
@@ -100,7 +101,7 @@ class ScopedQuery:
 
     def reads_no_data(self, sql: str) -> bool:
         """Whether ``sql`` is known to read no table (where to run it, not who may)."""
-        return self._engine.reads_no_data(sql)
+        return known_no_data(sql)
 
     def execute(
         self,

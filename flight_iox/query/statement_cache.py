@@ -39,6 +39,33 @@ _TIME_DEPENDENT = re.compile(
 Key = tuple[Hashable, ...]
 
 
+_NO_DATA: OrderedDict[str, bool] = OrderedDict()  # by SQL text, least recently used first
+_NO_DATA_LOCK = threading.Lock()
+
+
+def note_reads(sql: str, no_data: bool) -> None:
+    """Remember whether the last plan of ``sql`` read no data (``execution.reads_no_data``).
+
+    A text that reads no table does so in every database and at every table state: its
+    plan has no source but literal rows, whatever the catalogs hold.
+    """
+    with _NO_DATA_LOCK:
+        _NO_DATA[sql] = no_data
+        _NO_DATA.move_to_end(sql)
+        while len(_NO_DATA) > SCHEMA_CACHE_SIZE:
+            _NO_DATA.popitem(last=False)
+
+
+def known_no_data(sql: str) -> bool:
+    """Whether ``sql`` was planned and read no data (False when unknown): where Flight SQL
+    runs it (GetFlightInfo's thread), never who may."""
+    with _NO_DATA_LOCK:
+        known = _NO_DATA.get(sql)
+        if known is not None:
+            _NO_DATA.move_to_end(sql)
+        return bool(known)
+
+
 @per_text
 def time_dependent(sql: str) -> bool:
     """Whether ``sql`` names a function whose value is fixed when the plan is made."""
@@ -63,7 +90,6 @@ class StatementCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._schemas: OrderedDict[Key, pa.Schema] = OrderedDict()
-        self._no_data: OrderedDict[str, bool] = OrderedDict()
         self._plans: OrderedDict[Key, tuple[float, DataFrame]] = OrderedDict()
 
     def schema(self, key: Key) -> pa.Schema | None:
@@ -80,27 +106,6 @@ class StatementCache:
             self._schemas[key] = schema
             while len(self._schemas) > SCHEMA_CACHE_SIZE:
                 self._schemas.popitem(last=False)
-
-    def keep_reads(self, sql: str, no_data: bool) -> None:
-        """Remember whether a plan of ``sql`` reads no data (the least recently used leave)."""
-        with self._lock:
-            self._no_data[sql] = no_data
-            self._no_data.move_to_end(sql)
-            while len(self._no_data) > SCHEMA_CACHE_SIZE:
-                self._no_data.popitem(last=False)
-
-    def reads_no_data(self, sql: str) -> bool:
-        """Whether the last plan of ``sql`` read no data (False when none was kept).
-
-        A text that reads no table does so in every database and at every table state:
-        its plan has no source but literal rows, whatever the catalogs hold.
-        """
-        with self._lock:
-            known = self._no_data.get(sql)
-            if known is None:
-                return False
-            self._no_data.move_to_end(sql)
-            return known
 
     def keep_plan(self, key: Key, frame: DataFrame) -> None:
         """Remember a plan for the next ``plan(key)``; expired plans leave."""

@@ -112,10 +112,9 @@ def test_rebuilt_system_tables_are_read_again(app: App) -> None:
 
 def test_reads_no_data_is_known_once_planned(app: App) -> None:
     """Where Flight SQL runs a statement (GetFlightInfo's thread or a worker): a hint only."""
-    assert not app.query.reads_no_data("SELECT 1")  # never planned: unknown
-    app.query.query_schema("db", "SELECT 1")
-    app.query.query_schema("db", SQL)
-    assert app.query.reads_no_data("SELECT 1")
-    assert not app.query.reads_no_data(SQL)
     scoped = app.sql.scoped(ANONYMOUS)
-    assert scoped.reads_no_data("SELECT 1")
+    assert not scoped.reads_no_data("SELECT 1 AS never_planned")  # unknown
+    app.query.query_schema("db", "SELECT 1 AS never_planned")
+    app.query.query_schema("db", SQL)
+    assert scoped.reads_no_data("SELECT 1 AS never_planned")
+    assert not scoped.reads_no_data(SQL)
