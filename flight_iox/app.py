@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,7 @@ from flight_iox.query.engine import QueryEngine
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import checked_schema
 from flight_iox.query.loopback_files import LoopbackFiles
+from flight_iox.query.loopback_files import start as start_loopback
 from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
 from flight_iox.query.system_tables import SystemTable
@@ -114,12 +116,13 @@ class App:
 
     def close(self) -> None:
         """Flush and close the WAL and the clients to other nodes (the persister, follower
-        and node heartbeat, if started, are stopped by their owner)."""
-        self.wal.close()
-        self.peers.close()
-        self.replication.stop()
-        if self.loopback_files is not None:
-            self.loopback_files.close()
+        and node heartbeat, if started, are stopped by their owner); each even if one raises."""
+        with ExitStack() as then:  # its callbacks run last first, each even if one raises
+            if self.loopback_files is not None:
+                then.callback(self.loopback_files.close)
+            then.callback(self.replication.stop)
+            then.callback(self.peers.close)
+            self.wal.close()
 
 
 def build_app(
@@ -134,6 +137,21 @@ def build_app(
     the buffer and Parquet cache state on scrape (a private set when None). The persister's
     and the follower's background threads are not started.
     """
+    started: list[LoopbackFiles] = []  # closed if building fails after (its port, its thread)
+    try:
+        return _build_app(settings, authorizer, metrics, started)
+    except BaseException:
+        for loopback in started:
+            loopback.close()
+        raise
+
+
+def _build_app(
+    settings: Settings,
+    authorizer: Authorizer | None,
+    metrics: ServerMetrics | None,
+    started: list[LoopbackFiles],
+) -> App:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = metrics if metrics is not None else ServerMetrics()
     catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
@@ -233,13 +251,15 @@ def build_app(
     # Local files are read through loopback_files.py, which bounds the memory reads leave.
     object_store, loopback = iceberg.config.store.datafusion_store(), None
     if object_store is None and settings.loopback_file_reads:
-        loopback = LoopbackFiles(Path(storage.root))
-        object_store = loopback.store()
+        loopback = start_loopback(Path(storage.root))  # None: the environment would break it
+        if loopback is not None:
+            started.append(loopback)
+            object_store = loopback.store()
     query = QueryEngine(
         catalog,
         buffers,
         object_store=object_store,
-        file_url=loopback.url if loopback is not None else None,
+        file_urls=loopback,
         file_cache=file_cache,
         limits=settings.query_limits,
         file_check=lambda file: checked_schema(file, storage),

@@ -20,7 +20,7 @@ does not resolve in any syntax. Statements that change data are not run here: th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 
@@ -31,6 +31,7 @@ from flight_iox.config import QueryLimits
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NoDatabaseError, QueryError, query_error
+from flight_iox.ports import FileUrls
 from flight_iox.query.cache_fills import CacheFills
 from flight_iox.query.configured_caches import ConfiguredCaches
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
@@ -76,14 +77,14 @@ class QueryEngine:
         system_tables: Mapping[str, SystemTable] | None = None,
         remote: RemoteTables | None = None,
         latest_rows: bool = True,
-        file_url: Callable[[str], str] | None = None,
+        file_urls: FileUrls | None = None,
         aggregate_cache_bytes: int = 64 << 20,
     ):
         """``system_tables`` are server-wide tables added to every database's ``system``
         schema (``system.tokens``); call ``invalidate_system_tables`` when their source changes.
         ``remote`` (a query node's) merges other nodes' unpersisted rows into each table.
         ``latest_rows``: answer natural lastpoint SQL from the latest rows (``latest_rows.py``).
-        ``file_url``: where DataFusion reads a file (``TableBuilder``), with ``object_store``
+        ``file_urls``: where DataFusion reads a file (``TableBuilder``), with ``object_store``
         the store serving it (``loopback_files.py``).
         ``aggregate_cache_bytes``: per-file partial aggregates kept (``partial_aggs.py``; 0: off).
         """
@@ -93,7 +94,7 @@ class QueryEngine:
         self._catalog = catalog
         self._buffers = buffers
         self._statements = StatementCache()
-        self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check, file_url)
+        self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check, file_urls)
         self._remote = remote
         self._registry = TableRegistry(catalog, buffers, self._tables, remote)
         # A query node registers tables with what each statement needs of them (the

@@ -19,7 +19,17 @@ that way: this serves ``GET`` (with ``Range``) and ``HEAD`` of the files under t
 folder on ``127.0.0.1`` and a free port, answering only requests signed with a random access
 key made at start (held in this process; a plan's file URLs name the bucket, not the key).
 The bytes go out with ``sendfile``, so Python never holds them. DataFusion's own Parquet
-reader, its pruning and its pushdown are unchanged.
+reader, its pruning and its pushdown are unchanged (the HTTP side: ``loopback_http.py``).
+
+Files it cannot serve are read directly, as before: files outside the warehouse folder
+(legacy tables keep theirs, ``iox_catalog/locations.py``) and paths with control characters
+(object_store refuses them). A file gone at query time fails the query with the same
+``DataFileUnavailableError`` a file found missing when its table is registered does: the
+404 carries it. The process environment must not redirect the client: ``127.0.0.1`` is
+added to ``NO_PROXY`` (reqwest sends loopback through ``HTTP_PROXY``/``ALL_PROXY``
+otherwise), and the S3 client also reads ``AWS_*`` variables with no explicit override in
+datafusion-python's ``AmazonS3`` (``AWS_SKIP_SIGNATURE``, ...): with one of those set, the
+server reads its files directly and logs why (``start``).
 """
 
 from __future__ import annotations
@@ -27,30 +37,82 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import socketserver
 import threading
-from email.utils import formatdate
+import unicodedata
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
+from flight_iox.errors import DataFileUnavailableError
+from flight_iox.query.loopback_http import LoopbackServer, requested_range
 from iox_catalog.object_store import DataFusionStore
 from iox_catalog.storage import uri_path
+
+__all__ = ["BUCKET", "LoopbackFiles", "requested_range", "start"]
 
 log = logging.getLogger(__name__)
 
 BUCKET = "flight-iox-local-files"  # what file URLs (and plans) show: s3://BUCKET/abs/path
 _REGION = "us-east-1"
+# Connections served at once (more wait to be accepted), and how long one may stay silent:
+# the S3 client keeps idle connections pooled and reconnects when one was closed.
+MAX_CONNECTIONS, IDLE_TIMEOUT = 64, 30.0
+# ``AWS_*`` variables object_store's S3 client reads from the environment that would send
+# its requests elsewhere or unsigned, and that ``AmazonS3`` cannot override: unset, false.
+_BLOCKING = (
+    "AWS_SKIP_SIGNATURE",  # unsigned: refused (403)
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",  # the bucket as a host name: not found
+    "AWS_S3_EXPRESS",  # a session handshake first
+    "AWS_PROXY_URL",  # through a proxy, key included
+    "AWS_HTTP2_ONLY",  # this endpoint speaks HTTP/1.1
+)
+_FALSE = ("", "false", "0", "no", "off", "n")
+_LOOPBACK = "127.0.0.1"
+
+
+def start(root: Path, env: MutableMapping[str, str] = os.environ) -> LoopbackFiles | None:
+    """The endpoint for the files under ``root``, or None (with a warning saying why) when
+    the environment would break it; ``127.0.0.1`` is added to ``env``'s ``NO_PROXY``."""
+    blocking = [name for name in _BLOCKING if env.get(name, "").strip().lower() not in _FALSE]
+    if blocking:
+        log.warning(
+            "%s is set in the environment and would break the S3 client reading local data "
+            "files through loopback; reading them directly instead (their read buffers stay "
+            "resident: see --no-loopback-file-reads in docs/configuration.md)",
+            ", ".join(blocking),
+        )
+        return None
+    bypass_proxy(env)
+    return LoopbackFiles(root)
+
+
+def bypass_proxy(env: MutableMapping[str, str]) -> None:
+    """Add ``127.0.0.1`` to ``NO_PROXY`` (or ``no_proxy``, whichever is set; both if
+    neither), which reqwest reads when it builds a client, before ``HTTP_PROXY``."""
+    names = [name for name in ("NO_PROXY", "no_proxy") if name in env] or ["NO_PROXY", "no_proxy"]
+    for name in names:
+        hosts = [host.strip() for host in env.get(name, "").split(",") if host.strip()]
+        if _LOOPBACK not in hosts and "*" not in hosts:
+            env[name] = ",".join([*hosts, _LOOPBACK])
 
 
 class LoopbackFiles:
     """A read-only S3 endpoint for the files under ``root``; ``close`` stops it."""
 
-    def __init__(self, root: Path) -> None:
+    bucket = BUCKET
+
+    def __init__(
+        self,
+        root: Path,
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
         self.root = Path(os.path.realpath(root))
         self._key = secrets.token_hex(16)
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.files = self
+        # Served path -> (the catalog's path, its table), for the error of a file gone.
+        self._tables: dict[str, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+        self._server = LoopbackServer(self, max_connections, idle_timeout)
         # Polled every 0.1 s for ``close`` (the default 0.5 s would slow every app's close).
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.1,), name="loopback-files", daemon=True
@@ -60,7 +122,12 @@ class LoopbackFiles:
     @property
     def endpoint(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{_LOOPBACK}:{self._server.server_address[1]}"
+
+    @property
+    def peak_connections(self) -> int:
+        """The most connections served at once so far."""
+        return self._server.peak
 
     def store(self) -> DataFusionStore:
         """``register_object_store`` arguments for the bucket (every query context needs it)."""
@@ -76,136 +143,45 @@ class LoopbackFiles:
         )
         return DataFusionStore("s3://", store, BUCKET)
 
-    def url(self, path: str) -> str:
-        """The URL DataFusion reads the local file ``path`` (or ``file://`` URI) at."""
-        return f"s3://{BUCKET}{quote(os.path.abspath(uri_path(path)))}"
+    def url(self, path: str, table: str = "?") -> str:
+        """The URL DataFusion reads the local file ``path`` (or ``file://`` URI) of ``table``
+        at: through this endpoint if it serves it, else ``path`` itself (read directly)."""
+        local = os.path.abspath(uri_path(path))
+        if not self._servable(local):
+            return path
+        with self._lock:
+            self._tables[local.lstrip("/")] = (path, table)
+        return f"s3://{BUCKET}{quote(local)}"
+
+    def keep_only(self, paths: set[str]) -> None:
+        """Forget the tables of files other than ``paths`` (no longer in any table)."""
+        kept = {os.path.abspath(uri_path(path)).lstrip("/") for path in paths}
+        with self._lock:
+            self._tables = {key: held for key, held in self._tables.items() if key in kept}
 
     def served_path(self, key: str) -> Path | None:
         """The file a request's (unquoted) object key names, if under ``root``."""
         path = Path(os.path.realpath("/" + key))
         return path if path.is_relative_to(self.root) and path.is_file() else None
 
+    def missing(self, key: str) -> bytes:
+        """What a 404 for ``key`` (or a listing of ``key/``) says: the file's
+        ``DataFileUnavailableError``, carried through DataFusion's message."""
+        path, table = self._tables.get(key.rstrip("/"), ("/" + key.rstrip("/"), "?"))
+        error = DataFileUnavailableError(path, table, "not found")
+        return f"{error.message} {error.carried()}".encode()
+
     def authorized(self, header: str | None) -> bool:
         """Whether a SigV4 ``Authorization`` header carries this server's access key."""
         return header is not None and f"Credential={self._key}/" in header
 
     def close(self) -> None:
-        """Stop serving (connections still open end with their requests)."""
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop serving: no request is answered after this, on any connection."""
+        self._server.stop()
         self._thread.join(timeout=10)
 
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256  # the S3 client opens a connection per concurrent range read
-    files: LoopbackFiles
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A query cancelled mid-read closes its connection: not worth a traceback.
-        log.debug("loopback file read from %s ended early", client_address, exc_info=True)
-
-
-class _Handler(socketserver.StreamRequestHandler):
-    """HTTP/1.1 ``GET`` and ``HEAD`` with keep-alive, parsed by hand: ``http.server``'s
-    parsing and headers cost about twice as much Python per read, on every query's path."""
-
-    # Headers and body go out in separate writes: with Nagle's algorithm the body's first
-    # segment waits for the client's delayed ACK (~40 ms a read; small queries 20x slower).
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def handle(self) -> None:
-        while True:
-            request = self.rfile.readline(_MAX_LINE)
-            if not request.strip():
-                return  # the client closed its connection (or sent nothing)
-            headers: dict[str, str] = {}
-            while (line := self.rfile.readline(_MAX_LINE)) not in (b"\r\n", b"\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                headers[name.strip().lower()] = value.strip()
-                if len(headers) > _MAX_HEADERS:
-                    return
-            method, target, *_ = [*request.decode("latin-1").split(), "", ""]
-            if method not in ("GET", "HEAD") or "content-length" in headers:  # no bodies
-                self._send(405 if method not in ("GET", "HEAD") else 400, close=True)
-                return
-            self._answer(method == "GET", target, headers)
-            if headers.get("connection", "").lower() == "close":
-                return
-
-    def _answer(self, body: bool, target: str, headers: dict[str, str]) -> None:
-        files = self.server.files
-        if not files.authorized(headers.get("authorization")):
-            self._send(403)
-            return
-        bucket, _, key = unquote(target.split("?", 1)[0]).lstrip("/").partition("/")
-        path = files.served_path(key) if bucket == BUCKET else None
-        try:
-            file = path.open("rb") if path is not None else None
-        except OSError:  # removed since (compaction, retention): as S3 would answer
-            file = None
-        if file is None:
-            self._send(404)
-            return
-        with file:
-            stat = os.fstat(file.fileno())
-            size = stat.st_size
-            asked = headers.get("range")
-            span = requested_range(asked, size)
-            if span is None:
-                self._send(416, f"Content-Range: bytes */{size}\r\n")
-                return
-            start, end = span
-            fields = (f"Content-Range: bytes {start}-{end - 1}/{size}\r\n" if asked else "") + (
-                f"Last-Modified: {formatdate(stat.st_mtime, usegmt=True)}\r\n"
-                f'ETag: "{stat.st_ino:x}-{stat.st_mtime_ns:x}-{size:x}"\r\n'
-                "Accept-Ranges: bytes\r\n"
-            )
-            self._send(206 if asked else 200, fields, end - start if body else size)
-            offset, socket = start, self.connection.fileno()
-            while body and offset < end:
-                sent = os.sendfile(socket, file.fileno(), offset, end - offset)
-                if sent == 0:
-                    raise ConnectionError("the file shrank while being sent")
-                offset += sent
-
-    def _send(self, status: int, fields: str = "", length: int = 0, close: bool = False) -> None:
-        """The status line and headers, in one write."""
-        head = (
-            f"HTTP/1.1 {status} {_REASONS[status]}\r\n{fields}Content-Length: {length}\r\n"
-            + ("Connection: close\r\n" if close else "")
-            + "\r\n"
-        )
-        self.connection.sendall(head.encode("latin-1"))
-
-
-_MAX_LINE, _MAX_HEADERS = 65_536, 100
-_REASONS = {
-    200: "OK",
-    206: "Partial Content",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    416: "Range Not Satisfiable",
-}
-
-
-def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """``[start, end)`` of one ``Range: bytes=...`` (the whole file without one); None if
-    unsatisfiable. The S3 client asks for one range per request."""
-    if header is None:
-        return 0, size
-    first, sep, last = header.removeprefix("bytes=").partition("-")
-    try:
-        if not sep or "," in last:
-            return None
-        if first == "":  # the last N bytes
-            start, end = max(0, size - int(last)), size
-        else:
-            start, end = int(first), min(size, int(last) + 1) if last else size
-    except ValueError:
-        return None
-    return (start, end) if 0 <= start < end else None
+    def _servable(self, local: str) -> bool:
+        """Under ``root`` (symlinks followed), and a path object_store accepts."""
+        if any(unicodedata.category(c) == "Cc" for c in local):
+            return False  # object_store's paths refuse control characters
+        return Path(os.path.realpath(local)).is_relative_to(self.root)

@@ -30,6 +30,7 @@ from datafusion.catalog import Table
 from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, FieldType
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.errors import DataFileUnavailableError, carried_error
+from flight_iox.ports import FileUrls
 from flight_iox.query.dedupe_plan import union_sql
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.file_cache import FileCache
@@ -114,14 +115,13 @@ class TableBuilder:
         partitions: int,
         file_cache: FileCache | None = None,
         check: SchemaCheck | None = None,
-        file_url: Callable[[str], str] | None = None,
+        file_urls: FileUrls | None = None,
     ) -> None:
         """Memory tables get ``partitions`` partitions; ``file_cache`` serves decoded files.
 
         ``check`` reads a file's schema after checking it is there and whole; without
         it DataFusion infers the schema (and a bad file fails the whole registration).
-        ``file_url`` maps a file's path to the URL DataFusion reads it at (local files
-        through ``loopback_files.py``); without it, the path itself.
+        ``file_urls``: the URL DataFusion reads a file at (``loopback_files.py``; else its path).
         """
         self._context = SessionContext(SessionConfig(PARQUET_OPTIONS))
         # Volatile, so the optimizer never evaluates it while planning.
@@ -132,7 +132,7 @@ class TableBuilder:
         self._partitions = partitions
         self._file_cache = file_cache
         self._check = check
-        self._file_url = file_url or (lambda path: path)
+        self._file_urls = file_urls
         self._file_scans: dict[str, tuple[Table, pa.Schema]] = {}
         self._zones = ZoneMaps()
         self._reported: set[str] = set()  # unreadable files already logged
@@ -235,6 +235,8 @@ class TableBuilder:
             self._unavailable &= keep
         if self._file_cache is not None:
             self._file_cache.keep_only(keep)
+        if self._file_urls is not None:
+            self._file_urls.keep_only(keep)
 
     def raise_if_unavailable(self, frame: DataFrame) -> None:
         """Raise ``DataFileUnavailableError`` if running ``frame`` would read a lost file.
@@ -282,7 +284,7 @@ class TableBuilder:
         finally:
             self._context.deregister_table(name)
 
-    def _file_scan(self, file: DataFile, schema: pa.Schema) -> tuple[Table, pa.Schema]:
+    def _file_scan(self, file: DataFile, schema: pa.Schema, label: str) -> tuple[Table, pa.Schema]:
         """A scan of one file, read straight into the data model's types where they differ.
 
         Files store tags as ``dictionary<int32, utf8>`` for DataFusion's reader
@@ -294,17 +296,18 @@ class TableBuilder:
         cached = self._file_scans.get(file.path)
         if cached is None:
             name = self._scratch_name()
+            url = file.path if self._file_urls is None else self._file_urls.url(file.path, label)
             if self._check is not None:
                 checked = self._check(file)  # raises UnreadableFileError
                 found = pa.schema(pa.field(f.name, f.type, f.nullable) for f in checked)
             else:
-                self._context.register_parquet(name, self._file_url(file.path))
+                self._context.register_parquet(name, url)
                 try:
                     found = self._context.table(name).schema()
                 finally:
                     self._context.deregister_table(name)
             read_schema = pa.schema(_read_field(f, schema) for f in found)
-            self._context.register_parquet(name, self._file_url(file.path), schema=read_schema)
+            self._context.register_parquet(name, url, schema=read_schema)
             try:
                 provider = self._context.table_provider(name)
             finally:
@@ -335,7 +338,7 @@ class TableBuilder:
                     selects.append(f"SELECT {columns_sql} FROM {name}")
                     continue
                 try:
-                    provider, read_schema = self._file_scan(source, schema)
+                    provider, read_schema = self._file_scan(source, schema, label)
                 except UnreadableFileError as error:
                     lost = DataFileUnavailableError(source.path, label, error.reason)
                     selects.append(self._unavailable_select(schema, lost))

@@ -1,0 +1,146 @@
+"""The loopback endpoint's HTTP side under clients that misbehave (``query/loopback_http.py``).
+
+Raw sockets against a real endpoint: idle and slow connections are closed and bounded,
+header lines are counted, bodies refused, ``HEAD`` answers as ``GET`` does, and ``close``
+ends every connection (also when building or closing the app fails).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flight_iox.app import build_app
+from flight_iox.auth.policy import ANONYMOUS
+from flight_iox.config import Settings
+from flight_iox.query.loopback_files import BUCKET, LoopbackFiles
+
+WAIT = 60  # seconds a socket read may block before the test fails (never a timing check)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Iterator[LoopbackFiles]:
+    (tmp_path / "warehouse").mkdir()
+    (tmp_path / "warehouse" / "x.parquet").write_bytes(b"0123456789")
+    served = LoopbackFiles(tmp_path / "warehouse", max_connections=4, idle_timeout=0.5)
+    yield served
+    served.close()
+
+
+def connect(files: LoopbackFiles) -> socket.socket:
+    port = int(files.endpoint.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    return sock
+
+
+def request(files: LoopbackFiles, method: str = "GET", extra: str = "") -> bytes:
+    """A signed request for x.parquet (only the credential matters here)."""
+    key = f"/{BUCKET}{files.root}/x.parquet"
+    auth = f"Credential={files._key}/20260101/us-east-1/s3/aws4_request"
+    return f"{method} {key} HTTP/1.1\r\nAuthorization: AWS4 {auth}\r\n{extra}\r\n".encode()
+
+
+def read_all(sock: socket.socket) -> bytes:
+    """Everything until the server closes the connection."""
+    chunks = []
+    while chunk := sock.recv(65_536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_head_with_a_range_answers_as_get(files: LoopbackFiles) -> None:
+    with connect(files) as sock:
+        sock.sendall(request(files, "HEAD", "Range: bytes=2-4\r\nConnection: close\r\n"))
+        head = read_all(sock)
+    assert head.startswith(b"HTTP/1.1 206 ") and b"Content-Length: 3\r\n" in head, head
+    assert head.endswith(b"\r\n\r\n")  # no body
+
+
+def test_repeated_header_lines_count_toward_the_limit(files: LoopbackFiles) -> None:
+    with connect(files) as sock:
+        sock.sendall(request(files, extra="X: a\r\n" * 150))
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+
+
+@pytest.mark.parametrize("body", ["Transfer-Encoding: chunked", "Content-Length: 0"])
+def test_requests_with_a_body_are_refused_and_the_connection_closed(
+    files: LoopbackFiles, body: str
+) -> None:
+    with connect(files) as sock:
+        # A desync would answer the "body" as a second request.
+        sock.sendall(request(files, extra=f"{body}\r\n") + b"0\r\n\r\n" + request(files))
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ") and answer.count(b"HTTP/1.1") == 1, answer
+
+
+def test_an_idle_connection_is_closed(files: LoopbackFiles) -> None:
+    with connect(files) as sock:
+        assert sock.recv(100) == b""  # closed by the server after its idle timeout
+    with connect(files) as sock:  # a slow request: headers never finished
+        sock.sendall(b"GET / HTTP/1.1\r\nX: a\r\n")
+        assert sock.recv(100) == b""
+
+
+def test_connections_are_capped_and_idle_ones_give_way(files: LoopbackFiles) -> None:
+    idle = [connect(files) for _ in range(20)]  # strangers holding connections, no key
+    try:
+        with connect(files) as sock:
+            sock.sendall(request(files, extra="Connection: close\r\n"))
+            answer = read_all(sock)
+        assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b"0123456789")
+        assert files.peak_connections <= 4  # not a thread each
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_close_ends_open_keep_alive_connections(files: LoopbackFiles) -> None:
+    with connect(files) as sock:
+        sock.sendall(request(files))
+        answer = b""
+        while not answer.endswith(b"0123456789"):  # headers and body come in two writes
+            answer += sock.recv(65_536)
+        assert answer.startswith(b"HTTP/1.1 200 ")
+        files.close()
+        try:
+            sock.sendall(request(files))
+            answer = sock.recv(65_536)
+        except ConnectionError:
+            answer = b""
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 503 "), answer
+
+
+def loopback_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "loopback-files"}
+
+
+def test_the_endpoint_is_closed_when_building_the_app_fails(tmp_path: Path) -> None:
+    before = loopback_threads()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "tmp").write_text("a file where the query spill folder goes")  # fails after
+    with pytest.raises(OSError, match="query-spill"):  # after the endpoint started
+        build_app(Settings(data_dir=data, wal_fsync=False))
+    assert loopback_threads() <= before
+
+
+def test_the_endpoint_is_closed_when_closing_the_wal_fails(tmp_path: Path) -> None:
+    before = loopback_threads()
+    app = build_app(Settings(data_dir=tmp_path / "data", wal_fsync=True))
+    assert app.loopback_files is not None
+    port = int(app.loopback_files.endpoint.rsplit(":", 1)[1])
+    app.engine.write_line_protocol("db", b"cpu v=1 1", principal=ANONYMOUS)
+    fd = app.wal._fd
+    assert fd is not None
+    os.close(fd)  # the WAL's file fails under it
+    with pytest.raises(OSError):
+        app.close()
+    assert loopback_threads() <= before
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=WAIT).close()
