@@ -144,7 +144,8 @@ class _Handler(socketserver.StreamRequestHandler):
     server: LoopbackServer
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout  # every read and write; then the thread ends
+        # Every read and write waits at most this long; then the connection ends.
+        self.request.settimeout(self.server.idle_timeout)
         super().setup()
 
     def handle(self) -> None:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from datafusion import SessionContext
 
 from flight_iox.app import build_app
 from flight_iox.auth.policy import ANONYMOUS
@@ -98,6 +102,23 @@ def test_connections_are_capped_and_idle_ones_give_way(files: LoopbackFiles) -> 
     finally:
         for sock in idle:
             sock.close()
+
+
+def test_the_s3_client_reconnects_after_its_idle_connections_are_closed(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"v": list(range(1000))}), tmp_path / "x.parquet")
+    served = LoopbackFiles(tmp_path, idle_timeout=0.2)
+    try:
+        context = SessionContext()
+        context.register_object_store(*served.store())
+        context.register_parquet("x", served.url(str(tmp_path / "x.parquet")))
+        for _ in range(2):
+            assert context.sql("SELECT sum(v) AS s FROM x").to_pydict() == {"s": [499_500]}
+            deadline = time.monotonic() + WAIT
+            while served._server._open and time.monotonic() < deadline:  # pooled, then closed
+                time.sleep(0.05)
+            assert not served._server._open
+    finally:
+        served.close()
 
 
 def test_close_ends_open_keep_alive_connections(files: LoopbackFiles) -> None:
