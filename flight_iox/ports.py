@@ -122,15 +122,3 @@ class WalFeed(Protocol):
     def release(self, holder: str) -> None:
         """Drop ``holder``'s hold (a reader that was removed)."""
         ...
-
-
-class FileUrls(Protocol):
-    """Where DataFusion reads a table's data file (``loopback_files.LoopbackFiles``)."""
-
-    def url(self, path: str, table: str) -> str:
-        """The URL of the file at ``path`` (of ``table``, named in errors)."""
-        ...
-
-    def keep_only(self, paths: set[str]) -> None:
-        """Forget files other than ``paths``."""
-        ...

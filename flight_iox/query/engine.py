@@ -31,7 +31,6 @@ from flight_iox.config import QueryLimits
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import DatabaseNotFoundError, NoDatabaseError, QueryError, query_error
-from flight_iox.ports import FileUrls
 from flight_iox.query.cache_fills import CacheFills
 from flight_iox.query.configured_caches import ConfiguredCaches
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
@@ -42,6 +41,7 @@ from flight_iox.query.iox_sql import rewrite_iox_sql
 from flight_iox.query.last_cache import LastValueCache
 from flight_iox.query.latest_rows import LatestRows
 from flight_iox.query.limits import check_expression_depth
+from flight_iox.query.loopback_files import FileUrls
 from flight_iox.query.partial_aggs import PartialAggregates
 from flight_iox.query.placeholders import (
     parameter_values,

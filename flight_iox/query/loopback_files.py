@@ -41,6 +41,7 @@ import threading
 import unicodedata
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
 from flight_iox.errors import DataFileUnavailableError
@@ -48,7 +49,7 @@ from flight_iox.query.loopback_http import LoopbackServer, requested_range
 from iox_catalog.object_store import DataFusionStore
 from iox_catalog.storage import uri_path
 
-__all__ = ["BUCKET", "LoopbackFiles", "requested_range", "start"]
+__all__ = ["BUCKET", "FileUrls", "LoopbackFiles", "requested_range", "start"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,18 @@ _BLOCKING = (
 )
 _FALSE = ("", "false", "0", "no", "off", "n")
 _LOOPBACK = "127.0.0.1"
+
+
+class FileUrls(Protocol):
+    """Where DataFusion reads a table's data file (``LoopbackFiles``; ``TableBuilder`` asks)."""
+
+    def url(self, path: str, table: str) -> str:
+        """The URL of the file at ``path`` (of ``table``, named in errors)."""
+        ...
+
+    def keep_only(self, paths: set[str]) -> None:
+        """Forget files other than ``paths``."""
+        ...
 
 
 def start(root: Path, env: MutableMapping[str, str] = os.environ) -> LoopbackFiles | None:

@@ -30,11 +30,11 @@ from datafusion.catalog import Table
 from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, FieldType
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.errors import DataFileUnavailableError, carried_error
-from flight_iox.ports import FileUrls
 from flight_iox.query.dedupe_plan import union_sql
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import UnreadableFileError
+from flight_iox.query.loopback_files import FileUrls
 from flight_iox.query.overlap import OverlapGroup, overlap_groups, table_sources
 from flight_iox.query.scan_needs import ScanNeeds
 from flight_iox.query.zone_maps import ZoneMaps
