@@ -20,7 +20,8 @@
    All three answers are checked equal first; then warm-up runs and ``--runs`` alternating
    timed runs; the median of each, the ratios and their geometric means. flight-iox reads its
    files from its Parquet cache (the default); ``--parquet-cache-size 0`` makes it decode the
-   Parquet files on every query.
+   Parquet files on every query. Repeated aggregates combine kept per-file partials (the
+   default); ``--aggregate-cache-size 0`` aggregates every file at every run.
 4. **Storage**: bytes per field value on disk: flight-iox's Parquet files, and InfluxDB's TSM
    files once its full compaction has run (the JSON also has its whole data folder).
 
@@ -173,6 +174,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="flight-iox's --parquet-cache-size (default: the server's; 0 reads Parquet)",
     )
+    parser.add_argument(
+        "--aggregate-cache-size",
+        default=None,
+        help="flight-iox's --aggregate-cache-size (default: the server's; 0 aggregates every "
+        "file at every query instead of combining kept per-file partials)",
+    )
     args = parser.parse_args(argv)
     if not GENERATOR.exists() or not InfluxDB1.available():
         print("skipped: needs ../shared/tsbs/gen_cpu.py and Debian's influxd")
@@ -190,6 +197,8 @@ def main(argv: list[str] | None = None) -> None:
             f"of {BATCH_LINES} lines"
         )
         cache = ("--parquet-cache-size", args.parquet_cache_size) if args.parquet_cache_size else ()
+        if args.aggregate_cache_size:
+            cache = (*cache, "--aggregate-cache-size", args.aggregate_cache_size)
         server = start_bench_server(Path(folder), *cache)
         peer = InfluxDB1(data_options=INFLUX_DATA_OPTIONS).__enter__()
         try:
