@@ -72,7 +72,7 @@ from flight_iox.subscriptions.stream import RowStreams
 from flight_iox.wal import WriteAheadLog
 from flight_iox.wal.holds import TruncationHolds
 from iox_catalog import IoxCatalog
-from iox_catalog.storage import Storage
+from iox_catalog.storage import Storage, refuse_control_characters, uri_path
 
 
 @dataclass(frozen=True)
@@ -152,11 +152,14 @@ def _build_app(
     metrics: ServerMetrics | None,
     started: list[LoopbackFiles],
 ) -> App:
+    refuse_control_characters(settings.data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = metrics if metrics is not None else ServerMetrics()
     catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
     buffers = BufferSet()
     config = catalog_config(settings)
+    if not config.store.is_s3:
+        refuse_control_characters(Path(uri_path(config.store.warehouse)))
     node = node_for(settings, config)
     roles, cluster = node.roles, not node.roles.every
     sequences = node.node_id if cluster and roles.ingest else None  # its own WAL numbering

@@ -12,12 +12,30 @@ from __future__ import annotations
 
 import os
 import posixpath
+import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow.fs as pafs
 
 from iox_catalog.object_store import ObjectStoreConfig
 from iox_datamodel.errors import StoragePathError
+
+
+def refuse_control_characters(folder: Path) -> None:
+    """Refuse a local folder whose absolute path has a control character (a tab, a newline).
+
+    Files under it could be written but never read back: object_store and DataFusion refuse
+    such paths, and PyIceberg drops the character from the locations it commits. Better to
+    say so at start than to accept writes that no query or persist can use.
+    """
+    text = str(folder.absolute())
+    bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cc"})
+    if bad:
+        raise StoragePathError(
+            f"refused folder {text!r}: its path has control characters ({', '.join(bad)}), "
+            "which the Parquet readers and the catalog cannot use; choose a folder without them"
+        )
 
 
 def uri_path(uri: str) -> str:

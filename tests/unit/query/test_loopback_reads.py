@@ -24,7 +24,7 @@ import pytest
 from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from flight_iox.errors import DataFileUnavailableError
+from flight_iox.errors import DataFileUnavailableError, StoragePathError
 from flight_iox.query.loopback_files import LoopbackFiles
 from tests.unit.persist.test_names_contained import legacy_table
 
@@ -175,3 +175,17 @@ def test_aws_variables_that_break_the_client_mean_direct_reads(
     answer, log = run_server(tmp_path / "data", {variable: "true"})
     assert answer == {"rows": {"s": [3.0]}, "loopback": False}
     assert log.count(variable) == 1, log
+
+
+@pytest.mark.parametrize("name", ["da\tta", "da\nta", "data\x7f"])
+def test_a_data_folder_with_control_characters_is_refused_at_start(
+    tmp_path: Path, name: str
+) -> None:
+    """Such a folder took writes that no persist or query could use (PyIceberg drops the
+    character from what it commits; object_store and DataFusion refuse the path)."""
+    folder = tmp_path / name
+    with pytest.raises(StoragePathError) as refused:
+        build_app(Settings(data_dir=folder, wal_fsync=False))
+    assert "control characters" in refused.value.message
+    assert "choose a folder without them" in refused.value.message
+    assert not folder.exists()  # refused before anything was made
