@@ -21,8 +21,8 @@ from datafusion.catalog import Catalog, Table
 from datafusion.user_defined import TableFunction
 
 from flight_iox.config import QueryLimits
-from flight_iox.query.execution import runtime_env
 from flight_iox.query.registry import USER_SCHEMA, TableRegistry, new_catalog
+from flight_iox.query.runtime import runtime_env
 from flight_iox.query.tables import PARQUET_OPTIONS
 
 NO_DATABASE = "__no_database__"

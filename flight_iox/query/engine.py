@@ -133,7 +133,7 @@ class QueryEngine:
             )
         self.partial_aggregates = PartialAggregates(  # not on a query node (other nodes' rows)
             aggregate_cache_bytes if remote is None else 0, self._registry.source, self._tables,
-            partial(self._contexts.isolated, single=False),
+            self._contexts.isolated, self._pruner.needs,
         )  # fmt: skip
 
     @property
@@ -225,7 +225,7 @@ class QueryEngine:
             self._tables.raise_if_unavailable(frame)  # before any row of another source
             if finish is not None:
                 return finish(query.read_all(frame)).to_reader()
-            partials = self.partial_aggregates.answer(database, scope, frame, query)  # closes it
+            partials = self.partial_aggregates.answer(database, scope, frame, query)  # or open
             if partials is not None:
                 return partials.to_reader()
             if self._latest is not None and self._latest.rewritten(frame):
@@ -250,11 +250,9 @@ class QueryEngine:
         self.partial_aggregates.forget(database, table)
 
     def recheck_files(self, database: str, table: str, paths: set[str]) -> None:
-        """Check ``paths`` again when the table is next registered (``repair`` found them lost).
-
-        A file is checked once, when first registered; DataFusion would read one deleted
-        later as empty, so a lost file found later makes its table be built again.
-        """
+        """Check ``paths`` again when the table is next registered (``repair`` found them lost):
+        a file is checked once, when first registered; DataFusion would read one deleted later
+        as empty, so a lost file found later makes its table be built again."""
         with self._registry.lock:
             paths = paths - self._tables.unavailable  # those are already known
             if not paths:
@@ -296,12 +294,9 @@ class QueryEngine:
     def _refreshed_context(
         self, database: str | None, sql: str, scope: Scope = None
     ) -> SessionContext:
-        """The warm context for ``database`` in ``scope``, with what ``sql`` can read fresh.
-
-        Only the tables ``sql`` may read are refreshed (``reads.tables_read``, as for the
-        statement's key): refreshing every table rebuilt the ``system`` tables whenever any
-        table had a write, at every plan (a tenth of a query's time in issue 20's soak).
-        """
+        """The warm context for ``database`` in ``scope``, with what ``sql`` can read fresh:
+        only those tables (``reads.tables_read``); refreshing every table rebuilt the ``system``
+        tables at any write, at every plan (a tenth of a query's time in issue 20's soak)."""
         with self._registry.lock:
             held = self._held(database, sql, scope)
             self._registry.refresh(held, sql, fetch_remote=False)
@@ -369,12 +364,12 @@ class QueryEngine:
     def load_files(
         self, files: Sequence[DataFile], schema: pa.Schema, table: tuple[str, str] | None = None
     ) -> None:
-        """Decode (and aggregate for ``table``'s repeated statements: ``partial_aggs.py``) the
-        files a persist or compaction is about to install, on the persister's thread, so the
-        first query after does not (issue 20's soak: its slowest queries were those)."""
+        """Decode (and aggregate for ``table``'s repeated statements, if a query slot is free:
+        ``partial_aggs.py``) the files a persist or compaction is about to install, on the
+        persister's thread, so the first query after does not (issue 20's soak)."""
         self._tables.load_files(files, schema)
         if table is not None and files:
-            self.partial_aggregates.warm(*table, files, schema, self._runner.start)
+            self.partial_aggregates.warm(*table, files, schema, self._runner.try_start)
 
     def cached_files(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:
         """The decoded rows the Parquet cache holds of ``files`` (compaction reads them)."""

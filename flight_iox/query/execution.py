@@ -28,17 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import shutil
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from pathlib import Path
 
 import pyarrow as pa
-from datafusion import DataFrame, RuntimeEnvBuilder
+from datafusion import DataFrame
 from datafusion.record_batch import RecordBatchStream
 
 from flight_iox.config import MIB, QueryLimits
@@ -52,6 +50,8 @@ from flight_iox.errors import (
 )
 from flight_iox.query import kept_plans
 from flight_iox.query.engine_errors import is_engine_error
+from flight_iox.query.runtime import clear_spill_dir as clear_spill_dir
+from flight_iox.query.runtime import runtime_env as runtime_env
 
 POLL_SECONDS = 0.2  # how often a waiting query looks at its deadline and its client
 _NEVER_CANCELLED: Callable[[], bool] = lambda: False  # noqa: E731
@@ -80,31 +80,6 @@ def current_cancellation() -> Callable[[], bool]:
     return _CANCELLED.get()
 
 
-def runtime_env(limits: QueryLimits) -> RuntimeEnvBuilder:
-    """DataFusion's runtime for one context: a fair spilling memory pool and a spill folder.
-
-    The fair pool gives each spilling operator (sort, aggregation, join) an equal share and
-    makes the rest fail with "Resources exhausted" rather than grow. datafusion-python builds
-    one pool per ``SessionContext``, so the limit holds per database context, not per server.
-    """
-    builder = RuntimeEnvBuilder()
-    if limits.memory_limit > 0:
-        builder = builder.with_fair_spill_pool(limits.memory_limit)
-    if limits.spill_dir is not None:
-        builder = builder.with_temp_file_path(limits.spill_dir)
-    else:
-        builder = builder.with_disk_manager_disabled()
-    return builder
-
-
-def clear_spill_dir(path: Path | None) -> None:
-    """Remove spill files a previous process left behind, and make the folder."""
-    if path is None:
-        return
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, exist_ok=True)
-
-
 class QueryRunner:
     """Admits queries (at most ``max_concurrent`` run, ``max_queued`` wait) and streams them."""
 
@@ -121,11 +96,20 @@ class QueryRunner:
 
     def start(self) -> Query:
         """Admit a query now, or after a wait in the queue, with the caller's cancellation."""
-        is_cancelled = _CANCELLED.get()
-        timeout = self.limits.timeout_seconds
+        is_cancelled, timeout = _CANCELLED.get(), self.limits.timeout_seconds
         deadline = time.monotonic() + timeout if timeout > 0 else None
         self._acquire(deadline, is_cancelled)
         return Query(self, deadline, is_cancelled)
+
+    def try_start(self) -> Query | None:
+        """A query admitted now, or None when every slot is taken: never waits (for work
+        that is only worth doing when the server is idle enough, ``partial_aggs.warm``)."""
+        with self._slots:
+            if 0 < self.limits.max_concurrent <= self._running:
+                return None
+            self._running += 1
+        timeout = self.limits.timeout_seconds
+        return Query(self, time.monotonic() + timeout if timeout > 0 else None, _CANCELLED.get())
 
     @property
     def running(self) -> int:
@@ -199,9 +183,10 @@ class Query:
             return frame.schema().empty_table().to_reader()
         return pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches))
 
-    def read_all(self, frame: DataFrame) -> pa.Table:
-        """Run ``frame`` to the end within the bounds (for results post-processed whole)."""
-        batches = list(self._batches(frame))
+    def read_all(self, frame: DataFrame, keep: bool = False) -> pa.Table:
+        """Run ``frame`` to the end within the bounds (for results post-processed whole);
+        ``keep``: the query stays open (its slot held) for the statement's next plan."""
+        batches = list(self._batches(frame, keep=keep))
         return pa.Table.from_batches(batches, schema=None if batches else frame.schema())
 
     def close(self) -> None:
@@ -214,7 +199,11 @@ class Query:
     def __del__(self) -> None:
         self.close()
 
-    def _batches(self, frame: DataFrame, reused: bool = False) -> Iterator[pa.RecordBatch]:
+    def _batches(
+        self, frame: DataFrame, reused: bool = False, keep: bool = False
+    ) -> Iterator[pa.RecordBatch]:
+        if not self._open:  # its slot went back: a statement runs all its plans within one
+            raise RuntimeError("a plan run on a closed query")
         try:
             self._check()
             no_data = reads_no_data(frame)
@@ -246,7 +235,10 @@ class Query:
                 raise
             raise _translate(error, self._runner.limits) from None
         finally:
-            self.close()
+            if keep:
+                self._stream = None
+            else:
+                self.close()
 
     def _next(self) -> pa.RecordBatch | None:
         assert self._stream is not None

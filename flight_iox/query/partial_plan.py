@@ -5,7 +5,7 @@
     [Limit: literal skip and fetch, only over a Sort]
       [Sort: output columns, any direction and null placement]
         [Projection of output columns only, renamed or not]
-          Aggregate: groupBy=[plain columns | date_bin(literal, time[, literal])],
+          Aggregate: groupBy=[plain non-float columns | date_bin(literal, time[, literal])],
                      aggr=[count(*) | count(c) | sum(c) | min(c) | max(c) | avg(c)]
             [Filter: no subquery, no placeholder, no time or random function]*
               [SubqueryAlias]* over one user table (a scan, or the server's view of it)
@@ -64,6 +64,7 @@ class Aggregate:
     kind: str  # one of KINDS
     expr: Expr  # as planned (count(*) is count(Int64(1)))
     arg: Expr
+    floating: bool = False  # min or max of a float column (see ``partial_final.py``)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def _shape(plan: LogicalPlan, resolve: Resolve, views: Views) -> PartialShape:
         _check_pure(predicate, alias)
     groups = tuple(node.group_by_exprs())
     for group in groups:
-        _check_group(group, alias)
+        _check_group(group, alias, schema)
     aggregates = tuple(_aggregate(expr, alias, schema) for expr in node.aggregate_exprs())
     names = [g.schema_name() for g in groups] + [a.expr.schema_name() for a in aggregates]
     if projections is None:
@@ -216,10 +217,14 @@ def _check_pure(expr: Expr, alias: str) -> None:
     return None
 
 
-def _check_group(expr: Expr, alias: str) -> None:
+def _check_group(expr: Expr, alias: str, schema: pa.Schema) -> None:
     variant = expr.variant_name()
     if variant == "Column":
         _check_pure(expr, alias)
+        index = schema.get_field_index(expr.to_variant().name())
+        # DataFusion groups -0.0 with 0.0 and shows the sign of the first row it read.
+        if index < 0 or pa.types.is_floating(schema.field(index).type):
+            raise NotPartial("a float (or unknown) group key")
         return
     if variant != "ScalarFunction" or expr.rex_call_operator() != "date_bin":
         raise NotPartial("a group key other than a column or date_bin")
@@ -257,7 +262,7 @@ def _aggregate(expr: Expr, alias: str, schema: pa.Schema) -> Aggregate:
         raise NotPartial("avg of a type other than integer or float")
     if kind == "sum" and not (pa.types.is_integer(data_type) or pa.types.is_floating(data_type)):
         raise NotPartial("sum of a type other than integer or float")
-    return Aggregate(kind, expr, arg)
+    return Aggregate(kind, expr, arg, kind in ("min", "max") and pa.types.is_floating(data_type))
 
 
 def _output(expr: Expr, names: list[str]) -> int:

@@ -29,6 +29,7 @@ table the statement may read is planned over every file, as before.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
@@ -42,7 +43,7 @@ from flight_iox.query.pruning import kept_files
 from flight_iox.query.reads import tables_read
 from flight_iox.query.registry import Registration, TableRegistry
 from flight_iox.query.scan_needs import ScanNeeds
-from flight_iox.query.scan_plan import statement_needs
+from flight_iox.query.scan_plan import StatementNeeds, statement_needs
 from flight_iox.query.tables import TableBuilder
 from iox_catalog.files import DataFile
 
@@ -66,6 +67,10 @@ class PrunedPlanner:
         self._tables = tables
         self._enabled = enabled
         self._providers: OrderedDict[tuple[object, ...], tuple[Table, int]] = OrderedDict()
+        # Each plan -> what its statement needs of each table (``needs``); goes with the plan.
+        self._needs: weakref.WeakKeyDictionary[DataFrame, StatementNeeds] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def plan(
         self,
@@ -87,7 +92,7 @@ class PrunedPlanner:
             may_read = {
                 key: r for key, r in registrations.items() if read is None or key[1] in read
             }  # fmt: skip
-            providers, rows = self._pruned(database, sql, may_read, registrations)
+            providers, rows, needs = self._pruned(database, sql, may_read, registrations)
             for key, registration in may_read.items():
                 if registration.lazy and key not in providers:  # the stand-in reads nothing
                     providers[key] = self._registry.full_provider(*key)
@@ -97,7 +102,16 @@ class PrunedPlanner:
                 context = narrow()
             with self._registry.swapped(providers):
                 frame = planned_in(planner(context), context)  # where a kept plan runs
+            if needs is not None:
+                self._needs[frame] = needs
             return small(frame) if few else frame
+
+    def needs(self, frame: DataFrame, database: str, table: str) -> ScanNeeds | None:
+        """What ``frame``'s statement needs of ``database.table`` (None: every row may do):
+        the key predicates its files were pruned by, for ``partial_aggs.py``."""
+        with self._registry.lock:
+            found = self._needs.get(frame)
+        return None if found is None else found.get(database, {}).get(table)
 
     def _pruned(
         self,
@@ -105,21 +119,21 @@ class PrunedPlanner:
         sql: str,
         may_read: Mapping[tuple[str, str], Registration],
         registrations: Mapping[tuple[str, str], Registration],
-    ) -> tuple[dict[tuple[str, str], Table], int | None]:
+    ) -> tuple[dict[tuple[str, str], Table], int | None, StatementNeeds]:
         """Pruned providers of the tables in ``may_read`` that lose files or rows
         (``registrations``: every table of the databases held, which the probe must resolve
-        too), and how many rows the statement can read at most (None: unknown)."""
+        too), how many rows the statement can read at most (None: unknown), and its needs."""
         if not self._enabled or not may_read:
-            return {}, None
+            return {}, None, None
         total = sum(_rows(r.snapshot) for r in may_read.values())
         if all(len(r.snapshot.files) < MIN_FILES for r in may_read.values()):
-            return {}, total  # nothing to prune: no probe
+            return {}, total, None  # nothing to prune: no probe
         schemas: dict[str, dict[str, pa.Schema]] = {}
         for (db, name), registration in registrations.items():
             schemas.setdefault(db, {})[name] = registration.schema
         needs = statement_needs(sql, database, schemas)
         if needs is None:
-            return {}, total  # planned over every file; the real plan reports real errors
+            return {}, total, None  # over every file; the real plan reports real errors
         pruned = {}
         rows = 0
         for (db, name), registration in may_read.items():
@@ -140,7 +154,7 @@ class PrunedPlanner:
             else:
                 size = _rows(registration.snapshot)
             rows += size
-        return pruned, rows
+        return pruned, rows, needs
 
     def _provider(
         self,
