@@ -30,6 +30,7 @@ from flight_iox.query.partial_plan import Aggregate, PartialShape
 
 # The final step of each partial state.
 _FINAL = {"count": f.sum, "sum": f.sum, "min": f.min, "max": f.max}
+_ZERO, _FLOAT_ZERO, _MINUS_ONE = lit(0), lit(0.0), lit(-1.0)  # made once: lit() imports
 
 
 def partial_states(frame: DataFrame, shape: PartialShape) -> DataFrame:
@@ -67,7 +68,7 @@ def final_frame(partials: DataFrame, shape: PartialShape) -> DataFrame:
         if aggregate.kind == "avg":
             columns.append(col(f"s{i}") / col(f"c{i}").cast(pa.float64()))
         elif aggregate.kind == "count":  # a count of nothing is 0, never NULL
-            columns.append(f.coalesce(col(f"s{i}"), lit(0)))
+            columns.append(f.coalesce(col(f"s{i}"), _ZERO))
         else:
             columns.append(col(f"s{i}"))
     frame = frame.select(*(columns[index].alias(f"o{n}") for n, index in enumerate(shape.outputs)))
@@ -123,7 +124,7 @@ def _states(aggregates: Sequence[Aggregate], grouped: bool) -> list[Expr]:
         else:
             states.append(wrap(aggregate.expr).alias(f"s{i}"))
         if aggregate.floating and grouped:  # atan2(-0.0, -1) is -pi, atan2(0.0, -1) is pi
-            negative_zero = (arg == lit(0.0)) & (f.atan2(arg, lit(-1.0)) < lit(0.0))
+            negative_zero = (arg == _FLOAT_ZERO) & (f.atan2(arg, _MINUS_ONE) < _FLOAT_ZERO)
             special = f.isnan(arg) | negative_zero
             states.append(f.sum(special.cast(pa.int64())).alias(f"x{i}"))
     return states

@@ -1,13 +1,19 @@
 """The kept per-file partial aggregates: least recently used out first, within a byte bound.
 
-An entry costs more than its Arrow buffers: the ``pa.Table`` and its schema, fields,
-chunked arrays and array data are C++ and Python objects of their own, and the key holds
-the file's path and the scope. A partial of a statement that matched no row has no buffer
-at all (``nbytes`` 0), so counting buffers only let a table of many files, or a statement
-whose time literal moves at every run, fill the cache without bound (the review's case).
-Each entry is counted as its buffers, ``ENTRY_BYTES`` for the objects (measured: the
-resident growth per kept empty partial of three columns, 1.6-1.7 KB, rounded up; wider
-partials cost more objects, and their buffers dominate) and the Python size of its key.
+An entry costs more than its Arrow buffers' ``nbytes``. DataFusion's output arrays come with
+the capacity their builders reserved: a one-row partial of three columns straight from
+``collect`` kept 12 KB resident for 23 bytes of values, a thousand-row one 57 KB for 24 KB
+(``bench/partial_entry_bytes.py``: the same loop keeping or dropping 500-4,000 partials,
+resident memory compared). So a partial is copied into tight buffers before it is kept (3.6 KB and
+33 KB then). What remains is the objects, the ``pa.Table``, its schema, fields, chunked
+arrays and array data, and the key's strings and tuples: 2.0 KB for an empty partial of
+three columns (which has no buffer at all, ``nbytes`` 0, so a table of many files or a
+statement whose time literal moves at every run filled the cache without bound), 1.4-2.5 KB
+over ``nbytes`` for the others, plus the allocator's rounding of each buffer (33 KB for the
+thousand groups' 24 KB). Each entry is counted as 5/4 of its ``nbytes``, ``ENTRY_BYTES``,
+``COLUMN_BYTES`` per column and the Python size of its key: for three columns and a typical
+key 3.7 KB, 3.7 KB, 6.6 KB and 34 KB for 0, 1, 100 and 1,000 groups, at or above each
+measurement (1.9, 3.6, 5.7 and 33 KB).
 """
 
 from __future__ import annotations
@@ -17,15 +23,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable
 
+import numpy as np
 import pyarrow as pa
 
-ENTRY_BYTES = 2048 + 128  # objects per kept table (measured, rounded up), per column below
-COLUMN_BYTES = 256  # a field, a chunked array, its array data: per column of a partial
+ENTRY_BYTES = 1536  # the table and its schema (measured, see above)
+COLUMN_BYTES = 512  # a field, a chunked array, an array and its buffers' allocations
 
 
 def entry_bytes(key: Hashable, partial: pa.Table) -> int:
     """What keeping ``partial`` under ``key`` costs, as counted against the bound."""
-    return partial.nbytes + ENTRY_BYTES + COLUMN_BYTES * partial.num_columns + key_bytes(key)
+    buffers = partial.nbytes * 5 // 4  # the allocator's size classes: up to a quarter more
+    return buffers + ENTRY_BYTES + COLUMN_BYTES * partial.num_columns + key_bytes(key)
 
 
 def key_bytes(key: object) -> int:
@@ -34,6 +42,13 @@ def key_bytes(key: object) -> int:
     if isinstance(key, tuple | frozenset):
         size += sum(key_bytes(item) for item in key)
     return size
+
+
+def tight(partial: pa.Table) -> pa.Table:
+    """``partial`` in buffers of its own size (DataFusion's carry their builders' capacity)."""
+    if partial.num_rows == 0:
+        return partial
+    return partial.take(pa.array(np.arange(partial.num_rows)))
 
 
 class PartialStore:
@@ -65,8 +80,11 @@ class PartialStore:
             return found[0]
 
     def keep(self, key: Hashable, partial: pa.Table) -> None:
-        """Keep ``partial``, dropping the least recently used until the bound holds."""
+        """Keep ``partial`` (copied tight), dropping the least recently used until the bound
+        holds."""
         cost = entry_bytes(key, partial)
+        if cost <= self.capacity_bytes:
+            partial = tight(partial)
         with self._lock:
             self.misses += 1
             if cost > self.capacity_bytes or key in self._kept:

@@ -24,7 +24,7 @@ from flight_iox.auth.tokens import FileTokenStore, TokenRecord
 from flight_iox.config import Settings
 from flight_iox.engine.arrow_writer import EngineWriter
 from flight_iox.query.execution import Query
-from flight_iox.query.partial_aggs import PartialAggregates
+from flight_iox.query.partial_aggs import MIN_ROWS, PartialAggregates
 from flight_iox.query.partial_store import ENTRY_BYTES
 
 HOUR = 3_600_000_000_000
@@ -37,7 +37,9 @@ def _build(folder: Path, size: int, **settings: Any) -> App:
     config = Settings(
         data_dir=folder / "data", wal_fsync=False, aggregate_cache_size=size, **settings
     )
-    return build_app(config, Authorizer(AuthMode.OFF, store))
+    app = build_app(config, Authorizer(AuthMode.OFF, store))
+    app.query.partial_aggregates.min_rows = 0  # small tables run as planned otherwise
+    return app
 
 
 @pytest.fixture
@@ -256,3 +258,18 @@ def test_a_failed_warm_is_a_later_miss_and_a_dropped_table_is_forgotten(
     misses = _partials(cached).misses
     _write((cached,), "fails", "cpu,host=a i=1i 10800000000000")
     assert _partials(cached).misses == misses  # nothing warmed for a forgotten table
+
+
+def test_small_tables_run_as_planned(tmp_path: Path) -> None:
+    """Below ``MIN_ROWS`` rows to read, two more DataFusion runs cost more than they save."""
+    app = _build(tmp_path, 64 << 20)
+    app.query.partial_aggregates.min_rows = MIN_ROWS
+    try:
+        for hour in range(1, 4):
+            _write((app,), "small", f"cpu,host=h{hour} i={hour}i {hour * HOUR}")
+        sql = "SELECT host, count(*) FROM cpu GROUP BY host"
+        for _ in range(2):
+            assert _run(app, "small", sql)[1] == [("h1", 1), ("h2", 1), ("h3", 1)]
+        assert (_partials(app).hits, _partials(app).misses) == (0, 0)
+    finally:
+        app.close()
