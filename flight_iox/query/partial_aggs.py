@@ -76,6 +76,7 @@ Isolated = Callable[..., SessionContext]
 # (plan, database, table) -> the key predicates its statement prunes the table's files by
 Needs = Callable[[DataFrame, str, str], ScanNeeds | None]
 Recent = tuple[PartialShape, ScanNeeds | None]
+RecentKey = tuple[str, str, frozenset[str] | None, str]  # database, table, scope, statement
 
 
 class PartialAggregates:
@@ -105,7 +106,7 @@ class PartialAggregates:
         )
         # The statements answered lately, by (database, table, scope, statement): a file a
         # persist or compaction is about to install is aggregated for them (``warm``).
-        self._recent: OrderedDict[tuple[object, ...], Recent] = OrderedDict()
+        self._recent: OrderedDict[RecentKey, Recent] = OrderedDict()
 
     @property
     def used_bytes(self) -> int:

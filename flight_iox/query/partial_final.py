@@ -19,7 +19,7 @@ infinities included, compare the same in both orders.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,7 +29,7 @@ from datafusion import functions as f
 from flight_iox.query.partial_plan import Aggregate, PartialShape
 
 # The final step of each partial state.
-_FINAL = {"count": f.sum, "sum": f.sum, "min": f.min, "max": f.max}
+_FINAL: dict[str, Callable[..., Expr]] = {"count": f.sum, "sum": f.sum, "min": f.min, "max": f.max}
 _ZERO, _FLOAT_ZERO, _MINUS_ONE = lit(0), lit(0.0), lit(-1.0)  # made once: lit() imports
 
 
