@@ -221,9 +221,12 @@ class PartialAggregates:
                     partial = self._aggregate(database, shape, schema, alone, label, query, needs)
                     self._store.keep(key, partial)
         except Exception as error:  # a failed warm is a miss later, never a failed persist
-            text = engine_message(error) if is_engine_error(error) else str(error)
+            if not isinstance(error, FlightIoxError) and not is_engine_error(error):
+                log.exception("aggregating new files of %s ahead failed (a bug)", label)
+                return
+            text = str(error) if isinstance(error, FlightIoxError) else engine_message(error)
             log.warning("aggregating new files of %s ahead failed (the next query will): %s",
-                        label, text or type(error).__name__)  # fmt: skip
+                        label, text)  # fmt: skip
         finally:
             if query is not None:
                 query.close()

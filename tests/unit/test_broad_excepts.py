@@ -52,6 +52,11 @@ BOUNDARIES = {
         "the thread saving subscription positions must outlive a failed write (a full disk):"
         " logged with its traceback; deliveries go on and the positions are written later"
     ),
+    ("flight_iox/query/partial_aggs.py", "warm"): (
+        "aggregating a persist's or compaction's new files ahead, for a cache: a failure is a"
+        " miss for the next query and must never fail the persist; a bug is logged with its"
+        " traceback, DataFusion's and the query limits' refusals in one line"
+    ),
     ("flight_iox/persist/persister.py", "_persist"): (
         "storage can fail in many ways: the rows stay buffered and in the WAL; logged with"
         " its traceback (a full disk: one warning) and listed in the cycle's report"
