@@ -51,12 +51,16 @@ def test_another_caller_or_ticket_gets_nothing() -> None:
     assert ahead.claim(ANONYMOUS, b"ticket") is not None
 
 
-def test_a_failed_statement_is_left_to_its_doget() -> None:
+@pytest.mark.parametrize("way", ["start", "run_here"])
+def test_a_failed_statement_is_left_to_its_doget(way: str) -> None:
+    """On a worker (``start``) or in the GetFlightInfo itself (``run_here``): the DoGet
+    runs the statement again and reports its error."""
+
     def failing() -> pa.RecordBatchReader:
         raise QueryError("no such table")
 
     ahead = Prefetcher()
-    ahead.start(ANONYMOUS, b"ticket", failing)
+    getattr(ahead, way)(ANONYMOUS, b"ticket", failing)
     assert ahead.claim(ANONYMOUS, b"ticket") is None
 
 
@@ -109,15 +113,6 @@ def test_run_here_keeps_no_result_that_holds_its_query(monkeypatch: pytest.Monke
     ahead = Prefetcher()
     ahead.run_here(ANONYMOUS, b"ticket", statement(5, ended))
     assert ended.is_set()  # not read whole: closed at once, its query slot given back
-    assert ahead.claim(ANONYMOUS, b"ticket") is None
-
-
-def test_run_here_leaves_a_failed_statement_to_its_doget() -> None:
-    def failing() -> pa.RecordBatchReader:
-        raise QueryError("no such table")
-
-    ahead = Prefetcher()
-    ahead.run_here(ANONYMOUS, b"ticket", failing)
     assert ahead.claim(ANONYMOUS, b"ticket") is None
 
 
