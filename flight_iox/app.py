@@ -60,8 +60,7 @@ from flight_iox.processing.system_tables import (
 from flight_iox.query.engine import QueryEngine
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import checked_schema
-from flight_iox.query.loopback_files import LoopbackFiles
-from flight_iox.query.loopback_files import start as start_loopback
+from flight_iox.query.loopback_files import LoopbackFiles, query_store
 from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
 from flight_iox.query.system_tables import SystemTable
@@ -72,7 +71,7 @@ from flight_iox.subscriptions.stream import RowStreams
 from flight_iox.wal import WriteAheadLog
 from flight_iox.wal.holds import TruncationHolds
 from iox_catalog import IoxCatalog
-from iox_catalog.storage import Storage, refuse_control_characters, uri_path
+from iox_catalog.storage import Storage, refuse_control_characters
 
 
 @dataclass(frozen=True)
@@ -152,14 +151,12 @@ def _build_app(
     metrics: ServerMetrics | None,
     started: list[LoopbackFiles],
 ) -> App:
-    refuse_control_characters(settings.data_dir)
+    config = catalog_config(settings)
+    refuse_control_characters(settings.data_dir, config.store)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     metrics = metrics if metrics is not None else ServerMetrics()
     catalog = SchemaCatalog(settings.data_dir / "catalog.json", settings.limits)
     buffers = BufferSet()
-    config = catalog_config(settings)
-    if not config.store.is_s3:
-        refuse_control_characters(Path(uri_path(config.store.warehouse)))
     node = node_for(settings, config)
     roles, cluster = node.roles, not node.roles.every
     sequences = node.node_id if cluster and roles.ingest else None  # its own WAL numbering
@@ -252,12 +249,10 @@ def _build_app(
         else None
     )
     # Local files are read through loopback_files.py, which bounds the memory reads leave.
-    object_store, loopback = iceberg.config.store.datafusion_store(), None
-    if object_store is None and settings.loopback_file_reads:
-        loopback = start_loopback(Path(storage.root))  # None: the environment would break it
-        if loopback is not None:
-            started.append(loopback)
-            object_store = loopback.store()
+    object_store, loopback = query_store(
+        iceberg.config.store.datafusion_store(), settings.loopback_file_reads, Path(storage.root)
+    )
+    started.extend([loopback] if loopback is not None else [])
     query = QueryEngine(
         catalog,
         buffers,

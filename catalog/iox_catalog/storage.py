@@ -22,20 +22,23 @@ from iox_catalog.object_store import ObjectStoreConfig
 from iox_datamodel.errors import StoragePathError
 
 
-def refuse_control_characters(folder: Path) -> None:
-    """Refuse a local folder whose absolute path has a control character (a tab, a newline).
+def refuse_control_characters(data_dir: Path, store: ObjectStoreConfig) -> None:
+    """Refuse a data folder or local warehouse whose path has a control character (a tab).
 
     Files under it could be written but never read back: object_store and DataFusion refuse
     such paths, and PyIceberg drops the character from the locations it commits. Better to
     say so at start than to accept writes that no query or persist can use.
     """
-    text = str(folder.absolute())
-    bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cc"})
-    if bad:
-        raise StoragePathError(
-            f"refused folder {text!r}: its path has control characters ({', '.join(bad)}), "
-            "which the Parquet readers and the catalog cannot use; choose a folder without them"
-        )
+    folders = [data_dir] if store.is_s3 else [data_dir, Path(uri_path(store.warehouse))]
+    for folder in folders:
+        text = str(folder.absolute())
+        bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cc"})
+        if bad:
+            raise StoragePathError(
+                f"refused folder {text!r}: its path has control characters ({', '.join(bad)}),"
+                " which the Parquet readers and the catalog cannot use; choose a folder without"
+                " them"
+            )
 
 
 def uri_path(uri: str) -> str:

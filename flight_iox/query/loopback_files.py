@@ -83,6 +83,18 @@ class FileUrls(Protocol):
         ...
 
 
+def query_store(
+    configured: DataFusionStore | None, enabled: bool, root: Path
+) -> tuple[DataFusionStore | None, LoopbackFiles | None]:
+    """What DataFusion reads data files through, and the endpoint if one started: the
+    configured store (S3); else, when ``enabled`` and the environment allows, this module's
+    endpoint over the local warehouse ``root``; else none (object_store's local reads)."""
+    if configured is not None or not enabled:
+        return configured, None
+    loopback = start(root)
+    return (loopback.store() if loopback is not None else None), loopback
+
+
 def start(root: Path, env: MutableMapping[str, str] = os.environ) -> LoopbackFiles | None:
     """The endpoint for the files under ``root``, or None (with a warning saying why) when
     the environment would break it; ``127.0.0.1`` is added to ``env``'s ``NO_PROXY``."""
