@@ -9,10 +9,9 @@ may share a key (time, partition and tag bounds: ``overlap.py``), in the time wi
 where they meet, are deduplicated (``dedupe_plan.py``): last write wins field by
 field, files in commit order, the buffer last.
 
-A file that is missing or corrupt (``file_checks.py``) does not stop the table from
-registering, nor any other table: it becomes a source that raises
-``DataFileUnavailableError`` when a query scans it, so only queries over that table fail,
-and they say which file and what to do. It is logged once.
+A file that is missing or corrupt (``file_checks.py``) does not stop the table, nor any
+other, from registering: it becomes a source that raises ``DataFileUnavailableError`` when
+a query scans it, so only queries over that table fail, saying which file and what to do.
 """
 
 from __future__ import annotations
@@ -117,11 +116,11 @@ class TableBuilder:
         check: SchemaCheck | None = None,
         file_urls: FileUrls | None = None,
     ) -> None:
-        """Memory tables get ``partitions`` partitions; ``file_cache`` serves decoded files.
+        """Memory tables get ``partitions`` partitions; ``file_cache`` serves decoded files;
+        ``file_urls`` gives the URL DataFusion reads a file at (else its path).
 
         ``check`` reads a file's schema after checking it is there and whole; without
         it DataFusion infers the schema (and a bad file fails the whole registration).
-        ``file_urls``: the URL DataFusion reads a file at (``loopback_files.py``; else its path).
         """
         self._context = SessionContext(SessionConfig(PARQUET_OPTIONS))
         # Volatile, so the optimizer never evaluates it while planning.
