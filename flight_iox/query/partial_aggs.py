@@ -66,7 +66,8 @@ FINAL = "__iox_partial_final"
 RECENT_STATEMENTS = 16  # statements a new file is aggregated for before it joins its table
 # Statements that can read fewer rows run as planned: two DataFusion runs more (the fresh
 # rest, the final aggregate) cost more than the plain plan over them (the review's 60 files
-# of 50 rows: 1.4 ms planned, 6.4 ms from partials). One memory batch, as ``pruned_plans``.
+# of 50 rows: 2.0 ms planned, 5.8 ms from partials; docs/benchmarks.md). One memory batch,
+# as ``pruned_plans``.
 MIN_ROWS = 65_536
 
 # (database, table) -> what the table was last registered from (None: no such table)
