@@ -133,7 +133,7 @@ class QueryEngine:
             )
         self.partial_aggregates = PartialAggregates(  # not on a query node (other nodes' rows)
             aggregate_cache_bytes if remote is None else 0, self._registry.source, self._tables,
-            self._contexts.isolated, self._pruner.needs,
+            self._contexts.isolated, self._pruner.needs, self._limits.memory_limit,
         )  # fmt: skip
 
     @property

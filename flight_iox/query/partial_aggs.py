@@ -80,6 +80,13 @@ Recent = tuple[PartialShape, ScanNeeds | None]
 RecentKey = tuple[str, str, frozenset[str] | None, str]  # database, table, scope, statement
 
 
+class PartialsTooLarge(Exception):
+    """The partials one statement would hold pass ``--query-memory-limit``."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__(f"the partials of one statement hold {held} bytes, past the query pool")
+
+
 class PartialAggregates:
     """The cache of per-file partial aggregates, and the answers built from it."""
 
@@ -90,9 +97,13 @@ class PartialAggregates:
         tables: TableBuilder,
         isolated: Isolated,
         needs: Needs = lambda frame, database, table: None,
+        memory_limit: int = 0,
     ) -> None:
         """``tables`` builds providers over chosen sources and knows views and lost files;
-        ``needs`` is what the plain plan's file pruning used (``PrunedPlanner.needs``)."""
+        ``needs`` is what the plain plan's file pruning used (``PrunedPlanner.needs``);
+        ``memory_limit`` bounds the partials one statement holds (``--query-memory-limit``:
+        they live outside DataFusion's pool; past it the plan runs as made, in the pool)."""
+        self.memory_limit = memory_limit
         self.capacity_bytes = capacity_bytes
         self._sources = sources
         self._tables = tables
@@ -168,6 +179,9 @@ class PartialAggregates:
                 return None
         except (QueryTimeoutError, QueryCancelledError):  # these end the statement
             raise
+        except PartialsTooLarge as error:
+            log.debug("partial aggregates refused: %s", error)
+            return None
         except FlightIoxError as error:  # DataFusion's refusal at run time (memory too):
             log.debug("partial aggregates refused, the plan runs as made: %s", error)
             return None
@@ -288,7 +302,8 @@ class PartialAggregates:
         digest = _digest(source.schema, shape)
         grouped = {i for g in overlap_groups(table_sources(files, buffered)) for i in g.members}
         label = f"{database}.{shape.table}"
-        partials = []
+        partials: list[pa.Table] = []
+        held = 0
         for index, file in enumerate(files):
             if index in grouped:
                 continue
@@ -299,6 +314,9 @@ class PartialAggregates:
                 kept = self._aggregate(database, shape, source.schema, alone, label, query, needs)
                 self._store.keep(key, kept)
             partials.append(kept)
+            held += kept.nbytes
+            if 0 < self.memory_limit < held:  # the plain plan runs instead, in the pool
+                raise PartialsTooLarge(held)
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)
         if rest_files or buffered.num_rows or not partials:  # nothing adds nothing
             rest = TableSnapshot(rest_files, buffered)

@@ -32,7 +32,7 @@ PLAN_CACHE_SIZE = 64
 PLAN_TTL_SECONDS = 30.0
 # SQL whose plan folds the time of planning or changes without a table change.
 _TIME_DEPENDENT = re.compile(
-    r"\b(now|current_(date|time|timestamp)|localtime|localtimestamp|random|uuid|last_cache|distinct_cache)\b",
+    r"\b(now|today|current_(date|time|timestamp)|localtime|localtimestamp|random|uuid|last_cache|distinct_cache)\b",
     re.IGNORECASE,
 )
 

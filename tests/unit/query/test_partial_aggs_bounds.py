@@ -188,6 +188,28 @@ def test_empty_partials_count_against_the_bound(tmp_path: Path) -> None:
         app.close()
 
 
+def test_partials_past_the_query_pool_leave_the_statement_to_it(tmp_path: Path) -> None:
+    """Partials live outside DataFusion's pool: a statement whose partials would hold more
+    than --query-memory-limit runs as planned, in the pool, and fails (or not) as it does."""
+    limit = 2 << 20
+    apps = (_build(tmp_path / "c", 256 << 20, query_memory_limit=limit),
+            _build(tmp_path / "p", 0, query_memory_limit=limit))  # fmt: skip
+    try:
+        for k in range(12):
+            body = "\n".join(
+                f"cpu,host=a i={k * 100_000 + n}i {k * HOUR + n}" for n in range(20_000)
+            )
+            _write(apps, "big", body)
+        sql = "SELECT i, count(*) AS n FROM cpu GROUP BY i"
+        for app in (*apps, apps[0]):  # the plain plan's pool refuses it, every time
+            outcome = _outcome(app, "big", sql)
+            assert isinstance(outcome, tuple) and outcome[0] == "QueryMemoryError", outcome
+        assert apps[0].query.slots_used == 0
+    finally:
+        for app in apps:
+            app.close()
+
+
 def test_only_the_files_the_statement_can_need(apps: tuple[App, App]) -> None:
     """Files the statement's time range or tag values rule out are never aggregated."""
     for hour in range(1, 9):  # (a file whose times all round to 0 µs is never pruned)

@@ -57,6 +57,7 @@ def test_execute_runs_the_plan_of_query_schema(app: App, plannings: list[str]) -
         "SELECT host, v FROM cpu WHERE time < now() ORDER BY host",
         "SELECT host, v, CURRENT_TIMESTAMP AS at FROM cpu ORDER BY host",
         "SELECT host, random() AS r FROM cpu ORDER BY host",
+        "SELECT host, v, today() AS day FROM cpu ORDER BY host",  # kept a day old (review)
     ],
 )
 def test_time_dependent_sql_is_planned_each_run(app: App, plannings: list[str], sql: str) -> None:
