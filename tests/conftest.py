@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import os
 import re
 import subprocess
 import sys
@@ -162,6 +163,19 @@ def pytest_collection(session: pytest.Session) -> Iterator[None]:
         gc.freeze()
         gc.set_threshold(*_RUN_GC_THRESHOLD)
         gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _proxy_bypass_restored() -> Iterator[None]:
+    """``build_app`` adds 127.0.0.1 to the process's ``NO_PROXY`` (``loopback_files.start``:
+    the S3 client reads ``os.environ``): put it back, so no test sees another's edit."""
+    saved = {name: os.environ.get(name) for name in ("NO_PROXY", "no_proxy")}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def pytest_configure(config: pytest.Config) -> None:

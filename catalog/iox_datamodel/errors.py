@@ -37,6 +37,7 @@ the HTTP app and the Flight service translate errors the same way::
     │   └── TooManyQueriesError         503  UNAVAILABLE        (the query queue is full)
     ├── InsufficientStorageError        507  RESOURCE_EXHAUSTED (a disk is full; names the path)
     ├── DataFileUnavailableError        500  INTERNAL           (a data file is missing or corrupt)
+    ├── DataFileReadError               500  INTERNAL           (reading a local file failed)
     ├── PluginError                     500  INTERNAL           (a request plugin failed)
     ├── StoragePathError                500  INTERNAL           (a path outside the warehouse)
     ├── DataDirLockedError              startup only
@@ -48,8 +49,10 @@ from __future__ import annotations
 import base64
 import errno
 import json
+import logging
 import re
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 __all__ = [
     "MAX_LISTED_LINE_ERRORS",
@@ -59,6 +62,7 @@ __all__ = [
     "BadRequestError",
     "BufferFullError",
     "DataDirLockedError",
+    "DataFileReadError",
     "DataFileUnavailableError",
     "DatabaseNotFoundError",
     "ExpressionTooDeepError",
@@ -376,13 +380,38 @@ def carried_error(text: str) -> DataFileUnavailableError | None:
     return DataFileUnavailableError(path, table, reason)
 
 
+class DataFileReadError(FlightIoxError):
+    """Reading a local data file through the server's loopback endpoint failed (any answer
+    but 404, a refused connection, retries exhausted): the server's fault, maybe passing.
+    The message names the file, not the endpoint's internal address; the log has the rest."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"reading data file {path} failed inside the server: retry the query; if it "
+            "keeps failing, the server log has the details"
+        )
+        self.path = path
+
+
+# A URL of ``flight_iox/query/loopback_files.py``'s endpoint, in an object_store message.
+_LOOPBACK_URL = re.compile(r"https?://127\.0\.0\.1:\d+/flight-iox-local-files(/\S*)")
+
+
 def query_error(text: str) -> FlightIoxError:
     """The error for a query that failed in the engine with ``text``.
 
-    A ``DataFileUnavailableError`` raised during execution comes back as it was;
-    anything else is the query's fault (``QueryError`` with the engine's message).
+    A ``DataFileUnavailableError`` raised during execution comes back as it was; a read
+    through the loopback endpoint that failed otherwise is a ``DataFileReadError`` (logged
+    in full); anything else is the query's fault (``QueryError`` with the engine's message).
     """
-    return carried_error(text) or QueryError(text)
+    carried = carried_error(text)
+    if carried is not None:
+        return carried
+    loopback = _LOOPBACK_URL.search(text)
+    if loopback is not None:
+        logging.getLogger(__name__).warning("a query's local file read failed: %s", text)
+        return DataFileReadError(unquote(loopback.group(1).rstrip(".,;:)'\"")))
+    return QueryError(text)
 
 
 class PluginError(FlightIoxError):
@@ -426,6 +455,7 @@ STATUS_TABLE: dict[type[FlightIoxError], tuple[int, str]] = {
     RetryLaterError: (503, "UNAVAILABLE"),
     InsufficientStorageError: (507, "RESOURCE_EXHAUSTED"),
     DataFileUnavailableError: (500, "INTERNAL"),
+    DataFileReadError: (500, "INTERNAL"),
 }
 
 

@@ -28,8 +28,11 @@ Files it cannot serve are read directly, as before: files outside the warehouse 
 404 carries it. The process environment must not redirect the client: ``127.0.0.1`` is
 added to ``NO_PROXY`` (reqwest sends loopback through ``HTTP_PROXY``/``ALL_PROXY``
 otherwise), and the S3 client also reads ``AWS_*`` variables with no explicit override in
-datafusion-python's ``AmazonS3`` (``AWS_SKIP_SIGNATURE``, ...): with one of those set, the
-server reads its files directly and logs why (``start``).
+datafusion-python's ``AmazonS3`` (``AWS_SKIP_SIGNATURE``, ...): with one of those set, or
+one it cannot parse (``AWS_CONNECT_TIMEOUT=5``, without a unit, panics in Rust), the server
+reads its files directly and logs why (``start``). Any other failure of a read through the
+endpoint reaches the user as ``DataFileReadError`` (the file, "retry"), never the endpoint's
+address; the log has DataFusion's full text.
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ BUCKET = "flight-iox-local-files"  # what file URLs (and plans) show: s3://BUCKE
 _REGION = "us-east-1"
 # Connections served at once (more wait to be accepted), and how long one may stay silent:
 # the S3 client keeps idle connections pooled and reconnects when one was closed.
-MAX_CONNECTIONS, IDLE_TIMEOUT = 64, 30.0
+# A connection is a thread, mostly asleep; 16 queries' partitions each read at once.
+MAX_CONNECTIONS, IDLE_TIMEOUT = 256, 30.0
 # ``AWS_*`` variables object_store's S3 client reads from the environment that would send
 # its requests elsewhere or unsigned, and that ``AmazonS3`` cannot override: unset, false.
 _BLOCKING = (
@@ -97,7 +101,8 @@ def query_store(
 
 def start(root: Path, env: MutableMapping[str, str] = os.environ) -> LoopbackFiles | None:
     """The endpoint for the files under ``root``, or None (with a warning saying why) when
-    the environment would break it; ``127.0.0.1`` is added to ``env``'s ``NO_PROXY``."""
+    the environment would break it; ``127.0.0.1`` is added to ``env``'s ``NO_PROXY`` (the
+    process's: the S3 client reads ``os.environ`` when it is built)."""
     blocking = [name for name in _BLOCKING if env.get(name, "").strip().lower() not in _FALSE]
     if blocking:
         log.warning(
@@ -108,7 +113,22 @@ def start(root: Path, env: MutableMapping[str, str] = os.environ) -> LoopbackFil
         )
         return None
     bypass_proxy(env)
-    return LoopbackFiles(root)
+    files = LoopbackFiles(root)
+    try:
+        files.store()  # the S3 client reads AWS_* variables here, and may panic on one
+    except BaseException as error:
+        files.close()
+        if not isinstance(error, Exception) and type(error).__name__ != "PanicException":
+            raise  # KeyboardInterrupt, SystemExit: not the client's verdict
+        log.warning(
+            "the S3 client cannot be built to read local data files through loopback (%s; "
+            "check the AWS_* variables in the environment); reading them directly instead "
+            "(their read buffers stay resident: see --no-loopback-file-reads in "
+            "docs/configuration.md)",
+            str(error).strip() or type(error).__name__,
+        )
+        return None
+    return files
 
 
 def bypass_proxy(env: MutableMapping[str, str]) -> None:
@@ -137,6 +157,7 @@ class LoopbackFiles:
         # Served path -> (the catalog's path, its table), for the error of a file gone.
         self._tables: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
+        self._store: DataFusionStore | None = None  # built once (it reads the environment)
         self._server = LoopbackServer(self, max_connections, idle_timeout)
         # Polled every 0.1 s for ``close`` (the default 0.5 s would slow every app's close).
         self._thread = threading.Thread(
@@ -158,6 +179,8 @@ class LoopbackFiles:
         """``register_object_store`` arguments for the bucket (every query context needs it)."""
         from datafusion.object_store import AmazonS3  # the query layer's client
 
+        if self._store is not None:
+            return self._store
         store = AmazonS3(
             bucket_name=BUCKET,
             region=_REGION,
@@ -166,7 +189,8 @@ class LoopbackFiles:
             endpoint=self.endpoint,
             allow_http=True,
         )
-        return DataFusionStore("s3://", store, BUCKET)
+        self._store = DataFusionStore("s3://", store, BUCKET)
+        return self._store
 
     def url(self, path: str, table: str = "?") -> str:
         """The URL DataFusion reads the local file ``path`` (or ``file://`` URI) of ``table``

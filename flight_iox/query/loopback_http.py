@@ -3,9 +3,14 @@
 One thread per connection, as ``socketserver`` does, but bounded: at most
 ``max_connections`` are served at once (more wait in the listen queue), a connection that
 sends nothing for ``idle_timeout`` seconds is closed, and when every slot is taken, the
-oldest connection still reading a request gives its slot up (the S3 client keeps idle
-connections pooled, and a stranger need not present the key to hold one). The client
-reconnects for a pooled connection closed under it, and retries a read that fails that way.
+connection idle longest between requests (nothing of a next request received, in Python or
+in the kernel's buffer) gives its slot up: the S3 client keeps idle connections pooled, and
+a stranger need not present the key to hold one. A connection that has received any byte of
+a request, or is answering one, is never ended that way (the S3 client would retry a read
+cut short, with a backoff: queries 30x slower); with none idle, the new connection waits in
+the listen queue. The client reconnects for a pooled connection closed under it. A request's
+head is bounded in bytes (``_MAX_HEAD``; 431 past it) before its key is checked, so a local
+stranger holds little memory per connection.
 Requests with a body (``Content-Length``, ``Transfer-Encoding``) are refused: nothing here
 takes one, and a body left unread would be parsed as the next request. ``close`` stops
 answering at once, on every open connection.
@@ -20,6 +25,7 @@ import socket
 import socketserver
 import struct
 import threading
+import time
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +33,8 @@ from urllib.parse import parse_qs, unquote
 
 log = logging.getLogger(__name__)
 
-_MAX_LINE, _MAX_HEADERS = 65_536, 100
+# A request's line and headers, at most (an S3 client's ``GET`` is under 1 KiB), and lines.
+_MAX_HEAD, _MAX_HEADERS = 16_384, 100
 _REASONS = {
     200: "OK",
     206: "Partial Content",
@@ -64,7 +71,7 @@ class LoopbackServer(socketserver.ThreadingTCPServer):
 
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 256  # the S3 client opens a connection per concurrent range read
+    request_queue_size = 512  # the S3 client opens a connection per concurrent range read
 
     def __init__(self, files: ServedFiles, max_connections: int, idle_timeout: float) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -74,22 +81,28 @@ class LoopbackServer(socketserver.ThreadingTCPServer):
         self.peak = 0  # the most connections served at once (tests check the bound)
         self._slots = threading.BoundedSemaphore(max_connections)
         self._lock = threading.Lock()
-        # Each open connection -> whether it is reading a request (its slot may be taken).
-        self._open: dict[socket.socket, bool] = {}
+        # Each open connection -> since when it has been idle between requests (its slot may
+        # be taken), or None while it reads or answers one.
+        self._open: dict[socket.socket, float | None] = {}
+        self._changed = threading.Event()  # a connection went idle or ended
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Start the connection's thread once a slot is free (the listen queue holds it)."""
-        while not self._slots.acquire(timeout=0.1):
+        while not self._slots.acquire(blocking=False):
             if self.closed:
                 self.shutdown_request(request)
                 return
-            self._end_one_reading()
+            # A slot frees when the ended connection's thread exits; with none idle, when a
+            # connection closes, or goes idle and is ended here: either wakes this loop.
+            self._changed.clear()
+            self._end_longest_idle()
+            self._changed.wait(0.1)
         with self._lock:
             if self.closed:
                 self._slots.release()
                 self.shutdown_request(request)
                 return
-            self._open[request] = True
+            self._open[request] = None  # not idle until its thread waits for a request
             self.peak = max(self.peak, len(self._open))
         super().process_request(request, client_address)
 
@@ -100,12 +113,15 @@ class LoopbackServer(socketserver.ThreadingTCPServer):
             with self._lock:
                 self._open.pop(request, None)
             self._slots.release()
+            self._changed.set()
 
-    def reading(self, request: socket.socket, reading: bool) -> None:
-        """Mark a connection as reading a request (or answering one, when False)."""
+    def idle(self, request: socket.socket, idle: bool) -> None:
+        """Mark a connection as idle between requests (or busy with one, when False)."""
         with self._lock:
             if request in self._open:
-                self._open[request] = reading
+                self._open[request] = time.monotonic() if idle else None
+        if idle:
+            self._changed.set()
 
     def stop(self) -> None:
         """Stop accepting and end every open connection (a request being answered fails)."""
@@ -116,17 +132,30 @@ class LoopbackServer(socketserver.ThreadingTCPServer):
             for request in self._open:
                 _end(request)
 
-    def _end_one_reading(self) -> None:
+    def _end_longest_idle(self) -> None:
+        """End the connection idle longest whose next request has not begun to arrive."""
         with self._lock:
-            for request, reading in self._open.items():
-                if reading:
-                    self._open[request] = False  # not picked twice
-                    _end(request)
-                    return
+            idle = sorted((since, id(r), r) for r, since in self._open.items() if since is not None)
+            for _, _, request in idle:
+                if _received(request):  # its thread has yet to wake for it: busy
+                    continue
+                self._open[request] = None  # not picked twice
+                _end(request)
+                return
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A query cancelled mid-read, an idle connection timed out or ended: no traceback.
         log.debug("loopback file read from %s ended early", client_address, exc_info=True)
+
+
+def _received(request: socket.socket) -> bool:
+    """Whether bytes wait in the connection's kernel buffer (or it is gone)."""
+    try:
+        return bool(request.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # gone: its thread ends it and frees the slot
 
 
 def _end(request: socket.socket) -> None:
@@ -156,24 +185,17 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         server = self.server
         while not server.closed:
-            server.reading(self.connection, True)
-            # A line without its end: the client closed, went silent (the kernel's timeout
-            # reads as the end of the stream) or sent too much; nothing is answered.
-            request = self.rfile.readline(_MAX_LINE)
-            if not request.endswith(b"\n") or not request.strip():
+            # Idle (its slot may be taken) only until a byte of the next request arrives:
+            # ``peek`` returns once one has (or at the end of the stream, or the timeout).
+            server.idle(self.connection, True)
+            waiting = self.rfile.peek(1)
+            server.idle(self.connection, False)
+            if not waiting:
                 return
-            headers: dict[str, str] = {}
-            lines = 0
-            while (line := self.rfile.readline(_MAX_LINE)) not in (b"\r\n", b"\n"):
-                if not line.endswith(b"\n"):
-                    return
-                lines += 1  # lines, not names: a name repeated is still one more line
-                if lines > _MAX_HEADERS:
-                    self._send(431, close=True)
-                    return
-                name, _, value = line.decode("latin-1").partition(":")
-                headers[name.strip().lower()] = value.strip()
-            server.reading(self.connection, False)
+            head = self._read_head()
+            if head is None:
+                return
+            request, headers = head
             if server.closed:
                 self._send(503, close=True)
                 return
@@ -187,6 +209,31 @@ class _Handler(socketserver.StreamRequestHandler):
             self._answer(method == "GET", target, headers)
             if headers.get("connection", "").lower() == "close":
                 return
+
+    def _read_head(self) -> tuple[bytes, dict[str, str]] | None:
+        """The request line and headers; None (after a 431 if too large) to end the
+        connection. A line without its end: the client closed, went silent (the kernel's
+        timeout reads as the end of the stream) or sent too much."""
+        left = _MAX_HEAD
+        request = self.rfile.readline(left)
+        left -= len(request)
+        if not request.endswith(b"\n") or not request.strip():
+            if left == 0:
+                self._send(431, close=True)
+            return None
+        headers: dict[str, str] = {}
+        lines = 0
+        while (line := self.rfile.readline(left)) not in (b"\r\n", b"\n"):
+            left -= len(line)
+            lines += 1  # lines, not names: a name repeated is still one more line
+            if left == 0 or lines > _MAX_HEADERS:
+                self._send(431, close=True)
+                return None
+            if not line.endswith(b"\n"):
+                return None
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        return request, headers
 
     def _answer(self, body: bool, target: str, headers: dict[str, str]) -> None:
         files = self.server.files

@@ -1,7 +1,8 @@
 """The loopback endpoint's HTTP side under clients that misbehave (``query/loopback_http.py``).
 
 Raw sockets against a real endpoint: idle and slow connections are closed and bounded,
-header lines are counted, bodies refused, ``HEAD`` answers as ``GET`` does, and ``close``
+only idle ones give their slot up (the one idle longest), header lines and bytes are
+counted, bodies refused, ``HEAD`` answers as ``GET`` does, and ``close``
 ends every connection (also when building or closing the app fails).
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from datafusion import SessionContext
+from datafusion import SessionConfig, SessionContext
 
 from flight_iox.app import build_app
 from flight_iox.auth.policy import ANONYMOUS
@@ -65,6 +66,18 @@ def test_head_with_a_range_answers_as_get(files: LoopbackFiles) -> None:
     assert head.endswith(b"\r\n\r\n")  # no body
 
 
+def test_a_request_head_over_its_bytes_bound_is_refused(files: LoopbackFiles) -> None:
+    """Read before the key is checked: a stranger's connection holds at most 16 KiB."""
+    with connect(files) as sock:
+        sock.sendall(request(files, extra=f"X: {'a' * 20_000}\r\n"))
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+    with connect(files) as sock:  # a request line alone
+        sock.sendall(b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n")
+        answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:100]
+
+
 def test_repeated_header_lines_count_toward_the_limit(files: LoopbackFiles) -> None:
     with connect(files) as sock:
         sock.sendall(request(files, extra="X: a\r\n" * 150))
@@ -104,6 +117,88 @@ def test_connections_are_capped_and_idle_ones_give_way(files: LoopbackFiles) -> 
             sock.close()
 
 
+def idle_connections(files: LoopbackFiles, count: int) -> None:
+    """Wait until ``count`` connections are idle between requests."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        with files._server._lock:
+            if sum(since is not None for since in files._server._open.values()) == count:
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"never {count} idle connections")
+
+
+def test_only_the_connection_idle_longest_gives_its_slot_up(tmp_path: Path) -> None:
+    (tmp_path / "x.parquet").write_bytes(b"0123456789")
+    files = LoopbackFiles(tmp_path, max_connections=3, idle_timeout=WAIT)
+    try:
+        reading = connect(files)  # first opened: a request begun, not finished
+        reading.sendall(request(files)[:20])
+        answered = connect(files)  # a request answered: idle since
+        answered.sendall(request(files))
+        assert read_response(answered).endswith(b"0123456789")
+        idle_connections(files, 1)
+        fresh = connect(files)  # idle too, since later
+        idle_connections(files, 2)
+        with connect(files) as sock:  # over the cap: takes the slot idle longest
+            sock.sendall(request(files, extra="Connection: close\r\n"))
+            assert read_all(sock).endswith(b"0123456789")
+        assert answered.recv(100) == b""  # ended
+        answered.close()
+        for sock in (reading, fresh):  # still served
+            sock.sendall(request(files)[20:] if sock is reading else request(files))
+            assert read_response(sock).endswith(b"0123456789")
+            sock.close()
+        assert files.peak_connections <= 3
+    finally:
+        files.close()
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One answer to a GET of x.parquet on a kept-alive connection."""
+    answer = b""
+    while not answer.endswith(b"0123456789"):  # headers and body come in two writes
+        chunk = sock.recv(65_536)
+        assert chunk, answer
+        answer += chunk
+    return answer
+
+
+def test_concurrent_queries_over_more_connections_than_the_cap_succeed(tmp_path: Path) -> None:
+    """DataFusion reads many ranges at once from each query; over the cap, connections wait
+    to be accepted and pooled idle ones are closed, never one with a read in flight."""
+    rows = 20_000
+    for i in range(8):  # row groups of 2,000: a range read each
+        table = pa.table({"v": list(range(i, rows + i))})
+        pq.write_table(table, tmp_path / f"{i}.parquet", row_group_size=2_000)
+    served = LoopbackFiles(tmp_path, max_connections=2)
+    results: list[object] = []
+    union = " UNION ALL ".join(f"SELECT v FROM t{i}" for i in range(8))
+
+    def query() -> None:
+        try:
+            context = SessionContext(SessionConfig().with_target_partitions(8))
+            context.register_object_store(*served.store())
+            for i in range(8):
+                context.register_parquet(f"t{i}", served.url(str(tmp_path / f"{i}.parquet")))
+            for _ in range(3):
+                results.append(context.sql(f"SELECT sum(v) AS s FROM ({union})").to_pydict())
+        except Exception as error:  # the assertion below shows it
+            results.append(error)
+
+    try:
+        threads = [threading.Thread(target=query) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=240)
+        expected = {"s": [sum(sum(range(i, rows + i)) for i in range(8))]}
+        assert results == [expected] * 12
+        assert served.peak_connections <= 2
+    finally:
+        served.close()
+
+
 def test_the_s3_client_reconnects_after_its_idle_connections_are_closed(tmp_path: Path) -> None:
     pq.write_table(pa.table({"v": list(range(1000))}), tmp_path / "x.parquet")
     served = LoopbackFiles(tmp_path, idle_timeout=0.2)
@@ -124,9 +219,7 @@ def test_the_s3_client_reconnects_after_its_idle_connections_are_closed(tmp_path
 def test_close_ends_open_keep_alive_connections(files: LoopbackFiles) -> None:
     with connect(files) as sock:
         sock.sendall(request(files))
-        answer = b""
-        while not answer.endswith(b"0123456789"):  # headers and body come in two writes
-            answer += sock.recv(65_536)
+        answer = read_response(sock)
         assert answer.startswith(b"HTTP/1.1 200 ")
         files.close()
         try:
