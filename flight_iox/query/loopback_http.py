@@ -19,6 +19,7 @@ answering at once, on every open connection.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import socket
@@ -172,6 +173,7 @@ class _Handler(socketserver.StreamRequestHandler):
     # segment waits for the client's delayed ACK (~40 ms a read; small queries 20x slower).
     disable_nagle_algorithm = True
     server: LoopbackServer
+    rfile: io.BufferedReader  # ``rbufsize`` is the default -1: ``peek`` is there
 
     def setup(self) -> None:
         # Every read and write waits at most this long; then the connection ends. Set in the

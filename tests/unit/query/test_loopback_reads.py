@@ -24,8 +24,14 @@ import pytest
 from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from flight_iox.errors import DataFileUnavailableError, StoragePathError
-from flight_iox.query.loopback_files import LoopbackFiles
+from flight_iox.errors import (
+    DataFileReadError,
+    DataFileUnavailableError,
+    StoragePathError,
+    query_error,
+    status_of,
+)
+from flight_iox.query.loopback_files import LoopbackFiles, start
 from tests.unit.persist.test_names_contained import legacy_table
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -105,6 +111,42 @@ def test_a_file_gone_at_query_time_names_the_file_and_the_repair(tmp_path: Path)
         app.close()
 
 
+def test_a_failed_read_names_the_file_not_the_endpoint(tmp_path: Path) -> None:
+    """Any answer but 404 (here 403: the key no longer matches) is the server's fault."""
+    app = persisted_app(tmp_path / "data")
+    try:
+        assert app.loopback_files is not None
+        app.loopback_files._key = "another"
+        with pytest.raises(DataFileReadError) as failed:
+            total(app)
+        (file,) = app.iceberg.load("db", "cpu").files.files
+        assert failed.value.path == app.storage.path(file.path)
+        assert "retry the query" in failed.value.message
+        assert status_of(failed.value) == (500, "INTERNAL")
+    finally:
+        app.close()
+    for text in ("127.0.0.1", "flight-iox-local-files", "403"):
+        assert text not in failed.value.message
+
+
+def test_engine_messages_naming_the_endpoint_are_read_errors() -> None:
+    text = (
+        "Object Store error: Generic S3 error: Error performing GET "
+        "http://127.0.0.1:41234/flight-iox-local-files/srv/da%20ta/x.parquet in 2.1s, after "
+        "10 retries, max_retries: 10, retry_timeout: 180s - HTTP error: error sending request"
+    )
+    error = query_error(text)
+    assert isinstance(error, DataFileReadError) and error.path == "/srv/da ta/x.parquet"
+
+
+def test_a_no_proxy_set_by_the_user_is_kept(tmp_path: Path) -> None:
+    env = {"NO_PROXY": "example.com, .internal"}
+    files = start(tmp_path, env)
+    assert files is not None
+    files.close()
+    assert env == {"NO_PROXY": "example.com,.internal,127.0.0.1"}
+
+
 CHILD = """
 import json, logging, sys
 from pathlib import Path
@@ -175,6 +217,14 @@ def test_aws_variables_that_break_the_client_mean_direct_reads(
     answer, log = run_server(tmp_path / "data", {variable: "true"})
     assert answer == {"rows": {"s": [3.0]}, "loopback": False}
     assert log.count(variable) == 1, log
+
+
+def test_aws_variables_the_client_cannot_parse_mean_direct_reads(tmp_path: Path) -> None:
+    """object_store panics building its client on ``AWS_CONNECT_TIMEOUT=5`` (no unit)."""
+    answer, log = run_server(tmp_path / "data", {"AWS_CONNECT_TIMEOUT": "5"})
+    assert answer == {"rows": {"s": [3.0]}, "loopback": False}
+    assert log.count("reading them directly instead") == 1, log
+    assert 'failed to parse \\"5\\" as Duration' in log, log
 
 
 @pytest.mark.parametrize("name", ["da\tta", "da\nta", "data\x7f"])
