@@ -48,6 +48,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from flight_iox.errors import DataFileUnavailableError
+from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.loopback_http import LoopbackServer, requested_range
 from iox_catalog.object_store import DataFusionStore
 from iox_catalog.storage import uri_path
@@ -116,19 +117,24 @@ def start(root: Path, env: MutableMapping[str, str] = os.environ) -> LoopbackFil
     files = LoopbackFiles(root)
     try:
         files.store()  # the S3 client reads AWS_* variables here, and may panic on one
-    except BaseException as error:
+    except BaseException as error:  # a Rust panic (``PanicException``) is not an Exception
         files.close()
-        if not isinstance(error, Exception) and type(error).__name__ != "PanicException":
-            raise  # KeyboardInterrupt, SystemExit: not the client's verdict
-        log.warning(
-            "the S3 client cannot be built to read local data files through loopback (%s; "
-            "check the AWS_* variables in the environment); reading them directly instead "
-            "(their read buffers stay resident: see --no-loopback-file-reads in "
-            "docs/configuration.md)",
-            str(error).strip() or type(error).__name__,
-        )
-        return None
+        if is_engine_error(error) or _is_panic(error):  # the client refuses the environment
+            log.warning(
+                "the S3 client cannot be built to read local data files through loopback "
+                "(%s; check the AWS_* variables in the environment); reading them directly "
+                "instead (their read buffers stay resident: see --no-loopback-file-reads in "
+                "docs/configuration.md)",
+                str(error).strip() or type(error).__name__,
+            )
+            return None
+        raise  # KeyboardInterrupt, or a bug of ours
     return files
+
+
+def _is_panic(error: BaseException) -> bool:
+    """Whether ``error`` is pyo3's ``PanicException`` (its module is not importable)."""
+    return type(error).__module__ == "pyo3_runtime" and type(error).__name__ == "PanicException"
 
 
 def bypass_proxy(env: MutableMapping[str, str]) -> None:
