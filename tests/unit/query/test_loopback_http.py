@@ -133,7 +133,9 @@ def test_only_the_connection_idle_longest_gives_its_slot_up(tmp_path: Path) -> N
     files = LoopbackFiles(tmp_path, max_connections=3, idle_timeout=WAIT)
     try:
         reading = connect(files)  # first opened: a request begun, not finished
+        idle_connections(files, 1)
         reading.sendall(request(files)[:20])
+        idle_connections(files, 0)
         answered = connect(files)  # a request answered: idle since
         answered.sendall(request(files))
         assert read_response(answered).endswith(b"0123456789")
