@@ -4,8 +4,9 @@ It lives in this leaf package so the catalog raises the same classes as the
 server without importing it; ``flight_iox.errors`` re-exports it unchanged.
 
 Every error a client can cause or see is one of these classes. Each class maps
-to exactly one HTTP status and one gRPC status, in ``STATUS_TABLE`` below, so
-the HTTP app and the Flight service translate errors the same way::
+to exactly one HTTP status and one gRPC status, in ``error_status.STATUS_TABLE``, so
+the HTTP app and the Flight service translate errors the same way (the errors of data
+files and storage, and ``query_error``, are in ``file_errors.py``)::
 
     FlightIoxError                      500  INTERNAL
     ├── BadRequestError                 400  INVALID_ARGUMENT
@@ -46,29 +47,19 @@ the HTTP app and the Flight service translate errors the same way::
 
 from __future__ import annotations
 
-import base64
-import errno
-import json
-import logging
-import re
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 __all__ = [
     "MAX_LISTED_LINE_ERRORS",
     "MAX_QUOTED_LINE_CHARS",
-    "STATUS_TABLE",
     "AlreadyExistsError",
     "BadRequestError",
     "BufferFullError",
     "DataDirLockedError",
-    "DataFileReadError",
-    "DataFileUnavailableError",
     "DatabaseNotFoundError",
     "ExpressionTooDeepError",
     "FlightIoxError",
     "ForbiddenError",
-    "InsufficientStorageError",
     "InvalidBodyError",
     "InvalidNameError",
     "InvalidPrecisionError",
@@ -94,10 +85,6 @@ __all__ = [
     "UnauthorizedError",
     "WalCorruptionError",
     "WrongNodeError",
-    "carried_error",
-    "query_error",
-    "status_of",
-    "storage_full",
 ]
 
 # A rejected body lists this many line errors, then says how many more there were: 2.5M bad
@@ -297,123 +284,6 @@ class TooManyQueriesError(RetryLaterError):
     """Every query slot is busy and the queue of waiting queries is full."""
 
 
-class InsufficientStorageError(FlightIoxError):
-    """A disk (or quota) is full: nothing was stored; free space and retry.
-
-    HTTP says 507 Insufficient Storage. gRPC's RESOURCE_EXHAUSTED is the status named
-    for "the entire file system is out of space"; pyarrow's Flight server cannot send
-    it from Python, so Flight clients see UNKNOWN with this message (``flightsql/status.py``).
-    """
-
-    def __init__(self, path: str, reason: str, what: str = "the write was not stored") -> None:
-        super().__init__(f"insufficient storage at {path}: {reason}; {what}; free space and retry")
-        self.path = path
-
-
-# errno values that mean "no room": a full disk, a full quota, a file over RLIMIT_FSIZE.
-_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-
-
-def storage_full(error: BaseException, path: str, what: str = "the write was not stored"
-                 ) -> InsufficientStorageError | None:  # fmt: skip
-    """``InsufficientStorageError`` if ``error`` (or what caused it) says no space was left.
-
-    pyarrow keeps the errno on the ``OSError`` it raises, so its Parquet writes are
-    recognised like ``os.write``; SQLite says "database or disk is full" without one.
-    """
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in _NO_SPACE:
-            return InsufficientStorageError(path, seen.strerror or str(seen), what)
-        if "database or disk is full" in str(seen):
-            return InsufficientStorageError(path, "database or disk is full", what)
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-class DataFileUnavailableError(FlightIoxError):
-    """A data file a query needs is missing or unreadable: its rows cannot be read.
-
-    The request is fine and retrying will not help: the server's storage lost the
-    file, so it is a 5xx. The body names the file and the table and says what to do
-    (``flight-iox repair`` removes lost files from their table, keeping the rest).
-    The error is raised inside DataFusion while it executes, so it travels back as
-    text: ``carried`` encodes it and ``query_error`` finds it again.
-    """
-
-    def __init__(self, path: str, table: str, reason: str) -> None:
-        database = table.split(".", 1)[0]
-        super().__init__(
-            f"data file {path} of table {table} cannot be read ({reason}): its rows are "
-            f"unavailable. Restore the file, or run `flight-iox repair --db {database}` "
-            "to remove lost files from the table (their rows are lost; the rest stays)"
-        )
-        self.path = path
-        self.table = table
-        self.reason = reason
-
-    def as_json(self) -> dict[str, object]:
-        """The message plus the file, the table and the repair command, for scripts."""
-        database = self.table.split(".", 1)[0]
-        return {
-            "error": self.message,
-            "file": self.path,
-            "table": self.table,
-            "repair": f"flight-iox repair --db {database}",
-        }
-
-    def carried(self) -> str:
-        """This error as text that survives DataFusion's error formatting (no quotes)."""
-        payload = json.dumps([self.path, self.table, self.reason]).encode()
-        return f"[[flight-iox-error:{base64.urlsafe_b64encode(payload).decode()}]]"
-
-
-_CARRIED = re.compile(r"\[\[flight-iox-error:([A-Za-z0-9_=-]+)\]\]")
-
-
-def carried_error(text: str) -> DataFileUnavailableError | None:
-    """The ``DataFileUnavailableError`` that ``text`` carries (an engine message, a plan)."""
-    found = _CARRIED.search(text)
-    if found is None:
-        return None
-    path, table, reason = json.loads(base64.urlsafe_b64decode(found.group(1)))
-    return DataFileUnavailableError(path, table, reason)
-
-
-class DataFileReadError(FlightIoxError):
-    """Reading a local data file through the server's loopback endpoint failed (any answer
-    but 404, a refused connection, retries exhausted): the server's fault, maybe passing.
-    The message names the file, not the endpoint's internal address; the log has the rest."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(
-            f"reading data file {path} failed inside the server: retry the query; if it "
-            "keeps failing, the server log has the details"
-        )
-        self.path = path
-
-
-# A URL of ``flight_iox/query/loopback_files.py``'s endpoint, in an object_store message.
-_LOOPBACK_URL = re.compile(r"https?://127\.0\.0\.1:\d+/flight-iox-local-files(/\S*)")
-
-
-def query_error(text: str) -> FlightIoxError:
-    """The error for a query that failed in the engine with ``text``.
-
-    A ``DataFileUnavailableError`` raised during execution comes back as it was; a read
-    through the loopback endpoint that failed otherwise is a ``DataFileReadError`` (logged
-    in full); anything else is the query's fault (``QueryError`` with the engine's message).
-    """
-    carried = carried_error(text)
-    if carried is not None:
-        return carried
-    loopback = _LOOPBACK_URL.search(text)
-    if loopback is not None:
-        logging.getLogger(__name__).warning("a query's local file read failed: %s", text)
-        return DataFileReadError(unquote(loopback.group(1).rstrip(".,;:)'\"")))
-    return QueryError(text)
-
-
 class PluginError(FlightIoxError):
     """A processing-engine plugin did not answer a request (it raised, timed out or died)."""
 
@@ -433,35 +303,3 @@ class WalCorruptionError(FlightIoxError):
         super().__init__(f"WAL corrupt in {path} at offset {offset}: {reason}")
         self.path = path
         self.offset = offset
-
-
-# Error class -> (HTTP status, gRPC status name). Looked up along the MRO, so a
-# subclass without its own row inherits its parent's.
-STATUS_TABLE: dict[type[FlightIoxError], tuple[int, str]] = {
-    FlightIoxError: (500, "INTERNAL"),
-    BadRequestError: (400, "INVALID_ARGUMENT"),
-    UnauthorizedError: (401, "UNAUTHENTICATED"),
-    ForbiddenError: (403, "PERMISSION_DENIED"),
-    NotFoundError: (404, "NOT_FOUND"),
-    AlreadyExistsError: (409, "ALREADY_EXISTS"),
-    PayloadTooLargeError: (413, "RESOURCE_EXHAUSTED"),
-    LimitExceededError: (422, "FAILED_PRECONDITION"),
-    NotSupportedError: (501, "UNIMPLEMENTED"),
-    WrongNodeError: (421, "FAILED_PRECONDITION"),
-    ReplicationTimeoutError: (504, "DEADLINE_EXCEEDED"),
-    QueryCancelledError: (499, "CANCELLED"),
-    QueryTimeoutError: (504, "DEADLINE_EXCEEDED"),
-    QueryMemoryError: (507, "RESOURCE_EXHAUSTED"),
-    RetryLaterError: (503, "UNAVAILABLE"),
-    InsufficientStorageError: (507, "RESOURCE_EXHAUSTED"),
-    DataFileUnavailableError: (500, "INTERNAL"),
-    DataFileReadError: (500, "INTERNAL"),
-}
-
-
-def status_of(error: FlightIoxError) -> tuple[int, str]:
-    """The (HTTP status, gRPC status name) pair for an error."""
-    for cls in type(error).__mro__:
-        if cls in STATUS_TABLE:
-            return STATUS_TABLE[cls]
-    return STATUS_TABLE[FlightIoxError]
