@@ -15,11 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 import pyarrow as pa
-from pyiceberg.exceptions import (
-    NamespaceAlreadyExistsError,
-    NoSuchNamespaceError,
-    NoSuchTableError,
-)
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceError, NoSuchTableError
 from pyiceberg.table import Table, Transaction
 
 from iox_catalog import cleanup

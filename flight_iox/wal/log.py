@@ -4,9 +4,8 @@ A write is acknowledged only once its entry is durable. fsync is the slow part,
 so concurrent appenders share one (group commit): each appender writes its whole
 record with one ``os.write`` under the lock, then waits until the durable
 sequence reaches its own. The first waiter to find no fsync in progress becomes
-the leader, releases the lock and fsyncs everything written so far; whoever
-wrote meanwhile is covered by the next leader. A lone writer never waits on a
-timer: it leads its own fsync at once.
+the leader, releases the lock and fsyncs everything written so far; whoever wrote
+meanwhile is covered by the next leader. A lone writer leads its own fsync at once.
 
 Recovery rules (the reasons are in ``docs/wal.md``): a bad entry at the very end
 of the last segment is a torn write that was never acknowledged, so the file is
