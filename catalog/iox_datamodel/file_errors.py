@@ -121,8 +121,14 @@ class DataFileReadError(FlightIoxError):
         self.path = path
 
 
-# A URL of ``flight_iox/query/loopback_files.py``'s endpoint, in an object_store message.
-_LOOPBACK_URL = re.compile(r"https?://127\.0\.0\.1:\d+/flight-iox-local-files(/\S*)")
+# A URL of ``flight_iox/query/loopback_files.py``'s endpoint, in an object_store message: a
+# file's (``/path``) or a listing's (``?list-type=2&prefix=path``).
+_LOOPBACK_URL = re.compile(
+    r"https?://127\.0\.0\.1:(\d+)/flight-iox-local-files(?:(/[^\s?]*)|\?\S*?prefix=([^\s&]*))"
+)
+# The ports of the endpoints running in this process (``loopback_files.py`` adds and removes
+# them): text that merely looks like such a URL (a user's literal, say) is the user's error.
+LOOPBACK_PORTS: set[int] = set()
 
 
 def query_error(text: str) -> FlightIoxError:
@@ -135,8 +141,9 @@ def query_error(text: str) -> FlightIoxError:
     carried = carried_error(text)
     if carried is not None:
         return carried
-    loopback = _LOOPBACK_URL.search(text)
-    if loopback is not None:
-        logging.getLogger(__name__).warning("a query's local file read failed: %s", text)
-        return DataFileReadError(unquote(loopback.group(1).rstrip(".,;:)'\"")))
+    for loopback in _LOOPBACK_URL.finditer(text):
+        if int(loopback.group(1)) in LOOPBACK_PORTS:
+            logging.getLogger(__name__).warning("a query's local file read failed: %s", text)
+            path = unquote(loopback.group(2) or "/" + loopback.group(3).lstrip("/"))
+            return DataFileReadError(path.rstrip(".,;:)'\""))
     return QueryError(text)

@@ -52,6 +52,7 @@ from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.loopback_http import LoopbackServer, requested_range
 from iox_catalog.object_store import DataFusionStore
 from iox_catalog.storage import uri_path
+from iox_datamodel.file_errors import LOOPBACK_PORTS
 
 __all__ = ["BUCKET", "FileUrls", "LoopbackFiles", "requested_range", "start"]
 
@@ -170,6 +171,7 @@ class LoopbackFiles:
             target=self._server.serve_forever, args=(0.1,), name="loopback-files", daemon=True
         )
         self._thread.start()
+        LOOPBACK_PORTS.add(self._server.server_address[1])  # its failures: DataFileReadError
 
     @property
     def endpoint(self) -> str:
@@ -234,6 +236,7 @@ class LoopbackFiles:
         """Stop serving: no request is answered after this, on any connection."""
         self._server.stop()
         self._thread.join(timeout=10)
+        LOOPBACK_PORTS.discard(self._server.server_address[1])
 
     def _servable(self, local: str) -> bool:
         """Under ``root`` (symlinks followed), and a path object_store accepts."""

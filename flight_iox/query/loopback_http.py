@@ -3,12 +3,15 @@
 One thread per connection, as ``socketserver`` does, but bounded: at most
 ``max_connections`` are served at once (more wait in the listen queue), a connection that
 sends nothing for ``idle_timeout`` seconds is closed, and when every slot is taken, the
-connection idle longest between requests (nothing of a next request received, in Python or
-in the kernel's buffer) gives its slot up: the S3 client keeps idle connections pooled, and
+connection idle longest between requests (nothing of a next request seen in the kernel's
+buffer) gives its slot up: the S3 client keeps idle connections pooled, and
 a stranger need not present the key to hold one. A connection that has received any byte of
 a request, or is answering one, is never ended that way (the S3 client would retry a read
 cut short, with a backoff: queries 30x slower); with none idle, the new connection waits in
-the listen queue. The client reconnects for a pooled connection closed under it. A request's
+the listen queue. The client reconnects for a pooled connection closed under it. One race
+is left: a request whose bytes the handler has just moved from the kernel into Python's
+buffer, before it marks itself busy, can still be ended; the S3 client then retries it (a
+slower read, never a wrong one), and only when every slot is taken. A request's
 head is bounded in bytes (``_MAX_HEAD``; 431 past it) before its key is checked, so a local
 stranger holds little memory per connection.
 Requests with a body (``Content-Length``, ``Transfer-Encoding``) are refused: nothing here

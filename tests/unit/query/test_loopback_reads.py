@@ -27,6 +27,7 @@ from flight_iox.config import Settings
 from flight_iox.errors import (
     DataFileReadError,
     DataFileUnavailableError,
+    QueryError,
     StoragePathError,
     query_error,
     status_of,
@@ -129,13 +130,17 @@ def test_a_failed_read_names_the_file_not_the_endpoint(tmp_path: Path) -> None:
         assert text not in failed.value.message
 
 
-def test_engine_messages_naming_the_endpoint_are_read_errors() -> None:
-    text = (
-        "Object Store error: Generic S3 error: Error performing GET "
-        "http://127.0.0.1:41234/flight-iox-local-files/srv/da%20ta/x.parquet in 2.1s, after "
-        "10 retries, max_retries: 10, retry_timeout: 180s - HTTP error: error sending request"
-    )
-    error = query_error(text)
+def test_engine_messages_naming_the_endpoint_are_read_errors(tmp_path: Path) -> None:
+    served = LoopbackFiles(tmp_path)
+    try:
+        text = (
+            f"Object Store error: Generic S3 error: Error performing GET {served.endpoint}"
+            "/flight-iox-local-files/srv/da%20ta/x.parquet in 2.1s, after 10 retries, "
+            "max_retries: 10, retry_timeout: 180s - HTTP error: error sending request"
+        )
+        error = query_error(text)
+    finally:
+        served.close()
     assert isinstance(error, DataFileReadError) and error.path == "/srv/da ta/x.parquet"
 
 
@@ -239,3 +244,22 @@ def test_a_data_folder_with_control_characters_is_refused_at_start(
     assert "control characters" in refused.value.message
     assert "choose a folder without them" in refused.value.message
     assert not folder.exists()  # refused before anything was made
+
+
+def test_only_a_running_endpoints_failures_are_read_errors(tmp_path: Path) -> None:
+    """A user's literal that looks like the endpoint's URL is the user's error (it was a 500
+    naming a file); a failed listing (``?list-type=2&prefix=``) no longer shows the address."""
+    served = LoopbackFiles(tmp_path)
+    port = int(served.endpoint.rsplit(":", 1)[1])
+    try:
+        base = f"http://127.0.0.1:{port}/flight-iox-local-files"
+        listing = query_error(f"Generic S3 error: GET {base}?list-type=2&prefix=data%2Fx.parquet")
+        assert isinstance(listing, DataFileReadError) and listing.path == "/data/x.parquet"
+        assert "127.0.0.1" not in listing.message
+        read = query_error(f"Error performing HEAD {base}/data/y.parquet in 1ms")
+        assert isinstance(read, DataFileReadError) and read.path == "/data/y.parquet"
+        forged = f"Cast error: 'http://127.0.0.1:{port + 1}/flight-iox-local-files/etc/shadow'"
+        assert isinstance(query_error(forged), QueryError)
+    finally:
+        served.close()
+    assert isinstance(query_error(f"GET {base}/data/y.parquet"), QueryError)  # it stopped
