@@ -166,11 +166,11 @@ class LoopbackFiles:
         self._lock = threading.Lock()
         self._store: DataFusionStore | None = None  # built once (it reads the environment)
         self._server = LoopbackServer(self, max_connections, idle_timeout)
-        # Polled every 0.1 s for ``close`` (the default 0.5 s would slow every app's close).
+        # Started by the first ``url`` it serves: most apps (a test's, a server's first
+        # minutes) read no file, and a started one takes up to its 0.1 s poll to close.
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.1,), name="loopback-files", daemon=True
         )
-        self._thread.start()
         LOOPBACK_PORTS.add(self._server.server_address[1])  # its failures: DataFileReadError
 
     @property
@@ -208,7 +208,15 @@ class LoopbackFiles:
             return path
         with self._lock:
             self._tables[local.lstrip("/")] = (path, table)
+        self.serve()
         return f"s3://{BUCKET}{quote(local)}"
+
+    def serve(self) -> LoopbackFiles:
+        """Start answering (once; the port listens already, so a read waits for it)."""
+        with self._lock:
+            if self._thread.ident is None and not self._server.closed:
+                self._thread.start()
+        return self
 
     def keep_only(self, paths: set[str]) -> None:
         """Forget the tables of files other than ``paths`` (no longer in any table)."""
@@ -234,8 +242,14 @@ class LoopbackFiles:
 
     def close(self) -> None:
         """Stop serving: no request is answered after this, on any connection."""
-        self._server.stop()
-        self._thread.join(timeout=10)
+        with self._lock:
+            started = self._thread.ident is not None
+            self._server.closed = True  # and never started after this
+        if started:
+            self._server.stop()
+            self._thread.join(timeout=10)
+        else:  # never served: nothing to shut down but the listening socket
+            self._server.server_close()
         LOOPBACK_PORTS.discard(self._server.server_address[1])
 
     def _servable(self, local: str) -> bool:

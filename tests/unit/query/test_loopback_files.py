@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def files(tmp_path: Path) -> Iterator[LoopbackFiles]:
-    served = LoopbackFiles(tmp_path / "warehouse")
+    served = LoopbackFiles(tmp_path / "warehouse").serve()
     yield served
     served.close()
 
@@ -41,7 +41,7 @@ def test_datafusion_reads_a_local_file_through_it(tmp_path: Path) -> None:
     (tmp_path / "warehouse" / "a b").mkdir(parents=True)  # a space: the key is URL-quoted
     path = tmp_path / "warehouse" / "a b" / "x.parquet"
     pq.write_table(pa.table({"v": list(range(100_000))}), path, row_group_size=10_000)
-    served = LoopbackFiles(tmp_path / "warehouse")
+    served = LoopbackFiles(tmp_path / "warehouse").serve()
     try:
         context = SessionContext()
         context.register_object_store(*served.store())

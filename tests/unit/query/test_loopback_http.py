@@ -32,7 +32,7 @@ WAIT = 60  # seconds a socket read may block before the test fails (never a timi
 def files(tmp_path: Path) -> Iterator[LoopbackFiles]:
     (tmp_path / "warehouse").mkdir()
     (tmp_path / "warehouse" / "x.parquet").write_bytes(b"0123456789")
-    served = LoopbackFiles(tmp_path / "warehouse", max_connections=4, idle_timeout=0.5)
+    served = LoopbackFiles(tmp_path / "warehouse", max_connections=4, idle_timeout=0.5).serve()
     yield served
     served.close()
 
@@ -130,7 +130,7 @@ def idle_connections(files: LoopbackFiles, count: int) -> None:
 
 def test_only_the_connection_idle_longest_gives_its_slot_up(tmp_path: Path) -> None:
     (tmp_path / "x.parquet").write_bytes(b"0123456789")
-    files = LoopbackFiles(tmp_path, max_connections=3, idle_timeout=WAIT)
+    files = LoopbackFiles(tmp_path, max_connections=3, idle_timeout=WAIT).serve()
     try:
         reading = connect(files)  # first opened: a request begun, not finished
         idle_connections(files, 1)
@@ -173,7 +173,7 @@ def test_concurrent_queries_over_more_connections_than_the_cap_succeed(tmp_path:
     for i in range(8):  # row groups of 2,000: a range read each
         table = pa.table({"v": list(range(i, rows + i))})
         pq.write_table(table, tmp_path / f"{i}.parquet", row_group_size=2_000)
-    served = LoopbackFiles(tmp_path, max_connections=2)
+    served = LoopbackFiles(tmp_path, max_connections=2).serve()
     results: list[object] = []
     union = " UNION ALL ".join(f"SELECT v FROM t{i}" for i in range(8))
 
@@ -203,7 +203,7 @@ def test_concurrent_queries_over_more_connections_than_the_cap_succeed(tmp_path:
 
 def test_the_s3_client_reconnects_after_its_idle_connections_are_closed(tmp_path: Path) -> None:
     pq.write_table(pa.table({"v": list(range(1000))}), tmp_path / "x.parquet")
-    served = LoopbackFiles(tmp_path, idle_timeout=0.2)
+    served = LoopbackFiles(tmp_path, idle_timeout=0.2).serve()
     try:
         context = SessionContext()
         context.register_object_store(*served.store())

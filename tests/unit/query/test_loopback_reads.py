@@ -185,6 +185,7 @@ def proxy() -> Iterator[tuple[str, list[bytes]]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.getsockname()[1]}", seen
+    server.shutdown(socket.SHUT_RDWR)  # wakes its accept (close alone does not, on Linux)
     server.close()
     thread.join(timeout=10)
 
