@@ -179,6 +179,11 @@ class LoopbackFiles:
         return f"http://{_LOOPBACK}:{self._server.server_address[1]}"
 
     @property
+    def serving(self) -> bool:
+        """Whether it has started answering (at the first file it serves; ``serve``)."""
+        return self._thread.ident is not None
+
+    @property
     def peak_connections(self) -> int:
         """The most connections served at once so far."""
         return self._server.peak
@@ -214,7 +219,7 @@ class LoopbackFiles:
     def serve(self) -> LoopbackFiles:
         """Start answering (once; the port listens already, so a read waits for it)."""
         with self._lock:
-            if self._thread.ident is None and not self._server.closed:
+            if not self.serving and not self._server.closed:
                 self._thread.start()
         return self
 
@@ -243,7 +248,7 @@ class LoopbackFiles:
     def close(self) -> None:
         """Stop serving: no request is answered after this, on any connection."""
         with self._lock:
-            started = self._thread.ident is not None
+            started = self.serving
             self._server.closed = True  # and never started after this
         if started:
             self._server.stop()

@@ -52,6 +52,25 @@ def total(app: App, database: str = "db", sql: str = "SELECT sum(usage) AS s FRO
     return app.sql.scoped(ANONYMOUS).execute(database, sql).read_all().to_pydict()
 
 
+def test_the_endpoint_answers_only_once_a_file_is_read_through_it(tmp_path: Path) -> None:
+    """An app that reads no file starts no serving thread (every test's app paid for one:
+    up to 0.1 s to close it); the first file it serves starts it."""
+    app = build_app(Settings(data_dir=tmp_path / "idle", wal_fsync=False))
+    try:
+        assert app.loopback_files is not None and not app.loopback_files.serving
+        app.engine.write_line_protocol("db", LINES, principal=ANONYMOUS)
+        assert total(app) == {"s": [3.0]}  # the buffer only: still nothing served
+        assert not app.loopback_files.serving
+    finally:
+        app.close()
+    app = persisted_app(tmp_path / "read")
+    try:
+        assert total(app) == {"s": [3.0]}
+        assert app.loopback_files is not None and app.loopback_files.serving
+    finally:
+        app.close()
+
+
 def test_legacy_files_outside_the_warehouse_stay_readable(tmp_path: Path) -> None:
     data = tmp_path / "x" / "data"
     app = build_app(Settings(data_dir=data, wal_fsync=False, parquet_cache_size=0))
