@@ -48,11 +48,12 @@ from flight_iox.query.placeholders import (
     rewrite_placeholders,
     typed_placeholders,
 )
+from flight_iox.query.probe_plans import ProbePlanner
 from flight_iox.query.pruned_plans import PrunedPlanner
 from flight_iox.query.reads import databases_read
 from flight_iox.query.registry import USER_SCHEMA, State, TableRegistry, memory
 from flight_iox.query.remote import RemoteTables
-from flight_iox.query.statement_cache import StatementCache, note_reads, params_key, time_dependent
+from flight_iox.query.statement_cache import StatementCache, note_reads, params_key, reusable
 from flight_iox.query.system_tables import SystemTable
 from flight_iox.query.tables import SchemaCheck, TableBuilder
 from iox_catalog.files import DataFile
@@ -135,6 +136,10 @@ class QueryEngine:
             aggregate_cache_bytes if remote is None else 0, self._registry.source, self._tables,
             self._contexts.isolated, self._pruner.needs, self._limits.memory_limit,
         )  # fmt: skip
+        self._probes = ProbePlanner(
+            self.partial_aggregates, self._pruner, self._refreshed_context, self._held, _sql,
+            self._limits.max_expression_depth,
+        )  # fmt: skip
 
     @property
     def slots_used(self) -> int:
@@ -186,11 +191,13 @@ class QueryEngine:
             schema = self._statements.schema(key)
             if schema is not None:
                 return schema
-            frame = self._plan(database, rewrite_iox_sql(sql)[0], params, bound=False, scope=scope)
+            text, finish = rewrite_iox_sql(sql)
+            probe = None if finish else self._probes.plan(database, text, params, scope, False)
+            frame = probe or self._plan(database, text, params, bound=False, scope=scope)
         schema = frame.schema()
         self._statements.keep_schema(key, schema)
         note_reads(sql, reads_no_data(frame))  # where Flight SQL runs it (statement_cache)
-        if len(params) >= self.parameter_count(sql):  # fully bound: the plan can run
+        if probe is None and len(params) >= self.parameter_count(sql):  # bound: it can run
             self._statements.keep_plan(key, frame)
         return schema
 
@@ -215,22 +222,30 @@ class QueryEngine:
         try:
             with self._planning:
                 key = self._statement_key(database, sql, params, scope)
-                reusable = self._reusable(database, sql)
-                frame = self._statements.plan(key, reusable)
+                kept = reusable(self._catalog, database, sql)
+                frame = self._statements.plan(key, kept)
                 sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
-                if frame is None:
+                probe = None
+                if frame is None and finish is None:
+                    probe = self._probes.plan(database, sql, params, scope)
+                if frame is None and probe is None:
                     frame = self._plan(database, sql, params, scope=scope)
-                    if reusable:
+                    if kept:
                         self._statements.keep_plan(key, frame)
+            if finish is None:  # partial aggregates, or the query is still open
+                planned = probe or frame
+                assert planned is not None
+                partials = self.partial_aggregates.answer(database, scope, planned, query)
+                if partials is not None:
+                    return partials.to_reader()
+            if frame is None:  # the probe's partials declined it: plan it over its files
+                frame = self._plan(database, sql, params, scope=scope)
             self._tables.raise_if_unavailable(frame)  # before any row of another source
             if finish is not None:
                 return finish(query.read_all(frame)).to_reader()
-            partials = self.partial_aggregates.answer(database, scope, frame, query)  # or open
-            if partials is not None:
-                return partials.to_reader()
             if self._latest is not None and self._latest.rewritten(frame):
                 return self._latest.answer(frame, query).to_reader()  # kept with the plan
-            return query.reader(frame, reusable and self._remote is None)  # closes it at its end
+            return query.reader(frame, kept and self._remote is None)  # closes it at its end
         except BaseException:
             query.close()
             raise
@@ -301,21 +316,6 @@ class QueryEngine:
             held = self._held(database, sql, scope)
             self._registry.refresh(held, sql, fetch_remote=False)
             return self._contexts.get(database, frozenset(held), admin=scope is None)
-
-    def _reusable(self, database: str | None, sql: str) -> bool:
-        """Whether a plan of ``sql`` may run again: nothing in it depends on the time.
-
-        Retention hides rows older than ``now()`` at planning, so no plan over a database
-        with a retention period is reused; neither is SQL naming a time or random function.
-        """
-        if time_dependent(sql):
-            return False
-        with self._catalog.lock:
-            names = self._catalog.database_names() if database is None else [database]
-            return not any(
-                self._catalog.has_database(name) and self._catalog.database(name).retention_ns
-                for name in names
-            )
 
     def _plan(
         self,

@@ -145,25 +145,10 @@ class PartialAggregates:
     ) -> pa.Table | None:
         """``frame``'s rows from partial aggregates, run within ``query`` (closed when it
         answers), or None: the caller runs the plan as made, in ``query`` still open."""
-        if self.capacity_bytes <= 0 or database is None:
+        found = self._eligible(database, scope, frame)
+        if found is None:
             return None
-        if scope is not None and database not in scope:
-            return None
-        shape = self._shape(database, frame)
-        if shape is None:
-            return None
-        source = self._sources(database, shape.table)
-        if source is None or source.retention_ns:
-            return None
-        if self._tables.unavailable & {file.path for file in source.snapshot.files}:
-            return None
-        needs = self._needs(frame, database, shape.table)
-        files = source.snapshot.files
-        if needs is not None:  # pruned as the plain plan's are (``pruned_plans.py``)
-            files = tuple(kept_files(files, needs))
-        rows = sum(file.record_count for file in files) + source.snapshot.buffered.num_rows
-        if rows < self.min_rows:
-            return None
+        database, shape, source, needs, files = found
         with self._lock:
             recent = (database, shape.table, scope, shape.key)
             self._recent[recent] = (shape, needs)
@@ -192,6 +177,39 @@ class PartialAggregates:
             return None
         query.close()
         return answer
+
+    def may_answer(
+        self, database: str | None, scope: frozenset[str] | None, frame: DataFrame
+    ) -> bool:
+        """Whether ``answer`` would take ``frame``'s statement (it may still decline it
+        at run time: partials past the query pool, an order of the plan's own)."""
+        return self._eligible(database, scope, frame) is not None
+
+    def _eligible(
+        self, database: str | None, scope: frozenset[str] | None, frame: DataFrame
+    ) -> tuple[str, PartialShape, Registration, ScanNeeds | None, Sequence[DataFile]] | None:
+        """The statement's shape, table, needs and the files it can need, when partials
+        may answer it: a shape they compute, over enough rows, no file lost."""
+        if self.capacity_bytes <= 0 or database is None:
+            return None
+        if scope is not None and database not in scope:
+            return None
+        shape = self._shape(database, frame)
+        if shape is None:
+            return None
+        source = self._sources(database, shape.table)
+        if source is None or source.retention_ns:
+            return None
+        if self._tables.unavailable & {file.path for file in source.snapshot.files}:
+            return None
+        needs = self._needs(frame, database, shape.table)
+        files = source.snapshot.files
+        if needs is not None:  # pruned as the plain plan's are (``pruned_plans.py``)
+            files = tuple(kept_files(files, needs))
+        rows = sum(file.record_count for file in files) + source.snapshot.buffered.num_rows
+        if rows < self.min_rows:
+            return None
+        return database, shape, source, needs, files
 
     def warm(
         self,

@@ -106,6 +106,30 @@ class PrunedPlanner:
                 self._needs[frame] = needs
             return small(frame) if few else frame
 
+    def probe(
+        self,
+        context: SessionContext,
+        database: str | None,
+        held: Sequence[str],
+        sql: str,
+        planner: Planner,
+    ) -> DataFrame:
+        """``planner``'s plan of ``sql`` over the tables as registered between statements:
+        a table with files is its stand-in (an empty view of its schema), so no file is
+        registered or scanned and the cost does not grow with the files. Its schema and
+        logical plan are the statement's; it reads nothing, so it is for answering from
+        partial aggregates (``partial_aggs.py``), never to run. What the statement needs
+        of each table is kept with it, as for ``plan``."""
+        with self._registry.lock:
+            registrations = {
+                key: r for key, r in self._registry.sources.items() if key[0] in held
+            }  # fmt: skip
+            frame = planner(context)
+            needs = self._statement_needs(database, sql, registrations)
+            if needs is not None:
+                self._needs[frame] = needs
+            return frame
+
     def needs(self, frame: DataFrame, database: str, table: str) -> ScanNeeds | None:
         """What ``frame``'s statement needs of ``database.table`` (None: every row may do):
         the key predicates its files were pruned by, for ``partial_aggs.py``."""
@@ -128,10 +152,7 @@ class PrunedPlanner:
         total = sum(_rows(r.snapshot) for r in may_read.values())
         if all(len(r.snapshot.files) < MIN_FILES for r in may_read.values()):
             return {}, total, None  # nothing to prune: no probe
-        schemas: dict[str, dict[str, pa.Schema]] = {}
-        for (db, name), registration in registrations.items():
-            schemas.setdefault(db, {})[name] = registration.schema
-        needs = statement_needs(sql, database, schemas)
+        needs = self._statement_needs(database, sql, registrations)
         if needs is None:
             return {}, total, None  # over every file; the real plan reports real errors
         pruned = {}
@@ -155,6 +176,21 @@ class PrunedPlanner:
                 size = _rows(registration.snapshot)
             rows += size
         return pruned, rows, needs
+
+    def _statement_needs(
+        self,
+        database: str | None,
+        sql: str,
+        registrations: Mapping[tuple[str, str], Registration],
+    ) -> StatementNeeds:
+        """What ``sql`` needs of each table, from its plan over empty tables (``registrations``:
+        every table of the databases held, which the probe must resolve); None: unknown."""
+        if not self._enabled:
+            return None
+        schemas: dict[str, dict[str, pa.Schema]] = {}
+        for (db, name), registration in registrations.items():
+            schemas.setdefault(db, {})[name] = registration.schema
+        return statement_needs(sql, database, schemas)
 
     def _provider(
         self,

@@ -277,7 +277,7 @@ class TableRegistry:
                 files_changed = True
             lazy = bool(snapshot.files)
             if lazy:
-                provider = self._tables.stand_in(schema)
+                provider = self._tables.stand_in(schema, f"{database}.{name}")
             else:
                 provider = self._tables.provider(
                     schema, snapshot, retention_ns, f"{database}.{name}"

@@ -25,6 +25,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import pyarrow as pa
 from datafusion import DataFrame
 
+from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.query.sql_text import per_text
 
 SCHEMA_CACHE_SIZE = 256
@@ -70,6 +71,21 @@ def known_no_data(sql: str) -> bool:
 def time_dependent(sql: str) -> bool:
     """Whether ``sql`` names a function whose value is fixed when the plan is made."""
     return _TIME_DEPENDENT.search(sql) is not None
+
+
+def reusable(catalog: SchemaCatalog, database: str | None, sql: str) -> bool:
+    """Whether a plan of ``sql`` may run again: nothing in it depends on the time.
+
+    Retention hides rows older than ``now()`` at planning, so no plan over a database
+    with a retention period is reused; neither is SQL naming a time or random function.
+    """
+    if time_dependent(sql):
+        return False
+    with catalog.lock:
+        names = catalog.database_names() if database is None else [database]
+        return not any(
+            catalog.has_database(name) and catalog.database(name).retention_ns for name in names
+        )
 
 
 def params_key(params: Sequence[object] | Mapping[str, object]) -> Key:

@@ -218,11 +218,11 @@ class TableBuilder:
         """The decoded rows the Parquet cache holds of ``files``, without loading any."""
         return {} if self._file_cache is None else self._file_cache.held(files)
 
-    def stand_in(self, schema: pa.Schema) -> Table:
-        """An empty view of ``schema``: what a table with files is registered as between
-        statements (``registry.Registration``); a view, as the table itself would be."""
+    def stand_in(self, schema: pa.Schema, label: str = "?") -> Table:
+        """An empty view of ``schema`` named ``label`` (``view_label``): what a table with
+        files is registered as between statements (``registry.Registration``)."""
         with self._lock:
-            return self._view(schema, [(-1, schema.empty_table())], None, {}, [], "?")
+            return self._view(schema, [(-1, schema.empty_table())], None, {}, [], label)
 
     def forget_files(self, keep: set[str]) -> None:
         """Drop cached scans (and cached data) of files no longer in any table."""

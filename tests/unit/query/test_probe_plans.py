@@ -1,0 +1,114 @@
+"""Statements kept partials answer are planned over the tables' stand-ins, not their files.
+
+Building a table over its files cost a plan time that grew with the files (issue 20's soak);
+partial aggregates need of the plan only its shape and schema. These tests prove that such a
+statement, prepared and run, never builds its table over the files, that its prepared schema
+is the one the plan over the files gives (placeholders unbound too), and that a statement the
+partials do not answer, or a wrong one, is planned and reported as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flight_iox.app import App
+from flight_iox.auth.policy import ANONYMOUS
+from flight_iox.errors import QueryError
+from tests.unit.query.test_partial_aggs import (
+    ELIGIBLE,
+    QUERIES,
+    _build,
+    _close,
+    _lines,
+    _rows,
+    _write,
+)
+
+DATABASE = "probe"
+
+
+@pytest.fixture(scope="module")
+def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, App]]:
+    cached = _build(tmp_path_factory.mktemp("cached"), 64 << 20)
+    plain = _build(tmp_path_factory.mktemp("plain"), 0)
+    pair = (cached, plain)
+    _write(pair, DATABASE, _lines(1, 300), persist=True)
+    _write(pair, DATABASE, _lines(2, 300, start_minute=10), persist=True)
+    _write(pair, DATABASE, _lines(3, 100, start_minute=20))
+    yield pair
+    cached.close()
+    plain.close()
+
+
+def _built_over_files(app: App) -> bool:
+    """Whether the table's provider over every file was built for its registration (the
+    registry builds it lazily, the first time a statement is planned over the files)."""
+    registration = app.query._registry.source(DATABASE, "cpu")
+    assert registration is not None and registration.lazy  # it has files: a stand-in
+    return registration.full is not None
+
+
+@pytest.mark.parametrize("name", ELIGIBLE)
+def test_an_answered_statement_never_builds_its_table_over_the_files(
+    apps: tuple[App, App], name: str
+) -> None:
+    cached, plain = apps
+    sql = QUERIES[name]
+    _write(apps, DATABASE, _lines(4, 3, start_minute=30))  # a new registration
+    scoped = cached.sql.scoped(ANONYMOUS)
+    schema = scoped.query_schema(DATABASE, sql)
+    got = _rows(cached, DATABASE, sql)
+    assert not _built_over_files(cached), name
+    assert schema == got[0] == plain.sql.scoped(ANONYMOUS).query_schema(DATABASE, sql)
+    want = _rows(plain, DATABASE, sql)[1]
+    assert len(got[1]) == len(want)
+    for row, expected in zip(got[1], want, strict=True):  # sums to 1e-9: another order
+        assert all(map(_close, row, expected)), (name, row, expected)
+
+
+def test_the_schema_with_a_placeholder_unbound_is_the_plans(apps: tuple[App, App]) -> None:
+    cached, plain = apps
+    sql = "SELECT host, count(*), avg(f) FROM cpu WHERE f > $1 GROUP BY host"
+    _write(apps, DATABASE, _lines(5, 3, start_minute=31))
+    want = plain.sql.scoped(ANONYMOUS).query_schema(DATABASE, sql)
+    assert cached.sql.scoped(ANONYMOUS).query_schema(DATABASE, sql) == want
+    _write(apps, DATABASE, _lines(7, 3, start_minute=33))  # a new registration
+    bound = cached.sql.scoped(ANONYMOUS).execute(DATABASE, sql, [0.5]).read_all()
+    assert not _built_over_files(cached)  # bound, it is answered from partials
+    assert bound.schema == want
+    assert bound.num_rows > 0
+
+
+def test_a_statement_the_partials_do_not_answer_is_planned_over_its_files(
+    apps: tuple[App, App],
+) -> None:
+    cached, plain = apps
+    sql = QUERIES["having"]
+    _write(apps, DATABASE, _lines(6, 3, start_minute=32))
+    assert _rows(cached, DATABASE, sql) == _rows(plain, DATABASE, sql)
+    assert _built_over_files(cached)
+
+
+def test_a_wrong_statement_is_reported_as_before(apps: tuple[App, App]) -> None:
+    cached, plain = apps
+    sql = "SELECT host, count(nosuch) FROM cpu GROUP BY host"
+    errors = []
+    for app in (cached, plain):
+        with pytest.raises(QueryError) as failed:
+            app.sql.scoped(ANONYMOUS).execute(DATABASE, sql).read_all()
+        errors.append(str(failed.value))
+    assert errors[0] == errors[1]
+    assert "nosuch" in errors[0]
+
+
+def test_without_the_aggregate_cache_nothing_is_probed(tmp_path: Path) -> None:
+    app = _build(tmp_path, 0)
+    try:
+        _write((app,), DATABASE, _lines(1, 50), persist=True)
+        _rows(app, DATABASE, QUERIES["soak"])
+        assert _built_over_files(app)
+    finally:
+        app.close()
