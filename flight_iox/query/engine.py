@@ -138,7 +138,7 @@ class QueryEngine:
         )  # fmt: skip
         self._probes = ProbePlanner(
             self.partial_aggregates, self._pruner, self._refreshed_context, self._held, _sql,
-            self._limits.max_expression_depth,
+            self._limits.max_expression_depth, catalog.has_database,
         )  # fmt: skip
 
     @property
@@ -225,9 +225,7 @@ class QueryEngine:
                 kept = reusable(self._catalog, database, sql)
                 frame = self._statements.plan(key, kept)
                 sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
-                probe = None
-                if frame is None and finish is None:
-                    probe = self._probes.plan(database, sql, params, scope)
+                probe = None if frame or finish else self._probes.plan(database, sql, params, scope)
                 if frame is None and probe is None:
                     frame = self._plan(database, sql, params, scope=scope)
                     if kept:
@@ -235,7 +233,9 @@ class QueryEngine:
             if finish is None:  # partial aggregates, or the query is still open
                 planned = probe or frame
                 assert planned is not None
-                partials = self.partial_aggregates.answer(database, scope, planned, query)
+                partials = self._probes.answer(
+                    database, sql, scope, planned, probe is not None, query
+                )
                 if partials is not None:
                     return partials.to_reader()
             if frame is None:  # the probe's partials declined it: plan it over its files

@@ -207,7 +207,7 @@ class PartialAggregates:
         if needs is not None:  # pruned as the plain plan's are (``pruned_plans.py``)
             files = tuple(kept_files(files, needs))
         rows = sum(file.record_count for file in files) + source.snapshot.buffered.num_rows
-        if rows < self.min_rows:
+        if rows < self.min_rows or self._tables.unchecked(files):  # a provider checks them
             return None
         return database, shape, source, needs, files
 

@@ -17,13 +17,18 @@ time, the statement is planned over its files as before (``engine.QueryEngine._p
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
+import pyarrow as pa
 from datafusion import DataFrame, SessionContext
 
 from flight_iox.errors import FlightIoxError
 from flight_iox.query.contexts import Scope
 from flight_iox.query.engine_errors import is_engine_error
+from flight_iox.query.execution import Query
 from flight_iox.query.limits import check_expression_depth
 from flight_iox.query.partial_aggs import PartialAggregates
 from flight_iox.query.placeholders import parameter_values, rewrite_placeholders
@@ -36,6 +41,11 @@ Held = Callable[[str | None, str, Scope], list[str]]
 # How a statement is planned in a context, its parameters bound.
 Planner = Callable[..., DataFrame]
 Params = Sequence[object] | Mapping[str, object]
+# A statement whose partials declined it at run time (a NaN among grouped float minima, the
+# partials past the query pool, DataFusion's refusal) is planned over its files for this long
+# before it is probed again: probing and declining it at every run would cost it a third plan.
+DECLINED_SECONDS = 60.0
+DECLINED_KEPT = 256  # statements remembered as declined, the oldest forgotten first
 
 
 class ProbePlanner:
@@ -49,13 +59,47 @@ class ProbePlanner:
         held: Held,
         planner: Planner,
         max_expression_depth: int,
+        known: Callable[[str], bool],
     ) -> None:
+        """``known``: whether a database exists (no context is made for one that does not)."""
         self._partials = partials
         self._pruner = pruner
         self._context = context
         self._held = held
         self._planner = planner
         self._max_depth = max_expression_depth
+        self._known = known
+        self._declined: OrderedDict[tuple[str | None, str, Scope], float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def answer(
+        self,
+        database: str | None,
+        sql: str,
+        scope: Scope,
+        frame: DataFrame,
+        probed: bool,
+        query: Query,
+    ) -> pa.Table | None:
+        """``PartialAggregates.answer`` of ``frame`` (``probed``: this planner's plan of
+        ``sql``), unless they declined the statement lately; a probed statement they
+        decline is planned over its files for ``DECLINED_SECONDS`` (None: plan it so)."""
+        key = (database, sql, scope)
+        if self._declined_lately(key):
+            return None
+        answer = self._partials.answer(database, scope, frame, query)
+        if answer is None and probed:
+            with self._lock:
+                self._declined[key] = time.monotonic() + DECLINED_SECONDS
+                self._declined.move_to_end(key)
+                while len(self._declined) > DECLINED_KEPT:
+                    self._declined.popitem(last=False)
+        return answer
+
+    def _declined_lately(self, key: tuple[str | None, str, Scope]) -> bool:
+        with self._lock:
+            until = self._declined.get(key)
+        return until is not None and time.monotonic() < until
 
     def plan(
         self, database: str | None, sql: str, params: Params, scope: Scope, bound: bool = True
@@ -63,7 +107,9 @@ class ProbePlanner:
         """``sql`` planned over the stand-ins if partial aggregates may answer it; None:
         plan it over its files (on any error too: that plan reports it, as it always did).
         ``bound=False``: placeholders may stay unbound (for the schema only)."""
-        if not self._partials.capacity_bytes or database is None:
+        if not self._partials.capacity_bytes or database is None or not self._known(database):
+            return None
+        if self._declined_lately((database, sql, scope)):
             return None
         try:
             check_expression_depth(sql, self._max_depth)  # before DataFusion

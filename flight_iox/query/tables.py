@@ -1,10 +1,10 @@
 """One table for DataFusion: its Parquet files and its buffered rows as one relation.
 
-A table with no files is an in-memory base table. A table with files is a view:
-each file is scanned by DataFusion's own Parquet reader (so its statistics prune
-row groups) and projected onto the data-model schema (tags back to dictionaries,
-exact nanosecond time rebuilt from microseconds plus the remainder, columns a
-file lacks as nulls), then unioned with the buffered rows. Only rows of sources that
+A table with no files is an in-memory base table. A table with files is a view: each file
+is scanned by DataFusion's own Parquet reader (so its statistics prune row groups) and
+projected onto the data-model schema (tags back to dictionaries, exact nanosecond time
+rebuilt from microseconds plus the remainder, columns a file lacks as nulls), then
+unioned with the buffered rows. Only rows of sources that
 may share a key (time, partition and tag bounds: ``overlap.py``), in the time windows
 where they meet, are deduplicated (``dedupe_plan.py``): last write wins field by
 field, files in commit order, the buffer last.
@@ -81,9 +81,8 @@ def _time_expression(file: DataFile) -> str:
 
     Never a plain ``CAST(time AS Timestamp(ns))``: DataFusion 55 "unwraps" a comparison
     with such a cast by truncating the literal to microseconds, so ``time < 210000000001``
-    would become ``time_us < 210000000`` and drop the row at 210000000000 ns, in both the
-    filter and the row-group pruning. Integer arithmetic is never unwrapped.
-    """
+    would become ``time_us < 210000000`` and drop the row at 210000000000 ns, in the filter
+    and the row-group pruning alike; integer arithmetic is never unwrapped."""
     nanos = f"arrow_cast({q(TIME_COLUMN)}, 'Int64') * 1000"
     if file.has_remainder:
         nanos += f" + arrow_cast({q(REMAINDER_COLUMN)}, 'Int64')"
@@ -117,11 +116,9 @@ class TableBuilder:
         file_urls: FileUrls | None = None,
     ) -> None:
         """Memory tables get ``partitions`` partitions; ``file_cache`` serves decoded files;
-        ``file_urls`` gives the URL DataFusion reads a file at (else its path).
-
-        ``check`` reads a file's schema after checking it is there and whole; without
-        it DataFusion infers the schema (and a bad file fails the whole registration).
-        """
+        ``file_urls`` gives the URL DataFusion reads a file at (else its path); ``check``
+        reads a file's schema after checking it is there and whole; without it DataFusion
+        infers the schema (and a bad file fails the whole registration)."""
         self._context = SessionContext(SessionConfig(PARQUET_OPTIONS))
         # Volatile, so the optimizer never evaluates it while planning.
         self._context.register_udf(
@@ -203,16 +200,19 @@ class TableBuilder:
             return self._view(schema, sources, retention_ns, cached, groups, label), rows
 
     def view_label(self, rendering: str) -> str | None:
-        """The label of the view whose plan renders as ``rendering`` (None: not a view of ours).
-
-        Its scratch tables' names are unique, so no other plan renders the same.
-        """
+        """The label of our view whose plan renders as ``rendering`` (names are unique)."""
         return self._views.get(rendering)
 
     def load_files(self, files: Sequence[DataFile], schema: pa.Schema) -> None:
         """Put ``files`` in the Parquet cache (those that fit) before any query needs them."""
         if self._file_cache is not None and files:
             self._file_cache.tables(files, schema)
+
+    def unchecked(self, files: Sequence[DataFile]) -> bool:
+        """Whether a file of ``files`` is neither cached nor checked (``_file_scan``) yet."""
+        held = self.cached_files(files)
+        with self._lock:
+            return any(f.path not in held and f.path not in self._file_scans for f in files)
 
     def cached_files(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:
         """The decoded rows the Parquet cache holds of ``files``, without loading any."""

@@ -12,11 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
-from flight_iox.app import App
-from flight_iox.auth.policy import ANONYMOUS
-from flight_iox.errors import QueryError
+from flight_iox.app import App, build_app
+from flight_iox.auth.policy import ANONYMOUS, AuthMode, Authorizer
+from flight_iox.auth.tokens import FileTokenStore
+from flight_iox.config import Settings
+from flight_iox.engine.arrow_writer import EngineWriter
+from flight_iox.errors import DatabaseNotFoundError, DataFileUnavailableError, QueryError
 from tests.unit.query.test_partial_aggs import (
     ELIGIBLE,
     QUERIES,
@@ -110,5 +114,72 @@ def test_without_the_aggregate_cache_nothing_is_probed(tmp_path: Path) -> None:
         _write((app,), DATABASE, _lines(1, 50), persist=True)
         _rows(app, DATABASE, QUERIES["soak"])
         assert _built_over_files(app)
+    finally:
+        app.close()
+
+
+def test_a_file_lost_after_its_partial_was_kept_fails_the_statement(tmp_path: Path) -> None:
+    """``repair`` finding a file lost makes the next statement over it fail naming it, as
+    before: a file not in the Parquet cache is checked by a provider over it, so a statement
+    is not answered from partials until then."""
+    settings = Settings(data_dir=tmp_path / "data", wal_fsync=False, parquet_cache_size=0)
+    app = build_app(settings, Authorizer(AuthMode.OFF, FileTokenStore(tmp_path / "tokens.json")))
+    app.query.partial_aggregates.min_rows = 0
+    try:
+        _write((app,), DATABASE, _lines(1, 50), persist=True)
+        sql = QUERIES["soak"]
+        _rows(app, DATABASE, sql)
+        _rows(app, DATABASE, sql)  # from the kept partial
+        (file,) = app.iceberg.load(DATABASE, "cpu").files.files
+        path = app.storage.path(file.path)
+        Path(path).unlink()
+        app.query.recheck_files(DATABASE, "cpu", {file.path})
+        with pytest.raises(DataFileUnavailableError) as failed:
+            _rows(app, DATABASE, sql)
+        assert failed.value.path == file.path
+    finally:
+        app.close()
+
+
+def test_a_database_that_does_not_exist_makes_no_context(apps: tuple[App, App]) -> None:
+    cached, _ = apps
+    contexts = cached.query._contexts._contexts
+    before = set(contexts)
+    with pytest.raises(DatabaseNotFoundError):
+        cached.sql.scoped(ANONYMOUS).execute("nosuch", QUERIES["soak"]).read_all()
+    assert set(contexts) == before
+
+
+def test_a_statement_the_partials_declined_is_not_probed_again_at_once(tmp_path: Path) -> None:
+    """A NaN among grouped float maxima leaves the statement to the plain plan
+    (``partial_final.order_dependent``); the next runs plan it over its files directly."""
+    app = _build(tmp_path, 64 << 20)
+    try:
+        for hour in range(2):
+            values = [float("nan") if n == 7 else n + 0.5 for n in range(40)]
+            table = pa.table(
+                {
+                    "host": [f"h{n % 3}" for n in range(40)],
+                    "f": values,
+                    "time": pa.array(
+                        [hour * 3_600 * 10**9 + n for n in range(40)], pa.timestamp("ns")
+                    ),
+                }
+            )
+            EngineWriter(app.engine).write_arrow(
+                DATABASE, "m", table, ["host"], principal=ANONYMOUS
+            )
+            app.persister.persist(DATABASE)
+        sql = "SELECT host, max(f) FROM m GROUP BY host"
+        first = _rows(app, DATABASE, sql)
+        partials = app.query.partial_aggregates
+        counts = (partials.hits, partials.misses)
+        assert counts == (0, 2)  # made for each file, then declined: a NaN
+        for _ in range(2):
+            EngineWriter(app.engine).write_arrow(
+                DATABASE, "m", table.slice(0, 1), ["host"], principal=ANONYMOUS
+            )  # a new registration: no kept plan
+            assert str(_rows(app, DATABASE, sql)) == str(first)
+            assert (partials.hits, partials.misses) == counts
     finally:
         app.close()
