@@ -23,11 +23,9 @@ import argparse
 import contextlib
 import json
 import multiprocessing
-import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.soak_report import by_event, by_window, events, percentile, plot, summary  # noqa: E402
-from flight_iox.launcher import RunningServer, start_server  # noqa: E402
+from bench.trees import baseline_tree, remove_tree, start_in  # noqa: E402
+from flight_iox.launcher import RunningServer  # noqa: E402
 
 DATABASE = "soak"
 QUERY = "SELECT w, host, count(*), avg(f) FROM soak GROUP BY 1, 2"
@@ -119,26 +118,11 @@ def scrape(session: requests.Session, url: str) -> dict[str, float]:
 def soak(duration: float, extra: list[str], tree: Path) -> dict:
     """Run the load against a fresh server of the code in ``tree``; the measurements."""
 
-    saved, cwd = os.environ.get("PYTHONPATH"), os.getcwd()
-    os.environ["PYTHONPATH"] = f"{tree}:{tree}/catalog:{tree}/clients"
-    os.chdir(tree)  # ``python -m flight_iox`` puts the working folder first on sys.path
-    try:
-        folder = tempfile.mkdtemp(prefix="soak-")
-        server = start_server(
-            Path(folder) / "data",
-            "--persist-max-age",
-            "60",
-            "--log-level",
-            "warning",
-            *extra,
-            timeout=START_TIMEOUT,
-        )
-    finally:
-        os.chdir(cwd)
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+    folder = tempfile.mkdtemp(prefix="soak-")
+    server = start_in(
+        tree, Path(folder) / "data", "--persist-max-age", "60", "--log-level", "warning",
+        *extra, timeout=START_TIMEOUT,
+    )  # fmt: skip
     try:
         return _measure(server, duration)
     finally:  # a failed run must not leave its server running (and eating the CPU)
@@ -302,17 +286,6 @@ def against_duckdb(url: str, conn: object) -> dict:
     }
 
 
-def baseline_tree(revision: str) -> tempfile.TemporaryDirectory:
-    """A temporary ``git worktree`` of ``revision``."""
-    folder = tempfile.TemporaryDirectory(prefix="soak-baseline-")
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", folder.name, revision],
-        check=True,
-        capture_output=True,
-    )
-    return folder
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of load")
@@ -327,8 +300,7 @@ def main() -> None:
         try:
             runs[f"baseline {args.baseline}"] = soak(args.duration, args.extra, Path(tree.name))
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", tree.name])
-            tree.cleanup()
+            remove_tree(tree)
         print(json.dumps(summary(next(iter(runs.values()))), indent=1), flush=True)
     runs["this tree"] = soak(args.duration, args.extra, ROOT)
     print(json.dumps(summary(runs["this tree"]), indent=1))

@@ -200,16 +200,17 @@ class PartialAggregates:
         source = self._sources(database, shape.table)
         if source is None or source.retention_ns:
             return None
-        if self._tables.unavailable & {file.path for file in source.snapshot.files}:
-            return None
         needs = self._needs(frame, database, shape.table)
         files = source.snapshot.files
         if needs is not None:  # pruned as the plain plan's are (``pruned_plans.py``)
             files = tuple(kept_files(files, needs))
         rows = sum(file.record_count for file in files) + source.snapshot.buffered.num_rows
-        if rows < self.min_rows or self._tables.unchecked(files):  # a provider checks them
-            return None
-        return database, shape, source, needs, files
+        unchecked = self._tables.unchecked(files)
+        if unchecked:  # checked once, by a provider over them, as every file is
+            alone = TableSnapshot(tuple(unchecked), source.schema.empty_table())
+            self._tables.provider(source.schema, alone, None, f"{database}.{shape.table}")
+        lost = self._tables.unavailable & {file.path for file in source.snapshot.files}
+        return None if rows < self.min_rows or lost else (database, shape, source, needs, files)
 
     def warm(
         self,

@@ -41,9 +41,10 @@ Held = Callable[[str | None, str, Scope], list[str]]
 # How a statement is planned in a context, its parameters bound.
 Planner = Callable[..., DataFrame]
 Params = Sequence[object] | Mapping[str, object]
-# A statement whose partials declined it at run time (a NaN among grouped float minima, the
-# partials past the query pool, DataFusion's refusal) is planned over its files for this long
-# before it is probed again: probing and declining it at every run would cost it a third plan.
+# A statement partials do not take (its shape, a retention period) or declined at run time (a
+# NaN among grouped float minima, the partials past the query pool, DataFusion's refusal) is
+# planned over its files for this long before it is probed again: probing it at every run
+# would cost it one more plan each time.
 DECLINED_SECONDS = 60.0
 DECLINED_KEPT = 256  # statements remembered as declined, the oldest forgotten first
 
@@ -89,12 +90,15 @@ class ProbePlanner:
             return None
         answer = self._partials.answer(database, scope, frame, query)
         if answer is None and probed:
-            with self._lock:
-                self._declined[key] = time.monotonic() + DECLINED_SECONDS
-                self._declined.move_to_end(key)
-                while len(self._declined) > DECLINED_KEPT:
-                    self._declined.popitem(last=False)
+            self._remember(key)
         return answer
+
+    def _remember(self, key: tuple[str | None, str, Scope]) -> None:
+        with self._lock:
+            self._declined[key] = time.monotonic() + DECLINED_SECONDS
+            self._declined.move_to_end(key)
+            while len(self._declined) > DECLINED_KEPT:
+                self._declined.popitem(last=False)
 
     def _declined_lately(self, key: tuple[str | None, str, Scope]) -> bool:
         with self._lock:
@@ -121,9 +125,16 @@ class ProbePlanner:
             def planned(in_context: SessionContext) -> DataFrame:
                 return self._planner(in_context, sql=rewritten, values=values)
 
-            frame = self._pruner.probe(context, database, held, rewritten, planned)
+            minimum = self._partials.min_rows
+            frame = self._pruner.probe(context, database, held, rewritten, planned, minimum)
         except Exception as error:
             if isinstance(error, FlightIoxError) or is_engine_error(error):
                 return None
             raise
-        return frame if self._partials.may_answer(database, scope, frame) else None
+        if frame is None:
+            return None
+        if not self._partials.may_answer(database, scope, frame):
+            if bound:  # its shape, a retention period (unbound, a placeholder may be why)
+                self._remember((database, sql, scope))
+            return None
+        return frame

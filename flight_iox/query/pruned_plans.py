@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import pyarrow as pa
 from datafusion import DataFrame, SessionContext
@@ -55,6 +55,8 @@ PRUNED_PROVIDERS = 64
 # A statement that can read at most this many rows is planned on one partition (one batch
 # of a memory table: ``tables.MEMORY_BATCH_ROWS``).
 SMALL_ROWS = 65_536
+# Statements whose needs (``statement_needs``) are kept for the next plan of the same text.
+NEEDS_KEPT = 64
 Planner = Callable[[SessionContext], DataFrame]
 
 
@@ -71,6 +73,8 @@ class PrunedPlanner:
         self._needs: weakref.WeakKeyDictionary[DataFrame, StatementNeeds] = (
             weakref.WeakKeyDictionary()
         )
+        # Statements' needs by database, text and the schemas held (registry lock held).
+        self._statement_needs_kept: OrderedDict[Hashable, StatementNeeds] = OrderedDict()
 
     def plan(
         self,
@@ -113,19 +117,33 @@ class PrunedPlanner:
         held: Sequence[str],
         sql: str,
         planner: Planner,
-    ) -> DataFrame:
+        min_rows: int,
+    ) -> DataFrame | None:
         """``planner``'s plan of ``sql`` over the tables as registered between statements:
         a table with files is its stand-in (an empty view of its schema), so no file is
         registered or scanned and the cost does not grow with the files. Its schema and
         logical plan are the statement's; it reads nothing, so it is for answering from
         partial aggregates (``partial_aggs.py``), never to run. What the statement needs
-        of each table is kept with it, as for ``plan``."""
+        of each table is kept with it, as for ``plan``. None, unplanned, when the files it
+        can need and the buffers hold fewer than ``min_rows`` rows (a small query pays
+        nothing for it: its needs, found first, are the ones its plan then uses)."""
         with self._registry.lock:
             registrations = {
                 key: r for key, r in self._registry.sources.items() if key[0] in held
             }  # fmt: skip
-            frame = planner(context)
+            read = tables_read(sql, {name for _, name in registrations})
             needs = self._statement_needs(database, sql, registrations)
+            rows = 0
+            for (db, name), registration in registrations.items():
+                if read is None or name in read:
+                    found = None if needs is None else needs.get(db, {}).get(name)
+                    files = registration.snapshot.files
+                    kept = files if found is None else kept_files(files, found)
+                    rows += sum(f.record_count for f in kept)
+                    rows += registration.snapshot.buffered.num_rows
+            if rows < min_rows:
+                return None
+            frame = planner(context)
             if needs is not None:
                 self._needs[frame] = needs
             return frame
@@ -190,7 +208,18 @@ class PrunedPlanner:
         schemas: dict[str, dict[str, pa.Schema]] = {}
         for (db, name), registration in registrations.items():
             schemas.setdefault(db, {})[name] = registration.schema
-        return statement_needs(sql, database, schemas)
+        key = (
+            database,
+            sql,
+            tuple((db, name, r.schema) for (db, name), r in registrations.items()),
+        )
+        if key in self._statement_needs_kept:  # a probe found them first (``probe``)
+            self._statement_needs_kept.move_to_end(key)
+            return self._statement_needs_kept[key]
+        needs = self._statement_needs_kept[key] = statement_needs(sql, database, schemas)
+        while len(self._statement_needs_kept) > NEEDS_KEPT:
+            self._statement_needs_kept.popitem(last=False)
+        return needs
 
     def _provider(
         self,

@@ -208,11 +208,11 @@ class TableBuilder:
         if self._file_cache is not None and files:
             self._file_cache.tables(files, schema)
 
-    def unchecked(self, files: Sequence[DataFile]) -> bool:
-        """Whether a file of ``files`` is neither cached nor checked (``_file_scan``) yet."""
+    def unchecked(self, files: Sequence[DataFile]) -> list[DataFile]:
+        """The files of ``files`` neither cached nor checked (``_file_scan``) yet."""
         held = self.cached_files(files)
         with self._lock:
-            return any(f.path not in held and f.path not in self._file_scans for f in files)
+            return [f for f in files if f.path not in held and f.path not in self._file_scans]
 
     def cached_files(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:
         """The decoded rows the Parquet cache holds of ``files``, without loading any."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -21,6 +22,7 @@ from flight_iox.auth.tokens import FileTokenStore
 from flight_iox.config import Settings
 from flight_iox.engine.arrow_writer import EngineWriter
 from flight_iox.errors import DatabaseNotFoundError, DataFileUnavailableError, QueryError
+from flight_iox.query import pruned_plans
 from tests.unit.query.test_partial_aggs import (
     ELIGIBLE,
     QUERIES,
@@ -183,3 +185,45 @@ def test_a_statement_the_partials_declined_is_not_probed_again_at_once(tmp_path:
             assert (partials.hits, partials.misses) == counts
     finally:
         app.close()
+
+
+def test_files_no_provider_checked_yet_are_checked_once_then_answered(tmp_path: Path) -> None:
+    """Without the Parquet cache no file is in memory, and none was scanned: the partials
+    check them (as any provider over them does) instead of leaving them to the plain plan."""
+    settings = Settings(data_dir=tmp_path / "data", wal_fsync=False, parquet_cache_size=0)
+    app = build_app(settings, Authorizer(AuthMode.OFF, FileTokenStore(tmp_path / "tokens.json")))
+    app.query.partial_aggregates.min_rows = 0
+    try:
+        _write((app,), DATABASE, _lines(1, 50), persist=True)
+        _write((app,), DATABASE, _lines(2, 50, start_minute=10), persist=True)
+        for _ in range(3):
+            _rows(app, DATABASE, QUERIES["soak"])
+        assert app.query.partial_aggregates.hits == 4  # two files, the second and third runs
+        assert not _built_over_files(app)
+    finally:
+        app.close()
+
+
+def test_a_small_statement_is_not_planned_twice(
+    apps: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below the partials' row minimum nothing is planned over the stand-ins, and the plan
+    over the files reuses the needs the probe found (one ``statement_needs`` a run)."""
+    cached, plain = apps
+    partials = cached.query.partial_aggregates
+    partials.min_rows = 1 << 40
+    calls: list[str] = []
+    found = pruned_plans.statement_needs
+
+    def counted(sql: str, *args: Any) -> Any:
+        calls.append(sql)
+        return found(sql, *args)
+
+    monkeypatch.setattr(pruned_plans, "statement_needs", counted)
+    try:
+        sql = "SELECT host, count(*) FROM cpu WHERE host = 'a' GROUP BY host"
+        _write(apps, DATABASE, _lines(8, 3, start_minute=34))  # a new registration
+        assert _rows(cached, DATABASE, sql) == _rows(plain, DATABASE, sql)
+        assert len(calls) == 2  # one per server: the cached one probed, then planned
+    finally:
+        partials.min_rows = 0
