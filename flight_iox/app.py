@@ -265,6 +265,9 @@ def _build_app(
         remote=remote,
         latest_rows=settings.latest_rows_rewrite,
         aggregate_cache_bytes=settings.aggregate_cache_size,
+        # Not with a shared catalog: a table another server drops was seen answered from its
+        # kept partials once in six runs of tests/e2e/test_catalog_follow.py (cause not found).
+        probe_plans=settings.catalog_uri is None,
     )
     metrics.watch(
         StateSources(

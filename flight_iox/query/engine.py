@@ -80,6 +80,7 @@ class QueryEngine:
         latest_rows: bool = True,
         file_urls: FileUrls | None = None,
         aggregate_cache_bytes: int = 64 << 20,
+        probe_plans: bool = True,
     ):
         """``system_tables`` are server-wide tables added to every database's ``system``
         schema (``system.tokens``); call ``invalidate_system_tables`` when their source changes.
@@ -87,8 +88,8 @@ class QueryEngine:
         ``latest_rows``: answer natural lastpoint SQL from the latest rows (``latest_rows.py``).
         ``file_urls``: where DataFusion reads a file (``TableBuilder``), with ``object_store``
         the store serving it (``loopback_files.py``).
-        ``aggregate_cache_bytes``: per-file partial aggregates kept (``partial_aggs.py``; 0: off).
-        """
+        ``aggregate_cache_bytes``: per-file partial aggregates kept (``partial_aggs.py``; 0: off);
+        ``probe_plans``: plan their statements without the files first (``probe_plans.py``)."""
         self._limits = limits or QueryLimits()
         clear_spill_dir(self._limits.spill_dir)
         self._runner = QueryRunner(self._limits)
@@ -138,7 +139,7 @@ class QueryEngine:
         )  # fmt: skip
         self._probes = ProbePlanner(
             self.partial_aggregates, self._pruner, self._refreshed_context, self._held, _sql,
-            self._limits.max_expression_depth, catalog.has_database,
+            self._limits.max_expression_depth, catalog, probe_plans,
         )  # fmt: skip
 
     @property

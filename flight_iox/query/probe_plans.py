@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pyarrow as pa
 from datafusion import DataFrame, SessionContext
 
+from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.errors import FlightIoxError
 from flight_iox.query.contexts import Scope
 from flight_iox.query.engine_errors import is_engine_error
@@ -60,16 +61,21 @@ class ProbePlanner:
         held: Held,
         planner: Planner,
         max_expression_depth: int,
-        known: Callable[[str], bool],
+        catalog: SchemaCatalog,
+        enabled: bool = True,
     ) -> None:
-        """``known``: whether a database exists (no context is made for one that does not)."""
+        """``catalog``: the databases and tables that exist (no context is made for a
+        database that does not; a table dropped meanwhile, by this node or the one it
+        follows, is never answered for from its kept partials). ``enabled=False``: never
+        probe (a server sharing its catalog with others: see ``app.py``)."""
+        self._enabled = enabled
         self._partials = partials
         self._pruner = pruner
         self._context = context
         self._held = held
         self._planner = planner
         self._max_depth = max_expression_depth
-        self._known = known
+        self._catalog = catalog
         self._declined: OrderedDict[tuple[str | None, str, Scope], float] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -93,6 +99,12 @@ class ProbePlanner:
             self._remember(key)
         return answer
 
+    def _exists(self, database: str, table: str | None = None) -> bool:
+        with self._catalog.lock:
+            if not self._catalog.has_database(database):
+                return False
+            return table is None or table in self._catalog.database(database).tables
+
     def _remember(self, key: tuple[str | None, str, Scope]) -> None:
         with self._lock:
             self._declined[key] = time.monotonic() + DECLINED_SECONDS
@@ -111,7 +123,9 @@ class ProbePlanner:
         """``sql`` planned over the stand-ins if partial aggregates may answer it; None:
         plan it over its files (on any error too: that plan reports it, as it always did).
         ``bound=False``: placeholders may stay unbound (for the schema only)."""
-        if not self._partials.capacity_bytes or database is None or not self._known(database):
+        if not self._enabled or not self._partials.capacity_bytes or database is None:
+            return None
+        if not self._exists(database):
             return None
         if self._declined_lately((database, sql, scope)):
             return None
@@ -133,7 +147,10 @@ class ProbePlanner:
             raise
         if frame is None:
             return None
-        if not self._partials.may_answer(database, scope, frame):
+        table = self._partials.may_answer(database, scope, frame)
+        if table is not None and not self._exists(database, table):  # dropped meanwhile
+            return None
+        if table is None:
             if bound:  # its shape, a retention period (unbound, a placeholder may be why)
                 self._remember((database, sql, scope))
             return None
