@@ -180,11 +180,10 @@ class PartialAggregates:
 
     def may_answer(
         self, database: str | None, scope: frozenset[str] | None, frame: DataFrame
-    ) -> str | None:
-        """The table ``answer`` would take ``frame``'s statement over, or None (it may still
-        decline it at run time: partials past the query pool, an order of the plan's own)."""
-        found = self._eligible(database, scope, frame)
-        return None if found is None else found[1].table
+    ) -> bool:
+        """Whether ``answer`` would take ``frame``'s statement (it may still decline it
+        at run time: partials past the query pool, an order of the plan's own)."""
+        return self._eligible(database, scope, frame) is not None
 
     def _eligible(
         self, database: str | None, scope: frozenset[str] | None, frame: DataFrame

@@ -64,10 +64,8 @@ class ProbePlanner:
         catalog: SchemaCatalog,
         enabled: bool = True,
     ) -> None:
-        """``catalog``: the databases and tables that exist (no context is made for a
-        database that does not; a table dropped meanwhile, by this node or the one it
-        follows, is never answered for from its kept partials). ``enabled=False``: never
-        probe (a server sharing its catalog with others: see ``app.py``)."""
+        """``catalog``: the databases that exist (no context is made for one that does not).
+        ``enabled=False``: never probe (a server sharing its catalog with others: ``app.py``)."""
         self._enabled = enabled
         self._partials = partials
         self._pruner = pruner
@@ -99,11 +97,9 @@ class ProbePlanner:
             self._remember(key)
         return answer
 
-    def _exists(self, database: str, table: str | None = None) -> bool:
+    def _exists(self, database: str) -> bool:
         with self._catalog.lock:
-            if not self._catalog.has_database(database):
-                return False
-            return table is None or table in self._catalog.database(database).tables
+            return self._catalog.has_database(database)
 
     def _remember(self, key: tuple[str | None, str, Scope]) -> None:
         with self._lock:
@@ -147,10 +143,7 @@ class ProbePlanner:
             raise
         if frame is None:
             return None
-        table = self._partials.may_answer(database, scope, frame)
-        if table is not None and not self._exists(database, table):  # dropped meanwhile
-            return None
-        if table is None:
+        if not self._partials.may_answer(database, scope, frame):
             if bound:  # its shape, a retention period (unbound, a placeholder may be why)
                 self._remember((database, sql, scope))
             return None

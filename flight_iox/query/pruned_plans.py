@@ -89,13 +89,7 @@ class PrunedPlanner:
         ``held``), each table it reads narrowed to the files it can need; in ``narrow()``
         (the same context on one partition) when it can read few rows."""
         with self._registry.lock:
-            registrations = {
-                key: r for key, r in self._registry.sources.items() if key[0] in held
-            }  # fmt: skip
-            read = tables_read(sql, {name for _, name in registrations})
-            may_read = {
-                key: r for key, r in registrations.items() if read is None or key[1] in read
-            }  # fmt: skip
+            registrations, may_read = self._readable(held, sql)
             providers, rows, needs = self._pruned(database, sql, may_read, registrations)
             for key, registration in may_read.items():
                 if registration.lazy and key not in providers:  # the stand-in reads nothing
@@ -128,25 +122,30 @@ class PrunedPlanner:
         can need and the buffers hold fewer than ``min_rows`` rows (a small query pays
         nothing for it: its needs, found first, are the ones its plan then uses)."""
         with self._registry.lock:
-            registrations = {
-                key: r for key, r in self._registry.sources.items() if key[0] in held
-            }  # fmt: skip
-            read = tables_read(sql, {name for _, name in registrations})
+            registrations, may_read = self._readable(held, sql)
             needs = self._statement_needs(database, sql, registrations)
             rows = 0
-            for (db, name), registration in registrations.items():
-                if read is None or name in read:
-                    found = None if needs is None else needs.get(db, {}).get(name)
-                    files = registration.snapshot.files
-                    kept = files if found is None else kept_files(files, found)
-                    rows += sum(f.record_count for f in kept)
-                    rows += registration.snapshot.buffered.num_rows
+            for (db, name), registration in may_read.items():
+                found = None if needs is None else needs.get(db, {}).get(name)
+                files = registration.snapshot.files
+                kept = files if found is None else kept_files(files, found)
+                rows += sum(f.record_count for f in kept) + registration.snapshot.buffered.num_rows
             if rows < min_rows:
                 return None
             frame = planner(context)
             if needs is not None:
                 self._needs[frame] = needs
             return frame
+
+    def _readable(
+        self, held: Sequence[str], sql: str
+    ) -> tuple[dict[tuple[str, str], Registration], dict[tuple[str, str], Registration]]:
+        """The tables of the databases ``held``, and those of them ``sql`` may read (registry
+        lock held)."""
+        registrations = {key: r for key, r in self._registry.sources.items() if key[0] in held}
+        read = tables_read(sql, {name for _, name in registrations})
+        may_read = {key: r for key, r in registrations.items() if read is None or key[1] in read}
+        return registrations, may_read
 
     def needs(self, frame: DataFrame, database: str, table: str) -> ScanNeeds | None:
         """What ``frame``'s statement needs of ``database.table`` (None: every row may do):
