@@ -9,6 +9,13 @@ refresh does not pay per write) and returned together with the file list. The
 persister freezes the buffered rows, writes them, and then, in one step under the
 table's lock, drops them and installs the new file list, so a query sees each point
 exactly once, in the buffer or in a file.
+
+A snapshot also says how many of its first buffered rows are as they were since the
+buffer's ``epoch`` began (``TableSnapshot.unchanged_rows``): writes append, and a late
+row rewrites only the rows from its time on, so a query can keep partial aggregates of
+the buffer's settled front (``query/partial_parts.py``) instead of aggregating every
+buffered row at every run. Rows leaving the front (a persist), a failed persist's rows
+coming back, or a delete start a new epoch.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import pyarrow as pa
 
 from flight_iox.engine.chunks import consolidated
 from flight_iox.engine.dedupe import (
-    append_deduplicated,
+    appended,
     deduplicate,
     has_duplicate_keys,
     time_range,
@@ -48,18 +55,21 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-def _merge_ordered(older: pa.Table | None, newer: pa.Table, older_max_time: int | None) -> pa.Table:
-    """``older`` (deduplicated) then ``newer``, deduplicated where they share times."""
+def _merge_ordered(
+    older: pa.Table | None, newer: pa.Table, older_max_time: int | None
+) -> tuple[pa.Table, int]:
+    """``older`` (deduplicated) then ``newer``, deduplicated where they share times; and
+    how many of ``older``'s first rows were kept as they were (``dedupe.appended``)."""
     bounds = time_range(newer)
     if bounds is None:
-        return older if older is not None else newer
+        return (older, older.num_rows) if older is not None else (newer, 0)
     if has_duplicate_keys(newer):
         newer = deduplicate(newer)
     if older is None or older.num_rows == 0:
-        return newer
+        return newer, 0
     if older_max_time is not None and bounds[0] > older_max_time:
-        return pa.concat_tables([older, newer])
-    return append_deduplicated(older, newer)
+        return pa.concat_tables([older, newer]), older.num_rows
+    return appended(older, newer)
 
 
 def _max_time(table: pa.Table) -> int | None:
@@ -70,10 +80,17 @@ def _max_time(table: pa.Table) -> int | None:
 
 @dataclass(frozen=True)
 class TableSnapshot:
-    """What a query reads of one table: persisted files plus buffered rows."""
+    """What a query reads of one table: persisted files plus buffered rows.
+
+    ``epoch`` names the buffer and its epoch (None: rows from elsewhere, nothing kept);
+    the first ``unchanged_rows`` buffered rows are those of every snapshot of that epoch
+    that had as many rows, at the same places.
+    """
 
     files: tuple[DataFile, ...]
     buffered: pa.Table
+    epoch: tuple[int, int] | None = None
+    unchanged_rows: int = 0
 
 
 @dataclass
@@ -93,6 +110,8 @@ class TableBuffer:
     files_version: int = 0
     oldest_pending: float | None = None
     serial: int = field(default_factory=lambda: next(_serials))
+    epoch: int = 0  # a new one when buffered rows leave, return or are deleted
+    unchanged: int | None = None  # first buffered rows left in place this epoch (None: all)
 
     def append(self, sequence: int, batch: pa.RecordBatch) -> int:
         """Add a validated batch; returns the bytes it adds to the buffer."""
@@ -124,16 +143,20 @@ class TableBuffer:
             self._merge_pending(schema)
             merged = conform(self.merged, schema) if self.merged is not None else None
             self.merged = merged
+            unchanged = self.unchanged
             if self.frozen is not None:
                 frozen = conform(self.frozen, schema)
-                buffered = (
-                    _merge_ordered(frozen, merged, _max_time(frozen))
-                    if (merged is not None)
-                    else frozen
-                )
+                if merged is not None:
+                    buffered, kept = _merge_ordered(frozen, merged, _max_time(frozen))
+                    if kept < frozen.num_rows:  # late rows rewrote the frozen ones' end
+                        unchanged = kept if unchanged is None else min(unchanged, kept)
+                else:
+                    buffered = frozen
             else:
                 buffered = merged if merged is not None else schema.empty_table()
-            return TableSnapshot(self.files, buffered), self.nbytes - before
+            settled = buffered.num_rows if unchanged is None else min(unchanged, buffered.num_rows)
+            snapshot = TableSnapshot(self.files, buffered, (self.serial, self.epoch), settled)
+            return snapshot, self.nbytes - before
 
     def _merge_pending(self, schema: pa.Schema) -> None:
         if not self.pending:
@@ -142,11 +165,23 @@ class TableBuffer:
         self.pending = []
         new = pa.concat_tables([conform(pa.Table.from_batches([b]), schema) for _, b in pending])
         old = conform(self.merged, schema) if self.merged is not None else None
-        self.merged = consolidated(_merge_ordered(old, new, self.merged_max_time))
+        merged, kept = _merge_ordered(old, new, self.merged_max_time)
+        if old is not None and kept < old.num_rows:  # in buffered rows: after the frozen
+            self._changed_from(kept + (self.frozen.num_rows if self.frozen is not None else 0))
+        self.merged = consolidated(merged)
         bounds = time_range(new)
         if bounds is not None:
             self.merged_max_time = max(bounds[1], self.merged_max_time or bounds[1])
         self._recount()
+
+    def _changed_from(self, row: int) -> None:
+        """Buffered rows from ``row`` on were rewritten in this epoch."""
+        self.unchanged = row if self.unchanged is None else min(self.unchanged, row)
+
+    def _new_epoch(self) -> None:
+        """Buffered rows left, returned or were deleted: nothing kept of them holds."""
+        self.epoch += 1
+        self.unchanged = None
 
     def _recount(self) -> None:
         parts = [p for p in (self.merged, self.frozen) if p is not None]
@@ -173,12 +208,13 @@ class TableBuffer:
                 frozen = conform(self.frozen, schema)
                 if self.merged is not None:
                     merged = conform(self.merged, schema)
-                    self.merged = _merge_ordered(frozen, merged, _max_time(frozen))
+                    self.merged = _merge_ordered(frozen, merged, _max_time(frozen))[0]
                 else:
                     self.merged = frozen
                 bounds = time_range(self.merged)
                 self.merged_max_time = bounds[1] if bounds else None
                 self.frozen = None
+                self._new_epoch()
                 self.oldest_pending = self.oldest_pending or time.monotonic()
             self._recount()
             return self.nbytes - before
@@ -190,6 +226,7 @@ class TableBuffer:
             self.frozen = None
             self.files = files
             self.files_version += 1
+            self._new_epoch()
             self._recount()
             return self.nbytes - before
 
@@ -208,6 +245,7 @@ class TableBuffer:
                 self.frozen = kept
             if removed:
                 self.appends += 1
+                self._new_epoch()
             self._recount()
             return removed
 

@@ -66,7 +66,13 @@ def time_range(table: pa.Table) -> tuple[int, int] | None:
 
 
 def append_deduplicated(older: pa.Table, newer: pa.Table) -> pa.Table:
-    """``older`` then ``newer`` (each without duplicate keys), duplicates collapsed.
+    """``older`` then ``newer`` (each without duplicate keys), duplicates collapsed."""
+    return appended(older, newer)[0]
+
+
+def appended(older: pa.Table, newer: pa.Table) -> tuple[pa.Table, int]:
+    """``append_deduplicated``, and how many of ``older``'s first rows it kept as they
+    were, in place: partial aggregates kept for them stay right (``buffer_partials.py``).
 
     Rows can only share a key across the two inside the times both hold: ``older``'s rows
     from ``newer``'s first time on, and ``newer``'s rows up to ``older``'s last. Only those
@@ -76,11 +82,11 @@ def append_deduplicated(older: pa.Table, newer: pa.Table) -> pa.Table:
     """
     older_range, newer_range = time_range(older), time_range(newer)
     if older_range is None:
-        return newer
+        return newer, 0
     if newer_range is None:
-        return older
+        return older, older.num_rows
     if newer_range[0] > older_range[1]:
-        return pa.concat_tables([older, newer])
+        return pa.concat_tables([older, newer]), older.num_rows
     older_time = older.column(TIME_COLUMN).cast(pa.int64())
     older_late = pc.greater_equal(older_time, newer_range[0])
     # Rows before the first late one are kept as a zero-copy slice: buffered rows arrive
@@ -97,4 +103,4 @@ def append_deduplicated(older: pa.Table, newer: pa.Table) -> pa.Table:
         deduplicate(pa.concat_tables([older.filter(older_late), newer.filter(newer_early)])),
         newer.filter(pc.invert(newer_early)),
     ]
-    return pa.concat_tables([p for p in parts if p.num_rows] or [head.slice(0, 0)])
+    return pa.concat_tables([p for p in parts if p.num_rows] or [head.slice(0, 0)]), first_late

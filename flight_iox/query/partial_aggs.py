@@ -9,11 +9,13 @@ that would replace one); a statement left with fewer than ``MIN_ROWS`` rows to r
 planned. Each kept file that may share no key with another source
 (``overlap.py``: it needs no deduplication) is aggregated alone, into partial states per
 group (count, sum, min, max; avg as a Float64 sum and a count), and those partials are kept
-(``partial_store.py``: least recently used out first, within a byte bound). The rest (the
-buffer and the files of overlap groups, deduplicated as usual) is aggregated fresh at every
-run, and DataFusion's final aggregate over all partials, with the statement's ORDER BY,
-OFFSET and LIMIT, gives its exact output (``partial_final.py``: names and types from the
-plan, DataFusion's own rules for NULL, NaN, signed zeros and integer wrapping).
+(``partial_store.py``: least recently used out first, within a byte bound); so is each
+settled segment of a buffer in no overlap group (``partial_parts.py``). The rest (the
+buffer's newest rows, or all of it when it overlaps a file, and the files of overlap groups,
+deduplicated as usual) is aggregated fresh at every run, and DataFusion's final aggregate
+over all partials, with the statement's ORDER BY, OFFSET and LIMIT, gives its exact output
+(``partial_final.py``: names and types from the plan, DataFusion's own rules for NULL, NaN,
+signed zeros and integer wrapping).
 
 The whole statement runs within the caller's one ``Query``: one slot, one deadline, the
 caller's cancellation, for every per-file aggregate and the final one. DataFusion refusing
@@ -21,10 +23,10 @@ a part (at planning or at run time, a memory limit included) leaves the statemen
 plain plan, in the same query, which answers or fails as it always would; a timeout or a
 cancellation ends the statement.
 
-A partial is keyed by the database, the caller's scope, the file's identity (path, rows,
-size, commit sequence, time range) and a digest of the table's schema and the normalised
-partial statement (its time literals included: a statement whose literal moves at every run
-makes entries used once, which the bound ages out). Data files are immutable: a compaction,
+A partial is keyed by the database, the caller's scope, the part's identity and a digest of
+the table's schema and the normalised partial statement (``partial_parts.py``; its time
+literals included: a statement whose literal moves at every run makes entries used once,
+which the bound ages out). Data files are immutable: a compaction,
 retention or DELETE rewrites rows into new files (``persist/deletes.py``) and drops the old
 ones from the table, so a removed file is never asked for again and ages out. Not applied
 over a database with a retention period (rows leave a file's answer as time passes), on a
@@ -35,7 +37,6 @@ between runs (the order of addition).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import weakref
@@ -51,6 +52,13 @@ from flight_iox.query import partial_final as final
 from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import Query
 from flight_iox.query.overlap import overlap_groups, table_sources
+from flight_iox.query.partial_parts import (
+    SEGMENT_ROWS,
+    file_identity,
+    partial_key,
+    settled_segments,
+    statement_digest,
+)
 from flight_iox.query.partial_plan import PartialShape, partial_shape
 from flight_iox.query.partial_store import PartialStore
 from flight_iox.query.pruning import kept_files
@@ -111,6 +119,7 @@ class PartialAggregates:
         self._needs = needs
         self._store = PartialStore(capacity_bytes)
         self.min_rows = MIN_ROWS
+        self.segment_rows = SEGMENT_ROWS  # of the buffer's settled front (``partial_parts``)
         self._lock = threading.Lock()
         # Each plan -> its shape (None: not answerable); entries go with their plans.
         self._shapes: weakref.WeakKeyDictionary[DataFrame, PartialShape | None] = (
@@ -246,9 +255,9 @@ class PartialAggregates:
                 log.debug("aggregating new files of %s ahead skipped: no free query slot", label)
                 return
             for scope, shape, needs in wanted:
-                digest = _digest(schema, shape)
+                digest = statement_digest(schema, shape)
                 for file in files if needs is None else kept_files(files, needs):
-                    key = _key(database, table, scope, file, digest)
+                    key = partial_key(database, table, scope, file_identity(file), digest)
                     if key in self._store:
                         continue
                     alone = TableSnapshot((file,), schema.empty_table())
@@ -318,27 +327,35 @@ class PartialAggregates:
         statement sees, and none that would replace one, so deduplicating among the rest
         is exact."""
         buffered = source.snapshot.buffered
-        digest = _digest(source.schema, shape)
+        digest = statement_digest(source.schema, shape)
         grouped = {i for g in overlap_groups(table_sources(files, buffered)) for i in g.members}
+        empty = source.schema.empty_table()
+        alone: list[tuple[Hashable, TableSnapshot]] = [
+            (file_identity(file), TableSnapshot((file,), empty))
+            for index, file in enumerate(files)
+            if index not in grouped
+        ]
+        rest_from = 0
+        if len(files) not in grouped:  # no key shared with a file: keep its settled front
+            segments, rest_from = settled_segments(source.snapshot, self.segment_rows)
+            alone += [(name, TableSnapshot((), buffered.slice(at, n))) for name, at, n in segments]
         label = f"{database}.{shape.table}"
         partials: list[pa.Table] = []
         held = 0
-        for index, file in enumerate(files):
-            if index in grouped:
-                continue
-            key = _key(database, shape.table, scope, file, digest)
+        for identity, part in alone:
+            key = partial_key(database, shape.table, scope, identity, digest)
             kept = self._store.get(key)
             if kept is None:
-                alone = TableSnapshot((file,), source.schema.empty_table())
-                kept = self._aggregate(database, shape, source.schema, alone, label, query, needs)
+                kept = self._aggregate(database, shape, source.schema, part, label, query, needs)
                 self._store.keep(key, kept)
             partials.append(kept)
             held += kept.nbytes
             if 0 < self.memory_limit < held:  # the plain plan runs instead, in the pool
                 raise PartialsTooLarge(held)
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)
-        if rest_files or buffered.num_rows or not partials:  # nothing adds nothing
-            rest = TableSnapshot(rest_files, buffered)
+        rest_rows = buffered.slice(rest_from)
+        if rest_files or rest_rows.num_rows or not partials:  # nothing adds nothing
+            rest = TableSnapshot(rest_files, rest_rows)
             partials.append(
                 self._aggregate(database, shape, source.schema, rest, label, query, needs)
             )
@@ -378,21 +395,3 @@ class PartialAggregates:
         frame = self._isolated(database, FINAL, provider).sql(f"SELECT * FROM {q(FINAL)}")
         done = query.read_all(final.final_frame(frame, shape), keep=True)
         return final.as_output(done, shape, schema)
-
-
-def _digest(schema: pa.Schema, shape: PartialShape) -> bytes:
-    """The table's schema and the normalised partial statement, as 16 bytes (keeps every
-    entry's key small: ``partial_store.key_bytes`` counts it against the bound)."""
-    fields = "\x1e".join(f"{field.name}\x1f{field.type}" for field in schema)
-    return hashlib.blake2b(f"{fields}\x1d{shape.key}".encode(), digest_size=16).digest()
-
-
-def _key(
-    database: str, table: str, scope: frozenset[str] | None, file: DataFile, digest: bytes
-) -> Hashable:
-    """What a partial was computed for: the caller's scope, the file's identity, ``_digest``."""
-    identity = (
-        file.path, file.record_count, file.size_bytes, file.sequence_number,
-        file.min_time_us, file.max_time_us,
-    )  # fmt: skip
-    return (database, table, scope, identity, digest)

@@ -1,0 +1,70 @@
+"""What a statement's partial aggregates are kept for: each file, and the buffer's settled front.
+
+A partial is keyed by the database, the caller's scope, the part's identity (a file's path,
+rows, size, commit sequence and time range; a buffer segment's buffer, epoch and place) and
+a digest of the table's schema and the normalised partial statement.
+
+Issue 20's soak traced each query's time (2026-12-05): after the per-file partials, most of
+a query was aggregating the write buffer again, every buffered row at every run, and it grew
+with the buffer (14 ms at under 250,000 rows, 51 ms past a million, 82 ms while the persist
+of a million rows shared the CPU). Yet the buffer is mostly settled: writes append, a late
+row rewrites only the rows from its time on, and the buffer says how many of its first rows
+are as they were since its epoch began (``TableSnapshot.unchanged_rows``, ``buffer.py``).
+
+So the settled front is cut into fixed segments of ``SEGMENT_ROWS`` rows, each aggregated
+once and kept like a file's partial, keyed by the buffer, its epoch and the segment's place;
+only the rest (less than a segment, plus the rows late writes touched) is aggregated at each
+run. A persist starts a new epoch (the rows became a file, whose partial the persister made
+ahead), so the kept segments of the old one are never asked for again and age out of the
+store by its byte bound. This holds only for a buffer in no overlap group: rows that may
+share keys with a file are deduplicated with it at every run, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable
+
+import pyarrow as pa
+
+from flight_iox.engine.buffer import TableSnapshot
+from flight_iox.query.partial_plan import PartialShape
+from iox_catalog.files import DataFile
+
+SEGMENT_ROWS = 131_072  # two DataFusion batches: a segment costs one run of a few ms
+
+
+def settled_segments(
+    snapshot: TableSnapshot, size: int = SEGMENT_ROWS
+) -> tuple[list[tuple[Hashable, int, int]], int]:
+    """The buffer's settled segments of ``size`` rows as (identity, offset, rows), and the
+    first row of the rest (aggregated fresh). None for rows from elsewhere (no ``epoch``)."""
+    if snapshot.epoch is None or size <= 0:
+        return [], 0
+    settled = min(snapshot.unchanged_rows, snapshot.buffered.num_rows) // size
+    segments = [
+        (("buffer", *snapshot.epoch, size, index), index * size, size) for index in range(settled)
+    ]
+    return segments, settled * size
+
+
+def statement_digest(schema: pa.Schema, shape: PartialShape) -> bytes:
+    """The table's schema and the normalised partial statement, as 16 bytes (keeps every
+    entry's key small: ``partial_store.key_bytes`` counts it against the bound)."""
+    fields = "\x1e".join(f"{field.name}\x1f{field.type}" for field in schema)
+    return hashlib.blake2b(f"{fields}\x1d{shape.key}".encode(), digest_size=16).digest()
+
+
+def partial_key(
+    database: str, table: str, scope: frozenset[str] | None, part: Hashable, digest: bytes
+) -> Hashable:
+    """What a partial was computed for: the caller's scope, the part, ``statement_digest``."""
+    return (database, table, scope, part, digest)
+
+
+def file_identity(file: DataFile) -> Hashable:
+    """A data file as a partial's key names it."""
+    return (
+        file.path, file.record_count, file.size_bytes, file.sequence_number,
+        file.min_time_us, file.max_time_us,
+    )  # fmt: skip
