@@ -42,7 +42,7 @@ def settled_segments(
     if snapshot.epoch is None or size <= 0:
         return [], 0
     settled = min(snapshot.unchanged_rows, snapshot.buffered.num_rows) // size
-    segments = [
+    segments: list[tuple[Hashable, int, int]] = [
         (("buffer", *snapshot.epoch, size, index), index * size, size) for index in range(settled)
     ]
     return segments, settled * size
