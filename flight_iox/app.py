@@ -265,8 +265,6 @@ def _build_app(
         remote=remote,
         latest_rows=settings.latest_rows_rewrite,
         aggregate_cache_bytes=settings.aggregate_cache_size,
-        # Not with a shared catalog: see docs/flight-sql.md (a race with a follower's drop).
-        probe_plans=settings.catalog_uri is None,
     )
     metrics.watch(
         StateSources(

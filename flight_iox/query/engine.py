@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 
 import pyarrow as pa
@@ -80,7 +79,6 @@ class QueryEngine:
         latest_rows: bool = True,
         file_urls: FileUrls | None = None,
         aggregate_cache_bytes: int = 64 << 20,
-        probe_plans: bool = True,
     ):
         """``system_tables`` are server-wide tables added to every database's ``system``
         schema (``system.tokens``); call ``invalidate_system_tables`` when their source changes.
@@ -88,8 +86,8 @@ class QueryEngine:
         ``latest_rows``: answer natural lastpoint SQL from the latest rows (``latest_rows.py``).
         ``file_urls``: where DataFusion reads a file (``TableBuilder``), with ``object_store``
         the store serving it (``loopback_files.py``).
-        ``aggregate_cache_bytes``: per-file partial aggregates kept (``partial_aggs.py``; 0: off);
-        ``probe_plans``: plan their statements without the files first (``probe_plans.py``)."""
+        ``aggregate_cache_bytes``: per-file partial aggregates kept (``partial_aggs.py``; 0: off),
+        their statements planned without the files first (``probe_plans.py``)."""
         self._limits = limits or QueryLimits()
         clear_spill_dir(self._limits.spill_dir)
         self._runner = QueryRunner(self._limits)
@@ -99,12 +97,6 @@ class QueryEngine:
         self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check, file_urls)
         self._remote = remote
         self._registry = TableRegistry(catalog, buffers, self._tables, remote)
-        # A query node registers tables with what each statement needs of them (the
-        # ingest nodes' rows, cut to it): a statement is planned under the registry's
-        # lock, so no other statement registers its own cut in between.
-        self._planning: AbstractContextManager[object] = (
-            self._registry.lock if remote is not None else nullcontext()
-        )
         self._pruner = PrunedPlanner(self._registry, self._tables, self._limits.prune_files)
         for name, table in (system_tables or {}).items():
             self._registry.set_system_table(name, table)
@@ -138,8 +130,8 @@ class QueryEngine:
             self._contexts.isolated, self._pruner.needs, self._limits.memory_limit,
         )  # fmt: skip
         self._probes = ProbePlanner(
-            self.partial_aggregates, self._pruner, self._refreshed_context, self._held, _sql,
-            self._limits.max_expression_depth, catalog, probe_plans,
+            self.partial_aggregates, self._pruner, self._context, _sql,
+            self._limits.max_expression_depth, catalog,
         )  # fmt: skip
 
     @property
@@ -183,18 +175,20 @@ class QueryEngine:
         """The result schema of ``sql``, planned but not run (with ``params`` bound, if any).
 
         Bound, it is the schema ``execute`` streams (the Flight SQL layer conforms the stream).
-        Cached per database, scope, SQL, parameters and table state (see ``_refresh_tables``).
+        Cached per database, scope, SQL, parameters and table state (``_statement_key``).
         """
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
-        with self._planning:
-            key = self._statement_key(database, sql, params, scope)
+        with self._registry.lock:  # keyed and planned in one refresh (``_statement_key``)
+            key, held = self._statement_key(database, sql, params, scope)
             schema = self._statements.schema(key)
             if schema is not None:
                 return schema
             text, finish = rewrite_iox_sql(sql)
-            probe = None if finish else self._probes.plan(database, text, params, scope, False)
-            frame = probe or self._plan(database, text, params, bound=False, scope=scope)
+            probe = None
+            if finish is None:
+                probe = self._probes.plan(database, text, params, scope, held, bound=False)
+            frame = probe or self._plan(database, text, params, held, bound=False, scope=scope)
         schema = frame.schema()
         self._statements.keep_schema(key, schema)
         note_reads(sql, reads_no_data(frame))  # where Flight SQL runs it (statement_cache)
@@ -221,14 +215,16 @@ class QueryEngine:
         """
         query = self._runner.start()  # a slot, a deadline, the caller's cancellation
         try:
-            with self._planning:
-                key = self._statement_key(database, sql, params, scope)
+            with self._registry.lock:  # keyed and planned in one refresh (``_statement_key``)
+                key, held = self._statement_key(database, sql, params, scope)
                 kept = reusable(self._catalog, database, sql)
                 frame = self._statements.plan(key, kept)
                 sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
-                probe = None if frame or finish else self._probes.plan(database, sql, params, scope)
+                probe = None
+                if frame is None and finish is None:
+                    probe = self._probes.plan(database, sql, params, scope, held)
                 if frame is None and probe is None:
-                    frame = self._plan(database, sql, params, scope=scope)
+                    frame = self._plan(database, sql, params, held, scope=scope)
                     if kept:
                         self._statements.keep_plan(key, frame)
             if finish is None:  # partial aggregates, or the query is still open
@@ -240,7 +236,9 @@ class QueryEngine:
                 if partials is not None:
                     return partials.to_reader()
             if frame is None:  # the probe's partials declined it: plan it over its files
-                frame = self._plan(database, sql, params, scope=scope)
+                with self._registry.lock:
+                    held = self._refresh(database, sql, scope)[1]
+                    frame = self._plan(database, sql, params, held, scope=scope)
             self._tables.raise_if_unavailable(frame)  # before any row of another source
             if finish is not None:
                 return finish(query.read_all(frame)).to_reader()
@@ -292,49 +290,51 @@ class QueryEngine:
         sql: str,
         params: Sequence[object] | Mapping[str, object],
         scope: Scope = None,
-    ) -> tuple[object, ...]:
-        """What a statement's schema and plan depend on: the scope and the state of the
-        databases it can read (refreshed here, so the plan made next sees at least that)."""
-        state = self._refresh(database, sql, scope)
-        return (database, scope, sql, params_key(params), state)
+    ) -> tuple[tuple[object, ...], list[str]]:
+        """What a statement's schema and plan depend on (the scope and the state of the
+        databases it can read, refreshed here), and those databases.
 
-    def _held(self, database: str | None, sql: str, scope: Scope) -> list[str]:
-        """The databases the context of ``sql`` holds: ``database``, and those it names."""
+        Plan it in this hold of the registry's lock without refreshing again, so its names
+        resolve to exactly the tables its key names (and, on a query node, no other statement
+        registers its cut of the ingest nodes' rows between). A second refresh once registered
+        a table that arrived after the key: that plan, kept under a state without the table,
+        answered for it again after its drop (``tests/unit/persist/test_follower_races.py``).
+        """
+        state, held = self._refresh(database, sql, scope)
+        return (database, scope, sql, params_key(params), state), held
+
+    def _refresh(self, database: str | None, sql: str, scope: Scope) -> tuple[State, list[str]]:
+        """Refresh the tables ``sql`` can read (only those, ``reads.tables_read``: refreshing
+        every table rebuilt the ``system`` tables at any write, a tenth of a query's time in
+        issue 20's soak) of the databases its context holds (``database`` and those it names,
+        in ``scope``); their state, and those databases. Call with the registry's lock held."""
         visible = self._catalog.database_names() if scope is None else scope
-        return databases_read(sql, database, visible)
+        held = databases_read(sql, database, visible)
+        return self._registry.refresh(held, sql, database), held
 
-    def _refresh(self, database: str | None, sql: str, scope: Scope) -> State:
-        """Refresh the tables of the databases ``sql`` can read from ``database`` in ``scope``."""
-        return self._registry.refresh(self._held(database, sql, scope), sql, database)
-
-    def _refreshed_context(
-        self, database: str | None, sql: str, scope: Scope = None
-    ) -> SessionContext:
-        """The warm context for ``database`` in ``scope``, with what ``sql`` can read fresh:
-        only those tables (``reads.tables_read``); refreshing every table rebuilt the ``system``
-        tables at any write, at every plan (a tenth of a query's time in issue 20's soak)."""
-        with self._registry.lock:
-            held = self._held(database, sql, scope)
-            self._registry.refresh(held, sql, fetch_remote=False)
-            return self._contexts.get(database, frozenset(held), admin=scope is None)
+    def _context(self, database: str | None, held: Sequence[str], scope: Scope) -> SessionContext:
+        """The warm context for ``database`` in ``scope`` holding ``held``, as the statement's
+        refresh left it (registry lock held since)."""
+        return self._contexts.get(database, frozenset(held), admin=scope is None)
 
     def _plan(
         self,
         database: str | None,
         sql: str,
         params: Sequence[object] | Mapping[str, object],
+        held: Sequence[str],
         *,
         bound: bool = True,
         scope: Scope = None,
     ) -> DataFrame:
-        """Plan ``sql``; with ``bound=False`` placeholders may stay unbound (schema only)."""
+        """Plan ``sql`` in the context holding ``held`` as its statement's refresh left it
+        (registry lock held since); with ``bound=False`` placeholders may stay unbound."""
         if database is not None and not self._catalog.has_database(database):
             raise DatabaseNotFoundError(database)
         check_expression_depth(sql, self._limits.max_expression_depth)  # before DataFusion
         rewritten, count = rewrite_placeholders(sql)
         values = parameter_values(params, count, bound)
-        context = self._refreshed_context(database, sql, scope)
-        held = self._held(database, sql, scope)
+        context = self._context(database, held, scope)
 
         def planned(text: str) -> DataFrame:  # over the files ``text`` can need
             plan = partial(_sql, sql=text, values=values)

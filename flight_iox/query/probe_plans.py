@@ -35,10 +35,9 @@ from flight_iox.query.partial_aggs import PartialAggregates
 from flight_iox.query.placeholders import parameter_values, rewrite_placeholders
 from flight_iox.query.pruned_plans import PrunedPlanner
 
-# The warm context of a database for a statement, its tables refreshed (``QueryEngine``).
-RefreshedContext = Callable[[str | None, str, Scope], SessionContext]
-# The databases a statement's context holds.
-Held = Callable[[str | None, str, Scope], list[str]]
+# The warm context of a default database holding these databases, in a scope, as the
+# statement's refresh left them (``QueryEngine._context``).
+StatementContext = Callable[[str | None, Sequence[str], Scope], SessionContext]
 # How a statement is planned in a context, its parameters bound.
 Planner = Callable[..., DataFrame]
 Params = Sequence[object] | Mapping[str, object]
@@ -57,20 +56,15 @@ class ProbePlanner:
         self,
         partials: PartialAggregates,
         pruner: PrunedPlanner,
-        context: RefreshedContext,
-        held: Held,
+        context: StatementContext,
         planner: Planner,
         max_expression_depth: int,
         catalog: SchemaCatalog,
-        enabled: bool = True,
     ) -> None:
-        """``catalog``: the databases that exist (no context is made for one that does not).
-        ``enabled=False``: never probe (a server sharing its catalog with others: ``app.py``)."""
-        self._enabled = enabled
+        """``catalog``: the databases that exist (no context is made for one that does not)."""
         self._partials = partials
         self._pruner = pruner
         self._context = context
-        self._held = held
         self._planner = planner
         self._max_depth = max_expression_depth
         self._catalog = catalog
@@ -114,12 +108,20 @@ class ProbePlanner:
         return until is not None and time.monotonic() < until
 
     def plan(
-        self, database: str | None, sql: str, params: Params, scope: Scope, bound: bool = True
+        self,
+        database: str | None,
+        sql: str,
+        params: Params,
+        scope: Scope,
+        held: Sequence[str],
+        bound: bool = True,
     ) -> DataFrame | None:
         """``sql`` planned over the stand-ins if partial aggregates may answer it; None:
         plan it over its files (on any error too: that plan reports it, as it always did).
+        ``held``: the databases its context holds, as its key's refresh left them (the
+        caller holds the registry's lock since: ``QueryEngine._statement_key``).
         ``bound=False``: placeholders may stay unbound (for the schema only)."""
-        if not self._enabled or not self._partials.capacity_bytes or database is None:
+        if not self._partials.capacity_bytes or database is None:
             return None
         if not self._exists(database):
             return None
@@ -129,8 +131,7 @@ class ProbePlanner:
             check_expression_depth(sql, self._max_depth)  # before DataFusion
             rewritten, count = rewrite_placeholders(sql)
             values = parameter_values(params, count, bound)
-            context = self._context(database, sql, scope)
-            held = self._held(database, sql, scope)
+            context = self._context(database, held, scope)
 
             def planned(in_context: SessionContext) -> DataFrame:
                 return self._planner(in_context, sql=rewritten, values=values)

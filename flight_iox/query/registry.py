@@ -14,6 +14,11 @@ are keyed by exactly those tables' versions, so a write to one table leaves ever
 table's registration, and the statements cached over them, alone. A statement naming
 ``system`` (or listing every table) reads every table of the database, and the ``system``
 tables, which are rebuilt when any table of the database changed.
+
+A refresh also deregisters the tables of its databases the catalog no longer holds (and a
+deleted database's): a drop reaches the catalog before its dropper (this server's or the
+follower of another's) calls ``forget_table``, and a statement keyed in between, by a state
+without the table, must not resolve it (its plan would be kept under that state).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import contextlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 from datafusion.catalog import Catalog, Schema, Table
@@ -43,6 +49,16 @@ State = tuple[tuple[str, tuple[object, ...]], ...]
 TableState = tuple[str, tuple[object, ...], int]
 # What a table was registered as: its buffer version, column count and retention.
 Registered = tuple[tuple[object, ...], int, int | None]
+
+
+class DatabaseState(NamedTuple):
+    """What the tables a statement reads of one database depend on, as the catalog has them."""
+
+    key: tuple[object, ...]  # the database's part of a statement's ``State``
+    tables: tuple[TableState, ...]  # the tables' part of it
+    schemas: dict[str, pa.Schema]  # theirs
+    every: bool  # whether that is every table of the database
+    dropped: list[str]  # tables registered here that the catalog no longer holds
 
 
 @dataclass
@@ -98,6 +114,7 @@ class TableRegistry:
         self.scoped_catalogs: dict[str, Catalog] = {}  # same ``iox``, no admin-only tables
         self.registered: dict[tuple[str, str], Registered] = {}
         self.sources: dict[tuple[str, str], Registration] = {}  # what each was built of
+        self._names: dict[str, set[str]] = {}  # the user tables registered, by database
         self._system_states: dict[str, tuple[object, ...]] = {}  # what each system was built of
         self._system_ready: set[str] = set()
         self._global_system: dict[str, SystemTable] = {}
@@ -135,8 +152,12 @@ class TableRegistry:
                         self._remote_tables[(name, table)] = remote
                 current = self._state(name, sql)
                 if current is None:
+                    if self._names.get(name):  # deleted: its forget has not come yet
+                        self.forget_database(name)
                     continue
-                key, tables, schemas, every = current
+                key, tables, schemas, every, dropped = current
+                for table in dropped:  # their forget has not come yet
+                    self.forget_table(name, table)
                 self._refresh_database(name, key, tables, schemas, every)
                 if sql is not None and every and reads_system_rows(sql):
                     key = (*key, self._refresh_live(name, schemas))
@@ -195,6 +216,7 @@ class TableRegistry:
                 pair[1].deregister_table(table)
             self.forget_version(database, table)
             self.sources.pop((database, table), None)
+            self._names.get(database, set()).discard(table)
             self._remote_tables.pop((database, table), None)
 
     def forget_version(self, database: str, table: str) -> None:
@@ -212,18 +234,17 @@ class TableRegistry:
                     pair[1].deregister_table(name)
             self.registered = {k: v for k, v in self.registered.items() if k[0] != database}
             self.sources = {k: v for k, v in self.sources.items() if k[0] != database}
+            self._names.pop(database, None)
             self._remote_tables = {k: v for k, v in self._remote_tables.items() if k[0] != database}
             self._system_ready.discard(database)
 
-    def _state(
-        self, database: str, sql: str | None
-    ) -> tuple[tuple[object, ...], tuple[TableState, ...], dict[str, pa.Schema], bool] | None:
-        """What the tables ``sql`` reads of a database depend on (the key; the tables' part
-        of it; their schemas) and whether that is every table (None: no such database)."""
+    def _state(self, database: str, sql: str | None) -> DatabaseState | None:
+        """What the tables ``sql`` reads of a database depend on (None: no such database)."""
         with self._catalog.lock:
             if not self._catalog.has_database(database):
                 return None
             db = self._catalog.database(database)
+            dropped = [name for name in self._names.get(database, ()) if name not in db.tables]
             read = None if sql is None else tables_read(sql, db.tables)
             schemas = {
                 name: table.arrow_schema()
@@ -237,7 +258,9 @@ class TableRegistry:
             (name, self._version(database, name), len(schema))
             for name, schema in sorted(schemas.items())
         )
-        return (identity, retention_ns, tables), tables, schemas, read is None
+        return DatabaseState(
+            (identity, retention_ns, tables), tables, schemas, read is None, dropped
+        )
 
     def _version(self, database: str, table: str) -> tuple[object, ...]:
         """The table's buffer version, and the other nodes' token when they hold some of it."""
@@ -286,6 +309,7 @@ class TableRegistry:
                 df_schema.deregister_table(name)
             df_schema.register_table(name, provider)
             self.registered[(database, name)] = registered
+            self._names.setdefault(database, set()).add(name)
             self.sources[(database, name)] = Registration(
                 schema, snapshot, retention_ns, provider, registered, lazy
             )

@@ -33,9 +33,9 @@ def plannings(app: App, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     plan = app.query._plan
 
-    def counting(database, sql, params, **kwargs):
+    def counting(database, sql, *args, **kwargs):
         seen.append(sql)
-        return plan(database, sql, params, **kwargs)
+        return plan(database, sql, *args, **kwargs)
 
     monkeypatch.setattr(app.query, "_plan", counting)
     return seen

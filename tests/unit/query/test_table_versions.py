@@ -44,20 +44,20 @@ def _hosts_of(app: App, database: str | None, sql: str) -> set[str]:
 def test_a_write_to_one_database_keeps_the_other_databases_plans(app: App) -> None:
     query = app.query
     query.execute("mine", SQL).read_all()
-    key = query._statement_key("mine", SQL, ())
+    key = query._statement_key("mine", SQL, ())[0]
     plan = query._statements.plan(key, True)
     assert plan is not None  # kept for the repeat
     before = dict(query._registry.registered)
 
     _write(app, "other")
-    assert query._statement_key("mine", SQL, ()) == key
+    assert query._statement_key("mine", SQL, ())[0] == key
     assert query._statements.plan(key, True) is plan
     query.execute("mine", SQL).read_all()
     # The query on ``mine`` did not re-register ``other``'s table either.
     assert query._registry.registered == before
 
     host = _write(app, "mine")
-    assert query._statement_key("mine", SQL, ()) != key
+    assert query._statement_key("mine", SQL, ())[0] != key
     assert host in _hosts_of(app, "mine", SQL)
 
 
@@ -66,9 +66,9 @@ def test_a_scoped_reader_keeps_its_plans_while_an_unreadable_database_changes(
 ) -> None:
     scoped = app.sql.scoped(READER)
     scoped.execute("mine", SQL).read_all()
-    key = app.query._statement_key("mine", SQL, (), scoped.scope())
+    key = app.query._statement_key("mine", SQL, (), scoped.scope())[0]
     _write(app, "other")
-    assert app.query._statement_key("mine", SQL, (), scoped.scope()) == key
+    assert app.query._statement_key("mine", SQL, (), scoped.scope())[0] == key
     host = _write(app, "mine")
     assert host in {str(h) for h in scoped.execute("mine", SQL).read_all().column("host")}
 
@@ -129,19 +129,19 @@ def test_a_write_to_one_table_keeps_the_plans_over_the_other_tables(app: App) ->
     query = app.query
     _write(app, "mine", "mem")
     query.execute("mine", SQL).read_all()
-    key = query._statement_key("mine", SQL, ())
+    key = query._statement_key("mine", SQL, ())[0]
     plan = query._statements.plan(key, True)
     assert plan is not None
     cpu = query._registry.registered[("mine", "cpu")]
 
     _write(app, "mine", "mem")  # the same database, another table
     _write(app, "mine", "disk")  # and a new one
-    assert query._statement_key("mine", SQL, ()) == key
+    assert query._statement_key("mine", SQL, ())[0] == key
     assert query._statements.plan(key, True) is plan
     assert query._registry.registered[("mine", "cpu")] == cpu
 
     host = _write(app, "mine")
-    assert query._statement_key("mine", SQL, ()) != key
+    assert query._statement_key("mine", SQL, ())[0] != key
     assert host in _hosts_of(app, "mine", SQL)
 
 
