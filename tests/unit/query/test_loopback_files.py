@@ -80,6 +80,25 @@ def test_serves_only_files_under_its_folder(files: LoopbackFiles, tmp_path: Path
         assert files.served_path(key) is None, key
 
 
+def test_registered_files_keep_the_path_they_resolved_to(
+    files: LoopbackFiles, tmp_path: Path
+) -> None:
+    files.root.mkdir(parents=True, exist_ok=True)
+    (files.root / "real").mkdir()
+    (files.root / "real" / "x.parquet").write_bytes(b"PAR1")
+    (files.root / "alias").symlink_to(files.root / "real")  # inside the folder: served
+    key = str(files.root / "alias" / "x.parquet").lstrip("/")
+    files.url(f"file:///{key}", "db.t")
+    assert files.served_path(key) == files.root / "real" / "x.parquet"
+    (files.root / "alias").unlink()  # resolved at registration: still the same file
+    assert files.served_path(key) == files.root / "real" / "x.parquet"
+    files.keep_only(set())  # forgotten: each request is checked again
+    assert files.served_path(key) is None
+    (files.root / "alias").symlink_to(tmp_path)  # now out of the folder: refused
+    (tmp_path / "x.parquet").write_bytes(b"PAR1")
+    assert files.served_path(key) is None
+
+
 def test_range_header() -> None:
     assert requested_range(None, 10) == (0, 10)
     assert requested_range("bytes=2-5", 10) == (2, 6)  # the end is inclusive in HTTP
