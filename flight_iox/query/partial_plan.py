@@ -10,6 +10,8 @@
             [Filter: no subquery, no placeholder, no time or random function]*
               [SubqueryAlias]* over one user table (a scan, or the server's view of it)
 
+where date_bin's literals may be cast (``TIMESTAMP '..'`` is planned as a cast of a string).
+
 For such a statement, the aggregate over a table equals the aggregate of per-source partial
 states (count, sum, min, max; avg as a sum and a count), because every row of the table
 belongs to exactly one source once the sources that may share a key are taken together
@@ -233,7 +235,17 @@ def _check_group(expr: Expr, alias: str, schema: pa.Schema) -> None:
     if time is None or time.variant_name() != "Column" or time.to_variant().name() != TIME_COLUMN:
         raise NotPartial("date_bin over something other than time")
     _check_pure(time, alias)
-    if any(o.variant_name() != "Literal" for i, o in enumerate(operands) if i != 1):
+    for index, operand in enumerate(operands):
+        if index != 1:
+            _check_constant(operand)
+
+
+def _check_constant(expr: Expr) -> None:
+    """A literal, or casts of one: ``TIMESTAMP '1970-01-01 00:00:00'`` is planned as
+    ``CAST(Utf8(..) AS Timestamp(ns))``, the origin TSBS's SQL and most users write."""
+    while expr.variant_name() in ("Cast", "TryCast"):
+        expr = expr.rex_call_operands()[0]
+    if expr.variant_name() != "Literal":
         raise NotPartial("date_bin with a computed interval or origin")
 
 

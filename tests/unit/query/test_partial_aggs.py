@@ -23,6 +23,10 @@ from flight_iox.config import Settings
 
 MINUTE = 60_000_000_000
 BIG = 2**62  # sums of a few wrap around, as DataFusion's integer sums do
+TSBS_BIN = "date_bin(INTERVAL '{}', \"time\", TIMESTAMP '1970-01-01 00:00:00')"
+TSBS_TIME = (
+    "\"time\" >= TIMESTAMP '1970-01-01 00:00:00' AND \"time\" < TIMESTAMP '1970-01-01 12:00:00'"
+)
 
 QUERIES = {
     "soak": "SELECT date_bin(interval '1 minute', time) AS w, host, count(*), avg(f) "
@@ -44,6 +48,11 @@ QUERIES = {
     "count(*) AS n FROM cpu GROUP BY 1, 2 ORDER BY w DESC, host ASC NULLS FIRST LIMIT 7 OFFSET 2",
     "order by an aggregate": "SELECT host, region, max(time) AS t FROM cpu GROUP BY 1, 2 "
     "ORDER BY t DESC NULLS LAST, host, region",
+    # TSBS's SQL (bench/tsbs_queries.py): TIMESTAMP literals are planned as casts of strings.
+    "tsbs cpu-max-all": f'SELECT {TSBS_BIN.format("1 minute")} AS "time", max(i) AS max_i, '
+    f"max(big) AS max_big FROM cpu WHERE host IN ('a', 'b') AND {TSBS_TIME} GROUP BY 1 ORDER BY 1",
+    "tsbs double-groupby": f'SELECT {TSBS_BIN.format("1 hour")} AS "time", host, '
+    f"avg(i) AS mean_i, avg(f) AS mean_f FROM cpu WHERE {TSBS_TIME} GROUP BY 1, 2 ORDER BY 2, 1",
     # Not eligible: planned as written (the answer must not change either).
     "having": "SELECT host, count(*) FROM cpu GROUP BY host HAVING count(*) > 3",
     "limit alone": "SELECT host, count(*) FROM cpu GROUP BY host LIMIT 100",
