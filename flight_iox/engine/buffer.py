@@ -10,12 +10,13 @@ persister freezes the buffered rows, writes them, and then, in one step under th
 table's lock, drops them and installs the new file list, so a query sees each point
 exactly once, in the buffer or in a file.
 
-A snapshot also says how many of its first buffered rows are as they were since the
-buffer's ``epoch`` began (``TableSnapshot.unchanged_rows``): writes append, and a late
-row rewrites only the rows from its time on, so a query can keep partial aggregates of
-the buffer's settled front (``query/partial_parts.py``) instead of aggregating every
-buffered row at every run. Rows leaving the front (a persist), a failed persist's rows
-coming back, or a delete start a new epoch.
+A snapshot also says which of its buffered rows are as they were (``TableSnapshot.version``):
+writes append, and a late row rewrites only the rows from its time on, so the buffer keeps,
+for its current *epoch*, where each such rewrite began. Two snapshots of one epoch that
+give the same version for their first ``n`` rows hold the same first ``n`` rows, so a query
+can keep partial aggregates of the buffer's settled segments (``query/partial_parts.py``)
+instead of aggregating every buffered row at every run. Rows leaving the front (a persist),
+a failed persist's rows coming back, or a delete start a new epoch.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from flight_iox.engine.dedupe import (
 from iox_catalog.files import DataFile
 
 _serials = itertools.count(1)  # one per table buffer: a table made again has a new version
+MAX_REWRITES = 1024  # rewrites recorded in one epoch (each snapshot copies the list)
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -83,14 +85,24 @@ class TableSnapshot:
     """What a query reads of one table: persisted files plus buffered rows.
 
     ``epoch`` names the buffer and its epoch (None: rows from elsewhere, nothing kept);
-    the first ``unchanged_rows`` buffered rows are those of every snapshot of that epoch
-    that had as many rows, at the same places.
+    ``rewrites`` are where that epoch's rewrites of buffered rows began, in order; the
+    rows from ``stable_rows`` on may differ at the next snapshot with no rewrite recorded
+    (late rows merged into rows a persist holds, again at every snapshot).
     """
 
     files: tuple[DataFile, ...]
     buffered: pa.Table
     epoch: tuple[int, int] | None = None
-    unchanged_rows: int = 0
+    rewrites: tuple[int, ...] = ()
+    stable_rows: int = 0
+
+    def version(self, rows: int) -> int | None:
+        """Names the first ``rows`` buffered rows within the epoch: snapshots of one epoch
+        with the same version of ``rows`` hold the same first ``rows`` rows (None: not
+        settled, past ``stable_rows`` or rows from elsewhere)."""
+        if self.epoch is None or rows > min(self.stable_rows, self.buffered.num_rows):
+            return None
+        return max((i + 1 for i, start in enumerate(self.rewrites) if start < rows), default=0)
 
 
 @dataclass
@@ -111,7 +123,7 @@ class TableBuffer:
     oldest_pending: float | None = None
     serial: int = field(default_factory=lambda: next(_serials))
     epoch: int = 0  # a new one when buffered rows leave, return or are deleted
-    unchanged: int | None = None  # first buffered rows left in place this epoch (None: all)
+    rewrites: list[int] = field(default_factory=list)  # where this epoch's rewrites began
 
     def append(self, sequence: int, batch: pa.RecordBatch) -> int:
         """Add a validated batch; returns the bytes it adds to the buffer."""
@@ -143,19 +155,21 @@ class TableBuffer:
             self._merge_pending(schema)
             merged = conform(self.merged, schema) if self.merged is not None else None
             self.merged = merged
-            unchanged = self.unchanged
+            stable = None
             if self.frozen is not None:
                 frozen = conform(self.frozen, schema)
                 if merged is not None:
                     buffered, kept = _merge_ordered(frozen, merged, _max_time(frozen))
                     if kept < frozen.num_rows:  # late rows rewrote the frozen ones' end
-                        unchanged = kept if unchanged is None else min(unchanged, kept)
+                        stable = kept  # again at each snapshot, so never recorded
                 else:
                     buffered = frozen
             else:
                 buffered = merged if merged is not None else schema.empty_table()
-            settled = buffered.num_rows if unchanged is None else min(unchanged, buffered.num_rows)
-            snapshot = TableSnapshot(self.files, buffered, (self.serial, self.epoch), settled)
+            snapshot = TableSnapshot(
+                self.files, buffered, (self.serial, self.epoch), tuple(self.rewrites),
+                buffered.num_rows if stable is None else stable,
+            )  # fmt: skip
             return snapshot, self.nbytes - before
 
     def _merge_pending(self, schema: pa.Schema) -> None:
@@ -175,13 +189,16 @@ class TableBuffer:
         self._recount()
 
     def _changed_from(self, row: int) -> None:
-        """Buffered rows from ``row`` on were rewritten in this epoch."""
-        self.unchanged = row if self.unchanged is None else min(self.unchanged, row)
+        """Buffered rows from ``row`` on were rewritten (a long epoch of late writes
+        starts a new one rather than carry an ever longer list)."""
+        self.rewrites.append(row)
+        if len(self.rewrites) > MAX_REWRITES:
+            self._new_epoch()
 
     def _new_epoch(self) -> None:
         """Buffered rows left, returned or were deleted: nothing kept of them holds."""
         self.epoch += 1
-        self.unchanged = None
+        self.rewrites = []
 
     def _recount(self) -> None:
         parts = [p for p in (self.merged, self.frozen) if p is not None]

@@ -1,23 +1,24 @@
-"""What a statement's partial aggregates are kept for: each file, and the buffer's settled front.
+"""What a statement's partial aggregates are kept for: each file, and the buffer's settled rows.
 
 A partial is keyed by the database, the caller's scope, the part's identity (a file's path,
-rows, size, commit sequence and time range; a buffer segment's buffer, epoch and place) and
-a digest of the table's schema and the normalised partial statement.
+rows, size, commit sequence and time range; a buffer segment's buffer, epoch, place and
+version) and a digest of the table's schema and the normalised partial statement.
 
 Issue 20's soak traced each query's time (2026-12-05): after the per-file partials, most of
 a query was aggregating the write buffer again, every buffered row at every run, and it grew
 with the buffer (14 ms at under 250,000 rows, 51 ms past a million, 82 ms while the persist
-of a million rows shared the CPU). Yet the buffer is mostly settled: writes append, a late
-row rewrites only the rows from its time on, and the buffer says how many of its first rows
-are as they were since its epoch began (``TableSnapshot.unchanged_rows``, ``buffer.py``).
+of a million rows shared the CPU). Yet the buffer is mostly settled: writes append, and a
+late row rewrites only the rows from its time on; the buffer records where each rewrite of
+its epoch began (``TableSnapshot.version``, ``buffer.py``).
 
-So the settled front is cut into fixed segments of ``SEGMENT_ROWS`` rows, each aggregated
-once and kept like a file's partial, keyed by the buffer, its epoch and the segment's place;
-only the rest (less than a segment, plus the rows late writes touched) is aggregated at each
-run. A persist starts a new epoch (the rows became a file, whose partial the persister made
-ahead), so the kept segments of the old one are never asked for again and age out of the
-store by its byte bound. This holds only for a buffer in no overlap group: rows that may
-share keys with a file are deduplicated with it at every run, as before.
+So the buffered rows are cut into fixed segments of ``SEGMENT_ROWS`` rows, each aggregated
+once and kept like a file's partial, keyed by the buffer, its epoch, the segment's place and
+the version of the rows up to its end; only the rest (less than a segment) is aggregated at
+each run. Two writers whose batches cross by a few milliseconds rewrite only the newest rows,
+so only the last segment is named anew. A persist starts a new epoch (the rows became a file,
+whose partial the persister made ahead), so the kept segments of the old one are never asked
+for again and age out of the store by its byte bound. This holds only for a buffer in no
+overlap group: rows that may share keys with a file are deduplicated with it at every run.
 """
 
 from __future__ import annotations
@@ -38,14 +39,18 @@ def settled_segments(
     snapshot: TableSnapshot, size: int = SEGMENT_ROWS
 ) -> tuple[list[tuple[Hashable, int, int]], int]:
     """The buffer's settled segments of ``size`` rows as (identity, offset, rows), and the
-    first row of the rest (aggregated fresh). None for rows from elsewhere (no ``epoch``)."""
+    first row of the rest (aggregated fresh). None for rows from elsewhere (no ``epoch``).
+
+    A segment is named by the buffer, its epoch and the version of the rows up to its end
+    (``TableSnapshot.version``): a late write rewriting rows before that end names it anew,
+    one rewriting only later rows leaves it kept."""
     if snapshot.epoch is None or size <= 0:
         return [], 0
-    settled = min(snapshot.unchanged_rows, snapshot.buffered.num_rows) // size
-    segments: list[tuple[Hashable, int, int]] = [
-        (("buffer", *snapshot.epoch, size, index), index * size, size) for index in range(settled)
-    ]
-    return segments, settled * size
+    segments: list[tuple[Hashable, int, int]] = []
+    while (version := snapshot.version((len(segments) + 1) * size)) is not None:
+        index = len(segments)
+        segments.append((("buffer", *snapshot.epoch, size, index, version), index * size, size))
+    return segments, len(segments) * size
 
 
 def statement_digest(schema: pa.Schema, shape: PartialShape) -> bytes:

@@ -1,10 +1,11 @@
-"""A buffer's settled front: what ``TableSnapshot.unchanged_rows`` promises, proven.
+"""A buffer's settled rows: what ``TableSnapshot.version`` promises, proven.
 
-Partial aggregates of the buffer's first rows are kept across queries
-(``query/partial_parts.py``) on one promise: two snapshots of the same buffer and epoch hold
-the same rows, at the same places, up to the smaller of their ``unchanged_rows``. Here
-random writes (in order, late, with duplicate keys), freezes, persists, failed persists and
-deletes are run against a buffer, and every pair of snapshots of one epoch is compared.
+Partial aggregates of the buffer's segments are kept across queries
+(``query/partial_parts.py``) on one promise: two snapshots of the same buffer and epoch that
+give the same version of their first ``n`` rows hold the same first ``n`` rows. Here random
+writes (in order, late, with duplicate keys), freezes, persists, failed persists and deletes
+are run against a buffer, and every pair of snapshots of one epoch is compared at every
+``n``.
 """
 
 from __future__ import annotations
@@ -44,12 +45,16 @@ def _write(buffer: TableBuffer, rows: list[tuple[str, float | None, int]]) -> No
     buffer.append(next(_sequences), _batch(rows))
 
 
-def _same_front(older: TableSnapshot, newer: TableSnapshot) -> None:
-    """The promise: one epoch's snapshots agree on their common unchanged front."""
+def _same_where_versions_agree(older: TableSnapshot, newer: TableSnapshot) -> int:
+    """The promise, at every row count; how many counts it was checked at."""
     assert older.epoch == newer.epoch
-    front = min(older.unchanged_rows, newer.unchanged_rows)
-    assert front <= min(older.buffered.num_rows, newer.buffered.num_rows)
-    assert older.buffered.slice(0, front).equals(newer.buffered.slice(0, front))
+    checked = 0
+    for rows in range(1, min(older.buffered.num_rows, newer.buffered.num_rows) + 1):
+        version = older.version(rows)
+        if version is not None and version == newer.version(rows):
+            assert older.buffered.slice(0, rows).equals(newer.buffered.slice(0, rows)), rows
+            checked += 1
+    return checked
 
 
 _row = st.tuples(
@@ -66,7 +71,7 @@ _step = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_step, min_size=1, max_size=30))
-def test_snapshots_of_one_epoch_agree_on_their_unchanged_front(steps: list[tuple]) -> None:
+def test_snapshots_of_one_epoch_agree_where_their_versions_do(steps: list[tuple]) -> None:
     buffer = TableBuffer("cpu")
     seen: dict[tuple[int, int] | None, list[TableSnapshot]] = {}
     clock = 1_000
@@ -87,7 +92,7 @@ def test_snapshots_of_one_epoch_agree_on_their_unchanged_front(steps: list[tuple
             buffer.filter_rows(SCHEMA, lambda table: table.slice(1))
         snapshot = buffer.snapshot(SCHEMA)[0]
         for earlier in seen.get(snapshot.epoch, []):
-            _same_front(earlier, snapshot)
+            _same_where_versions_agree(earlier, snapshot)
         seen.setdefault(snapshot.epoch, []).append(snapshot)
 
 
@@ -97,18 +102,22 @@ def test_writes_in_time_order_keep_every_row_settled() -> None:
     first = buffer.snapshot(SCHEMA)[0]
     _write(buffer, [("a", 3.0, 12)])
     second = buffer.snapshot(SCHEMA)[0]
-    assert (first.unchanged_rows, second.unchanged_rows) == (2, 3)
     assert first.epoch == second.epoch
+    assert first.version(2) == second.version(2) == second.version(3) == 0
+    assert first.version(3) is None  # it had two rows
 
 
 def test_a_late_row_unsettles_the_rows_from_its_time_on() -> None:
     buffer = TableBuffer("cpu")
     _write(buffer, [("a", 1.0, t) for t in range(10, 20)])
-    assert buffer.snapshot(SCHEMA)[0].unchanged_rows == 10
+    before = buffer.snapshot(SCHEMA)[0]
     _write(buffer, [("b", 9.0, 15)])  # rows at 15..19 are rewritten (merged with it)
-    snapshot = buffer.snapshot(SCHEMA)[0]
-    assert snapshot.unchanged_rows == 5
-    assert snapshot.buffered.num_rows == 11
+    after = buffer.snapshot(SCHEMA)[0]
+    assert after.rewrites == (5,) and after.buffered.num_rows == 11
+    assert before.version(5) == after.version(5) == 0  # the rows before 15: the same
+    assert before.version(6) != after.version(6)  # from 15 on: named anew
+    _write(buffer, [("a", 1.0, 30)])  # in order: nothing rewritten
+    assert buffer.snapshot(SCHEMA)[0].version(11) == after.version(11) == 1
 
 
 def test_frozen_rows_keep_their_place_until_persisted() -> None:
@@ -118,9 +127,11 @@ def test_frozen_rows_keep_their_place_until_persisted() -> None:
     buffer.freeze(SCHEMA)
     _write(buffer, [("a", 2.0, 30)])
     during = buffer.snapshot(SCHEMA)[0]
-    assert during.epoch == before.epoch and during.unchanged_rows == 11
+    assert during.epoch == before.epoch and during.stable_rows == 11
+    assert during.version(10) == before.version(10) == 0
     _write(buffer, [("c", 2.0, 12)])  # late against the frozen rows: unsettles them from 12
-    assert buffer.snapshot(SCHEMA)[0].unchanged_rows == 2
+    late = buffer.snapshot(SCHEMA)[0]
+    assert late.stable_rows == 2 and late.version(3) is None and late.version(2) == 0
     buffer.persisted(())
     after = buffer.snapshot(SCHEMA)[0]
     assert after.epoch != before.epoch

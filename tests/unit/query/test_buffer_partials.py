@@ -68,7 +68,9 @@ def test_late_rows_unsettle_only_the_segments_they_touch(apps: tuple[App, App]) 
     _same_everywhere(apps, "late")
     second = buffers.snapshot("late", "cpu", schema)
     assert second.epoch == first.epoch
-    assert second.unchanged_rows == 200  # the rows from 1200 on were merged with the late one
+    assert second.rewrites == (200,)  # the rows from 1200 on were merged with the late one
+    assert second.version(192) == first.version(192) == 0  # 12 segments kept, the rest anew
+    assert second.version(208) != first.version(208)
     assert second.buffered.num_rows == 320
     _write(apps, "late", _lines(5, 200))  # late everywhere, with duplicate keys
     _same_everywhere(apps, "late")
