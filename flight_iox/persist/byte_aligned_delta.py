@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import zstandard
 
 from flight_iox.persist.thrift_compact import (
     ThriftError,
@@ -45,50 +46,79 @@ log = logging.getLogger(__name__)
 MAGIC = b"PAR1"
 _DATA_PAGE, _INT64, _OPTIONAL, _ZSTD, _DELTA_BINARY_PACKED = 0, 2, 1, 6, 5
 _MINIBLOCK = 64  # values per miniblock; a block holds a multiple of 128 values
+# zstd's search for matches cut down, its parser (btopt at level 11) kept. On these bytes
+# (a small alphabet, no long repeats) what the level buys is the parser choosing Huffman-
+# coded literals over short matches; most of its time went into finding those matches. A
+# one-step search over short chains, and matches of 7 bytes at least: the same 2.39 bits a
+# value on TSBS at a third of the CPU (bench/integer_pages.py, docs/benchmarks.md).
+_FEW_MATCHES = {"chain_log": 6, "hash_log": 10, "search_log": 1, "min_match": 7}
+_PAGE_BYTES = 16 << 10  # the size zstd's parameters are chosen for (8,192 values a page)
 
 
 class _Unsupported(Exception):
     """The file has a shape this rewriter leaves alone."""
 
 
-def encode_page_values(values: np.ndarray, block_size: int = 1024) -> bytes:
-    """``values`` (int64) as DELTA_BINARY_PACKED with byte-aligned miniblocks of 64 values.
+def encode_pages(
+    values: np.ndarray, starts: np.ndarray, counts: np.ndarray, block_size: int = 1024
+) -> list[bytes]:
+    """Pages of ``values`` (int64), page ``i`` holding ``counts[i]`` from ``starts[i]`` on,
+    each as DELTA_BINARY_PACKED with byte-aligned miniblocks of 64 values.
 
-    Miniblocks stay at 64 values: arrow-rs (DataFusion) cannot skip rows inside a longer
-    one ("cannot skip miniblock of size ..."), and the page index makes it skip.
+    One numpy pass over all the pages of a column chunk: per page, the same 25 small numpy
+    calls cost more than the arithmetic (1,280 pages a 1M-row persist). Miniblocks stay at
+    64 values: arrow-rs (DataFusion) cannot skip rows inside a longer one ("cannot skip
+    miniblock of size ..."), and the page index makes it skip.
     """
-    count = len(values)
-    head = varint(block_size) + varint(block_size // _MINIBLOCK) + varint(count)
-    head += zigzag(int(values[0]) if count else 0)
+    counts = np.asarray(counts, np.int64)
+    low = int(starts.min()) if len(starts) else 0  # the chunk's part of the column's values
+    values = values[low : max(low, int((starts + counts).max(initial=0)))]
+    starts = np.asarray(starts, np.int64) - low
     deltas = np.diff(values.view(np.uint64))  # wraps like the format's int64 arithmetic
-    if len(deltas) == 0:
-        return head
-    blocks = -(-len(deltas) // block_size)
-    signed = np.full(blocks * block_size, np.iinfo(np.int64).max, np.int64)
-    signed[: len(deltas)] = deltas.view(np.int64)
-    # One minimum for every block of the page (the format allows any minimum at or below
-    # the block's): each delta then has the same byte in every block, which zstd's Huffman
+    lengths = np.maximum(counts - 1, 0)  # deltas a page holds
+    slots = -(-lengths // block_size) * block_size  # padded to whole blocks
+    first_slot = np.cumsum(slots) - slots
+    page = np.repeat(np.arange(len(counts)), slots)
+    within = np.arange(int(slots.sum()), dtype=np.int64) - first_slot[page]
+    real = within < lengths[page]
+    source = np.where(real, starts[page] + within, 0)
+    page_deltas = deltas[source] if len(deltas) else np.zeros(len(source), np.uint64)
+    # One minimum for every block of a page (the format allows any minimum at or below the
+    # block's): each delta then has the same byte in every block, which zstd's Huffman
     # stage needs (per-block minimums: 2.9 bits a value on TSBS, one per page: 2.35).
-    least = np.full(blocks, signed.min(), np.int64)
-    offsets = np.zeros(blocks * block_size, np.uint64)
-    offsets[: len(deltas)] = deltas - np.repeat(least.view(np.uint64), block_size)[: len(deltas)]
+    least = np.zeros(len(counts), np.int64)
+    filled = slots > 0
+    if filled.any():
+        signed = np.where(real, page_deltas.view(np.int64), np.iinfo(np.int64).max)
+        least[filled] = np.minimum.reduceat(signed, first_slot[filled])
+    offsets = np.where(real, page_deltas - least.view(np.uint64)[page], np.uint64(0))
     by_miniblock = offsets.reshape(-1, _MINIBLOCK)
-    top = by_miniblock.max(axis=1)
+    top = by_miniblock.max(axis=1, initial=0)
     widths = np.zeros(len(top), np.uint8)  # bytes per value of each miniblock
     for width in range(1, 9):
         widths[top >= np.uint64(1) << np.uint64(8 * (width - 1))] = width
-    raw = by_miniblock.astype("<u8").view(np.uint8).reshape(len(top), _MINIBLOCK, 8)
-    keep = np.arange(8) < widths[:, None, None]
-    packed = raw[np.broadcast_to(keep, raw.shape)]
-    ends = np.cumsum(widths.astype(np.int64) * _MINIBLOCK).reshape(blocks, -1)[:, -1]
-    starts = np.concatenate([[0], ends[:-1]])
+    if len(widths) and widths.max() <= 1:  # TSBS: every delta one byte (or none)
+        packed = by_miniblock[widths == 1].astype(np.uint8).tobytes()
+    else:
+        raw = by_miniblock.astype("<u8").view(np.uint8).reshape(len(top), _MINIBLOCK, 8)
+        keep = np.arange(8) < widths[:, None, None]
+        packed = raw[np.broadcast_to(keep, raw.shape)].tobytes()
     per_block = block_size // _MINIBLOCK
-    parts = [head]
-    for i in range(blocks):
-        parts.append(zigzag(int(least[i])))
-        parts.append((widths[i * per_block : (i + 1) * per_block] * 8).tobytes())
-        parts.append(packed[starts[i] : ends[i]].tobytes())
-    return b"".join(parts)
+    block_bytes = np.cumsum(widths.astype(np.int64) * _MINIBLOCK)[per_block - 1 :: per_block]
+    ends = [0, *block_bytes.tolist()]
+    bit_widths = (widths * 8).tobytes()
+    firsts = iter(values[starts[counts > 0]].tolist())
+    out, block, head = [], 0, varint(block_size) + varint(per_block)
+    for count, blocks, minimum in zip(counts.tolist(), (slots // block_size).tolist(),
+                                      least.tolist(), strict=True):  # fmt: skip
+        parts = [head, varint(count), zigzag(next(firsts) if count else 0)]
+        least_bytes = zigzag(minimum)
+        for b in range(block, block + blocks):
+            parts += (least_bytes, bit_widths[b * per_block : (b + 1) * per_block],
+                      packed[ends[b] : ends[b + 1]])  # fmt: skip
+        block += blocks
+        out.append(b"".join(parts))
+    return out
 
 
 class _Offsets:
@@ -130,8 +160,8 @@ def rewrite_integer_pages(data: bytes, columns: dict[str, pa.ChunkedArray], leve
     """``data`` (a Parquet file pyarrow wrote from ``columns`` among others), pages swapped.
 
     ``columns`` are the int64 columns written with DELTA_BINARY_PACKED under zstd, by name;
-    their pages are recompressed at zstd ``level``. Unchanged bytes when the file has a
-    shape this module does not handle.
+    their pages are recompressed at zstd ``level`` with the search of ``_FEW_MATCHES``.
+    Unchanged bytes when the file has a shape this module does not handle.
     """
     try:
         rewritten = _rewrite(data, {n: _Column(c) for n, c in columns.items()}, level)
@@ -211,7 +241,11 @@ def _chunk_start(meta: ThriftStruct) -> int:
 def _rewrite(data: bytes, columns: dict[str, _Column], level: int) -> bytes:
     footer, footer_start = _footer(data)
     optional = _optional_leaves(footer)
-    codec = pa.Codec("zstd", compression_level=level)
+    codec = pa.Codec("zstd", compression_level=1)  # decompresses pyarrow's pages
+    params = zstandard.ZstdCompressionParameters.from_level(
+        level, source_size=_PAGE_BYTES, **_FEW_MATCHES
+    )
+    compressor = zstandard.ZstdCompressor(compression_params=params)  # one context, reused
     out = bytearray(MAGIC)
     offsets = _Offsets()
     pos = len(MAGIC)
@@ -227,7 +261,7 @@ def _rewrite(data: bytes, columns: dict[str, _Column], level: int) -> bytes:
             out += data[start : start + size]
         else:
             grown = _rewrite_chunk(data, start, size, first_row, column, name in optional,
-                                   codec, out, offsets)  # fmt: skip
+                                   codec, compressor, out, offsets)  # fmt: skip
             meta.set_integer(6, (meta.integer(6) or 0) + grown[1])
             meta.set_integer(7, size + grown[0])
             group.set_integer(2, (group.integer(2) or 0) + grown[1])
@@ -248,6 +282,7 @@ def _rewrite_chunk(
     column: _Column,
     optional: bool,
     codec: pa.Codec,
+    compressor: zstandard.ZstdCompressor,
     out: bytearray,
     offsets: _Offsets,
 ) -> tuple[int, int]:
@@ -255,39 +290,47 @@ def _rewrite_chunk(
 
     Returns how many bytes the chunk grew by, compressed and uncompressed.
     """
-    pos, row, grown, grown_raw = start, first_row, 0, 0
+    pages: list[tuple[int, ThriftStruct, int, int]] = []  # page start, header, body, end
+    chosen: list[tuple[int, int, int]] = []  # (page, first row, rows) of those re-encoded
+    pos, row = start, first_row
     while pos < start + size:
         header, body_start = read_struct(data, pos)
-        compressed = header.integer(3) or 0
-        body_end = body_start + compressed
+        body_end = body_start + (header.integer(3) or 0)
         page = header.struct(5)
-        if header.integer(1) != _DATA_PAGE or page is None or header.get(4) is not None:
-            if header.integer(1) == _DATA_PAGE:
+        if header.integer(1) == _DATA_PAGE:
+            if page is None or header.get(4) is not None:
                 raise _Unsupported("a data page with a CRC or no header")
-            out += data[pos:body_end]
-            pos = body_end
-            continue
-        rows = page.integer(1) or 0
-        values = column.rows(row, rows)
-        if page.integer(2) == _DELTA_BINARY_PACKED and len(values) > 1:
+            rows = page.integer(1) or 0
+            if page.integer(2) == _DELTA_BINARY_PACKED and len(column.rows(row, rows)) > 1:
+                chosen.append((len(pages), row, rows))
+            row += rows
+        pages.append((pos, header, body_start, body_end))
+        pos = body_end
+    first_rows = np.array([r for _, r, _ in chosen], np.int64)
+    starts = column.before[first_rows]
+    counts = column.before[first_rows + np.array([n for *_, n in chosen], np.int64)] - starts
+    encoded = dict(zip([i for i, *_ in chosen], encode_pages(column.values, starts, counts),
+                       strict=True))  # fmt: skip
+    grown = grown_raw = 0
+    for i, (pos, header, body_start, body_end) in enumerate(pages):
+        values = encoded.get(i)
+        if values is not None:
             raw_size = header.integer(2) or 0
             raw = codec.decompress(data[body_start:body_end], raw_size, asbytes=True)
             levels = 4 + struct.unpack_from("<I", raw)[0] if optional else 0
-            plain = raw[:levels] + encode_page_values(values)
-            packed = codec.compress(plain, asbytes=True)
+            plain = raw[:levels] + values
+            packed = compressor.compress(plain)
             header.set_integer(2, len(plain))
             header.set_integer(3, len(packed))
             new_head = encode(header)
-            if len(new_head) + len(packed) < body_end - pos:
-                growth = len(new_head) + len(packed) - (body_end - pos)
+            growth = len(new_head) + len(packed) - (body_end - pos)
+            if growth < 0:
                 out += new_head + packed
                 offsets.changed(body_end, growth)
                 grown += growth
                 grown_raw += len(new_head) + len(plain) - (body_start - pos) - raw_size
-                pos, row = body_end, row + rows
                 continue
         out += data[pos:body_end]
-        pos, row = body_end, row + rows
     return grown, grown_raw
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from pathlib import Path
 
@@ -16,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flight_iox.persist.byte_aligned_delta import rewrite_integer_pages
-from flight_iox.persist.thrift_compact import encode, read_struct
+from flight_iox.persist.byte_aligned_delta import encode_pages, rewrite_integer_pages
+from flight_iox.persist.thrift_compact import encode, read_struct, varint, zigzag
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -124,13 +125,80 @@ def test_a_rewrite_that_changes_a_value_is_not_kept(monkeypatch: pytest.MonkeyPa
     a file: the read-back check keeps pyarrow's own bytes instead."""
     from flight_iox.persist import byte_aligned_delta
 
-    honest = byte_aligned_delta.encode_page_values
+    def off_by_one(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> list[bytes]:
+        return encode_pages(values + 1, starts, counts)
 
-    def off_by_one(values: np.ndarray, block_size: int = 1024) -> bytes:
-        return honest(values + 1, block_size)
-
-    monkeypatch.setattr(byte_aligned_delta, "encode_page_values", off_by_one)
+    monkeypatch.setattr(byte_aligned_delta, "encode_pages", off_by_one)
     table = pa.table({"v": pa.array(random_walk(5_000))})
     before, after = rewritten(table, page_rows=1_000)
     assert after == before
     assert pq.read_table(pa.BufferReader(after)).column("v").equals(table.column("v"))
+
+
+def one_page(values: list[int], block_size: int = 1024) -> bytes:
+    """The page ``encode_pages`` must write, value by value: one minimum per page, each
+    miniblock of 64 deltas at the fewest whole bytes, padding zeros, empty miniblocks 0."""
+    deltas = [(b - a) % 2**64 for a, b in itertools.pairwise(values)]
+    least = min((d - 2**64 if d >= 2**63 else d for d in deltas), default=0)
+    out = varint(block_size) + varint(block_size // 64) + varint(len(values))
+    out += zigzag(values[0] if values else 0)
+    for b in range(0, len(deltas), block_size):
+        block = [(d - least) % 2**64 for d in deltas[b : b + block_size]]
+        block += [0] * (block_size - len(block))
+        minis = [block[m : m + 64] for m in range(0, block_size, 64)]
+        widths = [(max(mini).bit_length() + 7) // 8 for mini in minis]
+        out += zigzag(least) + bytes(8 * w for w in widths)
+        for mini, width, m in zip(minis, widths, range(0, block_size, 64), strict=True):
+            if b + m < len(deltas):  # a miniblock past the last delta has no bytes
+                out += b"".join(v.to_bytes(width, "little") for v in mini)
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    pages=st.lists(
+        st.lists(
+            st.one_of(st.integers(INT64_MIN, INT64_MAX), st.integers(-300, 300)), max_size=140
+        ),
+        max_size=6,
+    ),
+    block_size=st.sampled_from([128, 1024]),
+)
+def test_pages_encoded_at_once_match_each_page_alone(
+    pages: list[list[int]], block_size: int
+) -> None:
+    values = np.array([v for page in pages for v in page], np.int64)
+    counts = np.array([len(p) for p in pages], np.int64)
+    got = encode_pages(values, np.cumsum(counts) - counts, counts, block_size)
+    assert got == [one_page(page, block_size) for page in pages]
+
+
+@pytest.mark.parametrize("rows", [1_023, 1_024, 1_025, 1_026, 2_049, 8_192, 8_193])
+def test_pages_across_block_and_page_boundaries_match(rows: int) -> None:
+    """Whole TSBS-like pages (1,024-value blocks, 8,192-row pages) with a jump, a drop and
+    wide deltas at the edges of blocks and pages; pages split where they may be."""
+    walk = random_walk(3 * rows, seed=rows)
+    walk[rows - 1] += 200  # a delta over one byte, and a negative one after it
+    walk[rows] = INT64_MIN
+    walk[-1] = INT64_MAX
+    cuts = [0, 1, 2, rows - 1, rows, 2 * rows + 1, 3 * rows]
+    starts, counts = np.array(cuts[:-1]), np.diff(cuts)
+    got = encode_pages(walk, starts, counts)
+    assert got == [one_page(walk[s : s + n].tolist()) for s, n in zip(starts, counts, strict=True)]
+
+
+def test_nulls_at_page_edges_read_back() -> None:
+    """Pages that start or end with nulls, hold one value, or none at all."""
+    rows, page_rows = 5_000, 1_000
+    null = np.zeros(rows, bool)
+    for edge in range(0, rows, page_rows):
+        null[edge : edge + 3] = True  # each page starts with nulls
+        null[edge + page_rows - 2 : edge + page_rows] = True  # and ends with them
+    null[1_000:2_000] = True  # a page of nulls only
+    null[2_000:3_000] = True
+    null[2_500] = False  # a page with one value
+    values = random_walk(rows) - 1_000  # negative values and deltas
+    table = pa.table({"v": pa.array(values, mask=null)})
+    before, after = rewritten(table, page_rows=page_rows)
+    assert len(after) < len(before)
+    assert pq.read_table(pa.BufferReader(after)).equals(table)
