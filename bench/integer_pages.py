@@ -10,6 +10,8 @@ in-process engine and persisted once (about 1M rows, the persist trigger), the f
 its integer columns caught on their way to the rewrite. Then, alternating in each round,
 CPU seconds (``time.process_time``) of:
 
+- a whole persist of the rows (``write_partitioned``: sort, pyarrow, rewrite) with each
+  rewrite;
 - the rewrite as of ``--baseline-rev`` (its module loaded from git) and as of this tree;
 - the baseline's parts: its page encoding alone (``encode_page_values`` over the same
   pages), zstd at the level alone (``pa.Codec.compress`` over the same plain pages), the
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,7 +50,7 @@ from bench.day_run import generate_hour  # noqa: E402
 from flight_iox.app import build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
-from flight_iox.persist import byte_aligned_delta, parquet_files  # noqa: E402
+from flight_iox.persist import byte_aligned_delta, parquet_files, persister  # noqa: E402
 
 FIELDS_PER_LINE = 10
 BODY_LINES = 5_000
@@ -65,8 +68,9 @@ EXPLORE: list[tuple[int, dict[str, int]]] = [
 ]
 
 
-def persisted_file(hosts: int, hours: int, data: Path) -> Caught:
-    """The bytes pyarrow wrote for one persist of the hours, and the integer columns."""
+def persisted_file(hosts: int, hours: int, data: Path, folder: Path) -> tuple[Caught, tuple]:
+    """The bytes pyarrow wrote for one persist of the hours, and the integer columns; and
+    the arguments of its ``write_partitioned`` call (writing into ``folder``)."""
     data.mkdir(parents=True, exist_ok=True)
     lines: list[bytes] = []
     for hour in range(hours):
@@ -75,29 +79,35 @@ def persisted_file(hosts: int, hours: int, data: Path) -> Caught:
             generate_hour((hosts, hour, data)).rename(path)
         lines += path.read_bytes().splitlines()
     caught: list[Caught] = []
+    calls: list[tuple] = []
+    write = persister.write_partitioned
+
+    def record(*args: object) -> object:
+        calls.append(args)
+        return write(*args)  # type: ignore[arg-type]
 
     def catch(data: bytes, columns: dict[str, pa.ChunkedArray], level: int) -> bytes:
         caught.append((data, columns))
         return data
 
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(data_dir=Path(folder), wal_fsync=False, persist_max_rows=10**9,
-                            persist_max_age_seconds=10**6,
-                            buffer_memory_limit=16 << 30)  # fmt: skip
-        app = build_app(settings)
+    settings = Settings(data_dir=folder, wal_fsync=False, persist_max_rows=10**9,
+                        persist_max_age_seconds=10**6, buffer_memory_limit=16 << 30)  # fmt: skip
+    app = build_app(settings)
+    try:
+        for i in range(0, len(lines), BODY_LINES):
+            body = b"\n".join(lines[i : i + BODY_LINES])
+            app.engine.write_line_protocol("tsbs", body, principal=ANONYMOUS)
+        original = parquet_files.rewrite_integer_pages
+        parquet_files.rewrite_integer_pages = catch  # type: ignore[assignment]
+        persister.write_partitioned = record  # type: ignore[assignment]
         try:
-            for i in range(0, len(lines), BODY_LINES):
-                body = b"\n".join(lines[i : i + BODY_LINES])
-                app.engine.write_line_protocol("tsbs", body, principal=ANONYMOUS)
-            original = parquet_files.rewrite_integer_pages
-            parquet_files.rewrite_integer_pages = catch  # type: ignore[assignment]
-            try:
-                app.persister.persist()
-            finally:
-                parquet_files.rewrite_integer_pages = original
+            app.persister.persist()
         finally:
-            app.close()
-    return max(caught, key=lambda c: len(c[0]))
+            parquet_files.rewrite_integer_pages = original
+            persister.write_partitioned = write
+    finally:
+        app.close()
+    return max(caught, key=lambda c: len(c[0])), max(calls, key=lambda c: c[0].num_rows)
 
 
 def module_at(rev: str) -> ModuleType:
@@ -175,7 +185,8 @@ def main() -> None:
     parser.add_argument("--explore", action="store_true", help="zstd parameters beyond levels")
     args = parser.parse_args()
 
-    caught = persisted_file(args.hosts, args.hours, args.data)
+    folder = Path(tempfile.mkdtemp(prefix="integer-pages-"))
+    caught, persist_args = persisted_file(args.hosts, args.hours, args.data, folder)
     data, columns = caught
     rows = next(iter(columns.values())).length()
     level = parquet_files.INTEGER_ZSTD_LEVEL
@@ -196,7 +207,19 @@ def main() -> None:
     def compress_all(at: int) -> Callable[[], object]:
         return lambda: [pa.Codec("zstd", compression_level=at).compress(p) for p in plains]
 
+    def persist_with(module: ModuleType) -> Callable[[], object]:
+        def persist() -> object:
+            parquet_files.rewrite_integer_pages = module.rewrite_integer_pages
+            try:
+                return parquet_files.write_partitioned(*persist_args)
+            finally:
+                parquet_files.rewrite_integer_pages = byte_aligned_delta.rewrite_integer_pages
+
+        return persist
+
     variants: dict[str, Callable[[], object]] = {
+        "baseline: whole persist (write_partitioned)": persist_with(old),
+        "this tree: whole persist (write_partitioned)": persist_with(byte_aligned_delta),
         "baseline rewrite": lambda: old.rewrite_integer_pages(data, columns, level),
         "this tree's rewrite": lambda: byte_aligned_delta.rewrite_integer_pages(
             data, columns, level
@@ -219,6 +242,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, work in variants.items():
             samples[name].append(cpu(work))
+    shutil.rmtree(folder, ignore_errors=True)
     per_million = {n: statistics.median(s) * 1e6 / rows for n, s in samples.items()}
     parts = ("baseline: page encoding", f"zstd {level} alone", "baseline: read-back check")
     new_parts = ("this tree: page encoding", f"this tree: zstd {level}, fewer matches, alone",
