@@ -7,9 +7,9 @@ version) and a digest of the table's schema and the normalised partial statement
 Issue 20's soak traced each query's time (2026-12-05): after the per-file partials, most of
 a query was aggregating the write buffer again, every buffered row at every run, and it grew
 with the buffer (``bench/buffer_segments.py``: 9.6 ms at 250,000 rows, 20.6 ms at a million,
-in process; kept segments make those 7.2 and 10.2 ms). Yet the buffer is mostly settled: writes append, and a
-late row rewrites only the rows from its time on; the buffer records where each rewrite of
-its epoch began (``TableSnapshot.version``, ``buffer.py``).
+in process; kept segments make those 7.2 and 10.2 ms). Yet the buffer is mostly settled:
+writes append, and a late row rewrites only the rows from its time on; the buffer records
+where each rewrite of its epoch began (``TableSnapshot.version``, ``buffer.py``).
 
 So the buffered rows are cut into fixed segments of ``SEGMENT_ROWS`` rows, each aggregated
 once and kept like a file's partial, keyed by the buffer, its epoch, the segment's place and
