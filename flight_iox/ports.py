@@ -13,7 +13,7 @@ take ``WalFeed``, which the engine implements. This module imports nothing of
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -43,10 +43,15 @@ class QueryCaches(Protocol):
         ...
 
     def load_files(
-        self, files: Sequence[DataFile], schema: pa.Schema, table: tuple[str, str] | None = None
+        self,
+        files: Sequence[DataFile],
+        schema: pa.Schema,
+        table: tuple[str, str] | None = None,
+        rows: Mapping[str, pa.Table] | None = None,
     ) -> None:
-        """Files about to join ``table`` (database, name): decode them into the Parquet cache
-        now, if they fit, and aggregate them for the statements repeated over the table."""
+        """Files about to join ``table`` (database, name): put them in the Parquet cache now,
+        if they fit (``rows``: the data-model rows of some by path, so they are not decoded),
+        and aggregate them for the statements repeated over the table."""
         ...
 
     def cached_files(self, files: Sequence[DataFile]) -> dict[str, pa.Table]:

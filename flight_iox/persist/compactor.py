@@ -34,7 +34,7 @@ from flight_iox.persist.compaction_plan import (
     plan_compaction,
     time_slices,
 )
-from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
+from flight_iox.persist.parquet_files import kept_rows, read_model_rows, write_parts
 from flight_iox.persist.retention import drop_expired_files
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.overlap import file_range, overlapping_pairs
@@ -81,17 +81,17 @@ def compact_table(
         rows = merged_rows(job, [conform(part, schema) for part in parts])
         del parts
         target = tables.iceberg.write_target(database, table, schema)
-        written = []
-        for piece in time_slices(
-            rows, target_rows
-        ):  # disjoint in time: the new files never overlap
-            written += write_partitioned(piece, kinds, target, tables.storage)
+        parts = []
+        for piece in time_slices(rows, target_rows):  # disjoint in time: files never overlap
+            parts += write_parts(piece, kinds, target, tables.storage)
+        written = [part.file for part in parts]
         stored = tables.iceberg.replace_files(
             database, table, [f.path for f in group], written, schema, keep_order=_sharing_pairs
         )
         known = {f.path for f in state.files}
         new = [f for f in stored.files.files if f.path not in known]
-        tables.caches.load_files(new, schema, (database, table))
+        tables.caches.load_files(new, schema, (database, table), kept_rows(parts, schema))
+        del parts
         state.replace_files(stored.files.files)
         report.partitions += 1
         report.files_before += len(group)

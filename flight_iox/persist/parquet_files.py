@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -172,9 +173,46 @@ def _encodings(schema: pa.Schema, kinds: ColumnKinds) -> dict[str, str]:
     return encodings
 
 
+@dataclass(frozen=True)
+class WrittenPart:
+    """A file just written, with its rows in the file shape as a reader decodes them."""
+
+    file: WrittenFile
+    rows: pa.Table
+
+    def model_rows(self, model_schema: pa.Schema) -> pa.Table | None:
+        """The file's rows in the data-model shape, equal to ``read_model_rows`` of it: for
+        the Parquet cache, which then decodes nothing (issue 20: decoding a new file took
+        80-120 ms of both cores, and the queries running then were the soak's slowest).
+
+        None when the rows are a slice of a larger table (many partitions): keeping them
+        would keep the whole table in memory behind the cache's count of their bytes.
+        """
+        if self.rows.get_total_buffer_size() > 2 * self.rows.nbytes:
+            return None
+        return from_file_columns(self.rows, model_schema)
+
+
+def kept_rows(parts: list[WrittenPart], model_schema: pa.Schema) -> dict[str, pa.Table]:
+    """The data-model rows of ``parts`` by file URI, those worth keeping (``model_rows``)."""
+    kept = {}
+    for part in parts:
+        rows = part.model_rows(model_schema)
+        if rows is not None:
+            kept[part.file.uri] = rows
+    return kept
+
+
 def write_partitioned(
     data: pa.Table, kinds: ColumnKinds, target: WriteTarget, storage: Storage
 ) -> list[WrittenFile]:
+    """``write_parts``, for callers that do not keep the rows."""
+    return [part.file for part in write_parts(data, kinds, target, storage)]
+
+
+def write_parts(
+    data: pa.Table, kinds: ColumnKinds, target: WriteTarget, storage: Storage
+) -> list[WrittenPart]:
     """Write ``data`` (deduplicated, data-model shape) as one file per partition.
 
     Every path is checked to lie under the target's location in the warehouse
@@ -199,8 +237,8 @@ def _write_partitions(
     target: WriteTarget,
     storage: Storage,
     attempted: list[str],
-) -> list[WrittenFile]:
-    """``write_partitioned``'s work; each path is added to ``attempted`` before it is written."""
+) -> list[WrittenPart]:
+    """``write_parts``' work; each path is added to ``attempted`` before it is written."""
     if data.num_rows == 0:
         return []
     tags = sort_tags(data, kinds)
@@ -246,7 +284,7 @@ def _write_partitions(
             data = rewrite_integer_pages(data, columns, INTEGER_ZSTD_LEVEL)
         with storage.filesystem.open_output_stream(path) as out:
             out.write(data)
-        written.append(WrittenFile(storage.uri(path), partition.key))
+        written.append(WrittenPart(WrittenFile(storage.uri(path), partition.key), part))
     return written
 
 

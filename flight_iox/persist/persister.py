@@ -32,7 +32,7 @@ from flight_iox.errors import InsufficientStorageError, storage_full
 from flight_iox.metrics import ServerMetrics
 from flight_iox.persist.compaction_plan import TARGET_ROWS
 from flight_iox.persist.compactor import FILE_DELETE_GRACE_SECONDS, CompactReport, compact_table
-from flight_iox.persist.parquet_files import write_partitioned
+from flight_iox.persist.parquet_files import WrittenPart, kept_rows, write_parts
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.file_checks import listed_problems
 from flight_iox.wal import WriteAheadLog
@@ -154,8 +154,9 @@ class Persister:
             try:
                 kinds = column_kinds(schema)
                 target = tables.iceberg.write_target(db, table, schema)
-                written = write_partitioned(rows, kinds, target, tables.storage)
-                stored = tables.iceberg.commit_files(db, table, schema, written, watermark)
+                written = write_parts(rows, kinds, target, tables.storage)
+                files = [part.file for part in written]
+                stored = tables.iceberg.commit_files(db, table, schema, files, watermark)
             except Exception as error:  # storage can fail in many ways; keep the rows
                 tables.buffers.thaw(db, table, schema)
                 warehouse = tables.iceberg.config.warehouse
@@ -167,7 +168,7 @@ class Persister:
                     log.exception("persisting %s.%s failed; rows stay buffered", db, table)
                 report.failures.append(f"{db}.{table}: {full.message if full else error}")
                 continue
-            _load_new_files(tables, db, table, stored.files.files, schema)
+            _load_new_files(tables, db, table, stored.files.files, schema, written)
             tables.buffers.persisted(db, table, stored.files.files)
             report.tables += 1
             report.rows += rows.num_rows
@@ -297,9 +298,16 @@ class Persister:
 
 
 def _load_new_files(
-    tables: TableStore, db: str, table: str, files: tuple[DataFile, ...], schema: pa.Schema
+    tables: TableStore,
+    db: str,
+    table: str,
+    files: tuple[DataFile, ...],
+    schema: pa.Schema,
+    written: list[WrittenPart],
 ) -> None:
-    """Decode the files a commit added into the query side's Parquet cache, before they
-    are installed: the first query after a persist then finds them in memory."""
+    """Put the files a commit added into the query side's Parquet cache, before they are
+    installed: the first query after a persist then finds them in memory. Their rows are
+    the ones just written, so nothing is decoded (``WrittenPart.model_rows``)."""
     known = {f.path for f in tables.buffers.table(db, table).files}
-    tables.caches.load_files([f for f in files if f.path not in known], schema, (db, table))
+    new = [f for f in files if f.path not in known]
+    tables.caches.load_files(new, schema, (db, table), kept_rows(written, schema))

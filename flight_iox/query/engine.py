@@ -35,7 +35,7 @@ from flight_iox.query.configured_caches import ConfiguredCaches
 from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
 from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir, reads_no_data
-from flight_iox.query.file_cache import FileCache
+from flight_iox.query.file_cache import FileCache, Given
 from flight_iox.query.iox_sql import rewrite_iox_sql
 from flight_iox.query.last_cache import LastValueCache
 from flight_iox.query.latest_rows import LatestRows
@@ -363,12 +363,12 @@ class QueryEngine:
             raise _no_database(message, database) or QueryError(message) from None
 
     def load_files(
-        self, files: Sequence[DataFile], schema: pa.Schema, table: tuple[str, str] | None = None
-    ) -> None:
-        """Decode (and aggregate for ``table``'s repeated statements, if a query slot is free:
-        ``partial_aggs.py``) the files a persist or compaction is about to install, on the
-        persister's thread, so the first query after does not (issue 20's soak)."""
-        self._tables.load_files(files, schema)
+        self, files: Sequence[DataFile], schema: pa.Schema, table: tuple[str, str] | None = None,
+        rows: Given = None,
+    ) -> None:  # fmt: skip
+        """Cache (``rows``: as written, else decoded) and aggregate (``partial_aggs.py``) files a
+        persist or compaction is about to install, so the first query after need not."""
+        self._tables.load_files(files, schema, rows)
         if table is not None and files:
             self.partial_aggregates.warm(*table, files, schema, self._runner.try_start)
 

@@ -22,7 +22,7 @@ table builder then checks it and reports it to the queries that need it
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -32,6 +32,7 @@ from iox_catalog.files import DataFile
 _BYTES_PER_VALUE = 8
 
 Loader = Callable[[DataFile, pa.Schema], pa.Table]
+Given = Mapping[str, pa.Table] | None
 
 
 class FileCache:
@@ -58,9 +59,13 @@ class FileCache:
         with self._lock:
             return set(self._entries)
 
-    def tables(self, files: Sequence[DataFile], schema: pa.Schema) -> dict[str, pa.Table]:
+    def tables(
+        self, files: Sequence[DataFile], schema: pa.Schema, given: Given = None
+    ) -> dict[str, pa.Table]:
         """The cached tables of ``files`` (loading those that may be), by path.
 
+        ``given``: the rows of some files by path, as a load would return them (a writer's,
+        just written): those are kept without reading the file.
         Files missing from the result are to be read from Parquet.
         """
         if self.capacity <= 0:
@@ -75,7 +80,11 @@ class FileCache:
                     self.hits += 1
             if entry is None and self._has_room(file, schema):
                 try:
-                    loaded = self._load(file, schema)
+                    loaded = (
+                        given[file.path]
+                        if given and file.path in given
+                        else self._load(file, schema)
+                    )
                 except (OSError, pa.ArrowException):  # the table builder reports the file
                     continue
                 self._put(file, loaded)

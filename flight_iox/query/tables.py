@@ -31,7 +31,7 @@ from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.errors import DataFileUnavailableError, carried_error
 from flight_iox.query.dedupe_plan import union_sql
 from flight_iox.query.engine_errors import is_engine_error
-from flight_iox.query.file_cache import FileCache
+from flight_iox.query.file_cache import FileCache, Given
 from flight_iox.query.file_checks import UnreadableFileError
 from flight_iox.query.loopback_files import FileUrls
 from flight_iox.query.overlap import OverlapGroup, overlap_groups, table_sources
@@ -203,10 +203,10 @@ class TableBuilder:
         """The label of our view whose plan renders as ``rendering`` (names are unique)."""
         return self._views.get(rendering)
 
-    def load_files(self, files: Sequence[DataFile], schema: pa.Schema) -> None:
+    def load_files(self, files: Sequence[DataFile], schema: pa.Schema, rows: Given) -> None:
         """Put ``files`` in the Parquet cache (those that fit) before any query needs them."""
         if self._file_cache is not None and files:
-            self._file_cache.tables(files, schema)
+            self._file_cache.tables(files, schema, rows)
 
     def unchecked(self, files: Sequence[DataFile]) -> list[DataFile]:
         """The files of ``files`` neither cached nor checked (``_file_scan``) yet."""
