@@ -33,6 +33,7 @@ from flight_iox.http.app import create_app
 from flight_iox.http.connections import with_header_timeout
 from flight_iox.http.services import HttpServices
 from flight_iox.http.shared_port import ALPN_PROTOCOLS, port_sharing
+from flight_iox.interpreter_tuning import steady_interpreter
 from flight_iox.malloc_tuning import keep_freed_memory
 from flight_iox.tls import TlsFiles, schemes
 
@@ -206,6 +207,7 @@ def serve(settings: Settings) -> None:
     if tls and settings.http_grpc:
         assert config.ssl is not None
         config.ssl.set_alpn_protocols(ALPN_PROTOCOLS)  # gRPC clients need h2 negotiated
+    steady_interpreter()  # no full collection walks what was built above
     # Printed whatever the log level: operators and scripts wait for this line.
     print(
         f"flight-iox ready: http={http_scheme}://{http_host}:{http_port} "
