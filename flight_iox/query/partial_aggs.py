@@ -261,8 +261,8 @@ class PartialAggregates:
                     if key in self._store:
                         continue
                     alone = TableSnapshot((file,), schema.empty_table())
-                    args = (database, shape, schema, alone, label, query, needs)
-                    self._store.keep(key, self._aggregate(*args, background=True))
+                    partial = self._aggregate(database, shape, schema, alone, label, query, needs)
+                    self._store.keep(key, partial)
         except Exception as error:  # a failed warm is a miss later, never a failed persist
             if not isinstance(error, FlightIoxError) and not is_engine_error(error):
                 log.exception("aggregating new files of %s ahead failed (a bug)", label)
@@ -370,13 +370,11 @@ class PartialAggregates:
         label: str,
         query: Query,
         needs: ScanNeeds | None,
-        background: bool = False,
     ) -> pa.Table:
         """The partial states of ``snapshot``'s rows (deduplicated among themselves), its
-        cached files cut to the rows ``needs`` allow, as the plain plan's are (zone maps);
-        ``background`` (``warm``): on one partition, leaving a core to queries (issue 20)."""
+        cached files cut to the rows ``needs`` allow, as the plain plan's are (zone maps)."""
         provider = self._tables.provider_and_rows(schema, snapshot, None, label, needs)[0]
-        context = self._isolated(database, SCRATCH, provider, single=background)
+        context = self._isolated(database, SCRATCH, provider, single=False)
         frame = context.sql(f"SELECT * FROM {q(SCRATCH)} AS {q(shape.alias)}")
         return final.plain_keys(query.read_all(final.partial_states(frame, shape), keep=True))
 
