@@ -13,7 +13,7 @@ take ``WalFeed``, which the engine implements. This module imports nothing of
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -47,10 +47,10 @@ class QueryCaches(Protocol):
         files: Sequence[DataFile],
         schema: pa.Schema,
         table: tuple[str, str] | None = None,
-        rows: Mapping[str, pa.Table] | None = None,
+        rows: Mapping[str, Callable[[pa.Schema], pa.Table]] | None = None,
     ) -> None:
         """Files about to join ``table`` (database, name): put them in the Parquet cache now,
-        if they fit (``rows``: the data-model rows of some by path, so they are not decoded),
+        if they fit (``rows``: loads of some by path that decode nothing: the writer's rows),
         and aggregate them for the statements repeated over the table."""
         ...
 

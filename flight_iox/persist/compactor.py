@@ -90,7 +90,7 @@ def compact_table(
         )
         known = {f.path for f in state.files}
         new = [f for f in stored.files.files if f.path not in known]
-        tables.caches.load_files(new, schema, (database, table), kept_rows(parts, schema))
+        tables.caches.load_files(new, schema, (database, table), kept_rows(parts))
         del parts
         state.replace_files(stored.files.files)
         report.partitions += 1

@@ -36,6 +36,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -180,27 +181,24 @@ class WrittenPart:
     file: WrittenFile
     rows: pa.Table
 
-    def model_rows(self, model_schema: pa.Schema) -> pa.Table | None:
-        """The file's rows in the data-model shape, equal to ``read_model_rows`` of it: for
-        the Parquet cache, which then decodes nothing (issue 20: decoding a new file took
-        80-120 ms of both cores, and the queries running then were the soak's slowest).
+    @property
+    def whole(self) -> bool:
+        """Whether the rows own their memory: not a slice of a larger table (a batch spread
+        over many partitions), which, kept, would hold the whole table in memory behind
+        the cache's count of their bytes."""
+        return self.rows.get_total_buffer_size() <= 2 * self.rows.nbytes
 
-        None when the rows are a slice of a larger table (many partitions): keeping them
-        would keep the whole table in memory behind the cache's count of their bytes.
-        """
-        if self.rows.get_total_buffer_size() > 2 * self.rows.nbytes:
-            return None
+    def model_rows(self, model_schema: pa.Schema) -> pa.Table:
+        """The file's rows in the data-model shape, equal to ``read_model_rows`` of it."""
         return from_file_columns(self.rows, model_schema)
 
 
-def kept_rows(parts: list[WrittenPart], model_schema: pa.Schema) -> dict[str, pa.Table]:
-    """The data-model rows of ``parts`` by file URI, those worth keeping (``model_rows``)."""
-    kept = {}
-    for part in parts:
-        rows = part.model_rows(model_schema)
-        if rows is not None:
-            kept[part.file.uri] = rows
-    return kept
+def kept_rows(parts: list[WrittenPart]) -> dict[str, Callable[[pa.Schema], pa.Table]]:
+    """What the Parquet cache may take instead of decoding each new file, by URI: its rows
+    in the data-model shape, made only if the cache takes the file (issue 20: decoding a
+    new file took 80-120 ms of both cores, and the queries running then were the soak's
+    slowest). Parts that are not ``whole`` are left to be decoded."""
+    return {part.file.uri: part.model_rows for part in parts if part.whole}
 
 
 def write_partitioned(

@@ -310,4 +310,4 @@ def _load_new_files(
     the ones just written, so nothing is decoded (``WrittenPart.model_rows``)."""
     known = {f.path for f in tables.buffers.table(db, table).files}
     new = [f for f in files if f.path not in known]
-    tables.caches.load_files(new, schema, (db, table), kept_rows(written, schema))
+    tables.caches.load_files(new, schema, (db, table), kept_rows(written))

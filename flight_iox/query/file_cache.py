@@ -32,7 +32,7 @@ from iox_catalog.files import DataFile
 _BYTES_PER_VALUE = 8
 
 Loader = Callable[[DataFile, pa.Schema], pa.Table]
-Given = Mapping[str, pa.Table] | None
+Given = Mapping[str, Callable[[pa.Schema], pa.Table]] | None  # loads of some files, by path
 
 
 class FileCache:
@@ -64,8 +64,8 @@ class FileCache:
     ) -> dict[str, pa.Table]:
         """The cached tables of ``files`` (loading those that may be), by path.
 
-        ``given``: the rows of some files by path, as a load would return them (a writer's,
-        just written): those are kept without reading the file.
+        ``given``: loads of some files by path that return what a read would (a writer's
+        rows, just written), called instead of reading those files.
         Files missing from the result are to be read from Parquet.
         """
         if self.capacity <= 0:
@@ -80,11 +80,10 @@ class FileCache:
                     self.hits += 1
             if entry is None and self._has_room(file, schema):
                 try:
-                    loaded = (
-                        given[file.path]
-                        if given and file.path in given
-                        else self._load(file, schema)
-                    )
+                    if given and file.path in given:
+                        loaded = given[file.path](schema)
+                    else:
+                        loaded = self._load(file, schema)
                 except (OSError, pa.ArrowException):  # the table builder reports the file
                     continue
                 self._put(file, loaded)
