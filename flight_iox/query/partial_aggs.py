@@ -5,10 +5,11 @@ Dashboards run one aggregate over and over while the table grows (issue 20's soa
 For a statement ``partial_plan.partial_shape`` proves answerable, the table's files are first
 pruned as the plain plan's are (``pruned_plans.py``: the statement's time range and tag
 values against the manifests; a file left out holds no row the statement sees, and none
-that would replace one); a statement left with fewer than ``MIN_ROWS`` rows to read runs as
-planned. Each kept file that may share no key with another source
-(``overlap.py``: it needs no deduplication) is aggregated alone, into partial states per
-group (count, sum, min, max; avg as a Float64 sum and a count), and those partials are kept
+that would replace one); a statement left with fewer than ``MIN_ROWS`` rows to read (cached
+files counted as their zone maps cut them: ``tables.needed_rows``) runs as planned. Each
+kept file that may share no key with another source (``overlap.py``: it needs no
+deduplication) is aggregated alone, into partial states per group (count, sum, min, max;
+avg as a Float64 sum and a count), and those partials are kept
 (``partial_store.py``: least recently used out first, within a byte bound); so is each
 settled segment of a buffer in no overlap group (``partial_parts.py``). The rest (the
 buffer's newest rows, or all of it when it overlaps a file, and the files of overlap groups,
@@ -213,7 +214,7 @@ class PartialAggregates:
         files = source.snapshot.files
         if needs is not None:  # pruned as the plain plan's are (``pruned_plans.py``)
             files = tuple(kept_files(files, needs))
-        rows = sum(file.record_count for file in files) + source.snapshot.buffered.num_rows
+        rows = self._tables.needed_rows(files, needs) + source.snapshot.buffered.num_rows
         unchecked = self._tables.unchecked(files)
         if unchecked:  # checked once, by a provider over them, as every file is
             alone = TableSnapshot(tuple(unchecked), source.schema.empty_table())

@@ -129,7 +129,8 @@ class PrunedPlanner:
                 found = None if needs is None else needs.get(db, {}).get(name)
                 files = registration.snapshot.files
                 kept = files if found is None else kept_files(files, found)
-                rows += sum(f.record_count for f in kept) + registration.snapshot.buffered.num_rows
+                rows += self._tables.needed_rows(kept, found)
+                rows += registration.snapshot.buffered.num_rows
             if rows < min_rows:
                 return None
             frame = planner(context)

@@ -26,26 +26,21 @@ import pyarrow as pa
 from datafusion import DataFrame, SessionConfig, SessionContext, udf
 from datafusion.catalog import Table
 
-from flight_iox.columns import TAG_TYPE, TIME_COLUMN, TIME_TYPE, FieldType
+from flight_iox.columns import TIME_COLUMN
 from flight_iox.engine.buffer import TableSnapshot, conform
 from flight_iox.errors import DataFileUnavailableError, carried_error
 from flight_iox.query.dedupe_plan import union_sql
 from flight_iox.query.engine_errors import is_engine_error
 from flight_iox.query.file_cache import FileCache, Given
 from flight_iox.query.file_checks import UnreadableFileError
+from flight_iox.query.file_columns import cast_sql, read_field, time_expression
 from flight_iox.query.loopback_files import FileUrls
 from flight_iox.query.overlap import OverlapGroup, overlap_groups, table_sources
 from flight_iox.query.scan_needs import ScanNeeds
 from flight_iox.query.zone_maps import ZoneMaps
 from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
-from iox_catalog.schema import REMAINDER_COLUMN
 
-_CAST_NAMES: dict[pa.DataType, str] = {
-    TAG_TYPE: "Dictionary(Int32, Utf8)",
-    TIME_TYPE: "Timestamp(Nanosecond, None)",
-    **{kind.arrow_type: kind.datafusion_type for kind in FieldType},
-}
 log = logging.getLogger(__name__)
 # Raises its argument (a carried DataFileUnavailableError) whenever it is evaluated.
 UNAVAILABLE_FUNCTION = "__iox_unavailable"
@@ -54,50 +49,22 @@ SchemaCheck = Callable[[DataFile], pa.Schema]
 # In-memory tables are split into batches of at most this many rows, spread over partitions.
 MEMORY_BATCH_ROWS = 65_536
 VIEWS_KEPT = 4_096  # views whose plans ``view_label`` recognises (older ones: no rewrite)
-# Parquet scans prune pages with the page index (files are sorted by tags, so a tag predicate
-# skips most pages), and evaluate filters in the decoder, which then decodes the other columns
-# only for matching rows (TSBS high-cpu-all: 0.8x). Pushdown once cost InfluxQL conformance
-# (389 -> 315 cases), most likely through file time as a CAST, which DataFusion unwraps by
-# truncating the literal; with integer time (see ``_time_expression``) all 644 conformance
-# outcomes are the same with and without it. File statistics are not collected at planning:
-# with them DataFusion takes the files' sort order (tags, time) as the scans' output ordering,
-# and planning a union of such a scan with the buffer grows with the number of columns (TSBS
-# ``SELECT *`` over files + buffer: 130-640 ms to plan, against 2-5 ms without). Row groups
-# and pages are still pruned by the statistics in each file, when it is opened.
+# Parquet scans prune pages with the page index (files are sorted by tags, so a tag predicate skips
+# most pages), and evaluate filters in the decoder, which then decodes the other columns only for
+# matching rows (TSBS high-cpu-all: 0.8x). Pushdown once cost InfluxQL conformance (389 -> 315
+# cases), most likely through file time as a CAST, which DataFusion unwraps by truncating the
+# literal; with integer time (``file_columns.time_expression``) all 644 conformance outcomes are the
+# same with and without it. File statistics are not collected at planning: with them DataFusion
+# takes the files' sort order (tags, time) as the scans' output ordering, and planning a union of
+# such a scan with the buffer grows with the number of columns (TSBS ``SELECT *`` over files +
+# buffer: 130-640 ms to plan, against 2-5 ms without). Row groups and pages are still pruned by the
+# statistics in each file, when it is opened.
 PARQUET_OPTIONS = {
     "datafusion.execution.collect_statistics": "false",
     "datafusion.execution.parquet.enable_page_index": "true",
     "datafusion.execution.parquet.pushdown_filters": "true",
     "datafusion.execution.parquet.reorder_filters": "true",
 }
-
-
-def _cast(expression: str, data_type: pa.DataType) -> str:
-    return f"arrow_cast({expression}, '{_CAST_NAMES[data_type]}')"
-
-
-def _time_expression(file: DataFile) -> str:
-    """Exact nanoseconds from the file's microseconds (plus the remainder, when it has one).
-
-    Never a plain ``CAST(time AS Timestamp(ns))``: DataFusion 55 "unwraps" a comparison
-    with such a cast by truncating the literal to microseconds, so ``time < 210000000001``
-    would become ``time_us < 210000000`` and drop the row at 210000000000 ns, in the filter
-    and the row-group pruning alike; integer arithmetic is never unwrapped."""
-    nanos = f"arrow_cast({q(TIME_COLUMN)}, 'Int64') * 1000"
-    if file.has_remainder:
-        nanos += f" + arrow_cast({q(REMAINDER_COLUMN)}, 'Int64')"
-    return _cast(nanos, pa.timestamp("ns"))
-
-
-def _read_field(found: pa.Field, schema: pa.Schema) -> pa.Field:
-    """The type to read a file column as: the model's tag type, plain utf8 for strings."""
-    index = schema.get_field_index(found.name)
-    model = schema.field(index) if index >= 0 else None
-    if model is not None and pa.types.is_dictionary(model.type):
-        return pa.field(found.name, model.type)
-    if pa.types.is_string_view(found.type) or pa.types.is_large_string(found.type):
-        return pa.field(found.name, pa.string())
-    return found
 
 
 def _raise_unavailable(carried: pa.Array) -> pa.Array:
@@ -218,6 +185,15 @@ class TableBuilder:
         """The decoded rows the Parquet cache holds of ``files``, without loading any."""
         return {} if self._file_cache is None else self._file_cache.held(files)
 
+    def needed_rows(self, files: Sequence[DataFile], needs: ScanNeeds | None) -> int:
+        """At most how many rows of ``files`` a statement with ``needs`` reads: those of
+        cached files left by their zone maps (as ``provider_and_rows`` cuts them), all of
+        the others'."""
+        held = self.cached_files(files)
+        with self._lock:
+            cut = {p: self._zones.needed(p, rows, needs).num_rows for p, rows in held.items()}
+        return sum(cut.get(f.path, f.record_count) for f in files)
+
     def stand_in(self, schema: pa.Schema, label: str = "?") -> Table:
         """An empty view of ``schema`` named ``label`` (``view_label``): what a table with
         files is registered as between statements (``registry.Registration``)."""
@@ -305,7 +281,7 @@ class TableBuilder:
                     found = self._context.table(name).schema()
                 finally:
                     self._context.deregister_table(name)
-            read_schema = pa.schema(_read_field(f, schema) for f in found)
+            read_schema = pa.schema(read_field(f, schema) for f in found)
             self._context.register_parquet(name, url, schema=read_schema)
             try:
                 provider = self._context.table_provider(name)
@@ -351,7 +327,7 @@ class TableBuilder:
             if retention_ns:
                 # now() is folded when each query is planned, so the cutoff moves with time.
                 since = f"arrow_cast(now(), 'Int64') - {int(retention_ns)}"
-                cutoff = _cast(since, pa.timestamp("ns"))
+                cutoff = cast_sql(since, pa.timestamp("ns"))
                 sql = f"SELECT * FROM ({sql}) AS kept WHERE {q(TIME_COLUMN)} >= {cutoff}"
             frame = self._context.sql(sql)
             self._views[frame.logical_plan().display_indent()] = label
@@ -373,13 +349,13 @@ class TableBuilder:
         for field in schema:
             index = read_schema.get_field_index(field.name)
             if field.name == TIME_COLUMN:
-                expression = _time_expression(file)
+                expression = time_expression(file)
             elif index < 0:
-                expression = _cast("NULL", field.type)
+                expression = cast_sql("NULL", field.type)
             elif read_schema.field(index).type == field.type:
                 expression = q(field.name)  # a no-op cast still costs planning time
             else:
-                expression = _cast(q(field.name), field.type)
+                expression = cast_sql(q(field.name), field.type)
             parts.append(f"{expression} AS {q(field.name)}")
         return f"SELECT {', '.join(parts)} FROM {name}"
 
@@ -393,8 +369,9 @@ class TableBuilder:
             self._reported.add(error.path)
             log.warning("%s", error.message)
         fail = f"{UNAVAILABLE_FUNCTION}('{error.carried()}')"
-        parts = [f"{_cast(fail, field.type)} AS {q(field.name)}" for field in schema]
-        return f"SELECT {', '.join(parts)} FROM (SELECT 1) AS lost WHERE {_cast(fail, pa.bool_())}"
+        parts = [f"{cast_sql(fail, field.type)} AS {q(field.name)}" for field in schema]
+        never = cast_sql(fail, pa.bool_())
+        return f"SELECT {', '.join(parts)} FROM (SELECT 1) AS lost WHERE {never}"
 
     def _scratch_name(self) -> str:
         return f"__iox_scratch_{next(self._counter)}"

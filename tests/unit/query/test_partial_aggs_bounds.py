@@ -295,3 +295,25 @@ def test_small_tables_run_as_planned(tmp_path: Path) -> None:
         assert (_partials(app).hits, _partials(app).misses) == (0, 0)
     finally:
         app.close()
+
+
+def test_rows_counted_as_the_zone_maps_cut_a_cached_file(tmp_path: Path) -> None:
+    """A cached file holds more than ``min_rows`` rows, but a statement over one host reads
+    at most two zone-map chunks of it: that statement runs as planned (TSBS's
+    single-groupby-1-1-1 took twice as long through partials), a statement over every
+    host through partials."""
+    app = _build(tmp_path, 64 << 20)
+    app.query.partial_aggregates.min_rows = 4_096  # above two 1,024-row chunks
+    try:
+        body = "\n".join(
+            f"cpu,host=h{h:03d} i={t}i {t * 1_000_000_000}" for h in range(200) for t in range(100)
+        )
+        _write((app,), "zones", body)
+        one = "SELECT host, count(*) FROM cpu WHERE host = 'h007' GROUP BY host"
+        assert _run(app, "zones", one)[1] == [("h007", 100)]
+        assert (_partials(app).hits, _partials(app).misses) == (0, 0)
+        every = "SELECT count(*) FROM cpu"
+        assert _run(app, "zones", every)[1] == [(20_000,)]
+        assert _partials(app).misses + _partials(app).hits == 1
+    finally:
+        app.close()
