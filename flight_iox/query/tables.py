@@ -191,7 +191,7 @@ class TableBuilder:
         the others'."""
         held = self.cached_files(files)
         with self._lock:
-            cut = {p: self._zones.needed(p, rows, needs).num_rows for p, rows in held.items()}
+            cut = {p: self._zones.needed_count(p, rows, needs) for p, rows in held.items()}
         return sum(cut.get(f.path, f.record_count) for f in files)
 
     def stand_in(self, schema: pa.Schema, label: str = "?") -> Table:

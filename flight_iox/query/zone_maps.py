@@ -102,17 +102,30 @@ class ZoneMaps:
 
     def needed(self, path: str, rows: pa.Table, needs: ScanNeeds | None) -> pa.Table:
         """A decoded file's ``rows`` cut to the runs ``needs`` may need (zero-copy slices)."""
-        if needs is None or (needs.first is None and needs.last is None and not needs.tags):
+        runs = self._runs(path, rows, needs)
+        if runs is None:
             return rows
-        zones = self._maps.get(path)
-        if zones is None:
-            zones = self._maps[path] = ZoneMap.of(rows, self._chunk)
-        runs = zones.slices(needs)
         if len(runs) == 1 and runs[0] == (0, rows.num_rows):
             return rows
         if not runs:
             return rows.slice(0, 0)
         return pa.concat_tables([rows.slice(offset, length) for offset, length in runs])
+
+    def needed_count(self, path: str, rows: pa.Table, needs: ScanNeeds | None) -> int:
+        """How many rows ``needed`` keeps, without cutting them."""
+        runs = self._runs(path, rows, needs)
+        return rows.num_rows if runs is None else sum(length for _, length in runs)
+
+    def _runs(
+        self, path: str, rows: pa.Table, needs: ScanNeeds | None
+    ) -> list[tuple[int, int]] | None:
+        """The runs of ``rows`` ``needs`` may need (None: all of them, nothing to cut by)."""
+        if needs is None or (needs.first is None and needs.last is None and not needs.tags):
+            return None
+        zones = self._maps.get(path)
+        if zones is None:
+            zones = self._maps[path] = ZoneMap.of(rows, self._chunk)
+        return zones.slices(needs)
 
     def keep_only(self, paths: set[str]) -> None:
         """Drop the maps of files no table holds any more."""
