@@ -67,14 +67,18 @@ def assert_cached_as_decoded(app: App) -> int:
     return len(files)
 
 
+@pytest.mark.parametrize(("days", "decoded"), [(2, 0), (10, 10)], ids=["kept", "sliced"])
 def test_a_persist_caches_its_rows_without_decoding(
-    app: App, monkeypatch: pytest.MonkeyPatch
+    app: App, monkeypatch: pytest.MonkeyPatch, days: int, decoded: int
 ) -> None:
+    """One file per day partition, cached from the rows written. Past eight partitions each
+    one's rows are slices of one gathered table: kept, they would hold all of it behind the
+    cache's count, so those files are decoded instead."""
     loads = decoded_loads(app, monkeypatch)
-    app.engine.write_line_protocol("db", lines(days=2), principal=ANONYMOUS)
+    app.engine.write_line_protocol("db", lines(days=days), principal=ANONYMOUS)
     app.persister.persist()
-    assert assert_cached_as_decoded(app) == 2  # one file per day partition
-    assert loads == []
+    assert assert_cached_as_decoded(app) == days
+    assert len(loads) == decoded
 
 
 def test_compaction_caches_its_rows_without_decoding(
@@ -88,15 +92,3 @@ def test_compaction_caches_its_rows_without_decoding(
     assert assert_cached_as_decoded(app) == 1
     assert loads == []
     assert app.query.execute("db", "SELECT count(*) AS n FROM cpu").read_all()["n"][0].as_py() == 80
-
-
-def test_rows_sliced_from_a_larger_table_are_decoded_instead(
-    app: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Past eight partitions, each one's rows are slices of one gathered table: kept, they
-    # would hold all of it behind the cache's count, so those files are decoded.
-    loads = decoded_loads(app, monkeypatch)
-    app.engine.write_line_protocol("db", lines(days=10), principal=ANONYMOUS)
-    app.persister.persist()
-    assert assert_cached_as_decoded(app) == 10
-    assert len(loads) == 10
