@@ -27,16 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.soak import DATABASE, HOSTS, LINES, QUERY  # noqa: E402  (the soak's statement)
 from flight_iox.app import App, build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS, AuthMode, Authorizer  # noqa: E402
 from flight_iox.auth.tokens import FileTokenStore  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
 from flight_iox.query.partial_parts import SEGMENT_ROWS  # noqa: E402
-
-DATABASE = "soak"
-QUERY = "SELECT w, host, count(*), avg(f) FROM soak GROUP BY 1, 2"
-HOSTS = 200
-LINES = 2_000
 
 
 class Writers:

@@ -1,6 +1,7 @@
 """CPython's own pauses in a server process, with and without ``interpreter_tuning``.
 
-    python bench/interpreter_pauses.py [--rounds 5] [--out bench/results/interpreter_pauses.json]
+    python bench/interpreter_pauses.py [--rounds 5] [--sweep 5 2 1 0.5]
+        [--out bench/results/interpreter_pauses.json]
 
 1. **Full collection.** The server's app and transports are built in process as ``serve``
    builds them (a temporary data folder); then ``gc.collect()`` is timed (median of
@@ -10,6 +11,8 @@
    (a 64k-row ``pyarrow.compute.sum``, as a query's calls into pyarrow and DataFusion do).
    The second thread's wall time is timed at the default switch interval (5 ms) and at
    ``SWITCH_INTERVAL_S``, alternated, median of ``--rounds``; also alone, for the floor.
+   ``--sweep`` times the same beside the busy thread at each switch interval given (ms),
+   the intervals alternated within each round.
 
 Prints each figure and the ratio of the tuned one to the default, measured in this run.
 """
@@ -79,6 +82,7 @@ def calls_ms(busy: bool) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sweep", type=float, nargs="*", default=[], help="intervals, ms")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/interpreter_pauses.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -99,6 +103,11 @@ def main() -> None:
         slow.append(calls_ms(busy=True))
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         fast.append(calls_ms(busy=True))
+    swept: dict[float, list[float]] = {interval: [] for interval in args.sweep}
+    for _ in range(args.rounds if swept else 0):
+        for interval, times in swept.items():
+            sys.setswitchinterval(interval / 1000)
+            times.append(calls_ms(busy=True))
     sys.setswitchinterval(default)
     result = {
         "tracked_objects": tracked,
@@ -110,7 +119,9 @@ def main() -> None:
             f"busy_switch_{SWITCH_INTERVAL_S * 1000:g}ms": round(statistics.median(fast), 1),
         },
         "calls_ratio": round(statistics.median(fast) / statistics.median(slow), 3),
-    }
+        **({f"{CALLS}_calls_ms_by_switch_ms": {f"{i:g}": round(statistics.median(t), 1)
+                                               for i, t in swept.items()}} if swept else {}),
+    }  # fmt: skip
     print(json.dumps(result, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -5,10 +5,11 @@ where one query runs beside two writers, persistence and compaction on 2 cores:
 
 - **Full collections.** What start-up imports and builds (pyarrow, DataFusion, gRPC,
   PyIceberg, the app: about 190,000 tracked objects) lives as long as the server, yet every
-  full collection walked all of it again, holding the GIL: 92 ms each, measured in a
+  full collection walked all of it again, holding the GIL: 88-109 ms each, measured in a
   process built as ``serve`` builds it (``bench/interpreter_pauses.py``), several times in
   ten minutes. ``gc.freeze()`` once the server is built moves them out of the collector's
-  sight; a full collection then walks only what requests made (0.1 ms there).
+  sight; a full collection then walks only what requests made (0.0 ms there). The one full
+  collection before the freeze is paid at start instead of during a request.
 - **The GIL's hand-over.** A thread that gives the GIL up (every pyarrow, DataFusion or
   socket call does) waits for it again until the running thread drops it, which a thread
   busy in Python (a persist's Iceberg commit, a write's parse) does only every switch

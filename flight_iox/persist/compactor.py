@@ -34,7 +34,7 @@ from flight_iox.persist.compaction_plan import (
     plan_compaction,
     time_slices,
 )
-from flight_iox.persist.parquet_files import kept_rows, read_model_rows, write_parts
+from flight_iox.persist.parquet_files import WrittenPart, kept_rows, read_model_rows, write_parts
 from flight_iox.persist.retention import drop_expired_files
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.overlap import file_range, overlapping_pairs
@@ -88,9 +88,7 @@ def compact_table(
         stored = tables.iceberg.replace_files(
             database, table, [f.path for f in group], written, schema, keep_order=_sharing_pairs
         )
-        known = {f.path for f in state.files}
-        new = [f for f in stored.files.files if f.path not in known]
-        tables.caches.load_files(new, schema, (database, table), kept_rows(parts))
+        cache_new_files(tables, database, table, stored.files.files, schema, parts)
         del parts
         state.replace_files(stored.files.files)
         report.partitions += 1
@@ -101,6 +99,22 @@ def compact_table(
         database, table, delete_grace_seconds
     )
     return report
+
+
+def cache_new_files(
+    tables: TableStore,
+    database: str,
+    table: str,
+    files: Sequence[DataFile],
+    schema: pa.Schema,
+    written: list[WrittenPart],
+) -> None:
+    """Put the files a commit (a persist's or a compaction's) added into the query side's
+    Parquet cache, before they are installed: the first query after then finds them in
+    memory. Their rows are the ones just written, so nothing is decoded (``kept_rows``)."""
+    known = {f.path for f in tables.buffers.table(database, table).files}
+    new = [f for f in files if f.path not in known]
+    tables.caches.load_files(new, schema, (database, table), kept_rows(written))
 
 
 def _sharing_pairs(files: Sequence[DataFile]) -> list[tuple[int, int]]:

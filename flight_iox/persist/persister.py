@@ -31,12 +31,16 @@ from flight_iox.engine.watermark import SequenceWatermark
 from flight_iox.errors import InsufficientStorageError, storage_full
 from flight_iox.metrics import ServerMetrics
 from flight_iox.persist.compaction_plan import TARGET_ROWS
-from flight_iox.persist.compactor import FILE_DELETE_GRACE_SECONDS, CompactReport, compact_table
-from flight_iox.persist.parquet_files import WrittenPart, kept_rows, write_parts
+from flight_iox.persist.compactor import (
+    FILE_DELETE_GRACE_SECONDS,
+    CompactReport,
+    cache_new_files,
+    compact_table,
+)
+from flight_iox.persist.parquet_files import write_parts
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.file_checks import listed_problems
 from flight_iox.wal import WriteAheadLog
-from iox_catalog.files import DataFile
 from iox_catalog.schema import column_kinds
 
 log = logging.getLogger(__name__)
@@ -168,7 +172,7 @@ class Persister:
                     log.exception("persisting %s.%s failed; rows stay buffered", db, table)
                 report.failures.append(f"{db}.{table}: {full.message if full else error}")
                 continue
-            _load_new_files(tables, db, table, stored.files.files, schema, written)
+            cache_new_files(tables, db, table, stored.files.files, schema, written)
             tables.buffers.persisted(db, table, stored.files.files)
             report.tables += 1
             report.rows += rows.num_rows
@@ -295,19 +299,3 @@ class Persister:
             self._thread.join(timeout=60)
         if self.settings.persist_on_shutdown and self._persists:
             self.persist()
-
-
-def _load_new_files(
-    tables: TableStore,
-    db: str,
-    table: str,
-    files: tuple[DataFile, ...],
-    schema: pa.Schema,
-    written: list[WrittenPart],
-) -> None:
-    """Put the files a commit added into the query side's Parquet cache, before they are
-    installed: the first query after a persist then finds them in memory. Their rows are
-    the ones just written, so nothing is decoded (``WrittenPart.model_rows``)."""
-    known = {f.path for f in tables.buffers.table(db, table).files}
-    new = [f for f in files if f.path not in known]
-    tables.caches.load_files(new, schema, (db, table), kept_rows(written))

@@ -49,16 +49,17 @@ SchemaCheck = Callable[[DataFile], pa.Schema]
 # In-memory tables are split into batches of at most this many rows, spread over partitions.
 MEMORY_BATCH_ROWS = 65_536
 VIEWS_KEPT = 4_096  # views whose plans ``view_label`` recognises (older ones: no rewrite)
-# Parquet scans prune pages with the page index (files are sorted by tags, so a tag predicate skips
-# most pages), and evaluate filters in the decoder, which then decodes the other columns only for
-# matching rows (TSBS high-cpu-all: 0.8x). Pushdown once cost InfluxQL conformance (389 -> 315
-# cases), most likely through file time as a CAST, which DataFusion unwraps by truncating the
-# literal; with integer time (``file_columns.time_expression``) all 644 conformance outcomes are the
-# same with and without it. File statistics are not collected at planning: with them DataFusion
-# takes the files' sort order (tags, time) as the scans' output ordering, and planning a union of
-# such a scan with the buffer grows with the number of columns (TSBS ``SELECT *`` over files +
-# buffer: 130-640 ms to plan, against 2-5 ms without). Row groups and pages are still pruned by the
-# statistics in each file, when it is opened.
+# Parquet scans prune pages with the page index (files are sorted by tags, so a tag predicate
+# skips most pages), and evaluate filters in the decoder, which then decodes the other columns
+# only for matching rows (TSBS high-cpu-all: 0.8x). Pushdown once cost InfluxQL conformance
+# (389 -> 315 cases), most likely through file time as a CAST, which DataFusion unwraps by
+# truncating the literal; with integer time (``file_columns.time_expression``) all 644
+# conformance outcomes are the same with and without it. File statistics are not collected at
+# planning: with them DataFusion takes the files' sort order (tags, time) as the scans' output
+# ordering, and planning a union of such a scan with the buffer grows with the number of
+# columns (TSBS ``SELECT *`` over files + buffer: 130-640 ms to plan, against 2-5 ms
+# without). Row groups and pages are still pruned by the statistics in each file, when it is
+# opened.
 PARQUET_OPTIONS = {
     "datafusion.execution.collect_statistics": "false",
     "datafusion.execution.parquet.enable_page_index": "true",
