@@ -63,6 +63,7 @@ from flight_iox.query.file_checks import checked_schema
 from flight_iox.query.loopback_files import LoopbackFiles, query_store
 from flight_iox.query.query_log import QueryLog
 from flight_iox.query.scoped import SqlService
+from flight_iox.query.series_index import SeriesIndex
 from flight_iox.query.system_tables import SystemTable
 from flight_iox.replication.replica import EntryApplier, ReplicaRole
 from flight_iox.replication.service import ReplicationService, replica_urls
@@ -253,6 +254,7 @@ def _build_app(
         iceberg.config.store.datafusion_store(), settings.loopback_file_reads, Path(storage.root)
     )
     started.extend([loopback] if loopback is not None else [])
+    series = SeriesIndex(storage)  # one for queries and table changes: both decide overlap
     query = QueryEngine(
         catalog,
         buffers,
@@ -265,6 +267,7 @@ def _build_app(
         remote=remote,
         latest_rows=settings.latest_rows_rewrite,
         aggregate_cache_bytes=settings.aggregate_cache_size,
+        series=series,
     )
     metrics.watch(
         StateSources(
@@ -283,7 +286,7 @@ def _build_app(
     if authorizer is not None:
         authorizer.store.add_listener(query.invalidate_system_tables)
 
-    tables = TableStore(catalog, buffers, iceberg, storage, caches=query)
+    tables = TableStore(catalog, buffers, iceberg, storage, caches=query, series=series)
     persister = Persister(
         settings, tables, wal, watermark, metrics,
         persists=roles.ingest, compacts=roles.compact,

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import zstandard
 
+from flight_iox.persist.footer_entries import MAGIC, parquet_footer
 from flight_iox.persist.thrift_compact import (
     ThriftError,
     ThriftList,
@@ -43,7 +44,6 @@ from flight_iox.persist.thrift_compact import (
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"PAR1"
 _DATA_PAGE, _INT64, _OPTIONAL, _ZSTD, _DELTA_BINARY_PACKED = 0, 2, 1, 6, 5
 _MINIBLOCK = 64  # values per miniblock; a block holds a multiple of 128 values
 # zstd's search for matches cut down, its parser (btopt at level 11) kept. On these bytes
@@ -187,15 +187,6 @@ def _reads_back(data: bytes, columns: dict[str, pa.ChunkedArray]) -> bool:
     return all(read.column(n).equals(c) for n, c in columns.items())
 
 
-def _footer(data: bytes) -> tuple[ThriftStruct, int]:
-    if data[:4] != MAGIC or data[-4:] != MAGIC:
-        raise _Unsupported("not a plain Parquet file")
-    length = struct.unpack("<I", data[-8:-4])[0]
-    start = len(data) - 8 - length
-    footer, _ = read_struct(data[start:-8])
-    return footer, start
-
-
 def _optional_leaves(footer: ThriftStruct) -> set[str]:
     schema = footer.get(2)
     if not isinstance(schema, ThriftList):
@@ -239,7 +230,7 @@ def _chunk_start(meta: ThriftStruct) -> int:
 
 
 def _rewrite(data: bytes, columns: dict[str, _Column], level: int) -> bytes:
-    footer, footer_start = _footer(data)
+    footer, footer_start = parquet_footer(data)
     optional = _optional_leaves(footer)
     codec = pa.Codec("zstd", compression_level=1)  # decompresses pyarrow's pages
     params = zstandard.ZstdCompressionParameters.from_level(

@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 
 from flight_iox.columns import TIME_COLUMN
 from flight_iox.engine.dedupe import deduplicate
-from flight_iox.query.overlap import Window, file_range, overlap_groups
+from flight_iox.query.overlap import SharesSeries, Window, file_sources, overlap_groups
 from iox_catalog.files import DataFile
 from iox_catalog.partitioning import PartitionKey
 
@@ -72,22 +72,28 @@ class _Unit:
 
 
 def plan_compaction(
-    files: Sequence[DataFile], min_files: int, target_rows: int = TARGET_ROWS
+    files: Sequence[DataFile],
+    min_files: int,
+    target_rows: int = TARGET_ROWS,
+    shares: SharesSeries | None = None,
 ) -> list[CompactionJob]:
-    """The jobs one pass runs over a table's ``files``, oldest data first."""
+    """The jobs one pass runs over a table's ``files``, oldest data first (``shares``: the
+    series check that overlap groups are decided with, as queries decide them)."""
     by_partition: dict[PartitionKey | None, list[DataFile]] = defaultdict(list)
     for file in files:
         by_partition[file.partition].append(file)
     jobs = []
     for members in by_partition.values():
-        jobs.extend(_partition_jobs(members, min_files, target_rows))
+        jobs.extend(_partition_jobs(members, min_files, target_rows, shares))
     return sorted(jobs, key=lambda job: min(f.min_time_us for f in job.files))
 
 
-def _partition_jobs(files: list[DataFile], min_files: int, target_rows: int) -> list[CompactionJob]:
+def _partition_jobs(
+    files: list[DataFile], min_files: int, target_rows: int, shares: SharesSeries | None
+) -> list[CompactionJob]:
     if len(files) < 2:
         return []
-    groups = overlap_groups([file_range(i, f) for i, f in enumerate(files)])
+    groups = overlap_groups(file_sources(files), shares)
     grouped = {i for group in groups for i in group.members}
     units = [
         _Unit(

@@ -37,7 +37,7 @@ from flight_iox.persist.compaction_plan import (
 from flight_iox.persist.parquet_files import WrittenPart, kept_rows, read_model_rows, write_parts
 from flight_iox.persist.retention import drop_expired_files
 from flight_iox.persist.tables import TableStore
-from flight_iox.query.overlap import file_range, overlapping_pairs
+from flight_iox.query.overlap import SharesSeries, file_sources, overlapping_pairs
 from iox_catalog.files import DataFile
 from iox_catalog.schema import column_kinds
 
@@ -69,7 +69,8 @@ def compact_table(
     report.expired_files = drop_expired_files(tables, database, table, schema)
     state = tables.buffers.table(database, table)
     kinds = column_kinds(schema)
-    for job in plan_compaction(state.files, min_files, target_rows):
+    shares = tables.series.check()
+    for job in plan_compaction(state.files, min_files, target_rows, shares):
         group = list(job.files)
         try:
             held = tables.caches.cached_files(group)  # decoded already: no Parquet read
@@ -86,8 +87,9 @@ def compact_table(
             parts += write_parts(piece, kinds, target, tables.storage)
         written = [part.file for part in parts]
         stored = tables.iceberg.replace_files(
-            database, table, [f.path for f in group], written, schema, keep_order=_sharing_pairs
-        )
+            database, table, [f.path for f in group], written, schema,
+            keep_order=lambda files: _sharing_pairs(files, shares),
+        )  # fmt: skip
         cache_new_files(tables, database, table, stored.files.files, schema, parts)
         del parts
         state.replace_files(stored.files.files)
@@ -114,14 +116,14 @@ def cache_new_files(
     memory. Their rows are the ones just written, so nothing is decoded (``kept_rows``)."""
     known = {f.path for f in tables.buffers.table(database, table).files}
     new = [f for f in files if f.path not in known]
+    for part in written:  # series ranges, as the footer holds them: no footer read later
+        tables.series.put(part.file.uri, part.series)
     tables.caches.load_files(new, schema, (database, table), kept_rows(written))
 
 
-def _sharing_pairs(files: Sequence[DataFile]) -> list[tuple[int, int]]:
+def _sharing_pairs(files: Sequence[DataFile], shares: SharesSeries) -> list[tuple[int, int]]:
     """The pairs of ``files`` (indexes) that may hold a row of the same key and time."""
-    return [
-        (i, j) for i, j, _ in overlapping_pairs([file_range(i, f) for i, f in enumerate(files)])
-    ]
+    return [(i, j) for i, j, _ in overlapping_pairs(file_sources(files), shares)]
 
 
 _reported_groups: set[frozenset[str]] = set()

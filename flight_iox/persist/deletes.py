@@ -214,7 +214,8 @@ def _merge_overlapping_files(
     one overwrote. Once no two files share a row, commit order no longer matters.
     """
     files = tables.buffers.table(database, table).files
-    if any(job.overlapping for job in plan_compaction(files, ONLY_OVERLAPPING)):
+    jobs = plan_compaction(files, ONLY_OVERLAPPING, shares=tables.series.check())
+    if any(job.overlapping for job in jobs):
         compact_table(tables, database, table, schema, ONLY_OVERLAPPING)
 
 

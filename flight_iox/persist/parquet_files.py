@@ -29,6 +29,10 @@ takes a dictionary read only from a stored schema, and casting decoded strings i
 key (C++ ``FindKey``: first; arrow-rs, a map: last); ``tests/unit/persist`` pins both,
 and if one changes, reads stay correct and only that reader's speed or quiet is lost.
 The Parquet cache reads with pyarrow's ``read_dictionary`` either way.
+
+Each file's footer also holds its series' first and last times (``engine/series_ranges.py``),
+which queries and compaction use to tell files that share a series in time from files that
+only share tag bounds; they are handed back with the rows (``WrittenPart.series``).
 """
 
 from __future__ import annotations
@@ -46,7 +50,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, FieldType
+from flight_iox.engine.series_ranges import FOOTER_KEY, SeriesRanges, encode, series_ranges
 from flight_iox.persist.byte_aligned_delta import rewrite_integer_pages
+from flight_iox.persist.footer_entries import with_footer_entry
+from flight_iox.persist.thrift_compact import ThriftError
 from iox_catalog.files import WrittenFile
 from iox_catalog.partitioning import WriteTarget
 from iox_catalog.schema import REMAINDER_COLUMN, ColumnKinds, file_schema
@@ -180,6 +187,7 @@ class WrittenPart:
 
     file: WrittenFile
     rows: pa.Table
+    series: SeriesRanges | None = None  # as the footer holds them (None: too many series)
 
     @property
     def whole(self) -> bool:
@@ -249,10 +257,10 @@ def _write_partitions(
     integers = [n for n, kind in kinds.items() if kind in (FieldType.INTEGER, FieldType.UNSIGNED)]
     location = target.location
     written = []
+    tag_names = [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
     for partition in target.partitioning.split(rows):  # keeps the (tags, time) order
-        part = _with_tag_dictionaries(
-            partition.rows, [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
-        )
+        part = _with_tag_dictionaries(partition.rows, tag_names)
+        series = series_ranges(part, tag_names, _nanoseconds(part))
         part = part.replace_schema_metadata(_stored_metadata(part.schema))
         folder = f"{location}/data/{partition.path}" if partition.path else f"{location}/data"
         path = storage.contained(f"{folder}/{uuid.uuid4().hex}.parquet", within=location)
@@ -280,23 +288,38 @@ def _write_partitions(
         if INTEGER_ZSTD_LEVEL:
             columns = {n: part.column(n) for n in integers if n in part.column_names}
             data = rewrite_integer_pages(data, columns, INTEGER_ZSTD_LEVEL)
+        series, data = _with_series(data, series)
         with storage.filesystem.open_output_stream(path) as out:
             out.write(data)
-        written.append(WrittenPart(WrittenFile(storage.uri(path), partition.key), part))
+        written.append(WrittenPart(WrittenFile(storage.uri(path), partition.key), part, series))
     return written
+
+
+def _with_series(data: bytes, series: SeriesRanges | None) -> tuple[SeriesRanges | None, bytes]:
+    """The file ``data`` with ``series`` in its footer; the ranges it holds (None: none)."""
+    if series is None:
+        return None, data
+    try:
+        return series, with_footer_entry(data, FOOTER_KEY, encode(series))
+    except ThriftError:  # pyarrow wrote a footer of another shape: bounds decide for it
+        return None, data
+
+
+def _nanoseconds(rows: pa.Table) -> pa.Array:
+    """The time of file-shaped ``rows`` (microseconds and a remainder) in nanoseconds."""
+    micros = rows.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
+    if REMAINDER_COLUMN not in rows.column_names:
+        return pa.array(micros * NS_PER_US, pa.int64())
+    remainder = rows.column(REMAINDER_COLUMN).fill_null(0).to_numpy()
+    return pa.array(micros * NS_PER_US + remainder, pa.int64())
 
 
 def from_file_columns(rows: pa.Table, model_schema: pa.Schema) -> pa.Table:
     """The inverse of ``to_file_columns``: file rows back in the data-model shape."""
-    micros = rows.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
-    if REMAINDER_COLUMN in rows.column_names:
-        remainder = rows.column(REMAINDER_COLUMN).fill_null(0).to_numpy()
-    else:
-        remainder = 0
     columns = []
     for field in model_schema:
         if field.name == TIME_COLUMN:
-            columns.append(pa.array(micros * NS_PER_US + remainder, pa.int64()).view(field.type))
+            columns.append(_nanoseconds(rows).view(field.type))
         elif field.name not in rows.column_names:
             columns.append(pa.nulls(rows.num_rows, field.type))
         elif pa.types.is_dictionary(field.type):

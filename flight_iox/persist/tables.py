@@ -17,6 +17,7 @@ import pyarrow as pa
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
 from flight_iox.ports import QueryCaches
+from flight_iox.query.series_index import SeriesIndex
 from iox_catalog import IoxCatalog
 from iox_catalog.storage import Storage
 
@@ -30,6 +31,7 @@ class TableStore:
     iceberg: IoxCatalog  # the durable file lists (one commit per change)
     storage: Storage  # the object store the files live in
     caches: QueryCaches  # the query side's view of the tables
+    series: SeriesIndex  # which files share a series in time (the query side's, too)
 
     def schema(self, database: str, table: str) -> pa.Schema | None:
         """The table's Arrow schema (None when it or its database does not exist)."""

@@ -21,6 +21,7 @@ from datafusion.catalog import Catalog, Table
 from datafusion.user_defined import TableFunction
 
 from flight_iox.config import QueryLimits
+from flight_iox.errors import NoDatabaseError
 from flight_iox.query.registry import USER_SCHEMA, TableRegistry, new_catalog
 from flight_iox.query.runtime import runtime_env
 from flight_iox.query.tables import PARQUET_OPTIONS
@@ -131,3 +132,15 @@ class Contexts:
         for function in self._table_functions(database):
             context.register_udtf(function)
         return context, set()
+
+
+def no_database_error(message: str, database: str | None) -> NoDatabaseError | None:
+    """An unqualified name that failed because the request names no database.
+
+    Without one, unqualified names resolve in an empty placeholder catalog, and DataFusion's
+    message would show its name (``table '__no_database__.iox.cpu' not found``).
+    """
+    if database is not None or NO_DATABASE not in message:
+        return None
+    problem = message.replace(f"{NO_DATABASE}.{USER_SCHEMA}.", "").replace(NO_DATABASE, "")
+    return NoDatabaseError(f"{problem}, and the request names no database")

@@ -29,10 +29,10 @@ from datafusion import DataFrame, SessionContext, SQLOptions
 from flight_iox.config import QueryLimits
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
-from flight_iox.errors import DatabaseNotFoundError, NoDatabaseError, QueryError, query_error
+from flight_iox.errors import DatabaseNotFoundError, QueryError, query_error
 from flight_iox.query.cache_fills import CacheFills
 from flight_iox.query.configured_caches import ConfiguredCaches
-from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope
+from flight_iox.query.contexts import NO_DATABASE, Contexts, Scope, no_database_error
 from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import QueryRunner, clear_spill_dir, reads_no_data
 from flight_iox.query.file_cache import FileCache, Given
@@ -50,8 +50,9 @@ from flight_iox.query.placeholders import (
 from flight_iox.query.probe_plans import ProbePlanner
 from flight_iox.query.pruned_plans import PrunedPlanner
 from flight_iox.query.reads import databases_read
-from flight_iox.query.registry import USER_SCHEMA, State, TableRegistry, memory
+from flight_iox.query.registry import State, TableRegistry, memory
 from flight_iox.query.remote import RemoteTables
+from flight_iox.query.series_index import SeriesIndex
 from flight_iox.query.statement_cache import StatementCache, note_reads, params_key, reusable
 from flight_iox.query.system_tables import SystemTable
 from flight_iox.query.tables import SchemaCheck, TableBuilder
@@ -79,6 +80,7 @@ class QueryEngine:
         latest_rows: bool = True,
         file_urls: FileUrls | None = None,
         aggregate_cache_bytes: int = 64 << 20,
+        series: SeriesIndex | None = None,
     ):
         """``system_tables`` are server-wide tables added to every database's ``system``
         schema (``system.tokens``); call ``invalidate_system_tables`` when their source changes.
@@ -87,14 +89,16 @@ class QueryEngine:
         ``file_urls``: where DataFusion reads a file (``TableBuilder``), with ``object_store``
         the store serving it (``loopback_files.py``).
         ``aggregate_cache_bytes``: per-file partial aggregates kept (``partial_aggs.py``; 0: off),
-        their statements planned without the files first (``probe_plans.py``)."""
+        their statements planned without the files first (``probe_plans.py``).
+        ``series``: which files share a series in time (``series_index.py``)."""
         self._limits = limits or QueryLimits()
         clear_spill_dir(self._limits.spill_dir)
         self._runner = QueryRunner(self._limits)
         self._catalog = catalog
         self._buffers = buffers
         self._statements = StatementCache()
-        self._tables = TableBuilder(max(1, os.cpu_count() or 1), file_cache, file_check, file_urls)
+        cores = max(1, os.cpu_count() or 1)
+        self._tables = TableBuilder(cores, file_cache, file_check, file_urls, series)
         self._remote = remote
         self._registry = TableRegistry(catalog, buffers, self._tables, remote)
         self._pruner = PrunedPlanner(self._registry, self._tables, self._limits.prune_files)
@@ -354,13 +358,13 @@ class QueryEngine:
                 raise
             message = engine_message(error)
         if count == 0:
-            raise _no_database(message, database) or query_error(message)
+            raise no_database_error(message, database) or query_error(message)
         try:  # placeholders DataFusion could not type from their context, typed by their values
             return planned(typed_placeholders(rewritten, params, count))
         except Exception as error:
             if not is_engine_error(error):
                 raise
-            raise _no_database(message, database) or QueryError(message) from None
+            raise no_database_error(message, database) or QueryError(message) from None
 
     def load_files(
         self, files: Sequence[DataFile], schema: pa.Schema, table: tuple[str, str] | None = None,
@@ -386,15 +390,3 @@ class QueryEngine:
 def _sql(context: SessionContext, sql: str, values: dict[str, object]) -> DataFrame:
     options = {"param_values": values} if values else {}
     return context.sql_with_options(sql, _READ_ONLY, **options)
-
-
-def _no_database(message: str, database: str | None) -> NoDatabaseError | None:
-    """An unqualified name that failed because the request names no database.
-
-    Without one, unqualified names resolve in an empty placeholder catalog, and DataFusion's
-    message would show its name (``table '__no_database__.iox.cpu' not found``).
-    """
-    if database is not None or NO_DATABASE not in message:
-        return None
-    problem = message.replace(f"{NO_DATABASE}.{USER_SCHEMA}.", "").replace(NO_DATABASE, "")
-    return NoDatabaseError(f"{problem}, and the request names no database")

@@ -16,12 +16,17 @@ says the time *windows* where it meets another member: a row outside every windo
 source meets no other source, so only rows inside windows are deduplicated. Everything
 here only narrows what must be deduplicated by what cannot share a key: the answer stays
 exact.
+
+Bounds per source still pair the files of several writers (each writer's series span the
+same tags, and the writers' clocks differ at a persist's edge), so a pair the bounds keep
+is then asked a ``SharesSeries`` check when the caller has one (``series_index.py``):
+whether some series is in both sources at intersecting times.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -47,6 +52,7 @@ class SourceRange:
     last: int
     partition: PartitionKey | None = None
     tags: Mapping[str, TagBounds] | None = None  # None: nothing known of any tag
+    path: str | None = None  # a data file's path (None: the buffer)
 
     def tag(self, name: str) -> TagBounds:
         """The bounds of tag ``name`` (unknown when not recorded)."""
@@ -56,9 +62,8 @@ class SourceRange:
 def file_range(index: int, file: DataFile) -> SourceRange:
     """A data file as a source (its µs bounds widened to whole nanoseconds)."""
     tags = None if file.tags is None else dict(file.tags)
-    return SourceRange(
-        index, file.min_time_us * 1000, file.max_time_us * 1000 + 999, file.partition, tags
-    )
+    first, last = file.min_time_us * 1000, file.max_time_us * 1000 + 999
+    return SourceRange(index, first, last, file.partition, tags, file.path)
 
 
 def buffer_range(index: int, rows: pa.Table) -> SourceRange | None:
@@ -132,8 +137,15 @@ class OverlapGroup:
     windows: Mapping[int, tuple[Window, ...]] = field(default_factory=dict)
 
 
-def overlapping_pairs(sources: Sequence[SourceRange]) -> list[tuple[int, int, Window]]:
-    """Each pair of sources that may share a key, with the time window they share.
+# (a, b, the window they share) -> whether some series is in both at intersecting times
+SharesSeries = Callable[[SourceRange, SourceRange, Window], bool]
+
+
+def overlapping_pairs(
+    sources: Sequence[SourceRange], shares: SharesSeries | None = None
+) -> list[tuple[int, int, Window]]:
+    """Each pair of sources that may share a key, with the time window they share
+    (``shares``, when given, asked of each pair the bounds keep).
 
     A sweep in time order compares a source only with those still open at its start, so
     a table whose files follow each other in time costs O(n log n), not O(n²).
@@ -146,12 +158,15 @@ def overlapping_pairs(sources: Sequence[SourceRange]) -> list[tuple[int, int, Wi
         for other in open_:
             if keys_may_meet(other, source):
                 window = (source.first, min(source.last, other.last))
-                pairs.append((other.index, source.index, window))
+                if shares is None or shares(other, source, window):
+                    pairs.append((other.index, source.index, window))
         open_.append(source)
     return pairs
 
 
-def overlap_groups(sources: Sequence[SourceRange]) -> list[OverlapGroup]:
+def overlap_groups(
+    sources: Sequence[SourceRange], shares: SharesSeries | None = None
+) -> list[OverlapGroup]:
     """The groups of two or more sources that may share keys (connected through pairs)."""
     parent = {s.index: s.index for s in sources}
 
@@ -162,7 +177,7 @@ def overlap_groups(sources: Sequence[SourceRange]) -> list[OverlapGroup]:
         return index
 
     windows: dict[int, list[Window]] = {}
-    for a, b, window in overlapping_pairs(sources):
+    for a, b, window in overlapping_pairs(sources, shares):
         parent[root(a)] = root(b)
         windows.setdefault(a, []).append(window)
         windows.setdefault(b, []).append(window)
@@ -192,14 +207,21 @@ def merged_windows(windows: list[Window], limit: int = MAX_WINDOWS) -> tuple[Win
 
 def table_sources(files: Sequence[DataFile], buffered: pa.Table) -> list[SourceRange]:
     """A table's sources: its files in commit order, then its buffered rows (if any)."""
-    sources = [file_range(i, f) for i, f in enumerate(files)]
+    sources = file_sources(files)
     buffered_range = buffer_range(len(files), buffered)
     if buffered_range is not None:
         sources.append(buffered_range)
     return sources
 
 
-def overlapping_file_indices(files: Sequence[DataFile]) -> set[int]:
+def file_sources(files: Sequence[DataFile]) -> list[SourceRange]:
+    """``files`` as sources, in their order."""
+    return [file_range(i, f) for i, f in enumerate(files)]
+
+
+def overlapping_file_indices(
+    files: Sequence[DataFile], shares: SharesSeries | None = None
+) -> set[int]:
     """The positions of ``files`` that may share a key with another file (``system.tables``)."""
-    groups = overlap_groups([file_range(i, f) for i, f in enumerate(files)])
+    groups = overlap_groups(file_sources(files), shares)
     return {i for group in groups for i in group.members}

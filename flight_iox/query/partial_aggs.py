@@ -329,7 +329,8 @@ class PartialAggregates:
         is exact."""
         buffered = source.snapshot.buffered
         digest = statement_digest(source.schema, shape)
-        grouped = {i for g in overlap_groups(table_sources(files, buffered)) for i in g.members}
+        groups = overlap_groups(table_sources(files, buffered), self._tables.shares(buffered))
+        grouped = {i for g in groups for i in g.members}
         empty = source.schema.empty_table()
         alone: list[tuple[Hashable, TableSnapshot]] = [
             (file_identity(file), TableSnapshot((file,), empty))

@@ -366,7 +366,7 @@ class TableRegistry:
     def _refresh_system_tables(self, database: str, schemas: dict[str, pa.Schema]) -> None:
         """Rebuild a database's ``system`` schemas: full (admin) and scoped."""
         full, scoped = Schema.memory_schema(), Schema.memory_schema()
-        tables = system_tables(database, schemas, self._buffers)
+        tables = system_tables(database, schemas, self._buffers, self._tables.shares())
         tables.update(cache_system_tables(self._catalog.caches(database)))
         for name, data in tables.items():
             provider = self._tables.provider(data.schema, memory(data))

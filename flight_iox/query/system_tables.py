@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from flight_iox.columns import ColumnRole, role_of
 from flight_iox.engine.buffer import BufferSet
-from flight_iox.query.overlap import overlapping_file_indices
+from flight_iox.query.overlap import SharesSeries, overlapping_file_indices
 
 SYSTEM_SCHEMA = "system"
 
@@ -66,15 +66,19 @@ PARQUET_FILES_SCHEMA = pa.schema(
 
 
 def system_tables(
-    database: str, schemas: dict[str, pa.Schema], buffers: BufferSet
+    database: str,
+    schemas: dict[str, pa.Schema],
+    buffers: BufferSet,
+    shares: SharesSeries | None = None,
 ) -> dict[str, pa.Table]:
-    """``{"tables": …, "parquet_files": …}`` for one database."""
+    """``{"tables": …, "parquet_files": …}`` for one database (``shares``: files overlap
+    as queries decide it, series included)."""
     table_rows: list[dict[str, object]] = []
     file_rows: list[dict[str, object]] = []
     for name, schema in sorted(schemas.items()):
         state = buffers.table(database, name)
         files = state.files
-        overlapping = overlapping_file_indices(files)
+        overlapping = overlapping_file_indices(files, shares)
         roles = [role_of(f) for f in schema]
         table_rows.append(
             {

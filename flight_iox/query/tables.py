@@ -35,8 +35,9 @@ from flight_iox.query.file_cache import FileCache, Given
 from flight_iox.query.file_checks import UnreadableFileError
 from flight_iox.query.file_columns import cast_sql, read_field, time_expression
 from flight_iox.query.loopback_files import FileUrls
-from flight_iox.query.overlap import OverlapGroup, overlap_groups, table_sources
+from flight_iox.query.overlap import OverlapGroup, SharesSeries, overlap_groups, table_sources
 from flight_iox.query.scan_needs import ScanNeeds
+from flight_iox.query.series_index import SeriesIndex
 from flight_iox.query.zone_maps import ZoneMaps
 from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
@@ -82,11 +83,13 @@ class TableBuilder:
         file_cache: FileCache | None = None,
         check: SchemaCheck | None = None,
         file_urls: FileUrls | None = None,
+        series: SeriesIndex | None = None,
     ) -> None:
         """Memory tables get ``partitions`` partitions; ``file_cache`` serves decoded files;
         ``file_urls`` gives the URL DataFusion reads a file at (else its path); ``check``
         reads a file's schema after checking it is there and whole; without it DataFusion
-        infers the schema (and a bad file fails the whole registration)."""
+        infers the schema (and a bad file fails the whole registration); ``series`` says
+        which files share a series in time (``series_index.py``; None: bounds decide)."""
         self._context = SessionContext(SessionConfig(PARQUET_OPTIONS))
         # Volatile, so the optimizer never evaluates it while planning.
         self._context.register_udf(
@@ -97,6 +100,7 @@ class TableBuilder:
         self._file_cache = file_cache
         self._check = check
         self._file_urls = file_urls
+        self._series = series
         self._file_scans: dict[str, tuple[Table, pa.Schema]] = {}
         self._zones = ZoneMaps()
         self._reported: set[str] = set()  # unreadable files already logged
@@ -139,7 +143,10 @@ class TableBuilder:
         rows it holds at most."""
         with self._lock:
             files = snapshot.files
-            groups = overlap_groups(table_sources(files, snapshot.buffered)) if files else []
+            groups = []
+            if files:  # the buffer alone overlaps nothing (and may be a system table's rows)
+                shares = self.shares(snapshot.buffered)
+                groups = overlap_groups(table_sources(files, snapshot.buffered), shares)
             grouped = {i for group in groups for i in group.members}
             cached = {}
             if self._file_cache is not None and files:
@@ -166,6 +173,10 @@ class TableBuilder:
             if in_memory.num_rows or not sources:
                 sources.insert(0, (-1, in_memory))
             return self._view(schema, sources, retention_ns, cached, groups, label), rows
+
+    def shares(self, buffered: pa.Table | None = None) -> SharesSeries | None:
+        """The series check for a table's files and ``buffered`` rows (None: bounds decide)."""
+        return None if self._series is None else self._series.check(buffered)
 
     def view_label(self, rendering: str) -> str | None:
         """The label of our view whose plan renders as ``rendering`` (names are unique)."""

@@ -50,12 +50,15 @@ def all_rows(app: App) -> list[dict]:
     return sorted(found, key=lambda r: (r["w"], r["host"], r["time"]))
 
 
-def test_edge_overlaps_are_compacted_into_non_overlapping_files(app: App) -> None:
+@pytest.mark.parametrize("late", [1, 2], ids=["edge of other series", "rewrites own rows"])
+def test_edge_overlaps_are_compacted_into_non_overlapping_files(app: App, late: int) -> None:
     expected: dict[tuple, float] = {}
+    shares = app.persister.tables.series.check()
     for step in range(8):
         lines = []
-        # Two writers, each its own series; w1's first second is late (before w0's last).
-        for w, first in (("w0", step * 10), ("w1", step * 10 - 1)):
+        # Two writers, each its own series; w1's first seconds are late (before w0's last):
+        # one second late meets only w0's rows (other series), two rewrite w1's own last.
+        for w, first in (("w0", step * 10), ("w1", step * 10 - late)):
             for second in range(first, first + 10):
                 for host in range(2):
                     value = float(step * 1000 + second)
@@ -64,11 +67,11 @@ def test_edge_overlaps_are_compacted_into_non_overlapping_files(app: App) -> Non
         write(app, lines)
         app.persister.persist()
         files = app.buffers.table("db", "cpu").files
-        jobs = plan_compaction(files, min_files=4, target_rows=TARGET)
+        jobs = plan_compaction(files, min_files=4, target_rows=TARGET, shares=shares)
         assert all(sum(f.record_count for f in job.files) <= 3 * TARGET for job in jobs)
         app.persister.compact(min_files=4, target_rows=TARGET)
         files = app.buffers.table("db", "cpu").files
-        assert overlapping_file_indices(files) == set()
+        assert overlapping_file_indices(files, shares) == set()
         assert all(f.record_count <= TARGET for f in files)
     got = {(r["w"], r["host"], int(r["time"].timestamp())): r["f"] for r in all_rows(app)}
     assert got == expected
