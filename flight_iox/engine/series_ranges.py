@@ -3,10 +3,12 @@
 Two sources must be deduplicated against each other only where they may hold the same row
 key: the same series (its tag values) at the same time. Bounds per source (its time range,
 each tag's least and greatest value: ``query/overlap.py``) say too little when several
-writers fill one table (issue 20's soak: two writers, each with its own series and clock,
-made every new file meet the one before at its edge, and each persist cost a compaction
-rewriting two million rows). Here each series a source holds is known with its first and
-last time, so two sources meet only if some series is in both with intersecting times.
+writers fill one table: each with its own series and clock, every new file meets the one
+before by bounds, so each compaction pass merged them and each query deduplicated the newest
+file with the buffer (``bench/series_overlap.py``, one writer 2 s behind the other:
+compaction 1.32 s against 0.07 s over six persists, the soak's statement 51 against 15 ms).
+Here each series a source holds is known with its first and last time, so two sources meet
+only if some series is in both with intersecting times.
 
 A series is named by its tag values as ``name=value`` pieces, in name order, nulls left
 out: a tag a source lacks is a tag its rows have no value of, as in the data model. (Each
