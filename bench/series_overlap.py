@@ -1,6 +1,7 @@
 """Two writers with their own clocks: compaction and queries with and without series ranges.
 
     python bench/series_overlap.py [--persists 6] [--rows 200000] [--lag 2.0] [--rounds 2]
+        [--out bench/results/series_overlap.json]
 
 One in-process app (defaults, Parquet cache on) per run. Two writers each write their own
 series (``w=w0`` / ``w=w1``, 200 hosts); ``w1``'s clock is ``--lag`` seconds behind
@@ -98,6 +99,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--lag", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="write the runs and the medians as JSON")
     parser.add_argument("--one", choices=["on", "off"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -113,12 +115,19 @@ def main() -> None:
         found[mode].append(json.loads(out.strip().splitlines()[-1]))
     on, off = found["on"], found["off"]
     assert all(r["answer"] == off[0]["answer"] for r in on + off), "answers differ"
+    summary = {}
     for name in ("files_rewritten", "compact_s", "query_ms"):
         a = round(statistics.median(r[name] for r in on), 3)
         b = round(statistics.median(r[name] for r in off), 3)
         ratio = f"{a / b:.3f}" if b else "n/a"
+        summary[name] = {"series_ranges": a, "bounds_alone": b, "ratio": ratio}
         print(f"{name}: series ranges {a} | bounds alone {b} | ratio {ratio}")
     print(f"files at the end: {on[0]['files']} | {off[0]['files']}")
+    if args.out is not None:
+        runs = {mode: [{k: v for k, v in r.items() if k != "answer"} for r in found[mode]]
+                for mode in found}  # fmt: skip
+        args.out.write_text(json.dumps({"args": vars(args) | {"out": str(args.out)},
+                                        "medians": summary, "runs": runs}, indent=1))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def check_order_kept(
     rows that file overwrote back on top (``ValidationException``; the compactor retries
     once it has followed the newer file, which its plan then includes). ``sharing_pairs``
     gives the indexes of the files that may share a row, as the planner sees it (time,
-    partition and tag bounds), in one pass over them all.
+    partition and tag bounds, then each series' times), in one pass over them all.
     """
     for i, j in sharing_pairs(files):
         for old, kept in ((files[i], files[j]), (files[j], files[i])):

@@ -6,16 +6,16 @@ each tag's least and greatest value: ``query/overlap.py``) say too little when s
 writers fill one table: each with its own series and clock, every new file meets the one
 before by bounds, so each compaction pass merged them and each query deduplicated the newest
 file with the buffer (``bench/series_overlap.py``, one writer 2 s behind the other:
-compaction 1.32 s against 0.07 s over six persists, the soak's statement 51 against 15 ms).
+compaction 1.56 s against 0.08 s over six persists, the soak's statement 61 against 17 ms).
 Here each series a source holds is known with its first and last time, so two sources meet
 only if some series is in both with intersecting times.
 
-A series is named by its tag values as ``name=value`` pieces, in name order, nulls left
-out: a tag a source lacks is a tag its rows have no value of, as in the data model. (Each
-piece carries its own separator: pyarrow's ``binary_join_element_wise`` told to skip nulls
-drops the rows whose every piece is null.) Two different series could only get one name if
-a value held the separator, and then they are taken for one series: a pair of sources is at
-worst kept for deduplication, never left out.
+A series is named by its tags' names and values, in name order, nulls left out (a tag a
+source lacks is a tag its rows have no value of, as in the data model), each name and value
+prefixed by its length in bytes: ``4:host3:a01``. Line protocol lets a tag value hold any
+character, ``=`` and control characters included, so only a self-delimiting name keeps two
+different series apart (with plain ``name=value`` pieces, ``a="x<sep>b=y"`` and
+``a="x", b="y"`` got one name, and the first's times were never compared).
 
 A data file stores its ranges in its Parquet footer (``FOOTER_KEY``: an Arrow IPC stream,
 base64), written with the file; readers that do not know the key ignore it. Past
@@ -25,6 +25,7 @@ base64), written with the file; readers that do not know the key ignore it. Past
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,6 @@ from flight_iox.columns import TIME_COLUMN
 
 FOOTER_KEY = b"iox:series_ranges"
 MAX_SERIES = 16_384
-SEPARATOR = "\x1f"  # between the name=value pieces of a series' name
 _SCHEMA = pa.schema(
     [
         pa.field("series", pa.string(), nullable=False),
@@ -77,34 +77,59 @@ class SeriesRanges:
 
 
 def series_ranges(
-    rows: pa.Table, tags: list[str], time_ns: pa.Array | None = None
+    rows: pa.Table, tags: Sequence[str], time_ns: pa.Array | pa.ChunkedArray | None = None
 ) -> SeriesRanges | None:
     """The ranges of ``rows``' series (None past ``MAX_SERIES``); ``time_ns`` (int64) stands
     for the time column when the rows hold it in another shape (a file's microseconds)."""
     times = time_ns if time_ns is not None else rows.column(TIME_COLUMN).cast(pa.int64())
-    keyed = pa.table([*(rows.column(t) for t in tags), times], names=[*tags, "__time"])
-    keyed = keyed.unify_dictionaries()  # the buffer's chunks each have their own
-    grouped = keyed.group_by(tags, use_threads=False).aggregate(
-        [("__time", "min"), ("__time", "max")]
-    )
+    return ranges_of([rows.column(t) for t in tags], tags, times)
+
+
+def ranges_of(
+    columns: Sequence[pa.Array | pa.ChunkedArray],
+    tags: Sequence[str],
+    times: pa.Array | pa.ChunkedArray,
+) -> SeriesRanges | None:
+    """The ranges of the rows whose tag ``tags[i]`` is ``columns[i]`` and time ``times``.
+
+    Grouped under positional names: a tag may be called anything, ``time`` or ``t`` too."""
+    keys = [f"c{i}" for i in range(len(columns))]
+    keyed = pa.table([*columns, times], names=[*keys, "t"]).unify_dictionaries()
+    grouped = keyed.group_by(keys, use_threads=False).aggregate([("t", "min"), ("t", "max")])
     if grouped.num_rows > MAX_SERIES:
         return None
+    named = pa.table(
+        {
+            "series": series_names([grouped.column(k) for k in keys], tags, grouped.num_rows),
+            "first": grouped.column("t_min"),
+            "last": grouped.column("t_max"),
+        }
+    )
+    # Null and absent tags name alike: rows grouped apart may be one series, merged here.
+    merged = named.group_by("series", use_threads=False).aggregate(
+        [("first", "min"), ("last", "max")]
+    )
     return SeriesRanges(
-        series_names(grouped, tags),
-        grouped.column("__time_min").to_numpy(),
-        grouped.column("__time_max").to_numpy(),
+        merged.column("series").combine_chunks(),
+        merged.column("first_min").to_numpy(),
+        merged.column("last_max").to_numpy(),
     )
 
 
-def series_names(rows: pa.Table, tags: list[str]) -> pa.Array:
-    """Each row's series name: its tags' ``name=value`` pieces in name order, nulls left out."""
-    if not tags:
-        return pa.array([""] * rows.num_rows, pa.string())
+def series_names(
+    columns: Sequence[pa.Array | pa.ChunkedArray], tags: Sequence[str], rows: int
+) -> pa.Array:
+    """Each of ``rows`` rows' series name (see the module's docstring) from its tags' columns
+    (none: every row is the one series of a table without tags)."""
     pieces = []
-    for tag in sorted(tags):  # "name=value<SEPARATOR>", or nothing for a null
-        values = rows.column(tag).cast(pa.string())
-        piece = pc.binary_join_element_wise(f"{tag}=", values, SEPARATOR, "")
+    for tag, column in sorted(zip(tags, columns, strict=True), key=lambda pair: pair[0]):
+        values = column.cast(pa.string())
+        lengths = pc.binary_length(values).cast(pa.string())
+        name = f"{len(tag.encode())}:{tag}"
+        piece = pc.binary_join_element_wise(name, lengths, ":", values, "")  # null if null
         pieces.append(pc.fill_null(piece, ""))
+    if not pieces:
+        return pa.array([""] * rows, pa.string())
     joined = pc.binary_join_element_wise(*pieces, "") if len(pieces) > 1 else pieces[0]
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
+import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +61,7 @@ from iox_catalog.partitioning import WriteTarget
 from iox_catalog.schema import REMAINDER_COLUMN, ColumnKinds, file_schema
 from iox_catalog.storage import Storage
 
+log = logging.getLogger(__name__)
 NS_PER_US = 1_000
 ROW_GROUP_ROWS = 262_144
 PAGE_ROWS = 8_192
@@ -260,7 +263,7 @@ def _write_partitions(
     tag_names = [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
     for partition in target.partitioning.split(rows):  # keeps the (tags, time) order
         part = _with_tag_dictionaries(partition.rows, tag_names)
-        series = series_ranges(part, tag_names, _nanoseconds(part))
+        series = _series_of(part, tag_names)
         part = part.replace_schema_metadata(_stored_metadata(part.schema))
         folder = f"{location}/data/{partition.path}" if partition.path else f"{location}/data"
         path = storage.contained(f"{folder}/{uuid.uuid4().hex}.parquet", within=location)
@@ -295,14 +298,34 @@ def _write_partitions(
     return written
 
 
+def _series_of(part: pa.Table, tags: list[str]) -> SeriesRanges | None:
+    """The file's series ranges; None (bounds decide for it) if they cannot be made: they
+    only spare work, and a persist must never fail for them."""
+    try:
+        return series_ranges(part, tags, _nanoseconds(part))
+    except (pa.ArrowException, ValueError) as error:  # Arrow's refusal; a bug still surfaces
+        log.error("series ranges not made for a file (bounds decide for it): %s", error)
+        return None
+
+
 def _with_series(data: bytes, series: SeriesRanges | None) -> tuple[SeriesRanges | None, bytes]:
-    """The file ``data`` with ``series`` in its footer; the ranges it holds (None: none)."""
+    """The file ``data`` with ``series`` in its footer; the ranges it holds (None: none).
+
+    The footer is edited by hand, so the file's metadata is read back before it is kept, as
+    ``byte_aligned_delta`` reads back its pages: any doubt keeps pyarrow's file, without
+    ranges (bounds decide for it)."""
     if series is None:
         return None, data
+    value = encode(series)
     try:
-        return series, with_footer_entry(data, FOOTER_KEY, encode(series))
-    except ThriftError:  # pyarrow wrote a footer of another shape: bounds decide for it
-        return None, data
+        edited = with_footer_entry(data, FOOTER_KEY, value)
+        metadata = pq.read_metadata(pa.BufferReader(edited))
+        kept = metadata.num_rows == pq.read_metadata(pa.BufferReader(data)).num_rows
+        if kept and (metadata.metadata or {}).get(FOOTER_KEY) == value:
+            return series, edited
+    except (ThriftError, struct.error, OSError, pa.ArrowException) as error:
+        log.error("series ranges not written to a file's footer (bounds decide): %s", error)
+    return None, data
 
 
 def _nanoseconds(rows: pa.Table) -> pa.Array:

@@ -23,12 +23,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flight_iox.columns import TIME_COLUMN, ColumnRole, role_of
-from flight_iox.engine.series_ranges import FOOTER_KEY, SeriesRanges, decode, series_ranges
+from flight_iox.engine.series_ranges import FOOTER_KEY, SeriesRanges, decode, ranges_of
 from flight_iox.query.overlap import SourceRange, Window
 from iox_catalog.storage import Storage
 
 log = logging.getLogger(__name__)
-RANGES_BYTES = 32 << 20  # the files' ranges kept (400 series: about 10 KB a file)
+RANGES_BYTES = 32 << 20  # the files' ranges kept (400 series of two short tags: ~12 KB)
+ENTRY_BYTES = 256  # counted for each file's entry besides its ranges (a path, the dict's)
 PAIRS = 16_384  # answers kept for pairs of files (about 3 MB)
 _UNKNOWN = object()
 
@@ -57,9 +58,10 @@ class SeriesIndex:
             if found is not _UNKNOWN:
                 self._ranges.move_to_end(path)
                 return found  # type: ignore[return-value]
-        ranges = self._read(path)
-        with self._lock:
-            self._keep(path, ranges)
+        ranges, lasting = self._read(path)
+        if lasting:  # a failed read (storage down) is tried again next time
+            with self._lock:
+                self._keep(path, ranges)
         return ranges
 
     def files_meet(self, a: str, b: str) -> bool:
@@ -83,24 +85,33 @@ class SeriesIndex:
         return SeriesCheck(self, buffered)
 
     def _keep(self, path: str, ranges: SeriesRanges | None) -> None:
-        old = self._ranges.pop(path, None)
-        self._bytes -= old.nbytes if old is not None else 0
+        if path in self._ranges:
+            self._bytes -= _entry_bytes(path, self._ranges.pop(path))
         self._ranges[path] = ranges
-        self._bytes += ranges.nbytes if ranges is not None else 0
+        self._bytes += _entry_bytes(path, ranges)
         while self._bytes > self._capacity and len(self._ranges) > 1:
-            _, dropped = self._ranges.popitem(last=False)
-            self._bytes -= dropped.nbytes if dropped is not None else 0
+            dropped, held = self._ranges.popitem(last=False)
+            self._bytes -= _entry_bytes(dropped, held)
 
-    def _read(self, path: str) -> SeriesRanges | None:
+    def _read(self, path: str) -> tuple[SeriesRanges | None, bool]:
+        """The ranges in the file's footer, and whether that answer lasts (the file has
+        none, or unreadable ones: it never changes) or may differ next time (storage failed)."""
         if self._storage is None:
-            return None
+            return None, True
         try:
             with self._storage.filesystem.open_input_file(self._storage.path(path)) as file:
                 value = (pq.read_metadata(file).metadata or {}).get(FOOTER_KEY)
-            return None if value is None else decode(value)
-        except (OSError, ValueError, pa.ArrowException) as error:  # unknown: may meet
+        except OSError as error:  # unknown for now: they may meet
             log.debug("no series ranges read for %s: %s", path, error)
-            return None
+            return None, False
+        except (ValueError, pa.ArrowException) as error:  # not a footer we can read
+            log.debug("no series ranges in %s: %s", path, error)
+            return None, True
+        try:
+            return (None if value is None else decode(value)), True
+        except (ValueError, pa.ArrowException) as error:
+            log.warning("the series ranges of %s cannot be read; bounds decide: %s", path, error)
+            return None, True
 
 
 class SeriesCheck:
@@ -133,5 +144,11 @@ def buffer_ranges(rows: pa.Table, window: Window) -> SeriesRanges | None:
     tags = [f.name for f in rows.schema if role_of(f) is ColumnRole.TAG]
     times = rows.column(TIME_COLUMN).cast(pa.int64())
     inside = pc.and_(pc.greater_equal(times, window[0]), pc.less_equal(times, window[1]))
-    edge = rows.select(tags).append_column("__time", times).filter(inside)
-    return series_ranges(edge, tags, edge.column("__time"))
+    columns = [rows.column(t) for t in tags]
+    edge = pa.table([*columns, times], names=[f"c{i}" for i in range(len(tags) + 1)])
+    edge = edge.filter(inside)  # positional names: a tag may be called anything
+    return ranges_of(edge.columns[:-1], tags, edge.columns[-1])
+
+
+def _entry_bytes(path: str, ranges: SeriesRanges | None) -> int:
+    return ENTRY_BYTES + len(path) + (ranges.nbytes if ranges is not None else 0)

@@ -131,7 +131,7 @@ def test_ranges_are_read_from_the_footer_after_a_restart(tmp_path: Path) -> None
         footer = pq.read_metadata(again.storage.path(files[0].path)).metadata
         stored = sr.decode(footer[sr.FOOTER_KEY])
         assert sorted(stored.series.to_pylist()) == [
-            f"host=h{h}\x1fw={w}\x1f" for h in range(3) for w in ("w0", "w1")
+            f"4:host2:h{h}1:w2:{w}" for h in range(3) for w in ("w0", "w1")
         ]
         assert members(again) == []
         assert rows(again) == expected
@@ -160,7 +160,46 @@ def test_series_names_ignore_a_tag_a_source_lacks() -> None:
     assert decoded.series.equals(mine.series) and list(decoded.last) == list(mine.last)
 
 
+def test_series_whose_plain_names_would_collide_stay_apart() -> None:
+    # With "name=value" pieces joined by a separator both rows below were one name, and the
+    # second's time was never compared: a shared key went undeduplicated.
+    file = pa.table(
+        {
+            "a": ["x", "x\x1fb=y"],
+            "b": pa.array(["y", None]),
+            "time": pa.array([105, 5], pa.timestamp("ns")),
+        }
+    )
+    buffer = pa.table(
+        {
+            "a": ["x\x1fb=y"],
+            "b": pa.array([None], pa.string()),
+            "time": pa.array([5], pa.timestamp("ns")),
+        }
+    )
+    mine, theirs = sr.series_ranges(file, ["a", "b"]), sr.series_ranges(buffer, ["a", "b"])
+    assert mine is not None and theirs is not None
+    assert len(set(mine.series.to_pylist())) == 2
+    assert mine.meets(theirs) and theirs.meets(mine)
+
+
+def test_tags_named_like_internal_columns(app: App) -> None:
+    write(app, "cpu,t=a,__time=b,c0=c f=1 5000000000")
+    app.persister.persist()
+    write(app, "cpu,t=a,__time=b,c0=c f=2 5000000000\ncpu,t=a,__time=b,c0=c f=3 6000000000")
+    assert members(app) == [(0, 1)]
+    found = app.query.execute("db", "SELECT f FROM cpu ORDER BY time").read_all()
+    assert found.column("f").to_pylist() == [2.0, 3.0]
+
+
 def test_too_many_series_keep_no_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sr, "MAX_SERIES", 2)
     table = pa.table({"host": ["a", "b", "c"], "time": pa.array([1, 2, 3], pa.timestamp("ns"))})
     assert sr.series_ranges(table, ["host"]) is None
+
+
+def test_a_table_without_tags_is_one_series() -> None:
+    table = pa.table({"f": [1.0, 2.0], "time": pa.array([3, 9], pa.timestamp("ns"))})
+    ranges = sr.series_ranges(table, [])
+    assert ranges is not None
+    assert (ranges.series.to_pylist(), list(ranges.first), list(ranges.last)) == ([""], [3], [9])
