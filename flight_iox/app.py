@@ -52,11 +52,7 @@ from flight_iox.persist.tables import TableStore
 from flight_iox.processing.runner import RunnerParts
 from flight_iox.processing.service import ProcessingEngine
 from flight_iox.processing.store import EngineLog, TriggerStore
-from flight_iox.processing.system_tables import (
-    plugin_dir_version,
-    plugin_files_table,
-    triggers_table,
-)
+from flight_iox.processing.system_tables import processing_system_tables
 from flight_iox.query.engine import QueryEngine
 from flight_iox.query.file_cache import FileCache
 from flight_iox.query.file_checks import checked_schema
@@ -219,22 +215,7 @@ def _build_app(
         scoped=continuous_queries.status,
         version=lambda: continuous_queries.version,
     )
-    system_tables["processing_engine_triggers"] = SystemTable(
-        lambda: triggers_table(triggers),
-        admin_only=False,
-        scoped=lambda database: triggers_table(triggers, database),
-        version=lambda: triggers.version,
-    )
-    system_tables["processing_engine_logs"] = SystemTable(
-        plugin_logs.table,
-        admin_only=False,
-        scoped=plugin_logs.table,
-        version=lambda: plugin_logs.version,
-    )
-    system_tables["plugin_files"] = SystemTable(
-        lambda: plugin_files_table(triggers, plugin_dir),
-        version=lambda: triggers.version + plugin_dir_version(plugin_dir),
-    )
+    system_tables.update(processing_system_tables(triggers, plugin_logs, plugin_dir))
     if authorizer is not None:
         store = authorizer.store
         system_tables["tokens"] = SystemTable(lambda: tokens_table(store.records()))

@@ -1,7 +1,9 @@
-"""``system.processing_engine_triggers`` and ``system.plugin_files``, built from the store.
+"""``system.processing_engine_triggers``, ``system.processing_engine_logs`` and
+``system.plugin_files``, built from the store.
 
-Each is built on demand by the query engine's ``SystemTable`` (``flight_iox/app.py``);
-``version`` says when to build again, so a query after a change sees it.
+Each is built on demand by the query engine's ``SystemTable`` (``processing_system_tables``,
+registered by ``flight_iox/app.py``); ``version`` says when to build again, so a query after
+a change sees it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from flight_iox.processing.store import TriggerStore
+from flight_iox.processing.store import EngineLog, TriggerStore
+from flight_iox.query.system_tables import SystemTable
 
 TRIGGERS_SCHEMA = pa.schema(
     [
@@ -90,3 +93,24 @@ def plugin_dir_version(plugin_dir: Path | None) -> int:
         return os.stat(plugin_dir).st_mtime_ns
     except OSError:
         return 0
+
+
+def processing_system_tables(
+    triggers: TriggerStore, logs: EngineLog, plugin_dir: Path | None
+) -> dict[str, SystemTable]:
+    """The processing engine's system tables, by name (triggers and logs scoped per database)."""
+    return {
+        "processing_engine_triggers": SystemTable(
+            lambda: triggers_table(triggers),
+            admin_only=False,
+            scoped=lambda database: triggers_table(triggers, database),
+            version=lambda: triggers.version,
+        ),
+        "processing_engine_logs": SystemTable(
+            logs.table, admin_only=False, scoped=logs.table, version=lambda: logs.version
+        ),
+        "plugin_files": SystemTable(
+            lambda: plugin_files_table(triggers, plugin_dir),
+            version=lambda: triggers.version + plugin_dir_version(plugin_dir),
+        ),
+    }
