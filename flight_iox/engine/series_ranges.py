@@ -34,7 +34,9 @@ import pyarrow.compute as pc
 
 from flight_iox.columns import TIME_COLUMN
 
-FOOTER_KEY = b"iox:series_ranges"
+# Versioned: the first names (``name=value`` joined by a separator) could collide; files
+# that hold them are read as having no ranges.
+FOOTER_KEY = b"iox:series_ranges/2"
 MAX_SERIES = 16_384
 _SCHEMA = pa.schema(
     [

@@ -12,18 +12,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
+from flight_iox.columns import TAG_TYPE, TIME_TYPE, ColumnRole, role_field
 from flight_iox.config import Settings
 from flight_iox.engine import series_ranges as sr
 from flight_iox.engine.dedupe import deduplicate
 from flight_iox.persist.parquet_files import read_model_rows
+from flight_iox.query import series_index
 from flight_iox.query.overlap import overlap_groups, table_sources
-from flight_iox.query.series_index import SeriesIndex
+from flight_iox.query.series_index import ENTRY_BYTES, SeriesIndex
 
 S = 1_000_000_000
 SQL_OVERLAPPING = "SELECT overlapping_files FROM system.tables WHERE table_name = 'cpu'"
@@ -203,3 +206,35 @@ def test_a_table_without_tags_is_one_series() -> None:
     ranges = sr.series_ranges(table, [])
     assert ranges is not None
     assert (ranges.series.to_pylist(), list(ranges.first), list(ranges.last)) == ([""], [3], [9])
+
+
+def ranges_of_one(series: str, first: int, last: int) -> sr.SeriesRanges:
+    return sr.SeriesRanges(pa.array([series]), np.array([first]), np.array([last]))
+
+
+def test_the_index_keeps_its_bound_and_never_remembers_an_unknown_pair() -> None:
+    one = ranges_of_one("4:host1:a", 0, 10)
+    index = SeriesIndex(None, capacity_bytes=2 * (ENTRY_BYTES + 10 + one.nbytes))
+    index.put("file-a", one)
+    index.put("file-b", ranges_of_one("4:host1:a", 20, 30))
+    assert not index.files_meet("file-a", "file-b")
+    index.put("file-c", ranges_of_one("4:host1:a", 5, 25))  # the oldest entry leaves
+    assert index.ranges("file-a") is None  # not kept any more (no storage to read it from)
+    assert index.files_meet("file-c", "file-b") and index.files_meet("file-a", "file-b") is False
+    fresh = SeriesIndex(None)
+    fresh.put("file-c", ranges_of_one("4:host1:a", 5, 25))
+    assert fresh.files_meet("file-x", "file-c")  # unknown: may meet, and not remembered
+    fresh.put("file-x", ranges_of_one("4:host1:b", 0, 99))
+    assert not fresh.files_meet("file-x", "file-c")  # once known, answered on its ranges
+
+
+def test_a_buffer_wholly_inside_a_window_is_left_to_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    schema = pa.schema([role_field("host", TAG_TYPE, ColumnRole.TAG), pa.field("time", TIME_TYPE)])
+    hosts = pa.array(["a", "b", "c"]).dictionary_encode().cast(TAG_TYPE)
+    rows = pa.Table.from_arrays([hosts, pa.array([1, 2, 3]).cast(TIME_TYPE)], schema=schema)
+    edge = series_index.buffer_ranges(rows, (2, 3))
+    assert edge is not None and sorted(edge.series.to_pylist()) == ["4:host1:b", "4:host1:c"]
+    monkeypatch.setattr(series_index, "EDGE_ROWS", 1)
+    assert series_index.buffer_ranges(rows, (2, 3)) is None  # past the bound: bounds decide
