@@ -24,12 +24,10 @@ a part (at planning or at run time, a memory limit included) leaves the statemen
 plain plan, in the same query, which answers or fails as it always would; a timeout or a
 cancellation ends the statement.
 
-A partial is keyed by the database, the caller's scope, the part's identity and a digest of
-the table's schema and the normalised partial statement (``partial_parts.py``; its time
-literals included: a statement whose literal moves at every run makes entries used once,
-which the bound ages out). Data files are immutable: a compaction,
-retention or DELETE rewrites rows into new files (``persist/deletes.py``) and drops the old
-ones from the table, so a removed file is never asked for again and ages out. Not applied
+A partial is keyed by the caller's scope, the part and the statement (``partial_parts.py``);
+data files are immutable (a compaction, retention or DELETE writes new ones), so a removed
+file is never asked for again and ages out of the store by its bound. Settled files'
+partials are merged into one (``partial_merge.py``), so a run combines a few. Not applied
 over a database with a retention period (rows leave a file's answer as time passes), on a
 query node (other nodes' rows), or while the table has a lost file (the plain plan reports
 it). Float sums may differ from the plain plan's in the last bits, as DataFusion's own do
@@ -41,7 +39,6 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 
 import pyarrow as pa
@@ -53,8 +50,10 @@ from flight_iox.query import partial_final as final
 from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import Query
 from flight_iox.query.overlap import overlap_groups, table_sources
+from flight_iox.query.partial_merge import SettledPrefixes
 from flight_iox.query.partial_parts import (
     SEGMENT_ROWS,
+    RecentStatements,
     file_identity,
     partial_key,
     settled_segments,
@@ -72,7 +71,6 @@ from iox_catalog.files import DataFile
 log = logging.getLogger(__name__)
 SCRATCH = "__iox_partial_source"
 FINAL = "__iox_partial_final"
-RECENT_STATEMENTS = 16  # statements a new file is aggregated for before it joins its table
 # Statements that can read fewer rows run as planned: two DataFusion runs more (the fresh
 # rest, the final aggregate) cost more than the plain plan over them (the review's 60 files
 # of 50 rows: 2.0 ms planned, 5.8 ms from partials; docs/benchmarks.md). One memory batch,
@@ -85,8 +83,6 @@ Sources = Callable[[str, str], Registration | None]
 Isolated = Callable[..., SessionContext]
 # (plan, database, table) -> the key predicates its statement prunes the table's files by
 Needs = Callable[[DataFrame, str, str], ScanNeeds | None]
-Recent = tuple[PartialShape, ScanNeeds | None]
-RecentKey = tuple[str, str, frozenset[str] | None, str]  # database, table, scope, statement
 
 
 class PartialsTooLarge(Exception):
@@ -119,6 +115,7 @@ class PartialAggregates:
         self._isolated = isolated
         self._needs = needs
         self._store = PartialStore(capacity_bytes)
+        self.prefixes = SettledPrefixes(self._store)  # settled files' partials merged
         self.min_rows = MIN_ROWS
         self.segment_rows = SEGMENT_ROWS  # of the buffer's settled front (``partial_parts``)
         self._lock = threading.Lock()
@@ -126,9 +123,7 @@ class PartialAggregates:
         self._shapes: weakref.WeakKeyDictionary[DataFrame, PartialShape | None] = (
             weakref.WeakKeyDictionary()
         )
-        # The statements answered lately, by (database, table, scope, statement): a file a
-        # persist or compaction is about to install is aggregated for them (``warm``).
-        self._recent: OrderedDict[RecentKey, Recent] = OrderedDict()
+        self._recent = RecentStatements()  # what a new file is aggregated for (``warm``)
 
     @property
     def used_bytes(self) -> int:
@@ -159,12 +154,7 @@ class PartialAggregates:
         if found is None:
             return None
         database, shape, source, needs, files = found
-        with self._lock:
-            recent = (database, shape.table, scope, shape.key)
-            self._recent[recent] = (shape, needs)
-            self._recent.move_to_end(recent)
-            while len(self._recent) > RECENT_STATEMENTS:
-                self._recent.popitem(last=False)
+        self._recent.answered(database, shape.table, scope, shape, needs)
         try:
             partials = self._partials(database, scope, shape, source, files, needs, query)
             answer = self._final(database, shape, partials, frame.schema(), query)
@@ -243,9 +233,7 @@ class PartialAggregates:
         """
         if self.capacity_bytes <= 0 or not files:
             return
-        with self._lock:
-            recent = self._recent.items()
-            wanted = [(k[2], *found) for k, found in recent if k[:2] == (database, table)]
+        wanted = self._recent.over(database, table)
         if not wanted:
             return
         label = f"{database}.{table}"
@@ -280,9 +268,7 @@ class PartialAggregates:
         file names may come back, and its statements must not be warmed for)."""
         prefix: tuple[object, ...] = (database,) if table is None else (database, table)
         self._store.forget(prefix)
-        with self._lock:
-            for key in [k for k in self._recent if k[: len(prefix)] == prefix]:
-                del self._recent[key]
+        self._recent.forget(prefix)
 
     def _shape(self, database: str, frame: DataFrame) -> PartialShape | None:
         with self._lock:
@@ -331,29 +317,31 @@ class PartialAggregates:
         digest = statement_digest(source.schema, shape)
         groups = overlap_groups(table_sources(files, buffered), self._tables.shares(buffered))
         grouped = {i for g in groups for i in g.members}
+        label = f"{database}.{shape.table}"
+
+        def kept(identity: Hashable, part: TableSnapshot) -> pa.Table:
+            key = partial_key(database, shape.table, scope, identity, digest)
+            found = self._store.get(key)
+            if found is None:
+                found = self._aggregate(database, shape, source.schema, part, label, query, needs)
+                self._store.keep(key, found)
+            return found
+
         empty = source.schema.empty_table()
-        alone: list[tuple[Hashable, TableSnapshot]] = [
-            (file_identity(file), TableSnapshot((file,), empty))
-            for index, file in enumerate(files)
-            if index not in grouped
-        ]
+        partials = self.prefixes.partials(
+            [file for index, file in enumerate(files) if index not in grouped],
+            lambda name: partial_key(database, shape.table, scope, name, digest),
+            lambda file: kept(file_identity(file), TableSnapshot((file,), empty)),
+            lambda parts: self._merge(database, shape, parts, query),
+        )
         rest_from = 0
         if len(files) not in grouped:  # no key shared with a file: keep its settled front
             segments, rest_from = settled_segments(source.snapshot, self.segment_rows)
-            alone += [(name, TableSnapshot((), buffered.slice(at, n))) for name, at, n in segments]
-        label = f"{database}.{shape.table}"
-        partials: list[pa.Table] = []
-        held = 0
-        for identity, part in alone:
-            key = partial_key(database, shape.table, scope, identity, digest)
-            kept = self._store.get(key)
-            if kept is None:
-                kept = self._aggregate(database, shape, source.schema, part, label, query, needs)
-                self._store.keep(key, kept)
-            partials.append(kept)
-            held += kept.nbytes
-            if 0 < self.memory_limit < held:  # the plain plan runs instead, in the pool
-                raise PartialsTooLarge(held)
+            partials += [kept(name, TableSnapshot((), buffered.slice(at, n)))
+                         for name, at, n in segments]  # fmt: skip
+        held = sum(partial.nbytes for partial in partials)
+        if 0 < self.memory_limit < held:  # the plain plan runs instead, in the pool
+            raise PartialsTooLarge(held)
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)
         rest_rows = buffered.slice(rest_from)
         if rest_files or rest_rows.num_rows or not partials:  # nothing adds nothing
@@ -379,6 +367,16 @@ class PartialAggregates:
         context = self._isolated(database, SCRATCH, provider, single=False)
         frame = context.sql(f"SELECT * FROM {q(SCRATCH)} AS {q(shape.alias)}")
         return final.plain_keys(query.read_all(final.partial_states(frame, shape), keep=True))
+
+    def _merge(
+        self, database: str, shape: PartialShape, partials: list[pa.Table], query: Query
+    ) -> pa.Table | None:
+        """``partials`` combined into one partial of the same columns (``partial_merge``)."""
+        rows = final.concat(partials)
+        provider = self._tables.provider(rows.schema, memory(rows), None, "partial aggregates")
+        frame = self._isolated(database, FINAL, provider).sql(f"SELECT * FROM {q(FINAL)}")
+        merged = query.read_all(final.merged_states(frame, shape), keep=True)
+        return final.like(final.plain_keys(merged), rows.schema)
 
     def _final(
         self,

@@ -29,7 +29,9 @@ from datafusion import functions as f
 from flight_iox.query.partial_plan import Aggregate, PartialShape
 
 # The final step of each partial state.
-_FINAL: dict[str, Callable[..., Expr]] = {"count": f.sum, "sum": f.sum, "min": f.min, "max": f.max}
+_FINAL: dict[str, Callable[..., Expr]] = {
+    "count": f.sum, "sum": f.sum, "min": f.min, "max": f.max, "avg": f.sum,
+}  # fmt: skip
 _ZERO, _FLOAT_ZERO, _MINUS_ONE = lit(0), lit(0.0), lit(-1.0)  # made once: lit() imports
 
 
@@ -80,6 +82,29 @@ def final_frame(partials: DataFrame, shape: PartialShape) -> DataFrame:
     if shape.fetch is not None:
         frame = frame.limit(shape.fetch, shape.skip)
     return frame
+
+
+def merged_states(partials: DataFrame, shape: PartialShape) -> DataFrame:
+    """``partials`` (several sources' partial states) combined into the partial states of
+    all of them together, in the same columns (``partial_merge.py``)."""
+    keys = [col(f"g{i}") for i in range(len(shape.groups))]
+    states: list[Expr] = []
+    for i, aggregate in enumerate(shape.aggregates):
+        states.append(_FINAL[aggregate.kind](col(f"s{i}")).alias(f"s{i}"))
+        if aggregate.kind == "avg":
+            states.append(f.sum(col(f"c{i}")).alias(f"c{i}"))
+        if aggregate.floating and keys:
+            states.append(f.sum(col(f"x{i}")).alias(f"x{i}"))
+    return partials.aggregate(keys, states)
+
+
+def like(rows: pa.Table, schema: pa.Schema) -> pa.Table | None:
+    """``rows`` in ``schema``'s column order and types (None: a value does not fit, as a
+    decimal sum of sums may not: DataFusion widens each sum's precision)."""
+    try:
+        return rows.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+        return None
 
 
 def final_offset(shape: PartialShape) -> int:

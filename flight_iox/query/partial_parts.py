@@ -24,14 +24,18 @@ overlap group: rows that may share keys with a file are deduplicated with it at 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Hashable
 
 import pyarrow as pa
 
 from flight_iox.engine.buffer import TableSnapshot
 from flight_iox.query.partial_plan import PartialShape
+from flight_iox.query.scan_needs import ScanNeeds
 from iox_catalog.files import DataFile
 
+RECENT_STATEMENTS = 16  # statements a new file is aggregated for before it joins its table
 SEGMENT_ROWS = 131_072  # two DataFusion batches: a segment costs one run of a few ms
 
 
@@ -73,3 +77,47 @@ def file_identity(file: DataFile) -> Hashable:
         file.path, file.record_count, file.size_bytes, file.sequence_number,
         file.min_time_us, file.max_time_us,
     )  # fmt: skip
+
+
+class RecentStatements:
+    """The statements answered lately, by (database, table, scope, statement): a file a
+    persist or compaction is about to install is aggregated for them ahead
+    (``PartialAggregates.warm``). The ``RECENT_STATEMENTS`` latest are kept."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recent: OrderedDict[
+            tuple[str, str, frozenset[str] | None, str], tuple[PartialShape, ScanNeeds | None]
+        ] = OrderedDict()
+
+    def answered(
+        self,
+        database: str,
+        table: str,
+        scope: frozenset[str] | None,
+        shape: PartialShape,
+        needs: ScanNeeds | None,
+    ) -> None:
+        """Note a statement just answered from partials."""
+        key = (database, table, scope, shape.key)
+        with self._lock:
+            self._recent[key] = (shape, needs)
+            self._recent.move_to_end(key)
+            while len(self._recent) > RECENT_STATEMENTS:
+                self._recent.popitem(last=False)
+
+    def over(
+        self, database: str, table: str
+    ) -> list[tuple[frozenset[str] | None, PartialShape, ScanNeeds | None]]:
+        """The recent statements over ``table``: (scope, shape, needs)."""
+        with self._lock:
+            return [
+                (k[2], *found) for k, found in self._recent.items() if k[:2] == (database, table)
+            ]
+
+    def forget(self, prefix: tuple[object, ...]) -> None:
+        """Drop the statements of a dropped table or database (``(database, table)`` or
+        ``(database,)``)."""
+        with self._lock:
+            for key in [k for k in self._recent if k[: len(prefix)] == prefix]:
+                del self._recent[key]
