@@ -69,7 +69,7 @@ AREAS = (
     ("persist: integer pages re-encoded", ("rewrite_integer_pages",)),
     ("persist: Parquet write (pyarrow)", ("ParquetWriter",)),
     ("persist: sort", ("sort_rows", "sort_tags")),
-    ("persist: file columns, tag dictionaries", ("to_file_columns", "_with_tag_dictionaries")),
+    ("persist: file columns, tag dictionaries", ("to_file_columns", "with_tag_dictionaries")),
     ("persist: freeze (merge, dedupe check)", ("BufferSet.freeze",)),
     ("persist: other", ("persister.py",)),
     ("write: line-protocol parse", ("flight_iox/ingest/",)),

@@ -29,6 +29,13 @@ import pyarrow.compute as pc
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
+from pyiceberg.transforms import (
+    DayTransform,
+    HourTransform,
+    IdentityTransform,
+    MonthTransform,
+    YearTransform,
+)
 from pyiceberg.types import IcebergType
 
 from iox_catalog.schema import COLUMNS_PROPERTY, ColumnKinds, decode_kinds
@@ -36,6 +43,9 @@ from iox_datamodel.columns import TIME_COLUMN, ColumnRole
 from iox_datamodel.names import path_segment
 
 # Group ids are combined field by field; past this many combinations they are renumbered.
+# Transforms that never decrease as their source grows: a column whose least and greatest
+# values map to one partition value maps every row to it.
+_MONOTONIC = (YearTransform, MonthTransform, DayTransform, HourTransform, IdentityTransform)
 _MAX_GROUPS = 1 << 20  # (np.bincount over the ids: 8 MB at most)
 # Up to this many partitions in a batch, each is filtered out; past it, rows are sorted.
 # bench/partition_split.py: 3 days of 1M rows, 3 filters cost less than the sort and gather.
@@ -98,6 +108,9 @@ class Partitioning:
         if not self.spec.fields or rows.num_rows == 0:
             values = tuple(None for _ in self.spec.fields)
             return [self._partition(values, rows)]
+        one = self._one_partition(rows)
+        if one is not None:
+            return [self._partition(one, rows)]
         columns = [self._transformed(f, rows) for f in self.spec.fields]
         groups, count = _group_ids(columns)
         present = np.flatnonzero(np.bincount(groups, minlength=count))
@@ -120,17 +133,55 @@ class Partitioning:
             parts.append(self._partition(values, taken.slice(start, end - start)))
         return parts
 
-    def _transformed(self, spec_field: PartitionField, rows: pa.Table) -> pa.Array:
-        """One partition field's values for every row, as Iceberg stores them."""
+    def _one_partition(self, rows: pa.Table) -> tuple[object, ...] | None:
+        """The partition values of ``rows`` when they are all in one partition by every
+        field's bounds alone, else None (then each row is transformed).
+
+        A persist's batch is usually within one day: transforming its million times to days
+        and grouping them took about 25 ms of CPU per persist, 6 ms of it in one call that
+        holds the interpreter's lock (PyIceberg's Rust transform), while queries waited.
+        A field qualifies when its transform never decreases (time truncation, identity) on
+        a column of numbers or times without nulls, and its least and greatest values map
+        to one value: then every row maps to it."""
+        values = []
+        for spec_field in self.spec.fields:
+            source = self.schema.find_field(spec_field.source_id)
+            if not isinstance(spec_field.transform, _MONOTONIC):
+                return None
+            identity = isinstance(spec_field.transform, IdentityTransform)
+            if source.name not in rows.column_names:
+                return None  # the full path names the missing column
+            column = rows.column(source.name)
+            kind = column.type
+            # Bounds are read back as Python values: exact for integers, and for times
+            # truncated to an hour or coarser (a nanosecond lost never moves an hour).
+            exact = pa.types.is_integer(kind) or (pa.types.is_temporal(kind) and not identity)
+            if column.null_count or not exact:
+                return None
+            bounds = pc.min_max(column)
+            ends = pa.array([bounds["min"].as_py(), bounds["max"].as_py()], kind)
+            least, greatest = self._transformed(spec_field, ends).to_pylist()
+            if least != greatest:
+                return None
+            values.append(least)
+        return tuple(values)
+
+    def _transformed(self, spec_field: PartitionField, rows: pa.Table | pa.Array) -> pa.Array:
+        """One partition field's values for every row (of a table, or of its source
+        column's values given alone), as Iceberg stores them."""
         source = self.schema.find_field(spec_field.source_id)
-        if source.name not in rows.column_names:
+        if isinstance(rows, pa.Array):
+            column: pa.Array | pa.ChunkedArray = rows
+        elif source.name not in rows.column_names:
             raise PartitioningError(
                 f"partition field {spec_field.name!r}: no column {source.name!r}"
             )
-        column = rows.column(source.name)
+        else:
+            column = rows.column(source.name)
         if pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
-        column = column.combine_chunks()
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
         try:
             transform = spec_field.transform.pyarrow_transform(source.field_type)
         except NotImplementedError:

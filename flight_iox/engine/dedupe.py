@@ -23,6 +23,12 @@ def has_duplicate_keys(table: pa.Table) -> bool:
     """Whether two rows of ``table`` share a primary key."""
     if table.num_rows < 2:
         return False
+    # Rows whose times all differ share no key: a count of distinct integers is a third of
+    # grouping by every key (16,000 rows: 0.33 against 0.88 ms, run at every refresh of a
+    # buffer written to; issue 20's soak spent a tenth of its Flight handlers' time here).
+    times = table.column(TIME_COLUMN).cast(pa.int64())
+    if pc.count_distinct(times).as_py() == table.num_rows:
+        return False
     keys = primary_key(table.schema)
     selected = _positional(table.select(keys))
     return (

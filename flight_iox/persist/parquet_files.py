@@ -55,6 +55,12 @@ from flight_iox.columns import TIME_COLUMN, ColumnRole, FieldType
 from flight_iox.engine.series_ranges import FOOTER_KEY, SeriesRanges, encode, series_ranges
 from flight_iox.persist.byte_aligned_delta import rewrite_integer_pages
 from flight_iox.persist.footer_entries import with_footer_entry
+from flight_iox.persist.tag_columns import (
+    sort_key,
+    sort_tags,
+    unifiable,
+    with_tag_dictionaries,
+)
 from flight_iox.persist.thrift_compact import ThriftError
 from iox_catalog.files import WrittenFile
 from iox_catalog.partitioning import WriteTarget
@@ -87,43 +93,11 @@ class StoredSchema(StrEnum):
 STORED_SCHEMA = StoredSchema.SPLIT
 
 
-def sort_tags(data: pa.Table, kinds: ColumnKinds) -> list[str]:
-    """The tag columns in sort order: most distinct values first, ties by name."""
-    tags = sorted(
-        n for n, kind in kinds.items() if kind is ColumnRole.TAG and n in data.column_names
-    )
-    distinct = {t: pc.count_distinct(_plain(data.column(t)), mode="all").as_py() for t in tags}
-    return sorted(tags, key=lambda t: (-distinct[t], t))
-
-
-def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
-
-
-def _sort_key(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """What to sort a tag column by: for a dictionary, each row's rank of its value among
-    the dictionary's values (null rows stay null), which orders the rows as their strings do.
-
-    Sorting integers instead of strings made a persist's sort about 5x cheaper (a 1M-row
-    soak buffer: 1.0 s of CPU), and the persister's CPU is what slowed the queries that
-    ran during a persist (``bench/soak.py`` splits their latency by it).
-    """
-    if (
-        not pa.types.is_dictionary(column.type)
-        or column.num_chunks == 0
-        or any(chunk.dictionary.null_count for chunk in column.chunks)  # Arrow cannot unify
-    ):
-        return _plain(column)
-    unified = column.unify_dictionaries()
-    ranks = pc.rank(unified.chunk(0).dictionary, sort_keys="ascending", tiebreaker="dense")
-    return pa.chunked_array([pc.take(ranks, chunk.indices) for chunk in unified.chunks], ranks.type)
-
-
 def sort_rows(data: pa.Table, kinds: ColumnKinds, tags: list[str] | None = None) -> pa.Table:
     """Rows ordered by (tags, time), so one series is one contiguous run."""
     keys = {}
     for tag in sort_tags(data, kinds) if tags is None else tags:
-        keys[tag] = _sort_key(data.column(tag))
+        keys[tag] = sort_key(data.column(tag))
     keys[TIME_COLUMN] = data.column(TIME_COLUMN)
     order = pc.sort_indices(
         pa.table(keys), sort_keys=[(name, "ascending", "at_start") for name in keys]
@@ -131,9 +105,16 @@ def sort_rows(data: pa.Table, kinds: ColumnKinds, tags: list[str] | None = None)
     return data.take(order)
 
 
-def to_file_columns(data: pa.Table, kinds: ColumnKinds) -> pa.Table:
-    """The data-model table in the Parquet/Iceberg file shape."""
+def to_file_columns(data: pa.Table, kinds: ColumnKinds, tag_dictionaries: bool = False) -> pa.Table:
+    """The data-model table in the Parquet/Iceberg file shape (``tag_dictionaries``: a tag
+    that is a dictionary Arrow can unify stays one, for ``with_tag_dictionaries``)."""
     schema = file_schema(kinds)
+    if tag_dictionaries:
+        kept = [f.name for f in schema if kinds.get(f.name) is ColumnRole.TAG
+                and f.name in data.column_names and unifiable(data.column(f.name))]  # fmt: skip
+        for name in kept:
+            index = schema.get_field_index(name)
+            schema = schema.set(index, schema.field(index).with_type(data.column(name).type))
     nanos = data.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
     micros, remainder = np.divmod(nanos, NS_PER_US)
     columns = []
@@ -144,20 +125,15 @@ def to_file_columns(data: pa.Table, kinds: ColumnKinds) -> pa.Table:
             columns.append(pa.array(remainder.astype(np.int32)))
         elif field.name in data.column_names:
             column = data.column(field.name)
+            if column.type == field.type:  # a tag dictionary kept
+                columns.append(column)
+                continue
             if pa.types.is_dictionary(column.type):
                 column = column.cast(column.type.value_type)
             columns.append(column.cast(field.type, safe=False))
         else:
             columns.append(pa.nulls(data.num_rows, field.type))
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _with_tag_dictionaries(rows: pa.Table, tags: list[str]) -> pa.Table:
-    """Each tag as one dictionary of just the values it holds (so statistics stay exact)."""
-    for tag in tags:
-        index = rows.schema.get_field_index(tag)
-        rows = rows.set_column(index, tag, pc.dictionary_encode(rows.column(tag).combine_chunks()))
-    return rows
 
 
 def _stored_metadata(schema: pa.Schema) -> dict[str, bytes] | None:
@@ -251,7 +227,7 @@ def _write_partitions(
     if data.num_rows == 0:
         return []
     tags = sort_tags(data, kinds)
-    rows = to_file_columns(sort_rows(data, kinds, tags), kinds)
+    rows = to_file_columns(sort_rows(data, kinds, tags), kinds, tag_dictionaries=True)
     encodings = _encodings(rows.schema, kinds)
     dictionary_columns = [
         n for n, kind in kinds.items() if kind in (ColumnRole.TAG, FieldType.STRING)
@@ -262,7 +238,7 @@ def _write_partitions(
     written = []
     tag_names = [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
     for partition in target.partitioning.split(rows):  # keeps the (tags, time) order
-        part = _with_tag_dictionaries(partition.rows, tag_names)
+        part = with_tag_dictionaries(partition.rows, tag_names)
         series = _series_of(part, tag_names)
         part = part.replace_schema_metadata(_stored_metadata(part.schema))
         folder = f"{location}/data/{partition.path}" if partition.path else f"{location}/data"

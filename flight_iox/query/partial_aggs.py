@@ -339,7 +339,7 @@ class PartialAggregates:
             segments, rest_from = settled_segments(source.snapshot, self.segment_rows)
             partials += [kept(name, TableSnapshot((), buffered.slice(at, n)))
                          for name, at, n in segments]  # fmt: skip
-        held = sum(partial.nbytes for partial in partials)
+        held = sum(partial.get_total_buffer_size() for partial in partials)
         if 0 < self.memory_limit < held:  # the plain plan runs instead, in the pool
             raise PartialsTooLarge(held)
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)

@@ -149,3 +149,25 @@ def test_describe_reads_back_what_was_parsed() -> None:
     partitioning = standalone_partitioning(KINDS, words)
     assert describe(partitioning.spec, partitioning.schema) == words
     assert parse_partition_by(['days("time")', "bucket(8, host)"], KINDS)[0][0] == TIME_COLUMN
+
+
+@pytest.mark.parametrize("partition_by", [["day(time)"], ["hour(time)"], ["years(time)"]])
+def test_a_batch_within_one_partition_is_found_from_its_bounds(partition_by: list[str]) -> None:
+    """Rows within one day (hour, year) are one partition without transforming each row,
+    with the key the per-row path gives; one microsecond across a boundary splits them."""
+    partitioning = standalone_partitioning(KINDS, partition_by)
+    # 1969-01-01, 1970-01-01 and 2000-01-01: a year's, a day's and an hour's first µs
+    for start in (-US_PER_HOUR * 24 * 365, 0, 946_684_800_000_000):
+        rows = file_rows(50).set_column(
+            4, TIME_COLUMN, pa.array([start + i for i in range(50)], pa.timestamp("us"))
+        )
+        assert partitioning._one_partition(rows) is not None
+        (part,) = partitioning.split(rows)
+        per_row = partitioning._transformed(partitioning.spec.fields[0], rows)
+        assert part.key.values == (per_row[0].as_py(),)
+        across = rows.set_column(
+            4, TIME_COLUMN, pa.array([start - 1, *range(start, start + 49)], pa.timestamp("us"))
+        )
+        assert partitioning._one_partition(across) is None
+        assert len(partitioning.split(across)) == 2
+    assert standalone_partitioning(KINDS, ["host"])._one_partition(file_rows(10)) is None
