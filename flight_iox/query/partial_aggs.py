@@ -318,6 +318,7 @@ class PartialAggregates:
         groups = overlap_groups(table_sources(files, buffered), self._tables.shares(buffered))
         grouped = {i for g in groups for i in g.members}
         label = f"{database}.{shape.table}"
+        held = [0]  # bytes of the partials made or found so far
 
         def kept(identity: Hashable, part: TableSnapshot) -> pa.Table:
             key = partial_key(database, shape.table, scope, identity, digest)
@@ -325,6 +326,9 @@ class PartialAggregates:
             if found is None:
                 found = self._aggregate(database, shape, source.schema, part, label, query, needs)
                 self._store.keep(key, found)
+            held[0] += found.get_total_buffer_size()
+            if 0 < self.memory_limit < held[0]:  # the plain plan runs instead, in the pool
+                raise PartialsTooLarge(held[0])
             return found
 
         empty = source.schema.empty_table()
@@ -339,9 +343,6 @@ class PartialAggregates:
             segments, rest_from = settled_segments(source.snapshot, self.segment_rows)
             partials += [kept(name, TableSnapshot((), buffered.slice(at, n)))
                          for name, at, n in segments]  # fmt: skip
-        held = sum(partial.get_total_buffer_size() for partial in partials)
-        if 0 < self.memory_limit < held:  # the plain plan runs instead, in the pool
-            raise PartialsTooLarge(held)
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)
         rest_rows = buffered.slice(rest_from)
         if rest_files or rest_rows.num_rows or not partials:  # nothing adds nothing
