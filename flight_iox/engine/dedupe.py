@@ -26,6 +26,8 @@ def has_duplicate_keys(table: pa.Table) -> bool:
     # Rows whose times all differ share no key: a count of distinct integers is a third of
     # grouping by every key (16,000 rows: 0.33 against 0.88 ms, run at every refresh of a
     # buffer written to; issue 20's soak spent a tenth of its Flight handlers' time here).
+    # Where series share timestamps (200 per time) the count costs 0.06 ms on those rows,
+    # before the grouping.
     times = table.column(TIME_COLUMN).cast(pa.int64())
     if pc.count_distinct(times).as_py() == table.num_rows:
         return False

@@ -27,8 +27,10 @@ def sort_tags(data: pa.Table, kinds: ColumnKinds) -> list[str]:
 
 def _distinct(column: pa.ChunkedArray) -> int:
     """Distinct values, a null counted as one: for a dictionary column, of its indices into
-    one unified dictionary (whose values are unique), not of its decoded strings (a 1M-row
-    soak buffer: 17 ms of a persist's CPU decoding and hashing strings)."""
+    one unified dictionary, not of its decoded strings (a 1M-row soak buffer: 17 ms of a
+    persist's CPU decoding and hashing strings). Exact for dictionaries of unique values, as
+    the write buffer makes them (``dictionary_encode``, ``np.unique``); Arrow allows
+    repeated values, which would count twice."""
     if not unifiable(column):
         return int(pc.count_distinct(_plain(column), mode="all").as_py())
     unified = column.unify_dictionaries()
@@ -66,7 +68,8 @@ def sort_key(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def with_tag_dictionaries(rows: pa.Table, tags: list[str]) -> pa.Table:
     """Each tag as one dictionary of just the values it holds (so statistics stay exact),
-    in the order they first appear, as ``dictionary_encode`` orders them."""
+    in the order they first appear, as ``dictionary_encode`` orders them (for the buffer's
+    dictionaries of unique values: see ``_distinct``)."""
     for tag in tags:
         index = rows.schema.get_field_index(tag)
         column = rows.column(tag)

@@ -53,6 +53,7 @@ from flight_iox.query.overlap import overlap_groups, table_sources
 from flight_iox.query.partial_merge import SettledPrefixes
 from flight_iox.query.partial_parts import (
     SEGMENT_ROWS,
+    PartialsTooLarge,
     RecentStatements,
     file_identity,
     partial_key,
@@ -83,13 +84,6 @@ Sources = Callable[[str, str], Registration | None]
 Isolated = Callable[..., SessionContext]
 # (plan, database, table) -> the key predicates its statement prunes the table's files by
 Needs = Callable[[DataFrame, str, str], ScanNeeds | None]
-
-
-class PartialsTooLarge(Exception):
-    """The partials one statement would hold pass ``--query-memory-limit``."""
-
-    def __init__(self, held: int) -> None:
-        super().__init__(f"the partials of one statement hold {held} bytes, past the query pool")
 
 
 class PartialAggregates:
@@ -320,16 +314,20 @@ class PartialAggregates:
         label = f"{database}.{shape.table}"
         held = [0]  # bytes of the partials made or found so far
 
-        def kept(identity: Hashable, part: TableSnapshot) -> pa.Table:
-            key = partial_key(database, shape.table, scope, identity, digest)
-            found = self._store.get(key)
-            if found is None:
-                found = self._aggregate(database, shape, source.schema, part, label, query, needs)
-                self._store.keep(key, found)
-            held[0] += found.get_total_buffer_size()
+        def counted(partial: pa.Table) -> pa.Table:
+            held[0] += partial.get_total_buffer_size()
             if 0 < self.memory_limit < held[0]:  # the plain plan runs instead, in the pool
                 raise PartialsTooLarge(held[0])
-            return found
+            return partial
+
+        def kept(identity: Hashable, part: TableSnapshot) -> tuple[pa.Table, bool]:
+            key = partial_key(database, shape.table, scope, identity, digest)
+            found = self._store.get(key)
+            if found is not None:
+                return counted(found), True
+            made = self._aggregate(database, shape, source.schema, part, label, query, needs)
+            self._store.keep(key, made)
+            return counted(made), False
 
         empty = source.schema.empty_table()
         partials = self.prefixes.partials(
@@ -337,11 +335,12 @@ class PartialAggregates:
             lambda name: partial_key(database, shape.table, scope, name, digest),
             lambda file: kept(file_identity(file), TableSnapshot((file,), empty)),
             lambda parts: self._merge(database, shape, parts, query),
+            counted,
         )
         rest_from = 0
         if len(files) not in grouped:  # no key shared with a file: keep its settled front
             segments, rest_from = settled_segments(source.snapshot, self.segment_rows)
-            partials += [kept(name, TableSnapshot((), buffered.slice(at, n)))
+            partials += [kept(name, TableSnapshot((), buffered.slice(at, n)))[0]
                          for name, at, n in segments]  # fmt: skip
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)
         rest_rows = buffered.slice(rest_from)

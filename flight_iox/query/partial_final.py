@@ -99,8 +99,8 @@ def merged_states(partials: DataFrame, shape: PartialShape) -> DataFrame:
 
 
 def like(rows: pa.Table, schema: pa.Schema) -> pa.Table | None:
-    """``rows`` in ``schema``'s column order and types (None: a value does not fit, as a
-    decimal sum of sums may not: DataFusion widens each sum's precision)."""
+    """``rows`` in ``schema``'s column order and types (None: a column does not cast back;
+    a guard, as DataFusion may widen a state's type when it aggregates it again)."""
     try:
         return rows.select(schema.names).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):

@@ -19,8 +19,9 @@ files of its prefix (counts and sums added, minimums and maximums of each, the N
 ``-0.0`` counts added), so the final aggregate over it gives what it gives over theirs.
 
 A file rewritten, deleted or compacted, or a late file sorting before the newest, changes
-the chain from its place on: the prefix before it is still found, and the rest is merged
-again from the files' own partials (kept, or aggregated again when they have aged out).
+the chain from its place on: a shorter merged prefix still kept (one made at an earlier
+step, unless the store's bound has aged it out) or else the files' own partials (kept, or
+aggregated again when they have aged out: a query then pays for them once) serve again.
 """
 
 from __future__ import annotations
@@ -67,29 +68,40 @@ class SettledPrefixes:
         self,
         files: Sequence[DataFile],
         key_of: Callable[[Hashable], Hashable],
-        partial_of: Callable[[DataFile], pa.Table],
+        partial_of: Callable[[DataFile], tuple[pa.Table, bool]],
         merge: Callable[[list[pa.Table]], pa.Table | None],
+        found_prefix: Callable[[pa.Table], object] = lambda partial: None,
     ) -> list[pa.Table]:
-        """Partials covering each of ``files`` once: a kept merged prefix, if one is found,
-        then a partial per later file (``partial_of``: kept or aggregated). ``key_of`` makes
-        a store key of a prefix's name; ``merge`` combines partials into one (None: it
-        could not, and each stays on its own)."""
+        """Partials covering each of ``files`` once: a kept merged prefix, if one is found
+        (passed to ``found_prefix``, which counts it against a statement's bound), then a
+        partial per later file (``partial_of``: the partial, and whether it was found kept).
+        ``key_of`` makes a store key of a prefix's name; ``merge`` combines partials into
+        one (None: it could not, and each stays on its own).
+
+        A longer prefix is merged only when every partial it adds was found kept (the
+        statement recurs: one whose time literal moves at every run makes new partials
+        each time, and a merge of them would never be read) and the merge fits the store
+        (one that cannot be kept would be merged again at every run)."""
         ordered = settle_order(files)
         if self.step <= 0:
-            return [partial_of(file) for file in ordered]
+            return [partial_of(file)[0] for file in ordered]
         digests = prefix_digests(ordered)
         start, found = 0, None
         for length in range(len(ordered), 0, -1):
             key = key_of(("merged", length, digests[length - 1]))
             if key in self._store and (found := self._store.get(key)) is not None:
                 start = length
+                found_prefix(found)
                 break
-        partials = [] if found is None else [found]
-        partials += [partial_of(file) for file in ordered[start:]]
+        made = [partial_of(file) for file in ordered[start:]]
+        partials = ([] if found is None else [found]) + [partial for partial, _ in made]
         settled = len(ordered) - self.tail
-        if settled - start < self.step:
+        if settled - start < self.step or not all(kept for _, kept in made[: settled - start]):
             return partials
         count = settled - start + (found is not None)
+        size = sum(partial.get_total_buffer_size() for partial in partials[:count])
+        if size * 5 // 4 > self._store.capacity_bytes:  # ``entry_bytes``: never kept
+            return partials
         merged = merge(partials[:count])
         if merged is None:
             return partials

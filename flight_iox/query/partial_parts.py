@@ -79,6 +79,13 @@ def file_identity(file: DataFile) -> Hashable:
     )  # fmt: skip
 
 
+class PartialsTooLarge(Exception):
+    """The partials one statement would hold pass ``--query-memory-limit``."""
+
+    def __init__(self, held: int) -> None:
+        super().__init__(f"the partials of one statement hold {held} bytes, past the query pool")
+
+
 class RecentStatements:
     """The statements answered lately, by (database, table, scope, statement): a file a
     persist or compaction is about to install is aggregated for them ahead
