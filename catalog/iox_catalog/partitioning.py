@@ -46,7 +46,8 @@ from iox_datamodel.names import path_segment
 # Transforms that never decrease as their source grows: a column whose least and greatest
 # values map to one partition value maps every row to it.
 _MONOTONIC = (YearTransform, MonthTransform, DayTransform, HourTransform, IdentityTransform)
-_MAX_GROUPS = 1 << 20  # (np.bincount over the ids: 8 MB at most)
+_MAX_GROUPS = 1 << 20
+_MICROS_PER_DAY = 86_400_000_000  # (np.bincount over the ids: 8 MB at most)
 # Up to this many partitions in a batch, each is filtered out; past it, rows are sorted.
 # bench/partition_split.py: 3 days of 1M rows, 3 filters cost less than the sort and gather.
 FILTER_PARTITIONS = 8
@@ -142,9 +143,7 @@ class Partitioning:
         holds the interpreter's lock (PyIceberg's Rust transform), while queries waited.
         A field qualifies when its transform never decreases (time truncation, identity) on
         a column of integers or times without nulls, and its least and greatest values map
-        to one value: then every row maps to it. Only from 1970 on: pyiceberg-core 0.10's
-        Arrow day transform gives the next day for most of the last second before a
-        midnight before 1970 (per row too), so such batches keep the per-row path's answer.
+        to one value: then every row maps to it.
         """
         values = []
         for spec_field in self.spec.fields:
@@ -159,8 +158,6 @@ class Partitioning:
                 return None
             bounds = pc.min_max(column.cast(pa.int64()))  # exact: read as integers
             least, greatest = bounds["min"].as_py(), bounds["max"].as_py()
-            if least < 0:
-                return None
             ends = pa.array([least, greatest], pa.int64()).cast(kind)
             first, last = self._transformed(spec_field, ends).to_pylist()
             if first != last:
@@ -194,6 +191,8 @@ class Partitioning:
         if pa.types.is_string(column.type):  # a tag: few values, transformed once each
             encoded = pc.dictionary_encode(column)
             result = transform(encoded.dictionary).take(encoded.indices)
+        elif isinstance(spec_field.transform, DayTransform) and _micros(column.type):
+            result = _days(column)
         else:
             result = transform(column)
         if pa.types.is_timestamp(result.type):  # identity on a timestamp: µs, as in manifests
@@ -241,6 +240,21 @@ def partitioning_of(table: Table) -> Partitioning:
     kinds = decode_kinds(table.properties.get(COLUMNS_PROPERTY, "{}"))
     spec, schema = table.spec(), table.schema()
     return Partitioning(spec, schema, is_keyed(spec, schema, kinds))
+
+
+def _micros(kind: pa.DataType) -> bool:
+    return pa.types.is_timestamp(kind) and kind.unit == "us"
+
+
+def _days(column: pa.Array) -> pa.Array:
+    """Iceberg's ``day`` of microsecond times: days from 1970-01-01, rounded down.
+
+    pyiceberg-core 0.10's Arrow day transform gives the next day for most of the last
+    second before a midnight before 1970 (-86,400,000,002 µs: day -1, where the spec and
+    PyIceberg's own Python transform say -2), so such rows were filed under the wrong day
+    and a reader pruning by partition value would miss them."""
+    micros = column.cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return pa.array(np.floor_divide(micros, _MICROS_PER_DAY).astype(np.int32), pa.int32())
 
 
 def _group_ids(columns: Sequence[pa.Array]) -> tuple[np.ndarray, int]:

@@ -155,8 +155,7 @@ def test_describe_reads_back_what_was_parsed() -> None:
 def test_a_batch_within_one_partition_is_found_from_its_bounds(partition_by: list[str]) -> None:
     """Rows within one day (hour, year) are one partition without transforming each row,
     with the key the per-row path gives; two microseconds across a boundary split them.
-    Times before 1970 always take the per-row path (pyiceberg-core's Arrow day transform
-    is off by a day there, and the fast path must not disagree with it)."""
+    Before 1970 too (days rounded down, as Iceberg's spec says)."""
     partitioning = standalone_partitioning(KINDS, partition_by)
 
     def at(times: list[int]) -> pa.Table:
@@ -174,5 +173,28 @@ def test_a_batch_within_one_partition_is_found_from_its_bounds(partition_by: lis
     assert partitioning._one_partition(across) is None
     assert len(partitioning.split(across)) == 2
     before_1970 = at([-US_PER_HOUR * 24 * 365 + i for i in range(50)])
-    assert partitioning._one_partition(before_1970) is None
+    assert partitioning._one_partition(before_1970) is not None
+    year_1969 = -US_PER_HOUR * 24 * 365  # 1969-01-01: a year's, a day's and an hour's start
+    across_1969 = at([year_1969 - 2, *range(year_1969, year_1969 + 49)])
+    assert partitioning._one_partition(across_1969) is None
+    assert len(partitioning.split(across_1969)) == 2
+
+
+@pytest.mark.parametrize("partition_by", [["day(time)"], ["hour(time)"], ["month(time)"]])
+def test_times_just_before_a_midnight_before_1970(partition_by: list[str]) -> None:
+    """The last microseconds before a midnight, before and after 1970, are partitioned as
+    PyIceberg's Python transform (the spec) says: pyiceberg-core 0.10's Arrow day transform
+    puts most of the last second before a midnight before 1970 in the next day."""
+    day = US_PER_HOUR * 24
+    times = [t + d for t in (-100 * day, -day, 0, day) for d in (-1_000_000, -2, -1, 0, 1)]
+    rows = file_rows(len(times)).set_column(4, TIME_COLUMN, pa.array(times, pa.timestamp("us")))
+    partitioning = standalone_partitioning(KINDS, partition_by)
+    (spec_field,) = partitioning.spec.fields
+    want = [spec_field.transform.transform(TimestampType())(t) for t in times]
+    assert partitioning._transformed(spec_field, rows).to_pylist() == want
+    for part in partitioning.split(rows):
+        values = part.rows.column(TIME_COLUMN).cast(pa.int64()).to_pylist()
+        assert {spec_field.transform.transform(TimestampType())(t) for t in values} == set(
+            part.key.values
+        )
     assert standalone_partitioning(KINDS, ["host"])._one_partition(file_rows(10)) is None
