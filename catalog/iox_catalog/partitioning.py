@@ -159,28 +159,28 @@ class Partitioning:
             bounds = pc.min_max(column.cast(pa.int64()))  # exact: read as integers
             least, greatest = bounds["min"].as_py(), bounds["max"].as_py()
             ends = pa.array([least, greatest], pa.int64()).cast(kind)
-            first, last = self._transformed(spec_field, ends).to_pylist()
+            first, last = self._transform(spec_field, ends).to_pylist()
             if first != last:
                 return None
             values.append(first)
         return tuple(values)
 
-    def _transformed(self, spec_field: PartitionField, rows: pa.Table | pa.Array) -> pa.Array:
-        """One partition field's values for every row (of a table, or of its source
-        column's values given alone), as Iceberg stores them."""
+    def _transformed(self, spec_field: PartitionField, rows: pa.Table) -> pa.Array:
+        """One partition field's values for every row, as Iceberg stores them."""
         source = self.schema.find_field(spec_field.source_id)
-        if isinstance(rows, pa.Array):
-            column: pa.Array | pa.ChunkedArray = rows
-        elif source.name not in rows.column_names:
+        if source.name not in rows.column_names:
             raise PartitioningError(
                 f"partition field {spec_field.name!r}: no column {source.name!r}"
             )
-        else:
-            column = rows.column(source.name)
+        column = rows.column(source.name)
         if pa.types.is_dictionary(column.type):
             column = column.cast(column.type.value_type)
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
+        return self._transform(spec_field, column.combine_chunks())
+
+    def _transform(self, spec_field: PartitionField, column: pa.Array) -> pa.Array:
+        """``spec_field``'s transform of its source column's ``column`` (values as Iceberg
+        stores them)."""
+        source = self.schema.find_field(spec_field.source_id)
         try:
             transform = spec_field.transform.pyarrow_transform(source.field_type)
         except NotImplementedError:
