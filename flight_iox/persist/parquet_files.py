@@ -167,6 +167,7 @@ class WrittenPart:
     file: WrittenFile
     rows: pa.Table
     series: SeriesRanges | None = None  # as the footer holds them (None: too many series)
+    nanoseconds: pa.Array | None = None  # the rows' times, made once for the series ranges
 
     @property
     def whole(self) -> bool:
@@ -177,7 +178,7 @@ class WrittenPart:
 
     def model_rows(self, model_schema: pa.Schema) -> pa.Table:
         """The file's rows in the data-model shape, equal to ``read_model_rows`` of it."""
-        return from_file_columns(self.rows, model_schema)
+        return from_file_columns(self.rows, model_schema, self.nanoseconds)
 
 
 def kept_rows(parts: list[WrittenPart]) -> dict[str, Callable[[pa.Schema], pa.Table]]:
@@ -239,7 +240,8 @@ def _write_partitions(
     tag_names = [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
     for partition in target.partitioning.split(rows):  # keeps the (tags, time) order
         part = with_tag_dictionaries(partition.rows, tag_names)
-        series = _series_of(part, tag_names)
+        nanoseconds = _nanoseconds(part)  # for the series ranges and the cached rows
+        series = _series_of(part, tag_names, nanoseconds)
         part = part.replace_schema_metadata(_stored_metadata(part.schema))
         folder = f"{location}/data/{partition.path}" if partition.path else f"{location}/data"
         path = storage.contained(f"{folder}/{uuid.uuid4().hex}.parquet", within=location)
@@ -270,15 +272,16 @@ def _write_partitions(
         series, data = _with_series(data, series)
         with storage.filesystem.open_output_stream(path) as out:
             out.write(data)
-        written.append(WrittenPart(WrittenFile(storage.uri(path), partition.key), part, series))
+        file = WrittenFile(storage.uri(path), partition.key)
+        written.append(WrittenPart(file, part, series, nanoseconds))
     return written
 
 
-def _series_of(part: pa.Table, tags: list[str]) -> SeriesRanges | None:
+def _series_of(part: pa.Table, tags: list[str], nanoseconds: pa.Array) -> SeriesRanges | None:
     """The file's series ranges; None (bounds decide for it) if they cannot be made: they
     only spare work, and a persist must never fail for them."""
     try:
-        return series_ranges(part, tags, _nanoseconds(part))
+        return series_ranges(part, tags, nanoseconds)
     except (pa.ArrowException, ValueError) as error:  # Arrow's refusal; a bug still surfaces
         log.error("series ranges not made for a file (bounds decide for it): %s", error)
         return None
@@ -313,12 +316,16 @@ def _nanoseconds(rows: pa.Table) -> pa.Array:
     return pa.array(micros * NS_PER_US + remainder, pa.int64())
 
 
-def from_file_columns(rows: pa.Table, model_schema: pa.Schema) -> pa.Table:
-    """The inverse of ``to_file_columns``: file rows back in the data-model shape."""
+def from_file_columns(
+    rows: pa.Table, model_schema: pa.Schema, nanoseconds: pa.Array | None = None
+) -> pa.Table:
+    """The inverse of ``to_file_columns``: file rows back in the data-model shape
+    (``nanoseconds``: the rows' times, when already made)."""
     columns = []
     for field in model_schema:
         if field.name == TIME_COLUMN:
-            columns.append(_nanoseconds(rows).view(field.type))
+            times = _nanoseconds(rows) if nanoseconds is None else nanoseconds
+            columns.append(times.view(field.type))
         elif field.name not in rows.column_names:
             columns.append(pa.nulls(rows.num_rows, field.type))
         elif pa.types.is_dictionary(field.type):
