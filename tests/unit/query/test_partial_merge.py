@@ -177,3 +177,27 @@ def test_a_merge_the_store_cannot_keep_is_not_made() -> None:
     big = pa.table({"v": list(range(100))})
     parts = prefixes.partials(files, lambda name: name, lambda file: (big, True), merge)
     assert len(parts) == 4 and merged == [] and prefixes.merges == 0
+
+
+def test_a_merged_prefix_counts_against_the_query_pool(
+    apps: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept merged prefix is bytes the statement holds outside DataFusion's pool, as its
+    files' partials were: past ``--query-memory-limit`` the plain plan answers instead."""
+    cached, plain = apps
+    partials = cached.query.partial_aggregates
+    partials.prefixes.tail = 0
+    for seed in range(4):
+        _write(apps, "pool", _lines(seed, 100, start_minute=10 * seed), persist=True)
+    sql = QUERIES["soak"]
+    want = _rows(plain, "pool", sql)
+    for _ in range(2):  # the second run merges all four files
+        assert _rows(cached, "pool", sql) == want
+    finals: list[int] = []
+    final = partials._final
+    monkeypatch.setattr(partials, "_final", lambda *a: finals.append(1) or final(*a))
+    assert _rows(cached, "pool", sql) == want  # from the merged prefix
+    assert finals == [1]
+    monkeypatch.setattr(partials, "memory_limit", 1)
+    assert _rows(cached, "pool", sql) == want  # the merged prefix alone is past the pool
+    assert finals == [1]  # so the plain plan answered
