@@ -34,7 +34,7 @@ from flight_iox.config import Settings  # noqa: E402
 from flight_iox.query.partial_merge import MERGE_STEP  # noqa: E402
 
 
-def _write(app: App, batch: int) -> None:
+def write_batch(app: App, batch: int) -> None:
     """One writer's 2,000-line batch, the writers taking turns on one clock."""
     start = 1_000_000_000 + batch * LINES * 1_000
     body = "\n".join(
@@ -69,11 +69,11 @@ def measure(files: int, file_rows: int, runs: int) -> dict:
             batch = 0
             for _ in range(files):
                 for _ in range(batches):
-                    _write(app, batch)
+                    write_batch(app, batch)
                     batch += 1
                 app.persister.persist(DATABASE)
             for _ in range(batches // 2):
-                _write(app, batch)
+                write_batch(app, batch)
                 batch += 1
             merged_answer = _rows(app, MERGE_STEP)
             if _rows(app, 0) != merged_answer or _rows(app, MERGE_STEP) != merged_answer:
