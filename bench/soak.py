@@ -7,8 +7,8 @@ One real server (``flight-iox serve``, defaults except ``--persist-max-age 60``)
 writer processes each write their own series (tag ``w=w0`` / ``w=w1``, 200 hosts) in
 2,000-line batches about every 50 ms over ``/api/v3/write_lp``; one Flight SQL client
 (``adbc_driver_flightsql``) runs ``SELECT w, host, count(*), avg(f) FROM soak GROUP BY 1, 2``
-every 200 ms. The server's RSS is read from ``/proc/<pid>/status`` every 5 s. At the end the
-writers stop, and a final ``count(*)`` is compared with the lines acknowledged.
+every 200 ms. The server's RSS, with its persist encoder's, is read from ``/proc`` every 5 s.
+At the end the writers stop, and a final ``count(*)`` is compared with the lines acknowledged.
 
 Reported: acknowledged against found, write and query errors, ingest rate, query p50/p99,
 peak and final RSS; written to ``--out`` (JSON) and plotted to ``--png`` (RSS and query
@@ -98,11 +98,21 @@ def writer(url: str, w: str, stop: Event, out: multiprocessing.Queue) -> None:
 
 
 def rss_bytes(pid: int) -> int:
-    """The resident set size of process ``pid``."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
+    """The resident set size of process ``pid`` and its children (the persist encoder)."""
+    total = 0
+    for process in (pid, *_children(pid)):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def scrape(session: requests.Session, url: str) -> dict[str, float]:

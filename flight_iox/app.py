@@ -45,6 +45,7 @@ from flight_iox.influxql.cq_scheduler import ContinuousQueries
 from flight_iox.influxql.service import InfluxQL
 from flight_iox.metrics import ServerMetrics, StateSources
 from flight_iox.persist.deletes import Deleter
+from flight_iox.persist.encoder import PartEncoder
 from flight_iox.persist.follower import CatalogFollower, CatalogMirror
 from flight_iox.persist.parquet_files import read_model_rows
 from flight_iox.persist.persister import Persister
@@ -117,6 +118,7 @@ class App:
             if self.loopback_files is not None:
                 then.callback(self.loopback_files.close)
             then.callback(self.replication.stop)
+            then.callback(self.tables.encoder.close)
             then.callback(self.peers.close)
             self.wal.close()
 
@@ -267,7 +269,10 @@ def _build_app(
     if authorizer is not None:
         authorizer.store.add_listener(query.invalidate_system_tables)
 
-    tables = TableStore(catalog, buffers, iceberg, storage, caches=query, series=series)
+    encoder = PartEncoder(
+        settings.persist_encoder_min_rows, settings.background_nice, settings.data_dir
+    )
+    tables = TableStore(catalog, buffers, iceberg, storage, query, series, encoder)
     persister = Persister(
         settings, tables, wal, watermark, metrics,
         persists=roles.ingest, compacts=roles.compact,

@@ -302,6 +302,19 @@ class Settings:
     compact_min_files: int = setting(
         4, "After a background persist, compact partitions with this many files.", minimum=2
     )
+    persist_encoder_min_rows: int = setting(
+        100_000,
+        "Persists and compactions of at least this many rows are encoded into Parquet in a "
+        "child process at --background-nice, off the server's interpreter lock (0: never).",
+        minimum=0,
+    )
+    background_nice: int = setting(
+        10,
+        "Niceness added to the background persist and compaction thread and the encoder "
+        "process, so that on busy cores queries and writes run first (0: none; 19: the most).",
+        minimum=0,
+        maximum=19,
+    )
 
     @property
     def query_limits(self) -> QueryLimits:

@@ -37,6 +37,7 @@ class Option:
     kind: str | None = None
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    maximum: float | None = None
     shown_default: str | None = None
 
 

@@ -77,10 +77,15 @@ def click_type(spec: SettingSpec) -> click.ParamType | None:
         return Property()
     if spec.type is bool:
         return None
+    high = option.maximum
     if spec.type is int:
-        return click.INT if low is None else click.IntRange(min=int(low))
+        if low is None and high is None:
+            return click.INT
+        return click.IntRange(
+            min=None if low is None else int(low), max=None if high is None else int(high)
+        )
     if spec.type is float:
-        return click.FLOAT if low is None else click.FloatRange(min=low)
+        return click.FLOAT if low is None and high is None else click.FloatRange(low, high)
     if spec.type is Path:
         return click.Path(
             path_type=Path, file_okay=option.kind != "dir", dir_okay=option.kind != "file"

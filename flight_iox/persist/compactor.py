@@ -34,7 +34,7 @@ from flight_iox.persist.compaction_plan import (
     plan_compaction,
     time_slices,
 )
-from flight_iox.persist.parquet_files import WrittenPart, kept_rows, read_model_rows, write_parts
+from flight_iox.persist.parquet_files import WrittenPart, kept_rows, read_model_rows
 from flight_iox.persist.retention import drop_expired_files
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.overlap import SharesSeries, file_sources, overlapping_pairs
@@ -84,7 +84,7 @@ def compact_table(
         target = tables.iceberg.write_target(database, table, schema)
         parts = []
         for piece in time_slices(rows, target_rows):  # disjoint in time: files never overlap
-            parts += write_parts(piece, kinds, target, tables.storage)
+            parts += tables.write_parts(piece, kinds, target)
         written = [part.file for part in parts]
         stored = tables.iceberg.replace_files(
             database, table, [f.path for f in group], written, schema,

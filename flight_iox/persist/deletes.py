@@ -38,7 +38,7 @@ from flight_iox.errors import (
 from flight_iox.persist.compaction_plan import plan_compaction
 from flight_iox.persist.compactor import compact_table
 from flight_iox.persist.ddl import create_table
-from flight_iox.persist.parquet_files import read_model_rows, write_partitioned
+from flight_iox.persist.parquet_files import read_model_rows
 from flight_iox.persist.persister import Persister
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.engine_errors import is_engine_error
@@ -178,7 +178,7 @@ class Deleter:
                 deleted += rows.num_rows - kept.num_rows
                 removed.append(file.path)
                 target = tables.iceberg.write_target(database, table, schema)
-                added += write_partitioned(kept, kinds, target, tables.storage)
+                added += [part.file for part in tables.write_parts(kept, kinds, target)]
             if removed:
                 stored = tables.iceberg.replace_files(database, table, removed, added, schema)
                 state.replace_files(stored.files.files)

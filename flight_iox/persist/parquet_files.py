@@ -63,7 +63,7 @@ from flight_iox.persist.tag_columns import (
 )
 from flight_iox.persist.thrift_compact import ThriftError
 from iox_catalog.files import WrittenFile
-from iox_catalog.partitioning import WriteTarget
+from iox_catalog.partitioning import Partitioning, PartitionKey, WriteTarget
 from iox_catalog.schema import REMAINDER_COLUMN, ColumnKinds, file_schema
 from iox_catalog.storage import Storage
 
@@ -207,24 +207,26 @@ def write_parts(
     A failed write (a full disk, say) leaves no file behind: a partial one would keep the
     disk full, and none of them is committed, so none would ever be read.
     """
-    attempted: list[str] = []
-    try:
-        return _write_partitions(data, kinds, target, storage, attempted)
-    except OSError:
-        for path in attempted:
-            with contextlib.suppress(OSError):
-                storage.filesystem.delete_file(path)
-        raise
+    return store_parts(encode_parts(data, kinds, target.partitioning), target, storage)
 
 
-def _write_partitions(
-    data: pa.Table,
-    kinds: ColumnKinds,
-    target: WriteTarget,
-    storage: Storage,
-    attempted: list[str],
-) -> list[WrittenPart]:
-    """``write_parts``' work; each path is added to ``attempted`` before it is written."""
+@dataclass(frozen=True)
+class EncodedPart:
+    """One partition's file, made but not yet stored (``encode_parts``): what a persist's
+    CPU goes into, so it can be made in another process (``persist/encoder.py``)."""
+
+    key: PartitionKey
+    folder: str  # ``<field>=<value>/…`` under the table's data folder ('' unpartitioned)
+    rows: pa.Table  # file columns, as ``WrittenPart.rows``
+    nanoseconds: pa.Array
+    series: SeriesRanges | None
+    data: bytes  # the Parquet file
+
+
+def encode_parts(
+    data: pa.Table, kinds: ColumnKinds, partitioning: Partitioning
+) -> list[EncodedPart]:
+    """``data`` sorted, split by partition and encoded as Parquet files, in memory."""
     if data.num_rows == 0:
         return []
     tags = sort_tags(data, kinds)
@@ -235,18 +237,13 @@ def _write_partitions(
     ]
     sorting = [pq.SortingColumn(rows.schema.get_field_index(n)) for n in [*tags, TIME_COLUMN]]
     integers = [n for n, kind in kinds.items() if kind in (FieldType.INTEGER, FieldType.UNSIGNED)]
-    location = target.location
-    written = []
+    encoded = []
     tag_names = [n for n, kind in kinds.items() if kind is ColumnRole.TAG]
-    for partition in target.partitioning.split(rows):  # keeps the (tags, time) order
+    for partition in partitioning.split(rows):  # keeps the (tags, time) order
         part = with_tag_dictionaries(partition.rows, tag_names)
         nanoseconds = _nanoseconds(part)  # for the series ranges and the cached rows
         series = _series_of(part, tag_names, nanoseconds)
         part = part.replace_schema_metadata(_stored_metadata(part.schema))
-        folder = f"{location}/data/{partition.path}" if partition.path else f"{location}/data"
-        path = storage.contained(f"{folder}/{uuid.uuid4().hex}.parquet", within=location)
-        attempted.append(path)
-        storage.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
         sink = pa.BufferOutputStream()
         with pq.ParquetWriter(
             sink,
@@ -265,15 +262,37 @@ def _write_partitions(
             max_rows_per_page=PAGE_ROWS,
         ) as writer:
             writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
-        data = sink.getvalue().to_pybytes()
+        file = sink.getvalue().to_pybytes()
         if INTEGER_ZSTD_LEVEL:
             columns = {n: part.column(n) for n in integers if n in part.column_names}
-            data = rewrite_integer_pages(data, columns, INTEGER_ZSTD_LEVEL)
-        series, data = _with_series(data, series)
-        with storage.filesystem.open_output_stream(path) as out:
-            out.write(data)
-        file = WrittenFile(storage.uri(path), partition.key)
-        written.append(WrittenPart(file, part, series, nanoseconds))
+            file = rewrite_integer_pages(file, columns, INTEGER_ZSTD_LEVEL)
+        series, file = _with_series(file, series)
+        encoded.append(EncodedPart(partition.key, partition.path, part, nanoseconds, series, file))
+    return encoded
+
+
+def store_parts(
+    parts: list[EncodedPart], target: WriteTarget, storage: Storage
+) -> list[WrittenPart]:
+    """Store encoded ``parts`` under ``target``'s data folder (see ``write_parts``)."""
+    location = target.location
+    attempted: list[str] = []
+    written = []
+    try:
+        for part in parts:
+            folder = f"{location}/data/{part.folder}" if part.folder else f"{location}/data"
+            path = storage.contained(f"{folder}/{uuid.uuid4().hex}.parquet", within=location)
+            attempted.append(path)
+            storage.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+            with storage.filesystem.open_output_stream(path) as out:
+                out.write(part.data)
+            file = WrittenFile(storage.uri(path), part.key)
+            written.append(WrittenPart(file, part.rows, part.series, part.nanoseconds))
+    except OSError:
+        for path in attempted:
+            with contextlib.suppress(OSError):
+                storage.filesystem.delete_file(path)
+        raise
     return written
 
 

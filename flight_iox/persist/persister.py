@@ -37,9 +37,9 @@ from flight_iox.persist.compactor import (
     cache_new_files,
     compact_table,
 )
-from flight_iox.persist.parquet_files import write_parts
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.file_checks import listed_problems
+from flight_iox.thread_priority import lower_this_thread
 from flight_iox.wal import WriteAheadLog
 from iox_catalog.schema import column_kinds
 
@@ -158,7 +158,7 @@ class Persister:
             try:
                 kinds = column_kinds(schema)
                 target = tables.iceberg.write_target(db, table, schema)
-                written = write_parts(rows, kinds, target, tables.storage)
+                written = tables.write_parts(rows, kinds, target)
                 files = [part.file for part in written]
                 stored = tables.iceberg.commit_files(db, table, schema, files, watermark)
             except Exception as error:  # storage can fail in many ways; keep the rows
@@ -273,6 +273,7 @@ class Persister:
         return lost
 
     def _run(self) -> None:
+        lower_this_thread(self.settings.background_nice)
         next_check = time.monotonic() + FILE_CHECK_SECONDS
         while not self._stop.wait(self.settings.persist_interval_seconds):
             try:

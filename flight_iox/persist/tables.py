@@ -16,9 +16,13 @@ import pyarrow as pa
 
 from flight_iox.engine.buffer import BufferSet
 from flight_iox.engine.catalog import SchemaCatalog
+from flight_iox.persist.encoder import PartEncoder
+from flight_iox.persist.parquet_files import WrittenPart, store_parts
 from flight_iox.ports import QueryCaches
 from flight_iox.query.series_index import SeriesIndex
 from iox_catalog import IoxCatalog
+from iox_catalog.partitioning import WriteTarget
+from iox_catalog.schema import ColumnKinds
 from iox_catalog.storage import Storage
 
 
@@ -32,6 +36,15 @@ class TableStore:
     storage: Storage  # the object store the files live in
     caches: QueryCaches  # the query side's view of the tables
     series: SeriesIndex  # which files share a series in time (the query side's, too)
+    encoder: PartEncoder  # where new files are encoded (big batches: a child process)
+
+    def write_parts(
+        self, data: pa.Table, kinds: ColumnKinds, target: WriteTarget
+    ) -> list[WrittenPart]:
+        """``parquet_files.write_parts`` with the encoding done by ``encoder``."""
+        return store_parts(
+            self.encoder.encode(data, kinds, target.partitioning), target, self.storage
+        )
 
     def schema(self, database: str, table: str) -> pa.Schema | None:
         """The table's Arrow schema (None when it or its database does not exist)."""
