@@ -270,7 +270,7 @@ def _build_app(
         authorizer.store.add_listener(query.invalidate_system_tables)
 
     encoder = PartEncoder(
-        settings.persist_encoder_min_rows, settings.background_nice, settings.data_dir
+        settings.persist_encoder_min_rows, settings.persist_encoder_nice, settings.data_dir
     )
     tables = TableStore(catalog, buffers, iceberg, storage, query, series, encoder)
     persister = Persister(

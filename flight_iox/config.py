@@ -305,13 +305,13 @@ class Settings:
     persist_encoder_min_rows: int = setting(
         100_000,
         "Persists and compactions of at least this many rows are encoded into Parquet in a "
-        "child process at --background-nice, off the server's interpreter lock (0: never).",
+        "child process, off the server's interpreter lock (0: never).",
         minimum=0,
     )
-    background_nice: int = setting(
+    persist_encoder_nice: int = setting(
         10,
-        "Niceness added to the background persist and compaction thread and the encoder "
-        "process, so that on busy cores queries and writes run first (0: none; 19: the most).",
+        "Niceness of the encoder process (Linux): on busy cores, queries and writes run first "
+        "(0: none; 19: the most).",
         minimum=0,
         maximum=19,
     )

@@ -6,11 +6,13 @@ tail (p99 0.21 s against 0.064 s for the others), and of a persist's 0.6-0.8 s, 
 ``encode_parts``: sorting a million rows, Parquet encoding, zstd. The query's own CPU grew
 by 3 ms, its wall time by 25 ms and more: it waited for the interpreter's lock, which the
 encoding takes between its Arrow calls, and for a core. Lowering the persister thread's
-priority alone (``thread_priority.py``) moved the median and not the tail (p99 during
-persists 0.21 s either way), since the lock is not scheduled by priority.
+priority alone (``setpriority`` on its thread id, niceness 10, tried in the same soak) moved
+the median and not the tail (p99 during persists 0.21 s either way): the lock is not
+scheduled by priority. A thread's niceness is also inherited by the pool threads it starts
+(Arrow's, PyIceberg's), which queries use later; a process of its own has none of that.
 
 So a batch of at least ``--persist-encoder-min-rows`` rows is encoded in a child process
-(``encoder_child.py``) at ``--background-nice``: it holds its own interpreter lock and, at
+(``encoder_child.py``) at ``--persist-encoder-nice``: it holds its own interpreter lock and, at
 the lower weight, runs on the cores the server's threads leave. The rows go to it as an
 Arrow IPC stream in a scratch file (``/dev/shm`` when it has room, else the data folder's
 ``tmp``), and come back the same way, mapped: the new files' rows the Parquet cache takes

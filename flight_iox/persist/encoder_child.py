@@ -123,4 +123,8 @@ def serve(nice: int, requests: IO[bytes], answers: IO[bytes]) -> None:
 if __name__ == "__main__":  # run as a script: its classes must pickle under the module's name
     from flight_iox.persist.encoder_child import serve as serve_named
 
-    serve_named(int(sys.argv[1]), sys.stdin.buffer, sys.stdout.buffer)
+    # The answers get a descriptor of their own and fd 1 becomes stderr: a library printing
+    # to stdout must not corrupt them.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve_named(int(sys.argv[1]), sys.stdin.buffer, answers)

@@ -39,7 +39,6 @@ from flight_iox.persist.compactor import (
 )
 from flight_iox.persist.tables import TableStore
 from flight_iox.query.file_checks import listed_problems
-from flight_iox.thread_priority import lower_this_thread
 from flight_iox.wal import WriteAheadLog
 from iox_catalog.schema import column_kinds
 
@@ -273,7 +272,6 @@ class Persister:
         return lost
 
     def _run(self) -> None:
-        lower_this_thread(self.settings.background_nice)
         next_check = time.monotonic() + FILE_CHECK_SECONDS
         while not self._stop.wait(self.settings.persist_interval_seconds):
             try:
