@@ -9,7 +9,7 @@ pyarrow's own integer pages (``--old-integer-level 0``), "new" with the layout a
 ``--integer-level`` is the zstd level of the byte-aligned integer pages
 (``parquet_files.INTEGER_ZSTD_LEVEL``, flight_iox/persist/byte_aligned_delta.py; 0: off).
 Printed: bytes per field value of each and the CPU time spent writing the files
-(``_write_partitions``: sorting, encoding, rewriting), then the TSBS queries of
+(``encode_parts``: sorting, encoding, rewriting), then the TSBS queries of
 bench/duckdb_side_by_side.py through ``QueryEngine.execute`` with the Parquet cache off
 (every query decodes the files, so the page layout is what it reads: a host's rows prune
 to fewer, larger pages), answers checked equal first, timed
@@ -36,7 +36,7 @@ from bench.duckdb_side_by_side import queries  # noqa: E402
 from bench.ingest import GENERATOR, make_bodies  # noqa: E402
 from bench.query_scan import DATABASE, app, same_rows  # noqa: E402
 from flight_iox.app import App  # noqa: E402
-from flight_iox.persist import parquet_files  # noqa: E402
+from flight_iox.persist import encoder, parquet_files  # noqa: E402
 
 Layout = tuple[int, int, int]  # page rows, zstd level, zstd level of the integer pages
 
@@ -44,7 +44,7 @@ Layout = tuple[int, int, int]  # page rows, zstd level, zstd level of the intege
 def persisted(folder: Path, bodies: list[bytes], layout: Layout) -> tuple[App, float]:
     """Everything persisted with ``layout``, no Parquet cache; and the files' write CPU."""
     saved = parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL, parquet_files.INTEGER_ZSTD_LEVEL
-    write = parquet_files._write_partitions
+    write = encoder.encode_parts  # the name the server's encoder calls (in this process)
     spent = [0.0]
 
     def timed_write(*args: Any) -> Any:
@@ -55,11 +55,11 @@ def persisted(folder: Path, bodies: list[bytes], layout: Layout) -> tuple[App, f
             spent[0] += time.process_time() - started
 
     parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL, parquet_files.INTEGER_ZSTD_LEVEL = layout
-    parquet_files._write_partitions = timed_write
+    encoder.encode_parts = timed_write  # type: ignore[assignment]
     try:
         return app(folder, bodies, len(bodies), cache=False), spent[0]
     finally:
-        parquet_files._write_partitions = write
+        encoder.encode_parts = write
         (parquet_files.PAGE_ROWS, parquet_files.ZSTD_LEVEL,
          parquet_files.INTEGER_ZSTD_LEVEL) = saved  # fmt: skip
 

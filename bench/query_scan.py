@@ -70,6 +70,9 @@ def app(
         parquet_cache_size=Settings.parquet_cache_size if cache else 0,
         query_file_pruning=pruning,
         loopback_file_reads=loopback,
+        # Encoded here, not in the encoder process: benches that set parquet_files' module
+        # constants (page_layout, dictionary_hint) must reach the code that encodes.
+        persist_encoder_min_rows=0,
     )
     target = build_app(settings)
     for i, body in enumerate(bodies):

@@ -220,7 +220,7 @@ class EncodedPart:
     rows: pa.Table  # file columns, as ``WrittenPart.rows``
     nanoseconds: pa.Array
     series: SeriesRanges | None
-    data: bytes  # the Parquet file
+    data: bytes | pa.Buffer  # the Parquet file (a Buffer: mapped from the encoder)
 
 
 def encode_parts(

@@ -137,6 +137,12 @@ def test_kill_9_during_persistence_loses_and_doubles_nothing(tmp_path: Path) -> 
     _run_rounds(tmp_path, rounds=5, seed=3)
 
 
+def test_kill_9_during_persistence_through_the_encoder_process(tmp_path: Path) -> None:
+    """Persists encoded in the child process (``persist/encoder.py``): a ``kill -9`` of the
+    server mid-encode loses nothing either."""
+    _run_rounds(tmp_path, rounds=4, seed=7, extra=("--persist-encoder-min-rows", "100"))
+
+
 @pytest.mark.slow
 def test_kill_9_during_persistence_many_rounds(tmp_path: Path) -> None:
     _run_rounds(tmp_path, rounds=20, seed=11)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ import pytest
 from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
+from flight_iox.persist import encoder as encoder_module
 from flight_iox.persist.encoder import PartEncoder
 from flight_iox.persist.parquet_files import encode_parts
 from iox_catalog.schema import column_kinds
@@ -29,7 +33,7 @@ LINES = "\n".join(
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> App:
+def app(tmp_path: Path) -> Iterator[App]:
     settings = Settings(
         data_dir=tmp_path, wal_fsync=False, persist_max_age_seconds=3600,
         persist_encoder_min_rows=1,
@@ -56,6 +60,8 @@ def test_child_encodes_the_same_files_as_the_thread(app: App) -> None:
         app.engine.write_line_protocol("db", b"\n".join(chunk), principal=ANONYMOUS)
     schema = app.catalog.database("db").tables["cpu"].arrow_schema()
     data = app.buffers.snapshot("db", "cpu", schema).buffered
+    first, *others = data.column("host").chunks
+    assert any(not c.dictionary.equals(first.dictionary) for c in others)  # their own each
     kinds = column_kinds(schema)
     partitioning = app.iceberg.write_target("db", "cpu", schema).partitioning
     here = encode_parts(data, kinds, partitioning)
@@ -64,8 +70,8 @@ def test_child_encodes_the_same_files_as_the_thread(app: App) -> None:
     assert len(here) == len(there) == 4  # 2.1 days from 22:13 on the first
     for a, b in zip(here, there, strict=True):
         assert (a.key, a.folder) == (b.key, b.folder)
-        assert a.data == b.data  # byte for byte
-        assert a.rows.equals(b.rows) and a.rows.schema.metadata == b.rows.schema.metadata
+        assert a.data == b.data.to_pybytes()  # byte for byte
+        assert a.rows.equals(b.rows, check_metadata=True)
         assert a.nanoseconds.equals(b.nanoseconds)
         assert a.series is not None and b.series is not None
         assert a.series.series.equals(b.series.series)
@@ -84,7 +90,7 @@ def test_persist_and_compaction_go_through_the_child(app: App) -> None:
     app.persister.compact(min_files=2)
     assert app.tables.encoder.in_child >= 5
     assert same(rows_of(app), before)  # rewrites of the same points
-    assert not list(Path("/dev/shm").glob("flight-iox-encode-*"))  # scratch cleaned
+    assert not list(Path("/dev/shm").glob(f"flight-iox-encode-{os.getpid()}-*"))  # cleaned
 
 
 def test_a_killed_child_is_replaced(app: App) -> None:
@@ -110,13 +116,11 @@ def test_a_child_dying_mid_batch_costs_no_persist(
     with caplog.at_level(logging.WARNING, logger="flight_iox.persist.encoder"):
         report = app.persister.persist()
     assert not report.failures and report.rows == 5_000
-    assert "encoding 5000 rows in the server's thread: the encoder process failed" in caplog.text
+    assert "encoding 5000 rows in the server's thread: the encoder process ended" in caplog.text
     assert encoder.in_child == 0 and encoder._child is None
     count = app.query.execute("db", "SELECT count(*) AS n FROM cpu").read_all()
     assert count.column("n").to_pylist() == [5_000]
-    encoder.command = [sys.executable, "-c", "import sys; sys.exit(3)"]  # one that refuses
-    app.engine.write_line_protocol("db", LINES.replace(b"cpu,", b"mem,"), principal=ANONYMOUS)
-    assert app.persister.persist().rows == 5_000
+    assert encoder.in_thread == 1
 
 
 def test_small_batches_stay_in_the_thread(tmp_path: Path) -> None:
@@ -132,3 +136,89 @@ def test_small_batches_stay_in_the_thread(tmp_path: Path) -> None:
     finally:
         app.close()
         encoder.close()
+
+
+# A child speaking the protocol that refuses every batch, then one answering out of turn.
+REFUSING = """
+import json, sys
+sys.path[:] = json.loads(sys.argv[1])
+from flight_iox.persist.encoder_child import EncodeAnswer, read_message, write_message
+while True:
+    try:
+        request = read_message(sys.stdin.buffer)
+    except EOFError:
+        break
+    write_message(sys.stdout.buffer, EncodeAnswer(request.serial + SHIFT, None, "ValueError: no"))
+"""
+
+
+def speaking(shift: int) -> list[str]:
+    return [sys.executable, "-c", REFUSING.replace("SHIFT", str(shift)), json.dumps(sys.path)]
+
+
+def test_a_refused_batch_is_encoded_in_the_thread_and_failures_pause_the_child(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    encoder = app.tables.encoder
+    encoder.command = speaking(0)
+    with caplog.at_level(logging.WARNING, logger="flight_iox.persist.encoder"):
+        for n, table in enumerate(("a", "b", "c", "d")):
+            app.engine.write_line_protocol("db", LINES.replace(b"cpu,", f"{table},".encode()),
+                                           principal=ANONYMOUS)  # fmt: skip
+            report = app.persister.persist()
+            assert not report.failures and report.rows == 5_000
+            if n == 0:
+                child = encoder._child
+                assert child is not None and child.poll() is None  # a refusal keeps it
+    assert "refused the batch: ValueError: no" in caplog.text
+    assert "3 failures in a row: the encoder process is not tried for 300 s" in caplog.text
+    assert encoder.in_thread == 4 and encoder.in_child == 0  # the fourth was not tried
+    assert caplog.text.count("refused the batch") == 3
+    for table in ("a", "b", "c", "d"):
+        count = app.query.execute("db", f"SELECT count(*) AS n FROM {table}").read_all()
+        assert count.column("n").to_pylist() == [5_000]
+
+
+def test_an_answer_out_of_turn_ends_the_child(app: App) -> None:
+    encoder = app.tables.encoder
+    encoder.command = speaking(1)
+    app.engine.write_line_protocol("db", LINES, principal=ANONYMOUS)
+    assert app.persister.persist().rows == 5_000
+    assert encoder._child is None and encoder.in_thread == 1
+
+
+def test_scratch_on_disk_is_read_not_mapped_and_removed(
+    app: App, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(encoder_module, "_room", lambda folder: 0)  # no room in /dev/shm
+    app.engine.write_line_protocol("db", LINES, principal=ANONYMOUS)
+    before = rows_of(app)
+    app.persister.persist()
+    assert app.tables.encoder.in_child == 1
+    assert same(rows_of(app), before)
+    assert list((tmp_path / "tmp" / "encode").iterdir()) == []
+
+
+def test_scratch_of_servers_gone_is_removed_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shm"
+    shared.mkdir()
+    monkeypatch.setattr(encoder_module, "SHARED_MEMORY", shared)
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    stale = shared / f"flight-iox-encode-{gone.pid}-x1"
+    ours = shared / f"flight-iox-encode-{os.getpid()}-x2"
+    on_disk = tmp_path / "data" / "tmp" / "encode" / f"flight-iox-encode-{gone.pid}-x3"
+    for folder in (stale, ours, on_disk):
+        folder.mkdir(parents=True)
+        (folder / "rows.arrows").write_bytes(b"x")
+    PartEncoder(min_rows=1, nice=0, data_dir=tmp_path / "data").close()
+    assert not stale.exists() and not on_disk.exists() and ours.exists()
+
+
+def test_after_close_batches_stay_in_the_thread(app: App) -> None:
+    app.tables.encoder.close()
+    app.engine.write_line_protocol("db", LINES, principal=ANONYMOUS)
+    assert app.persister.persist().rows == 5_000
+    assert app.tables.encoder._child is None and app.tables.encoder.in_child == 0

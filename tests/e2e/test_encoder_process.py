@@ -1,0 +1,55 @@
+"""A served process encodes big persists in its child, which ends when the server does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+from flight_iox.launcher import start_server
+from tests.e2e.test_persistence import T0, persist, query, write
+
+
+def encoder_children(pid: int) -> list[int]:
+    """The server's children (of any of its threads) that run the encoder."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+                if b"flight_iox.persist.encoder_child" in command:
+                    found.append(int(child))
+    return found
+
+
+def ended(pid: int) -> bool:
+    """Whether ``pid`` is gone or a zombie (reaped here if it is ours to reap)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # the tests' process is a subreaper: the orphan is ours
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def test_the_encoder_child_serves_persists_and_ends_with_the_server(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data", "--persist-encoder-min-rows", "10", timeout=120)
+    try:
+        body = "\n".join(f"m,host=h{i % 5} v={i} {T0 + i}" for i in range(1_000))
+        write(server, "db", body)
+        assert persist(server)["rows"] == 1_000
+        (child,) = encoder_children(server.process.pid)
+        write(server, "db", body.replace("m,", "n,"))
+        assert persist(server)["rows"] == 1_000
+        assert encoder_children(server.process.pid) == [child]  # one child, kept between persists
+        for table in ("m", "n"):
+            assert query(server, "db", f"SELECT count(*) AS n FROM {table}") == [{"n": 1_000}]
+    finally:
+        server.kill()
+    deadline = time.monotonic() + 30
+    while not ended(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ended(child), "the encoder outlived its server"
+    assert not list(Path("/dev/shm").glob(f"flight-iox-encode-{server.process.pid}-*"))
