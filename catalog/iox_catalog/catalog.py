@@ -34,6 +34,7 @@ from iox_catalog.files import (
 from iox_catalog.locations import new_table_location, relocation_properties, write_root
 from iox_catalog.manifest_entries import ManifestEntries
 from iox_catalog.metadata_file import read_metadata
+from iox_catalog.metadata_log import keep_metadata_log_short
 from iox_catalog.opening import open_catalog
 from iox_catalog.partition_specs import describe, evolve_spec, parse_partition_by
 from iox_catalog.partition_template import DEFAULT_TEMPLATE_PROPERTY, encode_default
@@ -284,6 +285,7 @@ class IoxCatalog:
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
                 set_name_mapping(tx)
+                keep_metadata_log_short(tx)
                 if self.writer is not None:
                     tx.set_properties({NODE_SEQUENCE_PREFIX + self.writer: str(sequence)})
                 props = {WAL_SEQUENCE_PROPERTY: str(sequence)}
@@ -338,6 +340,7 @@ class IoxCatalog:
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
                 set_name_mapping(tx)
+                keep_metadata_log_short(tx)
                 props = {WAL_SEQUENCE_PROPERTY: str(current.persisted_sequence)}
                 with tx.update_snapshot(snapshot_properties=props).overwrite() as overwrite:
                     for task in iceberg.scan().plan_files():

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pyiceberg.catalog import Catalog
 from pyiceberg.transforms import IdentityTransform
 
+from iox_catalog.metadata_log import METADATA_VERSIONS_KEPT, VERSIONS_PROPERTY
 from iox_catalog.partition_specs import DEFAULT_PARTITION_BY, parse_partition_by
 from iox_catalog.partition_template import decode_default, inherited
 from iox_catalog.schema import COLUMNS_PROPERTY, ColumnKinds, encode_kinds, file_schema
@@ -41,7 +42,10 @@ def create_iceberg_table(
         identifier,
         schema=file_schema(kinds),
         location=location,
-        properties={COLUMNS_PROPERTY: encode_kinds(kinds)},
+        properties={
+            COLUMNS_PROPERTY: encode_kinds(kinds),
+            VERSIONS_PROPERTY: str(METADATA_VERSIONS_KEPT),
+        },
     ) as tx:
         update = tx.update_spec()
         for column, transform in wanted:
