@@ -34,6 +34,7 @@ from pathlib import Path
 
 from bench.duckdb_side_by_side import flight_connection, flight_run, normal, queries
 from bench.ingest import BATCH_LINES, GENERATOR, make_bodies, timed_ingest
+from bench.process_memory import rss_bytes
 from bench.query_scan import same_rows
 from bench.storage import admin
 from flight_iox.app import build_app
@@ -77,13 +78,10 @@ class RssSampler:
     def _run(self) -> None:
         started = time.monotonic()
         while not self._stop.wait(self.interval):
-            try:
-                status = Path(f"/proc/{self.pid}/status").read_text()
-            except OSError:
+            rss = rss_bytes(self.pid)  # with the persist encoder's
+            if not rss:
                 return
-            rss = [line for line in status.splitlines() if line.startswith("VmRSS")]
-            kib = int(rss[0].split()[1])
-            self.samples.append((time.monotonic() - started, kib * 1024))
+            self.samples.append((time.monotonic() - started, rss))
 
     def stop(self) -> int:
         """Stop; the largest RSS seen, in bytes."""

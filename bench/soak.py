@@ -38,6 +38,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.process_memory import rss_bytes  # noqa: E402
 from bench.soak_report import by_event, by_window, events, percentile, plot, summary  # noqa: E402
 from bench.trees import baseline_tree, remove_tree, start_in  # noqa: E402
 from flight_iox.launcher import RunningServer  # noqa: E402
@@ -95,27 +96,6 @@ def writer(url: str, w: str, stop: Event, out: multiprocessing.Queue) -> None:
         batches += 1
         time.sleep(max(0.0, EVERY - (time.monotonic() - started)))
     out.put({"w": w, "acked": acked, "errors": errors, "batches": batches})
-
-
-def rss_bytes(pid: int) -> int:
-    """The resident set size of process ``pid`` and its children (the persist encoder)."""
-    total = 0
-    for process in (pid, *_children(pid)):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{process}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    """Children of any of ``pid``'s threads (the encoder is started by the persister's)."""
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError):
-                found += [int(c) for c in (task / "children").read_text().split()]
-    return found
 
 
 def scrape(session: requests.Session, url: str) -> dict[str, float]:
