@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from pathlib import Path
 
 from flight_iox.launcher import start_server
+from tests.e2e.test_launcher import ended
 from tests.e2e.test_persistence import T0, persist, query, write
 
 
@@ -21,17 +21,6 @@ def encoder_children(pid: int) -> list[int]:
                 if b"flight_iox.persist.encoder_child" in command:
                     found.append(int(child))
     return found
-
-
-def ended(pid: int) -> bool:
-    """Whether ``pid`` is gone or a zombie (reaped here if it is ours to reap)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # the tests' process is a subreaper: the orphan is ours
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
 
 
 def test_the_encoder_child_serves_persists_and_ends_with_the_server(tmp_path: Path) -> None:
