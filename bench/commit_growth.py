@@ -6,7 +6,7 @@ In process, one real server's engine (``build_app``) takes ``bench/soak.py``'s r
 2,000-line batches per cycle), then persists and runs the background compaction check, as
 the persister's thread does after each persist (it expires snapshots, one more commit).
 Each variant runs twice in a fresh app, in the order A B A B: this tree's bound on the
-table's metadata log (``iox_catalog/metadata_log.py``) and Iceberg's default of 100. Prints
+table's metadata log (``iox_catalog/commit_properties.py``) and Iceberg's default of 100. Prints
 the wall and thread CPU time per cycle of the first ten cycles and of the last twenty, and
 the ratio of the bounded to the default over the last twenty.
 """
@@ -28,14 +28,17 @@ from bench.partial_merge import write_batch  # noqa: E402  (the soak's rows)
 from bench.soak import DATABASE  # noqa: E402
 from flight_iox.app import build_app  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
-from iox_catalog import creation, metadata_log  # noqa: E402
+from iox_catalog import commit_properties, creation  # noqa: E402
 
-VARIANTS = {"kept 8 (this tree)": metadata_log.METADATA_VERSIONS_KEPT, "kept 100 (default)": 100}
+VARIANTS = {
+    "kept 8 (this tree)": commit_properties.METADATA_VERSIONS_KEPT,
+    "kept 100 (default)": 100,
+}
 
 
 def cycles(kept: int, count: int) -> list[tuple[float, float]]:
     """(wall, CPU) seconds of each persist-and-compact cycle, the table keeping ``kept``."""
-    creation.METADATA_VERSIONS_KEPT = metadata_log.METADATA_VERSIONS_KEPT = kept
+    creation.METADATA_VERSIONS_KEPT = commit_properties.METADATA_VERSIONS_KEPT = kept
     spent = []
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(data_dir=Path(folder) / "data", wal_fsync=False)
@@ -63,13 +66,13 @@ def main() -> None:
     args = parser.parse_args()
     count = 3 if args.smoke else args.cycles
     runs: dict[str, list[list[tuple[float, float]]]] = {name: [] for name in VARIANTS}
-    saved = metadata_log.METADATA_VERSIONS_KEPT
+    saved = commit_properties.METADATA_VERSIONS_KEPT
     try:
         for _ in range(2):
             for name, kept in VARIANTS.items():
                 runs[name].append(cycles(kept, count))
     finally:
-        creation.METADATA_VERSIONS_KEPT = metadata_log.METADATA_VERSIONS_KEPT = saved
+        creation.METADATA_VERSIONS_KEPT = commit_properties.METADATA_VERSIONS_KEPT = saved
     report = {}
     for name, done in runs.items():
         first = [c for run in done for c in run[:10]]

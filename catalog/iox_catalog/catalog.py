@@ -19,6 +19,7 @@ from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchNamespaceErr
 from pyiceberg.table import Table, Transaction
 
 from iox_catalog import cleanup
+from iox_catalog.commit_properties import ensure_commit_properties
 from iox_catalog.config import CatalogConfig
 from iox_catalog.creation import create_iceberg_table
 from iox_catalog.files import (
@@ -34,7 +35,6 @@ from iox_catalog.files import (
 from iox_catalog.locations import new_table_location, relocation_properties, write_root
 from iox_catalog.manifest_entries import ManifestEntries
 from iox_catalog.metadata_file import read_metadata
-from iox_catalog.metadata_log import keep_metadata_log_short
 from iox_catalog.opening import open_catalog
 from iox_catalog.partition_specs import describe, evolve_spec, parse_partition_by
 from iox_catalog.partition_template import DEFAULT_TEMPLATE_PROPERTY, encode_default
@@ -46,7 +46,6 @@ from iox_catalog.schema import (
     encode_kinds,
     file_schema,
     model_schema_from_kinds,
-    set_name_mapping,
 )
 from iox_catalog.state import RETENTION_PROPERTY, CatalogState, read_state, retention_of
 from iox_catalog.storage import is_canonical_location, open_storage
@@ -284,8 +283,7 @@ class IoxCatalog:
             self._check_own(iceberg, [f.uri for f in files])
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
-                set_name_mapping(tx)
-                keep_metadata_log_short(tx)
+                ensure_commit_properties(tx)
                 if self.writer is not None:
                     tx.set_properties({NODE_SEQUENCE_PREFIX + self.writer: str(sequence)})
                 props = {WAL_SEQUENCE_PROPERTY: str(sequence)}
@@ -339,8 +337,7 @@ class IoxCatalog:
                 check_order_kept(current.files, doomed, keep_order)
             with iceberg.transaction() as tx:
                 self._evolve(tx, iceberg, model_schema)
-                set_name_mapping(tx)
-                keep_metadata_log_short(tx)
+                ensure_commit_properties(tx)
                 props = {WAL_SEQUENCE_PROPERTY: str(current.persisted_sequence)}
                 with tx.update_snapshot(snapshot_properties=props).overwrite() as overwrite:
                     for task in iceberg.scan().plan_files():

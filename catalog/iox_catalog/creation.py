@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pyiceberg.catalog import Catalog
 from pyiceberg.transforms import IdentityTransform
 
-from iox_catalog.metadata_log import METADATA_VERSIONS_KEPT, VERSIONS_PROPERTY
+from iox_catalog.commit_properties import METADATA_VERSIONS_KEPT, VERSIONS_PROPERTY
 from iox_catalog.partition_specs import DEFAULT_PARTITION_BY, parse_partition_by
 from iox_catalog.partition_template import decode_default, inherited
 from iox_catalog.schema import COLUMNS_PROPERTY, ColumnKinds, encode_kinds, file_schema

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
-from pyiceberg.table import TableProperties, Transaction
 
 from iox_datamodel.columns import (
     TAG_TYPE,
@@ -78,13 +77,3 @@ def file_schema(kinds: ColumnKinds) -> pa.Schema:
     fields.append(pa.field(TIME_COLUMN, pa.timestamp("us"), nullable=False))
     fields.append(pa.field(REMAINDER_COLUMN, pa.int32()))
     return pa.schema(fields)
-
-
-def set_name_mapping(tx: Transaction) -> None:
-    """Map column names to field ids for readers, once (as PyIceberg's ``add_files`` does).
-
-    Our files carry no Iceberg field ids; readers find their columns by this mapping.
-    """
-    if tx.table_metadata.name_mapping() is None:
-        mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
-        tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})

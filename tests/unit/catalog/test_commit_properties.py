@@ -1,4 +1,4 @@
-"""A table's metadata log stays short: every commit copies the metadata (metadata_log.py)."""
+"""A table's metadata log stays short: every commit copies the metadata (commit_properties.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from flight_iox.app import App, build_app
 from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
-from iox_catalog.metadata_log import METADATA_VERSIONS_KEPT, VERSIONS_PROPERTY
+from iox_catalog.commit_properties import METADATA_VERSIONS_KEPT, VERSIONS_PROPERTY
 
 
 @pytest.fixture
