@@ -44,7 +44,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -140,7 +139,9 @@ class PartEncoder:
         try:
             rows_path = os.path.join(scratch, "rows.arrows")
             write_stream(rows_path, data)
-            answer = self._exchange(EncodeRequest(0, rows_path, kinds, partitioning, scratch))
+            self._serial += 1
+            request = EncodeRequest(self._serial, rows_path, kinds, partitioning, scratch)
+            answer = self._exchange(request)
             parts = [_received(part, mapped) for part in answer]
             if sum(part.rows.num_rows for part in parts) != data.num_rows:
                 raise EncoderUnavailable("the encoder process lost rows (a bug)")
@@ -154,8 +155,6 @@ class PartEncoder:
         """Send ``request`` and read its answer; any failure ends the child (a pipe left
         mid-message cannot be trusted), so a new one takes the next batch."""
         child = self._started()
-        self._serial += 1
-        request = replace(request, serial=self._serial)
         try:
             assert child.stdin is not None and child.stdout is not None
             write_message(child.stdin, request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from pathlib import Path
 
@@ -23,13 +24,27 @@ def encoder_children(pid: int) -> list[int]:
     return found
 
 
+def niceness_of_threads(pid: int) -> set[int]:
+    """The niceness of each of ``pid``'s threads (field 19 of ``stat``)."""
+    return {
+        int((task / "stat").read_text().rsplit(")", 1)[1].split()[16])
+        for task in Path(f"/proc/{pid}/task").iterdir()
+    }
+
+
 def test_the_encoder_child_serves_persists_and_ends_with_the_server(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", "--persist-encoder-min-rows", "10", timeout=120)
+    server = start_server(
+        tmp_path / "data", "--persist-encoder-min-rows", "10", "--persist-encoder-nice", "7",
+        timeout=120,
+    )  # fmt: skip
     try:
         body = "\n".join(f"m,host=h{i % 5} v={i} {T0 + i}" for i in range(1_000))
         write(server, "db", body)
         assert persist(server)["rows"] == 1_000
         (child,) = encoder_children(server.process.pid)
+        own = os.getpriority(os.PRIO_PROCESS, 0)  # the server's, inherited from this process
+        assert niceness_of_threads(server.process.pid) == {own}
+        assert niceness_of_threads(child) == {min(19, own + 7)}  # niced before its imports
         write(server, "db", body.replace("m,", "n,"))
         assert persist(server)["rows"] == 1_000
         assert encoder_children(server.process.pid) == [child]  # one child, kept between persists

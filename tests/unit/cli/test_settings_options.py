@@ -167,3 +167,10 @@ def test_catalog_properties_repeat_as_flags_or_share_one_variable(
         parse("--catalog-property", "no-equals-sign")
     with pytest.raises(click.BadParameter):
         parse("--catalog-type", "in-memory")
+
+
+def test_a_bounded_setting_refuses_values_outside_its_range() -> None:
+    assert parse("--persist-encoder-nice", "19").persist_encoder_nice == 19
+    for wrong in ("20", "-1"):
+        with pytest.raises(click.BadParameter, match="0<=x<=19"):
+            parse("--persist-encoder-nice", wrong)
