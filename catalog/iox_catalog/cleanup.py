@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from pyiceberg.catalog import Catalog
@@ -49,17 +51,32 @@ def _encode(pending: dict[str, int]) -> str:
 
 
 class _Manifests:
-    """Reads each manifest once while several snapshots are walked."""
+    """The live data files of each manifest, read once per process.
+
+    A manifest file is never rewritten (a commit that changes one writes a new file under a
+    new name), so what it lists is kept by its path, within ``MANIFESTS_KEPT`` manifests.
+    Expiry after each persist walked every manifest of three snapshots, and a table gains a
+    manifest per persist: issue 20's soak traced its cost doubling in five minutes (23 ms of
+    CPU, then 48). Now each expiry reads only the manifests written since the last.
+    """
 
     def __init__(self, io: FileIO) -> None:
         self.io = io
-        self._live: dict[str, frozenset[str]] = {}
 
     def live(self, manifest: ManifestFile) -> frozenset[str]:
-        if manifest.manifest_path not in self._live:
-            entries = manifest.fetch_manifest_entry(self.io, discard_deleted=True)
-            self._live[manifest.manifest_path] = frozenset(e.data_file.file_path for e in entries)
-        return self._live[manifest.manifest_path]
+        path = manifest.manifest_path
+        with _LIVE_LOCK:
+            found = _LIVE.get(path)
+            if found is not None:
+                _LIVE.move_to_end(path)
+                return found
+        entries = manifest.fetch_manifest_entry(self.io, discard_deleted=True)
+        files = frozenset(e.data_file.file_path for e in entries)
+        with _LIVE_LOCK:
+            _LIVE[path] = files
+            while len(_LIVE) > MANIFESTS_KEPT:
+                _LIVE.popitem(last=False)
+        return files
 
     def snapshot_files(self, snapshot: Snapshot) -> set[str]:
         files: set[str] = set()
@@ -67,6 +84,11 @@ class _Manifests:
             if manifest.content == ManifestContent.DATA:
                 files |= self.live(manifest)
         return files
+
+
+MANIFESTS_KEPT = 65_536  # a few MB for a thousand tables of 64 manifests
+_LIVE: OrderedDict[str, frozenset[str]] = OrderedDict()  # manifest path -> its live files
+_LIVE_LOCK = threading.Lock()
 
 
 def _live_in(snapshots: Iterable[Snapshot], manifests: _Manifests) -> set[str]:

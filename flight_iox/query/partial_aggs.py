@@ -11,7 +11,7 @@ kept file that may share no key with another source (``overlap.py``: it needs no
 deduplication) is aggregated alone, into partial states per group (count, sum, min, max;
 avg as a Float64 sum and a count), and those partials are kept
 (``partial_store.py``: least recently used out first, within a byte bound); so is each
-settled segment of a buffer in no overlap group (``partial_parts.py``). The rest (the
+settled segment of a buffer in no overlap group (``buffer_ladder.py``). The rest (the
 buffer's newest rows, or all of it when it overlaps a file, and the files of overlap groups,
 deduplicated as usual) is aggregated fresh at every run, and DataFusion's final aggregate
 over all partials, with the statement's ORDER BY, OFFSET and LIMIT, gives its exact output
@@ -47,17 +47,18 @@ from datafusion import DataFrame, LogicalPlan, SessionContext
 from flight_iox.engine.buffer import TableSnapshot
 from flight_iox.errors import FlightIoxError, QueryCancelledError, QueryTimeoutError
 from flight_iox.query import partial_final as final
+from flight_iox.query.buffer_ladder import SEGMENT_STEP, ladder_partials
 from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import Query
 from flight_iox.query.overlap import overlap_groups, table_sources
 from flight_iox.query.partial_merge import SettledPrefixes
 from flight_iox.query.partial_parts import (
     SEGMENT_ROWS,
+    HeldPartials,
     PartialsTooLarge,
     RecentStatements,
     file_identity,
     partial_key,
-    settled_segments,
     statement_digest,
 )
 from flight_iox.query.partial_plan import PartialShape, partial_shape
@@ -112,6 +113,7 @@ class PartialAggregates:
         self.prefixes = SettledPrefixes(self._store)  # settled files' partials merged
         self.min_rows = MIN_ROWS
         self.segment_rows = SEGMENT_ROWS  # of the buffer's settled front (``partial_parts``)
+        self.segment_step = SEGMENT_STEP  # small segments per big one (``buffer_ladder``)
         self._lock = threading.Lock()
         # Each plan -> its shape (None: not answerable); entries go with their plans.
         self._shapes: weakref.WeakKeyDictionary[DataFrame, PartialShape | None] = (
@@ -312,16 +314,16 @@ class PartialAggregates:
         groups = overlap_groups(table_sources(files, buffered), self._tables.shares(buffered))
         grouped = {i for g in groups for i in g.members}
         label = f"{database}.{shape.table}"
-        held = [0]  # bytes of the partials made or found so far
+        counted = HeldPartials(self.memory_limit).counted
 
-        def counted(partial: pa.Table) -> pa.Table:
-            held[0] += partial.get_total_buffer_size()
-            if 0 < self.memory_limit < held[0]:  # the plain plan runs instead, in the pool
-                raise PartialsTooLarge(held[0])
-            return partial
+        def key_of(identity: Hashable) -> Hashable:
+            return partial_key(database, shape.table, scope, identity, digest)
+
+        def merge(parts: list[pa.Table]) -> pa.Table | None:
+            return self._merge(database, shape, parts, query)
 
         def kept(identity: Hashable, part: TableSnapshot) -> tuple[pa.Table, bool]:
-            key = partial_key(database, shape.table, scope, identity, digest)
+            key = key_of(identity)
             found = self._store.get(key)
             if found is not None:
                 return counted(found), True
@@ -332,16 +334,17 @@ class PartialAggregates:
         empty = source.schema.empty_table()
         partials = self.prefixes.partials(
             [file for index, file in enumerate(files) if index not in grouped],
-            lambda name: partial_key(database, shape.table, scope, name, digest),
-            lambda file: kept(file_identity(file), TableSnapshot((file,), empty)),
-            lambda parts: self._merge(database, shape, parts, query),
-            counted,
-        )
+            key_of, lambda file: kept(file_identity(file), TableSnapshot((file,), empty)),
+            merge, counted,
+        )  # fmt: skip
         rest_from = 0
         if len(files) not in grouped:  # no key shared with a file: keep its settled front
-            segments, rest_from = settled_segments(source.snapshot, self.segment_rows)
-            partials += [kept(name, TableSnapshot((), buffered.slice(at, n)))[0]
-                         for name, at, n in segments]  # fmt: skip
+            front, rest_from = ladder_partials(  # big segments merged from small ones
+                source.snapshot, self.segment_rows, self.segment_step, self._store, key_of,
+                lambda at, n: self._aggregate(database, shape, source.schema,
+                    TableSnapshot((), buffered.slice(at, n)), label, query, needs), merge,
+            )  # fmt: skip
+            partials += [counted(partial) for partial in front]
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)
         rest_rows = buffered.slice(rest_from)
         if rest_files or rest_rows.num_rows or not partials:  # nothing adds nothing

@@ -40,21 +40,27 @@ SEGMENT_ROWS = 131_072  # two DataFusion batches: a segment costs one run of a f
 
 
 def settled_segments(
-    snapshot: TableSnapshot, size: int = SEGMENT_ROWS
+    snapshot: TableSnapshot, size: int = SEGMENT_ROWS, start: int = 0, stop: int | None = None
 ) -> tuple[list[tuple[Hashable, int, int]], int]:
-    """The buffer's settled segments of ``size`` rows as (identity, offset, rows), and the
-    first row of the rest (aggregated fresh). None for rows from elsewhere (no ``epoch``).
+    """The buffer's settled segments of ``size`` rows as (identity, offset, rows), from the
+    one holding row ``start`` (a multiple of ``size``) up to row ``stop`` at most, and the
+    first row after them (of the rest, aggregated fresh). None for rows from elsewhere (no
+    ``epoch``).
 
-    A segment is named by the buffer, its epoch and the version of the rows up to its end
-    (``TableSnapshot.version``): a late write rewriting rows before that end names it anew,
-    one rewriting only later rows leaves it kept."""
+    A segment is named by the buffer, its epoch, its size and place and the version of the
+    rows up to its end (``TableSnapshot.version``): a late write rewriting rows before that
+    end names it anew, one rewriting only later rows leaves it kept."""
     if snapshot.epoch is None or size <= 0:
-        return [], 0
+        return [], start
     segments: list[tuple[Hashable, int, int]] = []
-    while (version := snapshot.version((len(segments) + 1) * size)) is not None:
-        index = len(segments)
+    index = start // size
+    while stop is None or (index + 1) * size <= stop:
+        version = snapshot.version((index + 1) * size)
+        if version is None:
+            break
         segments.append((("buffer", *snapshot.epoch, size, index, version), index * size, size))
-    return segments, len(segments) * size
+        index += 1
+    return segments, index * size
 
 
 def statement_digest(schema: pa.Schema, shape: PartialShape) -> bytes:
@@ -84,6 +90,23 @@ class PartialsTooLarge(Exception):
 
     def __init__(self, held: int) -> None:
         super().__init__(f"the partials of one statement hold {held} bytes, past the query pool")
+
+
+class HeldPartials:
+    """The bytes of the partials one statement has made or found so far: they live outside
+    DataFusion's pool, so past ``limit`` (``--query-memory-limit``; 0: none) the plain plan
+    runs instead, in the pool."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.bytes = 0
+
+    def counted(self, partial: pa.Table) -> pa.Table:
+        """``partial``, its bytes counted (``PartialsTooLarge`` past the limit)."""
+        self.bytes += partial.get_total_buffer_size()
+        if 0 < self.limit < self.bytes:
+            raise PartialsTooLarge(self.bytes)
+        return partial
 
 
 class RecentStatements:

@@ -1,0 +1,107 @@
+"""The buffer's settled rows as a ladder of kept partials: big segments merged from small ones.
+
+Issue 20's soak was traced again on 2026-12-06 (a scratch probe timing each statement's
+aggregate runs in the soak's server). With segments of 131,072 rows alone
+(``partial_parts.settled_segments``), each run aggregated afresh the rows past the last
+settled segment, from none to 131,071 (about 65,000 on average). The run at which a segment
+settled aggregated all of its rows. Beside two writers on 2 cores that took 23-37 ms (2 ms
+on an idle machine). Those runs were most of the tail outside persists: 9 of the 1,057
+statements over 45 ms in one five-minute run.
+
+So the rows past the last big segment are cut into small segments of ``size // step`` rows.
+Each small segment is aggregated once, when it settles, and kept like any partial, so a run
+aggregates afresh fewer than ``size // step`` rows. When a big segment settles, its partial
+is the merge of its small segments' kept partials (``merge``: one DataFusion run over
+``step`` partials of a row per group, as ``partial_merge`` merges files'), not a run over
+its rows; its last small segment, which settles with it, is aggregated then. A big
+segment's partial holds the partial states of exactly its rows, whichever way it was made.
+
+If more than half of its small segments' partials are not kept, the big segment's rows are
+aggregated whole, as before, rather than in as many runs. That happens when the store's
+bound aged them out, or when a rewrite or a new epoch named them anew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import pyarrow as pa
+
+from flight_iox.engine.buffer import TableSnapshot
+from flight_iox.query.partial_parts import settled_segments
+from flight_iox.query.partial_store import PartialStore
+
+SEGMENT_STEP = 8  # small segments per big one: 16,384 rows each under the default size
+
+# A part's identity -> the store's key for the statement's partial of it.
+KeyOf = Callable[[Hashable], Hashable]
+# (first row, rows) -> the partial of those buffered rows, aggregated.
+Aggregate = Callable[[int, int], pa.Table]
+# Partials -> their merge (None: it could not be merged).
+Merge = Callable[[list[pa.Table]], pa.Table | None]
+
+
+def ladder_partials(
+    snapshot: TableSnapshot,
+    size: int,
+    step: int,
+    store: PartialStore,
+    key_of: KeyOf,
+    aggregate: Aggregate,
+    merge: Merge,
+) -> tuple[list[pa.Table], int]:
+    """Kept partials covering the buffer's settled front once: one per big segment of
+    ``size`` rows, then one per small segment of ``size // step`` rows after them (``step``
+    below 2: big segments alone); and the first row of the rest, aggregated fresh."""
+    big, end = settled_segments(snapshot, size)
+    small_size = size // step if step > 1 else 0
+    partials = []
+    for identity, first, rows in big:
+        key = key_of(identity)
+        partial = store.get(key)
+        if partial is None:
+            partial = _merged_small(
+                snapshot, small_size, first, rows, store, key_of, aggregate, merge
+            )
+            if partial is None:
+                partial = aggregate(first, rows)
+            store.keep(key, partial)
+        partials.append(partial)
+    if small_size <= 0:
+        return partials, end
+    small, rest_from = settled_segments(snapshot, small_size, end)
+    for identity, first, rows in small:
+        key = key_of(identity)
+        partial = store.get(key)
+        if partial is None:
+            partial = aggregate(first, rows)
+            store.keep(key, partial)
+        partials.append(partial)
+    return partials, rest_from
+
+
+def _merged_small(
+    snapshot: TableSnapshot,
+    size: int,
+    first: int,
+    rows: int,
+    store: PartialStore,
+    key_of: KeyOf,
+    aggregate: Aggregate,
+    merge: Merge,
+) -> pa.Table | None:
+    """The merge of the partials of the small segments of rows ``first`` to ``first + rows``:
+    kept ones, and the few not kept aggregated now (the last one settles with the big
+    segment, so no run has kept it); None when more than half of them are not kept."""
+    if size <= 0 or rows % size:
+        return None
+    small, end = settled_segments(snapshot, size, first, first + rows)
+    if end != first + rows:
+        return None
+    kept = [store.get(key_of(identity)) for identity, _, _ in small]
+    if sum(partial is None for partial in kept) > len(small) // 2:
+        return None
+    return merge([
+        partial if partial is not None else aggregate(at, count)
+        for partial, (_, at, count) in zip(kept, small, strict=True)
+    ])  # fmt: skip

@@ -1,0 +1,112 @@
+"""The buffer's ladder of kept partials: small segments kept as they settle, a big segment
+merged from them, and its rows aggregated whole when one of them is gone.
+
+Partials here are tables of the rows they cover (first row, count) and a merge concatenates
+them, so each test sees exactly which rows were aggregated, which merged and which kept.
+The answers of real statements over the ladder are checked against the plain plan in
+``test_buffer_partials.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import pyarrow as pa
+
+from flight_iox.engine.buffer import TableSnapshot
+from flight_iox.query.buffer_ladder import ladder_partials
+from flight_iox.query.partial_store import PartialStore
+
+SIZE, STEP = 16, 4  # big segments of 16 rows, small ones of 4
+
+
+class Parts:
+    """Aggregates and merges that record what they were asked for."""
+
+    def __init__(self) -> None:
+        self.aggregated: list[tuple[int, int]] = []
+        self.merges = 0
+
+    def aggregate(self, first: int, rows: int) -> pa.Table:
+        self.aggregated.append((first, rows))
+        return pa.table({"first": [first], "rows": [rows]})
+
+    def merge(self, partials: list[pa.Table]) -> pa.Table:
+        self.merges += 1
+        return pa.concat_tables(partials)
+
+
+def _snapshot(rows: int, rewrites: tuple[int, ...] = (), epoch: int = 1) -> TableSnapshot:
+    return TableSnapshot((), pa.table({"x": list(range(rows))}), (7, epoch), rewrites, rows)
+
+
+def _covered(partials: list[pa.Table]) -> list[tuple[int, int]]:
+    """The (first row, rows) pieces the partials stand for, in order."""
+    table = pa.concat_tables(partials) if partials else pa.table({"first": [], "rows": []})
+    return list(zip(table["first"].to_pylist(), table["rows"].to_pylist(), strict=True))
+
+
+def _ladder(snapshot: TableSnapshot, store: PartialStore, parts: Parts, step: int = STEP):
+    def key_of(identity: Hashable) -> Hashable:
+        return ("db", "t", None, identity, b"statement")
+
+    return ladder_partials(snapshot, SIZE, step, store, key_of, parts.aggregate, parts.merge)
+
+
+def test_small_segments_past_the_big_ones_and_a_short_rest() -> None:
+    store, parts = PartialStore(1 << 20), Parts()
+    partials, rest_from = _ladder(_snapshot(27), store, parts)
+    assert _covered(partials) == [(0, 16), (16, 4), (20, 4)]
+    assert rest_from == 24  # fewer than a small segment's rows left fresh
+    assert parts.aggregated == [(0, 16), (16, 4), (20, 4)]  # nothing kept yet
+    again, _ = _ladder(_snapshot(27), store, parts)
+    assert _covered(again) == _covered(partials)
+    assert len(parts.aggregated) == 3  # all found kept
+
+
+def test_a_settling_big_segment_is_merged_from_its_kept_small_ones() -> None:
+    store, parts = PartialStore(1 << 20), Parts()
+    for rows in range(17, 32, 3):  # the buffer grows; each run keeps the new small segments
+        _ladder(_snapshot(rows), store, parts)
+    assert parts.aggregated == [(0, 16), (16, 4), (20, 4), (24, 4)]
+    partials, rest_from = _ladder(_snapshot(33), store, parts)  # rows 16-31 settle as a big one
+    assert rest_from == 32
+    assert parts.aggregated[4:] == [(28, 4)]  # the small segment settling with it, alone
+    assert parts.merges == 1
+    assert _covered(partials) == [(0, 16), (16, 4), (20, 4), (24, 4), (28, 4)]
+    _ladder(_snapshot(33), store, parts)
+    assert parts.merges == 1  # the merged partial is kept
+
+
+def test_small_partials_mostly_missing_have_the_big_segment_aggregated_whole() -> None:
+    store, parts = PartialStore(1 << 20), Parts()
+    _ladder(_snapshot(30), store, parts)  # small segments 16-19, 20-23, 24-27 kept
+    partials, _ = _ladder(_snapshot(33, rewrites=(18,)), store, parts)  # a late row at 18
+    assert parts.aggregated[-1] == (16, 16)  # its small segments renamed: one run, not four
+    assert parts.merges == 0
+    assert _covered(partials) == [(0, 16), (16, 16)]
+
+
+def test_a_new_epoch_names_every_segment_anew() -> None:
+    store, parts = PartialStore(1 << 20), Parts()
+    _ladder(_snapshot(20), store, parts)
+    before = len(parts.aggregated)
+    _ladder(_snapshot(20, epoch=2), store, parts)
+    assert parts.aggregated[before:] == [(0, 16), (16, 4)]
+
+
+def test_rows_not_settled_are_never_kept() -> None:
+    store, parts = PartialStore(1 << 20), Parts()
+    unsettled = TableSnapshot((), pa.table({"x": list(range(40))}), (7, 1), (), 18)
+    partials, rest_from = _ladder(unsettled, store, parts)
+    assert _covered(partials) == [(0, 16)]
+    assert rest_from == 16  # rows 16-17 settle no small segment of 4
+    elsewhere = TableSnapshot((), pa.table({"x": list(range(40))}))  # no epoch: a query node
+    assert _ladder(elsewhere, store, parts) == ([], 0)
+
+
+def test_a_step_below_two_keeps_big_segments_alone() -> None:
+    store, parts = PartialStore(1 << 20), Parts()
+    partials, rest_from = _ladder(_snapshot(40), store, parts, step=1)
+    assert _covered(partials) == [(0, 16), (16, 16)]
+    assert rest_from == 32
