@@ -37,8 +37,8 @@ WANTED = ("cpu-max-all-8", "single-groupby-5-8-1", "double-groupby-all")
 # (area, substrings of the stack, first match wins): the work under a Flight SQL RPC.
 AREAS = (
     ("loopback file endpoint (HTTP)", ("loopback_http.py",)),
-    ("partials: aggregate a file (DataFusion)", ("_aggregate (",)),
-    ("partials: final aggregate", ("_final (",)),
+    ("partials: final aggregate", ("final (",)),
+    ("partials: aggregate a file (DataFusion)", ("partial_runs.py",)),
     ("partials: eligibility, pruning", ("_eligible (", "partial_aggs.py")),
     ("table registration, providers", ("_refresh", "registry.py", "tables.py")),
     ("probe / pruned planning", ("probe_plans.py", "pruned_plans.py", "pruning.py")),

@@ -42,11 +42,10 @@ import weakref
 from collections.abc import Callable, Hashable, Sequence
 
 import pyarrow as pa
-from datafusion import DataFrame, LogicalPlan, SessionContext
+from datafusion import DataFrame, LogicalPlan
 
 from flight_iox.engine.buffer import TableSnapshot
 from flight_iox.errors import FlightIoxError, QueryCancelledError, QueryTimeoutError
-from flight_iox.query import partial_final as final
 from flight_iox.query.buffer_ladder import SEGMENT_STEP, ladder_partials
 from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import Query
@@ -62,17 +61,15 @@ from flight_iox.query.partial_parts import (
     statement_digest,
 )
 from flight_iox.query.partial_plan import PartialShape, partial_shape
+from flight_iox.query.partial_runs import Isolated, Part, PartialRuns
 from flight_iox.query.partial_store import PartialStore
 from flight_iox.query.pruning import kept_files
-from flight_iox.query.registry import USER_SCHEMA, Registration, memory
+from flight_iox.query.registry import USER_SCHEMA, Registration
 from flight_iox.query.scan_needs import ScanNeeds
 from flight_iox.query.tables import TableBuilder
-from flight_iox.sql_quote import quote_identifier as q
 from iox_catalog.files import DataFile
 
 log = logging.getLogger(__name__)
-SCRATCH = "__iox_partial_source"
-FINAL = "__iox_partial_final"
 # Statements that can read fewer rows run as planned: two DataFusion runs more (the fresh
 # rest, the final aggregate) cost more than the plain plan over them (the review's 60 files
 # of 50 rows: 2.0 ms planned, 5.8 ms from partials; docs/benchmarks.md). One memory batch,
@@ -81,8 +78,6 @@ MIN_ROWS = 65_536
 
 # (database, table) -> what the table was last registered from (None: no such table)
 Sources = Callable[[str, str], Registration | None]
-# (database, table name, provider, single partition?) -> a context where that table resolves
-Isolated = Callable[..., SessionContext]
 # (plan, database, table) -> the key predicates its statement prunes the table's files by
 Needs = Callable[[DataFrame, str, str], ScanNeeds | None]
 
@@ -107,7 +102,7 @@ class PartialAggregates:
         self.capacity_bytes = capacity_bytes
         self._sources = sources
         self._tables = tables
-        self._isolated = isolated
+        self._runs = PartialRuns(tables, isolated)
         self._needs = needs
         self._store = PartialStore(capacity_bytes)
         self.prefixes = SettledPrefixes(self._store)  # settled files' partials merged
@@ -152,8 +147,8 @@ class PartialAggregates:
         database, shape, source, needs, files = found
         self._recent.answered(database, shape.table, scope, shape, needs)
         try:
-            partials = self._partials(database, scope, shape, source, files, needs, query)
-            answer = self._final(database, shape, partials, frame.schema(), query)
+            partials, rest = self._partials(database, scope, shape, source, files, needs, query)
+            answer = self._runs.final(database, shape, partials, rest, frame.schema(), query)
             if answer is None:  # order-dependent: this plan, run again, is left to itself
                 with self._lock:
                     self._shapes[frame] = None
@@ -245,8 +240,8 @@ class PartialAggregates:
                     key = partial_key(database, table, scope, file_identity(file), digest)
                     if key in self._store:
                         continue
-                    alone = TableSnapshot((file,), schema.empty_table())
-                    partial = self._aggregate(database, shape, schema, alone, label, query, needs)
+                    alone = Part(schema, TableSnapshot((file,), schema.empty_table()), label, needs)
+                    partial = self._runs.aggregate(database, shape, alone, query)
                     self._store.keep(key, partial)
         except Exception as error:  # a failed warm is a miss later, never a failed persist
             if not isinstance(error, FlightIoxError) and not is_engine_error(error):
@@ -304,13 +299,13 @@ class PartialAggregates:
         files: Sequence[DataFile],
         needs: ScanNeeds | None,
         query: Query,
-    ) -> list[pa.Table]:
+    ) -> tuple[list[pa.Table], Part | None]:
         """A partial per file of ``files`` (those the statement can need) that needs no
-        deduplication (kept), one for the rest (fresh). Files pruned out hold no row the
-        statement sees, and none that would replace one, so deduplicating among the rest
-        is exact."""
+        deduplication (kept), and the rest (None: nothing), aggregated fresh with the final
+        aggregate. Files pruned out hold no row the statement sees, and none that would
+        replace one, so deduplicating among the rest is exact."""
         buffered = source.snapshot.buffered
-        digest = statement_digest(source.schema, shape)
+        schema, digest = source.schema, statement_digest(source.schema, shape)
         groups = overlap_groups(table_sources(files, buffered), self._tables.shares(buffered))
         grouped = {i for g in groups for i in g.members}
         label = f"{database}.{shape.table}"
@@ -320,14 +315,17 @@ class PartialAggregates:
             return partial_key(database, shape.table, scope, identity, digest)
 
         def merge(parts: list[pa.Table]) -> pa.Table | None:
-            return self._merge(database, shape, parts, query)
+            return self._runs.merge(database, shape, parts, query)
+
+        def fresh(rows: TableSnapshot) -> pa.Table:
+            return self._runs.aggregate(database, shape, Part(schema, rows, label, needs), query)
 
         def kept(identity: Hashable, part: TableSnapshot) -> tuple[pa.Table, bool]:
             key = key_of(identity)
             found = self._store.get(key)
             if found is not None:
                 return counted(found), True
-            made = self._aggregate(database, shape, source.schema, part, label, query, needs)
+            made = fresh(part)
             self._store.keep(key, made)
             return counted(made), False
 
@@ -341,60 +339,11 @@ class PartialAggregates:
         if len(files) not in grouped:  # no key shared with a file: keep its settled front
             front, rest_from = ladder_partials(  # big segments merged from small ones
                 source.snapshot, self.segment_rows, self.segment_step, self._store, key_of,
-                lambda at, n: self._aggregate(database, shape, source.schema,
-                    TableSnapshot((), buffered.slice(at, n)), label, query, needs), merge,
+                lambda at, n: fresh(TableSnapshot((), buffered.slice(at, n))), merge,
             )  # fmt: skip
             partials += [counted(partial) for partial in front]
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)
         rest_rows = buffered.slice(rest_from)
         if rest_files or rest_rows.num_rows or not partials:  # nothing adds nothing
-            rest = TableSnapshot(rest_files, rest_rows)
-            partials.append(
-                self._aggregate(database, shape, source.schema, rest, label, query, needs)
-            )
-        return partials
-
-    def _aggregate(
-        self,
-        database: str,
-        shape: PartialShape,
-        schema: pa.Schema,
-        snapshot: TableSnapshot,
-        label: str,
-        query: Query,
-        needs: ScanNeeds | None,
-    ) -> pa.Table:
-        """The partial states of ``snapshot``'s rows (deduplicated among themselves), its
-        cached files cut to the rows ``needs`` allow, as the plain plan's are (zone maps)."""
-        provider = self._tables.provider_and_rows(schema, snapshot, None, label, needs)[0]
-        context = self._isolated(database, SCRATCH, provider, single=False)
-        frame = context.sql(f"SELECT * FROM {q(SCRATCH)} AS {q(shape.alias)}")
-        return final.plain_keys(query.read_all(final.partial_states(frame, shape), keep=True))
-
-    def _merge(
-        self, database: str, shape: PartialShape, partials: list[pa.Table], query: Query
-    ) -> pa.Table | None:
-        """``partials`` combined into one partial of the same columns (``partial_merge``)."""
-        rows = final.concat(partials)
-        provider = self._tables.provider(rows.schema, memory(rows), None, "partial aggregates")
-        frame = self._isolated(database, FINAL, provider).sql(f"SELECT * FROM {q(FINAL)}")
-        merged = query.read_all(final.merged_states(frame, shape), keep=True)
-        return final.like(final.plain_keys(merged), rows.schema)
-
-    def _final(
-        self,
-        database: str,
-        shape: PartialShape,
-        partials: Sequence[pa.Table],
-        schema: pa.Schema,
-        query: Query,
-    ) -> pa.Table | None:
-        """DataFusion's final aggregate over ``partials``: the statement's output (None:
-        one the plain plan answers in an order of its own, ``partial_final.py``)."""
-        rows = final.concat(partials)
-        if final.order_dependent(rows):
-            return None
-        provider = self._tables.provider(rows.schema, memory(rows), None, "partial aggregates")
-        frame = self._isolated(database, FINAL, provider).sql(f"SELECT * FROM {q(FINAL)}")
-        done = query.read_all(final.final_frame(frame, shape), keep=True)
-        return final.as_output(done, shape, schema)
+            return partials, Part(schema, TableSnapshot(rest_files, rest_rows), label, needs)
+        return partials, None

@@ -194,8 +194,8 @@ def test_a_merged_prefix_counts_against_the_query_pool(
     for _ in range(2):  # the second run merges all four files
         assert _rows(cached, "pool", sql) == want
     finals: list[int] = []
-    final = partials._final
-    monkeypatch.setattr(partials, "_final", lambda *a: finals.append(1) or final(*a))
+    final = partials._runs.final
+    monkeypatch.setattr(partials._runs, "final", lambda *a: finals.append(1) or final(*a))
     assert _rows(cached, "pool", sql) == want  # from the merged prefix
     assert finals == [1]
     monkeypatch.setattr(partials, "memory_limit", 1)
