@@ -8,7 +8,7 @@ same writes, as ``bench/soak.py``'s two writers make them (2,000-line batches of
 ``w=w1``, 200 hosts, every seventh batch late: ``bench/buffer_segments.Writers``):
 
 - this tree: the buffer's settled front as a ladder (``query/buffer_ladder.py``: segments of
-  131,072 rows merged from segments of 16,384), and the rest's partial states read by the
+  131,072 rows merged from ``SEGMENT_STEP`` smaller ones), and the rest's partial states read by the
   final aggregate's own plan (``query/partial_runs.py``);
 - the ladder with the rest aggregated in a run of its own;
 - before both: 131,072-row segments alone (``segment_step = 1``), the rest in its own run.
@@ -41,9 +41,11 @@ from flight_iox.app import App, build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS, AuthMode, Authorizer  # noqa: E402
 from flight_iox.auth.tokens import FileTokenStore  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
+from flight_iox.query.buffer_ladder import SEGMENT_STEP  # noqa: E402
 
 THIS, BEFORE = "this tree", "before (big segments, rest alone)"
-VARIANTS = {THIS: (8, True), "ladder, rest alone": (8, False), BEFORE: (1, False)}
+VARIANTS = {THIS: (SEGMENT_STEP, True), "ladder, rest alone": (SEGMENT_STEP, False)}
+VARIANTS[BEFORE] = (1, False)
 LINES_PER_RUN = 16_000  # the soak's ingest (about 80,000 lines/s) over its 0.2 s period
 CYCLE_ROWS = 1_000_000  # rows buffered before a persist: the default --persist-max-rows
 
