@@ -15,7 +15,8 @@ same writes, as ``bench/soak.py``'s two writers make them (2,000-line batches of
 
 Each run writes 16,000 lines (the soak's two writers over 0.2 s, its statement's period),
 then runs ``SELECT w, host, count(*), avg(f) FROM soak GROUP BY 1, 2`` on each, in an order
-that rotates, their answers checked equal. A cycle grows the buffer to a million rows (the
+that rotates, each timed run's answer checked against the plain plan's (a fourth engine
+without partial aggregates). A cycle grows the buffer to a million rows (the
 default ``--persist-max-rows``) and persists it. Prints each one's p50, p90, p99 and slowest
 run, and the ratios of this tree to the one before both.
 
@@ -35,25 +36,37 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.buffer_segments import Writers, _rows  # noqa: E402  (the soak's writes, answers)
+from bench.buffer_segments import Writers  # noqa: E402  (the soak's writes)
 from bench.soak import DATABASE, LINES, QUERY  # noqa: E402
 from flight_iox.app import App, build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS, AuthMode, Authorizer  # noqa: E402
 from flight_iox.auth.tokens import FileTokenStore  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
 from flight_iox.query.buffer_ladder import SEGMENT_STEP  # noqa: E402
+from flight_iox.query.partial_aggs import MIN_ROWS  # noqa: E402
+from flight_iox.query.partial_parts import SEGMENT_ROWS  # noqa: E402
 
-THIS, BEFORE = "this tree", "before (big segments, rest alone)"
+THIS, BEFORE, PLAIN = "this tree", "before (big segments, rest alone)", "plain plan"
 VARIANTS = {THIS: (SEGMENT_STEP, True), "ladder, rest alone": (SEGMENT_STEP, False)}
 VARIANTS[BEFORE] = (1, False)
 LINES_PER_RUN = 16_000  # the soak's ingest (about 80,000 lines/s) over its 0.2 s period
 CYCLE_ROWS = 1_000_000  # rows buffered before a persist: the default --persist-max-rows
 
 
-def _timed(app: App) -> float:
+def _timed(app: App) -> tuple[float, list[tuple]]:
+    """Seconds of one run of the statement, and its answer (sorted; avg to 6 places: float
+    sums differ in their last bits with the order of addition)."""
     started = time.perf_counter()
-    app.sql.scoped(ANONYMOUS).execute(DATABASE, QUERY).read_all()
-    return time.perf_counter() - started
+    table = app.sql.scoped(ANONYMOUS).execute(DATABASE, QUERY).read_all()
+    seconds = time.perf_counter() - started
+    rows = zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True)
+    return seconds, sorted((w, host, n, round(avg, 6)) for w, host, n, avg in rows)
+
+
+def _app(folder: Path, name: str, cache_bytes: int | None = None) -> App:
+    options = {} if cache_bytes is None else {"aggregate_cache_size": cache_bytes}
+    settings = Settings(data_dir=folder / name, wal_fsync=False, **options)
+    return build_app(settings, Authorizer(AuthMode.OFF, FileTokenStore(folder / f"{name}.t")))
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -61,39 +74,43 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-def measure(cycles: int, cycle_rows: int) -> dict[str, list[float]]:
-    """Seconds of each run, by variant, over ``cycles`` buffers grown to ``cycle_rows``."""
+def measure(cycles: int, cycle_rows: int, segment_rows: int, min_rows: int) -> dict:
+    """Seconds of each run, by variant, over ``cycles`` buffers grown to ``cycle_rows``, each
+    timed run's answer checked against the plain plan's (no partials); and the partials
+    this tree found kept."""
     times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    with tempfile.TemporaryDirectory() as folder:
-        apps: dict[str, App] = {}
-        writers: dict[str, Writers] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        apps: dict[str, App] = {PLAIN: _app(folder, "plain", 0)}
         try:
             for name, (step, fuse) in VARIANTS.items():
-                settings = Settings(data_dir=Path(folder) / name, wal_fsync=False)
-                tokens = FileTokenStore(Path(folder) / f"{name}.tokens")
-                apps[name] = build_app(settings, Authorizer(AuthMode.OFF, tokens))
-                apps[name].query.partial_aggregates.segment_step = step
-                apps[name].query.partial_aggregates._runs.fuse = fuse
-                writers[name] = Writers(apps[name])
+                apps[name] = _app(folder, name.split()[0])
+                partials = apps[name].query.partial_aggregates
+                partials.segment_rows, partials.segment_step = segment_rows, step
+                partials.min_rows = min_rows
+                partials._runs.fuse = fuse
+            writers = [Writers(app) for app in apps.values()]
             run = 0
             for _ in range(cycles):
                 for _ in range(cycle_rows // LINES_PER_RUN):
-                    for writer in writers.values():
+                    for writer in writers:
                         for _ in range(LINES_PER_RUN // LINES):
                             writer.write()
+                    want = _timed(apps[PLAIN])[1]
                     names = list(VARIANTS)
                     for name in names[run % 3 :] + names[: run % 3]:
-                        times[name].append(_timed(apps[name]))
-                    answers = [_rows(apps[name]) for name in VARIANTS]
-                    if any(answer != answers[0] for answer in answers):
-                        raise SystemExit(f"answers differ at run {run}")
+                        seconds, answer = _timed(apps[name])
+                        if answer != want:
+                            raise SystemExit(f"{name}: answer differs from the plan's at run {run}")
+                        times[name].append(seconds)
                     run += 1
                 for app in apps.values():
                     app.persister.persist(DATABASE)
+            hits = apps[THIS].query.partial_aggregates.hits
         finally:
             for app in apps.values():
                 app.close()
-    return times
+    return {"times": times, "hits": hits}
 
 
 def main() -> None:
@@ -102,9 +119,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/buffer_ladder.json")
     parser.add_argument("--smoke", action="store_true", help="one small cycle, for CI")
     args = parser.parse_args()
-    cycles, cycle_rows = (1, 64_000) if args.smoke else (args.cycles, CYCLE_ROWS)
-    times = measure(cycles, cycle_rows)
-    report: dict[str, object] = {"runs": len(times[THIS]), "lines_per_run": LINES_PER_RUN}
+    if args.smoke:  # small segments, and partials over small buffers: the same code paths
+        measured = measure(1, 64_000, 8_192, 0)
+    else:
+        measured = measure(args.cycles, CYCLE_ROWS, SEGMENT_ROWS, MIN_ROWS)
+    times = measured["times"]
+    report: dict[str, object] = {
+        "runs": len(times[THIS]), "lines_per_run": LINES_PER_RUN, "partial_hits": measured["hits"]
+    }  # fmt: skip
     for name, seconds in times.items():
         report[name] = {
             label: round(_percentile(seconds, fraction) * 1000, 2)

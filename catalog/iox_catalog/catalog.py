@@ -377,15 +377,13 @@ class IoxCatalog:
             cleanup.purge_table(self._iceberg, (database, table), self.storage)
 
     def expire_snapshots(self, database: str, table: str, keep_last: int = 2) -> int:
-        """Drop old snapshots so the metadata stays small; returns the files this unreferenced.
-
-        Those files are queued for ``delete_unreferenced`` (see ``iox_catalog.cleanup``).
-        """
+        """Drop old snapshots so the metadata stays small; returns the files this unreferenced,
+        queued for ``delete_unreferenced`` (see ``iox_catalog.cleanup``)."""
         with self._lock:
             iceberg = self._iceberg.load_table((database, table))
             before = iceberg.metadata_location
             try:
-                return cleanup.expire(iceberg, keep_last)
+                return cleanup.expire(iceberg, keep_last, self._manifests)
             finally:
                 self._note(iceberg, before)
 
@@ -395,6 +393,8 @@ class IoxCatalog:
             iceberg = self._iceberg.load_table((database, table))
             before = iceberg.metadata_location
             try:
-                return cleanup.delete_unreferenced(iceberg, self.storage, min_age_seconds)
+                return cleanup.delete_unreferenced(
+                    iceberg, self.storage, min_age_seconds, self._manifests
+                )
             finally:
                 self._note(iceberg, before)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 
 from pyiceberg.catalog import Catalog
@@ -33,6 +31,7 @@ from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.table.update.snapshot import ExpireSnapshots
 
 from iox_catalog.locations import write_root
+from iox_catalog.manifest_entries import ManifestEntries
 from iox_catalog.storage import Storage, is_canonical_location
 from iox_datamodel.errors import StoragePathError
 
@@ -51,32 +50,26 @@ def _encode(pending: dict[str, int]) -> str:
 
 
 class _Manifests:
-    """The live data files of each manifest, read once per process.
+    """The live data files of each manifest of the snapshots walked, from the catalog's
+    ``ManifestEntries``: a manifest is read from storage once per process, not at each walk.
 
-    A manifest file is never rewritten (a commit that changes one writes a new file under a
-    new name), so what it lists is kept by its path, within ``MANIFESTS_KEPT`` manifests.
     Expiry after each persist walked every manifest of three snapshots, and a table gains a
-    manifest per persist: issue 20's soak traced its cost doubling in five minutes (23 ms of
-    CPU, then 48). Now each expiry reads only the manifests written since the last.
+    manifest per persist: issue 20's soak traced its CPU growing from 23 to 126 ms per
+    persist cycle over 25 minutes (2026-12-06), when each expiry read them all again. The
+    catalog's commits have usually read the newest manifest already.
     """
 
-    def __init__(self, io: FileIO) -> None:
+    def __init__(self, io: FileIO, entries: ManifestEntries) -> None:
         self.io = io
+        self._entries = entries
+        self._live: dict[str, frozenset[str]] = {}
 
     def live(self, manifest: ManifestFile) -> frozenset[str]:
-        path = manifest.manifest_path
-        with _LIVE_LOCK:
-            found = _LIVE.get(path)
-            if found is not None:
-                _LIVE.move_to_end(path)
-                return found
-        entries = manifest.fetch_manifest_entry(self.io, discard_deleted=True)
-        files = frozenset(e.data_file.file_path for e in entries)
-        with _LIVE_LOCK:
-            _LIVE[path] = files
-            while len(_LIVE) > MANIFESTS_KEPT:
-                _LIVE.popitem(last=False)
-        return files
+        """The paths of the data files ``manifest`` lists as live."""
+        if manifest.manifest_path not in self._live:
+            entries = self._entries.live(manifest, self.io)
+            self._live[manifest.manifest_path] = frozenset(e.data_file.file_path for e in entries)
+        return self._live[manifest.manifest_path]
 
     def snapshot_files(self, snapshot: Snapshot) -> set[str]:
         files: set[str] = set()
@@ -86,11 +79,6 @@ class _Manifests:
         return files
 
 
-MANIFESTS_KEPT = 65_536  # a few MB for a thousand tables of 64 manifests
-_LIVE: OrderedDict[str, frozenset[str]] = OrderedDict()  # manifest path -> its live files
-_LIVE_LOCK = threading.Lock()
-
-
 def _live_in(snapshots: Iterable[Snapshot], manifests: _Manifests) -> set[str]:
     files: set[str] = set()
     for snapshot in snapshots:
@@ -98,13 +86,16 @@ def _live_in(snapshots: Iterable[Snapshot], manifests: _Manifests) -> set[str]:
     return files
 
 
-def expire(iceberg: Table, keep_last: int, now: float | None = None) -> int:
-    """Expire all but the last ``keep_last`` snapshots; returns how many files it unreferenced."""
+def expire(
+    iceberg: Table, keep_last: int, entries: ManifestEntries, now: float | None = None
+) -> int:
+    """Expire all but the last ``keep_last`` snapshots; returns how many files it unreferenced
+    (``entries``: the catalog's manifests read)."""
     snapshots = sorted(iceberg.snapshots(), key=lambda s: s.timestamp_ms)
     if len(snapshots) <= keep_last:
         return 0
     expired, kept = snapshots[:-keep_last], snapshots[-keep_last:]
-    manifests = _Manifests(iceberg.io)
+    manifests = _Manifests(iceberg.io, entries)
     unreferenced = _live_in(expired, manifests) - _live_in(kept, manifests)
     pending = pending_files(iceberg)
     since = int(time.time() if now is None else now)
@@ -118,7 +109,11 @@ def expire(iceberg: Table, keep_last: int, now: float | None = None) -> int:
 
 
 def delete_unreferenced(
-    iceberg: Table, storage: Storage, min_age_seconds: float, now: float | None = None
+    iceberg: Table,
+    storage: Storage,
+    min_age_seconds: float,
+    entries: ManifestEntries,
+    now: float | None = None,
 ) -> int:
     """Delete pending files unreferenced for ``min_age_seconds``, under the table's own folder."""
     pending = pending_files(iceberg)
@@ -126,7 +121,7 @@ def delete_unreferenced(
     due = sorted(path for path, since in pending.items() if since <= cutoff)
     if not due:
         return 0
-    still_live = _live_in(iceberg.snapshots(), _Manifests(iceberg.io))
+    still_live = _live_in(iceberg.snapshots(), _Manifests(iceberg.io, entries))
     own_data = f"{write_root(iceberg)}/data"
     deleted = 0
     for uri in due:

@@ -31,6 +31,7 @@ aggregate, ``partial_runs.py``; median 32.3 ms).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -40,75 +41,71 @@ from flight_iox.query.partial_store import PartialStore
 
 SEGMENT_STEP = 2  # small segments per big one: 65,536 rows each under the default size
 
-# A part's identity -> the store's key for the statement's partial of it.
-KeyOf = Callable[[Hashable], Hashable]
-# (first row, rows) -> the partial of those buffered rows, aggregated.
-Aggregate = Callable[[int, int], pa.Table]
-# Partials -> their merge (None: it could not be merged).
-Merge = Callable[[list[pa.Table]], pa.Table | None]
+
+@dataclass(frozen=True)
+class Runs:
+    """What the ladder asks of its statement: the store's key of a part's partial (by the
+    part's identity), a fresh aggregate of buffered rows (first row, rows), a merge of
+    partials (None: it could not) and the count of each partial the statement holds
+    (``HeldPartials.counted``: the query pool's bound)."""
+
+    key_of: Callable[[Hashable], Hashable]
+    aggregate: Callable[[int, int], pa.Table]
+    merge: Callable[[list[pa.Table]], pa.Table | None]
+    counted: Callable[[pa.Table], pa.Table]
 
 
 def ladder_partials(
-    snapshot: TableSnapshot,
-    size: int,
-    step: int,
-    store: PartialStore,
-    key_of: KeyOf,
-    aggregate: Aggregate,
-    merge: Merge,
+    snapshot: TableSnapshot, size: int, step: int, store: PartialStore, runs: Runs
 ) -> tuple[list[pa.Table], int]:
     """Kept partials covering the buffer's settled front once: one per big segment of
-    ``size`` rows, then one per small segment of ``size // step`` rows after them (``step``
-    below 2: big segments alone); and the first row of the rest, aggregated fresh."""
+    ``size`` rows, then one per small segment of ``size // step`` rows after them (big
+    segments alone when ``step`` is below 2 or does not divide ``size``: small segments
+    must tile the big ones); and the first row of the rest, aggregated fresh."""
     big, end = settled_segments(snapshot, size)
-    small_size = size // step if step > 1 else 0
+    small_size = size // step if step > 1 and size % step == 0 else 0
     partials = []
     for identity, first, rows in big:
-        key = key_of(identity)
+        key = runs.key_of(identity)
         partial = store.get(key)
         if partial is None:
-            partial = _merged_small(
-                snapshot, small_size, first, rows, store, key_of, aggregate, merge
-            )
+            partial = _merged_small(snapshot, small_size, first, rows, store, runs)
             if partial is None:
-                partial = aggregate(first, rows)
+                partial = runs.aggregate(first, rows)
             store.keep(key, partial)
-        partials.append(partial)
+        partials.append(runs.counted(partial))
     if small_size <= 0:
         return partials, end
     small, rest_from = settled_segments(snapshot, small_size, end)
     for identity, first, rows in small:
-        key = key_of(identity)
+        key = runs.key_of(identity)
         partial = store.get(key)
         if partial is None:
-            partial = aggregate(first, rows)
+            partial = runs.aggregate(first, rows)
             store.keep(key, partial)
-        partials.append(partial)
+        partials.append(runs.counted(partial))
     return partials, rest_from
 
 
 def _merged_small(
-    snapshot: TableSnapshot,
-    size: int,
-    first: int,
-    rows: int,
-    store: PartialStore,
-    key_of: KeyOf,
-    aggregate: Aggregate,
-    merge: Merge,
+    snapshot: TableSnapshot, size: int, first: int, rows: int, store: PartialStore, runs: Runs
 ) -> pa.Table | None:
     """The merge of the partials of the small segments of rows ``first`` to ``first + rows``:
     kept ones, and the few not kept aggregated now (the last one settles with the big
-    segment, so no run has kept it); None when more than half of them are not kept."""
-    if size <= 0 or rows % size:
+    segment, so no run has kept it); None when more than half of them are not kept. The
+    small ones' partials leave the store: the big one's stands for them from now on."""
+    if size <= 0:
         return None
-    small, end = settled_segments(snapshot, size, first, first + rows)
-    if end != first + rows:
-        return None
-    kept = [store.get(key_of(identity)) for identity, _, _ in small]
+    small = settled_segments(snapshot, size, first, first + rows)[0]
+    keys = [runs.key_of(identity) for identity, _, _ in small]
+    kept = [store.get(key) for key in keys]
     if sum(partial is None for partial in kept) > len(small) // 2:
         return None
-    return merge([
-        partial if partial is not None else aggregate(at, count)
+    merged = runs.merge([
+        partial if partial is not None else runs.aggregate(at, count)
         for partial, (_, at, count) in zip(kept, small, strict=True)
     ])  # fmt: skip
+    if merged is not None:
+        for key in keys:
+            store.discard(key)
+    return merged

@@ -46,7 +46,7 @@ from datafusion import DataFrame, LogicalPlan
 
 from flight_iox.engine.buffer import TableSnapshot
 from flight_iox.errors import FlightIoxError, QueryCancelledError, QueryTimeoutError
-from flight_iox.query.buffer_ladder import SEGMENT_STEP, ladder_partials
+from flight_iox.query.buffer_ladder import SEGMENT_STEP, Runs, ladder_partials
 from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import Query
 from flight_iox.query.overlap import overlap_groups, table_sources
@@ -70,10 +70,10 @@ from flight_iox.query.tables import TableBuilder
 from iox_catalog.files import DataFile
 
 log = logging.getLogger(__name__)
-# Statements that can read fewer rows run as planned: two DataFusion runs more (the fresh
-# rest, the final aggregate) cost more than the plain plan over them (the review's 60 files
-# of 50 rows: 2.0 ms planned, 5.8 ms from partials; docs/benchmarks.md). One memory batch,
-# as ``pruned_plans``.
+# Statements that can read fewer rows run as planned: DataFusion runs more (the fresh rest
+# and the final aggregate, measured as two, now one: ``partial_runs.py``) cost more than the
+# plain plan over them (the review's 60 files of 50 rows: 2.0 ms planned, 5.8 ms from
+# partials; docs/benchmarks.md). One memory batch, as ``pruned_plans``.
 MIN_ROWS = 65_536
 
 # (database, table) -> what the table was last registered from (None: no such table)
@@ -338,10 +338,11 @@ class PartialAggregates:
         rest_from = 0
         if len(files) not in grouped:  # no key shared with a file: keep its settled front
             front, rest_from = ladder_partials(  # big segments merged from small ones
-                source.snapshot, self.segment_rows, self.segment_step, self._store, key_of,
-                lambda at, n: fresh(TableSnapshot((), buffered.slice(at, n))), merge,
+                source.snapshot, self.segment_rows, self.segment_step, self._store,
+                Runs(key_of, lambda at, n: fresh(TableSnapshot((), buffered.slice(at, n))), merge,
+                     counted),
             )  # fmt: skip
-            partials += [counted(partial) for partial in front]
+            partials += front
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)
         rest_rows = buffered.slice(rest_from)
         if rest_files or rest_rows.num_rows or not partials:  # nothing adds nothing

@@ -52,6 +52,8 @@ def settled_segments(
     end names it anew, one rewriting only later rows leaves it kept."""
     if snapshot.epoch is None or size <= 0:
         return [], start
+    if start % size:
+        raise ValueError(f"segments of {size} rows start at a multiple of it, not at {start}")
     segments: list[tuple[Hashable, int, int]] = []
     index = start // size
     while stop is None or (index + 1) * size <= stop:

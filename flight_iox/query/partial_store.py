@@ -94,6 +94,13 @@ class PartialStore:
             while self.used_bytes > self.capacity_bytes:
                 self.used_bytes -= self._kept.popitem(last=False)[1][1]
 
+    def discard(self, key: Hashable) -> None:
+        """Drop one entry, if kept (one another entry now stands for)."""
+        with self._lock:
+            found = self._kept.pop(key, None)
+            if found is not None:
+                self.used_bytes -= found[1]
+
     def forget(self, prefix: tuple[object, ...]) -> None:
         """Drop the entries whose key starts with ``prefix`` (a dropped table or database)."""
         with self._lock:

@@ -20,3 +20,4 @@ def test_buffer_ladder_smoke(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["runs"] == 4  # 64,000 rows in runs of 16,000
     assert set(result["this tree"]) == {"p50_ms", "p90_ms", "p99_ms", "max_ms"}
+    assert result["partial_hits"] > 0  # the ladder and the fused final ran, not the plain plan

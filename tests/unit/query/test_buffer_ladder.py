@@ -14,7 +14,7 @@ from collections.abc import Hashable
 import pyarrow as pa
 
 from flight_iox.engine.buffer import TableSnapshot
-from flight_iox.query.buffer_ladder import ladder_partials
+from flight_iox.query.buffer_ladder import Runs, ladder_partials
 from flight_iox.query.partial_store import PartialStore
 
 SIZE, STEP = 16, 4  # big segments of 16 rows, small ones of 4
@@ -31,9 +31,11 @@ class Parts:
         self.aggregated.append((first, rows))
         return pa.table({"first": [first], "rows": [rows]})
 
-    def merge(self, partials: list[pa.Table]) -> pa.Table:
+    def merge(self, partials: list[pa.Table]) -> pa.Table | None:
         self.merges += 1
-        return pa.concat_tables(partials)
+        return None if self.refuse else pa.concat_tables(partials)
+
+    refuse = False  # merges answer None (DataFusion could not merge)
 
 
 def _snapshot(rows: int, rewrites: tuple[int, ...] = (), epoch: int = 1) -> TableSnapshot:
@@ -46,11 +48,15 @@ def _covered(partials: list[pa.Table]) -> list[tuple[int, int]]:
     return list(zip(table["first"].to_pylist(), table["rows"].to_pylist(), strict=True))
 
 
-def _ladder(snapshot: TableSnapshot, store: PartialStore, parts: Parts, step: int = STEP):
-    def key_of(identity: Hashable) -> Hashable:
-        return ("db", "t", None, identity, b"statement")
+def _key(identity: Hashable) -> Hashable:
+    return ("db", "t", None, identity, b"statement")
 
-    return ladder_partials(snapshot, SIZE, step, store, key_of, parts.aggregate, parts.merge)
+
+def _ladder(
+    snapshot: TableSnapshot, store: PartialStore, parts: Parts, step: int = STEP, size: int = SIZE
+) -> tuple[list[pa.Table], int]:
+    runs = Runs(_key, parts.aggregate, parts.merge, lambda partial: partial)
+    return ladder_partials(snapshot, size, step, store, runs)
 
 
 def test_small_segments_past_the_big_ones_and_a_short_rest() -> None:
@@ -110,3 +116,48 @@ def test_a_step_below_two_keeps_big_segments_alone() -> None:
     partials, rest_from = _ladder(_snapshot(40), store, parts, step=1)
     assert _covered(partials) == [(0, 16), (16, 16)]
     assert rest_from == 32
+
+
+def test_a_merge_mixes_kept_small_partials_with_ones_a_rewrite_renamed() -> None:
+    store, parts = PartialStore(1 << 20), Parts()
+    _ladder(_snapshot(30), store, parts)  # small segments 16-19, 20-23, 24-27 kept
+    partials, _ = _ladder(_snapshot(33, rewrites=(26,)), store, parts)  # a late row at 26
+    assert parts.aggregated[-2:] == [(24, 4), (28, 4)]  # renamed or new: two of four
+    assert parts.merges == 1
+    assert _covered(partials) == [(0, 16), (16, 4), (20, 4), (24, 4), (28, 4)]
+
+
+def test_a_merged_big_segment_stands_for_its_small_ones_in_the_store() -> None:
+    store, parts = PartialStore(1 << 20), Parts()
+    _ladder(_snapshot(30), store, parts)
+    kept = len(store)
+    _ladder(_snapshot(33), store, parts)
+    assert len(store) == kept - 3 + 1  # three small partials out, the big one in
+    store.discard(_key(("buffer", 7, 1, SIZE, 1, 0)))  # the big one aged out
+    again, _ = _ladder(_snapshot(33), store, parts)
+    assert parts.aggregated[-1] == (16, 16)  # its small ones are gone: aggregated whole
+    assert _covered(again) == [(0, 16), (16, 16)]
+
+
+def test_a_refused_merge_has_the_big_segment_aggregated_whole() -> None:
+    store, parts = PartialStore(1 << 20), Parts()
+    _ladder(_snapshot(30), store, parts)
+    parts.refuse = True
+    partials, _ = _ladder(_snapshot(33), store, parts)
+    assert parts.aggregated[-1] == (16, 16)
+    assert _covered(partials) == [(0, 16), (16, 16)]
+
+
+def test_pieces_tile_the_settled_front_whatever_the_sizes() -> None:
+    for size in (16, 15, 9, 7):
+        for step in (1, 2, 3, 4):
+            for rows in (0, 5, 16, 31, 47, 64):
+                store, parts = PartialStore(1 << 20), Parts()
+                for grown in range(0, rows + 1, 3):  # runs as the buffer grows, then one more
+                    partials, rest_from = _ladder(_snapshot(grown), store, parts, step, size)
+                partials, rest_from = _ladder(_snapshot(rows), store, parts, step, size)
+                covered, at = _covered(partials), 0
+                for first, count in sorted(covered):
+                    assert first == at, (size, step, rows, covered)  # no gap, no overlap
+                    at += count
+                assert at == rest_from <= rows

@@ -149,6 +149,23 @@ def test_files_and_buffer(apps: tuple[App, App]) -> None:
     assert hits == 2 * len(ELIGIBLE)  # and served kept on the second run
 
 
+def test_files_whose_partials_are_empty_beside_a_buffer_that_matches(
+    apps: tuple[App, App],
+) -> None:
+    """Kept partials with no rows (every file's rows filtered out) meet the fresh rest's
+    partial states in the final aggregate's own plan (``partial_runs.py``)."""
+    _write(apps, "empty", _lines(6, 300), persist=True)
+    _write(apps, "empty", _lines(7, 300, start_minute=10), persist=True)
+    _write(apps, "empty", "cpu,host=z,region=eu f=5000.5,i=1i,big=1i 1\ncpu,host=y f=9000.0 2")
+    for sql in (
+        "SELECT host, count(*), sum(f), avg(f), max(i) FROM cpu WHERE f > 1000 GROUP BY host",
+        "SELECT count(*), sum(f), min(f) FROM cpu WHERE f > 1000",
+        "SELECT host, count(*) FROM cpu WHERE f > 100000 GROUP BY host",  # nothing anywhere
+    ):
+        for _ in range(2):  # partials made, then found kept
+            assert _rows(apps[0], "empty", sql) == _rows(apps[1], "empty", sql), sql
+
+
 @pytest.mark.parametrize("persist", [False, True], ids=["buffer only", "files only"])
 def test_buffer_only_and_files_only(apps: tuple[App, App], persist: bool) -> None:
     database = f"only_{persist}"
