@@ -42,6 +42,7 @@ from flight_iox.app import App, build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS, AuthMode, Authorizer  # noqa: E402
 from flight_iox.auth.tokens import FileTokenStore  # noqa: E402
 from flight_iox.config import Settings  # noqa: E402
+from flight_iox.interpreter_tuning import steady_interpreter  # noqa: E402
 from flight_iox.query.buffer_ladder import SEGMENT_STEP  # noqa: E402
 from flight_iox.query.partial_aggs import MIN_ROWS  # noqa: E402
 from flight_iox.query.partial_parts import SEGMENT_ROWS  # noqa: E402
@@ -90,6 +91,7 @@ def measure(cycles: int, cycle_rows: int, segment_rows: int, min_rows: int) -> d
                 partials.min_rows = min_rows
                 partials._runs.fuse = fuse
             writers = [Writers(app) for app in apps.values()]
+            steady_interpreter()  # as ``serve`` does once built: no full collection mid-run
             run = 0
             for _ in range(cycles):
                 for _ in range(cycle_rows // LINES_PER_RUN):
