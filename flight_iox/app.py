@@ -252,6 +252,9 @@ def _build_app(
         aggregate_cache_bytes=settings.aggregate_cache_size,
         series=series,
     )
+    encoder = PartEncoder(
+        settings.persist_encoder_min_rows, settings.persist_encoder_nice, settings.data_dir
+    )
     metrics.watch(
         StateSources(
             buffer_bytes=lambda: buffers.total_bytes,
@@ -264,14 +267,13 @@ def _build_app(
             aggregate_cache_bytes=lambda: query.partial_aggregates.used_bytes,
             aggregate_cache_hits=lambda: query.partial_aggregates.hits,
             aggregate_cache_misses=lambda: query.partial_aggregates.misses,
+            encoded_in_child=lambda: encoder.in_child,
+            encoded_in_thread=lambda: encoder.in_thread,
         )
     )
     if authorizer is not None:
         authorizer.store.add_listener(query.invalidate_system_tables)
 
-    encoder = PartEncoder(
-        settings.persist_encoder_min_rows, settings.persist_encoder_nice, settings.data_dir
-    )
     tables = TableStore(catalog, buffers, iceberg, storage, query, series, encoder)
     persister = Persister(
         settings, tables, wal, watermark, metrics,

@@ -61,6 +61,8 @@ class StateSources:
     aggregate_cache_bytes: Callable[[], int] = lambda: 0
     aggregate_cache_hits: Callable[[], int] = lambda: 0
     aggregate_cache_misses: Callable[[], int] = lambda: 0
+    encoded_in_child: Callable[[], int] = lambda: 0
+    encoded_in_thread: Callable[[], int] = lambda: 0
 
 
 class _StateCollector(Collector):
@@ -110,6 +112,15 @@ class _StateCollector(Collector):
             "Data files a query aggregated alone, their partial not kept yet.",
             s.aggregate_cache_misses(),
         )
+        encodes = CounterMetricFamily(
+            f"{PREFIX}_persist_encodes",
+            "Batches of at least --persist-encoder-min-rows rows encoded as Parquet, by where: "
+            "the encoder child, or the persister's thread (the child failed, paused or is off).",
+            labels=["where"],
+        )
+        encodes.add_metric(["child"], s.encoded_in_child())
+        encodes.add_metric(["thread"], s.encoded_in_thread())
+        yield encodes
         yield GaugeMetricFamily(
             f"{PREFIX}_query_slots_used",
             "Queries holding a slot now (at most --max-concurrent-queries).",

@@ -7,7 +7,10 @@ import os
 import time
 from pathlib import Path
 
-from flight_iox.launcher import start_server
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from flight_iox.launcher import RunningServer, start_server
 from tests.e2e.test_launcher import ended
 from tests.e2e.test_persistence import T0, persist, query, write
 
@@ -22,6 +25,18 @@ def encoder_children(pid: int) -> list[int]:
                 if b"flight_iox.persist.encoder_child" in command:
                     found.append(int(child))
     return found
+
+
+def encodes(server: RunningServer) -> dict[str, float]:
+    """``flight_iox_persist_encodes_total`` from ``/metrics``, by its ``where`` label."""
+    reply = requests.get(f"{server.http_url}/metrics", timeout=30)
+    assert reply.status_code == 200, reply.text
+    return {
+        sample.labels["where"]: sample.value
+        for family in text_string_to_metric_families(reply.text)
+        for sample in family.samples
+        if sample.name == "flight_iox_persist_encodes_total"
+    }
 
 
 def niceness_of_threads(pid: int) -> set[int]:
@@ -50,6 +65,7 @@ def test_the_encoder_child_serves_persists_and_ends_with_the_server(tmp_path: Pa
         assert encoder_children(server.process.pid) == [child]  # one child, kept between persists
         for table in ("m", "n"):
             assert query(server, "db", f"SELECT count(*) AS n FROM {table}") == [{"n": 1_000}]
+        assert encodes(server) == {"child": 2.0, "thread": 0.0}
     finally:
         server.kill()
     deadline = time.monotonic() + 30
