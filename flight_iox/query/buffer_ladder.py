@@ -64,26 +64,25 @@ def ladder_partials(
     must tile the big ones); and the first row of the rest, aggregated fresh."""
     big, end = settled_segments(snapshot, size)
     small_size = size // step if step > 1 and size % step == 0 else 0
-    partials = []
-    for identity, first, rows in big:
+
+    def kept(identity: Hashable, first: int, rows: int, merged: bool) -> pa.Table:
+        """The segment's kept partial, else made (merged from small ones if ``merged``
+        and they allow, else aggregated) and kept; counted against the statement's bound."""
         key = runs.key_of(identity)
         partial = store.get(key)
         if partial is None:
-            partial = _merged_small(snapshot, small_size, first, rows, store, runs)
+            if merged:
+                partial = _merged_small(snapshot, small_size, first, rows, store, runs)
             if partial is None:
                 partial = runs.aggregate(first, rows)
             store.keep(key, partial)
-        partials.append(runs.counted(partial))
+        return runs.counted(partial)
+
+    partials = [kept(identity, first, rows, True) for identity, first, rows in big]
     if small_size <= 0:
         return partials, end
     small, rest_from = settled_segments(snapshot, small_size, end)
-    for identity, first, rows in small:
-        key = runs.key_of(identity)
-        partial = store.get(key)
-        if partial is None:
-            partial = runs.aggregate(first, rows)
-            store.keep(key, partial)
-        partials.append(runs.counted(partial))
+    partials += [kept(identity, first, rows, False) for identity, first, rows in small]
     return partials, rest_from
 
 
