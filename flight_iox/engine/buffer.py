@@ -10,6 +10,14 @@ persister freezes the buffered rows, writes them, and then, in one step under th
 table's lock, drops them and installs the new file list, so a query sees each point
 exactly once, in the buffer or in a file.
 
+Rows written during a persist are kept apart from the frozen ones (``merged``: what stays
+buffered once the files are committed) and, for queries, merged into a *view* of the frozen
+rows as they arrive, as writes are merged at any other time. Merging the frozen and new rows
+again at each snapshot instead would give rows that no snapshot can promise to the next (two
+writers' late rows always reach into the frozen ones' end), so every row written during a
+persist was aggregated afresh by every query (issue 20's soak: most of its slowest queries
+met a persist).
+
 A snapshot also says which of its buffered rows are as they were (``TableSnapshot.version``):
 writes append, and a late row rewrites only the rows from its time on, so the buffer keeps,
 for its current *epoch*, where each such rewrite began. Two snapshots of one epoch that
@@ -62,11 +70,18 @@ def _merge_ordered(
 ) -> tuple[pa.Table, int]:
     """``older`` (deduplicated) then ``newer``, deduplicated where they share times; and
     how many of ``older``'s first rows were kept as they were (``dedupe.appended``)."""
+    if has_duplicate_keys(newer):
+        newer = deduplicate(newer)
+    return _append_unique(older, newer, older_max_time)
+
+
+def _append_unique(
+    older: pa.Table | None, newer: pa.Table, older_max_time: int | None
+) -> tuple[pa.Table, int]:
+    """``_merge_ordered`` of a ``newer`` already without duplicate keys."""
     bounds = time_range(newer)
     if bounds is None:
         return (older, older.num_rows) if older is not None else (newer, 0)
-    if has_duplicate_keys(newer):
-        newer = deduplicate(newer)
     if older is None or older.num_rows == 0:
         return newer, 0
     if older_max_time is not None and bounds[0] > older_max_time:
@@ -85,22 +100,19 @@ class TableSnapshot:
     """What a query reads of one table: persisted files plus buffered rows.
 
     ``epoch`` names the buffer and its epoch (None: rows from elsewhere, nothing kept);
-    ``rewrites`` are where that epoch's rewrites of buffered rows began, in order; the
-    rows from ``stable_rows`` on may differ at the next snapshot with no rewrite recorded
-    (late rows merged into rows a persist holds, again at every snapshot).
+    ``rewrites`` are where that epoch's rewrites of buffered rows began, in order.
     """
 
     files: tuple[DataFile, ...]
     buffered: pa.Table
     epoch: tuple[int, int] | None = None
     rewrites: tuple[int, ...] = ()
-    stable_rows: int = 0
 
     def version(self, rows: int) -> int | None:
         """Names the first ``rows`` buffered rows within the epoch: snapshots of one epoch
-        with the same version of ``rows`` hold the same first ``rows`` rows (None: not
-        settled, past ``stable_rows`` or rows from elsewhere)."""
-        if self.epoch is None or rows > min(self.stable_rows, self.buffered.num_rows):
+        with the same version of ``rows`` hold the same first ``rows`` rows (None: past the
+        buffered rows, or rows from elsewhere)."""
+        if self.epoch is None or rows > self.buffered.num_rows:
             return None
         return max((i + 1 for i, start in enumerate(self.rewrites) if start < rows), default=0)
 
@@ -116,6 +128,8 @@ class TableBuffer:
     merged: pa.Table | None = None
     merged_max_time: int | None = None
     frozen: pa.Table | None = None
+    view: pa.Table | None = None  # during a persist: the frozen rows, then the new ones
+    view_max_time: int | None = None
     files: tuple[DataFile, ...] = ()
     nbytes: int = 0
     appends: int = 0
@@ -155,22 +169,29 @@ class TableBuffer:
             self._merge_pending(schema)
             merged = conform(self.merged, schema) if self.merged is not None else None
             self.merged = merged
-            stable = None
             if self.frozen is not None:
-                frozen = conform(self.frozen, schema)
-                if merged is not None:
-                    buffered, kept = _merge_ordered(frozen, merged, _max_time(frozen))
-                    if kept < frozen.num_rows:  # late rows rewrote the frozen ones' end
-                        stable = kept  # again at each snapshot, so never recorded
-                else:
-                    buffered = frozen
+                buffered = self._view(schema)
             else:
                 buffered = merged if merged is not None else schema.empty_table()
             snapshot = TableSnapshot(
-                self.files, buffered, (self.serial, self.epoch), tuple(self.rewrites),
-                buffered.num_rows if stable is None else stable,
-            )  # fmt: skip
+                self.files, buffered, (self.serial, self.epoch), tuple(self.rewrites)
+            )
             return snapshot, self.nbytes - before
+
+    def _view(self, schema: pa.Schema) -> pa.Table:
+        """The frozen rows merged with those written since (made again only after a delete,
+        which starts a new epoch)."""
+        assert self.frozen is not None, "a view is of frozen rows"
+        frozen = conform(self.frozen, schema)
+        if self.view is None:
+            if self.merged is None:
+                self.view, self.view_max_time = frozen, _max_time(frozen)
+            else:
+                merged = conform(self.merged, schema)
+                self.view = consolidated(_merge_ordered(frozen, merged, _max_time(frozen))[0])
+                self.view_max_time = _max_time(self.view)
+        self.view = conform(self.view, schema)
+        return self.view
 
     def _merge_pending(self, schema: pa.Schema) -> None:
         if not self.pending:
@@ -178,12 +199,23 @@ class TableBuffer:
         pending = sorted(self.pending, key=lambda item: item[0])
         self.pending = []
         new = pa.concat_tables([conform(pa.Table.from_batches([b]), schema) for _, b in pending])
-        old = conform(self.merged, schema) if self.merged is not None else None
-        merged, kept = _merge_ordered(old, new, self.merged_max_time)
-        if old is not None and kept < old.num_rows:  # in buffered rows: after the frozen
-            self._changed_from(kept + (self.frozen.num_rows if self.frozen is not None else 0))
-        self.merged = consolidated(merged)
+        if has_duplicate_keys(new):
+            new = deduplicate(new)
         bounds = time_range(new)
+        old = conform(self.merged, schema) if self.merged is not None else None
+        merged, kept = _append_unique(old, new, self.merged_max_time)
+        if self.frozen is None:
+            if old is not None and kept < old.num_rows:
+                self._changed_from(kept)
+        elif self.view is not None:  # what queries read: the view's rows are recorded
+            view = conform(self.view, schema)
+            merged_view, kept = _append_unique(view, new, self.view_max_time)
+            if kept < view.num_rows:
+                self._changed_from(kept)
+            self.view = consolidated(merged_view)
+            if bounds is not None:
+                self.view_max_time = max(bounds[1], self.view_max_time or bounds[1])
+        self.merged = consolidated(merged)
         if bounds is not None:
             self.merged_max_time = max(bounds[1], self.merged_max_time or bounds[1])
         self._recount()
@@ -205,6 +237,9 @@ class TableBuffer:
         self.nbytes = sum(p.get_total_buffer_size() for p in parts) + sum(
             b.get_total_buffer_size() for _, b in self.pending
         )
+        if self.view is not None and self.frozen is not None:  # it holds the frozen chunks
+            shared = self.frozen.get_total_buffer_size()
+            self.nbytes += max(0, self.view.get_total_buffer_size() - shared)
 
     def freeze(self, schema: pa.Schema) -> tuple[pa.Table | None, int]:
         """Hand the buffered rows to the persister (None if empty); and the change in bytes."""
@@ -213,6 +248,7 @@ class TableBuffer:
             self._merge_pending(schema)
             if self.frozen is not None or self.merged is None or self.merged.num_rows == 0:
                 return None, self.nbytes - before
+            self.view, self.view_max_time = self.merged, self.merged_max_time
             self.frozen, self.merged, self.merged_max_time = self.merged, None, None
             self.oldest_pending = None
             return self.frozen, self.nbytes - before
@@ -222,15 +258,9 @@ class TableBuffer:
         with self.lock:
             before = self.nbytes
             if self.frozen is not None:
-                frozen = conform(self.frozen, schema)
-                if self.merged is not None:
-                    merged = conform(self.merged, schema)
-                    self.merged = _merge_ordered(frozen, merged, _max_time(frozen))[0]
-                else:
-                    self.merged = frozen
-                bounds = time_range(self.merged)
-                self.merged_max_time = bounds[1] if bounds else None
-                self.frozen = None
+                self.merged = self._view(schema)  # the frozen rows, then the newer ones
+                self.merged_max_time = self.view_max_time
+                self.frozen = self.view = self.view_max_time = None
                 self._new_epoch()
                 self.oldest_pending = self.oldest_pending or time.monotonic()
             self._recount()
@@ -240,7 +270,7 @@ class TableBuffer:
         """The frozen rows are committed as ``files``: drop them and show the files, at once."""
         with self.lock:
             before = self.nbytes
-            self.frozen = None
+            self.frozen = self.view = self.view_max_time = None
             self.files = files
             self.files_version += 1
             self._new_epoch()
@@ -261,6 +291,7 @@ class TableBuffer:
                 removed += self.frozen.num_rows - kept.num_rows
                 self.frozen = kept
             if removed:
+                self.view = self.view_max_time = None  # made again from both, if frozen
                 self.appends += 1
                 self._new_epoch()
             self._recount()

@@ -127,11 +127,14 @@ def test_frozen_rows_keep_their_place_until_persisted() -> None:
     buffer.freeze(SCHEMA)
     _write(buffer, [("a", 2.0, 30)])
     during = buffer.snapshot(SCHEMA)[0]
-    assert during.epoch == before.epoch and during.stable_rows == 11
+    assert during.epoch == before.epoch and during.buffered.num_rows == 11
     assert during.version(10) == before.version(10) == 0
-    _write(buffer, [("c", 2.0, 12)])  # late against the frozen rows: unsettles them from 12
+    _write(buffer, [("c", 2.0, 12)])  # late against the frozen rows: rewrites them from 12
     late = buffer.snapshot(SCHEMA)[0]
-    assert late.stable_rows == 2 and late.version(3) is None and late.version(2) == 0
+    assert late.rewrites == (2,) and late.version(2) == 0 and late.version(3) == 1
+    _write(buffer, [("a", 2.0, 40)])  # in order again: the rows before it stay as they were
+    settled = buffer.snapshot(SCHEMA)[0]
+    assert settled.version(12) == late.version(12) == 1 and settled.buffered.num_rows == 13
     buffer.persisted(())
     after = buffer.snapshot(SCHEMA)[0]
     assert after.epoch != before.epoch
@@ -147,3 +150,47 @@ def test_a_failed_persist_and_a_delete_start_new_epochs() -> None:
     buffer.filter_rows(SCHEMA, lambda table: table.slice(1))
     epochs.append(buffer.snapshot(SCHEMA)[0].epoch)
     assert len(set(epochs)) == 3
+
+
+def _expected(written: list[tuple[str, float | None, int]]) -> set[tuple[str, float | None, int]]:
+    """Rows as InfluxDB keeps them: per (host, time), the last non-null ``f`` written."""
+    last: dict[tuple[str, int], float | None] = {}
+    for host, value, time in written:
+        if value is not None or (host, time) not in last:
+            last[(host, time)] = value
+    return {(host, value, time) for (host, time), value in last.items()}
+
+
+_content_step = st.one_of(
+    st.tuples(st.just("write"), st.lists(_row, min_size=1, max_size=6)),
+    st.tuples(st.sampled_from(["freeze", "persisted", "thaw", "snapshot"])),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_content_step, min_size=1, max_size=30))
+def test_a_snapshot_holds_the_rows_written_and_not_persisted(steps: list[tuple]) -> None:
+    """Rows written during a persist are merged into the view queries read as they arrive,
+    and into the rows that stay once it ends: both hold what the writes say, at any time."""
+    buffer = TableBuffer("cpu")
+    frozen: list[tuple[str, float | None, int]] = []
+    newer: list[tuple[str, float | None, int]] = []
+    for step in steps:
+        kind = step[0]
+        if kind == "write":
+            _write(buffer, step[1])
+            newer += step[1]
+        elif kind == "freeze" and not frozen and buffer.freeze(SCHEMA)[0] is not None:
+            frozen, newer = newer, []
+        elif kind == "persisted":
+            buffer.persisted(())
+            frozen = []
+        elif kind == "thaw":
+            buffer.thaw(SCHEMA)
+            frozen, newer = [], frozen + newer
+        else:
+            rows = buffer.snapshot(SCHEMA)[0].buffered
+            found = zip(rows["host"].to_pylist(), rows["f"].to_pylist(), rows["time"].to_pylist())
+            got = {(host, value, time.value if hasattr(time, "value") else time)
+                   for host, value, time in found}  # fmt: skip
+            assert got == _expected(frozen + newer)

@@ -39,7 +39,7 @@ class Parts:
 
 
 def _snapshot(rows: int, rewrites: tuple[int, ...] = (), epoch: int = 1) -> TableSnapshot:
-    return TableSnapshot((), pa.table({"x": list(range(rows))}), (7, epoch), rewrites, rows)
+    return TableSnapshot((), pa.table({"x": list(range(rows))}), (7, epoch), rewrites)
 
 
 def _covered(partials: list[pa.Table]) -> list[tuple[int, int]]:
@@ -101,12 +101,11 @@ def test_a_new_epoch_names_every_segment_anew() -> None:
     assert parts.aggregated[before:] == [(0, 16), (16, 4)]
 
 
-def test_rows_not_settled_are_never_kept() -> None:
+def test_rows_past_the_last_segment_and_rows_from_elsewhere_are_never_kept() -> None:
     store, parts = PartialStore(1 << 20), Parts()
-    unsettled = TableSnapshot((), pa.table({"x": list(range(40))}), (7, 1), (), 18)
-    partials, rest_from = _ladder(unsettled, store, parts)
+    partials, rest_from = _ladder(_snapshot(18), store, parts)
     assert _covered(partials) == [(0, 16)]
-    assert rest_from == 16  # rows 16-17 settle no small segment of 4
+    assert rest_from == 16  # rows 16-17 fill no small segment of 4
     elsewhere = TableSnapshot((), pa.table({"x": list(range(40))}))  # no epoch: a query node
     assert _ladder(elsewhere, store, parts) == ([], 0)
 
