@@ -102,8 +102,9 @@ class PartialRuns:
         else:
             context, source = self._rows(database, shape, rest)
             frame = final.partial_states(source, shape)
-            if rows is not None:
-                frame = context.from_arrow(rows).union(frame)
+            if rows is None:  # an aggregate straight over another fails on their names
+                rows = pa.Table.from_batches([], frame.schema())
+            frame = context.from_arrow(rows).union(frame)
         done = query.read_all(final.final_frame(frame, shape), keep=True)
         return final.as_output(done, shape, schema)
 

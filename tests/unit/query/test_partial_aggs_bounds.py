@@ -317,3 +317,28 @@ def test_rows_counted_as_the_zone_maps_cut_a_cached_file(tmp_path: Path) -> None
         assert _partials(app).misses + _partials(app).hits == 1
     finally:
         app.close()
+
+
+def test_a_rest_alone_is_answered_by_the_final_aggregate(
+    apps: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing kept yet (a buffer whose segments are all left for later): the final
+    aggregate reads the rest's partial states alone, in one run, not the plain plan."""
+    for app in apps:
+        _write((app,), "alone", "cpu,host=a i=1i 1\ncpu,host=b i=2i 2\ncpu,host=a i=3i 3", False)
+    answered: list[bool] = []
+    answer = PartialAggregates.answer
+
+    def watched(self: PartialAggregates, *args: Any) -> Any:
+        rows = answer(self, *args)
+        answered.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(PartialAggregates, "answer", watched)
+    for sql in (
+        "SELECT host, count(*), sum(i), avg(i) FROM cpu GROUP BY host",
+        "SELECT count(*), max(i) FROM cpu",
+    ):
+        want = _run(apps[1], "alone", sql)
+        assert _run(apps[0], "alone", sql) == want
+        assert answered[-1] is True, sql
