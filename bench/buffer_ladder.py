@@ -9,9 +9,7 @@ same writes, as ``bench/soak.py``'s two writers make them (2,000-line batches of
 
 - this tree: the buffer's settled front as a ladder (``query/buffer_ladder.py``: segments of
   131,072 rows merged from ``SEGMENT_STEP`` smaller ones), and the rest's partial states read by the
-  final aggregate's own plan (``query/partial_runs.py``); segments that settled since the last
-  run are left to the rest and made after the statement (``query/partials_ahead.py``);
-- the same, each segment made in the statement at which it settles;
+  final aggregate's own plan (``query/partial_runs.py``);
 - the ladder with small segments of 16,384 rows (a step of 8), the rest read by the final;
 - the ladder with the rest aggregated in a run of its own;
 - before both: 131,072-row segments alone (``segment_step = 1``), the rest in its own run.
@@ -19,10 +17,8 @@ same writes, as ``bench/soak.py``'s two writers make them (2,000-line batches of
 Each run writes 16,000 lines (the soak's two writers over 0.2 s, its statement's period),
 then runs ``SELECT w, host, count(*), avg(f) FROM soak GROUP BY 1, 2`` on each, in an order
 that rotates, each timed run's answer checked against the plain plan's (one more engine,
-without partial aggregates). Work an engine left for later is waited for after its timed
-run, untimed (the soak's statement comes every 200 ms), and its runs are counted apart. A
-cycle grows the buffer to a million rows (the default ``--persist-max-rows``) and persists
-it. Prints each one's p50, p90, p99 and slowest run, the
+without partial aggregates). A cycle grows the buffer to a million rows (the default
+``--persist-max-rows``) and persists it. Prints each one's p50, p90, p99 and slowest run, the
 DataFusion runs a statement made besides its final aggregate (partial aggregates and merges,
 counted around the timed runs only), and the ratios of this tree to the one before both.
 
@@ -36,7 +32,6 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,11 +51,8 @@ from flight_iox.query.partial_aggs import MIN_ROWS  # noqa: E402
 from flight_iox.query.partial_parts import SEGMENT_ROWS  # noqa: E402
 
 THIS, BEFORE, PLAIN = "this tree", "before (big segments, rest alone)", "plain plan"
-MADE_NOW = "segments made in the statement"
-# name -> (small segments per big one, rest read by the final, segments made later)
-VARIANTS = {THIS: (SEGMENT_STEP, True, True), MADE_NOW: (SEGMENT_STEP, True, False)}
-VARIANTS |= {"step 8, rest read by the final": (8, True, False)}
-VARIANTS |= {"ladder, rest alone": (SEGMENT_STEP, False, False), BEFORE: (1, False, False)}
+VARIANTS = {THIS: (SEGMENT_STEP, True), "step 8, rest read by the final": (8, True)}
+VARIANTS |= {"ladder, rest alone": (SEGMENT_STEP, False), BEFORE: (1, False)}
 LINES_PER_RUN = 16_000  # the soak's ingest (about 80,000 lines/s) over its 0.2 s period
 CYCLE_ROWS = 1_000_000  # rows buffered before a persist: the default --persist-max-rows
 
@@ -82,14 +74,14 @@ def _app(folder: Path, name: str, cache_bytes: int | None = None) -> App:
 
 
 def _counting(app: App) -> list[int]:
-    """Counts of the partial-aggregate and merge runs ``app`` makes in its statements and
-    after them, on the background thread (the real runs, wrapped on this engine's instance)."""
-    runs, count = app.query.partial_aggregates._runs, [0, 0]
+    """A count of the partial-aggregate and merge runs ``app``'s statements make (the real
+    runs, wrapped on this engine's instance)."""
+    runs, count = app.query.partial_aggregates._runs, [0]
     for name in ("aggregate", "merge"):
         real = getattr(runs, name)
 
         def counted(*args: object, real: Callable[..., object] = real) -> object:
-            count[threading.current_thread().name.startswith("partials-ahead")] += 1
+            count[0] += 1
             return real(*args)
 
         setattr(runs, name, counted)
@@ -106,20 +98,17 @@ def measure(cycles: int, cycle_rows: int, segment_rows: int, min_rows: int) -> d
     timed run's answer checked against the plain plan's (no partials); and the partials
     this tree found kept."""
     times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    runs = {name: [0, 0] for name in VARIANTS}  # in the statements, after them
+    runs = dict.fromkeys(VARIANTS, 0)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         apps: dict[str, App] = {PLAIN: _app(folder, "plain", 0)}
         try:
-            for name, (step, fuse, later) in VARIANTS.items():
+            for name, (step, fuse) in VARIANTS.items():
                 apps[name] = _app(folder, f"variant{len(apps)}")
                 partials = apps[name].query.partial_aggregates
                 partials.segment_rows, partials.segment_step = segment_rows, step
                 partials.min_rows = min_rows
                 partials._runs.fuse = fuse
-                if not later:
-                    partials.close()
-                    partials.ahead = None
             counts = {name: _counting(apps[name]) for name in VARIANTS}
             writers = [Writers(app) for app in apps.values()]
             steady_interpreter()  # as ``serve`` does once built: no full collection mid-run
@@ -133,13 +122,9 @@ def measure(cycles: int, cycle_rows: int, segment_rows: int, min_rows: int) -> d
                     names = list(VARIANTS)
                     turn = run % len(names)
                     for name in names[turn:] + names[:turn]:
-                        before = list(counts[name])
+                        before = counts[name][0]
                         seconds, answer = _timed(apps[name])
-                        ahead = apps[name].query.partial_aggregates.ahead
-                        if ahead is not None:
-                            ahead.wait()  # untimed: the next statement comes 200 ms later
-                        for at in (0, 1):
-                            runs[name][at] += counts[name][at] - before[at]
+                        runs[name] += counts[name][0] - before
                         if answer != want:
                             raise SystemExit(f"{name}: answer differs from the plan's at run {run}")
                         times[name].append(seconds)
@@ -173,8 +158,7 @@ def main() -> None:
             for label, fraction in (("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99))
         } | {
             "max_ms": round(max(seconds) * 1000, 2),
-            "runs_per_statement": round(measured["runs"][name][0] / len(seconds), 2),
-            "runs_after_per_statement": round(measured["runs"][name][1] / len(seconds), 2),
+            "runs_per_statement": round(measured["runs"][name] / len(seconds), 2),
         }
         print(f"{name:34s} " + "  ".join(f"{k} {v:6.2f}" for k, v in report[name].items()))
     this, before = report[THIS], report[BEFORE]

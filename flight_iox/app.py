@@ -119,7 +119,6 @@ class App:
                 then.callback(self.loopback_files.close)
             then.callback(self.replication.stop)
             then.callback(self.tables.encoder.close)
-            then.callback(self.query.partial_aggregates.close)
             then.callback(self.peers.close)
             self.wal.close()
 

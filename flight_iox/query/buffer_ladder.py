@@ -27,18 +27,6 @@ a five-minute soak with a scratch probe; the client's median rose from 31.5 to 3
 With 65,536 rows it is one run in four (0.27 a statement with the rest fused into the final
 aggregate, ``partial_runs.py``; median 32.3 ms). ``bench/buffer_ladder.py`` counts the same in
 process: 0.36 runs a statement at step 2, 1.09 at step 8, both with the rest fused.
-
-Made later, off the statement's path (``defer``). Traced again (a five-minute soak, the same
-probe), the slowest statements outside persists were those at which a segment settled: its
-aggregate, then the merge of a big segment, then the final aggregate, three runs of 10-37 ms
-each beside the writers, where any other statement made one. So a statement uses only the
-partials it finds kept: a big segment's, or else all of its small segments'. The rows of a
-settled segment not kept yet stay in the rest, aggregated fresh within the final aggregate,
-and the segment is made on a background thread after the statement (``defer``). The next run,
-200 ms later in the soak, finds it kept. The rest is bounded all the same: past
-``MAX_REST_SEGMENTS`` big segments of rows not kept, the oldest are made in the statement as
-before (after a late row rewrote much of the buffer, or when no query slot was free for the
-background work).
 """
 
 from __future__ import annotations
@@ -53,7 +41,6 @@ from flight_iox.query.partial_parts import settled_segments
 from flight_iox.query.partial_store import PartialStore
 
 SEGMENT_STEP = 2  # small segments per big one: 65,536 rows each under the default size
-MAX_REST_SEGMENTS = 2  # big segments' worth of settled rows a statement leaves to its rest
 
 
 @dataclass(frozen=True)
@@ -69,125 +56,35 @@ class Runs:
     counted: Callable[[pa.Table], pa.Table]
 
 
-@dataclass(frozen=True)
-class Segment:
-    """Settled buffered rows with a partial of their own: a big segment is merged from its
-    small segments' partials where they are kept."""
-
-    identity: Hashable
-    first: int
-    rows: int
-    big: bool
-
-
-# (the making of segments, given the Runs of a query of its own; their keys) -> None.
-# The ladder's background work (``PartialAggregates``): may run it later, or never.
-Defer = Callable[[Callable[[Runs], None], tuple[Hashable, ...]], None]
-
-
 def ladder_partials(
-    snapshot: TableSnapshot,
-    size: int,
-    step: int,
-    store: PartialStore,
-    runs: Runs,
-    defer: Defer | None = None,
+    snapshot: TableSnapshot, size: int, step: int, store: PartialStore, runs: Runs
 ) -> tuple[list[pa.Table], int]:
     """Kept partials covering the buffer's settled front once: one per big segment of
     ``size`` rows, then one per small segment of ``size // step`` rows after them (big
     segments alone when ``step`` is below 2 or does not divide ``size``: small segments
-    must tile the big ones); and the first row of the rest, aggregated fresh.
-
-    With ``defer``, segments not kept are left to the rest and made later (a big segment
-    whose small ones are all kept is covered by them meanwhile), within the rest's bound."""
+    must tile the big ones); and the first row of the rest, aggregated fresh."""
     big, end = settled_segments(snapshot, size)
     small_size = size // step if step > 1 and size % step == 0 else 0
-    small = settled_segments(snapshot, small_size, end)[0] if small_size else []
-    segments = [Segment(*s, True) for s in big] + [Segment(*s, False) for s in small]
-    partials: list[pa.Table] = []
-    merges: list[Segment] = []  # big segments covered by their small ones: merged later
-    missing: list[Segment] = []  # from the first segment not wholly kept on
-    partly_from = 0  # where in ``partials`` a partly covered big segment's small ones begin
-    rest_from = 0
-    for segment in segments:
-        if missing:
-            missing.append(segment)
-            continue
-        found, rows = _found(snapshot, small_size, segment, store, runs, defer)
-        partly_from = len(partials)
-        partials += [runs.counted(partial) for partial in found]
-        rest_from = segment.first + rows
-        if rows < segment.rows:
-            missing.append(segment)
-        elif len(found) > 1:
-            merges.append(segment)
-    settled_end = segments[-1].first + segments[-1].rows if segments else 0
-    while missing and (defer is None or settled_end - rest_from > MAX_REST_SEGMENTS * size):
-        segment = missing.pop(0)  # the oldest first: the partials cover rows up to the rest
-        if rest_from > segment.first:  # its small ones kept so far give way to it
-            del partials[partly_from:]
-        partials.append(runs.counted(_made(snapshot, small_size, segment, store, runs)))
-        rest_from = segment.first + segment.rows
-    later = merges + missing
-    if later and defer is not None:
-        defer(lambda own: _make_all(snapshot, small_size, later, store, own),
-              tuple(runs.key_of(segment.identity) for segment in later))  # fmt: skip
-    return partials, rest_from
 
-
-def _found(
-    snapshot: TableSnapshot,
-    small_size: int,
-    segment: Segment,
-    store: PartialStore,
-    runs: Runs,
-    defer: Defer | None,
-) -> tuple[list[pa.Table], int]:
-    """Kept partials of the segment's first rows, and how many rows they cover: its own;
-    with ``defer``, a big one's first small segments' while they are kept (its partial is
-    made later, merged from them)."""
-    partial = store.get(runs.key_of(segment.identity))
-    if partial is not None:
-        return [partial], segment.rows
-    if defer is None or not segment.big or small_size <= 0:
-        return [], 0
-    small = settled_segments(snapshot, small_size, segment.first, segment.first + segment.rows)
-    kept: list[pa.Table] = []
-    for identity, _, _ in small[0]:
-        found = store.get(runs.key_of(identity))
-        if found is None:
-            break
-        kept.append(found)
-    return kept, len(kept) * small_size
-
-
-def _made(
-    snapshot: TableSnapshot, small_size: int, segment: Segment, store: PartialStore, runs: Runs
-) -> pa.Table:
-    """The segment's partial, kept: found, merged from its small ones (a big segment whose
-    small ones allow it) or aggregated."""
-    key = runs.key_of(segment.identity)
-    partial = store.get(key)
-    if partial is None:
-        if segment.big:
-            partial = _merged_small(snapshot, small_size, segment.first, segment.rows, store, runs)
+    def kept(identity: Hashable, first: int, rows: int, merged: bool) -> pa.Table:
+        """The segment's kept partial, else made (merged from small ones if ``merged``
+        and they allow, else aggregated) and kept; counted against the statement's bound."""
+        key = runs.key_of(identity)
+        partial = store.get(key)
         if partial is None:
-            partial = runs.aggregate(segment.first, segment.rows)
-        store.keep(key, partial)
-    return partial
+            if merged:
+                partial = _merged_small(snapshot, small_size, first, rows, store, runs)
+            if partial is None:
+                partial = runs.aggregate(first, rows)
+            store.keep(key, partial)
+        return runs.counted(partial)
 
-
-def _make_all(
-    snapshot: TableSnapshot,
-    small_size: int,
-    segments: list[Segment],
-    store: PartialStore,
-    runs: Runs,
-) -> None:
-    """Make and keep each of ``segments`` not kept yet (a deferred statement's work)."""
-    for segment in segments:
-        if runs.key_of(segment.identity) not in store:
-            _made(snapshot, small_size, segment, store, runs)
+    partials = [kept(identity, first, rows, True) for identity, first, rows in big]
+    if small_size <= 0:
+        return partials, end
+    small, rest_from = settled_segments(snapshot, small_size, end)
+    partials += [kept(identity, first, rows, False) for identity, first, rows in small]
+    return partials, rest_from
 
 
 def _merged_small(

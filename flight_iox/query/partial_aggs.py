@@ -46,7 +46,7 @@ from datafusion import DataFrame, LogicalPlan
 
 from flight_iox.engine.buffer import TableSnapshot
 from flight_iox.errors import FlightIoxError, QueryCancelledError, QueryTimeoutError
-from flight_iox.query.buffer_ladder import SEGMENT_STEP, Defer, Runs, ladder_partials
+from flight_iox.query.buffer_ladder import SEGMENT_STEP, Runs, ladder_partials
 from flight_iox.query.engine_errors import engine_message, is_engine_error
 from flight_iox.query.execution import Query
 from flight_iox.query.overlap import overlap_groups, table_sources
@@ -63,7 +63,6 @@ from flight_iox.query.partial_parts import (
 from flight_iox.query.partial_plan import PartialShape, partial_shape
 from flight_iox.query.partial_runs import Isolated, Part, PartialRuns
 from flight_iox.query.partial_store import PartialStore
-from flight_iox.query.partials_ahead import PartialsAhead
 from flight_iox.query.pruning import kept_files
 from flight_iox.query.registry import USER_SCHEMA, Registration
 from flight_iox.query.scan_needs import ScanNeeds
@@ -94,14 +93,11 @@ class PartialAggregates:
         isolated: Isolated,
         needs: Needs = lambda frame, database, table: None,
         memory_limit: int = 0,
-        start: Callable[[], Query | None] | None = None,
     ) -> None:
         """``tables`` builds providers over chosen sources and knows views and lost files;
         ``needs`` is what the plain plan's file pruning used (``PrunedPlanner.needs``);
         ``memory_limit`` bounds the partials one statement holds (``--query-memory-limit``:
-        they live outside DataFusion's pool; past it the plan runs as made, in the pool);
-        ``start`` admits a query when a slot is free, for the buffer segments a statement
-        leaves to be made later (None: each statement makes them)."""
+        they live outside DataFusion's pool; past it the plan runs as made, in the pool)."""
         self.memory_limit = memory_limit
         self.capacity_bytes = capacity_bytes
         self._sources = sources
@@ -119,7 +115,6 @@ class PartialAggregates:
             weakref.WeakKeyDictionary()
         )
         self._recent = RecentStatements()  # what a new file is aggregated for (``warm``)
-        self.ahead = None if start is None else PartialsAhead(start)  # ``buffer_ladder``
 
     @property
     def used_bytes(self) -> int:
@@ -259,22 +254,6 @@ class PartialAggregates:
             if query is not None:
                 query.close()
 
-    def _defer(self, segments_in: Callable[[Query, Callable[..., pa.Table]], Runs]) -> Defer | None:
-        """The ladder's ``defer``: its later work run by ``ahead`` in a query of its own."""
-        ahead = self.ahead
-        if ahead is None:
-            return None
-
-        def defer(make: Callable[[Runs], None], keys: tuple[Hashable, ...]) -> None:
-            ahead.submit(lambda within: make(segments_in(within, lambda p: p)), keys)
-
-        return defer
-
-    def close(self) -> None:
-        """Stop the background work (the server closing)."""
-        if self.ahead is not None:
-            self.ahead.close()
-
     def forget(self, database: str, table: str | None = None) -> None:
         """Drop the partials and recent statements of a dropped table or database (its
         file names may come back, and its statements must not be warmed for)."""
@@ -338,15 +317,8 @@ class PartialAggregates:
         def merge(parts: list[pa.Table]) -> pa.Table | None:
             return self._runs.merge(database, shape, parts, query)
 
-        def fresh(rows: TableSnapshot, within: Query = query) -> pa.Table:
-            part = Part(schema, rows, label, needs)
-            return self._runs.aggregate(database, shape, part, within)
-
-        def segments_in(within: Query, counts: Callable[[pa.Table], pa.Table]) -> Runs:
-            return Runs(
-                key_of, lambda at, n: fresh(TableSnapshot((), buffered.slice(at, n)), within),
-                lambda parts: self._runs.merge(database, shape, parts, within), counts,
-            )  # fmt: skip
+        def fresh(rows: TableSnapshot) -> pa.Table:
+            return self._runs.aggregate(database, shape, Part(schema, rows, label, needs), query)
 
         def kept(identity: Hashable, part: TableSnapshot) -> tuple[pa.Table, bool]:
             key = key_of(identity)
@@ -367,7 +339,8 @@ class PartialAggregates:
         if len(files) not in grouped:  # no key shared with a file: keep its settled front
             front, rest_from = ladder_partials(  # big segments merged from small ones
                 source.snapshot, self.segment_rows, self.segment_step, self._store,
-                segments_in(query, counted), self._defer(segments_in),
+                Runs(key_of, lambda at, n: fresh(TableSnapshot((), buffered.slice(at, n))), merge,
+                     counted),
             )  # fmt: skip
             partials += front
         rest_files = tuple(file for index, file in enumerate(files) if index in grouped)

@@ -17,6 +17,5 @@ def test_buffer_ladder_smoke(tmp_path: Path) -> None:
         "p99_ms",
         "max_ms",
         "runs_per_statement",
-        "runs_after_per_statement",
     }
     assert result["partial_hits"] > 0  # the ladder and the fused final ran, not the plain plan

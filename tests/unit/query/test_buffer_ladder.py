@@ -9,12 +9,12 @@ The answers of real statements over the ladder are checked against the plain pla
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 
 import pyarrow as pa
 
 from flight_iox.engine.buffer import TableSnapshot
-from flight_iox.query.buffer_ladder import MAX_REST_SEGMENTS, Runs, ladder_partials
+from flight_iox.query.buffer_ladder import Runs, ladder_partials
 from flight_iox.query.partial_store import PartialStore
 
 SIZE, STEP = 16, 4  # big segments of 16 rows, small ones of 4
@@ -52,36 +52,11 @@ def _key(identity: Hashable) -> Hashable:
     return ("db", "t", None, identity, b"statement")
 
 
-def _runs(parts: Parts) -> Runs:
-    return Runs(_key, parts.aggregate, parts.merge, lambda partial: partial)
-
-
 def _ladder(
     snapshot: TableSnapshot, store: PartialStore, parts: Parts, step: int = STEP, size: int = SIZE
 ) -> tuple[list[pa.Table], int]:
-    return ladder_partials(snapshot, size, step, store, _runs(parts))
-
-
-class Later:
-    """A ``defer`` that holds each job until ``run`` (the background thread, stood in for)."""
-
-    def __init__(self, parts: Parts) -> None:
-        self.parts = parts
-        self.jobs: list[tuple[Callable[[Runs], None], tuple[Hashable, ...]]] = []
-
-    def __call__(self, job: Callable[[Runs], None], keys: tuple[Hashable, ...]) -> None:
-        self.jobs.append((job, keys))
-
-    def run(self) -> None:
-        jobs, self.jobs = self.jobs, []
-        for job, _ in jobs:
-            job(_runs(self.parts))
-
-
-def _deferred(
-    snapshot: TableSnapshot, store: PartialStore, later: Later, size: int = SIZE
-) -> tuple[list[pa.Table], int]:
-    return ladder_partials(snapshot, size, STEP, store, _runs(later.parts), later)
+    runs = Runs(_key, parts.aggregate, parts.merge, lambda partial: partial)
+    return ladder_partials(snapshot, size, step, store, runs)
 
 
 def test_small_segments_past_the_big_ones_and_a_short_rest() -> None:
@@ -185,64 +160,3 @@ def test_pieces_tile_the_settled_front_whatever_the_sizes() -> None:
                     assert first == at, (size, step, rows, covered)  # no gap, no overlap
                     at += count
                 assert at == rest_from <= rows
-
-
-def test_a_segment_not_kept_is_left_to_the_rest_and_made_later() -> None:
-    store, parts = PartialStore(1 << 20), Parts()
-    later = Later(parts)
-    partials, rest_from = _deferred(_snapshot(11), store, later)  # small segments 0-3, 4-7
-    assert (partials, rest_from, parts.aggregated) == ([], 0, [])  # all rows in the rest
-    assert [keys for _, keys in later.jobs] == [(_key(("buffer", 7, 1, 4, 0, 0)),
-                                                _key(("buffer", 7, 1, 4, 1, 0)))]  # fmt: skip
-    later.run()
-    assert parts.aggregated == [(0, 4), (4, 4)]
-    partials, rest_from = _deferred(_snapshot(11), store, later)
-    assert _covered(partials) == [(0, 4), (4, 4)] and rest_from == 8 and not later.jobs
-
-
-def test_a_settling_big_segment_is_covered_by_its_kept_small_ones_until_merged_later() -> None:
-    store, parts = PartialStore(1 << 20), Parts()
-    later = Later(parts)
-    for rows in (4, 8, 12):
-        _deferred(_snapshot(rows), store, later)
-        later.run()
-    assert parts.aggregated == [(0, 4), (4, 4), (8, 4)]
-    partials, rest_from = _deferred(_snapshot(17), store, later)  # rows 0-15 settle as a big one
-    assert _covered(partials) == [(0, 4), (4, 4), (8, 4)] and rest_from == 12  # 12-15: the rest
-    assert parts.merges == 0 and parts.aggregated == [(0, 4), (4, 4), (8, 4)]  # no run now
-    later.run()
-    assert parts.aggregated[-1] == (12, 4) and parts.merges == 1
-    assert len(store) == 1  # the big one stands for its small ones
-    partials, rest_from = _deferred(_snapshot(17), store, later)
-    assert _covered(partials) == [(0, 4), (4, 4), (8, 4), (12, 4)] and len(partials) == 1
-    assert rest_from == 16
-
-
-def test_rows_left_to_the_rest_are_bounded_the_oldest_made_now() -> None:
-    store, parts = PartialStore(1 << 20), Parts()
-    later = Later(parts)
-    bound = MAX_REST_SEGMENTS * SIZE
-    partials, rest_from = _deferred(_snapshot(bound + SIZE + 2), store, later)  # none kept
-    assert _covered(partials) == [(0, SIZE)] and rest_from == SIZE  # the oldest made now
-    assert parts.aggregated == [(0, SIZE)]  # (its small segments were never kept)
-    later.run()  # the rest's settled segments, made
-    partials, rest_from = _deferred(_snapshot(bound + SIZE + 2), store, later)
-    assert rest_from == bound + SIZE and not later.jobs
-
-
-def test_deferred_pieces_tile_the_settled_front_whatever_runs_when() -> None:
-    for size in (16, 9):
-        for rows in (0, 5, 16, 31, 47, 64, 100):
-            for every in (1, 2, 3):  # the background keeps up, or lags one or two statements
-                store, parts = PartialStore(1 << 20), Parts()
-                later = Later(parts)
-                for n, grown in enumerate(range(0, rows + 1, 3)):
-                    partials, rest_from = _deferred(_snapshot(grown), store, later, size)
-                    covered, at = _covered(partials), 0
-                    for first, count in sorted(covered):
-                        assert first == at, (size, rows, covered)  # no gap, no overlap
-                        at += count
-                    assert at == rest_from <= grown
-                    assert grown - rest_from <= MAX_REST_SEGMENTS * size + size
-                    if n % every == 0:
-                        later.run()

@@ -102,21 +102,3 @@ def test_a_buffer_overlapping_a_file_is_deduplicated_with_it(apps: tuple[App, Ap
     sql = QUERIES["each aggregate by host"]
     got, want = _rows(cached, "overlap", sql)[1], _rows(plain, "overlap", sql)[1]
     assert all(all(map(_close, g, w)) for g, w in zip(got, want, strict=True))
-
-
-def test_segments_left_for_later_are_made_in_the_background(apps: tuple[App, App]) -> None:
-    """A statement leaves segments that settled since its last run to the rest, made after
-    it on the background thread; the next run finds them kept and makes nothing."""
-    cached = apps[0]
-    assert cached.query.partial_aggregates.ahead is not None
-    sql = QUERIES["soak"]
-    _write(apps, "ahead", _in_order(1_000, 40))  # big segments 0-15, 16-31; small 32-39
-    _same_everywhere(apps, "ahead")
-    _write(apps, "ahead", _in_order(2_000, 16))  # big 32-47 and small 48-55 settle
-    hits, made = _counts(cached)
-    first = _rows(cached, "ahead", sql)  # left 40-55 to its rest; waits for the background
-    assert _counts(cached)[1] - made == 2  # big 32-47 (merged, with 40-47 made), small 48-55
-    hits, made = _counts(cached)
-    assert _rows(cached, "ahead", sql)[0] == first[0]
-    assert _counts(cached) == (hits + 4, made)  # big 0, 16 and 32, small 48: none made
-    _same_everywhere(apps, "ahead")

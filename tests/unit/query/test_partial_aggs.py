@@ -110,9 +110,6 @@ def _rows(
     app: App, database: str, sql: str, principal: Principal = ANONYMOUS
 ) -> tuple[pa.Schema, list[tuple]]:
     table = app.sql.scoped(principal).execute(database, sql).read_all()
-    ahead = app.query.partial_aggregates.ahead
-    if ahead is not None:  # segments left for later, made before the next statement
-        ahead.wait()
     rows = [tuple(r.values()) for r in table.to_pylist()]
     return table.schema, rows if "ORDER BY" in sql else sorted(rows, key=repr)
 
