@@ -37,13 +37,16 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from flight_iox.engine.chunks import consolidated
-from flight_iox.engine.dedupe import (
-    appended,
-    deduplicate,
-    has_duplicate_keys,
-    time_range,
+from flight_iox.engine.buffer_merge import (
+    append_unique,
+    buffers,
+    bytes_beside,
+    later,
+    max_time,
+    merge_ordered,
 )
+from flight_iox.engine.chunks import consolidated
+from flight_iox.engine.dedupe import deduplicate, has_duplicate_keys, time_range
 from iox_catalog.files import DataFile
 
 _serials = itertools.count(1)  # one per table buffer: a table made again has a new version
@@ -63,36 +66,6 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
             column = table.column(index)
             columns.append(column if column.type == f.type else column.cast(f.type))
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _merge_ordered(
-    older: pa.Table | None, newer: pa.Table, older_max_time: int | None
-) -> tuple[pa.Table, int]:
-    """``older`` (deduplicated) then ``newer``, deduplicated where they share times; and
-    how many of ``older``'s first rows were kept as they were (``dedupe.appended``)."""
-    if has_duplicate_keys(newer):
-        newer = deduplicate(newer)
-    return _append_unique(older, newer, older_max_time)
-
-
-def _append_unique(
-    older: pa.Table | None, newer: pa.Table, older_max_time: int | None
-) -> tuple[pa.Table, int]:
-    """``_merge_ordered`` of a ``newer`` already without duplicate keys."""
-    bounds = time_range(newer)
-    if bounds is None:
-        return (older, older.num_rows) if older is not None else (newer, 0)
-    if older is None or older.num_rows == 0:
-        return newer, 0
-    if older_max_time is not None and bounds[0] > older_max_time:
-        return pa.concat_tables([older, newer]), older.num_rows
-    return appended(older, newer)
-
-
-def _max_time(table: pa.Table) -> int | None:
-    """The latest ``time`` of ``table`` in nanoseconds (None when it is empty)."""
-    bounds = time_range(table)
-    return None if bounds is None else bounds[1]
 
 
 @dataclass(frozen=True)
@@ -130,6 +103,7 @@ class TableBuffer:
     frozen: pa.Table | None = None
     view: pa.Table | None = None  # during a persist: the frozen rows, then the new ones
     view_max_time: int | None = None
+    _frozen_buffers: tuple[pa.Table | None, dict[int, int]] = (None, {})  # for ``_recount``
     files: tuple[DataFile, ...] = ()
     nbytes: int = 0
     appends: int = 0
@@ -179,19 +153,23 @@ class TableBuffer:
             return snapshot, self.nbytes - before
 
     def _view(self, schema: pa.Schema) -> pa.Table:
-        """The frozen rows merged with those written since (made again only after a delete,
-        which starts a new epoch)."""
+        """The frozen rows merged with those written since (made again only after a delete
+        removed rows, which starts a new epoch)."""
         assert self.frozen is not None, "a view is of frozen rows"
-        frozen = conform(self.frozen, schema)
-        if self.view is None:
+        view = self.view
+        if view is None:
+            frozen = conform(self.frozen, schema)
             if self.merged is None:
-                self.view, self.view_max_time = frozen, _max_time(frozen)
+                view = frozen
             else:
                 merged = conform(self.merged, schema)
-                self.view = consolidated(_merge_ordered(frozen, merged, _max_time(frozen))[0])
-                self.view_max_time = _max_time(self.view)
-        self.view = conform(self.view, schema)
-        return self.view
+                view = consolidated(merge_ordered(frozen, merged, max_time(frozen))[0])
+            self.view_max_time = max_time(view)
+        view = conform(view, schema)
+        if view is not self.view:
+            self.view = view
+            self._recount()
+        return view
 
     def _merge_pending(self, schema: pa.Schema) -> None:
         if not self.pending:
@@ -203,21 +181,21 @@ class TableBuffer:
             new = deduplicate(new)
         bounds = time_range(new)
         old = conform(self.merged, schema) if self.merged is not None else None
-        merged, kept = _append_unique(old, new, self.merged_max_time)
+        merged, kept = append_unique(old, new, self.merged_max_time)
         if self.frozen is None:
             if old is not None and kept < old.num_rows:
                 self._changed_from(kept)
         elif self.view is not None:  # what queries read: the view's rows are recorded
             view = conform(self.view, schema)
-            merged_view, kept = _append_unique(view, new, self.view_max_time)
+            merged_view, kept = append_unique(view, new, self.view_max_time)
             if kept < view.num_rows:
                 self._changed_from(kept)
             self.view = consolidated(merged_view)
             if bounds is not None:
-                self.view_max_time = max(bounds[1], self.view_max_time or bounds[1])
+                self.view_max_time = later(self.view_max_time, bounds[1])
         self.merged = consolidated(merged)
         if bounds is not None:
-            self.merged_max_time = max(bounds[1], self.merged_max_time or bounds[1])
+            self.merged_max_time = later(self.merged_max_time, bounds[1])
         self._recount()
 
     def _changed_from(self, row: int) -> None:
@@ -237,9 +215,10 @@ class TableBuffer:
         self.nbytes = sum(p.get_total_buffer_size() for p in parts) + sum(
             b.get_total_buffer_size() for _, b in self.pending
         )
-        if self.view is not None and self.frozen is not None:  # it holds the frozen chunks
-            shared = self.frozen.get_total_buffer_size()
-            self.nbytes += max(0, self.view.get_total_buffer_size() - shared)
+        if self.view is not None and self.frozen is not None:
+            if self._frozen_buffers[0] is not self.frozen:
+                self._frozen_buffers = (self.frozen, buffers(self.frozen))
+            self.nbytes += bytes_beside(self.view, self._frozen_buffers[1])
 
     def freeze(self, schema: pa.Schema) -> tuple[pa.Table | None, int]:
         """Hand the buffered rows to the persister (None if empty); and the change in bytes."""
@@ -261,6 +240,7 @@ class TableBuffer:
                 self.merged = self._view(schema)  # the frozen rows, then the newer ones
                 self.merged_max_time = self.view_max_time
                 self.frozen = self.view = self.view_max_time = None
+                self._frozen_buffers = (None, {})
                 self._new_epoch()
                 self.oldest_pending = self.oldest_pending or time.monotonic()
             self._recount()
@@ -271,6 +251,7 @@ class TableBuffer:
         with self.lock:
             before = self.nbytes
             self.frozen = self.view = self.view_max_time = None
+            self._frozen_buffers = (None, {})
             self.files = files
             self.files_version += 1
             self._new_epoch()
@@ -290,10 +271,12 @@ class TableBuffer:
                 kept = keep(conform(self.frozen, schema))
                 removed += self.frozen.num_rows - kept.num_rows
                 self.frozen = kept
-            if removed:
+            if self.merged is not None or self.frozen is not None:
+                # DataFusion's filter need not keep the rows' order, even removing none
                 self.view = self.view_max_time = None  # made again from both, if frozen
-                self.appends += 1
                 self._new_epoch()
+            if removed:
+                self.appends += 1
             self._recount()
             return removed
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -161,9 +162,14 @@ def _expected(written: list[tuple[str, float | None, int]]) -> set[tuple[str, fl
     return {(host, value, time) for (host, time), value in last.items()}
 
 
+_content_row = st.tuples(  # times at and before 0 too: 0 is a time, not "none yet"
+    st.sampled_from(["a", "b", "c"]),
+    st.one_of(st.none(), st.floats(-10, 10)),
+    st.integers(-3, 30),
+)
 _content_step = st.one_of(
-    st.tuples(st.just("write"), st.lists(_row, min_size=1, max_size=6)),
-    st.tuples(st.sampled_from(["freeze", "persisted", "thaw", "snapshot"])),
+    st.tuples(st.just("write"), st.lists(_content_row, min_size=1, max_size=6)),
+    st.tuples(st.sampled_from(["freeze", "persisted", "thaw", "delete b", "snapshot"])),
 )
 
 
@@ -171,7 +177,8 @@ _content_step = st.one_of(
 @given(st.lists(_content_step, min_size=1, max_size=30))
 def test_a_snapshot_holds_the_rows_written_and_not_persisted(steps: list[tuple]) -> None:
     """Rows written during a persist are merged into the view queries read as they arrive,
-    and into the rows that stay once it ends: both hold what the writes say, at any time."""
+    and into the rows that stay once it ends: both hold what the writes say, at any time,
+    deletes and times at or before 0 included."""
     buffer = TableBuffer("cpu")
     frozen: list[tuple[str, float | None, int]] = []
     newer: list[tuple[str, float | None, int]] = []
@@ -188,8 +195,39 @@ def test_a_snapshot_holds_the_rows_written_and_not_persisted(steps: list[tuple])
         elif kind == "thaw":
             buffer.thaw(SCHEMA)
             frozen, newer = [], frozen + newer
+        elif kind == "delete b":
+            buffer.filter_rows(SCHEMA, lambda table: table.filter(pc.field("host") != "b"))
+            frozen = [row for row in frozen if row[0] != "b"]
+            newer = [row for row in newer if row[0] != "b"]
         else:
             rows = buffer.snapshot(SCHEMA)[0].buffered
             times = rows["time"].cast(pa.int64()).to_pylist()
             got = set(zip(rows["host"].to_pylist(), rows["f"].to_pylist(), times, strict=True))
             assert got == _expected(frozen + newer)
+
+
+def test_a_delete_that_reorders_rows_starts_a_new_epoch() -> None:
+    """A delete's filter (DataFusion's) need not keep the rows' order, even removing none:
+    the kept segments of the old order must not answer for the new one."""
+    buffer = TableBuffer("cpu")
+    _write(buffer, [("a", 1.0, t) for t in range(10, 20)])
+    before = buffer.snapshot(SCHEMA)[0]
+    assert buffer.filter_rows(SCHEMA, lambda table: table.take(list(range(9, -1, -1)))) == 0
+    after = buffer.snapshot(SCHEMA)[0]
+    assert after.epoch != before.epoch
+
+
+def test_a_latest_time_of_zero_is_a_time() -> None:
+    """Rows at 0 then -1 leave 0 the latest time: a row at 0 again is merged, not appended
+    (the latest time read 0 as "none yet", and the buffer held the key twice)."""
+    for during_a_persist in (False, True):
+        buffer = TableBuffer("cpu")
+        if during_a_persist:
+            _write(buffer, [("z", 1.0, -10)])
+            buffer.freeze(SCHEMA)
+        for value, time in ((1.0, 0), (2.0, -1), (3.0, 0)):
+            _write(buffer, [("a", value, time)])
+            buffer.snapshot(SCHEMA)
+        rows = buffer.snapshot(SCHEMA)[0].buffered
+        found = sorted(zip(rows["host"].to_pylist(), rows["f"].to_pylist(), strict=True))
+        assert found == sorted([("a", 2.0), ("a", 3.0)] + [("z", 1.0)] * during_a_persist)
