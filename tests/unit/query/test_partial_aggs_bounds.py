@@ -109,6 +109,21 @@ ORDER_DEPENDENT = [
 ]
 
 
+def _answered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each statement from now on was answered from partials (True) or left to the
+    plain plan."""
+    answered: list[bool] = []
+    answer = PartialAggregates.answer
+
+    def watched(self: PartialAggregates, *args: Any) -> Any:
+        rows = answer(self, *args)
+        answered.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(PartialAggregates, "answer", watched)
+    return answered
+
+
 def test_nan_signed_zeros_and_infinities(
     apps: tuple[App, App], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,15 +142,7 @@ def test_nan_signed_zeros_and_infinities(
             writer.write_arrow("floats", "m", table, ["host"], principal=ANONYMOUS)
             if n < 3:
                 app.persister.persist("floats")
-    answered: list[bool] = []
-    answer = PartialAggregates.answer
-
-    def watched(self: PartialAggregates, *args: Any) -> Any:
-        rows = answer(self, *args)
-        answered.append(rows is not None)
-        return rows
-
-    monkeypatch.setattr(PartialAggregates, "answer", watched)
+    answered = _answered(monkeypatch)
     for sql in FLOAT_QUERIES:
         _same(apps, "floats", sql)
         assert answered[-2:] == [True, True], sql
@@ -322,20 +329,12 @@ def test_rows_counted_as_the_zone_maps_cut_a_cached_file(tmp_path: Path) -> None
 def test_a_rest_alone_is_answered_by_the_final_aggregate(
     apps: tuple[App, App], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Nothing kept (a buffer shorter than a segment, or one whose segments are all left to
-    the rest): the final aggregate reads the rest's partial states alone, in one run, not
-    the plain plan (DataFusion refused an aggregate straight over the states' names)."""
+    """Nothing kept (a buffer shorter than a segment, files all deduplicated with each
+    other): the final aggregate reads the rest's partial states alone, in one run, not the
+    plain plan (DataFusion refused an aggregate straight over the states' names)."""
     for app in apps:
         _write((app,), "alone", "cpu,host=a i=1i 1\ncpu,host=b i=2i 2\ncpu,host=a i=3i 3", False)
-    answered: list[bool] = []
-    answer = PartialAggregates.answer
-
-    def watched(self: PartialAggregates, *args: Any) -> Any:
-        rows = answer(self, *args)
-        answered.append(rows is not None)
-        return rows
-
-    monkeypatch.setattr(PartialAggregates, "answer", watched)
+    answered = _answered(monkeypatch)
     for sql in (
         "SELECT host, count(*), sum(i), avg(i) FROM cpu GROUP BY host",
         "SELECT count(*), max(i) FROM cpu",
