@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.buffer_segments import Writers  # noqa: E402  (the soak's writes)
 from bench.soak import DATABASE, LINES, QUERY  # noqa: E402
+from bench.soak_report import percentile  # noqa: E402
 from flight_iox.app import App, build_app  # noqa: E402
 from flight_iox.auth.policy import ANONYMOUS, AuthMode, Authorizer  # noqa: E402
 from flight_iox.auth.tokens import FileTokenStore  # noqa: E402
@@ -86,11 +87,6 @@ def _counting(app: App) -> list[int]:
 
         setattr(runs, name, counted)
     return count
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def measure(cycles: int, cycle_rows: int, segment_rows: int, min_rows: int) -> dict:
@@ -154,7 +150,7 @@ def main() -> None:
     }  # fmt: skip
     for name, seconds in times.items():
         report[name] = {
-            label: round(_percentile(seconds, fraction) * 1000, 2)
+            label: round(percentile(seconds, fraction) * 1000, 2)
             for label, fraction in (("p50_ms", 0.5), ("p90_ms", 0.9), ("p99_ms", 0.99))
         } | {
             "max_ms": round(max(seconds) * 1000, 2),

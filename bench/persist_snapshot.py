@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.buffer_segments import Writers  # noqa: E402  (the soak's writes)
 from bench.soak import DATABASE, LINES  # noqa: E402
+from bench.soak_report import percentile  # noqa: E402
 from flight_iox.app import App, build_app  # noqa: E402
 from flight_iox.auth.policy import AuthMode, Authorizer  # noqa: E402
 from flight_iox.auth.tokens import FileTokenStore  # noqa: E402
@@ -78,11 +79,6 @@ def _before(state: TableBuffer, schema: pa.Schema) -> pa.Table:
 
 def _digest(rows: pa.Table) -> tuple[int, float]:
     return rows.num_rows, round(pc.sum(rows.column("f")).as_py() or 0.0, 3)
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def measure(cycles: int, cycle_rows: int, rounds: int) -> dict[str, list[float]]:
@@ -136,7 +132,7 @@ def main() -> None:
     report: dict[str, object] = {"snapshots": len(times[THIS])}
     for name, seconds in times.items():
         report[name] = {
-            label: round(_percentile(seconds, fraction) * 1000, 2)
+            label: round(percentile(seconds, fraction) * 1000, 2)
             for label, fraction in (("p50_ms", 0.5), ("p90_ms", 0.9), ("max_ms", 1.0))
         }
         print(f"{name:40s} " + "  ".join(f"{k} {v:7.2f}" for k, v in report[name].items()))
