@@ -18,7 +18,8 @@ The price: each awaited batch costs thread hops a blocking ``next()`` does not (
 +0.4-0.6 ms on ``SELECT 1``, ``bench/query_bounds.py``; a 153-batch scan was 0.6x).
 
 A statement that reads no data (``reads_no_data``: ``SELECT 1``, the validation query of
-connection pools) or a few rows through a kept safe plan (``kept_plans.py``) is pulled
+connection pools), a few rows through a kept safe plan (``kept_plans.py``), or a final
+aggregate over a few partial states in memory (``partial_runs.py``) is pulled
 instead, blocking, on the calling thread, with no hop to tokio's threads: nothing in it
 waits, and its work is bounded. The bounds are still checked before it starts and between
 its batches (``bench/query_overhead.py``: docs/benchmarks.md).
@@ -183,10 +184,12 @@ class Query:
             return frame.schema().empty_table().to_reader()
         return pa.RecordBatchReader.from_batches(first.schema, _chain(first, batches))
 
-    def read_all(self, frame: DataFrame, keep: bool = False) -> pa.Table:
+    def read_all(self, frame: DataFrame, keep: bool = False, here: bool = False) -> pa.Table:
         """Run ``frame`` to the end within the bounds (for results post-processed whole);
-        ``keep``: the query stays open (its slot held) for the statement's next plan."""
-        batches = list(self._batches(frame, keep=keep))
+        ``keep``: the query stays open (its slot held) for the statement's next plan;
+        ``here``: a plan over a few rows already in memory, collected on this thread as a
+        statement that reads no data is (bounded work, nothing that waits)."""
+        batches = list(self._batches(frame, keep=keep, here=here))
         return pa.Table.from_batches(batches, schema=None if batches else frame.schema())
 
     def close(self) -> None:
@@ -200,13 +203,13 @@ class Query:
         self.close()
 
     def _batches(
-        self, frame: DataFrame, reused: bool = False, keep: bool = False
+        self, frame: DataFrame, reused: bool = False, keep: bool = False, here: bool = False
     ) -> Iterator[pa.RecordBatch]:
         if not self._open:  # its slot went back: a statement runs all its plans within one
             raise RuntimeError("a plan run on a closed query")
         try:
             self._check()
-            no_data = reads_no_data(frame)
+            no_data = here or reads_no_data(frame)
             kept = kept_plans.kept_stream(frame, reused)
             if kept is not None and (no_data or kept_plans.is_small(frame)):
                 # A safe plan over literal rows or a few rows (``kept_plans.small``): it

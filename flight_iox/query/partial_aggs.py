@@ -42,7 +42,7 @@ import weakref
 from collections.abc import Callable, Hashable, Sequence
 
 import pyarrow as pa
-from datafusion import DataFrame, LogicalPlan
+from datafusion import DataFrame, LogicalPlan, SessionContext
 
 from flight_iox.engine.buffer import TableSnapshot
 from flight_iox.errors import FlightIoxError, QueryCancelledError, QueryTimeoutError
@@ -93,16 +93,18 @@ class PartialAggregates:
         isolated: Isolated,
         needs: Needs = lambda frame, database, table: None,
         memory_limit: int = 0,
+        in_memory: Callable[[], SessionContext] | None = None,
     ) -> None:
         """``tables`` builds providers over chosen sources and knows views and lost files;
         ``needs`` is what the plain plan's file pruning used (``PrunedPlanner.needs``);
         ``memory_limit`` bounds the partials one statement holds (``--query-memory-limit``:
-        they live outside DataFusion's pool; past it the plan runs as made, in the pool)."""
+        they live outside DataFusion's pool; past it the plan runs as made, in the pool);
+        ``in_memory``: the context for plans over partial states (``PartialRuns``)."""
         self.memory_limit = memory_limit
         self.capacity_bytes = capacity_bytes
         self._sources = sources
         self._tables = tables
-        self._runs = PartialRuns(tables, isolated)
+        self._runs = PartialRuns(tables, isolated, in_memory)
         self._needs = needs
         self._store = PartialStore(capacity_bytes)
         self.prefixes = SettledPrefixes(self._store)  # settled files' partials merged
@@ -193,6 +195,8 @@ class PartialAggregates:
             return None
         needs = self._needs(frame, database, shape.table)
         files = source.snapshot.files
+        if shape.counts_rows and self._tables.one_memory_table(files, source.snapshot.buffered):
+            return None  # counted from its statistics: 0.3 ms against 1.1 ms from partials
         if needs is not None:  # pruned as the plain plan's are (``pruned_plans.py``)
             files = tuple(kept_files(files, needs))
         rows = self._tables.needed_rows(files, needs) + source.snapshot.buffered.num_rows
@@ -320,20 +324,19 @@ class PartialAggregates:
         def fresh(rows: TableSnapshot) -> pa.Table:
             return self._runs.aggregate(database, shape, Part(schema, rows, label, needs), query)
 
-        def kept(identity: Hashable, part: TableSnapshot) -> tuple[pa.Table, bool]:
-            key = key_of(identity)
+        def kept(file: DataFile) -> tuple[pa.Table, bool]:
+            key = key_of(file_identity(file))
             found = self._store.get(key)
             if found is not None:
                 return counted(found), True
-            made = fresh(part)
+            # Made only on a miss: an empty table of a 21-column schema costs 0.13 ms.
+            made = fresh(TableSnapshot((file,), source.schema.empty_table()))
             self._store.keep(key, made)
             return counted(made), False
 
-        empty = source.schema.empty_table()
         partials = self.prefixes.partials(
             [file for index, file in enumerate(files) if index not in grouped],
-            key_of, lambda file: kept(file_identity(file), TableSnapshot((file,), empty)),
-            merge, counted,
+            key_of, kept, merge, counted,
         )  # fmt: skip
         rest_from = 0
         if len(files) not in grouped:  # no key shared with a file: keep its settled front

@@ -84,6 +84,15 @@ class PartialShape:
     skip: int = 0  # OFFSET, after the order
     fetch: int | None = None  # LIMIT, after the order
 
+    @property
+    def counts_rows(self) -> bool:
+        """Whether the statement counts the table's rows and nothing else (``count(*)``, no
+        filter, no group): DataFusion answers that from a memory table's statistics,
+        reading no row."""
+        return not (self.groups or self.predicates) and all(
+            a.kind == "count" and a.arg.variant_name() == "Literal" for a in self.aggregates
+        )
+
 
 @dataclass(frozen=True)
 class SortKey:
