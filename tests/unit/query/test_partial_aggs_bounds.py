@@ -26,6 +26,7 @@ from flight_iox.engine.arrow_writer import EngineWriter
 from flight_iox.query.execution import Query
 from flight_iox.query.partial_aggs import MIN_ROWS, PartialAggregates
 from flight_iox.query.partial_store import ENTRY_BYTES
+from tests.unit.query.partials_answered import answered_from_partials
 
 HOUR = 3_600_000_000_000
 NAN, INF = float("nan"), float("inf")
@@ -109,21 +110,6 @@ ORDER_DEPENDENT = [
 ]
 
 
-def _answered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each statement from now on was answered from partials (True) or left to the
-    plain plan."""
-    answered: list[bool] = []
-    answer = PartialAggregates.answer
-
-    def watched(self: PartialAggregates, *args: Any) -> Any:
-        rows = answer(self, *args)
-        answered.append(rows is not None)
-        return rows
-
-    monkeypatch.setattr(PartialAggregates, "answer", watched)
-    return answered
-
-
 def test_nan_signed_zeros_and_infinities(
     apps: tuple[App, App], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -142,7 +128,7 @@ def test_nan_signed_zeros_and_infinities(
             writer.write_arrow("floats", "m", table, ["host"], principal=ANONYMOUS)
             if n < 3:
                 app.persister.persist("floats")
-    answered = _answered(monkeypatch)
+    answered = answered_from_partials(monkeypatch)
     for sql in FLOAT_QUERIES:
         _same(apps, "floats", sql)
         assert answered[-2:] == [True, True], sql
@@ -334,7 +320,7 @@ def test_a_rest_alone_is_answered_by_the_final_aggregate(
     plain plan (DataFusion refused an aggregate straight over the states' names)."""
     for app in apps:
         _write((app,), "alone", "cpu,host=a i=1i 1\ncpu,host=b i=2i 2\ncpu,host=a i=3i 3", False)
-    answered = _answered(monkeypatch)
+    answered = answered_from_partials(monkeypatch)
     for sql in (
         "SELECT host, count(*), sum(i), avg(i) FROM cpu GROUP BY host",
         "SELECT count(*), max(i) FROM cpu",

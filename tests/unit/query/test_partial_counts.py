@@ -22,7 +22,7 @@ from flight_iox.auth.policy import ANONYMOUS
 from flight_iox.config import Settings
 from flight_iox.query import partial_runs
 from flight_iox.query.execution import Query
-from flight_iox.query.partial_aggs import PartialAggregates
+from tests.unit.query.partials_answered import answered_from_partials
 
 ROWS = "\n".join(f"cpu,host=h{h} i={t}i,f={t / 3} {t}" for h in range(8) for t in range(200))
 
@@ -53,20 +53,6 @@ def _rows(app: App, sql: str) -> list[dict[str, Any]]:
     return app.sql.scoped(ANONYMOUS).execute("db", sql).read_all().to_pylist()
 
 
-def _answered(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Per statement from now on: answered from partials (True) or by the plain plan."""
-    answered: list[bool] = []
-    answer = PartialAggregates.answer
-
-    def watched(self: PartialAggregates, *args: Any) -> Any:
-        rows = answer(self, *args)
-        answered.append(rows is not None)
-        return rows
-
-    monkeypatch.setattr(PartialAggregates, "answer", watched)
-    return answered
-
-
 def _plan(app: App, sql: str) -> str:
     explained = app.sql.scoped(ANONYMOUS).execute("db", f"EXPLAIN {sql}").read_all()
     return "\n".join(explained.column("plan").to_pylist())
@@ -78,7 +64,7 @@ def test_count_star_of_a_memory_table_is_counted_from_its_statistics(
     """Files in the cache and rows in the buffer, apart: the plain plan, which reads no row."""
     _write(apps, ROWS)
     _write(apps, "cpu,host=h9 i=1i,f=1.0 5000", persist=False)
-    answered = _answered(monkeypatch)
+    answered = answered_from_partials(monkeypatch)
     for sql in ("SELECT count(*) FROM cpu", "SELECT count(*) AS n, count(1) AS m FROM cpu"):
         want = _rows(apps[1], sql)
         assert _rows(apps[0], sql) == want
@@ -103,7 +89,7 @@ def test_other_counts_still_come_from_partials(
     apps: tuple[App, App], monkeypatch: pytest.MonkeyPatch, sql: str
 ) -> None:
     _write(apps, ROWS)
-    answered = _answered(monkeypatch)
+    answered = answered_from_partials(monkeypatch)
     want = sorted(_rows(apps[1], sql), key=repr)
     assert sorted(_rows(apps[0], sql), key=repr) == want
     assert answered[-1] is True
@@ -116,7 +102,7 @@ def test_count_star_over_overlapping_files_comes_from_partials(
     partials (the overlapping files as the rest) answer, counting each key once."""
     _write(apps, ROWS)
     _write(apps, "cpu,host=h1 i=-1i,f=0.5 3\ncpu,host=h2 i=-2i,f=0.5 4")  # rewrites two rows
-    answered = _answered(monkeypatch)
+    answered = answered_from_partials(monkeypatch)
     assert _rows(apps[1], "SELECT count(*) AS n FROM cpu") == [{"n": 1600}]
     assert _rows(apps[0], "SELECT count(*) AS n FROM cpu") == [{"n": 1600}]
     assert answered[-1] is True
@@ -128,7 +114,7 @@ def test_count_star_without_the_parquet_cache_comes_from_partials(
     app = _build(tmp_path, 64 << 20, parquet_cache_size=0)
     try:
         _write((app,), ROWS)
-        answered = _answered(monkeypatch)
+        answered = answered_from_partials(monkeypatch)
         assert _rows(app, "SELECT count(*) AS n FROM cpu") == [{"n": 1600}]
         assert answered[-1] is True
     finally:
