@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 from datafusion import SessionConfig, SessionContext
 from datafusion.catalog import Catalog, Table
@@ -53,8 +54,14 @@ class Contexts:
         self._contexts: OrderedDict[
             tuple[str, frozenset[str], bool, bool], tuple[SessionContext, set[str]]
         ] = OrderedDict()
-        # One partition, as ``isolated``'s: the rows are few.
-        self._in_memory = self.session(self._config(NO_DATABASE).with_target_partitions(1))
+        # One partition, as ``isolated``'s: the rows are few. Its pool is not bounded by
+        # --query-memory-limit: a plan in it reads at most ``partial_runs.FEW_ROWS`` partial
+        # rows, already counted against the statement's limit (``HeldPartials``), and the
+        # query slots bound how many run at once. Sharing one limit among them made
+        # concurrent finals fail over to their plain plans (six threads at 64 MiB).
+        unbounded = replace(limits, memory_limit=0)
+        config = self._config(NO_DATABASE).with_target_partitions(1)
+        self._in_memory = SessionContext(config, runtime_env(unbounded))
 
     def get(
         self, database: str | None, held: frozenset[str], admin: bool, narrow: bool = False

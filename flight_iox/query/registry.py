@@ -344,6 +344,18 @@ class TableRegistry:
             )
         return registration.full
 
+    def whole_in_memory(self, database: str, name: str) -> bool:
+        """Whether the provider a plan over all of the table reads (``full_provider``, or the
+        buffer's table when it has no file) is one in-memory table, whose exact row count
+        DataFusion knows; not a view over files or deduplicated sources."""
+        with self.lock:
+            registration = self.sources.get((database, name))
+            if registration is None:
+                return False
+            lazy = registration.lazy
+            provider = self.full_provider(database, name) if lazy else registration.provider
+        return provider.kind == "physical"
+
     @contextlib.contextmanager
     def swapped(self, providers: Mapping[tuple[str, str], Table]) -> Iterator[None]:
         """Resolve these tables to these providers (pruned or full) while planning one statement.

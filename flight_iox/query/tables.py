@@ -174,16 +174,6 @@ class TableBuilder:
                 sources.insert(0, (-1, in_memory))
             return self._view(schema, sources, retention_ns, cached, groups, label), rows
 
-    def one_memory_table(self, files: Sequence[DataFile], buffered: pa.Table) -> bool:
-        """Whether ``provider`` over ``files`` and ``buffered`` (no retention period) is one
-        in-memory table now: every file held by the Parquet cache, none overlapping
-        another source (whose rows would be deduplicated in a view)."""
-        if len(self.cached_files(files)) < len(files):
-            return False
-        return not files or not overlap_groups(
-            table_sources(files, buffered), self.shares(buffered)
-        )
-
     def shares(self, buffered: pa.Table | None = None) -> SharesSeries | None:
         """The series check for a table's files and ``buffered`` rows (None: bounds decide)."""
         return None if self._series is None else self._series.check(buffered)

@@ -7,18 +7,22 @@ from typing import Any
 
 import pytest
 
+from flight_iox.app import App
 from flight_iox.query.partial_aggs import PartialAggregates
 
 
-def answered_from_partials(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Per statement from now on, in every app: answered from partials (True) or left to the
-    plain plan (False)."""
+def answered_from_partials(monkeypatch: pytest.MonkeyPatch, app: App) -> list[bool]:
+    """Per statement ``app`` runs from now on that its partial aggregates were asked to
+    answer: answered from partials (True) or left to the plain plan (False). A statement
+    they declined when it was planned is not asked again (none is recorded)."""
     answered: list[bool] = []
     answer = PartialAggregates.answer
+    watched_partials = app.query.partial_aggregates
 
     def watched(self: PartialAggregates, *args: Any) -> Any:
         rows = answer(self, *args)
-        answered.append(rows is not None)
+        if self is watched_partials:
+            answered.append(rows is not None)
         return rows
 
     monkeypatch.setattr(PartialAggregates, "answer", watched)

@@ -128,7 +128,7 @@ def test_nan_signed_zeros_and_infinities(
             writer.write_arrow("floats", "m", table, ["host"], principal=ANONYMOUS)
             if n < 3:
                 app.persister.persist("floats")
-    answered = answered_from_partials(monkeypatch)
+    answered = answered_from_partials(monkeypatch, apps[0])
     for sql in FLOAT_QUERIES:
         _same(apps, "floats", sql)
         assert answered[-2:] == [True, True], sql
@@ -320,7 +320,7 @@ def test_a_rest_alone_is_answered_by_the_final_aggregate(
     plain plan (DataFusion refused an aggregate straight over the states' names)."""
     for app in apps:
         _write((app,), "alone", "cpu,host=a i=1i 1\ncpu,host=b i=2i 2\ncpu,host=a i=3i 3", False)
-    answered = answered_from_partials(monkeypatch)
+    answered = answered_from_partials(monkeypatch, apps[0])
     for sql in (
         "SELECT host, count(*), sum(i), avg(i) FROM cpu GROUP BY host",
         "SELECT count(*), max(i) FROM cpu",
