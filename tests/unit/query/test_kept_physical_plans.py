@@ -149,3 +149,30 @@ def test_a_small_kept_plan_is_pulled_on_the_calling_thread(
     app.engine.write_line_protocol("db", b"cpu,host=h0 v=0.5 1000", principal=ANONYMOUS)
     app.query.execute("db", sql).read_all()
     assert awaited  # awaited as any statement that may read many rows
+
+
+def test_a_few_hosts_cut_from_a_cached_file_keep_their_plan(tmp_path: Path) -> None:
+    """A statement over a few hosts reads several zone-map chunks of a cached file: that
+    memory table stays on one partition, so its plan is kept and pulled on this thread
+    (on two partitions it was gathered by an operator a kept plan may not hold)."""
+    app = build_app(Settings(data_dir=tmp_path / "data", wal_fsync=False, aggregate_cache_size=0))
+    try:
+        body = "\n".join(
+            f"cpu,host=h{h:03d} v={t} {t * 1_000_000_000}" for h in range(64) for t in range(1024)
+        )
+        app.engine.write_line_protocol("db", body.encode(), principal=ANONYMOUS)
+        app.persister.persist("db")
+        sql = (
+            "SELECT host, max(v) AS m, count(*) AS n FROM cpu "
+            "WHERE host IN ('h001', 'h007', 'h030', 'h041', 'h050', 'h063') "
+            "GROUP BY host ORDER BY host"
+        )
+        before = _kept_count()
+        answers = [app.query.execute("db", sql).read_all().to_pylist() for _ in range(3)]
+        assert _kept_count() == before + 1
+        assert answers[0] == answers[1] == answers[2]
+        assert [(r["host"], r["m"], r["n"]) for r in answers[0]] == [
+            (f"h{h:03d}", 1023.0, 1024) for h in (1, 7, 30, 41, 50, 63)
+        ]
+    finally:
+        app.close()
