@@ -151,7 +151,9 @@ def test_a_small_kept_plan_is_pulled_on_the_calling_thread(
     assert awaited  # awaited as any statement that may read many rows
 
 
-def test_a_few_hosts_cut_from_a_cached_file_keep_their_plan(tmp_path: Path) -> None:
+def test_a_few_hosts_cut_from_a_cached_file_keep_their_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A statement over a few hosts reads several zone-map chunks of a cached file: that
     memory table stays on one partition, so its plan is kept and pulled on this thread
     (on two partitions it was gathered by an operator a kept plan may not hold)."""
@@ -168,7 +170,17 @@ def test_a_few_hosts_cut_from_a_cached_file_keep_their_plan(tmp_path: Path) -> N
             "GROUP BY host ORDER BY host"
         )
         before = _kept_count()
-        answers = [app.query.execute("db", sql).read_all().to_pylist() for _ in range(3)]
+        answers = [app.query.execute("db", sql).read_all().to_pylist() for _ in range(2)]
+        awaited: list[int] = []
+        original = execution.Query._next
+
+        def counting(self: execution.Query) -> pa.RecordBatch | None:
+            awaited.append(1)
+            return original(self)
+
+        monkeypatch.setattr(execution.Query, "_next", counting)
+        answers.append(app.query.execute("db", sql).read_all().to_pylist())
+        assert awaited == []  # the kept plan pulled on this thread
         assert _kept_count() == before + 1
         assert answers[0] == answers[1] == answers[2]
         assert [(r["host"], r["m"], r["n"]) for r in answers[0]] == [
