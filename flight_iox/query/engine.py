@@ -227,7 +227,11 @@ class QueryEngine:
                 sql, finish = rewrite_iox_sql(sql)  # IOx's selector_* and date_bin_gapfill
                 probe = None
                 if frame is None and finish is None:
-                    probe = self._probes.plan(database, sql, params, scope, held)
+                    probe = self._statements.probe(key) if kept else None
+                    if probe is None:
+                        probe = self._probes.plan(database, sql, params, scope, held)
+                        if probe is not None and kept:
+                            self._statements.keep_probe(key, probe)
                 if frame is None and probe is None:
                     frame = self._plan(database, sql, params, held, scope=scope)
                     if kept:
@@ -241,6 +245,7 @@ class QueryEngine:
                 if partials is not None:
                     return partials.to_reader()
             if frame is None:  # the probe's partials declined it: plan it over its files
+                self._statements.forget_probe(key)  # (the next run is planned so, and kept)
                 with self._registry.lock:
                     held = self._refresh(database, sql, scope)[1]
                     frame = self._plan(database, sql, params, held, scope=scope)

@@ -107,6 +107,7 @@ class StatementCache:
         self._lock = threading.Lock()
         self._schemas: OrderedDict[Key, pa.Schema] = OrderedDict()
         self._plans: OrderedDict[Key, tuple[float, DataFrame]] = OrderedDict()
+        self._probes: OrderedDict[Key, tuple[float, DataFrame]] = OrderedDict()
 
     def schema(self, key: Key) -> pa.Schema | None:
         """The schema kept for ``key``, if any."""
@@ -126,29 +127,55 @@ class StatementCache:
     def keep_plan(self, key: Key, frame: DataFrame) -> None:
         """Remember a plan for the next ``plan(key)``; expired plans leave."""
         with self._lock:
-            self._keep_plan(key, frame)
+            _keep(self._plans, key, frame)
 
     def plan(self, key: Key, reusable: bool) -> DataFrame | None:
         """The plan kept for ``key``: kept for the next run too when ``reusable``, else once."""
         with self._lock:
-            kept = self._plans.pop(key, None)
-            if kept is None or kept[0] < time.monotonic() - PLAN_TTL_SECONDS:
-                return None
-            if reusable:
-                self._keep_plan(key, kept[1])
-            return kept[1]
+            return _take(self._plans, key, reusable)
+
+    def keep_probe(self, key: Key, frame: DataFrame) -> None:
+        """Remember a reusable statement's plan over the stand-ins (``probe_plans.py``), which
+        only partial aggregates may answer, never run: planning it again, and finding its
+        shape, cost 0.4-0.7 ms of each repeat (in process, bench/partial_final.py)."""
+        with self._lock:
+            _keep(self._probes, key, frame)
+
+    def probe(self, key: Key) -> DataFrame | None:
+        """The plan over the stand-ins kept for ``key``, if any."""
+        with self._lock:
+            return _take(self._probes, key, True)
+
+    def forget_probe(self, key: Key) -> None:
+        """Drop ``key``'s plan over the stand-ins (the partial aggregates declined it)."""
+        with self._lock:
+            self._probes.pop(key, None)
 
     def forget_plans(self) -> None:
         """Drop every plan (what they read changed without a table change: system tables)."""
         with self._lock:
             self._plans.clear()
+            self._probes.clear()
 
-    def _keep_plan(self, key: Key, frame: DataFrame) -> None:
-        now = time.monotonic()
-        self._plans[key] = (now, frame)
-        self._plans.move_to_end(key)
-        while self._plans and (
-            len(self._plans) > PLAN_CACHE_SIZE
-            or next(iter(self._plans.values()))[0] < now - PLAN_TTL_SECONDS
-        ):
-            self._plans.popitem(last=False)
+
+def _take(
+    plans: OrderedDict[Key, tuple[float, DataFrame]], key: Key, again: bool
+) -> DataFrame | None:
+    """The unexpired plan of ``key`` in ``plans``, left there for the next use when ``again``."""
+    kept = plans.pop(key, None)
+    if kept is None or kept[0] < time.monotonic() - PLAN_TTL_SECONDS:
+        return None
+    if again:
+        _keep(plans, key, kept[1])
+    return kept[1]
+
+
+def _keep(plans: OrderedDict[Key, tuple[float, DataFrame]], key: Key, frame: DataFrame) -> None:
+    """``frame`` as ``key``'s plan in ``plans``; the least recently used and expired leave."""
+    now = time.monotonic()
+    plans[key] = (now, frame)
+    plans.move_to_end(key)
+    while plans and (
+        len(plans) > PLAN_CACHE_SIZE or next(iter(plans.values()))[0] < now - PLAN_TTL_SECONDS
+    ):
+        plans.popitem(last=False)

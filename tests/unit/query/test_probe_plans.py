@@ -23,6 +23,9 @@ from flight_iox.config import Settings
 from flight_iox.engine.arrow_writer import EngineWriter
 from flight_iox.errors import DatabaseNotFoundError, DataFileUnavailableError, QueryError
 from flight_iox.query import pruned_plans
+from flight_iox.query.engine import QueryEngine
+from flight_iox.query.probe_plans import ProbePlanner
+from tests.unit.query.partials_answered import answered_from_partials
 from tests.unit.query.test_partial_aggs import (
     ELIGIBLE,
     QUERIES,
@@ -227,3 +230,65 @@ def test_a_small_statement_is_not_planned_twice(
         assert len(calls) == 2  # one per server: the cached one probed, then planned
     finally:
         partials.min_rows = 0
+
+
+def test_a_repeated_statement_reuses_its_plan_over_the_stand_ins(
+    apps: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same statement over the same table state is planned over the stand-ins once (the
+    statement cache keeps that plan for the partials); a write is a new state, a new plan."""
+    cached, plain = apps
+    planned: list[str] = []
+    plan = ProbePlanner.plan
+
+    def counted(self: ProbePlanner, database: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if self is cached.query._probes:
+            planned.append(sql)
+        return plan(self, database, sql, *args, **kwargs)
+
+    monkeypatch.setattr(ProbePlanner, "plan", counted)
+    sql = QUERIES["soak"]
+    _write(apps, DATABASE, _lines(9, 3, start_minute=40))  # a new registration
+    for _ in range(3):
+        assert _rows(cached, DATABASE, sql) == _rows(plain, DATABASE, sql)
+    assert len(planned) == 1
+    _write(apps, DATABASE, _lines(10, 3, start_minute=41))
+    assert _rows(cached, DATABASE, sql) == _rows(plain, DATABASE, sql)
+    assert len(planned) == 2
+
+
+def test_a_declined_statement_drops_its_kept_plan_over_the_stand_ins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Declined at run time (a NaN among grouped float maxima), the statement is not handed
+    its kept plan over the stand-ins again: its repeats run the plan over its files, right."""
+    app = _build(tmp_path, 64 << 20)
+    try:
+        values = [float("nan") if n == 7 else n + 0.5 for n in range(40)]
+        table = pa.table(
+            {
+                "host": [f"h{n % 3}" for n in range(40)],
+                "f": values,
+                "time": pa.array(list(range(40)), pa.timestamp("ns")),
+            }
+        )
+        EngineWriter(app.engine).write_arrow(DATABASE, "m", table, ["host"], principal=ANONYMOUS)
+        app.persister.persist(DATABASE)
+        answered = answered_from_partials(monkeypatch, app)
+        over_files: list[str] = []
+        plan = QueryEngine._plan
+
+        def counted(self: QueryEngine, database: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+            over_files.append(sql)
+            return plan(self, database, sql, *args, **kwargs)
+
+        monkeypatch.setattr(QueryEngine, "_plan", counted)
+        sql = "SELECT host, max(f) FROM m GROUP BY host"
+        first = _rows(app, DATABASE, sql)
+        assert answered == [False]
+        for _ in range(3):
+            assert str(_rows(app, DATABASE, sql)) == str(first)
+        assert answered == [False]  # never asked again
+        assert len(over_files) == 2  # the declined run, then one plan kept for the repeats
+    finally:
+        app.close()
