@@ -260,8 +260,9 @@ def test_a_repeated_statement_reuses_its_plan_over_the_stand_ins(
 def test_a_declined_statement_drops_its_kept_plan_over_the_stand_ins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Declined at run time (a NaN among grouped float maxima), the statement is not handed
-    its kept plan over the stand-ins again: its repeats run the plan over its files, right."""
+    """Declined at run time (a NaN among grouped float maxima), the statement's kept plan
+    over the stand-ins is dropped: its repeats run one kept plan over its files, not a plan
+    made afresh each run (``_declined_lately`` alone already keeps them right)."""
     app = _build(tmp_path, 64 << 20)
     try:
         values = [float("nan") if n == 7 else n + 0.5 for n in range(40)]
@@ -292,3 +293,15 @@ def test_a_declined_statement_drops_its_kept_plan_over_the_stand_ins(
         assert len(over_files) == 2  # the declined run, then one plan kept for the repeats
     finally:
         app.close()
+
+
+def test_kept_plans_over_the_stand_ins_are_per_parameter_value(apps: tuple[App, App]) -> None:
+    """Each bound value is its own statement key: repeats, in any order, each answer as the
+    plan over the files answers that value."""
+    cached, plain = apps
+    sql = "SELECT host, count(*), sum(i) FROM cpu WHERE i > $1 GROUP BY host"
+    for value in (0, 30, -50, 0, 30, -50):  # i is in [-40, 56]
+        want = plain.sql.scoped(ANONYMOUS).execute(DATABASE, sql, [value]).read_all()
+        got = cached.sql.scoped(ANONYMOUS).execute(DATABASE, sql, [value]).read_all()
+        assert sorted(got.to_pylist(), key=repr) == sorted(want.to_pylist(), key=repr), value
+        assert want.num_rows > 0, value  # every value keeps rows: the answers say something
