@@ -55,6 +55,19 @@ def _fresh(sql: str, app: App) -> pa.Table:
     return pa.Table.from_batches([b for b in ctx.sql(sql).collect()])
 
 
+def _awaited_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per batch awaited on a loop from now on (a hop to DataFusion's threads)."""
+    awaited: list[int] = []
+    original = execution.Query._next
+
+    def counting(self: execution.Query) -> pa.RecordBatch | None:
+        awaited.append(1)
+        return original(self)
+
+    monkeypatch.setattr(execution.Query, "_next", counting)
+    return awaited
+
+
 def _kept_count() -> int:
     return sum(plan is not None for plan in kept_plans._KEPT.values())
 
@@ -134,14 +147,7 @@ def test_a_small_kept_plan_is_pulled_on_the_calling_thread(
 ) -> None:
     sql = KEPT[0]
     expected = _fresh(sql, app).to_pylist()
-    awaited: list[int] = []
-    original = execution.Query._next
-
-    def counting(self: execution.Query) -> pa.RecordBatch | None:
-        awaited.append(1)
-        return original(self)
-
-    monkeypatch.setattr(execution.Query, "_next", counting)
+    awaited = _awaited_batches(monkeypatch)
     for _ in range(2):
         assert app.query.execute("db", sql).read_all().to_pylist() == expected
     assert awaited == []  # no batch awaited on a loop: no hop to DataFusion's threads
@@ -171,14 +177,7 @@ def test_a_few_hosts_cut_from_a_cached_file_keep_their_plan(
         )
         before = _kept_count()
         answers = [app.query.execute("db", sql).read_all().to_pylist() for _ in range(2)]
-        awaited: list[int] = []
-        original = execution.Query._next
-
-        def counting(self: execution.Query) -> pa.RecordBatch | None:
-            awaited.append(1)
-            return original(self)
-
-        monkeypatch.setattr(execution.Query, "_next", counting)
+        awaited = _awaited_batches(monkeypatch)
         answers.append(app.query.execute("db", sql).read_all().to_pylist())
         assert awaited == []  # the kept plan pulled on this thread
         assert _kept_count() == before + 1
