@@ -334,26 +334,22 @@ class TableRegistry:
 
     def full_provider(self, database: str, name: str) -> Table:
         """The table over every file and its buffer (built once per registration)."""
-        registration = self.sources[(database, name)]
-        if registration.full is None:
-            registration.full = self._tables.provider(
-                registration.schema,
-                registration.snapshot,
-                registration.retention_ns,
-                f"{database}.{name}",
+        found = self.sources[(database, name)]
+        if found.full is None:
+            label = f"{database}.{name}"
+            found.full = self._tables.provider(
+                found.schema, found.snapshot, found.retention_ns, label
             )
-        return registration.full
+        return found.full
 
     def whole_in_memory(self, database: str, name: str) -> bool:
-        """Whether the provider a plan over all of the table reads (``full_provider``, or the
-        buffer's table when it has no file) is one in-memory table, whose exact row count
-        DataFusion knows; not a view over files or deduplicated sources."""
+        """Whether a plan over all of the table reads one in-memory table (``full_provider``,
+        or the buffer's when it has no file), whose exact row count DataFusion knows."""
         with self.lock:
-            registration = self.sources.get((database, name))
-            if registration is None:
+            found = self.sources.get((database, name))
+            if found is None:
                 return False
-            lazy = registration.lazy
-            provider = self.full_provider(database, name) if lazy else registration.provider
+            provider = self.full_provider(database, name) if found.lazy else found.provider
         return provider.kind == "physical"
 
     @contextlib.contextmanager
