@@ -125,8 +125,8 @@ class Contexts:
     def in_memory(self) -> SessionContext:
         """The one context for plans over rows already in memory: frames made with
         ``read_table`` of a provider, which resolve no name in it (the partial aggregates'
-        merges and finals). Making a context for each such plan cost 0.2 ms of the query
-        (in process, ``count(*)`` from kept partials: bench/partial_final.py)."""
+        merges and finals). Making a context for each such plan cost 0.24 ms of a query's
+        CPU (a scratch profile of ``count(*)`` from kept partials, docs/benchmarks.md)."""
         return self._in_memory
 
     def _config(self, key: str) -> SessionConfig:

@@ -131,8 +131,8 @@ class QueryEngine:
             )
         self.partial_aggregates = PartialAggregates(  # not on a query node (other nodes' rows)
             aggregate_cache_bytes if remote is None else 0, self._registry.source, self._tables,
-            self._contexts.isolated, self._pruner.needs, self._limits.memory_limit,
-            self._contexts.in_memory, self._registry.whole_in_memory,
+            self._contexts.isolated, self._contexts.in_memory, self._registry.whole_in_memory,
+            self._pruner.needs, self._limits.memory_limit,
         )  # fmt: skip
         self._probes = ProbePlanner(
             self.partial_aggregates, self._pruner, self._context, _sql,

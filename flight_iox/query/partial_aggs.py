@@ -91,18 +91,18 @@ class PartialAggregates:
         sources: Sources,
         tables: TableBuilder,
         isolated: Isolated,
+        in_memory: Callable[[], SessionContext],
+        whole_in_memory: Callable[[str, str], bool],
         needs: Needs = lambda frame, database, table: None,
         memory_limit: int = 0,
-        in_memory: Callable[[], SessionContext] | None = None,
-        whole_in_memory: Callable[[str, str], bool] = lambda database, table: False,
     ) -> None:
         """``tables`` builds providers over chosen sources and knows views and lost files;
-        ``needs`` is what the plain plan's file pruning used (``PrunedPlanner.needs``);
-        ``memory_limit`` bounds the partials one statement holds (``--query-memory-limit``:
-        they live outside DataFusion's pool; past it the plan runs as made, in the pool);
         ``in_memory``: the context for plans over partial states (``PartialRuns``);
         ``whole_in_memory``: whether the plain plan reads the table as one memory table
-        (``TableRegistry.whole_in_memory``: ``count(*)`` is then left to its statistics)."""
+        (``TableRegistry.whole_in_memory``: ``count(*)`` is then left to its statistics);
+        ``needs`` is what the plain plan's file pruning used (``PrunedPlanner.needs``);
+        ``memory_limit`` bounds the partials one statement holds (``--query-memory-limit``:
+        they live outside DataFusion's pool; past it the plan runs as made, in the pool)."""
         self.memory_limit = memory_limit
         self.capacity_bytes = capacity_bytes
         self._sources = sources

@@ -30,14 +30,14 @@ from flight_iox.query.execution import Query
 from flight_iox.query.partial_plan import PartialShape
 from flight_iox.query.registry import memory
 from flight_iox.query.scan_needs import ScanNeeds
-from flight_iox.query.tables import TableBuilder
+from flight_iox.query.tables import MEMORY_BATCH_ROWS, TableBuilder
 from flight_iox.sql_quote import quote_identifier as q
 
 SCRATCH = "__iox_partial_source"
 FINAL = "__iox_partial_final"
 # Partial states of at most this many rows are combined on the calling thread, in the one
 # context for rows in memory (``Contexts.in_memory``): one memory batch, as ``pruned_plans``.
-FEW_ROWS = 65_536
+FEW_ROWS = MEMORY_BATCH_ROWS
 # (database, table name, provider, single partition?) -> a context where that table resolves
 Isolated = Callable[..., SessionContext]
 
@@ -63,13 +63,10 @@ class PartialRuns:
     """Runs partial, merging and final aggregates, each in a context of its own."""
 
     def __init__(
-        self,
-        tables: TableBuilder,
-        isolated: Isolated,
-        in_memory: Callable[[], SessionContext] | None = None,
+        self, tables: TableBuilder, isolated: Isolated, in_memory: Callable[[], SessionContext]
     ) -> None:
-        """``in_memory``: the context for plans over rows in memory (``Contexts.in_memory``;
-        None: a context of their own each, as for larger ones)."""
+        """``in_memory``: the one context for plans over few rows in memory
+        (``Contexts.in_memory``); more rows get a context of their own each (``isolated``)."""
         self._tables = tables
         self._isolated = isolated
         self._in_memory = in_memory
@@ -132,10 +129,11 @@ class PartialRuns:
 
     def _memory(self, database: str, rows: pa.Table) -> tuple[DataFrame, bool]:
         """A frame over partial states, and whether it is run on the calling thread: a few
-        rows, in the shared context for rows in memory (bounded work, nothing waits;
-        0.8 ms less CPU per statement than a context of its own and a hop to DataFusion's
-        threads: bench/partial_final.py)."""
+        rows, in the shared context for rows in memory (bounded work, nothing waits). A
+        context of its own, planning and a hop to DataFusion's threads took 0.8 ms of the 2.0
+        ms of CPU of a ``count(*)`` from one kept partial (a scratch profile,
+        docs/benchmarks.md); bench/partial_final.py times the statements it serves."""
         provider = self._tables.provider(rows.schema, memory(rows), None, "partial aggregates")
-        if self._in_memory is not None and rows.num_rows <= FEW_ROWS:
+        if rows.num_rows <= FEW_ROWS:
             return self._in_memory().read_table(provider), True
         return self._isolated(database, FINAL, provider).sql(f"SELECT * FROM {q(FINAL)}"), False
