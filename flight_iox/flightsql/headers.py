@@ -22,6 +22,7 @@ from flight_iox.auth.flight import authenticate_call
 from flight_iox.auth.policy import ANONYMOUS, Authorizer, Principal
 from flight_iox.errors import BadRequestError
 from flight_iox.flightsql.sessions import Session, SessionStore
+from flight_iox.flightsql.thread_states import keep_thread_state
 
 CALL_MIDDLEWARE = "flight_iox_call"
 
@@ -39,12 +40,12 @@ class CallMiddleware(flight.ServerMiddleware):
         principal: Principal,
         bearer: str | None,
         headers: Mapping[str, Sequence[str | bytes]],
-        sessions: SessionStore,
+        session: Session,
     ) -> None:
         self.principal = principal
         self._bearer = bearer
-        self.headers = {name.lower(): list(values) for name, values in headers.items()}
-        self.session = Session.from_headers(sessions, self.headers)
+        self.headers = headers  # gRPC sends header names lower-cased (HTTP/2)
+        self.session = session
 
     def sending_headers(self) -> dict[str, str]:
         """The session cookie for a new session; the Bearer token after a handshake."""
@@ -70,10 +71,13 @@ class CallMiddlewareFactory(flight.ServerMiddlewareFactory):
         self, info: flight.CallInfo, headers: Mapping[str, Sequence[str | bytes]]
     ) -> CallMiddleware:
         """Reject the call (UNAUTHENTICATED) unless it carries a valid token; keep the rest."""
+        keep_thread_state()  # the first call on each gRPC thread; see thread_states.py
         principal, bearer = ANONYMOUS, None
         if self.authorizer is not None:
             principal, bearer = authenticate_call(self.authorizer, info, headers)
-        return CallMiddleware(principal, bearer, headers, self.sessions)
+        starts = info.method == flight.FlightMethod.DO_ACTION  # only actions set options
+        session = Session.from_headers(self.sessions, headers, starts)
+        return CallMiddleware(principal, bearer, headers, session)
 
 
 def database_from_headers(headers: Mapping[str, Sequence[str | bytes]]) -> str | None:

@@ -107,12 +107,13 @@ class _ClientErrorsFactory(flight.ServerMiddlewareFactory):
 
     def __init__(self, inner: flight.ServerMiddlewareFactory) -> None:
         self.inner = inner
+        self._start_call = _client_errors(inner.start_call)  # wrapped once, not per call
 
     def start_call(
         self, info: flight.CallInfo, headers: dict[str, list[str | bytes]]
     ) -> flight.ServerMiddleware | None:
         """The inner factory's middleware; its error, translated for the client."""
-        return _client_errors(self.inner.start_call)(info, headers)
+        return self._start_call(info, headers)
 
 
 class FlightSqlServer(flight.FlightServerBase):

@@ -3,8 +3,8 @@
 Flight's session actions (SetSessionOptions, GetSessionOptions, CloseSession)
 keep options per session, and the session is a cookie. pyarrow asks a server
 middleware for its response headers *before* the handler runs, so the cookie
-cannot carry options the handler has just set: instead, every call that comes
-without a known session gets a fresh random id in ``Set-Cookie``, and the
+cannot carry options the handler has just set: instead, every action call that
+comes without a known session gets a fresh random id in ``Set-Cookie``, and the
 options live in this process under that id (``SessionStore``, bounded, least
 recently used first out). Session options therefore belong to one server; the
 stateless way to pick a database, which any node serves, is the ``database``
@@ -16,6 +16,9 @@ header. Clients need cookie support (ADBC:
 - ``schema``: only ``iox`` (where user tables are) is accepted.
 
 The session action bodies are raw Flight.proto messages, not ``Any``-wrapped.
+Only actions set or close options, so other calls without a cookie get a session with
+no id and no cookie: a plain-ADBC query, whose client keeps no cookie, makes no random
+id for its GetFlightInfo and DoGet.
 """
 
 from __future__ import annotations
@@ -85,15 +88,16 @@ class Session:
     """One call's session: its id, its options, and the cookie to send (for a new id)."""
 
     store: SessionStore = field(default_factory=SessionStore)
-    id: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    id: str = ""  # none: not kept (a call that cannot set options, or no middleware)
     options: SessionOptions = field(default_factory=SessionOptions)
     outgoing_cookie: str | None = None
 
     @classmethod
     def from_headers(
-        cls, store: SessionStore, headers: Mapping[str, Sequence[str | bytes]]
+        cls, store: SessionStore, headers: Mapping[str, Sequence[str | bytes]], starts: bool
     ) -> Session:
-        """The session a ``cookie`` header names; a new one (and its cookie) otherwise."""
+        """The session a ``cookie`` header names; otherwise a new one and its cookie when
+        ``starts`` (an action call), else one with no id."""
         for value in headers.get("cookie", ()):
             text = value.decode() if isinstance(value, bytes) else value
             try:
@@ -103,7 +107,9 @@ class Session:
             if morsel is not None and morsel.value:
                 options = store.get(morsel.value)
                 return cls(store, morsel.value, options or SessionOptions())
-        session = cls(store)
+        if not starts:
+            return cls(store)
+        session = cls(store, secrets.token_urlsafe(24))
         session.outgoing_cookie = f"{COOKIE_NAME}={session.id}; Path=/; HttpOnly"
         return session
 
@@ -113,8 +119,9 @@ class Session:
         return self.options.catalog
 
     def save(self) -> None:
-        """Keep the current options for the next calls of this session."""
-        self.store.put(self.id, self.options)
+        """Keep the current options for the next calls of this session (one with an id)."""
+        if self.id:
+            self.store.put(self.id, self.options)
 
     def close(self) -> None:
         """Forget the session; the next call gets a new one."""

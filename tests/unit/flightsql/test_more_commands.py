@@ -130,6 +130,16 @@ def test_session_catalog_sets_the_default_database(uri: str) -> None:
             fetch(client, pb.CommandStatementQuery(query="SELECT count(*) FROM cpu"), [])
 
 
+def test_only_an_action_starts_a_session(uri: str) -> None:
+    """A query's calls without a cookie get no session id; an action's do (it may set one)."""
+    jar = CookieJar()
+    with flight.FlightClient(uri, middleware=[jar]) as client:
+        assert fetch(client, pb.CommandStatementQuery(query="SELECT 1 AS one")).num_rows == 1
+        assert jar.cookie is None
+        _action(client, "GetSessionOptions", b"")
+        assert jar.cookie is not None and jar.cookie.startswith(COOKIE_NAME)
+
+
 def test_session_catalog_must_exist(client: flight.FlightClient) -> None:
     request = pb.SetSessionOptionsRequest()
     request.session_options["catalog"].string_value = "nope"
