@@ -4,7 +4,7 @@ Every call is authenticated in its middleware's ``start_call`` (``flightsql/head
 one middleware per call holds the principal, the headers and the session), before any
 handler runs; raising ``FlightUnauthenticatedError`` there rejects the call with
 UNAUTHENTICATED. The principal stays on the middleware for the handlers, which check
-permissions per database (``flightsql.headers.call_principal``).
+permissions per database (``flightsql.headers.call_parts``).
 
 Handshake follows the Flight SQL / JDBC convention: the client sends
 ``Authorization: Basic base64(user:token)`` and the server answers with

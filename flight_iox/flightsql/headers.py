@@ -2,9 +2,9 @@
 
 pyarrow hands headers only to middleware, so ``CallMiddlewareFactory`` authenticates
 the call (``auth/flight.py``) and keeps the principal and the headers for the handlers,
-which fetch them with ``call_principal``, ``call_database`` and ``call_session``. The same
-middleware sends the session cookie back for a new session (``sessions.py``) and the
-Bearer token after a handshake.
+which fetch them with ``call_parts``. The same middleware sends the session cookie back
+for a new session (``sessions.py``) and the Bearer token after a handshake. Its
+``start_call`` also keeps the gRPC thread's Python state (``thread_states.py``).
 
 One middleware, not one per concern: pyarrow calls into Python three times per
 middleware per RPC (``start_call``, ``sending_headers``, ``call_completed``), each from a
@@ -102,21 +102,15 @@ def database_from_headers(headers: Mapping[str, Sequence[str | bytes]]) -> str |
     return values[0]
 
 
-def call_principal(context: flight.ServerCallContext) -> Principal:
-    """The principal of a call (``ANONYMOUS`` on a server without the call middleware)."""
-    middleware = context.get_middleware(CALL_MIDDLEWARE)
-    return ANONYMOUS if middleware is None else middleware.principal
+def call_parts(context: flight.ServerCallContext) -> tuple[Principal, str | None, Session]:
+    """A call's principal, default database (the session's catalog, else the headers') and
+    session; ``ANONYMOUS``, none and a throwaway session on a server without the middleware.
 
-
-def call_session(context: flight.ServerCallContext) -> Session:
-    """The session of the call behind ``context`` (a throwaway one without the middleware)."""
-    middleware = context.get_middleware(CALL_MIDDLEWARE)
-    return Session() if middleware is None else middleware.session
-
-
-def call_database(context: flight.ServerCallContext) -> str | None:
-    """The default database of the call: the session's catalog, else the headers'."""
+    One lookup of the middleware for all three: each is a call into pyarrow.
+    """
     middleware = context.get_middleware(CALL_MIDDLEWARE)
     if middleware is None:
-        return None
-    return middleware.session.catalog or database_from_headers(middleware.headers)
+        return ANONYMOUS, None, Session()
+    session = middleware.session
+    database = session.catalog or database_from_headers(middleware.headers)
+    return middleware.principal, database, session

@@ -48,9 +48,7 @@ from flight_iox.flightsql.commands import (
 from flight_iox.flightsql.headers import (
     CALL_MIDDLEWARE,
     CallMiddlewareFactory,
-    call_database,
-    call_principal,
-    call_session,
+    call_parts,
 )
 from flight_iox.flightsql.prefetch import Prefetcher
 from flight_iox.flightsql.running import RunningGets
@@ -160,13 +158,13 @@ class FlightSqlServer(flight.FlightServerBase):
     # -- helpers -----------------------------------------------------------------
 
     def _call(self, context: flight.ServerCallContext, schema_only: bool = False) -> Call:
-        principal = call_principal(context)
+        principal, database, session = call_parts(context)
         return Call(
             self.backend.scoped(principal),
-            call_database(context),
+            database,
             principal,
             self.writer,
-            call_session(context),
+            session,
             schema_only,
             self.running,
             self.prefetch,
