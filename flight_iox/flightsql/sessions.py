@@ -18,7 +18,8 @@ header. Clients need cookie support (ADBC:
 The session action bodies are raw Flight.proto messages, not ``Any``-wrapped.
 Only actions set or close options, so other calls without a cookie get a session with
 no id and no cookie: a plain-ADBC query, whose client keeps no cookie, makes no random
-id for its GetFlightInfo and DoGet.
+id for its GetFlightInfo and DoGet (its two actions, CreatePreparedStatement and
+ClosePreparedStatement, still get one each).
 """
 
 from __future__ import annotations

@@ -18,14 +18,17 @@ What keeps it safe:
 - **Bounded.** At most ``MAX_KEPT`` states are kept at once. gRPC ends handler threads it
   no longer needs (after a burst of concurrent calls); a kept state of an ended thread is
   cleared and deleted (``_forget_ended``, at most once per ``REAP_SECONDS``) with the
-  interpreter's lock held, as CPython allows for a state that is not current.
+  interpreter's lock held, as CPython allows for a state that is not current. Until then
+  (reaping happens when a new gRPC thread makes its first call) an ended thread's state
+  keeps its thread-locals: caches, bounded by ``MAX_KEPT``.
 - **Nothing crosses calls but caches.** The principal, database and session of a call live
   on its middleware, never in a thread-local or a context variable; the engine's context
   variables are set and reset inside a call (``query/execution.py``'s ``cancellation``).
 - **Only where this was read in CPython's source: 3.11 on Linux.** Deleting another
   thread's state is safe in 3.11 (``tstate_delete_common`` unbinds only a state that is
   the caller's own); 3.12 clears the caller's binding instead, so nothing is kept there.
-  Whether a thread ended is read from ``/proc/self/task``.
+  Whether a thread ended is read from ``/proc/self/task``, used only when it lists the
+  importing thread under its native id.
 - **gRPC threads only.** A thread Python started deletes its state when it ends, whatever
   the count, so its state is never kept (it would be deleted twice). A forked child
   forgets what its parent kept (CPython deleted those states in the child).
@@ -59,6 +62,9 @@ _kept: dict[int, int] = {}  # thread state address -> native id of its thread
 _last_reap = [0.0]
 _SUPPORTED = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11)
 _SUPPORTED = _SUPPORTED and _TASKS.is_dir()
+# /proc/self/task must number threads as get_native_id does (not so under a /proc of another
+# PID namespace): there, every kept thread would look ended, and its state be freed in use.
+_SUPPORTED = _SUPPORTED and (_TASKS / str(threading.get_native_id())).is_dir()
 # A forked child keeps only the forking thread: CPython deleted the other states.
 os.register_at_fork(after_in_child=_kept.clear)
 
@@ -73,7 +79,7 @@ def keep_thread_state() -> None:
         return
     with _lock:
         now = time.monotonic()
-        if now - _last_reap[0] >= REAP_SECONDS or len(_kept) >= MAX_KEPT:
+        if now - _last_reap[0] >= REAP_SECONDS:  # not at every call, even at the bound
             _last_reap[0] = now
             _forget_ended()
         if len(_kept) >= MAX_KEPT or _started_by_python():
