@@ -54,6 +54,10 @@ class Contexts:
         self._contexts: OrderedDict[
             tuple[str, frozenset[str], bool, bool], tuple[SessionContext, set[str]]
         ] = OrderedDict()
+        # The one context for plans over rows already in memory: frames made with
+        # ``read_table`` of a provider, which resolve no name in it (the partial aggregates'
+        # merges and finals). A context for each such plan cost 0.24 ms of a query's CPU (a
+        # scratch profile of ``count(*)`` from kept partials, docs/benchmarks.md).
         # One partition, as ``isolated``'s: the rows are few. Its pool is not bounded by
         # --query-memory-limit: a plan in it reads at most ``partial_runs.FEW_ROWS`` partial
         # rows, already counted against the statement's limit (``HeldPartials``), and the
@@ -61,7 +65,7 @@ class Contexts:
         # concurrent finals fail over to their plain plans (six threads at 64 MiB).
         unbounded = replace(limits, memory_limit=0)
         config = self._config(NO_DATABASE).with_target_partitions(1)
-        self._in_memory = SessionContext(config, runtime_env(unbounded))
+        self.in_memory = SessionContext(config, runtime_env(unbounded))
 
     def get(
         self, database: str | None, held: frozenset[str], admin: bool, narrow: bool = False
@@ -121,13 +125,6 @@ class Contexts:
         schema.register_table(table, provider)
         context.register_catalog_provider(database, catalog)
         return context
-
-    def in_memory(self) -> SessionContext:
-        """The one context for plans over rows already in memory: frames made with
-        ``read_table`` of a provider, which resolve no name in it (the partial aggregates'
-        merges and finals). Making a context for each such plan cost 0.24 ms of a query's
-        CPU (a scratch profile of ``count(*)`` from kept partials, docs/benchmarks.md)."""
-        return self._in_memory
 
     def _config(self, key: str) -> SessionConfig:
         # Two optimizer passes, not three: on our plans the third only confirms the

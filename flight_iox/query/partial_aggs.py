@@ -91,7 +91,7 @@ class PartialAggregates:
         sources: Sources,
         tables: TableBuilder,
         isolated: Isolated,
-        in_memory: Callable[[], SessionContext],
+        in_memory: SessionContext,
         whole_in_memory: Callable[[str, str], bool],
         needs: Needs = lambda frame, database, table: None,
         memory_limit: int = 0,

@@ -62,9 +62,7 @@ def fusable(shape: PartialShape) -> bool:
 class PartialRuns:
     """Runs partial, merging and final aggregates, each in a context of its own."""
 
-    def __init__(
-        self, tables: TableBuilder, isolated: Isolated, in_memory: Callable[[], SessionContext]
-    ) -> None:
+    def __init__(self, tables: TableBuilder, isolated: Isolated, in_memory: SessionContext) -> None:
         """``in_memory``: the one context for plans over few rows in memory
         (``Contexts.in_memory``); more rows get a context of their own each (``isolated``)."""
         self._tables = tables
@@ -135,5 +133,5 @@ class PartialRuns:
         docs/benchmarks.md); bench/partial_final.py times the statements it serves."""
         provider = self._tables.provider(rows.schema, memory(rows), None, "partial aggregates")
         if rows.num_rows <= FEW_ROWS:
-            return self._in_memory().read_table(provider), True
+            return self._in_memory.read_table(provider), True
         return self._isolated(database, FINAL, provider).sql(f"SELECT * FROM {q(FINAL)}"), False
