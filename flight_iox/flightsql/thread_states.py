@@ -60,11 +60,18 @@ _local = threading.local()
 _lock = threading.Lock()
 _kept: dict[int, int] = {}  # thread state address -> native id of its thread
 _last_reap = [0.0]
-_SUPPORTED = sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11)
-_SUPPORTED = _SUPPORTED and _TASKS.is_dir()
-# /proc/self/task must number threads as get_native_id does (not so under a /proc of another
-# PID namespace): there, every kept thread would look ended, and its state be freed in use.
-_SUPPORTED = _SUPPORTED and (_TASKS / str(threading.get_native_id())).is_dir()
+
+
+def _supported() -> bool:
+    """CPython 3.11, and a ``/proc/self/task`` that numbers threads as ``get_native_id``
+    does (not so under a ``/proc`` of another PID namespace: there every kept thread would
+    look ended, and its state be freed while in use)."""
+    if sys.implementation.name != "cpython" or sys.version_info[:2] != (3, 11):
+        return False
+    return (_TASKS / str(threading.get_native_id())).is_dir()
+
+
+_SUPPORTED = _supported()
 # A forked child keeps only the forking thread: CPython deleted the other states.
 os.register_at_fork(after_in_child=_kept.clear)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -108,3 +109,12 @@ def test_a_thread_python_started_is_not_kept() -> None:
     worker.join()
     assert kept_threads() <= before
     forget_ended()  # nothing of that thread to delete twice
+
+
+def test_a_forked_child_forgets_the_states_its_parent_kept(server: _Counting) -> None:
+    _call(server)
+    assert kept_threads()
+    child = os.fork()
+    if child == 0:  # CPython deleted the other threads' states here: none may be reaped
+        os._exit(0 if not kept_threads() else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
