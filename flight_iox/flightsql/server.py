@@ -104,7 +104,6 @@ class _ClientErrorsFactory(flight.ServerMiddlewareFactory):
     """
 
     def __init__(self, inner: flight.ServerMiddlewareFactory) -> None:
-        self.inner = inner
         self._start_call = _client_errors(inner.start_call)  # wrapped once, not per call
 
     def start_call(
