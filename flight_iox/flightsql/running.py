@@ -28,6 +28,10 @@ def flight_info_tickets(info: bytes) -> list[bytes]:
     return [endpoint.ticket.ticket for endpoint in endpoints]
 
 
+# Keys of streams dropped before they ran (no ``finish``) are swept once this many are held.
+SWEEP_AT = 64
+
+
 class RunningGets:
     """The cancellation flags of running DoGet streams."""
 
@@ -39,8 +43,12 @@ class RunningGets:
         """A flag for one DoGet of ``ticket`` by ``caller``; set it to cancel that stream."""
         flag = threading.Event()
         with self._lock:
-            self._flags = {k: v for k, v in self._flags.items() if len(v)}  # ended streams
-            self._flags.setdefault((caller, ticket), weakref.WeakSet()).add(flag)
+            if len(self._flags) >= SWEEP_AT:  # streams that ended without finishing
+                self._flags = {k: v for k, v in self._flags.items() if len(v)}
+            flags = self._flags.get((caller, ticket))
+            if flags is None:
+                flags = self._flags[caller, ticket] = weakref.WeakSet()
+            flags.add(flag)
         return flag
 
     def finish(self, caller: str, ticket: bytes, flag: threading.Event) -> None:
@@ -49,6 +57,8 @@ class RunningGets:
             flags = self._flags.get((caller, ticket))
             if flags is not None:
                 flags.discard(flag)
+                if not flags:
+                    del self._flags[caller, ticket]
 
     def until_done(
         self, batches: Iterator[pa.RecordBatch], caller: str, ticket: bytes, flag: threading.Event

@@ -73,6 +73,9 @@ COMMAND_HANDLERS: list[CommandHandler] = [
 ACTION_HANDLERS: dict[str, ActionHandler] = {**statements.ACTIONS, **sessions.ACTIONS}
 
 _RPC_NAMES = {"flight_info": "GetFlightInfo", "do_get": "DoGet", "do_put": "DoPut"}
+# pyarrow's defaults, made once: without options each DoGet's stream reads two environment
+# variables (legacy IPC formats) and builds its own.
+_WRITE_OPTIONS = pa.ipc.IpcWriteOptions()
 
 ACTION_DESCRIPTIONS: dict[str, str] = {
     "CreatePreparedStatement": "Plan a SQL statement; returns a self-contained handle.",
@@ -216,9 +219,14 @@ class FlightSqlServer(flight.FlightServerBase):
         subscribe = tickets.subscribe_ticket(ticket.ticket)
         if subscribe is not None:
             return self._subscribe(context, call, subscribe)
+        command: AnyType = None  # a JSON ticket's is read where it runs
+        if tickets.is_json_ticket(ticket.ticket):
+            query = tickets.ticket_query(ticket.ticket, call.database)
+        else:  # the ticket is unpacked once, for the query log and the run
+            handler, command = self._command(ticket.ticket, "do_get")
+            query = tickets.command_query(command)
         # For CancelFlightInfo, and DELETE /api/v3/query/<id> (the query log sets it too).
         flag = self.running.start(call.principal.name, ticket.ticket)
-        query = tickets.ticket_query(ticket.ticket, call.database)
         record = None if query is None else self.queries.begin(*query, call.principal, flag)
 
         def cancelled() -> bool:  # the client cancels, leaves, or asks CancelFlightInfo
@@ -226,10 +234,9 @@ class FlightSqlServer(flight.FlightServerBase):
 
         try:
             with cancellation(cancelled):
-                if tickets.is_json_ticket(ticket.ticket):
+                if command is None:
                     reader = tickets.execute_json_ticket(call, ticket.ticket)
                 else:
-                    handler, command = self._command(ticket.ticket, "do_get")
                     assert handler.do_get is not None
                     reader = handler.do_get(call, command)
         except BaseException as error:
@@ -237,12 +244,12 @@ class FlightSqlServer(flight.FlightServerBase):
             if record is not None:
                 self.queries.end(record, error)
             raise
-        if record is not None:
-            reader = self.queries.watch(record, reader)
+        counted = reader if record is None else self.queries.counted(record, reader)
         batches = self.running.until_done(
-            translated_batches(reader), call.principal.name, ticket.ticket, flag
+            translated_batches(counted), call.principal.name, ticket.ticket, flag
         )
-        return flight.RecordBatchStream(pa.RecordBatchReader.from_batches(reader.schema, batches))
+        stream = pa.RecordBatchReader.from_batches(reader.schema, batches)
+        return flight.RecordBatchStream(stream, options=_WRITE_OPTIONS)
 
     def _subscribe(
         self, context: flight.ServerCallContext, call: Call, ticket: dict[str, AnyType]

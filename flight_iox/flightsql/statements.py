@@ -27,6 +27,7 @@ stream whose schema differs in any way, nullability included.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any as AnyType
 
@@ -49,6 +50,11 @@ from flight_iox.flightsql.schemas import serialize_schema
 from flight_iox.flightsql.updates import UPDATE_RESULT, execute_update, update_result_reader
 from flight_iox.query.sql_text import is_query
 
+# Encoded handles and tickets kept per statement (``_announced``), oldest dropped first.
+ANNOUNCED_STATEMENTS = 256
+_ANNOUNCED: dict[tuple[str | None, str], tuple[pa.Schema, bytes, bytes]] = {}
+_ANNOUNCED_LOCK = threading.Lock()
+
 
 def _no_transaction(message: AnyType) -> None:
     if message.HasField("transaction_id"):
@@ -60,7 +66,7 @@ def _statement_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
         return _update_info(call, handle)
     params = handle.param_values()
     schema = call.backend.query_schema(handle.database, handle.sql, params)
-    encoded = handle.with_schema(schema).encode()
+    encoded, ticket = _announced(handle, schema)
     if call.prefetch is not None and not call.schema_only:  # run it while the client turns round
         backend = call.backend
 
@@ -71,7 +77,30 @@ def _statement_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
             call.prefetch.run_here(call.principal, encoded, run)
         else:
             call.prefetch.start(call.principal, encoded, run)
-    return FlightInfoResult(schema, pack(pb.TicketStatementQuery(statement_handle=encoded)))
+    return FlightInfoResult(schema, ticket)
+
+
+def _announced(handle: StatementHandle, schema: pa.Schema) -> tuple[bytes, bytes]:
+    """The handle carrying ``schema``, encoded, and the ticket holding it.
+
+    Both are a pure function of the statement and the schema, so for a statement without
+    parameters they are kept while the engine's schema cache hands out that very schema
+    object (a table change plans a new one); a dashboard's repeats then encode nothing.
+    """
+    if handle.params is not None:
+        encoded = handle.with_schema(schema).encode()
+        return encoded, pack(pb.TicketStatementQuery(statement_handle=encoded))
+    key = (handle.database, handle.sql)
+    kept = _ANNOUNCED.get(key)
+    if kept is not None and kept[0] is schema:
+        return kept[1], kept[2]
+    encoded = handle.with_schema(schema).encode()
+    ticket = pack(pb.TicketStatementQuery(statement_handle=encoded))
+    with _ANNOUNCED_LOCK:
+        _ANNOUNCED[key] = (schema, encoded, ticket)
+        while len(_ANNOUNCED) > ANNOUNCED_STATEMENTS:
+            del _ANNOUNCED[next(iter(_ANNOUNCED))]  # the oldest entry
+    return encoded, ticket
 
 
 def _update_info(call: Call, handle: StatementHandle) -> FlightInfoResult:

@@ -22,11 +22,9 @@ import pyarrow as pa
 
 from flight_iox.client_json import loads_object
 from flight_iox.errors import BadRequestError, FlightIoxError, NotSupportedError
-from flight_iox.flightsql.commands import TYPE_URL_PREFIX, Call, unpack, unpack_any
+from flight_iox.flightsql.commands import Call
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 from flight_iox.flightsql.handles import StatementHandle
-
-_STATEMENT_TICKET = TYPE_URL_PREFIX + pb.TicketStatementQuery.DESCRIPTOR.full_name
 
 
 @dataclass(frozen=True)
@@ -96,20 +94,27 @@ def execute_json_ticket(call: Call, ticket: bytes) -> pa.RecordBatchReader:
 
 
 def ticket_query(ticket: bytes, database: str | None) -> tuple[str, str, str | None] | None:
-    """What ``system.queries`` shows of a DoGet: (query type, text, database).
+    """What ``system.queries`` shows of a JSON ticket's DoGet: (query type, text, database).
 
-    None for a ticket that runs no query (a metadata listing, an update's count) and for
-    a bad ticket, which the DoGet itself then reports. ``database``: the call's header.
+    None for a bad ticket, which the DoGet itself then reports. ``database``: the call's
+    header.
     """
     try:
-        if is_json_ticket(ticket):
-            parsed = parse_json_ticket(ticket)
-            kind = "influxql" if parsed.query_type == "influxql" else "flightsql"
-            return kind, parsed.sql, parsed.database or database
-        wrapper = unpack_any(ticket)
-        if wrapper.type_url != _STATEMENT_TICKET:
-            return None
-        handle = StatementHandle.decode(unpack(wrapper, pb.TicketStatementQuery).statement_handle)
+        parsed = parse_json_ticket(ticket)
+    except FlightIoxError:
+        return None
+    kind = "influxql" if parsed.query_type == "influxql" else "flightsql"
+    return kind, parsed.sql, parsed.database or database
+
+
+def command_query(command: object) -> tuple[str, str, str | None] | None:
+    """What ``system.queries`` shows of a Flight SQL ticket's DoGet (its command already
+    unpacked): None for a ticket that runs no query (a metadata listing, an update's count)
+    and for a bad handle, which the DoGet itself then reports."""
+    if not isinstance(command, pb.TicketStatementQuery):
+        return None
+    try:
+        handle = StatementHandle.decode(command.statement_handle)
     except FlightIoxError:
         return None
     return "flightsql", handle.sql, handle.database

@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -143,11 +143,13 @@ class QueryLog:
 
     def watch(self, record: QueryRecord, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
         """``reader``, counting its rows; the query ends with the stream, however it ends."""
-        return pa.RecordBatchReader.from_batches(reader.schema, self._counted(record, reader))
+        return pa.RecordBatchReader.from_batches(reader.schema, self.counted(record, reader))
 
-    def _counted(
-        self, record: QueryRecord, reader: pa.RecordBatchReader
+    def counted(
+        self, record: QueryRecord, reader: Iterable[pa.RecordBatch]
     ) -> Iterator[pa.RecordBatch]:
+        """``reader``'s batches, counting rows: ``watch`` as a generator, for a caller that
+        makes one reader of its own (each reader between costs two crossings a batch)."""
         try:
             for batch in reader:
                 record.rows += batch.num_rows

@@ -139,3 +139,30 @@ def test_xdbc_type_info_lists_every_field_type() -> None:
     """A JDBC/ODBC client can map every column type a table can have."""
     listed = {row.type_name for row in XDBC_TYPES}
     assert {kind.sql_type for kind in FieldType} <= listed
+
+
+def test_announced_tickets_are_kept_only_for_the_very_schema() -> None:
+    from flight_iox.flightsql import statements
+    from flight_iox.flightsql.commands import unpack, unpack_any
+    from flight_iox.flightsql.generated import FlightSql_pb2 as pb
+
+    def carried(ticket: bytes) -> pa.Schema | None:
+        message = unpack(unpack_any(ticket), pb.TicketStatementQuery)
+        return StatementHandle.decode(message.statement_handle).schema
+
+    handle = StatementHandle("db", "SELECT x FROM t")
+    first = pa.schema([pa.field("x", pa.int64())])
+    encoded, ticket = statements._announced(handle, first)
+    assert statements._announced(handle, first) == (encoded, ticket)
+    assert statements._announced(handle, first)[1] is ticket  # kept, not made again
+    changed = pa.schema([pa.field("x", pa.float64())])  # the table changed: a new schema
+    _, new_ticket = statements._announced(handle, changed)
+    assert carried(new_ticket) == changed and carried(ticket) == first
+    equal = pa.schema([pa.field("x", pa.float64())])  # equal, yet not the one kept
+    assert statements._announced(handle, equal)[1] is not new_ticket
+    bound = StatementHandle("db", "SELECT $1", pa.record_batch({"0": pa.array([7])}))
+    _, bound_ticket = statements._announced(bound, first)
+    assert statements._announced(bound, first)[1] is not bound_ticket  # never kept
+    for n in range(statements.ANNOUNCED_STATEMENTS + 5):
+        statements._announced(StatementHandle("db", f"SELECT {n}"), first)
+    assert len(statements._ANNOUNCED) == statements.ANNOUNCED_STATEMENTS
