@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot drawing to files (Agg), imported only when a plot is asked for."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +24,7 @@ def _pyplot() -> Any:
 
 def plot_side_by_side(summary: dict, out: Path) -> None:
     """Ratio flight-iox / DuckDB per query, one bar per cache mode, log axis; target lines."""
-    plt = _pyplot()
+    plt = pyplot()
     modes = list(summary["modes"])
     names = [r["name"] for r in summary["modes"][modes[0]]["queries"]] + ["geometric mean"]
     figure, axes = plt.subplots(figsize=(9, 0.5 * len(names) + 1.8))
@@ -42,12 +43,12 @@ def plot_side_by_side(summary: dict, out: Path) -> None:
     axes.set_xlabel("flight-iox (plain ADBC) / DuckDB in process (lower is better)")
     axes.set_title(f"Same Parquet files, {summary['hosts']} hosts x {summary['hours']} h, one run")
     axes.legend(loc="lower right", fontsize=8)
-    _save(plt, figure, out)
+    save_figure(plt, figure, out)
 
 
 def plot_peers(summary: dict, out: Path) -> None:
     """Ingest lines/s per client count and bytes per value, the three servers side by side."""
-    plt = _pyplot()
+    plt = pyplot()
     peers = {"flight_iox": "flight-iox", "victoria_metrics": "VictoriaMetrics",
              "influxdb1": "InfluxDB 1.x"}  # fmt: skip
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -78,13 +79,13 @@ def plot_peers(summary: dict, out: Path) -> None:
     right.set_title("Storage after persistence and compaction")
     right.legend(fontsize=8)
     figure.suptitle(f"TSBS cpu-only, {summary['hosts']} hosts x {summary['hours']} h, one run")
-    _save(plt, figure, out)
+    save_figure(plt, figure, out)
 
 
 def plot_day(day: dict, out: Path) -> None:
     """The 10x-data run: ingest per hour against the 100-host rate, RSS against its bound,
     and each full-day query's time without the cache over with it."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, (rate, rss, ratio) = plt.subplots(1, 3, figsize=(15, 4))
     hours = list(range(len(day["per_hour_lines_per_s"])))
     rate.plot(hours, [r / 1e3 for r in day["per_hour_lines_per_s"]], marker="o", label="flight-iox")
@@ -111,10 +112,11 @@ def plot_day(day: dict, out: Path) -> None:
     ratio.set_title("Full-day queries")
     ratio.legend(fontsize=8)
     figure.suptitle(f"{day['hosts']} hosts x {day['hours']} h ({day['lines']:,} lines), one run")
-    _save(plt, figure, out)
+    save_figure(plt, figure, out)
 
 
-def _save(plt: Any, figure: Any, out: Path) -> None:
+def save_figure(plt: Any, figure: Any, out: Path) -> None:
+    """Lay ``figure`` out, write it to ``out`` as PNG, and free it."""
     figure.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=100)

@@ -119,8 +119,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def main() -> None:
-    """Start both servers, then time the three targets alternately."""
+def main(argv: list[str] | None = None) -> None:
+    """Start both servers, check the answers, then time the three targets alternately."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
@@ -129,7 +129,11 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "query_overhead.json"
     )
-    args = parser.parse_args()
+    parser.add_argument("--png", type=Path, help="also plot the medians (bench/plot_overhead.py)")
+    parser.add_argument("--smoke", action="store_true", help="3 hosts x 1 h, 5 runs (CI)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.hosts, args.hours, args.runs, args.warmup = 3, 1, 5, 2
     if not GENERATOR.exists():
         print("skipped: needs ../shared/tsbs/gen_cpu.py")
         return
@@ -157,6 +161,7 @@ def main() -> None:
                     dbapi.connect(server.flight_uri, database="tsbs"),
                 ),
             }
+            _check_answers(connections, single.sql)
             targets = {}
             pids = {}
             for client, (base, conn) in connections.items():
@@ -194,14 +199,33 @@ def main() -> None:
         spent, floor_cpu = cpu_ms[(client, target)], cpu_ms[(client, TRIVIAL)]
         print(
             f"| {client} | {target} | {ms:.2f} | {ms / floor:.2f}x | {ms / plain:.2f}x "
-            f"| {spent:.2f} | {spent / floor_cpu:.2f}x |"
+            f"| {spent:.2f} | {f'{spent / floor_cpu:.2f}x' if floor_cpu else 'n/a'} |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     flat = {f"{client}: {target}": ms for (client, target), ms in medians.items()}
     flat_cpu = {f"{client}: {target}": ms for (client, target), ms in cpu_ms.items()}
-    args.out.write_text(
-        json.dumps({"runs": args.runs, "median_ms": flat, "server_cpu_ms": flat_cpu}, indent=2)
-    )
+    summary = {"runs": args.runs, "median_ms": flat, "server_cpu_ms": flat_cpu}
+    args.out.write_text(json.dumps(summary, indent=2))
+    if args.png is not None:
+        from bench.plot_overhead import plot_overhead
+
+        plot_overhead(summary, args.png)
+        print(f"wrote {args.png}")
+
+
+def _check_answers(connections: dict[str, tuple[object, object]], single_sql: str) -> None:
+    """Both clients get ``SELECT 1``'s one row from each server, and the same TSBS rows from
+    flight-iox: a wrong answer fails the run before anything is timed."""
+    answers = []
+    for client, pair in connections.items():
+        for conn in pair:
+            one = run(conn, "SELECT 1")  # type: ignore[arg-type]
+            if one.num_rows != 1 or one.column(0)[0].as_py() != 1:
+                raise SystemExit(f"{client}: SELECT 1 answered {one.to_pylist()}")
+        rows = run(pair[1], single_sql).to_pylist()  # type: ignore[arg-type]
+        answers.append(sorted(rows, key=lambda row: sorted(row.items(), key=str).__repr__()))
+    if not answers[0] or any(rows != answers[0] for rows in answers):
+        raise SystemExit("the two clients got different single-groupby-1-1-1 rows (or none)")
 
 
 if __name__ == "__main__":
