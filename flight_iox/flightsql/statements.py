@@ -27,7 +27,6 @@ stream whose schema differs in any way, nullability included.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
 from typing import Any as AnyType
 
@@ -45,15 +44,13 @@ from flight_iox.flightsql.commands import (
     unpack_any,
 )
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
-from flight_iox.flightsql.handles import StatementHandle, first_row
+from flight_iox.flightsql.handles import PerSchema, StatementHandle, first_row
 from flight_iox.flightsql.schemas import serialize_schema
 from flight_iox.flightsql.updates import UPDATE_RESULT, execute_update, update_result_reader
 from flight_iox.query.sql_text import is_query
 
-# Encoded handles and tickets kept per statement (``_announced``), oldest dropped first.
-ANNOUNCED_STATEMENTS = 256
-_ANNOUNCED: dict[tuple[str | None, str], tuple[pa.Schema, bytes, bytes]] = {}
-_ANNOUNCED_LOCK = threading.Lock()
+_ANNOUNCED: PerSchema[tuple[bytes, bytes]] = PerSchema()  # GetFlightInfo: handle, ticket
+_PREPARED: PerSchema[bytes] = PerSchema()  # CreatePreparedStatement's result
 
 
 def _no_transaction(message: AnyType) -> None:
@@ -81,26 +78,17 @@ def _statement_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
 
 
 def _announced(handle: StatementHandle, schema: pa.Schema) -> tuple[bytes, bytes]:
-    """The handle carrying ``schema``, encoded, and the ticket holding it.
-
-    Both are a pure function of the statement and the schema, so for a statement without
-    parameters they are kept while the engine's schema cache hands out that very schema
-    object (a table change plans a new one); a dashboard's repeats then encode nothing.
-    """
-    if handle.params is not None:
-        encoded = handle.with_schema(schema).encode()
-        return encoded, pack(pb.TicketStatementQuery(statement_handle=encoded))
+    """The handle carrying ``schema``, encoded, and the ticket holding it (kept for a
+    statement without parameters: ``PerSchema``)."""
     key = (handle.database, handle.sql)
-    kept = _ANNOUNCED.get(key)
-    if kept is not None and kept[0] is schema:
-        return kept[1], kept[2]
+    kept = None if handle.params is not None else _ANNOUNCED.get(key, schema)
+    if kept is not None:
+        return kept
     encoded = handle.with_schema(schema).encode()
-    ticket = pack(pb.TicketStatementQuery(statement_handle=encoded))
-    with _ANNOUNCED_LOCK:
-        _ANNOUNCED[key] = (schema, encoded, ticket)
-        while len(_ANNOUNCED) > ANNOUNCED_STATEMENTS:
-            del _ANNOUNCED[next(iter(_ANNOUNCED))]  # the oldest entry
-    return encoded, ticket
+    made = encoded, pack(pb.TicketStatementQuery(statement_handle=encoded))
+    if handle.params is None:
+        _ANNOUNCED.put(key, schema, made)
+    return made
 
 
 def _update_info(call: Call, handle: StatementHandle) -> FlightInfoResult:
@@ -179,14 +167,21 @@ def create_prepared_statement(call: Call, body: bytes) -> Iterable[bytes]:
     request = unpack(unpack_any(body), pb.ActionCreatePreparedStatementRequest)
     _no_transaction(request)
     handle = StatementHandle(call.database, request.query)
-    result = pb.ActionCreatePreparedStatementResult(prepared_statement_handle=handle.encode())
-    if is_query(handle.sql):
+    schema = None
+    if is_query(handle.sql):  # planned in the caller's scope every time: who may is decided
         schema = call.backend.query_schema(handle.database, handle.sql)
-        result.dataset_schema = serialize_schema(schema)
-    count = call.backend.parameter_count(handle.sql)
-    if count > 0:
-        result.parameter_schema = serialize_schema(parameter_schema(count))
-    return [pack(result)]
+    key = (handle.database, handle.sql)
+    answer = _PREPARED.get(key, schema)
+    if answer is None:
+        result = pb.ActionCreatePreparedStatementResult(prepared_statement_handle=handle.encode())
+        if schema is not None:
+            result.dataset_schema = serialize_schema(schema)
+        count = call.backend.parameter_count(handle.sql)
+        if count > 0:
+            result.parameter_schema = serialize_schema(parameter_schema(count))
+        answer = pack(result)
+        _PREPARED.put(key, schema, answer)
+    return [answer]
 
 
 def close_prepared_statement(call: Call, body: bytes) -> Iterable[bytes]:

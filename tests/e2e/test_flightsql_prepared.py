@@ -133,3 +133,43 @@ def test_an_error_while_streaming_is_invalid_argument_not_internal(
         info = client.get_flight_info(flight.FlightDescriptor.for_command(command), options)
         with pytest.raises(pa.ArrowInvalid, match="Divide by zero"):
             client.do_get(info.endpoints[0].ticket, options).read_all()
+
+
+def test_a_repeated_statement_announces_the_new_schema_after_the_table_changes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """CreatePreparedStatement's answer and GetFlightInfo's ticket are kept for a repeated
+    statement (``handles.PerSchema``): a new column must show in both the next time."""
+    running = start_server(tmp_path_factory.mktemp("changing") / "data", "--no-persist-on-shutdown")
+    options = flight.FlightCallOptions(headers=[(b"database", b"changing")])
+
+    def write(body: str) -> None:
+        reply = requests.post(
+            f"{running.http_url}/api/v3/write_lp", params={"db": "changing"}, data=body, timeout=30
+        )
+        assert reply.status_code == 204
+
+    def announced(client: flight.FlightClient) -> tuple[list[str], list[str], list[str]]:
+        body = pack(pb.ActionCreatePreparedStatementRequest(query="SELECT * FROM cpu"))
+        (result,) = client.do_action(flight.Action("CreatePreparedStatement", body), options)
+        prepared = unpack(
+            unpack_any(result.body.to_pybytes()), pb.ActionCreatePreparedStatementResult
+        )
+        command = pack(pb.CommandStatementQuery(query="SELECT * FROM cpu"))
+        info = client.get_flight_info(flight.FlightDescriptor.for_command(command), options)
+        table = client.do_get(info.endpoints[0].ticket, options).read_all()
+        dataset = pa.ipc.read_schema(pa.py_buffer(prepared.dataset_schema))
+        return dataset.names, info.schema.names, table.schema.names
+
+    try:
+        write("cpu,host=a usage=1 1")
+        with flight.FlightClient(running.flight_uri) as client:
+            before = announced(client)
+            assert announced(client) == before  # repeated: kept
+            assert set(before[0]) == {"host", "usage", "time"}
+            write("cpu,host=b usage=2,idle=3 2")
+            after = announced(client)
+        assert after[0] == after[1] == after[2]
+        assert set(after[0]) == {"host", "usage", "idle", "time"}
+    finally:
+        running.stop()

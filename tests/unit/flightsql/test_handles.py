@@ -7,7 +7,7 @@ import pytest
 
 from flight_iox.columns import FieldType
 from flight_iox.errors import BadRequestError
-from flight_iox.flightsql.handles import StatementHandle
+from flight_iox.flightsql.handles import KEPT_STATEMENTS, StatementHandle
 from flight_iox.flightsql.headers import database_from_headers
 from flight_iox.flightsql.metadata import matches
 from flight_iox.flightsql.statements import conformed
@@ -163,6 +163,6 @@ def test_announced_tickets_are_kept_only_for_the_very_schema() -> None:
     bound = StatementHandle("db", "SELECT $1", pa.record_batch({"0": pa.array([7])}))
     _, bound_ticket = statements._announced(bound, first)
     assert statements._announced(bound, first)[1] is not bound_ticket  # never kept
-    for n in range(statements.ANNOUNCED_STATEMENTS + 5):
+    for n in range(KEPT_STATEMENTS + 5):
         statements._announced(StatementHandle("db", f"SELECT {n}"), first)
-    assert len(statements._ANNOUNCED) == statements.ANNOUNCED_STATEMENTS
+    assert len(statements._ANNOUNCED) == KEPT_STATEMENTS
