@@ -123,7 +123,10 @@ class PerSchema(Generic[T]):
     and a kept answer is then made again): encoding a handle, its schema and its protobuf
     again for every repeat of a dashboard's query cost a cold RPC tens of microseconds.
 
-    ``schema`` None (a statement that changes data) keeps the answer per statement.
+    ``schema`` None (a statement that changes data) keeps the answer per statement. SQL over
+    ``CACHED_HANDLE_BYTES`` is not kept (an entry holds it three times). Tokens of other
+    scopes plan other schema objects, so they take turns in one entry: always right, kept
+    only for the last.
     """
 
     def __init__(self, capacity: int = KEPT_STATEMENTS) -> None:
@@ -141,6 +144,8 @@ class PerSchema(Generic[T]):
 
     def put(self, key: tuple[str | None, str], schema: pa.Schema | None, answer: T) -> None:
         """Keep ``answer`` for ``key`` and ``schema`` (the oldest statement leaves when full)."""
+        if len(key[1]) > CACHED_HANDLE_BYTES:
+            return
         with self._lock:
             self._kept[key] = (schema, answer)
             while len(self._kept) > self._capacity:

@@ -165,7 +165,7 @@ def test_a_repeated_statement_announces_the_new_schema_after_the_table_changes(
         write("cpu,host=a usage=1 1")
         with flight.FlightClient(running.flight_uri) as client:
             before = announced(client)
-            assert announced(client) == before  # repeated: kept
+            assert announced(client) == before
             assert set(before[0]) == {"host", "usage", "time"}
             write("cpu,host=b usage=2,idle=3 2")
             after = announced(client)

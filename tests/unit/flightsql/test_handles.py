@@ -7,7 +7,12 @@ import pytest
 
 from flight_iox.columns import FieldType
 from flight_iox.errors import BadRequestError
-from flight_iox.flightsql.handles import KEPT_STATEMENTS, StatementHandle
+from flight_iox.flightsql.handles import (
+    CACHED_HANDLE_BYTES,
+    KEPT_STATEMENTS,
+    PerSchema,
+    StatementHandle,
+)
 from flight_iox.flightsql.headers import database_from_headers
 from flight_iox.flightsql.metadata import matches
 from flight_iox.flightsql.statements import conformed
@@ -141,8 +146,12 @@ def test_xdbc_type_info_lists_every_field_type() -> None:
     assert {kind.sql_type for kind in FieldType} <= listed
 
 
-def test_announced_tickets_are_kept_only_for_the_very_schema() -> None:
+def test_announced_tickets_are_kept_only_for_the_very_schema(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from flight_iox.flightsql import statements
+
+    monkeypatch.setattr(statements, "_ANNOUNCED", PerSchema())
     from flight_iox.flightsql.commands import unpack, unpack_any
     from flight_iox.flightsql.generated import FlightSql_pb2 as pb
 
@@ -166,3 +175,7 @@ def test_announced_tickets_are_kept_only_for_the_very_schema() -> None:
     for n in range(KEPT_STATEMENTS + 5):
         statements._announced(StatementHandle("db", f"SELECT {n}"), first)
     assert len(statements._ANNOUNCED) == KEPT_STATEMENTS
+    long_sql = StatementHandle("db", "SELECT 1 -- " + "x" * CACHED_HANDLE_BYTES)
+    assert (
+        statements._announced(long_sql, first)[1] is not statements._announced(long_sql, first)[1]
+    )
