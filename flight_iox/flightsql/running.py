@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -61,13 +61,22 @@ class RunningGets:
                     del self._flags[caller, ticket]
 
     def until_done(
-        self, batches: Iterator[pa.RecordBatch], caller: str, ticket: bytes, flag: threading.Event
+        self,
+        batches: Iterator[pa.RecordBatch],
+        caller: str,
+        ticket: bytes,
+        flag: threading.Event,
+        ended: Callable[[BaseException | None], None] | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """``batches``, then ``finish`` (however the stream ends)."""
-        try:
-            yield from batches
-        finally:
+        """``batches``, then ``finish`` and ``ended`` (with the error, or None), however the
+        stream ends: read to the end, failed, or dropped, even before its first batch."""
+
+        def end(error: BaseException | None) -> None:
             self.finish(caller, ticket, flag)
+            if ended is not None:
+                ended(error)
+
+        return _UntilDone(batches, end)
 
     def cancel(self, caller: str, tickets: list[bytes]) -> int:
         """Cancel ``caller``'s running streams of ``tickets``; how many there were."""
@@ -76,3 +85,41 @@ class RunningGets:
         for flag in flags:
             flag.set()
         return len(flags)
+
+
+class _UntilDone:
+    """An iterator over a DoGet's batches that calls ``end`` once, however the stream ends.
+
+    A generator's ``finally`` is not enough: pyarrow drops a DoGet's stream unread when its
+    client goes right after the schema, and a generator dropped before it started runs no
+    code at all, so its query stayed "running" in ``system.queries`` for good.
+    """
+
+    __slots__ = ("_batches", "_end")
+
+    def __init__(
+        self, batches: Iterator[pa.RecordBatch], end: Callable[[BaseException | None], None]
+    ) -> None:
+        self._batches = batches
+        self._end: Callable[[BaseException | None], None] | None = end
+
+    def __iter__(self) -> _UntilDone:
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        try:
+            return next(self._batches)
+        except StopIteration:
+            self._ended(None)
+            raise
+        except BaseException as error:
+            self._ended(error)
+            raise
+
+    def __del__(self) -> None:
+        self._ended(GeneratorExit())  # dropped before the end: the client stopped reading
+
+    def _ended(self, error: BaseException | None) -> None:
+        end, self._end = self._end, None
+        if end is not None:
+            end(error)

@@ -244,9 +244,13 @@ class FlightSqlServer(flight.FlightServerBase):
             if record is not None:
                 self.queries.end(record, error)
             raise
-        counted = reader if record is None else self.queries.counted(record, reader)
+        counted: Iterable[pa.RecordBatch] = reader
+        ended: Callable[[BaseException | None], None] | None = None
+        if record is not None:
+            counted = self.queries.counted(record, reader)
+            ended = functools.partial(self.queries.end, record)  # later calls change nothing
         batches = self.running.until_done(
-            translated_batches(counted), call.principal.name, ticket.ticket, flag
+            translated_batches(counted), call.principal.name, ticket.ticket, flag, ended
         )
         stream = pa.RecordBatchReader.from_batches(reader.schema, batches)
         return flight.RecordBatchStream(stream, options=_WRITE_OPTIONS)

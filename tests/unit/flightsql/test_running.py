@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+
+import pytest
 
 from flight_iox.flightsql import running
 from flight_iox.flightsql.running import RunningGets
@@ -26,3 +29,30 @@ def test_finished_streams_leave_and_dropped_ones_are_swept() -> None:
     kept = gets.start("me", b"live")
     assert list(gets._flags) == [("me", b"live")]
     assert gets.cancel("me", [b"live"]) == 1 and kept.is_set()
+
+
+def test_a_stream_ends_however_it_ends_even_dropped_unread() -> None:
+    import pyarrow as pa
+
+    batch = pa.record_batch({"x": [1]})
+    gets, ends = RunningGets(), []
+    read = gets.until_done(iter([batch]), "me", b"read", gets.start("me", b"read"), ends.append)
+    assert list(read) == [batch] and ends == [None]
+
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield batch
+        raise ValueError("boom")
+
+    failed = gets.until_done(failing(), "me", b"failed", gets.start("me", b"failed"), ends.append)
+    assert next(failed) == batch
+    with pytest.raises(ValueError, match="boom"):
+        next(failed)
+    assert isinstance(ends[-1], ValueError)
+    # pyarrow drops a DoGet's stream unread when its client goes after the schema: a
+    # generator dropped before its first step runs no ``finally``; this still ends.
+    flag = gets.start("me", b"dropped")
+    dropped = gets.until_done(iter([batch]), "me", b"dropped", flag, ends.append)
+    del dropped
+    gc.collect()
+    assert isinstance(ends[-1], GeneratorExit) and len(ends) == 3
+    assert gets._flags == {} and gets.cancel("me", [b"dropped"]) == 0
