@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import adbc_driver_flightsql.dbapi as flightsql
 import pyarrow as pa
@@ -213,17 +214,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {args.png}")
 
 
-def _check_answers(connections: dict[str, tuple[object, object]], single_sql: str) -> None:
+def _check_answers(connections: dict[str, tuple[Any, Any]], single_sql: str) -> None:
     """Both clients get ``SELECT 1``'s one row from each server, and the same TSBS rows from
     flight-iox: a wrong answer fails the run before anything is timed."""
     answers = []
     for client, pair in connections.items():
         for conn in pair:
-            one = run(conn, "SELECT 1")  # type: ignore[arg-type]
+            one = run(conn, "SELECT 1")
             if one.num_rows != 1 or one.column(0)[0].as_py() != 1:
                 raise SystemExit(f"{client}: SELECT 1 answered {one.to_pylist()}")
-        rows = run(pair[1], single_sql).to_pylist()  # type: ignore[arg-type]
-        answers.append(sorted(rows, key=lambda row: sorted(row.items(), key=str).__repr__()))
+        answers.append(sorted(run(pair[1], single_sql).to_pylist(), key=repr))
     if not answers[0] or any(rows != answers[0] for rows in answers):
         raise SystemExit("the two clients got different single-groupby-1-1-1 rows (or none)")
 
