@@ -57,7 +57,7 @@ class WriteFeed:
         entry = AcknowledgedWrite(
             sequence, write.database, tuple((t.table, t.batch) for t in write.tables)
         )
-        size = sum(t.batch.nbytes for t in write.tables)
+        size = sum(t.batch.get_total_buffer_size() for t in write.tables)
         with self._cond:
             if sequence >= self._floor:
                 self._recent[sequence] = (entry, size)

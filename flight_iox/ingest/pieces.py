@@ -164,6 +164,8 @@ def _reject_long(piece: Piece, limit: int, what: str, flag: str, rejected: dict[
     lines, values = piece
     if isinstance(values, pa.DictionaryArray):
         sizes = pc.binary_length(values.dictionary).to_numpy(zero_copy_only=False)
+        if not len(sizes) or sizes.max() <= limit:  # the usual case: no row to look at
+            return
         lengths = sizes[values.indices.to_numpy(zero_copy_only=False)]
     else:
         lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)

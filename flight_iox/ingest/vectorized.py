@@ -107,7 +107,7 @@ def _emit_grouped(
     lines: np.ndarray,
     tokens: np.ndarray,
     key_names: list[str],
-    names: list[str],
+    names: tuple[str, ...],
     values: dict[int, np.ndarray],
     line_numbers: np.ndarray,
     sink: PieceSink,
