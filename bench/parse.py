@@ -6,7 +6,9 @@ Generates the data with ../shared/tsbs/gen_cpu.py (skips, with a message, when t
 shared folder is not beside the repo) and times ``parse_line_protocol`` end to end
 (split, both paths, assembly) on (a) bodies of ``--body-lines`` lines, as the HTTP
 write path sees them, (b) the whole data as one body, and (c) the same bodies with
-every line sent to the exact parser. Each body is timed ``--repeat`` times and the
+every line sent to the exact parser, and (d) the bodies of (a) with the distinct series
+keys parsed anew for each body (the kept parses of ``ingest/series.py`` cleared before
+each run), which (a) is also compared with. Each body is timed ``--repeat`` times and the
 fastest run counts (the machine is shared); the ratios are against (c), from the
 same run.
 """
@@ -23,19 +25,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flight_iox.ingest import Precision  # noqa: E402
+from flight_iox.ingest import Precision, series  # noqa: E402
 from flight_iox.ingest.parse import parse_body  # noqa: E402
 
 GENERATOR = ROOT / ".." / "shared" / "tsbs" / "gen_cpu.py"
 EXACT_LINES = 20_000  # the exact path is slow: time it on this many lines
 
 
-def _rate(bodies: list[bytes], *, fast_path: bool, repeat: int) -> float:
-    """Lines per second over ``bodies``, each body timed at its fastest of ``repeat`` runs."""
+def _rate(bodies: list[bytes], *, fast_path: bool, repeat: int, keep_keys: bool = True) -> float:
+    """Lines per second over ``bodies``, each body timed at its fastest of ``repeat`` runs
+    (``keep_keys=False``: with no series keys kept parsed from an earlier run or body)."""
     lines, seconds = 0, 0.0
     for body in bodies:
         best = float("inf")
         for _ in range(repeat):
+            if not keep_keys:
+                series._parse_kept.cache_clear()
             start = time.perf_counter()
             result = parse_body(
                 body, precision=Precision.NANOSECOND, default_time_ns=0, fast_path=fast_path
@@ -77,15 +82,18 @@ def main() -> None:
 
     exact = _rate(exact_bodies, fast_path=False, repeat=1)
     small = _rate(bodies, fast_path=True, repeat=args.repeat)
+    anew = _rate(bodies, fast_path=True, repeat=args.repeat, keep_keys=False)
     large = _rate([data], fast_path=True, repeat=max(1, args.repeat // 2))
     print(f"TSBS cpu: {len(lines):,} lines, {len(data) / 1e6:.1f} MB")
     rows = [
         (f"fast path, {step:,}-line bodies", small),
         (f"fast path, one {len(lines):,}-line body", large),
         (f"exact path, {step:,}-line bodies", exact),
+        (f"fast path, {step:,}-line, keys anew", anew),
     ]
     for name, rate in rows:
         print(f"{name:<34} {rate:>12,.0f} lines/s  {rate / exact:>6.1f}x exact")
+    print(f"series keys kept parsed between bodies: {small / anew:.2f}x parsing them anew")
 
 
 if __name__ == "__main__":
