@@ -49,9 +49,9 @@ def load(server: RunningServer, bodies: list[bytes]) -> None:
         reply.raise_for_status()
 
 
-def admin(server: RunningServer, path: str) -> dict:
-    """POST an admin endpoint and return its JSON."""
-    reply = requests.post(f"{server.http_url}{path}", params={"db": "tsbs"}, timeout=3600)
+def admin(server: RunningServer, path: str, db: str = "tsbs") -> dict:
+    """POST an admin endpoint for database ``db`` and return its JSON."""
+    reply = requests.post(f"{server.http_url}{path}", params={"db": db}, timeout=3600)
     reply.raise_for_status()
     return reply.json()
 

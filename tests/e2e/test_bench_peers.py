@@ -51,3 +51,4 @@ def test_peers_day_smoke(tmp_path: Path) -> None:
     day = json.loads((tmp_path / "peers-day.json").read_text())
     assert day["lines"] == 3 * 2 * 360 and day["wal_replay"]["lines"] == 3 * 360
     assert day["rss_peak_bytes"] > 0 and len(day["queries"]) == 9
+    assert len(day["baseline_100_hosts_runs"]) == 5
