@@ -57,6 +57,9 @@ class WriteFeed:
         entry = AcknowledgedWrite(
             sequence, write.database, tuple((t.table, t.batch) for t in write.tables)
         )
+        # The buffers held, counted once each (``nbytes`` walked every column: 89 us a write).
+        # Writes arrive compact (parsed, filtered or combined), so this is their size; a
+        # zero-copy slice would count its parent's buffers and be evicted sooner, never later.
         size = sum(t.batch.get_total_buffer_size() for t in write.tables)
         with self._cond:
             if sequence >= self._floor:

@@ -9,13 +9,16 @@ The distinct keys of one client's bodies mostly repeat, in the same order (a col
 sends the same series every interval; TSBS's 5,000-line bodies hold the same 100 or 1,000
 hosts each time), and parsing them is a fixed ~1.6 ms a body whatever its size: some 40
 kernel calls and a loop over the tag keys. So the last few sets of distinct keys are kept
-parsed, keyed by their exact bytes (``KEPT_KEY_SETS``; sets over ``MAX_KEPT_KEY_BYTES``
-are parsed each time). What is kept is read only: its arrays are not writeable.
+parsed, keyed by their exact bytes (``KEPT_KEY_SETS``). A parse holding more than
+``MAX_KEPT_BYTES`` (its key text, and arrays that grow with keys times tag keys) is not
+kept: a body of many distinct tag keys is parsed each time rather than held. What is kept
+is read only: its arrays are not writeable.
 """
 
 from __future__ import annotations
 
-import functools
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +28,7 @@ import pyarrow.compute as pc
 PLAIN = r'[^ ,=\\"\x00-\x1f\x7f]+'  # a token of a simple line: no delimiter, escape or quote
 _SERIES_KEY = rf"^{PLAIN}(?:,{PLAIN}={PLAIN})*$"
 KEPT_KEY_SETS = 16  # sets of distinct keys kept parsed (a few clients' bodies each)
-MAX_KEPT_KEY_BYTES = 1 << 18  # 256 KiB of key text: about 1,300 TSBS series keys
+MAX_KEPT_BYTES = 1 << 20  # per kept parse, all it holds (1,000 TSBS series keys: ~215 KiB)
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,31 @@ def parse_series_keys(keys: pa.Array) -> SeriesKeys:
     packed = _packed(keys)
     if packed is None:
         return _parse(keys)
-    return _parse_kept(*packed)
+    kept = _KEPT.get(packed)
+    if kept is not None:
+        return kept
+    parsed = _parse(keys)
+    if len(packed[1]) + len(packed[2]) + _held_bytes(parsed) <= MAX_KEPT_BYTES:
+        for array in (parsed.valid, parsed.measurement, *(tag.index for tag in parsed.tags)):
+            array.flags.writeable = False
+        _KEPT.keep(packed, parsed)
+    return parsed
 
 
-def _packed(keys: pa.Array) -> tuple[pa.DataType, bytes, bytes] | None:
+def forget_kept_parses() -> None:
+    """Drop every kept parse (``bench/parse.py`` times parsing without them)."""
+    _KEPT.clear()
+
+
+_Packed = tuple[pa.DataType, bytes, bytes]
+
+
+def _packed(keys: pa.Array) -> _Packed | None:
     """The keys as (type, offsets from 0, text): equal for equal key lists. None for key
-    lists too large to keep, or with nulls (a dictionary's values have none)."""
+    lists that are not kept: other layouts than (large) string, nulls (a dictionary's
+    values have none), or too much text."""
+    if not (pa.types.is_string(keys.type) or pa.types.is_large_string(keys.type)):
+        return None
     if keys.null_count or not len(keys):
         return None
     offsets_buffer, text_buffer = keys.buffers()[1:3]
@@ -70,21 +92,45 @@ def _packed(keys: pa.Array) -> tuple[pa.DataType, bytes, bytes] | None:
         offsets_buffer, dtype=f"<i{width}", count=len(keys) + 1, offset=keys.offset * width
     )
     start, end = int(offsets[0]), int(offsets[-1])
-    if end - start > MAX_KEPT_KEY_BYTES:
+    if end - start > MAX_KEPT_BYTES:
         return None
     text = memoryview(text_buffer)[start:end].tobytes() if text_buffer is not None else b""
     return keys.type, (offsets - start).tobytes(), text
 
 
-@functools.lru_cache(maxsize=KEPT_KEY_SETS)
-def _parse_kept(key_type: pa.DataType, offsets: bytes, text: bytes) -> SeriesKeys:
-    """``_parse`` of the packed keys, kept for the next body that has the same ones."""
-    count = len(offsets) // (8 if pa.types.is_large_string(key_type) else 4) - 1
-    keys = pa.Array.from_buffers(key_type, count, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
-    parsed = _parse(keys)
-    for array in (parsed.valid, parsed.measurement, *(tag.index for tag in parsed.tags)):
-        array.flags.writeable = False
-    return parsed
+def _held_bytes(parsed: SeriesKeys) -> int:
+    arrays = parsed.valid.nbytes + parsed.measurement.nbytes
+    return arrays + sum(t.index.nbytes + t.values.get_total_buffer_size() for t in parsed.tags)
+
+
+class _KeptParses:
+    """The last ``capacity`` parses by packed keys, least recently used first (parses run on
+    several threads at once: a lock around the map; two threads may parse one set twice)."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._held: OrderedDict[_Packed, SeriesKeys] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, packed: _Packed) -> SeriesKeys | None:
+        with self._lock:
+            found = self._held.get(packed)
+            if found is not None:
+                self._held.move_to_end(packed)
+            return found
+
+    def keep(self, packed: _Packed, parsed: SeriesKeys) -> None:
+        with self._lock:
+            self._held[packed] = parsed
+            while len(self._held) > self._capacity:
+                self._held.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._held.clear()
+
+
+_KEPT = _KeptParses(KEPT_KEY_SETS)
 
 
 def _parse(keys: pa.Array) -> SeriesKeys:
