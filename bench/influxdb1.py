@@ -6,6 +6,7 @@ loopback ports, no reporting, and the stock durability (WAL fsync per write).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -98,10 +99,21 @@ class InfluxDB1:
 
     def disk_bytes(self) -> int:
         """Bytes of TSM data and WAL on disk."""
-        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+        return folder_bytes(self.root)
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=60)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def folder_bytes(folder: Path, pattern: str = "*") -> int:
+    """Bytes of the files under ``folder`` that match ``pattern``. A peer removes files while
+    we list them (a WAL segment, a compacted TSM file, a merged part): those count 0."""
+    total = 0
+    for path in folder.rglob(pattern):
+        with contextlib.suppress(FileNotFoundError):
+            if path.is_file():
+                total += path.stat().st_size
+    return total

@@ -13,7 +13,7 @@ import time
 import pyarrow as pa
 import requests
 
-from bench.influxdb1 import InfluxDB1
+from bench.influxdb1 import InfluxDB1, folder_bytes
 from bench.storage import run
 from bench.tsbs_queries import Query
 
@@ -55,7 +55,7 @@ def influx_disk(peer: InfluxDB1, timeout: float) -> tuple[int, int, bool]:
     deadline = time.monotonic() + timeout
     compacted = False
     while time.monotonic() < deadline:
-        wal = [p for p in (peer.root / "wal" / DATABASE).rglob("*.wal") if p.stat().st_size]
+        wal = folder_bytes(peer.root / "wal" / DATABASE, "*.wal")
         tsm = list(folder.rglob("*.tsm"))
         shards = {p.parent for p in tsm}
         temporary = list(folder.rglob("*.tmp"))
@@ -63,8 +63,7 @@ def influx_disk(peer: InfluxDB1, timeout: float) -> tuple[int, int, bool]:
             compacted = True
             break
         time.sleep(0.1)  # a listing of one small folder: cheap, and the smoke tests wait on it
-    tsm_bytes = sum(p.stat().st_size for p in folder.rglob("*.tsm"))
-    return tsm_bytes, sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()), compacted
+    return folder_bytes(folder, "*.tsm"), folder_bytes(folder), compacted
 
 
 # --- flight-iox side ------------------------------------------------------------------------

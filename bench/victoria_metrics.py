@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from bench.influxdb1 import free_port
+from bench.influxdb1 import folder_bytes, free_port
 
 BINARY = "victoria-metrics"
 
@@ -87,10 +87,7 @@ class VictoriaMetrics:
     def disk_bytes(self) -> tuple[int, int]:
         """Bytes of its sample parts (``data/``) and of everything in its data path."""
         samples = self.data_path / "data"
-        return (
-            sum(p.stat().st_size for p in samples.rglob("*") if p.is_file()),
-            sum(p.stat().st_size for p in self.data_path.rglob("*") if p.is_file()),
-        )
+        return folder_bytes(samples), folder_bytes(self.data_path)
 
     def sample_count(self, time_s: int) -> int:
         """Samples stored for label ``db="tsbs"`` up to ``time_s`` (a check that all arrived)."""
