@@ -25,8 +25,6 @@ ClosePreparedStatement, still get one each).
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
@@ -36,6 +34,7 @@ from google.protobuf.message import DecodeError, Message
 
 from flight_iox.errors import BadRequestError
 from flight_iox.flightsql.generated import FlightSql_pb2 as pb
+from flight_iox.lru import LockedLru
 
 if TYPE_CHECKING:
     from flight_iox.flightsql.commands import ActionHandler, Call
@@ -58,30 +57,19 @@ class SessionStore:
     """Session options by session id, in memory, least recently used dropped first."""
 
     def __init__(self, capacity: int = MAX_SESSIONS) -> None:
-        self._capacity = capacity
-        self._lock = threading.Lock()
-        self._sessions: OrderedDict[str, SessionOptions] = OrderedDict()
+        self._sessions: LockedLru[str, SessionOptions] = LockedLru(capacity)
 
     def get(self, session_id: str) -> SessionOptions | None:
         """The options of a session, or None when it is unknown."""
-        with self._lock:
-            options = self._sessions.get(session_id)
-            if options is not None:
-                self._sessions.move_to_end(session_id)
-            return options
+        return self._sessions.get(session_id)
 
     def put(self, session_id: str, options: SessionOptions) -> None:
         """Keep ``options`` for ``session_id``."""
-        with self._lock:
-            self._sessions[session_id] = options
-            self._sessions.move_to_end(session_id)
-            while len(self._sessions) > self._capacity:
-                self._sessions.popitem(last=False)
+        self._sessions.put(session_id, options)
 
     def drop(self, session_id: str) -> None:
         """Forget a session."""
-        with self._lock:
-            self._sessions.pop(session_id, None)
+        self._sessions.pop(session_id)
 
 
 @dataclass

@@ -17,13 +17,13 @@ is read only: its arrays are not writeable.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from flight_iox.lru import LockedLru
 
 PLAIN = r'[^ ,=\\"\x00-\x1f\x7f]+'  # a token of a simple line: no delimiter, escape or quote
 _SERIES_KEY = rf"^{PLAIN}(?:,{PLAIN}={PLAIN})*$"
@@ -66,7 +66,7 @@ def parse_series_keys(keys: pa.Array) -> SeriesKeys:
     if len(packed[1]) + len(packed[2]) + _held_bytes(parsed) <= MAX_KEPT_BYTES:
         for array in (parsed.valid, parsed.measurement, *(tag.index for tag in parsed.tags)):
             array.flags.writeable = False
-        _KEPT.keep(packed, parsed)
+        _KEPT.put(packed, parsed)
     return parsed
 
 
@@ -104,34 +104,8 @@ def _held_bytes(parsed: SeriesKeys) -> int:
     return arrays + sum(t.index.nbytes + t.values.nbytes for t in parsed.tags)
 
 
-class _KeptParses:
-    """The last ``capacity`` parses by packed keys, least recently used first (parses run on
-    several threads at once: a lock around the map; two threads may parse one set twice)."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._held: OrderedDict[_Packed, SeriesKeys] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, packed: _Packed) -> SeriesKeys | None:
-        with self._lock:
-            found = self._held.get(packed)
-            if found is not None:
-                self._held.move_to_end(packed)
-            return found
-
-    def keep(self, packed: _Packed, parsed: SeriesKeys) -> None:
-        with self._lock:
-            self._held[packed] = parsed
-            while len(self._held) > self._capacity:
-                self._held.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._held.clear()
-
-
-_KEPT = _KeptParses(KEPT_KEY_SETS)
+# Parses run on several threads at once: two may parse one set twice, and keep one.
+_KEPT: LockedLru[_Packed, SeriesKeys] = LockedLru(KEPT_KEY_SETS)
 
 
 def _parse(keys: pa.Array) -> SeriesKeys:

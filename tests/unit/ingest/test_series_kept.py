@@ -11,6 +11,7 @@ import pytest
 
 from flight_iox.ingest import Precision, series
 from flight_iox.ingest.parse import parse_body
+from flight_iox.lru import LockedLru
 from tests.unit.ingest.corpus_support import points
 
 
@@ -113,7 +114,7 @@ def test_sliced_keys_are_kept_by_their_own_bytes(parses: list[list]) -> None:
 
 
 def test_only_the_last_sets_are_kept(parses: list[list], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(series, "_KEPT", series._KeptParses(2))
+    monkeypatch.setattr(series, "_KEPT", LockedLru(2))
     for name in ("a", "b", "c", "a"):
         series.parse_series_keys(pa.array([f"cpu,host={name}"]))
     assert len(parses) == 4  # "a" was dropped when "c" came
