@@ -12,10 +12,12 @@ issue moves this into the Iceberg catalog.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,9 +93,10 @@ class SchemaCatalog:
         self._state_path = state_path
         self._databases: dict[str, DatabaseSchema] = {}
         self._deleted: dict[str, int] = {}
-        # When this process's deletes of databases ended (monotonic; inf while one runs). Not
-        # saved: the catalog follower asks it to tell a stale listing from a re-creation.
-        self._deletes_ended: dict[str, float] = {}
+        # When this process's deletes and retention changes of databases ended (monotonic;
+        # inf while one runs). Not saved: the catalog follower asks it to tell a listing
+        # taken before them (stale) from a change made elsewhere.
+        self._changes_ended: dict[str, float] = {}
         self._deleted_tables: dict[str, int] = {}
         self._caches: dict[str, dict[tuple[CacheKind, str, str], CacheConfig]] = {}
         self._objects: dict[str, dict[str, dict[str, dict[str, object]]]] = {}
@@ -158,7 +161,7 @@ class SchemaCatalog:
                 raise DatabaseNotFoundError(name)
             del self._databases[name]
             self._deleted[name] = wal_sequence
-            self._deletes_ended[name] = math.inf if shared_drop else time.monotonic()
+            self._changes_ended[name] = math.inf if shared_drop else time.monotonic()
             self._caches.pop(name, None)
             for held in self._objects.values():
                 held.pop(name, None)
@@ -167,28 +170,46 @@ class SchemaCatalog:
     def delete_ended(self, name: str) -> None:
         """The delete of ``name`` is complete everywhere (the shared catalog's drop returned)."""
         with self.lock:
-            if name in self._deletes_ended:
-                self._deletes_ended[name] = time.monotonic()
+            if name in self._changes_ended:
+                self._changes_ended[name] = time.monotonic()
 
-    def deleted_since(self, name: str, since: float) -> bool:
-        """Whether a delete of ``name`` here was running or ended at or after ``since``.
+    @contextlib.contextmanager
+    def changing_shared(self, name: str) -> Iterator[None]:
+        """Mark ``name`` as being changed here, in memory and then in the shared catalog.
 
-        A listing of the shared catalog taken at ``since`` may still hold such a database:
-        the follower must not create it again from that listing (its next one decides).
+        Until the block ends (and for listings taken before its end) ``changed_since``
+        says so, and the follower does not apply a listing that predates the change: it
+        would put the old value back (a retention cleared here read back as the old period
+        until the next tick, seen in CI).
         """
         with self.lock:
-            return self._deletes_ended.get(name, -math.inf) >= since
+            self._changes_ended[name] = math.inf
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._changes_ended[name] = time.monotonic()
 
-    def forget_deletes_ended_before(self, since: float) -> None:
-        """Drop the ends before ``since``: no listing taken at or after it can hold them.
+    def changed_since(self, name: str, since: float) -> bool:
+        """Whether a delete or retention change of ``name`` here was running or ended at or
+        after ``since``.
+
+        A listing of the shared catalog taken at ``since`` may still hold the database as it
+        was before: the follower must not apply it (its next listing decides).
+        """
+        with self.lock:
+            return self._changes_ended.get(name, -math.inf) >= since
+
+    def forget_changes_ended_before(self, since: float) -> None:
+        """Drop the ends before ``since``: no listing taken at or after it can predate them.
 
         The follower calls this with each new listing's time, which only grows, so the
-        record stays as small as the deletes a listing may still be racing.
+        record stays as small as the changes a listing may still be racing.
         """
         with self.lock:
-            ended = [name for name, at in self._deletes_ended.items() if at < since]
+            ended = [name for name, at in self._changes_ended.items() if at < since]
             for name in ended:
-                del self._deletes_ended[name]
+                del self._changes_ended[name]
 
     def drop_table(self, database: str, table: str, wal_sequence: int) -> None:
         """Forget a table; WAL entries up to ``wal_sequence`` will not bring it back."""

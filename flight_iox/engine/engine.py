@@ -333,9 +333,10 @@ class Engine:
     def set_retention(self, name: str, retention_ns: int | None) -> None:
         """Change how long a database keeps rows (None: forever)."""
         self._check_writable(ddl=True)
-        self._catalog.database(name).retention_ns = retention_ns
-        self._iceberg.create_database(name)
-        self._iceberg.set_retention_ns(name, retention_ns)
+        with self._catalog.changing_shared(name):  # a tick listing before this ends skips it
+            self._catalog.database(name).retention_ns = retention_ns
+            self._iceberg.create_database(name)
+            self._iceberg.set_retention_ns(name, retention_ns)
 
     def delete_database(self, name: str) -> None:
         """Delete a database, everything buffered for it and its files."""

@@ -23,9 +23,10 @@ its commits left, and the persister installed that commit's file list itself. Ev
 else is applied under the persister's cycle lock after loading the table inside it, so a
 persist, compaction, delete or drop of this server is never overtaken by an older view
 of the table, and a table this server dropped is not brought back (the load finds it gone).
-A database deleted here is not guarded by that lock: a tick whose listing was taken before
-the delete here ended (``SchemaCatalog.deleted_since``) does not create it again; the next
-tick's listing decides (another server may have created it anew).
+A database deleted or given a new retention here is not guarded by that lock: a tick whose
+listing was taken before that change here ended (``SchemaCatalog.changed_since``) neither
+creates it again nor puts its old retention back; the next tick's listing decides (another
+server may have created it anew or changed it since).
 
 If the catalog cannot be read, the tick logs it (once per outage), the server keeps
 serving the last state it applied, and the next tick tries again. A table whose metadata
@@ -118,26 +119,26 @@ class CatalogMirror:
         """
         report = FollowReport()
         listed_at = time.monotonic()
-        self._catalog.forget_deletes_ended_before(listed_at)
+        self._catalog.forget_changes_ended_before(listed_at)
         state = self._iceberg.state()
         databases = dict(self.seen.databases)
         for name, retention_ns in state.databases.items():
             if name in databases and databases[name] == retention_ns:
                 continue
-            with self._catalog.lock:  # a delete here cannot slip between check and create
+            with self._catalog.lock:  # no change here slips between check and apply
+                if self._catalog.changed_since(name, listed_at):
+                    continue  # deleted or changed here since: not seen, the next tick decides
                 created = not self._catalog.has_database(name)
-                if created and self._catalog.deleted_since(name, listed_at):
-                    continue  # deleted here after the listing: not seen, the next tick decides
                 try:
                     db = self._catalog.create_database(name, exist_ok=True)
                 except LimitExceededError as error:  # said once: the name counts as seen
                     log.warning("not following database %r: %s", name, error.message)
                     databases[name] = retention_ns
                     continue
-            databases[name] = retention_ns
-            if created or db.retention_ns != retention_ns:
-                db.retention_ns = retention_ns
-                report.databases.append(name)
+                databases[name] = retention_ns
+                if created or db.retention_ns != retention_ns:
+                    db.retention_ns = retention_ns
+                    report.databases.append(name)
         tables = dict(self.seen.tables)
         for key, location in state.tables.items():
             if tables.get(key) == location:

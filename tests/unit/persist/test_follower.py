@@ -186,5 +186,44 @@ def test_a_tick_racing_a_delete_here_does_not_bring_the_database_back(
     assert tick(a).databases == ["raced"]
     # Both deletes ended before that tick's listing: no later listing can race them, so
     # their record is gone (it used to grow by one entry per database ever deleted).
-    assert not a.catalog.deleted_since("stale", 0.0)
-    assert not a.catalog.deleted_since("raced", 0.0)
+    assert not a.catalog.changed_since("stale", 0.0)
+    assert not a.catalog.changed_since("raced", 0.0)
+
+
+def test_a_tick_listed_before_a_retention_change_here_does_not_put_the_old_one_back(
+    pair: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing taken before a retention change here used to write the old period back
+    until the next tick (CI: a bucket's cleared retention read back as 7 days)."""
+    a, b = pair
+    week = 7 * 86_400 * 10**9
+    a.engine.create_database("kept", week)
+    listing = a.iceberg.state
+
+    def listed_then_changed() -> object:  # the listing holds the week, the change ends after
+        state = listing()
+        monkeypatch.setattr(a.iceberg, "state", listing)
+        a.engine.set_retention("kept", None)
+        return state
+
+    monkeypatch.setattr(a.iceberg, "state", listed_then_changed)
+    assert tick(a).databases == []
+    assert a.engine.retention_ns("kept") is None
+    assert tick(a).databases == []  # the next listing agrees with what is here
+    assert a.engine.retention_ns("kept") is None
+
+    set_in_shared_catalog = a.iceberg.set_retention_ns
+
+    def tick_during_change(name: str, retention_ns: int | None) -> None:
+        assert tick(a).databases == []  # the follower's thread runs mid-change
+        set_in_shared_catalog(name, retention_ns)
+
+    monkeypatch.setattr(a.iceberg, "set_retention_ns", tick_during_change)
+    a.engine.set_retention("kept", week)
+    assert a.engine.retention_ns("kept") == week
+    monkeypatch.setattr(a.iceberg, "set_retention_ns", set_in_shared_catalog)
+
+    tick(b)
+    b.engine.set_retention("kept", 3_600 * 10**9)  # changed elsewhere later: followed
+    assert tick(a).databases == ["kept"]
+    assert a.engine.retention_ns("kept") == 3_600 * 10**9
