@@ -1,17 +1,19 @@
 """Parse throughput of the line-protocol parser on TSBS cpu data: fast path vs exact.
 
-    python bench/parse.py [--hosts 100] [--hours 3] [--body-lines 5000] [--repeat 5]
+    python bench/parse.py [--hosts 100] [--hours 3] [--body-lines 5000] [--repeat 10]
 
 Generates the data with ../shared/tsbs/gen_cpu.py (skips, with a message, when the
 shared folder is not beside the repo) and times ``parse_line_protocol`` end to end
 (split, both paths, assembly) on (a) bodies of ``--body-lines`` lines, as the HTTP
 write path sees them, (b) the whole data as one body, and (c) the same bodies with
-every line sent to the exact parser, and (d) the bodies of (a) with the distinct series
+every line sent to the exact parser, (d) the bodies of (a) with the distinct series
 keys parsed anew for each body (the kept parses of ``ingest/series.py`` dropped before
-each), which (a) is also compared with. The bodies are timed in ``--repeat`` passes, in
-order, and each body's fastest pass counts (the machine is shared); the kept parses are
-dropped before each pass, so in (a) a body finds only what earlier bodies left, as the
-write path would. The ratios are against (c), from the same run.
+each), and (e) with nothing kept between bodies (the tiled field keys of
+``ingest/fields.py`` dropped too). The bodies are timed in ``--repeat`` passes, in
+order, and each body's fastest pass counts (the machine is shared); (a), (d) and (e) take
+turns pass by pass, and everything kept is dropped before each pass, so in (a) a body
+finds only what earlier bodies left, as the write path would. The ratios are against (c),
+from the same run; the last lines compare (a) with (d), (d) with (e), and (a) with (e).
 """
 
 from __future__ import annotations
@@ -21,37 +23,57 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flight_iox.ingest import Precision, series  # noqa: E402
+from flight_iox.ingest import Precision, fields, series  # noqa: E402
 from flight_iox.ingest.parse import parse_body  # noqa: E402
 
 GENERATOR = ROOT / ".." / "shared" / "tsbs" / "gen_cpu.py"
 EXACT_LINES = 20_000  # the exact path is slow: time it on this many lines
 
 
-def _rate(bodies: list[bytes], *, fast_path: bool, repeat: int, keep_keys: bool = True) -> float:
-    """Lines per second over ``bodies``, each body timed at its fastest of ``repeat`` passes
-    over all of them (``keep_keys=False``: nothing kept from an earlier body either)."""
-    best = [float("inf")] * len(bodies)
+def _forget_all() -> None:
+    series.forget_kept_parses()
+    fields.forget_kept_shapes()
+
+
+def _rate(bodies: list[bytes], *, fast_path: bool, repeat: int) -> float:
+    """Lines per second over ``bodies``, each body timed at its fastest of ``repeat`` passes."""
+    return _rates(bodies, {"": None}, fast_path=fast_path, repeat=repeat)[""]
+
+
+def _rates(
+    bodies: list[bytes],
+    forgets: dict[str, Callable[[], None] | None],
+    *,
+    fast_path: bool,
+    repeat: int,
+) -> dict[str, float]:
+    """Lines per second over ``bodies`` for each way of ``forgets`` (what is dropped before
+    each body; everything is before each pass). Each body counts at its fastest of
+    ``repeat`` passes over all of them, and the ways take turns pass by pass, so a machine
+    that speeds up or slows down during the run moves them alike."""
+    best = {name: [float("inf")] * len(bodies) for name in forgets}
     lines = 0
     for _ in range(repeat):
-        series.forget_kept_parses()
-        lines = 0
-        for at, body in enumerate(bodies):
-            if not keep_keys:
-                series.forget_kept_parses()
-            start = time.perf_counter()
-            result = parse_body(
-                body, precision=Precision.NANOSECOND, default_time_ns=0, fast_path=fast_path
-            )
-            best[at] = min(best[at], time.perf_counter() - start)
-            assert not result.errors, result.errors[:3]
-            lines += result.line_count
-    return lines / sum(best)
+        for name, forget in forgets.items():
+            _forget_all()
+            lines = 0
+            for at, body in enumerate(bodies):
+                if forget is not None:
+                    forget()
+                start = time.perf_counter()
+                result = parse_body(
+                    body, precision=Precision.NANOSECOND, default_time_ns=0, fast_path=fast_path
+                )
+                best[name][at] = min(best[name][at], time.perf_counter() - start)
+                assert not result.errors, result.errors[:3]
+                lines += result.line_count
+    return {name: lines / sum(times) for name, times in best.items()}
 
 
 def _generate(hosts: int, hours: int) -> bytes:
@@ -71,7 +93,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=100)
     parser.add_argument("--hours", type=int, default=3)
     parser.add_argument("--body-lines", type=int, default=5_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
     if not GENERATOR.exists():
         print(f"skipped: TSBS generator not found at {GENERATOR.resolve()}")
@@ -83,8 +105,9 @@ def main() -> None:
     exact_bodies = bodies[: max(1, EXACT_LINES // step)]
 
     exact = _rate(exact_bodies, fast_path=False, repeat=1)
-    small = _rate(bodies, fast_path=True, repeat=args.repeat)
-    anew = _rate(bodies, fast_path=True, repeat=args.repeat, keep_keys=False)
+    ways = {"kept": None, "anew": series.forget_kept_parses, "nothing": _forget_all}
+    rates = _rates(bodies, ways, fast_path=True, repeat=args.repeat)
+    small, anew, nothing = rates["kept"], rates["anew"], rates["nothing"]
     large = _rate([data], fast_path=True, repeat=max(1, args.repeat // 2))
     print(f"TSBS cpu: {len(lines):,} lines, {len(data) / 1e6:.1f} MB")
     rows = [
@@ -92,10 +115,13 @@ def main() -> None:
         (f"fast path, one {len(lines):,}-line body", large),
         (f"exact path, {step:,}-line bodies", exact),
         (f"fast path, {step:,}-line, keys anew", anew),
+        (f"fast path, {step:,}-line, none kept", nothing),
     ]
     for name, rate in rows:
         print(f"{name:<34} {rate:>12,.0f} lines/s  {rate / exact:>6.1f}x exact")
     print(f"series keys kept parsed between bodies: {small / anew:.2f}x parsing them anew")
+    print(f"field-key tilings kept between bodies: {anew / nothing:.2f}x building them anew")
+    print(f"everything kept between bodies: {small / nothing:.2f}x nothing kept")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@ Lines of a body mostly repeat one shape (the same keys in the same order), so
 keys are not hashed one by one: the first line's keys, tiled, are compared with
 the keys of every line of that width in one kernel call, and only the tokens of
 lines that differ are dictionary-encoded.
+
+A client's bodies repeat the shape and the line count too, so the tiled keys of the last
+few (shape, lines) pairs are kept (``KEPT_SHAPES``; building them was some 1.2 ms of a
+5,000-line TSBS body's parse, ``bench/parse.py``). A tiling over ``MAX_KEPT_SHAPE_BYTES``
+is built each time instead. A kept tiling is an Arrow array: immutable, shared by threads.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flight_iox.ingest.spans import even, spans
+from flight_iox.lru import LockedLru
 
 _EQUALS, _COMMA = 0x3D, 0x2C
+KEPT_SHAPES = 8  # (shape, lines) pairs whose tiled keys are kept (a few clients' bodies each)
+MAX_KEPT_SHAPE_BYTES = 2 << 20  # per kept tiling: its text, offsets and validity bits
 
 
 @dataclass(frozen=True)
@@ -111,24 +119,51 @@ class FieldTokens:
 
     def _matches(self, buffer: pa.Buffer, shape: list[bytes]) -> np.ndarray:
         """Which fields belong to a line whose keys are exactly ``shape``."""
-        lengths = np.array([len(key) for key in shape], dtype=np.int64)
-        offsets = np.cumsum(lengths) - lengths
         wide = self.count == len(shape)
-        tiled = pa.py_buffer(np.tile(np.frombuffer(b"".join(shape), np.uint8), int(wide.sum())))
+        lines = int(wide.sum())
         if np.array_equal(wide, self.count > 0):  # all lines this wide: all fields compared
             selected = None
-            start = (np.arange(int(wide.sum()))[:, None] * int(lengths.sum()) + offsets).ravel()
-            end = start + np.tile(lengths, int(wide.sum()))
+            expected = _tiled_keys(tuple(shape), lines)
         else:
+            lengths = np.array([len(key) for key in shape], dtype=np.int64)
+            offsets = np.cumsum(lengths) - lengths
             selected = wide[self.line]
             rank = np.cumsum(wide) - wide  # lines of this width before each line
             base = rank[self.line] * int(lengths.sum())
             nth = np.minimum(self.nth, len(shape) - 1)
             start = np.where(selected, base + offsets[nth], base)
             end = np.where(selected, start + lengths[nth], base)
-        expected = spans(tiled, start, end, selected)
+            expected = spans(_tiled_text(shape, lines), start, end, selected)
         same = even(pc.equal(spans(buffer, self.key_start, self.equals, selected), expected))
         differ = ~same if selected is None else selected & ~same
         if differ.any():
             wide[self.line[differ]] = False
         return wide[self.line]
+
+
+def forget_kept_shapes() -> None:
+    """Drop every kept tiling (``bench/parse.py`` times parsing without them)."""
+    _KEPT.clear()
+
+
+def _tiled_text(shape: list[bytes] | tuple[bytes, ...], lines: int) -> pa.Buffer:
+    """The keys of ``shape`` one after the other, ``lines`` times."""
+    return pa.py_buffer(np.tile(np.frombuffer(b"".join(shape), np.uint8), lines))
+
+
+def _tiled_keys(shape: tuple[bytes, ...], lines: int) -> pa.Array:
+    """``lines`` lines of ``shape``'s keys as spans, each key at the slot its field has."""
+    kept = _KEPT.get((shape, lines))
+    if kept is not None:
+        return kept
+    lengths = np.array([len(key) for key in shape], dtype=np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    start = (np.arange(lines)[:, None] * int(lengths.sum()) + offsets).ravel()
+    tiled = spans(_tiled_text(shape, lines), start, start + np.tile(lengths, lines))
+    if tiled.get_total_buffer_size() <= MAX_KEPT_SHAPE_BYTES:
+        _KEPT.put((shape, lines), tiled)
+    return tiled
+
+
+# Parses run on several threads at once: two may build one tiling twice, and keep one.
+_KEPT: LockedLru[tuple[tuple[bytes, ...], int], pa.Array] = LockedLru(KEPT_SHAPES)

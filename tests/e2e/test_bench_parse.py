@@ -1,6 +1,6 @@
-"""Smoke run of bench/parse.py on a little TSBS data: every row is timed, and the ratio of
-kept series-key parses to parsing them anew is printed (no timings asserted; that both give
-the same rows is tests/unit/ingest/test_series_kept.py's)."""
+"""Smoke run of bench/parse.py on a little TSBS data: every row is timed, and the ratios of
+what is kept between bodies to building it anew are printed (no timings asserted; that both
+give the same rows is tests/unit/ingest/test_series_kept.py's and test_field_shapes_kept.py's)."""
 
 from __future__ import annotations
 
@@ -24,5 +24,6 @@ def test_parse_bench_smoke() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     rates = re.findall(r"^(fast path|exact path).* ([\d,]+) lines/s", done.stdout, re.M)
-    assert len(rates) == 4 and all(int(rate.replace(",", "")) > 0 for _, rate in rates)
-    assert re.search(r"series keys kept parsed between bodies: [\d.]+x", done.stdout)
+    assert len(rates) == 5 and all(int(rate.replace(",", "")) > 0 for _, rate in rates)
+    for kept in ("series keys kept parsed", "field-key tilings kept", "everything kept"):
+        assert re.search(kept + r" between bodies: [\d.]+x", done.stdout), done.stdout
