@@ -8,12 +8,15 @@ shared folder is not beside the repo) and times ``parse_line_protocol`` end to e
 write path sees them, (b) the whole data as one body, and (c) the same bodies with
 every line sent to the exact parser, (d) the bodies of (a) with the distinct series
 keys parsed anew for each body (the kept parses of ``ingest/series.py`` dropped before
-each), and (e) with nothing kept between bodies (the tiled field keys of
-``ingest/fields.py`` dropped too). The bodies are timed in ``--repeat`` passes, in
-order, and each body's fastest pass counts (the machine is shared); (a), (d) and (e) take
-turns pass by pass, and everything kept is dropped before each pass, so in (a) a body
-finds only what earlier bodies left, as the write path would. The ratios are against (c),
-from the same run; the last lines compare (a) with (d), (d) with (e), and (a) with (e).
+each), (e) with nothing kept between bodies (the tiled field keys of
+``ingest/fields.py`` dropped too), and (f) the bodies of (a) with every field section
+read by the general path (commas scanned; ``fields.READ_ONE_SHAPE`` off). The bodies are
+timed in ``--repeat`` passes, in order, and each body's fastest pass counts (the machine
+is shared); (a), (d), (e) and (f) take turns pass by pass, and everything kept is dropped
+before each pass, so in (a) a body finds only what earlier bodies left, as the write path
+would. The ratios are against (c), from the same run; the last lines compare (a) with
+(d), (d) with (e), (a) with (e), and (a) with (f). The process keeps freed memory as the
+server does (``malloc_tuning.py``), so arrays do not fault their pages in on every body.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from flight_iox.ingest import Precision, fields, series  # noqa: E402
 from flight_iox.ingest.parse import parse_body  # noqa: E402
+from flight_iox.malloc_tuning import keep_freed_memory  # noqa: E402
 
 GENERATOR = ROOT / ".." / "shared" / "tsbs" / "gen_cpu.py"
 EXACT_LINES = 20_000  # the exact path is slow: time it on this many lines
@@ -41,38 +46,48 @@ def _forget_all() -> None:
     fields.forget_kept_shapes()
 
 
+@dataclass(frozen=True)
+class Way:
+    """How a pass parses: what it drops before each body, and whether it reads one-shape
+    field sections without their commas."""
+
+    forget: Callable[[], None] | None = None
+    one_shape: bool = True
+
+
 def _rate(bodies: list[bytes], *, fast_path: bool, repeat: int) -> float:
     """Lines per second over ``bodies``, each body timed at its fastest of ``repeat`` passes."""
-    return _rates(bodies, {"": None}, fast_path=fast_path, repeat=repeat)[""]
+    return _rates(bodies, {"": Way()}, fast_path=fast_path, repeat=repeat)[""]
 
 
 def _rates(
-    bodies: list[bytes],
-    forgets: dict[str, Callable[[], None] | None],
-    *,
-    fast_path: bool,
-    repeat: int,
+    bodies: list[bytes], ways: dict[str, Way], *, fast_path: bool, repeat: int
 ) -> dict[str, float]:
-    """Lines per second over ``bodies`` for each way of ``forgets`` (what is dropped before
-    each body; everything is before each pass). Each body counts at its fastest of
-    ``repeat`` passes over all of them, and the ways take turns pass by pass, so a machine
-    that speeds up or slows down during the run moves them alike."""
-    best = {name: [float("inf")] * len(bodies) for name in forgets}
+    """Lines per second over ``bodies`` for each of ``ways`` (everything kept is dropped
+    before each pass). Each body counts at its fastest of ``repeat`` passes over all of
+    them, and the ways take turns pass by pass, so a machine that speeds up or slows down
+    during the run moves them alike."""
+    best = {name: [float("inf")] * len(bodies) for name in ways}
     lines = 0
-    for _ in range(repeat):
-        for name, forget in forgets.items():
-            _forget_all()
-            lines = 0
-            for at, body in enumerate(bodies):
-                if forget is not None:
-                    forget()
-                start = time.perf_counter()
-                result = parse_body(
-                    body, precision=Precision.NANOSECOND, default_time_ns=0, fast_path=fast_path
-                )
-                best[name][at] = min(best[name][at], time.perf_counter() - start)
-                assert not result.errors, result.errors[:3]
-                lines += result.line_count
+    try:
+        for _ in range(repeat):
+            for name, way in ways.items():
+                _forget_all()
+                fields.READ_ONE_SHAPE = way.one_shape
+                lines = 0
+                for at, body in enumerate(bodies):
+                    if way.forget is not None:
+                        way.forget()
+                    start = time.perf_counter()
+                    result = parse_body(
+                        body, precision=Precision.NANOSECOND, default_time_ns=0,
+                        fast_path=fast_path,
+                    )  # fmt: skip
+                    best[name][at] = min(best[name][at], time.perf_counter() - start)
+                    assert not result.errors, result.errors[:3]
+                    lines += result.line_count
+    finally:
+        fields.READ_ONE_SHAPE = True
     return {name: lines / sum(times) for name, times in best.items()}
 
 
@@ -98,6 +113,7 @@ def main() -> None:
     if not GENERATOR.exists():
         print(f"skipped: TSBS generator not found at {GENERATOR.resolve()}")
         return
+    keep_freed_memory()  # the server's allocator settings: no page faults per body
     data = _generate(args.hosts, args.hours)
     lines = data.splitlines(keepends=True)
     step = args.body_lines
@@ -105,9 +121,14 @@ def main() -> None:
     exact_bodies = bodies[: max(1, EXACT_LINES // step)]
 
     exact = _rate(exact_bodies, fast_path=False, repeat=1)
-    ways = {"kept": None, "anew": series.forget_kept_parses, "nothing": _forget_all}
+    ways = {
+        "kept": Way(),
+        "anew": Way(forget=series.forget_kept_parses),
+        "nothing": Way(forget=_forget_all),
+        "commas": Way(one_shape=False),
+    }
     rates = _rates(bodies, ways, fast_path=True, repeat=args.repeat)
-    small, anew, nothing = rates["kept"], rates["anew"], rates["nothing"]
+    small, anew, nothing, commas = (rates[name] for name in ways)
     large = _rate([data], fast_path=True, repeat=max(1, args.repeat // 2))
     print(f"TSBS cpu: {len(lines):,} lines, {len(data) / 1e6:.1f} MB")
     rows = [
@@ -116,12 +137,14 @@ def main() -> None:
         (f"exact path, {step:,}-line bodies", exact),
         (f"fast path, {step:,}-line, keys anew", anew),
         (f"fast path, {step:,}-line, none kept", nothing),
+        (f"fast path, {step:,}-line, commas read", commas),
     ]
     for name, rate in rows:
         print(f"{name:<34} {rate:>12,.0f} lines/s  {rate / exact:>6.1f}x exact")
     print(f"series keys kept parsed between bodies: {small / anew:.2f}x parsing them anew")
     print(f"field-key tilings kept between bodies: {anew / nothing:.2f}x building them anew")
     print(f"everything kept between bodies: {small / nothing:.2f}x nothing kept")
+    print(f"one-shape field sections read without commas: {small / commas:.2f}x the general path")
 
 
 if __name__ == "__main__":

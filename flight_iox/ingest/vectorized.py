@@ -61,7 +61,7 @@ def parse_simple_lines(
         times, ok = typed(buffer, second_space + 1, ends, has_time, INTEGER)
         bad |= has_time & ~ok
 
-    fields = FieldTokens.find(data, first_space, field_end, bad, scratch)
+    fields = FieldTokens.find(buffer, data, first_space, field_end, bad, scratch)
     key_code, key_names = fields.key_codes(buffer)
     kind = classify(data[fields.equals + 1], data[fields.value_end - 1])
     bad[fields.line[kind == UNKNOWN]] = True

@@ -24,6 +24,7 @@ def test_parse_bench_smoke() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     rates = re.findall(r"^(fast path|exact path).* ([\d,]+) lines/s", done.stdout, re.M)
-    assert len(rates) == 5 and all(int(rate.replace(",", "")) > 0 for _, rate in rates)
+    assert len(rates) == 6 and all(int(rate.replace(",", "")) > 0 for _, rate in rates)
     for kept in ("series keys kept parsed", "field-key tilings kept", "everything kept"):
         assert re.search(kept + r" between bodies: [\d.]+x", done.stdout), done.stdout
+    assert re.search(r"read without commas: [\d.]+x the general path", done.stdout)

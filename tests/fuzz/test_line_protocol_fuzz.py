@@ -65,6 +65,29 @@ SIMPLE_BODIES = st.builds(
 )
 
 
+def _one_shape_lines(keys: list[str]) -> st.SearchStrategy[str]:
+    """Lines that all have ``keys`` as their fields, in order, with any simple values."""
+    value = st.sampled_from(["1", "-2.5", "3i", "4u", "t", "F", "1e3", "x", "1,2", "2,3i", ""])
+    row = st.lists(value, min_size=len(keys), max_size=len(keys))
+    return st.lists(row, min_size=2, max_size=20).map(
+        lambda rows: "\n".join(
+            f"cpu,host=h{n} " + ",".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
+            + f" {n}"
+            for n, values in enumerate(rows)
+        )
+    )  # fmt: skip
+
+
+# Bodies of one shape (read without their commas, ``ingest/fields.py``), and near misses.
+ONE_SHAPE_BODIES = st.builds(
+    _mutated,
+    st.lists(st.sampled_from(["v", "vv", "w", "usage", "age"]), min_size=1, max_size=4, unique=True)
+    .flatmap(_one_shape_lines)
+    .map(str.encode),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=3),
+)
+
+
 def _agree(body: bytes, precision: Precision) -> None:
     fast = parse_body(body, precision=precision, default_time_ns=7, min_fast_lines=1)
     exact = parse_body(body, precision=precision, default_time_ns=7, fast_path=False)
@@ -90,6 +113,13 @@ def test_token_soup_parses_the_same_on_both_paths(body: bytes, precision: Precis
 
 @given(SIMPLE_BODIES, _PRECISIONS)
 def test_mutated_simple_bodies_parse_the_same_on_both_paths(
+    body: bytes, precision: Precision
+) -> None:
+    _agree(body, precision)
+
+
+@given(ONE_SHAPE_BODIES, _PRECISIONS)
+def test_bodies_of_one_shape_and_their_near_misses_parse_the_same_on_both_paths(
     body: bytes, precision: Precision
 ) -> None:
     _agree(body, precision)

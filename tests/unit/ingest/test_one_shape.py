@@ -1,0 +1,102 @@
+"""Field sections read without their commas when every line has the first line's keys:
+used for such bodies, and never giving an answer the general path or the exact parser
+would not give when a line only looks alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from flight_iox.ingest import Precision, fields
+from flight_iox.ingest.parse import parse_body
+from tests.unit.ingest.corpus_support import points
+
+
+@pytest.fixture
+def found(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Per call of the one-shape reading: whether it read the lines (else the general path)."""
+    calls: list[bool] = []
+    one_shape = fields._one_shape
+
+    def spied(*args: object) -> fields.FieldTokens | None:
+        tokens = one_shape(*args)  # type: ignore[arg-type]
+        calls.append(tokens is not None)
+        return tokens
+
+    monkeypatch.setattr(fields, "_one_shape", spied)
+    yield calls
+
+
+def _both(body: str) -> tuple[list, list[tuple[int, str]]]:
+    """Rows and errors of the routed parse, checked against every line parsed exactly."""
+    routed = parse_body(body, precision=Precision.SECOND, default_time_ns=7, min_fast_lines=1)
+    exact = parse_body(body, precision=Precision.SECOND, default_time_ns=7, fast_path=False)
+    assert points(routed) == points(exact), body
+    errors = [(e.line_number, e.message) for e in routed.errors]
+    assert errors == [(e.line_number, e.message) for e in exact.errors], body
+    return points(routed), errors
+
+
+def _lines(count: int = 6) -> list[str]:
+    return [f"cpu,host=h{n},dc=x user={n}.5,idle={n}i,on=t {n}" for n in range(count)]
+
+
+def test_lines_of_one_shape_are_read_without_their_commas(found: list[bool]) -> None:
+    rows, errors = _both("\n".join(_lines()))
+    assert found == [True] and not errors and len(rows) == 6
+    values = (("idle", "int64", 3), ("on", "bool", True), ("user", "double", 3.5))
+    assert rows[3] == ("cpu", (("dc", "x"), ("host", "h3")), values, 3_000_000_000)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "cpu,host=z user=1.5,idlE=2i,on=t 9",  # as long, another byte
+        "cpu,host=z user=1.5,xidle=2i,on=t 9",  # a longer key ending the same
+        "cpu,host=z user=1.5,dle=2i,on=t 9",  # a shorter key
+        "cpu,host=z on=t,user=1.5,idle=2i 9",  # the same keys, another order
+        "cpu,host=z xuser=1.5,idle=2i,on=t 9",  # the first key longer
+        "cpu,host=z ser=1.5,idle=2i,on=t 9",  # the first key shorter
+        "cpu,host=z user=,idle=2i,on=t 9",  # an empty value
+    ],
+)
+def test_a_line_that_only_looks_alike_sends_the_chunk_down_the_general_path(
+    found: list[bool], odd: str
+) -> None:
+    lines = _lines()
+    lines[4] = odd
+    _both("\n".join(lines))
+    assert found == [False]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "cpu,host=z user=1,5,idle=2i,on=t 9",  # a comma inside a float
+        "cpu,host=z user=1.5,idle=2,3i,on=t 9",  # inside an integer
+        "cpu,host=z user=1.5,idle=2i,on=t,x 9",  # inside a boolean
+        "cpu,host=z user=1.5,,idle=2i,on=t 9",  # an empty field
+    ],
+)
+def test_a_value_holding_a_comma_is_rejected_as_the_exact_parser_rejects_it(
+    found: list[bool], odd: str
+) -> None:
+    lines = _lines()
+    lines[2] = odd
+    rows, errors = _both("\n".join(lines))
+    assert found == [True] and len(rows) == 5 and [line for line, _ in errors] == [3]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "cpu,host=a user=1.5,user=2i,on=t 1",  # a key twice in the first line
+        "cpu,host=a user==1.5,idle=2i 1",  # malformed, as many "="
+    ],
+)
+def test_a_first_line_that_is_no_model_leaves_the_general_path_to_decide(
+    found: list[bool], first: str
+) -> None:
+    _both("\n".join([first, *_lines()[1:]]))
+    assert found == [False]
