@@ -15,13 +15,14 @@ line's, and that is confirmed for every line at once (the byte before each key i
 line's first space or a ``,``, and the keys' bytes are the first line's). A value that
 then holds a ``,`` cannot be a valid unquoted value: its cast fails, and its line goes to
 the exact parser as the general path would send it. Any line that does not confirm sends
-the whole chunk down the general path. The comma scan it skips was some 1.4 ms of a
-5,000-line TSBS body's ~10 ms parse.
+the whole chunk down the general path (which then compares the keys once more). Skipping
+the comma scan parses 1.12-1.19x as many lines per second (``bench/parse.py``, TSBS).
 
-A client's bodies repeat the shape and the line count too, so the tiled keys of the last
-few (shape, lines) pairs are kept (``KEPT_SHAPES``; building them was some 1.2 ms of a
-5,000-line TSBS body's parse, ``bench/parse.py``). A tiling over ``MAX_KEPT_SHAPE_BYTES``
-is built each time instead. A kept tiling is an Arrow array: immutable, shared by threads.
+A client's bodies repeat the shape too, so the tiled keys of the last few shapes are kept
+(``KEPT_SHAPES``), each as long as the longest chunk seen: a chunk of fewer lines compares
+with a slice of it. ``bench/parse.py`` parses 1.04-1.06x as many lines per second with them
+kept. A tiling over ``MAX_KEPT_SHAPE_BYTES`` is built each time instead. A kept tiling is
+an Arrow array: immutable, shared by threads.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from flight_iox.ingest.spans import even, spans
 from flight_iox.lru import LockedLru
 
 _EQUALS, _COMMA = 0x3D, 0x2C
-KEPT_SHAPES = 8  # (shape, lines) pairs whose tiled keys are kept (a few clients' bodies each)
+KEPT_SHAPES = 8  # shapes whose tiled keys are kept (a few clients' bodies each)
 MAX_KEPT_SHAPE_BYTES = 2 << 20  # per kept tiling: its text, offsets and validity bits
 READ_ONE_SHAPE = True  # False: always the general path (``bench/parse.py`` times both)
 
@@ -214,18 +215,21 @@ def _tiled_text(shape: list[bytes] | tuple[bytes, ...], lines: int) -> pa.Buffer
 
 
 def _tiled_keys(shape: tuple[bytes, ...], lines: int) -> pa.Array:
-    """``lines`` lines of ``shape``'s keys as spans, each key at the slot its field has."""
-    kept = _KEPT.get((shape, lines))
-    if kept is not None:
-        return kept
+    """``lines`` lines of ``shape``'s keys as spans, each key at the slot its field has: a
+    slice of the longest tiling kept for ``shape`` when that is long enough."""
+    slots = 2 * len(shape) * lines  # a span and the null after it, per field
+    kept = _KEPT.get(shape)
+    if kept is not None and len(kept) >= slots:
+        return kept.slice(0, slots)
     lengths = np.array([len(key) for key in shape], dtype=np.int64)
     offsets = np.cumsum(lengths) - lengths
     start = (np.arange(lines)[:, None] * int(lengths.sum()) + offsets).ravel()
     tiled = spans(_tiled_text(shape, lines), start, start + np.tile(lengths, lines))
     if tiled.get_total_buffer_size() <= MAX_KEPT_SHAPE_BYTES:
-        _KEPT.put((shape, lines), tiled)
+        _KEPT.put(shape, tiled)
     return tiled
 
 
-# Parses run on several threads at once: two may build one tiling twice, and keep one.
-_KEPT: LockedLru[tuple[tuple[bytes, ...], int], pa.Array] = LockedLru(KEPT_SHAPES)
+# Parses run on several threads at once: two may build one shape's tiling at once, and the
+# one put last is kept (perhaps the shorter: the next longer body builds it again).
+_KEPT: LockedLru[tuple[bytes, ...], pa.Array] = LockedLru(KEPT_SHAPES)

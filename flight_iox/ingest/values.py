@@ -2,9 +2,10 @@
 
 Arrow's casts accept a little more or less than line protocol does, so a cast is
 trusted only where line protocol and Arrow agree: numbers start with a sign, a
-digit or a point (so no ``inf``), floats must come out finite, and when a cast
-fails a regex finds the well-formed values (19+ digit integers may overflow and
-are left to the exact parser).
+digit or a point (so no ``inf``), floats must come out finite, integers whose second
+byte is ``x`` are refused (Arrow's integer casts read ``0x10`` as 16; line protocol
+has no hexadecimal), and when a cast fails a regex finds the well-formed values
+(19+ digit integers may overflow and are left to the exact parser).
 """
 
 from __future__ import annotations
@@ -63,4 +64,15 @@ def typed(
         values = even(spans(buffer, starts, ends, ok).cast(kind.arrow_type))
     if kind == FLOAT:
         ok &= np.isfinite(values)
+    else:
+        ok &= ~_hexadecimal(buffer, starts, ends)
     return values, ok
+
+
+def _hexadecimal(buffer: pa.Buffer, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Spans whose second byte is ``x`` or ``X``: an integer cast reads ``0x10`` as 16."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    if not len(data):
+        return np.zeros(len(starts), dtype=bool)
+    second = data[np.minimum(starts + 1, len(data) - 1)]
+    return (ends - starts >= 2) & ((second | 0x20) == ord("x"))

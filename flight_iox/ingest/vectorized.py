@@ -5,12 +5,12 @@ backslash, quote or control character, and tokens that hold no delimiter. Each
 line splits at its (one or two) spaces into three spans. Series keys repeat, so
 they are dictionary-encoded and only the distinct ones are parsed (``series.py``).
 The ``=`` and ``,`` positions of the body give each field's key and value spans,
-and lines that repeat the first line's keys are recognised in bulk
-(``fields.py``). Values are typed by their first and last byte and cast per kind
-in bulk (``values.py``). Spans go to kernels without copies (``spans.py``).
-Lines that break the grammar, or whose values do not cast, go back to the caller
-for the exact parser. Python loops here run once per distinct measurement, key,
-column or kind, never per line.
+and lines that repeat the first line's keys are recognised in bulk; when every line
+repeats them, the ``,`` are not even looked for (``fields.py``). Values are typed by
+their first and last byte and cast per kind in bulk (``values.py``). Spans go to
+kernels without copies (``spans.py``). Lines that break the grammar, or whose values
+do not cast, go back to the caller for the exact parser. Python loops here run once
+per distinct measurement, key, column or kind, never per line.
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def parse_simple_lines(
 
     times = np.zeros(len(starts), dtype=np.int64)
     if has_time.any():
-        times, ok = typed(buffer, second_space + 1, ends, has_time, INTEGER)
+        # Lines without a time get an empty span at their end: spans stay in body order.
+        time_start = np.where(has_time, second_space + 1, ends)
+        times, ok = typed(buffer, time_start, ends, has_time, INTEGER)
         bad |= has_time & ~ok
 
     fields = FieldTokens.find(buffer, data, first_space, field_end, bad, scratch)

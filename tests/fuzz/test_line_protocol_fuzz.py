@@ -21,7 +21,8 @@ _TOKENS = [
     "cpu", "m", ",", "=", " ", "  ", "\n", "\r\n", "\r", "\\", "\\ ", "\\,", "\\=", '"', '\\"',
     "#", "host", "h1", "v", "1", "-1", "1.5", "1e3", "1e999", ".5", "1i", "-9223372036854775808i",
     "9223372036854775808i", "18446744073709551615u", "18446744073709551616u", "t", "FALSE",
-    "0x1p3", "1_0", "\xe9", "\x00", "\x7f", "1700000000000000000", "-1", "99999999999999999999",
+    "0x1p3", "0x10", "0X1fi", "1_0", "\xe9", "\x00", "\x7f", "1700000000000000000", "-1",
+    "99999999999999999999",
 ]  # fmt: skip
 _PRECISIONS = st.sampled_from(list(Precision))
 
@@ -29,10 +30,14 @@ _PRECISIONS = st.sampled_from(list(Precision))
 def _simple_line() -> st.SearchStrategy[str]:
     """Lines the fast path may take (and their near misses, through ``_mutated``)."""
     word = st.sampled_from(["cpu", "mem", "m", "disk_io", "a-b", "x.y"])
-    value = st.sampled_from(["1", "-2.5", "3i", "4u", "t", "F", '"s"', "1e3", "x", "1i2", ""])
+    value = st.sampled_from(
+        ["1", "-2.5", "3i", "4u", "t", "F", '"s"', "1e3", "x", "1i2", "", "0x1fi", "0X2u"]
+    )
     tag = st.tuples(st.sampled_from(["host", "r", "h"]), word).map(lambda kv: f",{kv[0]}={kv[1]}")
     field = st.tuples(st.sampled_from(["v", "w", "usage"]), value).map(lambda kv: "=".join(kv))
-    stamp = st.one_of(st.just(""), st.integers(-(2**63), 2**64).map(lambda n: f" {n}"))
+    stamp = st.one_of(
+        st.just(""), st.just(" 0x10"), st.integers(-(2**63), 2**64).map(lambda n: f" {n}")
+    )
     return st.builds(
         lambda m, tags, fields, ts: f"{m}{''.join(tags)} {','.join(fields)}{ts}",
         word,

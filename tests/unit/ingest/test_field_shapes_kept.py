@@ -1,5 +1,6 @@
-"""The tiled field keys of a body kept between bodies: shared only by the same shape and
-line count, never standing in for a line whose keys differ, and bounded in size."""
+"""The tiled field keys of a body kept between bodies: shared only by the same shape (a
+shorter body compares with a slice), never standing in for a line whose keys differ, and
+bounded in size."""
 
 from __future__ import annotations
 
@@ -43,13 +44,14 @@ def _body(keys: list[str], lines: int, offset: int = 0) -> str:
     )  # fmt: skip
 
 
-def test_bodies_of_one_shape_and_length_share_one_tiling_and_keep_their_values(
-    tilings: list,
-) -> None:
+def test_bodies_of_one_shape_share_one_tiling_and_keep_their_values(tilings: list) -> None:
     one, two = _parse(_body(["a", "bb"], 20)), _parse(_body(["a", "bb"], 20, offset=100))
     assert tilings == [((b"a", b"bb"), 20)]
     assert one != two and len(one) == len(two) == 20
-    _parse(_body(["a", "bb"], 21))  # another line count: its own tiling
+    assert len(_parse(_body(["a", "bb"], 12))) == 12  # fewer lines: a slice of it
+    assert tilings == [((b"a", b"bb"), 20)]
+    _parse(_body(["a", "bb"], 21))  # more lines: built again, and kept
+    _parse(_body(["a", "bb"], 20, offset=7))
     _parse(_body(["bb", "a"], 20))  # the same keys in another order: its own
     _parse(_body(["ab", "b"], 20))  # the same text split elsewhere: its own
     assert tilings[1:] == [((b"a", b"bb"), 21), ((b"bb", b"a"), 20), ((b"ab", b"b"), 20)]

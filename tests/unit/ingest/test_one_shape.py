@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from flight_iox.ingest import Precision, fields
+from flight_iox.ingest import Precision, fields, parse
 from flight_iox.ingest.parse import parse_body
 from tests.unit.ingest.corpus_support import points
 
@@ -100,3 +100,32 @@ def test_a_first_line_that_is_no_model_leaves_the_general_path_to_decide(
 ) -> None:
     _both("\n".join([first, *_lines()[1:]]))
     assert found == [False]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "\n".join(line.rpartition(" ")[0] for line in _lines()),  # no times: sections end lines
+        "\r\n".join(_lines()) + "\r\n",  # CRLF line endings
+        "\n".join(line.replace("dc=x", f"dc=x{n}") for n, line in enumerate(_lines())),  # tags
+        "\n".join(line.replace("cpu", "mem", n % 2) for n, line in enumerate(_lines())),  # names
+        "\n".join(
+            line.replace("cpu,", "cpu,a=1,b=2," if n % 2 else "cpu,")
+            for n, line in enumerate(_lines())
+        ),
+    ],
+)
+def test_sections_of_one_shape_however_the_lines_end_or_begin(found: list[bool], body: str) -> None:
+    rows, errors = _both(body)
+    assert found == [True] and not errors and len(rows) == 6
+
+
+def test_each_chunk_has_its_own_first_line(
+    found: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parse, "FAST_PATH_CHUNK_LINES", 4)
+    lines = _lines(12)
+    lines[4:8] = [line.replace("idle=", "nice=") for line in lines[4:8]]  # chunk 2's shape
+    lines[9] = lines[9].replace("user=", "uSer=")  # chunk 3 does not confirm
+    rows, errors = _both("\n".join(lines))
+    assert found == [True, True, False] and not errors and len(rows) == 12
