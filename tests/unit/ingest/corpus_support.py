@@ -65,6 +65,17 @@ def points(result: ParseResult) -> list[tuple]:
     return [row[1:] for row in sorted(rows)]
 
 
+def both_paths(body: str) -> tuple[list[tuple], list[tuple[int, str]]]:
+    """Rows and errors of ``body`` with the fast path on every line (``min_fast_lines=1``),
+    asserted equal to the exact parser's."""
+    routed = parse_body(body, precision=Precision.SECOND, default_time_ns=7, min_fast_lines=1)
+    exact = parse_body(body, precision=Precision.SECOND, default_time_ns=7, fast_path=False)
+    assert points(routed) == points(exact), body
+    errors = [(e.line_number, e.message) for e in routed.errors]
+    assert errors == [(e.line_number, e.message) for e in exact.errors], body
+    return points(routed), errors
+
+
 def _decoded(value: str | dict) -> str:
     return _text(value).decode("utf-8") if isinstance(value, dict) else value
 

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from flight_iox.ingest import Precision, fields
-from flight_iox.ingest.parse import parse_body
-from tests.unit.ingest.corpus_support import points
+from flight_iox.ingest import fields
+from tests.unit.ingest.corpus_support import both_paths
 
 
 @pytest.fixture
@@ -30,10 +29,7 @@ def tilings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[tuple[bytes,
 
 
 def _parse(body: str) -> list:
-    routed = parse_body(body, precision=Precision.SECOND, default_time_ns=7, min_fast_lines=1)
-    exact = parse_body(body, precision=Precision.SECOND, default_time_ns=7, fast_path=False)
-    assert points(routed) == points(exact), body
-    return points(routed)
+    return both_paths(body)[0]
 
 
 def _body(keys: list[str], lines: int, offset: int = 0) -> str:

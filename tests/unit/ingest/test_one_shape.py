@@ -8,9 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from flight_iox.ingest import Precision, fields, parse
-from flight_iox.ingest.parse import parse_body
-from tests.unit.ingest.corpus_support import points
+from flight_iox.ingest import fields, parse
+from tests.unit.ingest.corpus_support import both_paths
 
 
 @pytest.fixture
@@ -28,22 +27,12 @@ def found(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     yield calls
 
 
-def _both(body: str) -> tuple[list, list[tuple[int, str]]]:
-    """Rows and errors of the routed parse, checked against every line parsed exactly."""
-    routed = parse_body(body, precision=Precision.SECOND, default_time_ns=7, min_fast_lines=1)
-    exact = parse_body(body, precision=Precision.SECOND, default_time_ns=7, fast_path=False)
-    assert points(routed) == points(exact), body
-    errors = [(e.line_number, e.message) for e in routed.errors]
-    assert errors == [(e.line_number, e.message) for e in exact.errors], body
-    return points(routed), errors
-
-
 def _lines(count: int = 6) -> list[str]:
     return [f"cpu,host=h{n},dc=x user={n}.5,idle={n}i,on=t {n}" for n in range(count)]
 
 
 def test_lines_of_one_shape_are_read_without_their_commas(found: list[bool]) -> None:
-    rows, errors = _both("\n".join(_lines()))
+    rows, errors = both_paths("\n".join(_lines()))
     assert found == [True] and not errors and len(rows) == 6
     values = (("idle", "int64", 3), ("on", "bool", True), ("user", "double", 3.5))
     assert rows[3] == ("cpu", (("dc", "x"), ("host", "h3")), values, 3_000_000_000)
@@ -66,7 +55,7 @@ def test_a_line_that_only_looks_alike_sends_the_chunk_down_the_general_path(
 ) -> None:
     lines = _lines()
     lines[4] = odd
-    _both("\n".join(lines))
+    both_paths("\n".join(lines))
     assert found == [False]
 
 
@@ -84,7 +73,7 @@ def test_a_value_holding_a_comma_is_rejected_as_the_exact_parser_rejects_it(
 ) -> None:
     lines = _lines()
     lines[2] = odd
-    rows, errors = _both("\n".join(lines))
+    rows, errors = both_paths("\n".join(lines))
     assert found == [True] and len(rows) == 5 and [line for line, _ in errors] == [3]
 
 
@@ -98,7 +87,7 @@ def test_a_value_holding_a_comma_is_rejected_as_the_exact_parser_rejects_it(
 def test_a_first_line_that_is_no_model_leaves_the_general_path_to_decide(
     found: list[bool], first: str
 ) -> None:
-    _both("\n".join([first, *_lines()[1:]]))
+    both_paths("\n".join([first, *_lines()[1:]]))
     assert found == [False]
 
 
@@ -116,7 +105,7 @@ def test_a_first_line_that_is_no_model_leaves_the_general_path_to_decide(
     ],
 )
 def test_sections_of_one_shape_however_the_lines_end_or_begin(found: list[bool], body: str) -> None:
-    rows, errors = _both(body)
+    rows, errors = both_paths(body)
     assert found == [True] and not errors and len(rows) == 6
 
 
@@ -127,5 +116,5 @@ def test_each_chunk_has_its_own_first_line(
     lines = _lines(12)
     lines[4:8] = [line.replace("idle=", "nice=") for line in lines[4:8]]  # chunk 2's shape
     lines[9] = lines[9].replace("user=", "uSer=")  # chunk 3 does not confirm
-    rows, errors = _both("\n".join(lines))
+    rows, errors = both_paths("\n".join(lines))
     assert found == [True, True, False] and not errors and len(rows) == 12

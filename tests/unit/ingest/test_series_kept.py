@@ -9,10 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from flight_iox.ingest import Precision, series
-from flight_iox.ingest.parse import parse_body
+from flight_iox.ingest import series
 from flight_iox.lru import LockedLru
-from tests.unit.ingest.corpus_support import points
+from tests.unit.ingest.corpus_support import both_paths
 
 
 @pytest.fixture
@@ -32,10 +31,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list]]:
 
 
 def _parse(body: str) -> list:
-    routed = parse_body(body, precision=Precision.SECOND, default_time_ns=7, min_fast_lines=1)
-    exact = parse_body(body, precision=Precision.SECOND, default_time_ns=7, fast_path=False)
-    assert points(routed) == points(exact), body
-    return points(routed)
+    return both_paths(body)[0]
 
 
 def test_bodies_with_the_same_keys_share_one_parse_and_keep_their_own_values(
