@@ -70,9 +70,14 @@ def typed(
 
 
 def _hexadecimal(buffer: pa.Buffer, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Spans whose second byte is ``x`` or ``X``: an integer cast reads ``0x10`` as 16."""
-    data = np.frombuffer(buffer, dtype=np.uint8)
-    if not len(data):
-        return np.zeros(len(starts), dtype=bool)
-    second = data[np.minimum(starts + 1, len(data) - 1)]
-    return (ends - starts >= 2) & ((second | 0x20) == ord("x"))
+    """Spans whose second byte is ``x`` or ``X``: an integer cast reads ``0x1`` as 1.
+
+    Only spans of 3 bytes or more are looked at (``0x`` alone does not cast): the bytes are
+    gathered from all over the body, and short values, most of them, are skipped.
+    """
+    found = np.zeros(len(starts), dtype=bool)
+    long_enough = np.flatnonzero(ends - starts >= 3)
+    if len(long_enough):
+        data = np.frombuffer(buffer, dtype=np.uint8)
+        found[long_enough] = (data[starts[long_enough] + 1] | 0x20) == ord("x")
+    return found
