@@ -150,32 +150,28 @@ class SchemaCatalog:
                 raise
             return db
 
-    def delete_database(self, name: str, wal_sequence: int, *, shared_drop: bool = False) -> None:
+    def delete_database(self, name: str, wal_sequence: int) -> None:
         """Forget a database; WAL entries up to ``wal_sequence`` will not bring it back.
 
-        ``shared_drop``: the caller drops it from the shared catalog next and then calls
-        ``delete_ended`` (until then the follower does not take it from a listing).
+        A caller that drops it from the shared catalog next does both inside
+        ``changing_shared`` (until then the follower does not take it from a listing).
         """
         with self.lock:
             if name not in self._databases:
                 raise DatabaseNotFoundError(name)
             del self._databases[name]
             self._deleted[name] = wal_sequence
-            self._changes_ended[name] = math.inf if shared_drop else time.monotonic()
+            running = self._changes_ended.get(name, -math.inf)  # inf inside changing_shared
+            self._changes_ended[name] = max(running, time.monotonic())
             self._caches.pop(name, None)
             for held in self._objects.values():
                 held.pop(name, None)
             self._save_state()
 
-    def delete_ended(self, name: str) -> None:
-        """The delete of ``name`` is complete everywhere (the shared catalog's drop returned)."""
-        with self.lock:
-            if name in self._changes_ended:
-                self._changes_ended[name] = time.monotonic()
-
     @contextlib.contextmanager
     def changing_shared(self, name: str) -> Iterator[None]:
-        """Mark ``name`` as being changed here, in memory and then in the shared catalog.
+        """Mark ``name`` as being changed (retention) or deleted here, in memory and then in
+        the shared catalog.
 
         Until the block ends (and for listings taken before its end) ``changed_since``
         says so, and the follower does not apply a listing that predates the change: it

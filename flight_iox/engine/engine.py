@@ -342,13 +342,12 @@ class Engine:
         """Delete a database, everything buffered for it and its files."""
         self._check_writable(ddl=True)
         validate_database_name(name)
-        self._catalog.delete_database(name, self._wal.last_sequence, shared_drop=True)
-        try:
+        # Until the shared catalog's drop returns, a tick's listing may still hold it.
+        with self._catalog.changing_shared(name):
+            self._catalog.delete_database(name, self._wal.last_sequence)
             self._buffers.drop_database(name)
             self._caches.forget_database(name)
             self._iceberg.drop_database(name)
-        finally:  # from now on a listing of the shared catalog no longer holds it
-            self._catalog.delete_ended(name)
         self._metrics.forget_database(name)
 
     def close(self) -> None:
