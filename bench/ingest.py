@@ -49,8 +49,8 @@ def make_bodies(hosts: int, hours: int, folder: Path) -> list[bytes]:
 
 
 # The clients start together once their bodies are handed over: pickling the bodies to the
-# client processes (~5 ms per MB here: 160-185 ms for 37 MB) is the harness's work, and
-# timing it lowered every server's rate by a fixed cost, pulling the ratios towards 1.
+# client processes (141-161 ms for 37 MB, bench/client_handover.py) is the harness's work,
+# and timing it lowered every server's rate by a fixed cost, pulling the ratios towards 1.
 HANDOVER_SECONDS, HANDOVER_SECONDS_PER_MB = 0.05, 0.01
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import duckdb_side_by_side, peers
+from bench import client_handover, duckdb_side_by_side, peers
 from bench.ingest import GENERATOR
 
 needs_generator = pytest.mark.skipif(not GENERATOR.exists(), reason="needs ../shared/tsbs")
@@ -52,3 +52,13 @@ def test_peers_day_smoke(tmp_path: Path) -> None:
     assert day["lines"] == 3 * 2 * 360 and day["wal_replay"]["lines"] == 3 * 360
     assert day["rss_peak_bytes"] > 0 and len(day["queries"]) == 9
     assert len(day["baseline_100_hosts_runs"]) == 5
+
+
+@needs_generator
+def test_client_handover_smoke(tmp_path: Path) -> None:
+    """Both ways of timing an ingest run time real posts (no timings asserted)."""
+    client_handover.main(["--smoke", "--out", str(tmp_path / "handover.json")])
+    summary = json.loads((tmp_path / "handover.json").read_text())
+    assert set(summary["clients"]) == {"1", "4"} and summary["lines"] > 0
+    for row in summary["clients"].values():
+        assert row["parent_lines_per_s"] > 0 and row["clients_lines_per_s"] > 0
